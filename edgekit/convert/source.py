@@ -1,0 +1,97 @@
+"""The contract between model loaders, the converter, verify and size.
+
+A loader turns a user's model path into a :class:`SourceModel`: what the
+inputs and outputs are, a SavedModel directory (or in-memory Keras model) the
+TFLite converter can take, and a reference runner that computes the ORIGINAL
+model's outputs (Keras/TF for Keras and SavedModel, onnxruntime for ONNX).
+
+Loaders are registered in :data:`LOADERS` by format; :func:`detect_format`
+picks one from the path and says what it accepts when nothing fits.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from edgekit.errors import InputError, ModelFormatError
+
+
+class SourceFormat(str, Enum):
+    KERAS = "keras"  # .keras (Keras 3) or .h5 (legacy)
+    SAVED_MODEL = "saved_model"  # a directory with saved_model.pb
+    ONNX = "onnx"  # .onnx
+    TFLITE = "tflite"  # already converted
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output of the ORIGINAL model, as the user feeds/reads it.
+
+    ``shape`` is concrete (dynamic dims already fixed); ``dynamic_dims`` lists
+    the axes that were dynamic in the source. ``to_tflite_perm`` is the axis
+    permutation from the source layout to the TFLite tensor's layout (e.g.
+    ``(0, 2, 3, 1)`` for ONNX NCHW -> TFLite NHWC); ``None`` means identical.
+    """
+
+    name: str
+    shape: tuple[int, ...]
+    dtype: str  # numpy dtype name: "float32", "int64", ...
+    dynamic_dims: tuple[int, ...] = ()
+    to_tflite_perm: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if any(d <= 0 for d in self.shape):
+            raise InputError(
+                f"Tensor '{self.name}' has a non-positive dimension in shape {self.shape}.",
+                hint="Fix the shape with --input-shape NAME=1,224,224,3.",
+            )
+        if self.to_tflite_perm is not None and sorted(self.to_tflite_perm) != list(range(len(self.shape))):
+            raise ValueError(f"bad permutation {self.to_tflite_perm} for shape {self.shape}")
+
+
+class ReferenceRunner(Protocol):
+    def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
+
+
+@dataclass
+class SourceModel:
+    """A loaded original model. Inputs/outputs are in the SOURCE layout."""
+
+    path: Path
+    format: SourceFormat
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+    run: ReferenceRunner
+    saved_model_dir: Path | None = None  # what the TFLite converter reads (may be a temp dir)
+    keras_model: Any = None  # an in-memory keras model when the converter takes it directly
+    notes: list[str] = field(default_factory=list)  # things the user should be told (e.g. batch fixed to 1)
+    cleanup: Callable[[], None] | None = None  # removes temp dirs made by the loader
+
+
+def detect_format(path: Path) -> SourceFormat:
+    """Which format a model path is; a clear error when it is none of them."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"Model {path} does not exist.", hint="Check the path.")
+    if path.is_dir():
+        if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+            return SourceFormat.SAVED_MODEL
+        raise ModelFormatError(
+            f"{path} is a directory but not a TF SavedModel (no saved_model.pb inside).",
+            hint="Pass a .keras/.h5 file, a SavedModel directory or an .onnx file.",
+        )
+    suffix = path.suffix.lower()
+    by_suffix = {".keras": SourceFormat.KERAS, ".h5": SourceFormat.KERAS, ".hdf5": SourceFormat.KERAS,
+                 ".onnx": SourceFormat.ONNX, ".tflite": SourceFormat.TFLITE}
+    if suffix in by_suffix:
+        return by_suffix[suffix]
+    raise ModelFormatError(
+        f"{path} has suffix '{suffix or '(none)'}', which edgekit does not read as a model.",
+        hint="Pass a .keras, .h5 or .onnx file, or a SavedModel directory.",
+    )

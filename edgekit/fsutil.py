@@ -1,0 +1,55 @@
+"""Safe file handling: never overwrite without --force, always write atomically."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from edgekit.errors import InputError, OutputExistsError
+
+
+def check_output_path(path: Path, force: bool) -> Path:
+    """Validate an output path before any work starts (so a long conversion does not fail at the end)."""
+    path = Path(path)
+    if path.exists() and path.is_dir():
+        raise InputError(f"Output {path} is a directory.", hint="Give a file path for the output.")
+    if path.exists() and not force:
+        raise OutputExistsError(f"Output {path} already exists.")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise InputError(f"Output folder {parent} does not exist.", hint=f"Create it first: mkdir -p {parent}")
+    if not os.access(parent, os.W_OK):
+        raise InputError(f"Output folder {parent} is not writable.", hint="Choose a folder you can write to.")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success rename it over ``path``, on failure delete it."""
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temp file and rename."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"))

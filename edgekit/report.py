@@ -1,0 +1,132 @@
+"""Output helpers shared by every command: tables for people, one JSON object for programs.
+
+Commands build a plain ``dict`` result; ``--json`` prints it with :func:`emit_json`,
+otherwise the command renders tables with :func:`format_table`. Progress and
+warnings go to stderr so that stdout stays clean for ``--json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+import numpy as np
+
+T = TypeVar("T")
+
+
+def _to_jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _to_jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _to_jsonable(obj.item())
+    if isinstance(obj, float):
+        # JSON has no NaN/Inf: say "not a number" as null rather than emit invalid JSON.
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def to_json(obj: Any) -> str:
+    """Serialise a result dict (numpy values, Paths, NaN -> null) to JSON text."""
+    return json.dumps(_to_jsonable(obj), indent=2, sort_keys=False)
+
+
+def emit_json(obj: Any) -> None:
+    """Print one JSON object on stdout."""
+    click.echo(to_json(obj))
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[Any]], align: str | None = None) -> str:
+    """A plain monospace table. ``align`` is one char per column: 'l' or 'r' (default: numbers right)."""
+    str_rows = [["" if v is None else str(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in str_rows:
+        for i, cell in enumerate(row):
+            widths[i] = max(widths[i], len(cell))
+    if align is None:
+        align = "".join(
+            "r" if str_rows and all(_looks_numeric(r[i]) for r in str_rows if r[i]) else "l"
+            for i in range(len(headers))
+        )
+
+    def fmt(cells: Sequence[str]) -> str:
+        out = []
+        for i, cell in enumerate(cells):
+            out.append(cell.rjust(widths[i]) if align[i] == "r" else cell.ljust(widths[i]))
+        return "  ".join(out).rstrip()
+
+    lines = [fmt(list(headers)), fmt(["-" * w for w in widths])]
+    lines.extend(fmt(r) for r in str_rows)
+    return "\n".join(lines)
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text.replace(",", "").rstrip("%x").replace(" ms", ""))
+        return True
+    except ValueError:
+        return False
+
+
+def human_bytes(n: float | int | None) -> str:
+    """1536 -> '1.5 KiB'."""
+    if n is None:
+        return "-"
+    value = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def warn(message: str) -> None:
+    """A warning for people, on stderr."""
+    click.echo(f"Warning: {message}", err=True)
+
+
+def info(message: str) -> None:
+    """Progress or context for people, on stderr."""
+    click.echo(message, err=True)
+
+
+def progress(items: Sequence[T] | Iterable[T], label: str, total: int | None = None) -> Iterator[T]:
+    """Iterate with a progress line on stderr (redrawn in place on a terminal, a few lines otherwise)."""
+    if total is None and isinstance(items, Sequence):
+        total = len(items)
+    stream = sys.stderr
+    tty = stream.isatty()
+    start = time.monotonic()
+    last = -1.0
+    done = 0
+    for done, item in enumerate(items, start=1):
+        yield item
+        now = time.monotonic()
+        if tty and now - last < 0.1 and done != total:
+            continue
+        if not tty and done != total and now - last < 2.0:
+            continue
+        last = now
+        if total:
+            filled = int(24 * done / total)
+            bar = "#" * filled + "-" * (24 - filled)
+            text = f"{label} [{bar}] {done}/{total} {now - start:.1f}s"
+        else:
+            text = f"{label} {done} {now - start:.1f}s"
+        stream.write(("\r" + text) if tty else (text + "\n"))
+        stream.flush()
+    if tty and done:
+        stream.write("\n")
+        stream.flush()
