@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from edgekit import __version__
-from edgekit.errors import EXIT_BACKEND, EXIT_USAGE, EdgekitError
+from edgekit.errors import EXIT_BACKEND, EdgekitError
 
 # command name -> (module, attribute, one-line help). An explicit registry: an
 # unknown command lists the valid ones (click does that for us).

@@ -1,0 +1,164 @@
+"""The one module that chooses and imports a TFLite runtime.
+
+Order (DESIGN.md): ``ai_edge_litert.interpreter`` (LiteRT, maintained),
+``tflite_runtime.interpreter`` (older boards, Python <= 3.11), then
+``tensorflow.lite`` (workstation). ``EDGEKIT_RUNTIME`` can pin one of them by
+name (``ai-edge-litert``, ``tflite-runtime``, ``tensorflow``) — useful to compare
+runtimes on the same machine. Nothing else in edgekit imports a runtime.
+
+Every model is parsed by :mod:`edgekit.tflite.model` before the native
+interpreter sees it, so a damaged file becomes a clean error instead of a crash.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from edgekit.errors import BackendError, InputError, MissingDependency
+from edgekit.tflite.model import TFLiteModel, load_model, parse_model
+
+
+@dataclass(frozen=True)
+class RuntimeInfo:
+    name: str  # the pip package: ai-edge-litert | tflite-runtime | tensorflow
+    version: str
+    module: str  # the module the Interpreter comes from
+
+    def to_dict(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "module": self.module}
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+# name -> (interpreter module, package module holding __version__)
+RUNTIMES: dict[str, tuple[str, str]] = {
+    "ai-edge-litert": ("ai_edge_litert.interpreter", "ai_edge_litert"),
+    "tflite-runtime": ("tflite_runtime.interpreter", "tflite_runtime"),
+    "tensorflow": ("tensorflow.lite", "tensorflow"),
+}
+
+INSTALL_HINT = "pip install ai-edge-litert  (or, on older boards with Python <= 3.11: pip install tflite-runtime)"
+
+
+class OpResolver(str, Enum):
+    """Which kernels the interpreter uses."""
+
+    DEFAULT = "default"  # builtin kernels + the default delegate (XNNPACK)
+    NO_DELEGATE = "no-delegate"  # builtin kernels only (XNNPACK off)
+    REFERENCE = "reference"  # reference kernels
+
+
+_cache: tuple[ModuleType, RuntimeInfo] | None = None
+
+
+def _find_runtime() -> tuple[ModuleType, RuntimeInfo]:
+    global _cache
+    if _cache is not None:
+        return _cache
+    wanted = os.environ.get("EDGEKIT_RUNTIME", "").strip()
+    if wanted and wanted not in RUNTIMES:
+        raise InputError(
+            f"EDGEKIT_RUNTIME={wanted!r} is not a runtime edgekit knows.",
+            hint=f"Use one of: {', '.join(RUNTIMES)} (or unset it).",
+        )
+    order = [wanted] if wanted else list(RUNTIMES)
+    errors = []
+    for name in order:
+        module_name, package = RUNTIMES[name]
+        try:
+            module = importlib.import_module(module_name)
+            version = str(getattr(importlib.import_module(package), "__version__", "unknown"))
+        except ImportError as exc:
+            errors.append(f"{name}: {exc}")
+            continue
+        _cache = (module, RuntimeInfo(name=name, version=version, module=module_name))
+        return _cache
+    raise MissingDependency(
+        "No TFLite runtime is installed (tried " + "; ".join(errors) + ").",
+        hint=INSTALL_HINT,
+    )
+
+
+def runtime_info() -> RuntimeInfo:
+    """Which runtime edgekit will use, and its version."""
+    return _find_runtime()[1]
+
+
+def _resolver_value(module: ModuleType, resolver: OpResolver) -> Any:
+    enum = getattr(module, "OpResolverType", None)
+    if enum is None:
+        return None
+    return {
+        OpResolver.DEFAULT: enum.AUTO,
+        OpResolver.NO_DELEGATE: enum.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+        OpResolver.REFERENCE: enum.BUILTIN_REF,
+    }[resolver]
+
+
+def load_interpreter(
+    model: str | Path | bytes | TFLiteModel,
+    num_threads: int | None = None,
+    use_xnnpack: bool = True,
+    resolver: OpResolver | None = None,
+    allocate: bool = True,
+    preserve_all_tensors: bool = False,
+) -> Any:
+    """Validate a model with the reader, then build (and allocate) an Interpreter for it.
+
+    ``model`` is a path, the file's bytes, or an already parsed model (its path is used).
+    Returns the runtime's Interpreter; a failure in the runtime is a BackendError quoting it.
+    """
+    if isinstance(model, TFLiteModel):
+        if model.path is None:
+            raise ValueError("a TFLiteModel parsed from bytes must be passed as bytes")
+        content = Path(model.path).read_bytes()
+        name = str(model.path)
+    elif isinstance(model, bytes | bytearray):
+        content = bytes(model)
+        name = "<model bytes>"
+        parse_model(content, name)
+    else:
+        parsed = load_model(model)
+        content = Path(model).read_bytes()
+        name = str(parsed.path)
+    if num_threads is not None and num_threads < 1:
+        raise InputError(f"--threads must be at least 1, not {num_threads}.", hint="Use --threads 1 or more.")
+    module, info = _find_runtime()
+    kwargs: dict[str, Any] = {"model_content": content, "num_threads": num_threads}
+    if resolver is None:
+        resolver = OpResolver.DEFAULT if use_xnnpack else OpResolver.NO_DELEGATE
+    resolver_value = _resolver_value(module, resolver)
+    if resolver_value is not None:
+        kwargs["experimental_op_resolver_type"] = resolver_value
+    elif resolver is not OpResolver.DEFAULT:
+        raise BackendError(
+            f"{info} cannot switch off its default delegate.", hint="Install ai-edge-litert for this option."
+        )
+    if preserve_all_tensors:
+        kwargs["experimental_preserve_all_tensors"] = True
+    try:
+        interpreter = module.Interpreter(**kwargs)
+        if allocate:
+            interpreter.allocate_tensors()
+    except (ValueError, RuntimeError) as exc:
+        raise BackendError(
+            f"{info} could not load {name}: {' '.join(str(exc).split())[:400]}",
+            hint="The model uses an op or feature this runtime lacks; try a newer runtime or another --quantize mode.",
+        ) from exc
+    return interpreter
+
+
+def xnnpack_applied(interpreter: Any) -> bool:
+    """True when the default delegate took at least one node (DELEGATE nodes after allocate_tensors)."""
+    try:
+        ops = interpreter._get_ops_details()
+    except AttributeError:
+        return False
+    return any(str(op.get("op_name", "")).upper() == "DELEGATE" for op in ops)

@@ -1,0 +1,33 @@
+"""Shared pytest fixtures (owned by the foundation; areas keep their own helpers in tests/<area>_helpers.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+REPO = Path(__file__).resolve().parent.parent
+SAMPLE_MODELS = REPO / "sample_models"
+
+
+@pytest.fixture()
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def sample_int8() -> Path:
+    """The committed full-int8 sample classifier (made by scripts/make_sample_models.py)."""
+    path = SAMPLE_MODELS / "shapes_classifier_int8.tflite"
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run scripts/make_sample_models.py and commit its output")
+    return path
