@@ -37,12 +37,12 @@ class EdgekitGroup(click.Group):
     """A group that loads commands lazily and turns edgekit errors into exits."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return list(COMMANDS)
+        return list(COMMANDS) + [name for name in super().list_commands(ctx) if name not in COMMANDS]
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = COMMANDS.get(cmd_name)
         if entry is None:
-            return None
+            return super().get_command(ctx, cmd_name)
         module_name, attr, _ = entry
         module = importlib.import_module(module_name)
         command = getattr(module, attr)
@@ -53,6 +53,7 @@ class EdgekitGroup(click.Group):
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         # Short help from the registry: listing commands must not import them.
         rows = [(name, help_text) for name, (_, _, help_text) in COMMANDS.items()]
+        rows += [(name, cmd.get_short_help_str()) for name, cmd in self.commands.items() if name not in COMMANDS]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
