@@ -10,6 +10,7 @@ imports nothing heavy.
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 from typing import Any
@@ -63,10 +64,21 @@ class EdgekitGroup(click.Group):
         except EdgekitError as exc:
             _show_error(ctx, exc.message, exc.hint, exc)
             ctx.exit(exc.exit_code)
+        except BrokenPipeError:
+            # `edgekit ... | head`: the reader went away; stop quietly like other Unix tools.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            ctx.exit(0)
         except KeyboardInterrupt:
             click.echo("Error: interrupted.", err=True)
             click.echo("Hint: nothing was written; run the command again.", err=True)
             ctx.exit(130)
+        except click.UsageError as exc:
+            # click's own argument errors (a path that does not exist, a bad choice): the same
+            # one-line Error + Hint as edgekit's errors (issue 9's bad-input matrix).
+            where = exc.ctx.command_path if exc.ctx else "edgekit"
+            _show_error(ctx, exc.format_message(), f"Run `{where} --help` to see the arguments it takes.", exc)
+            ctx.exit(exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, click.Abort):
             raise
         except MemoryError as exc:

@@ -1,0 +1,214 @@
+"""Per-operator work from tensor shapes: MACs, bytes moved, op class and compute dtype.
+
+MAC conventions (hand-checkable; tests compute them independently):
+
+- CONV_2D: ``prod(output) * KH * KW * Cin_per_group`` (filter ``[Cout, KH, KW, Cin/groups]``).
+- DEPTHWISE_CONV_2D: ``prod(output) * KH * KW`` (filter ``[1, KH, KW, Cout]``).
+- TRANSPOSE_CONV: ``prod(input) * KH * KW * Cout`` (every input element scatters a KHxKW window per output channel).
+- CONV_3D: ``prod(output) * KD * KH * KW * Cin``.
+- FULLY_CONNECTED: ``prod(output) * K`` (weights ``[units, K]``).
+- BATCH_MATMUL: ``prod(output) * K`` (K the contracted axis of the first operand).
+- pooling: ``prod(output) * FH * FW`` (comparisons/adds counted as MACs).
+- elementwise: ``prod(output) * k`` with k = 1, or 4 for transcendental ops (LOGISTIC, TANH, EXP, ...).
+- SOFTMAX / LOG_SOFTMAX: ``5 * prod(output)``. RESIZE_BILINEAR: ``4 * prod(output)``; nearest: ``prod(output)``.
+- reductions (MEAN, SUM, REDUCE_*): ``prod(input)``.
+- data movement (RESHAPE, CONCATENATION, TRANSPOSE, PAD, SLICE, ...): 0 MACs, bytes only.
+- anything else: ``8 * (elements in + out)``, class ``other``, flagged ``known = False`` ("estimated roughly").
+
+Bytes = every input tensor (activations and constants) + every output tensor, in their stored dtype.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from edgekit.profile.schema import OpClass
+from edgekit.tflite.model import Operator, Subgraph, Tensor
+
+# op name -> (class, MACs per output element for the simple classes)
+_ELEMENTWISE_1 = (
+    "ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "RELU", "RELU6", "RELU_N1_TO_1", "RELU_0_TO_1",
+    "LEAKY_RELU", "PRELU", "ABS", "NEG", "FLOOR", "CEIL", "ROUND", "SQUARE", "SQUARED_DIFFERENCE",
+    "QUANTIZE", "DEQUANTIZE", "CAST", "HARD_SWISH", "ELU", "FLOOR_DIV", "FLOOR_MOD", "POW", "SELECT",
+    "SELECT_V2", "LESS", "GREATER", "EQUAL", "NOT_EQUAL", "LESS_EQUAL", "GREATER_EQUAL", "LOGICAL_AND",
+    "LOGICAL_OR", "LOGICAL_NOT", "SIGN", "ADD_N", "ZEROS_LIKE", "ONES_LIKE", "FILL",
+)
+_ELEMENTWISE_4 = ("LOGISTIC", "TANH", "EXP", "LOG", "SQRT", "RSQRT", "SIN", "COS", "GELU")
+_DATA_MOVEMENT = (
+    "RESHAPE", "SQUEEZE", "EXPAND_DIMS", "CONCATENATION", "TRANSPOSE", "PAD", "PADV2", "MIRROR_PAD",
+    "SLICE", "STRIDED_SLICE", "SPLIT", "SPLIT_V", "GATHER", "GATHER_ND", "PACK", "UNPACK", "TILE",
+    "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "BROADCAST_TO", "SHAPE", "REVERSE_V2", "SPACE_TO_BATCH_ND",
+    "BATCH_TO_SPACE_ND",
+)
+_REDUCE = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN",
+           "L2_NORMALIZATION")
+_POOL = ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
+
+OP_CLASSES: dict[str, OpClass] = {
+    "CONV_2D": OpClass.CONV,
+    "CONV_3D": OpClass.CONV,
+    "DEPTHWISE_CONV_2D": OpClass.DEPTHWISE_CONV,
+    "TRANSPOSE_CONV": OpClass.TRANSPOSE_CONV,
+    "FULLY_CONNECTED": OpClass.FULLY_CONNECTED,
+    "BATCH_MATMUL": OpClass.BATCH_MATMUL,
+    "SOFTMAX": OpClass.SOFTMAX,
+    "LOG_SOFTMAX": OpClass.SOFTMAX,
+    "RESIZE_BILINEAR": OpClass.RESIZE,
+    "RESIZE_NEAREST_NEIGHBOR": OpClass.RESIZE,
+    **{n: OpClass.ELEMENTWISE for n in _ELEMENTWISE_1 + _ELEMENTWISE_4},
+    **{n: OpClass.DATA_MOVEMENT for n in _DATA_MOVEMENT},
+    **{n: OpClass.REDUCE for n in _REDUCE},
+    **{n: OpClass.POOL for n in _POOL},
+}
+
+# ops whose constant inputs are weights (their bytes count as parameters)
+WEIGHT_OPS = frozenset({"CONV_2D", "CONV_3D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED",
+                        "BATCH_MATMUL"})
+
+
+def _prod(shape: tuple[int, ...]) -> int:
+    return int(math.prod(max(int(d), 1) for d in shape)) if shape else 1
+
+
+def tensor_bytes(t: Tensor) -> int:
+    """Bytes of a tensor in its dtype (constant data size when known)."""
+    if t.is_constant and t.nbytes:
+        return int(t.nbytes)
+    itemsize = {"float32": 4, "int32": 4, "uint32": 4, "float16": 2, "int16": 2, "uint16": 2, "bfloat16": 2,
+                "int64": 8, "uint64": 8, "float64": 8, "complex64": 8, "complex128": 16, "int4": 1}.get(t.dtype, 1)
+    return _prod(t.shape) * itemsize
+
+
+@dataclass(frozen=True)
+class OpCost:
+    index: int
+    op: str
+    op_class: OpClass
+    dtype: str  # the activation dtype as stored: float32, int8, uint8, int16, float16
+    compute_dtype: str  # the efficiency table it uses: float32, int8, int16, float16
+    macs: int
+    bytes: int  # activations + constants read, outputs written
+    weight_bytes: int  # constant bytes this op reads
+    known: bool  # False: the cost model does not know this op ("estimated roughly")
+
+
+def _main_input(sg: Subgraph, op: Operator) -> Tensor | None:
+    for i in op.inputs:
+        if i >= 0 and not sg.tensor(i).is_constant:
+            return sg.tensor(i)
+    for i in op.inputs:
+        if i >= 0:
+            return sg.tensor(i)
+    return None
+
+
+def _compute_dtype(op: Operator, act: str, weight: str | None) -> str:
+    if act in ("int8", "uint8"):
+        return "int8"
+    if act == "int16":
+        return "int16"
+    if act == "float32" and weight in ("int8", "int4") and op.name in WEIGHT_OPS:
+        return "int8"  # dynamic-range: activations quantized on the fly, int8 kernels
+    if act == "float16":
+        return "float16"
+    return "float32"
+
+
+def _tensor(sg: Subgraph, op: Operator, pos: int) -> Tensor | None:
+    if pos < len(op.inputs) and op.inputs[pos] >= 0:
+        return sg.tensor(op.inputs[pos])
+    return None
+
+
+def op_macs(sg: Subgraph, op: Operator) -> tuple[int, bool]:
+    """(MACs, known) for one operator."""
+    name = op.name
+    out = sg.tensor(op.outputs[0]) if op.outputs and op.outputs[0] >= 0 else None
+    out_n = _prod(out.shape) if out is not None else 0
+    in_t = _tensor(sg, op, 0)
+    if name == "CONV_2D":
+        w = _tensor(sg, op, 1)
+        if w is not None and len(w.shape) == 4:
+            return out_n * w.shape[1] * w.shape[2] * w.shape[3], True
+    elif name == "CONV_3D":
+        w = _tensor(sg, op, 1)
+        if w is not None and len(w.shape) == 5:
+            return out_n * w.shape[0] * w.shape[1] * w.shape[2] * w.shape[3], True
+    elif name == "DEPTHWISE_CONV_2D":
+        w = _tensor(sg, op, 1)
+        if w is not None and len(w.shape) == 4:
+            return out_n * w.shape[1] * w.shape[2], True
+    elif name == "TRANSPOSE_CONV":
+        w, x = _tensor(sg, op, 1), _tensor(sg, op, 2)
+        if w is not None and x is not None and len(w.shape) == 4:
+            return _prod(x.shape) * w.shape[0] * w.shape[1] * w.shape[2], True
+    elif name == "FULLY_CONNECTED":
+        w = _tensor(sg, op, 1)
+        if w is not None and len(w.shape) == 2:
+            return out_n * w.shape[1], True
+    elif name == "BATCH_MATMUL":
+        a = in_t
+        if a is not None and len(a.shape) >= 2:
+            k = a.shape[-2] if op.options.get("adj_x") else a.shape[-1]
+            return out_n * max(k, 1), True
+    elif name in _POOL:
+        fw, fh = int(op.options.get("filter_width", 1)), int(op.options.get("filter_height", 1))
+        return out_n * max(fw, 1) * max(fh, 1), True
+    elif name in _ELEMENTWISE_4:
+        return 4 * out_n, True
+    elif name in _ELEMENTWISE_1:
+        return out_n, True
+    elif name in ("SOFTMAX", "LOG_SOFTMAX"):
+        return 5 * out_n, True
+    elif name == "RESIZE_BILINEAR":
+        return 4 * out_n, True
+    elif name == "RESIZE_NEAREST_NEIGHBOR":
+        return out_n, True
+    elif name in _REDUCE:
+        return (_prod(in_t.shape) if in_t is not None else out_n), True
+    elif name in _DATA_MOVEMENT:
+        return 0, True
+    elems = sum(_prod(sg.tensor(i).shape) for i in op.inputs if i >= 0) + out_n
+    return 8 * elems, False
+
+
+def op_cost(sg: Subgraph, op: Operator) -> OpCost:
+    macs, known = op_macs(sg, op)
+    in_bytes = 0
+    weight_bytes = 0
+    weight_dtype: str | None = None
+    for i in op.inputs:
+        if i < 0:
+            continue
+        t = sg.tensor(i)
+        b = tensor_bytes(t)
+        in_bytes += b
+        if t.is_constant:
+            weight_bytes += t.nbytes
+            if weight_dtype is None and t.dtype not in ("int32", "int64"):
+                weight_dtype = t.dtype
+    out_bytes = sum(tensor_bytes(sg.tensor(o)) for o in op.outputs if o >= 0)
+    main = _main_input(sg, op)
+    act = main.dtype if main is not None else "float32"
+    if op.name == "QUANTIZE" and op.outputs:
+        act = sg.tensor(op.outputs[0]).dtype
+    op_class = OP_CLASSES.get(op.name, OpClass.OTHER)
+    return OpCost(
+        index=op.index,
+        op=op.name,
+        op_class=op_class,
+        dtype=act,
+        compute_dtype=_compute_dtype(op, act, weight_dtype),
+        macs=int(macs),
+        bytes=int(in_bytes + out_bytes),
+        weight_bytes=int(weight_bytes),
+        known=known and op.name in OP_CLASSES,
+    )
+
+
+def graph_costs(sg: Subgraph) -> list[OpCost]:
+    return [op_cost(sg, op) for op in sg.operators]
+
+
+__all__ = ["OP_CLASSES", "WEIGHT_OPS", "OpCost", "op_cost", "op_macs", "graph_costs", "tensor_bytes"]

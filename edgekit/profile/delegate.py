@@ -1,0 +1,156 @@
+"""Which operators LiteRT's default CPU delegate (XNNPACK) takes, and the partitions that result.
+
+LiteRT hands every node XNNPACK accepts to the delegate; consecutive accepted
+nodes (in execution order) form one delegate partition, and each refused node
+runs on LiteRT's builtin kernels in between, with a partition boundary (tensor
+hand-over, often a layout/quantization copy) on each side. The rules here are
+per (op, dtype, options) and were checked against ai-edge-litert 2.3.0's
+``Interpreter._get_ops_details()`` on single-op models (see
+tests/test_profile_delegate.py); they are a model of that runtime, not a copy
+of its source, and they decide placement only — costs live in the estimator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from edgekit.tflite.model import Operator, Subgraph
+
+# XNNPACK delegate, float32 (and float16 weights dequantized at init): builtin ops accepted.
+XNNPACK_FLOAT_OPS = frozenset({
+    "ABS", "ADD", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CEIL", "CONCATENATION", "CONV_2D", "DEPTH_TO_SPACE",
+    "DEPTHWISE_CONV_2D", "DEQUANTIZE", "DIV", "ELU", "EXP", "FULLY_CONNECTED", "FLOOR", "GELU", "HARD_SWISH",
+    "LEAKY_RELU", "LOGISTIC", "MAX_POOL_2D", "MAXIMUM", "MEAN", "MINIMUM", "MUL", "NEG", "PAD", "PRELU",
+    "RELU", "RELU6", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR", "ROUND", "RSQRT", "SLICE", "SOFTMAX",
+    "SPACE_TO_DEPTH", "SPLIT", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "STRIDED_SLICE", "SUB", "SUM",
+    "TANH", "TRANSPOSE", "TRANSPOSE_CONV", "REDUCE_MAX", "EXPAND_DIMS", "SQUEEZE",
+})
+
+# XNNPACK delegate, int8/uint8 (QS8/QU8) ops accepted.
+XNNPACK_QUANT_OPS = frozenset({
+    "ADD", "CONCATENATION", "CONV_2D", "DEPTH_TO_SPACE", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "ELU",
+    "FULLY_CONNECTED", "LEAKY_RELU", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD",
+    "QUANTIZE", "RESHAPE", "RESIZE_BILINEAR", "SLICE", "SPACE_TO_DEPTH", "SPLIT", "STRIDED_SLICE", "SUB",
+    "TANH", "TRANSPOSE", "TRANSPOSE_CONV", "EXPAND_DIMS", "SQUEEZE", "BATCH_MATMUL", "REDUCE_MAX", "SUM",
+})
+
+_OK_ACTIVATIONS = {None, "NONE", "RELU", "RELU6", "RELU_N1_TO_1"}
+
+
+@dataclass(frozen=True)
+class Placement:
+    index: int
+    delegated: bool
+    reason: str  # why not delegated ("" when delegated)
+
+
+def _activation_dtype(sg: Subgraph, op: Operator) -> str:
+    for i in op.inputs:
+        if i >= 0 and not sg.tensor(i).is_constant:
+            return sg.tensor(i).dtype
+    return sg.tensor(op.outputs[0]).dtype if op.outputs and op.outputs[0] >= 0 else "float32"
+
+
+def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
+    """Whether XNNPACK takes this op, and if not, why."""
+    if not op.builtin:
+        return Placement(op.index, False, f"custom op {op.custom_code} is not an XNNPACK op")
+    tensors = [sg.tensor(i) for i in (*op.inputs, *op.outputs) if i >= 0]
+    dtype = _activation_dtype(sg, op)
+    if op.name == "QUANTIZE":
+        src, dst = sg.tensor(op.inputs[0]).dtype, sg.tensor(op.outputs[0]).dtype
+        if src != "float32" and src != dst:
+            return Placement(op.index, False, f"QUANTIZE {src} -> {dst} is not supported by XNNPACK")
+        dtype = dst
+    if dtype in ("int8", "uint8"):
+        if op.name not in XNNPACK_QUANT_OPS:
+            return Placement(op.index, False, f"{op.name} is not supported by XNNPACK for {dtype}")
+    elif dtype in ("float32", "float16"):
+        if op.name not in XNNPACK_FLOAT_OPS:
+            return Placement(op.index, False, f"{op.name} is not supported by XNNPACK for {dtype}")
+    else:
+        return Placement(op.index, False, f"XNNPACK does not run {dtype} activations")
+    act = op.options.get("fused_activation_function")
+    if act not in _OK_ACTIVATIONS:
+        return Placement(op.index, False, f"fused activation {act} is not supported by XNNPACK")
+    if any(t.dtype in ("int32", "int64") and not t.is_constant for t in tensors) and op.name not in ("RESHAPE",):
+        return Placement(op.index, False, "integer (int32/int64) activation tensors")
+    if op.name == "RESHAPE" and len(op.inputs) > 1 and op.inputs[1] >= 0 and not sg.tensor(op.inputs[1]).is_constant:
+        return Placement(op.index, False, "RESHAPE with a computed (non-constant) shape")
+    if op.name in ("MEAN", "SUM", "REDUCE_MAX") and len(op.inputs) > 1 and op.inputs[1] >= 0:
+        if not sg.tensor(op.inputs[1]).is_constant:
+            return Placement(op.index, False, f"{op.name} with computed axes")
+    if op.name == "CONCATENATION" and len([i for i in op.inputs if i >= 0]) > 5:
+        return Placement(op.index, False, "CONCATENATION of more than 5 inputs")
+    if op.name == "STRIDED_SLICE" and len(op.inputs) > 3 and op.inputs[3] >= 0:
+        strides = sg.tensor(op.inputs[3]).data()
+        if strides is None or any(int(s) != 1 for s in strides.reshape(-1)):
+            return Placement(op.index, False, "STRIDED_SLICE with strides other than 1")
+    if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"):
+        w = sg.tensor(op.inputs[1]) if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
+        if w is not None and not w.is_constant:
+            # a weight fed by DEQUANTIZE of a constant (float16 / dynamic-range) is still static for XNNPACK
+            producer = next((o for o in sg.operators if w.index in o.outputs), None)
+            if producer is None or producer.name != "DEQUANTIZE" or not sg.tensor(producer.inputs[0]).is_constant:
+                return Placement(op.index, False, "non-constant weights")
+    return Placement(op.index, True, "")
+
+
+def place_xnnpack(sg: Subgraph) -> list[Placement]:
+    return [xnnpack_placement(sg, op) for op in sg.operators]
+
+
+def count_partitions(delegated: list[bool]) -> int:
+    """Number of contiguous delegate partitions in execution order."""
+    count = 0
+    prev = False
+    for d in delegated:
+        if d and not prev:
+            count += 1
+        prev = d
+    return count
+
+
+def boundary_ops(delegated: list[bool]) -> list[int]:
+    """Indices of non-delegated ops that sit next to a delegate partition (each pays a hand-over)."""
+    out: list[int] = []
+    for i, d in enumerate(delegated):
+        if d:
+            continue
+        left = i > 0 and delegated[i - 1]
+        right = i + 1 < len(delegated) and delegated[i + 1]
+        if left or right:
+            out.append(i)
+    return out
+
+
+def runtime_delegated_ops(interpreter: Any) -> tuple[set[int], int]:
+    """(indices of the original ops a live interpreter's delegates took, number of DELEGATE nodes).
+
+    After ``allocate_tensors()``, ``_get_ops_details()`` lists the original nodes and one DELEGATE
+    node per partition; a partition's ops are those reached walking back from its outputs to its inputs.
+    Takes an interpreter made by :func:`edgekit.tflite.runtime.load_interpreter` (no runtime import here).
+    """
+    details = interpreter._get_ops_details()
+    originals = [d for d in details if str(d.get("op_name")) != "DELEGATE"]
+    delegates = [d for d in details if str(d.get("op_name")) == "DELEGATE"]
+    producer = {int(t): d for d in originals for t in d["outputs"]}
+    taken: set[int] = set()
+    for node in delegates:
+        stop = {int(t) for t in node["inputs"]}
+        stack = [int(t) for t in node["outputs"]]
+        while stack:
+            t = stack.pop()
+            if t in stop or t not in producer:
+                continue
+            d = producer[t]
+            if int(d["index"]) in taken:
+                continue
+            taken.add(int(d["index"]))
+            stack.extend(int(x) for x in d["inputs"] if int(x) >= 0)
+    return taken, len(delegates)
+
+
+__all__ = ["runtime_delegated_ops", "XNNPACK_FLOAT_OPS", "XNNPACK_QUANT_OPS", "Placement", "xnnpack_placement", "place_xnnpack",
+           "count_partitions", "boundary_ops"]

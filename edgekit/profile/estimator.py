@@ -1,0 +1,303 @@
+"""Latency and memory estimates of one .tflite model on one device profile.
+
+CPU op latency (every figure here is an ESTIMATE)::
+
+    eff      = op_efficiency[compute dtype][op name]            (profile, optional, fitted)
+               else efficiency[compute dtype][op class]         (profile, fitted)
+    speedup  = thread_speedup[compute dtype][threads]           (profile, fitted)
+    if the op runs outside the delegate (XNNPACK refused it):
+        eff *= builtin_kernel_factor (not for an op_efficiency figure: that was measured in place);
+        speedup = 1 unless conv/depthwise/fully-connected (multi-threaded builtins)
+    compute_s = MACs / (peak MAC rate per core of the dtype * eff * speedup)
+    memory_s  = bytes moved / (memory bandwidth * memory_efficiency)
+    op_ms     = 1000 * max(compute_s, memory_s) + per_op_overhead_us / 1000
+
+    total_ms = sum(op_ms) + partitions * partition_overhead_us + invoke_overhead_us
+
+Fused activations are free (they are part of their op). Ops the cost model does
+not know get ``8 * elements`` MACs at the ``other`` efficiency and are flagged
+"roughly". The same formula is what ``edgekit calibrate`` fits: for a single-op
+benchmark the unknowns are one efficiency, the per-op overhead and the memory
+efficiency; thread sweeps give the speed-up curve.
+
+Memory = weights (the mapped model file) + XNNPACK's repacked copy of the
+weights of the conv/fully-connected ops it takes (float16/int8 weights that it
+dequantizes are counted at float32 size) + the activation arena (best-fit plan,
+see :mod:`edgekit.profile.arena`) + persistent (variable) tensors + the
+runtime's overhead from the profile. ``fits`` = that total <= RAM - OS reserve.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from edgekit.errors import ProfileError
+from edgekit.profile.arena import Strategy, plan_arena
+from edgekit.profile.costs import OpCost, graph_costs
+from edgekit.profile.delegate import count_partitions, place_xnnpack
+from edgekit.profile.edgetpu import TPUMapping, map_edgetpu, segment_io_bytes
+from edgekit.profile.gpu import GPU_OPS
+from edgekit.profile.registry import ProfileEntry
+from edgekit.profile.schema import Accelerator, DelegateKind, DeviceProfile, OpClass
+from edgekit.tflite.model import Subgraph, TFLiteModel
+
+MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.FULLY_CONNECTED,
+                                    OpClass.TRANSPOSE_CONV, OpClass.BATCH_MATMUL})
+REPACKED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
+
+
+class Where:
+    XNNPACK = "cpu:xnnpack"
+    BUILTIN = "cpu:builtin"
+    EDGETPU = "edgetpu"
+    GPU = "gpu"
+
+
+@dataclass(frozen=True)
+class OpEstimate:
+    index: int
+    op: str
+    dtype: str
+    op_class: str
+    macs: int
+    bytes: int
+    latency_ms: float
+    runs_on: str
+    roughly: bool
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"index": self.index, "op": self.op, "dtype": self.dtype, "op_class": self.op_class,
+                "macs": self.macs, "bytes": self.bytes, "latency_ms": round(self.latency_ms, 4),
+                "runs_on": self.runs_on, "estimated_roughly": self.roughly, "note": self.note}
+
+
+@dataclass(frozen=True)
+class DeviceEstimate:
+    device: str
+    name: str
+    profile_source: str  # shipped | user | calibrated
+    profile_file: str
+    threads: int
+    latency_ms: float
+    peak_memory_bytes: int
+    weights_bytes: int
+    repacked_weights_bytes: int
+    arena_bytes: int
+    persistent_bytes: int
+    runtime_overhead_bytes: int
+    usable_ram_bytes: int
+    fits: bool
+    delegate_partitions: int
+    ops: tuple[OpEstimate, ...]
+    fitted_on: tuple[str, ...]
+    edgetpu: dict[str, Any] | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def roughly_ops(self) -> list[str]:
+        return sorted({o.op for o in self.ops if o.roughly})
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "device": self.device, "name": self.name, "profile_source": self.profile_source,
+            "profile_file": self.profile_file, "estimated": True,
+            "threads": self.threads, "latency_ms": round(self.latency_ms, 3),
+            "peak_memory_bytes": self.peak_memory_bytes, "weights_bytes": self.weights_bytes,
+            "repacked_weights_bytes": self.repacked_weights_bytes, "arena_bytes": self.arena_bytes,
+            "persistent_bytes": self.persistent_bytes, "runtime_overhead_bytes": self.runtime_overhead_bytes,
+            "usable_ram_bytes": self.usable_ram_bytes,
+            "ram_headroom_bytes": self.usable_ram_bytes - self.peak_memory_bytes, "fits": self.fits,
+            "delegate_partitions": self.delegate_partitions, "estimated_roughly_ops": self.roughly_ops,
+            "fitted_on": list(self.fitted_on), "notes": list(self.notes),
+            # slowest first, as people read it; "index" gives the graph order back
+            "ops": [o.as_dict() for o in sorted(self.ops, key=lambda o: (-o.latency_ms, o.index))],
+        }
+        if self.edgetpu is not None:
+            out["edgetpu"] = self.edgetpu
+        return out
+
+
+def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: int) -> float:
+    """Estimated milliseconds of one op on the profile's CPU (see the module docstring)."""
+    rt = profile.runtime
+    dtype = cost.compute_dtype
+    eff = profile.efficiency.table(dtype).of(cost.op_class)
+    op_eff = profile.op_efficiency.get(dtype, cost.op) if profile.op_efficiency is not None else None
+    speedup = rt.thread_speedup.at(dtype, threads)
+    if not delegated and rt.delegate != DelegateKind.NONE:
+        # a per-op figure was measured where the runtime placed the op: no builtin factor on top
+        eff = op_eff if op_eff is not None else eff * rt.builtin_kernel_factor
+        if cost.op_class not in MULTITHREADED_BUILTINS:
+            speedup = 1.0
+    elif op_eff is not None:
+        eff = op_eff
+    peak = profile.peak_gmacs_per_core(dtype) * 1e9
+    compute_s = cost.macs / (peak * eff * speedup)
+    memory_s = cost.bytes / (profile.hardware.memory_bandwidth_gb_per_s * 1e9 * rt.memory_efficiency)
+    return 1000.0 * max(compute_s, memory_s) + rt.per_op_overhead_us / 1000.0
+
+
+def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include: list[bool],
+             threads: int) -> tuple[list[OpEstimate], float, int]:
+    """Estimates of the ops in ``include`` on the CPU; (ops, total ms incl. partition/invoke overhead, partitions)."""
+    if profile.runtime.delegate == DelegateKind.XNNPACK:
+        placed = place_xnnpack(sg)
+        placement = [p.delegated for p in placed]
+        reasons = [p.reason for p in placed]
+    else:
+        placement = [False] * len(costs)
+        reasons = [""] * len(costs)
+    ops: list[OpEstimate] = []
+    total = 0.0
+    for cost, inc, deleg, why in zip(costs, include, placement, reasons, strict=True):
+        if not inc:
+            continue
+        ms = cpu_op_ms(profile, cost, deleg, threads)
+        total += ms
+        where = Where.XNNPACK if deleg else Where.BUILTIN
+        note = "" if deleg or profile.runtime.delegate == DelegateKind.NONE else why
+        ops.append(OpEstimate(cost.index, cost.op, cost.dtype, cost.op_class.value, cost.macs, cost.bytes, ms,
+                              where, not cost.known, note))
+    deleg_mask = [d and i for d, i in zip(placement, include, strict=True)]
+    partitions = count_partitions(deleg_mask)
+    if any(include):
+        total += partitions * profile.runtime.partition_overhead_us / 1000.0
+        total += profile.runtime.invoke_overhead_us / 1000.0
+    return ops, total, partitions
+
+
+def _repacked_bytes(profile: DeviceProfile, sg: Subgraph, include: list[bool]) -> int:
+    if not profile.runtime.repack_weights or profile.runtime.delegate != DelegateKind.XNNPACK:
+        return 0
+    placement = place_xnnpack(sg)
+    total = 0
+    seen: set[int] = set()
+    producers = {o: op for op in sg.operators for o in op.outputs}
+    for op, p in zip(sg.operators, placement, strict=True):
+        if not (p.delegated and include[op.index] and op.name in REPACKED_OPS):
+            continue
+        for pos in (1, 2):
+            if pos >= len(op.inputs) or op.inputs[pos] < 0:
+                continue
+            t = sg.tensor(op.inputs[pos])
+            if t.is_constant:
+                if t.buffer not in seen:
+                    seen.add(t.buffer)
+                    total += t.nbytes
+            elif t.index in producers and producers[t.index].name == "DEQUANTIZE":
+                total += t.num_elements * 4  # float16/int8 weights dequantized to float32 at init
+    return total
+
+
+def _gpu_estimate(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost],
+                  threads: int) -> tuple[list[OpEstimate], float, int, list[str]]:
+    gpu = profile.gpu
+    if gpu is None:
+        raise ProfileError(f"device profile {profile.id} has no [gpu] section.", hint="Add the [gpu] figures.")
+    on_gpu = [c.op in GPU_OPS and c.known for c in costs]
+    ops: list[OpEstimate] = []
+    total = 0.0
+    for cost, g in zip(costs, on_gpu, strict=True):
+        if not g:
+            continue
+        scale = 2.0 / 4.0 if cost.dtype == "float32" else 2.0  # float16 storage on the GPU
+        compute_s = cost.macs / (gpu.peak_fp16_gmacs * 1e9 * gpu.efficiency.of(cost.op_class))
+        memory_s = cost.bytes * scale / (gpu.memory_bandwidth_gb_per_s * 1e9)
+        ms = 1000.0 * max(compute_s, memory_s) + gpu.per_op_overhead_us / 1000.0
+        total += ms
+        ops.append(OpEstimate(cost.index, cost.op, cost.dtype, cost.op_class.value, cost.macs, cost.bytes, ms,
+                              Where.GPU, False))
+    cpu_include = [not g for g in on_gpu]
+    cpu_ops, cpu_ms, _ = _cpu_ops(profile, sg, costs, cpu_include, threads)
+    gpu_parts = count_partitions(on_gpu)
+    total += gpu_parts * gpu.invoke_overhead_us / 1000.0
+    notes = []
+    if any(cpu_include):
+        boundary = sum(c.bytes for c, g in zip(costs, on_gpu, strict=True) if not g)
+        total += 1000.0 * boundary / (gpu.transfer_gb_per_s * 1e9)
+        names = sorted({c.op for c, g in zip(costs, on_gpu, strict=True) if not g})
+        notes.append(f"GPU delegate refuses {', '.join(names)}: {gpu_parts} GPU partition(s), CPU in between")
+    return ops + cpu_ops, total + cpu_ms, gpu_parts, notes
+
+
+def _edgetpu_estimate(profile: DeviceProfile, model: TFLiteModel, costs: list[OpCost], threads: int,
+                      ) -> tuple[list[OpEstimate], float, TPUMapping, dict[str, Any], list[bool]]:
+    tpu = profile.edgetpu
+    if tpu is None:
+        raise ProfileError(f"device profile {profile.id} has no [edgetpu] section.", hint="Add the [edgetpu] figures.")
+    sg = model.main
+    mapping = map_edgetpu(model, tpu.parameter_cache_bytes)
+    ops: list[OpEstimate] = []
+    tpu_ms = 0.0
+    for cost, m in zip(costs, mapping.mapped, strict=True):
+        if not m:
+            continue
+        ms = 1000.0 * cost.macs / (tpu.peak_int8_gmacs * 1e9 * tpu.efficiency) + tpu.per_op_overhead_us / 1000.0
+        tpu_ms += ms
+        ops.append(OpEstimate(cost.index, cost.op, cost.dtype, cost.op_class.value, cost.macs, cost.bytes, ms,
+                              Where.EDGETPU, False))
+    link_ms = 0.0
+    if mapping.mapped_ops:
+        tpu_ms += tpu.invoke_overhead_us / 1000.0
+        link_bytes = segment_io_bytes(sg, mapping.mapped) + mapping.streamed_parameter_bytes
+        link_ms = 1000.0 * link_bytes / (tpu.link_bandwidth_gb_per_s * 1e9)
+    cpu_include = [not m for m in mapping.mapped]
+    cpu_ops, cpu_ms, _ = _cpu_ops(profile, sg, costs, cpu_include, threads)
+    first = mapping.first_unmapped
+    report = {
+        "mapped_ops": mapping.mapped_ops, "cpu_ops": mapping.cpu_ops,
+        "first_unmapped_op": first.as_dict() if first else None,
+        "cached_parameter_bytes": mapping.cached_parameter_bytes,
+        "streamed_parameter_bytes": mapping.streamed_parameter_bytes,
+        "tpu_ms": round(tpu_ms, 3), "link_ms": round(link_ms, 3), "cpu_ms": round(cpu_ms, 3),
+        "integer_model": mapping.integer_model, "note": mapping.note,
+    }
+    return ops + cpu_ops, tpu_ms + link_ms + cpu_ms, mapping, report, cpu_include
+
+
+def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None) -> DeviceEstimate:
+    """Estimate latency, memory and fit of ``model`` on the device of ``entry``."""
+    profile = entry.profile
+    sg = model.main
+    n_threads = max(1, min(threads or profile.runtime.default_threads, profile.hardware.cores))
+    costs = graph_costs(sg)
+    all_ops = [True] * len(costs)
+    notes: list[str] = []
+    edgetpu_report: dict[str, Any] | None = None
+    cpu_mask = all_ops
+    if profile.accelerator == Accelerator.EDGETPU:
+        ops, latency, mapping, edgetpu_report, cpu_mask = _edgetpu_estimate(profile, model, costs, n_threads)
+        if mapping.note:
+            notes.append(mapping.note)
+        partitions = count_partitions([p.delegated and c for p, c in zip(place_xnnpack(sg), cpu_mask, strict=True)])
+    elif profile.accelerator == Accelerator.GPU:
+        ops, latency, partitions, gpu_notes = _gpu_estimate(profile, sg, costs, n_threads)
+        notes.extend(gpu_notes)
+        cpu_mask = [o.runs_on != Where.GPU for o in sorted(ops, key=lambda o: o.index)]
+    else:
+        ops, latency, partitions = _cpu_ops(profile, sg, costs, all_ops, n_threads)
+    if threads and threads > profile.hardware.cores:
+        notes.append(f"{threads} threads requested; the device has {profile.hardware.cores} cores, "
+                     f"estimated at {n_threads}")
+    plan = plan_arena(sg, Strategy.BEST_FIT, 64)
+    repacked = _repacked_bytes(profile, sg, cpu_mask)
+    overhead = profile.runtime.runtime_overhead_bytes + (profile.gpu.runtime_overhead_bytes if profile.gpu else 0)
+    weights = model.weight_bytes
+    peak = weights + repacked + plan.arena_bytes + plan.persistent_bytes + overhead
+    rough = sorted({o.op for o in ops if o.roughly})
+    if rough:
+        notes.append(f"estimated roughly (ops the cost model does not know): {', '.join(rough)}")
+    return DeviceEstimate(
+        device=profile.id, name=profile.name, profile_source=entry.origin.value, profile_file=entry.file,
+        threads=n_threads,
+        latency_ms=latency, peak_memory_bytes=peak, weights_bytes=weights, repacked_weights_bytes=repacked,
+        arena_bytes=plan.arena_bytes, persistent_bytes=plan.persistent_bytes, runtime_overhead_bytes=overhead,
+        usable_ram_bytes=profile.usable_ram_bytes, fits=peak <= profile.usable_ram_bytes,
+        delegate_partitions=partitions, ops=tuple(sorted(ops, key=lambda o: o.index)),
+        fitted_on=profile.fitted_on, edgetpu=edgetpu_report, notes=tuple(notes),
+    )
+
+
+__all__ = ["Where", "OpEstimate", "DeviceEstimate", "cpu_op_ms", "estimate"]

@@ -1,0 +1,152 @@
+"""Estimator and XNNPACK delegate model: placements, thread scaling, memory accounting."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from profile_helpers import conv_chain_model
+
+from edgekit.profile.delegate import count_partitions, place_xnnpack, runtime_delegated_ops
+from edgekit.profile.estimator import cpu_op_ms, estimate
+from edgekit.profile.registry import get_profile, shipped_profiles
+from edgekit.profile.schema import OpClass
+from edgekit.tflite.model import parse_model
+
+pytestmark = pytest.mark.device
+
+
+def test_every_shipped_device_estimates_the_chain() -> None:
+    m = parse_model(conv_chain_model("int8"), "chain")
+    for entry in shipped_profiles():
+        est = estimate(m, entry)
+        assert est.latency_ms > 0 and est.fits
+        assert est.peak_memory_bytes == (est.weights_bytes + est.repacked_weights_bytes + est.arena_bytes
+                                         + est.persistent_bytes + est.runtime_overhead_bytes)
+        assert est.profile_source == "shipped" and est.fitted_on
+        d = est.as_dict()
+        assert d["estimated"] is True and len(d["ops"]) == 4
+
+
+def test_formula_of_one_op() -> None:
+    m = parse_model(conv_chain_model("float32"), "chain")
+    entry = get_profile("rpi4b")
+    p = entry.profile
+    est = estimate(m, entry, threads=1)
+    conv = est.ops[0]
+    compute_s = conv.macs / (p.hardware.peak_fp32_gmacs_per_core * 1e9 * p.efficiency.float32.conv)
+    memory_s = conv.bytes / (p.hardware.memory_bandwidth_gb_per_s * 1e9 * p.runtime.memory_efficiency)
+    assert conv.latency_ms == pytest.approx(1000 * max(compute_s, memory_s) + p.runtime.per_op_overhead_us / 1000)
+    assert conv.runs_on == "cpu:xnnpack"
+
+
+def test_threads_use_the_profile_curve_not_linear_scaling() -> None:
+    m = parse_model(conv_chain_model("int8"), "chain")
+    entry = get_profile("rpi4b")
+    big = dataclasses.replace(
+        entry.profile,
+        hardware=dataclasses.replace(entry.profile.hardware, memory_bandwidth_gb_per_s=1e4),
+        runtime=dataclasses.replace(entry.profile.runtime, per_op_overhead_us=0.0),
+    )
+    entry = dataclasses.replace(entry, profile=big)
+    from edgekit.profile.costs import op_cost
+
+    cost = op_cost(m.main, m.main.operators[0])
+    one = cpu_op_ms(big, cost, True, 1)
+    four = cpu_op_ms(big, cost, True, 4)
+    assert one / four == pytest.approx(big.runtime.thread_speedup.at("int8", 4))
+    assert estimate(m, entry, threads=64).threads == big.hardware.cores
+    # an op XNNPACK refuses runs slower (builtin kernels), and single-threaded unless conv/fc
+    assert cpu_op_ms(big, cost, False, 1) > one
+    assert cost.op_class == OpClass.CONV
+
+
+def test_unsupported_op_splits_the_delegate_and_costs_more() -> None:
+    plain = parse_model(conv_chain_model("int8"), "plain")
+    split = parse_model(conv_chain_model("int8", middle_op="EXP"), "split")
+    placement = place_xnnpack(split.main)
+    assert [p.delegated for p in placement] == [True, False, True, True, True]
+    assert "EXP" in placement[1].reason
+    assert count_partitions([p.delegated for p in placement]) == 2
+    entry = get_profile("rpi4b")
+    assert estimate(split, entry).delegate_partitions == 2
+    assert estimate(plain, entry).delegate_partitions == 1
+
+
+def test_float_weights_are_counted_again_when_xnnpack_repacks_them() -> None:
+    m = parse_model(conv_chain_model("float32"), "f")
+    est = estimate(m, get_profile("rpi4b"))
+    # conv, depthwise and FC weights+biases (the reshape's shape is not repacked)
+    assert est.repacked_weights_bytes == est.weights_bytes - 8
+
+
+def test_placement_model_matches_litert_on_the_chain() -> None:
+    from edgekit.tflite.runtime import load_interpreter
+
+    data = conv_chain_model("float32")
+    interp = load_interpreter(data, num_threads=1)
+    taken, partitions = runtime_delegated_ops(interp)
+    ours = [p.delegated for p in place_xnnpack(parse_model(data, "x").main)]
+    assert taken == {i for i, d in enumerate(ours) if d}
+    assert partitions == count_partitions(ours)
+
+
+def _single_op_model(op: str, dtype: str, n_inputs: int = 1) -> bytes:
+    from profile_helpers import ModelBuilder
+
+    b = ModelBuilder()
+    xs = [b.tensor(f"x{i}", (1, 4, 4, 2), dtype) for i in range(n_inputs)]
+    if op == "CONCATENATION":
+        y = b.tensor("y", (1, 4, 4, 2 * n_inputs), dtype)
+        b.op(op, xs, [y], axis=3)
+    elif op == "AVERAGE_POOL_2D":
+        y = b.tensor("y", (1, 2, 2, 2), dtype)
+        b.op(op, xs, [y], filterWidth=2, filterHeight=2, strideW=2, strideH=2, padding="VALID")
+    else:
+        y = b.tensor("y", (1, 4, 4, 2), dtype)
+        b.op(op, xs, [y])
+    return b.build(xs, [y])
+
+
+@pytest.mark.parametrize(
+    ("op", "dtype", "n_inputs", "delegated"),
+    [
+        ("HARD_SWISH", "float32", 1, True),
+        ("HARD_SWISH", "int8", 1, False),  # why MobileNetV3 int8 splits into ~20 partitions
+        ("AVERAGE_POOL_2D", "float32", 1, True),
+        ("AVERAGE_POOL_2D", "int8", 1, False),
+        ("CONCATENATION", "int8", 4, True),
+        ("CONCATENATION", "int8", 6, False),  # NASNet's 6-way concats
+        ("RELU", "int8", 1, False),
+        ("TANH", "int8", 1, True),
+    ],
+)
+def test_xnnpack_rules_agree_with_litert(op: str, dtype: str, n_inputs: int, delegated: bool) -> None:
+    from edgekit.tflite.runtime import load_interpreter
+
+    data = _single_op_model(op, dtype, n_inputs)
+    ours = place_xnnpack(parse_model(data, op).main)[0]
+    assert ours.delegated is delegated, ours.reason
+    taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
+    assert (0 in taken) is delegated
+
+
+def test_op_efficiency_overrides_the_class_figure() -> None:
+    from edgekit.profile.costs import op_cost
+    from edgekit.profile.schema import OpEfficiency
+
+    m = parse_model(conv_chain_model("int8", middle_op="EXP"), "split")
+    entry = get_profile("rpi4b")
+    prof = dataclasses.replace(entry.profile, runtime=dataclasses.replace(entry.profile.runtime,
+                                                                          per_op_overhead_us=0.0))
+    exp = op_cost(m.main, m.main.operators[1])
+    conv = op_cost(m.main, m.main.operators[0])
+    base_exp = cpu_op_ms(prof, exp, False, 1)
+    tuned = dataclasses.replace(prof, op_efficiency=OpEfficiency(int8={"EXP": 0.001, "CONV_2D": 0.05}))
+    slow = cpu_op_ms(tuned, exp, False, 1)
+    # measured in place: the figure replaces class efficiency x builtin factor
+    peak = prof.peak_gmacs_per_core("int8") * 1e9
+    mem_s = exp.bytes / (prof.hardware.memory_bandwidth_gb_per_s * 1e9 * prof.runtime.memory_efficiency)
+    assert slow == pytest.approx(1000 * max(exp.macs / (peak * 0.001), mem_s))
+    assert slow != base_exp
+    assert cpu_op_ms(tuned, conv, True, 1) > cpu_op_ms(prof, conv, True, 1)
