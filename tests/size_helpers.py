@@ -1,0 +1,203 @@
+"""Models with known zero patterns for the size/prune tests.
+
+``fc_model`` builds a tiny .tflite directly as a flatbuffer (LiteRT schema object API, no
+TensorFlow) so device-side tests can use it; the ``build_*`` functions use TensorFlow / onnx and
+are only called from session fixtures of tests marked ``convert``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import flatbuffers
+import numpy as np
+from ai_edge_litert import schema_py_generated as S
+
+_TYPES = {"float32": S.TensorType.FLOAT32, "int8": S.TensorType.INT8, "int32": S.TensorType.INT32,
+          "uint8": S.TensorType.UINT8}
+
+
+def _tensor(name: str, shape: tuple[int, ...], dtype: str, buffer: int,
+            quant: tuple[list[float], list[int], int] | None = None) -> Any:
+    t = S.TensorT()
+    t.name = name
+    t.shape = list(shape)
+    t.type = _TYPES[dtype]
+    t.buffer = buffer
+    if quant is not None:
+        q = S.QuantizationParametersT()
+        q.scale, q.zeroPoint, q.quantizedDimension = quant
+        t.quantization = q
+    return t
+
+
+def fc_model(weights: np.ndarray, bias: np.ndarray | None = None,
+             quant: tuple[list[float], list[int], int] | None = None, second: np.ndarray | None = None,
+             input_k: int | None = None) -> bytes:
+    """input [1, K] -> FULLY_CONNECTED(weights [N, K], bias [N]) [-> FULLY_CONNECTED(second [M, N])] -> output.
+
+    Float weights give a runnable model. With ``quant`` (scales, zero points, axis) the weights are
+    stored as int8 with those parameters: readable (sparsity, pruning), not meant to run.
+    ``input_k`` different from K makes a model that parses but fails to prepare in the runtime.
+    """
+    n, k = weights.shape
+    buffers = [S.BufferT()]
+
+    def buf(arr: np.ndarray | None) -> int:
+        b = S.BufferT()
+        if arr is not None:
+            b.data = list(np.ascontiguousarray(arr).tobytes())
+        buffers.append(b)
+        return len(buffers) - 1 if arr is not None else 0
+
+    wdtype = "int8" if quant is not None else "float32"
+    bias = np.zeros(n, np.float32) if bias is None else bias
+    tensors = [
+        _tensor("input", (1, input_k or k), "float32", 0),
+        _tensor("dense/weights", (n, k), wdtype, buf(weights.astype(np.dtype(wdtype))), quant),
+        _tensor("dense/bias", (n,), "float32", buf(bias.astype(np.float32))),
+        _tensor("hidden" if second is not None else "output", (1, n), "float32", 0),
+    ]
+    ops = []
+
+    def fc(inputs: list[int], out: int) -> Any:
+        o = S.OperatorT()
+        o.opcodeIndex = 0
+        o.inputs = inputs
+        o.outputs = [out]
+        o.builtinOptionsType = S.BuiltinOptions.FullyConnectedOptions
+        o.builtinOptions = S.FullyConnectedOptionsT()
+        return o
+
+    ops.append(fc([0, 1, 2], 3))
+    out_index = 3
+    if second is not None:
+        m = second.shape[0]
+        tensors.append(_tensor("head/weights", second.shape, "float32", buf(second.astype(np.float32))))
+        tensors.append(_tensor("output", (1, m), "float32", 0))
+        ops.append(fc([3, 4, -1], 5))
+        out_index = 5
+    code = S.OperatorCodeT()
+    code.builtinCode = S.BuiltinOperator.FULLY_CONNECTED
+    code.deprecatedBuiltinCode = S.BuiltinOperator.FULLY_CONNECTED
+    code.version = 1
+    sg = S.SubGraphT()
+    sg.tensors, sg.operators, sg.inputs, sg.outputs, sg.name = tensors, ops, [0], [out_index], "main"
+    model = S.ModelT()
+    model.version = 3
+    model.operatorCodes = [code]
+    model.subgraphs = [sg]
+    model.buffers = buffers
+    model.description = "edgekit size test model"
+    b = flatbuffers.Builder(1024)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
+def known_weights(n: int = 64, k: int = 128, zero_fraction: float = 0.25, seed: int = 0) -> np.ndarray:
+    """Random normal weights with exactly ``zero_fraction`` of them set to 0 (the first ones in C order)."""
+    rng = np.random.default_rng(seed)
+    w = rng.normal(size=(n, k)).astype(np.float32)
+    w[w == 0] = 0.5
+    flat = w.reshape(-1)
+    flat[: int(round(zero_fraction * flat.size))] = 0.0
+    return w
+
+
+# ------------------------------------------------------------------------------------- TensorFlow builders
+
+def build_keras(out_dir: Path) -> dict[str, Any]:
+    """A small CNN saved as .keras with a known zero pattern (half of conv2d_1's kernel), plus facts."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((16, 16, 3), name="image")
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="stem")(inp)
+    x = keras.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    x = keras.layers.Conv2D(32, 1, name="pw")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    x = keras.layers.Dense(64, activation="relu", name="fc")(x)
+    out = keras.layers.Dense(10, name="head")(x)
+    model = keras.Model(inp, out)
+    kernel, bias = model.get_layer("pw").get_weights()
+    kernel.reshape(-1)[::2] = 0.0  # exactly half of pw's 256 weights
+    model.get_layer("pw").set_weights([kernel, bias])
+    path = out_dir / "tiny.keras"
+    model.save(path)
+    params = int(sum(np.prod(w.shape) for w in model.weights))
+    return {"path": path, "model": model, "params": params, "pw_zeros": 128}
+
+
+def build_int8(model: Any, out_dir: Path, name: str = "tiny_int8.tflite") -> Path:
+    import tensorflow as tf
+
+    def rep() -> Any:
+        rng = np.random.default_rng(0)
+        for _ in range(16):
+            yield [rng.random((1, 16, 16, 3), dtype=np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf.int8
+    conv.inference_output_type = tf.int8
+    path = out_dir / name
+    path.write_bytes(conv.convert())
+    return path
+
+
+def build_saved_model(out_dir: Path) -> dict[str, Any]:
+    """A tf.Module SavedModel: dense 32->48 (a third of its weights zero) -> dense 48->4."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(1)
+    w1 = rng.normal(size=(32, 48)).astype(np.float32)
+    w1.reshape(-1)[::3] = 0.0
+    w2 = rng.normal(size=(48, 4)).astype(np.float32)
+
+    class Mlp(tf.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w1 = tf.Variable(w1, name="w1")
+            self.b1 = tf.Variable(np.zeros(48, np.float32), name="b1")
+            self.w2 = tf.Variable(w2, name="w2")
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 32], tf.float32, name="x")])
+        def __call__(self, x: Any) -> Any:
+            return {"y": tf.matmul(tf.nn.relu(tf.matmul(x, self.w1) + self.b1), self.w2)}
+
+    mod = Mlp()
+    path = out_dir / "mlp_saved_model"
+    tf.saved_model.save(mod, str(path), signatures={"serving_default": mod.__call__})
+    return {"path": path, "params": w1.size + 48 + w2.size, "zeros": int(np.count_nonzero(w1 == 0)) + 48}
+
+
+def build_onnx(out_dir: Path) -> dict[str, Any]:
+    """Conv(3->16, 3x3; every other weight zero) -> Relu -> MaxPool -> Flatten -> Gemm(1024->10)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(2)
+    w = rng.normal(size=(16, 3, 3, 3)).astype(np.float32)
+    w.reshape(-1)[::2] = 0.0
+    g = rng.normal(size=(10, 16 * 8 * 8)).astype(np.float32)
+    nodes = [
+        helper.make_node("Conv", ["input", "W", "B"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"]),
+        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Flatten", ["p"], ["f"]),
+        helper.make_node("Gemm", ["f", "G", "GB"], ["logits"], transB=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny", [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])],
+        [numpy_helper.from_array(w, "W"), numpy_helper.from_array(np.zeros(16, np.float32), "B"),
+         numpy_helper.from_array(g, "G"), numpy_helper.from_array(np.zeros(10, np.float32), "GB")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = out_dir / "tiny.onnx"
+    onnx.save(model, str(path))
+    return {"path": path, "params": w.size + 16 + g.size + 10, "conv_zeros": int(np.count_nonzero(w == 0))}
