@@ -25,6 +25,9 @@ DEVICE_MODULES = [
     "edgekit.commands.convert",  # its module must stay light too: TF is imported when it runs
     "edgekit.tflite.model",
     "edgekit.tflite.runtime",
+    "edgekit.sizing",
+    "edgekit.profile",
+    "edgekit.bundle",
 ]
 
 PROBE = """

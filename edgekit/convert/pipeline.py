@@ -1,0 +1,278 @@
+"""`edgekit convert` as a pipeline of small stages.
+
+load -> calibration data -> [prune hook] -> quantize/convert -> validate -> write.
+Each stage is a function; :func:`run_convert` strings them together and
+returns a :class:`ConvertResult` (a plain dict for --json, tables for people).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit import __version__
+from edgekit.bundle import path_size_bytes, sha256_path, utc_now, write_bundle
+from edgekit.convert.config import ConvertConfig, QuantizeMode
+from edgekit.convert.loaders import load_source
+from edgekit.convert.quantize import convert, float_ops_error, map_to_signature, signature_input_names
+from edgekit.convert.source import SourceFormat, SourceModel
+from edgekit.convert.tf_util import native_quiet
+from edgekit.convert.validate import Validation, validate
+from edgekit.data import DataSummary, Preprocessing, image_geometry, load_samples, permute_samples
+from edgekit.errors import BundleError, OutputExistsError
+from edgekit.fsutil import check_output_path, write_bytes_atomic
+from edgekit.report import warn
+
+MIN_CALIBRATION_SAMPLES = 50
+
+
+@dataclass
+class ConvertResult:
+    config: ConvertConfig
+    source: SourceModel
+    data: bytes
+    validation: Validation
+    calibration: DataSummary
+    stage_seconds: dict[str, float]
+    seconds: float
+    kept_float: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    prune_report: Any = None
+    bundle_dir: Path | None = None
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data)
+
+    @property
+    def source_size_bytes(self) -> int:
+        return path_size_bytes(self.config.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        v = self.validation
+        prune = self.prune_report
+        if prune is not None and hasattr(prune, "to_dict"):
+            prune = prune.to_dict()
+        return {
+            "output": str(self.config.output),
+            "source": {"path": str(self.config.model), "format": self.source.format.value,
+                       "size_bytes": self.source_size_bytes},
+            "quantization": self.config.quantize.value,
+            "io_type": self.config.resolved_io_type.value,
+            "per_tensor": self.config.per_tensor,
+            "quant_kind_detected": v.model.quant_kind.value,
+            "inputs": [e.to_dict() for e in v.inputs],
+            "outputs": [e.to_dict() for e in v.outputs],
+            "size_bytes": self.size_bytes,
+            "source_size_bytes": self.source_size_bytes,
+            "seconds": round(self.seconds, 3),
+            "stage_seconds": {k: round(s, 3) for k, s in self.stage_seconds.items()},
+            "calibration": self.calibration.to_dict(),
+            "preprocessing": self.calibration.preprocessing,
+            "float_ops": v.float_ops if self.config.quantize in (QuantizeMode.INT8, QuantizeMode.INT16X8) else {},
+            "kept_float": self.kept_float,
+            "golden_check": {"measured": True, "outputs": v.golden_check},
+            "prune": prune,
+            "bundle": str(self.bundle_dir) if self.bundle_dir else None,
+            "notes": self.notes,
+            "warnings": self.warnings,
+        }
+
+
+class _Timer:
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def _check_outputs(config: ConvertConfig) -> None:
+    check_output_path(config.output, config.force)
+    b = config.bundle
+    if b is not None and Path(b).is_dir() and any(Path(b).iterdir()) and not config.force:
+        raise OutputExistsError(f"Bundle folder {b} already exists and is not empty.")
+    if b is not None and Path(b).exists() and not Path(b).is_dir():
+        raise BundleError(f"Bundle path {b} exists and is not a folder.", hint="Choose a folder path for --bundle.")
+
+
+def resolved_recipe(config: ConvertConfig, source: SourceModel) -> Preprocessing:
+    """The recipe with the layout filled in from the (first) image input when the user left it to us."""
+    recipe = config.preprocessing
+    if recipe.layout is None:
+        for spec in source.inputs:
+            geo = image_geometry(spec)
+            if geo is not None:
+                return Preprocessing.from_dict({**recipe.to_dict(), "layout": geo.layout.value})
+    return recipe
+
+
+def _warn(warnings: list[str], message: str) -> None:
+    """Say it now on stderr (a conversion can take minutes) and keep it for the result."""
+    warnings.append(message)
+    warn(message)
+
+
+def load_data(config: ConvertConfig, source: SourceModel, warnings: list[str]) -> tuple[dict[str, np.ndarray], DataSummary]:
+    """Calibration samples (source layout). Without calibration need, only the golden samples."""
+    needs = config.quantize.needs_calibration
+    count = config.calibration_samples if needs else config.golden_samples
+    recipe = resolved_recipe(config, source)
+    arrays, summary = load_samples(config.calibration, source.inputs, recipe, count, seed=config.seed,
+                                   progress_label="Reading calibration data" if needs else "Reading samples")
+    if summary.kind == "arrays":
+        summary.preprocessing = None
+    if summary.skipped:
+        _warn(warnings, f"{summary.skipped} of {summary.files_seen} files could not be used and were skipped "
+                        f"(e.g. {summary.skipped_examples[0]})")
+    if needs and summary.kind == "synthetic":
+        _warn(warnings, "NO CALIBRATION DATA: calibrated on synthetic random inputs, so the int ranges are guesses "
+                        "and the converted model's accuracy is UNKNOWN. Pass --calibration DIR|FILE.npz with real "
+                        "inputs.")
+    elif needs and summary.count < MIN_CALIBRATION_SAMPLES:
+        _warn(warnings, f"only {summary.count} calibration samples (fewer than {MIN_CALIBRATION_SAMPLES}): the "
+                        "activation ranges may miss real inputs and accuracy may drop; give more samples.")
+    return arrays, summary
+
+
+def _maybe_prune(config: ConvertConfig, source: SourceModel) -> Any:
+    """The pruning hook: runs edgekit.convert.prune only when the config carries a prune setting."""
+    if config.prune is None:
+        return None
+    prune = importlib.import_module("edgekit.convert.prune")
+    return prune.prune_source(source, config.prune)
+
+
+def reference_outputs(source: SourceModel, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The ORIGINAL model's outputs for (N, *shape) samples, keyed by output name, source layout."""
+    count = int(next(iter(arrays.values())).shape[0])
+    if source.format is SourceFormat.KERAS and all(s.shape[0] == 1 for s in source.inputs + source.outputs):
+        # A Keras model usually takes any batch: one call for all samples instead of one per sample.
+        try:
+            flat = source.run({name: arr.reshape(arr.shape[0], *arr.shape[2:]) for name, arr in arrays.items()})
+            return {s.name: np.asarray(flat[s.name], np.float32).reshape(count, *s.shape) for s in source.outputs}
+        except Exception:  # a fixed batch of 1 in the model: fall back to one call per sample
+            pass
+    got: dict[str, list[np.ndarray]] = {s.name: [] for s in source.outputs}
+    for i in range(count):
+        result = source.run({name: arr[i] for name, arr in arrays.items()})
+        for spec in source.outputs:
+            got[spec.name].append(np.asarray(result[spec.name], dtype=np.float32).reshape(spec.shape))
+    return {name: np.stack(values) for name, values in got.items()}
+
+
+def tool_versions(source: SourceModel) -> dict[str, str]:
+    packages = ["tensorflow", "keras", "numpy", "ai-edge-litert"]
+    if source.format.value == "onnx":
+        packages += ["onnx", "onnx2tf", "onnxruntime"]
+    versions = {}
+    for pkg in packages:
+        try:
+            versions[pkg] = importlib.metadata.version(pkg)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return versions
+
+
+def run_convert(config: ConvertConfig) -> ConvertResult:
+    """Run every stage; TensorFlow's native log output is silenced unless config.debug."""
+    with native_quiet(config.debug):
+        return _run(config)
+
+
+def _run(config: ConvertConfig) -> ConvertResult:
+    start = time.perf_counter()
+    timer = _Timer()
+    warnings: list[str] = []
+    _check_outputs(config)
+    with timer.stage("load"):
+        source = load_source(config.model, config.load, config.debug)
+    try:
+        with timer.stage("data"):
+            arrays, summary = load_data(config, source, warnings)
+        with timer.stage("prune"):
+            prune_report = _maybe_prune(config, source)
+        with timer.stage("reference"):
+            n_golden = min(config.golden_samples, summary.count)
+            golden_src = {k: v[:n_golden] for k, v in arrays.items()}
+            ref = reference_outputs(source, golden_src)
+        # Everything from here on is in the TFLite tensor layout.
+        golden_in = {s.name: permute_samples(golden_src[s.name], s.to_tflite_perm) for s in source.inputs}
+        golden_out = {s.name: permute_samples(ref[s.name], s.to_tflite_perm) for s in source.outputs}
+        with timer.stage("convert"):
+            if source.saved_model_dir is None:
+                raise BundleError("The loader gave no SavedModel to convert.", hint="This is an edgekit bug.")
+            sig_names = signature_input_names(source.saved_model_dir)
+            mapping = map_to_signature([s.name for s in source.inputs], sig_names)
+            samples = {mapping[s.name]: permute_samples(arrays[s.name], s.to_tflite_perm) for s in source.inputs}
+            data, kept = convert(source.saved_model_dir, config.quantize, config.resolved_io_type, config.per_tensor,
+                                 samples, config.keep_float, config.debug)
+        if prune_report is not None:
+            with timer.stage("prune"):  # measure the pruned file; --sparse-encoding may re-convert
+                data = importlib.import_module("edgekit.convert.prune").finish_conversion(
+                    prune_report, data, source.saved_model_dir, config.quantize, config.resolved_io_type,
+                    config.per_tensor, samples, config.keep_float, config.debug)
+        with timer.stage("validate"):
+            checked = validate(data, source, golden_in, golden_out)
+            if config.quantize is QuantizeMode.INT8 and checked.float_ops and not config.keep_float:
+                raise float_ops_error(checked.float_ops)
+            if config.quantize is QuantizeMode.DYNAMIC and checked.model.quant_kind.value == "float32":
+                _warn(warnings, "--quantize dynamic left every weight in float32: the converter only quantizes "
+                                "weight tensors with at least 1024 elements, and this model has none that big.")
+        with timer.stage("write"):
+            write_bytes_atomic(config.output, data)
+            result = ConvertResult(
+                config=config, source=source, data=data, validation=checked, calibration=summary,
+                stage_seconds=timer.seconds, seconds=0.0, kept_float=kept, notes=list(source.notes) + summary.notes,
+                warnings=warnings, prune_report=prune_report,
+            )
+            if config.bundle is not None:
+                manifest = build_manifest(result)
+                gin = {e.tensor.name: golden_in[e.spec.name] for e in checked.inputs}
+                gout = {e.tensor.name: golden_out[e.spec.name] for e in checked.outputs}
+                result.bundle_dir = write_bundle(config.bundle, data, manifest, gin, gout, config.force)
+    finally:
+        if source.cleanup is not None:
+            source.cleanup()
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+def build_manifest(result: ConvertResult) -> dict[str, Any]:
+    config, source, v = result.config, result.source, result.validation
+    calib = result.calibration
+    return {
+        "edgekit_version": __version__,
+        "source": {"file": Path(config.model).name, "sha256": sha256_path(config.model),
+                   "format": source.format.value, "size_bytes": result.source_size_bytes},
+        "quantization": config.quantize.value,
+        "io_type": config.resolved_io_type.value,
+        "per_tensor": config.per_tensor,
+        "kept_float": result.kept_float,
+        "inputs": [e.to_dict() for e in v.inputs],
+        "outputs": [e.to_dict() for e in v.outputs],
+        "preprocessing": calib.preprocessing,
+        "calibration": {
+            "source": "synthetic" if calib.kind == "synthetic" else Path(calib.source).name,
+            "kind": calib.kind,
+            "count": calib.count if config.quantize.needs_calibration else 0,
+            "skipped": calib.skipped,
+            "per_input": calib.per_input,
+        },
+        "tools": tool_versions(source),
+        "created_utc": utc_now(),
+    }
