@@ -91,7 +91,10 @@ def render(report: dict[str, Any], show_ops: bool) -> str:
     if report["custom_ops"]:
         lines.append(f"Custom ops:    {', '.join(report['custom_ops'])}")
     if report["dynamic_inputs"]:
-        lines.append(f"Dynamic:       inputs with dynamic dims: {', '.join(report['dynamic_inputs'])}")
+        lines.append(
+            f"Dynamic dims:  {', '.join(report['dynamic_inputs'])} (-1 below; the runtime uses the stored "
+            "default shape unless resized)"
+        )
     for title, key in (("Inputs", "inputs"), ("Outputs", "outputs")):
         lines += ["", f"{title}:"]
         rows = [[e["name"], _shape_text(e["shape_signature"]), e["dtype"], _qtext(e)] for e in report[key]]
