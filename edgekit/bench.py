@@ -1,0 +1,459 @@
+"""Device-safe measurement of a .tflite model on this machine: latency, init time and resident memory.
+
+Every figure here is *measured* (wall clock around ``Interpreter.invoke`` and the kernel's RSS
+counters); nothing is estimated. Memory: Linux keeps the peak resident set of the process in
+``/proc/self/status`` (``VmHWM``); writing ``5`` to ``/proc/self/clear_refs`` resets it, so each run
+measures its own peak from "before the model is loaded" to "after the last inference". Where that
+is not available the lifetime peak of ``resource.getrusage`` is used and said so.
+
+No TensorFlow: the runtime comes from :mod:`edgekit.tflite.runtime`.
+"""
+
+from __future__ import annotations
+
+import math
+import resource
+import sys
+import time
+import zipfile
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.errors import BackendError, DataError, InputError, UsageError
+
+MAX_THREADS = 256
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What to run: thread count (None = runtime default), timed runs, warm-up runs, XNNPACK on/off."""
+
+    threads: int | None = None
+    runs: int = 50
+    warmup: int = 5
+    use_xnnpack: bool = True
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
+            raise UsageError(f"--threads must be between 1 and {MAX_THREADS}, got {self.threads}.",
+                             hint="Pass a positive thread count, e.g. --threads 2.")
+        if self.runs < 1:
+            raise UsageError(f"--runs must be at least 1, got {self.runs}.", hint="Pass e.g. --runs 50.")
+        if self.warmup < 0:
+            raise UsageError(f"--warmup must be 0 or more, got {self.warmup}.", hint="Pass e.g. --warmup 5.")
+
+
+@dataclass(frozen=True)
+class LatencyStats:
+    """Summary of warm latencies in milliseconds (measured)."""
+
+    mean_ms: float
+    median_ms: float
+    p90_ms: float
+    min_ms: float
+    max_ms: float
+    std_ms: float
+
+    @classmethod
+    def from_samples(cls, samples_ms: Sequence[float]) -> LatencyStats:
+        if not samples_ms:
+            raise ValueError("no latency samples")
+        arr = np.asarray(samples_ms, dtype=np.float64)
+        return cls(
+            mean_ms=float(arr.mean()),
+            median_ms=float(np.median(arr)),
+            p90_ms=float(np.percentile(arr, 90)),
+            min_ms=float(arr.min()),
+            max_ms=float(arr.max()),
+            std_ms=float(arr.std(ddof=1)) if arr.size > 1 else 0.0,
+        )
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    """One measured configuration (one thread count)."""
+
+    threads: int | None
+    runs: int
+    warmup: int
+    use_xnnpack: bool
+    init_ms: float
+    first_inference_ms: float
+    latency: LatencyStats
+    throughput_per_s: float
+    baseline_rss_bytes: int
+    peak_rss_bytes: int
+    rss_after_load_bytes: int
+    rss_end_bytes: int
+    peak_rss_source: str
+    delegate_partitions: int
+    ops_total: int
+    samples_ms: tuple[float, ...] = field(repr=False, default=())
+    # CPU time of the process per inference (all its threads). With one thread it is the latency the
+    # model would have on an idle machine: preemption by other work does not count in it.
+    cpu_ms: LatencyStats | None = None
+
+    @property
+    def contention(self) -> float | None:
+        """Wall median / CPU median at one thread (1.0 = the machine was idle for us); None otherwise."""
+        if self.cpu_ms is None or self.threads != 1 or self.cpu_ms.median_ms <= 0:
+            return None
+        return self.latency.median_ms / self.cpu_ms.median_ms
+
+    @property
+    def model_peak_rss_bytes(self) -> int:
+        """Peak resident memory attributable to the model: peak minus the RSS before it was loaded."""
+        return max(0, self.peak_rss_bytes - self.baseline_rss_bytes)
+
+    @property
+    def rss_growth_bytes(self) -> int:
+        """RSS growth from right after loading to the end of the timed runs (a leak shows here)."""
+        return self.rss_end_bytes - self.rss_after_load_bytes
+
+    def to_dict(self, with_samples: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "threads": self.threads,
+            "runs": self.runs,
+            "warmup": self.warmup,
+            "xnnpack": self.use_xnnpack,
+            "init_ms": self.init_ms,
+            "first_inference_ms": self.first_inference_ms,
+            "latency_ms": {
+                "mean": self.latency.mean_ms,
+                "median": self.latency.median_ms,
+                "p90": self.latency.p90_ms,
+                "min": self.latency.min_ms,
+                "max": self.latency.max_ms,
+                "std": self.latency.std_ms,
+            },
+            "throughput_per_s": self.throughput_per_s,
+            "baseline_rss_bytes": self.baseline_rss_bytes,
+            "peak_rss_bytes": self.peak_rss_bytes,
+            "model_peak_rss_bytes": self.model_peak_rss_bytes,
+            "rss_growth_bytes": self.rss_growth_bytes,
+            "rss_end_bytes": self.rss_end_bytes,
+            "peak_rss_source": self.peak_rss_source,
+            "delegate_partitions": self.delegate_partitions,
+            "ops_total": self.ops_total,
+        }
+        if self.cpu_ms is not None:
+            out["cpu_ms"] = {"median": self.cpu_ms.median_ms, "min": self.cpu_ms.min_ms, "mean": self.cpu_ms.mean_ms}
+            out["contention"] = self.contention
+        if with_samples:
+            out["samples_ms"] = list(self.samples_ms)
+        return out
+
+
+# ---------------------------------------------------------------- memory counters
+
+
+def _proc_status_bytes(key: str) -> int | None:
+    """A ``kB`` field of /proc/self/status in bytes (Linux), or None."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def current_rss_bytes() -> int:
+    """Resident set size now (bytes)."""
+    value = _proc_status_bytes("VmRSS")
+    if value is not None:
+        return value
+    return _getrusage_peak_bytes()
+
+
+def _getrusage_peak_bytes() -> int:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return int(peak) if sys.platform == "darwin" else int(peak) * 1024
+
+
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS counter (VmHWM) for this process; False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_bytes() -> tuple[int, str]:
+    """Peak RSS in bytes and where it came from."""
+    value = _proc_status_bytes("VmHWM")
+    if value is not None:
+        return value, "VmHWM"
+    return _getrusage_peak_bytes(), "getrusage(process lifetime)"
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def random_input(shape: Sequence[int], dtype: str, rng: np.random.Generator) -> np.ndarray:
+    """A random input within the tensor's representable (quantized) range; floats in [-1, 1]."""
+    shape = tuple(max(1, int(d)) for d in shape)
+    np_dtype = np.dtype(dtype)
+    if np_dtype.kind == "f":
+        return rng.uniform(-1.0, 1.0, shape).astype(np_dtype)
+    if np_dtype.kind in "iu":
+        info = np.iinfo(np_dtype)
+        # 8/16-bit: the whole quantized range; wider ints (ids, indices) stay small and non-negative.
+        low, high = (int(info.min), int(info.max)) if info.bits <= 16 else (0, 9)
+        return rng.integers(low, high, size=shape, endpoint=True, dtype=np_dtype)
+    if np_dtype.kind == "b":
+        return rng.integers(0, 1, size=shape, endpoint=True).astype(bool)
+    raise DataError(f"cannot make random inputs of dtype {dtype}.", hint="Pass real inputs with --data FILE.npz.")
+
+
+def load_data(path: Path, input_names: Sequence[str]) -> list[np.ndarray]:
+    """Inputs from a .npy (one input) or .npz (by input name, or in order). First sample of a batch is used as is."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".npy":
+            arrays = [np.load(path, allow_pickle=False)]
+        elif suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                keys = list(npz.keys())
+                if all(name in keys for name in input_names):
+                    arrays = [npz[name] for name in input_names]
+                else:
+                    arrays = [npz[k] for k in keys]
+        else:
+            raise DataError(f"--data {path}: unsupported file type '{suffix or path.name}'.",
+                            hint="Give a .npy (one input) or .npz (one array per input, named like the inputs).")
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError, zlib.error) as exc:
+        # zipfile/zlib errors: a damaged .npz (found by tests/test_reliability_matrix.py)
+        raise DataError(f"--data {path}: cannot read it ({exc}).", hint="Give a valid .npy or .npz file.") from exc
+    if len(arrays) != len(input_names):
+        raise DataError(f"--data {path} has {len(arrays)} arrays but the model has {len(input_names)} inputs.",
+                        hint=f"Store one array per input, named {', '.join(input_names)}.")
+    return arrays
+
+
+def load_image_folder(folder: Path, inputs: Sequence[Any]) -> list[np.ndarray]:
+    """One sample per input from a folder of images (edgekit.data, unit preset), quantized with each
+    input's own scale/zero point when the input is integer."""
+    from edgekit.convert.source import TensorSpec
+    from edgekit.data import load_samples
+
+    specs = [TensorSpec(t.name, tuple(max(1, int(d)) for d in t.shape), "float32") for t in inputs]
+    arrays, _ = load_samples(folder, specs, None, 1, progress_label=None)
+    out = []
+    for t in inputs:
+        x = arrays[t.name][0]
+        if np.dtype(t.dtype).kind in "iu":
+            if t.quant is None:
+                raise DataError(f"input '{t.name}' is {t.dtype} without quantization parameters; images cannot "
+                                "be fed to it.", hint="Pass a .npy/.npz with the values it expects.")
+            info = np.iinfo(np.dtype(t.dtype))
+            x = np.clip(np.round(x / t.quant.scale + t.quant.zero_point), info.min, info.max).astype(t.dtype)
+        out.append(x.astype(t.dtype))
+    return out
+
+
+def _fit_input(array: np.ndarray, shape: Sequence[int], dtype: str, name: str) -> np.ndarray:
+    want = tuple(int(d) for d in shape)
+    arr = np.asarray(array)
+    if arr.shape != want and arr.ndim == len(want) - 1 and arr.shape == want[1:]:
+        arr = arr[None, ...]
+    if arr.shape != want and arr.ndim == len(want) and arr.shape[1:] == want[1:] and arr.shape[0] > want[0]:
+        arr = arr[: want[0]]
+    if arr.shape != want:
+        raise DataError(f"--data input '{name}' has shape {arr.shape}, the model wants {want}.",
+                        hint="Store arrays shaped like the model's inputs (the batch may be larger).")
+    if arr.dtype.kind not in "biuf":  # strings, objects, complex: not model input (tests/reliability_cases.py)
+        raise DataError(f"--data input '{name}' has dtype {arr.dtype}, not numbers.",
+                        hint=f"Store numeric arrays ({dtype}) for the model's inputs.")
+    if arr.dtype != np.dtype(dtype):
+        if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f":
+            raise DataError(f"--data input '{name}' is {arr.dtype}, the model wants {dtype}.",
+                            hint="Store already-quantized values for quantized inputs.")
+        arr = arr.astype(dtype)
+    return arr
+
+
+# ---------------------------------------------------------------- the run
+
+
+def delegation_summary(interp: Any) -> tuple[int, int]:
+    """(delegate partitions, original ops) from the interpreter's node list after allocate_tensors()."""
+    try:
+        details = interp._get_ops_details()
+    except Exception:  # a private API; absent on some runtimes
+        return 0, 0
+    partitions = sum(1 for op in details if str(op.get("op_name", "")).upper() == "DELEGATE")
+    return partitions, len(details) - partitions
+
+
+def bench_model(
+    model_path: Path,
+    config: BenchConfig,
+    inputs: Sequence[np.ndarray] | None = None,
+    on_progress: Callable[[str], None] | None = None,
+) -> BenchResult:
+    """Load ``model_path`` with ``config`` and time it. All figures measured on this machine."""
+    say = on_progress or (lambda _msg: None)
+    reset_ok = reset_peak_rss()
+    baseline = current_rss_bytes()
+    from edgekit.tflite.runtime import load_interpreter
+
+    t0 = time.perf_counter()
+    # the file's bytes are read after the baseline: holding the model is part of the model's memory
+    content = Path(model_path).read_bytes()
+    interp = load_interpreter(content, num_threads=config.threads, use_xnnpack=config.use_xnnpack)
+    init_ms = (time.perf_counter() - t0) * 1e3
+    rss_after_load = current_rss_bytes()
+
+    details = interp.get_input_details()
+    rng = np.random.default_rng(config.seed)
+    if inputs is None:
+        feed = [random_input(d["shape"], np.dtype(d["dtype"]).name, rng) for d in details]
+    else:
+        feed = [_fit_input(a, d["shape"], np.dtype(d["dtype"]).name, d["name"]) for a, d in zip(inputs, details, strict=True)]
+    try:
+        for d, arr in zip(details, feed, strict=True):
+            interp.set_tensor(d["index"], arr)
+        t0 = time.perf_counter()
+        interp.invoke()
+        first_ms = (time.perf_counter() - t0) * 1e3
+        say(f"first inference {first_ms:.2f} ms (threads={config.threads or 'default'}); warm-up {config.warmup}")
+        for _ in range(config.warmup):
+            interp.invoke()
+        samples: list[float] = []
+        cpu_samples: list[float] = []
+        step = max(1, config.runs // 5)
+        invoke = interp.invoke
+        clock = time.perf_counter
+        cpu_clock = time.process_time
+        for i in range(config.runs):
+            c0 = cpu_clock()
+            t0 = clock()
+            invoke()
+            t1 = clock()
+            cpu_samples.append((cpu_clock() - c0) * 1e3)
+            samples.append((t1 - t0) * 1e3)
+            if (i + 1) % step == 0 or i + 1 == config.runs:
+                say(f"  run {i + 1}/{config.runs}: median so far {float(np.median(samples)):.3f} ms")
+    except (RuntimeError, ValueError) as exc:
+        raise BackendError(f"the runtime failed to run {Path(model_path).name}: {exc}") from exc
+    rss_end = current_rss_bytes()
+    peak, source = peak_rss_bytes()
+    if not reset_ok:
+        source = "getrusage(process lifetime)" if source != "VmHWM" else "VmHWM(process lifetime)"
+    partitions, ops_total = delegation_summary(interp)
+    stats = LatencyStats.from_samples(samples)
+    del interp
+    return BenchResult(
+        threads=config.threads,
+        runs=config.runs,
+        warmup=config.warmup,
+        use_xnnpack=config.use_xnnpack,
+        init_ms=init_ms,
+        first_inference_ms=first_ms,
+        latency=stats,
+        throughput_per_s=1e3 / stats.mean_ms if stats.mean_ms > 0 else math.inf,
+        baseline_rss_bytes=baseline,
+        peak_rss_bytes=max(peak, rss_end),
+        rss_after_load_bytes=rss_after_load,
+        rss_end_bytes=rss_end,
+        peak_rss_source=source,
+        delegate_partitions=partitions,
+        ops_total=ops_total,
+        samples_ms=tuple(samples),
+        cpu_ms=LatencyStats.from_samples(cpu_samples),
+    )
+
+
+def parse_thread_list(text: str) -> list[int]:
+    """'1,2,4' -> [1, 2, 4] (validated, de-duplicated, in the given order)."""
+    out: list[int] = []
+    for part in text.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        try:
+            value = int(part)
+        except ValueError:
+            raise UsageError(f"thread list '{text}': '{part}' is not an integer.", hint="Pass e.g. 1,2,4.") from None
+        if not 1 <= value <= MAX_THREADS:
+            raise UsageError(f"thread list '{text}': {value} is out of range 1..{MAX_THREADS}.", hint="Pass e.g. 1,2,4.")
+        if value not in out:
+            out.append(value)
+    if not out:
+        raise UsageError(f"thread list '{text}' is empty.", hint="Pass e.g. 1,2,4.")
+    return out
+
+
+def check_model_path(path: Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path} is not a file.", hint="Pass the path of a .tflite model.")
+    return path
+
+
+
+# ---------------------------------------------------------------- isolated runs (one child per configuration)
+
+
+def bench_in_child(path: str, threads: int | None, runs: int, warmup: int, use_xnnpack: bool,
+                   seed: int = 0, data_path: str | None = None) -> dict[str, Any]:
+    """The child's side of :func:`bench_isolated`: a fresh process, so peak RSS is this model's alone."""
+    config = BenchConfig(threads=threads, runs=runs, warmup=warmup, use_xnnpack=use_xnnpack, seed=seed)
+    inputs = None
+    if data_path is not None:
+        from edgekit.tflite.model import load_model
+
+        model = load_model(path)
+        if Path(data_path).is_dir():
+            inputs = load_image_folder(Path(data_path), model.inputs)
+        else:
+            inputs = load_data(Path(data_path), [t.name for t in model.inputs])
+    result = bench_model(Path(path), config, inputs=inputs)
+    return result.to_dict(with_samples=True)
+
+
+def result_from_dict(d: dict[str, Any]) -> BenchResult:
+    lat = d["latency_ms"]
+    return BenchResult(
+        threads=d["threads"], runs=int(d["runs"]), warmup=int(d["warmup"]), use_xnnpack=bool(d["xnnpack"]),
+        init_ms=float(d["init_ms"]), first_inference_ms=float(d["first_inference_ms"]),
+        latency=LatencyStats(mean_ms=lat["mean"], median_ms=lat["median"], p90_ms=lat["p90"], min_ms=lat["min"],
+                             max_ms=lat["max"], std_ms=lat["std"]),
+        throughput_per_s=float(d["throughput_per_s"] or math.inf),
+        baseline_rss_bytes=int(d["baseline_rss_bytes"]), peak_rss_bytes=int(d["peak_rss_bytes"]),
+        rss_after_load_bytes=int(d["rss_end_bytes"]) - int(d["rss_growth_bytes"]),
+        rss_end_bytes=int(d["rss_end_bytes"]), peak_rss_source=str(d["peak_rss_source"]),
+        delegate_partitions=int(d["delegate_partitions"]), ops_total=int(d["ops_total"]),
+        samples_ms=tuple(float(v) for v in d.get("samples_ms", ())),
+        cpu_ms=(LatencyStats(mean_ms=d["cpu_ms"]["mean"], median_ms=d["cpu_ms"]["median"], p90_ms=math.nan,
+                             min_ms=d["cpu_ms"]["min"], max_ms=math.nan, std_ms=math.nan) if d.get("cpu_ms") else None),
+    )
+
+
+def bench_isolated(path: Path, config: BenchConfig, data_path: Path | None = None,
+                   timeout_s: float = 1800.0) -> BenchResult:
+    """Run :func:`bench_model` in a child process (crash-safe, clean RSS baseline)."""
+    from edgekit.tflite.sandbox import run_isolated
+
+    value = run_isolated(
+        "edgekit.bench:bench_in_child",
+        {"path": str(path), "threads": config.threads, "runs": config.runs, "warmup": config.warmup,
+         "use_xnnpack": config.use_xnnpack, "seed": config.seed,
+         "data_path": None if data_path is None else str(data_path)},
+        subject=path, timeout_s=timeout_s, action="benchmarking",
+    )
+    if not isinstance(value, dict):
+        raise BackendError(f"the benchmark child for {path} returned no result.")
+    return result_from_dict(value)

@@ -1,0 +1,182 @@
+"""Small-block micro-benchmarks: the building blocks of edge CNNs, at full size, as TFLite flatbuffers.
+
+Single-op models measure kernels; blocks measure what the single ops miss when ops run back to back
+in a real network (activations that do not stay in cache, the hand-over between XNNPACK partitions
+when an op in the middle is refused). ``edgekit calibrate`` predicts each block with the estimator
+and the per-op figures, and corrects the figures by the measured/predicted ratio of the blocks:
+
+- inverted residual (MobileNetV2/EfficientNet): 1x1 expand, 3x3 depthwise, 1x1 project, residual ADD
+- squeeze-excite with hard-swish (MobileNetV3): MEAN, two 1x1 convs, HARD_SWISH, broadcast MUL
+- bottleneck (ResNet): 1x1, 3x3, 1x1 convs and a residual ADD
+- dense (DenseNet): CONCATENATION of the input and a 3x3 conv's output, then a 1x1 conv
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+from edgekit.calibrate.microbench import ACT_SCALE, DTYPES, _Graph, schema_module
+
+
+class BlockKind(str, Enum):
+    INVERTED_RESIDUAL = "inverted_residual"
+    SE_HARD_SWISH = "se_hard_swish"
+    BOTTLENECK = "bottleneck"
+    DENSE = "dense"
+
+
+@dataclass(frozen=True)
+class BlockSpec:
+    kind: BlockKind
+    dtype: str
+    size: int  # H = W
+    channels: int
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"BlockSpec dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.size < 1 or self.channels < 4:
+            raise ValueError(f"BlockSpec sizes too small: {self}")
+
+    @property
+    def name(self) -> str:
+        return f"block_{self.kind.value}_{self.dtype}_{self.size}x{self.size}x{self.channels}"
+
+
+class _Net:
+    """Appends layers to a graph, tracking the current tensor and its shape."""
+
+    def __init__(self, dtype: str, shape: tuple[int, int, int, int], seed: int) -> None:
+        self.s = schema_module()
+        self.g = _Graph(self.s)
+        self.dtype = dtype
+        self.rng = np.random.default_rng(seed)
+        self.n = 0
+        self.inp = self.g.act(shape, dtype, "input")
+        self.shapes: dict[int, tuple[int, ...]] = {self.inp: shape}
+
+    def _name(self, what: str) -> str:
+        self.n += 1
+        return f"{what}{self.n}"
+
+    def _ver(self) -> int:
+        return 3 if self.dtype == "int8" else 1
+
+    def conv(self, x: int, cout: int, k: int, stride: int = 1, depthwise: bool = False, act: str = "RELU6") -> int:
+        s, g = self.s, self.g
+        _, h, w, cin = self.shapes[x]
+        nout = cin if depthwise else cout
+        wshape = (1, k, k, cin) if depthwise else (cout, k, k, cin)
+        if self.dtype == "float32":
+            wt = g.tensor(wshape, "float32", self._name("w"), data=self.rng.normal(0, 0.1, wshape).astype(np.float32))
+            bt = g.tensor((nout,), "float32", self._name("b"), data=np.zeros(nout, np.float32))
+        else:
+            w_scale = self.rng.uniform(0.002, 0.02, nout).astype(np.float32)
+            wt = g.tensor(wshape, "int8", self._name("w"),
+                          data=self.rng.integers(-127, 127, wshape, endpoint=True).astype(np.int8),
+                          scale=w_scale, zero_point=np.zeros(nout, np.int64), qdim=3 if depthwise else 0)
+            bt = g.tensor((nout,), "int32", self._name("b"), data=np.zeros(nout, np.int32),
+                          scale=(ACT_SCALE * w_scale).astype(np.float32), zero_point=np.zeros(nout, np.int64))
+        oshape = (1, -(-h // stride), -(-w // stride), nout)
+        out = g.act(oshape, self.dtype, self._name("t"))
+        if depthwise:
+            opts = s.DepthwiseConv2DOptionsT()
+            opts.depthMultiplier = 1
+            otype, op = "DepthwiseConv2DOptions", "DEPTHWISE_CONV_2D"
+        else:
+            opts = s.Conv2DOptionsT()
+            otype, op = "Conv2DOptions", "CONV_2D"
+        opts.padding = int(s.Padding.SAME if k > 1 else s.Padding.VALID)
+        opts.strideW = opts.strideH = stride
+        opts.dilationWFactor = opts.dilationHFactor = 1
+        opts.fusedActivationFunction = getattr(s.ActivationFunctionType, act)
+        g.op(op, [x, wt, bt], [out], otype, opts, self._ver())
+        self.shapes[out] = oshape
+        return out
+
+    def binary(self, op: str, a: int, b: int) -> int:
+        out = self.g.act(self.shapes[a], self.dtype, self._name("t"))
+        opts = self.s.AddOptionsT() if op == "ADD" else self.s.MulOptionsT()
+        self.g.op(op, [a, b], [out], "AddOptions" if op == "ADD" else "MulOptions", opts,
+                  2 if self.dtype == "int8" else 1)
+        self.shapes[out] = self.shapes[a]
+        return out
+
+    def unary(self, op: str, x: int) -> int:
+        out = self.g.act(self.shapes[x], self.dtype, self._name("t"))
+        self.g.op(op, [x], [out], version=1)
+        self.shapes[out] = self.shapes[x]
+        return out
+
+    def mean_hw(self, x: int) -> int:
+        c = self.shapes[x][3]
+        axes = self.g.tensor((2,), "int32", self._name("axes"), data=np.array([1, 2], np.int32))
+        out = self.g.act((1, 1, 1, c), self.dtype, self._name("t"))
+        opts = self.s.ReducerOptionsT()
+        opts.keepDims = True
+        self.g.op("MEAN", [x, axes], [out], "ReducerOptions", opts, 2 if self.dtype == "int8" else 1)
+        self.shapes[out] = (1, 1, 1, c)
+        return out
+
+    def concat(self, a: int, b: int) -> int:
+        sa, sb = self.shapes[a], self.shapes[b]
+        oshape = (*sa[:3], sa[3] + sb[3])
+        out = self.g.act(oshape, self.dtype, self._name("t"))
+        opts = self.s.ConcatenationOptionsT()
+        opts.axis = 3
+        self.g.op("CONCATENATION", [a, b], [out], "ConcatenationOptions", opts, 2 if self.dtype == "int8" else 1)
+        self.shapes[out] = oshape
+        return out
+
+    def finish(self, out: int, name: str) -> bytes:
+        return self.g.finish([self.inp], [out], f"edgekit block micro-benchmark {name}")
+
+
+def build_block(spec: BlockSpec, seed: int = 0) -> bytes:
+    """The .tflite bytes of ``spec``."""
+    c, n = spec.channels, _Net(spec.dtype, (1, spec.size, spec.size, spec.channels), seed)
+    x = n.inp
+    if spec.kind is BlockKind.INVERTED_RESIDUAL:
+        for _ in range(2):
+            y = n.conv(x, 6 * c, 1)
+            y = n.conv(y, 0, 3, depthwise=True)
+            y = n.conv(y, c, 1, act="NONE")
+            x = n.binary("ADD", x, y)
+    elif spec.kind is BlockKind.SE_HARD_SWISH:
+        for _ in range(2):
+            y = n.unary("HARD_SWISH", n.conv(x, 4 * c, 1, act="NONE"))
+            y = n.unary("HARD_SWISH", n.conv(y, 0, 3, depthwise=True, act="NONE"))
+            s = n.conv(n.mean_hw(y), max(4, c), 1, act="RELU")
+            s = n.conv(s, 4 * c, 1, act="RELU6")
+            y = n.binary("MUL", y, s)
+            x = n.binary("ADD", x, n.conv(y, c, 1, act="NONE"))
+    elif spec.kind is BlockKind.BOTTLENECK:
+        for _ in range(2):
+            y = n.conv(x, c // 4, 1, act="RELU")
+            y = n.conv(y, c // 4, 3, act="RELU")
+            y = n.conv(y, c, 1, act="NONE")
+            x = n.binary("ADD", x, y)
+    else:  # DENSE
+        for _ in range(2):
+            y = n.conv(x, 4 * 32, 1, act="RELU")
+            y = n.conv(y, 32, 3, act="RELU")
+            x = n.concat(x, y)
+        x = n.conv(x, c, 1, act="RELU")
+    return n.finish(x, spec.name)
+
+
+def block_suite(budget_s: float) -> list[BlockSpec]:
+    """Blocks at the sizes where edge CNNs spend their time; fewer on a short budget."""
+    shapes = [
+        (BlockKind.INVERTED_RESIDUAL, 56, 24), (BlockKind.INVERTED_RESIDUAL, 14, 64),
+        (BlockKind.SE_HARD_SWISH, 28, 40), (BlockKind.BOTTLENECK, 56, 256), (BlockKind.DENSE, 28, 128),
+    ]
+    if budget_s >= 30:
+        shapes += [(BlockKind.INVERTED_RESIDUAL, 112, 16), (BlockKind.SE_HARD_SWISH, 14, 80),
+                   (BlockKind.BOTTLENECK, 14, 1024), (BlockKind.DENSE, 14, 256)]
+    else:
+        shapes = shapes[:3]
+    return [BlockSpec(kind, dtype, size, ch) for kind, size, ch in shapes for dtype in DTYPES]

@@ -1,0 +1,242 @@
+"""Least-squares fit of a device profile's figures from micro-benchmark measurements (numpy only).
+
+The model fitted is the estimator's per-op formula (DESIGN.md, edgekit.profile.estimator)::
+
+    t_op = max(MACs / (peak_gmacs(dtype) * 1e6 * eff[class, dtype]),
+               bytes / (bandwidth_gb_s * 1e6 * memory_efficiency)) / k + per_op_overhead
+    k = 1 for ops the delegate takes, builtin_kernel_factor for ops it refuses
+
+(times in ms). Steps, each a least-squares problem on log errors (relative errors), every op weighted
+by the square root of its time so the ops networks spend their time in count more than 5 us ones:
+
+1. ``builtin_kernel_factor``: the median XNNPACK/builtin time ratio over conv/depthwise/FC ops.
+2. ``eff[class, dtype]``: per class a 1-D search (the max() makes it nonlinear), inside a grid search
+   over the two shared figures ``per_op_overhead`` and ``memory_efficiency`` (allowed above 1 when
+   bytes-bound ops beat the measured copy bandwidth; the pipeline then writes the effective bandwidth).
+   Ops the estimator's delegate model says XNNPACK refuses enter through ``k``.
+3. ``op_eff[op, dtype]`` (``per_op=True``): the same 1-D search per builtin op name, measured where the
+   runtime placed the op (no ``k``), which the estimator prefers over the class figure.
+4. thread speed-up: the median t(1)/t(T) of the compute-heavy ops, per dtype.
+5. memory: ``runtime_overhead_bytes`` and ``repack_weights`` from the peak-RSS probes.
+
+Residuals (pred/meas - 1 per micro-benchmark at one thread) are returned with the figures.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edgekit.calibrate.runner import Measurement, MemoryProbe
+
+EFF_MIN = 1e-5
+MEM_EFF_MAX = 8.0
+COMPUTE_CLASSES = ("conv", "depthwise_conv", "fully_connected")
+
+
+@dataclass(frozen=True)
+class Peaks:
+    """The hardware figures the efficiencies are relative to."""
+
+    fp32_gmacs: float  # per core
+    int8_gmacs: float  # per core
+    bandwidth_gb_s: float
+
+    def __post_init__(self) -> None:
+        if min(self.fp32_gmacs, self.int8_gmacs, self.bandwidth_gb_s) <= 0:
+            raise ValueError(f"peak figures must be positive: {self}")
+
+    def gmacs(self, dtype: str) -> float:
+        return self.int8_gmacs if dtype == "int8" else self.fp32_gmacs
+
+
+@dataclass(frozen=True)
+class FitResult:
+    """The fitted figures and how well they explain the measurements."""
+
+    efficiency: dict[str, dict[str, float]]  # dtype -> class -> efficiency
+    per_op_overhead_us: float
+    memory_efficiency: float
+    builtin_kernel_factor: float
+    thread_speedup: dict[str, list[float]]  # dtype -> [1.0, s2, ...]
+    runtime_overhead_bytes: int
+    repack_weights: bool
+    weight_rss_factor: float
+    samples: int
+    rms_relative_error: float
+    max_relative_error: float
+    residuals: dict[str, float] = field(default_factory=dict)  # name -> relative error (pred/meas - 1)
+    delegated: dict[str, bool] = field(default_factory=dict)  # "OP.dtype" -> taken by the delegate
+    op_efficiency: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> op name -> efficiency
+
+
+def predict_op_ms(m: Measurement, peaks: Peaks, eff: float, overhead_ms: float, mem_eff: float, bkf: float) -> float:
+    """The estimator's per-op time (one thread) for a measured micro op under candidate figures."""
+    compute = m.macs / (peaks.gmacs(m.dtype) * 1e6 * max(eff, EFF_MIN)) if m.macs else 0.0
+    memory = m.bytes / (peaks.bandwidth_gb_s * 1e6 * mem_eff)
+    # the estimator decides placement with its delegate model, so the fit uses the same belief
+    k = 1.0 if (m.model_delegated and m.xnnpack) else bkf
+    return max(compute, memory) / k + overhead_ms
+
+
+def fit_builtin_factor(ms: Sequence[Measurement]) -> float:
+    """Median of t_xnnpack / t_builtin over the (spec) pairs the delegate took (1 thread), clamped to (0, 1]."""
+    xnn = {m.name: m for m in ms if m.xnnpack and m.threads == 1 and m.delegated}
+    ratios = [xnn[m.name].per_op_ms / m.per_op_ms for m in ms
+              if not m.xnnpack and m.name in xnn and m.per_op_ms > 0 and xnn[m.name].op_class in COMPUTE_CLASSES]
+    if not ratios:
+        ratios = [xnn[m.name].per_op_ms / m.per_op_ms for m in ms if not m.xnnpack and m.name in xnn and m.per_op_ms > 0]
+    if not ratios:
+        return 0.5
+    return float(min(1.0, max(0.01, np.median(ratios))))
+
+
+_EFF_GRID = np.exp(np.linspace(math.log(EFF_MIN), 0.0, 300))
+
+
+def _class_arrays(ms: Sequence[Measurement], peaks: Peaks, bkf: float) -> tuple[np.ndarray, ...]:
+    """Per op: compute ms at efficiency 1 (already divided by k), memory bytes / k, log(measured ms)."""
+    k = np.array([1.0 if (m.model_delegated and m.xnnpack) else bkf for m in ms])
+    compute1 = np.array([m.macs / (peaks.gmacs(m.dtype) * 1e6) for m in ms]) / k
+    mem_bytes = np.array([float(m.bytes) for m in ms]) / k
+    meas = np.log(np.array([m.per_op_ms for m in ms]))
+    return compute1, mem_bytes, meas
+
+
+def _weights(ms: Sequence[Measurement]) -> np.ndarray:
+    """Weight of each op's squared log error: sqrt of its time, so that the ops where networks spend their
+    time count more than 5 us ops, without letting one big op decide alone."""
+    return np.sqrt(np.array([max(m.per_op_ms, 1e-4) for m in ms]))
+
+
+def fit_class_efficiency(ms: Sequence[Measurement], peaks: Peaks, overhead_ms: float, mem_eff: float,
+                         bkf: float) -> tuple[float, float]:
+    """(efficiency, summed squared log error) minimising sum((log pred - log meas)^2) over ``ms``
+    (one class, one dtype); a grid search because of the max() in the formula."""
+    compute1, mem_bytes, meas = _class_arrays(ms, peaks, bkf)
+    memory = mem_bytes / (peaks.bandwidth_gb_s * 1e6 * mem_eff)
+    pred = np.maximum(compute1[None, :] / _EFF_GRID[:, None], memory[None, :]) + overhead_ms
+    err = np.sum(_weights(ms)[None, :] * (np.log(pred) - meas[None, :]) ** 2, axis=1)
+    i = int(np.argmin(err))
+    return float(_EFF_GRID[i]), float(err[i])
+
+
+def fit_efficiencies(one: Sequence[Measurement], peaks: Peaks, bkf: float,
+                     ) -> tuple[dict[str, dict[str, float]], float, float]:
+    """Efficiencies per dtype and class, with the per-op overhead and memory efficiency that minimise the
+    total squared log error (a grid over the two shared figures, a 1-D search per class inside)."""
+    groups: dict[tuple[str, str], list[Measurement]] = {}
+    for m in one:
+        groups.setdefault((m.dtype, m.op_class), []).append(m)
+    best: tuple[float, float, float, dict[str, dict[str, float]]] = (math.inf, 0.0, 1.0, {})
+    overhead_grid_ms = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0]) / 1e3
+    # above 1: bytes-bound ops beat the measured copy bandwidth (cache-resident tensors); the profile then
+    # gets the effective bandwidth and memory_efficiency 1 (see pipeline.build_profile_doc)
+    mem_grid = np.exp(np.linspace(math.log(0.05), math.log(MEM_EFF_MAX), 21))
+    for o in overhead_grid_ms:
+        for me in mem_grid:
+            total = 0.0
+            effs: dict[str, dict[str, float]] = {"float32": {}, "int8": {}}
+            for (dtype, cls), subset in groups.items():
+                with_macs = [m for m in subset if m.macs > 0]
+                if with_macs:
+                    e, _ = fit_class_efficiency(with_macs, peaks, float(o), float(me), bkf)
+                    effs.setdefault(dtype, {})[cls] = e
+                for m, w in zip(subset, _weights(subset), strict=True):
+                    pred = predict_op_ms(m, peaks, effs.get(dtype, {}).get(cls, 1.0), float(o), float(me), bkf)
+                    total += float(w) * (math.log(pred) - math.log(m.per_op_ms)) ** 2
+            if total < best[0]:
+                best = (total, float(o), float(me), effs)
+    return best[3], best[1], best[2]
+
+
+def fit_op_efficiencies(one: Sequence[Measurement], peaks: Peaks, overhead_ms: float, mem_eff: float,
+                        bkf: float) -> dict[str, dict[str, float]]:
+    """Efficiency per dtype and builtin op name (e.g. int8 HARD_SWISH), for ops with MACs that were measured:
+    ops of one class differ by 10x and more (a lookup-table LOGISTIC vs a refused HARD_SWISH)."""
+    groups: dict[tuple[str, str], list[Measurement]] = {}
+    for m in one:
+        if m.macs > 0:
+            # measured where the runtime placed it: the figure already includes a refused op's slower kernel
+            groups.setdefault((m.dtype, m.op), []).append(dataclasses.replace(m, model_delegated=True))
+    out: dict[str, dict[str, float]] = {"float32": {}, "int8": {}}
+    for (dtype, op), subset in sorted(groups.items()):
+        out.setdefault(dtype, {})[op] = fit_class_efficiency(subset, peaks, overhead_ms, mem_eff, bkf)[0]
+    return out
+
+
+def fit_thread_speedup(ms: Sequence[Measurement], threads: Sequence[int], dtype: str) -> list[float]:
+    """[1.0, s2, ..., sN] up to max(threads); missing counts interpolated; from ops >= 0.05 ms at 1 thread."""
+    one = {m.name: m.per_op_ms for m in ms if m.xnnpack and m.threads == 1 and m.dtype == dtype
+           and m.op_class in COMPUTE_CLASSES and m.per_op_ms >= 0.05}
+    measured: dict[int, float] = {1: 1.0}
+    for t in threads:
+        if t == 1:
+            continue
+        ratios = [one[m.name] / m.per_op_ms for m in ms
+                  if m.xnnpack and m.threads == t and m.name in one and m.per_op_ms > 0]
+        if ratios:
+            measured[t] = float(max(0.05, np.median(ratios)))
+    top = max(threads) if threads else 1
+    xs = sorted(measured)
+    curve = [float(np.interp(n, xs, [measured[x] for x in xs])) for n in range(1, top + 1)]
+    curve[0] = 1.0
+    return [round(v, 4) for v in curve]
+
+
+def fit_memory(probes: Sequence[MemoryProbe]) -> tuple[int, bool, float]:
+    """(runtime overhead bytes, repack_weights, RSS bytes per weight byte) from the memory probes."""
+    if not probes:
+        return 16 * 2**20, True, 2.0
+    smallest = min(probes, key=lambda p: p.weight_bytes + p.activation_bytes)
+    overhead = max(0, smallest.model_peak_rss_bytes - smallest.weight_bytes - smallest.activation_bytes)
+    heavy = [p for p in probes if p.weight_bytes > 1_000_000]
+    if not heavy:
+        return overhead, True, 2.0
+    factors = [(p.model_peak_rss_bytes - overhead - p.activation_bytes) / p.weight_bytes for p in heavy]
+    factor = float(np.median(factors))
+    repack = factor > 1.5
+    # the overhead that best explains every probe under the estimator's memory formula
+    # (weights, once more if repacked, + arena + overhead)
+    per_probe = [p.model_peak_rss_bytes - p.weight_bytes * (2 if repack else 1) - p.activation_bytes for p in probes]
+    return int(max(0.0, float(np.median(per_probe)))), repack, factor
+
+
+def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe], peaks: Peaks,
+                        threads: Sequence[int], per_op: bool = False) -> FitResult:
+    """Fit every figure; residuals are per measured micro op at one thread (pred/meas - 1).
+
+    ``per_op``: also fit an efficiency per op name (for estimators that read ``[op_efficiency]``); the
+    residuals then use those where they exist, as such an estimator would."""
+    one = [m for m in ms if m.threads == 1 and m.xnnpack]
+    if not one:
+        raise ValueError("no one-thread XNNPACK measurements to fit")
+    bkf = fit_builtin_factor(ms)
+    eff, overhead_ms, mem_eff = fit_efficiencies(one, peaks, bkf)
+    op_eff = fit_op_efficiencies(one, peaks, overhead_ms, mem_eff, bkf) if per_op else {}
+    residuals: dict[str, float] = {}
+    errs: list[float] = []
+    for m in one:
+        op_e = op_eff.get(m.dtype, {}).get(m.op)
+        if op_e is not None:  # as measured: no builtin-kernel factor on top
+            pred = predict_op_ms(dataclasses.replace(m, model_delegated=True), peaks, op_e, overhead_ms, mem_eff, bkf)
+        else:
+            pred = predict_op_ms(m, peaks, eff[m.dtype].get(m.op_class, 1.0), overhead_ms, mem_eff, bkf)
+        rel = pred / m.per_op_ms - 1.0
+        residuals[m.name] = round(rel, 4)
+        errs.append(rel)
+    arr = np.abs(np.array(errs))
+    speedup = {dt: fit_thread_speedup(ms, threads, dt) for dt in ("float32", "int8")}
+    overhead_bytes, repack, factor = fit_memory(probes)
+    delegated = {f"{m.op}.{m.dtype}": m.delegated for m in one}
+    return FitResult(
+        efficiency=eff, op_efficiency=op_eff, per_op_overhead_us=overhead_ms * 1e3, memory_efficiency=mem_eff,
+        builtin_kernel_factor=bkf, thread_speedup=speedup, runtime_overhead_bytes=overhead_bytes,
+        repack_weights=repack, weight_rss_factor=factor, samples=len(ms),
+        rms_relative_error=float(np.sqrt(np.mean(arr ** 2))), max_relative_error=float(arr.max()),
+        residuals=residuals, delegated=delegated,
+    )

@@ -1,0 +1,262 @@
+"""`edgekit calibrate` end to end: measure this machine, fit, write a validated device profile."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.calibrate.blocks import block_suite
+from edgekit.calibrate.fit import FitResult, Peaks, fit_profile_figures
+from edgekit.calibrate.machine import MachineInfo, detect_machine, measure_bandwidth_gb_s
+from edgekit.calibrate.runner import (
+    Measurement,
+    block_residuals,
+    fit_partition_overhead_us,
+    measure_blocks,
+    measure_memory,
+    measure_suite,
+    memory_specs,
+    suite,
+)
+from edgekit.calibrate.writer import dumps
+from edgekit.errors import ProfileError, UsageError
+from edgekit.fsutil import write_text_atomic
+
+MIN_BUDGET_S = 5.0
+ACTIVATION_BUFFER_BYTES = 4 * 2**20
+# efficiencies must stay <= 1: the peak is the theoretical one or, when a kernel beats that (turbo
+# clocks, a wrong guess of the FMA pipes), this much above the best rate measured
+PEAK_HEADROOM = 1.25
+ALL_CLASSES = ("conv", "depthwise_conv", "transpose_conv", "fully_connected", "batch_matmul", "pool",
+               "elementwise", "softmax", "resize", "reduce", "data_movement", "other")
+# classes the suite does not measure borrow the figure of a measured one
+_BORROW: dict[str, tuple[str, ...]] = {
+    "transpose_conv": ("conv",),
+    "batch_matmul": ("fully_connected", "conv"),
+    "data_movement": ("elementwise",),
+    "other": ("elementwise",),
+    "softmax": ("elementwise",),
+    "resize": ("elementwise",),
+    "reduce": ("pool", "elementwise"),
+    "pool": ("elementwise",),
+}
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    profile_doc: dict[str, Any]
+    fit: FitResult
+    machine: MachineInfo
+    bandwidth_gb_s: float
+    elapsed_s: float
+    measurements: int
+    delegate_disagreements: tuple[str, ...]
+
+
+def best_rate_gmacs(ms: Sequence[Measurement], dtype: str) -> float:
+    """The highest one-thread MAC rate measured for ``dtype`` (10^9 MAC/s)."""
+    # ops under 20 us are left out: their time is mostly fixed cost and timer granularity
+    rates = [m.macs / (m.per_op_ms * 1e6) for m in ms
+             if m.threads == 1 and m.dtype == dtype and m.macs and m.per_op_ms >= 0.02]
+    return max(rates, default=0.0)
+
+
+def _complete(table: dict[str, float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    floor = min(table.values()) if table else 0.01
+    for cls in ALL_CLASSES:
+        if cls in table:
+            out[cls] = table[cls]
+            continue
+        donor = next((table[d] for d in _BORROW.get(cls, ()) if d in table), floor)
+        out[cls] = donor
+    return {k: float(f"{max(v, 1e-5):.6g}") for k, v in out.items()}
+
+
+def _delegate_disagreements(fit: FitResult) -> list[str]:
+    """(op, dtype) pairs where the estimator's XNNPACK model disagrees with what this runtime did."""
+    try:
+        from edgekit.profile.delegate import XNNPACK_FLOAT_OPS, XNNPACK_QUANT_OPS
+    except ImportError:  # pragma: no cover - the profile package ships with edgekit
+        return []
+    out = []
+    for key, took in sorted(fit.delegated.items()):
+        op, dtype = key.rsplit(".", 1)
+        model_says = op in (XNNPACK_QUANT_OPS if dtype == "int8" else XNNPACK_FLOAT_OPS)
+        if model_says != took:
+            out.append(f"{op} {dtype}: the runtime {'took' if took else 'refused'} it, "
+                       f"the delegate model says {'taken' if model_says else 'refused'}")
+    return out
+
+
+def schema_has_op_efficiency() -> bool:
+    """True when this edgekit's profile schema (and so its estimator) reads per-op efficiencies."""
+    from dataclasses import fields
+
+    from edgekit.profile.schema import DeviceProfile
+
+    return any(f.name == "op_efficiency" for f in fields(DeviceProfile))
+
+
+def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: MachineInfo, peaks: Peaks,
+                      invoke_overhead_us: float, partition_overhead_us: float, runtime: str,
+                      threads: Sequence[int], n_specs: int) -> dict[str, Any]:
+    """The profile as a TOML-ready dict (schema_version 1)."""
+    now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    host = platform.node() or "this machine"
+    peak_fp32 = round(peaks.fp32_gmacs, 3)
+    peak_int8 = round(peaks.int8_gmacs, 3)
+    residuals = {k: float(v) for k, v in fit.residuals.items()}
+    # a fitted memory efficiency above 1 means bytes-bound ops beat the measured copy bandwidth (tensors
+    # stay in cache): write the effective bandwidth and efficiency 1, as the schema wants efficiency <= 1
+    bandwidth = round(peaks.bandwidth_gb_s * max(1.0, fit.memory_efficiency), 2)
+    mem_eff = min(1.0, fit.memory_efficiency)
+    return {
+        "schema_version": 1,
+        "id": device_id,
+        "name": name,
+        "accelerator": "cpu",
+        "fitted_on": [f"edgekit calibrate on {host} at {now}: {n_specs} micro-benchmarks x threads "
+                      f"{','.join(str(t) for t in threads)} + builtin kernels, {runtime}"],
+        "notes": (f"Fitted by `edgekit calibrate` on {machine.core_type} ({machine.arch}); latency figures are "
+                  f"least-squares fits of micro-benchmark timings, memory figures of measured peak RSS. "
+                  f"Weights cost {fit.weight_rss_factor:.2f} bytes of RSS per weight byte here. Peak MAC rates: "
+                  f"the theoretical ones or {PEAK_HEADROOM}x the best measured rate, whichever is higher; "
+                  f"memory bandwidth: measured copy bandwidth on 4 MiB buffers ({peaks.bandwidth_gb_s} GB/s) times "
+                  f"the fitted memory efficiency where bytes-bound ops ran faster than that (cache)."),
+        "hardware": {
+            "cores": machine.cores,
+            "core_type": machine.core_type,
+            "clock_ghz": machine.clock_ghz,
+            "simd": machine.simd,
+            "simd_width_bits": machine.simd_width_bits,
+            "dot_product": machine.dot_product,
+            "peak_fp32_gmacs_per_core": peak_fp32,
+            "peak_int8_gmacs_per_core": peak_int8,
+            "memory_bandwidth_gb_per_s": bandwidth,
+            "ram_bytes": machine.ram_bytes,
+            "storage": "unknown",
+        },
+        "runtime": {
+            "delegate": "xnnpack",
+            "default_threads": 1,
+            "per_op_overhead_us": round(fit.per_op_overhead_us, 3),
+            "partition_overhead_us": round(partition_overhead_us, 3),
+            "invoke_overhead_us": round(invoke_overhead_us, 3),
+            "builtin_kernel_factor": round(fit.builtin_kernel_factor, 4),
+            "memory_efficiency": round(mem_eff, 4),
+            "runtime_overhead_bytes": int(fit.runtime_overhead_bytes),
+            "os_reserved_bytes": int(min(machine.ram_bytes // 10, 1 << 30)),
+            "repack_weights": fit.repack_weights,
+            "thread_speedup": {"float32": fit.thread_speedup["float32"], "int8": fit.thread_speedup["int8"]},
+        },
+        "efficiency": {
+            "float32": _complete(fit.efficiency.get("float32", {})),
+            "int8": _complete(fit.efficiency.get("int8", {})),
+        },
+        **({"op_efficiency": {dt: {op: float(f"{max(v, 1e-5):.6g}") for op, v in table.items()}
+                              for dt, table in fit.op_efficiency.items() if table}}
+           if fit.op_efficiency else {}),
+        "fit": {
+            "method": ("edgekit calibrate: time-weighted log-space least squares per op class, op name and dtype "
+                       "(numpy); single-op micro-benchmarks, partition overhead from block micro-benchmarks"),
+            "date": now,
+            "machine": f"{host} {machine.core_type} {machine.arch}",
+            "samples": fit.samples,
+            "rms_relative_error": round(fit.rms_relative_error, 4),
+            "max_relative_error": round(fit.max_relative_error, 4),
+            "residuals": residuals,
+        },
+    }
+
+
+def run_calibration(device_id: str, threads: Sequence[int], budget_s: float,
+                    say: Callable[[str], None] | None = None, name: str | None = None) -> CalibrationResult:
+    """Measure and fit; nothing is written (see :func:`write_profile`)."""
+    from edgekit.tflite.runtime import runtime_info
+
+    if budget_s < MIN_BUDGET_S:
+        raise UsageError(f"--budget-s {budget_s:g} is too short.", hint=f"Give at least {MIN_BUDGET_S:g} seconds.")
+    say = say or (lambda _m: None)
+    start = time.monotonic()
+    machine = detect_machine()
+    # activations of edge CNNs are 0.1-4 MiB: the bandwidth that matters is that of buffers this size
+    bandwidth = measure_bandwidth_gb_s(ACTIVATION_BUFFER_BYTES)
+    dram_bandwidth = measure_bandwidth_gb_s(64 * 2**20, repeats=3)
+    say(f"calibrate: {machine.cores} x {machine.core_type} @ {machine.clock_ghz} GHz, {machine.simd}, "
+        f"copy bandwidth {bandwidth} GB/s on 4 MiB buffers, {dram_bandwidth} GB/s on 64 MiB (measured)")
+    specs = suite(budget_s)
+    block_specs = block_suite(budget_s)
+    # memory probes run in fresh processes (their cost depends on how busy the machine is): first; the
+    # single-op suite gets what is left after a reserve for the blocks and the fit
+    probes = measure_memory(memory_specs(budget_s), say=say)
+    timing_budget = max(2.0, budget_s - (time.monotonic() - start) - 0.3 * len(block_specs) - 1.5)
+    ms, overhead = measure_suite(specs, list(threads), timing_budget, say=say)
+    peaks = Peaks(max(machine.peak_fp32_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(ms, "float32")),
+                  max(machine.peak_int8_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(ms, "int8")), bandwidth)
+    fit = fit_profile_figures(ms, probes, peaks, list(threads), per_op=schema_has_op_efficiency())
+    rt = runtime_info()
+    measured_specs = len({m.name for m in ms})
+    doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
+                            peaks, overhead.get("xnnpack", 1.0), max(1.0, 2.0 * fit.per_op_overhead_us),
+                            str(rt), threads, measured_specs)
+    # blocks: fit the partition hand-over cost, then record how the estimator does on them (validation)
+    blocks = measure_blocks(block_specs, say=say)
+    part_us = fit_partition_overhead_us(doc, blocks)
+    if part_us is not None:
+        doc["runtime"]["partition_overhead_us"] = round(part_us, 3)
+    errors = block_residuals(doc, blocks)
+    doc["fit"]["residuals"].update({name: round(err, 4) for name, err in errors.items()})
+    if errors:
+        rms = float(np.sqrt(np.mean(np.square(list(errors.values())))))
+        doc["notes"] += (f" Validation on {len(errors)} block models (not fitted on): rms relative error "
+                         f"{rms:.1%} (the block_* residuals).")
+    return CalibrationResult(doc, fit, machine, bandwidth, time.monotonic() - start, len(ms) + len(blocks),
+                             tuple(_delegate_disagreements(fit)))
+
+
+def render(doc: dict[str, Any], fit: FitResult) -> str:
+    delegated = ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in sorted(fit.delegated.items()))
+    header = (
+        "Device profile written by `edgekit calibrate` (schema_version 1).\n"
+        "Use it with: edgekit profile MODEL.tflite --device " + str(doc["id"]) + " --profiles <this folder>\n"
+        "Delegate placement observed on the micro-benchmarks (op.dtype=taken by XNNPACK):\n"
+        + "\n".join(_wrap(delegated, 100))
+    )
+    return dumps(doc, comments={"": header, "fit.residuals": "measured vs fitted, per micro-benchmark: "
+                                "predicted/measured - 1 (one thread, XNNPACK on)"})
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    out: list[str] = []
+    line = ""
+    for word in text.split(" "):
+        if line and len(line) + 1 + len(word) > width:
+            out.append(line)
+            line = word
+        else:
+            line = f"{line} {word}" if line else word
+    if line:
+        out.append(line)
+    return out
+
+
+def write_profile(path: Path, result: CalibrationResult) -> str:
+    """Validate the profile through the profile loader, then write it atomically. Returns the text."""
+    from edgekit.profile.schema import profile_from_dict
+
+    text = render(result.profile_doc, result.fit)
+    try:
+        profile_from_dict(tomllib.loads(text), str(path))
+    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - the writer's bug, not the user's
+        raise ProfileError(f"calibrate produced invalid TOML ({exc}).", hint="Report this edgekit bug.") from exc
+    write_text_atomic(path, text)
+    return text

@@ -1,0 +1,354 @@
+"""Run the micro-benchmark suite on this machine (measured figures only; fitting is in :mod:`.fit`).
+
+Each micro model is timed with XNNPACK on at every requested thread count, and with the default
+delegate off (the builtin kernels LiteRT falls back to for ops XNNPACK refuses) at one thread. The
+per-op time is (median invoke time - the empty-model invoke time) / chained copies. Which (op,
+dtype) pairs the delegate took is recorded from the interpreter's DELEGATE nodes.
+
+On a machine shared with other work the wall-clock median measures the CPU share the benchmark got,
+not the hardware. The fitted time is therefore the median *process CPU time* per invoke divided by
+the thread count (preemption does not count in it; on an idle board at one thread it equals the wall
+time; at T threads it is exact when the work is spread evenly over them, and the speed-up it gives
+ignores the time threads wait for each other).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.calibrate.blocks import BlockKind, BlockSpec, build_block
+from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+from edgekit.errors import BackendError
+
+Say = Callable[[str], None]
+# below this an op's time is not resolvable from the invoke's fixed cost and the CPU clock's jitter
+MIN_OP_MS = 0.0005
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """One micro model at one thread count and engine: measured time and the cost model's features."""
+
+    name: str
+    op: str  # builtin op name, e.g. CONV_2D
+    op_class: str  # OpClass value
+    dtype: str  # compute dtype: float32 | int8
+    threads: int
+    xnnpack: bool
+    delegated: bool  # what the runtime did (DELEGATE nodes)
+    model_delegated: bool  # what the estimator's delegate model believes
+    partitions: int
+    repeat: int
+    median_ms: float  # whole invoke
+    min_ms: float
+    per_op_ms: float  # (CPU time / threads - empty invoke) / repeat (see the module docstring)
+    macs: int  # per op
+    bytes: int  # per op
+    weight_bytes: int  # per op
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class MemoryProbe:
+    """Measured peak RSS of one micro model in a fresh process."""
+
+    name: str
+    dtype: str
+    model_peak_rss_bytes: int
+    weight_bytes: int
+    activation_bytes: int  # sum of non-constant tensors (the arena is at most this)
+    file_bytes: int
+
+
+def suite(budget_s: float) -> list[MicroSpec]:
+    """The specs to measure, most informative first (a short budget measures a prefix of every class)."""
+    C, D = MicroOp.CONV_2D, MicroOp.DEPTHWISE_CONV_2D
+    core: list[tuple[MicroOp, dict[str, int]]] = [
+        (C, dict(h=28, w=28, c=64, cout=64, kernel=1, repeat=4)),
+        (C, dict(h=28, w=28, c=32, cout=32, kernel=3, repeat=2)),
+        (C, dict(h=14, w=14, c=512, cout=512, kernel=1, repeat=2)),
+        (C, dict(h=56, w=56, c=128, cout=128, kernel=1)),
+        (C, dict(h=16, w=16, c=16, cout=16, kernel=3, repeat=4)),
+        (C, dict(h=8, w=8, c=32, cout=32, kernel=1, repeat=4)),
+        (D, dict(h=56, w=56, c=64, kernel=3, repeat=4)),
+        (D, dict(h=16, w=16, c=32, kernel=3, repeat=4)),
+        (MicroOp.FULLY_CONNECTED, dict(h=1, w=1, c=1024, cout=1000)),
+        (MicroOp.ADD, dict(h=28, w=28, c=64, repeat=4)),
+        (MicroOp.MUL_BROADCAST, dict(h=28, w=28, c=64, repeat=4)),
+        (MicroOp.AVERAGE_POOL_2D, dict(h=28, w=28, c=64, kernel=3, stride=1)),
+        (MicroOp.MAX_POOL_2D, dict(h=56, w=56, c=32, kernel=3, stride=2)),
+        (MicroOp.MEAN, dict(h=14, w=14, c=256)),
+        (MicroOp.SOFTMAX, dict(h=1, w=1, c=1000, repeat=2)),
+        (MicroOp.HARD_SWISH, dict(h=28, w=28, c=32, repeat=2)),
+        (MicroOp.LOGISTIC, dict(h=28, w=28, c=32, repeat=2)),
+        (MicroOp.RELU, dict(h=28, w=28, c=64, repeat=2)),
+        (MicroOp.ADD, dict(h=112, w=112, c=32, repeat=2)),
+        (MicroOp.MUL_BROADCAST, dict(h=56, w=56, c=144, repeat=2)),
+        (MicroOp.CONCATENATION, dict(h=28, w=28, c=64)),
+        (MicroOp.PAD, dict(h=56, w=56, c=32)),
+        (MicroOp.RESIZE_BILINEAR, dict(h=14, w=14, c=64)),
+    ]
+    extra: list[tuple[MicroOp, dict[str, int]]] = [
+        (C, dict(h=56, w=56, c=32, cout=64, kernel=1)),
+        (C, dict(h=14, w=14, c=256, cout=256, kernel=1, repeat=2)),
+        (C, dict(h=7, w=7, c=512, cout=512, kernel=1, repeat=2)),
+        (C, dict(h=28, w=28, c=256, cout=256, kernel=1)),
+        (C, dict(h=7, w=7, c=1024, cout=1024, kernel=1, repeat=2)),
+        (C, dict(h=28, w=28, c=128, cout=128, kernel=3)),
+        (D, dict(h=14, w=14, c=512, kernel=3, repeat=2)),
+        (D, dict(h=28, w=28, c=256, kernel=3, repeat=2)),
+        (C, dict(h=56, w=56, c=64, cout=64, kernel=3)),
+        (C, dict(h=14, w=14, c=128, cout=128, kernel=3, repeat=2)),
+        (C, dict(h=56, w=56, c=32, cout=64, kernel=3, stride=2)),
+        (C, dict(h=112, w=112, c=3, cout=32, kernel=3, stride=2)),
+        (C, dict(h=28, w=28, c=32, cout=32, kernel=5)),
+        (C, dict(h=56, w=56, c=3, cout=64, kernel=7, stride=2)),
+        (D, dict(h=112, w=112, c=32, kernel=3, repeat=2)),
+        (D, dict(h=14, w=14, c=256, kernel=3, repeat=4)),
+        (D, dict(h=28, w=28, c=128, kernel=5, repeat=2)),
+        (D, dict(h=56, w=56, c=96, kernel=3, stride=2)),
+        (MicroOp.FULLY_CONNECTED, dict(h=1, w=1, c=256, cout=128)),
+        (MicroOp.FULLY_CONNECTED, dict(h=1, w=1, c=2048, cout=1000)),
+        (MicroOp.ADD, dict(h=56, w=56, c=24, repeat=4)),
+        (MicroOp.HARD_SWISH, dict(h=112, w=112, c=16, repeat=2)),
+        (MicroOp.LOGISTIC, dict(h=56, w=56, c=96, repeat=2)),
+        (D, dict(h=112, w=112, c=96, kernel=3, stride=2)),
+        (MicroOp.PAD, dict(h=112, w=112, c=64)),
+        (MicroOp.ADD, dict(h=7, w=7, c=256, repeat=4)),
+        (MicroOp.MUL, dict(h=28, w=28, c=64, repeat=4)),
+        (MicroOp.MUL_BROADCAST, dict(h=14, w=14, c=256, repeat=4)),
+        (MicroOp.AVERAGE_POOL_2D, dict(h=56, w=56, c=32, kernel=2, stride=2)),
+        (MicroOp.MAX_POOL_2D, dict(h=28, w=28, c=64, kernel=3, stride=1)),
+        (MicroOp.MEAN, dict(h=7, w=7, c=1024)),
+        (MicroOp.HARD_SWISH, dict(h=14, w=14, c=96, repeat=2)),
+        (MicroOp.LOGISTIC, dict(h=14, w=14, c=96, repeat=2)),
+        (MicroOp.CONCATENATION, dict(h=14, w=14, c=128)),
+        (MicroOp.RELU, dict(h=56, w=56, c=32, repeat=2)),
+        (MicroOp.PAD, dict(h=28, w=28, c=64)),
+        (MicroOp.RESIZE_BILINEAR, dict(h=28, w=28, c=32)),
+    ]
+    chosen = core + (extra if budget_s >= 30 else [])
+    specs = [MicroSpec(op, dtype, **kw) for op, kw in chosen for dtype in ("float32", "int8")]
+    return specs
+
+
+def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[str, int]]:
+    """(op class, compute dtype, MACs, bytes, weight bytes per op, tensor summary) from the cost model."""
+    from edgekit.profile.arena import Strategy, plan_arena
+    from edgekit.profile.costs import graph_costs
+    from edgekit.tflite.model import parse_model
+
+    model = parse_model(data, "<micro-benchmark>")
+    costs = [c for c in graph_costs(model.main) if c.op == op_name]
+    if not costs:
+        raise BackendError(f"micro-benchmark model has no {op_name} op (an edgekit bug).")
+    n = len(costs)
+    activations = plan_arena(model.main, Strategy.BEST_FIT, 64).arena_bytes
+    summary = {"weight_bytes": int(model.weight_bytes), "activation_bytes": int(activations), "file_bytes": len(data)}
+    from edgekit.profile.delegate import xnnpack_placement
+
+    ops = [op for op in model.main.operators if op.name == op_name]
+    summary["model_delegated"] = int(all(xnnpack_placement(model.main, op).delegated for op in ops))
+    return (costs[0].op_class.value, costs[0].compute_dtype, sum(c.macs for c in costs) // n,
+            sum(c.bytes for c in costs) // n, sum(c.weight_bytes for c in costs) // n, summary)
+
+
+def _time_invokes(interp: Any, target_s: float, min_runs: int = 5, max_runs: int = 400) -> tuple[float, float, float]:
+    """(median wall ms, min wall ms, median process-CPU ms) of repeated invokes, after two warm-ups."""
+    rng = np.random.default_rng(0)
+    for d in interp.get_input_details():
+        dtype = np.dtype(d["dtype"])
+        if dtype.kind == "f":
+            arr = rng.uniform(-1, 1, d["shape"]).astype(dtype)
+        else:
+            arr = rng.integers(-128, 127, d["shape"], endpoint=True).astype(dtype)
+        interp.set_tensor(d["index"], arr)
+    interp.invoke()
+    interp.invoke()
+    samples: list[float] = []
+    cpu: list[float] = []
+    clock = time.perf_counter
+    cpu_clock = time.process_time
+    start = clock()
+    while len(samples) < max_runs and (len(samples) < min_runs or clock() - start < target_s):
+        c0 = cpu_clock()
+        t0 = clock()
+        interp.invoke()
+        t1 = clock()
+        cpu.append((cpu_clock() - c0) * 1e3)
+        samples.append((t1 - t0) * 1e3)
+    return float(np.median(samples)), float(min(samples)), float(np.median(cpu))
+
+
+def _empty_spec() -> MicroSpec:
+    return MicroSpec(MicroOp.RELU, "float32", 1, 1, 1)
+
+
+def measure_suite(
+    specs: Sequence[MicroSpec],
+    threads: Sequence[int],
+    budget_s: float,
+    say: Say | None = None,
+) -> tuple[list[Measurement], dict[str, float]]:
+    """Measure ``specs`` at ``threads`` (XNNPACK on) and at 1 thread with the delegate off, within ``budget_s``.
+
+    Returns the measurements and the empty-model invoke overhead per engine in microseconds.
+    """
+    from edgekit.tflite.runtime import load_interpreter, xnnpack_applied
+
+    say = say or (lambda _m: None)
+    deadline = time.monotonic() + budget_s
+    # each spec is measured len(threads) + 1 times; leave ~25% of the budget for loading and building
+    per_config_s = max(0.01, min(0.25, 0.75 * budget_s / max(1, len(specs) * (len(threads) + 1))))
+    empty = build_model(_empty_spec())
+    overhead_us: dict[str, float] = {}
+    for xnn in (True, False):
+        interp = load_interpreter(empty, num_threads=1, use_xnnpack=xnn)
+        med, _, cpu_med = _time_invokes(interp, 0.05, min_runs=50)
+        overhead_us["xnnpack" if xnn else "builtin"] = med * 1e3
+        overhead_us["cpu_xnnpack" if xnn else "cpu_builtin"] = cpu_med * 1e3
+    out: list[Measurement] = []
+    configs: list[tuple[int, bool]] = [(t, True) for t in threads] + [(1, False)]
+    for i, spec in enumerate(specs):
+        if time.monotonic() > deadline:
+            say(f"calibrate: budget reached after {i}/{len(specs)} micro-benchmarks")
+            break
+        data = build_model(spec, seed=i)
+        op_name = "MUL" if spec.op is MicroOp.MUL_BROADCAST else spec.op.value
+        op_class, cdtype, macs, nbytes, wbytes, summary = _features(data, op_name)
+        for t, xnn in configs:
+            interp = load_interpreter(data, num_threads=t, use_xnnpack=xnn)
+            delegated = xnnpack_applied(interp)
+            parts = sum(1 for o in interp._get_ops_details() if str(o.get("op_name", "")).upper() == "DELEGATE")
+            med, mn, cpu_med = _time_invokes(interp, per_config_s)
+            engine = "xnnpack" if xnn else "builtin"
+            # process CPU time per invoke, divided by the threads: immune to other processes taking the CPU
+            # (exact for one thread; for T threads it assumes the work is spread over all of them)
+            base, value = overhead_us["cpu_" + engine] / 1e3, cpu_med / t
+            out.append(Measurement(
+                name=spec.name, op=op_name, op_class=op_class, dtype=cdtype, threads=t, xnnpack=xnn,
+                delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
+                per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat), macs=macs, bytes=nbytes, weight_bytes=wbytes,
+            ))
+            del interp
+        say(f"calibrate: {i + 1}/{len(specs)} {spec.name}: "
+            + ", ".join(f"{m.threads}t{'' if m.xnnpack else ' builtin'} {m.per_op_ms:.4f} ms/op"
+                        for m in out[-len(configs):]))
+    return out, overhead_us
+
+
+def memory_specs(budget_s: float) -> list[MicroSpec | BlockSpec]:
+    """Models for the memory fit: a tiny one (runtime overhead), big weights (repacking), big activations,
+    and (full budget) two network blocks, whose XNNPACK workspace single ops do not show."""
+    specs = [
+        MicroSpec(MicroOp.RELU, "float32", 1, 1, 8),
+        MicroSpec(MicroOp.CONV_2D, "float32", 7, 7, 512, cout=512, kernel=3, repeat=2),
+    ]
+    if budget_s >= 30:
+        specs += [
+            MicroSpec(MicroOp.FULLY_CONNECTED, "float32", 1, 1, 2048, cout=2048),
+            MicroSpec(MicroOp.CONV_2D, "int8", 7, 7, 512, cout=512, kernel=3, repeat=4),
+            MicroSpec(MicroOp.CONV_2D, "float32", 112, 112, 64, cout=64, kernel=1, repeat=3),
+        ]
+    out: list[MicroSpec | BlockSpec] = list(specs)
+    if budget_s >= 30:
+        out += [BlockSpec(BlockKind.INVERTED_RESIDUAL, "float32", 56, 24), BlockSpec(BlockKind.DENSE, "int8", 28, 128)]
+    return out
+
+
+def _memory_summary(data: bytes) -> tuple[int, int]:
+    """(weight bytes, planned arena bytes) of a model."""
+    from edgekit.profile.arena import Strategy, plan_arena
+    from edgekit.tflite.model import parse_model
+
+    model = parse_model(data, "<memory probe>")
+    return int(model.weight_bytes), int(plan_arena(model.main, Strategy.BEST_FIT, 64).arena_bytes)
+
+
+def measure_memory(specs: Sequence[MicroSpec | BlockSpec], say: Say | None = None) -> list[MemoryProbe]:
+    """Peak RSS of each spec in a fresh child process (the same measurement `edgekit bench` makes)."""
+    from edgekit.bench import BenchConfig, bench_isolated
+
+    say = say or (lambda _m: None)
+    out: list[MemoryProbe] = []
+    with tempfile.TemporaryDirectory(prefix="edgekit-calibrate-") as tmp:
+        for spec in specs:
+            data = build_model(spec) if isinstance(spec, MicroSpec) else build_block(spec)
+            path = Path(tmp) / f"{spec.name}.tflite"
+            path.write_bytes(data)
+            weights, arena = _memory_summary(data)
+            res = bench_isolated(path, BenchConfig(threads=1, runs=3, warmup=1), timeout_s=120.0)
+            out.append(MemoryProbe(spec.name, spec.dtype, res.model_peak_rss_bytes, weights, arena, len(data)))
+            say(f"calibrate: memory {spec.name}: peak RSS +{res.model_peak_rss_bytes / 2**20:.1f} MiB")
+            os.unlink(path)
+    return out
+
+
+# ---------------------------------------------------------------- blocks (estimator in the loop)
+
+
+@dataclass(frozen=True)
+class BlockMeasurement:
+    name: str
+    data: bytes = field(repr=False)
+    per_block_ms: float  # one thread, process CPU time per invoke minus the empty invoke
+    partitions: int
+
+
+def measure_blocks(specs: Sequence[BlockSpec], say: Say | None = None, target_s: float = 0.15) -> list[BlockMeasurement]:
+    """Time each block at one thread (process CPU time, like the single ops)."""
+    from edgekit.tflite.runtime import load_interpreter
+
+    say = say or (lambda _m: None)
+    empty = load_interpreter(build_model(_empty_spec()), num_threads=1)
+    _, _, base = _time_invokes(empty, 0.02, min_runs=20)
+    out: list[BlockMeasurement] = []
+    for i, spec in enumerate(specs):
+        data = build_block(spec, seed=i)
+        interp = load_interpreter(data, num_threads=1)
+        parts = sum(1 for o in interp._get_ops_details() if str(o.get("op_name", "")).upper() == "DELEGATE")
+        _, _, cpu = _time_invokes(interp, target_s, min_runs=3)
+        out.append(BlockMeasurement(spec.name, data, max(1e-4, cpu - base), parts))
+        say(f"calibrate: block {spec.name}: {out[-1].per_block_ms:.3f} ms, {parts} delegate partition(s)")
+    return out
+
+
+def _estimate_ms(doc: dict[str, Any], data: bytes, partitions_cost: bool = True) -> tuple[float, int]:
+    from edgekit.profile.estimator import estimate
+    from edgekit.profile.registry import ProfileEntry, ProfileOrigin
+    from edgekit.profile.schema import profile_from_dict
+    from edgekit.tflite.model import parse_model
+
+    profile = profile_from_dict(doc, "<calibrating>")
+    est = estimate(parse_model(data, "<block>"), ProfileEntry(profile, ProfileOrigin.CALIBRATED, "<calibrating>"), 1)
+    ms = est.latency_ms
+    if not partitions_cost:
+        ms -= est.delegate_partitions * profile.runtime.partition_overhead_us / 1e3
+    return ms, est.delegate_partitions
+
+
+def fit_partition_overhead_us(doc: dict[str, Any], blocks: Sequence[BlockMeasurement]) -> float | None:
+    """Median over the blocks the estimator splits into several partitions of the unexplained time per partition."""
+    per_partition: list[float] = []
+    for b in blocks:
+        pred, parts = _estimate_ms(doc, b.data, partitions_cost=False)
+        if parts > 1:
+            per_partition.append((b.per_block_ms - pred) * 1e3 / parts)
+    if not per_partition:
+        return None
+    return float(max(0.0, np.median(per_partition)))
+
+
+def block_residuals(doc: dict[str, Any], blocks: Sequence[BlockMeasurement]) -> dict[str, float]:
+    """Estimator vs measured on each block: predicted/measured - 1 (validation, not fitted)."""
+    return {b.name: _estimate_ms(doc, b.data)[0] / b.per_block_ms - 1.0 for b in blocks}

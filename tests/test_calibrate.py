@@ -1,0 +1,239 @@
+"""`edgekit calibrate`: micro-benchmark models, the TOML writer, the fit (synthetic timings) and the command."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edgekit.calibrate.blocks import BlockSpec, block_suite, build_block
+from edgekit.calibrate.fit import (
+    Peaks,
+    fit_builtin_factor,
+    fit_profile_figures,
+    fit_thread_speedup,
+    predict_op_ms,
+)
+from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+from edgekit.calibrate.runner import Measurement, MemoryProbe, suite
+from edgekit.calibrate.writer import dumps
+from edgekit.cli import main
+
+pytestmark = pytest.mark.device
+
+
+# ------------------------------------------------------------------ micro-benchmark models
+
+
+def _all_specs() -> list[MicroSpec]:
+    out = []
+    for dtype in ("float32", "int8"):
+        for op in MicroOp:
+            kw: dict[str, int] = {}
+            if op in (MicroOp.CONV_2D, MicroOp.FULLY_CONNECTED):
+                kw["cout"] = 8
+            if op in (MicroOp.CONV_2D, MicroOp.DEPTHWISE_CONV_2D, MicroOp.AVERAGE_POOL_2D, MicroOp.MAX_POOL_2D):
+                kw["kernel"] = 3
+            out.append(MicroSpec(op, dtype, 8, 8, 8, **kw))
+    return out
+
+
+@pytest.mark.parametrize("spec", _all_specs(), ids=lambda s: s.name)
+def test_microbench_model_loads_and_runs(spec: MicroSpec) -> None:
+    from edgekit.tflite.model import parse_model
+    from edgekit.tflite.runtime import load_interpreter
+
+    data = build_model(spec)
+    assert data[4:8] == b"TFL3"
+    model = parse_model(data, spec.name)
+    names = {op.name for op in model.main.operators}
+    assert ("MUL" if spec.op is MicroOp.MUL_BROADCAST else spec.op.value) in names
+    assert model.quant_kind.value == spec.dtype
+    if spec.dtype == "int8" and spec.op in (MicroOp.CONV_2D, MicroOp.DEPTHWISE_CONV_2D):
+        weights = [t for t in model.main.tensors if t.is_constant and t.dtype == "int8"]
+        assert weights and all(t.quant is not None and t.quant.per_channel for t in weights)
+    interp = load_interpreter(data, num_threads=1)
+    for d in interp.get_input_details():
+        interp.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
+    interp.invoke()
+    out = interp.get_tensor(interp.get_output_details()[0]["index"])
+    assert out.dtype == np.dtype(spec.dtype)
+
+
+@pytest.mark.parametrize("spec", block_suite(120), ids=lambda s: s.name)
+def test_block_models_load_and_run(spec: BlockSpec) -> None:
+    from edgekit.tflite.model import parse_model
+    from edgekit.tflite.runtime import load_interpreter
+
+    data = build_block(spec)
+    model = parse_model(data, spec.name)
+    assert model.quant_kind.value == spec.dtype
+    assert len(model.main.operators) >= 6
+    assert model.outputs[0].shape[1] == spec.size
+    interp = load_interpreter(data, num_threads=1)
+    interp.invoke()
+
+
+def test_chained_spec_keeps_shape_and_rejects_shape_changing_chains() -> None:
+    from edgekit.tflite.model import parse_model
+
+    spec = MicroSpec(MicroOp.DEPTHWISE_CONV_2D, "float32", 8, 8, 4, kernel=3, repeat=3)
+    model = parse_model(build_model(spec), "x")
+    assert [op.name for op in model.main.operators] == ["DEPTHWISE_CONV_2D"] * 3
+    assert model.outputs[0].shape == (1, 8, 8, 4)
+    with pytest.raises(ValueError):
+        MicroSpec(MicroOp.MAX_POOL_2D, "float32", 8, 8, 4, kernel=2, stride=2, repeat=2)
+    with pytest.raises(ValueError):
+        MicroSpec(MicroOp.ADD, "float16", 8, 8, 4)
+
+
+def test_suite_grows_with_budget() -> None:
+    short, full = suite(10), suite(120)
+    assert len(full) > len(short) > 0
+    assert {s.op for s in short} <= {s.op for s in full}
+    assert {s.dtype for s in short} == {"float32", "int8"}
+
+
+# ------------------------------------------------------------------ TOML writer
+
+
+def test_writer_round_trips() -> None:
+    doc = {
+        "schema_version": 1, "id": "x", "flag": True, "ratio": 0.25, "big": 1e-7, "whole": 3.0,
+        "names": ["a \"quoted\" \\ name", "tab\there"], "curve": [1.0, 1.8],
+        "t": {"a": 1, "nested": {"b": "c", "dotted.key": 0.5}},
+    }
+    text = dumps(doc, comments={"": "top comment", "t": "a table"})
+    assert text.startswith("# top comment")
+    assert tomllib.loads(text) == doc
+    with pytest.raises(ValueError):
+        dumps({"x": math.nan})
+
+
+# ------------------------------------------------------------------ fitting (synthetic timings)
+
+PEAKS = Peaks(fp32_gmacs=50.0, int8_gmacs=200.0, bandwidth_gb_s=20.0)
+TRUE_EFF = {("float32", "conv"): 0.6, ("float32", "depthwise_conv"): 0.2, ("int8", "conv"): 0.3,
+            ("int8", "elementwise"): 0.05, ("float32", "elementwise"): 0.1}
+TRUE_OVERHEAD_MS = 0.002
+TRUE_MEM_EFF = 0.5
+TRUE_BKF = 0.25
+TRUE_SPEEDUP = {2: 1.8, 4: 3.0}
+
+
+def _synthetic() -> list[Measurement]:
+    rng = np.random.default_rng(1)
+    out: list[Measurement] = []
+    i = 0
+    for (dtype, cls), eff in TRUE_EFF.items():
+        for macs in (2e5, 1e6, 5e6, 2e7, 8e7):
+            i += 1
+            nbytes = int(macs / (200 if cls != "elementwise" else 1.2))
+            base = Measurement(name=f"{cls}_{dtype}_{i}", op=cls.upper(), op_class=cls, dtype=dtype, threads=1,
+                               xnnpack=True, delegated=True, model_delegated=True, partitions=1, repeat=1,
+                               median_ms=1.0, min_ms=1.0, per_op_ms=1.0, macs=int(macs), bytes=nbytes, weight_bytes=0)
+            t1 = predict_op_ms(base, PEAKS, eff, TRUE_OVERHEAD_MS, TRUE_MEM_EFF, TRUE_BKF)
+            noise = float(rng.uniform(0.99, 1.01))
+            out.append(dataclasses.replace(base, per_op_ms=t1 * noise))
+            out.append(dataclasses.replace(base, xnnpack=False, delegated=False, per_op_ms=t1 / TRUE_BKF))
+            for t, s in TRUE_SPEEDUP.items():
+                out.append(dataclasses.replace(base, threads=t, per_op_ms=t1 / s))
+    return out
+
+
+def test_fit_recovers_known_parameters() -> None:
+    ms = _synthetic()
+    probes = [MemoryProbe("tiny", "float32", 20_000_000, 0, 64, 400),
+              MemoryProbe("big", "float32", 20_000_000 + 2 * 8_000_000 + 1000, 8_000_000, 1000, 8_000_500)]
+    fit = fit_profile_figures(ms, probes, PEAKS, [1, 2, 4])
+    for (dtype, cls), eff in TRUE_EFF.items():
+        assert fit.efficiency[dtype][cls] == pytest.approx(eff, rel=0.08), (dtype, cls)
+    assert fit.builtin_kernel_factor == pytest.approx(TRUE_BKF, rel=0.05)
+    assert fit.per_op_overhead_us == pytest.approx(TRUE_OVERHEAD_MS * 1e3, abs=0.5)
+    assert fit.memory_efficiency == pytest.approx(TRUE_MEM_EFF, rel=0.25)
+    for dtype in ("float32", "int8"):
+        curve = fit.thread_speedup[dtype]
+        assert curve[0] == 1.0 and len(curve) == 4
+        assert curve[1] == pytest.approx(1.8, rel=0.02) and curve[3] == pytest.approx(3.0, rel=0.02)
+        assert curve[1] < curve[2] < curve[3]  # 3 threads interpolated
+    assert fit.rms_relative_error < 0.05
+    assert fit.runtime_overhead_bytes == pytest.approx(20_000_000, abs=100)
+    assert fit.repack_weights is True
+    assert len(fit.residuals) == sum(1 for m in ms if m.threads == 1 and m.xnnpack)
+
+
+def test_fit_per_op_efficiency_recovers_known_parameters() -> None:
+    fit = fit_profile_figures(_synthetic(), [], PEAKS, [1, 2, 4], per_op=True)
+    for (dtype, cls), eff in TRUE_EFF.items():
+        assert fit.op_efficiency[dtype][cls.upper()] == pytest.approx(eff, rel=0.08), (dtype, cls)
+    assert fit.rms_relative_error < 0.05
+
+
+def test_builtin_factor_and_speedup_edge_cases() -> None:
+    assert fit_builtin_factor([]) == 0.5
+    assert fit_thread_speedup([], [1], "int8") == [1.0]
+
+
+# ------------------------------------------------------------------ the command
+
+
+@pytest.mark.slow
+def test_calibrate_fast_mode_writes_a_profile_that_loads(tmp_path: Path) -> None:
+    from edgekit.profile.registry import ProfileOrigin, get_profile
+
+    out = tmp_path / "mine.toml"
+    res = CliRunner().invoke(main, ["calibrate", "-o", str(out), "--id", "test-box", "--budget-s", "10",
+                                    "--threads", "1,2", "--json"])
+    assert res.exit_code == 0, res.stderr
+    payload = json.loads(res.stdout)
+    assert payload["measured"] is True and payload["id"] == "test-box"
+    entry = get_profile("test-box", [tmp_path])
+    assert entry.origin == ProfileOrigin.CALIBRATED
+    prof = entry.profile
+    assert prof.fit is not None and prof.fit.samples > 0 and prof.fit.residuals
+    assert prof.runtime.thread_speedup.float32[0] == 1.0 and len(prof.runtime.thread_speedup.int8) == 2
+    assert 0 < prof.efficiency.float32.conv <= 1 and 0 < prof.efficiency.int8.depthwise_conv <= 1
+    assert prof.runtime.runtime_overhead_bytes > 0
+    # no overwrite without --force
+    again = CliRunner().invoke(main, ["calibrate", "-o", str(out), "--budget-s", "10"])
+    assert again.exit_code == 2 and "--force" in again.stderr
+
+
+def test_calibrate_bad_flags_exit_2(tmp_path: Path) -> None:
+    for args, needle in ((["--threads", "0"], "out of range"), (["--budget-s", "1"], "too short"),
+                         (["--id", "bad id!"], "not a valid device id")):
+        res = CliRunner().invoke(main, ["calibrate", "-o", str(tmp_path / "p.toml"), *args])
+        assert res.exit_code == 2, (args, res.stderr)
+        assert needle in res.stderr and "Hint:" in res.stderr
+    res = CliRunner().invoke(main, ["calibrate", "-o", str(tmp_path / "p.txt")])
+    assert res.exit_code == 2 and ".toml" in res.stderr
+    assert not (tmp_path / "p.toml").exists()
+
+
+def test_bench_and_calibrate_code_paths_never_import_tensorflow(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    code = f"""
+import json, sys
+from pathlib import Path
+from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+from edgekit.calibrate.blocks import BlockKind, BlockSpec, build_block
+from edgekit.calibrate import fit, pipeline, runner, writer, machine
+from edgekit.bench import BenchConfig, bench_model
+p = Path({str(tmp_path)!r}) / "m.tflite"
+p.write_bytes(build_model(MicroSpec(MicroOp.ADD, "int8", 4, 4, 4)))
+bench_model(p, BenchConfig(threads=1, runs=2, warmup=0))
+ms, _ = runner.measure_suite([MicroSpec(MicroOp.RELU, "float32", 4, 4, 4)], [1], 1.0)
+runner.measure_blocks([BlockSpec(BlockKind.DENSE, "int8", 8, 16)])
+print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ("tensorflow", "keras", "onnx", "onnx2tf"))))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "[]"
