@@ -28,6 +28,10 @@ DEVICE_MODULES = [
     "edgekit.sizing",
     "edgekit.profile",
     "edgekit.bundle",
+    "edgekit.verify.device",
+    "edgekit.bench",
+    "edgekit.calibrate",
+    "edgekit.data",
 ]
 
 PROBE = """

@@ -1,14 +1,179 @@
-"""`edgekit verify` (not implemented yet)."""
+"""`edgekit verify`: prove a converted model still computes what the original did.
+
+``edgekit verify ORIGINAL CONVERTED.tflite`` (workstation) runs both on the same
+inputs; ``edgekit verify BUNDLE_DIR`` (device, no TensorFlow) runs the bundle's
+model on its golden inputs against the stored original outputs. Exit 0 when
+every output is within the thresholds, 1 (after the full report) when not.
+
+Only device-safe modules are imported at module level; the workstation path
+imports its loaders inside the function.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
-from edgekit.errors import UsageError
+from edgekit.commands.common import is_debug, json_option
+from edgekit.errors import CheckFailed, EdgekitError, UsageError
+from edgekit.report import emit_json, info, warn
+
+_PRESETS = ("raw", "unit", "symmetric", "imagenet")
+_RESIZE = ("stretch", "crop", "pad")
 
 
-@click.command(context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def verify(args: tuple[str, ...]) -> None:
-    """Not available yet in this version of edgekit."""
-    raise UsageError("`edgekit verify` is not available yet in this version.", hint="See README.md for the commands that work today.")
+def _floats(text: str | None, option: str) -> tuple[float, ...] | None:
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UsageError(f"{option} '{text}' is not a comma-separated list of numbers.",
+                         hint=f"Write it like {option} 0.485,0.456,0.406.") from None
+
+
+@click.command()
+@click.argument("model", type=click.Path(exists=True, path_type=Path))
+@click.argument("converted", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--data", type=click.Path(exists=True, path_type=Path),
+              help="Inputs: a folder of images, or a .npy/.npz (one key per input). Default: synthetic.")
+@click.option("--samples", type=click.IntRange(min=1), default=100, show_default=True, help="How many samples to run.")
+@click.option("--labels", type=click.Path(exists=True, path_type=Path),
+              help="Integer labels (one per sample, .txt/.csv/.npy, with --data FILE.npz) or a class_name/image "
+              "folder: adds the task accuracy of both models.")
+@click.option("--preprocess", "preset", type=click.Choice(_PRESETS, case_sensitive=False), default=None,
+              help="Pixel scaling preset, as for convert (default unit: 0..1).")
+@click.option("--scale", type=float, default=None, help="Multiply pixels (0..255) by this.")
+@click.option("--mean", "mean_text", default=None, help="Subtract after scaling: one value or one per channel.")
+@click.option("--std", "std_text", default=None, help="Divide after subtracting the mean: one value or per channel.")
+@click.option("--resize", type=click.Choice(_RESIZE), default="stretch", show_default=True, help="How images are resized.")
+@click.option("--channel-order", type=click.Choice(("rgb", "bgr")), default="rgb", show_default=True)
+@click.option("--layout", type=click.Choice(("nhwc", "nchw")), default=None, help="Image layout (default: from shape).")
+@click.option("--min-cosine", type=float, default=None, help="Override: minimum mean cosine similarity per output.")
+@click.option("--min-sqnr", type=float, default=None, help="Override: minimum SQNR in dB per output.")
+@click.option("--min-top1", type=float, default=None, help="Override: minimum top-1 agreement (0..1) of classifiers.")
+@click.option("--max-abs", type=float, default=None, help="Set: maximum absolute error of any output value.")
+@click.option("--batch", type=click.IntRange(min=1), default=None, help="Dynamic batch of the ORIGINAL, as for convert.")
+@click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=DIMS",
+              help="Fix a dynamic input dimension of the ORIGINAL model, as for convert (repeatable).")
+@click.option("--keep-nchw", "keep_nchw", multiple=True, metavar="INPUT",
+              help="ONNX: inputs that were kept channel-first by convert --keep-nchw.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads.")
+@click.option("--explain", is_flag=True, help="Rank the layers that lose the most (int8 models, workstation).")
+@click.option("--calibration", type=click.Path(exists=True, path_type=Path), default=None,
+              help="With --explain: the --calibration data given to convert, so its trial conversions match.")
+@click.option("--calibration-samples", type=click.IntRange(min=1), default=200, show_default=True,
+              help="With --explain: as for convert.")
+@json_option
+def verify(
+    model: Path,
+    converted: Path | None,
+    data: Path | None,
+    samples: int,
+    labels: Path | None,
+    preset: str | None,
+    scale: float | None,
+    mean_text: str | None,
+    std_text: str | None,
+    resize: str,
+    channel_order: str,
+    layout: str | None,
+    min_cosine: float | None,
+    min_sqnr: float | None,
+    min_top1: float | None,
+    max_abs: float | None,
+    batch: int | None,
+    input_shapes: tuple[str, ...],
+    keep_nchw: tuple[str, ...],
+    threads: int | None,
+    explain: bool,
+    calibration: Path | None,
+    calibration_samples: int,
+    as_json: bool,
+) -> None:
+    """Check a converted model against its ORIGINAL (.keras/.h5, SavedModel dir, .onnx), or a BUNDLE_DIR.
+
+    \b
+      edgekit verify model.keras model_int8.tflite --data images/ --labels test/
+      edgekit verify bundle/            # on the device: golden inputs vs stored outputs
+    """
+    from edgekit.verify.thresholds import Thresholds
+
+    overrides = {"min_cosine": min_cosine, "min_sqnr_db": min_sqnr, "min_top1": min_top1, "max_abs": max_abs}
+    Thresholds(**overrides)  # validate the user's values before any work
+    custom_recipe = any(v is not None for v in (preset, scale, mean_text, std_text, layout)) or resize != "stretch" \
+        or channel_order != "rgb"
+    extra: dict[str, Any] = {}
+    if calibration is not None and not explain:
+        raise UsageError("--calibration is used by --explain only.",
+                         hint="Add --explain, or use --data for the samples to verify on.")
+
+    if converted is None:
+        if not model.is_dir() or not (model / "manifest.json").is_file():
+            raise UsageError(
+                f"{model} is not a bundle folder (no manifest.json) and no converted .tflite was given.",
+                hint="Run `edgekit verify ORIGINAL CONVERTED.tflite`, or `edgekit verify BUNDLE_DIR` "
+                "for a folder made by `edgekit convert --bundle`.",
+            )
+        for flag, value in (("--data", data), ("--labels", labels), ("--explain", explain or None),
+                            ("--batch/--input-shape/--keep-nchw", (batch or input_shapes or keep_nchw) or None),
+                            ("preprocessing options", custom_recipe or None)):
+            if value is not None:
+                raise UsageError(f"{flag} does not apply to a bundle: it is verified on its stored golden inputs.",
+                                 hint="Drop the option, or verify ORIGINAL CONVERTED.tflite on the workstation.")
+        from edgekit.verify.device import verify_bundle
+
+        report = verify_bundle(model, overrides, samples=samples, num_threads=threads)
+    else:
+        if converted.suffix.lower() != ".tflite":
+            raise UsageError(f"{converted} is not a .tflite file.",
+                             hint="The second argument is the converted model: edgekit verify ORIGINAL CONVERTED.tflite")
+        from edgekit.data import Preprocessing
+        from edgekit.verify.workstation import load_original, prepare_data, verify_against_original
+
+        recipe = None
+        if custom_recipe:
+            recipe = Preprocessing.from_options(
+                preset=preset, scale=scale, mean=_floats(mean_text, "--mean"), std=_floats(std_text, "--std"),
+                resize=resize, channel_order=channel_order, layout=layout,
+            )
+        source = load_original(model, input_shapes, batch, keep_nchw, debug=is_debug(),
+                               converted=None if explain else converted)
+        try:
+            prepared = prepare_data(source, converted, data, recipe, samples, labels)
+            report = verify_against_original(source, converted, prepared, overrides, num_threads=threads)
+            if explain:
+                from edgekit.verify.explain import ExplainOptions, explain_quantization
+
+                try:
+                    options = ExplainOptions(calibration, prepared.recipe, calibration_samples)
+                    extra["explain"] = explain_quantization(source, model, converted, prepared, report.passed, options)
+                except EdgekitError as exc:  # the verify report still stands; say why there is no ranking
+                    from edgekit.verify.explain import ExplainResult
+
+                    warn(f"--explain failed: {exc.message} ({exc.hint})")
+                    extra["explain"] = ExplainResult([], 0, message=f"--explain failed: {exc.message}")
+        finally:
+            if source.cleanup is not None:
+                source.cleanup()
+
+    if as_json:
+        result = report.to_dict()
+        if "explain" in extra:
+            result["explain"] = extra["explain"].to_dict()
+        emit_json(result)
+    else:
+        click.echo(report.render())
+        if "explain" in extra:
+            click.echo("")
+            click.echo(extra["explain"].render())
+    if not report.passed:
+        failed = sorted({f.output for f in report.failures})
+        raise CheckFailed(
+            f"verify failed: {len(failed)} output(s) out of thresholds ({', '.join(failed)}).",
+            hint="See the report above; try --explain to find the layers that lose the most, "
+            "or calibrate with representative --calibration data.",
+        )
+    info(f"verify passed on {report.samples} samples ({report.input_source.value} inputs, {report.runtime}).")

@@ -1,0 +1,246 @@
+"""Compare reference outputs with a converted model's outputs and judge them (device-safe).
+
+:func:`compare_outputs` measures every output, checks it against the
+thresholds and collects EVERY failing output and metric in one
+:class:`VerifyReport`; the command prints it whole before exiting 1.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+import numpy as np
+
+from edgekit.errors import DataError
+from edgekit.report import format_table
+from edgekit.verify.metrics import (
+    OutputMetrics,
+    accuracy,
+    class_scores,
+    compute_metrics,
+    looks_like_class_scores,
+)
+from edgekit.verify.thresholds import Thresholds
+
+
+class InputSource(str, Enum):
+    DATA = "data"  # the user's --data (or the calibration data named in a manifest)
+    BUNDLE = "bundle"  # golden inputs stored in a deployment bundle
+    SYNTHETIC = "synthetic"  # random inputs: agreement only, says nothing about accuracy
+
+
+@dataclass(frozen=True)
+class Failure:
+    output: str
+    metric: str
+    value: float | None
+    limit: float
+    rule: str  # ">=" or "<="
+
+    def describe(self) -> str:
+        shown = "n/a" if self.value is None else _fmt(self.value)
+        return f"{self.metric} {shown} (must be {self.rule} {_fmt(self.limit)})"
+
+
+@dataclass(frozen=True)
+class OutputResult:
+    name: str
+    metrics: OutputMetrics
+    failures: tuple[Failure, ...]
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+    def to_dict(self) -> dict[str, Any]:
+        m = self.metrics
+        return {
+            "name": self.name,
+            "max_abs_error": m.max_abs_error,
+            "mean_abs_error": m.mean_abs_error,
+            "rmse": m.rmse,
+            "cosine": m.cosine,
+            "min_cosine": m.min_cosine,
+            "sqnr_db": m.sqnr_db,
+            "top1_agreement": m.top1_agreement,
+            "top5_agreement": m.top5_agreement,
+            "num_classes": m.num_classes,
+            "passed": self.passed,
+            "failures": [f.describe() for f in self.failures],
+        }
+
+
+@dataclass(frozen=True)
+class AccuracyResult:
+    original: float
+    converted: float
+    samples: int
+
+    @property
+    def drop(self) -> float:
+        return self.original - self.converted
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"original": self.original, "converted": self.converted, "drop": self.drop, "samples": self.samples}
+
+
+@dataclass
+class VerifyReport:
+    samples: int
+    runtime: str  # "ai-edge-litert 2.3.0"
+    input_source: InputSource
+    quantization: str
+    thresholds: Thresholds
+    outputs: list[OutputResult]
+    accuracy: AccuracyResult | None = None
+    model: str = ""
+    reference: str = ""  # what produced the reference outputs
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outputs)
+
+    @property
+    def failures(self) -> list[Failure]:
+        return [f for o in self.outputs for f in o.failures]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "samples": self.samples,
+            "runtime": self.runtime,
+            "input_source": self.input_source.value,
+            "model": self.model,
+            "reference": self.reference,
+            "quantization": self.quantization,
+            "thresholds": self.thresholds.as_dict(),
+            "outputs": [o.to_dict() for o in self.outputs],
+            "accuracy": self.accuracy.to_dict() if self.accuracy else None,
+            "failures": [{"output": f.output, "metric": f.metric, "value": f.value, "limit": f.limit} for f in self.failures],
+            "notes": list(self.notes),
+            "measured": True,
+        }
+
+    def render(self) -> str:
+        """The human report: header, per-output table, accuracy, and every failure."""
+        lines = [
+            f"Model:        {self.model}",
+            f"Reference:    {self.reference}",
+            f"Runtime:      {self.runtime}",
+            f"Quantization: {self.quantization}",
+            f"Inputs:       {self.samples} samples ({self.input_source.value})",
+            "",
+            "Per-output agreement (measured on these samples):",
+        ]
+        rows = []
+        for o in self.outputs:
+            m = o.metrics
+            rows.append([
+                o.name, _fmt(m.max_abs_error), _fmt(m.mean_abs_error), _fmt(m.rmse), f"{m.cosine:.5f}",
+                f"{m.sqnr_db:.1f}", _pct(m.top1_agreement), _pct(m.top5_agreement), "PASS" if o.passed else "FAIL",
+            ])
+        lines.append(format_table(
+            ["output", "max_abs", "mean_abs", "rmse", "cosine", "sqnr_dB", "top1", "top5", "result"], rows,
+            align="lrrrrrrrl",
+        ))
+        t = self.thresholds
+        lines.append(
+            "Thresholds: "
+            + ", ".join(
+                part for part in (
+                    f"cosine >= {t.min_cosine}" if t.min_cosine is not None else "",
+                    f"sqnr >= {t.min_sqnr_db} dB" if t.min_sqnr_db is not None else "",
+                    f"top1 >= {t.min_top1:.0%}" if t.min_top1 is not None else "",
+                    f"max_abs <= {t.max_abs}" if t.max_abs is not None else "",
+                ) if part
+            )
+        )
+        if self.accuracy is not None:
+            a = self.accuracy
+            lines += [
+                "",
+                f"Accuracy on {a.samples} labelled samples (measured): original {a.original:.2%}, "
+                f"converted {a.converted:.2%}, drop {a.drop * 100:.2f} points",
+            ]
+        for note in self.notes:
+            lines.append(f"Note: {note}")
+        lines.append("")
+        if self.passed:
+            lines.append(f"PASSED: all {len(self.outputs)} output(s) within thresholds.")
+        else:
+            failed = [o for o in self.outputs if not o.passed]
+            lines.append(f"FAILED: {len(failed)} of {len(self.outputs)} output(s) out of thresholds:")
+            for o in failed:
+                lines.append(f"  {o.name}: " + "; ".join(f.describe() for f in o.failures))
+        return "\n".join(lines)
+
+
+def _fmt(value: float) -> str:
+    if value is None or not math.isfinite(value):
+        return str(value)
+    if value == 0:
+        return "0"
+    if abs(value) >= 1000 or abs(value) < 1e-3:
+        return f"{value:.3e}"
+    return f"{value:.4f}"
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def check_thresholds(name: str, metrics: OutputMetrics, thresholds: Thresholds) -> tuple[Failure, ...]:
+    """Every limit this output breaks (empty: it passed)."""
+    failures: list[Failure] = []
+    t = thresholds
+    if t.min_cosine is not None and not metrics.cosine >= t.min_cosine:
+        failures.append(Failure(name, "cosine", metrics.cosine, t.min_cosine, ">="))
+    if t.min_sqnr_db is not None and not metrics.sqnr_db >= t.min_sqnr_db:
+        failures.append(Failure(name, "sqnr_db", metrics.sqnr_db, t.min_sqnr_db, ">="))
+    if t.min_top1 is not None and metrics.top1_agreement is not None and not metrics.top1_agreement >= t.min_top1:
+        failures.append(Failure(name, "top1_agreement", metrics.top1_agreement, t.min_top1, ">="))
+    if t.max_abs is not None and not metrics.max_abs_error <= t.max_abs:
+        failures.append(Failure(name, "max_abs_error", metrics.max_abs_error, t.max_abs, "<="))
+    return tuple(failures)
+
+
+def compare_outputs(
+    reference: dict[str, np.ndarray],
+    converted: dict[str, np.ndarray],
+    thresholds: Thresholds,
+) -> list[OutputResult]:
+    """Measure and judge every output (same names on both sides, sample axis first)."""
+    missing = sorted(set(reference) ^ set(converted))
+    if missing:
+        raise DataError(
+            f"Outputs differ: reference has {sorted(reference)}, converted has {sorted(converted)}.",
+            hint="The converted model must have the same outputs as the original.",
+        )
+    results = []
+    for name in reference:
+        metrics = compute_metrics(name, reference[name], converted[name])
+        results.append(OutputResult(name, metrics, check_thresholds(name, metrics, thresholds)))
+    return results
+
+
+def compare_accuracy(
+    reference: dict[str, np.ndarray], converted: dict[str, np.ndarray], labels: np.ndarray
+) -> AccuracyResult:
+    """Task accuracy of both models on the first class-score output (probabilities/logits preferred)."""
+    views = {n: class_scores(v) for n, v in reference.items()}
+    candidates = [n for n, view in views.items() if view is not None]
+    preferred = [n for n in candidates if looks_like_class_scores(views[n])]  # type: ignore[arg-type]
+    for name in preferred + candidates:
+        return AccuracyResult(
+            original=accuracy(reference[name], labels),
+            converted=accuracy(converted[name], labels),
+            samples=int(labels.shape[0]),
+        )
+    raise DataError(
+        "Labels were given but no output is a vector of class scores.",
+        hint="Use --labels only with classifier models.",
+    )

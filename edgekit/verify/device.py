@@ -1,0 +1,80 @@
+"""`edgekit verify BUNDLE_DIR` on the board: golden inputs through model.tflite vs the stored outputs.
+
+Device-safe: numpy, the bundle reader and the TFLite runtime only. No original
+model and no TensorFlow are needed; the stored outputs were computed by the
+original model on the workstation when the bundle was made.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.bundle import read_bundle
+from edgekit.verify.compare import InputSource, VerifyReport, compare_outputs
+from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
+from edgekit.verify.thresholds import default_thresholds
+
+
+def verify_bundle(
+    bundle_dir: Path,
+    overrides: dict[str, float | None] | None = None,
+    samples: int | None = None,
+    num_threads: int | None = None,
+) -> VerifyReport:
+    """Run the bundle's model on its golden inputs and judge it against the golden outputs."""
+    bundle = read_bundle(Path(bundle_dir))
+    runner = TFLiteRunner(bundle.model_path, num_threads=num_threads)
+    model = runner.model
+    count = bundle.samples if samples is None else max(1, min(samples, bundle.samples))
+
+    in_names = list(bundle.golden_inputs)
+    out_names = list(bundle.golden_outputs)
+    in_tensors = bind_tensors(
+        "input",
+        [Wanted(n, tuple(bundle.golden_inputs[n].shape[1:]), str(bundle.golden_inputs[n].dtype)) for n in in_names],
+        model,
+    )
+    out_tensors = bind_tensors(
+        "output",
+        [Wanted(n, tuple(bundle.golden_outputs[n].shape[1:]), "float32") for n in out_names],
+        model,
+    )
+    feeds = [
+        canonical(bundle.golden_inputs[n][:count], t, f"Golden input '{n}'")
+        for n, t in zip(in_names, in_tensors, strict=True)
+    ]
+    results = runner.run(in_tensors, feeds, out_tensors)
+    shown = _display_names(bundle.manifest, out_names)
+    converted = {shown[n]: r for n, r in zip(out_names, results, strict=True)}
+    reference = {
+        shown[n]: canonical(np.asarray(bundle.golden_outputs[n][:count], dtype=np.float32), t, f"Golden output '{n}'")
+        for n, t in zip(out_names, out_tensors, strict=True)
+    }
+
+    kind = model.quant_kind
+    thresholds = default_thresholds(kind).with_overrides(**(overrides or {}))
+    source = bundle.manifest.get("source") if isinstance(bundle.manifest.get("source"), dict) else {}
+    report = VerifyReport(
+        samples=count,
+        runtime=runner.runtime,
+        input_source=InputSource.BUNDLE,
+        quantization=kind.value,
+        thresholds=thresholds,
+        outputs=compare_outputs(reference, converted, thresholds),
+        model=str(bundle.model_path),
+        reference=f"golden outputs stored in {bundle.dir.name}/golden.npz"
+        + (f" (original: {source.get('file')})" if source and source.get("file") else ""),
+    )
+    return report
+
+
+def _display_names(manifest: dict[str, Any], names: list[str]) -> dict[str, str]:
+    """TFLite output name -> the original model's name from the manifest (when known and unique)."""
+    entries = manifest.get("outputs") if isinstance(manifest.get("outputs"), list) else []
+    source = {str(e.get("name")): str(e.get("source_name")) for e in entries or []
+              if isinstance(e, dict) and e.get("source_name")}
+    shown = {n: source.get(n, n) for n in names}
+    return shown if len(set(shown.values())) == len(shown) else {n: n for n in names}

@@ -1,0 +1,164 @@
+"""Error metrics between a reference output and a converted model's output (device-safe: numpy only).
+
+Both arrays carry a leading sample axis and are in the float domain (integer
+outputs are dequantized before they get here). Every figure is measured on the
+samples given, never estimated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgekit.errors import DataError
+
+# SQNR of two identical float32 outputs is +inf; JSON has no inf, so report a
+# ceiling far above any threshold (float32 rounding noise is ~140 dB).
+SQNR_CEILING_DB = 200.0
+
+
+@dataclass(frozen=True)
+class OutputMetrics:
+    """Measured error of one output over all samples."""
+
+    max_abs_error: float
+    mean_abs_error: float
+    rmse: float
+    cosine: float  # mean over samples of the per-sample cosine similarity
+    min_cosine: float  # the worst sample
+    sqnr_db: float  # 10*log10(signal power / noise power) over all samples, capped at +-SQNR_CEILING_DB
+    top1_agreement: float | None  # fraction of samples with the same arg-max (None: not class scores)
+    top5_agreement: float | None  # fraction whose reference top-1 is in the converted top-5 (None: < 6 classes)
+    num_classes: int | None
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.num_classes is not None
+
+
+def class_scores(values: np.ndarray) -> np.ndarray | None:
+    """The (samples, classes) view of an output if it is shaped like a vector of class scores, else None.
+
+    Such an output has, per sample, exactly one axis longer than 1 after
+    dropping singleton axes (e.g. (1, 1000) or (1, 1, 1, 10)) and at least 2
+    classes. Integer outputs with ids rather than scores are not class scores.
+    """
+    if values.ndim < 2 or not np.issubdtype(values.dtype, np.floating):
+        return None
+    per_sample = [d for d in values.shape[1:] if d != 1]
+    if len(per_sample) != 1 or per_sample[0] < 2:
+        return None
+    return values.reshape(values.shape[0], per_sample[0])
+
+
+# Fewer classes than this count as class scores only when they are probabilities
+# (a 4-value box or a 2-value regression head is not a classifier).
+MIN_LOGIT_CLASSES = 10
+
+
+def looks_like_class_scores(view: np.ndarray) -> bool:
+    """Probabilities (non-negative, rows sum to 1) of >= 2 classes, or a vector of >= 10 scores (logits)."""
+    if view.shape[1] >= MIN_LOGIT_CLASSES:
+        return True
+    ref = view.astype(np.float64)
+    return bool(np.all(ref >= 0) and np.allclose(ref.sum(axis=1), 1.0, atol=1e-3))
+
+
+def _cosines(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
+    dot = np.sum(ref * out, axis=1)
+    norm_ref = np.linalg.norm(ref, axis=1)
+    norm_out = np.linalg.norm(out, axis=1)
+    denom = norm_ref * norm_out
+    both_zero = (norm_ref == 0) & (norm_out == 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cos = np.where(denom > 0, dot / np.where(denom > 0, denom, 1.0), 0.0)
+    cos = np.where(both_zero, 1.0, cos)  # two all-zero outputs agree exactly
+    return np.clip(cos, -1.0, 1.0)
+
+
+def sqnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
+    """Signal-to-quantization-noise ratio in dB, capped at +-SQNR_CEILING_DB."""
+    ref = reference.astype(np.float64).ravel()
+    noise = float(np.sum((ref - candidate.astype(np.float64).ravel()) ** 2))
+    signal = float(np.sum(ref**2))
+    if noise == 0.0:
+        return SQNR_CEILING_DB
+    if signal == 0.0:
+        return -SQNR_CEILING_DB
+    return float(np.clip(10.0 * math.log10(signal / noise), -SQNR_CEILING_DB, SQNR_CEILING_DB))
+
+
+def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray) -> OutputMetrics:
+    """All metrics of one output. Shapes must match exactly (sample axis first)."""
+    if reference.shape != candidate.shape:
+        raise DataError(
+            f"Output '{name}': reference shape {reference.shape} != converted shape {candidate.shape}.",
+            hint="The converted model does not produce the same output shape as the original; "
+            "check the conversion (and the layout of ONNX outputs).",
+        )
+    if reference.size == 0 or reference.shape[0] == 0:
+        raise DataError(f"Output '{name}' has no values to compare.", hint="Use at least one sample.")
+    ref = reference.astype(np.float64)
+    out = candidate.astype(np.float64)
+    if not np.all(np.isfinite(ref)):
+        raise DataError(
+            f"Output '{name}' of the ORIGINAL model contains NaN or Inf.",
+            hint="Check the input data and preprocessing: the original model itself fails on it.",
+        )
+    nonfinite = ~np.isfinite(out)
+    diff = np.abs(ref - np.where(nonfinite, 0.0, out))
+    max_abs = math.inf if nonfinite.any() else float(diff.max())
+    n = ref.shape[0]
+    flat_ref = ref.reshape(n, -1)
+    flat_out = np.where(nonfinite, 0.0, out).reshape(n, -1)
+    cos = _cosines(flat_ref, flat_out)
+    if nonfinite.any():
+        cos = np.where(nonfinite.reshape(n, -1).any(axis=1), -1.0, cos)
+
+    top1: float | None = None
+    top5: float | None = None
+    num_classes: int | None = None
+    scores_ref = class_scores(reference)
+    scores_out = class_scores(np.where(nonfinite, -np.inf, candidate).astype(candidate.dtype, copy=False))
+    if scores_ref is not None and scores_out is not None and looks_like_class_scores(scores_ref):
+        num_classes = int(scores_ref.shape[1])
+        ref_top1 = np.argmax(scores_ref, axis=1)
+        top1 = float(np.mean(ref_top1 == np.argmax(scores_out, axis=1)))
+        if num_classes > 5:
+            top5_idx = np.argsort(-scores_out, axis=1, kind="stable")[:, :5]
+            top5 = float(np.mean(np.any(top5_idx == ref_top1[:, None], axis=1)))
+
+    return OutputMetrics(
+        max_abs_error=max_abs,
+        mean_abs_error=float(diff.mean()) if not nonfinite.any() else math.inf,
+        rmse=float(np.sqrt(np.mean(diff**2))) if not nonfinite.any() else math.inf,
+        cosine=float(cos.mean()),
+        min_cosine=float(cos.min()),
+        sqnr_db=sqnr_db(ref, np.where(nonfinite, 0.0, out)) if not nonfinite.any() else -SQNR_CEILING_DB,
+        top1_agreement=top1,
+        top5_agreement=top5,
+        num_classes=num_classes,
+    )
+
+
+def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 task accuracy of class scores (samples, ...) against integer labels."""
+    view = class_scores(scores)
+    if view is None:
+        raise DataError(
+            f"Labels were given but the output of shape {scores.shape[1:]} per sample is not a vector of class scores.",
+            hint="Use --labels only with classifier models.",
+        )
+    if labels.shape[0] != view.shape[0]:
+        raise DataError(
+            f"{labels.shape[0]} labels for {view.shape[0]} samples.",
+            hint="Give exactly one integer label per sample, in the order of the data.",
+        )
+    if labels.size and (labels.min() < 0 or labels.max() >= view.shape[1]):
+        raise DataError(
+            f"Labels range {int(labels.min())}..{int(labels.max())} is outside the model's {view.shape[1]} classes.",
+            hint="Labels are class indices 0..N-1 in the order of the model's output.",
+        )
+    return float(np.mean(np.argmax(view, axis=1) == labels))

@@ -1,0 +1,112 @@
+"""`edgekit verify BUNDLE_DIR` with only the base install (device tests: no TensorFlow anywhere).
+
+The bundle is made here from the committed sample int8 model with golden outputs
+computed by the model itself (the workstation tests in test_verify_cli.py use
+golden outputs of the original Keras model).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edgekit.bundle import write_bundle
+from edgekit.cli import main
+from edgekit.tflite.model import load_model
+from edgekit.verify.tflite_runner import TFLiteRunner
+
+pytestmark = pytest.mark.device
+
+
+def _self_bundle(tflite: Path, out: Path, count: int = 6, golden_fn: object = None) -> Path:
+    model = load_model(tflite)
+    rng = np.random.default_rng(0)
+    inputs = {}
+    for t in model.inputs:
+        inputs[t.name] = rng.uniform(0.0, 1.0, size=(count, *t.shape)).astype(np.float32)
+    runner = TFLiteRunner(tflite)
+    outs = runner.run(model.inputs, [inputs[t.name] for t in model.inputs], model.outputs)
+    golden = {t.name: o for t, o in zip(model.outputs, outs, strict=True)}
+    if callable(golden_fn):
+        golden = {k: golden_fn(v) for k, v in golden.items()}
+
+    def io(t: object) -> dict:
+        q = t.quant  # type: ignore[attr-defined]
+        return {"name": t.name, "source_name": None, "shape": list(t.shape), "dtype": t.dtype,  # type: ignore[attr-defined]
+                "scale": q.scale if q else None, "zero_point": q.zero_point if q else None, "to_tflite_perm": None}
+
+    manifest = {"quantization": "int8", "io_type": model.inputs[0].dtype, "inputs": [io(t) for t in model.inputs],
+                "outputs": [io(t) for t in model.outputs], "preprocessing": None, "tools": {},
+                "source": {"file": "self", "sha256": "0" * 64, "format": "keras", "size_bytes": 0},
+                "calibration": {"source": "synthetic", "count": 0, "skipped": 0, "per_input": {}}}
+    return write_bundle(out, tflite.read_bytes(), manifest, inputs, golden, force=False)
+
+
+NO_TF = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "onnx", "onnxruntime", "onnx2tf"):
+            raise ImportError(f"{name} is blocked in this test")
+        return None
+sys.meta_path.insert(0, _Block())
+"""
+
+
+def _run_without_tf(args: list[str]) -> dict:
+    code = NO_TF + textwrap.dedent(f"""
+        import json
+        from click.testing import CliRunner
+        from edgekit.cli import main
+        r = CliRunner().invoke(main, {args!r})
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "onnx", "onnxruntime"))
+        print(json.dumps({{"exit": r.exit_code, "stdout": r.stdout, "stderr": r.stderr, "heavy": heavy}}))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                         env=dict(os.environ), check=False)
+    assert out.returncode == 0, out.stderr
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+def test_bundle_passes_without_tensorflow(sample_int8: Path, tmp_path: Path) -> None:
+    bundle = _self_bundle(sample_int8, tmp_path / "bundle")
+    result = _run_without_tf(["verify", "--json", str(bundle)])
+    assert result["heavy"] == []
+    assert result["exit"] == 0, result
+    report = json.loads(result["stdout"])
+    assert report["passed"] is True and report["input_source"] == "bundle" and report["samples"] == 6
+    assert report["runtime"] and report["quantization"] == "int8"
+    (out,) = report["outputs"]
+    assert out["max_abs_error"] == 0.0 and out["cosine"] == pytest.approx(1.0)
+    human = _run_without_tf(["verify", str(bundle)])
+    assert human["exit"] == 0 and "Runtime:" in human["stdout"] and "PASSED" in human["stdout"]
+
+
+def test_bundle_with_other_outputs_fails_with_exit_1(sample_int8: Path, tmp_path: Path) -> None:
+    bundle = _self_bundle(sample_int8, tmp_path / "bundle", golden_fn=lambda v: v[::-1, ..., ::-1].copy())
+    result = CliRunner().invoke(main, ["verify", "--json", str(bundle)])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["passed"] is False and report["failures"]
+    assert "Error: verify failed" in result.stderr
+
+
+def test_bundle_errors(sample_int8: Path, tmp_path: Path) -> None:
+    bundle = _self_bundle(sample_int8, tmp_path / "bundle")
+    (bundle / "model.tflite").write_bytes((bundle / "model.tflite").read_bytes() + b"\0")
+    result = CliRunner().invoke(main, ["verify", str(bundle)])
+    assert result.exit_code == 2 and "sha256" in result.stderr and "Traceback" not in result.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(main, ["verify", str(empty)])
+    assert result.exit_code == 2 and "not a bundle folder" in result.stderr
+    result = CliRunner().invoke(main, ["verify", str(bundle), "--explain"])
+    assert result.exit_code == 2 and "--explain does not apply to a bundle" in result.stderr
