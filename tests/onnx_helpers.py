@@ -1,0 +1,130 @@
+"""Tiny ONNX models for the ONNX tests, built with onnx.helper (no files from the network)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _onnx() -> Any:
+    import onnx
+
+    return onnx
+
+
+def _model(nodes: list[Any], inputs: list[Any], outputs: list[Any], inits: list[Any], opset: int = 17) -> Any:
+    onnx = _onnx()
+    h = onnx.helper
+    graph = h.make_graph(nodes, "edgekit_test", inputs, outputs, inits)
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)], producer_name="edgekit-tests")
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    return model
+
+
+def _init(name: str, array: np.ndarray) -> Any:
+    return _onnx().numpy_helper.from_array(array, name)
+
+
+def kitchen_sink_model(path: Path) -> Path:
+    """NCHW image model with a symbolic batch: conv/relu/maxpool/resize/concat/transpose/layernorm/
+    reducemean/gemm/softmax; two outputs: class scores 'probs' [N,10] and a 4-D feature map 'features' [N,8,16,16]."""
+    onnx = _onnx()
+    h, T = onnx.helper, onnx.TensorProto
+    rng = np.random.default_rng(1)
+    inits = [
+        _init("w1", (rng.standard_normal((8, 3, 3, 3)) * 0.4).astype(np.float32)),
+        _init("b1", (rng.standard_normal(8) * 0.1).astype(np.float32)),
+        _init("scales", np.array([1, 1, 2, 2], np.float32)),
+        _init("ln_scale", (1 + rng.standard_normal(16) * 0.1).astype(np.float32)),
+        _init("ln_bias", (rng.standard_normal(16) * 0.1).astype(np.float32)),
+        _init("wg", (rng.standard_normal((16, 10)) * 0.5).astype(np.float32)),
+        _init("bg", (rng.standard_normal(10) * 0.1).astype(np.float32)),
+    ]
+    nodes = [
+        h.make_node("Conv", ["image", "w1", "b1"], ["conv"], pads=[1, 1, 1, 1]),
+        h.make_node("Relu", ["conv"], ["features"]),
+        h.make_node("MaxPool", ["features"], ["pool"], kernel_shape=[2, 2], strides=[2, 2]),
+        h.make_node("Resize", ["pool", "", "scales"], ["up"], mode="nearest"),
+        h.make_node("Concat", ["features", "up"], ["cat"], axis=1),
+        h.make_node("Transpose", ["cat"], ["nhwc"], perm=[0, 2, 3, 1]),
+        h.make_node("LayerNormalization", ["nhwc", "ln_scale", "ln_bias"], ["ln"], axis=-1),
+        h.make_node("ReduceMean", ["ln"], ["mean"], axes=[1, 2], keepdims=0),
+        h.make_node("Gemm", ["mean", "wg", "bg"], ["logits"]),
+        h.make_node("Softmax", ["logits"], ["probs"], axis=1),
+    ]
+    model = _model(
+        nodes,
+        [h.make_tensor_value_info("image", T.FLOAT, ["batch", 3, 16, 16])],
+        [h.make_tensor_value_info("probs", T.FLOAT, ["batch", 10]),
+         h.make_tensor_value_info("features", T.FLOAT, ["batch", 8, 16, 16])],
+        inits,
+    )
+    onnx.save(model, str(path))
+    return path
+
+
+def two_input_model(path: Path) -> Path:
+    """Audio frames with a symbolic time axis [1, T, 20] float + token ids [1, 4] int64 -> scores [1, 5]."""
+    onnx = _onnx()
+    h, T = onnx.helper, onnx.TensorProto
+    rng = np.random.default_rng(2)
+    inits = [
+        _init("table", rng.standard_normal((10, 20)).astype(np.float32)),
+        _init("proj", (rng.standard_normal((20, 5)) * 0.5).astype(np.float32)),
+    ]
+    nodes = [
+        h.make_node("Gather", ["table", "tokens"], ["emb"], axis=0),
+        h.make_node("ReduceMean", ["emb"], ["emb_mean"], axes=[1], keepdims=0),
+        h.make_node("ReduceMean", ["frames"], ["frames_mean"], axes=[1], keepdims=0),
+        h.make_node("Add", ["emb_mean", "frames_mean"], ["both"]),
+        h.make_node("MatMul", ["both", "proj"], ["scores"]),
+    ]
+    model = _model(
+        nodes,
+        [h.make_tensor_value_info("frames", T.FLOAT, [1, "time", 20]),
+         h.make_tensor_value_info("tokens", T.INT64, [1, 4])],
+        [h.make_tensor_value_info("scores", T.FLOAT, [1, 5])],
+        inits,
+    )
+    onnx.save(model, str(path))
+    return path
+
+
+def lppool_model(path: Path) -> Path:
+    """LpPool: onnxruntime runs it, onnx2tf 1.28.8 has no converter for it."""
+    onnx = _onnx()
+    h, T = onnx.helper, onnx.TensorProto
+    nodes = [h.make_node("LpPool", ["x"], ["y"], kernel_shape=[2, 2], p=2)]
+    model = _model(nodes, [h.make_tensor_value_info("x", T.FLOAT, [1, 2, 4, 4])],
+                   [h.make_tensor_value_info("y", T.FLOAT, [1, 2, 3, 3])], [])
+    onnx.save(model, str(path))
+    return path
+
+
+def external_data_model(path: Path) -> Path:
+    """A small MatMul model whose weight lives in an external data file next to it."""
+    onnx = _onnx()
+    h, T = onnx.helper, onnx.TensorProto
+    w = np.arange(64 * 64, dtype=np.float32).reshape(64, 64) / 4096.0
+    model = _model([h.make_node("MatMul", ["x", "w"], ["y"])],
+                   [h.make_tensor_value_info("x", T.FLOAT, [1, 64])],
+                   [h.make_tensor_value_info("y", T.FLOAT, [1, 64])], [_init("w", w)])
+    onnx.save(model, str(path), save_as_external_data=True, all_tensors_to_one_file=True,
+              location=path.name + ".data", size_threshold=0)
+    return path
+
+
+def new_opset_model(path: Path) -> Path:
+    """A model that claims an opset far newer than any onnx knows (written without the checker)."""
+    onnx = _onnx()
+    h, T = onnx.helper, onnx.TensorProto
+    graph = h.make_graph([h.make_node("Relu", ["x"], ["y"])], "g",
+                         [h.make_tensor_value_info("x", T.FLOAT, [1, 4])],
+                         [h.make_tensor_value_info("y", T.FLOAT, [1, 4])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 99)])
+    model.ir_version = 8
+    path.write_bytes(model.SerializeToString())
+    return path
