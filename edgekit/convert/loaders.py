@@ -14,7 +14,7 @@ from pathlib import Path
 
 from edgekit.convert.config import LoadOptions
 from edgekit.convert.source import SourceFormat, SourceModel, detect_format
-from edgekit.errors import InputError, MissingDependency
+from edgekit.errors import InputError, MissingDependency, UsageError
 
 Loader = Callable[[Path, LoadOptions, bool], SourceModel]
 
@@ -65,4 +65,10 @@ def load_source(path: Path, options: LoadOptions | None = None, debug: bool = Fa
     if loader is None:
         valid = ", ".join(f.value for f in LOADERS)
         raise InputError(f"No loader for format '{fmt.value}'.", hint=f"Known formats: {valid}.")
-    return loader(Path(path), options or LoadOptions(), debug)
+    opts = options or LoadOptions()
+    if fmt is not SourceFormat.ONNX and opts.keep_nchw:
+        raise UsageError(
+            f"--keep-nchw applies to ONNX models only; {path} is a {fmt.value} model.",
+            hint="Drop --keep-nchw: Keras and SavedModel inputs keep their own layout.",
+        )
+    return loader(Path(path), opts, debug)
