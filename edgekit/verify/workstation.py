@@ -76,7 +76,11 @@ def load_original(
         check=False,
         reference_tflite=converted,  # ONNX: onnxruntime + the layout of this .tflite, no second onnx2tf run
     )
-    return load_source(Path(path), options, debug)
+    from edgekit.convert.tf_util import native_quiet, quiet_tf
+
+    quiet_tf(debug)
+    with native_quiet(debug):  # TensorFlow's C++ start-up lines go to fd 2 directly
+        return load_source(Path(path), options, debug)
 
 
 def manifest_next_to(tflite_path: Path) -> dict[str, Any] | None:
