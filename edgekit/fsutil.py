@@ -26,6 +26,26 @@ def check_output_path(path: Path, force: bool) -> Path:
     return path
 
 
+def current_umask() -> int:
+    """The process umask (read from /proc when possible: os.umask() alone would have to change it)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def normal_permissions(path: Path) -> None:
+    """Give a temp file/dir (mkstemp/mkdtemp make them 0600/0700) the mode a plain open()/mkdir() would."""
+    with contextlib.suppress(OSError):
+        os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~current_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path: Path) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; on success rename it over ``path``, on failure delete it."""
@@ -35,6 +55,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
+        normal_permissions(tmp)  # not mkstemp's 0600: the user copies this file to a device (issue 9)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -146,10 +146,14 @@ class Tensor:
         """The constant data, shaped (None for activations, strings, sparse or odd-typed tensors)."""
         if self._data is None or self.dtype not in _NUMPY_DTYPES or self.sparse:
             return None
-        arr = np.frombuffer(self._data, dtype=np.dtype(self.dtype))
-        if arr.size == self.num_elements:
-            return arr.reshape(self.shape)
-        return arr
+        itemsize = np.dtype(self.dtype).itemsize
+        if len(self._data) != self.num_elements * itemsize:  # a damaged buffer (found by tests/test_fuzz_inputs.py)
+            raise ModelFormatError(
+                f"tensor '{self.name}' (#{self.index}) has {len(self._data)} bytes of constant data, but shape "
+                f"{list(self.shape)} of {self.dtype} needs {self.num_elements * itemsize}.",
+                hint="The file is damaged; convert the model again or copy the file whole.",
+            )
+        return np.frombuffer(self._data, dtype=np.dtype(self.dtype)).reshape(self.shape)
 
 
 @dataclass(frozen=True)
@@ -399,17 +403,48 @@ def _buffer_bytes(model: Any, index: int, data: bytes, bounds: _Bounds) -> bytes
     return bytes(buf.DataAsNumpy().tobytes())
 
 
+# No real tensor has more elements than this (2**40: a terabyte of int8). Larger or negative (< -1)
+# dimensions mean a damaged file; found by tests/test_fuzz_inputs.py (int64 overflows downstream).
+_MAX_TENSOR_ELEMENTS = 2**40
+
+
 def _tensor(model: Any, t: Any, index: int, data: bytes, bounds: _Bounds) -> Tensor:
     shape = _int_vector(t, "Shape", bounds)
     signature = _int_vector(t, "ShapeSignature", bounds) or shape
+    elements = 1
+    for d in shape:
+        elements *= max(d, 1)
+    if any(d < -1 for d in (*shape, *signature)) or elements > _MAX_TENSOR_ELEMENTS:
+        raise ModelFormatError(
+            f"{bounds.name}: tensor {index} ('{_text(t.Name())}') has an impossible shape {list(shape)}.",
+            hint="The file is damaged or was not written by a TFLite converter; convert the model again.",
+        )
     raw = _buffer_bytes(model, int(t.Buffer()), data, bounds)
+    dtype = _DTYPES.get(int(t.Type()), f"type{int(t.Type())}")
+    if raw is not None and dtype in _NUMPY_DTYPES and t.Sparsity() is None and (
+        len(raw) < elements * np.dtype(dtype).itemsize
+    ):  # what the runtime refuses too ("required_bytes <= bytes"); found by tests/test_fuzz_inputs.py
+        raise ModelFormatError(
+            f"{bounds.name}: tensor {index} ('{_text(t.Name())}') has {len(raw)} bytes of data, but shape "
+            f"{list(shape)} of {dtype} needs {elements * np.dtype(dtype).itemsize}.",
+            hint="The file is damaged or was not written by a TFLite converter; convert the model again.",
+        )
+    quant = _quant(t, bounds)
+    if quant is not None:  # the runtime's own consistency rules (found by tests/test_fuzz_inputs.py)
+        n, qdim = len(quant.scales), quant.quantized_dimension
+        if len(quant.zero_points) != n or (n > 1 and not (0 <= qdim < len(shape) and shape[qdim] == n)):
+            raise ModelFormatError(
+                f"{bounds.name}: tensor {index} ('{_text(t.Name())}') has {n} quantization scales and "
+                f"{len(quant.zero_points)} zero points for shape {list(shape)} (quantized dimension {qdim}).",
+                hint="The file is damaged or was not written by a TFLite converter; convert the model again.",
+            )
     return Tensor(
         index=index,
         name=_text(t.Name()),
         shape=shape,
         shape_signature=signature,
-        dtype=_DTYPES.get(int(t.Type()), f"type{int(t.Type())}"),
-        quant=_quant(t, bounds),
+        dtype=dtype,
+        quant=quant,
         buffer=int(t.Buffer()),
         is_constant=raw is not None,
         nbytes=len(raw) if raw is not None else 0,

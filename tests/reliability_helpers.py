@@ -1,0 +1,286 @@
+"""Helpers for the reliability / fuzz / device tests: tiny models and bundles built WITHOUT TensorFlow.
+
+Everything here is device-safe (numpy + the LiteRT flatbuffer schema + stdlib), so the same
+fixtures serve the workstation suite, the base-install venv (scripts/test-device) and the
+emulated Pi (scripts/test-pi).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def make_fc_tflite(in_features: int = 4, out_features: int = 3, seed: int = 0) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """A float32 FULLY_CONNECTED model y = x @ W.T + b, written with the flatbuffer object API.
+
+    Returns (tflite bytes, W, b) so tests can compute the exact expected output with numpy.
+    """
+    import flatbuffers
+
+    from edgekit.tflite import _schema as S
+
+    rng = np.random.default_rng(seed)
+    weights = rng.standard_normal((out_features, in_features)).astype(np.float32)
+    bias = rng.standard_normal(out_features).astype(np.float32)
+
+    def buffer(data: bytes | None) -> Any:
+        b = S.BufferT()
+        b.data = list(data) if data else None
+        return b
+
+    def tensor(name: str, shape: list[int], buf: int) -> Any:
+        t = S.TensorT()
+        t.name = name
+        t.shape = shape
+        t.shapeSignature = shape
+        t.type = S.TensorType.FLOAT32
+        t.buffer = buf
+        return t
+
+    sg = S.SubGraphT()
+    sg.name = "main"
+    sg.tensors = [
+        tensor("input", [1, in_features], 1),
+        tensor("weights", [out_features, in_features], 2),
+        tensor("bias", [out_features], 3),
+        tensor("output", [1, out_features], 4),
+    ]
+    sg.inputs = [0]
+    sg.outputs = [3]
+    op = S.OperatorT()
+    op.opcodeIndex = 0
+    op.inputs = [0, 1, 2]
+    op.outputs = [3]
+    op.builtinOptionsType = S.BuiltinOptions.FullyConnectedOptions
+    opts = S.FullyConnectedOptionsT()
+    opts.fusedActivationFunction = S.ActivationFunctionType.NONE
+    op.builtinOptions = opts
+    sg.operators = [op]
+
+    code = S.OperatorCodeT()
+    code.builtinCode = S.BuiltinOperator.FULLY_CONNECTED
+    code.deprecatedBuiltinCode = S.BuiltinOperator.FULLY_CONNECTED
+    code.version = 1
+
+    model = S.ModelT()
+    model.version = 3
+    model.description = "edgekit reliability test model"
+    model.operatorCodes = [code]
+    model.subgraphs = [sg]
+    model.buffers = [buffer(None), buffer(None), buffer(weights.tobytes()), buffer(bias.tobytes()), buffer(None)]
+
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output()), weights, bias
+
+
+def fc_reference(x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """The exact float64 answer of the FC model, for golden outputs."""
+    return (x.astype(np.float64) @ weights.T.astype(np.float64) + bias).astype(np.float32)
+
+
+def write_stopgap_bundle(directory: Path, samples: int = 3, seed: int = 0) -> Path:
+    """A deployment bundle in the documented format (notes/bundle.md), for tests only.
+
+    Used until `edgekit convert --bundle` exists in the test environment; the real
+    bundle of scripts/test-pi comes from `edgekit convert`.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    tflite, weights, bias = make_fc_tflite(seed=seed)
+    (directory / "model.tflite").write_bytes(tflite)
+    rng = np.random.default_rng(seed + 1)
+    x = rng.standard_normal((samples, 1, weights.shape[1])).astype(np.float32)
+    y = np.stack([fc_reference(x[i], weights, bias) for i in range(samples)])
+    np.savez(directory / "golden.npz", **{"input:input": x, "output:output": y})
+    io = {"dtype": "float32", "scale": None, "zero_point": None, "to_tflite_perm": None}
+    manifest = {
+        "format": "edgekit-bundle",
+        "bundle_version": 1,
+        "edgekit_version": "0.1.0",
+        "model": {"file": "model.tflite", "sha256": hashlib.sha256(tflite).hexdigest(), "size_bytes": len(tflite)},
+        "source": {"file": "fc.keras", "sha256": "0" * 64, "format": "keras", "size_bytes": 0},
+        "quantization": "none",
+        "io_type": "float32",
+        "inputs": [{"name": "input", "source_name": "input", "shape": [1, int(weights.shape[1])], **io}],
+        "outputs": [{"name": "output", "source_name": "output", "shape": [1, int(weights.shape[0])], **io}],
+        "preprocessing": None,
+        "calibration": {"source": "synthetic", "count": 0, "skipped": 0, "per_input": {}},
+        "golden": {"file": "golden.npz", "samples": samples},
+        "tools": {},
+        "created_utc": "2026-01-01T00:00:00Z",
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+    return directory
+
+
+# --- child-process targets for the sandbox tests (imported by `python -m edgekit.tflite.sandbox`
+# when tests/ is on PYTHONPATH) ------------------------------------------------------------------
+
+
+def child_segfault() -> None:
+    """Die the way a native kernel does: SIGSEGV."""
+    import faulthandler
+
+    faulthandler._sigsegv()
+
+
+def child_abort() -> None:
+    import os
+
+    os.abort()
+
+
+def child_sleep(seconds: float) -> None:
+    import time
+
+    time.sleep(seconds)
+
+
+def child_echo(value: Any) -> Any:
+    return value
+
+
+def child_raise_data_error(message: str) -> None:
+    from edgekit.errors import DataError
+
+    raise DataError(message, hint="a hint from the child")
+
+
+def child_exit(code: int) -> None:
+    import os
+
+    os._exit(code)
+
+
+# --- fuzzing: deterministic mutations driven by hypothesis-drawn operations ---------------------
+
+INTERESTING_INT32 = (0, 1, 2, 3, 4, 7, 8, 0xFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFE)
+BYTE_OPS = ("set", "flip", "int32", "truncate", "insert", "delete", "duplicate")
+
+
+def mutate_bytes(data: bytes, ops: list[tuple[str, int, int]]) -> bytes:
+    """Apply (kind, position, value) operations; positions wrap around the current length."""
+    buf = bytearray(data)
+    for kind, pos, value in ops:
+        if not buf:
+            buf = bytearray([value & 0xFF])
+            continue
+        i = pos % len(buf)
+        if kind == "set":
+            buf[i] = value & 0xFF
+        elif kind == "flip":
+            buf[i] ^= 1 << (value % 8)
+        elif kind == "int32":
+            word = INTERESTING_INT32[value % len(INTERESTING_INT32)] if value < 1000 else (len(buf) + value % 64 - 32)
+            i -= i % 4  # flatbuffer fields are 4-byte aligned
+            buf[i:i + 4] = (word & 0xFFFFFFFF).to_bytes(4, "little")
+        elif kind == "truncate":
+            del buf[i:]
+        elif kind == "insert":
+            buf[i:i] = bytes([value & 0xFF]) * (1 + value % 7)
+        elif kind == "delete":
+            del buf[i:i + 1 + value % 16]
+        elif kind == "duplicate":
+            buf[i:i] = buf[i:i + 1 + value % 32]
+    return bytes(buf)
+
+
+def jsonable_leaves(obj: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Paths of every node (dict values / list items) of a JSON-like tree, parents before children."""
+    out: list[tuple[Any, ...]] = [path] if path else []
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            out += jsonable_leaves(v, (*path, k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            out += jsonable_leaves(v, (*path, i))
+    return out
+
+
+WEIRD_VALUES: tuple[Any, ...] = (
+    None, True, False, 0, -1, 1, 2**31, 2**63 - 1, -(2**63), 1e308, -1e308, float("nan"), float("inf"), 0.5, "",
+    "x", "../../etc/passwd", "/etc/passwd", "model.tflite", "golden.npz", "int8", "float32", [], [0], [-1, 3],
+    [1, 2, 3, 4, 5, 6, 7, 8, 9], {}, {"a": 1}, "\x00", "é" * 3,
+)
+
+
+def mutate_tree(obj: Any, ops: list[tuple[str, int, int]]) -> Any:
+    """Structured mutation of a JSON/TOML-like tree: replace / delete / add keys, retype values."""
+    import copy
+
+    tree = copy.deepcopy(obj)
+    for kind, pos, value in ops:
+        paths = jsonable_leaves(tree)
+        if not paths:
+            return WEIRD_VALUES[value % len(WEIRD_VALUES)]
+        path = paths[pos % len(paths)]
+        parent = tree
+        for key in path[:-1]:
+            parent = parent[key]
+        last = path[-1]
+        if kind == "replace":
+            parent[last] = copy.deepcopy(WEIRD_VALUES[value % len(WEIRD_VALUES)])
+        elif kind == "delete":
+            del parent[last]
+        elif kind == "add" and isinstance(parent, dict):
+            parent[f"unknown_key_{value % 5}"] = copy.deepcopy(WEIRD_VALUES[value % len(WEIRD_VALUES)])
+        elif kind == "add" and isinstance(parent, list):
+            parent.append(copy.deepcopy(parent[last]))
+        elif kind == "scale" and isinstance(parent[last], int | float) and not isinstance(parent[last], bool):
+            parent[last] = parent[last] * (-(10 ** (value % 12)) if value % 2 else 10 ** (value % 12))
+    return tree
+
+
+TREE_OPS = ("replace", "delete", "add", "scale")
+
+
+def _toml_value(v: Any) -> str:
+    import json
+    import math
+
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if math.isnan(v):
+            return "nan"
+        if math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml_value(x) for x in v if x is not None) + "]"
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items() if x is not None) + "}"
+    raise TypeError(type(v))
+
+
+def dump_toml(data: dict[str, Any]) -> str:
+    """A small TOML writer (tomllib only reads): top-level scalars, then one [table] per dict (nested by dots)."""
+    import json
+
+    lines: list[str] = []
+
+    def table(prefix: str, d: dict[str, Any]) -> None:
+        subs = []
+        for k, v in d.items():
+            if v is None:
+                continue
+            if isinstance(v, dict):
+                subs.append((k, v))
+            else:
+                lines.append(f"{json.dumps(str(k))} = {_toml_value(v)}")
+        for k, v in subs:
+            name = f"{prefix}.{json.dumps(str(k))}" if prefix else json.dumps(str(k))
+            lines.append(f"\n[{name}]")
+            table(name, v)
+
+    table("", data)
+    return "\n".join(lines) + "\n"
