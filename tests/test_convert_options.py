@@ -19,3 +19,16 @@ def test_keep_nchw_on_keras_is_a_usage_error(tmp_path: Path, runner: CliRunner) 
     assert result.exit_code == 2, result.output
     assert "--keep-nchw applies to ONNX models only" in result.output
     assert not out.exists()
+
+
+@pytest.mark.convert
+@pytest.mark.parametrize("name,content", [("m.keras", b"PK\x03\x04garbage"), ("m.keras", b""),
+                                          ("m.h5", bytes(range(256)))])
+def test_file_that_is_not_a_keras_container_says_so(tmp_path: Path, runner: CliRunner, name: str,
+                                                     content: bytes) -> None:
+    bad = tmp_path / name
+    bad.write_bytes(content)
+    result = runner.invoke(main, ["convert", str(bad), "-o", str(tmp_path / "x.tflite")])
+    assert result.exit_code == 2, result.output
+    assert "is not a Keras model" in result.output
+    assert "File not found" not in result.output

@@ -31,7 +31,31 @@ from edgekit.errors import ModelFormatError
 SIGNATURE_KEY = "serving_default"
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def _check_container(path: Path) -> None:
+    """Say what is wrong with a file that is not a Keras container before Keras says 'File not found'."""
+    import zipfile
+
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if path.suffix.lower() == ".keras":
+        ok = zipfile.is_zipfile(path)
+        what = "a .keras file is a zip archive"
+    else:
+        ok = head == _HDF5_SIGNATURE
+        what = "an .h5 model is an HDF5 file"
+    if not ok:
+        raise ModelFormatError(
+            f"{path} is not a Keras model: {what}, and this file is not one"
+            + (" (empty file)." if not head else "."),
+            hint="Pass a model saved with model.save('model.keras') (or a legacy .h5), copied whole.",
+        )
+
+
 def _load(path: Path) -> Any:
+    _check_container(path)
     keras = require("keras", "Loading a Keras model")
     try:
         return keras.models.load_model(str(path), compile=False, safe_mode=True)
