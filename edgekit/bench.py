@@ -266,6 +266,8 @@ def load_image_folder(folder: Path, inputs: Sequence[Any]) -> list[np.ndarray]:
 def _fit_input(array: np.ndarray, shape: Sequence[int], dtype: str, name: str) -> np.ndarray:
     want = tuple(int(d) for d in shape)
     arr = np.asarray(array)
+    if arr.ndim == len(want) + 1 and arr.shape[1:] == want:  # (N, *shape): the layout edgekit.data writes
+        arr = arr[0]
     if arr.shape != want and arr.ndim == len(want) - 1 and arr.shape == want[1:]:
         arr = arr[None, ...]
     if arr.shape != want and arr.ndim == len(want) and arr.shape[1:] == want[1:] and arr.shape[0] > want[0]:
@@ -276,6 +278,9 @@ def _fit_input(array: np.ndarray, shape: Sequence[int], dtype: str, name: str) -
     if arr.dtype.kind not in "biuf":  # strings, objects, complex: not model input (tests/reliability_cases.py)
         raise DataError(f"--data input '{name}' has dtype {arr.dtype}, not numbers.",
                         hint=f"Store numeric arrays ({dtype}) for the model's inputs.")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise DataError(f"--data input '{name}' contains NaN or Inf values.",
+                        hint="Replace non-finite values; a benchmark on NaNs does not measure the real kernels.")
     if arr.dtype != np.dtype(dtype):
         if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f":
             raise DataError(f"--data input '{name}' is {arr.dtype}, the model wants {dtype}.",
