@@ -29,5 +29,5 @@ def test_bench_accepts_sample_axis_layout(tmp_path: Path, runner: CliRunner, sam
     assert result.exit_code == 0, result.output
     import json
 
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)
     assert report["results"][0]["latency_ms"]["median"] > 0
