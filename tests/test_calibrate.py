@@ -237,3 +237,51 @@ print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ("tensorflo
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+# ------------------------------------------------------------------ GEMM shape and thread-speed-up robustness
+
+
+def _gemm_synthetic(k0: float, tiles: tuple[int, int], dtype: str) -> list[Measurement]:
+    from edgekit.profile.estimator import gemm_work
+
+    out: list[Measurement] = []
+    shapes = [(3136, 64, 32, 1), (3136, 96, 16, 1), (784, 24, 96, 1), (196, 512, 512, 1), (12544, 32, 3, 9),
+              (784, 128, 128, 9), (49, 1024, 1024, 1), (784, 40, 24, 1)]
+    for i, shape in enumerate(shapes):
+        m, n, cin, taps = shape
+        work = gemm_work(shape, tiles[0], tiles[1], k0)
+        out.append(Measurement(name=f"conv_{i}", op="CONV_2D", op_class="conv", dtype=dtype, threads=1, xnnpack=True,
+                               delegated=True, model_delegated=True, partitions=1, repeat=1, median_ms=1.0, min_ms=1.0,
+                               per_op_ms=work / 40e6, macs=m * n * cin * taps, bytes=1000, weight_bytes=0, gemm=shape))
+    return out
+
+
+@pytest.mark.parametrize("k0", [0.0, 4.0, 24.0])
+def test_fit_gemm_recovers_the_per_output_cost(k0: float) -> None:
+    from edgekit.calibrate.fit import apply_gemm, fit_gemm
+
+    ms = _gemm_synthetic(k0, (8, 8), "int8")
+    fitted = fit_gemm(ms, {"int8": (8, 8)})
+    assert fitted == {"int8": (8, 8, k0)}
+    rates = {m.macs / m.per_op_ms for m in apply_gemm(ms, fitted)}
+    assert max(rates) / min(rates) == pytest.approx(1.0, abs=1e-3)  # one efficiency explains every shape
+
+
+def test_fit_writes_gemm_figures_that_make_shallow_convs_consistent() -> None:
+    ms = _gemm_synthetic(16.0, (16, 1), "float32")
+    fit = fit_profile_figures(ms, [], PEAKS, [1], tiles={"float32": (16, 1)})
+    assert fit.gemm == {"float32": (16, 1, 16.0)}
+    assert fit.rms_relative_error < 0.02
+
+
+def test_thread_speedup_ignores_impossible_ratios() -> None:
+    base = Measurement(name="c", op="CONV_2D", op_class="conv", dtype="int8", threads=1, xnnpack=True, delegated=True,
+                       model_delegated=True, partitions=1, repeat=1, median_ms=1.0, min_ms=1.0, per_op_ms=1.0,
+                       macs=1, bytes=1, weight_bytes=0)
+    ms = []
+    for i, ratio in enumerate([1.9, 1.85, 3.8, 3.9, 3.7, 1.95]):  # 3.x: timing artefacts (2 threads cannot do 3.8x)
+        one = dataclasses.replace(base, name=f"c{i}")
+        ms += [one, dataclasses.replace(one, threads=2, per_op_ms=1.0 / ratio)]
+    curve = fit_thread_speedup(ms, [1, 2], "int8")
+    assert curve[0] == 1.0 and 1.8 <= curve[1] <= 2.0

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.calibrate.blocks import block_suite
-from edgekit.calibrate.fit import FitResult, Peaks, fit_profile_figures
+from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
 from edgekit.calibrate.machine import MachineInfo, detect_machine, measure_bandwidth_gb_s
 from edgekit.calibrate.runner import (
     Measurement,
@@ -106,6 +106,26 @@ def schema_has_op_efficiency() -> bool:
     return any(f.name == "op_efficiency" for f in fields(DeviceProfile))
 
 
+def schema_has_gemm() -> bool:
+    """True when the profile schema (and so the estimator) reads the optional ``[gemm]`` section."""
+    from dataclasses import fields
+
+    from edgekit.profile.schema import DeviceProfile
+
+    return any(f.name == "gemm" for f in fields(DeviceProfile))
+
+
+def _gemm_section(fit: FitResult) -> dict[str, Any]:
+    if not fit.gemm:
+        return {}
+    out: dict[str, Any] = {}
+    for dtype, (tile_n, tile_k, k0) in sorted(fit.gemm.items()):
+        out[f"{dtype}_tile_n"] = int(tile_n)
+        out[f"{dtype}_tile_k"] = int(tile_k)
+        out[f"{dtype}_output_overhead_macs"] = float(k0)
+    return {"gemm": out}
+
+
 def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: MachineInfo, peaks: Peaks,
                       invoke_overhead_us: float, partition_overhead_us: float, runtime: str,
                       threads: Sequence[int], n_specs: int) -> dict[str, Any]:
@@ -165,6 +185,7 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
         **({"op_efficiency": {dt: {op: float(f"{max(v, 1e-5):.6g}") for op, v in table.items()}
                               for dt, table in fit.op_efficiency.items() if table}}
            if fit.op_efficiency else {}),
+        **_gemm_section(fit),
         "fit": {
             "method": ("edgekit calibrate: time-weighted log-space least squares per op class, op name and dtype "
                        "(numpy); single-op micro-benchmarks, partition overhead from block micro-benchmarks"),
@@ -200,9 +221,12 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float,
     probes = measure_memory(memory_specs(budget_s), say=say)
     timing_budget = max(2.0, budget_s - (time.monotonic() - start) - 0.3 * len(block_specs) - 1.5)
     ms, overhead = measure_suite(specs, list(threads), timing_budget, say=say)
-    peaks = Peaks(max(machine.peak_fp32_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(ms, "float32")),
-                  max(machine.peak_int8_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(ms, "int8")), bandwidth)
-    fit = fit_profile_figures(ms, probes, peaks, list(threads), per_op=schema_has_op_efficiency())
+    tiles = GEMM_TILES.get(machine.simd, {"float32": (1, 1), "int8": (1, 1)}) if schema_has_gemm() else None
+    # peak rates in the units the estimator divides: GEMM work where the [gemm] figures apply
+    rated = apply_gemm(ms, fit_gemm([m for m in ms if m.threads == 1 and m.xnnpack], tiles)) if tiles else ms
+    peaks = Peaks(max(machine.peak_fp32_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(rated, "float32")),
+                  max(machine.peak_int8_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(rated, "int8")), bandwidth)
+    fit = fit_profile_figures(ms, probes, peaks, list(threads), per_op=schema_has_op_efficiency(), tiles=tiles)
     rt = runtime_info()
     measured_specs = len({m.name for m in ms})
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,

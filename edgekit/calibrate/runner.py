@@ -53,6 +53,8 @@ class Measurement:
     macs: int  # per op
     bytes: int  # per op
     weight_bytes: int  # per op
+    op_key: str = ""  # the estimator's [op_efficiency] key when it differs from ``op`` (e.g. DEPTHWISE_CONV_2D_K7)
+    gemm: tuple[int, int, int, int] = (0, 0, 0, 0)  # (M, N, Cin, taps) of a CONV_2D / FULLY_CONNECTED, else zeros
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -82,6 +84,8 @@ def suite(budget_s: float) -> list[MicroSpec]:
         (C, dict(h=8, w=8, c=32, cout=32, kernel=1, repeat=4)),
         (D, dict(h=56, w=56, c=64, kernel=3, repeat=4)),
         (D, dict(h=16, w=16, c=32, kernel=3, repeat=4)),
+        (D, dict(h=28, w=28, c=40, kernel=7, repeat=2)),
+        (D, dict(h=28, w=28, c=72, kernel=5, repeat=2)),
         (MicroOp.FULLY_CONNECTED, dict(h=1, w=1, c=1024, cout=1000)),
         (MicroOp.ADD, dict(h=28, w=28, c=64, repeat=4)),
         (MicroOp.MUL_BROADCAST, dict(h=28, w=28, c=64, repeat=4)),
@@ -100,6 +104,11 @@ def suite(budget_s: float) -> list[MicroSpec]:
     ]
     extra: list[tuple[MicroOp, dict[str, int]]] = [
         (C, dict(h=56, w=56, c=32, cout=64, kernel=1)),
+        # shallow and narrow 1x1 convs (Cin 16-24, Cout not a multiple of the SIMD tile): GEMM-shape fit
+        (C, dict(h=56, w=56, c=16, cout=96, kernel=1)),
+        (C, dict(h=56, w=56, c=96, cout=24, kernel=1)),
+        (C, dict(h=28, w=28, c=24, cout=72, kernel=1)),
+        (C, dict(h=14, w=14, c=40, cout=120, kernel=1, repeat=1)),
         (C, dict(h=14, w=14, c=256, cout=256, kernel=1, repeat=2)),
         (C, dict(h=7, w=7, c=512, cout=512, kernel=1, repeat=2)),
         (C, dict(h=28, w=28, c=256, cout=256, kernel=1)),
@@ -117,6 +126,16 @@ def suite(budget_s: float) -> list[MicroSpec]:
         (D, dict(h=14, w=14, c=256, kernel=3, repeat=4)),
         (D, dict(h=28, w=28, c=128, kernel=5, repeat=2)),
         (D, dict(h=56, w=56, c=96, kernel=3, stride=2)),
+        # larger depthwise kernels (XNNPACK: unipass up to 25 taps, multipass beyond) at several widths,
+        # some not a multiple of the SIMD tile
+        (D, dict(h=56, w=56, c=16, kernel=7, repeat=2)),
+        (D, dict(h=14, w=14, c=96, kernel=7, repeat=2)),
+        (D, dict(h=7, w=7, c=320, kernel=7, repeat=4)),
+        (D, dict(h=56, w=56, c=24, kernel=5, repeat=2)),
+        (D, dict(h=14, w=14, c=200, kernel=5, repeat=2)),
+        (D, dict(h=7, w=7, c=576, kernel=5, repeat=4)),
+        (D, dict(h=28, w=28, c=40, kernel=3, repeat=2)),
+        (D, dict(h=56, w=56, c=24, kernel=3, repeat=2)),
         (MicroOp.FULLY_CONNECTED, dict(h=1, w=1, c=256, cout=128)),
         (MicroOp.FULLY_CONNECTED, dict(h=1, w=1, c=2048, cout=1000)),
         (MicroOp.ADD, dict(h=56, w=56, c=24, repeat=4)),
@@ -161,6 +180,17 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
     summary["model_delegated"] = int(all(xnnpack_placement(model.main, op).delegated for op in ops))
     return (costs[0].op_class.value, costs[0].compute_dtype, sum(c.macs for c in costs) // n,
             sum(c.bytes for c in costs) // n, sum(c.weight_bytes for c in costs) // n, summary)
+
+
+def _op_key(data: bytes, op_name: str) -> tuple[str, tuple[int, int, int, int]]:
+    """The estimator's efficiency key of the benchmarked op ("" when it is the op name) and its GEMM shape."""
+    from edgekit.profile.estimator import efficiency_key, gemm_shape
+    from edgekit.tflite.model import parse_model
+
+    sg = parse_model(data, "<micro-benchmark>").main
+    op = next(o for o in sg.operators if o.name == op_name)
+    key = efficiency_key(sg, op)
+    return ("" if key == op_name else key), (gemm_shape(sg, op) or (0, 0, 0, 0))
 
 
 def _time_invokes(interp: Any, target_s: float, min_runs: int = 5, max_runs: int = 400) -> tuple[float, float, float]:
@@ -226,6 +256,7 @@ def measure_suite(
         data = build_model(spec, seed=i)
         op_name = "MUL" if spec.op is MicroOp.MUL_BROADCAST else spec.op.value
         op_class, cdtype, macs, nbytes, wbytes, summary = _features(data, op_name)
+        key, gemm = _op_key(data, op_name)
         for t, xnn in configs:
             interp = load_interpreter(data, num_threads=t, use_xnnpack=xnn)
             delegated = xnnpack_applied(interp)
@@ -238,7 +269,7 @@ def measure_suite(
             out.append(Measurement(
                 name=spec.name, op=op_name, op_class=op_class, dtype=cdtype, threads=t, xnnpack=xnn,
                 delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
-                per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat), macs=macs, bytes=nbytes, weight_bytes=wbytes,
+                per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat), macs=macs, bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
             ))
             del interp
         say(f"calibrate: {i + 1}/{len(specs)} {spec.name}: "
@@ -267,12 +298,15 @@ def memory_specs(budget_s: float) -> list[MicroSpec | BlockSpec]:
 
 
 def _memory_summary(data: bytes) -> tuple[int, int]:
-    """(weight bytes, planned arena bytes) of a model."""
+    """(weight bytes, planned arena + XNNPACK indirection bytes) of a model: what the estimator adds
+    besides weights and the runtime overhead being fitted."""
     from edgekit.profile.arena import Strategy, plan_arena
+    from edgekit.profile.estimator import indirection_bytes
     from edgekit.tflite.model import parse_model
 
     model = parse_model(data, "<memory probe>")
-    return int(model.weight_bytes), int(plan_arena(model.main, Strategy.BEST_FIT, 64).arena_bytes)
+    arena = int(plan_arena(model.main, Strategy.BEST_FIT, 64).arena_bytes)
+    return int(model.weight_bytes), arena + indirection_bytes(model.main)
 
 
 def measure_memory(specs: Sequence[MicroSpec | BlockSpec], say: Say | None = None) -> list[MemoryProbe]:
@@ -333,17 +367,18 @@ def _estimate_ms(doc: dict[str, Any], data: bytes, partitions_cost: bool = True)
     est = estimate(parse_model(data, "<block>"), ProfileEntry(profile, ProfileOrigin.CALIBRATED, "<calibrating>"), 1)
     ms = est.latency_ms
     if not partitions_cost:
-        ms -= est.delegate_partitions * profile.runtime.partition_overhead_us / 1e3
+        ms -= max(0, est.delegate_partitions - 1) * profile.runtime.partition_overhead_us / 1e3
     return ms, est.delegate_partitions
 
 
 def fit_partition_overhead_us(doc: dict[str, Any], blocks: Sequence[BlockMeasurement]) -> float | None:
-    """Median over the blocks the estimator splits into several partitions of the unexplained time per partition."""
+    """Median over the blocks the estimator splits into several partitions of the unexplained time per extra
+    partition (the estimator charges ``partitions - 1`` hand-overs: the first one's invoke is the invoke overhead)."""
     per_partition: list[float] = []
     for b in blocks:
         pred, parts = _estimate_ms(doc, b.data, partitions_cost=False)
         if parts > 1:
-            per_partition.append((b.per_block_ms - pred) * 1e3 / parts)
+            per_partition.append((b.per_block_ms - pred) * 1e3 / (parts - 1))
     if not per_partition:
         return None
     return float(max(0.0, np.median(per_partition)))

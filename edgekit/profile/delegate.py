@@ -19,7 +19,8 @@ from edgekit.tflite.model import Operator, Subgraph
 
 # XNNPACK delegate, float32 (and float16 weights dequantized at init): builtin ops accepted.
 XNNPACK_FLOAT_OPS = frozenset({
-    "ABS", "ADD", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CEIL", "CONCATENATION", "CONV_2D", "DEPTH_TO_SPACE",
+    "ABS", "ADD", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CEIL", "CONCATENATION", "CONV_2D", "COS", "DEPTH_TO_SPACE",
+    "LOG", "SIN",
     "DEPTHWISE_CONV_2D", "DEQUANTIZE", "DIV", "ELU", "EXP", "FULLY_CONNECTED", "FLOOR", "GELU", "HARD_SWISH",
     "LEAKY_RELU", "LOGISTIC", "MAX_POOL_2D", "MAXIMUM", "MEAN", "MINIMUM", "MUL", "NEG", "PAD", "PRELU",
     "RELU", "RELU6", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR", "ROUND", "RSQRT", "SLICE", "SOFTMAX",
@@ -87,6 +88,10 @@ def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
         strides = sg.tensor(op.inputs[3]).data()
         if strides is None or any(int(s) != 1 for s in strides.reshape(-1)):
             return Placement(op.index, False, "STRIDED_SLICE with strides other than 1")
+    if op.name in ("AVERAGE_POOL_2D", "MAX_POOL_2D") and op.options.get("filter_width") == 1 \
+            and op.options.get("filter_height") == 1 and (op.options.get("stride_w", 1) != 1 or op.options.get("stride_h", 1) != 1):
+        # a 1x1 pool is a no-op (XNNPACK maps it to a clamp) only at stride 1; strided ones are refused
+        return Placement(op.index, False, f"{op.name} 1x1 with stride > 1")
     if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"):
         w = sg.tensor(op.inputs[1]) if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
         if w is not None and not w.is_constant:
@@ -110,6 +115,49 @@ def count_partitions(delegated: list[bool]) -> int:
             count += 1
         prev = d
     return count
+
+
+def graph_partitions(sg: Subgraph, delegated: list[bool]) -> list[tuple[bool, list[int]]]:
+    """Node subsets the way LiteRT partitions a graph for a delegate (``PartitionGraphIntoIndependentNodeSubsets``).
+
+    Not contiguity in execution order: each subset ("epoch") greedily takes every node whose inputs are
+    ready and whose type (delegated or not) matches the first ready node of the epoch, sweeping the graph
+    until nothing changes. Parallel branches (NASNet's cells) therefore merge across a refused op in a
+    sibling branch. Returns (delegated, op indices) per subset, in execution order.
+    """
+    ops = sg.operators
+    produced = {t for op in ops for t in op.outputs if t >= 0}
+    ready: set[int] = set()  # computed tensors assigned to a finished or current subset
+    done = [False] * len(ops)
+    subsets: list[tuple[bool, list[int]]] = []
+    while True:
+        kind: bool | None = None
+        members: list[int] = []
+        changed = True
+        while changed:
+            changed = False
+            for i, op in enumerate(ops):
+                if done[i]:
+                    continue
+                if any(t >= 0 and t in produced and t not in ready for t in op.inputs):
+                    continue
+                if kind is None:
+                    kind = delegated[i]
+                if delegated[i] != kind:
+                    continue
+                done[i] = True
+                members.append(i)
+                ready.update(t for t in op.outputs if t >= 0)
+                changed = True
+        if not members or kind is None:
+            break
+        subsets.append((kind, members))
+    return subsets
+
+
+def count_graph_partitions(sg: Subgraph, delegated: list[bool]) -> int:
+    """Number of delegate partitions LiteRT makes for this placement (see :func:`graph_partitions`)."""
+    return sum(1 for kind, _ in graph_partitions(sg, delegated) if kind)
 
 
 def boundary_ops(delegated: list[bool]) -> list[int]:
@@ -153,4 +201,4 @@ def runtime_delegated_ops(interpreter: Any) -> tuple[set[int], int]:
 
 
 __all__ = ["runtime_delegated_ops", "XNNPACK_FLOAT_OPS", "XNNPACK_QUANT_OPS", "Placement", "xnnpack_placement", "place_xnnpack",
-           "count_partitions", "boundary_ops"]
+           "count_partitions", "graph_partitions", "count_graph_partitions", "boundary_ops"]

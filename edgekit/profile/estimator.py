@@ -12,7 +12,21 @@ CPU op latency (every figure here is an ESTIMATE)::
     memory_s  = bytes moved / (memory bandwidth * memory_efficiency)
     op_ms     = 1000 * max(compute_s, memory_s) + per_op_overhead_us / 1000
 
-    total_ms = sum(op_ms) + partitions * partition_overhead_us + invoke_overhead_us
+    total_ms = sum(op_ms) + (partitions - 1) * partition_overhead_us + invoke_overhead_us
+
+(``partitions`` as LiteRT makes them, see :func:`edgekit.profile.delegate.graph_partitions`; the first
+partition's invoke is part of the invoke overhead, every further one is a hand-over between delegate
+and builtin kernels.)
+
+Kernel-size variants: XNNPACK's depthwise kernels are unipass up to 5x5 and multipass beyond (7x7 ran
+~8x slower per MAC than 3x3 here), so a depthwise op with a kernel larger than 3x3 first looks up
+``op_efficiency[dtype]["DEPTHWISE_CONV_2D_K<k>"]`` (k = the larger kernel side; calibrate measures 5x5
+and 7x7), then the op name, then its class.
+
+GEMM shape (optional ``[gemm]`` section, written by calibrate): a CONV_2D / FULLY_CONNECTED costs
+``M * ceil(N/tile_n)*tile_n * (ceil(Cin/tile_k)*tile_k*kh*kw + output_overhead_macs)`` MAC-equivalents
+instead of its MACs (SIMD tiles of output/input channels, fixed per-output cost), so one efficiency
+follows both shallow (Cin = 3..32) and deep convolutions.
 
 Fused activations are free (they are part of their op). Ops the cost model does
 not know get ``8 * elements`` MACs at the ``other`` efficiency and are flagged
@@ -24,7 +38,8 @@ Memory = weights (the mapped model file) + XNNPACK's repacked copy of the
 weights of the conv/fully-connected ops it takes (float16/int8 weights that it
 dequantizes are counted at float32 size) + the activation arena (best-fit plan,
 see :mod:`edgekit.profile.arena`) + persistent (variable) tensors + the
-runtime's overhead from the profile. ``fits`` = that total <= RAM - OS reserve.
+runtime's overhead: the profile's fixed figure plus XNNPACK's indirection buffers (an 8-byte
+pointer per output pixel and kernel tap of each conv/depthwise/pool op it takes with k > 1). ``fits`` = that total <= RAM - OS reserve.
 """
 
 from __future__ import annotations
@@ -35,12 +50,12 @@ from typing import Any
 from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
 from edgekit.profile.costs import OpCost, graph_costs
-from edgekit.profile.delegate import count_partitions, place_xnnpack
+from edgekit.profile.delegate import count_graph_partitions, count_partitions, place_xnnpack
 from edgekit.profile.edgetpu import TPUMapping, map_edgetpu, segment_io_bytes
 from edgekit.profile.gpu import GPU_OPS
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.schema import Accelerator, DelegateKind, DeviceProfile, OpClass
-from edgekit.tflite.model import Subgraph, TFLiteModel
+from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
 
 MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.FULLY_CONNECTED,
                                     OpClass.TRANSPOSE_CONV, OpClass.BATCH_MATMUL})
@@ -94,6 +109,7 @@ class DeviceEstimate:
     fitted_on: tuple[str, ...]
     edgetpu: dict[str, Any] | None = None
     notes: tuple[str, ...] = field(default=())
+    indirection_bytes: int = 0  # XNNPACK's indirection buffers, included in runtime_overhead_bytes
 
     @property
     def roughly_ops(self) -> list[str]:
@@ -107,7 +123,7 @@ class DeviceEstimate:
             "peak_memory_bytes": self.peak_memory_bytes, "weights_bytes": self.weights_bytes,
             "repacked_weights_bytes": self.repacked_weights_bytes, "arena_bytes": self.arena_bytes,
             "persistent_bytes": self.persistent_bytes, "runtime_overhead_bytes": self.runtime_overhead_bytes,
-            "usable_ram_bytes": self.usable_ram_bytes,
+            "indirection_bytes": self.indirection_bytes, "usable_ram_bytes": self.usable_ram_bytes,
             "ram_headroom_bytes": self.usable_ram_bytes - self.peak_memory_bytes, "fits": self.fits,
             "delegate_partitions": self.delegate_partitions, "estimated_roughly_ops": self.roughly_ops,
             "fitted_on": list(self.fitted_on), "notes": list(self.notes),
@@ -119,12 +135,73 @@ class DeviceEstimate:
         return out
 
 
-def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: int) -> float:
-    """Estimated milliseconds of one op on the profile's CPU (see the module docstring)."""
+def efficiency_key(sg: Subgraph, op: Operator) -> str:
+    """The ``[op_efficiency]`` key of an op: its name, or a kernel-size variant (see the module docstring)."""
+    if op.name == "DEPTHWISE_CONV_2D" and len(op.inputs) > 1 and op.inputs[1] >= 0:
+        shape = sg.tensor(op.inputs[1]).shape
+        if len(shape) == 4 and max(shape[1], shape[2]) > 3:
+            return f"{op.name}_K{max(shape[1], shape[2])}"
+    return op.name
+
+
+GEMM_OPS = frozenset({"CONV_2D", "FULLY_CONNECTED"})
+
+
+def gemm_shape(sg: Subgraph, op: Operator) -> tuple[int, int, int, int] | None:
+    """(M output pixels/rows, N output channels, Cin, kernel taps) of a CONV_2D / FULLY_CONNECTED, else None."""
+    if op.name not in GEMM_OPS or len(op.inputs) < 2 or op.inputs[1] < 0 or not op.outputs or op.outputs[0] < 0:
+        return None
+    w = sg.tensor(op.inputs[1]).shape
+    out = sg.tensor(op.outputs[0]).shape
+    if op.name == "CONV_2D" and len(w) == 4 and len(out) == 4:
+        return out[0] * out[1] * out[2], w[0], w[3], w[1] * w[2]
+    if op.name == "FULLY_CONNECTED" and len(w) == 2 and out:
+        rows = 1
+        for d in out[:-1]:
+            rows *= max(1, d)
+        return rows, w[0], w[1], 1
+    return None
+
+
+def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output_overhead_macs: float) -> float:
+    """MAC-equivalents of a GEMM-shaped op with padded tiles and a fixed cost per output (see ``[gemm]``)."""
+    m, n, cin, taps = shape
+    n_pad = -(-n // tile_n) * tile_n
+    k_pad = -(-cin // tile_k) * tile_k * taps
+    return float(m * n_pad * (k_pad + output_overhead_macs))
+
+
+def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost) -> float | None:
+    """The op's work under the profile's ``[gemm]`` figures (None: use its MACs)."""
+    if profile.gemm is None:
+        return None
+    figures = profile.gemm.figures(cost.compute_dtype)
+    shape = gemm_shape(sg, op)
+    if figures is None or shape is None or cost.macs <= 0:
+        return None
+    return gemm_work(shape, *figures)
+
+
+def _op_efficiency(profile: DeviceProfile, dtype: str, op: str, key: str | None) -> float | None:
+    if profile.op_efficiency is None:
+        return None
+    if key and key != op:
+        value = profile.op_efficiency.get(dtype, key)
+        if value is not None:
+            return value
+    return profile.op_efficiency.get(dtype, op)
+
+
+def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: int, key: str | None = None,
+              work: float | None = None) -> float:
+    """Estimated milliseconds of one op on the profile's CPU (see the module docstring).
+
+    ``key``: the op's efficiency key (:func:`efficiency_key`), when it can differ from the op name;
+    ``work``: MAC-equivalents under the ``[gemm]`` figures (:func:`op_work`), instead of its MACs."""
     rt = profile.runtime
     dtype = cost.compute_dtype
     eff = profile.efficiency.table(dtype).of(cost.op_class)
-    op_eff = profile.op_efficiency.get(dtype, cost.op) if profile.op_efficiency is not None else None
+    op_eff = _op_efficiency(profile, dtype, cost.op, key)
     speedup = rt.thread_speedup.at(dtype, threads)
     if not delegated and rt.delegate != DelegateKind.NONE:
         # a per-op figure was measured where the runtime placed the op: no builtin factor on top
@@ -134,7 +211,7 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
     elif op_eff is not None:
         eff = op_eff
     peak = profile.peak_gmacs_per_core(dtype) * 1e9
-    compute_s = cost.macs / (peak * eff * speedup)
+    compute_s = (cost.macs if work is None else work) / (peak * eff * speedup)
     memory_s = cost.bytes / (profile.hardware.memory_bandwidth_gb_per_s * 1e9 * rt.memory_efficiency)
     return 1000.0 * max(compute_s, memory_s) + rt.per_op_overhead_us / 1000.0
 
@@ -154,16 +231,17 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
     for cost, inc, deleg, why in zip(costs, include, placement, reasons, strict=True):
         if not inc:
             continue
-        ms = cpu_op_ms(profile, cost, deleg, threads)
+        node = sg.operators[cost.index]
+        ms = cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node), op_work(profile, sg, node, cost))
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = "" if deleg or profile.runtime.delegate == DelegateKind.NONE else why
         ops.append(OpEstimate(cost.index, cost.op, cost.dtype, cost.op_class.value, cost.macs, cost.bytes, ms,
                               where, not cost.known, note))
     deleg_mask = [d and i for d, i in zip(placement, include, strict=True)]
-    partitions = count_partitions(deleg_mask)
+    partitions = count_graph_partitions(sg, deleg_mask)
     if any(include):
-        total += partitions * profile.runtime.partition_overhead_us / 1000.0
+        total += max(0, partitions - 1) * profile.runtime.partition_overhead_us / 1000.0
         total += profile.runtime.invoke_overhead_us / 1000.0
     return ops, total, partitions
 
@@ -188,6 +266,37 @@ def _repacked_bytes(profile: DeviceProfile, sg: Subgraph, include: list[bool]) -
                     total += t.nbytes
             elif t.index in producers and producers[t.index].name == "DEQUANTIZE":
                 total += t.num_elements * 4  # float16/int8 weights dequantized to float32 at init
+    return total
+
+
+INDIRECT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
+POINTER_BYTES = 8
+
+
+def _indirection_bytes(profile: DeviceProfile, sg: Subgraph, include: list[bool]) -> int:
+    """XNNPACK's indirection buffers: one input-row pointer per output pixel and kernel tap, kept for the
+    life of the interpreter, for every delegated conv/depthwise/pool with more than one tap (1x1 convs
+    are plain GEMMs). NASNet-Mobile's 5x5/7x7 depthwise stacks make 16-17 MiB of them."""
+    if profile.runtime.delegate != DelegateKind.XNNPACK:
+        return 0
+    return indirection_bytes(sg, include)
+
+
+def indirection_bytes(sg: Subgraph, include: list[bool] | None = None) -> int:
+    """Bytes of XNNPACK indirection buffers for the ops of ``sg`` it takes (``include``: ops to count)."""
+    include = include if include is not None else [True] * len(sg.operators)
+    total = 0
+    for op, p in zip(sg.operators, place_xnnpack(sg), strict=True):
+        if not (p.delegated and include[op.index] and op.name in INDIRECT_OPS) or not op.outputs or op.outputs[0] < 0:
+            continue
+        if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            w = sg.tensor(op.inputs[1]).shape if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
+            taps = w[1] * w[2] if len(w) == 4 else 1
+        else:
+            taps = int(op.options.get("filter_width", 1) or 1) * int(op.options.get("filter_height", 1) or 1)
+        out = sg.tensor(op.outputs[0]).shape
+        if taps > 1 and len(out) == 4:
+            total += out[0] * out[1] * out[2] * taps * POINTER_BYTES
     return total
 
 
@@ -271,7 +380,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         ops, latency, mapping, edgetpu_report, cpu_mask = _edgetpu_estimate(profile, model, costs, n_threads)
         if mapping.note:
             notes.append(mapping.note)
-        partitions = count_partitions([p.delegated and c for p, c in zip(place_xnnpack(sg), cpu_mask, strict=True)])
+        partitions = count_graph_partitions(sg, [p.delegated and c for p, c in zip(place_xnnpack(sg), cpu_mask, strict=True)])
     elif profile.accelerator == Accelerator.GPU:
         ops, latency, partitions, gpu_notes = _gpu_estimate(profile, sg, costs, n_threads)
         notes.extend(gpu_notes)
@@ -285,6 +394,9 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     repacked = _repacked_bytes(profile, sg, cpu_mask)
     overhead = profile.runtime.runtime_overhead_bytes + (profile.gpu.runtime_overhead_bytes if profile.gpu else 0)
     weights = model.weight_bytes
+    # the runtime's own memory: the profile's fixed overhead plus XNNPACK's model-dependent indirection buffers
+    indirection = _indirection_bytes(profile, sg, cpu_mask)
+    overhead += indirection
     peak = weights + repacked + plan.arena_bytes + plan.persistent_bytes + overhead
     rough = sorted({o.op for o in ops if o.roughly})
     if rough:
@@ -296,8 +408,9 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         arena_bytes=plan.arena_bytes, persistent_bytes=plan.persistent_bytes, runtime_overhead_bytes=overhead,
         usable_ram_bytes=profile.usable_ram_bytes, fits=peak <= profile.usable_ram_bytes,
         delegate_partitions=partitions, ops=tuple(sorted(ops, key=lambda o: o.index)),
-        fitted_on=profile.fitted_on, edgetpu=edgetpu_report, notes=tuple(notes),
+        fitted_on=profile.fitted_on, edgetpu=edgetpu_report, notes=tuple(notes), indirection_bytes=indirection,
     )
 
 
-__all__ = ["Where", "OpEstimate", "DeviceEstimate", "cpu_op_ms", "estimate"]
+__all__ = ["Where", "OpEstimate", "DeviceEstimate", "cpu_op_ms", "efficiency_key", "gemm_shape", "gemm_work", "op_work",
+           "indirection_bytes", "estimate"]

@@ -21,6 +21,7 @@ File layout (every key carries its unit; unknown keys are rejected by name)::
     [efficiency.int8]
     [efficiency.float16] / [efficiency.int16]   # optional
     [op_efficiency.int8]             # optional: HARD_SWISH = 0.01 ... per op name, overrides the class figure
+    [gemm]                           # optional: GEMM tile padding and per-output cost of conv/fully-connected
     [edgetpu] / [gpu]                # accelerator figures, when accelerator says so
     [fit]                            # optional: how the fitted figures were obtained (calibrate writes it)
 
@@ -182,6 +183,36 @@ class OpEfficiency:
 
 
 @dataclass(frozen=True)
+class Gemm:
+    """Optional GEMM-shape figures for CONV_2D / FULLY_CONNECTED (``edgekit calibrate`` writes them).
+
+    The op's work is ``M * ceil(N / tile_n) * tile_n * (ceil(Cin / tile_k) * kh * kw + output_overhead_macs)``
+    MAC-equivalents instead of ``M * N * Cin * kh * kw``: output channels are computed in SIMD tiles
+    (a 24-channel conv pays for 32 with 16-wide tiles), int8 kernels also pad the input channels, and
+    every output element costs a fixed amount on top of its dot product (accumulator set-up, bias,
+    requantization, store), which dominates convs with a shallow contraction (Cin = 16, Cin = 3 stems).
+    """
+
+    float32_tile_n: int = field(default=1, metadata=_rng(1, 256))
+    float32_tile_k: int = field(default=1, metadata=_rng(1, 256))
+    int8_tile_n: int = field(default=1, metadata=_rng(1, 256))
+    int8_tile_k: int = field(default=1, metadata=_rng(1, 256))
+    float32_output_overhead_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
+    int8_output_overhead_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+
+    def figures(self, dtype: str) -> tuple[int, int, float] | None:
+        """(tile_n, tile_k, output overhead MACs) of a compute dtype, None for dtypes it has no figures for."""
+        if dtype == "float32":
+            return self.float32_tile_n, self.float32_tile_k, self.float32_output_overhead_macs
+        if dtype == "int8":
+            return self.int8_tile_n, self.int8_tile_k, self.int8_output_overhead_macs
+        return None
+
+
+@dataclass(frozen=True)
 class ThreadSpeedup:
     """Speed-up of compute-bound kernels at 1, 2, ... N threads (first entry 1.0); beyond N the last holds."""
 
@@ -304,6 +335,7 @@ class DeviceProfile:
     efficiency: Efficiencies
     notes: str = ""
     op_efficiency: OpEfficiency | None = None
+    gemm: Gemm | None = None
     edgetpu: EdgeTPU | None = None
     gpu: GPU | None = None
     fit: Fit | None = None
@@ -475,6 +507,6 @@ def load_profile(path: str | Path) -> DeviceProfile:
 
 __all__ = [
     "SCHEMA_VERSION", "OpClass", "Accelerator", "DelegateKind", "EfficiencyTable", "Efficiencies",
-    "ThreadSpeedup", "OpEfficiency", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "DeviceProfile",
+    "ThreadSpeedup", "OpEfficiency", "Gemm", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "DeviceProfile",
     "profile_from_dict", "load_profile",
 ]

@@ -1,0 +1,76 @@
+"""LiteRT's graph partitioning for XNNPACK (parallel branches), kernel-size/GEMM cost keys and the [gemm] section."""
+
+from __future__ import annotations
+
+import pytest
+
+from edgekit.calibrate.microbench import _Graph, schema_module
+from edgekit.errors import ProfileError
+from edgekit.profile.delegate import count_graph_partitions, count_partitions, graph_partitions, place_xnnpack
+from edgekit.profile.estimator import efficiency_key, gemm_shape, gemm_work, indirection_bytes
+from edgekit.profile.schema import Gemm
+from edgekit.tflite.model import parse_model
+
+pytestmark = pytest.mark.device
+
+
+def _branching_model() -> bytes:
+    """x -> ADD -> a; a -> SIGN (XNNPACK refuses it) -> b (output); a -> ADD -> c (output)."""
+    s = schema_module()
+    g = _Graph(s)
+    x, a, b, c = (g.act((1, 8, 8, 4), "float32", n) for n in ("x", "a", "b", "c"))
+    g.op("ADD", [x, x], [a], "AddOptions", s.AddOptionsT())
+    g.op("SIGN", [a], [b])
+    g.op("ADD", [a, a], [c], "AddOptions", s.AddOptionsT())
+    return g.finish([x], [b, c], "branch")
+
+
+def test_a_refused_op_on_a_side_branch_does_not_split_the_partition() -> None:
+    sg = parse_model(_branching_model(), "branch").main
+    placed = [p.delegated for p in place_xnnpack(sg)]
+    assert placed == [True, False, True]
+    assert count_partitions(placed) == 2  # contiguity in execution order would say 2
+    assert count_graph_partitions(sg, placed) == 1  # LiteRT groups both ADDs: one partition
+    assert graph_partitions(sg, placed) == [(True, [0, 2]), (False, [1])]
+
+
+def test_graph_partitions_match_the_runtime() -> None:
+    from edgekit.profile.delegate import runtime_delegated_ops
+    from edgekit.tflite.runtime import load_interpreter
+
+    data = _branching_model()
+    sg = parse_model(data, "branch").main
+    taken, partitions = runtime_delegated_ops(load_interpreter(data, num_threads=1))
+    assert taken == {0, 2}
+    assert partitions == count_graph_partitions(sg, [p.delegated for p in place_xnnpack(sg)])
+
+
+def _conv_model(kernel: int, depthwise: bool) -> bytes:
+    from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+
+    op = MicroOp.DEPTHWISE_CONV_2D if depthwise else MicroOp.CONV_2D
+    return build_model(MicroSpec(op, "float32", 14, 14, 24, cout=40, kernel=kernel))
+
+
+def test_cost_keys_and_gemm_shape() -> None:
+    dw7 = parse_model(_conv_model(7, True), "dw7").main
+    dw3 = parse_model(_conv_model(3, True), "dw3").main
+    conv = parse_model(_conv_model(3, False), "conv").main
+    assert efficiency_key(dw7, dw7.operators[0]) == "DEPTHWISE_CONV_2D_K7"
+    assert efficiency_key(dw3, dw3.operators[0]) == "DEPTHWISE_CONV_2D"
+    assert gemm_shape(dw3, dw3.operators[0]) is None
+    assert gemm_shape(conv, conv.operators[0]) == (14 * 14, 40, 24, 9)
+    # 40 output channels in 16-wide tiles cost 48; Cin 20 padded to 24 (8-wide K tiles); 4 MACs per output
+    assert gemm_work((196, 40, 20, 9), 16, 8, 4.0) == 196 * 48 * (24 * 9 + 4)
+    # XNNPACK's indirection buffer: one pointer per output pixel and tap (k > 1 only)
+    assert indirection_bytes(dw7) == 14 * 14 * 49 * 8
+
+
+def test_gemm_section_validates() -> None:
+    assert Gemm().figures("float32") == (1, 1, 0.0)
+    assert Gemm(int8_tile_n=8, int8_tile_k=8, int8_output_overhead_macs=24.0).figures("int8") == (8, 8, 24.0)
+    assert Gemm().figures("int16") is None
+    with pytest.raises(ProfileError, match="tile_n"):
+        Gemm(float32_tile_n=0)
+    with pytest.raises(ProfileError, match="output_overhead"):
+        Gemm(int8_output_overhead_macs=-1.0)
