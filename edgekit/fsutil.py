@@ -46,9 +46,34 @@ def normal_permissions(path: Path) -> None:
         os.chmod(path, (0o777 if Path(path).is_dir() else 0o666) & ~current_umask())
 
 
+def _publish(tmp: Path, path: Path, overwrite: bool) -> None:
+    """Move the finished temp file into place; without ``overwrite`` never replace a file that appeared meanwhile."""
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)  # atomic and fails if ``path`` exists: no window for another writer
+    except FileExistsError as exc:
+        raise OutputExistsError(
+            f"Output {path} appeared while edgekit was working (another process wrote it); it was left untouched."
+        ) from exc
+    except OSError:  # a filesystem without hard links (FAT, some network mounts)
+        if path.exists():
+            raise OutputExistsError(
+                f"Output {path} appeared while edgekit was working; it was left untouched."
+            ) from None
+        os.replace(tmp, path)
+        return
+    tmp.unlink()
+
+
 @contextlib.contextmanager
-def atomic_path(path: Path) -> Iterator[Path]:
-    """Yield a temporary path next to ``path``; on success rename it over ``path``, on failure delete it."""
+def atomic_path(path: Path, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path next to ``path``; on success move it to ``path``, on failure delete it.
+
+    With ``overwrite=False`` (no --force) an existing ``path`` is never replaced, even one that another
+    process created after the command's up-front check.
+    """
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
@@ -56,21 +81,21 @@ def atomic_path(path: Path) -> Iterator[Path]:
     try:
         yield tmp
         normal_permissions(tmp)  # not mkstemp's 0600: the user copies this file to a device (issue 9)
-        os.replace(tmp, path)
+        _publish(tmp, path, overwrite)
     except BaseException:
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
 
 
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temp file and rename."""
-    with atomic_path(path) as tmp:
+def write_bytes_atomic(path: Path, data: bytes, overwrite: bool = True) -> None:
+    """Write ``data`` to ``path`` via a temp file and rename (see :func:`atomic_path` for ``overwrite``)."""
+    with atomic_path(path, overwrite) as tmp:
         with open(tmp, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
 
 
-def write_text_atomic(path: Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
+def write_text_atomic(path: Path, text: str, overwrite: bool = True) -> None:
+    write_bytes_atomic(path, text.encode("utf-8"), overwrite)

@@ -286,7 +286,7 @@ def test_existing_output_needs_force(tmp_path: Path, models: dict[str, Path]) ->
     [
         (lambda p: p / "missing.keras", "does not exist"),
         (lambda p: (p / "model.txt").write_text("hi") and p / "model.txt", "does not read as a model"),
-        (lambda p: (p / "bad.keras").write_bytes(b"not a zip") and p / "bad.keras", "Cannot load"),
+        (lambda p: (p / "bad.keras").write_bytes(b"not a zip") and p / "bad.keras", "is not a Keras model"),
         (lambda p: p, "not a TF SavedModel"),
     ],
 )

@@ -273,7 +273,7 @@ def _wrap(text: str, width: int) -> list[str]:
     return out
 
 
-def write_profile(path: Path, result: CalibrationResult) -> str:
+def write_profile(path: Path, result: CalibrationResult, overwrite: bool = True) -> str:
     """Validate the profile through the profile loader, then write it atomically. Returns the text."""
     from edgekit.profile.schema import profile_from_dict
 
@@ -282,5 +282,5 @@ def write_profile(path: Path, result: CalibrationResult) -> str:
         profile_from_dict(tomllib.loads(text), str(path))
     except tomllib.TOMLDecodeError as exc:  # pragma: no cover - the writer's bug, not the user's
         raise ProfileError(f"calibrate produced invalid TOML ({exc}).", hint="Report this edgekit bug.") from exc
-    write_text_atomic(path, text)
+    write_text_atomic(path, text, overwrite)
     return text

@@ -48,7 +48,7 @@ def calibrate(output: Path, device_id: str, name: str | None, threads_text: str 
     check_output_path(output, force)
     info(f"calibrate: budget {budget_s:g} s, threads {','.join(map(str, threads))}; measuring this machine...")
     result = run_calibration(device_id, threads, budget_s, say=info, name=name)
-    write_profile(output, result)
+    write_profile(output, result, overwrite=force)
     for line in result.delegate_disagreements:
         warn(f"delegate model vs this runtime: {line}")
     doc = result.profile_doc

@@ -234,7 +234,7 @@ def _run(config: ConvertConfig) -> ConvertResult:
                 _warn(warnings, "--quantize dynamic left every weight in float32: the converter only quantizes "
                                 "weight tensors with at least 1024 elements, and this model has none that big.")
         with timer.stage("write"):
-            write_bytes_atomic(config.output, data)
+            write_bytes_atomic(config.output, data, overwrite=config.force)
             result = ConvertResult(
                 config=config, source=source, data=data, validation=checked, calibration=summary,
                 stage_seconds=timer.seconds, seconds=0.0, kept_float=kept, notes=list(source.notes) + summary.notes,
