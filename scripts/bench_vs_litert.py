@@ -1,6 +1,6 @@
 """`edgekit bench` median vs LiteRT's own benchmark tool on the same model and thread count.
 
-    .venv/bin/python scripts/bench_vs_litert.py MODEL.tflite [MODEL ...] [--threads 1,2] [--runs 100] [--rounds 7]
+    .venv/bin/python scripts/bench_vs_litert.py MODEL.tflite [MODEL ...] [--threads 1,2] [--runs 30] [--rounds 40]
 
 For each model and thread count it runs, alternately, ``edgekit bench M --threads T --runs N --json`` and
 ``python -m ai_edge_litert.tools.benchmark_litert_model --model M --num_runs N --num_threads T
@@ -48,9 +48,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("models", nargs="+", type=Path)
     ap.add_argument("--threads", default="1,2")
-    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--runs", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=5)
-    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--rounds", type=int, default=40)
     args = ap.parse_args()
     rows = []
     for model in args.models:
