@@ -292,16 +292,6 @@ def _fit_input(array: np.ndarray, shape: Sequence[int], dtype: str, name: str) -
 # ---------------------------------------------------------------- the run
 
 
-def delegation_summary(interp: Any) -> tuple[int, int]:
-    """(delegate partitions, original ops) from the interpreter's node list after allocate_tensors()."""
-    try:
-        details = interp._get_ops_details()
-    except Exception:  # a private API; absent on some runtimes
-        return 0, 0
-    partitions = sum(1 for op in details if str(op.get("op_name", "")).upper() == "DELEGATE")
-    return partitions, len(details) - partitions
-
-
 def bench_model(
     model_path: Path,
     config: BenchConfig,
@@ -312,7 +302,7 @@ def bench_model(
     say = on_progress or (lambda _msg: None)
     reset_ok = reset_peak_rss()
     baseline = current_rss_bytes()
-    from edgekit.tflite.runtime import load_interpreter
+    from edgekit.tflite.runtime import delegation_summary, load_interpreter
 
     t0 = time.perf_counter()
     # the file's bytes are read after the baseline: holding the model is part of the model's memory

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from verify_helpers import SHAPE, cached_verify_models
+from verify_helpers import BLOCK_HEAVY_IMPORTS, SHAPE, cached_verify_models
 
 from edgekit.cli import main
 
@@ -186,19 +186,8 @@ def test_bundle_with_wrong_golden_outputs_fails(vm: dict[str, Path], tmp_path: P
     assert code == 1 and data["passed"] is False and "cosine" in {f["metric"] for f in data["failures"]}
 
 
-BLOCK_TF = """
-import sys
-class _Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "onnx", "onnxruntime", "onnx2tf"):
-            raise ImportError(f"{name} is blocked in this test")
-        return None
-sys.meta_path.insert(0, _Block())
-"""
-
-
 def test_bundle_verifies_without_tensorflow_in_a_subprocess(vm: dict[str, Path]) -> None:
-    code = BLOCK_TF + textwrap.dedent(f"""
+    code = BLOCK_HEAVY_IMPORTS + textwrap.dedent(f"""
         import json
         from click.testing import CliRunner
         from edgekit.cli import main

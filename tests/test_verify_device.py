@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from verify_helpers import BLOCK_HEAVY_IMPORTS
 
 from edgekit.bundle import write_bundle
 from edgekit.cli import main
@@ -50,19 +51,8 @@ def _self_bundle(tflite: Path, out: Path, count: int = 6, golden_fn: object = No
     return write_bundle(out, tflite.read_bytes(), manifest, inputs, golden, force=False)
 
 
-NO_TF = """
-import sys
-class _Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "onnx", "onnxruntime", "onnx2tf"):
-            raise ImportError(f"{name} is blocked in this test")
-        return None
-sys.meta_path.insert(0, _Block())
-"""
-
-
 def _run_without_tf(args: list[str]) -> dict:
-    code = NO_TF + textwrap.dedent(f"""
+    code = BLOCK_HEAVY_IMPORTS + textwrap.dedent(f"""
         import json
         from click.testing import CliRunner
         from edgekit.cli import main

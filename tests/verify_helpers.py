@@ -24,6 +24,17 @@ import numpy as np
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+# Prepended to `python -c` code: makes TensorFlow, keras and onnx unimportable in that subprocess.
+BLOCK_HEAVY_IMPORTS = """
+import sys
+class _Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("tensorflow", "keras", "tf_keras", "onnx", "onnxruntime", "onnx2tf"):
+            raise ImportError(f"{name} is blocked in this test")
+        return None
+sys.meta_path.insert(0, _Block())
+"""
+
 SHAPE = (1, 8, 8, 3)
 N_SAMPLES = 40
 

@@ -234,7 +234,7 @@ def measure_suite(
 
     Returns the measurements and the empty-model invoke overhead per engine in microseconds.
     """
-    from edgekit.tflite.runtime import load_interpreter, xnnpack_applied
+    from edgekit.tflite.runtime import delegation_summary, load_interpreter
 
     say = say or (lambda _m: None)
     deadline = time.monotonic() + budget_s
@@ -259,8 +259,8 @@ def measure_suite(
         key, gemm = _op_key(data, op_name)
         for t, xnn in configs:
             interp = load_interpreter(data, num_threads=t, use_xnnpack=xnn)
-            delegated = xnnpack_applied(interp)
-            parts = sum(1 for o in interp._get_ops_details() if str(o.get("op_name", "")).upper() == "DELEGATE")
+            parts = delegation_summary(interp)[0]
+            delegated = parts > 0
             med, mn, cpu_med = _time_invokes(interp, per_config_s)
             engine = "xnnpack" if xnn else "builtin"
             # process CPU time per invoke, divided by the threads: immune to other processes taking the CPU
@@ -341,7 +341,7 @@ class BlockMeasurement:
 
 def measure_blocks(specs: Sequence[BlockSpec], say: Say | None = None, target_s: float = 0.15) -> list[BlockMeasurement]:
     """Time each block at one thread (process CPU time, like the single ops)."""
-    from edgekit.tflite.runtime import load_interpreter
+    from edgekit.tflite.runtime import delegation_summary, load_interpreter
 
     say = say or (lambda _m: None)
     empty = load_interpreter(build_model(_empty_spec()), num_threads=1)
@@ -350,7 +350,7 @@ def measure_blocks(specs: Sequence[BlockSpec], say: Say | None = None, target_s:
     for i, spec in enumerate(specs):
         data = build_block(spec, seed=i)
         interp = load_interpreter(data, num_threads=1)
-        parts = sum(1 for o in interp._get_ops_details() if str(o.get("op_name", "")).upper() == "DELEGATE")
+        parts = delegation_summary(interp)[0]
         _, _, cpu = _time_invokes(interp, target_s, min_runs=3)
         out.append(BlockMeasurement(spec.name, data, max(1e-4, cpu - base), parts))
         say(f"calibrate: block {spec.name}: {out[-1].per_block_ms:.3f} ms, {parts} delegate partition(s)")

@@ -21,8 +21,3 @@ def is_debug() -> bool:
     """True when the user passed `edgekit --debug`."""
     ctx = click.get_current_context(silent=True)
     return bool(ctx and (ctx.find_root().obj or {}).get("debug"))
-
-
-def existing_path(**kwargs: Any) -> click.Path:
-    """A click.Path that must exist; edgekit checks the file's content itself."""
-    return click.Path(exists=True, path_type=None, **kwargs)

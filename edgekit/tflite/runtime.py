@@ -155,10 +155,20 @@ def load_interpreter(
     return interpreter
 
 
-def xnnpack_applied(interpreter: Any) -> bool:
-    """True when the default delegate took at least one node (DELEGATE nodes after allocate_tensors)."""
+def delegation_summary(interpreter: Any) -> tuple[int, int]:
+    """(delegate partitions, original ops) after ``allocate_tensors()``.
+
+    ``Interpreter._get_ops_details()`` lists the original nodes next to one DELEGATE node per
+    partition; (0, 0) on runtimes without that private API.
+    """
     try:
-        ops = interpreter._get_ops_details()
-    except AttributeError:
-        return False
-    return any(str(op.get("op_name", "")).upper() == "DELEGATE" for op in ops)
+        details = interpreter._get_ops_details()
+    except Exception:  # a private API; absent or different on some runtimes
+        return 0, 0
+    partitions = sum(1 for op in details if str(op.get("op_name", "")).upper() == "DELEGATE")
+    return partitions, len(details) - partitions
+
+
+def xnnpack_applied(interpreter: Any) -> bool:
+    """True when the default delegate took at least one node."""
+    return delegation_summary(interpreter)[0] > 0
