@@ -13,6 +13,7 @@ from typing import Any
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as S
+from foundation_helpers import int8_tflite
 
 _TYPES = {"float32": S.TensorType.FLOAT32, "int8": S.TensorType.INT8, "uint8": S.TensorType.UINT8,
           "int32": S.TensorType.INT32, "int16": S.TensorType.INT16, "float16": S.TensorType.FLOAT16,
@@ -181,14 +182,8 @@ def build_tf_int8_models(out_dir: Any) -> dict[str, Any]:
             for _ in range(4):
                 yield [rng.uniform(-1, 1, shape).astype(np.float32)]
 
-        conv = tf.lite.TFLiteConverter.from_keras_model(model)
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = rep
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.int8
-        conv.inference_output_type = tf.int8
         path = out / f"{name}_int8.tflite"
-        path.write_bytes(conv.convert())
+        path.write_bytes(int8_tflite(model, rep))
         paths[name] = path
     return paths
 

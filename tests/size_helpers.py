@@ -13,6 +13,7 @@ from typing import Any
 import flatbuffers
 import numpy as np
 from ai_edge_litert import schema_py_generated as S
+from foundation_helpers import int8_tflite
 
 _TYPES = {"float32": S.TensorType.FLOAT32, "int8": S.TensorType.INT8, "int32": S.TensorType.INT32,
           "uint8": S.TensorType.UINT8}
@@ -130,21 +131,14 @@ def build_keras(out_dir: Path) -> dict[str, Any]:
 
 
 def build_int8(model: Any, out_dir: Path, name: str = "tiny_int8.tflite") -> Path:
-    import tensorflow as tf
 
     def rep() -> Any:
         rng = np.random.default_rng(0)
         for _ in range(16):
             yield [rng.random((1, 16, 16, 3), dtype=np.float32)]
 
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    conv.representative_dataset = rep
-    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    conv.inference_input_type = tf.int8
-    conv.inference_output_type = tf.int8
     path = out_dir / name
-    path.write_bytes(conv.convert())
+    path.write_bytes(int8_tflite(model, rep))
     return path
 
 
