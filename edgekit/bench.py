@@ -245,7 +245,7 @@ def load_data(path: Path, input_names: Sequence[str]) -> list[np.ndarray]:
 def load_image_folder(folder: Path, inputs: Sequence[Any]) -> list[np.ndarray]:
     """One sample per input from a folder of images (edgekit.data, unit preset), quantized with each
     input's own scale/zero point when the input is integer."""
-    from edgekit.convert.source import TensorSpec
+    from edgekit.core.source import TensorSpec
     from edgekit.data import load_samples
 
     specs = [TensorSpec(t.name, tuple(max(1, int(d)) for d in t.shape), "float32") for t in inputs]
@@ -257,9 +257,7 @@ def load_image_folder(folder: Path, inputs: Sequence[Any]) -> list[np.ndarray]:
             if t.quant is None:
                 raise DataError(f"input '{t.name}' is {t.dtype} without quantization parameters; images cannot "
                                 "be fed to it.", hint="Pass a .npy/.npz with the values it expects.")
-            info = np.iinfo(np.dtype(t.dtype))
-            x = np.clip(np.round(x / t.quant.scale + t.quant.zero_point), info.min, info.max).astype(t.dtype)
-        out.append(x.astype(t.dtype))
+        out.append(t.quantize(x))
     return out
 
 

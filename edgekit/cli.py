@@ -10,6 +10,7 @@ imports nothing heavy.
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import sys
 import traceback
@@ -18,7 +19,9 @@ from typing import Any
 import click
 
 from edgekit import __version__
+from edgekit.core.progress import reporting
 from edgekit.errors import EXIT_BACKEND, EdgekitError
+from edgekit.report import StderrProgress
 
 # command name -> (module, attribute, one-line help). An explicit registry: an
 # unknown command lists the valid ones (click does that for us).
@@ -75,7 +78,7 @@ class EdgekitGroup(click.Group):
             ctx.exit(130)
         except click.UsageError as exc:
             # click's own argument errors (a path that does not exist, a bad choice): the same
-            # one-line Error + Hint as edgekit's errors (issue 9's bad-input matrix).
+            # one-line Error + Hint as edgekit's errors (docs/RELIABILITY.md's bad-input matrix).
             where = exc.ctx.command_path if exc.ctx else "edgekit"
             _show_error(ctx, exc.format_message(), f"Run `{where} --help` to see the arguments it takes.", exc)
             ctx.exit(exc.exit_code)
@@ -115,6 +118,10 @@ def main(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    # Library code reports progress through edgekit.core.progress; the CLI shows it on stderr.
+    ctx.with_resource(reporting(StderrProgress()))
+    if debug:
+        logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s", stream=sys.stderr)
 
 
 __all__ = ["main", "COMMANDS"]

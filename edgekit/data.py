@@ -24,9 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert.source import TensorSpec
+from edgekit.core.progress import progress
+from edgekit.core.source import TensorSpec
 from edgekit.errors import DataError
-from edgekit.report import progress
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 ARRAY_SUFFIXES = (".npy", ".npz")

@@ -1,8 +1,10 @@
 """Output helpers shared by every command: tables for people, one JSON object for programs.
 
-Commands build a plain ``dict`` result; ``--json`` prints it with :func:`emit_json`,
-otherwise the command renders tables with :func:`format_table`. Progress and
-warnings go to stderr so that stdout stays clean for ``--json``.
+Used by the commands (and by the render methods of result objects); library code does
+not print. Commands build a result; ``--json`` prints its ``to_dict()`` with
+:func:`emit_json`, otherwise the command renders tables with :func:`format_table`.
+Progress (:class:`StderrProgress`) and warnings go to stderr so that stdout stays
+clean for ``--json``.
 """
 
 from __future__ import annotations
@@ -102,31 +104,37 @@ def info(message: str) -> None:
     click.echo(message, err=True)
 
 
-def progress(items: Sequence[T] | Iterable[T], label: str, total: int | None = None) -> Iterator[T]:
-    """Iterate with a progress line on stderr (redrawn in place on a terminal, a few lines otherwise)."""
-    if total is None and isinstance(items, Sequence):
-        total = len(items)
-    stream = sys.stderr
-    tty = stream.isatty()
-    start = time.monotonic()
-    last = -1.0
-    done = 0
-    for done, item in enumerate(items, start=1):
-        yield item
-        now = time.monotonic()
-        if tty and now - last < 0.1 and done != total:
-            continue
-        if not tty and done != total and now - last < 2.0:
-            continue
-        last = now
-        if total:
-            filled = int(24 * done / total)
-            bar = "#" * filled + "-" * (24 - filled)
-            text = f"{label} [{bar}] {done}/{total} {now - start:.1f}s"
-        else:
-            text = f"{label} {done} {now - start:.1f}s"
-        stream.write(("\r" + text) if tty else (text + "\n"))
-        stream.flush()
-    if tty and done:
-        stream.write("\n")
-        stream.flush()
+class StderrProgress:
+    """The CLI's progress display (installed by :mod:`edgekit.cli` with ``core.progress.reporting``).
+
+    A bar redrawn in place on a terminal; a line every few seconds otherwise (logs, CI).
+    """
+
+    def status(self, message: str) -> None:
+        info(message)
+
+    def iterate(self, items: Iterable[T], label: str, total: int | None) -> Iterator[T]:
+        stream = sys.stderr
+        tty = stream.isatty()
+        start = time.monotonic()
+        last = -1.0
+        done = 0
+        for done, item in enumerate(items, start=1):
+            yield item
+            now = time.monotonic()
+            if tty and now - last < 0.1 and done != total:
+                continue
+            if not tty and done != total and now - last < 2.0:
+                continue
+            last = now
+            if total:
+                filled = int(24 * done / total)
+                bar = "#" * filled + "-" * (24 - filled)
+                text = f"{label} [{bar}] {done}/{total} {now - start:.1f}s"
+            else:
+                text = f"{label} {done} {now - start:.1f}s"
+            stream.write(("\r" + text) if tty else (text + "\n"))
+            stream.flush()
+        if tty and done:
+            stream.write("\n")
+            stream.flush()

@@ -106,7 +106,7 @@ def accuracy(model: Path, tflite: Path, test_dir: Path) -> dict[str, Any]:
     import keras
     import numpy as np
 
-    from edgekit.convert.source import TensorSpec
+    from edgekit.core.source import TensorSpec
     from edgekit.data import Preprocessing, decode_image, image_geometry
     from edgekit.tflite.runtime import load_interpreter
 

@@ -106,10 +106,9 @@ def zstd_len(data: bytes) -> int | None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     from edgekit.bench import BenchConfig, bench_model
-    from edgekit.convert.config import ConvertConfig
-    from edgekit.convert.pipeline import run_convert
-    from edgekit.convert.prune import PruneConfig
     from edgekit.data import Preprocessing
+    from edgekit.host.convert.config import ConvertConfig, PruneConfig
+    from edgekit.host.convert.pipeline import run_convert
     from edgekit.tflite.model import parse_model
 
     work = Path(tempfile.mkdtemp(prefix="edgekit-bench-pruning-"))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from convert_helpers import make_images
 
-from edgekit.convert.source import TensorSpec
+from edgekit.core.source import TensorSpec
 from edgekit.data import (
     Layout,
     Preprocessing,

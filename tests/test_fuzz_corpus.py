@@ -46,7 +46,7 @@ def _read_with_edgekit(case: Path, tmp_path: Path) -> None:
         shutil.copyfile(case, bundle / ("manifest.json" if name.startswith("manifest-") else "golden.npz"))
         read_bundle(bundle)
     elif name.startswith("data-"):
-        from edgekit.convert.source import TensorSpec
+        from edgekit.core.source import TensorSpec
         from edgekit.data import load_samples
 
         load_samples(case, [TensorSpec(name="input", shape=(1, 4), dtype="float32")], None, 8)

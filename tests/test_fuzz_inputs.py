@@ -367,7 +367,7 @@ def _data_npz(variant: str, n: int) -> bytes:
 @given(variant=st.sampled_from(ARRAY_VARIANTS), n=st.integers(1, 5), ops=st.lists(
     st.tuples(st.sampled_from(BYTE_OPS), st.integers(0, 2**20), st.integers(0, 2000)), max_size=4))
 def test_data_loader_survives_mutated_npz(workdir: Path, variant: str, n: int, ops: list[tuple[str, int, int]]) -> None:
-    from edgekit.convert.source import TensorSpec
+    from edgekit.core.source import TensorSpec
     from edgekit.data import load_samples
 
     data = mutate_bytes(_data_npz(variant, n), ops) if ops else _data_npz(variant, n)

@@ -17,9 +17,13 @@ onnx = pytest.importorskip("onnx")
 
 from onnx_helpers import external_data_model, kitchen_sink_model, new_opset_model, two_input_model  # noqa: E402
 
-from edgekit.convert import onnx_loader as ol  # noqa: E402
-from edgekit.convert.onnx_check import OutputError, make_check_inputs  # noqa: E402
-from edgekit.convert.onnx_runner import NETWORK_BLOCKED, signature_key  # noqa: E402
+from edgekit.core.shapes import InputDims, ShapeRequest, resolve_shapes  # noqa: E402
+from edgekit.host.onnx import graph as og  # noqa: E402
+from edgekit.host.onnx import load as ol  # noqa: E402
+from edgekit.host.onnx import reference as oref  # noqa: E402
+from edgekit.host.onnx.check import OutputError, make_check_inputs  # noqa: E402
+from edgekit.host.onnx.worker import NETWORK_BLOCKED, signature_key  # noqa: E402
+from edgekit.host.source_model import LoadOptions  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -53,7 +57,7 @@ def test_missing_model_file(tmp_path: Path) -> None:
 
 def test_missing_external_data_names_the_file(tmp_path: Path) -> None:
     path = external_data_model(tmp_path / "ext.onnx")
-    assert ol.read_onnx(path).graph.initializer[0].name == "w"  # loads fine while the data is there
+    assert og.read_onnx(path).graph.initializer[0].name == "w"  # loads fine while the data is there
     (tmp_path / "ext.onnx.data").unlink()
     with pytest.raises(InputError) as exc:
         ol.load_onnx(path)
@@ -64,7 +68,7 @@ def test_missing_external_data_names_the_file(tmp_path: Path) -> None:
 
 def test_external_data_is_read_into_the_model(tmp_path: Path) -> None:
     path = external_data_model(tmp_path / "ext.onnx")
-    model = ol.read_onnx(path)
+    model = og.read_onnx(path)
     weights = onnx.numpy_helper.to_array(model.graph.initializer[0])
     assert weights.shape == (64, 64) and float(weights[1, 0]) == pytest.approx(64 / 4096)
 
@@ -99,73 +103,85 @@ def test_symbolic_spatial_dim_without_input_shape_lists_the_inputs(two_input: Pa
     assert "--input-shape frames=1,N,20" in exc.value.hint
 
 
+def _shapes(inputs: list[InputDims], **request: object) -> tuple[dict[str, tuple[int, ...]], list[str]]:
+    resolved, notes = resolve_shapes(inputs, ShapeRequest(**request))  # type: ignore[arg-type]
+    return {r.name: r.shape for r in resolved}, notes
+
+
 def test_symbolic_batch_defaults_to_one_or_batch(kitchen_sink: Path) -> None:
-    inputs = ol.graph_inputs(ol.read_onnx(kitchen_sink))
-    shapes, notes = ol.resolve_input_shapes(inputs, ol.OnnxLoadOptions())
+    inputs = og.graph_inputs(og.read_onnx(kitchen_sink))
+    shapes, notes = _shapes(inputs)
     assert shapes == {"image": (1, 3, 16, 16)}
     assert "fixed to 1" in notes[0]
-    shapes, _ = ol.resolve_input_shapes(inputs, ol.OnnxLoadOptions(batch=4))
+    shapes, _ = _shapes(inputs, batch=4)
     assert shapes == {"image": (4, 3, 16, 16)}
 
 
 def test_input_shape_errors(two_input: Path) -> None:
-    inputs = ol.graph_inputs(ol.read_onnx(two_input))
+    inputs = og.graph_inputs(og.read_onnx(two_input))
     with pytest.raises(UsageError, match="does not have"):
-        ol.resolve_input_shapes(inputs, ol.OnnxLoadOptions(input_shapes={"audio": (1, 5, 20)}))
+        _shapes(inputs, input_shapes=(("audio", (1, 5, 20)),))
     with pytest.raises(UsageError, match="has 2 dims but the input has 3"):
-        ol.resolve_input_shapes(inputs, ol.OnnxLoadOptions(input_shapes={"frames": (1, 5)}))
+        _shapes(inputs, input_shapes=(("frames", (1, 5)),))
     with pytest.raises(UsageError, match="fixes it to 20"):
-        ol.resolve_input_shapes(inputs, ol.OnnxLoadOptions(input_shapes={"frames": (1, 5, 21)}))
+        _shapes(inputs, input_shapes=(("frames", (1, 5, 21)),))
     with pytest.raises(UsageError, match="ambiguous"):
-        ol.resolve_input_shapes(inputs, ol.OnnxLoadOptions(input_shapes={"": (1, 5, 20)}))
-    shapes, _ = ol.resolve_input_shapes(inputs, ol.OnnxLoadOptions(input_shapes={"frames": (1, 7, 20)}))
+        _shapes(inputs, input_shapes=(("", (1, 5, 20)),))
+    shapes, _ = _shapes(inputs, input_shapes=(("frames", (1, 7, 20)),))
     assert shapes == {"frames": (1, 7, 20), "tokens": (1, 4)}
 
 
-def test_options_from_convert_load_options() -> None:
-    from edgekit.convert.config import LoadOptions
+def test_batch_on_a_fixed_batch_onnx_input_is_an_error(two_input: Path) -> None:
+    """--batch used to be silently ignored for ONNX inputs with a fixed batch (an error for Keras): now both refuse."""
+    inputs = og.graph_inputs(og.read_onnx(two_input))  # tokens [1, 4] has a fixed batch of 1
+    with pytest.raises(UsageError, match="fixed batch of 1"):
+        _shapes(inputs, batch=2, input_shapes=(("frames", (1, 5, 20)),))
+    shapes, _ = _shapes(inputs, batch=1, input_shapes=(("frames", (1, 5, 20)),))
+    assert shapes["tokens"] == (1, 4)
 
-    load = LoadOptions(batch=2, input_shapes=(("x", (1, 3, 8, 8)),), keep_nchw=("x",), check=False)
-    opts = ol.OnnxLoadOptions.from_any(load)
-    assert opts.batch == 2 and opts.input_shapes == {"x": (1, 3, 8, 8)}
-    assert opts.keep_nchw == ("x",) and opts.check is False
-    assert ol.OnnxLoadOptions.from_any(None) == ol.OnnxLoadOptions()
-    with pytest.raises(UsageError):
-        ol.OnnxLoadOptions(batch=0)
+
+def test_load_options_validate_themselves() -> None:
+    with pytest.raises(UsageError, match="--batch must be at least 1"):
+        ShapeRequest(batch=0)
+    with pytest.raises(UsageError, match="names an input twice"):
+        ShapeRequest(input_shapes=(("x", (1, 2)), ("x", (1, 3))))
+    with pytest.raises(UsageError, match="at least 1 sample"):
+        LoadOptions(check_samples=0)
+    assert LoadOptions(keep_nchw=["x"]).keep_nchw == ("x",)  # type: ignore[arg-type]
 
 
 def test_keep_nchw_unknown_input(kitchen_sink: Path) -> None:
     with pytest.raises(UsageError, match="--keep-nchw names input"):
-        ol.load_onnx(kitchen_sink, ol.OnnxLoadOptions(keep_nchw=("input",)))
+        ol.load_onnx(kitchen_sink, LoadOptions(keep_nchw=("input",)))
 
 
 def test_fix_input_shapes_makes_static_graph(two_input: Path) -> None:
-    model = ol.read_onnx(two_input)
-    fixed = ol.fix_input_shapes(model, {"frames": (1, 6, 20), "tokens": (1, 4)})
+    model = og.read_onnx(two_input)
+    fixed = og.fix_input_shapes(model, {"frames": (1, 6, 20), "tokens": (1, 4)})
     dims = [d.dim_value for d in fixed.graph.input[0].type.tensor_type.shape.dim]
     assert dims == [1, 6, 20]
     assert [d.dim_param for d in model.graph.input[0].type.tensor_type.shape.dim][1] == "time"  # original untouched
 
 
 def test_candidate_perms() -> None:
-    assert ol.candidate_perms((1, 3, 16, 20), (1, 16, 20, 3), False) == [(0, 2, 3, 1)]
+    assert og.candidate_perms((1, 3, 16, 20), (1, 16, 20, 3), False) == [(0, 2, 3, 1)]
     # square images: swapping H and W also fits the shapes; the numeric check settles it
-    assert ol.candidate_perms((1, 3, 16, 16), (1, 16, 16, 3), False) == [(0, 2, 3, 1), (0, 3, 2, 1)]
-    assert ol.candidate_perms((1, 10), (1, 10), False) == [(0, 1)]
+    assert og.candidate_perms((1, 3, 16, 16), (1, 16, 16, 3), False) == [(0, 2, 3, 1), (0, 3, 2, 1)]
+    assert og.candidate_perms((1, 10), (1, 10), False) == [(0, 1)]
     # ambiguous shapes: the onnx2tf rule (channels last) first, identity next
-    cands = ol.candidate_perms((1, 3, 3, 3), (1, 3, 3, 3), False)
+    cands = og.candidate_perms((1, 3, 3, 3), (1, 3, 3, 3), False)
     assert cands[:2] == [(0, 2, 3, 1), (0, 1, 2, 3)] and len(cands) == 6
-    assert ol.candidate_perms((1, 3, 3, 3), (1, 3, 3, 3), True)[0] == (0, 1, 2, 3)
-    assert ol.candidate_perms((1, 3, 16, 16), (1, 3, 256), False) == []
+    assert og.candidate_perms((1, 3, 3, 3), (1, 3, 3, 3), True)[0] == (0, 1, 2, 3)
+    assert og.candidate_perms((1, 3, 16, 16), (1, 3, 256), False) == []
 
 
 def test_calibration_sample_file_shape() -> None:
-    inputs = [ol.OnnxInput("image", (1, 3, 32, 40), "float32")]
-    sample = ol._calibration_sample(inputs, ol.OnnxLoadOptions())
+    inputs = [InputDims("image", (1, 3, 32, 40), "float32")]
+    sample = ol._calibration_sample(inputs, LoadOptions())
     assert sample.shape == (20, 128, 128, 3) and sample.dtype == np.float32
     data = np.full((2, 1, 3, 32, 40), 0.25, np.float32)
     data[:, :, 0] = 0.75  # channel 0 of the NCHW data must end up in the last axis
-    sample = ol._calibration_sample(inputs, ol.OnnxLoadOptions(check_inputs={"image": data}))
+    sample = ol._calibration_sample(inputs, LoadOptions(check_inputs={"image": data}))
     assert sample.shape == (20, 128, 128, 3)
     assert np.allclose(sample[..., 0], 0.75) and np.allclose(sample[..., 1:], 0.25)
 
@@ -203,7 +219,7 @@ def test_check_inputs_use_given_samples_then_random() -> None:
 
 def test_network_guard_blocks_connections_in_the_worker() -> None:
     code = (
-        "from edgekit.convert.onnx_runner import install_network_guard\n"
+        "from edgekit.host.onnx.worker import install_network_guard\n"
         "install_network_guard()\n"
         "import socket\n"
         "try:\n"
@@ -230,16 +246,16 @@ def test_backend_error_from_worker_failure_is_exit_3(tmp_path: Path, monkeypatch
 
     monkeypatch.setattr(ol.subprocess, "run", fake_run)
     with pytest.raises(BackendError) as exc:
-        ol.run_onnx2tf(tmp_path / "model.onnx", tmp_path, ["x"], ["y"], ol.OnnxLoadOptions(), "m.onnx")
+        ol.run_onnx2tf(tmp_path / "model.onnx", tmp_path, ["x"], ["y"], LoadOptions(), "m.onnx")
     assert exc.value.exit_code == 3
     assert "Foo OP is not yet implemented." in exc.value.message
     assert "--debug" in exc.value.hint
 
 
 def test_reference_runner_casts_and_names_missing_inputs(two_input: Path) -> None:
-    model = ol.fix_input_shapes(ol.read_onnx(two_input), {"frames": (1, 3, 20), "tokens": (1, 4)})
-    session, outputs = ol.make_reference_runner(model.SerializeToString(), "two_input.onnx")
-    run = ol.OrtRunner(session, outputs)
+    model = og.fix_input_shapes(og.read_onnx(two_input), {"frames": (1, 3, 20), "tokens": (1, 4)})
+    session, outputs = oref.make_reference_runner(model.SerializeToString(), "two_input.onnx")
+    run = oref.OrtRunner(session, outputs)
     out = run({"frames": np.zeros((1, 3, 20)), "tokens": np.array([[0, 1, 2, 3]])})  # float64 / platform ints
     assert out["scores"].shape == (1, 5) and out["scores"].dtype == np.float32
     with pytest.raises(InputError, match="No data for ONNX input 'tokens'"):
@@ -258,10 +274,10 @@ def test_wrong_layout_calibration_arrays_fail_before_converting(kitchen_sink: Pa
     nhwc = tmp_path / "nhwc.npy"
     np.save(nhwc, np.zeros((10, 1, 16, 16, 3), np.float32))
     with pytest.raises(DataError) as exc:
-        ol.load_onnx(kitchen_sink, ol.OnnxLoadOptions(check_data=nhwc))
+        ol.load_onnx(kitchen_sink, LoadOptions(check_data=nhwc))
     assert "(10, 1, 16, 16, 3)" in exc.value.message and "(1, 3, 16, 16)" in exc.value.message
     nchw = tmp_path / "nchw.npy"
     np.save(nchw, np.full((10, 1, 3, 16, 16), 0.5, np.float32))
-    inputs = ol.graph_inputs(ol.read_onnx(kitchen_sink))
-    arrays = ol._read_check_data(inputs, {"image": (1, 3, 16, 16)}, ol.OnnxLoadOptions(check_data=nchw))
+    inputs = og.graph_inputs(og.read_onnx(kitchen_sink))
+    arrays = ol._read_check_data(inputs, {"image": (1, 3, 16, 16)}, LoadOptions(check_data=nchw))
     assert arrays["image"].shape == (10, 1, 3, 16, 16)

@@ -24,10 +24,12 @@ if not available("onnx2tf"):  # find_spec only: importing onnx2tf costs seconds
 
 from onnx_helpers import kitchen_sink_model, lppool_model, two_input_model  # noqa: E402
 
-from edgekit.convert import onnx_loader as ol  # noqa: E402
-from edgekit.convert.onnx_check import check_conversion  # noqa: E402
-from edgekit.convert.source import SourceModel  # noqa: E402
+from edgekit.core.shapes import ShapeRequest, resolve_shapes  # noqa: E402
 from edgekit.data import permute_samples  # noqa: E402
+from edgekit.host.onnx import graph as og  # noqa: E402
+from edgekit.host.onnx import load as ol  # noqa: E402
+from edgekit.host.onnx.check import check_conversion  # noqa: E402
+from edgekit.host.source_model import LoadOptions, SourceModel  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -55,12 +57,11 @@ def kitchen(onnx_models: Path, network_attempts: list[str]) -> Iterator[SourceMo
     socket.socket.connect = blocked  # type: ignore[method-assign]
     socket.create_connection = blocked
     try:
-        source = ol.load_onnx(path, ol.OnnxLoadOptions())
+        source = ol.load_onnx(path, LoadOptions())
     finally:
         socket.socket.connect, socket.create_connection = saved  # type: ignore[method-assign]
     yield source
-    if source.cleanup is not None:
-        source.cleanup()
+    source.close()
 
 
 def _work_dir(source: SourceModel) -> Path:
@@ -100,7 +101,7 @@ def test_check_refuses_a_conversion_that_differs(kitchen: SourceModel) -> None:
         out = kitchen.run(inputs)
         return {"probs": out["probs"], "features": out["features"] + 0.5}
 
-    opts = ol.OnnxLoadOptions()
+    opts = LoadOptions()
     with pytest.raises(BackendError) as exc:
         check_conversion(_work_dir(kitchen) / "float.tflite", wrong_reference, {"image": (1, 3, 16, 16)},
                          {"image": "float32"}, {"image": [(0, 2, 3, 1)]},
@@ -116,29 +117,29 @@ def test_check_picks_the_layout_that_matches(kitchen: SourceModel) -> None:
     _, outs, note = check_conversion(
         _work_dir(kitchen) / "float.tflite", kitchen.run, {"image": (1, 3, 16, 16)}, {"image": "float32"},
         {"image": [(0, 3, 2, 1), (0, 2, 3, 1)]}, {"probs": [(0, 1)], "features": [(0, 3, 2, 1), (0, 2, 3, 1)]},
-        {"image": "image", "probs": "probs", "features": "features"}, ol.OnnxLoadOptions(), "kitchen.onnx")
+        {"image": "image", "probs": "probs", "features": "features"}, LoadOptions(), "kitchen.onnx")
     assert outs["features"] == (0, 2, 3, 1)
     assert "all 2 outputs match" in note
 
 
-def test_no_check_warns_loudly(kitchen: SourceModel, capsys: pytest.CaptureFixture[str]) -> None:
+def test_no_check_warns_loudly(kitchen: SourceModel) -> None:
     result = json.loads((_work_dir(kitchen) / "result.json").read_text())
-    model = ol.read_onnx(kitchen.path)
-    inputs = ol.graph_inputs(model)
-    shapes, notes = ol.resolve_input_shapes(inputs, ol.OnnxLoadOptions())
-    fixed = ol.fix_input_shapes(model, shapes)
+    model = og.read_onnx(kitchen.path)
+    inputs = og.graph_inputs(model)
+    resolved, notes = resolve_shapes(inputs, ShapeRequest())
+    shapes = {r.name: r.shape for r in resolved}
+    fixed = og.fix_input_shapes(model, shapes)
     source = ol._build_source(kitchen.path, inputs, shapes, ["probs", "features"], fixed, result,
-                              kitchen.run, ol.OnnxLoadOptions(check=False), notes)  # type: ignore[arg-type]
-    assert "NOT checked" in " ".join(source.notes)
-    assert "--no-check" in capsys.readouterr().err
+                              kitchen.run, LoadOptions(check=False), notes)  # type: ignore[arg-type]
+    assert any("--no-check" in w and "NOT compared with onnxruntime" in w for w in source.warnings)
     assert source.inputs[0].to_tflite_perm == (0, 2, 3, 1)
 
 
 def test_int8_end_to_end_from_the_saved_model(kitchen: SourceModel, tmp_path: Path) -> None:
     """edgekit's one converter path (SavedModel -> full int8) on onnx2tf's output, calibrated in the TFLite layout."""
-    from edgekit.convert.config import IOType, QuantizeMode
-    from edgekit.convert.quantize import convert
-    from edgekit.tflite.model import QuantKind, parse_model
+    from edgekit.core.quant import IOType, QuantizeMode, QuantKind
+    from edgekit.host.convert.quantize import convert
+    from edgekit.tflite.model import parse_model
     from edgekit.tflite.runtime import load_interpreter
 
     rng = np.random.default_rng(3)
@@ -157,10 +158,10 @@ def test_int8_end_to_end_from_the_saved_model(kitchen: SourceModel, tmp_path: Pa
     assert np.max(np.abs(got["probs"] - ref["probs"])) < 0.05
     assert np.max(np.abs(got["features"] - np.transpose(ref["features"], (0, 2, 3, 1)))) < 0.1
     # verify's reference: onnxruntime + the layout read back from the .tflite (no second onnx2tf run)
-    from edgekit.convert.onnx_reference import load_onnx_reference
+    from edgekit.host.onnx.reference import load_onnx_reference
 
     (tmp_path / "k.tflite").write_bytes(data)
-    ref_source = load_onnx_reference(kitchen.path, None, tmp_path / "k.tflite")
+    ref_source = load_onnx_reference(kitchen.path, LoadOptions(), tmp_path / "k.tflite")
     assert [(s.name, s.shape, s.to_tflite_perm) for s in ref_source.inputs + ref_source.outputs] == [
         (s.name, s.shape, s.to_tflite_perm) for s in kitchen.inputs + kitchen.outputs]
     assert ref_source.saved_model_dir is None
@@ -212,7 +213,8 @@ def test_sample_onnx_classifier_full_int8_offline_and_verify(tmp_path: Path) -> 
     result = CliRunner().invoke(main, ["convert", str(SAMPLE_ONNX), "-o", str(out),
                                        "--calibration", str(SAMPLE_CALIBRATION), "--json"])
     assert result.exit_code == 0, result.output
-    from edgekit.tflite.model import QuantKind, load_model
+    from edgekit.core.quant import QuantKind
+    from edgekit.tflite.model import load_model
 
     model = load_model(out)
     assert model.quant_kind is QuantKind.INT8

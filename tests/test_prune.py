@@ -9,8 +9,8 @@ import pytest
 
 from edgekit.cli import main
 from edgekit.commands.prune_options import prune_config_from, render_prune
-from edgekit.convert.prune import PruneConfig, SparseEncoding
 from edgekit.errors import UsageError
+from edgekit.host.convert.config import PruneConfig, SparseEncoding
 from edgekit.sizing.magnitude import PruneScope
 
 

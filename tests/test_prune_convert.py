@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from edgekit.cli import main
-from edgekit.convert.source import SourceFormat, SourceModel
+from edgekit.core.source import SourceFormat
+from edgekit.host.source_model import SourceModel
 from edgekit.sizing.magnitude import PruneScope
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -54,8 +55,9 @@ def _int8(saved_dir: Path, shape: tuple[int, ...]) -> bytes:
 
 @pytest.mark.parametrize("scope", list(PruneScope))
 def test_prune_saved_model_variables(prune_models: dict[str, Any], tmp_path: Path, scope: PruneScope) -> None:
-    from edgekit.convert.prune import PruneConfig, after_conversion, prune_source
-    from edgekit.convert.saved_model_weights import captured_parameters
+    from edgekit.host.convert.config import PruneConfig
+    from edgekit.host.convert.prune import after_conversion, prune_source
+    from edgekit.host.convert.saved_model_weights import captured_parameters
 
     source = _source(prune_models["saved_model"]["path"], tmp_path)
     original = source.saved_model_dir
@@ -81,8 +83,9 @@ def test_prune_saved_model_variables(prune_models: dict[str, Any], tmp_path: Pat
 
 
 def test_sparse_encoding_decision_on_real_converter_output(prune_models: dict[str, Any], tmp_path: Path) -> None:
-    from edgekit.convert.config import IOType, QuantizeMode
-    from edgekit.convert.prune import PruneConfig, choose_encoding, convert_sparse_fn, prune_source
+    from edgekit.core.quant import IOType, QuantizeMode
+    from edgekit.host.convert.config import PruneConfig
+    from edgekit.host.convert.prune import choose_encoding, convert_sparse_fn, prune_source
 
     source = _source(prune_models["saved_model"]["path"], tmp_path)
     report = prune_source(source, PruneConfig(0.9, min_elements=100))
@@ -101,9 +104,10 @@ def test_sparse_encoding_decision_on_real_converter_output(prune_models: dict[st
 @pytest.mark.slow
 @pytest.mark.parametrize("scope", list(PruneScope))
 def test_prune_keras_through_the_loader(prune_models: dict[str, Any], scope: PruneScope) -> None:
-    from edgekit.convert.config import LoadOptions
-    from edgekit.convert.keras_loader import load_keras
-    from edgekit.convert.prune import PruneConfig, prune_source
+    from edgekit.host.convert.config import PruneConfig
+    from edgekit.host.convert.keras_loader import load_keras
+    from edgekit.host.convert.prune import prune_source
+    from edgekit.host.source_model import LoadOptions
 
     source = load_keras(prune_models["keras"]["path"], LoadOptions())
     try:
@@ -123,8 +127,9 @@ def test_prune_keras_through_the_loader(prune_models: dict[str, Any], scope: Pru
 
 @pytest.mark.slow
 def test_prune_onnx_constants(prune_models: dict[str, Any]) -> None:
-    from edgekit.convert.onnx_loader import load_onnx
-    from edgekit.convert.prune import PruneConfig, prune_source
+    from edgekit.host.convert.config import PruneConfig
+    from edgekit.host.convert.prune import prune_source
+    from edgekit.host.onnx.load import load_onnx
 
     onnx_info = size_helpers.build_onnx(prune_models["dir"])
     source = load_onnx(onnx_info["path"])

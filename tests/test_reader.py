@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from edgekit.cli import main
+from edgekit.core.quant import QuantKind
 from edgekit.errors import InputError, ModelFormatError
-from edgekit.tflite.model import QuantKind, load_model, parse_model
+from edgekit.tflite.model import load_model, parse_model
 
 
 @pytest.fixture(scope="session")

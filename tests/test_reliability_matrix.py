@@ -63,7 +63,7 @@ def test_image_folder_loader(kind: str, tmp_path: Path) -> None:
     import numpy as np
     from reliability_cases import image_folder
 
-    from edgekit.convert.source import TensorSpec
+    from edgekit.core.source import TensorSpec
     from edgekit.data import load_samples
     from edgekit.errors import DataError
 

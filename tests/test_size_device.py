@@ -202,7 +202,8 @@ def test_fit_helpers(fc_path: Path) -> None:
 
 
 def test_sparse_encoding_decision_both_directions(fc_path: Path) -> None:
-    from edgekit.convert.prune import PruneConfig, PruneReport, choose_encoding
+    from edgekit.host.convert.config import PruneConfig
+    from edgekit.host.convert.prune import PruneReport, choose_encoding
 
     def report(mode: str) -> PruneReport:
         return PruneReport(PruneConfig(0.5, sparse_encoding=mode), [], 0.5, 0.5)  # type: ignore[arg-type]

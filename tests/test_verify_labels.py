@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edgekit.convert.source import TensorSpec
+from edgekit.core.source import TensorSpec
 from edgekit.data import Preprocessing
 from edgekit.errors import DataError
 from edgekit.verify.labels import (

@@ -8,9 +8,9 @@ import math
 import numpy as np
 import pytest
 
+from edgekit.core.quant import QuantKind
 from edgekit.errors import DataError, UsageError
 from edgekit.report import to_json
-from edgekit.tflite.model import QuantKind
 from edgekit.verify.compare import InputSource, VerifyReport, compare_accuracy, compare_outputs
 from edgekit.verify.metrics import SQNR_CEILING_DB, accuracy, class_scores, compute_metrics, sqnr_db
 from edgekit.verify.thresholds import DEFAULT_THRESHOLDS, Thresholds, default_thresholds

@@ -10,7 +10,7 @@ from verify_helpers import cached_verify_models
 
 from edgekit.errors import DataError
 from edgekit.tflite.model import QuantParams, Tensor, load_model
-from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical, dequantize, quantize
+from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
 
 
 def _tensor(dtype: str, scale: float | None, zero_point: int = 0, shape: tuple[int, ...] = (1, 4)) -> Tensor:
@@ -23,16 +23,16 @@ def _tensor(dtype: str, scale: float | None, zero_point: int = 0, shape: tuple[i
 def test_quantize_dequantize_round_trip_and_clipping() -> None:
     t = _tensor("int8", 0.5, zero_point=-3)
     x = np.array([0.0, 1.0, -1.25, 100.0], np.float32)
-    q = quantize(x, t)
+    q = t.quantize(x)
     assert q.dtype == np.int8 and q.tolist() == [-3, -1, -6, 127]  # 100 clips at 127
-    assert dequantize(q, t).tolist() == [0.0, 1.0, -1.5, 65.0]
+    assert t.dequantize(q).tolist() == [0.0, 1.0, -1.5, 65.0]
     u = _tensor("uint8", 1 / 255, zero_point=0)
-    assert quantize(np.array([-1.0, 0.6, 2.0]), u).tolist() == [0, 153, 255]
+    assert u.quantize(np.array([-1.0, 0.6, 2.0])).tolist() == [0, 153, 255]
     f = _tensor("float32", None)
-    assert quantize(np.array([1, 2]), f).dtype == np.float32
+    assert f.quantize(np.array([1, 2])).dtype == np.float32
     ids = _tensor("int32", None)
-    assert quantize(np.array([3, 4], np.int64), ids).tolist() == [3, 4]
-    assert dequantize(np.array([3, 4], np.int32), ids).dtype == np.int32  # ids stay ids
+    assert ids.quantize(np.array([3, 4], np.int64)).tolist() == [3, 4]
+    assert ids.dequantize(np.array([3, 4], np.int32)).dtype == np.int32  # ids stay ids
 
 
 @pytest.mark.device

@@ -8,52 +8,27 @@ from typing import Any
 import click
 
 from edgekit.commands.common import is_debug, json_option
+from edgekit.commands.preprocess_options import choice, preprocess_options, recipe_from
 from edgekit.commands.prune_options import prune_config_from, prune_options, render_prune
-from edgekit.errors import UsageError
-from edgekit.report import emit_json, format_table, human_bytes, info
-
-
-def _floats(text: str | None, flag: str) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        values = ()
-    if not values:
-        raise UsageError(f"{flag} '{text}' is not a number or a comma-separated list of numbers.",
-                         hint=f"Write e.g. {flag} 0.5 or {flag} 0.485,0.456,0.406.")
-    return values
-
-
-def _choices(enum_name: str) -> click.Choice:
-    from edgekit import data
-    from edgekit.convert import config
-
-    enum = getattr(config, enum_name, None) or getattr(data, enum_name)
-    return click.Choice([m.value for m in enum], case_sensitive=False)
+from edgekit.core.quant import MODE_SPECS, IOType, QuantizeMode
+from edgekit.core.shapes import ShapeRequest
+from edgekit.data import Preprocessing
+from edgekit.report import emit_json, format_table, human_bytes, info, warn
 
 
 @click.command(name="convert")
 @click.argument("model", type=click.Path(exists=False, path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="The .tflite file to write.")
-@click.option("--quantize", type=_choices("QuantizeMode"), default="int8", show_default=True,
-              help="int8 = full integer (TFLITE_BUILTINS_INT8 only); int16x8; dynamic (int8 weights); float16; none.")
-@click.option("--io-type", type=_choices("IOType"), default=None,
-              help="Input/output tensor type. Default: int8 for int8, int16 for int16x8, float32 otherwise.")
+@click.option("--quantize", type=choice(QuantizeMode), default="int8", show_default=True,
+              help="; ".join(f"{m.value} = {spec.help}" for m, spec in MODE_SPECS.items()) + ".")
+@click.option("--io-type", type=choice(IOType), default=None,
+              help="Input/output tensor type. Default: " + ", ".join(f"{spec.default_io.value} for {m.value}"
+                                                                     for m, spec in MODE_SPECS.items()) + ".")
 @click.option("--per-tensor", is_flag=True, help="Per-tensor instead of per-channel weight quantization.")
 @click.option("--calibration", type=click.Path(path_type=Path), default=None,
               help="A folder of images (recursive) or a .npy/.npz (one key per input). Default: synthetic (accuracy unknown).")
 @click.option("--calibration-samples", type=int, default=200, show_default=True, help="How many samples to calibrate on.")
-@click.option("--preprocess", type=_choices("Preset"), default=None,
-              help="Pixel scaling for images: raw 0..255, unit 0..1 (default), symmetric -1..1, imagenet mean/std.")
-@click.option("--scale", type=float, default=None, help="Multiply pixels (0..255) by this (overrides the preset).")
-@click.option("--mean", "mean_text", default=None, help="Subtract after scaling: one value or one per channel (a,b,c).")
-@click.option("--std", "std_text", default=None, help="Divide after subtracting: one value or one per channel.")
-@click.option("--resize", type=_choices("ResizeMode"), default="stretch", show_default=True,
-              help="How images are fitted to the input size.")
-@click.option("--channel-order", type=_choices("ChannelOrder"), default="rgb", show_default=True)
-@click.option("--layout", type=_choices("Layout"), default=None, help="Image input layout (default: from the shape).")
+@preprocess_options
 @click.option("--batch", type=int, default=None, help="Fix a dynamic batch dimension to N (default 1).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=DIMS",
               help="Fix an input's shape, e.g. input_1=1,224,224,3 (repeatable).")
@@ -71,35 +46,34 @@ def _choices(enum_name: str) -> click.Choice:
 @prune_options
 @json_option
 def convert(model: Path, output: Path, quantize: str, io_type: str | None, per_tensor: bool, calibration: Path | None,
-            calibration_samples: int, preprocess: str | None, scale: float | None, mean_text: str | None,
-            std_text: str | None, resize: str, channel_order: str, layout: str | None, batch: int | None,
-            input_shapes: tuple[str, ...], keep_float: tuple[str, ...], keep_nchw: tuple[str, ...], no_check: bool,
-            bundle: Path | None, golden_samples: int, force: bool, as_json: bool, **prune_args: Any) -> None:
+            calibration_samples: int, batch: int | None, input_shapes: tuple[str, ...], keep_float: tuple[str, ...],
+            keep_nchw: tuple[str, ...], no_check: bool, bundle: Path | None, golden_samples: int, force: bool,
+            as_json: bool, **option_args: Any) -> None:
     """Convert MODEL (.keras, .h5, SavedModel folder or .onnx) to a .tflite file.
 
     Full-integer int8 by default, calibrated on --calibration data; say
     --bundle DIR to also get the folder `edgekit verify DIR` checks on a device.
     """
-    from edgekit.convert.config import ConvertConfig, LoadOptions, parse_input_shape
-    from edgekit.convert.pipeline import run_convert
-    from edgekit.data import Preprocessing
+    from edgekit.host.convert.config import ConvertConfig
+    from edgekit.host.convert.pipeline import run_convert
+    from edgekit.host.source_model import LoadOptions
 
-    recipe = Preprocessing.from_options(preset=preprocess, scale=scale, mean=_floats(mean_text, "--mean"),
-                                        std=_floats(std_text, "--std"), resize=resize,
-                                        channel_order=channel_order, layout=layout)
+    recipe = recipe_from(option_args)
     names = tuple(n.strip() for item in keep_float for n in item.split(",") if n.strip())
     config = ConvertConfig(
         model=model, output=output, quantize=quantize, io_type=io_type,  # type: ignore[arg-type]
         per_tensor=per_tensor, calibration=calibration, calibration_samples=calibration_samples,
-        preprocessing=recipe, load=LoadOptions(batch=batch, input_shapes=tuple(parse_input_shape(s) for s in input_shapes),
-                                                 keep_nchw=keep_nchw, check=not no_check,
-                                                 check_data=calibration, check_recipe=recipe),
-        keep_float=names, bundle=bundle, golden_samples=golden_samples, force=force, debug=is_debug(),
-        prune=prune_config_from(prune_args),
+        preprocessing=recipe,
+        load=LoadOptions(shapes=ShapeRequest.from_texts(input_shapes, batch), keep_nchw=keep_nchw, check=not no_check,
+                         check_data=calibration, check_recipe=recipe, debug=is_debug()),
+        keep_float=names, bundle=bundle, golden_samples=golden_samples, force=force,
+        prune=prune_config_from(option_args),
     )
     result = run_convert(config).to_dict()
     for note in result["notes"]:
         info(f"Note: {note}")
+    for message in result["warnings"]:
+        warn(message)
     if as_json:
         emit_json(result)
         return
@@ -134,12 +108,10 @@ def render(result: dict[str, Any]) -> str:
                               align="lllllrr"))
     calib = result["calibration"]
     lines.append("")
-    if result["quantization"] in ("int8", "int16x8"):
+    if QuantizeMode(result["quantization"]).needs_calibration:
         where = "synthetic random inputs (accuracy unknown)" if calib["kind"] == "synthetic" else calib["source"]
         lines.append(f"Calibration: {calib['count']} samples from {where}; {calib['skipped']} skipped")
         if result["preprocessing"]:
-            from edgekit.data import Preprocessing
-
             lines.append(f"Preprocessing: {Preprocessing.from_dict(result['preprocessing']).describe()}")
         float_ops = result["float_ops"]
         if float_ops:

@@ -51,7 +51,7 @@ def prune_config_from(args: dict[str, Any]) -> Any:
             if value:
                 raise UsageError(f"{flag} needs --prune SPARSITY.", hint="Add e.g. --prune 0.5, or drop the flag.")
         return None
-    from edgekit.convert.prune import PruneConfig
+    from edgekit.host.convert.prune import PruneConfig
 
     return PruneConfig(sparsity=args["prune"], scope=args["prune_scope"], skip=tuple(args.get("prune_skip") or ()),
                        keep_ends=bool(args.get("prune_keep_ends")), sparse_encoding=args["sparse_encoding"])

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from edgekit.commands.common import json_option
-from edgekit.convert.source import SourceFormat, detect_format
+from edgekit.core.source import SourceFormat, detect_format
 from edgekit.report import emit_json, format_table, human_bytes, info
 from edgekit.sizing.magnitude import WHAT_IF_SPARSITIES, PruneScope, parse_sparsity
 
@@ -145,7 +145,7 @@ def size(model: Path, what_if: str, what_if_scope: str, profiles_dirs: tuple[Pat
         result = size_tflite(model, sparsities, scope, profiles_dirs)
         render = _render_tflite
     else:
-        from edgekit.sizing.source_size import size_source
+        from edgekit.host.source_size import size_source
 
         info(f"Reading {model} ({fmt.value}) ...")
         result = size_source(model, fmt, sparsities, scope)

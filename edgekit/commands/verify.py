@@ -17,21 +17,10 @@ from typing import Any
 import click
 
 from edgekit.commands.common import is_debug, json_option
+from edgekit.commands.preprocess_options import preprocess_options, recipe_from, recipe_given
+from edgekit.core.shapes import ShapeRequest
 from edgekit.errors import CheckFailed, EdgekitError, UsageError
 from edgekit.report import emit_json, info, warn
-
-_PRESETS = ("raw", "unit", "symmetric", "imagenet")
-_RESIZE = ("stretch", "crop", "pad")
-
-
-def _floats(text: str | None, option: str) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise UsageError(f"{option} '{text}' is not a comma-separated list of numbers.",
-                         hint=f"Write it like {option} 0.485,0.456,0.406.") from None
 
 
 @click.command()
@@ -43,14 +32,7 @@ def _floats(text: str | None, option: str) -> tuple[float, ...] | None:
 @click.option("--labels", type=click.Path(exists=True, path_type=Path),
               help="Integer labels (one per sample, .txt/.csv/.npy, with --data FILE.npz) or a class_name/image "
               "folder: adds the task accuracy of both models.")
-@click.option("--preprocess", "preset", type=click.Choice(_PRESETS, case_sensitive=False), default=None,
-              help="Pixel scaling preset, as for convert (default unit: 0..1).")
-@click.option("--scale", type=float, default=None, help="Multiply pixels (0..255) by this.")
-@click.option("--mean", "mean_text", default=None, help="Subtract after scaling: one value or one per channel.")
-@click.option("--std", "std_text", default=None, help="Divide after subtracting the mean: one value or per channel.")
-@click.option("--resize", type=click.Choice(_RESIZE), default="stretch", show_default=True, help="How images are resized.")
-@click.option("--channel-order", type=click.Choice(("rgb", "bgr")), default="rgb", show_default=True)
-@click.option("--layout", type=click.Choice(("nhwc", "nchw")), default=None, help="Image layout (default: from shape).")
+@preprocess_options
 @click.option("--min-cosine", type=float, default=None, help="Override: minimum mean cosine similarity per output.")
 @click.option("--min-sqnr", type=float, default=None, help="Override: minimum SQNR in dB per output.")
 @click.option("--min-top1", type=float, default=None, help="Override: minimum top-1 agreement (0..1) of classifiers.")
@@ -73,13 +55,6 @@ def verify(
     data: Path | None,
     samples: int,
     labels: Path | None,
-    preset: str | None,
-    scale: float | None,
-    mean_text: str | None,
-    std_text: str | None,
-    resize: str,
-    channel_order: str,
-    layout: str | None,
     min_cosine: float | None,
     min_sqnr: float | None,
     min_top1: float | None,
@@ -92,6 +67,7 @@ def verify(
     calibration: Path | None,
     calibration_samples: int,
     as_json: bool,
+    **preprocess_args: Any,
 ) -> None:
     """Check a converted model against its ORIGINAL (.keras/.h5, SavedModel dir, .onnx), or a BUNDLE_DIR.
 
@@ -103,8 +79,7 @@ def verify(
 
     overrides = {"min_cosine": min_cosine, "min_sqnr_db": min_sqnr, "min_top1": min_top1, "max_abs": max_abs}
     Thresholds(**overrides)  # validate the user's values before any work
-    custom_recipe = any(v is not None for v in (preset, scale, mean_text, std_text, layout)) or resize != "stretch" \
-        or channel_order != "rgb"
+    custom_recipe = recipe_given(preprocess_args)
     extra: dict[str, Any] = {}
     if calibration is not None and not explain:
         raise UsageError("--calibration is used by --explain only.",
@@ -130,35 +105,30 @@ def verify(
         if converted.suffix.lower() != ".tflite":
             raise UsageError(f"{converted} is not a .tflite file.",
                              hint="The second argument is the converted model: edgekit verify ORIGINAL CONVERTED.tflite")
-        from edgekit.data import Preprocessing
-        from edgekit.verify.workstation import load_original, prepare_data, verify_against_original
+        from edgekit.host.verify.workstation import load_original, prepare_data, verify_against_original
 
-        recipe = None
-        if custom_recipe:
-            recipe = Preprocessing.from_options(
-                preset=preset, scale=scale, mean=_floats(mean_text, "--mean"), std=_floats(std_text, "--std"),
-                resize=resize, channel_order=channel_order, layout=layout,
-            )
-        source = load_original(model, input_shapes, batch, keep_nchw, debug=is_debug(),
+        recipe = recipe_from(preprocess_args) if custom_recipe else None
+        source = load_original(model, ShapeRequest.from_texts(input_shapes, batch), keep_nchw, debug=is_debug(),
                                converted=None if explain else converted)
         try:
             prepared = prepare_data(source, converted, data, recipe, samples, labels)
             report = verify_against_original(source, converted, prepared, overrides, num_threads=threads)
             if explain:
-                from edgekit.verify.explain import ExplainOptions, explain_quantization
+                from edgekit.host.verify.explain import ExplainOptions, explain_quantization
 
                 try:
                     options = ExplainOptions(calibration, prepared.recipe, calibration_samples)
                     extra["explain"] = explain_quantization(source, model, converted, prepared, report.passed, options)
                 except EdgekitError as exc:  # the verify report still stands; say why there is no ranking
-                    from edgekit.verify.explain import ExplainResult
+                    from edgekit.host.verify.explain import ExplainResult
 
                     warn(f"--explain failed: {exc.message} ({exc.hint})")
                     extra["explain"] = ExplainResult([], 0, message=f"--explain failed: {exc.message}")
         finally:
-            if source.cleanup is not None:
-                source.cleanup()
+            source.close()
 
+    for message in report.warnings:
+        warn(message)
     if as_json:
         result = report.to_dict()
         if "explain" in extra:

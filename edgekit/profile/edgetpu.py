@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edgekit.tflite.model import Operator, QuantKind, Subgraph, TFLiteModel
+from edgekit.core.quant import QuantKind
+from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
 
 EDGETPU_OPS = frozenset({
     "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXPAND_DIMS",

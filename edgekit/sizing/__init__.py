@@ -1,5 +1,5 @@
-"""Pruning-aware sizing: sparsity, compressed size, what-if magnitude pruning, device fits.
+"""Pruning-aware sizing of .tflite files: sparsity, compressed size, what-if magnitude pruning, device fits.
 
-Device-safe except :mod:`edgekit.sizing.source_size`, which reads .keras / SavedModel / .onnx
-models on the workstation and imports TensorFlow/onnx only inside its functions.
+Device-safe. Sizing of float source models (.keras / SavedModel / .onnx) is host-only:
+:mod:`edgekit.host.source_size`.
 """

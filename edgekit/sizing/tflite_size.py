@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edgekit.report import progress
+from edgekit.core.progress import progress
 from edgekit.sizing.compress import compressed_sizes, zstd_available
 from edgekit.sizing.fit import device_fits
 from edgekit.sizing.magnitude import WHAT_IF_SPARSITIES, PrunePolicy, PruneScope

@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from enum import Enum
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edgekit.core.quant import QuantKind, dequantize, quantize
 from edgekit.errors import ModelFormatError
 from edgekit.tflite import _schema as S
 
@@ -82,17 +82,6 @@ _OPTION_ENUMS: dict[str, dict[int, str]] = {
 TFLITE_IDENTIFIER = b"TFL3"
 
 
-class QuantKind(str, Enum):
-    """How a model is quantized, detected from its tensors."""
-
-    FLOAT32 = "float32"
-    FLOAT16 = "float16"  # float16 weights, float32 compute
-    DYNAMIC_RANGE = "dynamic_range"  # int8 weights, float activations
-    INT8 = "int8"  # full integer: every activation int8/uint8
-    INT16X8 = "int16x8"  # int16 activations, int8 weights
-    MIXED = "mixed"  # some activations integer, some float
-
-
 @dataclass(frozen=True)
 class QuantParams:
     scales: np.ndarray
@@ -137,6 +126,26 @@ class Tensor:
     @property
     def is_dynamic(self) -> bool:
         return any(d < 0 for d in self.shape_signature)
+
+    @property
+    def is_quantized(self) -> bool:
+        """An integer tensor with a (first) scale: its values stand for ``scale * (q - zero_point)``."""
+        return (self.quant is not None and self.quant.scales.size > 0 and self.quant.scale > 0
+                and self.dtype not in ("float32", "float16", "float64", "bfloat16"))
+
+    def quantize(self, values: np.ndarray) -> np.ndarray:
+        """Float-domain values -> what this tensor holds (with its scale/zero point when it is quantized)."""
+        q = self.quant
+        if self.is_quantized and q is not None:
+            return quantize(values, self.dtype, q.scale, q.zero_point)
+        return quantize(values, self.dtype, None)
+
+    def dequantize(self, values: np.ndarray) -> np.ndarray:
+        """This tensor's raw values -> float32 (dequantized when it is quantized; other integers unchanged)."""
+        q = self.quant
+        if self.is_quantized and q is not None:
+            return dequantize(values, q.scale, q.zero_point)
+        return dequantize(values, None)
 
     @property
     def num_elements(self) -> int:

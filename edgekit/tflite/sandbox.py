@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -40,6 +41,8 @@ from edgekit import errors
 from edgekit.errors import BackendError, EdgekitError
 
 DEFAULT_TIMEOUT_S = 600.0
+
+log = logging.getLogger("edgekit.sandbox")  # `edgekit --debug` shows it
 
 # Error classes a child may send back, by name. Anything else arrives as a BackendError.
 _ERROR_CLASSES: dict[str, type[EdgekitError]] = {
@@ -101,15 +104,6 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def _debug_enabled() -> bool:
-    try:
-        from edgekit.commands.common import is_debug
-
-        return is_debug()
-    except Exception:  # no click context (library use)
-        return False
-
-
 def run_isolated(
     target: str,
     kwargs: dict[str, Any],
@@ -157,8 +151,8 @@ def run_isolated(
                 f"Could not start a child process to run {subject_name}: {exc.strerror or exc}.",
                 hint="Check that the Python interpreter can start processes here (ulimit -u, memory).",
             ) from exc
-        if _debug_enabled() and proc.stderr:
-            sys.stderr.write(proc.stderr)
+        if proc.stderr:
+            log.debug("the child's stderr:\n%s", proc.stderr)
         if result_path.is_file():
             try:
                 result = json.loads(result_path.read_text(encoding="utf-8"))

@@ -1,4 +1,3 @@
-"""`edgekit verify`: metrics, thresholds, comparison and the .tflite runner are device-safe
-(numpy + the TFLite runtime); :mod:`edgekit.verify.workstation` and :mod:`edgekit.verify.explain`
-load original models and TensorFlow (inside functions) and run only on the workstation.
+"""`edgekit verify`, device side: metrics, thresholds, comparison, labels and the .tflite runner
+(numpy + the TFLite runtime). The workstation side lives in :mod:`edgekit.host.verify`.
 """

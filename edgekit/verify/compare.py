@@ -99,6 +99,7 @@ class VerifyReport:
     model: str = ""
     reference: str = ""  # what produced the reference outputs
     notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # the command prints them on stderr
 
     @property
     def passed(self) -> bool:
@@ -122,6 +123,7 @@ class VerifyReport:
             "accuracy": self.accuracy.to_dict() if self.accuracy else None,
             "failures": [{"output": f.output, "metric": f.metric, "value": f.value, "limit": f.limit} for f in self.failures],
             "notes": list(self.notes),
+            "warnings": list(self.warnings),
             "measured": True,
         }
 

@@ -23,10 +23,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgekit.convert.source import TensorSpec
+from edgekit.core.progress import progress
+from edgekit.core.source import TensorSpec
 from edgekit.data import IMAGE_SUFFIXES, Layout, Preprocessing, decode_image, image_geometry, load_samples
 from edgekit.errors import DataError
-from edgekit.report import progress
 
 LABEL_COLUMNS = ("label", "label_index", "class_index", "class_id")
 FILE_COLUMNS = ("file", "path", "filename", "image")

@@ -23,8 +23,6 @@ import numpy as np
 from edgekit.errors import BackendError, DataError
 from edgekit.tflite.model import Tensor, TFLiteModel, load_model, parse_model
 
-_INT_RANGES = {"int8": (-128, 127), "uint8": (0, 255), "int16": (-32768, 32767), "int32": (-(2**31), 2**31 - 1)}
-
 
 @dataclass(frozen=True)
 class Wanted:
@@ -122,30 +120,6 @@ def _natural(name: str) -> tuple[str, int, str]:
     return (match.group(1), int(match.group(2)), "") if match else (name, -1, name)
 
 
-def quantize(values: np.ndarray, tensor: Tensor) -> np.ndarray:
-    """Float-domain values -> what the tensor takes (quantized with its scale/zero point if integer)."""
-    dtype = np.dtype(tensor.dtype)
-    if np.issubdtype(dtype, np.floating) or dtype == np.bool_:
-        return values.astype(dtype)
-    if np.issubdtype(values.dtype, np.floating) and tensor.quant is not None and tensor.quant.scale > 0:
-        scaled = values.astype(np.float64) / tensor.quant.scale
-        # round half away from zero, like TFLite's own QUANTIZE kernel (std::round)
-        q = np.sign(scaled) * np.floor(np.abs(scaled) + 0.5) + tensor.quant.zero_point
-    else:
-        q = values.astype(np.float64)
-    lo, hi = _INT_RANGES.get(tensor.dtype, (np.iinfo(dtype).min, np.iinfo(dtype).max))
-    return np.clip(q, lo, hi).astype(dtype)
-
-
-def dequantize(values: np.ndarray, tensor: Tensor) -> np.ndarray:
-    """A tensor's raw output -> float32 values (dequantized if it is a quantized integer tensor)."""
-    if np.issubdtype(values.dtype, np.integer) and tensor.quant is not None and tensor.quant.scale > 0:
-        return ((values.astype(np.float64) - tensor.quant.zero_point) * tensor.quant.scale).astype(np.float32)
-    if np.issubdtype(values.dtype, np.floating):
-        return values.astype(np.float32)
-    return values
-
-
 class TFLiteRunner:
     """A loaded .tflite model that runs sample by sample in the float domain."""
 
@@ -183,14 +157,14 @@ class TFLiteRunner:
         interp = self.interpreter
         for i in range(count):
             for tensor, feed in zip(inputs, feeds, strict=True):
-                sample = quantize(np.asarray(feed[i]), tensor)
+                sample = tensor.quantize(np.asarray(feed[i]))
                 interp.set_tensor(tensor.index, sample.reshape(_run_shape(tensor, sample)))
             try:
                 interp.invoke()
             except (RuntimeError, ValueError) as exc:
                 raise BackendError(f"The TFLite runtime failed on sample {i}: {exc}") from exc
             for k, tensor in enumerate(outputs):
-                results[k].append(dequantize(np.array(interp.get_tensor(tensor.index)), tensor))
+                results[k].append(tensor.dequantize(np.array(interp.get_tensor(tensor.index))))
         return [np.stack(r) for r in results]
 
 

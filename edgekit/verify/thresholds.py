@@ -1,9 +1,8 @@
 """Pass/fail thresholds per quantization mode (device-safe).
 
-The defaults are deliberately loose enough that a good conversion of a small
-CNN passes on real data and tight enough that a broken one (wrong weights,
-calibration on constant inputs, float16 overflow) fails. Users override any of
-them on the command line.
+The default limits of each mode live in its row of :data:`edgekit.core.quant.MODE_SPECS`
+(loose enough that a good conversion of a small CNN passes on real data, tight
+enough that a broken one fails). Users override any of them on the command line.
 """
 
 from __future__ import annotations
@@ -12,8 +11,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from edgekit.core.quant import KIND_LIMITS, QuantKind
 from edgekit.errors import UsageError
-from edgekit.tflite.model import QuantKind
 
 
 @dataclass(frozen=True)
@@ -68,16 +67,9 @@ class Thresholds:
         return dataclasses.asdict(self)
 
 
-# Per quantization mode detected from the .tflite file. max_abs is unset by
-# default: it depends on the output's scale, which only the user knows.
-DEFAULT_THRESHOLDS: dict[QuantKind, Thresholds] = {
-    QuantKind.FLOAT32: Thresholds(min_cosine=0.9999, min_sqnr_db=50.0, min_top1=0.99),
-    QuantKind.FLOAT16: Thresholds(min_cosine=0.999, min_sqnr_db=35.0, min_top1=0.97),
-    QuantKind.DYNAMIC_RANGE: Thresholds(min_cosine=0.99, min_sqnr_db=20.0, min_top1=0.90),
-    QuantKind.INT16X8: Thresholds(min_cosine=0.995, min_sqnr_db=25.0, min_top1=0.93),
-    QuantKind.INT8: Thresholds(min_cosine=0.98, min_sqnr_db=15.0, min_top1=0.85),
-    QuantKind.MIXED: Thresholds(min_cosine=0.98, min_sqnr_db=15.0, min_top1=0.85),
-}
+# Per quantization kind detected from the .tflite file: the limits of edgekit.core.quant's mode table.
+DEFAULT_THRESHOLDS: dict[QuantKind, Thresholds] = {kind: Thresholds(**limits.to_dict())
+                                                  for kind, limits in KIND_LIMITS.items()}
 
 
 def default_thresholds(kind: QuantKind | str) -> Thresholds:
@@ -87,7 +79,7 @@ def default_thresholds(kind: QuantKind | str) -> Thresholds:
     except ValueError:
         key = None
     if key is None or key not in DEFAULT_THRESHOLDS:
-        valid = ", ".join(k.value for k in DEFAULT_THRESHOLDS)
+        valid = ", ".join(k.value for k in QuantKind if k in DEFAULT_THRESHOLDS)
         raise UsageError(
             f"No verify thresholds for quantization mode '{kind}'. Valid modes: {valid}.",
             hint="Set every limit explicitly with --min-cosine/--min-sqnr/--min-top1/--max-abs.",

@@ -25,14 +25,17 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert.source import SourceModel
+from edgekit.core.progress import status
+from edgekit.core.quant import IOType, QuantizeMode, QuantKind
 from edgekit.data import Preprocessing, load_samples, permute_samples
 from edgekit.errors import BackendError, EdgekitError
-from edgekit.report import format_table, info
-from edgekit.tflite.model import QuantKind, load_model
+from edgekit.host.reference import run_reference
+from edgekit.host.source_model import SourceModel
+from edgekit.host.verify.workstation import PreparedData
+from edgekit.report import format_table
+from edgekit.tflite.model import load_model
 from edgekit.verify.metrics import compute_metrics
 from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
-from edgekit.verify.workstation import PreparedData
 
 MAX_DEBUG_SAMPLES = 50
 MAX_EVAL_SAMPLES = 100
@@ -217,9 +220,8 @@ def explain_quantization(
     so the trial conversions are the ones `convert --keep-float` would make;
     layers are judged on the verify samples.
     """
-    from edgekit.convert.config import IOType, QuantizeMode
-    from edgekit.convert.quantize import make_converter, map_to_signature, signature_input_names
-    from edgekit.convert.tf_util import tensorflow
+    from edgekit.host.convert.quantize import make_converter, map_to_signature, signature_input_names
+    from edgekit.host.convert.tf_util import tensorflow
 
     options = options or ExplainOptions()
     model = load_model(converted)
@@ -271,7 +273,7 @@ def explain_quantization(
         for i in range(calib_count):
             yield {sig_names[n]: calib[n][i].astype(np.float32) for n in names}
 
-    info(f"Explain: QuantizationDebugger (calibration {calib_count} samples, per-layer stats on {count}) ...")
+    status(f"Explain: QuantizationDebugger (calibration {calib_count} samples, per-layer stats on {count}) ...")
     try:
         conv = make_converter(tf, source.saved_model_dir, QuantizeMode.INT8, io_type, per_tensor, calibration)
         debugger = tf.lite.experimental.QuantizationDebugger(converter=conv, debug_dataset=dataset)
@@ -296,7 +298,7 @@ def explain_quantization(
         return result
     trials = _Trials(source, prepared, calibrated, per_tensor, io_type is not IOType.FLOAT32, _tf_dtype(tf, io_type))
     result.eval_samples = trials.count
-    info(f"Explain: measuring float fallback of the worst layers on {trials.count} samples ...")
+    status(f"Explain: measuring float fallback of the worst layers on {trials.count} samples ...")
     try:
         chosen, result.baseline, result.single, result.best = choose_keep_float(layers, trials.measure)
     except EdgekitError:
@@ -351,8 +353,6 @@ class _Trials:
 
     def __init__(self, source: SourceModel, prepared: PreparedData, calibrated: bytes, per_tensor: bool,
                  fully_quantize: bool, io_dtype: Any) -> None:
-        from edgekit.verify.workstation import run_reference
-
         self.source = source
         self.calibrated = calibrated
         self.per_tensor = per_tensor
@@ -367,7 +367,7 @@ class _Trials:
     def measure(self, keep_float: tuple[str, ...]) -> Trial:
         from tensorflow.lite.python import convert as tfl_convert
 
-        # the call convert --keep-float makes (edgekit.convert.quantize._convert_keep_float)
+        # the call convert --keep-float makes (edgekit.host.convert.quantize._convert_keep_float)
         data = bytes(tfl_convert.mlir_quantize(self.calibrated, disable_per_channel=self.per_tensor,
                                                fully_quantize=self.fully_quantize, input_data_type=self.io_dtype,
                                                output_data_type=self.io_dtype, denylisted_nodes=list(keep_float)))

@@ -3,7 +3,7 @@
 Where pruning happens (one place for every format): on the float SavedModel that the TFLite
 converter reads (``SourceModel.saved_model_dir``), in a private copy. Keras models are exported to
 that SavedModel by the loader, SavedModels are used as is, ONNX models reach it through onnx2tf;
-see :mod:`edgekit.convert.saved_model_weights`. Consequences: the converter calibrates the PRUNED
+see :mod:`edgekit.host.convert.saved_model_weights`. Consequences: the converter calibrates the PRUNED
 model (pruning is applied before quantization), and the loaded original stays untouched, so the
 golden check / verify compare the pruned .tflite with the UNPRUNED original: that difference is
 what pruning (without fine-tuning) costs.
@@ -21,71 +21,22 @@ uses it only when the encoded file is smaller AND runs in the default interprete
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgekit.convert.source import SourceModel
-from edgekit.errors import BackendError, EdgekitError, UsageError
-from edgekit.report import warn
+from edgekit.core.quant import IOType, QuantizeMode
+from edgekit.errors import BackendError, EdgekitError
+from edgekit.host.convert.config import PruneConfig, SparseEncoding
+from edgekit.host.source_model import SourceModel
 from edgekit.sizing.compress import compressed_sizes
-from edgekit.sizing.magnitude import (
-    MIN_ELEMENTS_DEFAULT,
-    PrunePolicy,
-    PruneScope,
-    PruneTarget,
-    achieved_sparsity,
-    parse_sparsity,
-    plan_pruning,
-)
+from edgekit.sizing.magnitude import PruneTarget, achieved_sparsity, plan_pruning
 
 PRUNE_HELP_NOTE = ("Pruning without fine-tuning loses accuracy (the golden check / verify shows how much); "
                    "for production prune during training and convert the already-pruned model.")
-
-
-class SparseEncoding(str, Enum):
-    AUTO = "auto"  # encode only when smaller AND runs in LiteRT's default interpreter
-    ON = "on"
-    OFF = "off"
-
-    def __str__(self) -> str:
-        return self.value
-
-
-@dataclass(frozen=True)
-class PruneConfig:
-    """What --prune asked for. Validates itself (bad sparsity is a usage error, exit 2)."""
-
-    sparsity: float
-    scope: PruneScope = PruneScope.PER_LAYER
-    skip: tuple[str, ...] = ()
-    keep_ends: bool = False
-    sparse_encoding: SparseEncoding = SparseEncoding.AUTO
-    min_elements: int = MIN_ELEMENTS_DEFAULT
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sparsity", parse_sparsity(self.sparsity))
-        try:
-            object.__setattr__(self, "scope", PruneScope(self.scope))
-            object.__setattr__(self, "sparse_encoding", SparseEncoding(self.sparse_encoding))
-        except ValueError as exc:
-            raise UsageError(f"bad pruning option: {exc}.",
-                             hint="Use --prune-scope global|per-layer and --sparse-encoding auto|on|off.") from None
-        object.__setattr__(self, "skip", tuple(self.skip))
-
-    @property
-    def policy(self) -> PrunePolicy:
-        return PrunePolicy(self.sparsity, scope=self.scope, skip=self.skip, skip_first_last=self.keep_ends,
-                           min_elements=self.min_elements)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"sparsity": self.sparsity, "scope": self.scope.value, "skip": list(self.skip),
-                "keep_ends": self.keep_ends, "sparse_encoding": self.sparse_encoding.value,
-                "min_elements": self.min_elements}
 
 
 @dataclass
@@ -102,6 +53,7 @@ class PruneReport:
     unpruned: dict[str, Any] | None = None  # sizes of the same conversion without pruning (measured)
     unpruned_saved_model: Path | None = field(default=None, repr=False)
     sparse_encoding: dict[str, Any] | None = None  # the encoding decision and its reason
+    warnings: list[str] = field(default_factory=list)  # for the user (the command prints them)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -123,8 +75,8 @@ class PruneReport:
 
 def prune_source(source: SourceModel, config: PruneConfig) -> PruneReport:
     """Prune the SavedModel the converter will read (a private copy; ``source.saved_model_dir`` is repointed)."""
-    from edgekit.convert.saved_model_weights import find_weights, read_weight, write_weights
-    from edgekit.convert.tf_util import temp_dir
+    from edgekit.host.convert.saved_model_weights import find_weights, read_weight, write_weights
+    from edgekit.host.convert.tf_util import temp_dir
 
     if source.saved_model_dir is None:
         raise BackendError("The loader gave no SavedModel to prune.", hint="This is an edgekit bug.")
@@ -165,8 +117,6 @@ def prune_source(source: SourceModel, config: PruneConfig) -> PruneReport:
     source.saved_model_dir = copy
     source.cleanup = cleanup
     unmatched = policy.unmatched_skips([t.name for t in targets])
-    for pattern in unmatched:
-        warn(f"--prune-skip {pattern} matched no weight tensor (names are shown in the prune report).")
     report = PruneReport(
         config=config,
         tensors=[{"name": t.name, "elements": t.num_elements,
@@ -178,6 +128,8 @@ def prune_source(source: SourceModel, config: PruneConfig) -> PruneReport:
         zeros_in_weights=sum(t.zeros_after for t in targets),
         unmatched_skips=unmatched,
         unpruned_saved_model=original_dir,
+        warnings=[f"--prune-skip {pattern} matched no weight tensor (names are shown in the prune report)."
+                  for pattern in unmatched],
     )
     source.notes.append(f"pruned to {report.achieved_sparsity:.1%} sparsity ({config.scope.value}) before "
                         "quantization; no fine-tuning")
@@ -209,11 +161,8 @@ def after_conversion(report: PruneReport, data: bytes) -> None:
         "source": "measured",
     }
     if not survived:
-        warn(f"zeros did not survive conversion: {zeros:,} zero weights in the .tflite, "
-             f"{report.zeros_in_weights:,} in the pruned float weights.")
-
-
-ConvertFn = Callable[[bool], bytes]
+        report.warnings.append(f"zeros did not survive conversion: {zeros:,} zero weights in the .tflite, "
+                               f"{report.zeros_in_weights:,} in the pruned float weights.")
 
 
 def _runs_in_default_interpreter(data: bytes) -> tuple[bool, str]:
@@ -256,7 +205,7 @@ def choose_encoding(report: PruneReport, dense: bytes, convert_sparse: Callable[
             )
         decision.update(used=True, reason="--sparse-encoding on")
         if len(sparse) >= len(dense):
-            warn(f"sparse encoding made the file larger ({len(dense):,} -> {len(sparse):,} bytes).")
+            report.warnings.append(f"sparse encoding made the file larger ({len(dense):,} -> {len(sparse):,} bytes).")
         return sparse
     if len(sparse) >= len(dense):
         decision.update(used=False, reason=f"encoding would make the file larger ({len(dense):,} -> "
@@ -271,24 +220,16 @@ def choose_encoding(report: PruneReport, dense: bytes, convert_sparse: Callable[
     return sparse
 
 
-def convert_sparse_fn(saved_model_dir: Path, mode: Any, io_type: Any, per_tensor: bool,
+def convert_sparse_fn(saved_model_dir: Path, mode: QuantizeMode, io_type: IOType, per_tensor: bool,
                       samples: dict[str, np.ndarray] | None, debug: bool = False,
                       sparse: bool = True) -> Callable[[], bytes]:
     """Another conversion with the same settings (plus Optimize.EXPERIMENTAL_SPARSITY when ``sparse``)."""
-    from edgekit.convert.quantize import converter_error, make_converter
-    from edgekit.convert.tf_util import tensorflow
+    from edgekit.host.convert.quantize import converter_error, make_converter, representative_dataset
+    from edgekit.host.convert.tf_util import tensorflow
 
     def run() -> bytes:
         tf = tensorflow("Sparse-encoding a model", debug)
-        dataset = None
-        if samples and mode.needs_calibration:
-            count = int(next(iter(samples.values())).shape[0])
-
-            def gen() -> Iterator[dict[str, np.ndarray]]:
-                for i in range(count):
-                    yield {name: arr[i] for name, arr in samples.items()}
-
-            dataset = gen
+        dataset = representative_dataset(samples, None) if samples and mode.needs_calibration else None
         conv = make_converter(tf, saved_model_dir, mode, io_type, per_tensor, dataset)
         if sparse:
             conv.optimizations = [*list(conv.optimizations or []), tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
@@ -300,7 +241,7 @@ def convert_sparse_fn(saved_model_dir: Path, mode: Any, io_type: Any, per_tensor
     return run
 
 
-def finish_conversion(report: PruneReport, dense: bytes, saved_model_dir: Path, mode: Any, io_type: Any,
+def finish_conversion(report: PruneReport, dense: bytes, saved_model_dir: Path, mode: QuantizeMode, io_type: IOType,
                       per_tensor: bool, samples: dict[str, np.ndarray] | None, keep_float: tuple[str, ...] = (),
                       debug: bool = False) -> bytes:
     """After the converter ran on the pruned SavedModel: measure, then apply --sparse-encoding. Returns the bytes to write."""

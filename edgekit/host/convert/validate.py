@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert.quantize import map_to_signature
-from edgekit.convert.source import SourceModel, TensorSpec
+from edgekit.core.source import TensorSpec
+from edgekit.host.convert.quantize import map_to_signature
+from edgekit.host.source_model import SourceModel
 from edgekit.tflite.model import Tensor, TFLiteModel, parse_model
 
 _BOUNDARY = {"QUANTIZE", "DEQUANTIZE"}
@@ -73,22 +74,6 @@ def float_ops(model: TFLiteModel) -> dict[str, int]:
     return dict(counts.most_common())
 
 
-def quantize_array(x: np.ndarray, tensor: Tensor) -> np.ndarray:
-    """Float values -> the tensor's dtype (with its scale/zero point when it is quantized)."""
-    dtype = np.dtype(tensor.dtype)
-    if np.issubdtype(dtype, np.floating) or tensor.quant is None or not tensor.quant.scales.size:
-        return x.astype(dtype)
-    info = np.iinfo(dtype)
-    q = np.round(x / tensor.quant.scale + tensor.quant.zero_point)
-    return np.clip(q, info.min, info.max).astype(dtype)
-
-
-def dequantize_array(q: np.ndarray, tensor: Tensor) -> np.ndarray:
-    if tensor.quant is None or not tensor.quant.scales.size or tensor.dtype in _FLOAT:
-        return q.astype(np.float32)
-    return ((q.astype(np.float32) - tensor.quant.zero_point) * tensor.quant.scale).astype(np.float32)
-
-
 def validate(
     data: bytes,
     source: SourceModel,
@@ -123,10 +108,10 @@ def _golden_check(
     got: dict[str, list[np.ndarray]] = {e.spec.name: [] for e in outputs}
     for i in range(count):
         for e in inputs:
-            interp.set_tensor(e.tensor.index, quantize_array(golden_inputs[e.spec.name][i], e.tensor))
+            interp.set_tensor(e.tensor.index, e.tensor.quantize(golden_inputs[e.spec.name][i]))
         interp.invoke()
         for e in outputs:
-            got[e.spec.name].append(dequantize_array(interp.get_tensor(e.tensor.index), e.tensor))
+            got[e.spec.name].append(e.tensor.dequantize(interp.get_tensor(e.tensor.index)).astype(np.float32))
     rows = []
     for e in outputs:
         ref = golden_outputs[e.spec.name].astype(np.float64).reshape(count, -1)

@@ -11,14 +11,12 @@ import shutil
 import sys
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from edgekit.convert.config import LoadOptions
 from edgekit.deps import require
-from edgekit.errors import InputError, UsageError
 
 _QUIET_ENV = {
     "TF_CPP_MIN_LOG_LEVEL": "3",
@@ -101,55 +99,6 @@ def tensorflow(purpose: str, debug: bool = False) -> ModuleType:
         except AttributeError:
             pass
     return tf
-
-
-def resolve_shape(
-    name: str, dims: Sequence[int | None], n_inputs: int, options: LoadOptions, notes: list[str]
-) -> tuple[tuple[int, ...], tuple[int, ...]]:
-    """A concrete shape for one input: --input-shape, else dynamic batch -> --batch (default 1).
-
-    Returns (shape, dynamic_dims). Dynamic non-batch dimensions without
-    --input-shape are an InputError that says how to fix them.
-    """
-    dims = [None if d is None or int(d) < 0 else int(d) for d in dims]
-    dynamic = tuple(i for i, d in enumerate(dims) if d is None)
-    given = options.shape_for(name, n_inputs)
-    if given is not None:
-        if len(given) != len(dims):
-            raise UsageError(f"--input-shape for '{name}' has {len(given)} dimensions; the input has {len(dims)} "
-                             f"(shape {_show(dims)}).", hint=f"Give {len(dims)} dimensions.")
-        for axis, (d, g) in enumerate(zip(dims, given, strict=True)):
-            if d is not None and d != g:
-                raise UsageError(f"--input-shape for '{name}' sets axis {axis} to {g}, but the model fixes it to {d} "
-                                 f"(shape {_show(dims)}).", hint="Only dynamic dimensions (shown as ?) can be set.")
-        return tuple(given), dynamic
-    if options.batch is not None and dims and dims[0] is not None and dims[0] != options.batch:
-        raise UsageError(f"--batch {options.batch}: input '{name}' has a fixed batch of {dims[0]}.",
-                         hint="Drop --batch for this model.")
-    if dims and dims[0] is None:
-        dims[0] = options.batch or 1
-        if options.batch is None:
-            notes.append(f"input '{name}': dynamic batch fixed to 1 (use --batch N to choose)")
-    rest = [i for i, d in enumerate(dims) if d is None]
-    if rest:
-        example = ",".join(str(d) if d is not None else "224" for d in dims)
-        raise InputError(
-            f"Input '{name}' has dynamic dimension(s) at axes {rest} (shape {_show(dims)}); "
-            "a TFLite model for a device needs a fixed shape.",
-            hint=f"Pass --input-shape {name}={example} (your real sizes).",
-        )
-    return tuple(int(d) for d in dims if d is not None), dynamic
-
-
-def check_shape_names(known: Sequence[str], options: LoadOptions) -> None:
-    unknown = [n for n, _ in options.input_shapes if n and n not in known]
-    if unknown or ("" in dict(options.input_shapes) and len(known) != 1):
-        raise UsageError(f"--input-shape names {unknown or ['(unnamed)']} but the model's inputs are {list(known)}.",
-                         hint="Write --input-shape NAME=dims with one of the input names.")
-
-
-def _show(dims: Sequence[int | None]) -> str:
-    return "(" + ", ".join("?" if d is None else str(d) for d in dims) + ")"
 
 
 def temp_dir(prefix: str) -> tuple[Path, Callable[[], None]]:

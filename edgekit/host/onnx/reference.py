@@ -1,4 +1,8 @@
-"""The ONNX model as a reference for `verify ORIGINAL.onnx CONVERTED.tflite`, without running onnx2tf again.
+"""The ORIGINAL ONNX model in onnxruntime: the reference runner of convert's check and of verify.
+
+:class:`OrtRunner` is the reference runner every ONNX :class:`SourceModel` carries.
+:func:`load_onnx_reference` is verify's loader: `verify ORIGINAL.onnx CONVERTED.tflite`
+without running onnx2tf again.
 
 `edgekit verify` needs the original model's outputs (onnxruntime) and, per
 input and output, the permutation between the ONNX tensor and the TFLite
@@ -17,19 +21,52 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert.onnx_loader import (
-    OnnxLoadOptions,
-    OrtRunner,
-    candidate_perms,
-    fix_input_shapes,
-    graph_inputs,
-    make_reference_runner,
-    read_onnx,
-    resolve_input_shapes,
-)
-from edgekit.convert.onnx_runner import signature_key
-from edgekit.convert.source import SourceFormat, SourceModel, TensorSpec
-from edgekit.errors import DataError
+from edgekit.core.shapes import resolve_shapes
+from edgekit.core.source import SourceFormat, TensorSpec
+from edgekit.deps import require
+from edgekit.errors import DataError, InputError, ModelFormatError
+from edgekit.host.onnx.graph import candidate_perms, fix_input_shapes, graph_inputs, one_line, read_onnx
+from edgekit.host.onnx.worker import signature_key
+from edgekit.host.source_model import LoadOptions, SourceModel
+
+_ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
+              "tensor(int64)": np.int64, "tensor(int32)": np.int32, "tensor(int8)": np.int8,
+              "tensor(uint8)": np.uint8, "tensor(bool)": np.bool_}
+
+
+def make_reference_runner(model_bytes: bytes | str, name: str) -> tuple[Any, list[str]]:
+    """An onnxruntime session for the fixed model, and its output names."""
+    ort = require("onnxruntime", "Running the ONNX model as the reference")
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(model_bytes, sess_options=options, providers=["CPUExecutionProvider"])
+    except Exception as exc:
+        raise ModelFormatError(
+            f"onnxruntime cannot load {name}: {one_line(exc, 300)}",
+            hint="The model uses an op or opset onnxruntime does not support; re-export it with a standard opset (e.g. 17).",
+        ) from exc
+    return session, [o.name for o in session.get_outputs()]
+
+
+class OrtRunner:
+    """The reference runner: the ORIGINAL ONNX model in onnxruntime, inputs/outputs in the ONNX layout."""
+
+    def __init__(self, session: Any, output_names: list[str]) -> None:
+        self._session = session
+        self._output_names = output_names
+
+    def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        feeds = {}
+        for arg in self._session.get_inputs():
+            if arg.name not in inputs:
+                raise InputError(f"No data for ONNX input '{arg.name}' (given: {sorted(inputs)}).",
+                                 hint="Give one array per model input, keyed by the input name.")
+            dtype = _ORT_TYPES.get(arg.type)
+            value = np.asarray(inputs[arg.name])
+            feeds[arg.name] = value.astype(dtype, copy=False) if dtype is not None else value
+        outputs = self._session.run(self._output_names, feeds)
+        return {n: np.asarray(o) for n, o in zip(self._output_names, outputs, strict=True)}
 
 
 def _match(side: str, names: list[str], tflite: Any) -> tuple[list[Any], str | None]:
@@ -66,26 +103,28 @@ def _spec(name: str, shape: tuple[int, ...], dtype: str, tensor: Any, notes: lis
                       to_tflite_perm=None if perm == identity else perm)
 
 
-def load_onnx_reference(path: Path, options: Any, converted: Path) -> SourceModel:
+def load_onnx_reference(path: Path, options: LoadOptions, converted: Path) -> SourceModel:
     """onnxruntime for the ONNX model + the layout of ``converted``; no onnx2tf, no SavedModel."""
     from edgekit.tflite.model import load_model
 
-    opts = OnnxLoadOptions.from_any(options)
     path = Path(path)
     model = read_onnx(path)
     inputs = graph_inputs(model)
     tflite = load_model(converted)
     # Symbolic dims not given with --input-shape: the converted model has them fixed already.
     matched, _ = _match("input", [i.name for i in inputs], tflite)
-    guessed = dict(opts.input_shapes)
+    guessed = dict(options.shapes.input_shapes)
+    if "" in guessed and len(inputs) == 1:
+        guessed[inputs[0].name] = guessed.pop("")
     for inp, tensor in zip(inputs, matched, strict=True):
-        if inp.name not in guessed and any(not isinstance(d, int) for d in inp.dims):
+        if inp.name not in guessed and inp.dynamic_axes:
             dims = _unpermute(inp.dims, tuple(tensor.shape))
             if dims is not None:
                 guessed[inp.name] = dims
-    opts = replace(opts, input_shapes=guessed)
-    shapes, notes = resolve_input_shapes(inputs, opts)
-    fixed_model = fix_input_shapes(model, shapes)
+    request = replace(options.shapes, input_shapes=tuple(guessed.items()))
+    resolved, notes = resolve_shapes(inputs, request)
+    shapes = {r.name: r.shape for r in resolved}
+    fixed_model = fix_input_shapes(model, shapes, notes)
     session, output_names = make_reference_runner(fixed_model.SerializeToString(), path.name)
     runner = OrtRunner(session, output_names)
     zeros = {i.name: np.zeros(shapes[i.name], dtype=np.dtype(i.dtype)) for i in inputs}
@@ -93,17 +132,15 @@ def load_onnx_reference(path: Path, options: Any, converted: Path) -> SourceMode
     in_tensors, note_in = _match("input", [i.name for i in inputs], tflite)
     out_tensors, note_out = _match("output", output_names, tflite)
     notes.extend(n for n in (note_in, note_out) if n)
-    in_specs = [
-        _spec(i.name, shapes[i.name], i.dtype, t, notes, tuple(a for a, d in enumerate(i.dims) if not isinstance(d, int)))
-        for i, t in zip(inputs, in_tensors, strict=True)
-    ]
+    in_specs = [_spec(i.name, shapes[i.name], i.dtype, t, notes, i.dynamic_axes)
+                for i, t in zip(inputs, in_tensors, strict=True)]
     out_specs = [_spec(n, tuple(ref[n].shape), str(ref[n].dtype), t, notes)
                  for n, t in zip(output_names, out_tensors, strict=True)]
     notes.append(f"reference: {path.name} in onnxruntime; layout read from {Path(converted).name}")
     return SourceModel(path=path, format=SourceFormat.ONNX, inputs=in_specs, outputs=out_specs, run=runner, notes=notes)
 
 
-def _unpermute(dims: tuple[int | str, ...], converted: tuple[int, ...]) -> tuple[int, ...] | None:
+def _unpermute(dims: tuple[int | None, ...], converted: tuple[int, ...]) -> tuple[int, ...] | None:
     """Concrete ONNX dims from a converted shape: identity first, then channels-last (onnx2tf's rule)."""
     rank = len(dims)
     if rank != len(converted):
@@ -114,6 +151,6 @@ def _unpermute(dims: tuple[int | str, ...], converted: tuple[int, ...]) -> tuple
         source: list[int] = [0] * rank
         for k, p in enumerate(perm):
             source[p] = int(converted[k])
-        if all(not isinstance(d, int) or d == s for d, s in zip(dims, source, strict=True)):
+        if all(d is None or d == s for d, s in zip(dims, source, strict=True)):
             return tuple(source)
     return None

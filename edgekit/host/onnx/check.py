@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import BackendError
+from edgekit.host.source_model import LoadOptions
 
 MAX_LAYOUT_COMBINATIONS = 16
 
@@ -84,7 +85,7 @@ def check_conversion(
     in_perms: Mapping[str, list[tuple[int, ...]]],
     out_perms: Mapping[str, list[tuple[int, ...]]],
     keys: Mapping[str, str],
-    options: Any,
+    options: LoadOptions,
     model_name: str,
 ) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]], str]:
     """Compare onnxruntime with the float .tflite; return the verified input/output perms and a one-line note."""

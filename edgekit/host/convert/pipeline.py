@@ -2,12 +2,12 @@
 
 load -> calibration data -> [prune hook] -> quantize/convert -> validate -> write.
 Each stage is a function; :func:`run_convert` strings them together and
-returns a :class:`ConvertResult` (a plain dict for --json, tables for people).
+returns a :class:`ConvertResult` (``to_dict()`` for --json; the command renders
+tables, notes and warnings for people).
 """
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import time
 from collections.abc import Iterator
@@ -20,16 +20,18 @@ import numpy as np
 
 from edgekit import __version__
 from edgekit.bundle import path_size_bytes, sha256_path, utc_now, write_bundle
-from edgekit.convert.config import ConvertConfig, QuantizeMode
-from edgekit.convert.loaders import load_source
-from edgekit.convert.quantize import convert, float_ops_error, map_to_signature, signature_input_names
-from edgekit.convert.source import SourceFormat, SourceModel
-from edgekit.convert.tf_util import native_quiet
-from edgekit.convert.validate import Validation, validate
+from edgekit.core.quant import QuantizeMode
 from edgekit.data import DataSummary, Preprocessing, image_geometry, load_samples, permute_samples
 from edgekit.errors import BundleError, OutputExistsError
 from edgekit.fsutil import check_output_path, write_bytes_atomic
-from edgekit.report import warn
+from edgekit.host.convert.config import ConvertConfig
+from edgekit.host.convert.loaders import load_source
+from edgekit.host.convert.prune import PruneReport, finish_conversion, prune_source
+from edgekit.host.convert.quantize import convert, float_ops_error, map_to_signature, signature_input_names
+from edgekit.host.convert.tf_util import native_quiet
+from edgekit.host.convert.validate import Validation, validate
+from edgekit.host.reference import run_reference
+from edgekit.host.source_model import SourceModel
 
 MIN_CALIBRATION_SAMPLES = 50
 
@@ -46,7 +48,7 @@ class ConvertResult:
     kept_float: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    prune_report: Any = None
+    prune_report: PruneReport | None = None
     bundle_dir: Path | None = None
 
     @property
@@ -59,9 +61,7 @@ class ConvertResult:
 
     def to_dict(self) -> dict[str, Any]:
         v = self.validation
-        prune = self.prune_report
-        if prune is not None and hasattr(prune, "to_dict"):
-            prune = prune.to_dict()
+        prune = self.prune_report.to_dict() if self.prune_report is not None else None
         return {
             "output": str(self.config.output),
             "source": {"path": str(self.config.model), "format": self.source.format.value,
@@ -78,7 +78,7 @@ class ConvertResult:
             "stage_seconds": {k: round(s, 3) for k, s in self.stage_seconds.items()},
             "calibration": self.calibration.to_dict(),
             "preprocessing": self.calibration.preprocessing,
-            "float_ops": v.float_ops if self.config.quantize in (QuantizeMode.INT8, QuantizeMode.INT16X8) else {},
+            "float_ops": v.float_ops if self.config.quantize.needs_calibration else {},
             "kept_float": self.kept_float,
             "golden_check": {"measured": True, "outputs": v.golden_check},
             "prune": prune,
@@ -121,12 +121,6 @@ def resolved_recipe(config: ConvertConfig, source: SourceModel) -> Preprocessing
     return recipe
 
 
-def _warn(warnings: list[str], message: str) -> None:
-    """Say it now on stderr (a conversion can take minutes) and keep it for the result."""
-    warnings.append(message)
-    warn(message)
-
-
 def load_data(config: ConvertConfig, source: SourceModel, warnings: list[str]) -> tuple[dict[str, np.ndarray], DataSummary]:
     """Calibration samples (source layout). Without calibration need, only the golden samples."""
     needs = config.quantize.needs_calibration
@@ -137,42 +131,16 @@ def load_data(config: ConvertConfig, source: SourceModel, warnings: list[str]) -
     if summary.kind == "arrays":
         summary.preprocessing = None
     if summary.skipped:
-        _warn(warnings, f"{summary.skipped} of {summary.files_seen} files could not be used and were skipped "
+        warnings.append(f"{summary.skipped} of {summary.files_seen} files could not be used and were skipped "
                         f"(e.g. {summary.skipped_examples[0]})")
     if needs and summary.kind == "synthetic":
-        _warn(warnings, "NO CALIBRATION DATA: calibrated on synthetic random inputs, so the int ranges are guesses "
+        warnings.append("NO CALIBRATION DATA: calibrated on synthetic random inputs, so the int ranges are guesses "
                         "and the converted model's accuracy is UNKNOWN. Pass --calibration DIR|FILE.npz with real "
                         "inputs.")
     elif needs and summary.count < MIN_CALIBRATION_SAMPLES:
-        _warn(warnings, f"only {summary.count} calibration samples (fewer than {MIN_CALIBRATION_SAMPLES}): the "
+        warnings.append(f"only {summary.count} calibration samples (fewer than {MIN_CALIBRATION_SAMPLES}): the "
                         "activation ranges may miss real inputs and accuracy may drop; give more samples.")
     return arrays, summary
-
-
-def _maybe_prune(config: ConvertConfig, source: SourceModel) -> Any:
-    """The pruning hook: runs edgekit.convert.prune only when the config carries a prune setting."""
-    if config.prune is None:
-        return None
-    prune = importlib.import_module("edgekit.convert.prune")
-    return prune.prune_source(source, config.prune)
-
-
-def reference_outputs(source: SourceModel, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The ORIGINAL model's outputs for (N, *shape) samples, keyed by output name, source layout."""
-    count = int(next(iter(arrays.values())).shape[0])
-    if source.format is SourceFormat.KERAS and all(s.shape[0] == 1 for s in source.inputs + source.outputs):
-        # A Keras model usually takes any batch: one call for all samples instead of one per sample.
-        try:
-            flat = source.run({name: arr.reshape(arr.shape[0], *arr.shape[2:]) for name, arr in arrays.items()})
-            return {s.name: np.asarray(flat[s.name], np.float32).reshape(count, *s.shape) for s in source.outputs}
-        except Exception:  # a fixed batch of 1 in the model: fall back to one call per sample
-            pass
-    got: dict[str, list[np.ndarray]] = {s.name: [] for s in source.outputs}
-    for i in range(count):
-        result = source.run({name: arr[i] for name, arr in arrays.items()})
-        for spec in source.outputs:
-            got[spec.name].append(np.asarray(result[spec.name], dtype=np.float32).reshape(spec.shape))
-    return {name: np.stack(values) for name, values in got.items()}
 
 
 def tool_versions(source: SourceModel) -> dict[str, str]:
@@ -198,47 +166,50 @@ def _run(config: ConvertConfig) -> ConvertResult:
     start = time.perf_counter()
     timer = _Timer()
     warnings: list[str] = []
+    notes: list[str] = []
     _check_outputs(config)
     with timer.stage("load"):
-        source = load_source(config.model, config.load, config.debug)
+        source = load_source(config.model, config.load)
     try:
         with timer.stage("data"):
             arrays, summary = load_data(config, source, warnings)
         with timer.stage("prune"):
-            prune_report = _maybe_prune(config, source)
+            prune_report = prune_source(source, config.prune) if config.prune is not None else None
         with timer.stage("reference"):
             n_golden = min(config.golden_samples, summary.count)
             golden_src = {k: v[:n_golden] for k, v in arrays.items()}
-            ref = reference_outputs(source, golden_src)
+            ref = run_reference(source, golden_src)
         # Everything from here on is in the TFLite tensor layout.
         golden_in = {s.name: permute_samples(golden_src[s.name], s.to_tflite_perm) for s in source.inputs}
         golden_out = {s.name: permute_samples(ref[s.name], s.to_tflite_perm) for s in source.outputs}
         with timer.stage("convert"):
             if source.saved_model_dir is None:
-                raise BundleError("The loader gave no SavedModel to convert.", hint="This is an edgekit bug.")
+                raise RuntimeError(f"the {source.format.value} loader gave no SavedModel to convert")
             sig_names = signature_input_names(source.saved_model_dir)
-            mapping = map_to_signature([s.name for s in source.inputs], sig_names)
+            mapping = map_to_signature([s.name for s in source.inputs], sig_names, notes)
             samples = {mapping[s.name]: permute_samples(arrays[s.name], s.to_tflite_perm) for s in source.inputs}
             data, kept = convert(source.saved_model_dir, config.quantize, config.resolved_io_type, config.per_tensor,
                                  samples, config.keep_float, config.debug)
         if prune_report is not None:
             with timer.stage("prune"):  # measure the pruned file; --sparse-encoding may re-convert
-                data = importlib.import_module("edgekit.convert.prune").finish_conversion(
-                    prune_report, data, source.saved_model_dir, config.quantize, config.resolved_io_type,
-                    config.per_tensor, samples, config.keep_float, config.debug)
+                data = finish_conversion(prune_report, data, source.saved_model_dir, config.quantize,
+                                         config.resolved_io_type, config.per_tensor, samples, config.keep_float,
+                                         config.debug)
         with timer.stage("validate"):
             checked = validate(data, source, golden_in, golden_out)
-            if config.quantize is QuantizeMode.INT8 and checked.float_ops and not config.keep_float:
+            if config.quantize.spec.integer_only and checked.float_ops and not config.keep_float:
                 raise float_ops_error(checked.float_ops)
             if config.quantize is QuantizeMode.DYNAMIC and checked.model.quant_kind.value == "float32":
-                _warn(warnings, "--quantize dynamic left every weight in float32: the converter only quantizes "
+                warnings.append("--quantize dynamic left every weight in float32: the converter only quantizes "
                                 "weight tensors with at least 1024 elements, and this model has none that big.")
         with timer.stage("write"):
             write_bytes_atomic(config.output, data, overwrite=config.force)
             result = ConvertResult(
                 config=config, source=source, data=data, validation=checked, calibration=summary,
-                stage_seconds=timer.seconds, seconds=0.0, kept_float=kept, notes=list(source.notes) + summary.notes,
-                warnings=warnings, prune_report=prune_report,
+                stage_seconds=timer.seconds, seconds=0.0, kept_float=kept,
+                notes=list(source.notes) + summary.notes + notes,
+                warnings=list(source.warnings) + warnings + (prune_report.warnings if prune_report else []),
+                prune_report=prune_report,
             )
             if config.bundle is not None:
                 manifest = build_manifest(result)
@@ -246,8 +217,7 @@ def _run(config: ConvertConfig) -> ConvertResult:
                 gout = {e.tensor.name: golden_out[e.spec.name] for e in checked.outputs}
                 result.bundle_dir = write_bundle(config.bundle, data, manifest, gin, gout, config.force)
     finally:
-        if source.cleanup is not None:
-            source.cleanup()
+        source.close()
     result.seconds = time.perf_counter() - start
     return result
 

@@ -1,6 +1,6 @@
-"""The onnx2tf worker: ``python -m edgekit.convert.onnx_runner REQUEST.json``.
+"""The onnx2tf worker: ``python -m edgekit.host.onnx.worker REQUEST.json``.
 
-:mod:`edgekit.convert.onnx_loader` starts this program as a subprocess (never
+:mod:`edgekit.host.onnx.load` starts this program as a subprocess (never
 through a shell) with its working directory set to a private temporary
 directory. Running onnx2tf out of process is deliberate:
 

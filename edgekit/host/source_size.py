@@ -18,15 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert.source import SourceFormat
+from edgekit.core.quant import DYNAMIC_RANGE_MIN_ELEMENTS, MODE_SPECS, QuantizeMode, WeightStorage
+from edgekit.core.source import SourceFormat
 from edgekit.deps import require
 from edgekit.errors import ModelFormatError
 from edgekit.sizing.compress import deflate9_size
 from edgekit.sizing.magnitude import PrunePolicy, PruneScope, PruneTarget, achieved_sparsity, plan_pruning
 from edgekit.sizing.tflite_size import RAM_NOTE
-
-# TF only stores dynamic-range int8 weights for tensors this large; smaller ones stay float32.
-DYNAMIC_RANGE_MIN_ELEMENTS = 1024
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def _keras_weights(path: Path) -> list[SourceWeight]:
 
 def _saved_model_weights(path: Path) -> list[SourceWeight]:
     require("tensorflow", "Sizing a SavedModel")
-    from edgekit.convert.saved_model_weights import captured_parameters
+    from edgekit.host.convert.saved_model_weights import captured_parameters
 
     try:
         params = captured_parameters(Path(path))
@@ -142,34 +140,26 @@ def _int8_per_channel(w: np.ndarray, axis: int) -> np.ndarray:
     return np.clip(np.round(w / scale), -127, 127).astype(np.int8)
 
 
-def _stored(weights: Sequence[SourceWeight], mode: str, pruned: dict[str, np.ndarray] | None = None) -> bytes:
-    """The weight bytes the way ``mode`` stores them (estimate: no graph structure)."""
+def _stored(weights: Sequence[SourceWeight], mode: QuantizeMode, pruned: dict[str, np.ndarray] | None = None) -> bytes:
+    """The weight bytes the way ``mode`` stores them (its row in MODE_SPECS; estimate: no graph structure)."""
+    spec = mode.spec
     buf = io.BytesIO()
     for w in weights:
         v = (pruned or {}).get(w.name, w.values).astype(np.float32)
-        if mode == "none":
+        if spec.weights is WeightStorage.FLOAT32:
             buf.write(v.tobytes())
-        elif mode == "float16":
+        elif spec.weights is WeightStorage.FLOAT16:
             buf.write(v.astype(np.float16).tobytes())
-        elif mode == "dynamic":
+        elif spec.weights is WeightStorage.INT8_LARGE_ONLY:
             big = w.role == "weights" and v.size >= DYNAMIC_RANGE_MIN_ELEMENTS
             buf.write(_int8_per_channel(v, w.channel_axis).tobytes() if big else v.tobytes())
         elif w.role == "bias":  # int8 / int16x8: bias stays wide (scale = input scale x weight scale)
             peak = float(np.max(np.abs(v))) if v.size else 0.0
             q = np.round(v / (peak / 2**20)) if peak > 0 else np.zeros(v.shape)
-            buf.write(q.astype(np.int32 if mode == "int8" else np.int64).tobytes())
+            buf.write(q.astype(np.dtype(spec.bias_dtype)).tobytes())
         else:
             buf.write(_int8_per_channel(v, w.channel_axis).tobytes())
     return buf.getvalue()
-
-
-_WEIGHTS_AS = {
-    "int8": "int8 weights, int32 biases (batch norm folded into convs in the real file)",
-    "int16x8": "int8 weights, int64 biases",
-    "dynamic": f"int8 for weight tensors >= {DYNAMIC_RANGE_MIN_ELEMENTS} elements, float32 otherwise",
-    "float16": "float16",
-    "none": "float32",
-}
 
 
 def _path_bytes(path: Path) -> tuple[int, bytes]:
@@ -193,17 +183,17 @@ def size_source(path: Path, fmt: SourceFormat, sparsities: Sequence[float],
     weights = load_source_weights(Path(path), fmt)
     file_bytes, data = _path_bytes(Path(path))
     modes = []
-    for mode in ("int8", "int16x8", "dynamic", "float16", "none"):
+    for mode, spec in MODE_SPECS.items():
         stored = _stored(weights, mode)
-        modes.append({"mode": mode, "file_bytes": len(stored), "deflate9_bytes": deflate9_size(stored),
-                      "weights_as": _WEIGHTS_AS[mode], "source": "estimated"})
+        modes.append({"mode": mode.value, "file_bytes": len(stored), "deflate9_bytes": deflate9_size(stored),
+                      "weights_as": spec.weights_note, "source": "estimated"})
     what_if = []
     kernels = [w for w in weights if w.role == "weights"]
     for s in sparsities:
         targets = plan_pruning([PruneTarget(w.name, np.abs(w.values)) for w in kernels], PrunePolicy(s, scope=scope))
         pruned = {w.name: np.where(t.zero_mask, 0.0, w.values) for w, t in zip(kernels, targets, strict=True)
                   if t.zero_mask is not None}
-        stored = _stored(weights, "int8", pruned)
+        stored = _stored(weights, QuantizeMode.INT8, pruned)
         what_if.append({"target_sparsity": s, "achieved_sparsity_pruned_tensors": round(achieved_sparsity(targets), 6),
                         "weights_sparsity": round(achieved_sparsity(targets, only_pruned=False), 6),
                         "file_bytes": len(stored), "deflate9_bytes": deflate9_size(stored), "ram": "unchanged",

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert.tf_util import tensorflow
+from edgekit.host.convert.tf_util import tensorflow
 
 # op -> indices of inputs that carry weights
 WEIGHT_INPUTS: dict[str, tuple[int, ...]] = {

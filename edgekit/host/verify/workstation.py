@@ -1,7 +1,7 @@
 """`edgekit verify ORIGINAL CONVERTED.tflite` on the workstation.
 
 The original model is loaded through the convert package's loaders (a
-:class:`~edgekit.convert.source.SourceModel` with a reference runner); the
+:class:`~edgekit.core.source.SourceModel` with a reference runner); the
 inputs come from ``--data`` (prepared by :func:`edgekit.data.load_samples`),
 labelled images (:mod:`edgekit.verify.labels`), the golden inputs of a bundle
 the .tflite sits in, or synthetic data (said loudly).
@@ -20,10 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert.source import SourceModel, TensorSpec
+from edgekit.core.shapes import ShapeRequest
+from edgekit.core.source import SourceFormat, TensorSpec, detect_format
 from edgekit.data import DataSummary, Preprocessing, load_samples, permute_samples
 from edgekit.errors import DataError, UsageError
-from edgekit.report import progress, warn
+from edgekit.host.reference import run_reference
+from edgekit.host.source_model import LoadOptions, SourceModel
 from edgekit.verify.compare import InputSource, VerifyReport, compare_accuracy, compare_outputs
 from edgekit.verify.labels import LabelledData, load_labelled_files, load_labelled_folder, read_label_table
 from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
@@ -39,6 +41,7 @@ class PreparedData:
     notes: list[str] = field(default_factory=list)
     class_order_guessed: bool = False  # labels from sorted folder names (may not be the model's class order)
     recipe: Preprocessing | None = None  # the preprocessing used for images (given, or from a manifest)
+    warnings: list[str] = field(default_factory=list)
 
 
 def _shifted(spec: TensorSpec) -> tuple[int, ...]:
@@ -46,52 +49,43 @@ def _shifted(spec: TensorSpec) -> tuple[int, ...]:
     return spec.shape if perm is None else tuple(spec.shape[p] for p in perm)
 
 
-def load_original(
-    path: Path,
-    input_shapes: Sequence[str] = (),
-    batch: int | None = None,
-    keep_nchw: Sequence[str] = (),
-    debug: bool = False,
-    converted: Path | None = None,
-) -> SourceModel:
-    """The ORIGINAL model through the convert package's loader registry (format detected from the path).
+def load_original(path: Path, shapes: ShapeRequest | None = None, keep_nchw: Sequence[str] = (), debug: bool = False,
+                  converted: Path | None = None) -> SourceModel:
+    """The ORIGINAL model (format detected from the path), as verify's reference.
 
-    The shape options must be the ones given to `edgekit convert`. ONNX models
-    use the ONNX area's verify reference (onnxruntime + the layout read from
-    ``converted``; no second onnx2tf run).
+    The shape options must be the ones given to `edgekit convert`. With
+    ``converted``, an ONNX model is read by :func:`edgekit.host.onnx.reference.load_onnx_reference`
+    (onnxruntime + the layout of that .tflite; no second onnx2tf run); otherwise
+    through the convert loaders (``--explain`` needs the SavedModel they make).
     """
-    from edgekit.convert.config import LoadOptions, parse_input_shape
-    from edgekit.convert.loaders import load_source
-    from edgekit.convert.source import SourceFormat, detect_format
+    from edgekit.host.convert.loaders import load_source
+    from edgekit.host.convert.tf_util import native_quiet, quiet_tf
 
-    if detect_format(Path(path)) is SourceFormat.TFLITE:
+    fmt = detect_format(Path(path))
+    if fmt is SourceFormat.TFLITE:
         raise UsageError(
             f"ORIGINAL {path} is a .tflite file; verify compares a converted .tflite with the model it came from.",
             hint="Run: edgekit verify ORIGINAL.keras|SAVED_MODEL_DIR|ORIGINAL.onnx CONVERTED.tflite",
         )
-    options = LoadOptions(
-        batch=batch,
-        input_shapes=tuple(parse_input_shape(text) for text in input_shapes),
-        keep_nchw=tuple(keep_nchw),
-        check=False,
-        reference_tflite=converted,  # ONNX: onnxruntime + the layout of this .tflite, no second onnx2tf run
-    )
-    from edgekit.convert.tf_util import native_quiet, quiet_tf
+    options = LoadOptions(shapes=shapes or ShapeRequest(), keep_nchw=tuple(keep_nchw), check=False, debug=debug)
+    if fmt is SourceFormat.ONNX and converted is not None:
+        from edgekit.host.onnx.reference import load_onnx_reference
 
+        return load_onnx_reference(Path(path), options, Path(converted))
     quiet_tf(debug)
     with native_quiet(debug):  # TensorFlow's C++ start-up lines go to fd 2 directly
-        return load_source(Path(path), options, debug)
+        return load_source(Path(path), options)
 
 
-def manifest_next_to(tflite_path: Path) -> dict[str, Any] | None:
-    """The bundle manifest.json in the .tflite's folder, if there is one (unreadable: warn, None)."""
+def manifest_next_to(tflite_path: Path, warnings: list[str]) -> dict[str, Any] | None:
+    """The bundle manifest.json in the .tflite's folder, if there is one (unreadable: a warning, None)."""
     path = tflite_path.parent / "manifest.json"
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        warn(f"ignoring {path}: {exc}")
+        warnings.append(f"ignoring {path}: {exc}")
         return None
     return data if isinstance(data, dict) else None
 
@@ -105,14 +99,16 @@ def prepare_data(
     labels: Path | None,
 ) -> PreparedData:
     """Choose and load the inputs (see :func:`_prepare`); the result remembers the recipe used."""
-    manifest = manifest_next_to(tflite_path)
+    warnings: list[str] = []
+    manifest = manifest_next_to(tflite_path, warnings)
     if recipe is None and manifest and isinstance(manifest.get("preprocessing"), dict):
         recipe = Preprocessing.from_dict(manifest["preprocessing"])
         note = f"preprocessing from {tflite_path.parent / 'manifest.json'}: {recipe.describe()}"
     else:
         note = ""
-    prepared = _prepare(source, tflite_path, manifest, data, recipe, samples, labels)
+    prepared = _prepare(source, tflite_path, manifest, data, recipe, samples, labels, warnings)
     prepared.recipe = recipe
+    prepared.warnings[:0] = warnings
     if note:
         prepared.notes.insert(0, note)
     return prepared
@@ -126,6 +122,7 @@ def _prepare(
     recipe: Preprocessing | None,
     samples: int,
     labels: Path | None,
+    warnings: list[str],
 ) -> PreparedData:
     """Choose and load the inputs.
 
@@ -139,7 +136,7 @@ def _prepare(
     notes: list[str] = []
 
     if data is None and labels is None and (tflite_path.parent / "golden.npz").is_file():
-        golden = golden_inputs_next_to(source, tflite_path, samples)
+        golden = golden_inputs_next_to(source, tflite_path, samples, warnings)
         if golden is not None:
             golden.notes = notes + golden.notes
             return golden
@@ -172,8 +169,9 @@ def _prepare(
         notes=notes + list(summary.notes),
     )
     if data is None:
-        warn("no --data given: verifying on SYNTHETIC random inputs. This checks that the two models agree, "
-             "not that the converted model is accurate; pass --data (and --labels) for that.")
+        prepared.warnings.append("no --data given: verifying on SYNTHETIC random inputs. This checks that the two "
+                                 "models agree, not that the converted model is accurate; pass --data (and --labels) "
+                                 "for that.")
     if labels is not None and table is not None:
         if data is None or data.is_dir():
             raise UsageError(
@@ -195,7 +193,8 @@ def _labelled(data: LabelledData, notes: list[str]) -> PreparedData:
                         labels=data.labels, notes=list(notes))
 
 
-def golden_inputs_next_to(source: SourceModel, tflite_path: Path, samples: int) -> PreparedData | None:
+def golden_inputs_next_to(source: SourceModel, tflite_path: Path, samples: int,
+                          warnings: list[str]) -> PreparedData | None:
     """The golden inputs of the bundle the .tflite sits in, in the ORIGINAL's layout (None if they do not fit)."""
     from edgekit.bundle import read_bundle
     from edgekit.errors import BundleError
@@ -203,7 +202,7 @@ def golden_inputs_next_to(source: SourceModel, tflite_path: Path, samples: int) 
     try:
         bundle = read_bundle(tflite_path.parent)
     except BundleError as exc:
-        warn(f"not using the bundle around {tflite_path.name}: {exc}")
+        warnings.append(f"not using the bundle around {tflite_path.name}: {exc}")
         return None
     if bundle.model_path.resolve() != tflite_path.resolve():
         return None
@@ -212,14 +211,16 @@ def golden_inputs_next_to(source: SourceModel, tflite_path: Path, samples: int) 
     for spec in source.inputs:
         entry = entries.get(spec.name)
         if entry is None or str(entry["name"]) not in bundle.golden_inputs:
-            warn(f"the bundle's golden inputs do not name the original's input '{spec.name}'; not using them")
+            warnings.append(f"the bundle's golden inputs do not name the original's input '{spec.name}'; "
+                            "not using them")
             return None
         arr = bundle.golden_inputs[str(entry["name"])][:samples]
         perm = spec.to_tflite_perm
         if perm is not None:
             arr = permute_samples(arr, [int(i) for i in np.argsort(perm)])
         if tuple(arr.shape[1:]) != spec.shape:
-            warn(f"golden input '{spec.name}' has shape {list(arr.shape[1:])}, the original wants {list(spec.shape)}")
+            warnings.append(f"golden input '{spec.name}' has shape {list(arr.shape[1:])}, the original wants "
+                            f"{list(spec.shape)}")
             return None
         arrays[spec.name] = arr.astype(np.dtype(spec.dtype), copy=False)
     return PreparedData(arrays=arrays, source=InputSource.BUNDLE,
@@ -231,54 +232,6 @@ def _describe_summary(summary: DataSummary) -> str:
         return "random (synthetic) inputs, no --data"
     extra = f", {summary.skipped} skipped" if summary.skipped else ""
     return f"{summary.source} ({summary.kind}{extra})"
-
-
-REFERENCE_CHUNK = 32
-
-
-def _batched(source: SourceModel, arrays: dict[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray] | None:
-    """Samples start..stop in ONE call of the original (batch axis 0), or None if the model takes batch 1 only."""
-    if stop - start < 2 or any(s.shape[0] != 1 for s in source.inputs + source.outputs):
-        return None
-    feed = {name: arr[start:stop].reshape((stop - start, *arr.shape[2:])) for name, arr in arrays.items()}
-    try:
-        outs = source.run(feed)
-    except Exception:  # a fixed batch of 1 (ONNX, SavedModel signatures) refuses more; fall back to one by one
-        return None
-    result = {}
-    for spec in source.outputs:
-        value = np.asarray(outs.get(spec.name)) if spec.name in outs else None
-        if value is None or value.shape != (stop - start, *spec.shape[1:]):
-            return None
-        result[spec.name] = value.astype(np.float32).reshape((stop - start, *spec.shape))
-    return result
-
-
-def run_reference(source: SourceModel, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The original model's outputs {output name: (N, *spec.shape)}: batched when the model allows it."""
-    count = next(iter(arrays.values())).shape[0]
-    collected: dict[str, list[np.ndarray]] = {s.name: [] for s in source.outputs}
-    batched = True
-    for start in progress(range(0, count, REFERENCE_CHUNK), "Running the original model"):
-        stop = min(count, start + REFERENCE_CHUNK)
-        chunk = _batched(source, arrays, start, stop) if batched else None
-        if chunk is not None:
-            for name, value in chunk.items():
-                collected[name].extend(value)
-            continue
-        batched = False
-        for i in range(start, stop):
-            outs = source.run({name: arr[i] for name, arr in arrays.items()})
-            missing = [s.name for s in source.outputs if s.name not in outs]
-            if missing:
-                raise DataError(
-                    f"The original model's runner returned {sorted(outs)} but its outputs are "
-                    f"{[s.name for s in source.outputs]}.",
-                    hint="This is a bug in the model loader; run again with --debug.",
-                )
-            for spec in source.outputs:
-                collected[spec.name].append(np.asarray(outs[spec.name], dtype=np.float32).reshape(spec.shape))
-    return {name: np.stack(values) for name, values in collected.items()}
 
 
 def verify_against_original(
@@ -326,6 +279,7 @@ def verify_against_original(
         model=str(tflite_path),
         reference=f"{source.path} ({source.format.value})",
         notes=list(source.notes) + list(prepared.notes) + extra_notes,
+        warnings=list(source.warnings) + list(prepared.warnings),
     )
     report.notes.insert(0, f"inputs: {prepared.description}")
     if prepared.labels is not None:
@@ -334,6 +288,5 @@ def verify_against_original(
             message = (f"the ORIGINAL model reaches only {report.accuracy.original:.0%} on these labels: check that "
                        "the sorted class folder names are the model's class order; otherwise give a CSV with "
                        "file and label columns (--labels FILE.csv)")
-            warn(message)
-            report.notes.append(message)
+            report.warnings.append(message)
     return report

@@ -1,21 +1,19 @@
-"""The contract between model loaders, the converter, verify and size.
+"""Source models in edgekit's vocabulary: formats, tensor specs, the reference runner protocol.
 
-A loader turns a user's model path into a :class:`SourceModel`: what the
-inputs and outputs are, a SavedModel directory (or in-memory Keras model) the
-TFLite converter can take, and a reference runner that computes the ORIGINAL
-model's outputs (Keras/TF for Keras and SavedModel, onnxruntime for ONNX).
-
-Loaders are registered in :data:`LOADERS` by format; :func:`detect_format`
-picks one from the path and says what it accepts when nothing fits.
+Device-safe. A host loader (:mod:`edgekit.host.convert.loaders`) turns a model
+path into a :class:`~edgekit.host.source_model.SourceModel` whose inputs and
+outputs are :class:`TensorSpec` and whose ``run`` is a :class:`ReferenceRunner`;
+the data readers, verify and size use these types without importing the host.
+:func:`detect_format` says which format a path is, and what edgekit accepts
+when it is none of them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
@@ -57,21 +55,6 @@ class TensorSpec:
 
 class ReferenceRunner(Protocol):
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]: ...
-
-
-@dataclass
-class SourceModel:
-    """A loaded original model. Inputs/outputs are in the SOURCE layout."""
-
-    path: Path
-    format: SourceFormat
-    inputs: list[TensorSpec]
-    outputs: list[TensorSpec]
-    run: ReferenceRunner
-    saved_model_dir: Path | None = None  # what the TFLite converter reads (may be a temp dir)
-    keras_model: Any = None  # an in-memory keras model when the converter takes it directly
-    notes: list[str] = field(default_factory=list)  # things the user should be told (e.g. batch fixed to 1)
-    cleanup: Callable[[], None] | None = None  # removes temp dirs made by the loader
 
 
 def detect_format(path: Path) -> SourceFormat:

@@ -13,17 +13,11 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert.config import LoadOptions
-from edgekit.convert.source import SourceFormat, SourceModel, TensorSpec
-from edgekit.convert.tf_util import (
-    check_shape_names,
-    condense,
-    dtype_name,
-    resolve_shape,
-    temp_dir,
-    tensorflow,
-)
+from edgekit.core.shapes import InputDims, resolve_shapes
+from edgekit.core.source import SourceFormat, TensorSpec
 from edgekit.errors import ModelFormatError
+from edgekit.host.convert.tf_util import condense, dtype_name, temp_dir, tensorflow
+from edgekit.host.source_model import LoadOptions, SourceModel
 
 SIGNATURE_KEY = "serving_default"
 
@@ -41,8 +35,8 @@ def _pick_signature(path: Path, loaded: Any) -> tuple[str, Any]:
                            hint=f"Re-save it with the signature to convert named '{SIGNATURE_KEY}'.")
 
 
-def load_saved_model(path: Path, options: LoadOptions, debug: bool = False) -> SourceModel:
-    tf = tensorflow("Converting a SavedModel", debug)
+def load_saved_model(path: Path, options: LoadOptions) -> SourceModel:
+    tf = tensorflow("Converting a SavedModel", options.debug)
     path = Path(path)
     try:
         loaded = tf.saved_model.load(str(path))
@@ -51,12 +45,11 @@ def load_saved_model(path: Path, options: LoadOptions, debug: bool = False) -> S
                                hint="Pass a directory written by tf.saved_model.save or model.export().") from None
     key, fn = _pick_signature(path, loaded)
     arg_specs: dict[str, Any] = dict(fn.structured_input_signature[1])
-    notes: list[str] = []
-    check_shape_names(list(arg_specs), options)
-    inputs: list[TensorSpec] = []
-    for name, spec in arg_specs.items():
-        shape, dynamic = resolve_shape(name, list(spec.shape), len(arg_specs), options, notes)
-        inputs.append(TensorSpec(name=name, shape=shape, dtype=dtype_name(spec.dtype), dynamic_dims=dynamic))
+    declared = [InputDims(name, tuple(None if d is None or int(d) < 0 else int(d) for d in spec.shape),
+                          dtype_name(spec.dtype)) for name, spec in arg_specs.items()]
+    resolved, notes = resolve_shapes(declared, options.shapes)
+    inputs = [TensorSpec(name=r.name, shape=r.shape, dtype=d.dtype, dynamic_dims=r.dynamic_dims)
+              for r, d in zip(resolved, declared, strict=True)]
     needs_resave = key != SIGNATURE_KEY or any(s.dynamic_dims for s in inputs)
     saved_dir, cleanup = path, None
     serve = fn

@@ -15,18 +15,12 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.convert.config import LoadOptions
-from edgekit.convert.source import SourceFormat, SourceModel, TensorSpec
-from edgekit.convert.tf_util import (
-    check_shape_names,
-    condense,
-    dtype_name,
-    resolve_shape,
-    temp_dir,
-    tensorflow,
-)
+from edgekit.core.shapes import InputDims, resolve_shapes
+from edgekit.core.source import SourceFormat, TensorSpec
 from edgekit.deps import require
 from edgekit.errors import ModelFormatError
+from edgekit.host.convert.tf_util import condense, dtype_name, temp_dir, tensorflow
+from edgekit.host.source_model import LoadOptions, SourceModel
 
 SIGNATURE_KEY = "serving_default"
 
@@ -88,8 +82,8 @@ def _output_specs(tf: Any, model: Any, names: list[str], inputs: list[TensorSpec
             for n in names]
 
 
-def load_keras(path: Path, options: LoadOptions, debug: bool = False) -> SourceModel:
-    tf = tensorflow("Converting a Keras model", debug)
+def load_keras(path: Path, options: LoadOptions) -> SourceModel:
+    tf = tensorflow("Converting a Keras model", options.debug)
     keras = require("keras", "Converting a Keras model")
     model = _load(Path(path))
     if not getattr(model, "inputs", None) or not getattr(model, "outputs", None):
@@ -97,13 +91,11 @@ def load_keras(path: Path, options: LoadOptions, debug: bool = False) -> SourceM
             f"{path} holds a subclassed Keras model without known inputs/outputs.",
             hint="Save a Functional or Sequential model, or export a SavedModel with model.export(DIR).",
         )
-    notes: list[str] = []
-    input_names = [str(t.name) for t in model.inputs]
-    check_shape_names(input_names, options)
-    inputs: list[TensorSpec] = []
-    for t, name in zip(model.inputs, input_names, strict=True):
-        shape, dynamic = resolve_shape(name, list(t.shape), len(model.inputs), options, notes)
-        inputs.append(TensorSpec(name=name, shape=shape, dtype=dtype_name(t.dtype), dynamic_dims=dynamic))
+    declared = [InputDims(str(t.name), tuple(None if d is None else int(d) for d in t.shape), dtype_name(t.dtype))
+                for t in model.inputs]
+    resolved, notes = resolve_shapes(declared, options.shapes)
+    inputs = [TensorSpec(name=r.name, shape=r.shape, dtype=d.dtype, dynamic_dims=r.dynamic_dims)
+              for r, d in zip(resolved, declared, strict=True)]
     out_names = _output_names(model)
     layers = [layer for layer in getattr(model, "layers", []) if type(layer).__name__ != "InputLayer"]
     if layers and type(layers[0]).__name__ == "Rescaling":
@@ -140,5 +132,5 @@ def load_keras(path: Path, options: LoadOptions, debug: bool = False) -> SourceM
 
     return SourceModel(
         path=Path(path), format=SourceFormat.KERAS, inputs=inputs, outputs=outputs, run=run,
-        saved_model_dir=saved_dir, keras_model=model, notes=notes, cleanup=cleanup,
+        saved_model_dir=saved_dir, notes=notes, cleanup=cleanup,
     )

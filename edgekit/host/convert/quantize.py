@@ -9,16 +9,16 @@ turning converter failures into one readable BackendError.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from edgekit.convert.config import FALLBACK_MODE, IOType, QuantizeMode
-from edgekit.convert.tf_util import tensorflow
+from edgekit.core.progress import progress
+from edgekit.core.quant import IOType, QuantizeMode
 from edgekit.errors import BackendError, UsageError
-from edgekit.report import progress, warn
+from edgekit.host.convert.tf_util import tensorflow
 
 SIGNATURE_KEY = "serving_default"
 
@@ -39,8 +39,9 @@ def _norm(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
 
 
-def map_to_signature(spec_names: Sequence[str], sig_names: Sequence[str]) -> dict[str, str]:
-    """spec (source) input name -> signature argument name: exact, then normalised, then by order."""
+def map_to_signature(spec_names: Sequence[str], sig_names: Sequence[str],
+                     notes: list[str] | None = None) -> dict[str, str]:
+    """spec (source) input name -> signature argument name: exact, then normalised, then by order (noted)."""
     if not sig_names or set(spec_names) == set(sig_names):
         return {n: n for n in spec_names}
     by_norm = {_norm(s): s for s in sig_names}
@@ -48,19 +49,20 @@ def map_to_signature(spec_names: Sequence[str], sig_names: Sequence[str]) -> dic
     if len(mapping) == len(spec_names) and len(set(mapping.values())) == len(sig_names):
         return mapping
     if len(spec_names) == len(sig_names):
-        warn(f"matching inputs {list(spec_names)} to the converter's {list(sig_names)} by order")
+        if notes is not None:
+            notes.append(f"inputs {list(spec_names)} matched to the converter's {list(sig_names)} by order")
         return dict(zip(spec_names, sig_names, strict=True))
     raise BackendError(f"The SavedModel for conversion has inputs {list(sig_names)}, the source model "
                        f"{list(spec_names)}.", hint="This is a loader bug; run again with --debug and report it.")
 
 
-def _dataset(samples: dict[str, np.ndarray], label: str | None) -> Callable[[], Iterator[dict[str, np.ndarray]]]:
+def representative_dataset(samples: dict[str, np.ndarray],
+                           label: str | None) -> Callable[[], Iterator[dict[str, np.ndarray]]]:
+    """The converter's representative dataset: one sample (keyed by signature name) per call; progress when labelled."""
     count = int(next(iter(samples.values())).shape[0])
 
     def gen() -> Iterator[dict[str, np.ndarray]]:
-        indices: Any = range(count)
-        if label:
-            indices = progress(range(count), label)
+        indices: Iterable[int] = progress(range(count), label) if label else range(count)
         for i in indices:
             yield {name: arr[i] for name, arr in samples.items()}
 
@@ -79,27 +81,25 @@ def make_converter(
     per_tensor: bool,
     dataset: Callable[[], Iterator[dict[str, np.ndarray]]] | None,
 ) -> Any:
-    """A TFLiteConverter set up for ``mode`` (the same settings a plain script would use)."""
+    """A TFLiteConverter set up for ``mode`` from its row in :data:`edgekit.core.quant.MODE_SPECS`
+    (the same settings a plain script would use)."""
+    settings = mode.spec.converter
     conv = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir), signature_keys=[SIGNATURE_KEY])
-    if mode is QuantizeMode.NONE:
-        return conv
-    conv.optimizations = [tf.lite.Optimize.DEFAULT]
-    if mode is QuantizeMode.FLOAT16:
-        conv.target_spec.supported_types = [tf.float16]
-        return conv
-    if per_tensor:
+    if settings.optimize:
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    if settings.supported_types:
+        conv.target_spec.supported_types = [getattr(tf, name) for name in settings.supported_types]
+    if per_tensor and mode.spec.weight_quantized:
         conv._experimental_disable_per_channel = True
-    if mode is QuantizeMode.DYNAMIC:
-        return conv
-    if dataset is None:
-        raise ValueError(f"{mode.value} needs a representative dataset")
-    conv.representative_dataset = dataset
-    if mode is QuantizeMode.INT8:
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-    else:
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
-    conv.inference_input_type = _tf_dtype(tf, io_type)
-    conv.inference_output_type = _tf_dtype(tf, io_type)
+    if settings.representative_dataset:
+        if dataset is None:
+            raise ValueError(f"{mode.value} needs a representative dataset")
+        conv.representative_dataset = dataset
+    if settings.ops_set is not None:
+        conv.target_spec.supported_ops = [getattr(tf.lite.OpsSet, settings.ops_set)]
+    if settings.set_io_types:
+        conv.inference_input_type = _tf_dtype(tf, io_type)
+        conv.inference_output_type = _tf_dtype(tf, io_type)
     return conv
 
 
@@ -114,7 +114,7 @@ def convert(
 ) -> tuple[bytes, list[str]]:
     """Convert; returns (tflite bytes, names of the nodes kept in float). Samples are keyed by signature name."""
     tf = tensorflow("Converting to TFLite", debug)
-    dataset = _dataset(samples, "Calibrating") if samples and mode.needs_calibration else None
+    dataset = representative_dataset(samples, "Calibrating") if samples and mode.needs_calibration else None
     conv = make_converter(tf, saved_model_dir, mode, io_type, per_tensor, dataset)
     try:
         if keep_float:
@@ -213,7 +213,7 @@ def converter_error(exc: BaseException, mode: QuantizeMode) -> BackendError:
             break
     paragraph = "; ".join(reasons[:2])[:500] or type(exc).__name__
     op_text = f" (op{'s' if len(ops) > 1 else ''}: {', '.join(ops[:4])})" if ops else ""
-    fallback = FALLBACK_MODE[mode]
+    fallback = mode.spec.fallback
     if "flex op" in text or "ERROR_NEEDS_FLEX_OPS" in text:
         hint = ("TFLite has no builtin kernel for this op in any --quantize mode (it would need TF Select, which edge "
                 "runtimes lack); replace that layer in the model.")

@@ -1,0 +1,150 @@
+"""Input shapes: `--input-shape` / `--batch` and the one resolver every source format uses.
+
+A device model needs fixed shapes. Every loader (Keras, SavedModel, ONNX)
+describes its inputs as :class:`InputDims` (``None`` for a dynamic or symbolic
+dimension) and calls :func:`resolve_shapes`, so the same flags mean the same
+thing, and fail the same way, whatever the format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from edgekit.errors import InputError, UsageError
+
+
+def parse_input_shape(text: str) -> tuple[str, tuple[int, ...]]:
+    """'NAME=1,224,224,3' -> ('NAME', (1, 224, 224, 3)); a single unnamed '1,224,224,3' gets name ''."""
+    name, sep, dims_text = text.rpartition("=")
+    if not sep:
+        name, dims_text = "", text
+    try:
+        dims = tuple(int(d) for d in dims_text.replace("x", ",").split(",") if d.strip())
+    except ValueError:
+        dims = ()
+    if not dims or any(d <= 0 for d in dims):
+        raise UsageError(f"--input-shape '{text}' is not NAME=dims with positive integers.",
+                         hint="Write it like --input-shape input_1=1,224,224,3.")
+    return name.strip(), dims
+
+
+@dataclass(frozen=True)
+class ShapeRequest:
+    """What the user asked: ``--input-shape NAME=DIMS`` (name '' = the only input) and ``--batch N``."""
+
+    batch: int | None = None
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.batch is not None and self.batch < 1:
+            raise UsageError(f"--batch must be at least 1, got {self.batch}.", hint="Pass e.g. --batch 1.")
+        names = [n for n, _ in self.input_shapes]
+        if len(set(names)) != len(names):
+            raise UsageError(f"--input-shape names an input twice: {names}.", hint="Give each input once.")
+        for name, shape in self.input_shapes:
+            if not shape or any(int(d) < 1 for d in shape):
+                raise UsageError(f"--input-shape {name}={','.join(map(str, shape))} needs positive dims.",
+                                 hint="Write it like --input-shape input=1,3,224,224.")
+
+    @classmethod
+    def from_texts(cls, texts: Sequence[str], batch: int | None = None) -> ShapeRequest:
+        """From the command line's ``--input-shape`` values."""
+        return cls(batch=batch, input_shapes=tuple(parse_input_shape(t) for t in texts))
+
+
+@dataclass(frozen=True)
+class InputDims:
+    """One model input as the source format declares it: ``None`` for a dynamic/symbolic dimension.
+
+    ``labels`` are how the format names each dimension for people (ONNX symbols
+    such as ``batch``; ``?`` when unnamed); empty means "show the numbers".
+    """
+
+    name: str
+    dims: tuple[int | None, ...]
+    dtype: str = ""
+    labels: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        shown = [lbl if d is None and lbl else "?" if d is None else str(d)
+                 for d, lbl in zip(self.dims, self.labels or ("",) * len(self.dims), strict=True)]
+        return f"{self.name} [{', '.join(shown)}]" + (f" {self.dtype}" if self.dtype else "")
+
+    @property
+    def dynamic_axes(self) -> tuple[int, ...]:
+        return tuple(i for i, d in enumerate(self.dims) if d is None)
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    name: str
+    shape: tuple[int, ...]
+    dynamic_dims: tuple[int, ...]  # the axes that were dynamic in the source
+
+
+def resolve_shapes(inputs: Sequence[InputDims], request: ShapeRequest) -> tuple[list[ResolvedInput], list[str]]:
+    """A concrete shape per input, and the notes to tell the user.
+
+    ``--input-shape`` sets whole shapes (only dynamic axes may differ from the
+    model); otherwise a dynamic batch (axis 0) becomes ``--batch`` (default 1,
+    said in a note), and ``--batch`` on an input whose batch is fixed to
+    another size is an error. Dynamic dimensions left over are one
+    :class:`InputError` that lists every such input and how to fix them.
+    """
+    names = [i.name for i in inputs]
+    given = dict(request.input_shapes)
+    listing = "; ".join(i.describe() for i in inputs)
+    if "" in given:
+        if len(inputs) != 1:
+            raise UsageError(f"--input-shape without a name is ambiguous: the model has {len(inputs)} inputs "
+                             f"({listing}).", hint=f"Name the input: --input-shape {names[0]}=...")
+        given.setdefault(names[0], given.pop(""))
+    unknown = sorted(set(given) - set(names))
+    if unknown:
+        raise UsageError(f"--input-shape names {', '.join(unknown)}, which the model does not have. Inputs: {listing}.",
+                         hint=f"Use one of the input names: {', '.join(names)}.")
+    resolved: list[ResolvedInput] = []
+    notes: list[str] = []
+    unresolved: list[InputDims] = []
+    for inp in inputs:
+        shape = given.get(inp.name)
+        if shape is not None:
+            _check_given(inp, shape)
+            resolved.append(ResolvedInput(inp.name, tuple(int(d) for d in shape), inp.dynamic_axes))
+            continue
+        dims = list(inp.dims)
+        if request.batch is not None and dims and dims[0] is not None and dims[0] != request.batch:
+            raise UsageError(f"--batch {request.batch}: input '{inp.name}' has a fixed batch of {dims[0]} "
+                             f"({inp.describe()}).", hint="Drop --batch for this model.")
+        if dims and dims[0] is None:
+            dims[0] = request.batch or 1
+            if request.batch is None:
+                label = f" '{inp.labels[0]}'" if inp.labels and inp.labels[0] not in ("", "?") else ""
+                notes.append(f"input '{inp.name}': dynamic batch{label} fixed to 1 (use --batch N to choose)")
+        if any(d is None for d in dims):
+            unresolved.append(InputDims(inp.name, tuple(dims), inp.dtype, inp.labels))
+            continue
+        resolved.append(ResolvedInput(inp.name, tuple(int(d) for d in dims if d is not None), inp.dynamic_axes))
+    if unresolved:
+        first = unresolved[0]
+        example = ",".join(str(d) if d is not None else "N" for d in first.dims)
+        left = "; ".join(i.describe() for i in unresolved)
+        raise InputError(
+            f"Input dynamic dimensions that edgekit cannot guess: {left}; a TFLite model for a device needs fixed "
+            f"shapes. All inputs: {listing}.",
+            hint=f"Pass --input-shape {first.name}={example} (replace each N by your real size).",
+        )
+    return resolved, notes
+
+
+def _check_given(inp: InputDims, shape: tuple[int, ...]) -> None:
+    if len(shape) != len(inp.dims):
+        example = ",".join(str(d) if d is not None else "1" for d in inp.dims)
+        raise UsageError(f"--input-shape {inp.name} has {len(shape)} dims but the input has {len(inp.dims)}: "
+                         f"{inp.describe()}.", hint=f"Give {len(inp.dims)} numbers, e.g. --input-shape "
+                                                   f"{inp.name}={example}.")
+    for axis, (want, have) in enumerate(zip(shape, inp.dims, strict=True)):
+        if have is not None and want != have:
+            raise UsageError(f"--input-shape {inp.name} sets axis {axis} to {want}, but the model fixes it to {have} "
+                             f"({inp.describe()}).", hint="Only dynamic dimensions (shown as ? or a name) can be set.")
