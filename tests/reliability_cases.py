@@ -20,17 +20,16 @@ import struct
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from reliability_helpers import make_fc_tflite, write_stopgap_bundle
 
-import edgekit
-
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_KERAS = REPO / "sample_models" / "shapes_classifier.keras"
 SAMPLE_INT8 = REPO / "sample_models" / "shapes_classifier_int8.tflite"
-SHIPPED_PROFILES = Path(edgekit.__file__).resolve().parent / "device_profiles"  # the installed package's
+SHIPPED_PROFILES = Path(str(resources.files("edgekit.device_profiles")))  # the installed package's
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ def test_devices_table_and_json(runner: CliRunner) -> None:
 
 def test_devices_lists_user_profiles_from_env(runner: CliRunner, tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    text = (Path(__file__).resolve().parent.parent / "edgekit/device_profiles/rpi5.toml").read_text()
+    text = (Path(__file__).resolve().parent.parent / "device_profiles/rpi5.toml").read_text()
     (tmp_path / "lab.toml").write_text(text.replace('id = "rpi5"', 'id = "lab-pi5"'))
     monkeypatch.setenv("EDGEKIT_PROFILES", str(tmp_path))
     result = runner.invoke(main, ["devices", "--json"])

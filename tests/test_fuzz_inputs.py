@@ -381,9 +381,9 @@ def test_data_loader_survives_mutated_npz(workdir: Path, variant: str, n: int, o
 
 
 def _seed_profiles() -> list[Path]:
-    import edgekit
+    from importlib import resources
 
-    return sorted((Path(edgekit.__file__).resolve().parent / "device_profiles").glob("*.toml"))
+    return sorted(Path(str(p)) for p in resources.files("edgekit.device_profiles").iterdir() if p.name.endswith(".toml"))
 
 
 @fuzz_settings(500)

@@ -74,7 +74,7 @@ def test_float_model_on_edge_tpu_one_line(runner: CliRunner, models: dict[str, P
 
 
 def test_threads_and_user_profile_dir(runner: CliRunner, models: dict[str, Path], tmp_path: Path) -> None:
-    text = (Path(__file__).resolve().parent.parent / "edgekit/device_profiles/rpi4b.toml").read_text()
+    text = (Path(__file__).resolve().parent.parent / "device_profiles/rpi4b.toml").read_text()
     (tmp_path / "mine.toml").write_text(text.replace('id = "rpi4b"', 'id = "my-pi"'))
     result = runner.invoke(main, ["profile", str(models["int8"]), "-d", "my-pi", "--profiles", str(tmp_path),
                                   "--threads", "2", "--json"])

@@ -13,7 +13,7 @@ from edgekit.profile.schema import Accelerator, load_profile, profile_from_dict
 
 pytestmark = pytest.mark.device
 
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "edgekit" / "device_profiles"
+SHIPPED_DIR = Path(__file__).resolve().parent.parent / "device_profiles"
 EXPECTED = {"rpi-zero-2w", "rpi3b-plus", "rpi4b", "rpi5", "pixel3-cpu", "pixel4-cpu", "pixel4-gpu",
             "coral-usb-rpi4", "coral-usb-desktop", "coral-devboard"}
 

@@ -1,7 +1,8 @@
 """Finding device profiles: shipped ones (package data) and the user's own.
 
-Search order (later wins for the same id): the profiles shipped in
-``edgekit/device_profiles/*.toml``, then each folder in ``EDGEKIT_PROFILES``
+Search order (later wins for the same id): the profiles shipped with edgekit
+(the repository's top-level ``device_profiles/*.toml``, installed as the package
+``edgekit.device_profiles``), then each folder in ``EDGEKIT_PROFILES``
 (``os.pathsep``-separated), then each ``--profiles DIR``. A profile that
 ``edgekit calibrate`` fitted on the board (it has a ``[fit]`` section) is
 preferred over a shipped profile with the same id, and says so in
@@ -46,11 +47,11 @@ def shipped_profiles() -> list[ProfileEntry]:
     import tomllib
 
     out: list[ProfileEntry] = []
-    root = resources.files("edgekit").joinpath("device_profiles")
+    root = resources.files("edgekit.device_profiles")
     for item in sorted(root.iterdir(), key=lambda x: x.name):
         if not item.name.endswith(".toml"):
             continue
-        source = f"edgekit/device_profiles/{item.name}"
+        source = f"device_profiles/{item.name}"
         try:
             data = tomllib.loads(item.read_text(encoding="utf-8"))
         except tomllib.TOMLDecodeError as exc:
