@@ -124,7 +124,7 @@ def write_bundle(
         with open(tmp / GOLDEN_FILE, "wb") as fh:
             np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
         (tmp / MANIFEST_FILE).write_text(json.dumps(full, indent=2) + "\n", encoding="utf-8")
-        normal_permissions(tmp)  # not mkdtemp's 0700: the bundle is copied to the device (issue 9)
+        normal_permissions(tmp)  # not mkdtemp's 0700: the bundle is copied to the device
         if target.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=parent))
             os.replace(target, trash / "old")

@@ -4,7 +4,7 @@ Library code raises these; only :mod:`edgekit.cli` turns them into exit codes
 (like click's ``ClickException.exit_code``/``show()``). Every error carries a
 one-line message and a hint that says what to do about it.
 
-Exit codes (DESIGN.md): 0 ok, 1 a check failed, 2 bad usage or bad input,
+Exit codes (docs/DESIGN.md, "The command contract"): 0 ok, 1 a check failed, 2 bad usage or bad input,
 3 the backend could not do it.
 """
 

@@ -80,7 +80,7 @@ def atomic_path(path: Path, overwrite: bool = True) -> Iterator[Path]:
     tmp = Path(tmp_name)
     try:
         yield tmp
-        normal_permissions(tmp)  # not mkstemp's 0600: the user copies this file to a device (issue 9)
+        normal_permissions(tmp)  # not mkstemp's 0600: the user copies this file to a device
         _publish(tmp, path, overwrite)
     except BaseException:
         with contextlib.suppress(OSError):

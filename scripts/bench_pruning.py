@@ -125,6 +125,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         if images is None:
             shape = parse_model(data).inputs[0].shape
             images, labels = load_test_set(args.labels, (shape[2], shape[1]))
+        assert images is not None and labels is not None
         report = result.prune_report.to_dict() if result.prune_report is not None else None
         rows.append({
             "target_sparsity": s,

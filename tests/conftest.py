@@ -1,4 +1,4 @@
-"""Shared pytest fixtures (owned by the foundation; areas keep their own helpers in tests/<area>_helpers.py)."""
+"""Shared pytest fixtures; each part of edgekit keeps its own test helpers in tests/<part>_helpers.py."""
 
 from __future__ import annotations
 

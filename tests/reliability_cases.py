@@ -1,4 +1,4 @@
-"""The bad-input matrix (issue 9): one table of cases, shared by
+"""The bad-input matrix (docs/RELIABILITY.md): one table of cases, shared by
 
 * tests/test_reliability_matrix.py (in-process, CliRunner), and
 * scripts/reliability_matrix.py (the real `edgekit` CLI per case; writes docs/RELIABILITY.md).
@@ -24,7 +24,7 @@ from importlib import resources
 from pathlib import Path
 
 import numpy as np
-from reliability_helpers import make_fc_tflite, write_stopgap_bundle
+from reliability_helpers import make_fc_tflite, write_fc_bundle
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE_KERAS = REPO / "sample_models" / "shapes_classifier.keras"
@@ -99,7 +99,7 @@ def image_model(d: Path, name: str = "image.tflite") -> Path:
 
 
 def bundle(d: Path) -> Path:
-    return write_stopgap_bundle(d / "bundle")
+    return write_fc_bundle(d / "bundle")
 
 
 def npz(d: Path, name: str, **arrays: np.ndarray) -> Path:
@@ -424,7 +424,3 @@ def judge(case: Case, exit_code: int, stdout: str, stderr: str, before: dict[str
 def error_line(stderr: str) -> str:
     lines = [ln for ln in stderr.splitlines() if ln.startswith(("Error: ", "Hint: "))]
     return " / ".join(lines[-2:]) if lines else ""
-
-
-def not_implemented(stderr: str) -> bool:
-    return "is not available yet" in stderr

@@ -7,7 +7,6 @@ emulated Pi (scripts/test-pi).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
@@ -84,25 +83,16 @@ def fc_reference(x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.nda
     return (x.astype(np.float64) @ weights.T.astype(np.float64) + bias).astype(np.float32)
 
 
-def write_stopgap_bundle(directory: Path, samples: int = 3, seed: int = 0) -> Path:
-    """A deployment bundle in the documented format (notes/bundle.md), for tests only.
+def write_fc_bundle(directory: Path, samples: int = 3, seed: int = 0) -> Path:
+    """A deployment bundle of the tiny FC model, written by edgekit's own bundle writer (no TensorFlow)."""
+    from edgekit.bundle import write_bundle
 
-    Used until `edgekit convert --bundle` exists in the test environment; the real
-    bundle of scripts/test-pi comes from `edgekit convert`.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
     tflite, weights, bias = make_fc_tflite(seed=seed)
-    (directory / "model.tflite").write_bytes(tflite)
     rng = np.random.default_rng(seed + 1)
     x = rng.standard_normal((samples, 1, weights.shape[1])).astype(np.float32)
     y = np.stack([fc_reference(x[i], weights, bias) for i in range(samples)])
-    np.savez(directory / "golden.npz", **{"input:input": x, "output:output": y})
     io = {"dtype": "float32", "scale": None, "zero_point": None, "to_tflite_perm": None}
     manifest = {
-        "format": "edgekit-bundle",
-        "bundle_version": 1,
-        "edgekit_version": "0.1.0",
-        "model": {"file": "model.tflite", "sha256": hashlib.sha256(tflite).hexdigest(), "size_bytes": len(tflite)},
         "source": {"file": "fc.keras", "sha256": "0" * 64, "format": "keras", "size_bytes": 0},
         "quantization": "none",
         "io_type": "float32",
@@ -110,12 +100,9 @@ def write_stopgap_bundle(directory: Path, samples: int = 3, seed: int = 0) -> Pa
         "outputs": [{"name": "output", "source_name": "output", "shape": [1, int(weights.shape[0])], **io}],
         "preprocessing": None,
         "calibration": {"source": "synthetic", "count": 0, "skipped": 0, "per_input": {}},
-        "golden": {"file": "golden.npz", "samples": samples},
         "tools": {},
-        "created_utc": "2026-01-01T00:00:00Z",
     }
-    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
-    return directory
+    return write_bundle(directory, tflite, manifest, {"input": x}, {"output": y}, force=True)
 
 
 # --- child-process targets for the sandbox tests (imported by `python -m edgekit.tflite.sandbox`
@@ -240,7 +227,6 @@ TREE_OPS = ("replace", "delete", "add", "scale")
 
 
 def _toml_value(v: Any) -> str:
-    import json
     import math
 
     if isinstance(v, bool):
@@ -264,7 +250,6 @@ def _toml_value(v: Any) -> str:
 
 def dump_toml(data: dict[str, Any]) -> str:
     """A small TOML writer (tomllib only reads): top-level scalars, then one [table] per dict (nested by dots)."""
-    import json
 
     lines: list[str] = []
 

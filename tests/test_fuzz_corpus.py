@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from reliability_helpers import write_stopgap_bundle
+from reliability_helpers import write_fc_bundle
 
 from edgekit.cli import main
 from edgekit.errors import EdgekitError
@@ -42,7 +42,7 @@ def _read_with_edgekit(case: Path, tmp_path: Path) -> None:
     elif name.startswith(("manifest-", "golden-")):
         from edgekit.bundle import read_bundle
 
-        bundle = write_stopgap_bundle(tmp_path / "bundle")
+        bundle = write_fc_bundle(tmp_path / "bundle")
         shutil.copyfile(case, bundle / ("manifest.json" if name.startswith("manifest-") else "golden.npz"))
         read_bundle(bundle)
     elif name.startswith("data-"):

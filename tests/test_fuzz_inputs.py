@@ -34,7 +34,7 @@ from reliability_helpers import (
     make_fc_tflite,
     mutate_bytes,
     mutate_tree,
-    write_stopgap_bundle,
+    write_fc_bundle,
 )
 
 from edgekit.cli import main
@@ -134,22 +134,12 @@ def cli_is_clean(kind: str, data: bytes, args: list[str]) -> int:
     return result.exit_code
 
 
-def command_ready(name: str) -> bool:
-    """False while a command is still the 'not available yet' stub."""
-    result = CliRunner().invoke(main, [name, "--help"])
-    return result.exit_code == 0 and "Not available yet" not in result.output
-
-
 # ------------------------------------------------------------------ seeds
 
 
 def _seed_models() -> list[bytes]:
-    seeds = [make_fc_tflite()[0]]
-    for name in ("shapes_classifier_int8.tflite", "shapes_classifier_float32.tflite"):
-        path = REPO / "sample_models" / name
-        if path.is_file() and path.stat().st_size < 2_000_000:
-            seeds.append(path.read_bytes())
-    return seeds
+    """A float model built here and the committed int8 sample (a missing seed is an error, not a silent skip)."""
+    return [make_fc_tflite()[0], (REPO / "sample_models" / "shapes_classifier_int8.tflite").read_bytes()]
 
 
 SEED_MODELS = _seed_models()
@@ -249,8 +239,6 @@ def structural_model(draw: st.DrawFn) -> bytes:
 @given(data=structural_model(), tool=st.sampled_from(["inspect", "profile", "size"]))
 def test_cli_survives_structurally_broken_models(workdir: Path, data: bytes, tool: str) -> None:
     """Models that are valid flatbuffers with impossible contents: the estimator and sizing read them too."""
-    if not command_ready(tool):
-        pytest.skip(f"`edgekit {tool}` is not implemented yet")
     path = workdir / "structural.tflite"
     path.write_bytes(data)
     args = {"inspect": ["inspect", "--json", str(path)],
@@ -264,7 +252,7 @@ def test_cli_survives_structurally_broken_models(workdir: Path, data: bytes, too
 
 @pytest.fixture(scope="module")
 def bundle_seed(workdir: Path) -> Path:
-    return write_stopgap_bundle(workdir / "seed-bundle")
+    return write_fc_bundle(workdir / "seed-bundle")
 
 
 def _bundle_with(workdir: Path, seed: Path, name: str, content: bytes) -> Path:
@@ -307,8 +295,6 @@ def test_bundle_reader_survives_mutated_golden_npz(workdir: Path, bundle_seed: P
 def test_verify_bundle_cli_survives_mutations(workdir: Path, bundle_seed: Path, ops: list[tuple[str, int, int]],
                                               target: str, bops: list[tuple[str, int, int]]) -> None:
     """The model stays intact (its sha256 is checked), so the runtime only ever sees a valid model."""
-    if not command_ready("verify"):
-        pytest.skip("`edgekit verify` is not implemented yet")
     raw = (bundle_seed / target).read_bytes()
     if target == "manifest.json":
         data = json.dumps(mutate_tree(json.loads(raw), ops)).encode()
@@ -391,8 +377,7 @@ def _seed_profiles() -> list[Path]:
 def test_profile_loader_survives_mutated_toml(workdir: Path, index: int, ops: list[tuple[str, int, int]],
                                               textual: bool, text_ops: list[tuple[str, int, int]]) -> None:
     seeds = _seed_profiles()
-    if not seeds:
-        pytest.skip("no device profiles shipped yet")
+    assert seeds, "no shipped device profile found to mutate"
     from edgekit.profile.schema import load_profile
 
     raw = seeds[index % len(seeds)].read_bytes()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from reliability_helpers import fc_reference, make_fc_tflite, write_stopgap_bundle
+from reliability_helpers import fc_reference, make_fc_tflite, write_fc_bundle
 
 from edgekit.errors import EXIT_BACKEND, BackendError, DataError, InputError, ModelFormatError
 from edgekit.tflite.sandbox import probe_model, run_isolated
@@ -131,7 +131,7 @@ def test_stopgap_bundle_golden_matches_the_runtime(tmp_path: Path) -> None:
     """The helper bundle is self-consistent: the runtime reproduces its golden outputs."""
     from edgekit.tflite.runtime import load_interpreter
 
-    bundle = write_stopgap_bundle(tmp_path / "bundle")
+    bundle = write_fc_bundle(tmp_path / "bundle")
     golden = np.load(bundle / "golden.npz")
     interp = load_interpreter(bundle / "model.tflite")
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
@@ -162,7 +162,7 @@ def test_verify_bundle_survives_a_native_crash(tmp_path: Path, monkeypatch: pyte
 
     from edgekit.cli import main
 
-    bundle = write_stopgap_bundle(tmp_path / "bundle")
+    bundle = write_fc_bundle(tmp_path / "bundle")
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
     hook = tmp_path / "hook"
     hook.mkdir()

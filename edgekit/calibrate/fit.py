@@ -1,6 +1,6 @@
 """Least-squares fit of a device profile's figures from micro-benchmark measurements (numpy only).
 
-The model fitted is the estimator's per-op formula (DESIGN.md, edgekit.profile.estimator)::
+The model fitted is the estimator's per-op formula (docs/DESIGN.md "The estimator", edgekit.profile.estimator)::
 
     t_op = max(MACs / (peak_gmacs(dtype) * 1e6 * eff[class, dtype]),
                bytes / (bandwidth_gb_s * 1e6 * memory_efficiency)) / k + per_op_overhead

@@ -1,4 +1,4 @@
-"""The `--prune ...` options of `edgekit convert` and the prune part of its summary (owned by the size/prune area).
+"""The `--prune ...` options of `edgekit convert` and the prune part of its summary.
 
 Kept out of edgekit/commands/convert.py so that the convert command only needs a decorator,
 one keyword in its config and one call in its renderer.
@@ -15,9 +15,6 @@ from edgekit.report import format_table, human_bytes
 from edgekit.sizing.magnitude import PruneScope
 
 F = TypeVar("F", bound=Callable[..., Any])
-
-PRUNE_OPTION_NAMES = ("prune", "prune_scope", "prune_skip", "prune_keep_ends", "sparse_encoding")
-
 
 def prune_options(func: F) -> F:
     """Add --prune, --prune-scope, --prune-skip, --prune-keep-ends, --sparse-encoding."""

@@ -1,6 +1,6 @@
 """The one module that chooses and imports a TFLite runtime.
 
-Order (DESIGN.md): ``ai_edge_litert.interpreter`` (LiteRT, maintained),
+Order (docs/DESIGN.md, "Two installs, one tool"): ``ai_edge_litert.interpreter`` (LiteRT, maintained),
 ``tflite_runtime.interpreter`` (older boards, Python <= 3.11), then
 ``tensorflow.lite`` (workstation). ``EDGEKIT_RUNTIME`` can pin one of them by
 name (``ai-edge-litert``, ``tflite-runtime``, ``tensorflow``) — useful to compare
@@ -167,8 +167,3 @@ def delegation_summary(interpreter: Any) -> tuple[int, int]:
         return 0, 0
     partitions = sum(1 for op in details if str(op.get("op_name", "")).upper() == "DELEGATE")
     return partitions, len(details) - partitions
-
-
-def xnnpack_applied(interpreter: Any) -> bool:
-    """True when the default delegate took at least one node."""
-    return delegation_summary(interpreter)[0] > 0

@@ -133,7 +133,7 @@ class TFLiteRunner:
         else:
             self.model = load_model(path)
             # the file may come from anywhere (a bundle copied to the board): a native crash of the runtime
-            # on it becomes exit 3 naming the file, in a child process, before it is loaded here (issue 9)
+            # on it becomes exit 3 naming the file, in a child process, before it is loaded here (edgekit.tflite.sandbox)
             probe_model(Path(path), num_threads=num_threads)
             self.interpreter = load_interpreter(Path(path), num_threads=num_threads)
         info = runtime_info()
