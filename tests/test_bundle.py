@@ -149,5 +149,5 @@ def test_device_modules_do_not_import_tensorflow() -> None:
     code = ("import sys, edgekit.bundle, edgekit.data; "
             "bad = [m for m in ('tensorflow', 'keras', 'onnx', 'onnx2tf') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stdout + proc.stderr

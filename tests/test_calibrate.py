@@ -234,7 +234,7 @@ ms, _ = runner.measure_suite([MicroSpec(MicroOp.RELU, "float32", 4, 4, 4)], [1],
 runner.measure_blocks([BlockSpec(BlockKind.DENSE, "int8", 8, 16)])
 print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ("tensorflow", "keras", "onnx", "onnx2tf"))))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().splitlines()[-1] == "[]"
 

@@ -24,7 +24,7 @@ print(json.dumps(sorted(n for n in names if not (n == "edgekit.host" or n.starts
 
 
 def _device_modules() -> list[str]:
-    out = subprocess.run([sys.executable, "-c", "import json\n" + WALK], capture_output=True, text=True, timeout=120,
+    out = subprocess.run([sys.executable, "-P", "-c", "import json\n" + WALK], capture_output=True, text=True, timeout=120,
                          check=False)
     assert out.returncode == 0, out.stderr
     return list(json.loads(out.stdout.strip().splitlines()[-1]))
@@ -39,7 +39,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {heavy!r}))
 
 def _heavy_after(body: str) -> list[str]:
     code = PROBE.format(body=body, heavy=set(HEAVY))
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     return list(json.loads(out.stdout.strip().splitlines()[-1]))
 

@@ -232,7 +232,7 @@ def test_network_guard_blocks_connections_in_the_worker() -> None:
         "except OSError as exc:\n"
         "    print(exc)\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    proc = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert proc.stdout.count(NETWORK_BLOCKED) == 2
 
 

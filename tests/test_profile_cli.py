@@ -124,6 +124,6 @@ r = CliRunner().invoke(main, ["devices"])
 assert r.exit_code == 0, r.output
 print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ("tensorflow", "keras", "onnx", "onnx2tf"))))
 """
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -189,7 +189,7 @@ def test_size_tflite_imports_no_tensorflow(fc_path: Path) -> None:
             "try:\n    main()\nexcept SystemExit:\n    pass\n"
             "bad=[m for m in sys.modules if m.split('.')[0] in ('tensorflow','keras','onnx','onnx2tf')]\n"
             "print('HEAVY', bad)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert "HEAVY []" in out.stdout, out.stdout[-500:] + out.stderr[-500:]
 
 

@@ -196,7 +196,7 @@ def test_bundle_verifies_without_tensorflow_in_a_subprocess(vm: dict[str, Path])
         print(json.dumps({{"exit": r.exit_code, "stdout": r.stdout, "stderr": r.stderr, "heavy": heavy}}))
     """)
     env = dict(os.environ, EDGEKIT_RUNTIME="ai-edge-litert")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, env=env, check=False)
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=300, env=env, check=False)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["heavy"] == []

@@ -60,7 +60,7 @@ def _run_without_tf(args: list[str]) -> dict:
         heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "onnx", "onnxruntime"))
         print(json.dumps({{"exit": r.exit_code, "stdout": r.stdout, "stderr": r.stderr, "heavy": heavy}}))
     """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=300,
                          env=dict(os.environ), check=False)
     assert out.returncode == 0, out.stderr
     return dict(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -128,7 +128,8 @@ def run_isolated(
         request_path = Path(tmp) / "request.json"
         result_path = Path(tmp) / "result.json"
         request_path.write_text(json.dumps({"target": target, "kwargs": kwargs}), encoding="utf-8")
-        cmd = [sys.executable, "-m", "edgekit.tflite.sandbox", str(request_path), str(result_path)]
+        # -P: never an edgekit/ folder of the current directory, the same edgekit as this process
+        cmd = [sys.executable, "-P", "-m", "edgekit.tflite.sandbox", str(request_path), str(result_path)]
         try:
             proc = subprocess.run(  # noqa: S603 - fixed argv, no shell
                 cmd,

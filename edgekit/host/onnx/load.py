@@ -156,7 +156,7 @@ def run_onnx2tf(onnx_path: Path, work_dir: Path, input_names: list[str], output_
     }
     request_path = work_dir / "request.json"
     request_path.write_text(json.dumps(request))
-    cmd = [sys.executable, "-m", "edgekit.host.onnx.worker", str(request_path)]
+    cmd = [sys.executable, "-P", "-m", "edgekit.host.onnx.worker", str(request_path)]  # -P: not the cwd's edgekit
     status(f"Converting {model_name} with onnx2tf (offline, in {work_dir}); this takes 10-60 s...")
     preload = _preload_tensorflow() if options.preload_tensorflow else None
     try:
