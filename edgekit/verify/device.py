@@ -14,6 +14,7 @@ import numpy as np
 
 from edgekit.bundle import read_bundle
 from edgekit.verify.compare import InputSource, VerifyReport, compare_outputs
+from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
 from edgekit.verify.thresholds import default_thresholds
 
@@ -23,6 +24,7 @@ def verify_bundle(
     overrides: dict[str, float | None] | None = None,
     samples: int | None = None,
     num_threads: int | None = None,
+    map_threshold: float = DEFAULT_MAP_THRESHOLD,
 ) -> VerifyReport:
     """Run the bundle's model on its golden inputs and judge it against the golden outputs."""
     bundle = read_bundle(Path(bundle_dir))
@@ -63,7 +65,7 @@ def verify_bundle(
         input_source=InputSource.BUNDLE,
         quantization=kind.value,
         thresholds=thresholds,
-        outputs=compare_outputs(reference, converted, thresholds),
+        outputs=compare_outputs(reference, converted, thresholds, map_threshold),
         model=str(bundle.model_path),
         reference=f"golden outputs stored in {bundle.dir.name}/golden.npz"
         + (f" (original: {source.get('file')})" if source and source.get("file") else ""),

@@ -20,7 +20,8 @@ import numpy as np
 
 from edgekit import __version__
 from edgekit.bundle import path_size_bytes, sha256_path, utc_now, write_bundle
-from edgekit.core.quant import QuantizeMode
+from edgekit.core.quant import CalibrationMethod, IOType, QuantizeMode
+from edgekit.core.recipe import Engine
 from edgekit.data import DataSummary, Preprocessing, image_geometry, load_samples, permute_samples
 from edgekit.errors import BundleError, OutputExistsError
 from edgekit.fsutil import check_output_path, write_bytes_atomic
@@ -32,6 +33,8 @@ from edgekit.host.convert.tf_util import native_quiet
 from edgekit.host.convert.validate import Validation, validate
 from edgekit.host.reference import run_reference
 from edgekit.host.source_model import SourceModel
+from edgekit.requant.check import CheckResult, check_warning, judge
+from edgekit.requant.stats import ActivationStats, RangeComparison
 
 MIN_CALIBRATION_SAMPLES = 50
 
@@ -50,6 +53,13 @@ class ConvertResult:
     warnings: list[str] = field(default_factory=list)
     prune_report: PruneReport | None = None
     bundle_dir: Path | None = None
+    check: CheckResult | None = None  # verify's judgement of the golden (or --data) samples
+    ranges: RangeComparison | None = None  # --data: activation ranges vs the calibration data's
+
+    @property
+    def passed(self) -> bool:
+        """convert's own check met verify's default thresholds (True when there was nothing to judge)."""
+        return self.check is None or self.check.passed
 
     @property
     def size_bytes(self) -> int:
@@ -83,6 +93,12 @@ class ConvertResult:
             "golden_check": {"measured": True, "outputs": v.golden_check},
             "prune": prune,
             "bundle": str(self.bundle_dir) if self.bundle_dir else None,
+            "engine": self.config.engine.value,
+            "recipe": self.config.recipe.describe() if self.config.recipe is not None else None,
+            "check": self.check.to_dict() if self.check is not None else None,
+            "ranges": None if self.ranges is None else {
+                "tensors": self.ranges.tensors, "clipped": len(self.ranges.clipped), "narrow": len(self.ranges.narrow),
+                "outputs_clipped": [n for n, _ in self.ranges.outputs_clipped], "mismatched": self.ranges.mismatched},
             "notes": self.notes,
             "warnings": self.warnings,
         }
@@ -188,8 +204,19 @@ def _run(config: ConvertConfig) -> ConvertResult:
             sig_names = signature_input_names(source.saved_model_dir)
             mapping = map_to_signature([s.name for s in source.inputs], sig_names, notes)
             samples = {mapping[s.name]: permute_samples(arrays[s.name], s.to_tflite_perm) for s in source.inputs}
-            data, kept = convert(source.saved_model_dir, config.quantize, config.resolved_io_type, config.per_tensor,
-                                 samples, config.keep_float, config.debug)
+            float_data: bytes | None = None
+            cache: dict[tuple[int, bool], ActivationStats] = {}
+            if config.engine is Engine.AEQ or (config.data is not None and config.quantize.needs_calibration):
+                float_data = float_model_bytes(source.saved_model_dir, config.debug)
+            if config.engine is Engine.AEQ and config.recipe is not None and float_data is not None:
+                from edgekit.requant.pipeline import apply_recipe
+
+                data = apply_recipe(float_data, config.recipe, feeds_in_model_order(float_data, samples), cache,
+                                    config.debug)
+                kept = list(config.recipe.float_ops)
+            else:
+                data, kept = convert(source.saved_model_dir, config.quantize, config.resolved_io_type,
+                                     config.per_tensor, samples, config.keep_float, config.debug)
         if prune_report is not None:
             with timer.stage("prune"):  # measure the pruned file; --sparse-encoding may re-convert
                 data = finish_conversion(prune_report, data, source.saved_model_dir, config.quantize,
@@ -197,8 +224,33 @@ def _run(config: ConvertConfig) -> ConvertResult:
                                          config.debug)
         with timer.stage("validate"):
             checked = validate(data, source, golden_in, golden_out)
-            if config.quantize.spec.integer_only and checked.float_ops and not config.keep_float:
+            if config.quantize.spec.integer_only and checked.float_ops and not config.keep_float \
+                    and config.recipe is None:
                 raise float_ops_error(checked.float_ops)
+            ranges: RangeComparison | None = None
+            check_in, check_out = golden_in, golden_out
+            described = f"{n_golden} of the calibration samples" if config.quantize.needs_calibration else \
+                f"{n_golden} samples"
+            if config.data is not None:
+                data_src, data_summary = load_samples(config.data, source.inputs, resolved_recipe(config, source),
+                                                      config.data_samples, seed=config.seed,
+                                                      progress_label="Reading check data")
+                ref_data = run_reference(source, data_src)
+                check_in = {s.name: permute_samples(data_src[s.name], s.to_tflite_perm) for s in source.inputs}
+                check_out = {s.name: permute_samples(ref_data[s.name], s.to_tflite_perm) for s in source.outputs}
+                described = f"{data_summary.count} held-out samples of {config.data}"
+                if float_data is not None:
+                    ranges = compare_calibration_ranges(float_data, samples, check_in, source, mapping, cache)
+                    if ranges.mismatched:
+                        warnings.append(ranges.message(summary.source, str(config.data)))
+            check = judge(data, [e.signature_name or e.tensor.name for e in checked.inputs],
+                          [check_in[e.spec.name] for e in checked.inputs],
+                          {e.signature_name or e.tensor.name: check_out[e.spec.name] for e in checked.outputs},
+                          synthetic=summary.kind == "synthetic" and config.data is None, described=described)
+            check = _with_source_names(check, {e.signature_name or e.tensor.name: e.spec.name for e in checked.outputs})
+            if not check.passed:
+                warnings.append(check_warning(check, f"edgekit tune {config.model} --device ID --calibration DATA "
+                                                     f"--data DATA -o {config.output}"))
             if config.quantize is QuantizeMode.DYNAMIC and checked.model.quant_kind.value == "float32":
                 warnings.append("--quantize dynamic left every weight in float32: the converter only quantizes "
                                 "weight tensors with at least 1024 elements, and this model has none that big.")
@@ -209,7 +261,7 @@ def _run(config: ConvertConfig) -> ConvertResult:
                 stage_seconds=timer.seconds, seconds=0.0, kept_float=kept,
                 notes=list(source.notes) + summary.notes + notes,
                 warnings=list(source.warnings) + warnings + (prune_report.warnings if prune_report else []),
-                prune_report=prune_report,
+                prune_report=prune_report, check=check, ranges=ranges,
             )
             if config.bundle is not None:
                 manifest = build_manifest(result)
@@ -220,6 +272,52 @@ def _run(config: ConvertConfig) -> ConvertResult:
         source.close()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def float_model_bytes(saved_model_dir: Path, debug: bool = False) -> bytes:
+    """The float32 .tflite of the SavedModel (what ai-edge-quantizer and the range comparison start from)."""
+    from edgekit.requant.floatmodel import prepare_float
+
+    data, _ = convert(saved_model_dir, QuantizeMode.NONE, IOType.FLOAT32, debug=debug)
+    return prepare_float(data, "float model").data
+
+
+def feeds_in_model_order(data: bytes, samples: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Samples keyed by signature name -> one array per input of the .tflite ``data``, in its input order."""
+    from edgekit.tflite.model import parse_model
+
+    model = parse_model(data, "float model")
+    sigs = [s for s in model.signatures if s.subgraph_index == 0]
+    by_index = {i: n for n, i in sigs[0].inputs.items()} if sigs else {}
+    names = [by_index.get(t.index) for t in model.inputs]
+    if all(n in samples for n in names):
+        return [samples[str(n)] for n in names]
+    return list(samples.values())  # a single input, or the signature order
+
+
+def compare_calibration_ranges(float_data: bytes, samples: dict[str, np.ndarray], check_in: dict[str, np.ndarray],
+                               source: SourceModel, mapping: dict[str, str],
+                               cache: dict[tuple[int, bool], ActivationStats]) -> RangeComparison:
+    """Activation ranges of the float model on the calibration samples vs on the check data."""
+    from edgekit.requant.pipeline import stats_for
+    from edgekit.requant.stats import collect_stats, compare_ranges
+
+    calib_stats = stats_for(float_data, feeds_in_model_order(float_data, samples), CalibrationMethod.MINMAX, cache)
+    by_sig = {mapping[s.name]: check_in[s.name] for s in source.inputs}
+    data_stats = collect_stats(float_data, feeds_in_model_order(float_data, by_sig), histograms=False,
+                               label="Comparing activation ranges", reference=calib_stats)
+    return compare_ranges(calib_stats, data_stats)
+
+
+def _with_source_names(check: CheckResult, names: dict[str, str]) -> CheckResult:
+    """The check's outputs named like the source model's outputs (what the user knows)."""
+    import dataclasses
+
+    check.outputs = [dataclasses.replace(o, name=names.get(o.name, o.name),
+                                         failures=tuple(dataclasses.replace(f, output=names.get(f.output, f.output))
+                                                        for f in o.failures))
+                     for o in check.outputs]
+    return check
 
 
 def build_manifest(result: ConvertResult) -> dict[str, Any]:

@@ -28,6 +28,7 @@ from edgekit.host.reference import run_reference
 from edgekit.host.source_model import LoadOptions, SourceModel
 from edgekit.verify.compare import InputSource, VerifyReport, compare_accuracy, compare_outputs
 from edgekit.verify.labels import LabelledData, load_labelled_files, load_labelled_folder, read_label_table
+from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
 from edgekit.verify.thresholds import default_thresholds
 
@@ -240,6 +241,7 @@ def verify_against_original(
     prepared: PreparedData,
     overrides: dict[str, float | None] | None = None,
     num_threads: int | None = None,
+    map_threshold: float = DEFAULT_MAP_THRESHOLD,
 ) -> VerifyReport:
     """Run both models on ``prepared`` inputs and judge the converted one."""
     runner = TFLiteRunner(tflite_path, num_threads=num_threads)
@@ -269,13 +271,16 @@ def verify_against_original(
         thresholds = dataclasses.replace(thresholds, min_top1=None)
         extra_notes.append("top-1 agreement is shown but not enforced on synthetic inputs (class scores of random "
                            "inputs are near ties); pass --data, or --min-top1 to enforce it")
+    if prepared.source is InputSource.SYNTHETIC and (overrides or {}).get("min_iou") is None \
+            and thresholds.min_iou is not None:
+        thresholds = dataclasses.replace(thresholds, min_iou=None)  # maps of random inputs mean nothing
     report = VerifyReport(
         samples=int(feeds[0].shape[0]),
         runtime=runner.runtime,
         input_source=prepared.source,
         quantization=kind.value,
         thresholds=thresholds,
-        outputs=compare_outputs(reference, converted, thresholds),
+        outputs=compare_outputs(reference, converted, thresholds, map_threshold),
         model=str(tflite_path),
         reference=f"{source.path} ({source.format.value})",
         notes=list(source.notes) + list(prepared.notes) + extra_notes,

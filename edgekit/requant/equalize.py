@@ -1,0 +1,180 @@
+"""Cross-layer equalization and bias correction on a float .tflite (device-safe, numpy only).
+
+Cross-layer equalization (Nagel et al., "Data-Free Quantization", 2019): for two weight ops in a
+row (CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, then CONV_2D / DEPTHWISE_CONV_2D /
+FULLY_CONNECTED) joined by a tensor nothing else reads, with no activation or ReLU in between
+(both commute with a positive per-channel scale; ReLU6 does not) and at most zero PADs, channel
+``i`` of the first op's output is divided by ``s_i`` and the second op's input channel ``i`` is
+multiplied by it, with ``s_i = sqrt(r1_i / r2_i)`` from the per-channel weight ranges. The float
+function is unchanged; per-tensor weight quantization loses much less on models whose channels
+have very different ranges.
+
+Bias correction (empirical): weight quantization shifts each output channel's mean by
+``(W_q - W) . E[x]``; measured input means on the calibration samples let us subtract that from
+the bias before quantizing, for the weights as the recipe will quantize them (per channel or per
+tensor, symmetric int8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from edgekit.core.recipe import QuantRecipe
+from edgekit.requant.floatmodel import map_weights
+from edgekit.tflite.model import Operator, Subgraph, parse_model
+
+WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
+_OK_ACTIVATIONS = ("NONE", "RELU", None)
+
+
+def _out_axis(op: Operator) -> int:
+    return 3 if op.name == "DEPTHWISE_CONV_2D" else 0
+
+
+def _in_axis(op: Operator) -> int:
+    return 3 if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D") else 1
+
+
+def _activation(op: Operator) -> str | None:
+    value = op.options.get("fused_activation_function") if isinstance(op.options, dict) else None
+    return None if value is None else str(value).upper()
+
+
+def _pairs(sg: Subgraph) -> list[tuple[Operator, Operator]]:
+    consumers: dict[int, list[Operator]] = {}
+    for op in sg.operators:
+        for i in op.inputs:
+            if i >= 0:
+                consumers.setdefault(i, []).append(op)
+    pairs = []
+    for op in sg.operators:
+        if op.name not in WEIGHT_OPS or _activation(op) not in _OK_ACTIVATIONS or len(op.inputs) < 3:
+            continue
+        if op.name == "DEPTHWISE_CONV_2D" and int(op.options.get("depth_multiplier", 1) or 1) != 1:
+            continue
+        tensor = op.outputs[0]
+        nxt = consumers.get(tensor, [])
+        while len(nxt) == 1 and nxt[0].name == "PAD" and tensor not in sg.outputs:
+            pad_value_ok = len(nxt[0].inputs) == 2  # PAD (zeros), not PADV2 with a constant
+            if not pad_value_ok:
+                break
+            tensor = nxt[0].outputs[0]
+            nxt = consumers.get(tensor, [])
+        if len(nxt) != 1 or tensor in sg.outputs or op.outputs[0] in sg.outputs:
+            continue
+        second = nxt[0]
+        if second.name not in WEIGHT_OPS or second.inputs[0] != tensor or len(second.inputs) < 2:
+            continue
+        if second.name == "DEPTHWISE_CONV_2D" and int(second.options.get("depth_multiplier", 1) or 1) != 1:
+            continue
+        w1, w2 = sg.tensor(op.inputs[1]), sg.tensor(second.inputs[1])
+        if not (w1.is_constant and w2.is_constant and w1.dtype == "float32" and w2.dtype == "float32"):
+            continue
+        if op.inputs[2] < 0 or not sg.tensor(op.inputs[2]).is_constant:
+            continue
+        if w1.shape[_out_axis(op)] != w2.shape[_in_axis(second)]:
+            continue
+        pairs.append((op, second))
+    return pairs
+
+
+def equalize(data: bytes, iterations: int = 2) -> bytes:
+    """Cross-layer equalization of every eligible pair (see the module docstring); the float outputs do not change."""
+    for _ in range(iterations):
+        model = parse_model(data, "float model")
+        sg = model.main
+        pairs = _pairs(sg)
+        if not pairs:
+            return data
+        weights = {t.name: t.data for t in sg.tensors if t.is_constant and t.dtype == "float32"}
+        scaled: dict[str, np.ndarray] = {}
+        for first, second in pairs:
+            n1, b1, n2 = sg.tensor(first.inputs[1]).name, sg.tensor(first.inputs[2]).name, sg.tensor(second.inputs[1]).name
+            if n1 in scaled or n2 in scaled or b1 in scaled or n1 == n2:
+                continue  # shared weights: leave them
+            w1 = np.asarray(scaled.get(n1, weights[n1]), np.float64)
+            w2 = np.asarray(scaled.get(n2, weights[n2]), np.float64)
+            ax1, ax2 = _out_axis(first), _in_axis(second)
+            r1 = np.max(np.abs(np.moveaxis(w1, ax1, 0)).reshape(w1.shape[ax1], -1), axis=1)
+            r2 = np.max(np.abs(np.moveaxis(w2, ax2, 0)).reshape(w2.shape[ax2], -1), axis=1)
+            ok = (r1 > 0) & (r2 > 0)
+            s = np.ones_like(r1)
+            s[ok] = np.sqrt(r1[ok] / r2[ok])
+            s = np.clip(s, 1e-4, 1e4)
+            shape1 = [1] * w1.ndim
+            shape1[ax1] = -1
+            shape2 = [1] * w2.ndim
+            shape2[ax2] = -1
+            scaled[n1] = (w1 / s.reshape(shape1)).astype(np.float32)
+            scaled[b1] = (np.asarray(weights[b1], np.float64) / s).astype(np.float32)
+            scaled[n2] = (w2 * s.reshape(shape2)).astype(np.float32)
+        data = map_weights(data, {name: _constant(new) for name, new in scaled.items()})
+    return data
+
+
+def _quantized(w: np.ndarray, axis: int, per_tensor: bool) -> np.ndarray:
+    """Symmetric int8 quantize-dequantize of weights (per output channel along ``axis``, or per tensor)."""
+    if per_tensor:
+        scale = np.full(w.shape[axis], max(float(np.max(np.abs(w))), 1e-12) / 127.0)
+    else:
+        scale = np.maximum(np.max(np.abs(np.moveaxis(w, axis, 0)).reshape(w.shape[axis], -1), axis=1), 1e-12) / 127.0
+    shape = [1] * w.ndim
+    shape[axis] = -1
+    s = scale.reshape(shape)
+    return np.clip(np.round(w / s), -127, 127) * s
+
+
+def bias_correct(data: bytes, recipe: QuantRecipe, feeds: Sequence[np.ndarray], max_samples: int = 32) -> bytes:
+    """Subtract the mean output shift weight quantization causes from each conv/dense bias (module docstring)."""
+    from edgekit.tflite.runtime import load_interpreter
+
+    model = parse_model(data, "float model")
+    sg = model.main
+    ops = [op for op in sg.operators if op.name in WEIGHT_OPS and len(op.inputs) >= 3 and op.inputs[2] >= 0
+           and sg.tensor(op.inputs[1]).is_constant and sg.tensor(op.inputs[2]).is_constant
+           and sg.tensor(op.inputs[1]).dtype == "float32"]
+    if not ops:
+        return data
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interp = load_interpreter(data, use_xnnpack=False, preserve_all_tensors=True)
+    sums: dict[int, np.ndarray] = {}
+    counts: dict[int, int] = {}
+    count = min(max_samples, int(feeds[0].shape[0]))
+    for i in range(count):
+        for tensor, arr in zip(model.inputs, feeds, strict=True):
+            interp.set_tensor(tensor.index, np.asarray(arr[i], np.dtype(tensor.dtype)).reshape(tensor.shape))
+        interp.invoke()
+        for op in ops:
+            x = np.asarray(interp.get_tensor(op.inputs[0]), np.float64)
+            channels = x.shape[-1]
+            flat = x.reshape(-1, channels)
+            sums[op.index] = sums.get(op.index, 0.0) + flat.sum(axis=0)
+            counts[op.index] = counts.get(op.index, 0) + flat.shape[0]
+    edits: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    for op in ops:
+        w = np.asarray(sg.tensor(op.inputs[1]).data, np.float64)
+        bias_name = sg.tensor(op.inputs[2]).name
+        mean_x = sums[op.index] / max(counts[op.index], 1)
+        out_axis = _out_axis(op)
+        dw = _quantized(w, out_axis, recipe.per_tensor) - w
+        if op.name == "FULLY_CONNECTED":
+            shift = dw @ mean_x
+        elif op.name == "CONV_2D":
+            shift = np.einsum("ohwi,i->o", dw, mean_x)
+        else:  # depthwise [1, kh, kw, c]
+            shift = dw.reshape(-1, dw.shape[-1]).sum(axis=0) * mean_x
+        edits[bias_name] = _minus(shift)
+    return map_weights(data, edits)
+
+
+def _constant(new: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda _old: new
+
+
+def _minus(shift: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda b: (b - shift).astype(np.float32)
