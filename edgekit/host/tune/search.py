@@ -1,0 +1,441 @@
+"""`edgekit tune`: search quantization recipes, score each on held-out data and on the target device.
+
+Every candidate is a :class:`~edgekit.core.recipe.QuantRecipe` made into a .tflite by one of two
+engines: the TF converter on the source's SavedModel (what `edgekit convert` does by default), or
+ai-edge-quantizer on ONE float .tflite (seconds per candidate). Each is judged like `edgekit verify`
+judges (same metrics, default thresholds of the file's quantization kind, the user's overrides) on
+``--data``, a split that is not the calibration data, and estimated on ``--device`` by the profile
+estimator (which counts the QUANTIZE/DEQUANTIZE ops and delegate partitions a float or int16 island
+adds, and where the Edge TPU stops mapping).
+
+The search, cheapest first, stopping when the budget (``max_candidates``, ``time_budget_s``) is spent:
+
+1. the default: TF converter int8 (TF sources) and ai-edge-quantizer int8 min-max, per channel;
+2. calibration statistics: percentile and MSE clipping; bias correction (and cross-layer
+   equalization when weights are per tensor) on the best of them;
+3. if no full-integer candidate passes and the device can run float: the per-op sensitivity of
+   the best int8 candidate (:mod:`edgekit.requant.sensitivity`), then int16 activations for the
+   k most sensitive ops and float for the k most sensitive ops, k doubling until one passes, then
+   halving back to the fewest that still pass;
+4. last resorts: int16x8 everywhere, dynamic range.
+
+The chosen candidate: passes, fits the device's constraints (Edge TPU: integer only) and
+``--budget-ms``, and has the lowest estimated latency (then the smallest file, then the widest margin).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgekit.core.progress import status
+from edgekit.core.quant import CalibrationMethod, IOType, QuantizeMode, QuantKind
+from edgekit.core.recipe import CalibrationRef, Engine, LoadRef, QuantRecipe
+from edgekit.data import Preprocessing
+from edgekit.errors import EdgekitError
+from edgekit.profile.registry import ProfileEntry
+from edgekit.profile.schema import Accelerator
+from edgekit.requant.check import CheckResult, judge
+from edgekit.requant.pipeline import float_ops
+from edgekit.requant.sensitivity import OpSensitivity
+from edgekit.tflite.model import parse_model
+
+DEFAULT_MAX_CANDIDATES = 12
+DEFAULT_TIME_BUDGET_S = 600.0
+
+
+@dataclass
+class Candidate:
+    """One quantized model the search made and measured."""
+
+    index: int
+    recipe: QuantRecipe
+    data: bytes | None = None
+    check: CheckResult | None = None
+    kind: str = ""
+    latency_ms: float | None = None
+    partitions: int | None = None
+    boundary_ops: int = 0  # QUANTIZE / DEQUANTIZE ops (not counting the model's own input/output conversions)
+    float_ops: int = 0
+    int16_ops: int = 0
+    edgetpu: dict[str, Any] | None = None
+    seconds: float = 0.0
+    error: str = ""  # the engine failed: why
+    allowed: bool = True  # fits the device's constraints
+    constraint: str = ""  # why not
+    pareto: bool = False
+    chosen: bool = False
+
+    @property
+    def size_bytes(self) -> int:
+        return len(self.data) if self.data is not None else 0
+
+    @property
+    def passed(self) -> bool:
+        return self.check is not None and self.check.passed
+
+    @property
+    def margin(self) -> float:
+        return self.check.margin() if self.check is not None else -math.inf
+
+    @property
+    def label(self) -> str:
+        return self.recipe.label or self.recipe.describe()
+
+    def verdict(self) -> str:
+        if self.error:
+            return "ERROR"
+        if self.check is None:
+            return "-"
+        if not self.check.passed:
+            return "FAIL " + ",".join(self.check.decided_by)
+        if not self.allowed:
+            return "PASS (not for device)"
+        return "PASS"
+
+    def to_dict(self) -> dict[str, Any]:
+        check = self.check
+        return {
+            "index": self.index, "label": self.label, "recipe": self.recipe.describe(),
+            "engine": self.recipe.engine.value, "mode": self.recipe.mode.value, "quant_kind": self.kind,
+            "passed": self.passed, "allowed_on_device": self.allowed, "constraint": self.constraint,
+            "decided_by": check.decided_by if check else [], "failures": check.summary() if check else "",
+            "metrics": check.rows() if check else [], "mean_sqnr_db": check.mean_sqnr_db if check else None,
+            "min_cosine": check.min_cosine if check else None, "margin": check.margin() if check else None,
+            "estimated_latency_ms": self.latency_ms, "delegate_partitions": self.partitions,
+            "quantize_dequantize_ops": self.boundary_ops, "float_ops": self.float_ops, "int16_ops": self.int16_ops,
+            "edgetpu": self.edgetpu, "size_bytes": self.size_bytes, "seconds": round(self.seconds, 2),
+            "error": self.error, "pareto": self.pareto, "chosen": self.chosen,
+        }
+
+
+@dataclass
+class Baseline:
+    """The float32 .tflite: what quantization is compared with (latency, size, its own agreement)."""
+
+    latency_ms: float | None
+    size_bytes: int
+    check: CheckResult | None
+    partitions: int | None = None
+
+
+@dataclass
+class SearchContext:
+    """Everything a candidate needs: the float model, the samples (TFLite layout, model input order)
+    and the reference outputs on the held-out data."""
+
+    float_data: bytes
+    calib_feeds: list[np.ndarray]
+    data_feeds: list[np.ndarray]
+    input_names: list[str]  # names bind_tensors matches the candidates' inputs with
+    reference: dict[str, np.ndarray]  # output name -> (N, *shape), the ORIGINAL model's outputs
+    output_names: dict[str, str]  # output name in reference -> the source model's output name
+    entry: ProfileEntry
+    overrides: dict[str, float | None]
+    map_threshold: float
+    base_recipe: QuantRecipe
+    tf_convert: Callable[[QuantRecipe], bytes] | None  # the TF engine (None: a .tflite source)
+    threads: int | None = None
+    cache: dict[tuple[int, bool], Any] = field(default_factory=dict)
+    latency_budget_ms: float | None = None
+
+    @property
+    def integer_only_device(self) -> bool:
+        return self.entry.profile.accelerator == Accelerator.EDGETPU
+
+
+@dataclass
+class SearchLimits:
+    max_candidates: int = DEFAULT_MAX_CANDIDATES
+    time_budget_s: float = DEFAULT_TIME_BUDGET_S
+
+
+def _count_ops(data: bytes) -> tuple[int, int, int]:
+    """(QUANTIZE/DEQUANTIZE ops inside the graph, float ops, ops with int16 outputs)."""
+    model = parse_model(data, "candidate")
+    sg = model.main
+    boundary = 0
+    io = set(sg.inputs) | set(sg.outputs)
+    int16 = 0
+    for op in sg.operators:
+        if op.name in ("QUANTIZE", "DEQUANTIZE"):
+            if not (set(op.inputs) & io or set(op.outputs) & io):
+                boundary += 1
+        elif any(o >= 0 and sg.tensor(o).dtype == "int16" for o in op.outputs):
+            int16 += 1
+    return boundary, sum(float_ops(model).values()), int16
+
+
+def evaluate(ctx: SearchContext, recipe: QuantRecipe, index: int) -> Candidate:
+    """Make the candidate with its engine, judge it on the held-out data and estimate it on the device."""
+    from edgekit.profile.estimator import estimate
+    from edgekit.requant.pipeline import apply_recipe
+
+    cand = Candidate(index=index, recipe=recipe)
+    start = time.perf_counter()
+    try:
+        if recipe.engine is Engine.TF:
+            if ctx.tf_convert is None:
+                raise ValueError("the TF engine needs a Keras, SavedModel or ONNX source")
+            cand.data = ctx.tf_convert(recipe)
+        else:
+            cand.data = apply_recipe(ctx.float_data, recipe, ctx.calib_feeds, ctx.cache)
+        cand.check = judge(cand.data, ctx.input_names, ctx.data_feeds, ctx.reference, ctx.overrides,
+                           map_threshold=ctx.map_threshold, described="held-out data")
+        _rename_outputs(cand.check, ctx.output_names)
+        model = parse_model(cand.data, "candidate")
+        cand.kind = model.quant_kind.value
+        est = estimate(model, ctx.entry, ctx.threads)
+        cand.latency_ms = est.latency_ms
+        cand.partitions = est.delegate_partitions
+        cand.edgetpu = est.edgetpu
+        cand.boundary_ops, cand.float_ops, cand.int16_ops = _count_ops(cand.data)
+        _apply_constraints(ctx, cand)
+    except EdgekitError as exc:
+        cand.error = exc.message
+    cand.seconds = time.perf_counter() - start
+    return cand
+
+
+def _rename_outputs(check: CheckResult, names: dict[str, str]) -> None:
+    import dataclasses
+
+    check.outputs = [dataclasses.replace(o, name=names.get(o.name, o.name),
+                                         failures=tuple(dataclasses.replace(f, output=names.get(f.output, f.output))
+                                                        for f in o.failures)) for o in check.outputs]
+
+
+def _apply_constraints(ctx: SearchContext, cand: Candidate) -> None:
+    if ctx.integer_only_device:
+        tpu = cand.edgetpu or {}
+        if cand.kind != QuantKind.INT8.value or cand.float_ops or cand.int16_ops:
+            cand.allowed = False
+            cand.constraint = (f"{ctx.entry.profile.id} needs full-integer int8 (the Edge TPU stops at the first "
+                               f"float or int16 op); this is {cand.kind}")
+        elif tpu.get("first_unmapped_op"):
+            first = tpu["first_unmapped_op"]
+            cand.constraint = f"the Edge TPU maps {tpu.get('mapped_ops')} ops, then stops at {first.get('op')}"
+    if ctx.latency_budget_ms is not None and cand.latency_ms is not None and cand.latency_ms > ctx.latency_budget_ms:
+        cand.allowed = False
+        cand.constraint = f"estimated {cand.latency_ms:.2f} ms > --budget-ms {ctx.latency_budget_ms:g}"
+
+
+class Search:
+    """The candidate loop with its budget (see the module docstring)."""
+
+    def __init__(self, ctx: SearchContext, limits: SearchLimits) -> None:
+        self.ctx = ctx
+        self.limits = limits
+        self.candidates: list[Candidate] = []
+        self.start = time.perf_counter()
+        self.sensitivity: list[OpSensitivity] = []
+        self.stopped = ""  # why the search stopped early ("" = it ran its course)
+        self.seen: set[str] = set()
+
+    # ---------------------------------------------------------------- budget
+    def budget_left(self) -> bool:
+        if len(self.candidates) >= self.limits.max_candidates:
+            self.stopped = self.stopped or f"--max-candidates {self.limits.max_candidates} reached"
+            return False
+        if time.perf_counter() - self.start > self.limits.time_budget_s:
+            self.stopped = self.stopped or f"time budget {self.limits.time_budget_s:.0f} s spent"
+            return False
+        return True
+
+    def try_recipe(self, recipe: QuantRecipe) -> Candidate | None:
+        key = str(sorted(recipe.to_dict().items(), key=lambda kv: kv[0]))
+        if key in self.seen or not self.budget_left():
+            return None
+        self.seen.add(key)
+        n = len(self.candidates) + 1
+        status(f"Candidate {n}/{self.limits.max_candidates}: {recipe.label or recipe.describe()} ...")
+        cand = evaluate(self.ctx, recipe, n)
+        self.candidates.append(cand)
+        if cand.error:
+            status(f"  -> engine failed: {cand.error[:160]}")
+        elif cand.check is not None:
+            lat = f"{cand.latency_ms:.2f} ms" if cand.latency_ms is not None else "-"
+            status(f"  -> {cand.verdict()}, SQNR {cand.check.mean_sqnr_db:.1f} dB, cosine {cand.check.min_cosine:.4f}, "
+                   f"est. {lat} on {self.ctx.entry.profile.id}, {cand.seconds:.1f} s")
+        return cand
+
+    # ---------------------------------------------------------------- helpers
+    def passing(self, full_integer: bool = False) -> list[Candidate]:
+        out = [c for c in self.candidates if c.passed and c.allowed]
+        if full_integer:
+            out = [c for c in out if c.kind == QuantKind.INT8.value and not c.float_ops and not c.int16_ops]
+        return out
+
+    def best_aeq_int8(self) -> Candidate | None:
+        pool = [c for c in self.candidates if c.recipe.engine is Engine.AEQ and c.recipe.mode is QuantizeMode.INT8
+                and not c.recipe.int16_ops and not c.recipe.float_ops and c.check is not None]
+        return max(pool, key=lambda c: c.margin, default=None)
+
+    def recipe(self, label: str, **changes: Any) -> QuantRecipe:
+        return self.ctx.base_recipe.with_changes(label=label, **changes)
+
+    # ---------------------------------------------------------------- the search
+    def run(self) -> list[Candidate]:
+        ctx = self.ctx
+        # 1. the defaults
+        if ctx.tf_convert is not None:
+            self.try_recipe(self.recipe("TF converter int8 (convert's default)", engine=Engine.TF))
+        self.try_recipe(self.recipe("ai-edge-quantizer int8 min-max"))
+        if self.passing(full_integer=True):
+            self.stopped = "a full-integer candidate passed"
+            return self.candidates
+        # 2. calibration statistics
+        self.try_recipe(self.recipe("int8, percentile clipping", calibration_method=CalibrationMethod.PERCENTILE))
+        self.try_recipe(self.recipe("int8, MSE clipping", calibration_method=CalibrationMethod.MSE))
+        best = self.best_aeq_int8()
+        if best is not None and not self.passing(full_integer=True):
+            self.try_recipe(best.recipe.with_changes(label=best.recipe.label.split(" (")[0] + " + bias correction",
+                                                     bias_correction=True))
+        if ctx.integer_only_device and not self.passing(full_integer=True) and best is not None:
+            self.try_recipe(best.recipe.with_changes(label="int8 per-tensor + CLE + bias correction", per_tensor=True,
+                                                     equalize=True, bias_correction=True))
+        if self.passing(full_integer=True):
+            self.stopped = "a full-integer candidate passed"
+            return self.candidates
+        if ctx.integer_only_device:
+            self.stopped = f"{ctx.entry.profile.id} runs full-integer int8 only: no int16 or float candidates"
+            return self.candidates
+        # 3. sensitivity-guided int16 / float islands
+        best = self.best_aeq_int8()
+        if best is not None and best.data is not None:
+            self._islands(best)
+        # 4. last resorts
+        if not self.passing():
+            self.try_recipe(self.recipe("int16x8 everywhere", mode=QuantizeMode.INT16X8, io_type=IOType.FLOAT32,
+                                        calibration_method=CalibrationMethod.MINMAX))
+        if not self.passing():
+            self.try_recipe(self.recipe("dynamic range (int8 weights, float activations)", mode=QuantizeMode.DYNAMIC,
+                                        io_type=None, calibration_method=CalibrationMethod.MINMAX))
+        return self.candidates
+
+    def _islands(self, best: Candidate) -> None:
+        from edgekit.requant.sensitivity import measure_sensitivity
+
+        status("Measuring per-op sensitivity (float vs int8, every tensor) ...")
+        try:
+            self.sensitivity = measure_sensitivity(self.ctx.float_data, best.data or b"", self.ctx.calib_feeds)
+        except EdgekitError as exc:
+            status(f"  sensitivity failed: {exc.message}")
+            return
+        ranked = [s.name for s in self.sensitivity if s.added_db > 0]
+        if not ranked:
+            return
+        base = best.recipe.with_changes(bias_correction=False, equalize=False)
+        for kind in ("int16", "float"):
+            self._fewest(base, ranked, kind)
+
+    def _fewest(self, base: QuantRecipe, ranked: list[str], kind: str) -> None:
+        """k = 1, 2, 4, ... most sensitive ops in ``kind`` until one passes, then bisect back to the fewest."""
+        def make(k: int) -> QuantRecipe:
+            ops = tuple(ranked[:k])
+            if kind == "int16":
+                return base.with_changes(label=f"int8 + int16 for the {k} most sensitive op(s)", int16_ops=ops)
+            return base.with_changes(label=f"int8 + float for the {k} most sensitive op(s)", float_ops=ops)
+
+        k, last_fail, first_pass = 1, 0, 0
+        while k <= len(ranked) and self.budget_left():
+            cand = self.try_recipe(make(k))
+            if cand is None:
+                break
+            if cand.passed:
+                first_pass = k
+                break
+            last_fail = k
+            k = min(len(ranked), k * 2) if k < len(ranked) else k + 1
+        while first_pass and first_pass - last_fail > 1 and self.budget_left():
+            mid = (first_pass + last_fail) // 2
+            cand = self.try_recipe(make(mid))
+            if cand is None:
+                break
+            if cand.passed:
+                first_pass = mid
+            else:
+                last_fail = mid
+
+
+def mark_pareto(candidates: list[Candidate]) -> None:
+    """Pareto-optimal on (margin up, estimated latency down, size down) among measured candidates."""
+    pool = [c for c in candidates if c.check is not None and c.latency_ms is not None]
+    for c in pool:
+        c.pareto = not any(
+            o is not c and o.margin >= c.margin and (o.latency_ms or 0) <= (c.latency_ms or 0)
+            and o.size_bytes <= c.size_bytes
+            and (o.margin > c.margin or (o.latency_ms or 0) < (c.latency_ms or 0) or o.size_bytes < c.size_bytes)
+            for o in pool)
+
+
+def choose(candidates: list[Candidate]) -> tuple[Candidate | None, Candidate | None]:
+    """(the chosen candidate or None, the best one by accuracy margin when none qualifies)."""
+    ok = [c for c in candidates if c.passed and c.allowed and c.latency_ms is not None]
+    if ok:
+        chosen = min(ok, key=lambda c: (round(c.latency_ms or 0.0, 3), c.size_bytes, -c.margin))
+        chosen.chosen = True
+        return chosen, None
+    measured = [c for c in candidates if c.check is not None]
+    allowed = [c for c in measured if c.allowed] or measured
+    return None, max(allowed, key=lambda c: c.margin, default=None)
+
+
+def why_chosen(chosen: Candidate, candidates: list[Candidate], baseline: Baseline) -> str:
+    """One sentence: which metric and which figure decided."""
+    faster = [c for c in candidates if c is not chosen and c.latency_ms is not None and chosen.latency_ms is not None
+              and c.latency_ms < chosen.latency_ms and c.check is not None]
+    check = chosen.check
+    assert check is not None
+    tightest = _tightest_metric(check)
+    parts = [f"passes every threshold (tightest: {tightest})"]
+    if faster:
+        fails = [c for c in faster if not c.passed]
+        blocked = [c for c in faster if c.passed and not c.allowed]
+        if fails:
+            decided = sorted({m for c in fails for m in (c.check.decided_by if c.check else [])})
+            parts.append(f"the {len(fails)} faster candidate(s) fail on {', '.join(decided)}")
+        if blocked:
+            parts.append(f"{len(blocked)} faster one(s) do not fit the device ({blocked[0].constraint})")
+    else:
+        parts.append("and has the lowest estimated latency of the passing candidates")
+    if baseline.latency_ms is not None and chosen.latency_ms is not None:
+        parts.append(f"est. {chosen.latency_ms:.2f} ms vs {baseline.latency_ms:.2f} ms for float32")
+    return "; ".join(parts)
+
+
+def _tightest_metric(check: CheckResult) -> str:
+    t = check.thresholds
+    best: tuple[float, str] = (math.inf, "-")
+    for o in check.outputs:
+        m = o.metrics
+        items = []
+        if t.min_sqnr_db is not None:
+            items.append(((m.sqnr_db - t.min_sqnr_db) / max(abs(t.min_sqnr_db), 1.0),
+                          f"{o.name} sqnr_db {m.sqnr_db:.1f} >= {t.min_sqnr_db:g}"))
+        if t.min_cosine is not None:
+            items.append(((m.cosine - t.min_cosine) / max(1 - t.min_cosine, 1e-3),
+                          f"{o.name} cosine {m.cosine:.4f} >= {t.min_cosine:g}"))
+        if t.min_top1 is not None and m.top1_agreement is not None:
+            items.append(((m.top1_agreement - t.min_top1) / max(1 - t.min_top1, 1e-3),
+                          f"{o.name} top1 {m.top1_agreement:.3f} >= {t.min_top1:g}"))
+        if t.min_iou is not None and m.map_iou is not None:
+            items.append(((m.map_iou - t.min_iou) / max(1 - t.min_iou, 1e-3),
+                          f"{o.name} map_iou {m.map_iou:.3f} >= {t.min_iou:g}"))
+        for item in items:
+            best = min(best, item)
+    return best[1]
+
+
+def base_recipe(mode: QuantizeMode, calibration: Path | None, count: int, seed: int, preprocessing: Preprocessing | None,
+                load: LoadRef, source: dict[str, Any]) -> QuantRecipe:
+    return QuantRecipe(mode=mode, engine=Engine.AEQ, io_type=None,
+                       calibration=CalibrationRef(str(Path(calibration).resolve()) if calibration else None, count,
+                                                  seed, preprocessing.to_dict() if preprocessing else None),
+                       load=load, source=source)
