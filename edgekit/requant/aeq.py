@@ -37,7 +37,8 @@ def _activation_config(bits: int) -> dict[str, Any]:
 
 
 def _exact(name: str) -> str:
-    return "^" + re.escape(name) + "$"
+    """A regex for one op: ai-edge-quantizer matches an op's "scope", its output names joined by ';' plus ';'."""
+    return "^" + re.escape(name) + ";"
 
 
 def aeq_recipe(recipe: QuantRecipe) -> list[dict[str, Any]]:

@@ -88,7 +88,7 @@ def equalize(data: bytes, iterations: int = 2) -> bytes:
         pairs = _pairs(sg)
         if not pairs:
             return data
-        weights = {t.name: t.data for t in sg.tensors if t.is_constant and t.dtype == "float32"}
+        weights = {t.name: t.data() for t in sg.tensors if t.is_constant and t.dtype == "float32"}
         scaled: dict[str, np.ndarray] = {}
         for first, second in pairs:
             n1, b1, n2 = sg.tensor(first.inputs[1]).name, sg.tensor(first.inputs[2]).name, sg.tensor(second.inputs[1]).name
@@ -157,7 +157,7 @@ def bias_correct(data: bytes, recipe: QuantRecipe, feeds: Sequence[np.ndarray], 
             counts[op.index] = counts.get(op.index, 0) + flat.shape[0]
     edits: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     for op in ops:
-        w = np.asarray(sg.tensor(op.inputs[1]).data, np.float64)
+        w = np.asarray(sg.tensor(op.inputs[1]).data(), np.float64)
         bias_name = sg.tensor(op.inputs[2]).name
         mean_x = sums[op.index] / max(counts[op.index], 1)
         out_axis = _out_axis(op)

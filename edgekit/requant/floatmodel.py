@@ -61,6 +61,16 @@ def _opcode_names(model_t: Any) -> list[str]:
     return [names.get(flatbuffer_utils.get_builtin_code_from_operator_code(c), "CUSTOM") for c in model_t.operatorCodes]
 
 
+def with_signature_list(data: bytes) -> bytes:
+    """The model with a (possibly empty) signature list: ai-edge-quantizer 0.10 iterates it unconditionally
+    when it changes the inputs/outputs, and fails on models without one (MediaPipe's, hand-built ones)."""
+    model_t = _read(data)
+    if model_t.signatureDefs is not None:
+        return data
+    model_t.signatureDefs = []
+    return _write(model_t)
+
+
 def fold_float16(data: bytes) -> tuple[bytes, int]:
     """Replace every DEQUANTIZE of a float16 constant by a float32 constant; (new bytes, ops folded)."""
     model_t = _read(data)
@@ -105,6 +115,9 @@ def prepare_float(data: bytes, name: str = "model") -> FloatModel:
     folded = 0
     if kind is QuantKind.FLOAT16:
         data, folded = fold_float16(data)
+        model = parse_model(data, name)
+    if not model.signatures:
+        data = with_signature_list(data)
         model = parse_model(data, name)
     float_model = FloatModel(data=data, model=model, folded_float16=folded)
     if folded:

@@ -191,6 +191,11 @@ def evaluate(ctx: SearchContext, recipe: QuantRecipe, index: int) -> Candidate:
         _rename_outputs(cand.check, ctx.output_names)
         model = parse_model(cand.data, "candidate")
         cand.kind = model.quant_kind.value
+        if model.quant_kind is QuantKind.FLOAT32 and recipe.mode is not QuantizeMode.NONE:
+            cand.error = (f"{recipe.mode.value} quantized nothing (every weight tensor is below the engine's size "
+                          "threshold): this is the float model")
+            cand.seconds = time.perf_counter() - start
+            return cand
         est = estimate(model, ctx.entry, ctx.threads)
         cand.latency_ms = est.latency_ms
         cand.partitions = est.delegate_partitions
@@ -295,8 +300,11 @@ class Search:
         self.try_recipe(self.recipe("int8, MSE clipping", calibration_method=CalibrationMethod.MSE))
         best = self.best_aeq_int8()
         if best is not None and not self.passing(full_integer=True):
-            self.try_recipe(best.recipe.with_changes(label=best.recipe.label.split(" (")[0] + " + bias correction",
-                                                     bias_correction=True))
+            self.try_recipe(best.recipe.with_changes(label=_label(best) + " + cross-layer equalization",
+                                                     equalize=True))
+        best = self.best_aeq_int8()
+        if best is not None and not self.passing(full_integer=True):
+            self.try_recipe(best.recipe.with_changes(label=_label(best) + " + bias correction", bias_correction=True))
         if ctx.integer_only_device and not self.passing(full_integer=True) and best is not None:
             self.try_recipe(best.recipe.with_changes(label="int8 per-tensor + CLE + bias correction", per_tensor=True,
                                                      equalize=True, bias_correction=True))
@@ -364,6 +372,10 @@ class Search:
                 last_fail = mid
 
 
+def _label(c: Candidate) -> str:
+    return c.recipe.label.split(" + ")[0]
+
+
 def mark_pareto(candidates: list[Candidate]) -> None:
     """Pareto-optimal on (margin up, estimated latency down, size down) among measured candidates."""
     pool = [c for c in candidates if c.check is not None and c.latency_ms is not None]
@@ -382,7 +394,7 @@ def choose(candidates: list[Candidate]) -> tuple[Candidate | None, Candidate | N
         chosen = min(ok, key=lambda c: (round(c.latency_ms or 0.0, 3), c.size_bytes, -c.margin))
         chosen.chosen = True
         return chosen, None
-    measured = [c for c in candidates if c.check is not None]
+    measured = [c for c in candidates if c.check is not None and not c.error]
     allowed = [c for c in measured if c.allowed] or measured
     return None, max(allowed, key=lambda c: c.margin, default=None)
 
