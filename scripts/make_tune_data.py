@@ -24,7 +24,6 @@ Sets (OUT_DIR/NAME/{calib,heldout}):
 from __future__ import annotations
 
 import argparse
-import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -83,21 +82,20 @@ def doc_photo(rng: np.random.Generator, size: int = 320) -> Image.Image:
         if rng.random() < 0.3:  # a second column
             draw.text((x + pw // 2, y), _words(rng, int(rng.integers(1, 5))), fill=ink, font=_font(fs))
         y += int(fs * rng.uniform(1.3, 2.4))
-    page = page.rotate(float(rng.uniform(-6, 6)), resample=Image.BICUBIC, expand=True, fillcolor=None)
+    page = page.rotate(float(rng.uniform(-6, 6)), resample=Image.Resampling.BICUBIC, expand=True, fillcolor=None)
     mask = Image.new("L", page.size, 0)
     ImageDraw.Draw(mask).rectangle((2, 2, page.size[0] - 3, page.size[1] - 3), fill=255)
-    mask = page.split()[0].point(lambda v: 255) if False else mask
     ox, oy = int(rng.uniform(-40, big - pw + 40)), int(rng.uniform(-40, big - ph + 40))
-    table.paste(page, (ox, oy), mask.rotate(0))
+    table.paste(page, (ox, oy), mask)
     arr = np.asarray(table).astype(np.float32)
     # a soft shadow across part of the picture
     yy, xx = np.mgrid[0:big, 0:big].astype(np.float32)
     edge = (xx * rng.uniform(-1, 1) + yy * rng.uniform(-1, 1)) / big + rng.uniform(-0.5, 0.5)
     arr *= (1.0 - rng.uniform(0.0, 0.45) * (1 / (1 + np.exp(-edge * 12))))[..., None]
-    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).resize((size, size), Image.BILINEAR)
+    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
     img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0, 0.8))))
-    arr = np.asarray(img).astype(np.float32) + rng.normal(0, rng.uniform(1, 5), (size, size, 3))
-    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    noisy = np.asarray(img).astype(np.float32) + rng.normal(0, rng.uniform(1, 5), (size, size, 3))
+    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
 
 
 def plain_photo(rng: np.random.Generator, size: int = 320) -> Image.Image:
@@ -125,7 +123,7 @@ def plain_photo(rng: np.random.Generator, size: int = 320) -> Image.Image:
     img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.5, 3))))
     arr = np.asarray(img).astype(np.float32)
     texture = np.asarray(Image.fromarray((rng.random((size // 4, size // 4)) * 255).astype(np.uint8))
-                         .resize((size, size), Image.BICUBIC)).astype(np.float32) - 128
+                         .resize((size, size), Image.Resampling.BICUBIC)).astype(np.float32) - 128
     arr += texture[..., None] * rng.uniform(0.05, 0.3) * t + rng.normal(0, 3, arr.shape)
     return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
@@ -136,15 +134,15 @@ def text_line(rng: np.random.Generator, width: int = 320, height: int = 48, flip
     text = _words(rng, int(rng.integers(1, 6)))
     font = _font(fs)
     box = font.getbbox(text)
-    tw, th = box[2] - box[0] + 12, box[3] - box[1] + 12
+    tw, th = int(box[2] - box[0]) + 12, int(box[3] - box[1]) + 12
     bg = tuple(int(v) for v in rng.uniform(170, 255, 3))
     ink = tuple(int(v) for v in rng.uniform(0, 80, 3))
     crop = Image.new("RGB", (tw, th), bg)
     ImageDraw.Draw(crop).text((6 - box[0], 6 - box[1]), text, fill=ink, font=font)
-    crop = crop.rotate(float(rng.uniform(-2, 2)), resample=Image.BICUBIC, fillcolor=bg)
+    crop = crop.rotate(float(rng.uniform(-2, 2)), resample=Image.Resampling.BICUBIC, fillcolor=bg)
     scale = height / th
     new_w = min(width, max(8, int(tw * scale)))
-    crop = crop.resize((new_w, height), Image.BILINEAR)
+    crop = crop.resize((new_w, height), Image.Resampling.BILINEAR)
     out = Image.new("RGB", (width, height), (0, 0, 0) if rng.random() < 0.5 else bg)
     out.paste(crop, (0, 0))
     arr = np.asarray(out).astype(np.float32) + rng.normal(0, rng.uniform(1, 6), (height, width, 3))
@@ -173,7 +171,7 @@ def face(rng: np.random.Generator, size: int = 128) -> Image.Image:
     mw = fw * rng.uniform(0.2, 0.35)
     draw.chord((cx - mw, cy + fh * 0.17, cx + mw, cy + fh * 0.33), 0, 180, fill=(150, 40, 50))
     img = bg.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
-    return img.rotate(float(rng.uniform(-15, 15)), resample=Image.BILINEAR)
+    return img.rotate(float(rng.uniform(-15, 15)), resample=Image.Resampling.BILINEAR)
 
 
 def music(rng: np.random.Generator, seconds: float = 43844 / 22050, sr: int = 22050) -> np.ndarray:

@@ -108,7 +108,7 @@ def quantize_float_model(float_data: bytes, recipe: QuantRecipe, stats: Activati
     try:
         if not debug:
             logging.getLogger("absl").setLevel(logging.ERROR)
-        with contextlib.redirect_stdout(sink), warnings.catch_warnings():
+        with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink), warnings.catch_warnings():
             warnings.simplefilter("ignore")
             q = quantizer.Quantizer(bytearray(float_data))
             q.load_quantization_recipe(entries)

@@ -46,6 +46,7 @@ def _run_all(data: bytes, model: TFLiteModel, feeds: Sequence[np.ndarray], count
         interp = load_interpreter(data, use_xnnpack=False, preserve_all_tensors=True)
     sg = model.main
     wanted = {o: sg.tensor(o) for op in sg.operators for o in op.outputs if o >= 0}
+    wanted.update({i: sg.tensor(i) for i in sg.inputs})
     runs = []
     for i in range(count):
         for tensor, arr in zip(model.inputs, feeds, strict=True):
@@ -107,3 +108,31 @@ def measure_sensitivity(float_data: bytes, quant_data: bytes, feeds: Sequence[np
         base = max(known) if known else -200.0
         ranked.append(OpSensitivity(out, op.name, out_db, out_db - base))
     return sorted(ranked, key=lambda s: (-s.added_db, -s.nsr_db))
+
+
+def island(float_data: bytes, names: Sequence[str]) -> tuple[str, ...]:
+    """The ops to change together so that ``names`` (sensitive ops) actually gain precision: each op, the
+    producers of its activation inputs (so it receives the finer values) and the consumers of its output
+    (so they do not round it back to int8). Output tensor names, in graph order."""
+    model = parse_model(float_data, "float model")
+    sg = model.main
+    producer = {o: op for op in sg.operators for o in op.outputs if o >= 0}
+    consumers: dict[int, list[Any]] = {}
+    for op in sg.operators:
+        for i in op.inputs:
+            if i >= 0:
+                consumers.setdefault(i, []).append(op)
+    by_name = {sg.tensor(op.outputs[0]).name: op for op in sg.operators if op.outputs and op.outputs[0] >= 0}
+    chosen: set[int] = set()
+    for name in names:
+        found = by_name.get(name)
+        if found is None:
+            continue
+        op = found
+        chosen.add(op.index)
+        for i in op.inputs:
+            if i >= 0 and not sg.tensor(i).is_constant and i in producer:
+                chosen.add(producer[i].index)
+        for c in consumers.get(op.outputs[0], []):
+            chosen.add(c.index)
+    return tuple(sg.tensor(op.outputs[0]).name for op in sg.operators if op.index in chosen and op.outputs)

@@ -296,8 +296,10 @@ class Search:
             self.stopped = "a full-integer candidate passed"
             return self.candidates
         # 2. calibration statistics
-        self.try_recipe(self.recipe("int8, percentile clipping", calibration_method=CalibrationMethod.PERCENTILE))
-        self.try_recipe(self.recipe("int8, MSE clipping", calibration_method=CalibrationMethod.MSE))
+        for label, method in (("int8, percentile clipping", CalibrationMethod.PERCENTILE),
+                              ("int8, MSE clipping", CalibrationMethod.MSE)):
+            if not self.passing(full_integer=True):
+                self.try_recipe(self.recipe(label, calibration_method=method))
         best = self.best_aeq_int8()
         if best is not None and not self.passing(full_integer=True):
             self.try_recipe(best.recipe.with_changes(label=_label(best) + " + cross-layer equalization",
@@ -336,7 +338,7 @@ class Search:
         except EdgekitError as exc:
             status(f"  sensitivity failed: {exc.message}")
             return
-        ranked = [s.name for s in self.sensitivity if s.added_db > 0]
+        ranked = [s.name for s in self.sensitivity]
         if not ranked:
             return
         base = best.recipe.with_changes(bias_correction=False, equalize=False)
@@ -344,12 +346,17 @@ class Search:
             self._fewest(base, ranked, kind)
 
     def _fewest(self, base: QuantRecipe, ranked: list[str], kind: str) -> None:
-        """k = 1, 2, 4, ... most sensitive ops in ``kind`` until one passes, then bisect back to the fewest."""
+        """The k = 1, 2, 4, ... most sensitive ops (with their neighbours, see
+        :func:`~edgekit.requant.sensitivity.island`) in ``kind`` until one passes, then bisect back to the fewest."""
+        from edgekit.requant.sensitivity import island
+
         def make(k: int) -> QuantRecipe:
-            ops = tuple(ranked[:k])
+            ops = island(self.ctx.float_data, ranked[:k])
             if kind == "int16":
-                return base.with_changes(label=f"int8 + int16 for the {k} most sensitive op(s)", int16_ops=ops)
-            return base.with_changes(label=f"int8 + float for the {k} most sensitive op(s)", float_ops=ops)
+                return base.with_changes(label=f"int8 + int16 around the {k} most sensitive op(s) ({len(ops)} ops)",
+                                         int16_ops=ops)
+            return base.with_changes(label=f"int8 + float around the {k} most sensitive op(s) ({len(ops)} ops)",
+                                     float_ops=ops)
 
         k, last_fail, first_pass = 1, 0, 0
         while k <= len(ranked) and self.budget_left():
