@@ -145,11 +145,20 @@ def wide_softmax_model(seed: int = 0) -> bytes:
 def sequence_model(seed: int = 0, steps: int = 20, classes: int = 30) -> bytes:
     rng = np.random.default_rng(seed)
     w1 = rng.standard_normal((32, 8)).astype(np.float32) * 0.5
-    w1[1] = 60.0 * np.abs(rng.standard_normal(8)).astype(np.float32) * np.sign(rng.standard_normal(8))
-    w2 = rng.standard_normal((classes, 32)).astype(np.float32) * 0.5
-    w2[:, 1] = 0.5  # hidden unit 1 swings by hundreds and is added to every class logit alike: a big offset
+    w1[1] = 0.0
+    w1[1, 0] = 1.0  # hidden unit 1 passes feature 0 (a loudness-like input that swings by hundreds) ...
+    w1[:, 0][np.arange(32) != 1] = 0.0
+    w2 = np.clip(rng.standard_normal((classes, 32)) * 0.3, -0.9, 0.9).astype(np.float32)
+    w2[:, 1] = 1.0  # ... into every class logit alike (an offset softmax ignores; exact in int8 weights)
     return (GraphBuilder([1, steps, 8]).dense(w1, np.zeros(32, np.float32), relu=True)
             .dense(w2, np.zeros(classes, np.float32), name="logits").softmax().build())
+
+
+def sequence_inputs(count: int, seed: int, steps: int = 20) -> np.ndarray:
+    """Per-timestep features; feature 0 is loud (hundreds), the others ordinary."""
+    x = normal_inputs((1, steps, 8), count, seed)
+    x[..., 0] = np.abs(x[..., 0]) * 150.0
+    return x
 
 
 def normal_inputs(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
@@ -164,12 +173,12 @@ def with_glitch(x: np.ndarray, value: float = 400.0) -> np.ndarray:
 
 
 def write_case(tmp: Path, name: str, model: bytes, shape: tuple[int, ...], calib: np.ndarray | None = None,
-               seed: int = 0) -> tuple[Path, Path, Path]:
+               seed: int = 0, held: np.ndarray | None = None) -> tuple[Path, Path, Path]:
     """model.tflite + calib.npy + heldout.npy in ``tmp``; returns their paths."""
     tmp.mkdir(parents=True, exist_ok=True)
     model_path = tmp / f"{name}.tflite"
     model_path.write_bytes(model)
     calib_path, held_path = tmp / f"{name}_calib.npy", tmp / f"{name}_heldout.npy"
     np.save(calib_path, normal_inputs(shape, 100, seed) if calib is None else calib)
-    np.save(held_path, normal_inputs(shape, 40, seed + 1))
+    np.save(held_path, normal_inputs(shape, 40, seed + 1) if held is None else held)
     return model_path, calib_path, held_path

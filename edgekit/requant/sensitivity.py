@@ -124,6 +124,7 @@ def island(float_data: bytes, names: Sequence[str]) -> tuple[str, ...]:
                 consumers.setdefault(i, []).append(op)
     by_name = {sg.tensor(op.outputs[0]).name: op for op in sg.operators if op.outputs and op.outputs[0] >= 0}
     chosen: set[int] = set()
+    inputs: set[int] = set()
     for name in names:
         found = by_name.get(name)
         if found is None:
@@ -133,6 +134,9 @@ def island(float_data: bytes, names: Sequence[str]) -> tuple[str, ...]:
         for i in op.inputs:
             if i >= 0 and not sg.tensor(i).is_constant and i in producer:
                 chosen.add(producer[i].index)
+            elif i in sg.inputs:
+                inputs.add(i)  # the graph input itself: it is quantized too
         for c in consumers.get(op.outputs[0], []):
             chosen.add(c.index)
-    return tuple(sg.tensor(op.outputs[0]).name for op in sg.operators if op.index in chosen and op.outputs)
+    return tuple([sg.tensor(i).name for i in sg.inputs if i in inputs]
+                 + [sg.tensor(op.outputs[0]).name for op in sg.operators if op.index in chosen and op.outputs])

@@ -254,7 +254,7 @@ class Search:
         return True
 
     def try_recipe(self, recipe: QuantRecipe) -> Candidate | None:
-        key = str(sorted(recipe.to_dict().items(), key=lambda kv: kv[0]))
+        key = str(sorted((k, v) for k, v in recipe.to_dict().items() if k not in ("label", "measured")))
         if key in self.seen or not self.budget_left():
             return None
         self.seen.add(key)
