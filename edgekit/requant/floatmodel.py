@@ -61,19 +61,8 @@ def _opcode_names(model_t: Any) -> list[str]:
     return [names.get(flatbuffer_utils.get_builtin_code_from_operator_code(c), "CUSTOM") for c in model_t.operatorCodes]
 
 
-def with_signature_list(data: bytes) -> bytes:
-    """The model with a (possibly empty) signature list: ai-edge-quantizer 0.10 iterates it unconditionally
-    when it changes the inputs/outputs, and fails on models without one (MediaPipe's, hand-built ones)."""
-    model_t = _read(data)
-    if model_t.signatureDefs is not None:
-        return data
-    model_t.signatureDefs = []
-    return _write(model_t)
-
-
-def fold_float16(data: bytes) -> tuple[bytes, int]:
-    """Replace every DEQUANTIZE of a float16 constant by a float32 constant; (new bytes, ops folded)."""
-    model_t = _read(data)
+def _fold_float16(model_t: Any) -> int:
+    """Replace every DEQUANTIZE of a float16 constant by a float32 constant, in place; returns the count."""
     names = _opcode_names(model_t)
     folded = 0
     for sg in model_t.subgraphs:
@@ -85,8 +74,7 @@ def fold_float16(data: bytes) -> tuple[bytes, int]:
                 data_f16 = None if buf is None or buf.data is None else np.asarray(buf.data, np.uint8)
                 if src.type == _FLOAT16 and buf is not None and data_f16 is not None and data_f16.size:
                     out = sg.tensors[op.outputs[0]]
-                    values = data_f16.tobytes()
-                    f32 = np.frombuffer(values, np.float16).astype(np.float32)
+                    f32 = np.frombuffer(data_f16.tobytes(), np.float16).astype(np.float32)
                     buf.data = np.frombuffer(f32.tobytes(), np.uint8)  # the float16 tensor's buffer now holds float32
                     out.buffer = src.buffer
                     src.buffer = 0
@@ -95,13 +83,60 @@ def fold_float16(data: bytes) -> tuple[bytes, int]:
                     continue
             keep.append(op)
         sg.operators = keep
-    if not folded:
-        return data, 0
-    return _write(model_t), folded
+    return folded
+
+
+def _fix_opcodes(model_t: Any) -> None:
+    """Old writers set only ``deprecated_builtin_code`` (MediaPipe's models): a reader that looks at
+    ``builtin_code`` alone (ai-edge-quantizer 0.10) then sees every such op as ADD. Set both."""
+    for code in model_t.operatorCodes:
+        if code.builtinCode < code.deprecatedBuiltinCode:
+            code.builtinCode = code.deprecatedBuiltinCode
+
+
+def _fix_batch(model_t: Any) -> list[str]:
+    """A dynamic batch (-1 first in a shape signature whose shape says 1) fixed to 1; returns the inputs fixed."""
+    fixed = []
+    for k, sg in enumerate(model_t.subgraphs):
+        inputs = set(int(i) for i in (sg.inputs if sg.inputs is not None else []))
+        for index, t in enumerate(sg.tensors):
+            sig, shape = t.shapeSignature, t.shape
+            if sig is None or shape is None or len(sig) == 0 or len(sig) != len(shape):
+                continue
+            if int(sig[0]) == -1 and int(shape[0]) == 1 and all(int(v) != -1 for v in sig[1:]):
+                t.shapeSignature = [int(v) for v in shape]
+                if k == 0 and index in inputs:
+                    fixed.append(t.name.decode() if isinstance(t.name, bytes) else str(t.name))
+    return fixed
+
+
+def normalize(data: bytes) -> tuple[bytes, list[str], int]:
+    """One rewrite of a float model into what the quantizer reads well: float16 weights folded, operator
+    codes completed, a dynamic batch fixed to 1, a (possibly empty) signature list (ai-edge-quantizer 0.10
+    iterates it unconditionally when it changes the inputs/outputs). Returns (bytes, notes, folded)."""
+    model_t = _read(data)
+    notes: list[str] = []
+    folded = _fold_float16(model_t)
+    if folded:
+        notes.append(f"{folded} float16 weight tensors folded to float32 before quantizing")
+    _fix_opcodes(model_t)
+    batch = _fix_batch(model_t)
+    if batch:
+        notes.append(f"dynamic batch of {', '.join(batch)} fixed to 1")
+    if model_t.signatureDefs is None:
+        model_t.signatureDefs = []
+    return _write(model_t), notes, folded
+
+
+def fold_float16(data: bytes) -> tuple[bytes, int]:
+    """Replace every DEQUANTIZE of a float16 constant by a float32 constant; (new bytes, ops folded)."""
+    model_t = _read(data)
+    folded = _fold_float16(model_t)
+    return (_write(model_t), folded) if folded else (data, 0)
 
 
 def prepare_float(data: bytes, name: str = "model") -> FloatModel:
-    """Check that ``data`` is a float model and fold its float16 weights (see the module docstring)."""
+    """Check that ``data`` is a float model and :func:`normalize` it (see the module docstring)."""
     model = parse_model(data, name)
     kind = model.quant_kind
     if kind not in (QuantKind.FLOAT32, QuantKind.FLOAT16):
@@ -109,23 +144,14 @@ def prepare_float(data: bytes, name: str = "model") -> FloatModel:
             f"{name} is already quantized ({kind.value}); edgekit quantizes float .tflite models.",
             hint="Start from the float model (e.g. `edgekit convert ORIGINAL --quantize none`), or use this file as is.",
         )
-    if model.custom_ops and any(op.name == "DENSIFY" for op in model.main.operators):
+    if any(op.name == "DENSIFY" for op in model.main.operators):
         raise UsageError(f"{name} stores sparse weights (DENSIFY ops), which the quantizer cannot read.",
                          hint="Quantize the dense float model instead.")
-    folded = 0
-    if kind is QuantKind.FLOAT16:
-        data, folded = fold_float16(data)
-        model = parse_model(data, name)
-    if not model.signatures:
-        data = with_signature_list(data)
-        model = parse_model(data, name)
-    float_model = FloatModel(data=data, model=model, folded_float16=folded)
-    if folded:
-        float_model.notes.append(f"{folded} float16 weight tensors folded to float32 before quantizing")
     if len(model.subgraphs) > 1 and any(op.name in ("WHILE", "IF", "CALL_ONCE") for op in model.main.operators):
         raise ModelFormatError(f"{name} has control flow (WHILE/IF/CALL_ONCE subgraphs), which the quantizer "
                                "does not handle.", hint="Quantize a model without control flow.")
-    return float_model
+    data, notes, folded = normalize(data)
+    return FloatModel(data=data, model=parse_model(data, name), folded_float16=folded, notes=notes)
 
 
 def map_weights(data: bytes, edits: Mapping[str, Callable[[np.ndarray], np.ndarray]]) -> bytes:

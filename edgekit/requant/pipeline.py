@@ -24,7 +24,7 @@ from edgekit.core.quant import CalibrationMethod, IOType, QuantizeMode, parse_ch
 from edgekit.core.recipe import CalibrationRef, Engine, QuantRecipe
 from edgekit.core.source import TensorSpec
 from edgekit.data import DataSummary, Preprocessing, image_geometry, load_samples
-from edgekit.errors import BackendError, OutputExistsError, UsageError
+from edgekit.errors import OutputExistsError, UsageError
 from edgekit.fsutil import check_output_path, write_bytes_atomic
 from edgekit.requant.aeq import quantize_float_model
 from edgekit.requant.check import CheckResult, check_warning, judge
@@ -105,12 +105,12 @@ class TFLiteSource:
     input_tensors: list[Tensor]
     output_tensors: list[Tensor]
 
-    def run(self, arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        """The float model's outputs on ``arrays`` (spec name -> (N, *shape)): the reference."""
+    def run(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The float model's outputs on ``inputs`` (spec name -> (N, *shape)): the reference."""
         from edgekit.requant.check import run_model
 
         _, results = run_model(self.float_model.data, [s.name for s in self.inputs],
-                               [arrays[s.name] for s in self.inputs], [s.name for s in self.outputs],
+                               [inputs[s.name] for s in self.inputs], [s.name for s in self.outputs],
                                [s.shape for s in self.outputs])
         return {s.name: r for s, r in zip(self.outputs, results, strict=True)}
 
@@ -302,13 +302,12 @@ def run_tflite_convert(config: TFLiteConvertConfig) -> TFLiteConvertResult:
     data = apply_recipe(source.float_model.data, recipe, feeds, cache, config.debug)
     model = parse_model(data, "quantized model")
     left = float_ops(model) if recipe.mode.spec.integer_only else {}
-    unexpected = left if left and config.recipe is None and not recipe.float_ops else {}
-    if unexpected:
-        ops = ", ".join(f"{name} x{n}" for name, n in unexpected.items())
-        raise BackendError(
-            f"--quantize {recipe.mode.value} asks for an integer-only model, but ai-edge-quantizer left "
-            f"{sum(unexpected.values())} op(s) in float (it has no integer rule for them): {ops}.",
-            hint="`edgekit tune` weighs float islands against the target device; or --quantize dynamic / float16.")
+    if left and config.recipe is None and not recipe.float_ops:
+        ops = ", ".join(f"{name} x{n}" for name, n in left.items())
+        warnings.append(
+            f"--quantize {recipe.mode.value}: ai-edge-quantizer has no integer rule for {sum(left.values())} op(s), "
+            f"which stay float between QUANTIZE/DEQUANTIZE pairs: {ops}. The model is not integer-only (an Edge "
+            "TPU or a microcontroller stops there); `edgekit tune --device ID` weighs that against the target.")
     t = _timed(seconds, "quantize", t)
 
     ranges: RangeComparison | None = None

@@ -64,10 +64,7 @@ def load_original(path: Path, shapes: ShapeRequest | None = None, keep_nchw: Seq
 
     fmt = detect_format(Path(path))
     if fmt is SourceFormat.TFLITE:
-        raise UsageError(
-            f"ORIGINAL {path} is a .tflite file; verify compares a converted .tflite with the model it came from.",
-            hint="Run: edgekit verify ORIGINAL.keras|SAVED_MODEL_DIR|ORIGINAL.onnx CONVERTED.tflite",
-        )
+        return float_tflite_original(Path(path))
     options = LoadOptions(shapes=shapes or ShapeRequest(), keep_nchw=tuple(keep_nchw), check=False, debug=debug)
     if fmt is SourceFormat.ONNX and converted is not None:
         from edgekit.host.onnx.reference import load_onnx_reference
@@ -76,6 +73,24 @@ def load_original(path: Path, shapes: ShapeRequest | None = None, keep_nchw: Seq
     quiet_tf(debug)
     with native_quiet(debug):  # TensorFlow's C++ start-up lines go to fd 2 directly
         return load_source(Path(path), options)
+
+
+def float_tflite_original(path: Path) -> SourceModel:
+    """A float (or float16-weight) .tflite as the ORIGINAL: what `convert MODEL.tflite` quantized.
+
+    The reference outputs are the float model's own (LiteRT, float16 weights folded to float32 as
+    the quantizer saw them). An already quantized ORIGINAL is refused: it is not a reference.
+    """
+    from edgekit.requant.pipeline import load_tflite_source
+
+    try:
+        tfl = load_tflite_source(path)
+    except UsageError as exc:
+        raise UsageError(f"ORIGINAL {path}: {exc.message}",
+                         hint="verify compares a converted .tflite with the FLOAT model it came from (a .keras, "
+                         "SavedModel, .onnx or float .tflite).") from None
+    return SourceModel(path=path, format=SourceFormat.TFLITE, inputs=tfl.inputs, outputs=tfl.outputs, run=tfl.run,
+                       notes=list(tfl.float_model.notes))
 
 
 def manifest_next_to(tflite_path: Path, warnings: list[str]) -> dict[str, Any] | None:
