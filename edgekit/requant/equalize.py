@@ -80,6 +80,11 @@ def _pairs(sg: Subgraph) -> list[tuple[Operator, Operator]]:
     return pairs
 
 
+def pairs_in(data: bytes) -> int:
+    """How many layer pairs cross-layer equalization can rescale in this float model."""
+    return len(_pairs(parse_model(data, "float model").main))
+
+
 def equalize(data: bytes, iterations: int = 2) -> bytes:
     """Cross-layer equalization of every eligible pair (see the module docstring); the float outputs do not change."""
     for _ in range(iterations):

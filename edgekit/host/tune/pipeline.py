@@ -210,6 +210,7 @@ def _run(config: TuneConfig) -> TuneResult:
         )
         ranges = _ranges(ctx, config, warnings)
         baseline = _baseline(ctx)
+        ctx.float_latency_ms = baseline.latency_ms
         search = Search(ctx, SearchLimits(config.max_candidates, config.time_budget_s))
         candidates = search.run()
         mark_pareto(candidates)
@@ -220,6 +221,10 @@ def _run(config: TuneConfig) -> TuneResult:
                             integer_only_device=ctx.integer_only_device)
         if chosen is not None and chosen.data is not None:
             result.why = why_chosen(chosen, candidates, baseline)
+            if chosen.slower_than_float and not ctx.integer_only_device:
+                warnings.append(f"every passing candidate is estimated slower on {entry.profile.id} than the float32 "
+                                f"model ({chosen.latency_ms:.2f} ms vs {baseline.latency_ms or 0:.2f} ms): the chosen "
+                                "one is smaller, not faster; keep the float model if speed is what you need.")
             _write(config, result, chosen, ctx, prepared)
     finally:
         if closer is not None:

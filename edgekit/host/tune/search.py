@@ -48,6 +48,7 @@ from edgekit.tflite.model import parse_model
 
 DEFAULT_MAX_CANDIDATES = 12
 DEFAULT_TIME_BUDGET_S = 600.0
+MIN_GAIN_DB = 0.5  # a bigger island that gains less than this (output SQNR) ends that line of search
 
 
 @dataclass
@@ -71,6 +72,7 @@ class Candidate:
     constraint: str = ""  # why not
     pareto: bool = False
     chosen: bool = False
+    slower_than_float: bool = False  # estimated no faster than the float32 model: chosen only when nothing else passes
 
     @property
     def size_bytes(self) -> int:
@@ -112,6 +114,7 @@ class Candidate:
             "quantize_dequantize_ops": self.boundary_ops, "float_ops": self.float_ops, "int16_ops": self.int16_ops,
             "edgetpu": self.edgetpu, "size_bytes": self.size_bytes, "seconds": round(self.seconds, 2),
             "error": self.error, "pareto": self.pareto, "chosen": self.chosen,
+            "slower_than_float32": self.slower_than_float,
         }
 
 
@@ -144,6 +147,7 @@ class SearchContext:
     threads: int | None = None
     cache: dict[tuple[int, bool], Any] = field(default_factory=dict)
     latency_budget_ms: float | None = None
+    float_latency_ms: float | None = None  # the float32 model's estimate: a candidate slower than it is no gain
 
     @property
     def integer_only_device(self) -> bool:
@@ -226,6 +230,8 @@ def _apply_constraints(ctx: SearchContext, cand: Candidate) -> None:
         elif tpu.get("first_unmapped_op"):
             first = tpu["first_unmapped_op"]
             cand.constraint = f"the Edge TPU maps {tpu.get('mapped_ops')} ops, then stops at {first.get('op')}"
+    if ctx.float_latency_ms is not None and cand.latency_ms is not None and cand.latency_ms >= ctx.float_latency_ms:
+        cand.slower_than_float = True
     if ctx.latency_budget_ms is not None and cand.latency_ms is not None and cand.latency_ms > ctx.latency_budget_ms:
         cand.allowed = False
         cand.constraint = f"estimated {cand.latency_ms:.2f} ms > --budget-ms {ctx.latency_budget_ms:g}"
@@ -282,6 +288,12 @@ class Search:
                 and not c.recipe.int16_ops and not c.recipe.float_ops and c.check is not None]
         return max(pool, key=lambda c: c.margin, default=None)
 
+    def equalizable(self) -> bool:
+        """Cross-layer equalization has pairs of layers to work on in this model."""
+        from edgekit.requant.equalize import pairs_in
+
+        return pairs_in(self.ctx.float_data) > 0
+
     def recipe(self, label: str, **changes: Any) -> QuantRecipe:
         return self.ctx.base_recipe.with_changes(label=label, **changes)
 
@@ -301,13 +313,14 @@ class Search:
             if not self.passing(full_integer=True):
                 self.try_recipe(self.recipe(label, calibration_method=method))
         best = self.best_aeq_int8()
-        if best is not None and not self.passing(full_integer=True):
+        if best is not None and not self.passing(full_integer=True) and self.equalizable():
             self.try_recipe(best.recipe.with_changes(label=_label(best) + " + cross-layer equalization",
                                                      equalize=True))
         best = self.best_aeq_int8()
         if best is not None and not self.passing(full_integer=True):
             self.try_recipe(best.recipe.with_changes(label=_label(best) + " + bias correction", bias_correction=True))
-        if ctx.integer_only_device and not self.passing(full_integer=True) and best is not None:
+        if ctx.integer_only_device and not self.passing(full_integer=True) and best is not None \
+                and self.equalizable():
             self.try_recipe(best.recipe.with_changes(label="int8 per-tensor + CLE + bias correction", per_tensor=True,
                                                      equalize=True, bias_correction=True))
         if self.passing(full_integer=True):
@@ -343,10 +356,43 @@ class Search:
             return
         base = best.recipe.with_changes(bias_correction=False, equalize=False)
         for kind in ("int16", "float"):
-            self._fewest(base, ranked, kind)
+            if not self.passing():
+                self._fewest(base, ranked, kind)
+        if not self.passing():
+            self._float_prefix(base)
+
+    def _grow(self, make: Callable[[int], QuantRecipe | None], start: int, limit: int, factor: int) -> None:
+        """Try k = start, start*factor, ... (up to ``limit``) until a candidate passes, stopping early when one
+        step gains less than MIN_GAIN_DB or is estimated slower than float32; then bisect back to the fewest k."""
+        k, last_fail, first_pass = start, 0, 0
+        previous: float | None = None
+        while k <= limit and self.budget_left():
+            recipe = make(k)
+            cand = self.try_recipe(recipe) if recipe is not None else None
+            if cand is None or cand.check is None:
+                break
+            if cand.passed and cand.allowed:
+                first_pass = k
+                break
+            last_fail = k
+            gain = None if previous is None else cand.check.mean_sqnr_db - previous
+            previous = cand.check.mean_sqnr_db
+            if gain is not None and gain < MIN_GAIN_DB:
+                break
+            k = min(limit, k * factor) if k < limit else limit + 1
+        while first_pass and first_pass - last_fail > max(1, first_pass // 8) and self.budget_left():
+            mid = (first_pass + last_fail) // 2
+            recipe = make(mid)
+            cand = self.try_recipe(recipe) if recipe is not None else None
+            if cand is None:
+                break
+            if cand.passed and cand.allowed:
+                first_pass = mid
+            else:
+                last_fail = mid
 
     def _fewest(self, base: QuantRecipe, ranked: list[str], kind: str) -> None:
-        """The k = 1, 2, 4, ... most sensitive ops (with their neighbours, see
+        """The k = 1, 4, 16, ... most sensitive ops (with their neighbours, see
         :func:`~edgekit.requant.sensitivity.island`) in ``kind`` until one passes, then bisect back to the fewest."""
         from edgekit.requant.sensitivity import island
 
@@ -358,25 +404,37 @@ class Search:
             return base.with_changes(label=f"int8 + float around the {k} most sensitive op(s) ({len(ops)} ops)",
                                      float_ops=ops)
 
-        k, last_fail, first_pass = 1, 0, 0
-        while k <= len(ranked) and self.budget_left():
-            cand = self.try_recipe(make(k))
-            if cand is None:
+        self._grow(make, 1, len(ranked), 4)
+
+    def _float_prefix(self, base: QuantRecipe) -> None:
+        """Noise spread over the whole network (no op stands out): keep the first k ops in float, k by bisection
+        (the start of a network is where noise has the longest way to grow)."""
+        from edgekit.tflite.model import parse_model
+
+        sg = parse_model(self.ctx.float_data, "float model").main
+        names = [sg.tensor(op.outputs[0]).name for op in sg.operators if op.outputs and op.outputs[0] >= 0]
+        n = len(names)
+        if n < 4:
+            return
+
+        def make(k: int) -> QuantRecipe | None:
+            if k >= n:
+                return None
+            return base.with_changes(label=f"int8 + float for the first {k} of {n} ops", float_ops=tuple(names[:k]))
+
+        # bisection on the split point: a pass (or a candidate already slower than float32) -> fewer float ops,
+        # a fail -> more
+        lo, hi = 0, n
+        while hi - lo > max(2, n // 16) and self.budget_left():
+            mid = (lo + hi) // 2
+            recipe = make(mid)
+            cand = self.try_recipe(recipe) if recipe is not None else None
+            if cand is None or cand.check is None:
                 break
-            if cand.passed:
-                first_pass = k
-                break
-            last_fail = k
-            k = min(len(ranked), k * 2) if k < len(ranked) else k + 1
-        while first_pass and first_pass - last_fail > 1 and self.budget_left():
-            mid = (first_pass + last_fail) // 2
-            cand = self.try_recipe(make(mid))
-            if cand is None:
-                break
-            if cand.passed:
-                first_pass = mid
+            if (cand.passed and cand.allowed) or cand.slower_than_float:
+                hi = mid
             else:
-                last_fail = mid
+                lo = mid
 
 
 def _label(c: Candidate) -> str:
@@ -398,7 +456,7 @@ def choose(candidates: list[Candidate]) -> tuple[Candidate | None, Candidate | N
     """(the chosen candidate or None, the best one by accuracy margin when none qualifies)."""
     ok = [c for c in candidates if c.passed and c.allowed and c.latency_ms is not None]
     if ok:
-        chosen = min(ok, key=lambda c: (round(c.latency_ms or 0.0, 3), c.size_bytes, -c.margin))
+        chosen = min(ok, key=lambda c: (c.slower_than_float, round(c.latency_ms or 0.0, 3), c.size_bytes, -c.margin))
         chosen.chosen = True
         return chosen, None
     measured = [c for c in candidates if c.check is not None and not c.error]
