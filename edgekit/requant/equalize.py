@@ -1,4 +1,4 @@
-"""Cross-layer equalization and bias correction on a float .tflite (device-safe, numpy only).
+"""Cross-layer equalization (weights and activations) and bias correction on a float .tflite (device-safe).
 
 Cross-layer equalization (Nagel et al., "Data-Free Quantization", 2019): for two weight ops in a
 row (CONV_2D / DEPTHWISE_CONV_2D / FULLY_CONNECTED, then CONV_2D / DEPTHWISE_CONV_2D /
@@ -8,6 +8,12 @@ FULLY_CONNECTED) joined by a tensor nothing else reads, with no activation or Re
 multiplied by it, with ``s_i = sqrt(r1_i / r2_i)`` from the per-channel weight ranges. The float
 function is unchanged; per-tensor weight quantization loses much less on models whose channels
 have very different ranges.
+
+Activation equalization (:func:`equalize_activations`): a per-tensor int8 range must hold the widest
+channel; when a convolution's input comes through multiplications/additions by constants (PP-LCNetV3's
+learnable affine blocks) and a zero PAD, its wide channels are divided there and multiplied back in the
+convolution's weights (the whole factor for a depthwise conv, whose weights are quantized per channel,
+the square root for a regular one, as SmoothQuant does).
 
 Bias correction (empirical): weight quantization shifts each output channel's mean by
 ``(W_q - W) . E[x]``; measured input means on the calibration samples let us subtract that from
@@ -22,7 +28,7 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from edgekit.core.recipe import QuantRecipe
-from edgekit.requant.floatmodel import map_weights
+from edgekit.requant.floatmodel import map_weights, replace_constants
 from edgekit.tflite.model import Operator, Subgraph, parse_model
 
 WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED")
@@ -81,11 +87,21 @@ def _pairs(sg: Subgraph) -> list[tuple[Operator, Operator]]:
 
 
 def pairs_in(data: bytes) -> int:
-    """How many layer pairs cross-layer equalization can rescale in this float model."""
-    return len(_pairs(parse_model(data, "float model").main))
+    """How many places equalization can rescale in this float model (layer pairs, affine chains into convs)."""
+    sg = parse_model(data, "float model").main
+    return len(_pairs(sg)) + len(_affine_chains(sg))
 
 
-def equalize(data: bytes, iterations: int = 2) -> bytes:
+def equalize(data: bytes, feeds: Sequence[np.ndarray] | None = None) -> bytes:
+    """Cross-layer equalization of the weight ranges, then (with calibration ``feeds``) of the activation ranges
+    that feed convolutions through affine ops (:func:`equalize_activations`). The float outputs do not change."""
+    data = equalize_weights(data)
+    if feeds is not None:
+        data = equalize_activations(data, feeds)
+    return data
+
+
+def equalize_weights(data: bytes, iterations: int = 2) -> bytes:
     """Cross-layer equalization of every eligible pair (see the module docstring); the float outputs do not change."""
     for _ in range(iterations):
         model = parse_model(data, "float model")
@@ -183,3 +199,139 @@ def _constant(new: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 
 def _minus(shift: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
     return lambda b: (b - shift).astype(np.float32)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Activation equalization into depthwise convolutions
+
+_LINEAR_CONST = ("MUL", "ADD")
+
+
+def _const_operand(sg: Subgraph, op: Operator) -> tuple[int, int] | None:
+    """(activation input, constant input) of a MUL/ADD by a constant, else None."""
+    if op.name not in _LINEAR_CONST or len(op.inputs) != 2 or _activation(op) not in ("NONE", None):
+        return None
+    a, b = op.inputs
+    if a >= 0 and b >= 0 and sg.tensor(b).is_constant and not sg.tensor(a).is_constant:
+        return a, b
+    if a >= 0 and b >= 0 and sg.tensor(a).is_constant and not sg.tensor(b).is_constant:
+        return b, a
+    return None
+
+
+def _affine_chains(sg: Subgraph) -> list[tuple[Operator, list[Operator], Operator | None]]:
+    """(depthwise conv, the MUL/ADD-by-constant ops feeding it (top first, ending at a MUL), the PAD or None).
+
+    Every tensor of the chain has one consumer, so rescaling it changes nothing else."""
+    producer = {o: op for op in sg.operators for o in op.outputs if o >= 0}
+    consumers: dict[int, int] = {}
+    for op in sg.operators:
+        for i in op.inputs:
+            if i >= 0:
+                consumers[i] = consumers.get(i, 0) + 1
+    out: list[tuple[Operator, list[Operator], Operator | None]] = []
+    for dw in sg.operators:
+        if dw.name not in ("DEPTHWISE_CONV_2D", "CONV_2D") or int(dw.options.get("depth_multiplier", 1) or 1) != 1:
+            continue
+        if len(dw.inputs) < 2 or not sg.tensor(dw.inputs[1]).is_constant or sg.tensor(dw.inputs[1]).dtype != "float32":
+            continue
+        t = dw.inputs[0]
+        chain: list[Operator] = []
+        pad: Operator | None = None
+        cur = producer.get(t)
+        if cur is not None and cur.name == "PAD" and len(cur.inputs) == 2 and consumers.get(t, 0) == 1:
+            pad, t = cur, cur.inputs[0]
+            cur = producer.get(t)
+        while cur is not None and consumers.get(t, 0) == 1 and t not in sg.outputs:
+            found = _const_operand(sg, cur)
+            if found is None:
+                break
+            chain.insert(0, cur)
+            t = found[0]
+            cur = producer.get(t)
+        while chain and chain[0].name != "MUL":  # the scale must be absorbed by a multiplication
+            chain.pop(0)
+        if chain:
+            out.append((dw, chain, pad))
+    return out
+
+
+def equalize_activations(data: bytes, feeds: Sequence[np.ndarray], max_samples: int = 16,
+                         max_scale: float = 64.0) -> bytes:
+    """Shrink the channels of a depthwise conv's input that range far wider than the others.
+
+    A per-tensor int8 range has to hold the widest channel, so the others get a few levels. When the
+    input comes through multiplications/additions by constants (an affine "learnable" block, a
+    folded scale) and a zero PAD, channel ``c`` can be divided by ``s_c`` there (the constants become
+    per-channel) and multiplied back in the depthwise weights of channel ``c`` (which int8 quantizes
+    per channel anyway): the float function does not change, every tensor of the chain gets
+    equal-ish channel ranges. ``s_c = max(1, range_c / median range)``, capped at ``max_scale``.
+    """
+    from edgekit.tflite.runtime import load_interpreter
+
+    model = parse_model(data, "float model")
+    sg = model.main
+    chains = _affine_chains(sg)
+    if not chains:
+        return data
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        interp = load_interpreter(data, use_xnnpack=False, preserve_all_tensors=True)
+    watched = {dw.inputs[0] for dw, _, _ in chains}
+    peak: dict[int, np.ndarray] = {}
+    for i in range(min(max_samples, int(feeds[0].shape[0]))):
+        for tensor, arr in zip(model.inputs, feeds, strict=True):
+            interp.set_tensor(tensor.index, np.asarray(arr[i], np.dtype(tensor.dtype)).reshape(tensor.shape))
+        interp.invoke()
+        for t in watched:
+            v = np.abs(np.asarray(interp.get_tensor(t), np.float64))
+            m = v.reshape(-1, v.shape[-1]).max(axis=0)
+            peak[t] = np.maximum(peak.get(t, 0.0), m)
+    new_consts: dict[str, np.ndarray] = {}
+    weight_edits: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
+    uses: dict[int, int] = {}
+    for op in sg.operators:
+        for i in op.inputs:
+            if i >= 0:
+                uses[i] = uses.get(i, 0) + 1
+    for dw, chain, _pad in chains:
+        ranges = peak[dw.inputs[0]]
+        median = float(np.median(ranges))
+        if median <= 0:
+            continue
+        # a depthwise conv takes the whole scale (its weights are quantized per channel, the same channel);
+        # a regular conv mixes input channels inside each output channel's weights: meet halfway (SmoothQuant)
+        s = np.clip(ranges / median, 1.0, max_scale) ** (1.0 if dw.name == "DEPTHWISE_CONV_2D" else 0.5)
+        if float(s.max()) < 2.0:
+            continue  # ranges already even: nothing to gain
+        channels = ranges.shape[0]
+        ok = True
+        for op in chain:
+            _, const = _const_operand(sg, op) or (0, -1)
+            value = np.asarray(sg.tensor(const).data(), np.float64)
+            shared = uses.get(const, 0) > 1 or sum(1 for t in sg.tensors if t.name == sg.tensor(const).name) > 1
+            if value.size not in (1, channels) or sg.tensor(const).name in new_consts or shared:
+                ok = False
+        if not ok:
+            continue
+        for op in chain:
+            _, const = _const_operand(sg, op) or (0, -1)
+            value = np.asarray(sg.tensor(const).data(), np.float64).reshape(-1)
+            new_consts[sg.tensor(const).name] = (np.broadcast_to(value, (channels,)) / s).astype(np.float32)
+        wname = sg.tensor(dw.inputs[1]).name
+        if uses.get(dw.inputs[1], 0) > 1 or wname in weight_edits:
+            for op in chain:  # shared weights: leave this chain alone
+                _, const = _const_operand(sg, op) or (0, -1)
+                new_consts.pop(sg.tensor(const).name, None)
+            continue
+        weight_edits[wname] = _scale_last(s)  # the input-channel axis of both kinds
+    if not weight_edits:
+        return data
+    data = map_weights(data, weight_edits)
+    return replace_constants(data, new_consts)
+
+
+def _scale_last(s: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda w: (w * s.reshape((1,) * (w.ndim - 1) + (-1,))).astype(np.float32)

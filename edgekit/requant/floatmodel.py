@@ -180,3 +180,26 @@ def map_weights(data: bytes, edits: Mapping[str, Callable[[np.ndarray], np.ndarr
     if missing:
         raise ValueError(f"no float32 constant tensor named {missing[0]!r}")
     return _write(model_t)
+
+
+def replace_constants(data: bytes, values: Mapping[str, np.ndarray]) -> bytes:
+    """A copy with the named float32 constant tensors replaced by ``values`` (their shapes may change, e.g. a
+    scalar multiplier becoming one value per channel; the op must broadcast it)."""
+    if not values:
+        return data
+    model_t = _read(data)
+    done: set[str] = set()
+    for sg in model_t.subgraphs:
+        for tensor in sg.tensors:
+            name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+            if name not in values or name in done or tensor.type != _FLOAT32 or not tensor.buffer:
+                continue
+            new = np.asarray(values[name], np.float32)
+            model_t.buffers[tensor.buffer].data = np.frombuffer(new.tobytes(), np.uint8)
+            tensor.shape = list(new.shape)
+            tensor.shapeSignature = list(new.shape) if tensor.shapeSignature is not None else None
+            done.add(name)
+    missing = sorted(set(values) - done)
+    if missing:
+        raise ValueError(f"no float32 constant tensor named {missing[0]!r}")
+    return _write(model_t)

@@ -166,7 +166,7 @@ def apply_recipe(float_data: bytes, recipe: QuantRecipe, calib_feeds: list[np.nd
         from edgekit.requant.equalize import bias_correct, equalize
 
         if recipe.equalize:
-            data = equalize(data)
+            data = equalize(data, calib_feeds)
         if recipe.bias_correction:
             data = bias_correct(data, recipe, calib_feeds)
     stats = stats_for(data, calib_feeds, recipe.calibration_method, cache) if recipe.mode.needs_calibration else None

@@ -289,7 +289,7 @@ class Search:
         return max(pool, key=lambda c: c.margin, default=None)
 
     def equalizable(self) -> bool:
-        """Cross-layer equalization has pairs of layers to work on in this model."""
+        """Equalization has something to work on in this model (layer pairs, affine chains into convs)."""
         from edgekit.requant.equalize import pairs_in
 
         return pairs_in(self.ctx.float_data) > 0
@@ -314,7 +314,7 @@ class Search:
                 self.try_recipe(self.recipe(label, calibration_method=method))
         best = self.best_aeq_int8()
         if best is not None and not self.passing(full_integer=True) and self.equalizable():
-            self.try_recipe(best.recipe.with_changes(label=_label(best) + " + cross-layer equalization",
+            self.try_recipe(best.recipe.with_changes(label=_label(best) + " + equalization",
                                                      equalize=True))
         best = self.best_aeq_int8()
         if best is not None and not self.passing(full_integer=True):
