@@ -60,6 +60,7 @@ class SourceModel:
     outputs: list[TensorSpec]
     run: ReferenceRunner
     saved_model_dir: Path | None = None  # what the TFLite converter reads (may be a temp dir)
+    float_tflite: Path | None = None  # a float .tflite of saved_model_dir the loader already made (ONNX: the checked one)
     notes: list[str] = field(default_factory=list)  # things the user should be told (e.g. batch fixed to 1)
     warnings: list[str] = field(default_factory=list)  # things that may make the result wrong (e.g. --no-check)
     cleanup: Callable[[], None] | None = None  # removes temp dirs made by the loader

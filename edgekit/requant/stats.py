@@ -12,6 +12,7 @@ says when the calibration data does not look like the inputs the model is checke
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from edgekit.core.quant import CalibrationMethod
 from edgekit.tflite.model import parse_model
 
 HIST_BINS = 2048
-HIST_VALUES_PER_SAMPLE = 65536  # a big tensor's histogram takes every k-th value of each sample (a fixed stride)
+HIST_VALUES_TOTAL = 262144  # a big tensor's histogram takes every k-th value of each sample, this many in all
 
 
 @dataclass
@@ -65,7 +66,7 @@ def _interpreter(data: bytes) -> Any:
 
     with warnings.catch_warnings():  # LiteRT warns that preserving all tensors is for debugging: it is what we want
         warnings.simplefilter("ignore")
-        return load_interpreter(data, use_xnnpack=False, preserve_all_tensors=True)
+        return load_interpreter(data, use_xnnpack=False, preserve_all_tensors=True, num_threads=os.cpu_count() or 1)
 
 
 def _activation_indices(data: bytes) -> tuple[dict[int, str], tuple[str, ...], tuple[str, ...], list[Any]]:
@@ -88,13 +89,17 @@ def collect_stats(data: bytes, feeds: Sequence[np.ndarray], histograms: bool = T
                   reference: ActivationStats | None = None) -> ActivationStats:
     """Run the float model on every sample (``feeds``: one (N, *shape) array per model input, in order).
 
-    ``histograms`` adds a second pass for :data:`HIST_BINS`-bin histograms (percentile and MSE need
-    them); with ``reference``, each tensor also counts the values outside the reference's range.
+    One pass: exact min/max per tensor; with ``histograms``, also up to :data:`HIST_VALUES_TOTAL`
+    values per tensor (a fixed stride), binned into :data:`HIST_BINS` bins over [min, max]
+    at the end (percentile and MSE need them); with ``reference``, each tensor also counts the values
+    outside the reference's range.
     """
     wanted, outputs, input_names, inputs = _activation_indices(data)
     count = int(feeds[0].shape[0]) if feeds else 0
     interp = _interpreter(data)
     stats: dict[str, TensorStats] = {}
+    kept: dict[str, list[np.ndarray]] = {}
+    per_sample = max(512, HIST_VALUES_TOTAL // max(count, 1))
     for i in progress(range(count), label) if label else range(count):
         _run(interp, inputs, feeds, i)
         for index, name in wanted.items():
@@ -112,25 +117,21 @@ def collect_stats(data: bytes, feeds: Sequence[np.ndarray], histograms: bool = T
             if reference is not None and name in reference.tensors:
                 ref = reference.tensors[name]
                 entry.outside += int(np.count_nonzero((finite < ref.min) | (finite > ref.max)))
-    if histograms and count:
-        for entry in stats.values():
-            entry.hist = np.zeros(HIST_BINS, np.int64)
-        for i in progress(range(count), "Measuring activation histograms") if label else range(count):
-            _run(interp, inputs, feeds, i)
-            for index, name in wanted.items():
-                found = stats.get(name)
-                if found is None or found.hist is None:
-                    continue
-                values = interp.get_tensor(index).ravel()
-                if values.size > HIST_VALUES_PER_SAMPLE:
-                    values = values[:: values.size // HIST_VALUES_PER_SAMPLE]
-                finite = values[np.isfinite(values)]
-                if found.max > found.min:
-                    scaled = (finite.astype(np.float64) - found.min) * (HIST_BINS / (found.max - found.min))
-                    bins = np.clip(scaled.astype(np.int64), 0, HIST_BINS - 1)
-                    found.hist += np.bincount(bins, minlength=HIST_BINS)
-                else:
-                    found.hist[0] += finite.size
+            if histograms:
+                flat = finite.ravel()
+                if flat.size > per_sample:
+                    flat = flat[:: flat.size // per_sample]
+                kept.setdefault(name, []).append(flat.astype(np.float32, copy=True))
+    if histograms:
+        for name, parts in kept.items():
+            t = stats[name]
+            values = np.concatenate(parts).astype(np.float64)
+            if t.max > t.min:
+                bins = np.clip(((values - t.min) * (HIST_BINS / (t.max - t.min))).astype(np.int64), 0, HIST_BINS - 1)
+                t.hist = np.bincount(bins, minlength=HIST_BINS).astype(np.int64)
+            else:
+                t.hist = np.zeros(HIST_BINS, np.int64)
+                t.hist[0] = values.size
     return ActivationStats(tensors=stats, samples=count, outputs=outputs, inputs=input_names,
                            histograms=histograms and bool(count))
 

@@ -207,7 +207,7 @@ def _run(config: ConvertConfig) -> ConvertResult:
             float_data: bytes | None = None
             cache: dict[tuple[int, bool], ActivationStats] = {}
             if config.engine is Engine.AEQ or (config.data is not None and config.quantize.needs_calibration):
-                float_data = float_model_bytes(source.saved_model_dir, config.debug)
+                float_data = float_model_bytes(source, config.debug, fresh=config.prune is not None)
             if config.engine is Engine.AEQ and config.recipe is not None and float_data is not None:
                 from edgekit.requant.pipeline import apply_recipe
 
@@ -274,11 +274,18 @@ def _run(config: ConvertConfig) -> ConvertResult:
     return result
 
 
-def float_model_bytes(saved_model_dir: Path, debug: bool = False) -> bytes:
-    """The float32 .tflite of the SavedModel (what ai-edge-quantizer and the range comparison start from)."""
+def float_model_bytes(source: SourceModel, debug: bool = False, fresh: bool = False) -> bytes:
+    """The float32 .tflite of the source (what ai-edge-quantizer and the range comparison start from): the one
+    the loader already made and checked (ONNX), else (or ``fresh``: the SavedModel was pruned since) a float
+    conversion of its SavedModel."""
     from edgekit.requant.floatmodel import prepare_float
 
-    data, _ = convert(saved_model_dir, QuantizeMode.NONE, IOType.FLOAT32, debug=debug)
+    if not fresh and source.float_tflite is not None and Path(source.float_tflite).is_file():
+        data = Path(source.float_tflite).read_bytes()
+    else:
+        if source.saved_model_dir is None:
+            raise RuntimeError(f"the {source.format.value} loader gave no SavedModel")
+        data, _ = convert(source.saved_model_dir, QuantizeMode.NONE, IOType.FLOAT32, debug=debug)
     return prepare_float(data, "float model").data
 
 

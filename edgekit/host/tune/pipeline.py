@@ -287,7 +287,7 @@ def _prepare_source(config: TuneConfig, notes: list[str], warnings: list[str]) -
         samples = {mapping[s.name]: permute_samples(calib_src[s.name], s.to_tflite_perm) for s in source.inputs}
         held_sig = {mapping[s.name]: permute_samples(held_src[s.name], s.to_tflite_perm) for s in source.inputs}
         status("Converting to a float32 .tflite (every ai-edge-quantizer candidate starts from it) ...")
-        float_data = float_model_bytes(source.saved_model_dir, config.debug)
+        float_data = float_model_bytes(source, config.debug)
         checked = validate(float_data, source)
         saved_model_dir = source.saved_model_dir
 

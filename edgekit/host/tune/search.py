@@ -283,6 +283,18 @@ class Search:
             out = [c for c in out if c.kind == QuantKind.INT8.value and not c.float_ops and not c.int16_ops]
         return out
 
+    def done(self) -> bool:
+        """A passing candidate as fast as any int8 one measured so far (within 2%): more search cannot gain."""
+        ok = [c for c in self.passing() if c.latency_ms is not None and not c.slower_than_float]
+        if self.ctx.integer_only_device:
+            ok = [c for c in ok if c.kind == QuantKind.INT8.value and not c.float_ops and not c.int16_ops]
+        fastest = min((c.latency_ms for c in self.candidates if c.latency_ms is not None and c.check is not None),
+                      default=None)
+        if ok and fastest is not None and min(c.latency_ms or 0.0 for c in ok) <= 1.02 * fastest:
+            self.stopped = self.stopped or "a passing candidate is as fast as the plain int8 ones"
+            return True
+        return False
+
     def best_aeq_int8(self) -> Candidate | None:
         pool = [c for c in self.candidates if c.recipe.engine is Engine.AEQ and c.recipe.mode is QuantizeMode.INT8
                 and not c.recipe.int16_ops and not c.recipe.float_ops and c.check is not None]
@@ -304,27 +316,24 @@ class Search:
         if ctx.tf_convert is not None:
             self.try_recipe(self.recipe("TF converter int8 (convert's default)", engine=Engine.TF))
         self.try_recipe(self.recipe("ai-edge-quantizer int8 min-max"))
-        if self.passing(full_integer=True):
-            self.stopped = "a full-integer candidate passed"
+        if self.done():
             return self.candidates
         # 2. calibration statistics
         for label, method in (("int8, percentile clipping", CalibrationMethod.PERCENTILE),
                               ("int8, MSE clipping", CalibrationMethod.MSE)):
-            if not self.passing(full_integer=True):
+            if not self.done():
                 self.try_recipe(self.recipe(label, calibration_method=method))
         best = self.best_aeq_int8()
-        if best is not None and not self.passing(full_integer=True) and self.equalizable():
+        if best is not None and not self.done() and self.equalizable():
             self.try_recipe(best.recipe.with_changes(label=_label(best) + " + equalization",
                                                      equalize=True))
         best = self.best_aeq_int8()
-        if best is not None and not self.passing(full_integer=True):
+        if best is not None and not self.done():
             self.try_recipe(best.recipe.with_changes(label=_label(best) + " + bias correction", bias_correction=True))
-        if ctx.integer_only_device and not self.passing(full_integer=True) and best is not None \
-                and self.equalizable():
-            self.try_recipe(best.recipe.with_changes(label="int8 per-tensor + CLE + bias correction", per_tensor=True,
-                                                     equalize=True, bias_correction=True))
-        if self.passing(full_integer=True):
-            self.stopped = "a full-integer candidate passed"
+        if ctx.integer_only_device and not self.done() and best is not None and self.equalizable():
+            self.try_recipe(best.recipe.with_changes(label="int8 per-tensor + equalization + bias correction",
+                                                     per_tensor=True, equalize=True, bias_correction=True))
+        if self.done():
             return self.candidates
         if ctx.integer_only_device:
             self.stopped = f"{ctx.entry.profile.id} runs full-integer int8 only: no int16 or float candidates"
