@@ -17,6 +17,7 @@ from edgekit.core.shapes import ShapeRequest
 from edgekit.data import Preprocessing
 from edgekit.errors import CheckFailed, UsageError
 from edgekit.report import emit_json, format_table, human_bytes, info, warn
+from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 
 
 @click.command(name="convert")
@@ -52,6 +53,8 @@ from edgekit.report import emit_json, format_table, human_bytes, info, warn
 @click.option("--data", type=click.Path(exists=True, path_type=Path), default=None,
               help="Held-out inputs (images folder, .npy/.npz) for the check, whose activation ranges are also "
               "compared with the calibration data's.")
+@click.option("--map-threshold", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAP_THRESHOLD, show_default=True,
+              help="The threshold the check binarizes dense [0,1] output maps at for their IoU.")
 @click.option("--allow-mismatch", is_flag=True,
               help="Exit 0 even when the check fails verify's default thresholds (the file is written either way).")
 @prune_options
@@ -59,7 +62,7 @@ from edgekit.report import emit_json, format_table, human_bytes, info, warn
 def convert(model: Path, output: Path, quantize: str, io_type: str | None, per_tensor: bool, calibration: Path | None,
             calibration_samples: int, batch: int | None, input_shapes: tuple[str, ...], keep_float: tuple[str, ...],
             keep_nchw: tuple[str, ...], no_check: bool, bundle: Path | None, golden_samples: int, force: bool,
-            recipe_file: Path | None, data: Path | None, allow_mismatch: bool,
+            recipe_file: Path | None, data: Path | None, map_threshold: float, allow_mismatch: bool,
             as_json: bool, **option_args: Any) -> None:
     """Convert MODEL (.keras, .h5, SavedModel folder, .onnx, or a float .tflite) to a .tflite file.
 
@@ -100,12 +103,12 @@ def convert(model: Path, output: Path, quantize: str, io_type: str | None, per_t
         recipe = recipe_from(option_args)
     if fmt is SourceFormat.TFLITE:
         result = _convert_tflite(model, output, quantize, io_type, per_tensor, calibration, calibration_samples,
-                                 recipe, names, bundle, golden_samples, force, quant_recipe, data,
+                                 recipe, names, bundle, golden_samples, force, quant_recipe, data, map_threshold,
                                  bool(batch or input_shapes or keep_nchw or no_check or option_args.get("prune")))
     else:
         result = _convert_source(model, output, quantize, io_type, per_tensor, calibration, calibration_samples,
                                  batch, input_shapes, names, keep_nchw, no_check, bundle, golden_samples, force,
-                                 recipe, quant_recipe, data, option_args)
+                                 recipe, quant_recipe, data, map_threshold, option_args)
     _finish(result, as_json, allow_mismatch)
 
 
@@ -118,7 +121,8 @@ def _given_params() -> set[str]:
 def _convert_tflite(model: Path, output: Path, quantize: str, io_type: str | None, per_tensor: bool,
                     calibration: Path | None, calibration_samples: int, recipe: Preprocessing,
                     names: tuple[str, ...], bundle: Path | None, golden_samples: int, force: bool,
-                    quant_recipe: Any, data: Path | None, source_only_options: bool) -> dict[str, Any]:
+                    quant_recipe: Any, data: Path | None, map_threshold: float,
+                    source_only_options: bool) -> dict[str, Any]:
     """A float .tflite: the device-safe ai-edge-quantizer pipeline (no TensorFlow)."""
     from edgekit.requant.pipeline import TFLiteConvertConfig, run_tflite_convert
 
@@ -129,7 +133,7 @@ def _convert_tflite(model: Path, output: Path, quantize: str, io_type: str | Non
         model=model, output=output, quantize=quantize, io_type=io_type,  # type: ignore[arg-type]
         per_tensor=per_tensor, calibration=calibration, calibration_samples=calibration_samples,
         preprocessing=recipe, keep_float=names, bundle=bundle, golden_samples=golden_samples, force=force,
-        recipe=quant_recipe, data=data, debug=is_debug(),
+        recipe=quant_recipe, data=data, map_threshold=map_threshold, debug=is_debug(),
     )
     return run_tflite_convert(config).to_dict()
 
@@ -138,7 +142,8 @@ def _convert_source(model: Path, output: Path, quantize: str, io_type: str | Non
                     calibration: Path | None, calibration_samples: int, batch: int | None,
                     input_shapes: tuple[str, ...], names: tuple[str, ...], keep_nchw: tuple[str, ...],
                     no_check: bool, bundle: Path | None, golden_samples: int, force: bool, recipe: Preprocessing,
-                    quant_recipe: Any, data: Path | None, option_args: dict[str, Any]) -> dict[str, Any]:
+                    quant_recipe: Any, data: Path | None, map_threshold: float,
+                    option_args: dict[str, Any]) -> dict[str, Any]:
     """Keras, SavedModel or ONNX: the workstation pipeline (TF converter, or ai-edge-quantizer for a recipe)."""
     from edgekit.host.convert.config import ConvertConfig
     from edgekit.host.convert.pipeline import run_convert
@@ -151,7 +156,7 @@ def _convert_source(model: Path, output: Path, quantize: str, io_type: str | Non
         load=LoadOptions(shapes=ShapeRequest.from_texts(input_shapes, batch), keep_nchw=keep_nchw, check=not no_check,
                          check_data=calibration, check_recipe=recipe, debug=is_debug()),
         keep_float=names, bundle=bundle, golden_samples=golden_samples, force=force,
-        prune=prune_config_from(option_args), recipe=quant_recipe, data=data,
+        prune=prune_config_from(option_args), recipe=quant_recipe, data=data, map_threshold=map_threshold,
     )
     return run_convert(config).to_dict()
 

@@ -31,6 +31,7 @@ from edgekit.requant.check import CheckResult, check_warning, judge
 from edgekit.requant.floatmodel import FloatModel, prepare_float
 from edgekit.requant.stats import ActivationStats, RangeComparison, collect_stats, compare_ranges
 from edgekit.tflite.model import Tensor, TFLiteModel, parse_model
+from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 
 MIN_CALIBRATION_SAMPLES = 50
 _BOUNDARY = {"QUANTIZE", "DEQUANTIZE"}
@@ -68,6 +69,7 @@ class TFLiteConvertConfig:
     recipe: QuantRecipe | None = None  # --recipe: replay (its calibration unless --calibration is given)
     data: Path | None = None  # held-out inputs for the check and the range comparison
     data_samples: int = 50
+    map_threshold: float = DEFAULT_MAP_THRESHOLD
     debug: bool = False
 
     def __post_init__(self) -> None:
@@ -330,7 +332,7 @@ def run_tflite_convert(config: TFLiteConvertConfig) -> TFLiteConvertResult:
         synthetic = summary.kind == "synthetic"
     reference = source.run(golden)
     check = judge(data, [s.name for s in source.inputs], [golden[s.name] for s in source.inputs], reference,
-                  synthetic=synthetic, described=described)
+                  synthetic=synthetic, map_threshold=config.map_threshold, described=described)
     if not check.passed:
         warnings.append(check_warning(check, f"edgekit tune {config.model} --device ID --calibration DATA --data DATA "
                                              f"-o {config.output}"))

@@ -84,6 +84,7 @@ class ConvertConfig:
     recipe: QuantRecipe | None = None  # --recipe: replay a recipe `edgekit tune` wrote (mode, engine, per-op precision)
     data: Path | None = None  # --data: held-out inputs for the check and the activation-range comparison
     data_samples: int = 50
+    map_threshold: float = 0.5  # the check's IoU threshold for dense [0,1] output maps (--map-threshold)
 
     def __post_init__(self) -> None:
         if self.recipe is not None:  # the recipe decides what to make; options that contradict it are refused

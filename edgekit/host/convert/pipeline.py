@@ -246,7 +246,8 @@ def _run(config: ConvertConfig) -> ConvertResult:
             check = judge(data, [e.signature_name or e.tensor.name for e in checked.inputs],
                           [check_in[e.spec.name] for e in checked.inputs],
                           {e.signature_name or e.tensor.name: check_out[e.spec.name] for e in checked.outputs},
-                          synthetic=summary.kind == "synthetic" and config.data is None, described=described)
+                          synthetic=summary.kind == "synthetic" and config.data is None,
+                          map_threshold=config.map_threshold, described=described)
             check = _with_source_names(check, {e.signature_name or e.tensor.name: e.spec.name for e in checked.outputs})
             if not check.passed:
                 warnings.append(check_warning(check, f"edgekit tune {config.model} --device ID --calibration DATA "
