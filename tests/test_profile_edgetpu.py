@@ -32,11 +32,11 @@ def test_unsupported_op_in_the_middle_sends_the_rest_to_the_cpu() -> None:
     assert mapping.cached_parameter_bytes == 216 + 32  # only the conv's parameters go to the TPU
     est = estimate(m, get_profile("coral-usb-rpi4"))
     assert est.edgetpu is not None
-    assert est.edgetpu["first_unmapped_op"] == {"index": 1, "op": "EXP", "reason": first.reason}
-    assert est.edgetpu["mapped_ops"] == 1 and est.edgetpu["cpu_ops"] == 4
+    assert est.edgetpu.to_dict()["first_unmapped_op"] == {"index": 1, "op": "EXP", "reason": first.reason}
+    assert est.edgetpu.mapped_ops == 1 and est.edgetpu.cpu_ops == 4
     runs_on = {o.index: o.runs_on for o in est.ops}
     assert runs_on[0] == "edgetpu" and runs_on[1].startswith("cpu") and runs_on[4].startswith("cpu")
-    total = est.edgetpu["tpu_ms"] + est.edgetpu["link_ms"] + est.edgetpu["cpu_ms"]
+    total = est.edgetpu.tpu_ms + est.edgetpu.link_ms + est.edgetpu.cpu_ms
     assert est.latency_ms == pytest.approx(total, abs=0.01)
 
 
@@ -49,7 +49,7 @@ def test_float_model_runs_none_of_it_and_says_which_flags_fix_it() -> None:
     assert mapping.first_unmapped is not None and mapping.first_unmapped.index == 0
     assert "not full-integer" in mapping.first_unmapped.reason
     est = estimate(m, get_profile("coral-devboard"))
-    assert est.edgetpu is not None and est.edgetpu["mapped_ops"] == 0 and est.edgetpu["tpu_ms"] == 0
+    assert est.edgetpu is not None and est.edgetpu.mapped_ops == 0 and est.edgetpu.tpu_ms == 0
     assert all(o.runs_on.startswith("cpu") for o in est.ops)
     assert est.latency_ms > 0
 

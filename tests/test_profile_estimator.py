@@ -24,7 +24,7 @@ def test_every_shipped_device_estimates_the_chain() -> None:
         assert est.peak_memory_bytes == (est.weights_bytes + est.repacked_weights_bytes + est.arena_bytes
                                          + est.persistent_bytes + est.runtime_overhead_bytes)
         assert est.profile_source == "shipped" and est.fitted_on
-        d = est.as_dict()
+        d = est.to_dict()
         assert d["estimated"] is True and len(d["ops"]) == 4
 
 
