@@ -5,6 +5,5 @@ blocks.py      small-block models (inverted residual, squeeze-excite + hard-swis
 runner.py      timing (process CPU time at one thread), delegate placement, peak-RSS probes
 fit.py         least squares of the profile's figures from the measurements
 machine.py     cores, clock, SIMD, RAM, measured copy bandwidth
-writer.py      TOML writing (tomllib only reads)
-pipeline.py    measure -> fit -> validate through edgekit.profile.schema -> write atomically
+pipeline.py    measure -> fit -> validate through edgekit.profile.schema -> write (edgekit.core.profile_toml)
 """
