@@ -7,7 +7,6 @@ emulated Pi (scripts/test-pi).
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -179,48 +178,3 @@ def mutate_tree(obj: Any, ops: list[tuple[str, int, int]]) -> Any:
 
 
 TREE_OPS = ("replace", "delete", "add", "scale")
-
-
-def _toml_value(v: Any) -> str:
-    import math
-
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v if x is not None) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items() if x is not None) + "}"
-    raise TypeError(type(v))
-
-
-def dump_toml(data: dict[str, Any]) -> str:
-    """A small TOML writer (tomllib only reads): top-level scalars, then one [table] per dict (nested by dots)."""
-
-    lines: list[str] = []
-
-    def table(prefix: str, d: dict[str, Any]) -> None:
-        subs = []
-        for k, v in d.items():
-            if v is None:
-                continue
-            if isinstance(v, dict):
-                subs.append((k, v))
-            else:
-                lines.append(f"{json.dumps(str(k))} = {_toml_value(v)}")
-        for k, v in subs:
-            name = f"{prefix}.{json.dumps(str(k))}" if prefix else json.dumps(str(k))
-            lines.append(f"\n[{name}]")
-            table(name, v)
-
-    table("", data)
-    return "\n".join(lines) + "\n"

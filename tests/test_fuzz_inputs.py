@@ -30,7 +30,6 @@ from hypothesis import strategies as st
 from reliability_helpers import (
     BYTE_OPS,
     TREE_OPS,
-    dump_toml,
     make_fc_tflite,
     mutate_bytes,
     mutate_tree,
@@ -38,6 +37,7 @@ from reliability_helpers import (
 )
 
 from edgekit.cli import main
+from edgekit.core.profile_toml import dumps
 from edgekit.errors import EdgekitError
 
 pytestmark = pytest.mark.slow
@@ -381,7 +381,7 @@ def test_profile_loader_survives_mutated_toml(workdir: Path, index: int, ops: li
     if textual:
         data = mutate_bytes(raw, text_ops)
     else:
-        data = dump_toml(mutate_tree(tomllib.loads(raw.decode()), ops)).encode()
+        data = dumps(mutate_tree(tomllib.loads(raw.decode()), ops), allow_non_finite=True).encode()
     path = workdir / "profile.toml"
     path.write_bytes(data)
     library_call_is_clean("toml", data, lambda: load_profile(path))
