@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import time
-import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,9 +25,8 @@ from edgekit.calibrate.runner import (
     memory_specs,
     suite,
 )
-from edgekit.calibrate.writer import dumps
-from edgekit.errors import ProfileError, UsageError
-from edgekit.fsutil import write_text_atomic
+from edgekit.core import profile_toml
+from edgekit.errors import UsageError
 
 MIN_BUDGET_S = 5.0
 ACTIVATION_BUFFER_BYTES = 4 * 2**20
@@ -247,7 +245,8 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float,
                              tuple(_delegate_disagreements(fit)))
 
 
-def render(doc: dict[str, Any], fit: FitResult) -> str:
+def _comments(doc: dict[str, Any], fit: FitResult) -> dict[str, str]:
+    """The profile file's comments: how to use it and what the delegate took (top), what residuals are."""
     delegated = ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in sorted(fit.delegated.items()))
     header = (
         "Device profile written by `edgekit calibrate` (schema_version 1).\n"
@@ -255,8 +254,8 @@ def render(doc: dict[str, Any], fit: FitResult) -> str:
         "Delegate placement observed on the micro-benchmarks (op.dtype=taken by XNNPACK):\n"
         + "\n".join(_wrap(delegated, 100))
     )
-    return dumps(doc, comments={"": header, "fit.residuals": "measured vs fitted, per micro-benchmark: "
-                                "predicted/measured - 1 (one thread, XNNPACK on)"})
+    return {"": header, "fit.residuals": "measured vs fitted, per micro-benchmark: "
+            "predicted/measured - 1 (one thread, XNNPACK on)"}
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -277,10 +276,5 @@ def write_profile(path: Path, result: CalibrationResult, overwrite: bool = True)
     """Validate the profile through the profile loader, then write it atomically. Returns the text."""
     from edgekit.profile.schema import profile_from_dict
 
-    text = render(result.profile_doc, result.fit)
-    try:
-        profile_from_dict(tomllib.loads(text), str(path))
-    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - the writer's bug, not the user's
-        raise ProfileError(f"calibrate produced invalid TOML ({exc}).", hint="Report this edgekit bug.") from exc
-    write_text_atomic(path, text, overwrite)
-    return text
+    return profile_toml.write(path, result.profile_doc, _comments(result.profile_doc, result.fit), overwrite=overwrite,
+                              check=lambda doc: profile_from_dict(doc, str(path)))
