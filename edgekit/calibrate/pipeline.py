@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from edgekit.calibrate.runner import (
     suite,
 )
 from edgekit.core import profile_toml
+from edgekit.core.progress import status
 from edgekit.errors import UsageError
 
 MIN_BUDGET_S = 5.0
@@ -197,28 +198,26 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
     }
 
 
-def run_calibration(device_id: str, threads: Sequence[int], budget_s: float,
-                    say: Callable[[str], None] | None = None, name: str | None = None) -> CalibrationResult:
+def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, name: str | None = None) -> CalibrationResult:
     """Measure and fit; nothing is written (see :func:`write_profile`)."""
     from edgekit.tflite.runtime import runtime_info
 
     if budget_s < MIN_BUDGET_S:
         raise UsageError(f"--budget-s {budget_s:g} is too short.", hint=f"Give at least {MIN_BUDGET_S:g} seconds.")
-    say = say or (lambda _m: None)
     start = time.monotonic()
     machine = detect_machine()
     # activations of edge CNNs are 0.1-4 MiB: the bandwidth that matters is that of buffers this size
     bandwidth = measure_bandwidth_gb_s(ACTIVATION_BUFFER_BYTES)
     dram_bandwidth = measure_bandwidth_gb_s(64 * 2**20, repeats=3)
-    say(f"calibrate: {machine.cores} x {machine.core_type} @ {machine.clock_ghz} GHz, {machine.simd}, "
+    status(f"calibrate: {machine.cores} x {machine.core_type} @ {machine.clock_ghz} GHz, {machine.simd}, "
         f"copy bandwidth {bandwidth} GB/s on 4 MiB buffers, {dram_bandwidth} GB/s on 64 MiB (measured)")
     specs = suite(budget_s)
     block_specs = block_suite(budget_s)
     # memory probes run in fresh processes (their cost depends on how busy the machine is): first; the
     # single-op suite gets what is left after a reserve for the blocks and the fit
-    probes = measure_memory(memory_specs(budget_s), say=say)
+    probes = measure_memory(memory_specs(budget_s))
     timing_budget = max(2.0, budget_s - (time.monotonic() - start) - 0.3 * len(block_specs) - 1.5)
-    ms, overhead = measure_suite(specs, list(threads), timing_budget, say=say)
+    ms, overhead = measure_suite(specs, list(threads), timing_budget)
     tiles = GEMM_TILES.get(machine.simd, {"float32": (1, 1), "int8": (1, 1)}) if schema_has_gemm() else None
     # peak rates in the units the estimator divides: GEMM work where the [gemm] figures apply
     rated = apply_gemm(ms, fit_gemm([m for m in ms if m.threads == 1 and m.xnnpack], tiles)) if tiles else ms
@@ -231,7 +230,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float,
                             peaks, overhead.get("xnnpack", 1.0), max(1.0, 2.0 * fit.per_op_overhead_us),
                             str(rt), threads, measured_specs)
     # blocks: fit the partition hand-over cost, then record how the estimator does on them (validation)
-    blocks = measure_blocks(block_specs, say=say)
+    blocks = measure_blocks(block_specs)
     part_us = fit_partition_overhead_us(doc, blocks)
     if part_us is not None:
         doc["runtime"]["partition_overhead_us"] = round(part_us, 3)
