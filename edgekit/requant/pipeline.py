@@ -222,6 +222,7 @@ class TFLiteConvertResult:
         recipe = self.recipe
         src_size = Path(cfg.model).stat().st_size
         return {
+            "kind": "convert",
             "output": str(cfg.output),
             "source": {"path": str(cfg.model), "format": "tflite", "size_bytes": src_size},
             "engine": recipe.engine.value,

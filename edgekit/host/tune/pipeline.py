@@ -128,6 +128,7 @@ class TuneResult:
     def to_dict(self) -> dict[str, Any]:
         c = self.config
         return {
+            "kind": "tune",
             "model": str(c.model), "device": self.device, "output": str(c.output) if self.chosen else None,
             "recipe_file": str(self.recipe_path) if self.recipe_path else None,
             "bundle": str(self.bundle_dir) if self.bundle_dir else None,

@@ -203,7 +203,7 @@ def evaluate(ctx: SearchContext, recipe: QuantRecipe, index: int) -> Candidate:
         est = estimate(model, ctx.entry, ctx.threads)
         cand.latency_ms = est.latency_ms
         cand.partitions = est.delegate_partitions
-        cand.edgetpu = est.edgetpu
+        cand.edgetpu = est.edgetpu.to_dict() if est.edgetpu is not None else None
         cand.boundary_ops, cand.float_ops, cand.int16_ops = _count_ops(cand.data)
         _apply_constraints(ctx, cand)
     except EdgekitError as exc:
