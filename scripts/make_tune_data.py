@@ -9,8 +9,9 @@ files on any machine. Calibration and held-out splits use different seeds (no sa
 Sets (OUT_DIR/NAME/{calib,heldout}):
   ocr_docs    320x320 document photos: paper with lines of printed words (sizes, inks, slight rotation,
               perspective-free shading, noise, a shadow), like PP-OCR's detector sees a page;
-  photos      320x320 ordinary photos WITHOUT text (sky/ground gradients, blobs, shapes, texture): the
-              wrong calibration data for a text detector (issue 12's "photo-calibrated detector");
+  photos      320x320 ordinary outdoor photos WITHOUT text (sky/ground gradients, soft blurred shapes,
+              low-contrast texture): the wrong calibration data for a text detector (issue 12's
+              "photo-calibrated detector");
   ocr_lines   48x320 text-line crops (one line of words, left aligned, padded), for the recognizer;
   ocr_dir     48x192 text-line crops, half of them upside down, for the 0/180 direction classifier;
   faces       128x128 faces drawn from ellipses (skin tones, eyes, brows, nose, mouth, hair) on
@@ -99,33 +100,27 @@ def doc_photo(rng: np.random.Generator, size: int = 320) -> Image.Image:
 
 
 def plain_photo(rng: np.random.Generator, size: int = 320) -> Image.Image:
-    """An ordinary photo without any text: sky/ground gradients, blurred blobs, shapes, foliage-like texture."""
+    """An ordinary outdoor photo without any text: sky and ground gradients, soft blurred shapes (trees, hills,
+    clouds), low-contrast natural texture and sensor noise. No sharp strokes: nothing a text detector fires on."""
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
-    horizon = rng.uniform(0.3, 0.7)
+    horizon = rng.uniform(0.3, 0.7) + 0.08 * np.sin(xx * rng.uniform(2, 6) + rng.uniform(0, 6))
     sky = np.array([rng.uniform(90, 200), rng.uniform(140, 220), rng.uniform(180, 255)])
     ground = np.array([rng.uniform(40, 140), rng.uniform(60, 160), rng.uniform(20, 100)])
-    t = np.clip((yy - horizon) * 8, 0, 1)[..., None]
+    t = np.clip((yy - horizon) * 6, 0, 1)[..., None]
     arr = sky * (1 - t) * (1 - 0.3 * yy[..., None]) + ground * t
     img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
-    for _ in range(int(rng.integers(4, 14))):
-        c = tuple(int(v) for v in rng.uniform(0, 255, 3))
+    for _ in range(int(rng.integers(3, 9))):
+        c = tuple(int(v) for v in rng.uniform(30, 230, 3))
         x0, y0 = rng.uniform(-50, size, 2)
-        w, h = rng.uniform(20, size / 1.5, 2)
-        kind = rng.integers(0, 3)
-        if kind == 0:
-            draw.ellipse((x0, y0, x0 + w, y0 + h), fill=c)
-        elif kind == 1:
-            draw.rectangle((x0, y0, x0 + w, y0 + h), fill=c)
-        else:
-            pts = [tuple(float(v) for v in rng.uniform(0, size, 2)) for _ in range(int(rng.integers(3, 6)))]
-            draw.polygon(pts, fill=c)
-    img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.5, 3))))
-    arr = np.asarray(img).astype(np.float32)
-    texture = np.asarray(Image.fromarray((rng.random((size // 4, size // 4)) * 255).astype(np.uint8))
+        w, h = rng.uniform(40, size / 1.5, 2)
+        draw.ellipse((x0, y0, x0 + w, y0 + h), fill=c)
+    img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(6, 14))))
+    smooth = np.asarray(img).astype(np.float32)
+    texture = np.asarray(Image.fromarray((rng.random((size // 16, size // 16)) * 255).astype(np.uint8))
                          .resize((size, size), Image.Resampling.BICUBIC)).astype(np.float32) - 128
-    arr += texture[..., None] * rng.uniform(0.05, 0.3) * t + rng.normal(0, 3, arr.shape)
-    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    smooth += texture[..., None] * rng.uniform(0.05, 0.2) * t + rng.normal(0, 2, smooth.shape)
+    return Image.fromarray(np.clip(smooth, 0, 255).astype(np.uint8))
 
 
 def text_line(rng: np.random.Generator, width: int = 320, height: int = 48, flip: bool = False) -> Image.Image:

@@ -243,9 +243,7 @@ class TFLiteConvertResult:
             "kept_float": list(recipe.float_ops),
             "golden_check": {"measured": True, "outputs": self.check.rows()},
             "check": self.check.to_dict(),
-            "ranges": None if self.ranges is None else {
-                "tensors": self.ranges.tensors, "clipped": len(self.ranges.clipped), "narrow": len(self.ranges.narrow),
-                "outputs_clipped": [n for n, _ in self.ranges.outputs_clipped], "mismatched": self.ranges.mismatched},
+            "ranges": None if self.ranges is None else self.ranges.to_dict(),
             "prune": None,
             "bundle": str(self.bundle_dir) if self.bundle_dir else None,
             "notes": self.notes,
@@ -318,9 +316,9 @@ def run_tflite_convert(config: TFLiteConvertConfig) -> TFLiteConvertResult:
         check_arrays, check_summary = load_samples(config.data, source.inputs, pre, config.data_samples, seed=seed,
                                                    progress_label="Reading check data")
         described = f"{check_summary.count} held-out samples of {config.data}"
-        stats = stats_for(source.float_model.data, feeds, CalibrationMethod.MINMAX, cache)
+        stats = stats_for(source.float_model.data, feeds, CalibrationMethod.PERCENTILE, cache)
         data_stats = collect_stats(source.float_model.data, [check_arrays[s.name] for s in source.inputs],
-                                   histograms=False, label="Comparing activation ranges", reference=stats)
+                                   histograms=True, label="Comparing activation ranges", reference=stats)
         ranges = compare_ranges(stats, data_stats)
         if ranges.mismatched:
             warnings.append(ranges.message(summary.source, str(config.data)))

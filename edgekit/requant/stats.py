@@ -179,38 +179,59 @@ def choose_range(t: TensorStats, method: CalibrationMethod, percentile: float = 
     return _with_zero(best[1], best[2])
 
 
+def quantile_range(t: TensorStats, tail: float) -> tuple[float, float]:
+    """The range holding all but ``tail`` of the values on each side (from the histogram; min-max without one)."""
+    if t.hist is None or t.hist.sum() == 0 or t.max <= t.min:
+        return t.min, t.max
+    edges = np.linspace(t.min, t.max, HIST_BINS + 1)
+    cdf = np.cumsum(t.hist) / t.hist.sum()
+    lo = float(edges[int(np.searchsorted(cdf, tail))])
+    hi = float(edges[min(HIST_BINS, int(np.searchsorted(cdf, 1.0 - tail)) + 1)])
+    return lo, hi
+
+
+ROBUST_TAIL = 0.005  # compare the ranges holding 99% of the values: a few extreme values do not decide
+BAND = 2.0  # a tensor whose range on the data is > 2x or < 1/2 of its calibrated range is out of band
+OUTPUT_BAND = 4.0  # an output beyond 4x either way decides alone
+SHARE = 0.15  # ... or this share of all activation tensors out of band
+
+
 @dataclass
 class RangeComparison:
     """How the activation ranges on check/verify data compare with those on the calibration data."""
 
     tensors: int
-    clipped: list[tuple[str, float, float]] = field(default_factory=list)  # (name, fraction outside, span ratio)
-    narrow: list[tuple[str, float]] = field(default_factory=list)  # (name, span ratio) data uses < 1/8 of the range
-    outputs_clipped: list[tuple[str, float]] = field(default_factory=list)
-    input_note: str = ""
+    wider: list[tuple[str, float]] = field(default_factory=list)  # (name, span ratio data/calibration) > BAND
+    narrower: list[tuple[str, float]] = field(default_factory=list)  # < 1/BAND
+    outputs: list[tuple[str, float]] = field(default_factory=list)  # model outputs beyond OUTPUT_BAND either way
+    saturated: int = 0  # tensors with > 1% of the data's values beyond the calibrated min-max
 
     @property
     def mismatched(self) -> bool:
-        """Wildly different: an output saturates, or a fifth of the tensors are clipped or far narrower."""
+        """Wildly different: an output's range differs > 4x, or 15% of the tensors' ranges differ > 2x."""
         if not self.tensors:
             return False
-        return bool(self.outputs_clipped) or (len(self.clipped) + len(self.narrow)) >= max(2, 0.2 * self.tensors)
+        return bool(self.outputs) or (len(self.wider) + len(self.narrower)) >= max(2, SHARE * self.tensors)
 
     def message(self, calibration: str, data: str) -> str:
-        worst = sorted(self.clipped, key=lambda c: -c[2])[:3]
         parts = []
-        if self.outputs_clipped:
-            outs = ", ".join(f"{n} ({100 * f:.0f}% of values beyond the calibrated range)" for n, f in
-                             self.outputs_clipped[:2])
-            parts.append(f"the output {outs}")
-        if self.clipped:
-            parts.append(f"{len(self.clipped)} of {self.tensors} activation tensors go beyond the calibrated range "
-                         "(worst: " + ", ".join(f"{_short(n)} x{r:.1f}" for n, _, r in worst) + ")")
-        if self.narrow:
-            parts.append(f"{len(self.narrow)} use less than 1/8 of it")
+        if self.outputs:
+            outs = ", ".join(f"{_short(n)} x{r:.3g}" for n, r in self.outputs[:2])
+            parts.append(f"the output range differs ({outs})")
+        if self.wider:
+            worst = sorted(self.wider, key=lambda c: -c[1])[:3]
+            parts.append(f"{len(self.wider)} of {self.tensors} activation tensors range over more than {BAND:g}x their "
+                         "calibrated range (worst: " + ", ".join(f"{_short(n)} x{r:.1f}" for n, r in worst) + ")")
+        if self.narrower:
+            parts.append(f"{len(self.narrower)} over less than 1/{BAND:g} of it")
         return (f"the calibration data ({calibration}) does not look like the inputs ({data}): activation ranges "
                 f"differ wildly: {'; '.join(parts)}. Calibrate on data like the real inputs "
                 "(--calibration), or let `edgekit tune` measure it.")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mismatched": self.mismatched, "tensors": self.tensors, "wider": len(self.wider),
+                "narrower": len(self.narrower), "outputs": [{"name": n, "span_ratio": r} for n, r in self.outputs],
+                "saturated": self.saturated}
 
 
 def _short(name: str) -> str:
@@ -218,25 +239,26 @@ def _short(name: str) -> str:
     return first if len(first) <= 48 else "..." + first[-45:]
 
 
-CLIP_FRACTION = 0.01  # more than 1% of a tensor's values beyond the calibrated range
-CLIP_RATIO = 1.5  # and the data's extreme at least 1.5x the calibrated one
-NARROW_RATIO = 0.125
-
-
 def compare_ranges(calibration: ActivationStats, data: ActivationStats) -> RangeComparison:
-    """Compare per-tensor ranges (``data`` must have been collected with ``reference=calibration``)."""
+    """Compare per-tensor ranges holding 99% of the values (both collected with histograms; ``data`` with
+    ``reference=calibration`` also counts the values beyond the calibrated min-max)."""
     common = [n for n in data.tensors if n in calibration.tensors and n not in calibration.inputs]
     result = RangeComparison(tensors=len(common))
     for name in common:
         c, d = calibration.tensors[name], data.tensors[name]
-        c_span = max(c.span, 1e-12)
-        ratio_out = max((d.max - c.min) / c_span if d.max > c.max else 0.0,
-                        (c.max - d.min) / c_span if d.min < c.min else 0.0)
-        fraction = d.outside / d.count if d.count else 0.0
-        if fraction > CLIP_FRACTION and ratio_out >= CLIP_RATIO:
-            result.clipped.append((name, fraction, ratio_out))
-            if name in calibration.outputs:
-                result.outputs_clipped.append((name, fraction))
-        elif d.span / c_span < NARROW_RATIO and c.span > 0:
-            result.narrow.append((name, d.span / c_span))
+        c_lo, c_hi = quantile_range(c, ROBUST_TAIL)
+        d_lo, d_hi = quantile_range(d, ROBUST_TAIL)
+        c_span, d_span = c_hi - c_lo, d_hi - d_lo
+        if c_span <= 1e-12 and d_span <= 1e-12:
+            continue
+        ratio = d_span / max(c_span, 1e-12 * max(1.0, abs(d_span)))
+        ratio = min(ratio, 1e9)
+        if ratio > BAND:
+            result.wider.append((name, ratio))
+        elif ratio < 1.0 / BAND:
+            result.narrower.append((name, ratio))
+        if name in calibration.outputs and (ratio > OUTPUT_BAND or ratio < 1.0 / OUTPUT_BAND):
+            result.outputs.append((name, ratio))
+        if d.count and d.outside / d.count > 0.01:
+            result.saturated += 1
     return result

@@ -101,9 +101,7 @@ class ConvertResult:
             "engine": self.config.engine.value,
             "recipe": self.config.recipe.describe() if self.config.recipe is not None else None,
             "check": self.check.to_dict() if self.check is not None else None,
-            "ranges": None if self.ranges is None else {
-                "tensors": self.ranges.tensors, "clipped": len(self.ranges.clipped), "narrow": len(self.ranges.narrow),
-                "outputs_clipped": [n for n, _ in self.ranges.outputs_clipped], "mismatched": self.ranges.mismatched},
+            "ranges": None if self.ranges is None else self.ranges.to_dict(),
             "notes": self.notes,
             "warnings": self.warnings,
         }
@@ -315,9 +313,9 @@ def compare_calibration_ranges(float_data: bytes, samples: dict[str, np.ndarray]
     from edgekit.requant.pipeline import stats_for
     from edgekit.requant.stats import collect_stats, compare_ranges
 
-    calib_stats = stats_for(float_data, feeds_in_model_order(float_data, samples), CalibrationMethod.MINMAX, cache)
+    calib_stats = stats_for(float_data, feeds_in_model_order(float_data, samples), CalibrationMethod.PERCENTILE, cache)
     by_sig = {mapping[s.name]: check_in[s.name] for s in source.inputs}
-    data_stats = collect_stats(float_data, feeds_in_model_order(float_data, by_sig), histograms=False,
+    data_stats = collect_stats(float_data, feeds_in_model_order(float_data, by_sig), histograms=True,
                                label="Comparing activation ranges", reference=calib_stats)
     return compare_ranges(calib_stats, data_stats)
 

@@ -145,10 +145,7 @@ class TuneResult:
             "thresholds": self.candidates[0].check.thresholds.as_dict()
             if self.candidates and self.candidates[0].check else None,
             "calibration": str(c.calibration), "data": str(c.data),
-            "ranges": None if self.ranges is None else {"mismatched": self.ranges.mismatched,
-                                                         "tensors": self.ranges.tensors,
-                                                         "clipped": len(self.ranges.clipped),
-                                                         "narrow": len(self.ranges.narrow)},
+            "ranges": None if self.ranges is None else self.ranges.to_dict(),
             "sensitivity": self.sensitivity[:20],
             "estimated": "latencies are the profile estimator's, not measurements",
             "notes": self.notes, "warnings": self.warnings,
@@ -333,8 +330,8 @@ def _ranges(ctx: SearchContext, config: TuneConfig, warnings: list[str]) -> Rang
     from edgekit.requant.pipeline import stats_for
     from edgekit.requant.stats import collect_stats, compare_ranges
 
-    calib_stats = stats_for(ctx.float_data, ctx.calib_feeds, CalibrationMethod.MINMAX, ctx.cache)
-    data_stats = collect_stats(ctx.float_data, ctx.data_feeds, histograms=False, label="Comparing activation ranges",
+    calib_stats = stats_for(ctx.float_data, ctx.calib_feeds, CalibrationMethod.PERCENTILE, ctx.cache)
+    data_stats = collect_stats(ctx.float_data, ctx.data_feeds, histograms=True, label="Comparing activation ranges",
                                reference=calib_stats)
     ranges = compare_ranges(calib_stats, data_stats)
     if ranges.mismatched:
