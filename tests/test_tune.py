@@ -67,7 +67,7 @@ def test_per_tensor_outlier_channel_fails_convert_check_and_tune_finds_the_fix(t
 
 
 def test_calibration_glitch_into_softmax_is_rescued(tmp_path: Path) -> None:
-    calib_x = with_glitch(normal_inputs((1, 256), 100, 0))
+    calib_x = with_glitch(normal_inputs((1, 256), 100, 200))
     model, calib, held = write_case(tmp_path, "wide", wide_softmax_model(), (1, 256), calib_x)
     code, result, stderr = _tune(tmp_path, model, calib, held)
     assert code == 0, result["why"]
@@ -80,8 +80,8 @@ def test_calibration_glitch_into_softmax_is_rescued(tmp_path: Path) -> None:
 
 
 def test_sequence_classifier_gets_int16_where_it_needs_it(tmp_path: Path) -> None:
-    model, calib, held = write_case(tmp_path, "seq", sequence_model(), (1, 20, 8), sequence_inputs(100, 0),
-                                    held=sequence_inputs(40, 1))
+    model, calib, held = write_case(tmp_path, "seq", sequence_model(), (1, 20, 8), sequence_inputs(100, 100),
+                                    held=sequence_inputs(40, 101))
     code, result, _ = _tune(tmp_path, model, calib, held)
     assert code == 0, result["why"]
     plain = result["candidates"][0]
@@ -96,8 +96,8 @@ def test_sequence_classifier_gets_int16_where_it_needs_it(tmp_path: Path) -> Non
 
 
 def test_edge_tpu_never_gets_float_or_int16_ops(tmp_path: Path) -> None:
-    model, calib, held = write_case(tmp_path, "seq", sequence_model(), (1, 20, 8), sequence_inputs(100, 0),
-                                    held=sequence_inputs(40, 1))
+    model, calib, held = write_case(tmp_path, "seq", sequence_model(), (1, 20, 8), sequence_inputs(100, 100),
+                                    held=sequence_inputs(40, 101))
     code, result, stderr = _tune(tmp_path, model, calib, held, "coral-usb-rpi4")
     assert code == 1
     error_lines = [line for line in stderr.splitlines() if line.startswith("Error:")]
@@ -109,8 +109,8 @@ def test_edge_tpu_never_gets_float_or_int16_ops(tmp_path: Path) -> None:
 
 
 def test_recipe_replay_reproduces_the_tuned_model(tmp_path: Path) -> None:
-    model, calib, held = write_case(tmp_path, "seq", sequence_model(), (1, 20, 8), sequence_inputs(100, 0),
-                                    held=sequence_inputs(40, 1))
+    model, calib, held = write_case(tmp_path, "seq", sequence_model(), (1, 20, 8), sequence_inputs(100, 100),
+                                    held=sequence_inputs(40, 101))
     code, result, _ = _tune(tmp_path, model, calib, held)
     assert code == 0
     tuned = Path(result["output"])
@@ -129,7 +129,7 @@ def test_recipe_replay_reproduces_the_tuned_model(tmp_path: Path) -> None:
 
 
 def test_calibration_that_does_not_look_like_the_inputs_is_named(tmp_path: Path) -> None:
-    x = normal_inputs((1, 256), 60, 0)
+    x = normal_inputs((1, 256), 60, 300)
     model, calib, held = write_case(tmp_path, "wide", wide_softmax_model(), (1, 256), x * 0.05,
                                     held=x * 3.0)
     res = CliRunner().invoke(main, ["convert", str(model), "-o", str(tmp_path / "o.tflite"), "--calibration", str(calib),
@@ -137,7 +137,8 @@ def test_calibration_that_does_not_look_like_the_inputs_is_named(tmp_path: Path)
     assert res.exit_code == 0, res.output
     assert "does not look like the inputs" in res.stderr
     # same distribution: no warning
-    model, calib, held = write_case(tmp_path, "same", wide_softmax_model(), (1, 256), x, held=normal_inputs((1, 256), 40, 9))
+    model, calib, held = write_case(tmp_path, "same", wide_softmax_model(), (1, 256), x,
+                                    held=normal_inputs((1, 256), 40, 309))
     res = CliRunner().invoke(main, ["convert", str(model), "-o", str(tmp_path / "p.tflite"), "--calibration", str(calib),
                                     "--data", str(held), "--allow-mismatch"])
     assert "does not look like the inputs" not in res.stderr

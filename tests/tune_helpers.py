@@ -179,6 +179,7 @@ def write_case(tmp: Path, name: str, model: bytes, shape: tuple[int, ...], calib
     model_path = tmp / f"{name}.tflite"
     model_path.write_bytes(model)
     calib_path, held_path = tmp / f"{name}_calib.npy", tmp / f"{name}_heldout.npy"
-    np.save(calib_path, normal_inputs(shape, 100, seed) if calib is None else calib)
-    np.save(held_path, normal_inputs(shape, 40, seed + 1) if held is None else held)
+    # data seeds apart from the models' weight seeds (the same seed would draw an input equal to a weight row)
+    np.save(calib_path, normal_inputs(shape, 100, seed + 100) if calib is None else calib)
+    np.save(held_path, normal_inputs(shape, 40, seed + 101) if held is None else held)
     return model_path, calib_path, held_path
