@@ -199,3 +199,15 @@ def test_per_position_and_map_metrics() -> None:
     assert m.map_iou == 1.0 and m.map_threshold == 0.3
     shifted = np.roll(heat, 8, axis=2)
     assert compute_metrics("map", heat, shifted).map_iou < 0.6
+
+
+def test_tune_bundle_verifies_on_its_golden_samples(tmp_path: Path) -> None:
+    model, calib, held = write_case(tmp_path, "outlier", outlier_channel_model(), (1, 16))
+    bundle = tmp_path / "bundle"
+    code, result, _ = _tune(tmp_path, model, calib, held, "rpi4b", "--bundle", str(bundle))
+    assert code == 0 and result["bundle"] == str(bundle)
+    res = CliRunner().invoke(main, ["verify", str(bundle), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["passed"] is True
+    # the tuned file and the bundle's model are the same bytes
+    assert (bundle / "model.tflite").read_bytes() == Path(result["output"]).read_bytes()
