@@ -48,6 +48,16 @@ def _activation(op: Operator) -> str | None:
     return None if value is None else str(value).upper()
 
 
+def _uses(sg: Subgraph) -> dict[int, int]:
+    """How many op inputs read each tensor (a constant read twice is shared between ops)."""
+    uses: dict[int, int] = {}
+    for op in sg.operators:
+        for i in op.inputs:
+            if i >= 0:
+                uses[i] = uses.get(i, 0) + 1
+    return uses
+
+
 def _pairs(sg: Subgraph) -> list[tuple[Operator, Operator]]:
     consumers: dict[int, list[Operator]] = {}
     for op in sg.operators:
@@ -55,6 +65,7 @@ def _pairs(sg: Subgraph) -> list[tuple[Operator, Operator]]:
             if i >= 0:
                 consumers.setdefault(i, []).append(op)
     pairs = []
+    uses = _uses(sg)
     for op in sg.operators:
         if op.name not in WEIGHT_OPS or _activation(op) not in _OK_ACTIVATIONS or len(op.inputs) < 3:
             continue
@@ -80,6 +91,8 @@ def _pairs(sg: Subgraph) -> list[tuple[Operator, Operator]]:
             continue
         if op.inputs[2] < 0 or not sg.tensor(op.inputs[2]).is_constant:
             continue
+        if any(uses.get(t, 0) != 1 for t in (op.inputs[1], op.inputs[2], second.inputs[1])):
+            continue  # shared weights or biases: rescaling them for this pair would change another op
         if w1.shape[_out_axis(op)] != w2.shape[_in_axis(second)]:
             continue
         pairs.append((op, second))
@@ -153,9 +166,11 @@ def bias_correct(data: bytes, recipe: QuantRecipe, feeds: Sequence[np.ndarray], 
 
     model = parse_model(data, "float model")
     sg = model.main
+    uses = _uses(sg)
     ops = [op for op in sg.operators if op.name in WEIGHT_OPS and len(op.inputs) >= 3 and op.inputs[2] >= 0
            and sg.tensor(op.inputs[1]).is_constant and sg.tensor(op.inputs[2]).is_constant
-           and sg.tensor(op.inputs[1]).dtype == "float32"]
+           and sg.tensor(op.inputs[1]).dtype == "float32"
+           and uses.get(op.inputs[2], 0) == 1]  # a bias shared by several ops cannot take one op's correction
     if not ops:
         return data
     import warnings
