@@ -11,9 +11,11 @@ have very different ranges.
 
 Activation equalization (:func:`equalize_activations`): a per-tensor int8 range must hold the widest
 channel; when a convolution's input comes through multiplications/additions by constants (PP-LCNetV3's
-learnable affine blocks) and a zero PAD, its wide channels are divided there and multiplied back in the
-convolution's weights (the whole factor for a depthwise conv, whose weights are quantized per channel,
-the square root for a regular one, as SmoothQuant does).
+learnable affine blocks) and a zero PAD, its channels are evened out there (wide ones divided, narrow ones
+multiplied) and the factors go back into the convolution's weights (the whole factor for a depthwise
+conv, whose weights are quantized per channel, the square root for a regular one, as SmoothQuant does).
+The per-channel constants are snapped onto their int8 grid; a constant several ops share (the ``/6`` of
+a decomposed hard-swish) is left alone, the chain starts below it.
 
 Bias correction (empirical): weight quantization shifts each output channel's mean by
 ``(W_q - W) . E[x]``; measured input means on the calibration samples let us subtract that from
@@ -217,9 +219,10 @@ def _minus(shift: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Activation equalization into depthwise convolutions
+# Activation equalization into convolutions
 
 _LINEAR_CONST = ("MUL", "ADD")
+MAX_SPREAD = 32.0  # the per-channel factors stay within [1/MAX_SPREAD, MAX_SPREAD] of their median
 
 
 def _const_operand(sg: Subgraph, op: Operator) -> tuple[int, int] | None:
@@ -235,52 +238,104 @@ def _const_operand(sg: Subgraph, op: Operator) -> tuple[int, int] | None:
 
 
 def _affine_chains(sg: Subgraph) -> list[tuple[Operator, list[Operator], Operator | None]]:
-    """(depthwise conv, the MUL/ADD-by-constant ops feeding it (top first, ending at a MUL), the PAD or None).
+    """(conv, the MUL-by-constant then ADD-by-constant ops feeding it (top first, starting at the MUL), the PAD
+    or None).
 
-    Every tensor of the chain has one consumer, so rescaling it changes nothing else."""
+    Every tensor of the chain has one consumer and every constant one reader, so rescaling them changes
+    nothing else. The chain starts at the last MUL by a constant above the conv: that op takes the
+    per-channel factor (``x * a / s``), the ADDs below it are divided too, the ops above are left alone
+    (a constant several ops share, like the ``/6`` of a decomposed hard-swish, stops the chain)."""
     producer = {o: op for op in sg.operators for o in op.outputs if o >= 0}
-    consumers: dict[int, int] = {}
-    for op in sg.operators:
-        for i in op.inputs:
-            if i >= 0:
-                consumers[i] = consumers.get(i, 0) + 1
+    uses = _uses(sg)
+    names: dict[str, int] = {}
+    for tensor in sg.tensors:
+        names[tensor.name] = names.get(tensor.name, 0) + 1
     out: list[tuple[Operator, list[Operator], Operator | None]] = []
-    for dw in sg.operators:
-        if dw.name not in ("DEPTHWISE_CONV_2D", "CONV_2D") or int(dw.options.get("depth_multiplier", 1) or 1) != 1:
+    for conv in sg.operators:
+        if conv.name not in ("DEPTHWISE_CONV_2D", "CONV_2D") or int(conv.options.get("depth_multiplier", 1) or 1) != 1:
             continue
-        if len(dw.inputs) < 2 or not sg.tensor(dw.inputs[1]).is_constant or sg.tensor(dw.inputs[1]).dtype != "float32":
+        if len(conv.inputs) < 2 or not sg.tensor(conv.inputs[1]).is_constant \
+                or sg.tensor(conv.inputs[1]).dtype != "float32" or uses.get(conv.inputs[1], 0) != 1:
             continue
-        t = dw.inputs[0]
+        t = conv.inputs[0]
         chain: list[Operator] = []
         pad: Operator | None = None
         cur = producer.get(t)
-        if cur is not None and cur.name == "PAD" and len(cur.inputs) == 2 and consumers.get(t, 0) == 1:
+        if cur is not None and cur.name == "PAD" and len(cur.inputs) == 2 and uses.get(t, 0) == 1:
             pad, t = cur, cur.inputs[0]
             cur = producer.get(t)
-        while cur is not None and consumers.get(t, 0) == 1 and t not in sg.outputs:
+        while cur is not None and uses.get(t, 0) == 1 and t not in sg.outputs:
             found = _const_operand(sg, cur)
             if found is None:
                 break
+            const = sg.tensor(found[1])
+            if uses.get(found[1], 0) != 1 or names.get(const.name, 0) != 1 or const.dtype != "float32":
+                break  # a shared constant: it cannot take this conv's factors
             chain.insert(0, cur)
+            if cur.name == "MUL":
+                break  # the multiplication that absorbs the factor
             t = found[0]
             cur = producer.get(t)
-        while chain and chain[0].name != "MUL":  # the scale must be absorbed by a multiplication
-            chain.pop(0)
-        if chain:
-            out.append((dw, chain, pad))
+        if chain and chain[0].name == "MUL":
+            out.append((conv, chain, pad))
     return out
 
 
-def equalize_activations(data: bytes, feeds: Sequence[np.ndarray], max_samples: int = 16,
-                         max_scale: float = 64.0) -> bytes:
-    """Shrink the channels of a depthwise conv's input that range far wider than the others.
+def _asym_grid(values: np.ndarray) -> tuple[float, int]:
+    """(scale, zero point) of an int8 asymmetric per-tensor range holding ``values`` and 0, as the quantizer
+    makes it for a constant operand of MUL/ADD."""
+    lo, hi = min(float(values.min()), 0.0), max(float(values.max()), 0.0)
+    scale = (hi - lo) / 255.0 if hi > lo else 1.0
+    return scale, int(-128 - round(lo / scale))
 
-    A per-tensor int8 range has to hold the widest channel, so the others get a few levels. When the
-    input comes through multiplications/additions by constants (an affine "learnable" block, a
-    folded scale) and a zero PAD, channel ``c`` can be divided by ``s_c`` there (the constants become
-    per-channel) and multiplied back in the depthwise weights of channel ``c`` (which int8 quantizes
-    per channel anyway): the float function does not change, every tensor of the chain gets
-    equal-ish channel ranges. ``s_c = max(1, range_c / median range)``, capped at ``max_scale``.
+
+def _int8_roundtrip(values: np.ndarray) -> np.ndarray:
+    scale, zp = _asym_grid(values)
+    q = np.clip(np.round(values / scale) + zp, -128, 127)
+    return (q - zp) * scale
+
+
+def _snap(const: np.ndarray) -> np.ndarray:
+    """Per-channel constants moved onto the int8 grid their own range gives (the largest sets the step), so that
+    quantizing them is exact; every value keeps its sign and is at least one step."""
+    scale, _ = _asym_grid(const)
+    steps = np.maximum(np.round(np.abs(const) / scale), 1.0)
+    return np.sign(const) * steps * scale
+
+
+def _factors(conv: Operator, ranges: np.ndarray) -> np.ndarray | None:
+    """Per-input-channel divisors ``s`` (the activation is divided, the weights multiplied by them).
+
+    A depthwise conv quantizes its weights per channel, the same channel: the activations take the
+    whole balance (every channel's range to the median). A regular conv quantizes per output channel,
+    over all input channels: the square root, as SmoothQuant does, so its weight ranges do not grow as
+    much. Factors stay within [1/MAX_SPREAD, MAX_SPREAD]."""
+    ok = ranges > 0
+    if not ok.any():
+        return None
+    raw = np.where(ok, ranges, 1.0)
+    if conv.name != "DEPTHWISE_CONV_2D":
+        raw = np.sqrt(raw)
+    med = float(np.median(raw[ok]))
+    if med <= 0:
+        return None
+    s = np.where(ok, np.clip(raw / med, 1.0 / MAX_SPREAD, MAX_SPREAD), 1.0)
+    if float(s.max() / s.min()) < 2.0:
+        return None  # ranges already even: nothing to gain
+    return s
+
+
+def equalize_activations(data: bytes, feeds: Sequence[np.ndarray], max_samples: int = 16) -> bytes:
+    """Even out the channels of a convolution's input, moving the factors into the constants of the affine ops
+    that feed it and into the convolution's weights; the float function does not change.
+
+    A per-tensor int8 range has to hold the widest channel, so narrow channels get a few levels (and
+    folded normalisations give those channels the largest weights). When the conv's input comes
+    through ``x * a + b`` with constants (PP-LCNetV3's learnable affine blocks, a folded scale) and a zero
+    PAD, channel ``c`` is divided by ``s_c`` there (``a`` and ``b`` become per-channel) and the conv's
+    weights of input channel ``c`` are multiplied by it (:func:`_factors` chooses ``s``). The new
+    per-channel ``a`` is snapped onto its int8 grid, so quantizing it adds no error; the int8 error of
+    the per-channel ``b`` is known and is subtracted from the conv's bias.
     """
     from edgekit.tflite.runtime import load_interpreter
 
@@ -294,7 +349,7 @@ def equalize_activations(data: bytes, feeds: Sequence[np.ndarray], max_samples: 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         interp = load_interpreter(data, use_xnnpack=False, preserve_all_tensors=True)
-    watched = {dw.inputs[0] for dw, _, _ in chains}
+    watched = {conv.inputs[0] for conv, _, _ in chains}
     peak: dict[int, np.ndarray] = {}
     for i in range(min(max_samples, int(feeds[0].shape[0]))):
         for tensor, arr in zip(model.inputs, feeds, strict=True):
@@ -304,49 +359,43 @@ def equalize_activations(data: bytes, feeds: Sequence[np.ndarray], max_samples: 
             v = np.abs(np.asarray(interp.get_tensor(t), np.float64))
             m = v.reshape(-1, v.shape[-1]).max(axis=0)
             peak[t] = np.maximum(peak.get(t, 0.0), m)
-    new_consts: dict[str, np.ndarray] = {}
-    weight_edits: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
-    uses: dict[int, int] = {}
-    for op in sg.operators:
-        for i in op.inputs:
-            if i >= 0:
-                uses[i] = uses.get(i, 0) + 1
-    for dw, chain, _pad in chains:
-        ranges = peak[dw.inputs[0]]
-        median = float(np.median(ranges))
-        if median <= 0:
-            continue
-        # a depthwise conv takes the whole scale (its weights are quantized per channel, the same channel);
-        # a regular conv mixes input channels inside each output channel's weights: meet halfway (SmoothQuant)
-        s = np.clip(ranges / median, 1.0, max_scale) ** (1.0 if dw.name == "DEPTHWISE_CONV_2D" else 0.5)
-        if float(s.max()) < 2.0:
-            continue  # ranges already even: nothing to gain
+    uses = _uses(sg)
+    new: dict[str, np.ndarray] = {}
+    for conv, chain, _pad in chains:
+        ranges = peak[conv.inputs[0]]
         channels = ranges.shape[0]
-        ok = True
-        for op in chain:
-            _, const = _const_operand(sg, op) or (0, -1)
-            value = np.asarray(sg.tensor(const).data(), np.float64)
-            shared = uses.get(const, 0) > 1 or sum(1 for t in sg.tensors if t.name == sg.tensor(const).name) > 1
-            if value.size not in (1, channels) or sg.tensor(const).name in new_consts or shared:
-                ok = False
-        if not ok:
+        w = np.asarray(sg.tensor(conv.inputs[1]).data(), np.float64)
+        if w.shape[-1] != channels:
             continue
-        for op in chain:
-            _, const = _const_operand(sg, op) or (0, -1)
-            value = np.asarray(sg.tensor(const).data(), np.float64).reshape(-1)
-            new_consts[sg.tensor(const).name] = (np.broadcast_to(value, (channels,)) / s).astype(np.float32)
-        wname = sg.tensor(dw.inputs[1]).name
-        if uses.get(dw.inputs[1], 0) > 1 or wname in weight_edits:
-            for op in chain:  # shared weights: leave this chain alone
-                _, const = _const_operand(sg, op) or (0, -1)
-                new_consts.pop(sg.tensor(const).name, None)
+        consts = [_const_operand(sg, op) for op in chain]
+        values = [np.asarray(sg.tensor(c[1]).data(), np.float64).reshape(-1) if c else np.zeros(0) for c in consts]
+        if any(v.size not in (1, channels) for v in values):
             continue
-        weight_edits[wname] = _scale_last(s)  # the input-channel axis of both kinds
-    if not weight_edits:
-        return data
-    data = map_weights(data, weight_edits)
-    return replace_constants(data, new_consts)
-
-
-def _scale_last(s: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda w: (w * s.reshape((1,) * (w.ndim - 1) + (-1,))).astype(np.float32)
+        s = _factors(conv, ranges)
+        if s is None:
+            continue
+        mul = _snap(np.broadcast_to(values[0], (channels,)) / s)
+        s = np.broadcast_to(values[0], (channels,)) / mul  # the factors the snapped constants stand for
+        offset = np.zeros(channels)  # what int8 adds to the chain's output, per channel (ADD constants' rounding)
+        for op, c, v in zip(chain, consts, values, strict=True):
+            assert c is not None
+            name = sg.tensor(c[1]).name
+            if op.name == "MUL":
+                new[name] = mul.astype(np.float32)
+                offset = offset * mul
+            else:
+                b = (np.broadcast_to(v, (channels,)) / s).astype(np.float32)
+                new[name] = b
+                offset = offset + (_int8_roundtrip(b.astype(np.float64)) - b)
+        w_new = w * s.reshape((1,) * (w.ndim - 1) + (-1,))
+        new[sg.tensor(conv.inputs[1]).name] = w_new.astype(np.float32)
+        has_bias = len(conv.inputs) > 2 and conv.inputs[2] >= 0 and sg.tensor(conv.inputs[2]).is_constant \
+            and uses.get(conv.inputs[2], 0) == 1
+        if has_bias and np.any(offset):
+            bias = np.asarray(sg.tensor(conv.inputs[2]).data(), np.float64)
+            if conv.name == "DEPTHWISE_CONV_2D":
+                shift = w_new.reshape(-1, channels).sum(axis=0) * offset
+            else:
+                shift = np.einsum("ohwi,i->o", w_new, offset)
+            new[sg.tensor(conv.inputs[2]).name] = (bias - shift).astype(np.float32)
+    return replace_constants(data, new) if new else data

@@ -10,13 +10,16 @@ adds, and where the Edge TPU stops mapping).
 
 The search, cheapest first, stopping when the budget (``max_candidates``, ``time_budget_s``) is spent:
 
-1. the default: TF converter int8 (TF sources) and ai-edge-quantizer int8 min-max, per channel;
-2. calibration statistics: percentile and MSE clipping; bias correction (and cross-layer
-   equalization when weights are per tensor) on the best of them;
+1. ai-edge-quantizer int8 min-max, per channel, then percentile and MSE clipping (one pass of
+   activation statistics serves the three);
+2. the TF converter's int8 (TF sources; a whole conversion, so only while no candidate passes at
+   plain-int8 speed), then equalization (cross-layer and into affine chains) and bias correction
+   on the best int8 candidate;
 3. if no full-integer candidate passes and the device can run float: the per-op sensitivity of
    the best int8 candidate (:mod:`edgekit.requant.sensitivity`), then int16 activations for the
-   k most sensitive ops and float for the k most sensitive ops, k doubling until one passes, then
-   halving back to the fewest that still pass;
+   k most sensitive ops (only on devices whose int16 kernels beat float32 ones) and float for the
+   k most sensitive ops, k x4 until one passes, then bisecting back to the fewest that still pass;
+   when no op stands out, a float prefix of the network, its length by bisection;
 4. last resorts: int16x8 everywhere, dynamic range.
 
 The chosen candidate: passes, fits the device's constraints (Edge TPU: integer only) and
@@ -312,17 +315,16 @@ class Search:
     # ---------------------------------------------------------------- the search
     def run(self) -> list[Candidate]:
         ctx = self.ctx
-        # 1. the defaults
-        if ctx.tf_convert is not None:
-            self.try_recipe(self.recipe("TF converter int8 (convert's default)", engine=Engine.TF))
+        # 1. the default of the TF-free engine, then calibration statistics (one pass of statistics serves all)
         self.try_recipe(self.recipe("ai-edge-quantizer int8 min-max"))
-        if self.done():
-            return self.candidates
-        # 2. calibration statistics
         for label, method in (("int8, percentile clipping", CalibrationMethod.PERCENTILE),
                               ("int8, MSE clipping", CalibrationMethod.MSE)):
             if not self.done():
                 self.try_recipe(self.recipe(label, calibration_method=method))
+        # 2. the TF converter (convert's default for Keras/SavedModel/ONNX): a full conversion, so only while
+        # no ai-edge-quantizer candidate is already as good as int8 gets
+        if ctx.tf_convert is not None and not self.done():
+            self.try_recipe(self.recipe("TF converter int8 (convert's default)", engine=Engine.TF))
         best = self.best_aeq_int8()
         if best is not None and not self.done() and self.equalizable():
             self.try_recipe(best.recipe.with_changes(label=_label(best) + " + equalization",
@@ -351,6 +353,18 @@ class Search:
                                         io_type=None, calibration_method=CalibrationMethod.MINMAX))
         return self.candidates
 
+    def int16_pays(self) -> bool:
+        """int16 kernels are estimated faster than float32 ones on the device (convolutions): else an int16
+        island costs more than the same ops in float, and only float islands are worth trying."""
+        from edgekit.profile.costs import OpClass
+
+        p = self.ctx.entry.profile
+
+        def rate(dtype: str) -> float:
+            return p.peak_gmacs_per_core(dtype) * p.efficiency.table(dtype).of(OpClass.CONV)
+
+        return rate("int16") > rate("float32")
+
     def _islands(self, best: Candidate) -> None:
         from edgekit.requant.sensitivity import measure_sensitivity
 
@@ -363,8 +377,15 @@ class Search:
         ranked = [s.name for s in self.sensitivity]
         if not ranked:
             return
-        base = best.recipe.with_changes(bias_correction=False, equalize=False)
-        for kind in ("int16", "float"):
+        # equalization keeps the float function: islands keep it when it was part of the best int8 recipe; bias
+        # correction is computed for every weight op as int8 and would be wrong for the ops an island keeps
+        base = best.recipe.with_changes(bias_correction=False)
+        kinds = ["int16", "float"]
+        if not self.int16_pays():
+            kinds = ["float"]
+            status(f"  int16 kernels are estimated slower than float32 on {self.ctx.entry.profile.id}: float islands "
+                   "only")
+        for kind in kinds:
             if not self.passing():
                 self._fewest(base, ranked, kind)
         if not self.passing():
