@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -104,7 +105,18 @@ def summarize(report: dict[str, Any] | None) -> dict[str, Any]:
             "kind": report["quantization"]}
 
 
-def bench(case: Case, work: Path, data_dir: Path, max_candidates: int) -> dict[str, Any]:
+def _load() -> float:
+    return round(os.getloadavg()[0], 1)
+
+
+def _commit() -> str:
+    proc = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False,
+                          cwd=REPO)
+    return proc.stdout.strip()
+
+
+def bench(case: Case, work: Path, data_dir: Path, max_candidates: int, reuse: dict[str, Any] | None = None
+          ) -> dict[str, Any]:
     model = locate(case)
     calib, held = data_paths(case, data_dir)
     out = work / case.id.split(" ")[0]
@@ -117,21 +129,30 @@ def bench(case: Case, work: Path, data_dir: Path, max_candidates: int) -> dict[s
     row: dict[str, Any] = {"id": case.id, "note": case.note, "model": str(model), "size_bytes": model.stat().st_size}
 
     f32 = out / "float32.tflite"
-    run(["convert", str(model), "-o", str(f32), "--quantize", "none", "--calibration", str(calib), "--force",
-         "--allow-mismatch", "--json", *common], log)
     default = out / "default_int8.tflite"
-    code, conv, secs = run(["convert", str(model), "-o", str(default), "--calibration", str(calib), "--force",
-                            "--allow-mismatch", "--json", *common], log)
-    row["default_convert_seconds"] = round(secs, 1)
-    if conv is None or not default.is_file():
-        row["error"] = f"default int8 convert failed (exit {code}); see {log}"
-        return row
+    row["commit"] = _commit()
+    if reuse and f32.is_file() and default.is_file() and reuse.get("default_convert_seconds") is not None:
+        # --reuse-converted: the float32 and default int8 files of an earlier run (the TF path is unchanged)
+        row["default_convert_seconds"] = reuse["default_convert_seconds"]
+        row["converted_by"] = reuse.get("converted_by") or reuse.get("commit") or "an earlier run"
+    else:
+        run(["convert", str(model), "-o", str(f32), "--quantize", "none", "--calibration", str(calib), "--force",
+             "--allow-mismatch", "--json", *common], log)
+        code, conv, secs = run(["convert", str(model), "-o", str(default), "--calibration", str(calib), "--force",
+                                "--allow-mismatch", "--json", *common], log)
+        row["default_convert_seconds"] = round(secs, 1)
+        row["converted_by"] = row["commit"]
+        if conv is None or not default.is_file():
+            row["error"] = f"default int8 convert failed (exit {code}); see {log}"
+            return row
     tuned = out / "tuned.tflite"
+    load_before = _load()
     code, tune, secs = run(["tune", str(model), "--device", "rpi4b", "--calibration", str(calib), "--data", str(held),
                             "-o", str(tuned), "--force", "--json", "--max-candidates", str(max_candidates), *common,
                             *map_opts], log)
     row["tune_seconds"] = round(secs, 1)
     row["tune_exit"] = code
+    row["load_during_tune"] = [load_before, _load()]  # 1-minute load average before and after (2 cores)
     if tune is not None:
         row["candidates_tried"] = tune["candidates_tried"]
         row["chosen"] = tune["chosen"]["label"] if tune["chosen"] else None
@@ -154,7 +175,7 @@ def _fmt(v: Any, spec: str = ".1f") -> str:
 def markdown(rows: list[dict[str, Any]]) -> str:
     head = ("| network | float32: est. ms rpi4b / coral-usb-rpi4, size | default int8: verify on held-out | est. ms "
             "rpi4b / coral, size | tuned (rpi4b): verify on held-out | est. ms rpi4b / coral, size | chosen recipe | "
-            "candidates | tune wall time |")
+            "candidates | tune wall time (load avg) |")
     lines = [head, "|" + "---|" * 9]
 
     def verdict(m: dict[str, Any] | None) -> str:
@@ -180,8 +201,14 @@ def markdown(rows: list[dict[str, Any]]) -> str:
             continue
         lines.append(f"| {r['id']} ({r['note']}) | {est(r.get('float32'))} | {verdict(r.get('default_int8'))} | "
                      f"{est(r.get('default_int8'))} | {verdict(r.get('tuned'))} | {est(r.get('tuned'))} | "
-                     f"{r.get('recipe') or '-'} | {r.get('candidates_tried', '-')} | {_fmt(r.get('tune_seconds'), '.0f')} s |")
+                     f"{r.get('recipe') or '-'} | {r.get('candidates_tried', '-')} | {_fmt(r.get('tune_seconds'), '.0f')} s "
+                     f"({_loads(r)}) |")
     return "\n".join(lines)
+
+
+def _loads(r: dict[str, Any]) -> str:
+    loads = r.get("load_during_tune")
+    return "-" if not loads else " to ".join(f"{v:.1f}" for v in loads)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--max-candidates", type=int, default=12)
     parser.add_argument("--markdown", action="store_true")
+    parser.add_argument("--reuse-converted", action="store_true",
+                        help="keep the float32/default int8 files of an earlier run (tune and verify run again)")
     args = parser.parse_args(argv)
     args.work.mkdir(parents=True, exist_ok=True)
     data_dir = args.data or args.work / "data"
@@ -203,7 +232,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and case.id.split(" ")[0] not in args.only and case.id not in args.only:
             continue
         print(f"== {case.id}", file=sys.stderr)
-        rows[case.id] = bench(case, args.work, data_dir, args.max_candidates)
+        reuse = rows.get(case.id) if args.reuse_converted else None
+        rows[case.id] = bench(case, args.work, data_dir, args.max_candidates, reuse)
         results_path.write_text(json.dumps(list(rows.values()), indent=2) + "\n", encoding="utf-8")
     ordered = [rows[c.id] for c in CASES if c.id in rows]
     if args.markdown:
