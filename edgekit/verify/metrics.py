@@ -45,11 +45,15 @@ def class_scores(values: np.ndarray) -> np.ndarray | None:
     """The (samples, classes) view of an output if it is shaped like a vector of class scores, else None.
 
     Such an output has, per sample, exactly one axis longer than 1 after
-    dropping singleton axes (e.g. (1, 1000) or (1, 1, 1, 10)) and at least 2
-    classes. Integer outputs with ids rather than scores are not class scores.
+    dropping singleton axes (e.g. (1, 1000), (1, 1, 1, 10) or NCHW (1, 1000, 1, 1)) and at least 2
+    classes. Integer outputs with ids rather than scores are not class scores, nor is one score per
+    position, (1, 896, 1): a detector's anchor scores, whose arg-max anchor flips between neighbours
+    that score alike without changing a detection.
     """
     if values.ndim < 2 or not np.issubdtype(values.dtype, np.floating):
         return None
+    if values.ndim >= 3 and values.shape[-1] == 1 and values.shape[-2] > 1:
+        return None  # one score per position ([1, 896, 1] detector anchors): the arg-max position is no class
     per_sample = [d for d in values.shape[1:] if d != 1]
     if len(per_sample) != 1 or per_sample[0] < 2:
         return None
