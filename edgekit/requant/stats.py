@@ -90,7 +90,7 @@ def collect_stats(data: bytes, feeds: Sequence[np.ndarray], histograms: bool = T
     """Run the float model on every sample (``feeds``: one (N, *shape) array per model input, in order).
 
     One pass: exact min/max per tensor; with ``histograms``, also up to :data:`HIST_VALUES_TOTAL`
-    values per tensor (a fixed stride), binned into :data:`HIST_BINS` bins over [min, max]
+    values per tensor (a seeded random subset of each sample's values), binned into :data:`HIST_BINS` bins over [min, max]
     at the end (percentile and MSE need them); with ``reference``, each tensor also counts the values
     outside the reference's range.
     """
@@ -100,6 +100,7 @@ def collect_stats(data: bytes, feeds: Sequence[np.ndarray], histograms: bool = T
     stats: dict[str, TensorStats] = {}
     kept: dict[str, list[np.ndarray]] = {}
     per_sample = max(512, HIST_VALUES_TOTAL // max(count, 1))
+    rng = np.random.default_rng(0)  # deterministic: a replayed recipe gets the same ranges
     for i in progress(range(count), label) if label else range(count):
         _run(interp, inputs, feeds, i)
         for index, name in wanted.items():
@@ -119,8 +120,8 @@ def collect_stats(data: bytes, feeds: Sequence[np.ndarray], histograms: bool = T
                 entry.outside += int(np.count_nonzero((finite < ref.min) | (finite > ref.max)))
             if histograms:
                 flat = finite.ravel()
-                if flat.size > per_sample:
-                    flat = flat[:: flat.size // per_sample]
+                if flat.size > per_sample:  # a random subset: a fixed stride would see only some channels of
+                    flat = flat[rng.integers(0, flat.size, per_sample)]  # an NHWC tensor (gcd with C)
                 kept.setdefault(name, []).append(flat.astype(np.float32, copy=True))
     if histograms:
         for name, parts in kept.items():
