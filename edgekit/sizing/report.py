@@ -8,10 +8,11 @@ Device-safe: these are data and their rendering only. The .tflite report is comp
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from edgekit.core.result import Basis, check_kind, optional_int
+from edgekit.provenance import Producer, producer_entry
 from edgekit.report import format_table, human_bytes
 from edgekit.sizing.compress import CompressedSizes
 from edgekit.sizing.fit import DeviceFits
@@ -152,6 +153,7 @@ class TFLiteSizeReport:
     zero_definition: str = ZERO_DEFINITION
     what_if_policy: str = TFLITE_POLICY
     ram_note: str = RAM_NOTE
+    produced_by: Producer | None = field(default_factory=Producer.here)
 
     @property
     def sparse_encoded_tensors(self) -> int:
@@ -174,6 +176,7 @@ class TFLiteSizeReport:
             "what_if": {"scope": self.what_if_scope, "policy": self.what_if_policy,
                         "rows": [w.to_dict() for w in self.what_if], "ram_note": self.ram_note},
             "fits": self.fits.to_dict(),
+            **producer_entry(self.produced_by),
         }
 
     @classmethod
@@ -188,6 +191,7 @@ class TFLiteSizeReport:
             what_if=tuple(WhatIfRow.from_dict(w) for w in wi["rows"]), fits=DeviceFits.from_dict(d["fits"]),
             zstd_note=d.get("zstd_note"), zero_definition=str(sp["zero_definition"]),
             what_if_policy=str(wi["policy"]), ram_note=str(wi["ram_note"]),
+            produced_by=Producer.from_dict(d.get("produced_by")),
         )
 
     def render(self) -> str:
@@ -321,6 +325,7 @@ class SourceSizeReport:
     what_if_method: str = SOURCE_WHAT_IF_METHOD
     ram_note: str = RAM_NOTE
     fits_reason: str = SOURCE_FITS_REASON
+    produced_by: Producer | None = field(default_factory=Producer.here)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -339,6 +344,7 @@ class SourceSizeReport:
             "fits": DeviceFits.unavailable(self.fits_reason).to_dict(),
             "what_if": {"scope": self.what_if_scope, "method": self.what_if_method,
                         "rows": [w.to_dict() for w in self.what_if], "ram_note": self.ram_note},
+            **producer_entry(self.produced_by),
         }
 
     @classmethod
@@ -354,6 +360,7 @@ class SourceSizeReport:
             what_if_scope=str(wi["scope"]), what_if=tuple(SourceWhatIfRow.from_dict(w) for w in wi["rows"]),
             quantize_method=str(qe["method"]), what_if_method=str(wi["method"]), ram_note=str(wi["ram_note"]),
             fits_reason=str(d["fits"].get("reason") or ""),
+            produced_by=Producer.from_dict(d.get("produced_by")),
         )
 
     def render(self) -> str:

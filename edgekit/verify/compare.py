@@ -17,7 +17,9 @@ import numpy as np
 
 from edgekit.core.result import Basis, check_kind, float_or_nan, optional_float, optional_int, strings
 from edgekit.errors import DataError
+from edgekit.provenance import Producer, producer_entry
 from edgekit.report import format_table
+from edgekit.verify.distribution import OutputDistribution, output_distribution
 from edgekit.verify.explain_report import ExplainResult
 from edgekit.verify.metrics import (
     OutputMetrics,
@@ -61,6 +63,7 @@ class OutputResult:
     name: str
     metrics: OutputMetrics
     failures: tuple[Failure, ...]
+    distribution: OutputDistribution | None = None  # the values, bounded, for the report's charts
 
     @property
     def passed(self) -> bool:
@@ -81,6 +84,7 @@ class OutputResult:
             "num_classes": m.num_classes,
             "passed": self.passed,
             "failures": [f.describe() for f in self.failures],
+            **({} if self.distribution is None else {"distribution": self.distribution.to_dict()}),
         }
 
     @classmethod
@@ -92,7 +96,8 @@ class OutputResult:
             sqnr_db=float_or_nan(d["sqnr_db"]), top1_agreement=optional_float(d.get("top1_agreement")),
             top5_agreement=optional_float(d.get("top5_agreement")), num_classes=optional_int(d.get("num_classes")),
         )
-        return cls(str(d["name"]), metrics, failures)
+        dist = d.get("distribution")
+        return cls(str(d["name"]), metrics, failures, OutputDistribution.from_dict(dist) if dist is not None else None)
 
 
 @dataclass(frozen=True)
@@ -132,6 +137,7 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # the command prints them on stderr
     explain: ExplainResult | None = None  # --explain (workstation)
+    produced_by: Producer | None = field(default_factory=Producer.here)  # where the converted model ran
 
     @property
     def passed(self) -> bool:
@@ -161,6 +167,7 @@ class VerifyReport:
         }
         if self.explain is not None:
             out["explain"] = self.explain.to_dict()
+        out.update(producer_entry(self.produced_by))
         return out
 
     @classmethod
@@ -177,6 +184,7 @@ class VerifyReport:
             model=str(d.get("model", "")), reference=str(d.get("reference", "")), notes=list(strings(d.get("notes"))),
             warnings=list(strings(d.get("warnings"))),
             explain=ExplainResult.from_dict(explain) if explain is not None else None,
+            produced_by=Producer.from_dict(d.get("produced_by")),
         )
 
     def render(self) -> str:
@@ -279,7 +287,8 @@ def compare_outputs(
     results = []
     for name in reference:
         metrics = compute_metrics(name, reference[name], converted[name])
-        results.append(OutputResult(name, metrics, check_thresholds(name, metrics, thresholds)))
+        results.append(OutputResult(name, metrics, check_thresholds(name, metrics, thresholds),
+                                    output_distribution(reference[name], converted[name])))
     return results
 
 
