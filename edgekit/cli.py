@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "calibrate": ("edgekit.commands.calibrate", "calibrate", "Fit a device profile for this machine."),
     "size": ("edgekit.commands.size", "size", "Pruning-aware sizing of a model."),
     "inspect": ("edgekit.commands.inspect", "inspect", "Show a .tflite model's tensors, ops and quantization."),
+    "report": ("edgekit.commands.report", "report", "Render a saved --json result as one HTML report."),
 }
 
 

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from edgekit.commands.common import json_option
+from edgekit.commands.common import html_option, html_target, json_option, write_html_report
 from edgekit.core.source import SourceFormat, detect_format
 from edgekit.report import emit_json, info
 from edgekit.sizing.magnitude import WHAT_IF_SPARSITIES, PruneScope, parse_sparsity
@@ -30,7 +30,9 @@ def _parse_what_if(text: str) -> tuple[float, ...]:
 @click.option("--profiles", "profiles_dirs", multiple=True, type=click.Path(path_type=Path),
               help="Extra folder of device profiles (*.toml) for the fit columns.")
 @json_option
-def size(model: Path, what_if: str, what_if_scope: str, profiles_dirs: tuple[Path, ...], as_json: bool) -> None:
+@html_option
+def size(model: Path, what_if: str, what_if_scope: str, profiles_dirs: tuple[Path, ...], as_json: bool,
+         html: Path | None, force: bool) -> None:
     """Pruning-aware sizing of MODEL (.tflite on the device; .keras/.h5/SavedModel/.onnx on the workstation).
 
     Measures file size, deflate-9 (and zstd if installed) compressed size, exact zeros per tensor
@@ -40,6 +42,7 @@ def size(model: Path, what_if: str, what_if_scope: str, profiles_dirs: tuple[Pat
     """
     sparsities = _parse_what_if(what_if)
     scope = PruneScope(what_if_scope)
+    html = html_target(html, force)
     fmt = detect_format(model)
     result: TFLiteSizeReport | SourceSizeReport
     if fmt is SourceFormat.TFLITE:
@@ -55,3 +58,4 @@ def size(model: Path, what_if: str, what_if_scope: str, profiles_dirs: tuple[Pat
         emit_json(result.to_dict())
     else:
         click.echo(result.render())
+    write_html_report(result, html, force)

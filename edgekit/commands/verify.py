@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from edgekit.commands.common import is_debug, json_option
+from edgekit.commands.common import html_option, html_target, is_debug, json_option, write_html_report
 from edgekit.commands.preprocess_options import preprocess_options, recipe_from, recipe_given
 from edgekit.core.shapes import ShapeRequest
 from edgekit.errors import CheckFailed, EdgekitError, UsageError
@@ -49,6 +49,7 @@ from edgekit.report import emit_json, info, warn
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=200, show_default=True,
               help="With --explain: as for convert.")
 @json_option
+@html_option
 def verify(
     model: Path,
     converted: Path | None,
@@ -67,6 +68,8 @@ def verify(
     calibration: Path | None,
     calibration_samples: int,
     as_json: bool,
+    html: Path | None,
+    force: bool,
     **preprocess_args: Any,
 ) -> None:
     """Check a converted model against its ORIGINAL (.keras/.h5, SavedModel dir, .onnx), or a BUNDLE_DIR.
@@ -79,6 +82,7 @@ def verify(
 
     overrides = {"min_cosine": min_cosine, "min_sqnr_db": min_sqnr, "min_top1": min_top1, "max_abs": max_abs}
     Thresholds(**overrides)  # validate the user's values before any work
+    html = html_target(html, force)
     custom_recipe = recipe_given(preprocess_args)
     if calibration is not None and not explain:
         raise UsageError("--calibration is used by --explain only.",
@@ -132,6 +136,7 @@ def verify(
         emit_json(report.to_dict())
     else:
         click.echo(report.render())
+    write_html_report(report, html, force)  # a failing verify gets its report too
     if not report.passed:
         failed = sorted({f.output for f in report.failures})
         raise CheckFailed(
