@@ -23,10 +23,13 @@ def verify_bundle(
     overrides: dict[str, float | None] | None = None,
     samples: int | None = None,
     num_threads: int | None = None,
+    model_path: Path | None = None,
 ) -> VerifyReport:
-    """Run the bundle's model on its golden inputs and judge it against the golden outputs."""
+    """Run the bundle's model (or ``model_path``: another .tflite of the same model, e.g. a pruned variant) on
+    its golden inputs and judge it against the golden outputs."""
     bundle = read_bundle(Path(bundle_dir))
-    runner = TFLiteRunner(bundle.model_path, num_threads=num_threads)
+    model_file = bundle.model_path if model_path is None else Path(model_path)
+    runner = TFLiteRunner(model_file, num_threads=num_threads)
     model = runner.model
     count = bundle.samples if samples is None else max(1, min(samples, bundle.samples))
 
@@ -64,7 +67,7 @@ def verify_bundle(
         quantization=kind.value,
         thresholds=thresholds,
         outputs=compare_outputs(reference, converted, thresholds),
-        model=str(bundle.model_path),
+        model=str(model_file),
         reference=f"golden outputs stored in {bundle.dir.name}/golden.npz"
         + (f" (original: {source.get('file')})" if source and source.get("file") else ""),
     )
