@@ -150,9 +150,9 @@ class Browser:
         self.pipe = _Pipe(self.proc, to_browser_w, from_browser_r)
 
     def look(self, path: Path, width: int = 1100, height: int = 900, mobile: bool = False,
-             full_page: bool = True) -> Look:
+             full_page: bool = True, media: str = "screen") -> Look:
         """Load ``path`` in a new tab at ``width`` x ``height`` CSS pixels and look at it (a screenshot of the
-        whole page, or of the first screen only)."""
+        whole page, or of the first screen only); ``media="print"`` applies the page's print style."""
         pipe, timeout = self.pipe, self.timeout
         target = pipe.call("Target.createTarget", {"url": "about:blank"}, timeout=timeout)["targetId"]
         session = pipe.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
@@ -162,6 +162,7 @@ class Browser:
                 pipe.call(f"{domain}.enable", session=session)
             pipe.call("Emulation.setDeviceMetricsOverride", {"width": width, "height": height, "deviceScaleFactor": 1,
                                                              "mobile": mobile}, session=session)
+            pipe.call("Emulation.setEmulatedMedia", {"media": media}, session=session)
             pipe.call("Page.navigate", {"url": Path(path).resolve().as_uri()}, session=session)
             pipe.wait_for("Page.loadEventFired", timeout=timeout)
             measured = pipe.call("Runtime.evaluate", {"expression": MEASURE, "returnByValue": True}, session=session)

@@ -30,13 +30,11 @@ def _walk(node: Any, parts: list[str]) -> list[Any]:
     head, rest = parts[0], parts[1:]
     if head.startswith("*"):
         items = list(node.values()) if isinstance(node, dict) else list(node)
-        m = re.fullmatch(r"\*\[([^=\]]+)=([^\]]*)\]", head)
-        if m:
-            def text(v: Any) -> str:
-                return "null" if v is None else ("true" if v else "false") if isinstance(v, bool) else str(v)
-            items = [it for it in items if isinstance(it, dict) and text(it.get(m.group(1))) == m.group(2)]
-        else:
-            assert head == "*", head
+        def text(v: Any) -> str:
+            return "null" if v is None else ("true" if v else "false") if isinstance(v, bool) else str(v)
+
+        for key, want in re.findall(r"\[([^=\]]+)=([^\]]*)\]", head):
+            items = [it for it in items if isinstance(it, dict) and text(it.get(key)) == want]
         return [v for it in items for v in _walk(it, rest)]
     if isinstance(node, list):
         return _walk(node[int(head)], rest)

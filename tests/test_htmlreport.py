@@ -100,6 +100,14 @@ def made_size(tmp_path_factory: pytest.TempPathFactory, sample_int8: Path) -> Ma
 
 
 @pytest.fixture(scope="session")
+def made_size_verified(tmp_path_factory: pytest.TempPathFactory, sample_int8: Path) -> Made:
+    """size --verify-on: the model and every pruned variant verified on a bundle's golden data."""
+    tmp = tmp_path_factory.mktemp("size_verified")
+    bundle = _self_bundle(sample_int8, tmp / "bundle", count=8)
+    return _make(tmp, "size", ["size", str(sample_int8), "--what-if", "0.05,0.9", "--verify-on", str(bundle)])
+
+
+@pytest.fixture(scope="session")
 def made_verify_bundle(tmp_path_factory: pytest.TempPathFactory, sample_int8: Path) -> Made:
     tmp = tmp_path_factory.mktemp("verify_bundle")
     return _make(tmp, "verify", ["verify", str(_self_bundle(sample_int8, tmp / "bundle"))])
@@ -147,7 +155,8 @@ def _sequences() -> tuple[np.ndarray, np.ndarray]:
     return softmax(logits), softmax(logits + noise)
 
 
-KINDS = ("made_profile", "made_bench", "made_size", "made_verify_bundle", "made_verify_failing", "made_verify_sequence")
+KINDS = ("made_profile", "made_bench", "made_size", "made_size_verified", "made_verify_bundle", "made_verify_failing",
+         "made_verify_sequence")
 
 
 # ---------------------------------------------------------------- every figure is the JSON's
@@ -169,10 +178,15 @@ def test_every_figure_is_the_json_of_the_same_run(made: str, request: pytest.Fix
 
 
 @DEVICE
-@pytest.mark.parametrize("made", ["made_profile", "made_bench", "made_size", "made_verify_bundle", "made_verify_failing"])
+@pytest.mark.parametrize("made", ["made_profile", "made_bench", "made_size", "made_size_verified", "made_verify_bundle",
+                                  "made_verify_failing"])
 def test_report_remakes_the_same_page_from_the_saved_json(made: str, request: pytest.FixtureRequest,
                                                           tmp_path: Path) -> None:
+    from edgekit.htmlreport import document
+    from edgekit.results import result_from_dict
+
     run: Made = request.getfixturevalue(made)
+    assert document(result_from_dict(run.doc)) == run.doc  # the JSON reads back into its result, unchanged
     again = tmp_path / "again.html"
     res = CliRunner().invoke(main, ["report", str(run.json_path), "-o", str(again)])
     assert res.exit_code == 0, res.stderr
@@ -213,7 +227,7 @@ def test_profile_report_marks_the_first_op_the_edge_tpu_does_not_map(tmp_path: P
     html = render_html(doc)
     check_report(html, doc)
     assert f"first unmapped: #6 {first['op']}" in html  # the marker in the placement strip
-    assert "not supported by the Edge TPU compiler (test)" in html and "Edge TPU → CPU from here" in html
+    assert "not supported by the Edge TPU compiler (test)" in html and "Edge TPU → CPU" in html
 
 
 @DEVICE
@@ -232,7 +246,24 @@ def test_size_report_shows_the_pruning_what_if(made_size: Made) -> None:
     assert 'id="size-what-if" role="img"' in html and 'id="size-tensors" role="img"' in html
     for j in range(len(made_size.doc["what_if"]["rows"])):
         assert f'data-json="/what_if/rows/{j}/deflate9_bytes"' in html
-    assert "Accuracy at each sparsity is not part of this result" in html
+    assert "What each sparsity does to the outputs is not part of this result" in html and "--verify-on BUNDLE" in html
+
+
+@DEVICE
+def test_size_verifies_every_pruned_variant_on_a_bundle(made_size_verified: Made) -> None:
+    doc, html = made_size_verified.doc, made_size_verified.html
+    light, heavy = doc["what_if"]["rows"]
+    assert doc["verify_on"]["as_is"]["passed"] is True  # the bundle holds this model's own outputs
+    assert doc["verify_on"]["as_is"]["outputs"][0]["cosine"] == pytest.approx(1.0)
+    assert light["verify"]["samples"] == heavy["verify"]["samples"] == 8
+    assert heavy["verify"]["outputs"][0]["cosine"] < light["verify"]["outputs"][0]["cosine"]  # 90% zeros hurts more
+    assert not heavy["verify"]["passed"] and heavy["verify"]["failures"]
+    assert "verify on the bundle" in html and "FAIL · cosine" in html
+    text = CliRunner().invoke(main, ["size", doc["model"], "--what-if", "0.9", "--verify-on", doc["verify_on"]["bundle"]])
+    assert text.exit_code == 0 and "FAIL (cosine" in text.stdout and "verify on the bundle" in text.stdout
+    res = CliRunner().invoke(main, ["size", str(SAMPLES / "shapes_classifier.onnx"), "--verify-on",
+                                    doc["verify_on"]["bundle"]])
+    assert res.exit_code == 2 and "--verify-on BUNDLE checks a .tflite" in res.stderr
 
 
 @DEVICE
@@ -387,10 +418,11 @@ def test_expressions() -> None:
     assert evaluate(doc, "/a/1/v") == 2.0 and evaluate(doc, "/o/p~1q") == 3
     assert evaluate(doc, "sum(/a/*/v)") == 3.5 and evaluate(doc, "sum(/a/*[k=x]/v)") == 1.5
     assert evaluate(doc, "count(/a/*[k=x])") == 2 and evaluate(doc, "count(/a/*[v=null])") == 1
+    assert evaluate(doc, "count(/a/*[k=x][v=1.5])") == 1 and evaluate(doc, "count(/a/*[k=y][v=1.5])") == 0
     assert evaluate(doc, "ratio(/a/0/v, /t)") == 1.5 / 7 and evaluate(doc, "diff(/t, sum(/a/*/v))") == 3.5
     assert evaluate(doc, "max(/a/*/v)") == 2.0 and evaluate(doc, "mean(/a/*/v)") == 1.75
     assert evaluate(doc, "ratio(/n, /t)") is None and evaluate(doc, "ratio(/t, /n)") is None
-    for bad in ("/missing", "/a/9/v", "a/0", "/a/*/v", "sum(/t, /t)", "ratio(/t)", "sum(/a/*/k)"):
+    for bad in ("/missing", "/a/9/v", "a/0", "/a/*/v", "sum(/t, /t)", "ratio(/t)", "sum(/a/*/k)", "sum(/a/*k/v)"):
         with pytest.raises(ExpressionError):
             evaluate(doc, bad)
     fig = Source({"x": 0.1234}).fig("/x", "ms")
@@ -453,3 +485,34 @@ def test_charts_are_inline_svg_without_outside_names() -> None:
     assert "http" not in svg and "<?xml" not in svg and "DOCTYPE" not in svg and "<metadata" not in svg
     parsed = parse_report(svg)
     assert external_references(svg, parsed) == []
+
+
+# ---------------------------------------------------------------- workstation (the convert extra)
+
+
+@pytest.mark.convert
+@pytest.mark.slow
+def test_verify_report_with_explain(tmp_path: Path) -> None:
+    """`edgekit verify ORIGINAL CONVERTED --explain --html`: the per-layer chart, the float fallback, its command."""
+    run = _make(tmp_path, "verify", [
+        "verify", str(SAMPLES / "shapes_classifier.keras"), str(SAMPLES / "shapes_classifier_int8.tflite"),
+        "--data", str(SAMPLES / "test"), "--labels", str(SAMPLES / "test_labels.csv"), "--samples", "30",
+        "--explain", "--calibration", str(SAMPLES / "calibration"), "--calibration-samples", "30"])
+    check_report(run.html, run.doc)
+    explain = run.doc["explain"]
+    assert explain["layers"] and 'id="verify-explain" role="img"' in run.html and 'id="explain"' in run.html
+    assert run.doc["accuracy"]["samples"] == 30 and 'data-json="/accuracy/converted"' in run.html
+    if explain["command"]:
+        assert '<div class="command">' in run.html and 'data-json="/explain/command"' in run.html
+    again = tmp_path / "again.html"
+    assert CliRunner().invoke(main, ["report", str(run.json_path), "-o", str(again)]).exit_code == 0
+    assert again.read_bytes() == run.path.read_bytes()
+
+
+@pytest.mark.convert
+def test_size_report_of_a_source_model(tmp_path: Path) -> None:
+    pytest.importorskip("onnx")
+    run = _make(tmp_path, "size", ["size", str(SAMPLES / "shapes_classifier.onnx")])
+    parsed = check_report(run.html, run.doc)
+    assert run.doc["format"] == "onnx" and len(parsed.figures) > 20
+    assert 'class="basis basis-estimated"' in run.html and 'id="quantize"' in run.html

@@ -31,7 +31,7 @@ def _threads_fig(src: Source, i: int) -> Rich:
     """'2 thread(s)' with the count from the JSON, or 'default threads'."""
     if src.doc["results"][i]["threads"] is None:
         return ("default threads",)
-    return (src.fig(f"{_res(i)}/threads", "int"), " thread(s)")
+    return (src.fig(f"{_res(i)}/threads", "int"), " thread" if src.doc["results"][i]["threads"] == 1 else " threads")
 
 
 def _best(doc: Mapping[str, Any]) -> int:
@@ -88,9 +88,10 @@ def _series_chart(src: Source) -> Chart:
             warm_end = max(warm_end, start)
             ax.plot([0], [r["first_inference_ms"]], marker="D", color=color, markersize=6, linestyle="none")
             if warm:
-                ax.plot(range(1, start), warm, color=color, linewidth=1.2, alpha=0.55, marker=".", markersize=4)
-            ax.plot(range(start, start + len(timed)), timed, color=color, linewidth=1.3,
-                    marker="." if len(timed) <= 200 else None, markersize=3, label=_threads(r))
+                ax.plot(range(1, start), warm, color=color, linewidth=0.8, alpha=0.6, marker="o", markersize=3.5)
+            ax.plot(range(start, start + len(timed)), timed, color=color, linewidth=0.6, alpha=0.35)
+            ax.plot(range(start, start + len(timed)), timed, color=color, linestyle="none", marker="o",
+                    markersize=3.2 if len(timed) <= 300 else 1.8, label=_threads(r))
             ax.axhline(r["latency_ms"]["median"], color=color, linewidth=0.9, linestyle="--", alpha=0.8)
             firsts.append(r["first_inference_ms"])
             medians.append(r["latency_ms"]["median"])
@@ -100,6 +101,7 @@ def _series_chart(src: Source) -> Chart:
         highest = max([*firsts, *[max(r.get("samples_ms") or [0.0]) for r in results]])
         if highest > 8 * min(medians):
             ax.set_yscale("log")
+            charts.plain_log(ax.yaxis)
             ax.set_ylabel("ms per inference (log scale)")
         else:
             ax.set_ylabel("ms per inference")
@@ -129,6 +131,7 @@ def _histogram_chart(src: Source) -> Chart:
             ax.axvline(r["latency_ms"]["p90"], color=color, linestyle=":", linewidth=1)
         if wide:
             ax.set_xscale("log")
+            charts.plain_log(ax.xaxis)
         ax.set_xlabel("ms per inference (timed runs)" + (", log scale" if wide else ""))
         ax.set_ylabel("runs")
         ax.grid(axis="x", visible=False)
@@ -189,25 +192,36 @@ def _memory_chart(src: Source) -> Chart:
                            "(from before the runtime loads the model to the end of the last inference)."), MEASURED)
 
 
+TABLE_ROWS = (  # (label, JSON path under a result, format)
+    ("load and init", "init_ms", "ms"),
+    ("first inference", "first_inference_ms", "ms"),
+    ("median", "latency_ms/median", "ms"),
+    ("mean", "latency_ms/mean", "ms"),
+    ("p90", "latency_ms/p90", "ms"),
+    ("fastest", "latency_ms/min", "ms"),
+    ("slowest", "latency_ms/max", "ms"),
+    ("standard deviation", "latency_ms/std", "ms"),
+    ("throughput", "throughput_per_s", "per_s"),
+    ("CPU time per inference (median)", "cpu_ms/median", "ms"),
+    ("peak RSS added by the model", "model_peak_rss_bytes", "bytes"),
+    ("RSS growth over the timed runs", "rss_growth_bytes", "bytes"),
+    ("delegate partitions", "delegate_partitions", "int"),
+    ("ops", "ops_total", "int"),
+)
+
+
 def _table(src: Source) -> Any:
+    results = src.doc["results"]
     rows: list[list[Rich]] = []
-    for i, r in enumerate(src.doc["results"]):
-        p = _res(i)
-        rows.append([
-            rich(src.fig(f"{p}/threads", "int") if r["threads"] is not None else "default"),
-            rich(src.fig(f"{p}/init_ms", "ms")), rich(src.fig(f"{p}/first_inference_ms", "ms")),
-            rich(src.fig(f"{p}/latency_ms/median", "ms")), rich(src.fig(f"{p}/latency_ms/mean", "ms")),
-            rich(src.fig(f"{p}/latency_ms/p90", "ms")), rich(src.fig(f"{p}/latency_ms/min", "ms")),
-            rich(src.fig(f"{p}/latency_ms/max", "ms")), rich(src.fig(f"{p}/latency_ms/std", "ms")),
-            rich(src.fig(f"{p}/throughput_per_s", "per_s")),
-            rich(src.fig(f"{p}/cpu_ms/median", "ms") if r.get("cpu_ms") else "–"),
-            rich(src.fig(f"{p}/model_peak_rss_bytes", "bytes")), rich(src.fig(f"{p}/rss_growth_bytes", "bytes")),
-            rich(src.fig(f"{p}/delegate_partitions", "int")),
-        ])
-    return table(["threads", "init", "first", "median", "mean", "p90", "min", "max", "std", "inferences",
-                  "CPU time", "peak RSS", "RSS growth", "partitions"], rows, "l" + "r" * 13,
-                 caption=rich("Every figure, per thread count (timed runs after the warm-up; CPU time: process CPU "
-                              "time per inference, median)."), basis=MEASURED)
+    for label, key, fmt in TABLE_ROWS:
+        if key.startswith("cpu_ms/") and not any(r.get("cpu_ms") for r in results):
+            continue
+        rows.append([rich(label), *[rich(src.fig(f"{_res(i)}/{key}", fmt)) if (r.get("cpu_ms") or
+                                    not key.startswith("cpu_ms/")) else rich("–") for i, r in enumerate(results)]])
+    headers = ["default threads" if r["threads"] is None else _threads(r) for r in results]
+    return table(["", *headers], rows, "l" + "r" * len(results),
+                 caption=rich("Every figure, per thread count (the latencies are of the timed runs after the "
+                              "warm-up)."), basis=MEASURED, highlight=(2,))
 
 
 def build(src: Source) -> Page:

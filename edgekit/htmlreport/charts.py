@@ -107,10 +107,18 @@ def require_lines() -> Any:
     return require("matplotlib.lines", "An HTML report")
 
 
+def plain_log(axis: Any) -> None:
+    """A log-scale axis labelled 1, 2, 5, 10, 20 ... (not 2x10^0)."""
+    ticker = require("matplotlib.ticker", "An HTML report")
+    axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _pos: f"{v:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
 def figure(fig_cls: Any, height_in: float, width_in: float = WIDTH_IN, **kwargs: Any) -> Any:
     """A new figure of the report's width and this height (inches at 100 dpi), constrained layout."""
     return fig_cls(figsize=(width_in, height_in), layout="constrained", **kwargs)
 
 
 __all__ = ["BLUE", "GREEN", "GREY", "INK", "ORANGE", "PALETTE", "PURPLE", "SKY", "VERMILLION", "YELLOW", "charting", "figure",
-           "require_lines", "require_patches", "to_svg"]
+           "plain_log", "require_lines", "require_patches", "to_svg"]

@@ -9,7 +9,7 @@ by the renderer. A figure is written as an expression over that JSON and kept wi
     diff(/devices/0/latency_ms, sum(/devices/0/ops/*/latency_ms))   a - b
 
 ``*`` walks every element of a list (or value of an object); ``*[key=value]`` only those whose
-``key`` is ``value`` (compared as text; ``null`` for a JSON null). The page writes each figure as
+``key`` is ``value`` (compared as text; ``null`` for a JSON null), ``*[a=x][b=y]`` those with both. The page writes each figure as
 ``<data value="the exact number" data-json="the expression">what people read</data>``, so a
 reader can hover a number to see where it comes from, and the tests evaluate every expression
 on the ``--json`` of the same run and compare it with what the page shows.
@@ -35,7 +35,8 @@ class ExpressionError(ValueError):
 
 
 _FUNCTIONS = ("sum", "count", "min", "max", "mean", "ratio", "diff")
-_FILTER = re.compile(r"^\*\[([^=\]]+)=([^\]]*)\]$")
+_FILTERS = re.compile(r"^\*((?:\[[^=\]]+=[^\]]*\])+)$")
+_FILTER = re.compile(r"\[([^=\]]+)=([^\]]*)\]")
 
 
 def _split_args(text: str) -> list[str]:
@@ -61,10 +62,12 @@ def _walk(node: Any, segments: Sequence[str], expr: str) -> list[Any]:
         items = list(node.values()) if isinstance(node, Mapping) else list(node) if isinstance(node, list) else None
         if items is None:
             raise ExpressionError(f"{expr}: '*' needs a list or an object")
-        match = _FILTER.match(head)
-        if match:
-            key, want = match.group(1), match.group(2)
-            items = [it for it in items if isinstance(it, Mapping) and _as_text(it.get(key)) == want]
+        if head != "*":
+            match = _FILTERS.match(head)
+            if match is None:
+                raise ExpressionError(f"{expr}: {head!r} is not '*' or '*[key=value]...'")
+            for key, want in _FILTER.findall(match.group(1)):
+                items = [it for it in items if isinstance(it, Mapping) and _as_text(it.get(key)) == want]
         out: list[Any] = []
         for it in items:
             out.extend(_walk(it, rest, expr))

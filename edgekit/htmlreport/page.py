@@ -48,6 +48,14 @@ class Table:
 
 
 @dataclass(frozen=True)
+class Grid:
+    """Tables side by side where the page is wide enough (one per device), stacked on a phone."""
+
+    tables: tuple[Table, ...]
+    kind: str = "grid"
+
+
+@dataclass(frozen=True)
 class Para:
     text: Rich
     tone: str = ""  # note | warn | bad | good
@@ -63,7 +71,7 @@ class Command:
     kind: str = "command"
 
 
-Block = Chart | Table | Para | Command
+Block = Chart | Table | Grid | Para | Command
 
 
 @dataclass(frozen=True)
@@ -97,4 +105,4 @@ def table(headers: list[str], rows: list[list[Rich]], numeric: str, caption: Ric
                  highlight)
 
 
-__all__ = ["Block", "Card", "Chart", "Command", "ESTIMATED", "MEASURED", "Page", "Para", "Section", "Table", "table"]
+__all__ = ["Block", "Card", "Chart", "Command", "ESTIMATED", "Grid", "MEASURED", "Page", "Para", "Section", "Table", "table"]

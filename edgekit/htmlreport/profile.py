@@ -12,7 +12,7 @@ from typing import Any
 from edgekit.htmlreport import charts
 from edgekit.htmlreport.common import basename, listed, name, producer_row
 from edgekit.htmlreport.figures import Fig, Rich, Source, rich
-from edgekit.htmlreport.page import ESTIMATED, Card, Chart, Page, Para, Section, table
+from edgekit.htmlreport.page import ESTIMATED, Card, Chart, Grid, Page, Para, Section, table
 
 CLASS_COLORS: dict[str, str] = {
     "conv": charts.BLUE, "depthwise_conv": charts.SKY, "fully_connected": charts.ORANGE,
@@ -35,6 +35,8 @@ MEMORY_PARTS = (  # (JSON key, label, colour); runtime = runtime_overhead - indi
     ("runtime", "runtime (fixed)", charts.GREY),
 )
 TOP_OPS = 10
+FALLBACK_POSITIONS = 8  # op positions listed per row of the fallback table
+SHORT_PLACES = {"cpu:xnnpack": "XNNPACK", "cpu:builtin": "builtin", "edgetpu": "Edge TPU", "gpu": "GPU"}
 
 
 def _dev(i: int) -> str:
@@ -153,13 +155,11 @@ def _top_ops_table(src: Source, i: int) -> Any:
         p = f"{_dev(i)}/ops/{j}"
         rows.append([
             rich(src.fig(f"{p}/index", "int")), rich(name(o["op"]), " (roughly)" if o["estimated_roughly"] else ""),
-            rich(name(o["dtype"])), rich(PLACES.get(o["runs_on"], (o["runs_on"], ""))[0]),
-            rich(src.fig(f"{p}/latency_ms", "ms")), rich(src.fig(f"ratio({p}/latency_ms, {_dev(i)}/latency_ms)", "pct")),
-            rich(src.fig(f"{p}/macs", "int")), rich(src.text(f"{p}/note")),
+            rich(SHORT_PLACES.get(o["runs_on"], o["runs_on"])), rich(src.fig(f"{p}/latency_ms", "ms")),
+            rich(src.fig(f"ratio({p}/latency_ms, {_dev(i)}/latency_ms)", "pct")),
         ])
-    return table(["#", "op", "dtype", "runs on", "est. time", "share", "MACs", "why not delegated"], rows, "rlllrrrl",
-                 caption=rich(name(d["device"]), ": the slowest ops (share of the estimated total)."),
-                 basis=ESTIMATED)
+    return table(["#", "op", "where", "time", "share"], rows, "rllrr",
+                 caption=rich(name(d["device"]), ": the slowest ops."), basis=ESTIMATED)
 
 
 def _strip_chart(src: Source) -> Chart:
@@ -221,22 +221,32 @@ def _placement_lead(src: Source) -> Rich:
 
 
 def _fallback_table(src: Source) -> Any | None:
+    """The ops that leave the Edge TPU or the delegate, one row per device, op and reason (with their positions)."""
     rows: list[list[Rich]] = []
     for i, d in enumerate(src.doc["devices"]):
         tpu = d.get("edgetpu") or {}
         first = tpu.get("first_unmapped_op")
         if first is not None:
-            rows.append([rich(name(d["device"])), rich(src.fig(f"{_dev(i)}/edgetpu/first_unmapped_op/index", "int")),
-                         rich(name(first["op"])), rich("Edge TPU → CPU from here"),
-                         rich(src.text(f"{_dev(i)}/edgetpu/first_unmapped_op/reason"))])
+            rows.append([rich(name(d["device"])), rich(name(first["op"])), rich(src.fig(f"{_dev(i)}/edgetpu/cpu_ops", "int")),
+                         rich("#", src.fig(f"{_dev(i)}/edgetpu/first_unmapped_op/index", "int"), " and every later op"),
+                         rich("Edge TPU → CPU"), rich(src.text(f"{_dev(i)}/edgetpu/first_unmapped_op/reason"))])
+        groups: dict[tuple[str, str], list[int]] = {}
         for j, o in enumerate(d["ops"]):
             if o["runs_on"] == "cpu:builtin" and o["note"]:
-                rows.append([rich(name(d["device"])), rich(src.fig(f"{_dev(i)}/ops/{j}/index", "int")),
-                             rich(name(o["op"])), rich("builtin kernel, outside XNNPACK"),
-                             rich(src.text(f"{_dev(i)}/ops/{j}/note"))])
+                groups.setdefault((o["op"], o["note"]), []).append(j)
+        for (op, _), members in groups.items():
+            members.sort(key=lambda j: d["ops"][j]["index"])
+            where: list[Any] = []
+            for k, j in enumerate(members[:FALLBACK_POSITIONS]):
+                where += ([", "] if k else []) + ["#", src.fig(f"{_dev(i)}/ops/{j}/index", "int")]
+            if len(members) > FALLBACK_POSITIONS:
+                where.append(", …")
+            rows.append([rich(name(d["device"])), rich(name(op)),
+                         rich(src.fig(f"count({_dev(i)}/ops/*[op={op}][runs_on=cpu:builtin])", "int")), tuple(where),
+                         rich("builtin kernel, outside XNNPACK"), rich(src.text(f"{_dev(i)}/ops/{members[0]}/note"))])
     if not rows:
         return None
-    return table(["device", "#", "op", "what happens", "why"], rows, "lrlll",
+    return table(["device", "op", "ops", "where in the graph", "what happens", "why"], rows, "llrlll",
                  caption=rich("Ops that leave the accelerator or the delegate, and why."), basis=ESTIMATED)
 
 
@@ -321,11 +331,19 @@ def _cards(src: Source) -> tuple[Card, ...]:
                              src.fig(f"{_dev(i)}/usable_ram_bytes", "bytes"), "; ",
                              src.fig(f"{_dev(i)}/threads", "int"), " thread(s)"]
         tpu = d.get("edgetpu")
+        tone = "good" if d["fits"] else "bad"
         if tpu and tpu.get("integer_model"):
             detail += ["; ", src.fig(f"{_dev(i)}/edgetpu/mapped_ops", "int"), " of ",
                        src.fig(f"count({_dev(i)}/ops/*)", "int"), " ops on the Edge TPU"]
-        cards.append(Card(rich(name(d["device"])), src.fig(f"{_dev(i)}/latency_ms", "ms"), tuple(detail),
-                          "good" if d["fits"] else "bad", ESTIMATED))
+            if tpu.get("first_unmapped_op"):
+                detail += [", the rest on the CPU from #", src.fig(f"{_dev(i)}/edgetpu/first_unmapped_op/index", "int"),
+                           " ", name(tpu["first_unmapped_op"]["op"])]
+                tone = "warn" if d["fits"] else tone
+        elif tpu:
+            detail += ["; none of it on the Edge TPU"]
+            tone = "warn" if d["fits"] else tone
+        cards.append(Card(rich(name(d["device"])), src.fig(f"{_dev(i)}/latency_ms", "ms"), tuple(detail), tone,
+                          ESTIMATED))
     return tuple(cards)
 
 
@@ -373,7 +391,7 @@ def build(src: Source) -> Page:
                 (_time_chart(src, classes), _time_table(src, classes))),
         Section("top-ops", "Which ops are the slowest?",
                 rich("The ten slowest ops per device; ", src.fig("/operators", "int"), " ops in the graph."),
-                (_top_ops_chart(src), *[_top_ops_table(src, i) for i in range(len(devices))])),
+                (_top_ops_chart(src), Grid(tuple(_top_ops_table(src, i) for i in range(len(devices)))))),
     ]
     placement = [_strip_chart(src)]
     fallback = _fallback_table(src)

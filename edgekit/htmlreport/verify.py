@@ -37,10 +37,15 @@ def _verdict(src: Source) -> tuple[Rich, str]:
     doc = src.doc
     n = len(doc["outputs"])
     if doc["passed"]:
-        return rich("PASSED: ", "all " if n > 1 else "", src.fig("count(/outputs/*)", "int"),
-                    " output(s) within thresholds on ", src.fig("/samples", "int"), " samples."), "good"
-    parts: list[Any] = ["FAILED: ", src.fig("count(/outputs/*[passed=false])", "int"), " of ",
-                        src.fig("count(/outputs/*)", "int"), " output(s) out of thresholds — "]
+        parts: list[Any] = ["PASSED: ", "all " if n > 1 else "", src.fig("count(/outputs/*)", "int"),
+                            " outputs" if n > 1 else " output", " within thresholds on ", src.fig("/samples", "int"),
+                            " samples"]
+        if doc.get("accuracy"):
+            parts += ["; accuracy ", src.fig("/accuracy/converted", "pct"), " (original ",
+                      src.fig("/accuracy/original", "pct"), ")"]
+        return tuple(parts) + (".",), "good"
+    parts = ["FAILED: ", src.fig("count(/outputs/*[passed=false])", "int"), " of ",
+             src.fig("count(/outputs/*)", "int"), " outputs" if n > 1 else " output", " out of thresholds — "]
     first = True
     for i, o in enumerate(doc["outputs"]):
         for j in range(len(o["failures"])):
@@ -126,6 +131,7 @@ def _values_chart(src: Source, i: int) -> Chart | None:
             nonzero = [c for c in counts if c > 0]
             if nonzero and min(nonzero) * 50 < max(nonzero):
                 hx.set_yscale("log")
+                charts.plain_log(hx.yaxis)
                 hx.set_ylabel("values (log scale)")
             else:
                 hx.set_ylabel("values")
@@ -254,7 +260,7 @@ def _explain_table(src: Source) -> Any:
         rows.append([rich(src.fig(f"{p}/rank", "int")), rich(src.text(f"{p}/layer")), rich(name(lay["op"])),
                      rich(src.fig(f"{p}/rmse_per_scale", "float")), rich(src.fig(f"{p}/rmse", "float")),
                      rich(src.fig(f"{p}/sqnr_db_if_float", "db"))])
-    return table(["rank", "layer", "op", "RMSE / scale", "RMSE", "output SQNR, this layer in float"], rows, "rllrrr",
+    return table(["rank", "layer", "op", "RMSE / scale", "RMSE", "SQNR, this layer in float"], rows, "rllrrr",
                  caption=rich("The layers that lose the most in int8, worst first (marked: suggested to keep in "
                               "float)."), basis=MEASURED, highlight=tuple(marked))
 
