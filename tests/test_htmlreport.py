@@ -337,6 +337,10 @@ def test_opens_offline_in_chromium(made: str, request: pytest.FixtureRequest, tm
         with Image.open(io.BytesIO(look.screenshot)) as im:
             assert im.size[0] == look.page["width"] and im.size[1] == min(look.page["height"], 900 if width < 600 else 10**6)
             assert look.page["height"] > 900
+    # printed on A4 (about 720 CSS pixels inside the margins): nothing wider than the paper
+    printed = browser.look(run.path, width=720, media="print", full_page=False)
+    assert printed.console == [] and printed.page["width"] <= 721, "the printed page is wider than the paper"
+    assert all(c["width"] > 250 and c["height"] > 80 for c in printed.charts)
 
 
 # ---------------------------------------------------------------- the command line
@@ -516,3 +520,17 @@ def test_size_report_of_a_source_model(tmp_path: Path) -> None:
     parsed = check_report(run.html, run.doc)
     assert run.doc["format"] == "onnx" and len(parsed.figures) > 20
     assert 'class="basis basis-estimated"' in run.html and 'id="quantize"' in run.html
+
+
+@DEVICE
+def test_producer_names_the_board(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import edgekit.provenance as provenance
+
+    model = tmp_path / "model"
+    model.write_bytes(b"Raspberry Pi 4 Model B Rev 1.4\0")  # as /proc/device-tree/model holds it
+    monkeypatch.setattr(provenance, "DEVICE_TREE_MODEL", model)
+    here = provenance.Producer.here()
+    assert here.board == "Raspberry Pi 4 Model B Rev 1.4" and "Raspberry Pi 4 Model B Rev 1.4 (" in here.describe()
+    assert provenance.Producer.from_dict(here.to_dict()) == here and provenance.Producer.from_dict(None) is None
+    monkeypatch.setattr(provenance, "DEVICE_TREE_MODEL", tmp_path / "absent")
+    assert provenance.Producer.here().board == ""

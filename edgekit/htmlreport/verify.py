@@ -113,17 +113,17 @@ def _values_chart(src: Source, i: int) -> Chart | None:
             lo = min(min(ref), min(conv))
             hi = max(max(ref), max(conv))
             pad = (hi - lo) * 0.04 or 0.5
-            ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color=charts.GREY, linewidth=1, linestyle="--",
-                    label="identical")
+            ax.plot([lo - pad, hi + pad], [lo - pad, hi + pad], color=charts.GREY, linewidth=1, linestyle="--")
             ax.scatter(ref, conv, s=9, alpha=0.55, color=charts.BLUE if o["passed"] else charts.VERMILLION,
-                       edgecolors="none", label="value pairs", rasterized=False)
+                       edgecolors="none")
             ax.set_xlim(lo - pad, hi + pad)
             ax.set_ylim(lo - pad, hi + pad)
             ax.set_aspect("equal", adjustable="box")
         ax.set_xlabel("original (reference)")
         ax.set_ylabel("converted")
-        ax.set_title(f"{o['name']}: value against value")
-        ax.legend(loc="upper left", fontsize=8.5)
+        ax.set_title("converted against original")
+        fig.suptitle(f"output {o['name']}" + ("" if o["passed"] else " (FAIL)"), x=0.01, ha="left", fontsize=10.5,
+                     fontweight="bold", color=charts.INK if o["passed"] else charts.VERMILLION)
         if counts:
             hx.stairs(counts, edges, fill=True, color=charts.SKY, alpha=0.9)
             hx.stairs(counts, edges, color=charts.BLUE, linewidth=1)
@@ -136,12 +136,13 @@ def _values_chart(src: Source, i: int) -> Chart | None:
             else:
                 hx.set_ylabel("values")
         hx.set_xlabel("error = converted − original")
-        hx.set_title("error of every value")
+        hx.set_title("the error of every value")
         hx.grid(axis="x", visible=False)
         svg = charts.to_svg(fig, f"verify-values-{i}", f"Output {o['name']}: converted against original values, "
                             "and the histogram of the error")
-    caption: list[Any] = ["Output ", name(o["name"]), ": left, the pairs (", src.text(f"{_out(i)}/distribution/pairs/selection"),
-                          "); right, the error of all ", src.fig(f"{_out(i)}/distribution/values", "int"), " values"]
+    caption: list[Any] = ["Output ", name(o["name"]), ": left, converted against original value by value (",
+                          src.text(f"{_out(i)}/distribution/pairs/selection"), "; on the dashed diagonal they are "
+                          "equal); right, the error of all ", src.fig(f"{_out(i)}/distribution/values", "int"), " values"]
     if dist["non_finite"]:
         caption += [" (", src.fig(f"{_out(i)}/distribution/non_finite", "int"), " converted values are NaN or infinite "
                     "and not drawn)"]
