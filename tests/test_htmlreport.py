@@ -369,7 +369,8 @@ main()
 
 
 @DEVICE
-def test_report_command_refuses_what_it_cannot_render(tmp_path: Path, made_size: Made, sample_int8: Path) -> None:
+def test_report_command_refuses_what_it_cannot_render(tmp_path: Path, made_size: Made, made_size_verified: Made,
+                                                     sample_int8: Path) -> None:
     def run(*args: str, stdin: str | None = None) -> Any:
         return CliRunner().invoke(main, ["report", *args], input=stdin)
 
@@ -391,6 +392,11 @@ def test_report_command_refuses_what_it_cannot_render(tmp_path: Path, made_size:
     assert res.exit_code == 2 and "already exists" in res.stderr
     res = run(str(made_size.json_path), "-o", str(tmp_path / "report.txt"))
     assert res.exit_code == 2 and "does not end in .html" in res.stderr
+    undrawable = json.loads(made_size_verified.json_path.read_text(encoding="utf-8"))
+    undrawable["what_if"]["rows"][0]["verify"]["outputs"] = []  # edited by hand: reads back, cannot be drawn
+    (tmp_path / "undrawable.json").write_text(json.dumps(undrawable), encoding="utf-8")
+    res = run(str(tmp_path / "undrawable.json"))
+    assert res.exit_code == 2 and "cannot be drawn (ValueError" in res.stderr, res.stderr
     incomplete = dict(made_size.doc)
     del incomplete["what_if"]
     (tmp_path / "incomplete.json").write_text(json.dumps(incomplete), encoding="utf-8")

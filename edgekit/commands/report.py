@@ -40,5 +40,5 @@ def report(result: Path, output: Path | None, force: bool) -> None:
         raise UsageError(f"{result} does not exist.", hint="Pass the file a command's --json output was saved to.")
     target = check_html_target(output, force)
     doc = read_result_json(None if stdin else result, sys.stdin.read() if stdin else None)
-    write_html(doc, target, force)
+    write_html(doc, target, force, where="stdin" if stdin else str(result))
     info(f"HTML report: {target}")

@@ -102,11 +102,24 @@ def check_html_target(path: Path, force: bool) -> Path:
     return target
 
 
-def write_html(doc: Mapping[str, Any], path: Path, force: bool) -> Path:
-    """Render ``doc`` and write it to ``path`` atomically (never over an existing file without ``force``)."""
-    from edgekit.fsutil import write_text_atomic
+def write_html(doc: Mapping[str, Any], path: Path, force: bool, where: str | None = None) -> Path:
+    """Render ``doc`` and write it to ``path`` atomically (never over an existing file without ``force``).
 
-    text = render_html(doc)
+    ``where``: the saved JSON the document was read from. A document that reads back but cannot be drawn
+    (edited by hand: a string where a number belongs, an empty list) is then an InputError naming it;
+    without ``where`` (a command's own result) such a failure is a bug and is not dressed up."""
+    from edgekit.fsutil import write_text_atomic
+    from edgekit.htmlreport.figures import ExpressionError
+
+    if where is None:
+        text = render_html(doc)
+    else:
+        try:
+            text = render_html(doc)
+        except (KeyError, IndexError, TypeError, ValueError, ZeroDivisionError, OverflowError, ExpressionError) as exc:
+            raise InputError(f"{where} reads back as a '{doc.get('kind')}' result but cannot be drawn "
+                             f"({type(exc).__name__}: {exc}).",
+                             hint="Pass the unchanged --json output of the command.") from None
     write_text_atomic(Path(path), text, overwrite=force)
     return Path(path)
 

@@ -81,9 +81,13 @@ def _whatif_chart(src: Source) -> Chart:
             ax.plot(xs_all, [r["deflate9_bytes"] / scale for _, r, _ in pts], marker="o", color=charts.BLUE,
                     label="int8 deflate -9 (estimated)")
             points = [(x, r["deflate9_bytes"], src.fig(p, "bytes")) for x, r, p in pts]
+        last = -100.0
         for x, v, label in points:
+            if x - last < 9:  # too close to the previous label (every value is in the table below)
+                continue
             ax.annotate(label.text, (x, v / scale), textcoords="offset points", xytext=(0, -14), ha="center",
                         fontsize=8.5, color=charts.BLUE)
+            last = x
         ax.set_xlabel("zeros among the weights (%)")
         ax.set_ylabel(unit)
         ax.set_ylim(0, None)
