@@ -270,11 +270,12 @@ def _mem_fig(src: Source, i: int, suffix: str) -> Fig:
 
 
 def _memory_chart(src: Source) -> Chart:
+    """Left: what holds the memory (MiB); right: the peak as a share of the device's usable RAM (100% = full)."""
     devices = src.doc["devices"]
     n = len(devices)
     with charts.charting() as figure_cls:
-        fig = charts.figure(figure_cls, 1.4 + 0.62 * n)
-        ax = fig.subplots()
+        fig = charts.figure(figure_cls, 1.5 + 0.62 * n)
+        ax, gx = fig.subplots(1, 2, sharey=True, width_ratios=[2.0, 1.0])
         ys = list(range(n))[::-1]
         mib = 1024.0 * 1024.0
         left = [0.0] * n
@@ -284,28 +285,35 @@ def _memory_chart(src: Source) -> Chart:
                 ax.barh(ys, widths, left=left, height=0.6, color=color, label=label, edgecolor="white", linewidth=0.6)
                 left = [a + b for a, b in zip(left, widths, strict=True)]
         peak = max(d["peak_memory_bytes"] for d in devices) / mib
-        ram = [d["usable_ram_bytes"] / mib for d in devices]
-        right = peak * 1.55
+        shares = []
         for y, i in zip(ys, range(n), strict=True):
             d = devices[i]
             total = src.fig(f"{_dev(i)}/peak_memory_bytes", "bytes")
-            usable = src.fig(f"{_dev(i)}/usable_ram_bytes", "bytes")
+            ax.text(d["peak_memory_bytes"] / mib + peak * 0.015, y, total.text, va="center", ha="left", fontsize=9.5,
+                    fontweight="bold")
             share = src.fig(f"ratio({_dev(i)}/peak_memory_bytes, {_dev(i)}/usable_ram_bytes)", "pct")
-            if ram[i] <= right:
-                ax.plot([ram[i], ram[i]], [y - 0.42, y + 0.42], color=charts.VERMILLION, linewidth=2.4)
-                ax.text(ram[i], y + 0.45, f"usable {usable.text}", color=charts.VERMILLION, fontsize=8.5, ha="center",
-                        va="bottom")
-            label = f"{total.text} = {share.text} of {usable.text} usable" + ("" if d["fits"] else "  DOES NOT FIT")
-            ax.text(d["peak_memory_bytes"] / mib + right * 0.01, y, label, va="center", ha="left", fontsize=9.5,
-                    fontweight="bold", color=charts.INK if d["fits"] else charts.VERMILLION)
-        ax.set_xlim(0, max([right, *[r * 1.08 for r in ram if r <= right]]))
+            shares.append(100 * (share.value or 0.0))
+            usable = src.fig(f"{_dev(i)}/usable_ram_bytes", "bytes")
+            gx.text(min(shares[-1], 100) + 3, y, f"{share.text} of {usable.text}" + ("" if d["fits"] else "  DOES NOT FIT"),
+                    va="center", ha="left", fontsize=9, fontweight="bold",
+                    color=charts.INK if d["fits"] else charts.VERMILLION)
+        gx.barh(ys, [min(v, 100.0) for v in shares], height=0.6,
+                color=[charts.GREEN if d["fits"] else charts.VERMILLION for d in devices])
+        gx.barh(ys, [100.0] * n, height=0.6, color="none", edgecolor="#888888", linewidth=0.8)
+        gx.set_xlim(0, 100)
+        gx.set_xticks([0, 50, 100])
+        gx.set_xlabel("share of the usable RAM (%)")
+        gx.grid(False)
+        gx.tick_params(axis="y", left=False)
+        ax.set_xlim(0, peak * 1.3)
         ax.set_yticks(ys, [d["device"] for d in devices])
         ax.set_xlabel("estimated peak memory (MiB)")
         ax.grid(axis="y", visible=False)
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.3 if n < 3 else -0.18), ncol=3, fontsize=9)
-        svg = charts.to_svg(fig, "profile-memory", "Estimated peak memory per device against its usable RAM")
-    return Chart(svg, rich("Estimated peak memory, by what holds it, against the RAM the device leaves to the "
-                           "model (RAM minus the OS reserve; the red line when it is on this scale)."), ESTIMATED)
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=9)
+        svg = charts.to_svg(fig, "profile-memory", "Estimated peak memory per device, and its share of the usable RAM")
+    return Chart(svg, rich("Left: estimated peak memory by what holds it. Right: that peak against the RAM the "
+                           "device leaves to the model (its RAM minus the OS reserve); a full bar does not fit."),
+                 ESTIMATED)
 
 
 def _memory_table(src: Source) -> Any:
