@@ -370,7 +370,16 @@ def _verdict(src: Source) -> tuple[Rich, str]:
     else:
         parts += ["Estimated ", src.fig(f"{_dev(0)}/latency_ms", "ms"), " per inference on ",
                   name(devices[0]["device"]), "."]
-    return tuple(parts), "bad" if misfits else "good"
+    split = False
+    for i, d in enumerate(devices):
+        tpu = d.get("edgetpu") or {}
+        if tpu.get("first_unmapped_op") is not None:
+            split = True
+            parts += [" On ", name(d["device"]), " only ", src.fig(f"{_dev(i)}/edgetpu/mapped_ops", "int"), " of ",
+                      src.fig(f"count({_dev(i)}/ops/*)", "int"), " ops run on the Edge TPU: ",
+                      name(tpu["first_unmapped_op"]["op"]), " (#", src.fig(f"{_dev(i)}/edgetpu/first_unmapped_op/index",
+                                                                          "int"), ") sends the rest to the CPU."]
+    return tuple(parts), "bad" if misfits else "warn" if split else "good"
 
 
 def _time_lead(src: Source, classes: Sequence[str]) -> Rich:
