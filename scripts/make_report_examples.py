@@ -4,7 +4,9 @@ Real runs, nothing drawn by hand:
 
 - ``verify``: the sample classifier (sample_models/) against its int8 conversion, on the 120 labelled test
   images, with ``--explain``;
-- ``profile``, ``bench``, ``size``: a MobileNetV3-Small built here with keras.applications (random weights: no
+- ``size``: the sample classifier converted again with a bundle of 32 golden images, and its what-if pruning
+  verified on that bundle (``--verify-on``): how far it can be pruned before verify fails;
+- ``profile``, ``bench``: a MobileNetV3-Small built here with keras.applications (random weights: no
   download; 96x96 input), converted to int8 by ``edgekit convert`` calibrated on the sample images.
   Its hard-swish ops are what the Edge TPU does not map, so the profile shows where the graph leaves it;
   bench measures on this machine (a shared one: expect the busy-machine warning when it is).
@@ -86,7 +88,11 @@ def main() -> None:
          "--force", "--json"], out / "profile.json")
     run(["bench", str(tflite), "--sweep-threads", "1,2", "--runs", "100", "--html", str(out / "bench.html"), "--force",
          "--json"], out / "bench.json")
-    run(["size", str(tflite), "--html", str(out / "size.html"), "--force", "--json"], out / "size.json")
+    bundle = out / "shapes_bundle"
+    run(["convert", str(SAMPLES / "shapes_classifier.keras"), "-o", str(out / "shapes_int8.tflite"), "--calibration",
+         str(SAMPLES / "calibration"), "--bundle", str(bundle), "--golden-samples", "32", "--force"])
+    run(["size", str(bundle / "model.tflite"), "--what-if", "0.1,0.25,0.5,0.75,0.9", "--verify-on", str(bundle),
+         "--html", str(out / "size.html"), "--force", "--json"], out / "size.json")
     run(["verify", str(SAMPLES / "shapes_classifier.keras"), str(SAMPLES / "shapes_classifier_int8.tflite"),
          "--data", str(SAMPLES / "test"), "--labels", str(SAMPLES / "test_labels.csv"), "--samples", "120",
          "--explain", "--calibration", str(SAMPLES / "calibration"), "--html", str(out / "verify.html"), "--force",
