@@ -26,7 +26,7 @@ from edgekit.core.source import SourceFormat, TensorSpec
 from edgekit.deps import require
 from edgekit.errors import DataError, InputError, ModelFormatError
 from edgekit.host.onnx.graph import candidate_perms, fix_input_shapes, graph_inputs, one_line, read_onnx
-from edgekit.host.onnx.worker import signature_key
+from edgekit.host.onnx.keys import signature_key
 from edgekit.host.source_model import LoadOptions, SourceModel
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
