@@ -280,6 +280,7 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
     if opts.check_data is not None and opts.check_inputs is None:
         opts = replace(opts, check_inputs=_read_check_data(inputs, shapes, opts))
     fixed = fix_input_shapes(model, shapes, notes)
+    fixed, inputs = _freeze_shape_inputs(fixed, inputs, opts, notes)
     foreign = foreign_ops_error(fixed, path.name)
     work_dir = Path(tempfile.mkdtemp(prefix="edgekit-onnx-"))
 
@@ -306,6 +307,22 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
         raise
     source.cleanup = cleanup
     return source
+
+
+def _freeze_shape_inputs(model: Any, inputs: list[InputDims], opts: LoadOptions,
+                         notes: list[str]) -> tuple[Any, list[InputDims]]:
+    """Inputs that set a shape and have one value in all of the user's samples become constants (repair.params)."""
+    from edgekit.host.onnx.repair.params import constant_values, freeze
+
+    values = constant_values(model, opts.check_inputs)
+    if not values:
+        return model, inputs
+    for name, (value, role) in values.items():
+        shown = np.array2string(value.reshape(-1)[:8], separator=",")
+        notes.append(f"input '{name}' ({role}, it sets a shape) fixed to {shown} from your data: a .tflite needs it "
+                     "constant, so the converted model has no such input")
+    model = fix_input_shapes(freeze(model, {n: v for n, (v, _) in values.items()}), {}, notes)
+    return model, [i for i in inputs if i.name not in values]
 
 
 def _convert_with_backends(path: Path, order: list[Backend], common: Any, common_repairs: list[Repair],

@@ -65,7 +65,12 @@ class OrtRunner:
             dtype = _ORT_TYPES.get(arg.type)
             value = np.asarray(inputs[arg.name])
             feeds[arg.name] = value.astype(dtype, copy=False) if dtype is not None else value
-        outputs = self._session.run(self._output_names, feeds)
+        try:
+            outputs = self._session.run(self._output_names, feeds)
+        except Exception as exc:  # onnxruntime refusing these values (an index out of range, sizes that do not fit)
+            raise DataError(f"onnxruntime could not run the ONNX model on these inputs: {one_line(exc, 300)}",
+                            hint="Give inputs the model accepts (--calibration/--data with real samples, one key "
+                                 "per input); random values are not valid for index or size inputs.") from exc
         return {n: np.asarray(o) for n, o in zip(self._output_names, outputs, strict=True)}
 
 

@@ -1,0 +1,76 @@
+"""Graph inputs that set a shape (``Reshape``'s shape, ``Resize``'s sizes…): fixed to the value the data gives.
+
+A ``.tflite`` for a device has static shapes, so an input that decides an
+output's shape (a ``Reshape`` target, ``Resize`` scales or sizes, ``Slice``
+bounds, ``TopK``'s k, ``Pad``'s pads, an ``LSTM``'s sequence lengths…) has
+to be a constant. Exporters and test suites sometimes leave such values as
+graph inputs. When the user's data (``--calibration``) gives such an input
+the same value in every sample, the loader writes that value into the graph
+as a constant and the input disappears from the converted model (said in a
+note); onnxruntime's reference is the model with the same value, so the check
+still compares like with like.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+SHAPE_PORTS: dict[str, frozenset[int]] = {
+    "Reshape": frozenset({1}), "Resize": frozenset({1, 2, 3}), "Upsample": frozenset({1}),
+    "Expand": frozenset({1}), "Tile": frozenset({1}), "Pad": frozenset({1, 3}), "Slice": frozenset({1, 2, 3, 4}),
+    "TopK": frozenset({1}), "Squeeze": frozenset({1}), "Unsqueeze": frozenset({1}), "Split": frozenset({1}),
+    "ConstantOfShape": frozenset({0}), "Range": frozenset({0, 1, 2}), "OneHot": frozenset({1}),
+    "CumSum": frozenset({1}), "Trilu": frozenset({1}), "CenterCropPad": frozenset({1}), "Compress": frozenset({1}),
+    "LSTM": frozenset({4}), "GRU": frozenset({4}), "RNN": frozenset({4}), "MaxUnpool": frozenset({2}),
+    "Col2Im": frozenset({1, 2}), "AffineGrid": frozenset({1}), "DFT": frozenset({1, 2}), "STFT": frozenset({1, 3}),
+    "NonMaxSuppression": frozenset({2, 3, 4}), "ReverseSequence": frozenset({1}),
+    **{op: frozenset({1}) for op in ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
+                                     "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")},
+}
+
+
+def shape_inputs(model: Any) -> dict[str, str]:
+    """Graph inputs read by a shape-setting port: input name -> 'Op input k' (for messages)."""
+    names = {v.name for v in model.graph.input} - {t.name for t in model.graph.initializer}
+    found: dict[str, str] = {}
+    for node in model.graph.node:
+        ports = SHAPE_PORTS.get(node.op_type, frozenset())
+        for k, name in enumerate(node.input):
+            if k in ports and name in names and name not in found:
+                found[name] = f"{node.op_type} input {k}"
+    return found
+
+
+def constant_values(model: Any, samples: Mapping[str, np.ndarray] | None) -> dict[str, tuple[np.ndarray, str]]:
+    """The shape-setting inputs whose value is the same in every sample: name -> (value, what it sets)."""
+    if not samples:
+        return {}
+    found = {}
+    for name, role in shape_inputs(model).items():
+        arr = samples.get(name)
+        if arr is None or len(arr) == 0:
+            continue
+        first = np.asarray(arr[0])
+        if all(np.array_equal(np.asarray(a), first) for a in arr[1:]):
+            found[name] = (first, role)
+    return found
+
+
+def freeze(model: Any, values: Mapping[str, np.ndarray]) -> Any:
+    """A copy of ``model`` with ``values`` as initializers instead of graph inputs."""
+    import onnx
+    from onnx import numpy_helper
+
+    frozen = onnx.ModelProto()
+    frozen.CopyFrom(model)
+    kept = [v for v in frozen.graph.input if v.name not in values]
+    dtypes = {v.name: v.type.tensor_type.elem_type for v in frozen.graph.input}
+    del frozen.graph.input[:]
+    frozen.graph.input.extend(kept)
+    for name, value in values.items():
+        arr = np.asarray(value).astype(onnx.helper.tensor_dtype_to_np_dtype(dtypes[name]))
+        frozen.graph.initializer.append(numpy_helper.from_array(arr, name))
+    return frozen
