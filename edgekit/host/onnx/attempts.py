@@ -95,9 +95,10 @@ def all_failed_error(model_name: str, attempts: list[Attempt]) -> BackendError:
     tried = "; ".join(f"{a.backend} {a.describe()}" for a in attempts)
     if located:
         ops = {(a.op, a.node) for a in located}
-        if len(ops) == 1:
+        if len({op for op, _ in ops}) == 1:
+            shown = next((a.node for a in reversed(located) if a.node and not a.node.startswith("sng_")), None)
             head = f"Could not convert {model_name}: no backend converts its {located[0].op} node " \
-                   f"'{located[0].node or '?'}'."
+                   f"'{shown or located[-1].node or '?'}'."
         else:
             head = f"Could not convert {model_name}: " + ", ".join(
                 f"{a.backend} stops at {a.op} node '{a.node or '?'}'" for a in located) + "."

@@ -73,14 +73,16 @@ class Backend:
     label: str  # how messages name it
     requires: str  # the module that must be importable
     expand_ops: Callable[[], frozenset[str]]
-    repairs: tuple[str, ...]  # backend-specific passes, after the common ones
+    # backend-specific passes after the common ones, one tuple per try: a later try runs only when the earlier
+    # failed and its passes change the graph (onnx2tf: its native ops first, then with the rewrites)
+    variants: tuple[tuple[str, ...], ...]
 
 
 REGISTRY: dict[OnnxBackend, Backend] = {
     OnnxBackend.ONNX2TF: Backend(OnnxBackend.ONNX2TF, "onnx2tf", "onnx2tf", _onnx2tf_expand,
-                                 ("expand", "fold", "resize", "shapes")),
+                                 (("shapes",), ("expand", "fold", "resize", "shapes"))),
     OnnxBackend.LOWER: Backend(OnnxBackend.LOWER, "edgekit's lowering", "tensorflow", _lower_expand,
-                               ("expand", "fold", "shapes")),
+                               (("expand", "fold", "shapes"),)),
 }
 
 

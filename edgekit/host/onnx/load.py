@@ -275,13 +275,15 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
         raise UsageError(f"--keep-nchw names {', '.join(unknown_keep)}, which the model does not have.",
                          hint=f"Use one of the input names: {', '.join(i.name for i in inputs)}.")
     order = backend_order(opts.backend)
+    foreign = foreign_ops_error(model, path.name)
+    if foreign is not None:  # no backend converts these: say so before reading data or converting anything
+        raise foreign
     resolved, notes = resolve_shapes(inputs, opts.shapes)
     shapes = {r.name: r.shape for r in resolved}
     if opts.check_data is not None and opts.check_inputs is None:
         opts = replace(opts, check_inputs=_read_check_data(inputs, shapes, opts))
     fixed = fix_input_shapes(model, shapes, notes)
     fixed, inputs = _freeze_shape_inputs(fixed, inputs, opts, notes)
-    foreign = foreign_ops_error(fixed, path.name)
     work_dir = Path(tempfile.mkdtemp(prefix="edgekit-onnx-"))
 
     def cleanup() -> None:
@@ -294,8 +296,6 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
             original_path.read_bytes() if not (work_dir / "original.onnx.data").exists() else str(original_path),
             path.name)
         reference = OrtRunner(session, output_names)
-        if foreign is not None:
-            raise foreign
         origins = node_origins(fixed)
         common = _copy(fixed)
         context = RepairContext(shapes=shapes)
@@ -307,6 +307,28 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
         raise
     source.cleanup = cleanup
     return source
+
+
+def _try_backend(backend: Backend, name: str, graph: Any, path: Path, inputs: Sequence[InputDims],
+                 shapes: Mapping[str, tuple[int, ...]], output_names: list[str], fixed: Any, reference: OrtRunner,
+                 opts: LoadOptions, notes: list[str], origins: Mapping[str, str], backend_dir: Path,
+                 attempts: list[Attempt]) -> SourceModel | None:
+    """Convert ``graph`` with one backend and check it; None (and the attempt recorded) when that fails."""
+    backend_dir.mkdir()
+    onnx_path = backend_dir / "model.onnx"
+    _save(graph, onnx_path)
+    if backend.name is OnnxBackend.ONNX2TF:
+        np.save(backend_dir / CALIBRATION_SAMPLE_FILE, _calibration_sample(inputs, opts))
+    try:
+        result = run_worker(backend, onnx_path, backend_dir, [i.name for i in inputs], output_names, opts,
+                            path.name, origins)
+        return _build_source(path, inputs, shapes, output_names, fixed, result, reference, opts, list(notes),
+                             backend=backend)
+    except ConversionFailed as exc:
+        attempts.append(replace(exc.attempt, backend=name))
+    except BackendError as exc:  # the check: converted, but not what onnxruntime computes
+        attempts.append(Attempt(name, "check", exc.message, None, None))
+    return None
 
 
 def _freeze_shape_inputs(model: Any, inputs: list[InputDims], opts: LoadOptions,
@@ -331,35 +353,29 @@ def _convert_with_backends(path: Path, order: list[Backend], common: Any, common
                            notes: list[str], origins: Mapping[str, str], work_dir: Path) -> SourceModel:
     attempts: list[Attempt] = []
     for backend in order:
-        graph = _copy(common)
-        repairs = list(common_repairs) + run_repairs(graph, replace(context, expand_ops=backend.expand_ops()),
-                                                     backend.repairs)
-        backend_dir = work_dir / backend.name.value
-        backend_dir.mkdir()
-        onnx_path = backend_dir / "model.onnx"
-        _save(graph, onnx_path)
-        if backend.name is OnnxBackend.ONNX2TF:
-            np.save(backend_dir / CALIBRATION_SAMPLE_FILE, _calibration_sample(inputs, opts))
-        try:
-            result = run_worker(backend, onnx_path, backend_dir, [i.name for i in inputs], output_names, opts,
-                                path.name, origins)
-            source = _build_source(path, inputs, shapes, output_names, fixed, result, reference, opts, list(notes),
-                                   backend=backend)
-        except ConversionFailed as exc:
-            attempts.append(exc.attempt)
-            continue
-        except BackendError as exc:  # the check: converted, but not what onnxruntime computes
-            attempts.append(Attempt(backend.name.value, "check", exc.message, None, None))
-            continue
-        for attempt in attempts:
-            source.notes.append(f"{attempt.backend} was tried first and {attempt.describe()}")
-        source.notes.extend(f"graph repair '{r.name}': {r.detail}" for r in repairs)
-        source.conversion = {
-            "backend": backend.name.value,
-            "repairs": [r.to_dict() for r in repairs],
-            "attempts": [a.to_dict() for a in attempts],
-        }
-        return source
+        tried: list[list[str]] = []
+        for k, passes in enumerate(backend.variants):
+            graph = _copy(common)
+            extra = run_repairs(graph, replace(context, expand_ops=backend.expand_ops()), passes)
+            applied = [r.name for r in extra if r.name != "shapes"]
+            if k and applied in tried:  # this try's rewrites change nothing: it would fail the same way
+                continue
+            tried.append(applied)
+            name = backend.name.value + ("+rewrites" if k else "")
+            source = _try_backend(backend, name, graph, path, inputs, shapes, output_names, fixed, reference, opts,
+                                  notes, origins, work_dir / name, attempts)
+            if source is None:
+                continue
+            repairs = list(common_repairs) + extra
+            for attempt in attempts:
+                source.notes.append(f"{attempt.backend} was tried first and {attempt.describe()}")
+            source.notes.extend(f"graph repair '{r.name}': {r.detail}" for r in repairs)
+            source.conversion = {
+                "backend": name,
+                "repairs": [r.to_dict() for r in repairs],
+                "attempts": [a.to_dict() for a in attempts],
+            }
+            return source
     raise all_failed_error(path.name, attempts)
 def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, tuple[int, ...]],
                   output_names: list[str], fixed: Any, result: dict[str, Any], reference: OrtRunner,

@@ -8,6 +8,7 @@ layout.
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,22 @@ def _inputs(model: Any) -> list[tuple[str, tuple[int, ...], Any]]:
         dims = tuple(int(d.dim_value) for d in tt.shape.dim)
         found.append((value.name, dims, _NP[tt.elem_type]))
     return found
+
+
+def converter_failure(model: Any, text: str) -> Unsupported:
+    """The TFLite converter's refusal, traced back to the ONNX node whose name scope holds the TF op."""
+    from edgekit.host.onnx.repair.names import clean
+
+    found = re.findall(r'fused\["(\w+):", "([^"]+)"\]', text)
+    scopes = {clean(n.name or n.op_type, "node"): n for n in model.graph.node}
+    for tf_op, location in found:
+        for part in location.split("/"):
+            node = scopes.get(part.split("@")[0])
+            if node is not None:
+                return Unsupported(node.op_type, node.name or node.op_type,
+                                   f"TFLite has no builtin kernel for the TensorFlow op {tf_op} it lowers to")
+    summary = " ".join(text.split())[:300]
+    return Unsupported("?", "?", f"the TFLite converter refused the lowered graph: {summary}")
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +95,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     converter = tf.lite.TFLiteConverter.from_saved_model(str(saved_model_dir))
     converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
     float_tflite = out_dir / "float.tflite"
-    float_tflite.write_bytes(converter.convert())
+    try:
+        float_tflite.write_bytes(converter.convert())
+    except Exception as exc:
+        raise converter_failure(model, str(exc)) from exc
     timings["float_tflite_s"] = time.perf_counter() - t0
     return {
         "ok": True,

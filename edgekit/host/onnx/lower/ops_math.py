@@ -15,12 +15,11 @@ def _tf() -> Any:
     return tf
 
 
+# TensorFlow ops that are TFLite builtins; the rest of the unary ops are written with builtins below
 _UNARY = {
-    "Abs": "abs", "Acos": "acos", "Acosh": "acosh", "Asin": "asin", "Asinh": "asinh", "Atan": "atan",
-    "Atanh": "atanh", "Ceil": "ceil", "Cos": "cos", "Cosh": "cosh", "Erf": "erf", "Exp": "exp", "Floor": "floor",
-    "Log": "log", "Neg": "negative", "Reciprocal": "reciprocal", "Round": "round", "Sigmoid": "sigmoid",
-    "Sign": "sign", "Sin": "sin", "Sinh": "sinh", "Sqrt": "sqrt", "Tan": "tan", "Tanh": "tanh",
-    "Softsign": "softsign", "Softplus": "softplus", "Not": "logical_not",
+    "Abs": "abs", "Ceil": "ceil", "Cos": "cos", "Exp": "exp", "Floor": "floor", "Log": "log", "Neg": "negative",
+    "Round": "round", "Sigmoid": "sigmoid", "Sign": "sign", "Sin": "sin", "Sqrt": "sqrt", "Tanh": "tanh",
+    "Not": "logical_not",
 }
 
 
@@ -32,6 +31,56 @@ def _unary(node: Node) -> list[Value]:
 
 for _name in _UNARY:
     op(_name)(_unary)
+
+
+@op("Reciprocal")
+def _reciprocal(node: Node) -> list[Value]:
+    x = node.t(0)
+    return [1.0 / x if x.dtype.is_floating else _tf().math.reciprocal(x)]
+
+
+@op("Tan", "Sinh", "Cosh", "Asin", "Acos", "Atan", "Asinh", "Acosh", "Atanh", "Softsign", "Softplus")
+def _composite_unary(node: Node) -> list[Value]:
+    """Unary ops TFLite has no kernel for, written with ones it has (ATAN2, EXP, LOG, SQRT, SIN, COS)."""
+    tf = _tf()
+    x = node.t(0)
+    one = tf.ones_like(x)
+    if node.op == "Tan":
+        return [tf.sin(x) / tf.cos(x)]
+    if node.op == "Sinh":
+        return [(tf.exp(x) - tf.exp(-x)) * 0.5]
+    if node.op == "Cosh":
+        return [(tf.exp(x) + tf.exp(-x)) * 0.5]
+    if node.op == "Asin":
+        return [tf.math.atan2(x, tf.sqrt(one - x * x))]
+    if node.op == "Acos":
+        return [tf.math.atan2(tf.sqrt(one - x * x), x)]
+    if node.op == "Atan":
+        return [tf.math.atan2(x, one)]
+    if node.op == "Asinh":
+        return [tf.math.log(x + tf.sqrt(x * x + one))]
+    if node.op == "Acosh":
+        return [tf.math.log(x + tf.sqrt(x * x - one))]
+    if node.op == "Atanh":
+        return [0.5 * tf.math.log((one + x) / (one - x))]
+    if node.op == "Softsign":
+        return [x / (one + tf.abs(x))]
+    # Softplus, stable: max(x, 0) + log(1 + exp(-|x|))
+    return [tf.maximum(x, 0.0) + tf.math.log(one + tf.exp(-tf.abs(x)))]
+
+
+def erf(x: Any) -> Any:
+    """erf with TFLite builtins: Abramowitz & Stegun 7.1.26 (max abs error 1.5e-7), odd symmetry."""
+    tf = _tf()
+    a = tf.abs(x)
+    t = 1.0 / (1.0 + 0.3275911 * a)
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))))
+    return tf.sign(x) * (1.0 - poly * tf.exp(-a * a))
+
+
+@op("Erf")
+def _erf(node: Node) -> list[Value]:
+    return [erf(node.t(0))]
 
 
 @op("Relu")
@@ -105,7 +154,7 @@ def _hard_swish(node: Node) -> list[Value]:
 def _mish(node: Node) -> list[Value]:
     tf = _tf()
     x = node.t(0)
-    return [x * tf.tanh(tf.math.softplus(x))]
+    return [x * tf.tanh(tf.maximum(x, 0.0) + tf.math.log(1.0 + tf.exp(-tf.abs(x))))]
 
 
 @op("Swish")
@@ -121,7 +170,7 @@ def _gelu(node: Node) -> list[Value]:
     x = node.t(0)
     if node.attr("approximate", "none") == "tanh":
         return [0.5 * x * (1.0 + tf.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))]
-    return [0.5 * x * (1.0 + tf.math.erf(x * 0.7071067811865476))]
+    return [0.5 * x * (1.0 + erf(x * 0.7071067811865476))]
 
 
 @op("Shrink")

@@ -55,9 +55,9 @@ def _activation(name: str, alpha: float | None, beta: float | None) -> Any:
         a = alpha if alpha is not None else 1.0
         return lambda x: tf.where(x > 0, x, a * (tf.exp(x) - 1.0))
     if name == "softsign":
-        return tf.math.softsign
+        return lambda x: x / (1.0 + tf.abs(x))
     if name == "softplus":
-        return tf.math.softplus
+        return lambda x: tf.maximum(x, 0.0) + tf.math.log(1.0 + tf.exp(-tf.abs(x)))
     raise ValueError(name)
 
 

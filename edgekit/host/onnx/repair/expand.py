@@ -100,8 +100,23 @@ def _rename(node: Any, rename: Any, attrs: dict[str, Any]) -> Any:
                 ref.name = attr.name
                 new.attribute.append(ref)
         else:
-            new.attribute.append(attr)
+            copy = onnx.AttributeProto()
+            copy.CopyFrom(attr)
+            for sub in ([copy.g] if copy.HasField("g") else []) + list(copy.graphs):
+                _rename_graph(sub, rename, attrs)
+            new.attribute.append(copy)
     return new
+
+
+def _rename_graph(graph: Any, rename: Any, attrs: dict[str, Any]) -> None:
+    """A subgraph of a function body (an If branch): every name through ``rename``, as in the body itself."""
+    for value in [*graph.input, *graph.output, *graph.value_info]:
+        value.name = rename(value.name)
+    for init in graph.initializer:
+        init.name = rename(init.name)
+    renamed = [_rename(inner, rename, attrs) for inner in graph.node]
+    del graph.node[:]
+    graph.node.extend(renamed)
 
 
 def inline(node: Any, body: Any, opset: int, prefix: str) -> list[Any]:

@@ -33,14 +33,26 @@ SHAPE_PORTS: dict[str, frozenset[int]] = {
 
 
 def shape_inputs(model: Any) -> dict[str, str]:
-    """Graph inputs read by a shape-setting port: input name -> 'Op input k' (for messages)."""
-    names = {v.name for v in model.graph.input} - {t.name for t in model.graph.initializer}
+    """Graph inputs that set a shape, directly or through shape arithmetic: input name -> 'Op input k'.
+
+    An input counts when a shape-setting port reads it, or reads a value computed from it by integer
+    arithmetic (an expanded ``AffineGrid`` slices its size input before ``ConstantOfShape`` reads it).
+    """
+    graph = model.graph
+    names = {v.name for v in graph.input} - {t.name for t in graph.initializer}
+    integer = {v.name for v in graph.input if v.type.tensor_type.elem_type in (6, 7)}  # int32, int64
+    origin: dict[str, set[str]] = {n: {n} for n in names}
     found: dict[str, str] = {}
-    for node in model.graph.node:
+    for node in graph.node:
         ports = SHAPE_PORTS.get(node.op_type, frozenset())
         for k, name in enumerate(node.input):
-            if k in ports and name in names and name not in found:
-                found[name] = f"{node.op_type} input {k}"
+            for source in origin.get(name, set()):
+                if k in ports and source not in found and (name == source or source in integer):
+                    found[source] = f"{node.op_type} input {k}"
+        sources = set().union(*(origin.get(i, set()) for i in node.input if i)) & integer
+        if sources:
+            for out in node.output:
+                origin.setdefault(out, set()).update(sources)
     return found
 
 
