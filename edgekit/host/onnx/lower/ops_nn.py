@@ -93,6 +93,9 @@ def _conv(node: Node) -> list[Value]:
     kernel = tf.transpose(w, [*range(2, rank), 1, 0])  # [*k, C/group, M]
     if any(begin) or any(end):
         x = tf.pad(x, [[0, 0], *[[b, e] for b, e in zip(begin, end, strict=True)], [0, 0]])
+    if any(st > 1 for st in strides) and any(d > 1 for d in dilations):  # TF has no strided dilated conv
+        kernel = _dilate(kernel, dilations)
+        dilations = [1] * nd
     if nd == 1:  # as 2-D with height 1
         x = tf.expand_dims(x, 1)
         kernel = tf.expand_dims(kernel, 0)
