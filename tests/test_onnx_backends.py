@@ -25,6 +25,7 @@ from onnx_helpers import contrib_op_model, lppool_model, lstm_state_model  # noq
 from edgekit.host.onnx.attempts import Attempt, all_failed_error, foreign_ops_error  # noqa: E402
 from edgekit.host.onnx.backends import REGISTRY, backend_order, function_ops  # noqa: E402
 
+
 def _json(output: str) -> dict[str, Any]:
     """The JSON object in a CliRunner output (stderr lines may come before and after it)."""
     value, _ = json.JSONDecoder().raw_decode(output[output.index("{"):])

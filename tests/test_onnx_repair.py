@@ -17,8 +17,19 @@ from onnx import TensorProto as T  # noqa: E402
 from onnx import helper as h  # noqa: E402
 from onnx import numpy_helper  # noqa: E402
 
-from edgekit.host.onnx.repair import PASS_NAMES, RepairContext, run_repairs  # noqa: E402
-from edgekit.host.onnx.repair import allowzero, expand, fold, names, params, resize, shapes, split  # noqa: E402
+from edgekit.host.onnx.repair import (  # noqa: E402
+    PASS_NAMES,
+    RepairContext,
+    allowzero,
+    expand,
+    fold,
+    names,
+    params,
+    resize,
+    run_repairs,
+    shapes,
+    split,
+)
 
 
 def _model(nodes: list[Any], inputs: list[Any], outputs: list[Any], inits: list[Any] = (),  # type: ignore[assignment]
