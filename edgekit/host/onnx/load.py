@@ -282,20 +282,17 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
     shapes = {r.name: r.shape for r in resolved}
     if opts.check_data is not None and opts.check_inputs is None:
         opts = replace(opts, check_inputs=_read_check_data(inputs, shapes, opts))
-    fixed = fix_input_shapes(model, shapes, notes)
-    fixed, inputs = _freeze_shape_inputs(fixed, inputs, opts, notes)
+    unfrozen = fix_input_shapes(model, shapes, notes)
+    fixed, inputs, frozen = _freeze_shape_inputs(unfrozen, inputs, opts, notes)
     work_dir = Path(tempfile.mkdtemp(prefix="edgekit-onnx-"))
 
     def cleanup() -> None:
         shutil.rmtree(work_dir, ignore_errors=True)
 
     try:
-        original_path = work_dir / "original.onnx"
-        _save(fixed, original_path)
-        session, output_names = make_reference_runner(
-            original_path.read_bytes() if not (work_dir / "original.onnx.data").exists() else str(original_path),
-            path.name)
-        reference = OrtRunner(session, output_names)
+        # the reference: the model as given, with the fixed input dims, fed the frozen inputs' values
+        session, output_names = _reference_session(unfrozen, model, path.name, work_dir, notes)
+        reference = OrtRunner(session, output_names, frozen)
         origins = node_origins(fixed)
         common = _copy(fixed)
         context = RepairContext(shapes=shapes)
@@ -307,6 +304,24 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
         raise
     source.cleanup = cleanup
     return source
+
+
+def _reference_session(fixed: Any, original: Any, name: str, work_dir: Path, notes: list[str]) -> tuple[Any, list[str]]:
+    """onnxruntime on the shape-fixed model; on the model as given when the fixed dims contradict one of its
+    branches (Silero VAD v6: the 8 kHz branch of `If sr` cannot take a 16 kHz-sized input)."""
+    try:
+        return _session_of(fixed, work_dir / "original.onnx", name)
+    except ModelFormatError:
+        session = _session_of(original, work_dir / "given.onnx", name)
+        notes.append("onnxruntime refuses the model with the fixed input dims in one of its branches; the reference "
+                     "is the model as given, run with inputs of the fixed shapes")
+        return session
+
+
+def _session_of(model: Any, path: Path, name: str) -> tuple[Any, list[str]]:
+    _save(model, path)
+    data = Path(str(path) + ".data")
+    return make_reference_runner(path.read_bytes() if not data.exists() else str(path), name)
 
 
 def _try_backend(backend: Backend, name: str, graph: Any, path: Path, inputs: Sequence[InputDims],
@@ -332,19 +347,20 @@ def _try_backend(backend: Backend, name: str, graph: Any, path: Path, inputs: Se
 
 
 def _freeze_shape_inputs(model: Any, inputs: list[InputDims], opts: LoadOptions,
-                         notes: list[str]) -> tuple[Any, list[InputDims]]:
+                         notes: list[str]) -> tuple[Any, list[InputDims], dict[str, np.ndarray]]:
     """Inputs that set a shape and have one value in all of the user's samples become constants (repair.params)."""
     from edgekit.host.onnx.repair.params import constant_values, freeze
 
     values = constant_values(model, opts.check_inputs)
     if not values:
-        return model, inputs
+        return model, inputs, {}
     for name, (value, role) in values.items():
         shown = np.array2string(value.reshape(-1)[:8], separator=",")
-        notes.append(f"input '{name}' ({role}, it sets a shape) fixed to {shown} from your data: a .tflite needs it "
-                     "constant, so the converted model has no such input")
-    model = fix_input_shapes(freeze(model, {n: v for n, (v, _) in values.items()}), {}, notes)
-    return model, [i for i in inputs if i.name not in values]
+        notes.append(f"input '{name}' (read by {role}: it sets a shape or picks a branch) fixed to {shown} from "
+                     "your data: a .tflite needs it constant, so the converted model has no such input")
+    frozen = {n: v for n, (v, _) in values.items()}
+    model = fix_input_shapes(freeze(model, frozen), {}, notes)
+    return model, [i for i in inputs if i.name not in values], frozen
 
 
 def _convert_with_backends(path: Path, order: list[Backend], common: Any, common_repairs: list[Repair],

@@ -52,12 +52,14 @@ def make_reference_runner(model_bytes: bytes | str, name: str) -> tuple[Any, lis
 class OrtRunner:
     """The reference runner: the ORIGINAL ONNX model in onnxruntime, inputs/outputs in the ONNX layout."""
 
-    def __init__(self, session: Any, output_names: list[str]) -> None:
+    def __init__(self, session: Any, output_names: list[str], fixed: dict[str, np.ndarray] | None = None) -> None:
         self._session = session
         self._output_names = output_names
+        self.fixed = dict(fixed or {})  # inputs the converted model has as constants (repair.params)
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feeds = {}
+        inputs = {**self.fixed, **inputs}
         for arg in self._session.get_inputs():
             if arg.name not in inputs:
                 raise InputError(f"No data for ONNX input '{arg.name}' (given: {sorted(inputs)}).",

@@ -44,4 +44,13 @@ def run_repairs(model: Any, context: RepairContext, passes: Sequence[str] = PASS
     unknown = [p for p in passes if p not in PASSES]
     if unknown:
         raise ValueError(f"unknown repair pass(es): {unknown}")
-    return [r for r in (PASSES[p](model, context) for p in passes) if r is not None]
+    done: dict[str, Repair] = {}
+    for name in passes:
+        repair = PASSES[name](model, context)
+        if repair is None:
+            continue
+        if name in done:  # a pass run twice (fold before and after shapes) is listed once
+            first = done[name]
+            repair = Repair(name, f"{first.detail}; then {repair.detail}", first.count + repair.count)
+        done[name] = repair
+    return list(done.values())

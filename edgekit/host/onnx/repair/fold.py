@@ -8,7 +8,8 @@ tables. onnx2tf guesses layouts for such nodes and sometimes guesses wrong;
 edgekit's own lowering needs their values. This pass evaluates, in
 topological order, every node whose inputs are all known constants (with the
 ONNX reference implementation, i.e. the standard's semantics) and replaces it
-with an initializer; nodes nothing reads any more are dropped. Random ops are
+with an initializer; nodes nothing reads any more are dropped. An ``If`` whose
+condition is a constant is replaced by the branch it takes. Random ops are
 never folded; results over ``MAX_ELEMENTS`` stay as nodes.
 """
 
@@ -58,6 +59,27 @@ def evaluate_node(node: Any, values: list[np.ndarray | None], opset: int) -> lis
     return arrays
 
 
+def _taken_branch(node: Any, cond: np.ndarray) -> Any:
+    import onnx
+
+    name = "then_branch" if bool(np.asarray(cond).reshape(-1)[0]) else "else_branch"
+    return next(onnx.helper.get_attribute_value(a) for a in node.attribute if a.name == name)
+
+
+def _inline_branch(graph: Any, node: Any, branch: Any, known: dict[str, np.ndarray]) -> list[Any]:
+    """The nodes of an If's taken branch, wired to the If's outputs (its initializers join the graph's)."""
+    from onnx import helper, numpy_helper
+
+    for init in branch.initializer:
+        graph.initializer.append(init)
+        known[init.name] = numpy_helper.to_array(init)
+    nodes = list(branch.node)
+    for out, formal in zip(node.output, branch.output, strict=True):
+        if out:
+            nodes.append(helper.make_node("Identity", [formal.name], [out], name=f"{node.name or 'If'}_{out}_out"))
+    return nodes
+
+
 def fold_constants(model: Any) -> tuple[int, int]:
     """Fold in place; (nodes folded, Constant nodes turned into initializers)."""
     from onnx import numpy_helper
@@ -67,9 +89,17 @@ def fold_constants(model: Any) -> tuple[int, int]:
     known: dict[str, np.ndarray] = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
     graph_inputs = {v.name for v in graph.input} - set(known)
     outputs = {v.name for v in graph.output}
-    kept, folded, constants = [], 0, 0
+    kept: list[Any] = []
+    folded = constants = 0
     new_inits: dict[str, np.ndarray] = {}
-    for node in graph.node:
+    pending = list(graph.node)
+    while pending:
+        node = pending.pop(0)
+        if node.op_type == "If" and node.domain in ("", "ai.onnx") and node.input[0] in known:
+            branch = _taken_branch(node, known[node.input[0]])
+            pending[:0] = _inline_branch(graph, node, branch, known)
+            folded += 1
+            continue
         if node.domain not in ("", "ai.onnx") or node.op_type in NEVER_FOLD or not node.output:
             kept.append(node)
             continue
@@ -96,7 +126,7 @@ def fold_constants(model: Any) -> tuple[int, int]:
             constants += 1
         else:
             folded += 1
-    if not new_inits:
+    if not new_inits and not folded:
         return 0, 0
     # graph outputs that became constants stay computed (an Identity of the initializer), never vanish
     final = []

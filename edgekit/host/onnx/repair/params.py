@@ -1,9 +1,10 @@
-"""Graph inputs that set a shape (``Reshape``'s shape, ``Resize``'s sizes…): fixed to the value the data gives.
+"""Graph inputs that set a shape (``Reshape``'s shape, ``Resize``'s sizes…) or pick a branch: fixed from the data.
 
 A ``.tflite`` for a device has static shapes, so an input that decides an
 output's shape (a ``Reshape`` target, ``Resize`` scales or sizes, ``Slice``
 bounds, ``TopK``'s k, ``Pad``'s pads, an ``LSTM``'s sequence lengths…) has
-to be a constant. Exporters and test suites sometimes leave such values as
+to be a constant, and so has one that decides which branch of an ``If`` runs
+(a sample rate: each branch has its own shapes). Exporters and test suites sometimes leave such values as
 graph inputs. When the user's data (``--calibration``) gives such an input
 the same value in every sample, the loader writes that value into the graph
 as a constant and the input disappears from the converted model (said in a
@@ -27,6 +28,7 @@ SHAPE_PORTS: dict[str, frozenset[int]] = {
     "LSTM": frozenset({4}), "GRU": frozenset({4}), "RNN": frozenset({4}), "MaxUnpool": frozenset({2}),
     "Col2Im": frozenset({1, 2}), "AffineGrid": frozenset({1}), "DFT": frozenset({1, 2}), "STFT": frozenset({1, 3}),
     "NonMaxSuppression": frozenset({2, 3, 4}), "ReverseSequence": frozenset({1}),
+    "If": frozenset({0}),  # the branch taken (Silero VAD: `If sr == 16000`); each branch has its own shapes
     **{op: frozenset({1}) for op in ("ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1",
                                      "ReduceL2", "ReduceLogSum", "ReduceLogSumExp", "ReduceSumSquare")},
 }
