@@ -519,7 +519,7 @@ class Pool:
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
         proc = subprocess.Popen([sys.executable, "-P", str(Path(__file__).resolve()), "--worker"], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env,
-                                preexec_fn=lambda: os.nice(10))  # noqa: PLW1509 - low priority on a shared machine
+                                preexec_fn=lambda: os.nice(5))  # noqa: PLW1509 - a little below other jobs on a shared machine
         self.procs[k] = proc
         return proc
 

@@ -247,7 +247,7 @@ def _pool(node: Node) -> list[Value]:
     if kind == "max":
         low = x.dtype.min if x.dtype.is_floating else x.dtype.min
         xp = tf.pad(x, paddings, constant_values=tf.cast(low, x.dtype)) if any(map(any, paddings)) else x
-        if all(d == 1 for d in dilations) and nd in (1, 2, 3) and x.dtype.is_floating:
+        if all(d == 1 for d in dilations) and nd in (1, 2) and x.dtype.is_floating:  # TFLite has no 3-D pools
             y = tf.nn.pool(xp, kernel, "MAX", strides=strides, padding="VALID")
         else:
             y = _window_reduce(xp, kernel, strides, dilations, "max")
@@ -255,7 +255,7 @@ def _pool(node: Node) -> list[Value]:
     p = int(node.attr("p", 2))
     src = tf.pow(tf.abs(x), float(p)) if kind == "lp" else x
     xp = tf.pad(src, paddings) if any(map(any, paddings)) else src
-    if all(d == 1 for d in dilations):
+    if all(d == 1 for d in dilations) and nd in (1, 2):
         total = tf.nn.pool(xp, kernel, "AVG", strides=strides, padding="VALID") * float(np.prod(kernel))
     else:
         total = _window_reduce(xp, kernel, strides, dilations, "sum")
