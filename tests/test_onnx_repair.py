@@ -203,3 +203,21 @@ def test_run_repairs_lists_only_what_changed_and_refuses_unknown_passes() -> Non
     assert done[0].to_dict()["pass"] == "names"
     with pytest.raises(ValueError, match="unknown repair pass"):
         run_repairs(model, RepairContext(), ("nope",))
+
+
+def test_fold_keeps_only_the_branch_a_constant_condition_takes() -> None:
+    """Silero VAD v6: `If sr == 16000` with sr fixed from the data becomes the 16 kHz branch alone."""
+    then_graph = h.make_graph([h.make_node("Relu", ["x"], ["t"])], "then", [], [h.make_tensor_value_info("t", T.FLOAT, None)])
+    else_graph = h.make_graph([h.make_node("Neg", ["x"], ["e"])], "else", [], [h.make_tensor_value_info("e", T.FLOAT, None)])
+    model = _model(
+        [h.make_node("Equal", ["sr", "k16"], ["is16"]),
+         h.make_node("If", ["is16"], ["y"], then_branch=then_graph, else_branch=else_graph)],
+        [h.make_tensor_value_info("x", T.FLOAT, [1, 4]), h.make_tensor_value_info("sr", T.INT64, [])],
+        [h.make_tensor_value_info("y", T.FLOAT, [1, 4])], [numpy_helper.from_array(np.array(16000, np.int64), "k16")])
+    assert params.shape_inputs(model) == {"sr": "If input 0"}  # through Equal: it picks the branch
+    frozen = params.freeze(model, {"sr": np.array(16000, np.int64)})
+    fixed = _copy(frozen)
+    repair = fold.apply(fixed, RepairContext())
+    assert repair is not None and "If" not in {n.op_type for n in fixed.graph.node}
+    x = _x(1, 4)
+    np.testing.assert_array_equal(_run(fixed, {"x": x})[0], np.maximum(x, 0))
