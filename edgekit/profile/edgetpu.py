@@ -13,7 +13,9 @@ fit is streamed over the host link on every inference.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from edgekit.core.quant import QuantKind
 from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
@@ -37,8 +39,12 @@ class UnmappedOp:
     op: str
     reason: str
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "op": self.op, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> UnmappedOp:
+        return cls(int(d["index"]), str(d["op"]), str(d["reason"]))
 
 
 @dataclass(frozen=True)
