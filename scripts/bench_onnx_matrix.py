@@ -64,7 +64,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "scripts"))
-TIMEOUT_S = {"node": 120.0, "zoo": 1800.0}  # a one-node graph that takes minutes is a failure; real models are big
+TIMEOUT_S = {"node": 300.0, "zoo": 1800.0}  # a one-node graph that takes minutes is a failure; real models are big
 
 # zoo model -> fixed input shapes (only dims the model leaves symbolic need one; the batch defaults to 1)
 ZOO_SHAPES: dict[str, dict[str, str]] = {
@@ -218,8 +218,11 @@ def zoo_cases(cache: Path) -> tuple[list[Case], list[str]]:
                 else:
                     feeds[inp.name] = rng.uniform(low, high, shape).astype(inp.dtype)
             try:
-                session = ort.InferenceSession(fix_input_shapes(model, fixed).SerializeToString(),
-                                               providers=["CPUExecutionProvider"])
+                try:
+                    session = ort.InferenceSession(fix_input_shapes(model, fixed).SerializeToString(),
+                                                   providers=["CPUExecutionProvider"])
+                except Exception:  # fixed dims that contradict a branch (Silero v6's 8 kHz branch): as given
+                    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
                 outs = session.run(None, feeds)
             except Exception as exc:
                 (folder / "skip.txt").write_text(" ".join(str(exc).split())[:300])
@@ -694,7 +697,7 @@ def main() -> int:
     for c in cases:
         for t in tools:
             hit = cached.get((keys[t], c.sha, c.id))
-            if hit is not None and hit.tool == t:
+            if hit is not None and hit.tool == t and not hit.message.startswith("timed out"):  # load, not result
                 results[(c.id, t)] = hit
             else:
                 todo.append((c, t))
