@@ -180,6 +180,15 @@ def test_resize_cubic_becomes_exact_matmuls() -> None:
     assert resize.apply(onnx.shape_inference.infer_shapes(plain), RepairContext()) is None  # onnx2tf maps it right
 
 
+def test_token_ids_through_an_embedding_are_data_not_a_shape() -> None:
+    """magika: int32 byte values -> Gather (embedding) -> ... -> Shape -> Reshape; the input is data, never frozen."""
+    model = _model([h.make_node("Gather", ["table", "bytes"], ["emb"]), h.make_node("Shape", ["emb"], ["s"]),
+                    h.make_node("Reshape", ["emb", "s"], ["y"])],
+                   [h.make_tensor_value_info("bytes", T.INT32, [1, 4])], [h.make_tensor_value_info("y", T.FLOAT, None)],
+                   [numpy_helper.from_array(_x(10, 3), "table")])
+    assert params.shape_inputs(onnx.shape_inference.infer_shapes(model)) == {}
+
+
 def test_shape_setting_inputs_are_frozen_from_constant_data() -> None:
     model = _model([h.make_node("Reshape", ["x", "shape"], ["y"])],
                    [h.make_tensor_value_info("x", T.FLOAT, [2, 6]), h.make_tensor_value_info("shape", T.INT64, [2])],
@@ -214,6 +223,7 @@ def test_fold_keeps_only_the_branch_a_constant_condition_takes() -> None:
          h.make_node("If", ["is16"], ["y"], then_branch=then_graph, else_branch=else_graph)],
         [h.make_tensor_value_info("x", T.FLOAT, [1, 4]), h.make_tensor_value_info("sr", T.INT64, [])],
         [h.make_tensor_value_info("y", T.FLOAT, [1, 4])], [numpy_helper.from_array(np.array(16000, np.int64), "k16")])
+    model = onnx.shape_inference.infer_shapes(model)  # the loader's fix_input_shapes records the element types
     assert params.shape_inputs(model) == {"sr": "If input 0"}  # through Equal: it picks the branch
     frozen = params.freeze(model, {"sr": np.array(16000, np.int64)})
     fixed = _copy(frozen)

@@ -43,6 +43,10 @@ def shape_inputs(model: Any) -> dict[str, str]:
     graph = model.graph
     names = {v.name for v in graph.input} - {t.name for t in graph.initializer}
     integer = {v.name for v in graph.input if v.type.tensor_type.elem_type in (6, 7)}  # int32, int64
+    # element types shape inference recorded: a value is only followed while it stays integer or bool (token ids
+    # that go through an embedding Gather become float data, not shape arithmetic)
+    int_like = {v.name for v in [*graph.value_info, *graph.output]
+                if v.type.tensor_type.elem_type in (6, 7, 9)}
     origin: dict[str, set[str]] = {n: {n} for n in names}
     found: dict[str, str] = {}
     for node in graph.node:
@@ -51,10 +55,13 @@ def shape_inputs(model: Any) -> dict[str, str]:
             for source in origin.get(name, set()):
                 if k in ports and source not in found and (name == source or source in integer):
                     found[source] = f"{node.op_type} input {k}"
+        if node.op_type in ("Shape", "Size"):  # depend on the shape only, which is static
+            continue
         sources = set().union(*(origin.get(i, set()) for i in node.input if i)) & integer
         if sources:
             for out in node.output:
-                origin.setdefault(out, set()).update(sources)
+                if out in int_like:
+                    origin.setdefault(out, set()).update(sources)
     return found
 
 
