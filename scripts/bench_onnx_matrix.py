@@ -662,6 +662,9 @@ def main() -> int:
     parser.add_argument("--markdown", type=Path, default=None)
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--rerun", action="store_true", help="ignore cached results")
+    parser.add_argument("--report-only", action="store_true",
+                        help="print the tables from the cached results of the current code, converting nothing "
+                             "(cases not run yet are left out and counted)")
     args = parser.parse_args()
     if args.worker:
         return worker_main()
@@ -702,6 +705,12 @@ def main() -> int:
             else:
                 todo.append((c, t))
     todo.sort(key=lambda ct: ct[0].suite == "zoo")  # the small node cases first
+    if args.report_only:
+        missing = len(todo)
+        cases = [c for c in cases if all((c.id, t) in results for t in tools)]
+        print(tables(cases, results, skipped) + f"\n{len(cases)} cases with every tool's cached result; {missing} "
+              "conversions not run yet.")
+        return 0
     print(f"{len(cases)} cases x {len(tools)} tools: {len(results)} cached, {len(todo)} to run with {args.jobs} "
           f"worker(s)", file=sys.stderr)
     started = time.monotonic()
