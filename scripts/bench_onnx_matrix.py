@@ -425,9 +425,10 @@ def run_onnx2tf(case: Case, work: Path) -> Outcome:
     data = np.load(case.data)
     inputs = [(k[3:], data[k]) for k in data.files if k.startswith("in:")]
     truths = [(k[4:], data[k]) for k in data.files if k.startswith("out:")]
-    model_path = Path(case.model)
+    model_path = work / "model.onnx"  # onnx2tf rewrites its input file in place (sng4onnx names the nodes)
+    model_path.write_bytes(Path(case.model).read_bytes())
     if case.suite == "zoo":  # the same static input shapes edgekit gets (onnx2tf's overwrite_input_shape needs onnxsim)
-        model = onnx.load(str(model_path))
+        model = onnx.load(str(case.model))
         resolved, _ = resolve_shapes(graph_inputs(model), ShapeRequest.from_texts(
             tuple(f"{k}={v}" for k, v in case.shapes.items()), None))
         fixed = fix_input_shapes(model, {r.name: r.shape for r in resolved})
