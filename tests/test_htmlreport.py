@@ -254,6 +254,7 @@ def test_size_verifies_every_pruned_variant_on_a_bundle(made_size_verified: Made
     doc, html = made_size_verified.doc, made_size_verified.html
     light, heavy = doc["what_if"]["rows"]
     assert doc["verify_on"]["as_is"]["passed"] is True  # the bundle holds this model's own outputs
+    assert doc["verify_on"]["runtime"].startswith("ai-edge-litert") and 'data-json="/verify_on/runtime"' in html
     assert doc["verify_on"]["as_is"]["outputs"][0]["cosine"] == pytest.approx(1.0)
     assert light["verify"]["samples"] == heavy["verify"]["samples"] == 8
     assert heavy["verify"]["outputs"][0]["cosine"] < light["verify"]["outputs"][0]["cosine"]  # 90% zeros hurts more

@@ -316,7 +316,9 @@ def build(src: Source) -> Page:
         ("Figures", rich("MEASURED on the file's bytes (sizes, zeros, the pruned variants); the RAM each device needs is "
                          "ESTIMATED by the profile estimator." if tflite else
                          "MEASURED: the file and its zeros. ESTIMATED: every size of a converted .tflite.")),
-        ("Runtime", rich("none was run: sizes are read from the file")),
+        ("Runtime", rich(src.text("/verify_on/runtime"), " (each variant verified on the bundle); the sizes are read "
+                         "from the file") if _checked(src) and doc["verify_on"].get("runtime")
+         else rich("none was run: sizes are read from the file")),
         producer_row(src, "Measured with"),
     ]
     if tflite and doc.get("zstd_note"):

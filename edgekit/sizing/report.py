@@ -205,6 +205,7 @@ class TFLiteSizeReport:
     verify_on: str | None = None  # --verify-on BUNDLE: the bundle every variant was verified on
     check: VariantCheck | None = None  # the model as it is, verified on that bundle
     thresholds: dict[str, float | None] | None = None  # verify's thresholds the checks were judged by
+    verify_runtime: str | None = None  # the runtime the variants ran on ("ai-edge-litert 2.3.0")
 
     @property
     def sparse_encoded_tensors(self) -> int:
@@ -229,8 +230,8 @@ class TFLiteSizeReport:
             "fits": self.fits.to_dict(),
             **producer_entry(self.produced_by),
             **({} if self.verify_on is None else {"verify_on": {
-                "bundle": self.verify_on, "method": VERIFY_ON_METHOD, "thresholds": self.thresholds,
-                "as_is": self.check.to_dict() if self.check else None}}),
+                "bundle": self.verify_on, "method": VERIFY_ON_METHOD, "runtime": self.verify_runtime,
+                "thresholds": self.thresholds, "as_is": self.check.to_dict() if self.check else None}}),
         }
 
     @classmethod
@@ -249,6 +250,7 @@ class TFLiteSizeReport:
             verify_on=str(d["verify_on"]["bundle"]) if d.get("verify_on") else None,
             check=VariantCheck.from_dict(d["verify_on"]["as_is"]) if (d.get("verify_on") or {}).get("as_is") else None,
             thresholds=dict(d["verify_on"]["thresholds"]) if (d.get("verify_on") or {}).get("thresholds") else None,
+            verify_runtime=(d.get("verify_on") or {}).get("runtime"),
         )
 
     def render(self) -> str:

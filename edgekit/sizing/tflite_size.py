@@ -32,8 +32,9 @@ from edgekit.sizing.tflite_weights import prune_tflite_bytes, tensor_sparsity
 from edgekit.tflite.model import TFLiteModel, load_model
 
 
-def check_variant(data: bytes, bundle: Path, work: Path, name: str) -> VariantCheck:
-    """`edgekit verify BUNDLE` of the model bytes ``data`` (written to ``work``/``name``) on the bundle's golden data."""
+def check_variant(data: bytes, bundle: Path, work: Path, name: str) -> tuple[VariantCheck, str]:
+    """`edgekit verify BUNDLE` of the model bytes ``data`` (written to ``work``/``name``) on the bundle's golden data;
+    and the runtime it ran on."""
     from edgekit.verify.device import verify_bundle
 
     path = work / name
@@ -47,7 +48,7 @@ def check_variant(data: bytes, bundle: Path, work: Path, name: str) -> VariantCh
         outputs=tuple(OutputCheck(o.name, o.metrics.cosine, o.metrics.sqnr_db, o.metrics.top1_agreement)
                       for o in report.outputs),
         failures=tuple(f"{f.output}: {f.describe()}" for f in report.failures),
-    )
+    ), report.runtime
 
 
 def size_tflite(path: str | Path, sparsities: Sequence[float] = WHAT_IF_SPARSITIES,
@@ -84,16 +85,17 @@ def _size(path: str | Path, model: TFLiteModel, data: bytes, sparsities: Sequenc
     fitting = fits_base.fitting_ids()
     whatif: list[WhatIfRow] = []
     as_is = None
+    runtime = None
     if verify_on is not None and work is not None:
         status(f"Verifying {Path(path).name} and its pruned variants on the golden data of {verify_on} ...")
-        as_is = check_variant(data, Path(verify_on), work, "as_is.tflite")
+        as_is, runtime = check_variant(data, Path(verify_on), work, "as_is.tflite")
     slow = len(data) > 2**20 or verify_on is not None
     for s in progress(list(sparsities), "Pruning in memory and compressing") if slow else sparsities:
         res = prune_tflite_bytes(data, PrunePolicy(s, scope=scope), str(path), model=model)
         cs = compressed_sizes(res.data)
         check = None
         if verify_on is not None and work is not None:
-            check = check_variant(res.data, Path(verify_on), work, f"pruned_{s:g}.tflite")
+            check, _ = check_variant(res.data, Path(verify_on), work, f"pruned_{s:g}.tflite")
         whatif.append(WhatIfRow(
             target_sparsity=s,
             achieved_sparsity_pruned_tensors=round(res.achieved_sparsity, 6),
@@ -121,4 +123,5 @@ def _size(path: str | Path, model: TFLiteModel, data: bytes, sparsities: Sequenc
         fits=fits_base,
         ram_note=RAM_NOTE + (SPARSE_NOTE if any(r.sparse for r in rows) else ""),
         verify_on=None if verify_on is None else str(verify_on), check=as_is, thresholds=thresholds,
+        verify_runtime=runtime,
     )
