@@ -25,6 +25,7 @@ _KNOWN: dict[str, str] = {
     "onnx2tf": CONVERT_HINT,
     "tflite_micro": "pip install 'edgekit[dev]'",
     "zstandard": "pip install zstandard",
+    "paramiko": "pip install 'edgekit[remote]'",
 }
 
 

@@ -287,7 +287,7 @@ def test_result_from_dict_refuses_what_it_cannot_read(sample_int8: Path) -> None
             result_from_dict(bad)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="not a complete 'inspect' result"):
         result_from_dict({k: v for k, v in doc.items() if k != "ops"})
-    assert set(KINDS) == {"bench", "calibrate", "devices", "inspect", "profile", "size", "verify"}
+    assert set(KINDS) == {"bench", "calibrate", "devices", "inspect", "profile", "remote", "size", "verify"}
 
 
 @DEVICE

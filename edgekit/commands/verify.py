@@ -18,6 +18,7 @@ import click
 
 from edgekit.commands.common import is_debug, json_option
 from edgekit.commands.preprocess_options import preprocess_options, recipe_from, recipe_given
+from edgekit.commands.remote_options import remote_options
 from edgekit.core.shapes import ShapeRequest
 from edgekit.errors import CheckFailed, EdgekitError, UsageError
 from edgekit.report import emit_json, info, warn
@@ -48,6 +49,7 @@ from edgekit.report import emit_json, info, warn
               help="With --explain: the --calibration data given to convert, so its trial conversions match.")
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=200, show_default=True,
               help="With --explain: as for convert.")
+@remote_options("verify")
 @json_option
 def verify(
     model: Path,
@@ -74,6 +76,7 @@ def verify(
     \b
       edgekit verify model.keras model_int8.tflite --data images/ --labels test/
       edgekit verify bundle/            # on the device: golden inputs vs stored outputs
+      edgekit verify bundle/ --on ssh://pi@raspberrypi.local   # the same, on the board, from here
     """
     from edgekit.verify.thresholds import Thresholds
 
