@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import os
 import selectors
 import signal
@@ -54,7 +53,6 @@ from edgekit.errors import BackendError, EdgekitError
 
 DEFAULT_TIMEOUT_S = 600.0
 
-log = logging.getLogger("edgekit.sandbox")  # `edgekit --debug` shows it
 
 # Error classes a child may send back, by name. Anything else arrives as a BackendError.
 _ERROR_CLASSES: dict[str, type[EdgekitError]] = {
@@ -182,8 +180,9 @@ def run_isolated(
 
 def _outcome(result: Any, returncode: int, stderr: str, subject_name: str, action: str) -> Any:
     """The child's value, its EdgekitError raised again, or a BackendError saying how it died."""
-    if stderr:
-        log.debug("the child's stderr:\n%s", stderr)
+    logging = sys.modules.get("logging")  # `edgekit --debug` imports and configures it; else no one would see this
+    if stderr and logging is not None:
+        logging.getLogger("edgekit.sandbox").debug("the child's stderr:\n%s", stderr)
     if isinstance(result, dict):
         if result.get("ok"):
             return result.get("value")

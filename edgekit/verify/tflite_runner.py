@@ -138,7 +138,7 @@ class TFLiteRunner:
                 # the file may come from anywhere: a native crash of the runtime on it becomes exit 3 naming
                 # the file, in a child process, before it is loaded here (edgekit.tflite.sandbox)
                 probe_model(Path(path), num_threads=num_threads)
-            self.interpreter = load_interpreter(Path(path), num_threads=num_threads)
+            self.interpreter = load_interpreter(self.model, num_threads=num_threads)  # parsed once, above
         info = runtime_info()
         self.runtime = f"{info.name} {info.version}"
 
