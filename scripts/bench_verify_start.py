@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -130,7 +131,7 @@ def main() -> int:
                 cpu[name].append(used)
     base = statistics.median(times["bare LiteRT loop"])
     base_cpu = statistics.median(cpu["bare LiteRT loop"])
-    rows = {name: {"median_s": statistics.median(v), "min_s": min(v), "ratio": statistics.median(v) / base,
+    rows: dict[str, dict[str, Any]] = {name: {"median_s": statistics.median(v), "min_s": min(v), "ratio": statistics.median(v) / base,
                    "cpu_median_s": statistics.median(cpu[name]), "cpu_ratio": statistics.median(cpu[name]) / base_cpu,
                    "runs_s": [round(x, 4) for x in v]} for name, v in times.items()}
     load = os.getloadavg()[0]
@@ -143,7 +144,7 @@ def main() -> int:
             print(f"| {name} | {r['median_s']:.3f} | {r['min_s']:.3f} | {r['ratio']:.2f}x | {r['cpu_median_s']:.3f} "
                   f"| {r['cpu_ratio']:.2f}x |")
         print(f"\n{args.rounds} alternating rounds, load average {load0:.1f} -> {load:.1f} on {os.cpu_count()} CPUs.")
-    return 0 if rows["edgekit verify BUNDLE"]["ratio"] <= 1.3 else 1
+    return 0 if float(rows["edgekit verify BUNDLE"]["ratio"]) <= 1.3 else 1
 
 
 if __name__ == "__main__":
