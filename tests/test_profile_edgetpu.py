@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from profile_helpers import ModelBuilder, conv_chain_model
+from profile_helpers import conv_chain_model, profile_builder
 
 from edgekit.profile.edgetpu import FIX_FLAGS, map_edgetpu
 from edgekit.profile.estimator import estimate
@@ -55,12 +56,12 @@ def test_float_model_runs_none_of_it_and_says_which_flags_fix_it() -> None:
 
 
 def _dynamic_model(signature: tuple[int, ...]) -> bytes:
-    b = ModelBuilder()
-    x = b.tensor("x", (1, 8, 8, 3), "int8", signature=signature)
-    w = b.const("w", (4, 1, 1, 3), "int8", 1)
-    bias = b.const("bias", (4,), "int32")
-    y = b.tensor("y", (1, 8, 8, 4), "int8", signature=signature[:3] + (4,))
-    b.op("CONV_2D", [x, w, bias], [y], padding="SAME", strideW=1, strideH=1)
+    b = profile_builder()
+    x = b.tensor("x", (1, 8, 8, 3), "int8", shape_signature=signature)
+    w = b.constant("w", np.ones((4, 1, 1, 3), np.int8))
+    bias = b.constant("bias", np.zeros((4,), np.int32))
+    y = b.tensor("y", (1, 8, 8, 4), "int8", shape_signature=signature[:3] + (4,))
+    b.operator("CONV_2D", [x, w, bias], [y], {"padding": "SAME", "stride_w": 1, "stride_h": 1})
     return b.build([x], [y])
 
 

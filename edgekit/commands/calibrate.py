@@ -67,7 +67,7 @@ def calibrate(output: Path | None, device_id: str, name: str | None, threads_tex
         raise UsageError(f"--output {output} should end in .toml.", hint="e.g. -o my-pi.toml")
     check_output_path(output, force)
     info(f"calibrate: budget {budget_s:g} s, threads {','.join(map(str, threads))}; measuring this machine...")
-    result = run_calibration(device_id, threads, budget_s, say=info, name=name)
+    result = run_calibration(device_id, threads, budget_s, name=name)
     write_profile(output, result, overwrite=force)
     report = CalibrateReport.of(output, result)
     for message in report.warnings:
