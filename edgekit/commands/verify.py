@@ -19,7 +19,6 @@ import click
 from edgekit.commands.common import is_debug, json_option
 from edgekit.commands.preprocess_options import preprocess_options, recipe_from, recipe_given
 from edgekit.commands.remote_options import remote_options
-from edgekit.core.shapes import ShapeRequest
 from edgekit.errors import CheckFailed, EdgekitError, UsageError
 from edgekit.report import emit_json, info, warn
 
@@ -107,6 +106,7 @@ def verify(
         if converted.suffix.lower() != ".tflite":
             raise UsageError(f"{converted} is not a .tflite file.",
                              hint="The second argument is the converted model: edgekit verify ORIGINAL CONVERTED.tflite")
+        from edgekit.core.shapes import ShapeRequest
         from edgekit.host.verify.workstation import load_original, prepare_data, verify_against_original
 
         recipe = recipe_from(preprocess_args) if custom_recipe else None
