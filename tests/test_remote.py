@@ -437,3 +437,33 @@ def test_the_boards_disk_is_full(ws: Workstation, tmp_path: Path) -> None:
             full.stop()
     finally:
         subprocess.run(["umount", str(tiny)], check=False, timeout=30)
+
+
+# ---------------------------------------------------------------- the emulated Raspberry Pi as the board
+
+PI_BOARD = os.environ.get("EDGEKIT_TEST_PI_BOARD")  # set by scripts/test-pi: sshd inside the emulated Pi
+
+
+@pytest.mark.skipif(not PI_BOARD, reason="scripts/test-pi runs this with its emulated Pi's sshd as the board")
+def test_the_emulated_pi_as_the_board(tmp_path: Path, sample_int8: Path) -> None:
+    """--on with an aarch64 board: sshd, sh and edgekit run under qemu's Cortex-A72 in the Pi's root filesystem."""
+    require_prerequisites()
+    key, host_line, board_tmp = (os.environ[k] for k in ("EDGEKIT_TEST_PI_KEY", "EDGEKIT_TEST_PI_KNOWN_HOST",
+                                                           "EDGEKIT_TEST_PI_BOARD_TMP"))
+    station = make_workstation(tmp_path / "station")
+    shutil.copy(key, station.ssh / "id_ed25519")
+    (station.ssh / "known_hosts").write_text(host_line + "\n")
+    sample_bundle(sample_int8, station.cwd / "bundle")
+    shutil.copy(sample_int8, station.cwd / "model.tflite")
+    here = station.run(["verify", "bundle", "--json"])  # the same bundle verified on this x86_64 workstation
+    result = station.run(["verify", "bundle", "--on", str(PI_BOARD), "--json"], timeout=900)
+    assert result.returncode == 0, result.stderr
+    (entry,) = json.loads(result.stdout)["targets"]
+    fp = entry["fingerprint"]
+    assert fp["arch"] == "aarch64" and fp["cpu"] == "Cortex-A72" and fp["board"].startswith("Raspberry Pi 4")
+    assert fp["python"].startswith("3.11") and fp["runtime"].startswith("ai-edge-litert")
+    board, local = entry["result"], json.loads(here.stdout)
+    assert board["passed"] and board["outputs"] == local["outputs"]  # XNNPACK on the A72 matches x86 bit for bit
+    bench = station.run(["bench", "model.tflite", "--runs", "5", "--on", str(PI_BOARD)], timeout=900)
+    assert bench.returncode == 0 and "measured on this machine (aarch64)" in bench.stdout, bench.stderr
+    assert list(Path(board_tmp).iterdir()) == []
