@@ -170,6 +170,8 @@ def _calibrate_jobs(kwargs: Mapping[str, Any], targets: list[Any]) -> list[tuple
     if len(targets) > 1 and (output or explicit_id):
         raise UsageError("-o/--id name one profile, but --on names several boards.",
                          hint="Drop -o and --id: each board's profile is written to the profiles folder as <host>.toml.")
+    if output and kwargs.get("profiles_dir"):
+        raise UsageError("-o and --profiles both say where to write the profile.", hint="Pass one of them.")
     folder: Path | None = None
     if not output:
         given = kwargs.get("profiles_dir")
