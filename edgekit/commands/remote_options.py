@@ -67,7 +67,8 @@ def remote_options(command: str) -> Callable[[F], F]:
                          metavar="FILE", help="SSH private key to offer (repeatable; ssh-agent and ~/.ssh/config "
                          "are used too)."),
             click.option("--remote-edgekit", metavar="PATH", default=None,
-                         help="The edgekit on the board (default: the one on its PATH, or ~/.local/bin)."),
+                         help="The edgekit on the board: an absolute path or one relative to the board's home folder "
+                         "(default: the one on its PATH, or ~/.local/bin)."),
             click.option("--on", "on", multiple=True, metavar="ssh://[user@]host[:port]",
                          help="Run on this board over SSH instead of here (repeatable; @FILE reads one target "
                          "per line). Needs `pip install 'edgekit[remote]'` here and `pip install edgekit` "

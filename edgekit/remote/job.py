@@ -45,7 +45,8 @@ RESULT_FILE = ".result.json"
 PGID_FILE = ".pgid"
 SPACE_MARGIN_BYTES = 1 << 20  # room for the result JSON and what the command writes
 INSTALL_HINT = ("On the board: pip install edgekit (on Raspberry Pi OS in a venv: python3 -m venv ~/edgekit && "
-                "~/edgekit/bin/pip install edgekit, then pass --remote-edgekit ~/edgekit/bin/edgekit).")
+                "~/edgekit/bin/pip install edgekit, then pass --remote-edgekit edgekit/bin/edgekit, a path on the "
+                "board relative to its home folder).")
 
 # $1 = the edgekit to run ("" = find it). Prints EDGEKIT-REMOTE key=value lines, "ready", then waits on stdin.
 GUARD_SH = FINGERPRINT_SH + r"""
@@ -54,6 +55,8 @@ case ":$PATH:" in *":$HOME/.local/bin:"*) ;; *) [ -d "$HOME/.local/bin" ] && PAT
 if [ -z "$ek" ]; then
   ek=$(command -v edgekit 2>/dev/null) || { fp_say missing "$PATH"; exit 0; }
 fi
+# --remote-edgekit '~/venv/bin/edgekit' or a path relative to the home folder, as `ssh board PATH` takes it
+case "$ek" in "~/"*) ek="$HOME/${ek#??}" ;; /*) ;; *) ek="$HOME/$ek" ;; esac
 if [ ! -x "$ek" ]; then fp_say missing "$ek"; exit 0; fi
 fp_say edgekit_path "$ek"
 fp_say version "$("$ek" --version 2>&1 | head -n 1)"
