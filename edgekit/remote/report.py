@@ -130,13 +130,17 @@ class RemoteReport:
         lines = [
             f"edgekit {self.command} on {len(self.targets)} boards "
             f"({sum(t.ok for t in self.targets)} ok, {sum(not t.ok for t in self.targets)} not):",
-            format_table(headers, rows),
+            format_table(headers, rows, align="".join("l" if h in _TEXT_COLUMNS else "r" for h in headers)),
             "",
             "Boards (fingerprint before the run; clock and temperature after it):",
             format_table(["target", "board", "cpu", "governor", "clock MHz", "temp C", "throttled", "os", "python",
                           "runtime", "edgekit"], fp_rows),
         ]
         return "\n".join(lines)
+
+
+_TEXT_COLUMNS = {"target", "status", "verdict", "worst output", "runtime", "error", "device id", "profile written",
+                 "quantization", "sha256", "threads"}
 
 
 def _fingerprint_cells(fp: Fingerprint | None, after: Fingerprint | None) -> list[str]:
