@@ -467,3 +467,27 @@ def test_the_emulated_pi_as_the_board(tmp_path: Path, sample_int8: Path) -> None
     bench = station.run(["bench", "model.tflite", "--runs", "5", "--on", str(PI_BOARD)], timeout=900)
     assert bench.returncode == 0 and "measured on this machine (aarch64)" in bench.stdout, bench.stderr
     assert list(Path(board_tmp).iterdir()) == []
+
+
+def test_bench_warns_when_the_board_throttled(ws: Workstation, tmp_path: Path) -> None:
+    """A board whose `vcgencmd get_throttled` reports throttling after the run (a stand-in vcgencmd on its PATH:
+    0x0 the first time it is asked, "throttled now" and "since boot" afterwards)."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    state = tmp_path / "asked"
+    vcgencmd = tools / "vcgencmd"
+    vcgencmd.write_text(f'#!/bin/sh\nif [ -e {state} ]; then echo throttled=0x40004; else touch {state}; '
+                        'echo throttled=0x0; fi\n')
+    vcgencmd.chmod(0o755)
+    hot = start_board(tmp_path / "hot", [ws.key], path_dirs=[tools])
+    try:
+        ws.trust(hot)
+        result = ws.run(["bench", "model.tflite", "--runs", "5", "--on", hot.url])
+        assert result.returncode == 0, result.stderr
+        assert "Warning: the board throttled during the bench run" in result.stderr and "throttled now" in result.stderr
+        data = json.loads(ws.run(["bench", "model.tflite", "--runs", "5", "--on", hot.url, "--json"]).stdout)
+        (entry,) = data["targets"]
+        assert entry["fingerprint_after"]["throttle_flags"] == ["throttled now", "throttled since boot"]
+        assert entry["warnings"] and hot.leftovers() == []
+    finally:
+        hot.stop()
