@@ -10,7 +10,6 @@ imports nothing heavy.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 import traceback
@@ -122,6 +121,8 @@ def main(ctx: click.Context, debug: bool) -> None:
     # Library code reports progress through edgekit.core.progress; the CLI shows it on stderr.
     ctx.with_resource(reporting(StderrProgress()))
     if debug:
+        import logging  # only for --debug: logging costs start-up time on a small board
+
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s", stream=sys.stderr)
 
 

@@ -30,6 +30,7 @@ _KNOWN: dict[str, str] = {
     "markupsafe": REPORT_HINT,
     "matplotlib": REPORT_HINT,
     "cycler": REPORT_HINT,
+    "paramiko": "pip install 'edgekit[remote]'",
 }
 
 

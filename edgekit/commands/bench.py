@@ -8,6 +8,7 @@ import click
 
 from edgekit.bench import parse_thread_list
 from edgekit.commands.common import html_option, html_target, json_option, write_html_report
+from edgekit.commands.remote_options import remote_options
 from edgekit.errors import UsageError
 from edgekit.report import emit_json, warn
 
@@ -23,6 +24,7 @@ from edgekit.report import emit_json, warn
               help="Inputs: .npy (one input), .npz (one array per input) or a folder of images (scaled to 0..1, "
                    "quantized for integer inputs). Default: random within each input's range.")
 @click.option("--no-xnnpack", is_flag=True, help="Switch off the default XNNPACK delegate (builtin kernels only).")
+@remote_options("bench")
 @json_option
 @html_option
 def bench(model: Path, threads: int | None, sweep: str | None, runs: int, warmup: int, data_path: Path | None,

@@ -18,7 +18,7 @@ import click
 
 from edgekit.commands.common import html_option, html_target, is_debug, json_option, write_html_report
 from edgekit.commands.preprocess_options import preprocess_options, recipe_from, recipe_given
-from edgekit.core.shapes import ShapeRequest
+from edgekit.commands.remote_options import remote_options
 from edgekit.errors import CheckFailed, EdgekitError, UsageError
 from edgekit.report import emit_json, info, warn
 
@@ -54,6 +54,7 @@ from edgekit.report import emit_json, info, warn
               help="With --explain: the --calibration data given to convert, so its trial conversions match.")
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=200, show_default=True,
               help="With --explain: as for convert.")
+@remote_options("verify")
 @json_option
 @html_option
 def verify(
@@ -85,6 +86,7 @@ def verify(
     \b
       edgekit verify model.keras model_int8.tflite --data images/ --labels test/
       edgekit verify bundle/            # on the device: golden inputs vs stored outputs
+      edgekit verify bundle/ --on ssh://pi@raspberrypi.local   # the same, on the board, from here
     """
     from edgekit.verify.thresholds import Thresholds
 
@@ -122,6 +124,7 @@ def verify(
         if converted.suffix.lower() != ".tflite":
             raise UsageError(f"{converted} is not a .tflite file.",
                              hint="The second argument is the converted model: edgekit verify ORIGINAL CONVERTED.tflite")
+        from edgekit.core.shapes import ShapeRequest
         from edgekit.host.verify.workstation import load_original, prepare_data, verify_against_original
 
         recipe = recipe_from(preprocess_args) if custom_recipe else None

@@ -11,7 +11,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -20,7 +20,6 @@ from edgekit.errors import DataError
 from edgekit.provenance import Producer, producer_entry
 from edgekit.report import format_table
 from edgekit.verify.distribution import OutputDistribution, output_distribution
-from edgekit.verify.explain_report import ExplainResult
 from edgekit.verify.metrics import (
     OutputMetrics,
     accuracy,
@@ -29,6 +28,9 @@ from edgekit.verify.metrics import (
     looks_like_class_scores,
 )
 from edgekit.verify.thresholds import Thresholds
+
+if TYPE_CHECKING:  # --explain only (workstation): not imported for verify BUNDLE
+    from edgekit.verify.explain_report import ExplainResult
 
 
 class InputSource(str, Enum):
@@ -183,7 +185,7 @@ class VerifyReport:
             accuracy=AccuracyResult.from_dict(accuracy) if accuracy is not None else None,
             model=str(d.get("model", "")), reference=str(d.get("reference", "")), notes=list(strings(d.get("notes"))),
             warnings=list(strings(d.get("warnings"))),
-            explain=ExplainResult.from_dict(explain) if explain is not None else None,
+            explain=_explain_from_dict(explain) if explain is not None else None,
             produced_by=Producer.from_dict(d.get("produced_by")),
         )
 
@@ -309,3 +311,9 @@ def compare_accuracy(
         "Labels were given but no output is a vector of class scores.",
         hint="Use --labels only with classifier models.",
     )
+
+
+def _explain_from_dict(d: Mapping[str, Any]) -> ExplainResult:
+    from edgekit.verify.explain_report import ExplainResult
+
+    return ExplainResult.from_dict(d)
