@@ -15,6 +15,7 @@ from edgekit.errors import MissingDependency
 
 CONVERT_HINT = "pip install 'edgekit[convert]'"
 QUANTIZE_HINT = "pip install 'edgekit[quantize]'"
+REPORT_HINT = "pip install 'edgekit[report]'"
 
 # module name -> (what it is for, install command)
 _KNOWN: dict[str, str] = {
@@ -27,6 +28,11 @@ _KNOWN: dict[str, str] = {
     "ai_edge_quantizer": QUANTIZE_HINT,
     "tflite_micro": "pip install 'edgekit[dev]'",
     "zstandard": "pip install zstandard",
+    "jinja2": REPORT_HINT,
+    "markupsafe": REPORT_HINT,
+    "matplotlib": REPORT_HINT,
+    "cycler": REPORT_HINT,
+    "paramiko": "pip install 'edgekit[remote]'",
 }
 
 

@@ -12,6 +12,7 @@ import click
 from edgekit.commands.common import is_debug, json_option
 from edgekit.commands.preprocess_options import choice, preprocess_options, recipe_from, recipe_given
 from edgekit.commands.prune_options import prune_config_from, prune_options, render_prune
+from edgekit.core.onnx_backend import BACKEND_HELP, OnnxBackend
 from edgekit.core.quant import MODE_SPECS, IOType, QuantizeMode
 from edgekit.core.shapes import ShapeRequest
 from edgekit.data import Preprocessing
@@ -42,6 +43,11 @@ from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
               help="ONNX: keep this input channel-first (NCHW/NCW) in the .tflite instead of NHWC (repeatable).")
 @click.option("--no-check", "no_check", is_flag=True,
               help="ONNX: skip comparing onnxruntime with the float .tflite (not recommended).")
+@click.option("--backend", "onnx_backend", type=choice(OnnxBackend), default="auto", show_default=True,
+              help="ONNX: " + "; ".join(f"{b.value} = {text}" for b, text in BACKEND_HELP.items()) + ".")
+@click.option("--state", "state_pairs", multiple=True, metavar="IN=OUT",
+              help="ONNX streaming models: output OUT is the next call's value of input IN (repeatable); default: "
+                   "paired by name (state/stateN, h/hn, h0/hN) and shape. The check then runs a sequence of calls.")
 @click.option("--bundle", type=click.Path(path_type=Path), default=None,
               help="Also write a deployment bundle folder (model, manifest, golden samples).")
 @click.option("--golden-samples", type=int, default=16, show_default=True,
@@ -61,9 +67,9 @@ from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 @json_option
 def convert(model: Path, output: Path, quantize: str, io_type: str | None, per_tensor: bool, calibration: Path | None,
             calibration_samples: int, batch: int | None, input_shapes: tuple[str, ...], keep_float: tuple[str, ...],
-            keep_nchw: tuple[str, ...], no_check: bool, bundle: Path | None, golden_samples: int, force: bool,
-            recipe_file: Path | None, data: Path | None, map_threshold: float, allow_mismatch: bool,
-            as_json: bool, **option_args: Any) -> None:
+            keep_nchw: tuple[str, ...], no_check: bool, onnx_backend: str, state_pairs: tuple[str, ...],
+            bundle: Path | None, golden_samples: int, force: bool, recipe_file: Path | None, data: Path | None,
+            map_threshold: float, allow_mismatch: bool, as_json: bool, **option_args: Any) -> None:
     """Convert MODEL (.keras, .h5, SavedModel folder, .onnx, or a float .tflite) to a .tflite file.
 
     Full-integer int8 by default, calibrated on --calibration data; say
@@ -104,11 +110,12 @@ def convert(model: Path, output: Path, quantize: str, io_type: str | None, per_t
     if fmt is SourceFormat.TFLITE:
         result = _convert_tflite(model, output, quantize, io_type, per_tensor, calibration, calibration_samples,
                                  recipe, names, bundle, golden_samples, force, quant_recipe, data, map_threshold,
-                                 bool(batch or input_shapes or keep_nchw or no_check or option_args.get("prune")))
+                                 bool(batch or input_shapes or keep_nchw or no_check or option_args.get("prune")
+                                      or state_pairs or onnx_backend.lower() != "auto"))
     else:
         result = _convert_source(model, output, quantize, io_type, per_tensor, calibration, calibration_samples,
-                                 batch, input_shapes, names, keep_nchw, no_check, bundle, golden_samples, force,
-                                 recipe, quant_recipe, data, map_threshold, option_args)
+                                 batch, input_shapes, names, keep_nchw, no_check, onnx_backend, state_pairs, bundle,
+                                 golden_samples, force, recipe, quant_recipe, data, map_threshold, option_args)
     _finish(result, as_json, allow_mismatch)
 
 
@@ -127,8 +134,8 @@ def _convert_tflite(model: Path, output: Path, quantize: str, io_type: str | Non
     from edgekit.requant.pipeline import TFLiteConvertConfig, run_tflite_convert
 
     if source_only_options:
-        raise UsageError(f"{model} is a .tflite: --batch/--input-shape/--keep-nchw/--no-check/--prune apply to "
-                         "Keras, SavedModel and ONNX sources.", hint="Drop those options.")
+        raise UsageError(f"{model} is a .tflite: --batch/--input-shape/--keep-nchw/--no-check/--backend/--state/"
+                         "--prune apply to Keras, SavedModel and ONNX sources.", hint="Drop those options.")
     config = TFLiteConvertConfig(
         model=model, output=output, quantize=quantize, io_type=io_type,  # type: ignore[arg-type]
         per_tensor=per_tensor, calibration=calibration, calibration_samples=calibration_samples,
@@ -141,20 +148,23 @@ def _convert_tflite(model: Path, output: Path, quantize: str, io_type: str | Non
 def _convert_source(model: Path, output: Path, quantize: str, io_type: str | None, per_tensor: bool,
                     calibration: Path | None, calibration_samples: int, batch: int | None,
                     input_shapes: tuple[str, ...], names: tuple[str, ...], keep_nchw: tuple[str, ...],
-                    no_check: bool, bundle: Path | None, golden_samples: int, force: bool, recipe: Preprocessing,
+                    no_check: bool, onnx_backend: str, state_pairs: tuple[str, ...], bundle: Path | None,
+                    golden_samples: int, force: bool, recipe: Preprocessing,
                     quant_recipe: Any, data: Path | None, map_threshold: float,
                     option_args: dict[str, Any]) -> dict[str, Any]:
     """Keras, SavedModel or ONNX: the workstation pipeline (TF converter, or ai-edge-quantizer for a recipe)."""
     from edgekit.host.convert.config import ConvertConfig
     from edgekit.host.convert.pipeline import run_convert
     from edgekit.host.source_model import LoadOptions
+    from edgekit.verify.stateful import parse_state_options
 
     config = ConvertConfig(
         model=model, output=output, quantize=quantize, io_type=io_type,  # type: ignore[arg-type]
         per_tensor=per_tensor, calibration=calibration, calibration_samples=calibration_samples,
         preprocessing=recipe,
         load=LoadOptions(shapes=ShapeRequest.from_texts(input_shapes, batch), keep_nchw=keep_nchw, check=not no_check,
-                         check_data=calibration, check_recipe=recipe, debug=is_debug()),
+                         check_data=calibration, check_recipe=recipe, debug=is_debug(), backend=onnx_backend.lower(),
+                         state_pairs=parse_state_options(state_pairs)),
         keep_float=names, bundle=bundle, golden_samples=golden_samples, force=force,
         prune=prune_config_from(option_args), recipe=quant_recipe, data=data, map_threshold=map_threshold,
     )
@@ -190,8 +200,10 @@ def render(result: dict[str, Any]) -> str:
     """The human summary of a conversion."""
     src = result["source"]
     ratio = src["size_bytes"] / result["size_bytes"] if result["size_bytes"] else 0.0
+    conversion = result.get("conversion") or {}
+    made_by = f" by {conversion['backend']}" if conversion.get("backend") else ""
     lines = [
-        f"Converted {src['path']} ({src['format']}) -> {result['output']}",
+        f"Converted {src['path']} ({src['format']}){made_by} -> {result['output']}",
         f"  mode: {result['quantization']} (io {result['io_type']}{', per-tensor' if result['per_tensor'] else ''}); "
         f"detected in the file: {result['quant_kind_detected']}",
         *([f"  recipe: {result['recipe']} (engine {result.get('engine')})"] if result.get("recipe") else []),

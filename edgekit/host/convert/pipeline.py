@@ -102,6 +102,7 @@ class ConvertResult:
             "recipe": self.config.recipe.describe() if self.config.recipe is not None else None,
             "check": self.check.to_dict() if self.check is not None else None,
             "ranges": None if self.ranges is None else self.ranges.to_dict(),
+            "conversion": self.source.conversion,
             "notes": self.notes,
             "warnings": self.warnings,
         }
@@ -353,5 +354,6 @@ def build_manifest(result: ConvertResult) -> dict[str, Any]:
             "per_input": calib.per_input,
         },
         "tools": tool_versions(source),
+        "conversion": source.conversion,
         "created_utc": utc_now(),
     }
