@@ -17,9 +17,10 @@ The search, cheapest first, stopping when the budget (``max_candidates``, ``time
    on the best int8 candidate;
 3. if no full-integer candidate passes and the device can run float: the per-op sensitivity of
    the best int8 candidate (:mod:`edgekit.requant.sensitivity`), then int16 activations for the
-   k most sensitive ops (only on devices whose int16 kernels beat float32 ones) and float for the
-   k most sensitive ops, k x4 until one passes, then bisecting back to the fewest that still pass;
-   when no op stands out, a float prefix of the network, its length by bisection;
+   k most sensitive ops and float for the k most sensitive ops, k x4 until one passes, then
+   bisecting back to the fewest that still pass; when no op stands out, a float prefix of the
+   network, its length by bisection (on devices whose int16 kernels are slower than float32 ones:
+   float islands, then the float prefix, then int16 islands only if nothing passed);
 4. last resorts: int16x8 everywhere, dynamic range.
 
 The chosen candidate: passes, fits the device's constraints (Edge TPU: integer only) and
@@ -83,7 +84,7 @@ class Candidate:
 
     @property
     def passed(self) -> bool:
-        return self.check is not None and self.check.passed
+        return not self.error and self.check is not None and self.check.passed
 
     @property
     def margin(self) -> float:
@@ -380,16 +381,22 @@ class Search:
         # equalization keeps the float function: islands keep it when it was part of the best int8 recipe; bias
         # correction is computed for every weight op as int8 and would be wrong for the ops an island keeps
         base = best.recipe.with_changes(bias_correction=False)
-        kinds = ["int16", "float"]
-        if not self.int16_pays():
-            kinds = ["float"]
-            status(f"  int16 kernels are estimated slower than float32 on {self.ctx.entry.profile.id}: float islands "
-                   "only")
-        for kind in kinds:
+        if self.int16_pays():
+            for kind in ("int16", "float"):
+                if not self.passing():
+                    self._fewest(base, ranked, kind)
             if not self.passing():
-                self._fewest(base, ranked, kind)
+                self._float_prefix(base)
+            return
+        # int16 kernels slower than float32 here: float islands and the float prefix first, int16 islands only
+        # when no float candidate passes (they can still be smaller than the float model)
+        status(f"  int16 kernels are estimated slower than float32 on {self.ctx.entry.profile.id}: float islands "
+               "first")
+        self._fewest(base, ranked, "float")
         if not self.passing():
             self._float_prefix(base)
+        if not self.passing():
+            self._fewest(base, ranked, "int16")
 
     def _grow(self, make: Callable[[int], QuantRecipe | None], start: int, limit: int, factor: int) -> None:
         """Try k = start, start*factor, ... (up to ``limit``) until a candidate passes, stopping early when one
