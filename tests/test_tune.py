@@ -32,7 +32,7 @@ from edgekit.cli import main
 from edgekit.core.recipe import read_recipe
 from edgekit.tflite.model import load_model
 
-pytestmark = [pytest.mark.device, pytest.mark.slow]
+pytestmark = [pytest.mark.device, pytest.mark.quantize, pytest.mark.slow]
 
 
 def _tune(tmp: Path, model: Path, calib: Path, held: Path, device: str = "rpi4b", *extra: str) -> tuple[int, dict[str, Any],

@@ -39,6 +39,7 @@ from edgekit.host.tune.search import (
     why_chosen,
 )
 from edgekit.profile.registry import get_profile
+from edgekit.provenance import Producer, producer_entry
 from edgekit.requant.check import judge
 from edgekit.requant.stats import RangeComparison
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
@@ -148,7 +149,9 @@ class TuneResult:
             "ranges": None if self.ranges is None else self.ranges.to_dict(),
             "sensitivity": self.sensitivity[:20],
             "estimated": "latencies are the profile estimator's, not measurements",
+            "budget_ms": c.latency_budget_ms,
             "notes": self.notes, "warnings": self.warnings,
+            **producer_entry(Producer.here()),
         }
 
 
