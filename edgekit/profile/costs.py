@@ -13,6 +13,8 @@ MAC conventions (hand-checkable; tests compute them independently):
 - SOFTMAX / LOG_SOFTMAX: ``5 * prod(output)``. RESIZE_BILINEAR: ``4 * prod(output)``; nearest: ``prod(output)``.
 - reductions (MEAN, SUM, REDUCE_*): ``prod(input)``.
 - data movement (RESHAPE, CONCATENATION, TRANSPOSE, PAD, SLICE, ...): 0 MACs, bytes only.
+- TFLite_Detection_PostProcess (custom): ``N * (C + 16 + log2 N + 6 * max_detections)`` scalar steps
+  (class ``reduce``, float32), N anchors, C classes: see :func:`postprocess_macs`.
 - anything else: ``8 * (elements in + out)``, class ``other``, flagged ``known = False`` ("estimated roughly").
 
 Bytes = every input tensor (activations and constants) + every output tensor, in their stored dtype.
@@ -169,8 +171,27 @@ def op_macs(sg: Subgraph, op: Operator) -> tuple[int, bool]:
         return (_prod(in_t.shape) if in_t is not None else out_n), True
     elif name in _DATA_MOVEMENT:
         return 0, True
+    elif name == POSTPROCESS_OP:
+        return postprocess_macs(sg, op), True
     elems = sum(_prod(sg.tensor(i).shape) for i in op.inputs if i >= 0) + out_n
     return 8 * elems, False
+
+
+POSTPROCESS_OP = "CUSTOM:TFLite_Detection_PostProcess"
+
+
+def postprocess_macs(sg: Subgraph, op: Operator) -> int:
+    """LiteRT's detection post-processing (box decoding + fast NMS), in scalar steps: per anchor, decode the box
+    (~16) and find its best class (C), then sort the candidates (log2 N) and check each against the kept
+    boxes (~max_detections IoUs, ~6 steps each)."""
+    boxes = _tensor(sg, op, 0)
+    scores = _tensor(sg, op, 1)
+    if boxes is None or scores is None or len(scores.shape) < 2:
+        return 0
+    n = _prod(boxes.shape[:-1])
+    classes = max(1, scores.shape[-1])
+    max_det = int(op.options.get("max_detections", 10) or 10) if isinstance(op.options, dict) else 10
+    return int(n * (classes + 16 + math.log2(max(n, 2)) + 6 * max_det))
 
 
 def op_cost(sg: Subgraph, op: Operator) -> OpCost:
@@ -194,6 +215,8 @@ def op_cost(sg: Subgraph, op: Operator) -> OpCost:
     if op.name == "QUANTIZE" and op.outputs:
         act = sg.tensor(op.outputs[0]).dtype
     op_class = OP_CLASSES.get(op.name, OpClass.OTHER)
+    if op.name == POSTPROCESS_OP:
+        op_class, act = OpClass.REDUCE, "float32"
     return OpCost(
         index=op.index,
         op=op.name,
@@ -203,7 +226,7 @@ def op_cost(sg: Subgraph, op: Operator) -> OpCost:
         macs=int(macs),
         bytes=int(in_bytes + out_bytes),
         weight_bytes=int(weight_bytes),
-        known=known and op.name in OP_CLASSES,
+        known=known and (op.name in OP_CLASSES or op.name == POSTPROCESS_OP),
     )
 
 
@@ -211,4 +234,5 @@ def graph_costs(sg: Subgraph) -> list[OpCost]:
     return [op_cost(sg, op) for op in sg.operators]
 
 
-__all__ = ["OP_CLASSES", "WEIGHT_OPS", "OpCost", "op_cost", "op_macs", "graph_costs", "tensor_bytes"]
+__all__ = ["OP_CLASSES", "WEIGHT_OPS", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
+           "graph_costs", "tensor_bytes"]

@@ -257,6 +257,8 @@ class TFLiteModel:
 
 # ops whose float inputs are just the model's boundary converters
 _BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
+# custom ops that finish a quantized detector in float on the CPU (box decoding + NMS)
+_POSTPROCESS_OPS = {"TFLite_Detection_PostProcess"}
 _WEIGHT_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "CONV_3D",
                "BATCH_MATMUL", "EMBEDDING_LOOKUP", "UNIDIRECTIONAL_SEQUENCE_LSTM", "LSTM", "SVDF"}
 _FLOAT = {"float32", "float16", "float64", "bfloat16"}
@@ -274,11 +276,20 @@ def detect_quant_kind(model: TFLiteModel) -> QuantKind:
             if i >= 0:
                 consumers.setdefault(i, []).append(op)
 
+    def feeds_postprocess(t: Tensor) -> bool:
+        users = consumers.get(t.index, [])
+        return bool(users) and all(op.custom_code in _POSTPROCESS_OPS for op in users)
+
     def is_boundary(t: Tensor) -> bool:
-        # a float model input only quantized, or a float output only dequantized
+        # a float model input only quantized, or a float output only dequantized; and the float tail of a
+        # detector: the detection post-processing op's inputs (dequantized) and outputs, as exporters write it
         if t.index in sg.inputs:
             return all(op.name in _BOUNDARY_OPS for op in consumers.get(t.index, [])) and bool(consumers.get(t.index))
         prod = producers.get(t.index)
+        if prod is not None and prod.custom_code in _POSTPROCESS_OPS:
+            return True
+        if prod is not None and prod.name == "DEQUANTIZE" and feeds_postprocess(t):
+            return True
         return t.index in sg.outputs and prod is not None and prod.name in _BOUNDARY_OPS
 
     float_acts = int8_acts = int16_acts = 0
