@@ -12,19 +12,25 @@ No TensorFlow: the runtime comes from :mod:`edgekit.tflite.runtime`.
 from __future__ import annotations
 
 import math
+import platform
 import resource
 import sys
 import time
 import zipfile
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edgekit.core.progress import status
+from edgekit.core.result import Basis, check_kind, optional_int, strings
 from edgekit.errors import BackendError, DataError, InputError, UsageError
+
+if TYPE_CHECKING:
+    from edgekit.tflite.runtime import RuntimeInfo
 
 MAX_THREADS = 256
 
@@ -148,6 +154,28 @@ class BenchResult:
         if with_samples:
             out["samples_ms"] = list(self.samples_ms)
         return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BenchResult:
+        """Back from :meth:`to_dict` (the child's answer, or a saved ``--json``)."""
+        lat = d["latency_ms"]
+        cpu = d.get("cpu_ms")
+        return cls(
+            threads=optional_int(d["threads"]), runs=int(d["runs"]), warmup=int(d["warmup"]),
+            use_xnnpack=bool(d["xnnpack"]), init_ms=float(d["init_ms"]),
+            first_inference_ms=float(d["first_inference_ms"]),
+            latency=LatencyStats(mean_ms=lat["mean"], median_ms=lat["median"], p90_ms=lat["p90"], min_ms=lat["min"],
+                                 max_ms=lat["max"], std_ms=lat["std"]),
+            throughput_per_s=float(d["throughput_per_s"] or math.inf),
+            baseline_rss_bytes=int(d["baseline_rss_bytes"]), peak_rss_bytes=int(d["peak_rss_bytes"]),
+            rss_after_load_bytes=int(d["rss_end_bytes"]) - int(d["rss_growth_bytes"]),
+            rss_end_bytes=int(d["rss_end_bytes"]), peak_rss_source=str(d["peak_rss_source"]),
+            delegate_partitions=int(d["delegate_partitions"]), ops_total=int(d["ops_total"]),
+            samples_ms=tuple(float(v) for v in d.get("samples_ms", ())),
+            # the JSON keeps median, min and mean of the CPU time
+            cpu_ms=(LatencyStats(mean_ms=cpu["mean"], median_ms=cpu["median"], p90_ms=math.nan, min_ms=cpu["min"],
+                                 max_ms=math.nan, std_ms=math.nan) if cpu else None),
+        )
 
 
 # ---------------------------------------------------------------- memory counters
@@ -417,24 +445,6 @@ def bench_in_child(path: str, threads: int | None, runs: int, warmup: int, use_x
     return result.to_dict(with_samples=True)
 
 
-def result_from_dict(d: dict[str, Any]) -> BenchResult:
-    lat = d["latency_ms"]
-    return BenchResult(
-        threads=d["threads"], runs=int(d["runs"]), warmup=int(d["warmup"]), use_xnnpack=bool(d["xnnpack"]),
-        init_ms=float(d["init_ms"]), first_inference_ms=float(d["first_inference_ms"]),
-        latency=LatencyStats(mean_ms=lat["mean"], median_ms=lat["median"], p90_ms=lat["p90"], min_ms=lat["min"],
-                             max_ms=lat["max"], std_ms=lat["std"]),
-        throughput_per_s=float(d["throughput_per_s"] or math.inf),
-        baseline_rss_bytes=int(d["baseline_rss_bytes"]), peak_rss_bytes=int(d["peak_rss_bytes"]),
-        rss_after_load_bytes=int(d["rss_end_bytes"]) - int(d["rss_growth_bytes"]),
-        rss_end_bytes=int(d["rss_end_bytes"]), peak_rss_source=str(d["peak_rss_source"]),
-        delegate_partitions=int(d["delegate_partitions"]), ops_total=int(d["ops_total"]),
-        samples_ms=tuple(float(v) for v in d.get("samples_ms", ())),
-        cpu_ms=(LatencyStats(mean_ms=d["cpu_ms"]["mean"], median_ms=d["cpu_ms"]["median"], p90_ms=math.nan,
-                             min_ms=d["cpu_ms"]["min"], max_ms=math.nan, std_ms=math.nan) if d.get("cpu_ms") else None),
-    )
-
-
 def bench_isolated(path: Path, config: BenchConfig, data_path: Path | None = None,
                    timeout_s: float = 1800.0) -> BenchResult:
     """Run :func:`bench_model` in a child process (crash-safe, clean RSS baseline)."""
@@ -449,4 +459,150 @@ def bench_isolated(path: Path, config: BenchConfig, data_path: Path | None = Non
     )
     if not isinstance(value, dict):
         raise BackendError(f"the benchmark child for {path} returned no result.")
-    return result_from_dict(value)
+    return BenchResult.from_dict(value)
+
+
+# ---------------------------------------------------------------- the command's result
+
+BUSY_CONTENTION = 1.2  # wall-clock / CPU time at one thread above this: other processes took the CPU
+
+
+@dataclass(frozen=True)
+class MachineSummary:
+    """The machine the figures were measured on (Python's ``platform`` module)."""
+
+    platform: str
+    machine: str
+    processor: str
+
+    @classmethod
+    def this(cls) -> MachineSummary:
+        return cls(platform.platform(), platform.machine(), platform.processor())
+
+    def to_dict(self) -> dict[str, str]:
+        return {"platform": self.platform, "machine": self.machine, "processor": self.processor}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> MachineSummary:
+        return cls(str(d["platform"]), str(d["machine"]), str(d["processor"]))
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    """`edgekit bench MODEL.tflite`: one :class:`BenchResult` per thread count, every figure MEASURED here."""
+
+    kind: ClassVar[str] = "bench"
+    basis: ClassVar[Basis] = Basis.MEASURED
+
+    model: str
+    model_size_bytes: int
+    quant_kind: str
+    machine: MachineSummary
+    runtime: RuntimeInfo
+    xnnpack: bool
+    inputs: str  # "data:PATH" or "random within each input's range"
+    results: tuple[BenchResult, ...]
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "model": self.model,
+            "model_size_bytes": self.model_size_bytes,
+            "quant_kind": self.quant_kind,
+            "measured": True,
+            "machine": self.machine.to_dict(),
+            "runtime": self.runtime.to_dict(),
+            "xnnpack": self.xnnpack,
+            "inputs": self.inputs,
+            # every timed run is kept (samples_ms): the distribution, not only its summary
+            "results": [r.to_dict(with_samples=True) for r in self.results],
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> BenchReport:
+        from edgekit.tflite.runtime import RuntimeInfo
+
+        check_kind(d, cls.kind)
+        return cls(
+            model=str(d["model"]), model_size_bytes=int(d["model_size_bytes"]), quant_kind=str(d["quant_kind"]),
+            machine=MachineSummary.from_dict(d["machine"]), runtime=RuntimeInfo.from_dict(d["runtime"]),
+            xnnpack=bool(d["xnnpack"]), inputs=str(d["inputs"]),
+            results=tuple(BenchResult.from_dict(r) for r in d["results"]), warnings=strings(d.get("warnings")),
+        )
+
+    def render(self) -> str:
+        from edgekit.report import format_table
+
+        first = self.results[0]
+        lines = [
+            f"{Path(self.model).name}: measured on this machine ({self.machine.machine}), runtime {self.runtime}, "
+            f"XNNPACK {'on' if self.xnnpack else 'off'}, {first.runs} runs after {first.warmup} warm-up",
+            format_table(["threads", "init ms", "first ms", "mean ms", "median ms", "p90 ms", "min ms", "std ms",
+                          "inf/s", "peak RSS", "RSS growth", "partitions", "CPU ms"], [_row(r) for r in self.results]),
+            "peak RSS: resident memory added by loading and running the model "
+            f"({first.peak_rss_source}); partitions: delegate partitions after allocate_tensors(); "
+            "CPU ms: process CPU time per inference (median).",
+        ]
+        return "\n".join(lines)
+
+
+def _row(r: BenchResult) -> list[str]:
+    from edgekit.report import human_bytes
+
+    lat = r.latency
+    return [
+        str(r.threads or "default"),
+        f"{r.init_ms:.1f}",
+        f"{r.first_inference_ms:.2f}",
+        f"{lat.mean_ms:.3f}",
+        f"{lat.median_ms:.3f}",
+        f"{lat.p90_ms:.3f}",
+        f"{lat.min_ms:.3f}",
+        f"{lat.std_ms:.3f}",
+        f"{r.throughput_per_s:.1f}",
+        human_bytes(r.model_peak_rss_bytes),
+        human_bytes(r.rss_growth_bytes) if r.rss_growth_bytes >= 0 else "-" + human_bytes(-r.rss_growth_bytes),
+        str(r.delegate_partitions),
+        f"{r.cpu_ms.median_ms:.3f}" if r.cpu_ms is not None else "-",
+    ]
+
+
+def busy_warnings(results: Sequence[BenchResult]) -> list[str]:
+    """A warning when the machine was busy during a one-thread run (its wall clock far above its CPU time)."""
+    busy = [r for r in results if r.contention is not None and r.contention > BUSY_CONTENTION]
+    if not busy:
+        return []
+    return [f"the machine was busy: at 1 thread the wall-clock median is {busy[0].contention:.1f}x the CPU time "
+            "per inference; other processes took the CPU (the CPU-time column is the idle-machine latency)."]
+
+
+def run_bench(model: Path, threads: Sequence[int | None] = (None,), runs: int = 50, warmup: int = 5,
+              use_xnnpack: bool = True, data_path: Path | None = None) -> BenchReport:
+    """Measure ``model`` at each thread count (None: the runtime's default), each in a fresh child process."""
+    from edgekit.report import human_bytes
+    from edgekit.tflite.model import load_model
+    from edgekit.tflite.runtime import runtime_info
+
+    if not threads:
+        raise UsageError("nothing to measure: no thread count was given.", hint="Pass --threads or --sweep-threads.")
+    path = check_model_path(model)
+    parsed = load_model(path)
+    if data_path is not None and not Path(data_path).exists():
+        raise UsageError(f"--data {data_path} does not exist.", hint="Give a .npy/.npz file or a folder of images.")
+    configs = [BenchConfig(threads=t, runs=runs, warmup=warmup, use_xnnpack=use_xnnpack) for t in threads]
+    rt = runtime_info()
+    results: list[BenchResult] = []
+    for cfg in configs:
+        status(f"bench {path.name}: threads={cfg.threads or 'default'}, {cfg.warmup} warm-up + {cfg.runs} timed runs "
+               f"({rt}, XNNPACK {'on' if cfg.use_xnnpack else 'off'})...")
+        res = bench_isolated(path, cfg, data_path=data_path)
+        status(f"  median {res.latency.median_ms:.3f} ms, peak RSS {human_bytes(res.model_peak_rss_bytes)}")
+        results.append(res)
+    return BenchReport(
+        model=str(path), model_size_bytes=parsed.size_bytes, quant_kind=str(parsed.quant_kind.value),
+        machine=MachineSummary.this(), runtime=rt, xnnpack=use_xnnpack,
+        inputs="data:" + str(data_path) if data_path else "random within each input's range",
+        results=tuple(results), warnings=tuple(busy_warnings(results)),
+    )

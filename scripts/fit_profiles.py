@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     by_profile: dict[str, list[tuple[pf.FitRow, float]]] = defaultdict(list)
     for fr, f in zip(rows, fitted, strict=True):
         by_profile[fr.profile_id].append((fr, float(f)))
-    from edgekit.profile.writer import profile_to_toml
+    from edgekit.core.profile_toml import as_document, write
+    from edgekit.profile.schema import profile_from_dict
 
     for pid, prof in sorted(profiles.items()):
         mine = by_profile.get(pid, [])
@@ -150,11 +151,19 @@ def main(argv: list[str] | None = None) -> int:
                   f"Hardware figures: the board's published facts. Fitted figures: least squares on the published\n"
                   f"rows in fitted_on (device_profiles/published); [fit.residuals] = fitted estimate / published - 1;\n"
                   f"[accuracy] = leave-one-model-out error. Every number edgekit derives from it is an ESTIMATE.")
-        text = profile_to_toml(out, header=header)
         band = accuracy.band if accuracy else "no band"
         print(f"{pid}: {len(used)} rows, fitted rms {fit.rms_relative_error:.1%}, {band}", file=sys.stderr)
-        if not args.dry_run:
-            (args.out / f"{pid}.toml").write_text(text, encoding="utf-8")
+        comments = {"": header, "fit.residuals": "fitted estimate / published - 1, per row of fitted_on"}
+        if accuracy is not None:
+            comments["accuracy"] = "leave-one-model-out: `edgekit profile` prints this as the estimate's band"
+        target = args.out / f"{pid}.toml"
+        if args.dry_run:
+            continue
+
+        def check(doc: dict[str, Any], where: Path = target) -> object:
+            return profile_from_dict(doc, str(where))
+
+        write(target, as_document(out), comments, check=check)
     return 0
 
 

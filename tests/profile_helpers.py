@@ -1,144 +1,55 @@
-"""Tiny .tflite models for the profile tests, built directly as flatbuffers (no TensorFlow).
+"""Tiny .tflite models for the profile tests, built with the core's builder (no TensorFlow).
 
-``ModelBuilder`` uses the LiteRT schema's object API (``ModelT`` and friends).
-The models are valid flatbuffers that edgekit's reader parses; they are not
-necessarily runnable (weights are zeros unless given).
+The models are valid flatbuffers that edgekit's reader parses; they are not necessarily runnable
+(weights are zeros or ones).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
-import flatbuffers
 import numpy as np
-from ai_edge_litert import schema_py_generated as S
 from foundation_helpers import int8_tflite
 
-_TYPES = {"float32": S.TensorType.FLOAT32, "int8": S.TensorType.INT8, "uint8": S.TensorType.UINT8,
-          "int32": S.TensorType.INT32, "int16": S.TensorType.INT16, "float16": S.TensorType.FLOAT16,
-          "int64": S.TensorType.INT64}
-_ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3, "TANH": 4}
+from edgekit.core.tflite_builder import Quant, TFLiteBuilder
 
-# op name -> (options class name, BuiltinOptions member)
-_OPTIONS = {
-    "CONV_2D": "Conv2DOptions", "DEPTHWISE_CONV_2D": "DepthwiseConv2DOptions",
-    "FULLY_CONNECTED": "FullyConnectedOptions", "AVERAGE_POOL_2D": "Pool2DOptions",
-    "MAX_POOL_2D": "Pool2DOptions", "ADD": "AddOptions", "MUL": "MulOptions", "SOFTMAX": "SoftmaxOptions",
-    "TRANSPOSE_CONV": "TransposeConvOptions", "BATCH_MATMUL": "BatchMatMulOptions",
-    "RESHAPE": "ReshapeOptions", "CONCATENATION": "ConcatenationOptions", "MEAN": "ReducerOptions",
-    "RESIZE_BILINEAR": "ResizeBilinearOptions",
-}
+# what the profile tests' integer tensors get when they need no particular quantization
+TEST_QUANT = Quant.per_tensor(0.1, 0)
 
 
-@dataclass
-class ModelBuilder:
-    tensors: list[Any] = field(default_factory=list)
-    buffers: list[Any] = field(default_factory=lambda: [S.BufferT()])
-    ops: list[Any] = field(default_factory=list)
-    codes: list[str] = field(default_factory=list)
-
-    def tensor(self, name: str, shape: tuple[int, ...], dtype: str = "float32", data: np.ndarray | None = None,
-               quant: tuple[float, int] | None = None, signature: tuple[int, ...] | None = None) -> int:
-        t = S.TensorT()
-        t.name = name
-        t.shape = list(shape)
-        t.shapeSignature = list(signature) if signature is not None else None
-        t.type = _TYPES[dtype]
-        if data is not None:
-            buf = S.BufferT()
-            arr = np.asarray(data if data is not None else np.zeros(shape), dtype=np.dtype(dtype))
-            buf.data = list(arr.tobytes())
-            self.buffers.append(buf)
-            t.buffer = len(self.buffers) - 1
-        else:
-            t.buffer = 0
-        if quant is None and dtype in ("int8", "uint8", "int16"):
-            quant = (0.1, 0)
-        if quant is not None:
-            q = S.QuantizationParametersT()
-            q.scale = [quant[0]]
-            q.zeroPoint = [quant[1]]
-            t.quantization = q
-        self.tensors.append(t)
-        return len(self.tensors) - 1
-
-    def const(self, name: str, shape: tuple[int, ...], dtype: str = "float32", fill: float = 0.0) -> int:
-        return self.tensor(name, shape, dtype, data=np.full(shape, fill, dtype=np.dtype(dtype)))
-
-    def op(self, name: str, inputs: list[int], outputs: list[int], **options: Any) -> int:
-        if name not in self.codes:
-            self.codes.append(name)
-        o = S.OperatorT()
-        o.opcodeIndex = self.codes.index(name)
-        o.inputs = list(inputs)
-        o.outputs = list(outputs)
-        opt_name = _OPTIONS.get(name)
-        if opt_name is not None:
-            opts = getattr(S, opt_name + "T")()
-            for k, v in options.items():
-                if k == "fusedActivationFunction" and isinstance(v, str):
-                    v = _ACT[v]
-                if k == "padding" and isinstance(v, str):
-                    v = {"SAME": 0, "VALID": 1}[v]
-                setattr(opts, k, v)
-            o.builtinOptionsType = getattr(S.BuiltinOptions, opt_name)
-            o.builtinOptions = opts
-        self.ops.append(o)
-        return len(self.ops) - 1
-
-    def build(self, inputs: list[int], outputs: list[int]) -> bytes:
-        m = S.ModelT()
-        m.version = 3
-        codes = []
-        for name in self.codes:
-            c = S.OperatorCodeT()
-            code = getattr(S.BuiltinOperator, name)
-            c.builtinCode = code
-            c.deprecatedBuiltinCode = min(code, 127)
-            c.version = 1
-            codes.append(c)
-        m.operatorCodes = codes
-        sg = S.SubGraphT()
-        sg.tensors = self.tensors
-        sg.operators = self.ops
-        sg.inputs = list(inputs)
-        sg.outputs = list(outputs)
-        sg.name = "main"
-        m.subgraphs = [sg]
-        m.buffers = self.buffers
-        m.description = "edgekit profile test model"
-        b = flatbuffers.Builder(1024)
-        b.Finish(m.Pack(b), file_identifier=b"TFL3")
-        return bytes(b.Output())
+def profile_builder() -> TFLiteBuilder:
+    """A builder whose int8/uint8/int16 tensors default to scale 0.1, zero point 0."""
+    return TFLiteBuilder("edgekit profile test model", default_quant=TEST_QUANT)
 
 
 def conv_chain_model(dtype: str = "int8", middle_op: str | None = None) -> bytes:
     """input 1x8x8x3 -> CONV 3x3 (8) -> [middle op] -> DEPTHWISE 3x3 -> FC(4) ; int8 or float32."""
-    b = ModelBuilder()
+    b = profile_builder()
     wdt = dtype
     bdt = "int32" if dtype in ("int8", "uint8") else "float32"
     x = b.tensor("input", (1, 8, 8, 3), dtype)
-    w1 = b.const("conv_w", (8, 3, 3, 3), wdt, 1)
-    b1 = b.const("conv_b", (8,), bdt, 0)
+    w1 = b.constant("conv_w", np.ones((8, 3, 3, 3), wdt))
+    b1 = b.constant("conv_b", np.zeros((8,), bdt))
     y1 = b.tensor("conv_out", (1, 8, 8, 8), dtype)
-    b.op("CONV_2D", [x, w1, b1], [y1], padding="SAME", strideW=1, strideH=1, fusedActivationFunction="RELU6")
+    b.operator("CONV_2D", [x, w1, b1], [y1],
+               {"padding": "SAME", "stride_w": 1, "stride_h": 1, "fused_activation_function": "RELU6"})
     cur = y1
     if middle_op is not None:
         y_mid = b.tensor("mid_out", (1, 8, 8, 8), dtype)
-        b.op(middle_op, [cur], [y_mid])
+        b.operator(middle_op, [cur], [y_mid])
         cur = y_mid
-    w2 = b.const("dw_w", (1, 3, 3, 8), wdt, 1)
-    b2 = b.const("dw_b", (8,), bdt, 0)
+    w2 = b.constant("dw_w", np.ones((1, 3, 3, 8), wdt))
+    b2 = b.constant("dw_b", np.zeros((8,), bdt))
     y2 = b.tensor("dw_out", (1, 8, 8, 8), dtype)
-    b.op("DEPTHWISE_CONV_2D", [cur, w2, b2], [y2], padding="SAME", strideW=1, strideH=1, depthMultiplier=1)
-    shape = b.tensor("shape", (2,), "int32", data=np.array([1, 512]))
+    b.operator("DEPTHWISE_CONV_2D", [cur, w2, b2], [y2],
+               {"padding": "SAME", "stride_w": 1, "stride_h": 1, "depth_multiplier": 1})
+    shape = b.constant("shape", np.array([1, 512]), "int32")
     y3 = b.tensor("flat", (1, 512), dtype)
-    b.op("RESHAPE", [y2, shape], [y3])
-    w4 = b.const("fc_w", (4, 512), wdt, 1)
-    b4 = b.const("fc_b", (4,), bdt, 0)
+    b.operator("RESHAPE", [y2, shape], [y3])
+    w4 = b.constant("fc_w", np.ones((4, 512), wdt))
+    b4 = b.constant("fc_b", np.zeros((4,), bdt))
     y4 = b.tensor("logits", (1, 4), dtype)
-    b.op("FULLY_CONNECTED", [y3, w4, b4], [y4])
+    b.operator("FULLY_CONNECTED", [y3, w4, b4], [y4])
     return b.build([x], [y4])
 
 

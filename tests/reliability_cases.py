@@ -58,43 +58,15 @@ def fc_model(d: Path, name: str = "model.tflite") -> Path:
 
 def image_model(d: Path, name: str = "image.tflite") -> Path:
     """A float32 model with an image input [1, 8, 8, 3] (RESHAPE to [1, 192]): what --data DIR feeds."""
-    import flatbuffers
+    from edgekit.core.tflite_builder import TFLiteBuilder
 
-    from edgekit.tflite import _schema as S
-
-    def tensor(name: str, shape: list[int], buf: int, ttype: int) -> object:
-        t = S.TensorT()
-        t.name, t.shape, t.shapeSignature, t.type, t.buffer = name, shape, shape, ttype, buf
-        return t
-
-    sg = S.SubGraphT()
-    sg.name = "main"
-    sg.tensors = [tensor("image", [1, 8, 8, 3], 1, S.TensorType.FLOAT32),
-                  tensor("new_shape", [2], 2, S.TensorType.INT32),
-                  tensor("flat", [1, 192], 3, S.TensorType.FLOAT32)]
-    sg.inputs, sg.outputs = [0], [2]
-    op = S.OperatorT()
-    op.opcodeIndex, op.inputs, op.outputs = 0, [0, 1], [2]
-    op.builtinOptionsType = S.BuiltinOptions.ReshapeOptions
-    opts = S.ReshapeOptionsT()
-    opts.newShape = [1, 192]
-    op.builtinOptions = opts
-    sg.operators = [op]
-    code = S.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = S.BuiltinOperator.RESHAPE
-    code.version = 1
-    model = S.ModelT()
-    model.version, model.operatorCodes, model.subgraphs = 3, [code], [sg]
-    bufs = []
-    for data in (None, None, np.array([1, 192], np.int32).tobytes(), None):
-        b = S.BufferT()
-        b.data = list(data) if data else None
-        bufs.append(b)
-    model.buffers = bufs
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+    b = TFLiteBuilder()
+    image = b.tensor("image", (1, 8, 8, 3))
+    new_shape = b.constant("new_shape", np.array([1, 192], np.int32))
+    flat = b.tensor("flat", (1, 192))
+    b.operator("RESHAPE", [image, new_shape], [flat], {"new_shape": [1, 192]})
     path = d / name
-    path.write_bytes(bytes(builder.Output()))
+    path.write_bytes(b.build([image], [flat]))
     return path
 
 

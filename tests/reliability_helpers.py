@@ -1,13 +1,12 @@
 """Helpers for the reliability / fuzz / device tests: tiny models and bundles built WITHOUT TensorFlow.
 
-Everything here is device-safe (numpy + the LiteRT flatbuffer schema + stdlib), so the same
+Everything here is device-safe (numpy + edgekit's core .tflite builder + stdlib), so the same
 fixtures serve the workstation suite, the base-install venv (scripts/test-device) and the
 emulated Pi (scripts/test-pi).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,67 +14,22 @@ import numpy as np
 
 
 def make_fc_tflite(in_features: int = 4, out_features: int = 3, seed: int = 0) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """A float32 FULLY_CONNECTED model y = x @ W.T + b, written with the flatbuffer object API.
+    """A float32 FULLY_CONNECTED model y = x @ W.T + b, built with the core's .tflite builder.
 
     Returns (tflite bytes, W, b) so tests can compute the exact expected output with numpy.
     """
-    import flatbuffers
-
-    from edgekit.tflite import _schema as S
+    from edgekit.core.tflite_builder import TFLiteBuilder
 
     rng = np.random.default_rng(seed)
     weights = rng.standard_normal((out_features, in_features)).astype(np.float32)
     bias = rng.standard_normal(out_features).astype(np.float32)
-
-    def buffer(data: bytes | None) -> Any:
-        b = S.BufferT()
-        b.data = list(data) if data else None
-        return b
-
-    def tensor(name: str, shape: list[int], buf: int) -> Any:
-        t = S.TensorT()
-        t.name = name
-        t.shape = shape
-        t.shapeSignature = shape
-        t.type = S.TensorType.FLOAT32
-        t.buffer = buf
-        return t
-
-    sg = S.SubGraphT()
-    sg.name = "main"
-    sg.tensors = [
-        tensor("input", [1, in_features], 1),
-        tensor("weights", [out_features, in_features], 2),
-        tensor("bias", [out_features], 3),
-        tensor("output", [1, out_features], 4),
-    ]
-    sg.inputs = [0]
-    sg.outputs = [3]
-    op = S.OperatorT()
-    op.opcodeIndex = 0
-    op.inputs = [0, 1, 2]
-    op.outputs = [3]
-    op.builtinOptionsType = S.BuiltinOptions.FullyConnectedOptions
-    opts = S.FullyConnectedOptionsT()
-    opts.fusedActivationFunction = S.ActivationFunctionType.NONE
-    op.builtinOptions = opts
-    sg.operators = [op]
-
-    code = S.OperatorCodeT()
-    code.builtinCode = S.BuiltinOperator.FULLY_CONNECTED
-    code.deprecatedBuiltinCode = S.BuiltinOperator.FULLY_CONNECTED
-    code.version = 1
-
-    model = S.ModelT()
-    model.version = 3
-    model.description = "edgekit reliability test model"
-    model.operatorCodes = [code]
-    model.subgraphs = [sg]
-    model.buffers = [buffer(None), buffer(None), buffer(weights.tobytes()), buffer(bias.tobytes()), buffer(None)]
-
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-    return bytes(builder.Output()), weights, bias
+    b = TFLiteBuilder("edgekit reliability test model")
+    x = b.tensor("input", (1, in_features))
+    w = b.constant("weights", weights)
+    bt = b.constant("bias", bias)
+    y = b.tensor("output", (1, out_features))
+    b.operator("FULLY_CONNECTED", [x, w, bt], [y], {"fused_activation_function": "NONE"})
+    return b.build([x], [y]), weights, bias
 
 
 def fc_reference(x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> np.ndarray:
@@ -224,48 +178,3 @@ def mutate_tree(obj: Any, ops: list[tuple[str, int, int]]) -> Any:
 
 
 TREE_OPS = ("replace", "delete", "add", "scale")
-
-
-def _toml_value(v: Any) -> str:
-    import math
-
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, float):
-        if math.isnan(v):
-            return "nan"
-        if math.isinf(v):
-            return "inf" if v > 0 else "-inf"
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_toml_value(x) for x in v if x is not None) + "]"
-    if isinstance(v, dict):
-        return "{" + ", ".join(f"{json.dumps(str(k))} = {_toml_value(x)}" for k, x in v.items() if x is not None) + "}"
-    raise TypeError(type(v))
-
-
-def dump_toml(data: dict[str, Any]) -> str:
-    """A small TOML writer (tomllib only reads): top-level scalars, then one [table] per dict (nested by dots)."""
-
-    lines: list[str] = []
-
-    def table(prefix: str, d: dict[str, Any]) -> None:
-        subs = []
-        for k, v in d.items():
-            if v is None:
-                continue
-            if isinstance(v, dict):
-                subs.append((k, v))
-            else:
-                lines.append(f"{json.dumps(str(k))} = {_toml_value(v)}")
-        for k, v in subs:
-            name = f"{prefix}.{json.dumps(str(k))}" if prefix else json.dumps(str(k))
-            lines.append(f"\n[{name}]")
-            table(name, v)
-
-    table("", data)
-    return "\n".join(lines) + "\n"

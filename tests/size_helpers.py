@@ -1,8 +1,8 @@
 """Models with known zero patterns for the size/prune tests.
 
-``fc_model`` builds a tiny .tflite directly as a flatbuffer (LiteRT schema object API, no
-TensorFlow) so device-side tests can use it; the ``build_*`` functions use TensorFlow / onnx and
-are only called from session fixtures of tests marked ``convert``.
+``fc_model`` builds a tiny .tflite with the core's builder (no TensorFlow) so device-side tests can
+use it; the ``build_*`` functions use TensorFlow / onnx and are only called from session fixtures of
+tests marked ``convert``.
 """
 
 from __future__ import annotations
@@ -10,90 +10,34 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import flatbuffers
 import numpy as np
-from ai_edge_litert import schema_py_generated as S
 from foundation_helpers import int8_tflite
 
-_TYPES = {"float32": S.TensorType.FLOAT32, "int8": S.TensorType.INT8, "int32": S.TensorType.INT32,
-          "uint8": S.TensorType.UINT8}
+from edgekit.core.tflite_builder import Quant, TFLiteBuilder
 
 
-def _tensor(name: str, shape: tuple[int, ...], dtype: str, buffer: int,
-            quant: tuple[list[float], list[int], int] | None = None) -> Any:
-    t = S.TensorT()
-    t.name = name
-    t.shape = list(shape)
-    t.type = _TYPES[dtype]
-    t.buffer = buffer
-    if quant is not None:
-        q = S.QuantizationParametersT()
-        q.scale, q.zeroPoint, q.quantizedDimension = quant
-        t.quantization = q
-    return t
-
-
-def fc_model(weights: np.ndarray, bias: np.ndarray | None = None,
-             quant: tuple[list[float], list[int], int] | None = None, second: np.ndarray | None = None,
-             input_k: int | None = None) -> bytes:
+def fc_model(weights: np.ndarray, bias: np.ndarray | None = None, quant: Quant | None = None,
+             second: np.ndarray | None = None, input_k: int | None = None) -> bytes:
     """input [1, K] -> FULLY_CONNECTED(weights [N, K], bias [N]) [-> FULLY_CONNECTED(second [M, N])] -> output.
 
-    Float weights give a runnable model. With ``quant`` (scales, zero points, axis) the weights are
-    stored as int8 with those parameters: readable (sparsity, pruning), not meant to run.
+    Float weights give a runnable model. With ``quant`` the weights are stored as int8 with those
+    parameters: readable (sparsity, pruning), not meant to run.
     ``input_k`` different from K makes a model that parses but fails to prepare in the runtime.
     """
     n, k = weights.shape
-    buffers = [S.BufferT()]
-
-    def buf(arr: np.ndarray | None) -> int:
-        b = S.BufferT()
-        if arr is not None:
-            b.data = list(np.ascontiguousarray(arr).tobytes())
-        buffers.append(b)
-        return len(buffers) - 1 if arr is not None else 0
-
-    wdtype = "int8" if quant is not None else "float32"
     bias = np.zeros(n, np.float32) if bias is None else bias
-    tensors = [
-        _tensor("input", (1, input_k or k), "float32", 0),
-        _tensor("dense/weights", (n, k), wdtype, buf(weights.astype(np.dtype(wdtype))), quant),
-        _tensor("dense/bias", (n,), "float32", buf(bias.astype(np.float32))),
-        _tensor("hidden" if second is not None else "output", (1, n), "float32", 0),
-    ]
-    ops = []
-
-    def fc(inputs: list[int], out: int) -> Any:
-        o = S.OperatorT()
-        o.opcodeIndex = 0
-        o.inputs = inputs
-        o.outputs = [out]
-        o.builtinOptionsType = S.BuiltinOptions.FullyConnectedOptions
-        o.builtinOptions = S.FullyConnectedOptionsT()
-        return o
-
-    ops.append(fc([0, 1, 2], 3))
-    out_index = 3
+    b = TFLiteBuilder("edgekit size test model")
+    x = b.tensor("input", (1, input_k or k))
+    w = b.constant("dense/weights", weights, "int8" if quant is not None else "float32", quant=quant)
+    bt = b.constant("dense/bias", bias, "float32")
+    y = b.tensor("hidden" if second is not None else "output", (1, n))
+    b.operator("FULLY_CONNECTED", [x, w, bt], [y])
     if second is not None:
-        m = second.shape[0]
-        tensors.append(_tensor("head/weights", second.shape, "float32", buf(second.astype(np.float32))))
-        tensors.append(_tensor("output", (1, m), "float32", 0))
-        ops.append(fc([3, 4, -1], 5))
-        out_index = 5
-    code = S.OperatorCodeT()
-    code.builtinCode = S.BuiltinOperator.FULLY_CONNECTED
-    code.deprecatedBuiltinCode = S.BuiltinOperator.FULLY_CONNECTED
-    code.version = 1
-    sg = S.SubGraphT()
-    sg.tensors, sg.operators, sg.inputs, sg.outputs, sg.name = tensors, ops, [0], [out_index], "main"
-    model = S.ModelT()
-    model.version = 3
-    model.operatorCodes = [code]
-    model.subgraphs = [sg]
-    model.buffers = buffers
-    model.description = "edgekit size test model"
-    b = flatbuffers.Builder(1024)
-    b.Finish(model.Pack(b), file_identifier=b"TFL3")
-    return bytes(b.Output())
+        w2 = b.constant("head/weights", second, "float32")
+        out = b.tensor("output", (1, second.shape[0]))
+        b.operator("FULLY_CONNECTED", [y, w2, -1], [out])
+        y = out
+    return b.build([x], [y])
 
 
 def known_weights(n: int = 64, k: int = 128, zero_fraction: float = 0.25, seed: int = 0) -> np.ndarray:

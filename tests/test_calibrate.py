@@ -1,11 +1,9 @@
-"""`edgekit calibrate`: micro-benchmark models, the TOML writer, the fit (synthetic timings) and the command."""
+"""`edgekit calibrate`: micro-benchmark models, the fit (synthetic timings) and the command."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import math
-import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,6 @@ from edgekit.calibrate.fit import (
 )
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
 from edgekit.calibrate.runner import Measurement, MemoryProbe, suite
-from edgekit.calibrate.writer import dumps
 from edgekit.cli import main
 
 pytestmark = pytest.mark.device
@@ -98,22 +95,6 @@ def test_suite_grows_with_budget() -> None:
     assert len(full) > len(short) > 0
     assert {s.op for s in short} <= {s.op for s in full}
     assert {s.dtype for s in short} == {"float32", "int8"}
-
-
-# ------------------------------------------------------------------ TOML writer
-
-
-def test_writer_round_trips() -> None:
-    doc = {
-        "schema_version": 1, "id": "x", "flag": True, "ratio": 0.25, "big": 1e-7, "whole": 3.0,
-        "names": ["a \"quoted\" \\ name", "tab\there"], "curve": [1.0, 1.8],
-        "t": {"a": 1, "nested": {"b": "c", "dotted.key": 0.5}},
-    }
-    text = dumps(doc, comments={"": "top comment", "t": "a table"})
-    assert text.startswith("# top comment")
-    assert tomllib.loads(text) == doc
-    with pytest.raises(ValueError):
-        dumps({"x": math.nan})
 
 
 # ------------------------------------------------------------------ fitting (synthetic timings)
@@ -200,6 +181,9 @@ def test_calibrate_fast_mode_writes_a_profile_that_loads(tmp_path: Path) -> None
     assert prof.runtime.thread_speedup.float32[0] == 1.0 and len(prof.runtime.thread_speedup.int8) == 2
     assert 0 < prof.efficiency.float32.conv <= 1 and 0 < prof.efficiency.int8.depthwise_conv <= 1
     assert prof.runtime.runtime_overhead_bytes > 0
+    text = out.read_text()
+    assert text.startswith("# Device profile written by `edgekit calibrate`")
+    assert "# measured vs fitted, per micro-benchmark: predicted/measured - 1 (one thread, XNNPACK on)\n[fit.residuals]" in text
     # no overwrite without --force
     again = CliRunner().invoke(main, ["calibrate", "-o", str(out), "--budget-s", "10"])
     assert again.exit_code == 2 and "--force" in again.stderr
@@ -225,7 +209,8 @@ import json, sys
 from pathlib import Path
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
 from edgekit.calibrate.blocks import BlockKind, BlockSpec, build_block
-from edgekit.calibrate import fit, pipeline, runner, writer, machine
+from edgekit.calibrate import fit, pipeline, runner, machine
+from edgekit.core import profile_toml
 from edgekit.bench import BenchConfig, bench_model
 p = Path({str(tmp_path)!r}) / "m.tflite"
 p.write_bytes(build_model(MicroSpec(MicroOp.ADD, "int8", 4, 4, 4)))

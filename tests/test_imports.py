@@ -18,7 +18,8 @@ HEAVY = ("tensorflow", "keras", "tf_keras", "onnx", "onnx2tf", "onnxruntime", "t
 # anyone adding it to a list. Run in the base-only venv too (scripts/test-device), where TF is absent.
 WALK = """
 import pkgutil, edgekit
-names = [m.name for m in pkgutil.walk_packages(edgekit.__path__, "edgekit.")]
+names = {m.name for m in pkgutil.walk_packages(edgekit.__path__, "edgekit.")}
+names.add("edgekit.device_profiles")  # mapped from the top-level folder (not under edgekit/ in an editable install)
 print(json.dumps(sorted(n for n in names if not (n == "edgekit.host" or n.startswith("edgekit.host.")))))
 """
 

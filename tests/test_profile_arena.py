@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
-from profile_helpers import ModelBuilder, build_tf_int8_models, tflm_arena_head_bytes
+from profile_helpers import build_tf_int8_models, profile_builder, tflm_arena_head_bytes
 
 from edgekit.profile.arena import Buffer, Strategy, plan_arena, plan_buffers, tensor_lifetimes
 from edgekit.tflite.model import load_model, parse_model
@@ -14,17 +15,17 @@ from edgekit.tflite.model import load_model, parse_model
 @pytest.mark.device
 def test_hand_worked_chain_reuses_dead_buffers() -> None:
     # x(400B) -> A -> a(1600B) -> B -> b(800B) -> C -> c(400B); float32 elementwise-ish ops
-    b = ModelBuilder()
+    b = profile_builder()
     x = b.tensor("x", (1, 100))
     a = b.tensor("a", (1, 400))
     bb = b.tensor("b", (1, 200))
     c = b.tensor("c", (1, 100))
-    w = b.const("w", (400, 100))
-    b.op("FULLY_CONNECTED", [x, w], [a])
-    w2 = b.const("w2", (200, 400))
-    b.op("FULLY_CONNECTED", [a, w2], [bb])
-    w3 = b.const("w3", (100, 200))
-    b.op("FULLY_CONNECTED", [bb, w3], [c])
+    w = b.constant("w", np.zeros((400, 100), np.float32))
+    b.operator("FULLY_CONNECTED", [x, w], [a])
+    w2 = b.constant("w2", np.zeros((200, 400), np.float32))
+    b.operator("FULLY_CONNECTED", [a, w2], [bb])
+    w3 = b.constant("w3", np.zeros((100, 200), np.float32))
+    b.operator("FULLY_CONNECTED", [bb, w3], [c])
     m = parse_model(b.build([x], [c]), "chain")
     buffers, persistent = tensor_lifetimes(m.main)
     spans = {buf.tensor: (buf.first, buf.last, buf.size_bytes) for buf in buffers}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from profile_helpers import ModelBuilder
+from profile_helpers import profile_builder
 
+from edgekit.core.tflite_builder import TFLiteBuilder
 from edgekit.profile.costs import op_cost
 from edgekit.profile.schema import OpClass
 from edgekit.tflite.model import parse_model
@@ -14,19 +15,20 @@ pytestmark = pytest.mark.device
 
 
 def _single(build: object) -> tuple:
-    b = ModelBuilder()
+    b = profile_builder()
     inputs, outputs = build(b)  # type: ignore[operator]
     m = parse_model(b.build(inputs, outputs), "test")
     return m, [op_cost(m.main, op) for op in m.main.operators]
 
 
 def test_conv2d_stride2_macs_and_bytes() -> None:
-    def build(b: ModelBuilder) -> tuple:
+    def build(b: TFLiteBuilder) -> tuple:
         x = b.tensor("x", (1, 32, 32, 16))
-        w = b.const("w", (24, 3, 3, 16))
-        bias = b.const("b", (24,))
+        w = b.constant("w", np.zeros((24, 3, 3, 16), np.float32))
+        bias = b.constant("b", np.zeros((24,), np.float32))
         y = b.tensor("y", (1, 16, 16, 24))
-        b.op("CONV_2D", [x, w, bias], [y], padding="SAME", strideW=2, strideH=2, fusedActivationFunction="RELU")
+        b.operator("CONV_2D", [x, w, bias], [y],
+                   {"padding": "SAME", "stride_w": 2, "stride_h": 2, "fused_activation_function": "RELU"})
         return [x], [y]
 
     _, (c,) = _single(build)
@@ -38,26 +40,27 @@ def test_conv2d_stride2_macs_and_bytes() -> None:
 
 
 def test_depthwise_transpose_conv_fc_batch_matmul() -> None:
-    def build(b: ModelBuilder) -> tuple:
+    def build(b: TFLiteBuilder) -> tuple:
         x = b.tensor("x", (1, 10, 10, 8), "int8")
-        dw = b.const("dw", (1, 3, 3, 16), "int8")
-        dwb = b.const("dwb", (16,), "int32")
+        dw = b.constant("dw", np.zeros((1, 3, 3, 16), np.int8))
+        dwb = b.constant("dwb", np.zeros((16,), np.int32))
         y = b.tensor("y", (1, 10, 10, 16), "int8")
-        b.op("DEPTHWISE_CONV_2D", [x, dw, dwb], [y], padding="SAME", depthMultiplier=2, strideW=1, strideH=1)
-        shape = b.tensor("oshape", (4,), "int32", data=np.array([1, 20, 20, 4]))
-        tw = b.const("tw", (4, 3, 3, 16), "int8")
+        b.operator("DEPTHWISE_CONV_2D", [x, dw, dwb], [y],
+                   {"padding": "SAME", "depth_multiplier": 2, "stride_w": 1, "stride_h": 1})
+        shape = b.constant("oshape", np.array([1, 20, 20, 4]), "int32")
+        tw = b.constant("tw", np.zeros((4, 3, 3, 16), np.int8))
         z = b.tensor("z", (1, 20, 20, 4), "int8")
-        b.op("TRANSPOSE_CONV", [shape, tw, y], [z], padding="SAME", strideW=2, strideH=2)
-        flat_shape = b.tensor("fs", (2,), "int32", data=np.array([1, 1600]))
+        b.operator("TRANSPOSE_CONV", [shape, tw, y], [z], {"padding": "SAME", "stride_w": 2, "stride_h": 2})
+        flat_shape = b.constant("fs", np.array([1, 1600]), "int32")
         f = b.tensor("f", (1, 1600), "int8")
-        b.op("RESHAPE", [z, flat_shape], [f])
-        fw = b.const("fw", (10, 1600), "int8")
+        b.operator("RESHAPE", [z, flat_shape], [f])
+        fw = b.constant("fw", np.zeros((10, 1600), np.int8))
         o = b.tensor("o", (1, 10), "int8")
-        b.op("FULLY_CONNECTED", [f, fw], [o])
+        b.operator("FULLY_CONNECTED", [f, fw], [o])
         a = b.tensor("a", (2, 5, 7))
         bm = b.tensor("bm", (2, 7, 3))
         c = b.tensor("c", (2, 5, 3))
-        b.op("BATCH_MATMUL", [a, bm], [c])
+        b.operator("BATCH_MATMUL", [a, bm], [c])
         return [x, a, bm], [o, c]
 
     _, costs = _single(build)
@@ -73,24 +76,24 @@ def test_depthwise_transpose_conv_fc_batch_matmul() -> None:
 
 
 def test_pool_elementwise_softmax_resize_reduce_and_unknown() -> None:
-    def build(b: ModelBuilder) -> tuple:
+    def build(b: TFLiteBuilder) -> tuple:
         x = b.tensor("x", (1, 8, 8, 4))
         p = b.tensor("p", (1, 4, 4, 4))
-        b.op("AVERAGE_POOL_2D", [x], [p], filterWidth=2, filterHeight=2, strideW=2, strideH=2)
+        b.operator("AVERAGE_POOL_2D", [x], [p], {"filter_width": 2, "filter_height": 2, "stride_w": 2, "stride_h": 2})
         q = b.tensor("q", (1, 4, 4, 4))
-        b.op("ADD", [p, p], [q])
+        b.operator("ADD", [p, p], [q])
         s = b.tensor("s", (1, 4, 4, 4))
-        b.op("LOGISTIC", [q], [s])
+        b.operator("LOGISTIC", [q], [s])
         sm = b.tensor("sm", (1, 4, 4, 4))
-        b.op("SOFTMAX", [s], [sm], beta=1.0)
-        size = b.tensor("size", (2,), "int32", data=np.array([8, 8]))
+        b.operator("SOFTMAX", [s], [sm], {"beta": 1.0})
+        size = b.constant("size", np.array([8, 8]), "int32")
         r = b.tensor("r", (1, 8, 8, 4))
-        b.op("RESIZE_BILINEAR", [sm, size], [r])
-        axes = b.tensor("axes", (2,), "int32", data=np.array([1, 2]))
+        b.operator("RESIZE_BILINEAR", [sm, size], [r])
+        axes = b.constant("axes", np.array([1, 2]), "int32")
         mean = b.tensor("mean", (1, 1, 1, 4))
-        b.op("MEAN", [r, axes], [mean], keepDims=True)
+        b.operator("MEAN", [r, axes], [mean], {"keep_dims": True})
         odd = b.tensor("odd", (1, 1, 1, 4))
-        b.op("CUMSUM", [mean, axes], [odd])
+        b.operator("CUMSUM", [mean, axes], [odd])
         return [x], [odd]
 
     _, (pool, add, sig, sm, resize, mean, odd) = _single(build)

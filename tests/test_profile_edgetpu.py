@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
-from profile_helpers import ModelBuilder, conv_chain_model
+from profile_helpers import conv_chain_model, profile_builder
 
 from edgekit.profile.edgetpu import FIX_FLAGS, map_edgetpu
 from edgekit.profile.estimator import estimate
@@ -32,11 +33,11 @@ def test_unsupported_op_in_the_middle_sends_the_rest_to_the_cpu() -> None:
     assert mapping.cached_parameter_bytes == 216 + 32  # only the conv's parameters go to the TPU
     est = estimate(m, get_profile("coral-usb-rpi4"))
     assert est.edgetpu is not None
-    assert est.edgetpu["first_unmapped_op"] == {"index": 1, "op": "EXP", "reason": first.reason}
-    assert est.edgetpu["mapped_ops"] == 1 and est.edgetpu["cpu_ops"] == 4
+    assert est.edgetpu.to_dict()["first_unmapped_op"] == {"index": 1, "op": "EXP", "reason": first.reason}
+    assert est.edgetpu.mapped_ops == 1 and est.edgetpu.cpu_ops == 4
     runs_on = {o.index: o.runs_on for o in est.ops}
     assert runs_on[0] == "edgetpu" and runs_on[1].startswith("cpu") and runs_on[4].startswith("cpu")
-    total = est.edgetpu["tpu_ms"] + est.edgetpu["link_ms"] + est.edgetpu["cpu_ms"]
+    total = est.edgetpu.tpu_ms + est.edgetpu.link_ms + est.edgetpu.cpu_ms
     assert est.latency_ms == pytest.approx(total, abs=0.01)
 
 
@@ -49,18 +50,18 @@ def test_float_model_runs_none_of_it_and_says_which_flags_fix_it() -> None:
     assert mapping.first_unmapped is not None and mapping.first_unmapped.index == 0
     assert "not full-integer" in mapping.first_unmapped.reason
     est = estimate(m, get_profile("coral-devboard"))
-    assert est.edgetpu is not None and est.edgetpu["mapped_ops"] == 0 and est.edgetpu["tpu_ms"] == 0
+    assert est.edgetpu is not None and est.edgetpu.mapped_ops == 0 and est.edgetpu.tpu_ms == 0
     assert all(o.runs_on.startswith("cpu") for o in est.ops)
     assert est.latency_ms > 0
 
 
 def _dynamic_model(signature: tuple[int, ...]) -> bytes:
-    b = ModelBuilder()
-    x = b.tensor("x", (1, 8, 8, 3), "int8", signature=signature)
-    w = b.const("w", (4, 1, 1, 3), "int8", 1)
-    bias = b.const("bias", (4,), "int32")
-    y = b.tensor("y", (1, 8, 8, 4), "int8", signature=signature[:3] + (4,))
-    b.op("CONV_2D", [x, w, bias], [y], padding="SAME", strideW=1, strideH=1)
+    b = profile_builder()
+    x = b.tensor("x", (1, 8, 8, 3), "int8", shape_signature=signature)
+    w = b.constant("w", np.ones((4, 1, 1, 3), np.int8))
+    bias = b.constant("bias", np.zeros((4,), np.int32))
+    y = b.tensor("y", (1, 8, 8, 4), "int8", shape_signature=signature[:3] + (4,))
+    b.operator("CONV_2D", [x, w, bias], [y], {"padding": "SAME", "stride_w": 1, "stride_h": 1})
     return b.build([x], [y])
 
 

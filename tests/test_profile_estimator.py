@@ -24,7 +24,7 @@ def test_every_shipped_device_estimates_the_chain() -> None:
         assert est.peak_memory_bytes == (est.weights_bytes + est.repacked_weights_bytes + est.arena_bytes
                                          + est.persistent_bytes + est.runtime_overhead_bytes)
         assert est.profile_source == "shipped" and est.fitted_on
-        d = est.as_dict()
+        d = est.to_dict()
         assert d["estimated"] is True and len(d["ops"]) == 4
 
 
@@ -92,19 +92,20 @@ def test_placement_model_matches_litert_on_the_chain() -> None:
 
 
 def _single_op_model(op: str, dtype: str, n_inputs: int = 1) -> bytes:
-    from profile_helpers import ModelBuilder
+    from profile_helpers import profile_builder
 
-    b = ModelBuilder()
+    b = profile_builder()
     xs = [b.tensor(f"x{i}", (1, 4, 4, 2), dtype) for i in range(n_inputs)]
     if op == "CONCATENATION":
         y = b.tensor("y", (1, 4, 4, 2 * n_inputs), dtype)
-        b.op(op, xs, [y], axis=3)
+        b.operator(op, xs, [y], {"axis": 3})
     elif op == "AVERAGE_POOL_2D":
         y = b.tensor("y", (1, 2, 2, 2), dtype)
-        b.op(op, xs, [y], filterWidth=2, filterHeight=2, strideW=2, strideH=2, padding="VALID")
+        b.operator(op, xs, [y], {"filter_width": 2, "filter_height": 2, "stride_w": 2, "stride_h": 2,
+                                 "padding": "VALID"})
     else:
         y = b.tensor("y", (1, 4, 4, 2), dtype)
-        b.op(op, xs, [y])
+        b.operator(op, xs, [y])
     return b.build(xs, [y])
 
 

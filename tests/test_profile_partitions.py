@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from edgekit.calibrate.microbench import _Graph, schema_module
+from edgekit.core.tflite_builder import TFLiteBuilder
 from edgekit.errors import ProfileError
 from edgekit.profile.delegate import count_graph_partitions, count_partitions, graph_partitions, place_xnnpack
 from edgekit.profile.estimator import efficiency_key, gemm_shape, gemm_work, indirection_bytes
@@ -16,13 +16,12 @@ pytestmark = pytest.mark.device
 
 def _branching_model() -> bytes:
     """x -> ADD -> a; a -> SIGN (XNNPACK refuses it) -> b (output); a -> ADD -> c (output)."""
-    s = schema_module()
-    g = _Graph(s)
-    x, a, b, c = (g.act((1, 8, 8, 4), "float32", n) for n in ("x", "a", "b", "c"))
-    g.op("ADD", [x, x], [a], "AddOptions", s.AddOptionsT())
-    g.op("SIGN", [a], [b])
-    g.op("ADD", [a, a], [c], "AddOptions", s.AddOptionsT())
-    return g.finish([x], [b, c], "branch")
+    g = TFLiteBuilder("branch")
+    x, a, b, c = (g.tensor(n, (1, 8, 8, 4)) for n in ("x", "a", "b", "c"))
+    g.operator("ADD", [x, x], [a])
+    g.operator("SIGN", [a], [b])
+    g.operator("ADD", [a, a], [c])
+    return g.build([x], [b, c])
 
 
 def test_a_refused_op_on_a_side_branch_does_not_split_the_partition() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from edgekit.core.profile_toml import dumps
 from edgekit.errors import ProfileError
 from edgekit.profile.registry import ENV_VAR, ProfileOrigin, all_profiles, get_profile, shipped_profiles
 from edgekit.profile.schema import Accelerator, load_profile, profile_from_dict
@@ -26,34 +27,6 @@ def _write(tmp_path: Path, text: str, name: str = "mine.toml") -> Path:
     p = tmp_path / name
     p.write_text(text)
     return p
-
-
-def _toml_from(doc: dict) -> str:
-    """Minimal TOML writer for the profile documents used here."""
-    import json
-
-    def value(v: object) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        if isinstance(v, str):
-            return json.dumps(v)
-        return repr(v)
-
-    lines: list[str] = []
-
-    def emit(d: dict, prefix: str) -> None:
-        scalars = {k: v for k, v in d.items() if not isinstance(v, dict)}
-        if prefix:
-            lines.append(f"[{prefix}]")
-        lines.extend(f"{k} = {value(v)}" for k, v in scalars.items())
-        for k, v in d.items():
-            if isinstance(v, dict):
-                emit(v, f"{prefix}.{k}" if prefix else k)
-
-    emit(doc, "")
-    return "\n".join(lines) + "\n"
 
 
 def test_every_shipped_profile_validates() -> None:
@@ -98,7 +71,7 @@ def test_every_shipped_profile_validates() -> None:
 def test_broken_profile_gives_clear_error(tmp_path: Path, mutate: object, expect: str) -> None:
     doc = _rpi4_doc()
     mutate(doc)  # type: ignore[operator]
-    path = _write(tmp_path, _toml_from(doc))
+    path = _write(tmp_path, dumps(doc))
     with pytest.raises(ProfileError) as info:
         load_profile(path)
     message = str(info.value)
@@ -112,7 +85,7 @@ def test_unknown_key_hint_lists_allowed_keys(tmp_path: Path) -> None:
     doc = _rpi4_doc()
     doc["hardware"]["clock_mhz"] = 1500
     with pytest.raises(ProfileError) as info:
-        load_profile(_write(tmp_path, _toml_from(doc)))
+        load_profile(_write(tmp_path, dumps(doc)))
     assert "clock_ghz" in info.value.hint and "cores" in info.value.hint
 
 
@@ -129,7 +102,7 @@ def test_user_and_calibrated_profiles_override_shipped(tmp_path: Path, monkeypat
     doc["name"] = "my own Pi 4"
     user_dir = tmp_path / "user"
     user_dir.mkdir()
-    _write(user_dir, _toml_from(doc), "pi.toml")
+    _write(user_dir, dumps(doc), "pi.toml")
     entry = get_profile("rpi4b", [user_dir])
     assert entry.origin == ProfileOrigin.USER and entry.profile.name == "my own Pi 4"
     assert entry.file.endswith("pi.toml")
@@ -138,7 +111,7 @@ def test_user_and_calibrated_profiles_override_shipped(tmp_path: Path, monkeypat
                                                   "residuals": {"conv3x3_int8": 0.02}})
     cal_dir = tmp_path / "cal"
     cal_dir.mkdir()
-    _write(cal_dir, _toml_from(cal), "pi_cal.toml")
+    _write(cal_dir, dumps(cal), "pi_cal.toml")
     monkeypatch.setenv(ENV_VAR, str(cal_dir))
     # calibrated (from the environment) wins over the later plain user profile with the same id
     entry = all_profiles([user_dir])["rpi4b"]
@@ -156,34 +129,17 @@ def test_profile_from_dict_names_source() -> None:
         profile_from_dict({"schema_version": 1}, "here.toml")
 
 
-def test_writer_round_trips_every_shipped_profile(tmp_path: Path) -> None:
-    import dataclasses
-
-    from edgekit.profile.schema import Fit, OpEfficiency
-    from edgekit.profile.writer import profile_to_toml
-
-    for entry in shipped_profiles():
-        prof = entry.profile
-        if prof.id == "rpi4b":  # what calibrate writes: a fit section with residuals
-            prof = dataclasses.replace(prof, fit=Fit(method="least squares", samples=3, rms_relative_error=0.04,
-                                                     residuals={"conv 3x3 int8 t1": -0.02, "fc": 0.01}),
-                                       op_efficiency=OpEfficiency(int8={"HARD_SWISH": 0.02}))
-        path = tmp_path / f"{prof.id}.toml"
-        path.write_text(profile_to_toml(prof, header="written by a test"))
-        assert load_profile(path) == prof
-
-
 def test_op_efficiency_section_validates(tmp_path: Path) -> None:
     doc = _rpi4_doc()
     doc["op_efficiency"] = {"int8": {"HARD_SWISH": 0.02}}
-    prof = load_profile(_write(tmp_path, _toml_from(doc)))
+    prof = load_profile(_write(tmp_path, dumps(doc)))
     assert prof.op_efficiency is not None and prof.op_efficiency.get("int8", "HARD_SWISH") == 0.02
     doc["op_efficiency"] = {"int8": {"hard-swish": 0.02}}
     with pytest.raises(ProfileError, match="'op_efficiency.int8.hard-swish' is not an op name"):
-        load_profile(_write(tmp_path, _toml_from(doc), "b.toml"))
+        load_profile(_write(tmp_path, dumps(doc), "b.toml"))
     doc["op_efficiency"] = {"int8": {"HARD_SWISH": 3.0}}
     with pytest.raises(ProfileError, match="out of range"):
-        load_profile(_write(tmp_path, _toml_from(doc), "c.toml"))
+        load_profile(_write(tmp_path, dumps(doc), "c.toml"))
     doc["op_efficiency"] = {"int4": {"HARD_SWISH": 0.1}}
     with pytest.raises(ProfileError, match="unknown key 'op_efficiency.int4'"):
-        load_profile(_write(tmp_path, _toml_from(doc), "d.toml"))
+        load_profile(_write(tmp_path, dumps(doc), "d.toml"))

@@ -107,19 +107,15 @@ def test_probe_model_rejects_bad_files_before_the_runtime(tmp_path: Path) -> Non
 
 def test_probe_model_turns_a_runtime_refusal_into_backend_error(tmp_path: Path) -> None:
     """A file the reader accepts but the runtime refuses (a GATHER given FULLY_CONNECTED's three inputs)."""
-    import flatbuffers
-
-    from edgekit.tflite import _schema as S
+    from edgekit.core.tflite_builder import builtin_code, pack, unpack
 
     data, _, _ = make_fc_tflite()
-    model = S.ModelT.InitFromPackedBuf(data, 0)
-    model.operatorCodes[0].builtinCode = model.operatorCodes[0].deprecatedBuiltinCode = S.BuiltinOperator.GATHER
+    model = unpack(data)
+    model.operatorCodes[0].builtinCode = model.operatorCodes[0].deprecatedBuiltinCode = builtin_code("GATHER")
     model.subgraphs[0].operators[0].builtinOptionsType = 0
     model.subgraphs[0].operators[0].builtinOptions = None
-    builder = flatbuffers.Builder(1024)
-    builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
     path = tmp_path / "wrong-arity.tflite"
-    path.write_bytes(bytes(builder.Output()))
+    path.write_bytes(pack(model))
     before = path.read_bytes()
     with pytest.raises(BackendError) as info:
         probe_model(path)

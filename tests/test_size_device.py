@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgekit.cli import main
+from edgekit.core.tflite_builder import Quant
 from edgekit.errors import BackendError, UsageError
 from edgekit.sizing.buffers import buffer_ranges
 from edgekit.sizing.fit import peak_activation_bytes, storage_bytes
@@ -43,7 +44,8 @@ def quant_model() -> tuple[bytes, int]:
     q = rng.integers(20, 100, size=(64, 128)) * rng.choice([-1, 1], size=(64, 128))
     zero = rng.random((64, 128)) < 0.3
     q = np.where(zero, 0, q) + zps[:, None]
-    return fc_model(q.astype(np.int8), quant=([0.02] * 64, zps.tolist(), 0)), int(zero.sum())
+    quant = Quant.per_channel([0.02] * 64, axis=0, zero_points=zps)
+    return fc_model(q.astype(np.int8), quant=quant), int(zero.sum())
 
 
 def test_sparsity_counts_exact_zeros(fc_path: Path) -> None:

@@ -18,7 +18,8 @@ from enum import Enum
 
 import numpy as np
 
-from edgekit.calibrate.microbench import ACT_SCALE, DTYPES, _Graph, schema_module
+from edgekit.calibrate.microbench import ACT_SCALE, DTYPES, activation, conv_options
+from edgekit.core.tflite_builder import Quant, TFLiteBuilder
 
 
 class BlockKind(str, Enum):
@@ -47,97 +48,75 @@ class BlockSpec:
 
 
 class _Net:
-    """Appends layers to a graph, tracking the current tensor and its shape."""
+    """Appends layers to a model, each reading a tensor of the model and returning the tensor it writes."""
 
-    def __init__(self, dtype: str, shape: tuple[int, int, int, int], seed: int) -> None:
-        self.s = schema_module()
-        self.g = _Graph(self.s)
+    def __init__(self, dtype: str, shape: tuple[int, int, int, int], seed: int, description: str) -> None:
+        self.b = TFLiteBuilder(description)
         self.dtype = dtype
         self.rng = np.random.default_rng(seed)
         self.n = 0
-        self.inp = self.g.act(shape, dtype, "input")
-        self.shapes: dict[int, tuple[int, ...]] = {self.inp: shape}
+        self.inp = activation(self.b, shape, dtype, "input")
 
     def _name(self, what: str) -> str:
         self.n += 1
         return f"{what}{self.n}"
 
-    def _ver(self) -> int:
-        return 3 if self.dtype == "int8" else 1
+    def _ver(self, int8_version: int) -> int:
+        return int8_version if self.dtype == "int8" else 1
+
+    def _act(self, shape: tuple[int, ...]) -> int:
+        return activation(self.b, shape, self.dtype, self._name("t"))
 
     def conv(self, x: int, cout: int, k: int, stride: int = 1, depthwise: bool = False, act: str = "RELU6") -> int:
-        s, g = self.s, self.g
-        _, h, w, cin = self.shapes[x]
+        b = self.b
+        _, h, w, cin = b.shape(x)
         nout = cin if depthwise else cout
         wshape = (1, k, k, cin) if depthwise else (cout, k, k, cin)
         if self.dtype == "float32":
-            wt = g.tensor(wshape, "float32", self._name("w"), data=self.rng.normal(0, 0.1, wshape).astype(np.float32))
-            bt = g.tensor((nout,), "float32", self._name("b"), data=np.zeros(nout, np.float32))
+            wt = b.constant(self._name("w"), self.rng.normal(0, 0.1, wshape).astype(np.float32))
+            bt = b.constant(self._name("b"), np.zeros(nout, np.float32))
         else:
             w_scale = self.rng.uniform(0.002, 0.02, nout).astype(np.float32)
-            wt = g.tensor(wshape, "int8", self._name("w"),
-                          data=self.rng.integers(-127, 127, wshape, endpoint=True).astype(np.int8),
-                          scale=w_scale, zero_point=np.zeros(nout, np.int64), qdim=3 if depthwise else 0)
-            bt = g.tensor((nout,), "int32", self._name("b"), data=np.zeros(nout, np.int32),
-                          scale=(ACT_SCALE * w_scale).astype(np.float32), zero_point=np.zeros(nout, np.int64))
-        oshape = (1, -(-h // stride), -(-w // stride), nout)
-        out = g.act(oshape, self.dtype, self._name("t"))
-        if depthwise:
-            opts = s.DepthwiseConv2DOptionsT()
-            opts.depthMultiplier = 1
-            otype, op = "DepthwiseConv2DOptions", "DEPTHWISE_CONV_2D"
-        else:
-            opts = s.Conv2DOptionsT()
-            otype, op = "Conv2DOptions", "CONV_2D"
-        opts.padding = int(s.Padding.SAME if k > 1 else s.Padding.VALID)
-        opts.strideW = opts.strideH = stride
-        opts.dilationWFactor = opts.dilationHFactor = 1
-        opts.fusedActivationFunction = getattr(s.ActivationFunctionType, act)
-        g.op(op, [x, wt, bt], [out], otype, opts, self._ver())
-        self.shapes[out] = oshape
+            wt = b.constant(self._name("w"), self.rng.integers(-127, 127, wshape, endpoint=True).astype(np.int8),
+                            quant=Quant.per_channel(w_scale, axis=3 if depthwise else 0))
+            bt = b.constant(self._name("b"), np.zeros(nout, np.int32),
+                            quant=Quant.per_channel((ACT_SCALE * w_scale).astype(np.float32)))
+        out = self._act((1, -(-h // stride), -(-w // stride), nout))
+        b.operator("DEPTHWISE_CONV_2D" if depthwise else "CONV_2D", [x, wt, bt], [out],
+                   conv_options(k, stride, act, depthwise), version=self._ver(3))
         return out
 
     def binary(self, op: str, a: int, b: int) -> int:
-        out = self.g.act(self.shapes[a], self.dtype, self._name("t"))
-        opts = self.s.AddOptionsT() if op == "ADD" else self.s.MulOptionsT()
-        self.g.op(op, [a, b], [out], "AddOptions" if op == "ADD" else "MulOptions", opts,
-                  2 if self.dtype == "int8" else 1)
-        self.shapes[out] = self.shapes[a]
+        out = self._act(self.b.shape(a))
+        self.b.operator(op, [a, b], [out], version=self._ver(2))
         return out
 
     def unary(self, op: str, x: int) -> int:
-        out = self.g.act(self.shapes[x], self.dtype, self._name("t"))
-        self.g.op(op, [x], [out], version=1)
-        self.shapes[out] = self.shapes[x]
+        out = self._act(self.b.shape(x))
+        self.b.operator(op, [x], [out])
         return out
 
     def mean_hw(self, x: int) -> int:
-        c = self.shapes[x][3]
-        axes = self.g.tensor((2,), "int32", self._name("axes"), data=np.array([1, 2], np.int32))
-        out = self.g.act((1, 1, 1, c), self.dtype, self._name("t"))
-        opts = self.s.ReducerOptionsT()
-        opts.keepDims = True
-        self.g.op("MEAN", [x, axes], [out], "ReducerOptions", opts, 2 if self.dtype == "int8" else 1)
-        self.shapes[out] = (1, 1, 1, c)
+        c = self.b.shape(x)[3]
+        axes = self.b.constant(self._name("axes"), np.array([1, 2], np.int32))
+        out = self._act((1, 1, 1, c))
+        self.b.operator("MEAN", [x, axes], [out], {"keep_dims": True}, version=self._ver(2))
         return out
 
     def concat(self, a: int, b: int) -> int:
-        sa, sb = self.shapes[a], self.shapes[b]
-        oshape = (*sa[:3], sa[3] + sb[3])
-        out = self.g.act(oshape, self.dtype, self._name("t"))
-        opts = self.s.ConcatenationOptionsT()
-        opts.axis = 3
-        self.g.op("CONCATENATION", [a, b], [out], "ConcatenationOptions", opts, 2 if self.dtype == "int8" else 1)
-        self.shapes[out] = oshape
+        sa, sb = self.b.shape(a), self.b.shape(b)
+        out = self._act((*sa[:3], sa[3] + sb[3]))
+        self.b.operator("CONCATENATION", [a, b], [out], {"axis": 3}, version=self._ver(2))
         return out
 
-    def finish(self, out: int, name: str) -> bytes:
-        return self.g.finish([self.inp], [out], f"edgekit block micro-benchmark {name}")
+    def finish(self, out: int) -> bytes:
+        return self.b.build([self.inp], [out])
 
 
 def build_block(spec: BlockSpec, seed: int = 0) -> bytes:
     """The .tflite bytes of ``spec``."""
-    c, n = spec.channels, _Net(spec.dtype, (1, spec.size, spec.size, spec.channels), seed)
+    c = spec.channels
+    n = _Net(spec.dtype, (1, spec.size, spec.size, c), seed, f"edgekit block micro-benchmark {spec.name}")
     x = n.inp
     if spec.kind is BlockKind.INVERTED_RESIDUAL:
         for _ in range(2):
@@ -165,7 +144,7 @@ def build_block(spec: BlockSpec, seed: int = 0) -> bytes:
             y = n.conv(y, 32, 3, act="RELU")
             x = n.concat(x, y)
         x = n.conv(x, c, 1, act="RELU")
-    return n.finish(x, spec.name)
+    return n.finish(x)
 
 
 def block_suite(budget_s: float) -> list[BlockSpec]:

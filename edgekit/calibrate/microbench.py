@@ -1,24 +1,21 @@
 """Micro-benchmark models built directly as TFLite flatbuffers (no TensorFlow).
 
 Each :class:`MicroSpec` describes one operator class at one size in float32 or int8; :func:`build_model`
-turns it into the bytes of a ``.tflite`` file through the schema's object API (``ModelT`` and
-friends, packed with ``flatbuffers.Builder`` under the ``TFL3`` identifier). Shape-preserving ops
-are chained ``repeat`` times in one model so that the per-op time dominates the interpreter's
-per-invoke cost; int8 models carry proper quantization (per-channel symmetric weights, int32 bias
+turns it into the bytes of a ``.tflite`` file with the core's builder (:mod:`edgekit.core.tflite_builder`).
+Shape-preserving ops are chained ``repeat`` times in one model so that the per-op time dominates the
+interpreter's per-invoke cost; int8 models carry proper quantization (per-channel symmetric weights, int32 bias
 with scale ``input_scale * weight_scale``), like the converter emits.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass
 from enum import Enum
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from edgekit.deps import require
+from edgekit.core.tflite_builder import Quant, TFLiteBuilder
 
 
 class MicroOp(str, Enum):
@@ -104,228 +101,117 @@ class MicroSpec:
         return "_".join(parts)
 
 
-def schema_module() -> ModuleType:
-    """The TFLite schema's generated Python module (the object API), without importing a runtime."""
-    return importlib.import_module("edgekit.tflite._schema")
+def activation(b: TFLiteBuilder, shape: tuple[int, ...], dtype: str, name: str, scale: float = ACT_SCALE,
+               zp: int = 0) -> int:
+    """An activation tensor: float32, or int8 with the given per-tensor scale and zero point."""
+    if dtype == "int8":
+        return b.tensor(name, shape, "int8", quant=Quant.per_tensor(scale, zp))
+    return b.tensor(name, shape, "float32")
 
 
-class _Graph:
-    """A tiny builder over the schema object API."""
-
-    def __init__(self, schema: ModuleType) -> None:
-        self.s = schema
-        self.tensors: list[Any] = []
-        self.buffers: list[Any] = [schema.BufferT()]
-        self.opcodes: dict[tuple[str, int], int] = {}
-        self.opcode_list: list[Any] = []
-        self.operators: list[Any] = []
-
-    def tensor(self, shape: tuple[int, ...], dtype: str, name: str, data: np.ndarray | None = None,
-               scale: np.ndarray | float | None = None, zero_point: np.ndarray | int | None = None,
-               qdim: int = 0) -> int:
-        s = self.s
-        t = s.TensorT()
-        t.shape = list(shape)
-        t.type = {"float32": s.TensorType.FLOAT32, "int8": s.TensorType.INT8, "int32": s.TensorType.INT32}[dtype]
-        t.name = name
-        if data is not None:
-            buf = s.BufferT()
-            buf.data = np.frombuffer(np.ascontiguousarray(data).tobytes(), dtype=np.uint8)
-            self.buffers.append(buf)
-            t.buffer = len(self.buffers) - 1
-        else:
-            t.buffer = 0
-        if scale is not None:
-            q = s.QuantizationParametersT()
-            q.scale = [float(v) for v in np.atleast_1d(scale)]
-            zp = np.atleast_1d(zero_point if zero_point is not None else 0)
-            if zp.size == 1 and len(q.scale) > 1:
-                zp = np.zeros(len(q.scale), dtype=np.int64)
-            q.zeroPoint = [int(v) for v in zp]
-            q.quantizedDimension = qdim
-            t.quantization = q
-        self.tensors.append(t)
-        return len(self.tensors) - 1
-
-    def act(self, shape: tuple[int, ...], dtype: str, name: str, scale: float = ACT_SCALE, zp: int = 0) -> int:
-        if dtype == "int8":
-            return self.tensor(shape, "int8", name, scale=scale, zero_point=zp)
-        return self.tensor(shape, "float32", name)
-
-    def op(self, builtin: str, inputs: list[int], outputs: list[int], options_type: str | None = None,
-           options: Any = None, version: int = 1) -> None:
-        s = self.s
-        key = (builtin, version)
-        if key not in self.opcodes:
-            code = s.OperatorCodeT()
-            value = getattr(s.BuiltinOperator, builtin)
-            code.builtinCode = value
-            code.deprecatedBuiltinCode = min(value, 127)
-            code.version = version
-            self.opcode_list.append(code)
-            self.opcodes[key] = len(self.opcode_list) - 1
-        o = s.OperatorT()
-        o.opcodeIndex = self.opcodes[key]
-        o.inputs = inputs
-        o.outputs = outputs
-        if options_type is not None:
-            o.builtinOptionsType = getattr(s.BuiltinOptions, options_type)
-            o.builtinOptions = options
-        self.operators.append(o)
-
-    def finish(self, inputs: list[int], outputs: list[int], description: str) -> bytes:
-        s = self.s
-        flatbuffers = require("flatbuffers", "Building micro-benchmark models")
-        sub = s.SubGraphT()
-        sub.tensors = self.tensors
-        sub.inputs = inputs
-        sub.outputs = outputs
-        sub.operators = self.operators
-        sub.name = "main"
-        model = s.ModelT()
-        model.version = 3
-        model.operatorCodes = self.opcode_list
-        model.subgraphs = [sub]
-        model.description = description
-        model.buffers = self.buffers
-        builder = flatbuffers.Builder(1024)
-        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
-        return bytes(builder.Output())
-
-
-def _padding(schema: ModuleType, kernel: int) -> int:
-    return int(schema.Padding.SAME if kernel > 1 else schema.Padding.VALID)
+def conv_options(kernel: int, stride: int, act: str, depthwise: bool) -> dict[str, Any]:
+    """CONV_2D / DEPTHWISE_CONV_2D options: SAME padding for k > 1 (VALID for 1x1), no dilation."""
+    opts: dict[str, Any] = {"padding": "SAME" if kernel > 1 else "VALID", "stride_w": stride, "stride_h": stride,
+                            "dilation_w_factor": 1, "dilation_h_factor": 1, "fused_activation_function": act}
+    if depthwise:
+        opts["depth_multiplier"] = 1
+    return opts
 
 
 def _out_hw(size: int, stride: int) -> int:
     return -(-size // stride)  # SAME padding
 
 
-def _conv_weights(g: _Graph, spec: MicroSpec, rng: np.random.Generator, idx: int, depthwise: bool) -> tuple[int, int]:
+def _conv_weights(b: TFLiteBuilder, spec: MicroSpec, rng: np.random.Generator, idx: int,
+                  depthwise: bool) -> tuple[int, int]:
     k, cin, cout = spec.kernel, spec.c, spec.out_channels
     shape = (1, k, k, cin) if depthwise else (cout, k, k, cin)
     nout = cin if depthwise else cout
     if spec.dtype == "float32":
         w = rng.normal(0, 0.1, shape).astype(np.float32)
-        b = rng.normal(0, 0.1, (nout,)).astype(np.float32)
-        return (g.tensor(shape, "float32", f"w{idx}", data=w), g.tensor((nout,), "float32", f"b{idx}", data=b))
+        bias = rng.normal(0, 0.1, (nout,)).astype(np.float32)
+        return b.constant(f"w{idx}", w), b.constant(f"b{idx}", bias)
     w = rng.integers(-127, 127, shape, endpoint=True).astype(np.int8)
     w_scale = rng.uniform(0.002, 0.02, nout).astype(np.float32)
-    b = rng.integers(-1000, 1000, (nout,)).astype(np.int32)
+    bias = rng.integers(-1000, 1000, (nout,)).astype(np.int32)
     b_scale = (ACT_SCALE * w_scale).astype(np.float32)
-    qdim = 3 if depthwise else 0
-    wt = g.tensor(shape, "int8", f"w{idx}", data=w, scale=w_scale, zero_point=np.zeros(nout, np.int64), qdim=qdim)
-    bt = g.tensor((nout,), "int32", f"b{idx}", data=b, scale=b_scale, zero_point=np.zeros(nout, np.int64))
+    wt = b.constant(f"w{idx}", w, quant=Quant.per_channel(w_scale, axis=3 if depthwise else 0))
+    bt = b.constant(f"b{idx}", bias, quant=Quant.per_channel(b_scale))
     return wt, bt
 
 
 def build_model(spec: MicroSpec, seed: int = 0) -> bytes:
     """The .tflite bytes of ``spec``."""
-    s = schema_module()
-    g = _Graph(s)
+    b = TFLiteBuilder(f"edgekit micro-benchmark {spec.name}")
     rng = np.random.default_rng(seed)
     dt = spec.dtype
-    ver = _INT8_VERSION.get(_BUILTIN[spec.op], 1) if dt == "int8" else 1
     builtin = _BUILTIN[spec.op]
+    ver = _INT8_VERSION.get(builtin, 1) if dt == "int8" else 1
     shape = (1, spec.h, spec.w, spec.c)
-    x = g.act(shape, dt, "input")
+    x = activation(b, shape, dt, "input")
     inputs = [x]
     cur = x
     op = spec.op
     for i in range(spec.repeat):
-        last = i == spec.repeat - 1
         if op in (MicroOp.CONV_2D, MicroOp.DEPTHWISE_CONV_2D):
             depthwise = op is MicroOp.DEPTHWISE_CONV_2D
-            wt, bt = _conv_weights(g, spec, rng, i, depthwise)
+            wt, bt = _conv_weights(b, spec, rng, i, depthwise)
             ho, wo = _out_hw(spec.h, spec.stride), _out_hw(spec.w, spec.stride)
-            out = g.act((1, ho, wo, spec.c if depthwise else spec.out_channels), dt, f"t{i}")
-            if depthwise:
-                opts = s.DepthwiseConv2DOptionsT()
-                opts.depthMultiplier = 1
-                otype = "DepthwiseConv2DOptions"
-            else:
-                opts = s.Conv2DOptionsT()
-                otype = "Conv2DOptions"
-            opts.padding = _padding(s, spec.kernel)
-            opts.strideW = opts.strideH = spec.stride
-            opts.dilationWFactor = opts.dilationHFactor = 1
-            opts.fusedActivationFunction = s.ActivationFunctionType.RELU6
-            g.op(builtin, [cur, wt, bt], [out], otype, opts, ver)
+            out = activation(b, (1, ho, wo, spec.c if depthwise else spec.out_channels), dt, f"t{i}")
+            b.operator(builtin, [cur, wt, bt], [out], conv_options(spec.kernel, spec.stride, "RELU6", depthwise),
+                       version=ver)
         elif op is MicroOp.FULLY_CONNECTED:
             n_in, n_out = spec.h * spec.w * spec.c, spec.out_channels
             if dt == "float32":
-                w = g.tensor((n_out, n_in), "float32", "w", data=rng.normal(0, 0.05, (n_out, n_in)).astype(np.float32))
-                b = g.tensor((n_out,), "float32", "b", data=np.zeros(n_out, np.float32))
+                w = b.constant("w", rng.normal(0, 0.05, (n_out, n_in)).astype(np.float32))
+                bias = b.constant("b", np.zeros(n_out, np.float32))
             else:
                 w_scale = 0.01
-                w = g.tensor((n_out, n_in), "int8", "w", data=rng.integers(-127, 127, (n_out, n_in)).astype(np.int8),
-                             scale=w_scale, zero_point=0)
-                b = g.tensor((n_out,), "int32", "b", data=np.zeros(n_out, np.int32), scale=ACT_SCALE * w_scale, zero_point=0)
-            flat = g.act((1, n_in), dt, "flat")
-            g.op("RESHAPE", [cur, g.tensor((2,), "int32", "shape", data=np.array([1, n_in], np.int32))], [flat],
-                 "ReshapeOptions", _reshape_opts(s, [1, n_in]), 1)
-            out = g.act((1, n_out), dt, "out")
-            opts = s.FullyConnectedOptionsT()
-            g.op(builtin, [flat, w, b], [out], "FullyConnectedOptions", opts, ver)
+                w = b.constant("w", rng.integers(-127, 127, (n_out, n_in)).astype(np.int8),
+                               quant=Quant.per_tensor(w_scale))
+                bias = b.constant("b", np.zeros(n_out, np.int32), quant=Quant.per_tensor(ACT_SCALE * w_scale))
+            flat = activation(b, (1, n_in), dt, "flat")
+            new_shape = b.constant("shape", np.array([1, n_in], np.int32))
+            b.operator("RESHAPE", [cur, new_shape], [flat], {"new_shape": [1, n_in]})
+            out = activation(b, (1, n_out), dt, "out")
+            b.operator(builtin, [flat, w, bias], [out], version=ver)
         elif op in (MicroOp.ADD, MicroOp.MUL, MicroOp.MUL_BROADCAST):
             other_shape = (1, 1, 1, spec.c) if op is MicroOp.MUL_BROADCAST else shape
-            other = g.act(other_shape, dt, f"other{i}")
+            other = activation(b, other_shape, dt, f"other{i}")
             inputs.append(other)
-            out = g.act(shape, dt, f"t{i}")
-            if builtin == "ADD":
-                g.op("ADD", [cur, other], [out], "AddOptions", s.AddOptionsT(), ver)
-            else:
-                g.op("MUL", [cur, other], [out], "MulOptions", s.MulOptionsT(), ver)
+            out = activation(b, shape, dt, f"t{i}")
+            b.operator(builtin, [cur, other], [out], version=ver)
         elif op in (MicroOp.AVERAGE_POOL_2D, MicroOp.MAX_POOL_2D):
             ho, wo = _out_hw(spec.h, spec.stride), _out_hw(spec.w, spec.stride)
-            out = g.act((1, ho, wo, spec.c), dt, "out")
-            opts = s.Pool2DOptionsT()
-            opts.padding = _padding(s, spec.kernel)
-            opts.strideW = opts.strideH = spec.stride
-            opts.filterWidth = opts.filterHeight = spec.kernel
-            g.op(builtin, [cur], [out], "Pool2DOptions", opts, ver)
+            out = activation(b, (1, ho, wo, spec.c), dt, "out")
+            b.operator(builtin, [cur], [out], {"padding": "SAME" if spec.kernel > 1 else "VALID",
+                                               "stride_w": spec.stride, "stride_h": spec.stride,
+                                               "filter_width": spec.kernel, "filter_height": spec.kernel}, version=ver)
         elif op is MicroOp.MEAN:
-            axes = g.tensor((2,), "int32", "axes", data=np.array([1, 2], np.int32))
-            out = g.act((1, 1, 1, spec.c), dt, "out")
-            opts = s.ReducerOptionsT()
-            opts.keepDims = True
-            g.op("MEAN", [cur, axes], [out], "ReducerOptions", opts, ver)
-        elif op is MicroOp.SOFTMAX:
-            out = g.act(shape, dt, f"t{i}", scale=1 / 256, zp=-128) if dt == "int8" else g.act(shape, dt, f"t{i}")
-            opts = s.SoftmaxOptionsT()
-            opts.beta = 1.0
-            g.op("SOFTMAX", [cur], [out], "SoftmaxOptions", opts, ver)
+            axes = b.constant("axes", np.array([1, 2], np.int32))
+            out = activation(b, (1, 1, 1, spec.c), dt, "out")
+            b.operator("MEAN", [cur, axes], [out], {"keep_dims": True}, version=ver)
+        elif op in (MicroOp.SOFTMAX, MicroOp.LOGISTIC):
+            # int8 outputs in [0, 1): the converter's fixed scale 1/256 and zero point -128
+            out = activation(b, shape, dt, f"t{i}", scale=1 / 256, zp=-128)
+            b.operator(builtin, [cur], [out], {"beta": 1.0} if op is MicroOp.SOFTMAX else None, version=ver)
         elif op is MicroOp.RESIZE_BILINEAR:
-            size = g.tensor((2,), "int32", "size", data=np.array([spec.h * 2, spec.w * 2], np.int32))
-            out = g.act((1, spec.h * 2, spec.w * 2, spec.c), dt, "out")
-            opts = s.ResizeBilinearOptionsT()
-            opts.halfPixelCenters = True
-            g.op("RESIZE_BILINEAR", [cur, size], [out], "ResizeBilinearOptions", opts, ver)
+            size = b.constant("size", np.array([spec.h * 2, spec.w * 2], np.int32))
+            out = activation(b, (1, spec.h * 2, spec.w * 2, spec.c), dt, "out")
+            b.operator("RESIZE_BILINEAR", [cur, size], [out], {"half_pixel_centers": True}, version=ver)
         elif op is MicroOp.CONCATENATION:
-            other = g.act(shape, dt, "other")
+            other = activation(b, shape, dt, "other")
             inputs.append(other)
-            out = g.act((1, spec.h, spec.w, spec.c * 2), dt, "out")
-            opts = s.ConcatenationOptionsT()
-            opts.axis = 3
-            g.op("CONCATENATION", [cur, other], [out], "ConcatenationOptions", opts, ver)
+            out = activation(b, (1, spec.h, spec.w, spec.c * 2), dt, "out")
+            b.operator("CONCATENATION", [cur, other], [out], {"axis": 3}, version=ver)
         elif op is MicroOp.PAD:
-            pads = g.tensor((4, 2), "int32", "pads", data=np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32))
-            out = g.act((1, spec.h + 2, spec.w + 2, spec.c), dt, "out")
-            g.op("PAD", [cur, pads], [out], "PadOptions", s.PadOptionsT(), ver)
-        elif op is MicroOp.LOGISTIC:
-            out = g.act(shape, dt, f"t{i}", scale=1 / 256, zp=-128) if dt == "int8" else g.act(shape, dt, f"t{i}")
-            g.op("LOGISTIC", [cur], [out], version=ver)
+            pads = b.constant("pads", np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32))
+            out = activation(b, (1, spec.h + 2, spec.w + 2, spec.c), dt, "out")
+            b.operator("PAD", [cur, pads], [out], version=ver)
         elif op in (MicroOp.HARD_SWISH, MicroOp.RELU):
-            out = g.act(shape, dt, f"t{i}")
-            g.op(builtin, [cur], [out], version=ver)
+            out = activation(b, shape, dt, f"t{i}")
+            b.operator(builtin, [cur], [out], version=ver)
         else:  # pragma: no cover - every MicroOp is handled above
             raise ValueError(f"unknown micro op {op}")
         cur = out
-        del last
-    return g.finish(inputs, [cur], f"edgekit micro-benchmark {spec.name}")
-
-
-def _reshape_opts(schema: ModuleType, shape: list[int]) -> Any:
-    opts = schema.ReshapeOptionsT()
-    opts.newShape = shape
-    return opts
+    return b.build(inputs, [cur])

@@ -5,8 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import platform
 import time
-import tomllib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,9 @@ from edgekit.calibrate.runner import (
     memory_specs,
     suite,
 )
-from edgekit.calibrate.writer import dumps
-from edgekit.errors import ProfileError, UsageError
-from edgekit.fsutil import write_text_atomic
+from edgekit.core import profile_toml
+from edgekit.core.progress import status
+from edgekit.errors import UsageError
 
 MIN_BUDGET_S = 5.0
 ACTIVATION_BUFFER_BYTES = 4 * 2**20
@@ -199,28 +198,26 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
     }
 
 
-def run_calibration(device_id: str, threads: Sequence[int], budget_s: float,
-                    say: Callable[[str], None] | None = None, name: str | None = None) -> CalibrationResult:
+def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, name: str | None = None) -> CalibrationResult:
     """Measure and fit; nothing is written (see :func:`write_profile`)."""
     from edgekit.tflite.runtime import runtime_info
 
     if budget_s < MIN_BUDGET_S:
         raise UsageError(f"--budget-s {budget_s:g} is too short.", hint=f"Give at least {MIN_BUDGET_S:g} seconds.")
-    say = say or (lambda _m: None)
     start = time.monotonic()
     machine = detect_machine()
     # activations of edge CNNs are 0.1-4 MiB: the bandwidth that matters is that of buffers this size
     bandwidth = measure_bandwidth_gb_s(ACTIVATION_BUFFER_BYTES)
     dram_bandwidth = measure_bandwidth_gb_s(64 * 2**20, repeats=3)
-    say(f"calibrate: {machine.cores} x {machine.core_type} @ {machine.clock_ghz} GHz, {machine.simd}, "
+    status(f"calibrate: {machine.cores} x {machine.core_type} @ {machine.clock_ghz} GHz, {machine.simd}, "
         f"copy bandwidth {bandwidth} GB/s on 4 MiB buffers, {dram_bandwidth} GB/s on 64 MiB (measured)")
     specs = suite(budget_s)
     block_specs = block_suite(budget_s)
     # memory probes run in fresh processes (their cost depends on how busy the machine is): first; the
     # single-op suite gets what is left after a reserve for the blocks and the fit
-    probes = measure_memory(memory_specs(budget_s), say=say)
+    probes = measure_memory(memory_specs(budget_s))
     timing_budget = max(2.0, budget_s - (time.monotonic() - start) - 0.3 * len(block_specs) - 1.5)
-    ms, overhead = measure_suite(specs, list(threads), timing_budget, say=say)
+    ms, overhead = measure_suite(specs, list(threads), timing_budget)
     tiles = GEMM_TILES.get(machine.simd, {"float32": (1, 1), "int8": (1, 1)}) if schema_has_gemm() else None
     # peak rates in the units the estimator divides: GEMM work where the [gemm] figures apply
     rated = apply_gemm(ms, fit_gemm([m for m in ms if m.threads == 1 and m.xnnpack], tiles)) if tiles else ms
@@ -233,7 +230,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float,
                             peaks, overhead.get("xnnpack", 1.0), max(1.0, 2.0 * fit.per_op_overhead_us),
                             str(rt), threads, measured_specs)
     # blocks: fit the partition hand-over cost, then record how the estimator does on them (validation)
-    blocks = measure_blocks(block_specs, say=say)
+    blocks = measure_blocks(block_specs)
     part_us = fit_partition_overhead_us(doc, blocks)
     if part_us is not None:
         doc["runtime"]["partition_overhead_us"] = round(part_us, 3)
@@ -247,7 +244,8 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float,
                              tuple(_delegate_disagreements(fit)))
 
 
-def render(doc: dict[str, Any], fit: FitResult) -> str:
+def _comments(doc: dict[str, Any], fit: FitResult) -> dict[str, str]:
+    """The profile file's comments: how to use it and what the delegate took (top), what residuals are."""
     delegated = ", ".join(f"{k}={'yes' if v else 'NO'}" for k, v in sorted(fit.delegated.items()))
     header = (
         "Device profile written by `edgekit calibrate` (schema_version 1).\n"
@@ -255,8 +253,8 @@ def render(doc: dict[str, Any], fit: FitResult) -> str:
         "Delegate placement observed on the micro-benchmarks (op.dtype=taken by XNNPACK):\n"
         + "\n".join(_wrap(delegated, 100))
     )
-    return dumps(doc, comments={"": header, "fit.residuals": "measured vs fitted, per micro-benchmark: "
-                                "predicted/measured - 1 (one thread, XNNPACK on)"})
+    return {"": header, "fit.residuals": "measured vs fitted, per micro-benchmark: "
+            "predicted/measured - 1 (one thread, XNNPACK on)"}
 
 
 def _wrap(text: str, width: int) -> list[str]:
@@ -277,10 +275,5 @@ def write_profile(path: Path, result: CalibrationResult, overwrite: bool = True)
     """Validate the profile through the profile loader, then write it atomically. Returns the text."""
     from edgekit.profile.schema import profile_from_dict
 
-    text = render(result.profile_doc, result.fit)
-    try:
-        profile_from_dict(tomllib.loads(text), str(path))
-    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - the writer's bug, not the user's
-        raise ProfileError(f"calibrate produced invalid TOML ({exc}).", hint="Report this edgekit bug.") from exc
-    write_text_atomic(path, text, overwrite)
-    return text
+    return profile_toml.write(path, result.profile_doc, _comments(result.profile_doc, result.fit), overwrite=overwrite,
+                              check=lambda doc: profile_from_dict(doc, str(path)))

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +26,9 @@ import numpy as np
 
 from edgekit.calibrate.blocks import BlockKind, BlockSpec, build_block
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+from edgekit.core.progress import status
 from edgekit.errors import BackendError
 
-Say = Callable[[str], None]
 # below this an op's time is not resolvable from the invoke's fixed cost and the CPU clock's jitter
 MIN_OP_MS = 0.0005
 
@@ -228,15 +228,12 @@ def measure_suite(
     specs: Sequence[MicroSpec],
     threads: Sequence[int],
     budget_s: float,
-    say: Say | None = None,
 ) -> tuple[list[Measurement], dict[str, float]]:
     """Measure ``specs`` at ``threads`` (XNNPACK on) and at 1 thread with the delegate off, within ``budget_s``.
 
     Returns the measurements and the empty-model invoke overhead per engine in microseconds.
     """
     from edgekit.tflite.runtime import delegation_summary, load_interpreter
-
-    say = say or (lambda _m: None)
     deadline = time.monotonic() + budget_s
     # each spec is measured len(threads) + 1 times; leave ~25% of the budget for loading and building
     per_config_s = max(0.01, min(0.25, 0.75 * budget_s / max(1, len(specs) * (len(threads) + 1))))
@@ -251,7 +248,7 @@ def measure_suite(
     configs: list[tuple[int, bool]] = [(t, True) for t in threads] + [(1, False)]
     for i, spec in enumerate(specs):
         if time.monotonic() > deadline:
-            say(f"calibrate: budget reached after {i}/{len(specs)} micro-benchmarks")
+            status(f"calibrate: budget reached after {i}/{len(specs)} micro-benchmarks")
             break
         data = build_model(spec, seed=i)
         op_name = "MUL" if spec.op is MicroOp.MUL_BROADCAST else spec.op.value
@@ -272,7 +269,7 @@ def measure_suite(
                 per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat), macs=macs, bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
             ))
             del interp
-        say(f"calibrate: {i + 1}/{len(specs)} {spec.name}: "
+        status(f"calibrate: {i + 1}/{len(specs)} {spec.name}: "
             + ", ".join(f"{m.threads}t{'' if m.xnnpack else ' builtin'} {m.per_op_ms:.4f} ms/op"
                         for m in out[-len(configs):]))
     return out, overhead_us
@@ -309,11 +306,9 @@ def _memory_summary(data: bytes) -> tuple[int, int]:
     return int(model.weight_bytes), arena + indirection_bytes(model.main)
 
 
-def measure_memory(specs: Sequence[MicroSpec | BlockSpec], say: Say | None = None) -> list[MemoryProbe]:
+def measure_memory(specs: Sequence[MicroSpec | BlockSpec]) -> list[MemoryProbe]:
     """Peak RSS of each spec in a fresh child process (the same measurement `edgekit bench` makes)."""
     from edgekit.bench import BenchConfig, bench_isolated
-
-    say = say or (lambda _m: None)
     out: list[MemoryProbe] = []
     with tempfile.TemporaryDirectory(prefix="edgekit-calibrate-") as tmp:
         for spec in specs:
@@ -323,7 +318,7 @@ def measure_memory(specs: Sequence[MicroSpec | BlockSpec], say: Say | None = Non
             weights, arena = _memory_summary(data)
             res = bench_isolated(path, BenchConfig(threads=1, runs=3, warmup=1), timeout_s=120.0)
             out.append(MemoryProbe(spec.name, spec.dtype, res.model_peak_rss_bytes, weights, arena, len(data)))
-            say(f"calibrate: memory {spec.name}: peak RSS +{res.model_peak_rss_bytes / 2**20:.1f} MiB")
+            status(f"calibrate: memory {spec.name}: peak RSS +{res.model_peak_rss_bytes / 2**20:.1f} MiB")
             os.unlink(path)
     return out
 
@@ -339,11 +334,9 @@ class BlockMeasurement:
     partitions: int
 
 
-def measure_blocks(specs: Sequence[BlockSpec], say: Say | None = None, target_s: float = 0.15) -> list[BlockMeasurement]:
+def measure_blocks(specs: Sequence[BlockSpec], target_s: float = 0.15) -> list[BlockMeasurement]:
     """Time each block at one thread (process CPU time, like the single ops)."""
     from edgekit.tflite.runtime import delegation_summary, load_interpreter
-
-    say = say or (lambda _m: None)
     empty = load_interpreter(build_model(_empty_spec()), num_threads=1)
     _, _, base = _time_invokes(empty, 0.02, min_runs=20)
     out: list[BlockMeasurement] = []
@@ -353,7 +346,7 @@ def measure_blocks(specs: Sequence[BlockSpec], say: Say | None = None, target_s:
         parts = delegation_summary(interp)[0]
         _, _, cpu = _time_invokes(interp, target_s, min_runs=3)
         out.append(BlockMeasurement(spec.name, data, max(1e-4, cpu - base), parts))
-        say(f"calibrate: block {spec.name}: {out[-1].per_block_ms:.3f} ms, {parts} delegate partition(s)")
+        status(f"calibrate: block {spec.name}: {out[-1].per_block_ms:.3f} ms, {parts} delegate partition(s)")
     return out
 
 

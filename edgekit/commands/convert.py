@@ -69,15 +69,15 @@ def convert(model: Path, output: Path, quantize: str, io_type: str | None, per_t
         keep_float=names, bundle=bundle, golden_samples=golden_samples, force=force,
         prune=prune_config_from(option_args),
     )
-    result = run_convert(config).to_dict()
-    for note in result["notes"]:
+    result = run_convert(config)
+    for note in result.notes:
         info(f"Note: {note}")
-    for message in result["warnings"]:
+    for message in result.warnings:
         warn(message)
     if as_json:
-        emit_json(result)
+        emit_json(result.to_dict())
         return
-    click.echo(render(result))
+    click.echo(render(result.to_dict()))
 
 
 def _fmt(value: Any, digits: int = 6) -> str:

@@ -80,7 +80,6 @@ def verify(
     overrides = {"min_cosine": min_cosine, "min_sqnr_db": min_sqnr, "min_top1": min_top1, "max_abs": max_abs}
     Thresholds(**overrides)  # validate the user's values before any work
     custom_recipe = recipe_given(preprocess_args)
-    extra: dict[str, Any] = {}
     if calibration is not None and not explain:
         raise UsageError("--calibration is used by --explain only.",
                          hint="Add --explain, or use --data for the samples to verify on.")
@@ -118,27 +117,21 @@ def verify(
 
                 try:
                     options = ExplainOptions(calibration, prepared.recipe, calibration_samples)
-                    extra["explain"] = explain_quantization(source, model, converted, prepared, report.passed, options)
+                    report.explain = explain_quantization(source, model, converted, prepared, report.passed, options)
                 except EdgekitError as exc:  # the verify report still stands; say why there is no ranking
-                    from edgekit.host.verify.explain import ExplainResult
+                    from edgekit.verify.explain_report import ExplainResult
 
-                    warn(f"--explain failed: {exc.message} ({exc.hint})")
-                    extra["explain"] = ExplainResult([], 0, message=f"--explain failed: {exc.message}")
+                    report.warnings.append(f"--explain failed: {exc.message} ({exc.hint})")
+                    report.explain = ExplainResult([], 0, message=f"--explain failed: {exc.message}")
         finally:
             source.close()
 
     for message in report.warnings:
         warn(message)
     if as_json:
-        result = report.to_dict()
-        if "explain" in extra:
-            result["explain"] = extra["explain"].to_dict()
-        emit_json(result)
+        emit_json(report.to_dict())
     else:
         click.echo(report.render())
-        if "explain" in extra:
-            click.echo("")
-            click.echo(extra["explain"].render())
     if not report.passed:
         failed = sorted({f.output for f in report.failures})
         raise CheckFailed(

@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -24,7 +23,13 @@ from edgekit.deps import require
 from edgekit.errors import ModelFormatError
 from edgekit.sizing.compress import deflate9_size
 from edgekit.sizing.magnitude import PrunePolicy, PruneScope, PruneTarget, achieved_sparsity, plan_pruning
-from edgekit.sizing.tflite_size import RAM_NOTE
+from edgekit.sizing.report import (
+    QuantizeEstimate,
+    SourceSizeReport,
+    SourceTensor,
+    SourceWhatIfRow,
+    ZeroCount,
+)
 
 
 @dataclass(frozen=True)
@@ -171,22 +176,19 @@ def _path_bytes(path: Path) -> tuple[int, bytes]:
     return len(data), data
 
 
-def _summary(weights: Sequence[SourceWeight], role: str | None) -> dict[str, Any]:
-    chosen = [w for w in weights if role is None or w.role == role]
-    n = sum(int(w.values.size) for w in chosen)
-    z = sum(int(np.count_nonzero(w.values == 0)) for w in chosen)
-    return {"elements": n, "zeros": z, "sparsity": round(z / n, 6) if n else 0.0}
+def _zeros(w: SourceWeight) -> int:
+    return int(np.count_nonzero(w.values == 0))
 
 
 def size_source(path: Path, fmt: SourceFormat, sparsities: Sequence[float],
-                scope: PruneScope = PruneScope.PER_LAYER) -> dict[str, Any]:
+                scope: PruneScope = PruneScope.PER_LAYER) -> SourceSizeReport:
+    """Measure the source file and its zeros; estimate what each quantize mode and each pruning would weigh."""
     weights = load_source_weights(Path(path), fmt)
     file_bytes, data = _path_bytes(Path(path))
     modes = []
     for mode, spec in MODE_SPECS.items():
         stored = _stored(weights, mode)
-        modes.append({"mode": mode.value, "file_bytes": len(stored), "deflate9_bytes": deflate9_size(stored),
-                      "weights_as": spec.weights_note, "source": "estimated"})
+        modes.append(QuantizeEstimate(mode.value, len(stored), deflate9_size(stored), spec.weights_note))
     what_if = []
     kernels = [w for w in weights if w.role == "weights"]
     for s in sparsities:
@@ -194,30 +196,24 @@ def size_source(path: Path, fmt: SourceFormat, sparsities: Sequence[float],
         pruned = {w.name: np.where(t.zero_mask, 0.0, w.values) for w, t in zip(kernels, targets, strict=True)
                   if t.zero_mask is not None}
         stored = _stored(weights, QuantizeMode.INT8, pruned)
-        what_if.append({"target_sparsity": s, "achieved_sparsity_pruned_tensors": round(achieved_sparsity(targets), 6),
-                        "weights_sparsity": round(achieved_sparsity(targets, only_pruned=False), 6),
-                        "file_bytes": len(stored), "deflate9_bytes": deflate9_size(stored), "ram": "unchanged",
-                        "source": "estimated"})
-    return {
-        "model": str(path),
-        "format": fmt.value,
-        "is_dir": Path(path).is_dir(),
-        "parameters": sum(int(w.values.size) for w in weights),
-        "weight_tensors": len(weights),
-        "file_bytes": file_bytes,
-        "compressed": {"deflate9_bytes": len(zlib.compress(data, 9)), "source": "measured"},
-        "sparsity": {"weights": _summary(weights, "weights"), "all": _summary(weights, None)},
-        "tensors": [{"name": w.name, "role": w.role, "shape": list(w.values.shape), "elements": int(w.values.size),
-                     "zeros": int(np.count_nonzero(w.values == 0)),
-                     "sparsity": round(float(np.count_nonzero(w.values == 0)) / max(int(w.values.size), 1), 6)}
-                    for w in weights],
-        "quantize_estimates": {
-            "method": "estimated: parameters stored as each mode stores them, counted and deflated in numpy; "
-                      "graph structure not included (it added ~12 KiB on the 31k-parameter sample CNN)",
-            "modes": modes,
-        },
-        "fits": {"available": False, "reason": "device fits need the converted graph: run `edgekit size` on the "
-                 ".tflite that `edgekit convert` makes", "devices": []},
-        "what_if": {"scope": scope.value, "method": "weights pruned by magnitude in memory, then int8-quantized "
-                    "in numpy; graph structure not included", "rows": what_if, "ram_note": RAM_NOTE},
-    }
+        what_if.append(SourceWhatIfRow(
+            target_sparsity=s, achieved_sparsity_pruned_tensors=round(achieved_sparsity(targets), 6),
+            weights_sparsity=round(achieved_sparsity(targets, only_pruned=False), 6), file_bytes=len(stored),
+            deflate9_bytes=deflate9_size(stored),
+        ))
+    tensors = tuple(SourceTensor(w.name, w.role, tuple(w.values.shape), int(w.values.size), _zeros(w))
+                    for w in weights)
+    return SourceSizeReport(
+        model=str(path),
+        format=fmt.value,
+        is_dir=Path(path).is_dir(),
+        parameters=sum(int(w.values.size) for w in weights),
+        file_bytes=file_bytes,
+        deflate9_bytes=len(zlib.compress(data, 9)),
+        weights=ZeroCount.total((t.elements, t.zeros) for t in tensors if t.role == "weights"),
+        all_parameters=ZeroCount.total((t.elements, t.zeros) for t in tensors),
+        tensors=tensors,
+        quantize_estimates=tuple(modes),
+        what_if_scope=scope.value,
+        what_if=tuple(what_if),
+    )

@@ -34,7 +34,9 @@ the first unmapped op) is estimated on the host CPU by the CPU model.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from edgekit.core.quant import QuantKind
 from edgekit.profile.schema import EdgeTPU
@@ -61,8 +63,12 @@ class UnmappedOp:
     op: str
     reason: str
 
-    def as_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "op": self.op, "reason": self.reason}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> UnmappedOp:
+        return cls(int(d["index"]), str(d["op"]), str(d["reason"]))
 
 
 @dataclass(frozen=True)

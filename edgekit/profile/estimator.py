@@ -45,14 +45,16 @@ pointer per output pixel and kernel tap of each conv/depthwise/pool op it takes 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
+from edgekit.core.result import Basis, strings
 from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
 from edgekit.profile.costs import OpCost, graph_costs
 from edgekit.profile.delegate import count_graph_partitions, place_xnnpack
-from edgekit.profile.edgetpu import TPUMapping, link_transfers, map_edgetpu, tpu_op_ms, tpu_work
+from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_transfers, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import plan_gpu
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
@@ -72,6 +74,8 @@ class Where:
 
 @dataclass(frozen=True)
 class OpEstimate:
+    """One op's estimated latency and where it runs."""
+
     index: int
     op: str
     dtype: str
@@ -80,17 +84,63 @@ class OpEstimate:
     bytes: int
     latency_ms: float
     runs_on: str
-    roughly: bool
-    note: str = ""
+    roughly: bool  # the cost model does not know the op: 8 MACs per element at the "other" efficiency
+    note: str = ""  # why the delegate refused it
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "op": self.op, "dtype": self.dtype, "op_class": self.op_class,
                 "macs": self.macs, "bytes": self.bytes, "latency_ms": round(self.latency_ms, 4),
                 "runs_on": self.runs_on, "estimated_roughly": self.roughly, "note": self.note}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OpEstimate:
+        return cls(int(d["index"]), str(d["op"]), str(d["dtype"]), str(d["op_class"]), int(d["macs"]),
+                   int(d["bytes"]), float(d["latency_ms"]), str(d["runs_on"]), bool(d["estimated_roughly"]),
+                   str(d.get("note", "")))
+
+
+@dataclass(frozen=True)
+class EdgeTPUSplit:
+    """How the graph splits between the Edge TPU and the host CPU (times in ms, rounded to the microsecond)."""
+
+    mapped_ops: int
+    cpu_ops: int
+    first_unmapped_op: UnmappedOp | None  # it and every later op run on the CPU
+    cached_parameter_bytes: int
+    streamed_parameter_bytes: int  # per inference, over the link
+    tpu_ms: float
+    link_ms: float
+    cpu_ms: float
+    integer_model: bool
+    note: str  # one line when the TPU runs none of the model ("" otherwise)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mapped_ops": self.mapped_ops, "cpu_ops": self.cpu_ops,
+            "first_unmapped_op": self.first_unmapped_op.to_dict() if self.first_unmapped_op else None,
+            "cached_parameter_bytes": self.cached_parameter_bytes,
+            "streamed_parameter_bytes": self.streamed_parameter_bytes,
+            "tpu_ms": self.tpu_ms, "link_ms": self.link_ms, "cpu_ms": self.cpu_ms,
+            "integer_model": self.integer_model, "note": self.note,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> EdgeTPUSplit:
+        first = d.get("first_unmapped_op")
+        return cls(
+            mapped_ops=int(d["mapped_ops"]), cpu_ops=int(d["cpu_ops"]),
+            first_unmapped_op=UnmappedOp.from_dict(first) if first is not None else None,
+            cached_parameter_bytes=int(d["cached_parameter_bytes"]),
+            streamed_parameter_bytes=int(d["streamed_parameter_bytes"]), tpu_ms=float(d["tpu_ms"]),
+            link_ms=float(d["link_ms"]), cpu_ms=float(d["cpu_ms"]), integer_model=bool(d["integer_model"]),
+            note=str(d["note"]),
+        )
+
 
 @dataclass(frozen=True)
 class DeviceEstimate:
+    """Estimated latency, peak memory and fit of one model on one device profile (every figure ESTIMATED)."""
+
     device: str
     name: str
     profile_source: str  # shipped | user | calibrated
@@ -106,9 +156,10 @@ class DeviceEstimate:
     usable_ram_bytes: int
     fits: bool
     delegate_partitions: int
+    # graph order from :func:`estimate`; read back with ``from_dict`` they keep the JSON's order (slowest first)
     ops: tuple[OpEstimate, ...]
     fitted_on: tuple[str, ...]
-    edgetpu: dict[str, Any] | None = None
+    edgetpu: EdgeTPUSplit | None = None
     notes: tuple[str, ...] = field(default=())
     indirection_bytes: int = 0  # XNNPACK's indirection buffers, included in runtime_overhead_bytes
     accuracy: Accuracy | None = None  # the profile's expected error band (None: the profile states none)
@@ -118,9 +169,15 @@ class DeviceEstimate:
         """e.g. '±18% (LOO, 23 rows)', or 'unknown' when the profile was never tested against measurements."""
         return self.accuracy.band if self.accuracy is not None else "unknown"
 
+    basis: ClassVar[Basis] = Basis.ESTIMATED
+
     @property
     def roughly_ops(self) -> list[str]:
         return sorted({o.op for o in self.ops if o.roughly})
+
+    @property
+    def ram_headroom_bytes(self) -> int:
+        return self.usable_ram_bytes - self.peak_memory_bytes
 
     def _band_dict(self) -> dict[str, Any] | None:
         a = self.accuracy
@@ -131,7 +188,7 @@ class DeviceEstimate:
                 "rows": a.rows, "p90_relative": a.p90_abs_error, "within_20": a.within_20, "within_35": a.within_35,
                 "note": a.note}
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "device": self.device, "name": self.name, "profile_source": self.profile_source,
             "profile_file": self.profile_file, "estimated": True,
@@ -141,15 +198,40 @@ class DeviceEstimate:
             "repacked_weights_bytes": self.repacked_weights_bytes, "arena_bytes": self.arena_bytes,
             "persistent_bytes": self.persistent_bytes, "runtime_overhead_bytes": self.runtime_overhead_bytes,
             "indirection_bytes": self.indirection_bytes, "usable_ram_bytes": self.usable_ram_bytes,
-            "ram_headroom_bytes": self.usable_ram_bytes - self.peak_memory_bytes, "fits": self.fits,
+            "ram_headroom_bytes": self.ram_headroom_bytes, "fits": self.fits,
             "delegate_partitions": self.delegate_partitions, "estimated_roughly_ops": self.roughly_ops,
             "fitted_on": list(self.fitted_on), "notes": list(self.notes),
-            # slowest first, as people read it; "index" gives the graph order back
-            "ops": [o.as_dict() for o in sorted(self.ops, key=lambda o: (-o.latency_ms, o.index))],
+            # slowest first, as people read it (a stable sort: ties keep graph order); "index" gives the graph order
+            "ops": [o.to_dict() for o in sorted(self.ops, key=lambda o: -o.latency_ms)],
         }
         if self.edgetpu is not None:
-            out["edgetpu"] = self.edgetpu
+            out["edgetpu"] = self.edgetpu.to_dict()
         return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> DeviceEstimate:
+        tpu = d.get("edgetpu")
+        return cls(
+            device=str(d["device"]), name=str(d["name"]), profile_source=str(d["profile_source"]),
+            profile_file=str(d["profile_file"]), threads=int(d["threads"]), latency_ms=float(d["latency_ms"]),
+            peak_memory_bytes=int(d["peak_memory_bytes"]), weights_bytes=int(d["weights_bytes"]),
+            repacked_weights_bytes=int(d["repacked_weights_bytes"]), arena_bytes=int(d["arena_bytes"]),
+            persistent_bytes=int(d["persistent_bytes"]), runtime_overhead_bytes=int(d["runtime_overhead_bytes"]),
+            usable_ram_bytes=int(d["usable_ram_bytes"]), fits=bool(d["fits"]),
+            delegate_partitions=int(d["delegate_partitions"]),
+            ops=tuple(OpEstimate.from_dict(o) for o in d["ops"]), fitted_on=strings(d["fitted_on"]),
+            edgetpu=EdgeTPUSplit.from_dict(tpu) if tpu is not None else None, notes=strings(d["notes"]),
+            indirection_bytes=int(d.get("indirection_bytes", 0)),
+            accuracy=_accuracy_from_band(d.get("latency_ms_band")),
+        )
+
+
+def _accuracy_from_band(band: Any) -> Accuracy | None:
+    if not isinstance(band, Mapping):
+        return None
+    return Accuracy(method=str(band["method"]), rows=int(band["rows"]), median_abs_error=float(band["relative"]),
+                    p90_abs_error=band.get("p90_relative"), within_20=band.get("within_20"),
+                    within_35=band.get("within_35"), note=str(band.get("note", "")))
 
 
 def efficiency_key(sg: Subgraph, op: Operator) -> str:
@@ -431,7 +513,7 @@ def gpu_boundary(sg: Subgraph, on_gpu: tuple[bool, ...]) -> tuple[int, int]:
 
 
 def _edgetpu_estimate(profile: DeviceProfile, model: TFLiteModel, costs: list[OpCost], threads: int,
-                      ) -> tuple[list[OpEstimate], float, TPUMapping, dict[str, Any], list[bool]]:
+                      ) -> tuple[list[OpEstimate], float, TPUMapping, EdgeTPUSplit, list[bool]]:
     tpu = profile.edgetpu
     if tpu is None:
         raise ProfileError(f"device profile {profile.id} has no [edgetpu] section.", hint="Add the [edgetpu] figures.")
@@ -453,15 +535,13 @@ def _edgetpu_estimate(profile: DeviceProfile, model: TFLiteModel, costs: list[Op
         link_ms = 1000.0 * io_bytes / (tpu.link_bandwidth_gb_per_s * 1e9) + transfers * tpu.transfer_overhead_us / 1000.0
     cpu_include = [not m for m in mapping.mapped]
     cpu_ops, cpu_ms, _ = _cpu_ops(profile, sg, costs, cpu_include, threads) if any(cpu_include) else ([], 0.0, 0)
-    first = mapping.first_unmapped
-    report = {
-        "mapped_ops": mapping.mapped_ops, "cpu_ops": mapping.cpu_ops,
-        "first_unmapped_op": first.as_dict() if first else None,
-        "cached_parameter_bytes": mapping.cached_parameter_bytes,
-        "streamed_parameter_bytes": mapping.streamed_parameter_bytes,
-        "tpu_ms": round(tpu_ms, 3), "link_ms": round(link_ms, 3), "cpu_ms": round(cpu_ms, 3),
-        "integer_model": mapping.integer_model, "note": mapping.note,
-    }
+    report = EdgeTPUSplit(
+        mapped_ops=mapping.mapped_ops, cpu_ops=mapping.cpu_ops, first_unmapped_op=mapping.first_unmapped,
+        cached_parameter_bytes=mapping.cached_parameter_bytes,
+        streamed_parameter_bytes=mapping.streamed_parameter_bytes,
+        tpu_ms=round(tpu_ms, 3), link_ms=round(link_ms, 3), cpu_ms=round(cpu_ms, 3),
+        integer_model=mapping.integer_model, note=mapping.note,
+    )
     return ops + cpu_ops, tpu_ms + link_ms + cpu_ms, mapping, report, cpu_include
 
 
@@ -473,7 +553,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     costs = graph_costs(sg)
     all_ops = [True] * len(costs)
     notes: list[str] = []
-    edgetpu_report: dict[str, Any] | None = None
+    edgetpu_report: EdgeTPUSplit | None = None
     cpu_mask = all_ops
     if profile.accelerator == Accelerator.EDGETPU:
         ops, latency, mapping, edgetpu_report, cpu_mask = _edgetpu_estimate(profile, model, costs, n_threads)
@@ -512,5 +592,5 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     )
 
 
-__all__ = ["Where", "OpEstimate", "DeviceEstimate", "cpu_op_ms", "efficiency_key", "gemm_shape", "gemm_work", "op_work",
+__all__ = ["Where", "OpEstimate", "EdgeTPUSplit", "DeviceEstimate", "cpu_op_ms", "efficiency_key", "gemm_shape", "gemm_work", "op_work",
            "indirection_bytes", "estimate"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,11 @@ class CompressedSizes:
             "zstd_level": ZSTD_LEVEL if self.zstd_bytes is not None else None,
             "source": "measured",
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CompressedSizes:
+        zstd = d.get("zstd_bytes")
+        return cls(int(d["raw_bytes"]), int(d["deflate9_bytes"]), None if zstd is None else int(zstd))
 
 
 def zstd_available() -> bool:

@@ -6,6 +6,7 @@ Device-safe: numpy and the edgekit reader only. A quantized tensor's "zero" is i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +86,15 @@ class TensorSparsity:
             else "zero point" if self.zero_is_zero_point else "0",
             "sparse_encoded": self.sparse,
         }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> TensorSparsity:
+        return cls(
+            name=str(d["name"]), role=str(d["role"]), op=str(d["op"]), dtype=str(d["dtype"]),
+            shape=tuple(int(x) for x in d["shape"]), num_elements=int(d["elements"]), zeros=int(d["zeros"]),
+            nbytes=int(d["bytes"]), zero_is_zero_point=d["zero_means"] == "zero point",
+            sparse=bool(d["sparse_encoded"]),
+        )
 
 
 def _producers(sg: Subgraph) -> dict[int, Operator]:

@@ -1,5 +1,7 @@
 """The TFLite flatbuffer schema, from the ai-edge-litert wheel (see edgekit.tflite.model for why).
 
+The object API (``ModelT`` and friends) is what :mod:`edgekit.core.tflite_builder` builds with.
+
 Re-exported here so that exactly one module knows where the schema comes from.
 """
 
@@ -11,6 +13,7 @@ try:
     from ai_edge_litert.schema_py_generated import *  # noqa: F403
     from ai_edge_litert.schema_py_generated import (  # noqa: F401
         ActivationFunctionType,
+        BufferT,
         BuiltinOperator,
         BuiltinOptions,
         BuiltinOptions2,
@@ -21,7 +24,13 @@ try:
         LSTMKernelType,
         MirrorPadMode,
         Model,
+        ModelT,
+        OperatorCodeT,
+        OperatorT,
         Padding,
+        QuantizationParametersT,
+        SubGraphT,
+        TensorT,
         TensorType,
     )
 except ImportError as exc:  # pragma: no cover - base install always has it

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -32,6 +33,10 @@ class RuntimeInfo:
 
     def to_dict(self) -> dict[str, str]:
         return {"name": self.name, "version": self.version, "module": self.module}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> RuntimeInfo:
+        return cls(str(d["name"]), str(d["version"]), str(d["module"]))
 
     def __str__(self) -> str:
         return f"{self.name} {self.version}"

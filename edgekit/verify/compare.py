@@ -8,14 +8,17 @@ thresholds and collects EVERY failing output and metric in one
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
+from edgekit.core.result import Basis, check_kind, float_or_nan, optional_float, optional_int, strings
 from edgekit.errors import DataError
 from edgekit.report import format_table
+from edgekit.verify.explain_report import ExplainResult
 from edgekit.verify.metrics import (
     OutputMetrics,
     accuracy,
@@ -43,6 +46,14 @@ class Failure:
     def describe(self) -> str:
         shown = "n/a" if self.value is None else _fmt(self.value)
         return f"{self.metric} {shown} (must be {self.rule} {_fmt(self.limit)})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"output": self.output, "metric": self.metric, "value": self.value, "limit": self.limit,
+                "rule": self.rule}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Failure:
+        return cls(str(d["output"]), str(d["metric"]), float_or_nan(d["value"]), float(d["limit"]), str(d["rule"]))
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,17 @@ class OutputResult:
             "failures": [f.describe() for f in self.failures],
         }
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], failures: tuple[Failure, ...] = ()) -> OutputResult:
+        """Back from :meth:`to_dict`; its failures come from the report's list (they carry the figures)."""
+        metrics = OutputMetrics(
+            max_abs_error=float_or_nan(d["max_abs_error"]), mean_abs_error=float_or_nan(d["mean_abs_error"]),
+            rmse=float_or_nan(d["rmse"]), cosine=float_or_nan(d["cosine"]), min_cosine=float_or_nan(d["min_cosine"]),
+            sqnr_db=float_or_nan(d["sqnr_db"]), top1_agreement=optional_float(d.get("top1_agreement")),
+            top5_agreement=optional_float(d.get("top5_agreement")), num_classes=optional_int(d.get("num_classes")),
+        )
+        return cls(str(d["name"]), metrics, failures)
+
 
 @dataclass(frozen=True)
 class AccuracyResult:
@@ -86,9 +108,18 @@ class AccuracyResult:
     def to_dict(self) -> dict[str, Any]:
         return {"original": self.original, "converted": self.converted, "drop": self.drop, "samples": self.samples}
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> AccuracyResult:
+        return cls(float(d["original"]), float(d["converted"]), int(d["samples"]))
+
 
 @dataclass
 class VerifyReport:
+    """`edgekit verify`: every output of the converted model against the reference, MEASURED on the samples."""
+
+    kind: ClassVar[str] = "verify"
+    basis: ClassVar[Basis] = Basis.MEASURED
+
     samples: int
     runtime: str  # "ai-edge-litert 2.3.0"
     input_source: InputSource
@@ -100,6 +131,7 @@ class VerifyReport:
     reference: str = ""  # what produced the reference outputs
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # the command prints them on stderr
+    explain: ExplainResult | None = None  # --explain (workstation)
 
     @property
     def passed(self) -> bool:
@@ -110,7 +142,8 @@ class VerifyReport:
         return [f for o in self.outputs for f in o.failures]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out = {
+            "kind": self.kind,
             "passed": self.passed,
             "samples": self.samples,
             "runtime": self.runtime,
@@ -121,11 +154,30 @@ class VerifyReport:
             "thresholds": self.thresholds.as_dict(),
             "outputs": [o.to_dict() for o in self.outputs],
             "accuracy": self.accuracy.to_dict() if self.accuracy else None,
-            "failures": [{"output": f.output, "metric": f.metric, "value": f.value, "limit": f.limit} for f in self.failures],
+            "failures": [f.to_dict() for f in self.failures],
             "notes": list(self.notes),
             "warnings": list(self.warnings),
             "measured": True,
         }
+        if self.explain is not None:
+            out["explain"] = self.explain.to_dict()
+        return out
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VerifyReport:
+        check_kind(d, cls.kind)
+        failures = [Failure.from_dict(f) for f in d["failures"]]
+        accuracy, explain = d.get("accuracy"), d.get("explain")
+        return cls(
+            samples=int(d["samples"]), runtime=str(d["runtime"]), input_source=InputSource(d["input_source"]),
+            quantization=str(d["quantization"]), thresholds=Thresholds(**d["thresholds"]),
+            outputs=[OutputResult.from_dict(o, tuple(f for f in failures if f.output == o["name"]))
+                     for o in d["outputs"]],
+            accuracy=AccuracyResult.from_dict(accuracy) if accuracy is not None else None,
+            model=str(d.get("model", "")), reference=str(d.get("reference", "")), notes=list(strings(d.get("notes"))),
+            warnings=list(strings(d.get("warnings"))),
+            explain=ExplainResult.from_dict(explain) if explain is not None else None,
+        )
 
     def render(self) -> str:
         """The human report: header, per-output table, accuracy, and every failure."""
@@ -178,6 +230,8 @@ class VerifyReport:
             lines.append(f"FAILED: {len(failed)} of {len(self.outputs)} output(s) out of thresholds:")
             for o in failed:
                 lines.append(f"  {o.name}: " + "; ".join(f.describe() for f in o.failures))
+        if self.explain is not None:
+            lines += ["", self.explain.render()]
         return "\n".join(lines)
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -38,6 +38,10 @@ MIN_CALIBRATION_SAMPLES = 50
 
 @dataclass
 class ConvertResult:
+    """`edgekit convert`: the .tflite bytes written and what went into them (``to_dict()`` is the --json)."""
+
+    kind: ClassVar[str] = "convert"
+
     config: ConvertConfig
     source: SourceModel
     data: bytes
@@ -63,6 +67,7 @@ class ConvertResult:
         v = self.validation
         prune = self.prune_report.to_dict() if self.prune_report is not None else None
         return {
+            "kind": self.kind,
             "output": str(self.config.output),
             "source": {"path": str(self.config.model), "format": self.source.format.value,
                        "size_bytes": self.source_size_bytes},

@@ -1,0 +1,107 @@
+"""`edgekit calibrate`: the typed result (the profile written, and how it was fitted).
+
+Every figure of the profile is fitted to measurements made on this machine; op classes the
+micro-benchmark suite did not measure borrow the efficiency of a measured one and say so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from edgekit.core.result import Basis, check_kind, strings
+from edgekit.report import format_table, human_bytes
+
+if TYPE_CHECKING:
+    from edgekit.calibrate.pipeline import CalibrationResult
+
+DTYPES = ("float32", "int8")
+
+
+@dataclass(frozen=True)
+class CalibrateReport:
+    """`edgekit calibrate -o PROFILE.toml`: the profile written and what it rests on."""
+
+    kind: ClassVar[str] = "calibrate"
+    basis: ClassVar[Basis] = Basis.MEASURED  # fitted to measurements on this machine
+
+    output: str  # the profile file written
+    device_id: str
+    elapsed_s: float
+    measurements: int
+    profile: Mapping[str, Any]  # the profile document as written (schema_version 1; validated by the profile loader)
+    delegate_disagreements: tuple[str, ...] = ()
+    # dtype -> op classes whose efficiency was fitted here; the profile's other classes borrow a measured one's
+    fitted_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, output: str | Path, result: CalibrationResult) -> CalibrateReport:
+        return cls(
+            output=str(output), device_id=str(result.profile_doc["id"]), elapsed_s=result.elapsed_s,
+            measurements=result.measurements, profile=result.profile_doc,
+            delegate_disagreements=tuple(result.delegate_disagreements),
+            fitted_classes={dt: tuple(sorted(result.fit.efficiency.get(dt, {}))) for dt in DTYPES},
+        )
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"delegate model vs this runtime: {line}" for line in self.delegate_disagreements]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind, "output": self.output, "id": self.device_id, "measured": True,
+            "elapsed_s": self.elapsed_s, "measurements": self.measurements, "profile": self.profile,
+            "delegate_disagreements": list(self.delegate_disagreements),
+            "fitted_classes": {dt: list(classes) for dt, classes in self.fitted_classes.items()},
+            "warnings": self.warnings,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> CalibrateReport:
+        """Back from the JSON; the profile document is checked by the profile loader (ProfileError if not valid)."""
+        from edgekit.profile.schema import profile_from_dict
+
+        check_kind(d, cls.kind)
+        profile_from_dict(d["profile"], f"the profile in the calibrate result for {d['output']}")
+        return cls(
+            output=str(d["output"]), device_id=str(d["id"]), elapsed_s=float(d["elapsed_s"]),
+            measurements=int(d["measurements"]), profile=d["profile"],
+            delegate_disagreements=strings(d.get("delegate_disagreements")),
+            fitted_classes={str(dt): strings(c) for dt, c in (d.get("fitted_classes") or {}).items()},
+        )
+
+    def render(self) -> str:
+        doc = self.profile
+        rt = doc["runtime"]
+        fit = doc["fit"]
+        output = Path(self.output)
+        rows = []
+        for dtype in DTYPES:
+            fitted = self.fitted_classes.get(dtype, ())
+            for cls, eff in doc["efficiency"][dtype].items():
+                rows.append([dtype, cls, f"{eff:.4g}", "fitted" if cls in fitted else "borrowed"])
+        for dtype, table in (doc.get("op_efficiency") or {}).items():
+            for op, eff in table.items():
+                rows.append([dtype, f"op {op}", f"{eff:.4g}", "fitted (per op, as placed)"])
+        return "\n".join([
+            f"Wrote {output} (device id '{self.device_id}') in {self.elapsed_s:.0f} s from {self.measurements} "
+            "measurements; figures below are fitted to measurements on this machine.",
+            format_table(["dtype", "op class", "efficiency", "source"], rows),
+            format_table(["figure", "value"], [
+                ["per-op overhead", f"{rt['per_op_overhead_us']:.2f} us"],
+                ["invoke overhead", f"{rt['invoke_overhead_us']:.2f} us"],
+                ["builtin kernel factor", f"{rt['builtin_kernel_factor']:.3f}"],
+                ["memory efficiency", f"{rt['memory_efficiency']:.3f}"],
+                ["thread speed-up fp32", ", ".join(f"{v:.2f}" for v in rt["thread_speedup"]["float32"])],
+                ["thread speed-up int8", ", ".join(f"{v:.2f}" for v in rt["thread_speedup"]["int8"])],
+                ["runtime memory overhead", human_bytes(rt["runtime_overhead_bytes"])],
+                ["partition overhead", f"{rt['partition_overhead_us']:.2f} us"],
+                ["fit rms / max relative error", f"{fit['rms_relative_error']:.1%} / {fit['max_relative_error']:.1%}"],
+            ]),
+            f"Next: edgekit profile MODEL.tflite --profiles {output.parent} --device {self.device_id}",
+        ])
+
+
+__all__ = ["CalibrateReport"]

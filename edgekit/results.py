@@ -1,0 +1,65 @@
+"""Read a saved ``--json`` back into its typed result (device-safe).
+
+Every command's ``--json`` starts with ``"kind"``, the command's name. :func:`result_from_dict`
+picks the result class by that kind and rebuilds it, so a result pulled back from a board,
+or saved earlier, renders as the command would have (``render()``) and serialises to the same
+JSON (``to_dict()``). ``convert`` is the exception: its result holds the converter's own
+objects and is rebuilt by nobody (its JSON is complete, for reading).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from edgekit.core.result import CommandResult
+from edgekit.errors import InputError
+
+KINDS = ("bench", "calibrate", "devices", "inspect", "profile", "size", "verify")
+
+
+def result_from_dict(data: Mapping[str, Any], where: str = "the result") -> CommandResult:
+    """The typed result of an edgekit ``--json`` object (InputError when it is not one)."""
+    kind = data.get("kind") if isinstance(data, Mapping) else None
+    if kind not in KINDS:
+        shown = "no kind" if kind is None else f"kind {kind!r}"
+        raise InputError(f"{where} is not a result edgekit can read back ({shown}).",
+                         hint=f"Pass the --json output of one of: {', '.join(KINDS)}.")
+    try:
+        return _build(str(kind), data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InputError(f"{where} is not a complete '{kind}' result ({type(exc).__name__}: {exc}).",
+                         hint="Pass the unchanged --json output of the command, from the same edgekit version.") from None
+
+
+def _build(kind: str, data: Mapping[str, Any]) -> CommandResult:
+    if kind == "bench":
+        from edgekit.bench import BenchReport
+
+        return BenchReport.from_dict(data)
+    if kind == "calibrate":
+        from edgekit.calibrate.report import CalibrateReport
+
+        return CalibrateReport.from_dict(data)
+    if kind == "devices":
+        from edgekit.profile.devices import DeviceList
+
+        return DeviceList.from_dict(data)
+    if kind == "inspect":
+        from edgekit.tflite.inspect import InspectReport
+
+        return InspectReport.from_dict(data)
+    if kind == "profile":
+        from edgekit.profile.report import ProfileReport
+
+        return ProfileReport.from_dict(data)
+    if kind == "size":
+        from edgekit.sizing.report import SourceSizeReport, TFLiteSizeReport
+
+        return TFLiteSizeReport.from_dict(data) if data.get("format") == "tflite" else SourceSizeReport.from_dict(data)
+    from edgekit.verify.compare import VerifyReport
+
+    return VerifyReport.from_dict(data)
+
+
+__all__ = ["KINDS", "result_from_dict"]
