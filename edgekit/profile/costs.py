@@ -12,7 +12,9 @@ MAC conventions (hand-checkable; tests compute them independently):
 - elementwise: ``prod(output) * k`` with k = 1, or 4 for transcendental ops (LOGISTIC, TANH, EXP, ...).
 - SOFTMAX / LOG_SOFTMAX: ``5 * prod(output)``. RESIZE_BILINEAR: ``4 * prod(output)``; nearest: ``prod(output)``.
 - reductions (MEAN, SUM, REDUCE_*): ``prod(input)``.
-- data movement (RESHAPE, CONCATENATION, TRANSPOSE, PAD, SLICE, ...): 0 MACs, bytes only.
+- data movement (RESHAPE, CONCATENATION, TRANSPOSE, PAD, SLICE, ...): 0 MACs, bytes only; so are the
+  resource-variable ops of streaming models (READ_VARIABLE / ASSIGN_VARIABLE copy the variable, VAR_HANDLE
+  and CALL_ONCE only dispatch).
 - TFLite_Detection_PostProcess (custom): ``N * (C + 16 + log2 N + 6 * max_detections)`` scalar steps
   (class ``reduce``, float32), N anchors, C classes: see :func:`postprocess_macs`.
 - anything else: ``8 * (elements in + out)``, class ``other``, flagged ``known = False`` ("estimated roughly").
@@ -43,6 +45,9 @@ _DATA_MOVEMENT = (
     "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "BROADCAST_TO", "SHAPE", "REVERSE_V2", "SPACE_TO_BATCH_ND",
     "BATCH_TO_SPACE_ND",
 )
+# bookkeeping ops: no arithmetic; the variable ops copy the variable's tensor (their bytes), the rest only
+# cost their dispatch (VAR_HANDLE looks a resource up; CALL_ONCE runs its init subgraph on the first invoke)
+_STATE = ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE")
 _REDUCE = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN",
            "L2_NORMALIZATION")
 _POOL = ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
@@ -59,7 +64,7 @@ OP_CLASSES: dict[str, OpClass] = {
     "RESIZE_BILINEAR": OpClass.RESIZE,
     "RESIZE_NEAREST_NEIGHBOR": OpClass.RESIZE,
     **{n: OpClass.ELEMENTWISE for n in _ELEMENTWISE_1 + _ELEMENTWISE_4},
-    **{n: OpClass.DATA_MOVEMENT for n in _DATA_MOVEMENT},
+    **{n: OpClass.DATA_MOVEMENT for n in _DATA_MOVEMENT + _STATE},
     **{n: OpClass.REDUCE for n in _REDUCE},
     **{n: OpClass.POOL for n in _POOL},
 }
@@ -169,7 +174,7 @@ def op_macs(sg: Subgraph, op: Operator) -> tuple[int, bool]:
         return out_n, True
     elif name in _REDUCE:
         return (_prod(in_t.shape) if in_t is not None else out_n), True
-    elif name in _DATA_MOVEMENT:
+    elif name in _DATA_MOVEMENT or name in _STATE:
         return 0, True
     elif name == POSTPROCESS_OP:
         return postprocess_macs(sg, op), True
