@@ -69,8 +69,8 @@ KINDS = ("xnnpack", "builtin")
 DTYPES = ("float32", "int8")
 MAX_THREADS = 4
 # profiles that run another profile's CPU: its per-board figures (memory efficiency, thread curves)
-BOARD_TIES = {"coral-usb-rpi4": "rpi4b", "pixel4-gpu": "pixel4-cpu", "rpi-zero-2w": "rpi3b-plus",
-              "coral-devboard": "rpi3b-plus"}
+BOARD_TIES = {"coral-usb-rpi4": "rpi4b", "pixel4-gpu": "pixel4-cpu", "pixel3-gpu": "pixel3-cpu",
+              "coral-usb-rpi3b-plus": "rpi3b-plus", "rpi-zero-2w": "rpi3b-plus", "coral-devboard": "rpi3b-plus"}
 PRIOR_WEIGHT = 0.1
 TPU_LANES = (8, 16, 32, 64, 128)
 TPU_CACHE_MIB = (6.0, 6.5, 7.0, 7.5, 8.0)
@@ -527,20 +527,89 @@ def used_params(a: dict[str, Any]) -> set[int]:
     return keys
 
 
+def jacobian(theta: np.ndarray, a: dict[str, Any]) -> np.ndarray:
+    """d(ms per row) / d(theta), analytically (rows x parameters): the derivative of :func:`predict`."""
+    n = a["n_rows"]
+    e = np.exp(theta)
+    jac = np.zeros((n, theta.size))
+
+    def add(rows: np.ndarray, keys: np.ndarray, values: np.ndarray) -> None:
+        ok = keys >= 0
+        np.add.at(jac, (rows[ok], keys[ok]), values[ok])
+
+    if len(a["c_row"]):
+        log_eff = (theta[a["c_eff"]] * a["c_effm"]).sum(axis=1)
+        capped = np.exp(log_eff) >= 1.0
+        eff = np.minimum(np.exp(log_eff), 1.0)
+        thr = np.where(a["c_thr"] >= 0, e[np.maximum(a["c_thr"], 0)], 1.0)
+        compute = a["c_work"] / (eff * thr)
+        mem_raw = e[a["c_memk"]]
+        memory = a["c_mem"] / np.minimum(mem_raw, 1.0)
+        cbound = compute >= memory
+        d_eff = np.where(cbound & ~capped, -compute, 0.0)
+        for col in range(a["c_eff"].shape[1]):
+            add(a["c_row"], np.where(a["c_effm"][:, col] > 0, a["c_eff"][:, col], -1), d_eff)
+        add(a["c_row"], a["c_thr"], np.where(cbound, -compute, 0.0))
+        add(a["c_row"], a["c_memk"], np.where(~cbound & (mem_raw < 1.0), -memory, 0.0))
+        ovh = np.where(a["c_ovh"] >= 0, e[np.maximum(a["c_ovh"], 0)] / a["c_clock"] / 1000.0, 0.0)
+        add(a["c_row"], a["c_ovh"], ovh)
+    if len(a["k_row"]):
+        add(a["k_row"], a["k_key"], a["k_mul"] * e[a["k_key"]])
+    if len(a["t_row"]):
+        k_data, k_overlap, k_ovh = a["tpu_keys"]
+        eff_raw = e[a["t_effk"]]
+        compute = a["t_compute"] / np.minimum(eff_raw, 1.0)
+        data = a["t_data"] / e[k_data]
+        busy = np.maximum(compute, data)
+        stream = a["t_stream"] / e[a["t_link"]]
+        ov = float(e[k_overlap])
+        overlap = min(1.0, ov)
+        d_busy = 1.0 - overlap * (busy < stream)
+        d_stream = 1.0 - overlap * (stream <= busy)
+        rows = a["t_row"]
+        add(rows, a["t_effk"], np.where((compute >= data) & (eff_raw < 1.0), -compute * d_busy, 0.0))
+        add(rows, np.full(rows.size, k_data), np.where(data > compute, -data * d_busy, 0.0))
+        add(rows, a["t_link"], -stream * d_stream)
+        if ov < 1.0:
+            add(rows, np.full(rows.size, k_overlap), -overlap * np.minimum(busy, stream))
+        add(rows, np.full(rows.size, k_ovh), a["t_isop"] * e[k_ovh] / 1000.0)
+    if len(a["g_row"]):
+        log_eff = (theta[a["g_eff"]] * a["g_effm"]).sum(axis=1)
+        capped = np.exp(log_eff) >= 1.0
+        eff = np.minimum(np.exp(log_eff), 1.0)
+        rate_raw = np.where(a["g_fp32"] >= 0, e[np.maximum(a["g_fp32"], 0)], 1.0)
+        compute = a["g_compute"] / (eff * np.minimum(rate_raw, 1.0))
+        mem_raw = e[a["g_memk"]]
+        memory = a["g_mem"] / np.minimum(mem_raw, 1.0)
+        cbound = compute >= memory
+        for col in range(a["g_eff"].shape[1]):
+            add(a["g_row"], np.where(a["g_effm"][:, col] > 0, a["g_eff"][:, col], -1),
+                np.where(cbound & ~capped, -compute, 0.0))
+        add(a["g_row"], a["g_fp32"], np.where(cbound & (rate_raw < 1.0), -compute, 0.0))
+        add(a["g_row"], a["g_memk"], np.where(~cbound & (mem_raw < 1.0), -memory, 0.0))
+        launch = np.where(a["g_launch"] >= 0, e[np.maximum(a["g_launch"], 0)] / 1000.0, 0.0)
+        add(a["g_row"], a["g_launch"], launch)
+    return jac
+
+
 def levenberg_marquardt(residual: Callable[[np.ndarray], np.ndarray], x0: np.ndarray, hi: np.ndarray,
-                        iterations: int = 60) -> np.ndarray:
-    """Minimise ||residual(x)||^2 (numerical Jacobian, upper bounds by clipping)."""
+                        iterations: int = 100,
+                        jac_fn: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """Minimise ||residual(x)||^2 (``jac_fn``'s Jacobian, or a numerical one; upper bounds by clipping)."""
     x = np.minimum(x0.copy(), hi)
     r = residual(x)
     cost = float(r @ r)
     mu = 1e-2
     h = 1e-4
     for _ in range(iterations):
-        jac = np.empty((r.size, x.size))
-        for j in range(x.size):
-            xj = x.copy()
-            xj[j] += h
-            jac[:, j] = (residual(xj) - r) / h
+        if jac_fn is not None:
+            jac = jac_fn(x)
+        else:
+            jac = np.empty((r.size, x.size))
+            for j in range(x.size):
+                xj = x.copy()
+                xj[j] += h
+                jac[:, j] = (residual(xj) - r) / h
         g = jac.T @ r
         a = jac.T @ jac
         improved = False
@@ -606,9 +675,16 @@ class Fitter:
             return np.concatenate([w * (np.log(np.maximum(pred, 1e-9)) - target),
                                    lam * (x - prior[free_idx]) / sigma[free_idx]])
 
+        def jac_fn(x: np.ndarray) -> np.ndarray:
+            th = theta.copy()
+            th[free_idx] = x
+            pred = np.maximum(predict(th, sub), 1e-9)
+            d = jacobian(th, sub)[:, free_idx] * (w / pred)[:, None]
+            return np.vstack([d, np.diag(lam / sigma[free_idx])])
+
         out = theta.copy()
         if free_idx.size:
-            out[free_idx] = levenberg_marquardt(residual, theta[free_idx], hi[free_idx])
+            out[free_idx] = levenberg_marquardt(residual, theta[free_idx], hi[free_idx], jac_fn=jac_fn)
         pred = predict(out, sub)
         err = float(np.sum(w ** 2 * (np.log(pred) - target) ** 2))
         return out, err

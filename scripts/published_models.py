@@ -153,7 +153,8 @@ def build_for_row(row: PublishedRow) -> Build | str:
                      note="the TF segmentation tutorial's U-Net: MobileNetV2 encoder + pix2pix upsample decoder")
     if m == "DeepLabV3-MobileNetV2":
         return Build("deeplab_v3_mobilenet_v2", _size(row, 513), dt, fidelity="approximation",
-                     note="MobileNetV2 (output stride 16, dilated last stages) + ASPP-lite + 21 classes + bilinear upsample")
+                     note="MobileNetV2 (output stride 16, dilated last stages) + ASPP-lite + 21 classes + bilinear "
+                          "upsample + ARG_MAX (Coral's file returns the class map)")
     if m == "EfficientDet-Lite":
         if v not in _EDET_LITE:
             return f"unknown EfficientDet-Lite variant {v!r}"
@@ -716,7 +717,33 @@ def efficientdet_lite(b: Build) -> Any:
     return keras.Model(inp, [box, score])
 
 
+def keras_app(b: Build) -> Any:
+    """Any keras.applications class by name (the held-out zoo of scripts/bench_estimator.py)."""
+    name = str(b.opt("cls"))
+    kw: dict[str, Any] = {}
+    if name.startswith(("MobileNetV3", "EfficientNetV2")):
+        kw["include_preprocessing"] = False
+    if name.startswith("MobileNet"):
+        kw["alpha"] = b.dm
+    return _app(name, b, **kw)
+
+
+# the held-out zoo of `scripts/bench_estimator.py` (never used by `edgekit calibrate`): (class, size, width)
+ZOO_APPS: tuple[tuple[str, int, float], ...] = (
+    ("MobileNet", 160, 0.5), ("MobileNetV2", 224, 1.0), ("MobileNetV3Small", 224, 1.0), ("MobileNetV3Large", 224, 1.0),
+    ("EfficientNetB0", 224, 1.0), ("EfficientNetB1", 240, 1.0), ("EfficientNetV2B0", 224, 1.0), ("ResNet50", 224, 1.0),
+    ("ResNet50V2", 224, 1.0), ("DenseNet121", 224, 1.0), ("NASNetMobile", 224, 1.0), ("InceptionV3", 299, 1.0),
+    ("Xception", 224, 1.0),
+)
+
+
+def zoo_builds() -> list[Build]:
+    return [Build("keras_app", (s, s), dt, dm, (("cls", name),), note=f"keras.applications.{name}")
+            for name, s, dm in ZOO_APPS for dt in ("float32", "int8")]
+
+
 ARCHS: dict[str, Callable[[Build], Any]] = {
+    "keras_app": keras_app,
     "mobilenet_v1": lambda b: _app("MobileNet", b, alpha=b.dm, classes=1001),
     "mobilenet_v2": lambda b: _app("MobileNetV2", b, alpha=b.dm, classes=1001),
     "mobilenet_v3_large": lambda b: _app("MobileNetV3Large", b, alpha=b.dm, minimalistic=bool(b.opt("mini", 0)),
@@ -752,6 +779,7 @@ ARCHS: dict[str, Callable[[Build], Any]] = {
     "ssd_resnet50v1_fpn": ssd_resnet50v1_fpn,
     "efficientdet_lite": efficientdet_lite,
 }
+SEGMENTERS_WITH_ARGMAX = frozenset({"deeplab_v3_mobilenet_v2"})
 DETECTORS = frozenset({"ssd_mobilenetv1", "ssd_mobilenetv2", "ssdlite_mobilenetv1", "ssdlite_mobilenetv2",
                        "ssdlite_mobilenetv3large", "ssdlite_mobilenetv3small", "ssd_mobilenetv1_fpn",
                        "ssd_resnet50v1_fpn", "efficientdet_lite"})
@@ -828,6 +856,43 @@ def append_postprocess(data: bytes, max_detections: int = 10) -> bytes:
     return bytes(b.Output())
 
 
+def append_argmax(data: bytes) -> bytes:
+    """Append ARG_MAX over the channels of the model's (only) output, as segmentation exports end (Coral's
+    DeepLab returns the class map, not the logits); the int32 class map replaces the output."""
+    import numpy as np
+    from ai_edge_litert import schema_py_generated as s
+
+    model = s.ModelT.InitFromPackedBuf(bytearray(data), 0)
+    sg = model.subgraphs[0]
+    src = sg.outputs[0]
+    shape = list(sg.tensors[src].shape)
+    buf = s.BufferT()
+    buf.data = np.array([len(shape) - 1], np.int32).tobytes()
+    model.buffers.append(buf)
+    axis = s.TensorT()
+    axis.name, axis.shape, axis.type, axis.buffer = b"argmax_axis", [1], s.TensorType.INT32, len(model.buffers) - 1
+    sg.tensors.append(axis)
+    out = s.TensorT()
+    out.name, out.shape, out.type, out.buffer = b"class_map", shape[:-1], s.TensorType.INT32, 0
+    sg.tensors.append(out)
+    code = s.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = s.BuiltinOperator.ARG_MAX
+    code.version = 2
+    model.operatorCodes.append(code)
+    op = s.OperatorT()
+    op.opcodeIndex = len(model.operatorCodes) - 1
+    op.inputs, op.outputs = [src, len(sg.tensors) - 2], [len(sg.tensors) - 1]
+    op.builtinOptionsType = s.BuiltinOptions.ArgMaxOptions
+    opts = s.ArgMaxOptionsT()
+    opts.outputType = s.TensorType.INT32
+    op.builtinOptions = opts
+    sg.operators.append(op)
+    sg.outputs = [len(sg.tensors) - 1]
+    b = __import__("flatbuffers").Builder(len(data) + 4096)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    return bytes(b.Output())
+
+
 def _postprocess_options(max_detections: int, classes: int) -> list[int]:
     """The op's flexbuffer map (the attributes the OD API export writes)."""
     from flatbuffers import flexbuffers
@@ -876,6 +941,8 @@ def build_inprocess(b: Build, out_dir: Path) -> dict[str, Any]:
         data = result.data
     if b.arch in DETECTORS:
         data = append_postprocess(data)
+    if b.arch in SEGMENTERS_WITH_ARGMAX:
+        data = append_argmax(data)
     target = out_dir / f"{b.key}.tflite"
     tmp_target = target.with_suffix(".tflite.tmp")
     tmp_target.write_bytes(data)
@@ -947,10 +1014,14 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--list", action="store_true", help="list the builds the dataset needs and which are cached")
     ap.add_argument("--build", nargs="*", metavar="KEY", help="build these keys (none: every missing one)")
+    ap.add_argument("--zoo", action="store_true", help="also the held-out zoo of scripts/bench_estimator.py")
     ap.add_argument("--order", choices=("rows", "size"), default="rows",
                     help="build the models most rows need first (rows) or the cheapest first (size)")
     args = ap.parse_args(argv)
     builds, missing = needed_builds()
+    if args.zoo:
+        for b in zoo_builds():
+            builds.setdefault(b.key, Needed(b))
     if args.list or args.build is None:
         for key, need in sorted(builds.items()):
             print(f"{'cached ' if cached(need.build) else 'MISSING'} {key:60s} {len(need.rows):3d} rows  "
