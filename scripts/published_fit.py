@@ -142,7 +142,7 @@ _COSTS: dict[Path, list[OpCost]] = {}
 def model_of(path: Path) -> TFLiteModel:
     if path not in _MODELS:
         _MODELS[path] = load_model(path)
-        _COSTS[path] = graph_costs(_MODELS[path].main)
+        _COSTS[path] = graph_costs(_MODELS[path].main, _MODELS[path].subgraphs)
     return _MODELS[path]
 
 

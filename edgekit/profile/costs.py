@@ -24,7 +24,9 @@ Bytes = every input tensor (activations and constants) + every output tensor, in
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edgekit.profile.schema import OpClass
@@ -235,8 +237,34 @@ def op_cost(sg: Subgraph, op: Operator) -> OpCost:
     )
 
 
-def graph_costs(sg: Subgraph) -> list[OpCost]:
-    return [op_cost(sg, op) for op in sg.operators]
+CONTROL_FLOW = ("IF", "WHILE")
+
+
+def _branch_cost(op: Operator, subgraphs: Sequence[Subgraph]) -> tuple[int, int, bool]:
+    """(MACs, bytes, known) of an IF: its cheaper branch (which one runs depends on the data; a branch with no
+    ops is common: a guard around work that rarely happens); a WHILE: one pass of its body (the trip count is
+    data)."""
+    keys = ("then_subgraph_index", "else_subgraph_index") if op.name == "IF" else ("body_subgraph_index",)
+    options: list[tuple[int, int, bool]] = []
+    for key in keys:
+        idx = op.options.get(key)
+        if not isinstance(idx, int) or not 0 <= idx < len(subgraphs):
+            return 0, 0, False
+        branch = [op_cost(subgraphs[idx], o) for o in subgraphs[idx].operators]
+        options.append((sum(c.macs for c in branch), sum(c.bytes for c in branch), all(c.known for c in branch)))
+    macs, nbytes, known = min(options, key=lambda x: x[0])
+    return macs, nbytes, known and op.name == "IF"
+
+
+def graph_costs(sg: Subgraph, subgraphs: Sequence[Subgraph] = ()) -> list[OpCost]:
+    """Per-op costs of ``sg``; ``subgraphs`` (the model's) lets IF / WHILE cost their branches."""
+    out = [op_cost(sg, op) for op in sg.operators]
+    if subgraphs:
+        for i, op in enumerate(sg.operators):
+            if op.name in CONTROL_FLOW:
+                macs, nbytes, known = _branch_cost(op, subgraphs)
+                out[i] = dataclasses.replace(out[i], op_class=OpClass.OTHER, macs=macs, bytes=nbytes, known=known)
+    return out
 
 
 __all__ = ["OP_CLASSES", "WEIGHT_OPS", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",

@@ -299,8 +299,26 @@ def builtin_efficiency(profile: DeviceProfile, dtype: str, op_class: OpClass) ->
     return profile.efficiency.table(dtype).of(op_class) * profile.runtime.builtin_kernel_factor
 
 
+def memory_ms(profile: DeviceProfile, cost: OpCost, threads: int, model_weight_bytes: int = 0) -> float:
+    """Milliseconds to move the op's bytes: at ``memory_bandwidth x memory_efficiency``, or with a ``[memory]``
+    hierarchy at the bandwidth of the level its working set fits in (weights from DRAM when the model's
+    weights do not fit in the last level; private levels' bandwidth adds up over the threads)."""
+    rt = profile.runtime
+    mem = profile.memory
+    if mem is None:
+        return 1000.0 * cost.bytes / (profile.hardware.memory_bandwidth_gb_per_s * 1e9 * rt.memory_efficiency)
+    level = mem.level_of(cost.bytes)
+    scale = max(1, min(threads, profile.hardware.cores)) if level < mem.private_levels else 1
+    act = cost.bytes - cost.weight_bytes
+    seconds = act / (mem.bandwidth_gb_per_s[level] * 1e9 * scale)
+    wlevel = len(mem.cache_bytes) if model_weight_bytes > mem.cache_bytes[-1] else level
+    wscale = scale if wlevel == level else 1
+    seconds += cost.weight_bytes / (mem.bandwidth_gb_per_s[wlevel] * 1e9 * wscale)
+    return 1000.0 * seconds / rt.memory_efficiency
+
+
 def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: int, key: str | None = None,
-              work: float | None = None) -> float:
+              work: float | None = None, model_weight_bytes: int = 0) -> float:
     """Estimated milliseconds of one op on the profile's CPU (see the module docstring).
 
     ``delegated``: XNNPACK runs it (False: LiteRT's builtin kernel, also for every op when the profile's
@@ -321,9 +339,8 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
         if rt.builtin_per_op_overhead_us is not None:
             overhead_us = rt.builtin_per_op_overhead_us
     peak = profile.peak_gmacs_per_core(dtype) * 1e9
-    compute_s = (cost.macs if work is None else work) / (peak * eff * speedup)
-    memory_s = cost.bytes / (profile.hardware.memory_bandwidth_gb_per_s * 1e9 * rt.memory_efficiency)
-    return 1000.0 * max(compute_s, memory_s) + overhead_us / 1000.0
+    compute_ms = 1000.0 * (cost.macs if work is None else work) / (peak * eff * speedup)
+    return max(compute_ms, memory_ms(profile, cost, threads, model_weight_bytes)) + overhead_us / 1000.0
 
 
 def cpu_placement(profile: DeviceProfile, sg: Subgraph) -> tuple[list[bool], list[str]]:
@@ -338,13 +355,15 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
              threads: int) -> tuple[list[OpEstimate], float, int]:
     """Estimates of the ops in ``include`` on the CPU; (ops, total ms incl. partition/invoke overhead, partitions)."""
     placement, reasons = cpu_placement(profile, sg)
+    model_weights = sum(c.weight_bytes for c in costs)  # what whole-model caching sees (see memory_ms)
     ops: list[OpEstimate] = []
     total = 0.0
     for cost, inc, deleg, why in zip(costs, include, placement, reasons, strict=True):
         if not inc:
             continue
         node = sg.operators[cost.index]
-        ms = cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node), op_work(profile, sg, node, cost))
+        ms = cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node), op_work(profile, sg, node, cost),
+                       model_weights)
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = "" if deleg or profile.runtime.delegate == DelegateKind.NONE else why
@@ -550,7 +569,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     profile = entry.profile
     sg = model.main
     n_threads = max(1, min(threads or profile.runtime.default_threads, profile.hardware.cores))
-    costs = graph_costs(sg)
+    costs = graph_costs(sg, model.subgraphs)
     all_ops = [True] * len(costs)
     notes: list[str] = []
     edgetpu_report: EdgeTPUSplit | None = None

@@ -23,6 +23,7 @@ File layout (every key carries its unit; unknown keys are rejected by name)::
     [op_efficiency.int8]             # optional: HARD_SWISH = 0.01 ... per op name, overrides the class figure
     [gemm]                           # optional: GEMM tile padding and per-output cost of conv/fully-connected
     [builtin_efficiency.float32]     # optional: LiteRT's builtin kernels (ops outside XNNPACK, or delegate = "none")
+    [memory]                         # optional: cache levels and their bandwidths (calibrate measures them)
     [edgetpu] / [gpu]                # accelerator figures, when accelerator says so
     [fit]                            # optional: how the fitted figures were obtained, rows and residuals
     [accuracy]                       # optional: the expected error band (leave-one-out or held-out validation)
@@ -257,6 +258,40 @@ class Hardware:
 
 
 @dataclass(frozen=True)
+class Memory:
+    """The memory hierarchy as the CPU's kernels see it (``edgekit calibrate`` measures it; optional).
+
+    ``cache_bytes`` are the cache levels that matter, smallest first (e.g. the per-core L2 and the shared
+    last-level cache); ``bandwidth_gb_per_s`` holds one more entry than ``cache_bytes``: the copy bandwidth
+    with the data in each level, then from DRAM. An op reads and writes at the bandwidth of the smallest level
+    its working set (inputs + outputs + weights) fits in; its weights come from DRAM whenever the model's
+    weights do not fit in the last level (whole models evict them between uses, micro-benchmarks do not).
+    The first ``private_levels`` levels are per core: their bandwidth adds up over the threads.
+    """
+
+    cache_bytes: tuple[int, ...] = field(metadata=_rng(1, None, unit="bytes"))
+    bandwidth_gb_per_s: tuple[float, ...] = field(metadata=_rng(0.0, 1e5, lo_open=True, unit="GB/s"))
+    private_levels: int = field(default=1, metadata=_rng(0, 16))
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        if len(self.bandwidth_gb_per_s) != len(self.cache_bytes) + 1:
+            raise ProfileError(
+                f"'bandwidth_gb_per_s' needs {len(self.cache_bytes) + 1} values (one per cache level, then DRAM), "
+                f"got {len(self.bandwidth_gb_per_s)}.", hint="List the bandwidth of each level and of DRAM.")
+        if list(self.cache_bytes) != sorted(self.cache_bytes):
+            raise ProfileError("'cache_bytes' must grow from the first level to the last.",
+                               hint="List the cache levels smallest first, e.g. [524288, 33554432].")
+
+    def level_of(self, working_set_bytes: int) -> int:
+        """Index of the level (len(cache_bytes) = DRAM) a working set of this size lives in."""
+        for i, size in enumerate(self.cache_bytes):
+            if working_set_bytes <= size:
+                return i
+        return len(self.cache_bytes)
+
+
+@dataclass(frozen=True)
 class Runtime:
     """How LiteRT runs on the device, and the fitted overheads."""
 
@@ -400,6 +435,7 @@ class DeviceProfile:
     gemm: Gemm | None = None
     # LiteRT's builtin kernels per class (ops outside XNNPACK); absent: efficiency x builtin_kernel_factor
     builtin_efficiency: Efficiencies | None = None
+    memory: Memory | None = None
     edgetpu: EdgeTPU | None = None
     gpu: GPU | None = None
     fit: Fit | None = None
@@ -572,7 +608,7 @@ def load_profile(path: str | Path) -> DeviceProfile:
 
 __all__ = [
     "SCHEMA_VERSION", "OpClass", "Accelerator", "DelegateKind", "EfficiencyTable", "Efficiencies",
-    "ThreadSpeedup", "OpEfficiency", "Gemm", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "Accuracy", "LINKS",
+    "ThreadSpeedup", "OpEfficiency", "Gemm", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "Accuracy", "Memory", "LINKS",
     "DeviceProfile",
     "profile_from_dict", "load_profile",
 ]
