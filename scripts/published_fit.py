@@ -211,8 +211,12 @@ def _prior_curve(p: DeviceProfile, kind: str, dtype: str, t: int) -> float:
 class Model:
     """The parameter layout of every shipped profile and the mapping back to profile figures."""
 
-    def __init__(self, profiles: dict[str, DeviceProfile]) -> None:
+    def __init__(self, profiles: dict[str, DeviceProfile], neutral: bool = True) -> None:
+        """``neutral``: the ratios between kernel families, dtypes and op classes start at 1 (the hardware
+        figures already hold the int8/float32 and per-class peak differences), so a ratio the data cannot see
+        stays neutral; otherwise they start from the current profiles' values."""
         self.profiles = profiles
+        self.neutral = neutral
         self.p = Params()
         # CPU: per core
         first_of_core: dict[str, DeviceProfile] = {}
@@ -235,14 +239,14 @@ class Model:
                     if kind == "xnnpack" and dt == "float32":
                         continue
                     v = _prior_eff(refp, kind, dt, "conv") / _prior_eff(refp, "xnnpack", "float32", "conv")
-                    self.p.add(f"kd/{grp}/{kind}/{dt}", v, 1.0)
+                    self.p.add(f"kd/{grp}/{kind}/{dt}", 1.0 if neutral else v, 1.0)
         for kind in KINDS:
             for dt in DTYPES:
                 for cls in CLASSES:
                     if cls == "conv":
                         continue
                     v = _prior_eff(ref, "xnnpack", "float32", cls) / _prior_eff(ref, "xnnpack", "float32", "conv")
-                    self.p.add(f"ratio/{kind}/{dt}/{cls}", v, 1.0)
+                    self.p.add(f"ratio/{kind}/{dt}/{cls}", 1.0 if neutral else v, 1.0)
         for pid in sorted({board_of(i) for i in profiles}):
             prof = profiles[pid]
             self.p.add(f"mem/{pid}", prof.runtime.memory_efficiency, 1.0, hi=1.0)
@@ -274,12 +278,13 @@ class Model:
             self.p.add(f"gpu/{pid}/base", g.efficiency.conv, 2.0, hi=1.0)
             for cls in CLASSES:
                 if cls != "conv":
-                    self.p.add(f"gpu/ratio/{cls}", getattr(g.efficiency, cls) / g.efficiency.conv, 1.0)
+                    self.p.add(f"gpu/ratio/{cls}", 1.0 if neutral else getattr(g.efficiency, cls) / g.efficiency.conv, 1.0)
             self.p.add(f"gpu/{pid}/launch", max(g.per_op_overhead_us, 1.0), 1.5)
             self.p.add(f"gpu/{pid}/invoke", max(g.invoke_overhead_us, 1.0), 1.5)
             self.p.add(f"gpu/{pid}/mem", g.memory_efficiency, 1.0, hi=1.0)
             self.p.add(f"gpu/{pid}/fp32", g.fp32_rate, 0.25, hi=1.0)
             self.p.add(f"gpu/{pid}/part", max(g.partition_overhead_us, 10.0), 1.5)
+            self.p.add(f"gpu/{pid}/red", max(g.reduction_ns, 0.1), 2.0)
 
     # -- keys
     def eff_keys(self, prof: DeviceProfile, kind: str, dt: str, cls: str) -> list[int]:
@@ -331,6 +336,8 @@ class Terms:
     g_mem: list[float] = field(default_factory=list)  # ms at memory efficiency 1
     g_memk: list[int] = field(default_factory=list)
     g_launch: list[int] = field(default_factory=list)
+    g_red: list[float] = field(default_factory=list)  # reduction length (ms at 1 ns per element: x 1e-6)
+    g_redk: list[int] = field(default_factory=list)
     fixed: list[float] = field(default_factory=list)  # per row: ms from hardware figures alone (GPU hand-over copies)
 
     def arrays(self) -> dict[str, Any]:
@@ -455,6 +462,8 @@ def build_terms(m: Model, rows: Sequence[FitRow], lanes: int = 64, cache_bytes: 
                 terms.g_mem.append(k.elements * (2 if fp16 else 4) / (gpu.memory_bandwidth_gb_per_s * 1e6))
                 terms.g_memk.append(m.p.index[f"gpu/{pid}/mem"])
                 terms.g_launch.append(m.p.index[f"gpu/{pid}/launch"])
+                terms.g_red.append(k.reduction * 1e-6)
+                terms.g_redk.append(m.p.index[f"gpu/{pid}/red"])
             terms.k_row.append(r)
             terms.k_key.append(m.p.index[f"gpu/{pid}/invoke"])
             terms.k_mul.append(plan.partitions / 1000.0)
@@ -502,8 +511,9 @@ def predict(theta: np.ndarray, a: dict[str, Any]) -> np.ndarray:
         rate = np.where(a["g_fp32"] >= 0, np.minimum(e[np.maximum(a["g_fp32"], 0)], 1.0), 1.0)
         compute = a["g_compute"] / (eff * rate)
         memory = a["g_mem"] / np.minimum(e[a["g_memk"]], 1.0)
+        chain = a["g_red"] * e[a["g_redk"]]
         launch = np.where(a["g_launch"] >= 0, e[np.maximum(a["g_launch"], 0)] / 1000.0, 0.0)
-        out += np.bincount(a["g_row"], np.maximum(compute, memory) + launch, minlength=n)
+        out += np.bincount(a["g_row"], np.maximum(np.maximum(compute, memory), chain) + launch, minlength=n)
     return out
 
 
@@ -518,7 +528,7 @@ def _weights(rows: Sequence[FitRow]) -> np.ndarray:
 
 def used_params(a: dict[str, Any]) -> set[int]:
     keys: set[int] = set()
-    for name in ("c_thr", "c_memk", "c_ovh", "k_key", "t_effk", "t_link", "g_fp32", "g_memk", "g_launch"):
+    for name in ("c_thr", "c_memk", "c_ovh", "k_key", "t_effk", "t_link", "g_fp32", "g_memk", "g_launch", "g_redk"):
         keys.update(int(k) for k in np.asarray(a[name]).ravel() if k >= 0)
     for name, mask in (("c_eff", "c_effm"), ("g_eff", "g_effm")):
         arr = np.asarray(a[name])
@@ -581,12 +591,16 @@ def jacobian(theta: np.ndarray, a: dict[str, Any]) -> np.ndarray:
         compute = a["g_compute"] / (eff * np.minimum(rate_raw, 1.0))
         mem_raw = e[a["g_memk"]]
         memory = a["g_mem"] / np.minimum(mem_raw, 1.0)
-        cbound = compute >= memory
+        chain = a["g_red"] * e[a["g_redk"]]
+        cbound = (compute >= memory) & (compute >= chain)
+        mbound = (memory > compute) & (memory >= chain)
+        rbound = ~cbound & ~mbound
         for col in range(a["g_eff"].shape[1]):
             add(a["g_row"], np.where(a["g_effm"][:, col] > 0, a["g_eff"][:, col], -1),
                 np.where(cbound & ~capped, -compute, 0.0))
         add(a["g_row"], a["g_fp32"], np.where(cbound & (rate_raw < 1.0), -compute, 0.0))
-        add(a["g_row"], a["g_memk"], np.where(~cbound & (mem_raw < 1.0), -memory, 0.0))
+        add(a["g_row"], a["g_memk"], np.where(mbound & (mem_raw < 1.0), -memory, 0.0))
+        add(a["g_row"], a["g_redk"], np.where(rbound, chain, 0.0))
         launch = np.where(a["g_launch"] >= 0, e[np.maximum(a["g_launch"], 0)] / 1000.0, 0.0)
         add(a["g_row"], a["g_launch"], launch)
     return jac
@@ -816,11 +830,11 @@ def profile_from_theta(m: Model, pid: str, theta: np.ndarray, extra: dict[str, A
         invoke_overhead_us=_round(float(e[m.p.index[f"invoke/{core}"]]) / clock),
         partition_overhead_us=_round(float(e[m.p.index[f"part/{core}"]]) / clock),
         memory_efficiency=_round(min(1.0, float(e[m.p.index[f"mem/{board}"]]))),
-        builtin_kernel_factor=_round(m.eff(theta, prof, "builtin", "int8", "conv") / max(1e-9, m.eff(theta, prof, "xnnpack", "int8", "conv"))),
+        builtin_kernel_factor=min(1.0, max(1e-4, _round(m.eff(theta, prof, "builtin", "int8", "conv")
+                                                        / max(1e-9, m.eff(theta, prof, "xnnpack", "int8", "conv"))))),
         thread_speedup=ThreadSpeedup(float32=curve("xnnpack", "float32"), int8=curve("xnnpack", "int8")),
         thread_speedup_builtin=ThreadSpeedup(float32=curve("builtin", "float32"), int8=curve("builtin", "int8")),
     )
-    rt = dataclasses.replace(rt, builtin_kernel_factor=min(1.0, max(1e-4, rt.builtin_kernel_factor)))
     out = dataclasses.replace(
         prof, runtime=rt,
         efficiency=Efficiencies(float32=table("xnnpack", "float32"), int8=table("xnnpack", "int8")),
@@ -853,6 +867,7 @@ def profile_from_theta(m: Model, pid: str, theta: np.ndarray, extra: dict[str, A
             memory_efficiency=_round(min(1.0, float(e[m.p.index[f"gpu/{pid}/mem"]]))),
             fp32_rate=_round(min(1.0, float(e[m.p.index[f"gpu/{pid}/fp32"]]))),
             partition_overhead_us=_round(float(e[m.p.index[f"gpu/{pid}/part"]])),
+            reduction_ns=_round(float(e[m.p.index[f"gpu/{pid}/red"]])),
         ))
     return out
 

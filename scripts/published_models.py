@@ -957,6 +957,78 @@ def build_inprocess(b: Build, out_dir: Path) -> dict[str, Any]:
     return info
 
 
+def build_family_inprocess(builds: list[Build], out_dir: Path) -> None:
+    """Build several dtypes of one network (same arch, size, width, options) with one Keras model and ONE
+    export: edgekit's loader exports the SavedModel once, edgekit's converter runs once per dtype."""
+    import importlib.metadata as md
+    import tempfile
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    keras = _keras()
+    from edgekit.core.quant import QuantizeMode
+    from edgekit.data import permute_samples
+    from edgekit.host.convert.config import ConvertConfig
+    from edgekit.host.convert.loaders import load_source
+    from edgekit.host.convert.pipeline import load_data
+    from edgekit.host.convert.quantize import convert, map_to_signature, signature_input_names
+    from edgekit.host.source_model import LoadOptions
+
+    keras.utils.set_random_seed(0)
+    t0 = time.monotonic()
+    first = builds[0]
+    model = ARCHS[first.arch](first)
+    params = int(model.count_params())
+    with tempfile.TemporaryDirectory(prefix="edgekit-published-") as tmp:
+        src = Path(tmp) / "model.keras"
+        model.save(src)
+        del model
+        keras.backend.clear_session()
+        source = load_source(src, LoadOptions())
+        try:
+            assert source.saved_model_dir is not None
+            sig = signature_input_names(source.saved_model_dir)
+            for b in builds:
+                config = ConvertConfig(model=src, output=Path(tmp) / "out.tflite", calibration_samples=4,
+                                       quantize=QuantizeMode.INT8 if b.dtype == "int8" else QuantizeMode.NONE)
+                arrays, _ = load_data(config, source, [])
+                mapping = map_to_signature([x.name for x in source.inputs], sig, [])
+                samples = {mapping[x.name]: permute_samples(arrays[x.name], x.to_tflite_perm) for x in source.inputs}
+                data, _ = convert(source.saved_model_dir, config.quantize, config.resolved_io_type, config.per_tensor,
+                                  samples, config.keep_float, False)
+                if b.arch in DETECTORS:
+                    data = append_postprocess(data)
+                if b.arch in SEGMENTERS_WITH_ARGMAX:
+                    data = append_argmax(data)
+                target = out_dir / f"{b.key}.tflite"
+                tmp_target = target.with_suffix(".tflite.tmp")
+                tmp_target.write_bytes(data)
+                tmp_target.replace(target)
+                info = {"key": b.key, "build": dataclasses.asdict(b), "builder_version": BUILDER_VERSION,
+                        "params": params, "bytes": len(data), "seconds": round(time.monotonic() - t0, 1),
+                        "tensorflow": md.version("tensorflow"), "keras": md.version("keras"),
+                        "converter": "edgekit.host.convert.quantize.convert after edgekit's Keras loader (one export "
+                                     "for every dtype; synthetic calibration, batch 1)"}
+                (out_dir / f"{b.key}.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+        finally:
+            source.close()
+
+
+def build_family(builds: list[Build], timeout_s: float = 7200.0) -> None:
+    """Build every not-yet-cached dtype of one network in one child process."""
+    todo = [b for b in builds if cached(b) is None]
+    if not todo:
+        return
+    specs = json.dumps([dataclasses.asdict(b) for b in todo])
+    code = (f"import sys, json; sys.path.insert(0, {str(Path(__file__).parent)!r}); import published_models as p; "
+            f"bs = [p.dataclasses.replace(p.Build(**d), size=tuple(d['size']), options=tuple(tuple(o) for o in "
+            f"d['options'])) for d in json.loads({specs!r})]; p.build_family_inprocess(bs, p.cache_dir())")
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=timeout_s)
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["(no output)"])[-1]
+        raise RuntimeError(f"building {todo[0].key} (+{len(todo) - 1}) failed: {tail[:300]}")
+
+
 def cached(b: Build) -> Path | None:
     """The cached .tflite of ``b`` when it was built by this builder version."""
     d = cache_dir()
@@ -1034,20 +1106,26 @@ def main(argv: list[str] | None = None) -> int:
         if args.build is None:
             return 0
     todo = [builds[k] for k in args.build] if args.build else [n for n in builds.values() if not cached(n.build)]
+    # one child per network: its dtypes share the Keras model and the export
+    families: dict[tuple[Any, ...], list[Needed]] = {}
+    for n in todo:
+        b = n.build
+        families.setdefault((b.arch, b.size, b.dm, b.options), []).append(n)
+    order = list(families.values())
     if args.order == "rows":
-        todo.sort(key=lambda n: -len(n.rows))
+        order.sort(key=lambda f: -sum(len(n.rows) for n in f))
     else:
-        todo.sort(key=lambda n: n.build.size[0] * n.build.size[1])
+        order.sort(key=lambda f: f[0].build.size[0] * f[0].build.size[1])
     failed = 0
-    for i, need in enumerate(todo, 1):
+    for i, fam in enumerate(order, 1):
         t0 = time.monotonic()
+        keys = ", ".join(n.build.key for n in fam)
         try:
-            path = build(need.build)
-            print(f"[{i}/{len(todo)}] {need.build.key}: {path.stat().st_size:,} bytes ({time.monotonic() - t0:.0f} s)",
-                  file=sys.stderr, flush=True)
+            build_family([n.build for n in fam])
+            print(f"[{i}/{len(order)}] {keys} ({time.monotonic() - t0:.0f} s)", file=sys.stderr, flush=True)
         except (RuntimeError, subprocess.TimeoutExpired) as exc:
             failed += 1
-            print(f"[{i}/{len(todo)}] {need.build.key}: FAILED {exc}", file=sys.stderr, flush=True)
+            print(f"[{i}/{len(order)}] {keys}: FAILED {exc}", file=sys.stderr, flush=True)
     return 1 if failed else 0
 
 

@@ -450,6 +450,7 @@ class GPUKernel:
     macs: int
     op_class: OpClass
     elements: int
+    reduction: int = 1  # the main op's reduction length per output (kh*kw*Cin of a conv, kh*kw depthwise, Cin FC)
 
 
 def gpu_kernels(sg: Subgraph, costs: list[OpCost], kernels: tuple[tuple[int, ...], ...]) -> list[GPUKernel]:
@@ -462,20 +463,36 @@ def gpu_kernels(sg: Subgraph, costs: list[OpCost], kernels: tuple[tuple[int, ...
         read = {t for i in members for t in sg.operators[i].inputs if t >= 0 and t not in inside}
         written = {t for t in inside if t in graph_out or not users.get(t) or any(j not in mine for j in users[t])}
         elems = sum(max(1, sg.tensor(t).num_elements) for t in read | written)
-        out.append(GPUKernel(members, sum(costs[i].macs for i in members), costs[members[0]].op_class, elems))
+        out.append(GPUKernel(members, sum(costs[i].macs for i in members), costs[members[0]].op_class, elems,
+                             _reduction(sg, sg.operators[members[0]])))
     return out
 
 
+def _reduction(sg: Subgraph, op: Operator) -> int:
+    w = sg.tensor(op.inputs[1]).shape if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
+    if op.name in ("CONV_2D", "TRANSPOSE_CONV") and len(w) == 4:
+        return int(w[1] * w[2] * w[3])
+    if op.name == "DEPTHWISE_CONV_2D" and len(w) == 4:
+        return int(w[1] * w[2])
+    if op.name == "FULLY_CONNECTED" and len(w) == 2:
+        return int(w[1])
+    if op.name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        return int(op.options.get("filter_width", 1) or 1) * int(op.options.get("filter_height", 1) or 1)
+    return 1
+
+
 def gpu_kernel_ms(profile: DeviceProfile, k: GPUKernel, precision: str) -> float:
-    """One GPU kernel: max(arithmetic, memory) + launch overhead. Arithmetic at the float16 peak (float32: times
-    ``fp32_rate``) and the class efficiency of the main op; memory at 2 bytes per element in float16 (4 in
-    float32) and the GPU's memory bandwidth x ``memory_efficiency``."""
+    """One GPU kernel: max(arithmetic, memory, per-thread chain) + launch overhead. Arithmetic at the float16
+    peak (float32: times ``fp32_rate``) and the class efficiency of the main op; memory at 2 bytes per element
+    in float16 (4 in float32) and the GPU's memory bandwidth x ``memory_efficiency``; the chain: the reduction
+    each thread walks x ``reduction_ns`` (what bounds a kernel with too few threads to fill the GPU)."""
     gpu = profile.gpu
     assert gpu is not None
     rate = gpu.peak_fp16_gmacs * 1e9 * (1.0 if precision == "float16" else gpu.fp32_rate)
     compute_s = k.macs / (rate * gpu.efficiency.of(k.op_class)) if k.macs else 0.0
     memory_s = k.elements * (2 if precision == "float16" else 4) / (gpu.memory_bandwidth_gb_per_s * 1e9 * gpu.memory_efficiency)
-    return 1000.0 * max(compute_s, memory_s) + gpu.per_op_overhead_us / 1000.0
+    chain_s = k.reduction * gpu.reduction_ns * 1e-9
+    return 1000.0 * max(compute_s, memory_s, chain_s) + gpu.per_op_overhead_us / 1000.0
 
 
 def _gpu_estimate(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost],
