@@ -284,7 +284,7 @@ class Model:
             self.p.add(f"gpu/{pid}/mem", g.memory_efficiency, 1.0, hi=1.0)
             self.p.add(f"gpu/{pid}/fp32", g.fp32_rate, 0.25, hi=1.0)
             self.p.add(f"gpu/{pid}/part", max(g.partition_overhead_us, 10.0), 1.5)
-            self.p.add(f"gpu/{pid}/red", max(g.reduction_ns, 0.1), 2.0)
+            self.p.add(f"gpu/{pid}/red", g.reduction_ns or 100.0, 2.0)
 
     # -- keys
     def eff_keys(self, prof: DeviceProfile, kind: str, dt: str, cls: str) -> list[int]:

@@ -372,8 +372,9 @@ class GPU:
     precision: str = "float16"
     memory_efficiency: float = field(default=1.0, metadata=FRACTION)
     partition_overhead_us: float = field(default=0.0, metadata=_rng(0.0, 1e6, unit="microseconds"))
-    # a kernel's per-thread chain: each GPU thread walks the reduction (kh*kw*Cin of a conv) serially, so a
-    # kernel takes at least reduction x this long however few threads it has (under-occupied GPUs)
+    # a kernel's per-thread chain: each GPU thread walks its reduction (kh*kw*Cin of a conv) serially, one
+    # dependent load per step, so a kernel takes at least reduction x this long however few threads it has
+    # (a memory-latency figure, not an ALU one: what bounds kernels that cannot fill the GPU)
     reduction_ns: float = field(default=0.0, metadata=_rng(0.0, 1e6, unit="nanoseconds"))
 
     def __post_init__(self) -> None:
