@@ -780,6 +780,9 @@ ARCHS: dict[str, Callable[[Build], Any]] = {
     "efficientdet_lite": efficientdet_lite,
 }
 SEGMENTERS_WITH_ARGMAX = frozenset({"deeplab_v3_mobilenet_v2"})
+# the exporters' max_detections: google/automl's tflite export 100 (hparams tflite_max_detections), the TF OD API's
+# export_tflite_ssd_graph 10
+MAX_DETECTIONS = {"efficientdet_lite": 100}
 DETECTORS = frozenset({"ssd_mobilenetv1", "ssd_mobilenetv2", "ssdlite_mobilenetv1", "ssdlite_mobilenetv2",
                        "ssdlite_mobilenetv3large", "ssdlite_mobilenetv3small", "ssd_mobilenetv1_fpn",
                        "ssd_resnet50v1_fpn", "efficientdet_lite"})
@@ -893,6 +896,28 @@ def append_argmax(data: bytes) -> bytes:
     return bytes(b.Output())
 
 
+def set_max_detections(path: Path, max_detections: int) -> None:
+    """Rewrite the post-processing op's options of a cached detector in place (no rebuild)."""
+    from ai_edge_litert import schema_py_generated as s
+
+    model = s.ModelT.InitFromPackedBuf(bytearray(path.read_bytes()), 0)
+    sg = model.subgraphs[0]
+    for op in sg.operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        if code.customCode == b"TFLite_Detection_PostProcess":
+            classes = int(sg.tensors[op.inputs[1]].shape[-1])
+            op.customOptions = _postprocess_options(max_detections, classes)
+            for t in op.outputs[:3]:
+                shape = list(sg.tensors[t].shape)
+                shape[1] = max_detections
+                sg.tensors[t].shape = shape
+    b = __import__("flatbuffers").Builder(path.stat().st_size + 4096)
+    b.Finish(model.Pack(b), file_identifier=b"TFL3")
+    tmp = path.with_suffix(".tflite.tmp")
+    tmp.write_bytes(bytes(b.Output()))
+    tmp.replace(path)
+
+
 def _postprocess_options(max_detections: int, classes: int) -> list[int]:
     """The op's flexbuffer map (the attributes the OD API export writes)."""
     from flatbuffers import flexbuffers
@@ -940,7 +965,7 @@ def build_inprocess(b: Build, out_dir: Path) -> dict[str, Any]:
         result = run_convert(config)
         data = result.data
     if b.arch in DETECTORS:
-        data = append_postprocess(data)
+        data = append_postprocess(data, MAX_DETECTIONS.get(b.arch, 10))
     if b.arch in SEGMENTERS_WITH_ARGMAX:
         data = append_argmax(data)
     target = out_dir / f"{b.key}.tflite"
@@ -996,7 +1021,7 @@ def build_family_inprocess(builds: list[Build], out_dir: Path) -> None:
                 data, _ = convert(source.saved_model_dir, config.quantize, config.resolved_io_type, config.per_tensor,
                                   samples, config.keep_float, False)
                 if b.arch in DETECTORS:
-                    data = append_postprocess(data)
+                    data = append_postprocess(data, MAX_DETECTIONS.get(b.arch, 10))
                 if b.arch in SEGMENTERS_WITH_ARGMAX:
                     data = append_argmax(data)
                 target = out_dir / f"{b.key}.tflite"

@@ -197,7 +197,7 @@ def postprocess_macs(sg: Subgraph, op: Operator) -> int:
         return 0
     n = _prod(boxes.shape[:-1])
     classes = max(1, scores.shape[-1])
-    max_det = int(op.options.get("max_detections", 10) or 10) if isinstance(op.options, dict) else 10
+    max_det = int(op.options.get("max_detections", 10) or 10)
     return int(n * (classes + 16 + math.log2(max(n, 2)) + 6 * max_det))
 
 

@@ -9,9 +9,10 @@ everything after it run on the host CPU (one TPU subgraph). Float model
 inputs quantized by a leading QUANTIZE and float outputs produced by a
 trailing DEQUANTIZE are converted on the CPU without splitting the graph.
 Parameters of mapped ops fill the on-chip cache in op order; what does not
-fit is streamed over the host link on every inference. RESIZE_BILINEAR to a
-large output is left to the CPU ("might not be mapped ... to avoid loss in
-precision", the compiler's op table): modelled as an output of more than
+fit is streamed over the host link on every inference. A resize or LOGISTIC with
+a large output is left to the CPU ("might not be mapped ... to avoid loss in
+precision", the compiler's op table; "not mapped due to some unspecified
+limitation" in its logs): modelled as an output of more than
 ``RESIZE_MAX_ELEMENTS`` elements.
 
 Time on the chip, per mapped op (every figure from the profile's ``[edgetpu]``)::
@@ -43,6 +44,9 @@ from edgekit.profile.schema import EdgeTPU
 from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
 
 RESIZE_MAX_ELEMENTS = 1 << 20
+# ops the compiler leaves to the CPU when their output is large (google-coral/edgetpu issues #31: a bilinear
+# resize maps at 128x128 but not at 512x512; #490: the LOGISTIC over EfficientDet-Lite's 19,206 x 90 scores)
+LARGE_OUTPUT_LIMITED = frozenset({"RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "LOGISTIC"})
 
 EDGETPU_OPS = frozenset({
     "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXPAND_DIMS",
@@ -126,10 +130,11 @@ def op_unmappable_reason(sg: Subgraph, op: Operator) -> str:
     act = op.options.get("fused_activation_function")
     if act not in _OK_ACTIVATIONS:
         return f"fused activation {act} is not supported"
-    if op.name == "RESIZE_BILINEAR" and op.outputs and op.outputs[0] >= 0:
+    if op.name in LARGE_OUTPUT_LIMITED and op.outputs and op.outputs[0] >= 0:
         out = sg.tensor(op.outputs[0])
         if math.prod(max(1, d) for d in out.shape) > RESIZE_MAX_ELEMENTS:
-            return f"RESIZE_BILINEAR to {list(out.shape)} is left to the CPU (large outputs lose precision)"
+            return (f"{op.name} with a {list(out.shape)} output is left to the CPU (the compiler's \"not mapped "
+                    f"due to some unspecified limitation\" on large tensors)")
     return ""
 
 

@@ -487,6 +487,26 @@ def _opcodes(model: Any, bounds: _Bounds) -> list[tuple[str, int, int, str | Non
     return out
 
 
+# custom ops whose options (a flexbuffer map of numbers) the cost model reads
+_FLEXBUFFER_OPTION_OPS = frozenset({"TFLite_Detection_PostProcess"})
+
+
+def _custom_options(op: Any, bounds: _Bounds) -> dict[str, Any]:
+    """The flexbuffer map of a known custom op's options: numbers and booleans only ({} when unreadable)."""
+    n = op.CustomOptionsLength()
+    if not n or n * 1 > bounds.size:
+        return {}
+    try:
+        from flatbuffers import flexbuffers
+
+        value = flexbuffers.Loads(bytes(op.CustomOptionsAsNumpy().tobytes()))
+    except Exception:  # noqa: BLE001 - a malformed blob only loses the options, the model stays readable
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, bool | int | float)}
+
+
 def _operator(op: Any, index: int, opcodes: list[tuple[str, int, int, str | None]], bounds: _Bounds) -> Operator:
     idx = int(op.OpcodeIndex())
     if idx >= len(opcodes):
@@ -498,6 +518,8 @@ def _operator(op: Any, index: int, opcodes: list[tuple[str, int, int, str | None
     options = _options_dict(S.BuiltinOptionsCreator(op.BuiltinOptionsType(), op.BuiltinOptions()))
     if not options and op.BuiltinOptions2Type():
         options = _options_dict(S.BuiltinOptions2Creator(op.BuiltinOptions2Type(), op.BuiltinOptions2()))
+    if custom in _FLEXBUFFER_OPTION_OPS:
+        options = _custom_options(op, bounds)
     return Operator(
         index=index,
         name=name,
