@@ -171,6 +171,17 @@ def build_for_row(row: PublishedRow) -> Build | str:
             size = (300, 300)
             note += "; the page prints 224x224 but Coral's SSD files are 300x300 (built at 300)"
         return Build(m.lower().replace("-", "_"), size, dt, dm, fidelity="approximation", note=note)
+    if m == "SSDLite-MobileDet":
+        which = "cpu" if "_cpu" in v else "edgetpu" if "_edgetpu" in v else ""
+        if not which:
+            return f"MobileDet variant {v!r} is not built (the DSP/GPU search spaces have no usable rows)"
+        return Build("ssdlite_mobiledet", _size(row, 320), dt, options=(("v", which),), fidelity="approximation",
+                     note=f"TF OD API mobiledet_{which}_backbone layer list (C4/C5) + SSDLite maps and heads, "
+                          "91 classes, TFLite_Detection_PostProcess appended")
+    if m == "SSDLite-MobileNetEdgeTPU":
+        return Build("ssdlite_mobilenet_edgetpu", _size(row, 320), dt, fidelity="approximation",
+                     note="TF-slim mobilenet_v3.V3_EDGETPU (layer_18 expansion + layer_23) + SSDLite maps and heads, "
+                          "91 classes, TFLite_Detection_PostProcess appended")
     if m in ("SSD-MobileNetV1-FPN", "SSD-ResNet50V1-FPN"):
         return Build(m.lower().replace("-", "_"), _size(row, 640), dt, fidelity="approximation",
                      note="backbone + FPN P3-P7 (256 ch) + weight-shared 4x conv3x3 box/class towers, 6 anchors, "
@@ -643,6 +654,148 @@ def ssd_resnet50v1_fpn(b: Build) -> Any:
     return _fpn_ssd(b, "resnet50")
 
 
+# ---- MobileDet and MobileNet-EdgeTPU (TF OD API SSDLite feature extractors)
+
+def _scale8(filters: float, mult: float = 1.0) -> int:
+    """The OD API MobileDet rounding: to a multiple of 8, half up, at least 8."""
+    return max(8, int(int(filters) * mult / 8 + 0.5) * 8)
+
+
+def _se(h: Any, hidden: int, act: str) -> Any:
+    L = _keras().layers
+    g = L.GlobalAveragePooling2D(keepdims=True)(h)
+    g = L.Conv2D(hidden, 1, activation=act)(g)
+    g = L.Conv2D(int(h.shape[-1]), 1, activation="sigmoid")(g)
+    return L.Multiply()([h, g])
+
+
+def _dw(h: Any, kernel: int, strides: int, act: str) -> Any:
+    L = _keras().layers
+    h = L.DepthwiseConv2D(kernel, strides=strides, padding="same", use_bias=False)(h)
+    h = L.BatchNormalization(epsilon=1e-2)(h)
+    return L.Activation(act)(h)
+
+
+# One MobileDet block per row: (kind, filters, expansion, kernel, stride, residual); kinds: "ibn" inverted
+# bottleneck (1x1 expand, kxk depthwise, [SE], 1x1 project), "fused" (kxk expand, 1x1 project), "tucker"
+# (1x1 to in*r_in, kxk to out*r_out, 1x1 project; expansion slot = (r_in, r_out)), "ibn0" (no expansion).
+# Layer lists of the TF OD API's mobiledet_{cpu,edgetpu}_backbone (arXiv 2004.14525); C4 ends at the mark.
+MOBILEDET_CPU: list[tuple[str, int, Any, int, int, bool]] = [
+    ("ibn0", 8, 1, 3, 1, False), ("ibn", 16, 4, 3, 2, False), ("ibn", 32, 8, 3, 2, False),
+    ("ibn", 32, 4, 3, 1, True), ("ibn", 32, 4, 3, 1, True), ("ibn", 32, 4, 3, 1, True),
+    ("ibn", 72, 8, 5, 2, False), ("ibn", 72, 8, 3, 1, True), ("ibn", 72, 4, 5, 1, True), ("ibn", 72, 4, 3, 1, True),
+    ("ibn", 72, 8, 3, 1, False), ("ibn", 72, 8, 3, 1, True), ("ibn", 72, 8, 3, 1, True), ("ibn", 72, 8, 3, 1, True),
+    ("C4", 0, 0, 0, 0, False),
+    ("ibn", 104, 8, 5, 2, False), ("ibn", 104, 4, 5, 1, True), ("ibn", 104, 4, 5, 1, True), ("ibn", 104, 4, 3, 1, True),
+    ("ibn", 144, 8, 3, 1, False),
+]
+MOBILEDET_EDGETPU: list[tuple[str, int, Any, int, int, bool]] = [
+    ("tucker", 16, (0.25, 0.75), 3, 1, False),
+    ("fused", 16, 8, 3, 2, False), ("fused", 16, 4, 3, 1, True), ("fused", 16, 8, 3, 1, True),
+    ("fused", 16, 4, 3, 1, True),
+    ("fused", 40, 8, 5, 2, False), ("fused", 40, 4, 3, 1, True), ("fused", 40, 4, 3, 1, True),
+    ("fused", 40, 4, 3, 1, True),
+    ("ibn", 72, 8, 3, 2, False), ("ibn", 72, 8, 3, 1, True), ("fused", 72, 4, 3, 1, True),
+    ("fused", 72, 4, 3, 1, True),
+    ("ibn", 96, 8, 5, 1, False), ("ibn", 96, 8, 5, 1, True), ("ibn", 96, 8, 3, 1, True), ("ibn", 96, 8, 3, 1, True),
+    ("C4", 0, 0, 0, 0, False),
+    ("ibn", 120, 8, 5, 2, False), ("ibn", 120, 8, 3, 1, True), ("ibn", 120, 4, 5, 1, True), ("ibn", 120, 8, 3, 1, True),
+    ("ibn", 384, 8, 5, 1, False),
+]
+
+
+def mobiledet_features(x: Any, spec: list[tuple[str, int, Any, int, int, bool]], stem: int, act: str,
+                       se: bool) -> tuple[Any, Any]:
+    """(C4, C5) of a MobileDet backbone (BN epsilon 0.01 as the extractor's arg scope)."""
+    L = _keras().layers
+
+    def conv(h: Any, filters: int, kernel: int, strides: int = 1, a: str | None = act) -> Any:
+        h = L.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(h)
+        h = L.BatchNormalization(epsilon=1e-2)(h)
+        return L.Activation(a)(h) if a else h
+
+    x = conv(x, _scale8(stem), 3, 2)
+    c4 = None
+    for kind, filters, e, k, s, residual in spec:
+        if kind == "C4":
+            c4 = x
+            continue
+        short, cin = x, int(x.shape[-1])
+        if kind == "ibn0":
+            h = _dw(x, k, s, act)
+            if se:
+                h = _se(h, _scale8(cin, 0.25), act)
+        elif kind == "ibn":
+            h = conv(x, cin * e, 1)
+            h = _dw(h, k, s, act)
+            if se:
+                h = _se(h, _scale8(cin * e, 0.25), act)
+        elif kind == "fused":
+            h = conv(x, cin * e, k, s)
+        else:  # tucker
+            h = conv(x, _scale8(cin, e[0]), 1)
+            h = conv(h, _scale8(filters, e[1]), k, s)
+        h = conv(h, _scale8(filters), 1, a=None)
+        x = L.Add()([h, short]) if residual else h
+    return c4, x
+
+
+# MobileNet-EdgeTPU (TF-slim mobilenet_v3.V3_EDGETPU, ReLU, no SE): (kind, filters, expansion, kernel, stride,
+# residual); "fused" = kxk expansion conv + 1x1 projection, "ibn" = 1x1 expansion, kxk depthwise, projection.
+# An expansion of 1 skips the expansion conv (slim's expanded_conv). The SSD taps layer_18's expansion output
+# (stride 16) and layer_23 (stride 32, before the 1280 conv).
+MOBILENET_EDGETPU: list[tuple[str, int, int, int, int, bool]] = (
+    [("fused", 16, 1, 3, 1, True), ("fused", 32, 8, 3, 2, True)] + [("fused", 32, 4, 3, 1, True)] * 3
+    + [("fused", 48, 8, 3, 2, True)] + [("fused", 48, 4, 3, 1, True)] * 3
+    + [("ibn", 96, 8, 3, 2, True)] + [("ibn", 96, 4, 3, 1, True)] * 3 + [("ibn", 96, 8, 3, 1, False)]
+    + [("ibn", 96, 4, 3, 1, True)] * 3
+    + [("ibn", 160, 8, 5, 2, True)] + [("ibn", 160, 4, 5, 1, True)] * 3 + [("ibn", 192, 8, 3, 1, True)]
+)
+
+
+def mobilenet_edgetpu_features(x: Any) -> tuple[Any, Any]:
+    L = _keras().layers
+    x = _cbr(x, 32, 3, 2)
+    tap = None
+    for i, (kind, filters, e, k, s, residual) in enumerate(MOBILENET_EDGETPU):
+        short, cin = x, int(x.shape[-1])
+        h = x
+        if kind == "fused":
+            if e > 1:
+                h = _cbr(h, cin * e, k, s)
+        else:
+            h = _cbr(h, cin * e, 1)
+            if i == 16:  # layer_18 (layer_1 is the stem): its expansion output feeds the first SSD map
+                tap = h
+            h = L.DepthwiseConv2D(k, strides=s, padding="same", use_bias=False)(h)
+            h = L.BatchNormalization(epsilon=1e-3)(h)
+            h = L.Activation("relu")(h)
+        h = _cbr(h, filters, 1, act="")
+        x = L.Add()([h, short]) if residual and s == 1 and cin == filters else h
+    return tap, x
+
+
+def _ssdlite_on(b: Build, c4: Any, c5: Any, inp: Any) -> Any:
+    feats = [c4, c5] + _ssd_extra(c5, [512, 256, 256, 128], True, "relu6")
+    box, score = _ssd_heads(feats, [3, 6, 6, 6, 6, 6], 91, True, "relu6")
+    return _keras().Model(inp, [box, score])
+
+
+def ssdlite_mobiledet(b: Build) -> Any:
+    inp = _inp(b)
+    if b.opt("v") == "cpu":
+        c4, c5 = mobiledet_features(inp, MOBILEDET_CPU, 16, "hard_swish", se=True)
+    else:
+        c4, c5 = mobiledet_features(inp, MOBILEDET_EDGETPU, 32, "relu6", se=False)
+    return _ssdlite_on(b, c4, c5, inp)
+
+
+def ssdlite_mobilenet_edgetpu(b: Build) -> Any:
+    inp = _inp(b)
+    c4, c5 = mobilenet_edgetpu_features(inp)
+    return _ssdlite_on(b, c4, c5, inp)
+
+
 EDET_PARAMS: dict[str, tuple[int, int, int, int]] = {
     # variant: (backbone lite-n, fpn filters, fpn cell repeats, box/class repeats) -- google/automl hparams_config
     "lite0": (0, 64, 3, 3), "lite1": (1, 88, 4, 3), "lite2": (2, 112, 5, 3), "lite3": (3, 160, 6, 4),
@@ -778,6 +931,8 @@ ARCHS: dict[str, Callable[[Build], Any]] = {
     "ssd_mobilenetv1_fpn": ssd_mobilenetv1_fpn,
     "ssd_resnet50v1_fpn": ssd_resnet50v1_fpn,
     "efficientdet_lite": efficientdet_lite,
+    "ssdlite_mobiledet": ssdlite_mobiledet,
+    "ssdlite_mobilenet_edgetpu": ssdlite_mobilenet_edgetpu,
 }
 SEGMENTERS_WITH_ARGMAX = frozenset({"deeplab_v3_mobilenet_v2"})
 # the exporters' max_detections: google/automl's tflite export 100 (hparams tflite_max_detections), the TF OD API's
@@ -785,7 +940,7 @@ SEGMENTERS_WITH_ARGMAX = frozenset({"deeplab_v3_mobilenet_v2"})
 MAX_DETECTIONS = {"efficientdet_lite": 100}
 DETECTORS = frozenset({"ssd_mobilenetv1", "ssd_mobilenetv2", "ssdlite_mobilenetv1", "ssdlite_mobilenetv2",
                        "ssdlite_mobilenetv3large", "ssdlite_mobilenetv3small", "ssd_mobilenetv1_fpn",
-                       "ssd_resnet50v1_fpn", "efficientdet_lite"})
+                       "ssd_resnet50v1_fpn", "efficientdet_lite", "ssdlite_mobiledet", "ssdlite_mobilenet_edgetpu"})
 
 
 # --------------------------------------------------------------------------------------- post-processing op
