@@ -14,6 +14,11 @@ The written profiles are checked: ``estimate()`` with each of them, under each r
 the fit's own prediction (the fast fit mirrors the estimator op for op).
 
     .venv/bin/python scripts/fit_profiles.py [--dry-run] [--no-loo]
+    .venv/bin/python scripts/fit_profiles.py --loo-json loo.json   # reuse bench_profile_published.py --loo --json
+
+``--loo-json`` takes the leave-one-out estimates of a ``scripts/bench_profile_published.py --loo --json`` run
+instead of refitting every model again (the slow part); it is refused unless that run had exactly these rows
+and its all-rows fit gives the same estimates as this one (same data, same code).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import datetime as dt
+import json
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -71,6 +77,25 @@ def accuracy_for(pid: str, prof: DeviceProfile, loo: list[pf.LooRow]) -> Accurac
         within_20=round(s["within_20"], 4), within_35=round(s["within_35"], 4), note=note)
 
 
+def loo_from_json(path: Path, rows: list[pf.FitRow], fitted: np.ndarray) -> list[pf.LooRow]:
+    """The leave-one-out rows of a ``bench_profile_published.py --loo --json`` run, checked against this fit."""
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    if doc.get("group") != "model":
+        raise ValueError(f"the run left out {doc.get('group')!r}, not the model (architecture)")
+    by_id = {r["row_id"]: r for r in doc["rows"]}
+    ids = [fr.row.row_id for fr in rows]
+    if sorted(by_id) != sorted(ids):
+        raise ValueError(f"its rows differ from the rows with a built model here ({len(by_id)} vs {len(ids)})")
+    out = []
+    for fr, f in zip(rows, fitted, strict=True):
+        r = by_id[fr.row.row_id]
+        if abs(float(r["fitted_estimated_ms"]) / float(f) - 1.0) > 1e-3:
+            raise ValueError(f"row {fr.row.row_id}: its all-rows fit gave {r['fitted_estimated_ms']} ms, this one "
+                             f"{float(f):.4f} ms (another fit)")
+        out.append(pf.LooRow(fr, float(r["loo_estimated_ms"]), float(f)))
+    return out
+
+
 def notes_for(pid: str, prof: DeviceProfile, rows: list[pf.FitRow], extra: dict[str, Any]) -> str:
     mine = [fr for fr in rows if fr.profile_id == pid]
     parts = [f"Fitted by scripts/fit_profiles.py on the published dataset (device_profiles/published): "
@@ -99,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dry-run", action="store_true", help="fit and check, write nothing")
     ap.add_argument("--no-loo", action="store_true", help="skip leave-one-out (keeps each profile's [accuracy])")
+    ap.add_argument("--loo-json", type=Path, help="leave-one-out estimates from bench_profile_published.py --loo --json")
     ap.add_argument("--prior-weight", type=float, default=pf.PRIOR_WEIGHT)
     ap.add_argument("--out", type=Path, default=PROFILES, help="where to write the profiles")
     args = ap.parse_args(argv)
@@ -109,10 +135,20 @@ def main(argv: list[str] | None = None) -> int:
     fitter = pf.Fitter(model, rows, args.prior_weight)
     print(f"fit_profiles: {len(rows)} rows with a built model ({sum(len(v) for v in missing.values())} usable rows "
           f"without one), {len(model.p)} parameters", file=sys.stderr)
-    if args.no_loo:
+    loo: list[pf.LooRow]
+    if args.loo_json is not None:
         theta, extra = fitter.fit()
         fitted = fitter.predict(theta, extra)
-        loo: list[pf.LooRow] = [pf.LooRow(fr, float("nan"), float(f)) for fr, f in zip(rows, fitted, strict=True)]
+        try:
+            loo = loo_from_json(args.loo_json, rows, fitted)
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"Error: cannot use {args.loo_json}: {exc}\nHint: re-run scripts/bench_profile_published.py --loo "
+                  f"--json on the same models, or leave out --loo-json", file=sys.stderr)
+            return 2
+    elif args.no_loo:
+        theta, extra = fitter.fit()
+        fitted = fitter.predict(theta, extra)
+        loo = [pf.LooRow(fr, float("nan"), float(f)) for fr, f in zip(rows, fitted, strict=True)]
     else:
         loo, theta, extra = pf.leave_one_out(fitter, say=lambda m: print(m, file=sys.stderr, flush=True))
         fitted = np.array([lr.fitted_ms for lr in loo])
