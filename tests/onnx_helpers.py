@@ -128,3 +128,57 @@ def new_opset_model(path: Path) -> Path:
     model.ir_version = 8
     path.write_bytes(model.SerializeToString())
     return path
+
+
+def lstm_state_model(path: Path, cell: str = "LSTM") -> Path:
+    """A streaming recurrent model: frames [1, 4, 6] + explicit state in, scores [1, 3] + next state out.
+
+    LSTM: state inputs ``h``/``c`` [1, 1, 8] -> outputs ``hn``/``cn``; GRU: ``h`` -> ``hn``. A Gemm head on the last
+    step, as voice-activity and keyword models have.
+    """
+    onnx = _onnx()
+    h, T = onnx.helper, onnx.TensorProto
+    rng = np.random.default_rng(7)
+    hidden, feat = 8, 6
+    gates = 4 if cell == "LSTM" else 3
+    inits = [
+        _init("W", (rng.standard_normal((1, gates * hidden, feat)) * 0.4).astype(np.float32)),
+        _init("R", (rng.standard_normal((1, gates * hidden, hidden)) * 0.4).astype(np.float32)),
+        _init("B", (rng.standard_normal((1, 2 * gates * hidden)) * 0.1).astype(np.float32)),
+        _init("head_w", (rng.standard_normal((hidden, 3)) * 0.5).astype(np.float32)),
+        _init("head_b", np.zeros(3, np.float32)),
+        _init("seq_first", np.array([1, 0, 2], np.int64)),
+    ]
+    states_in = ["h", "c"] if cell == "LSTM" else ["h"]
+    states_out = ["hn", "cn"] if cell == "LSTM" else ["hn"]
+    rnn_inputs = ["x_t", "W", "R", "B", "", *states_in]
+    nodes = [
+        h.make_node("Transpose", ["frames"], ["x_t"], perm=[1, 0, 2]),
+        h.make_node(cell, rnn_inputs, ["y", *states_out], hidden_size=hidden),
+        h.make_node("Squeeze", ["hn", "zero"], ["last"]),
+        h.make_node("Gemm", ["last", "head_w", "head_b"], ["logits"]),
+        h.make_node("Sigmoid", ["logits"], ["scores"]),
+    ]
+    inits.append(_init("zero", np.array([0], np.int64)))
+    model = _model(
+        nodes,
+        [h.make_tensor_value_info("frames", T.FLOAT, [1, 4, feat]),
+         *[h.make_tensor_value_info(s, T.FLOAT, [1, 1, hidden]) for s in states_in]],
+        [h.make_tensor_value_info("scores", T.FLOAT, [1, 3]),
+         *[h.make_tensor_value_info(s, T.FLOAT, [1, 1, hidden]) for s in states_out]],
+        [i for i in inits if i.name != "seq_first"],
+    )
+    onnx.save(model, str(path))
+    return path
+
+
+def contrib_op_model(path: Path) -> Path:
+    """A model with an onnxruntime contrib op (com.microsoft), as onnxruntime's quantize_dynamic leaves them."""
+    onnx = _onnx()
+    h, T = onnx.helper, onnx.TensorProto
+    graph = h.make_graph([h.make_node("FastGelu", ["x"], ["y"], domain="com.microsoft", name="gelu_1")], "g",
+                         [h.make_tensor_value_info("x", T.FLOAT, [1, 8])], [h.make_tensor_value_info("y", T.FLOAT, [1, 8])])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17), h.make_opsetid("com.microsoft", 1)])
+    model.ir_version = 8
+    path.write_bytes(model.SerializeToString())
+    return path

@@ -10,6 +10,7 @@ import click
 from edgekit.commands.common import is_debug, json_option
 from edgekit.commands.preprocess_options import choice, preprocess_options, recipe_from
 from edgekit.commands.prune_options import prune_config_from, prune_options, render_prune
+from edgekit.core.onnx_backend import BACKEND_HELP, OnnxBackend
 from edgekit.core.quant import MODE_SPECS, IOType, QuantizeMode
 from edgekit.core.shapes import ShapeRequest
 from edgekit.data import Preprocessing
@@ -38,6 +39,11 @@ from edgekit.report import emit_json, format_table, human_bytes, info, warn
               help="ONNX: keep this input channel-first (NCHW/NCW) in the .tflite instead of NHWC (repeatable).")
 @click.option("--no-check", "no_check", is_flag=True,
               help="ONNX: skip comparing onnxruntime with the float .tflite (not recommended).")
+@click.option("--backend", "onnx_backend", type=choice(OnnxBackend), default="auto", show_default=True,
+              help="ONNX: " + "; ".join(f"{b.value} = {text}" for b, text in BACKEND_HELP.items()) + ".")
+@click.option("--state", "state_pairs", multiple=True, metavar="IN=OUT",
+              help="ONNX streaming models: output OUT is the next call's value of input IN (repeatable); default: "
+                   "paired by name (state/stateN, h/hn, h0/hN) and shape. The check then runs a sequence of calls.")
 @click.option("--bundle", type=click.Path(path_type=Path), default=None,
               help="Also write a deployment bundle folder (model, manifest, golden samples).")
 @click.option("--golden-samples", type=int, default=16, show_default=True,
@@ -47,8 +53,8 @@ from edgekit.report import emit_json, format_table, human_bytes, info, warn
 @json_option
 def convert(model: Path, output: Path, quantize: str, io_type: str | None, per_tensor: bool, calibration: Path | None,
             calibration_samples: int, batch: int | None, input_shapes: tuple[str, ...], keep_float: tuple[str, ...],
-            keep_nchw: tuple[str, ...], no_check: bool, bundle: Path | None, golden_samples: int, force: bool,
-            as_json: bool, **option_args: Any) -> None:
+            keep_nchw: tuple[str, ...], no_check: bool, onnx_backend: str, state_pairs: tuple[str, ...],
+            bundle: Path | None, golden_samples: int, force: bool, as_json: bool, **option_args: Any) -> None:
     """Convert MODEL (.keras, .h5, SavedModel folder or .onnx) to a .tflite file.
 
     Full-integer int8 by default, calibrated on --calibration data; say
@@ -57,6 +63,7 @@ def convert(model: Path, output: Path, quantize: str, io_type: str | None, per_t
     from edgekit.host.convert.config import ConvertConfig
     from edgekit.host.convert.pipeline import run_convert
     from edgekit.host.source_model import LoadOptions
+    from edgekit.verify.stateful import parse_state_options
 
     recipe = recipe_from(option_args)
     names = tuple(n.strip() for item in keep_float for n in item.split(",") if n.strip())
@@ -65,7 +72,8 @@ def convert(model: Path, output: Path, quantize: str, io_type: str | None, per_t
         per_tensor=per_tensor, calibration=calibration, calibration_samples=calibration_samples,
         preprocessing=recipe,
         load=LoadOptions(shapes=ShapeRequest.from_texts(input_shapes, batch), keep_nchw=keep_nchw, check=not no_check,
-                         check_data=calibration, check_recipe=recipe, debug=is_debug()),
+                         check_data=calibration, check_recipe=recipe, debug=is_debug(), backend=onnx_backend.lower(),
+                         state_pairs=parse_state_options(state_pairs)),
         keep_float=names, bundle=bundle, golden_samples=golden_samples, force=force,
         prune=prune_config_from(option_args),
     )
@@ -92,8 +100,10 @@ def render(result: dict[str, Any]) -> str:
     """The human summary of a conversion."""
     src = result["source"]
     ratio = src["size_bytes"] / result["size_bytes"] if result["size_bytes"] else 0.0
+    conversion = result.get("conversion") or {}
+    made_by = f" by {conversion['backend']}" if conversion.get("backend") else ""
     lines = [
-        f"Converted {src['path']} ({src['format']}) -> {result['output']}",
+        f"Converted {src['path']} ({src['format']}){made_by} -> {result['output']}",
         f"  mode: {result['quantization']} (io {result['io_type']}{', per-tensor' if result['per_tensor'] else ''}); "
         f"detected in the file: {result['quant_kind_detected']}",
         f"  size: {human_bytes(result['source_size_bytes'])} -> {human_bytes(result['size_bytes'])} "

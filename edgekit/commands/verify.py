@@ -16,9 +16,9 @@ from typing import Any
 
 import click
 
-from edgekit.commands.common import is_debug, json_option
+from edgekit.commands.common import html_option, html_target, is_debug, json_option, write_html_report
 from edgekit.commands.preprocess_options import preprocess_options, recipe_from, recipe_given
-from edgekit.core.shapes import ShapeRequest
+from edgekit.commands.remote_options import remote_options
 from edgekit.errors import CheckFailed, EdgekitError, UsageError
 from edgekit.report import emit_json, info, warn
 
@@ -43,12 +43,20 @@ from edgekit.report import emit_json, info, warn
 @click.option("--keep-nchw", "keep_nchw", multiple=True, metavar="INPUT",
               help="ONNX: inputs that were kept channel-first by convert --keep-nchw.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Interpreter threads.")
+@click.option("--stateful", is_flag=True,
+              help="Streaming models: run a sequence of calls, each model feeding its own output state back as "
+                   "its next input state, and compare every call (--samples calls; --data gives the other inputs).")
+@click.option("--state", "state_pairs", multiple=True, metavar="IN=OUT",
+              help="With --stateful: output OUT is the next call's value of input IN (repeatable); default: "
+                   "paired by name (state/stateN, h/hn, h0/hN) and shape.")
 @click.option("--explain", is_flag=True, help="Rank the layers that lose the most (int8 models, workstation).")
 @click.option("--calibration", type=click.Path(exists=True, path_type=Path), default=None,
               help="With --explain: the --calibration data given to convert, so its trial conversions match.")
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=200, show_default=True,
               help="With --explain: as for convert.")
+@remote_options("verify")
 @json_option
+@html_option
 def verify(
     model: Path,
     converted: Path | None,
@@ -63,10 +71,14 @@ def verify(
     input_shapes: tuple[str, ...],
     keep_nchw: tuple[str, ...],
     threads: int | None,
+    stateful: bool,
+    state_pairs: tuple[str, ...],
     explain: bool,
     calibration: Path | None,
     calibration_samples: int,
     as_json: bool,
+    html: Path | None,
+    force: bool,
     **preprocess_args: Any,
 ) -> None:
     """Check a converted model against its ORIGINAL (.keras/.h5, SavedModel dir, .onnx), or a BUNDLE_DIR.
@@ -74,12 +86,20 @@ def verify(
     \b
       edgekit verify model.keras model_int8.tflite --data images/ --labels test/
       edgekit verify bundle/            # on the device: golden inputs vs stored outputs
+      edgekit verify bundle/ --on ssh://pi@raspberrypi.local   # the same, on the board, from here
     """
     from edgekit.verify.thresholds import Thresholds
 
     overrides = {"min_cosine": min_cosine, "min_sqnr_db": min_sqnr, "min_top1": min_top1, "max_abs": max_abs}
     Thresholds(**overrides)  # validate the user's values before any work
+    html = html_target(html, force)
     custom_recipe = recipe_given(preprocess_args)
+    if state_pairs and not stateful:
+        raise UsageError("--state is used by --stateful only.", hint="Add --stateful, or drop --state.")
+    if stateful and (explain or labels is not None or converted is None):
+        raise UsageError("--stateful compares ORIGINAL and CONVERTED.tflite call by call; it does not combine with "
+                         "a bundle, --explain or --labels.", hint="Run: edgekit verify ORIGINAL CONVERTED.tflite "
+                         "--stateful [--data FILE.npz]")
     if calibration is not None and not explain:
         raise UsageError("--calibration is used by --explain only.",
                          hint="Add --explain, or use --data for the samples to verify on.")
@@ -104,15 +124,25 @@ def verify(
         if converted.suffix.lower() != ".tflite":
             raise UsageError(f"{converted} is not a .tflite file.",
                              hint="The second argument is the converted model: edgekit verify ORIGINAL CONVERTED.tflite")
+        from edgekit.core.shapes import ShapeRequest
         from edgekit.host.verify.workstation import load_original, prepare_data, verify_against_original
 
         recipe = recipe_from(preprocess_args) if custom_recipe else None
         source = load_original(model, ShapeRequest.from_texts(input_shapes, batch), keep_nchw, debug=is_debug(),
                                converted=None if explain else converted)
         try:
-            prepared = prepare_data(source, converted, data, recipe, samples, labels)
-            report = verify_against_original(source, converted, prepared, overrides, num_threads=threads)
-            if explain:
+            if stateful:
+                from edgekit.host.verify.stateful import verify_stateful
+                from edgekit.verify.stateful import parse_state_options
+
+                report = verify_stateful(source, converted, data, recipe, samples, parse_state_options(state_pairs),
+                                         overrides, num_threads=threads)
+                prepared = None
+            else:
+                prepared = prepare_data(source, converted, data, recipe, samples, labels)
+            if prepared is not None:
+                report = verify_against_original(source, converted, prepared, overrides, num_threads=threads)
+            if explain and prepared is not None:
                 from edgekit.host.verify.explain import ExplainOptions, explain_quantization
 
                 try:
@@ -132,6 +162,7 @@ def verify(
         emit_json(report.to_dict())
     else:
         click.echo(report.render())
+    write_html_report(report, html, force)  # a failing verify gets its report too
     if not report.passed:
         failed = sorted({f.output for f in report.failures})
         raise CheckFailed(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -43,11 +44,15 @@ class LoadOptions:
     timeout_s: float = 3600.0  # ONNX: the onnx2tf worker's time limit
     preload_tensorflow: bool = True  # ONNX: import TF in a thread while onnx2tf runs in its subprocess
     debug: bool = False  # backend logs on stderr (`edgekit --debug`)
+    backend: str = "auto"  # ONNX: an OnnxBackend value (--backend); auto = onnx2tf, then edgekit's lowering
+    state_pairs: tuple[tuple[str, str], ...] = ()  # ONNX: (state input, state output) pairs (--state IN=OUT)
+    in_process: bool = False  # ONNX: run the backend in this process (benchmarks converting many small models)
 
     def __post_init__(self) -> None:
         if self.check_samples < 1:
             raise UsageError("the conversion check needs at least 1 sample.", hint="Use --no-check to skip it.")
         object.__setattr__(self, "keep_nchw", tuple(self.keep_nchw))
+        object.__setattr__(self, "state_pairs", tuple((str(a), str(b)) for a, b in self.state_pairs))
 
 
 @dataclass
@@ -63,6 +68,7 @@ class SourceModel:
     notes: list[str] = field(default_factory=list)  # things the user should be told (e.g. batch fixed to 1)
     warnings: list[str] = field(default_factory=list)  # things that may make the result wrong (e.g. --no-check)
     cleanup: Callable[[], None] | None = None  # removes temp dirs made by the loader
+    conversion: dict[str, Any] | None = None  # ONNX: the backend that made it, the graph repairs, failed attempts
 
     def close(self) -> None:
         """Remove what the loader made on disk (idempotent)."""

@@ -88,6 +88,7 @@ class ConvertResult:
             "golden_check": {"measured": True, "outputs": v.golden_check},
             "prune": prune,
             "bundle": str(self.bundle_dir) if self.bundle_dir else None,
+            "conversion": self.source.conversion,
             "notes": self.notes,
             "warnings": self.warnings,
         }
@@ -249,5 +250,6 @@ def build_manifest(result: ConvertResult) -> dict[str, Any]:
             "per_input": calib.per_input,
         },
         "tools": tool_versions(source),
+        "conversion": source.conversion,
         "created_utc": utc_now(),
     }

@@ -44,8 +44,10 @@ def make_check_inputs(shapes: Mapping[str, tuple[int, ...]], dtypes: Mapping[str
     """``count`` input dicts in the ONNX layout: the user's samples first, then seeded random values."""
     rng = np.random.default_rng(seed)
     samples: list[dict[str, np.ndarray]] = []
-    if given:  # real samples make the check meaningful (random inputs can saturate a softmax): use up to 8
-        count = max(count, min(8, min(len(v) for v in given.values())))
+    if given and all(name in given for name in shapes):
+        # real samples make the check meaningful (random inputs can saturate a softmax, or be invalid for the
+        # model: indices, sizes, a sample rate): only the user's, up to 8
+        count = min(8, min(len(given[name]) for name in shapes))
     for i in range(count):
         sample = {}
         for name, shape in shapes.items():
@@ -70,8 +72,12 @@ def _compare(name: str, ref: np.ndarray, got: np.ndarray, perm: tuple[int, ...],
     actual = np.asarray(got, dtype=np.float64)
     if expected.shape != actual.shape:
         return OutputError(name, float("inf"), 0.0, 0.0, sample, perm)
-    peak = float(np.max(np.abs(expected))) if expected.size else 0.0
-    err = float(np.max(np.abs(expected - actual))) if expected.size else 0.0
+    # NaN/inf where onnxruntime has the same NaN/inf (log of a negative input, say) is agreement, not an error
+    same = (np.isnan(expected) & np.isnan(actual)) | (np.isinf(expected) & (expected == actual))
+    finite = np.abs(np.where(same | ~np.isfinite(expected), 0.0, expected))
+    peak = float(np.max(finite)) if expected.size else 0.0
+    diff = np.where(same, 0.0, np.abs(expected - actual))
+    err = float(np.max(diff)) if expected.size else 0.0
     if not np.isfinite(err):
         err = float("inf")
     return OutputError(name, err, peak, atol + rtol * peak, sample, perm)
@@ -152,3 +158,59 @@ def check_conversion(
             f"all {len(best)} outputs match "
             f"(worst max abs error {max(e.max_abs_error for e in best):.3g}, {worst_rel:.2g} of peak; measured)")
     return best_in, {e.name: e.perm for e in best}, note
+
+
+SEQUENCE_STEPS = 8
+
+
+def check_sequence(
+    float_tflite: Path,
+    reference: Any,
+    shapes: Mapping[str, tuple[int, ...]],
+    dtypes: Mapping[str, str],
+    in_perms: Mapping[str, tuple[int, ...]],
+    out_perms: Mapping[str, tuple[int, ...]],
+    keys: Mapping[str, str],
+    pairs: list[tuple[str, str]],
+    options: LoadOptions,
+    model_name: str,
+    steps: int = SEQUENCE_STEPS,
+) -> str:
+    """Run both models over ``steps`` calls, each feeding its own output state back; raise if they drift apart."""
+    from edgekit.tflite.runtime import load_interpreter
+
+    runner = load_interpreter(float_tflite).get_signature_runner("serving_default")
+    tfl_in = runner.get_input_details()
+    state_of = dict(pairs)  # input -> output
+    stream = {n: s for n, s in shapes.items() if n not in state_of}
+    samples = make_check_inputs(stream, dtypes, steps, options.check_inputs, seed=7)
+    ref_state = {i: np.zeros(shapes[i], np.dtype(dtypes[i])) for i in state_of}
+    tfl_state = {i: np.transpose(v, in_perms[i]) for i, v in ref_state.items()}
+    worst: OutputError | None = None
+    for step, sample in enumerate(samples):
+        ref = reference({**sample, **ref_state})
+        feeds = {}
+        for name in shapes:
+            key = keys[name]
+            want = np.dtype(tfl_in[key]["dtype"]) if key in tfl_in else np.dtype(dtypes[name])
+            value = tfl_state[name] if name in state_of else np.transpose(sample[name], in_perms[name])
+            feeds[key] = np.ascontiguousarray(value.astype(want))
+        got = runner(**feeds)
+        for name, perm in out_perms.items():
+            err = _compare(name, ref[name], got[keys[name]], perm, step, options.check_rtol, options.check_atol)
+            if not err.ok:
+                raise BackendError(
+                    f"Over a sequence of calls with the state carried ({', '.join(f'{i} <- {o}' for i, o in pairs)}), "
+                    f"output '{name}' of the converted model differs from onnxruntime by up to "
+                    f"{err.max_abs_error:.4g} at call {step + 1} of {steps} (tolerance {err.tolerance:.3g}; measured).",
+                    hint="Each call alone may match while the state drifts; try --backend lower, or check the "
+                         "pairing with --state IN=OUT.")
+            if worst is None or err.max_abs_error > worst.max_abs_error:
+                worst = err
+        ref_state = {i: np.asarray(ref[o]) for i, o in state_of.items()}
+        # the converted model's own state, moved from the output's layout to the input's (they may differ)
+        tfl_state = {i: np.transpose(np.transpose(np.asarray(got[keys[o]]), np.argsort(out_perms[o])), in_perms[i])
+                     for i, o in state_of.items()}
+    shown = f"{worst.max_abs_error:.3g}" if worst is not None else "0"
+    return (f"stateful check: {steps} calls in a row, each model feeding its own state back, match onnxruntime "
+            f"(worst max abs error {shown}; measured)")

@@ -110,8 +110,11 @@ def fix_input_shapes(model: Any, shapes: Mapping[str, tuple[int, ...]], notes: l
             for d, size in zip(dims, shapes[value.name], strict=True):
                 d.Clear()
                 d.dim_value = int(size)
-    # Shapes derived from the old symbolic dims are stale: let shape inference redo them.
-    del fixed.graph.value_info[:]
+    # Shapes derived from the old symbolic dims are stale, in subgraphs too: let shape inference redo them.
+    from edgekit.host.onnx.repair.base import all_graphs
+
+    for graph in all_graphs(fixed.graph):
+        del graph.value_info[:]
     for value in fixed.graph.output:
         for d in value.type.tensor_type.shape.dim:
             if not d.HasField("dim_value"):

@@ -1,4 +1,4 @@
-"""ONNX models in: validate, fix symbolic dims, convert with onnx2tf offline, check against onnxruntime.
+"""ONNX models in: validate, fix symbolic dims, repair the graph, convert (onnx2tf, else edgekit's lowering), check.
 
 :func:`load_onnx` is the loader registered for :attr:`SourceFormat.ONNX`. It
 
@@ -7,20 +7,26 @@
 2. fixes every symbolic input dimension from ``--input-shape NAME=1,3,224,224``
    (a symbolic batch alone defaults to ``--batch`` or 1, and says so); when a
    symbolic dimension is left, the error lists the inputs and their shapes;
-3. copies the fixed graph into a private temporary directory (onnx2tf rewrites
-   its input file in place), writes the calibration sample file onnx2tf would
-   otherwise download there, and runs :mod:`edgekit.host.onnx.worker` as a
-   subprocess in that directory (never through a shell; network disabled
-   inside; the venv's ``bin`` first on PATH);
-4. reads the converted shapes and derives, per input and output, the
+3. repairs a private copy of the graph (:mod:`edgekit.host.onnx.repair`: names,
+   static shapes, constant folding, explicit reshapes, splits; then what the
+   backend needs), each applied pass listed in the notes and the manifest;
+4. converts it in the worker subprocess (:mod:`edgekit.host.onnx.worker`,
+   never through a shell, network disabled, in a private temporary directory
+   holding the calibration sample onnx2tf would otherwise download) with each
+   backend of ``--backend`` in turn (:mod:`edgekit.host.onnx.backends`;
+   ``auto``: onnx2tf, then edgekit's own lowering);
+5. reads the converted shapes and derives, per input and output, the
    permutation between the ONNX tensor and the TFLite tensor;
-5. runs onnxruntime and the float TFLite model on a few inputs and refuses
-   (:class:`BackendError`, exit 3) when they differ (:mod:`.check`).
+6. runs onnxruntime and the float TFLite model on a few inputs (and, for a
+   model with state inputs/outputs, over a sequence of calls with the state
+   carried) and moves on to the next backend when they differ (:mod:`.check`).
+   When every backend fails the error names the op and node, what was tried,
+   and the export-side fix (:mod:`.hints`).
 
 The returned :class:`SourceModel` has ``saved_model_dir`` (float SavedModel
 whose signature keys are the ONNX tensor names, see
-:func:`~edgekit.host.onnx.worker.signature_key`) and ``run`` =
-onnxruntime on inputs in the ONNX layout.
+:func:`~edgekit.host.onnx.keys.signature_key`), ``run`` = onnxruntime on inputs
+in the ONNX layout, and ``conversion`` (backend, repairs, attempts).
 """
 
 from __future__ import annotations
@@ -40,11 +46,20 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.core.onnx_backend import OnnxBackend
 from edgekit.core.progress import status
 from edgekit.core.shapes import InputDims, resolve_shapes
 from edgekit.core.source import SourceFormat, TensorSpec
 from edgekit.deps import require
 from edgekit.errors import BackendError, ModelFormatError, UsageError
+from edgekit.host.onnx.attempts import (
+    Attempt,
+    ConversionFailed,
+    all_failed_error,
+    foreign_ops_error,
+    node_origins,
+)
+from edgekit.host.onnx.backends import COMMON_REPAIRS, Backend, backend_order
 from edgekit.host.onnx.graph import (
     candidate_perms,
     dtype_of,
@@ -54,6 +69,7 @@ from edgekit.host.onnx.graph import (
     read_onnx,
 )
 from edgekit.host.onnx.reference import OrtRunner, make_reference_runner
+from edgekit.host.onnx.repair import Repair, RepairContext, run_repairs
 from edgekit.host.source_model import LoadOptions, SourceModel
 
 CALIBRATION_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
@@ -147,50 +163,107 @@ def summarize_log(log: str, error: str) -> str:
 
 
 
-def run_onnx2tf(onnx_path: Path, work_dir: Path, input_names: list[str], output_names: list[str],
-                options: LoadOptions, model_name: str) -> dict[str, Any]:
-    """Run the worker subprocess in ``work_dir``; its result dict or a BackendError with onnx2tf's reason."""
+def _worker_failure(backend: Backend, result: dict[str, Any], log: str, returncode: int, model_name: str,
+                    origins: Mapping[str, str], debug: bool) -> ConversionFailed:
+    error = str(result.get("error") or f"the worker exited with status {returncode}")
+    if debug and result.get("traceback"):
+        sys.stderr.write(str(result["traceback"]))
+    op, node = result.get("op"), result.get("node")
+    if op is None:  # onnx2tf says which node it stopped at in its log
+        clean = re.sub(r"\x1b\[[0-9;]*m", "", log)
+        types = re.findall(r"onnx_op_type:\s*(\S+)", clean)
+        names = re.findall(r"onnx_op_name:\s*(\S+)", clean)
+        op, node = (types[-1] if types else None), (names[-1] if names else None)
+        missing = re.search(r"No module named 'onnx2tf\.ops\.(\w+)'", clean + error)
+        if missing:
+            op = missing.group(1)
+    reason = summarize_log(log, error) if backend.name is OnnxBackend.ONNX2TF else one_line(
+        result.get("reason") or error, 600)
+    if node is not None:
+        node = origins.get(str(node), str(node))
+    return ConversionFailed(
+        f"{backend.label} could not convert {model_name}: {reason}",
+        hint="Run with `edgekit --debug convert ...` for the backend's full log; an unsupported op can often be "
+             "replaced at export time (or the model re-exported with opset 17).",
+        attempt=Attempt(backend.name.value, "convert", reason, op, node))
+
+
+def run_worker(backend: Backend, onnx_path: Path, work_dir: Path, input_names: list[str], output_names: list[str],
+               options: LoadOptions, model_name: str, origins: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Run one backend in the worker (a subprocess in ``work_dir``); its result dict or a ConversionFailed."""
     request = {
-        "onnx": str(onnx_path), "out_dir": str(work_dir), "input_names": input_names, "output_names": output_names,
-        "keep_nchw": list(options.keep_nchw), "simplify": options.onnxsim, "debug": options.debug,
+        "backend": backend.name.value, "onnx": str(onnx_path), "out_dir": str(work_dir), "input_names": input_names,
+        "output_names": output_names, "keep_nchw": list(options.keep_nchw), "simplify": options.onnxsim,
+        "debug": options.debug,
     }
     request_path = work_dir / "request.json"
     request_path.write_text(json.dumps(request))
-    cmd = [sys.executable, "-P", "-m", "edgekit.host.onnx.worker", str(request_path)]  # -P: not the cwd's edgekit
-    status(f"Converting {model_name} with onnx2tf (offline, in {work_dir}); this takes 10-60 s...")
-    preload = _preload_tensorflow() if options.preload_tensorflow else None
-    try:
-        proc = subprocess.run(cmd, cwd=work_dir, env=_runner_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=options.timeout_s, check=False)
-    except subprocess.TimeoutExpired as exc:
-        if preload is not None:
-            preload.join()
-        raise BackendError(f"onnx2tf did not finish converting {model_name} within {options.timeout_s:.0f} s.",
-                           hint="Simplify the model or convert it on a faster machine.") from exc
-    log = proc.stdout.decode("utf-8", errors="replace")
-    (work_dir / "onnx2tf.log").write_text(log)
+    status(f"Converting {model_name} with {backend.label} (offline, in {work_dir}); this takes 10-60 s...")
+    if options.in_process:  # the matrix benchmark: one process converts hundreds of small models
+        from edgekit.host.onnx.worker import execute
+
+        cwd = os.getcwd()
+        os.chdir(work_dir)
+        try:
+            result, log, returncode = execute(request), "", 0
+        finally:
+            os.chdir(cwd)
+    else:
+        cmd = [sys.executable, "-P", "-m", "edgekit.host.onnx.worker", str(request_path)]  # -P: not the cwd's edgekit
+        preload = _preload_tensorflow() if options.preload_tensorflow else None
+        try:
+            proc = subprocess.run(cmd, cwd=work_dir, env=_runner_env(), stdout=subprocess.PIPE,
+                                  stderr=subprocess.STDOUT, timeout=options.timeout_s, check=False)
+        except subprocess.TimeoutExpired as exc:
+            if preload is not None:
+                preload.join()
+            raise ConversionFailed(
+                f"{backend.label} did not finish converting {model_name} within {options.timeout_s:.0f} s.",
+                hint="Simplify the model or convert it on a faster machine.",
+                attempt=Attempt(backend.name.value, "convert", "timed out", None, None)) from exc
+        log = proc.stdout.decode("utf-8", errors="replace")
+        returncode = proc.returncode
+        result_path = work_dir / "result.json"
+        result = json.loads(result_path.read_text()) if result_path.is_file() else {}
+        if returncode != 0 or not result.get("ok"):
+            if preload is not None:
+                preload.join()  # never leave an import half-done in a thread when the command exits
+    (work_dir / f"{backend.name.value}.log").write_text(log)
+    if backend.name is OnnxBackend.ONNX2TF:
+        (work_dir / "onnx2tf.log").write_text(log)
     if options.debug:
         sys.stderr.write(log)
-    result_path = work_dir / "result.json"
-    result: dict[str, Any] = json.loads(result_path.read_text()) if result_path.is_file() else {}
-    if proc.returncode != 0 or not result.get("ok"):
-        if preload is not None:
-            preload.join()  # never leave an import half-done in a thread when the command exits
-        error = str(result.get("error") or f"the onnx2tf worker exited with status {proc.returncode}")
-        if options.debug and result.get("traceback"):
-            sys.stderr.write(str(result["traceback"]))
-        reason = summarize_log(log, error)
-        raise BackendError(
-            f"onnx2tf could not convert {model_name}: {reason}",
-            hint="Run with `edgekit --debug convert ...` for onnx2tf's full log; an unsupported op can often be "
-                 "replaced at export time (or the model re-exported with opset 17).",
-        )
+    if returncode != 0 or not result.get("ok"):
+        raise _worker_failure(backend, result, log, returncode, model_name, origins or {}, options.debug)
     return result
 
 
+def run_onnx2tf(onnx_path: Path, work_dir: Path, input_names: list[str], output_names: list[str],
+                options: LoadOptions, model_name: str) -> dict[str, Any]:
+    """The onnx2tf backend alone (kept for callers that want exactly it)."""
+    from edgekit.host.onnx.backends import REGISTRY
+
+    return run_worker(REGISTRY[OnnxBackend.ONNX2TF], onnx_path, work_dir, input_names, output_names, options,
+                      model_name)
+
+
+def _copy(model: Any) -> Any:
+    onnx = require("onnx", "Reading ONNX models")
+    copy = onnx.ModelProto()
+    copy.CopyFrom(model)
+    return copy
+
+
+def _save(model: Any, path: Path) -> None:
+    onnx = require("onnx", "Reading ONNX models")
+    if model.ByteSize() < 2**31 - 2**20:
+        path.write_bytes(model.SerializeToString())
+    else:
+        onnx.save(model, str(path), save_as_external_data=True, location=path.name + ".data")
+
 
 def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
-    """Load, convert (onnx2tf, offline) and check an ONNX model; see the module docstring."""
+    """Load, repair, convert (offline) and check an ONNX model; see the module docstring."""
     opts = options or LoadOptions()
     path = Path(path)
     model = read_onnx(path)
@@ -201,30 +274,31 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
     if unknown_keep:
         raise UsageError(f"--keep-nchw names {', '.join(unknown_keep)}, which the model does not have.",
                          hint=f"Use one of the input names: {', '.join(i.name for i in inputs)}.")
+    order = backend_order(opts.backend)
+    foreign = foreign_ops_error(model, path.name)
+    if foreign is not None:  # no backend converts these: say so before reading data or converting anything
+        raise foreign
     resolved, notes = resolve_shapes(inputs, opts.shapes)
     shapes = {r.name: r.shape for r in resolved}
     if opts.check_data is not None and opts.check_inputs is None:
         opts = replace(opts, check_inputs=_read_check_data(inputs, shapes, opts))
-    fixed = fix_input_shapes(model, shapes, notes)
-    onnx = require("onnx", "Reading ONNX models")
-    fixed_bytes = fixed.SerializeToString() if fixed.ByteSize() < 2**31 - 2**20 else None
+    unfrozen = fix_input_shapes(model, shapes, notes)
+    fixed, inputs, frozen = _freeze_shape_inputs(unfrozen, inputs, opts, notes)
     work_dir = Path(tempfile.mkdtemp(prefix="edgekit-onnx-"))
 
     def cleanup() -> None:
         shutil.rmtree(work_dir, ignore_errors=True)
 
     try:
-        onnx_path = work_dir / "model.onnx"
-        if fixed_bytes is not None:
-            onnx_path.write_bytes(fixed_bytes)
-        else:
-            onnx.save(fixed, str(onnx_path), save_as_external_data=True, location="model.onnx.data")
-        session, output_names = make_reference_runner(fixed_bytes if fixed_bytes is not None else str(onnx_path),
-                                                      path.name)
-        np.save(work_dir / CALIBRATION_SAMPLE_FILE, _calibration_sample(inputs, opts))
-        result = run_onnx2tf(onnx_path, work_dir, [i.name for i in inputs], output_names, opts, path.name)
-        reference = OrtRunner(session, output_names)
-        source = _build_source(path, inputs, shapes, output_names, fixed, result, reference, opts, notes)
+        # the reference: the model as given, with the fixed input dims, fed the frozen inputs' values
+        session, output_names = _reference_session(unfrozen, model, path.name, work_dir, notes)
+        reference = OrtRunner(session, output_names, frozen)
+        origins = node_origins(fixed)
+        common = _copy(fixed)
+        context = RepairContext(shapes=shapes)
+        common_repairs = run_repairs(common, context, COMMON_REPAIRS)
+        source = _convert_with_backends(path, order, common, common_repairs, context, inputs, shapes, output_names,
+                                        fixed, reference, opts, notes, origins, work_dir)
     except BaseException:
         cleanup()
         raise
@@ -232,19 +306,108 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
     return source
 
 
+def _reference_session(fixed: Any, original: Any, name: str, work_dir: Path, notes: list[str]) -> tuple[Any, list[str]]:
+    """onnxruntime on the shape-fixed model; on the model as given when the fixed dims contradict one of its
+    branches (Silero VAD v6: the 8 kHz branch of `If sr` cannot take a 16 kHz-sized input)."""
+    try:
+        return _session_of(fixed, work_dir / "original.onnx", name)
+    except ModelFormatError:
+        session = _session_of(original, work_dir / "given.onnx", name)
+        notes.append("onnxruntime refuses the model with the fixed input dims in one of its branches; the reference "
+                     "is the model as given, run with inputs of the fixed shapes")
+        return session
 
+
+def _session_of(model: Any, path: Path, name: str) -> tuple[Any, list[str]]:
+    _save(model, path)
+    data = Path(str(path) + ".data")
+    return make_reference_runner(path.read_bytes() if not data.exists() else str(path), name)
+
+
+def _try_backend(backend: Backend, name: str, graph: Any, path: Path, inputs: Sequence[InputDims],
+                 shapes: Mapping[str, tuple[int, ...]], output_names: list[str], fixed: Any, reference: OrtRunner,
+                 opts: LoadOptions, notes: list[str], origins: Mapping[str, str], backend_dir: Path,
+                 attempts: list[Attempt]) -> SourceModel | None:
+    """Convert ``graph`` with one backend and check it; None (and the attempt recorded) when that fails."""
+    backend_dir.mkdir()
+    onnx_path = backend_dir / "model.onnx"
+    _save(graph, onnx_path)
+    if backend.name is OnnxBackend.ONNX2TF:
+        np.save(backend_dir / CALIBRATION_SAMPLE_FILE, _calibration_sample(inputs, opts))
+    try:
+        result = run_worker(backend, onnx_path, backend_dir, [i.name for i in inputs], output_names, opts,
+                            path.name, origins)
+        return _build_source(path, inputs, shapes, output_names, fixed, result, reference, opts, list(notes),
+                             backend=backend)
+    except ConversionFailed as exc:
+        attempts.append(replace(exc.attempt, backend=name))
+    except BackendError as exc:  # the check: converted, but not what onnxruntime computes
+        attempts.append(Attempt(name, "check", exc.message, None, None))
+    return None
+
+
+def _freeze_shape_inputs(model: Any, inputs: list[InputDims], opts: LoadOptions,
+                         notes: list[str]) -> tuple[Any, list[InputDims], dict[str, np.ndarray]]:
+    """Inputs that set a shape and have one value in all of the user's samples become constants (repair.params)."""
+    from edgekit.host.onnx.repair.params import constant_values, freeze
+
+    values = constant_values(model, opts.check_inputs)
+    if not values:
+        return model, inputs, {}
+    for name, (value, role) in values.items():
+        shown = np.array2string(value.reshape(-1)[:8], separator=",")
+        notes.append(f"input '{name}' (read by {role}: it sets a shape or picks a branch) fixed to {shown} from "
+                     "your data: a .tflite needs it constant, so the converted model has no such input")
+    frozen = {n: v for n, (v, _) in values.items()}
+    model = fix_input_shapes(freeze(model, frozen), {}, notes)
+    return model, [i for i in inputs if i.name not in values], frozen
+
+
+def _convert_with_backends(path: Path, order: list[Backend], common: Any, common_repairs: list[Repair],
+                           context: RepairContext, inputs: Sequence[InputDims], shapes: Mapping[str, tuple[int, ...]],
+                           output_names: list[str], fixed: Any, reference: OrtRunner, opts: LoadOptions,
+                           notes: list[str], origins: Mapping[str, str], work_dir: Path) -> SourceModel:
+    attempts: list[Attempt] = []
+    for backend in order:
+        tried: list[list[str]] = []
+        for k, passes in enumerate(backend.variants):
+            graph = _copy(common)
+            extra = run_repairs(graph, replace(context, expand_ops=backend.expand_ops()), passes)
+            applied = [r.name for r in extra if r.name != "shapes"]
+            if k and applied in tried:  # this try's rewrites change nothing: it would fail the same way
+                continue
+            tried.append(applied)
+            name = backend.name.value + ("+rewrites" if k else "")
+            source = _try_backend(backend, name, graph, path, inputs, shapes, output_names, fixed, reference, opts,
+                                  notes, origins, work_dir / name, attempts)
+            if source is None:
+                continue
+            repairs = list(common_repairs) + extra
+            for attempt in attempts:
+                source.notes.append(f"{attempt.backend} was tried first and {attempt.describe()}")
+            source.notes.extend(f"graph repair '{r.name}': {r.detail}" for r in repairs)
+            source.conversion = {
+                "backend": name,
+                "repairs": [r.to_dict() for r in repairs],
+                "attempts": [a.to_dict() for a in attempts],
+            }
+            return source
+    raise all_failed_error(path.name, attempts)
 def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, tuple[int, ...]],
                   output_names: list[str], fixed: Any, result: dict[str, Any], reference: OrtRunner,
-                  opts: LoadOptions, notes: list[str]) -> SourceModel:
-    from edgekit.host.onnx.check import check_conversion
+                  opts: LoadOptions, notes: list[str], backend: Backend | None = None) -> SourceModel:
+    from edgekit.host.onnx.check import check_conversion, check_sequence
+
+    kept_layout = backend is not None and backend.name is OnnxBackend.LOWER  # the ONNX layout, always
+    label = backend.label if backend is not None else "onnx2tf"
 
     in_specs_raw = []
     for inp, converted in zip(inputs, result["inputs"], strict=True):
         shape = shapes[inp.name]
-        perms = candidate_perms(shape, converted["shape"], inp.name in opts.keep_nchw)
+        perms = candidate_perms(shape, converted["shape"], kept_layout or inp.name in opts.keep_nchw)
         if not perms:
             raise BackendError(
-                f"onnx2tf turned input '{inp.name}' {list(shape)} into {converted['shape']}, which is not a transpose of it.",
+                f"{label} turned input '{inp.name}' {list(shape)} into {converted['shape']}, which is not a transpose of it.",
                 hint="Fix the input shape with --input-shape, or keep the layout with --keep-nchw INPUT.",
             )
         in_specs_raw.append((inp, shape, perms))
@@ -254,10 +417,10 @@ def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, 
         out_shapes[name] = tuple(int(d) for d in ref_out[name].shape)
     out_perms: dict[str, list[tuple[int, ...]]] = {}
     for name, converted in zip(output_names, result["outputs"], strict=True):
-        perms = candidate_perms(out_shapes[name], converted["shape"], channel_first_kept=False)
+        perms = candidate_perms(out_shapes[name], converted["shape"], channel_first_kept=kept_layout)
         if not perms:
             raise BackendError(
-                f"onnx2tf turned output '{name}' {list(out_shapes[name])} into {converted['shape']}, which is not a transpose of it.",
+                f"{label} turned output '{name}' {list(out_shapes[name])} into {converted['shape']}, which is not a transpose of it.",
                 hint="Run with --debug for onnx2tf's log; re-export the model with static shapes.",
             )
         out_perms[name] = perms
@@ -271,6 +434,12 @@ def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, 
             keys, opts, path.name,
         )
         notes.append(check_note)
+        pairs, pair_note = state_pairs_for(inputs, shapes, output_names, out_shapes,
+                                           {n: str(ref_out[n].dtype) for n in output_names}, opts)
+        if pairs:
+            notes.append(pair_note)
+            notes.append(check_sequence(Path(result["float_tflite"]), reference, {n: shapes[n] for n in in_perms},
+                                        dtypes, chosen_in, chosen_out, keys, pairs, opts, path.name))
     else:
         chosen_in = {n: p[0] for n, p in in_perms.items()}
         chosen_out = {n: p[0] for n, p in out_perms.items()}
@@ -279,7 +448,11 @@ def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, 
     for name in list(chosen_in) + list(chosen_out):
         if keys.get(name) != name:
             notes.append(f"tensor '{name}' is called '{keys.get(name)}' in the .tflite signature")
-    notes.append(f"onnx2tf {result['versions']['onnx2tf']}; graph simplified with {result['simplifier']}")
+    if "onnx2tf" in result["versions"]:
+        notes.append(f"converted by onnx2tf {result['versions']['onnx2tf']}; graph simplified with "
+                     f"{result['simplifier']}")
+    else:
+        notes.append("converted by edgekit's own lowering (every tensor in the ONNX layout)")
 
     def spec(name: str, shape: tuple[int, ...], dtype: str, perm: tuple[int, ...], dynamic: tuple[int, ...]) -> TensorSpec:
         return TensorSpec(name=name, shape=shape, dtype=dtype, dynamic_dims=dynamic,
@@ -296,3 +469,15 @@ def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, 
         path=path, format=SourceFormat.ONNX, inputs=in_specs, outputs=out_specs, run=reference,
         saved_model_dir=Path(result["saved_model_dir"]), notes=notes, warnings=warnings,
     )
+
+
+def state_pairs_for(inputs: Sequence[InputDims], shapes: Mapping[str, tuple[int, ...]], output_names: list[str],
+                    out_shapes: Mapping[str, tuple[int, ...]], out_dtypes: Mapping[str, str],
+                    opts: LoadOptions) -> tuple[list[tuple[str, str]], str]:
+    """The (state input, state output) pairs of a streaming model: given with --state, else paired by name."""
+    from edgekit.verify.stateful import StateTensor, pair_states
+
+    ins = [StateTensor(i.name, tuple(shapes[i.name]), i.dtype) for i in inputs]
+    outs = [StateTensor(n, tuple(out_shapes[n]), out_dtypes[n]) for n in output_names]
+    pairing = pair_states(ins, outs, opts.state_pairs)
+    return pairing.pairs, pairing.describe()

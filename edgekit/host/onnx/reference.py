@@ -26,7 +26,7 @@ from edgekit.core.source import SourceFormat, TensorSpec
 from edgekit.deps import require
 from edgekit.errors import DataError, InputError, ModelFormatError
 from edgekit.host.onnx.graph import candidate_perms, fix_input_shapes, graph_inputs, one_line, read_onnx
-from edgekit.host.onnx.worker import signature_key
+from edgekit.host.onnx.keys import signature_key
 from edgekit.host.source_model import LoadOptions, SourceModel
 
 _ORT_TYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(float16)": np.float16,
@@ -52,12 +52,14 @@ def make_reference_runner(model_bytes: bytes | str, name: str) -> tuple[Any, lis
 class OrtRunner:
     """The reference runner: the ORIGINAL ONNX model in onnxruntime, inputs/outputs in the ONNX layout."""
 
-    def __init__(self, session: Any, output_names: list[str]) -> None:
+    def __init__(self, session: Any, output_names: list[str], fixed: dict[str, np.ndarray] | None = None) -> None:
         self._session = session
         self._output_names = output_names
+        self.fixed = dict(fixed or {})  # inputs the converted model has as constants (repair.params)
 
     def __call__(self, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         feeds = {}
+        inputs = {**self.fixed, **inputs}
         for arg in self._session.get_inputs():
             if arg.name not in inputs:
                 raise InputError(f"No data for ONNX input '{arg.name}' (given: {sorted(inputs)}).",
@@ -65,7 +67,12 @@ class OrtRunner:
             dtype = _ORT_TYPES.get(arg.type)
             value = np.asarray(inputs[arg.name])
             feeds[arg.name] = value.astype(dtype, copy=False) if dtype is not None else value
-        outputs = self._session.run(self._output_names, feeds)
+        try:
+            outputs = self._session.run(self._output_names, feeds)
+        except Exception as exc:  # onnxruntime refusing these values (an index out of range, sizes that do not fit)
+            raise DataError(f"onnxruntime could not run the ONNX model on these inputs: {one_line(exc, 300)}",
+                            hint="Give inputs the model accepts (--calibration/--data with real samples, one key "
+                                 "per input); random values are not valid for index or size inputs.") from exc
         return {n: np.asarray(o) for n, o in zip(self._output_names, outputs, strict=True)}
 
 
@@ -86,7 +93,7 @@ def _match(side: str, names: list[str], tflite: Any) -> tuple[list[Any], str | N
 
 
 def _spec(name: str, shape: tuple[int, ...], dtype: str, tensor: Any, notes: list[str],
-          dynamic: tuple[int, ...] = ()) -> TensorSpec:
+          dynamic: tuple[int, ...] = (), ambiguous: dict[str, list[tuple[int, ...]]] | None = None) -> TensorSpec:
     perms = candidate_perms(shape, tensor.shape, channel_first_kept=False)
     if not perms:
         raise DataError(
@@ -96,11 +103,90 @@ def _spec(name: str, shape: tuple[int, ...], dtype: str, tensor: Any, notes: lis
         )
     perm = perms[0]
     identity = tuple(range(len(shape)))
-    if identity in perms and len(perms) > 1:  # channel-first kept (--keep-nchw) or moved: shapes cannot tell
-        notes.append(f"layout of '{name}' {list(shape)} -> {list(tensor.shape)} is ambiguous by shape; "
-                     f"assumed {list(perm)} (onnx2tf's channels-last rule)")
+    if len(perms) > 1 and ambiguous is not None and len(shape) > 1:
+        ambiguous[name] = perms  # settled by running both models (:func:`_settle_layouts`)
     return TensorSpec(name=name, shape=shape, dtype=dtype, dynamic_dims=dynamic,
                       to_tflite_perm=None if perm == identity else perm)
+
+
+def _to_tensor(value: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    dtype = np.dtype(detail["dtype"])
+    scale, zero = detail.get("quantization", (0.0, 0))
+    if np.issubdtype(dtype, np.integer) and np.issubdtype(value.dtype, np.floating) and scale:
+        info = np.iinfo(dtype)
+        value = np.clip(np.round(value / scale) + zero, info.min, info.max)
+    return np.ascontiguousarray(value.astype(dtype))
+
+
+def _from_tensor(value: np.ndarray, detail: dict[str, Any]) -> np.ndarray:
+    scale, zero = detail.get("quantization", (0.0, 0))
+    if np.issubdtype(value.dtype, np.integer) and scale:
+        return (value.astype(np.float32) - zero) * scale
+    return np.asarray(value, np.float32)
+
+
+def _settle_layouts(in_specs: list[TensorSpec], out_specs: list[TensorSpec], ambiguous: dict[str, list[tuple[int, ...]]],
+                    runner: OrtRunner, converted: Path, notes: list[str]) -> tuple[list[TensorSpec], list[TensorSpec]]:
+    """Tensors whose layout the shapes cannot tell (square maps; onnx2tf moves channels last, edgekit's lowering
+    does not): run both models once and keep the permutations under which the outputs agree best."""
+    from itertools import islice, product
+
+    from edgekit.tflite.runtime import load_interpreter
+
+    try:
+        sig = load_interpreter(converted).get_signature_runner("serving_default")
+        details = sig.get_input_details()
+    except (ValueError, KeyError):
+        return in_specs, out_specs
+    rng = np.random.default_rng(0)
+    sample = {s.name: (rng.uniform(-1, 1, s.shape) if np.issubdtype(np.dtype(s.dtype), np.floating)
+                       else rng.integers(0, 2, s.shape)).astype(np.dtype(s.dtype)) for s in in_specs}
+    ref = runner(sample)
+    identity = {s.name: tuple(range(len(s.shape))) for s in [*in_specs, *out_specs]}
+    choices = [ambiguous.get(s.name, [s.to_tflite_perm or identity[s.name]]) for s in in_specs]
+    best: tuple[float, dict[str, tuple[int, ...]]] | None = None
+    for combo in islice(product(*choices), 16):
+        feeds = {}
+        for spec, perm in zip(in_specs, combo, strict=True):
+            key = signature_key(spec.name)
+            if key not in details:
+                return in_specs, out_specs
+            feeds[key] = _to_tensor(np.transpose(sample[spec.name], perm), details[key])
+        try:
+            raw = sig(**feeds)
+        except (ValueError, RuntimeError):
+            continue
+        out_details = sig.get_output_details()
+        got = {k: _from_tensor(v, out_details.get(k, {})) for k, v in raw.items()}
+        chosen = dict(zip([s.name for s in in_specs], combo, strict=True))
+        total = 0.0
+        for spec in out_specs:
+            key = signature_key(spec.name)
+            if key not in got:
+                return in_specs, out_specs
+            options = ambiguous.get(spec.name, [spec.to_tflite_perm or identity[spec.name]])
+            errors = {p: float(np.mean(np.abs(np.transpose(ref[spec.name], p) - got[key]))) for p in options
+                      if np.transpose(ref[spec.name], p).shape == got[key].shape}
+            if not errors:
+                continue
+            perm = min(errors, key=lambda p: errors[p])
+            chosen[spec.name] = perm
+            total += errors[perm]
+        if best is None or total < best[0]:
+            best = (total, chosen)
+    if best is None:
+        return in_specs, out_specs
+    picked = best[1]
+    notes.extend(f"layout of '{n}' is ambiguous by shape; settled by running both models: {list(picked[n])}"
+                 for n in ambiguous if n in picked)
+
+    def settle(spec: TensorSpec) -> TensorSpec:
+        perm = picked.get(spec.name)
+        if spec.name not in ambiguous or perm is None:
+            return spec
+        return replace(spec, to_tflite_perm=None if perm == identity[spec.name] else perm)
+
+    return [settle(s) for s in in_specs], [settle(s) for s in out_specs]
 
 
 def load_onnx_reference(path: Path, options: LoadOptions, converted: Path) -> SourceModel:
@@ -132,10 +218,13 @@ def load_onnx_reference(path: Path, options: LoadOptions, converted: Path) -> So
     in_tensors, note_in = _match("input", [i.name for i in inputs], tflite)
     out_tensors, note_out = _match("output", output_names, tflite)
     notes.extend(n for n in (note_in, note_out) if n)
-    in_specs = [_spec(i.name, shapes[i.name], i.dtype, t, notes, i.dynamic_axes)
+    ambiguous: dict[str, list[tuple[int, ...]]] = {}
+    in_specs = [_spec(i.name, shapes[i.name], i.dtype, t, notes, i.dynamic_axes, ambiguous)
                 for i, t in zip(inputs, in_tensors, strict=True)]
-    out_specs = [_spec(n, tuple(ref[n].shape), str(ref[n].dtype), t, notes)
+    out_specs = [_spec(n, tuple(ref[n].shape), str(ref[n].dtype), t, notes, ambiguous=ambiguous)
                  for n, t in zip(output_names, out_tensors, strict=True)]
+    if ambiguous:
+        in_specs, out_specs = _settle_layouts(in_specs, out_specs, ambiguous, runner, Path(converted), notes)
     notes.append(f"reference: {path.name} in onnxruntime; layout read from {Path(converted).name}")
     return SourceModel(path=path, format=SourceFormat.ONNX, inputs=in_specs, outputs=out_specs, run=runner, notes=notes)
 

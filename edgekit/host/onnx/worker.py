@@ -1,4 +1,4 @@
-"""The onnx2tf worker: ``python -m edgekit.host.onnx.worker REQUEST.json``.
+"""The conversion worker: ``python -m edgekit.host.onnx.worker REQUEST.json`` (onnx2tf, or edgekit's lowering).
 
 :mod:`edgekit.host.onnx.load` starts this program as a subprocess (never
 through a shell) with its working directory set to a private temporary
@@ -20,19 +20,22 @@ on a 5-op model here, so it is disabled with ``not_use_onnxsim``), converts it
 with onnx2tf to a tf_keras model, writes a float SavedModel whose signature
 keys are the ONNX input/output names, converts that SavedModel to a float
 TFLite model with ``TFLiteConverter.from_saved_model`` (what edgekit's
-converter reads) for the parent's check, and writes ``result.json``.
+converter reads) for the parent's check, and writes ``result.json``. With ``"backend": "lower"`` in the request it runs
+edgekit's own lowering instead (:mod:`edgekit.host.onnx.lower.convert`), in the
+same guarded process.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import socket
 import sys
 import time
 import traceback
 from pathlib import Path
 from typing import Any
+
+from edgekit.host.onnx.keys import signature_key
 
 NETWORK_BLOCKED = "edgekit blocked a network connection"
 
@@ -47,12 +50,6 @@ def install_network_guard() -> None:
     socket.socket.connect_ex = _blocked  # type: ignore[method-assign]
     socket.create_connection = _blocked
     socket.getaddrinfo = _blocked
-
-
-def signature_key(name: str) -> str:
-    """A SavedModel signature key made from an ONNX tensor name (kept as-is when already valid)."""
-    key = re.sub(r"[^A-Za-z0-9_.\-]", "_", name).lstrip("_-")  # TF: names start with [A-Za-z0-9.]
-    return key or "tensor"
 
 
 def _simplify(onnx_path: Path, log: list[str]) -> str:
@@ -157,17 +154,32 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def execute(request: dict[str, Any]) -> dict[str, Any]:
+    """Run the requested backend; a result dict, never an exception (the parent reads ``ok``)."""
+    backend = request.get("backend", "onnx2tf")
+    try:
+        if backend == "lower":
+            from edgekit.host.onnx.lower.base import Unsupported
+            from edgekit.host.onnx.lower.convert import run as run_lower
+
+            try:
+                return run_lower(request)
+            except Unsupported as exc:
+                return {"ok": False, "error": str(exc), "op": exc.op, "node": exc.node, "reason": exc.reason,
+                        "traceback": traceback.format_exc()}
+        return run(request)
+    except SystemExit as exc:  # onnx2tf exits on many of its errors
+        return {"ok": False, "error": f"{backend} stopped (exit status {exc.code})", "traceback": ""}
+    except BaseException as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+
+
 def main(argv: list[str]) -> int:
     install_network_guard()
     request_path = Path(argv[1])
     request = json.loads(request_path.read_text())
     result_path = Path(request["out_dir"]) / "result.json"
-    try:
-        result = run(request)
-    except SystemExit as exc:  # onnx2tf exits on many of its errors
-        result = {"ok": False, "error": f"onnx2tf stopped (exit status {exc.code})", "traceback": ""}
-    except BaseException as exc:
-        result = {"ok": False, "error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()}
+    result = execute(request)
     result_path.write_text(json.dumps(result, indent=1))
     sys.stdout.flush()
     return 0 if result.get("ok") else 1

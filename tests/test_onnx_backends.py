@@ -1,0 +1,141 @@
+"""The ONNX backends: the registry, forcing one with --backend, falling back to edgekit's lowering, streaming
+models with explicit state (convert's sequence check, verify --stateful), and errors that name the op."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from edgekit.cli import main
+from edgekit.core.onnx_backend import AUTO_ORDER, BACKEND_HELP, OnnxBackend
+from edgekit.deps import available
+from edgekit.errors import UsageError
+
+pytestmark = pytest.mark.convert
+
+onnx = pytest.importorskip("onnx")
+
+from onnx_helpers import contrib_op_model, lppool_model, lstm_state_model  # noqa: E402
+
+from edgekit.host.onnx.attempts import Attempt, all_failed_error, foreign_ops_error  # noqa: E402
+from edgekit.host.onnx.backends import REGISTRY, backend_order, function_ops  # noqa: E402
+
+
+def _json(output: str) -> dict[str, Any]:
+    """The JSON object in a CliRunner output (stderr lines may come before and after it)."""
+    value, _ = json.JSONDecoder().raw_decode(output[output.index("{"):])
+    return dict(value)
+
+
+needs_tf = pytest.mark.skipif(not available("tensorflow"), reason="TensorFlow is not installed")
+
+
+def test_every_backend_name_is_registered_and_documented() -> None:
+    assert set(REGISTRY) == set(OnnxBackend) - {OnnxBackend.AUTO}
+    assert set(BACKEND_HELP) == set(OnnxBackend)
+    assert list(AUTO_ORDER) == [OnnxBackend.ONNX2TF, OnnxBackend.LOWER]
+
+
+def test_backend_order_forces_one_and_refuses_unknown_names() -> None:
+    assert [b.name for b in backend_order("lower")] == [OnnxBackend.LOWER]
+    with pytest.raises(UsageError) as exc:
+        backend_order("tflite-magic")
+    assert "auto, onnx2tf, lower" in exc.value.hint
+
+
+def test_lower_backend_expands_only_function_ops_it_does_not_lower() -> None:
+    lower = REGISTRY[OnnxBackend.LOWER].expand_ops()
+    assert "Attention" in lower and "LayerNormalization" not in lower  # lowered natively
+    assert lower <= function_ops()
+    assert "LayerNormalization" in REGISTRY[OnnxBackend.ONNX2TF].expand_ops()  # onnx2tf gets it wrong
+
+
+def test_cli_lists_the_backends_and_refuses_a_wrong_one(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["convert", "--help"])
+    assert "--backend [auto|onnx2tf|lower]" in result.output and "--state IN=OUT" in result.output
+    bad = CliRunner().invoke(main, ["convert", "m.onnx", "-o", str(tmp_path / "o.tflite"), "--backend", "tvm"])
+    assert bad.exit_code == 2 and "'tvm' is not one of 'auto', 'onnx2tf', 'lower'" in bad.output
+
+
+def test_error_when_every_backend_fails_names_op_node_attempts_and_fix() -> None:
+    attempts = [Attempt("onnx2tf", "convert", "ValueError: initial_state is not compatible", "LSTM", "lstm_1"),
+                Attempt("lower", "convert", "sequence_lens that differ from the sequence length", "LSTM", "lstm_1")]
+    error = all_failed_error("vad.onnx", attempts)
+    assert error.exit_code == 3
+    assert error.message.startswith("Could not convert vad.onnx: no backend converts its LSTM node 'lstm_1'.")
+    assert "Tried: onnx2tf failed at LSTM node 'lstm_1'" in error.message and "lower failed at LSTM" in error.message
+    assert "pack_padded_sequence" in error.hint
+    mismatch = all_failed_error("m.onnx", [Attempt("onnx2tf", "check", "output 'y' differs by up to 3", None, None)])
+    assert "differs from onnxruntime" in mismatch.message and "--keep-nchw" in mismatch.hint
+
+
+def test_contrib_ops_are_refused_before_converting(tmp_path: Path) -> None:
+    path = contrib_op_model(tmp_path / "contrib.onnx")
+    error = foreign_ops_error(onnx.load(str(path)), "contrib.onnx")
+    assert error is not None and error.exit_code == 3
+    assert "FastGelu (node 'gelu_1', domain com.microsoft)" in error.message
+    assert "quantize_dynamic" in error.hint
+
+
+@pytest.mark.slow
+@needs_tf
+def test_contrib_op_cli_is_exit_3_naming_the_op(tmp_path: Path) -> None:
+    path = contrib_op_model(tmp_path / "contrib.onnx")
+    result = CliRunner().invoke(main, ["convert", str(path), "-o", str(tmp_path / "c.tflite"), "--quantize", "none"])
+    assert result.exit_code == 3, result.output
+    assert "FastGelu" in result.output and "Hint: Export-side fix" in result.output
+
+
+@pytest.mark.slow
+@needs_tf
+@pytest.mark.skipif(not available("onnx2tf"), reason="onnx2tf is not installed")
+def test_auto_falls_back_to_the_lowering_and_says_so(tmp_path: Path) -> None:
+    """LpPool: onnx2tf 1.28.8 has no converter for it; edgekit's lowering does; --backend onnx2tf forces the failure."""
+    path = lppool_model(tmp_path / "lppool.onnx")
+    forced = CliRunner().invoke(main, ["convert", str(path), "-o", str(tmp_path / "f.tflite"), "--quantize", "none",
+                                       "--backend", "onnx2tf"])
+    assert forced.exit_code == 3, forced.output
+    error_line = next(line for line in forced.output.splitlines() if line.startswith("Error:"))
+    assert "LpPool" in error_line and "Tried: onnx2tf failed" in error_line and len(error_line) < 1000
+    bundle = tmp_path / "bundle"
+    auto = CliRunner().invoke(main, ["convert", str(path), "-o", str(tmp_path / "a.tflite"), "--quantize", "none",
+                                     "--bundle", str(bundle), "--json"])
+    assert auto.exit_code == 0, auto.output
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["conversion"]["backend"] == "lower"
+    assert manifest["conversion"]["attempts"][0]["backend"] == "onnx2tf"
+    assert "onnx2tf was tried first" in auto.output
+    assert manifest["inputs"][0]["to_tflite_perm"] is None  # the lowering keeps the ONNX layout
+
+
+@pytest.mark.slow
+@needs_tf
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+def test_recurrent_model_with_explicit_state_converts_and_verifies_over_a_sequence(tmp_path: Path, cell: str) -> None:
+    path = lstm_state_model(tmp_path / f"{cell.lower()}.onnx", cell)
+    out = tmp_path / f"{cell.lower()}.tflite"
+    result = CliRunner().invoke(main, ["--debug", "convert", str(path), "-o", str(out), "--quantize", "none",
+                                       "--backend", "lower", "--json"])
+    assert result.exit_code == 0, result.output[-3000:]
+    converted = _json(result.output[result.output.index("{\n"):])
+    assert converted["conversion"]["backend"] == "lower"
+    notes = " ".join(converted["notes"])
+    pairs = "h <- hn, c <- cn" if cell == "LSTM" else "h <- hn"
+    assert f"state carried between calls: {pairs} (paired by name and shape)" in notes
+    assert "stateful check: 8 calls in a row" in notes
+    rng = np.random.default_rng(1)
+    data = tmp_path / "frames.npz"
+    np.savez(data, frames=rng.standard_normal((12, 1, 4, 6)).astype(np.float32))
+    verified = CliRunner().invoke(main, ["verify", str(path), str(out), "--stateful", "--data", str(data), "--json"])
+    assert verified.exit_code == 0, verified.output
+    report = _json(verified.output)
+    assert report["samples"] == 12 and report["passed"]
+    assert any("stateful: 12 calls in a row" in n for n in report["notes"])
+    if cell == "LSTM":  # an explicit pairing that does not fit is a usage error naming both shapes
+        bad = CliRunner().invoke(main, ["verify", str(path), str(out), "--stateful", "--state", "frames=hn"])
+        assert bad.exit_code == 2 and "differ in shape" in bad.output

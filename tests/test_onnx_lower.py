@@ -1,0 +1,128 @@
+"""edgekit's own ONNX lowering, op by op, run eagerly in TensorFlow against onnxruntime (no .tflite: fast).
+
+The conversion to .tflite is covered end to end in test_onnx_backends.py and, for every op of ONNX's node
+test suite, by scripts/bench_onnx_matrix.py; here each tricky attribute combination is pinned down.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from edgekit.deps import available
+
+pytestmark = pytest.mark.convert
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+if not available("tensorflow"):
+    pytest.skip("TensorFlow is not installed", allow_module_level=True)
+
+from onnx import helper as h  # noqa: E402
+from onnx import numpy_helper  # noqa: E402
+
+from edgekit.host.onnx.lower.base import Unsupported  # noqa: E402
+from edgekit.host.onnx.lower.graph import run_graph  # noqa: E402
+
+RNG = np.random.default_rng(0)
+
+
+def _f(*shape: int) -> np.ndarray:
+    return RNG.standard_normal(shape).astype(np.float32)
+
+
+def _case(op: str, inputs: dict[str, np.ndarray], consts: dict[str, np.ndarray] | None = None, opset: int = 17,
+          n_out: int = 1, **attrs: Any) -> tuple[Any, dict[str, np.ndarray]]:
+    consts = consts or {}
+    names = [*inputs, *consts]
+    outs = [f"y{i}" for i in range(n_out)]
+    node = h.make_node(op, names, outs, **attrs)
+    graph = h.make_graph([node], "g", [h.make_tensor_value_info(k, h.np_dtype_to_tensor_dtype(v.dtype), v.shape)
+                                       for k, v in inputs.items()],
+                         [onnx.ValueInfoProto(name=o) for o in outs],
+                         [numpy_helper.from_array(v, k) for k, v in consts.items()])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", opset)])
+    model.ir_version = 8
+    return model, inputs
+
+
+CASES = {
+    "conv-groups-asymmetric-pads": lambda: _case("Conv", {"x": _f(1, 4, 7, 6)}, {"w": _f(6, 2, 3, 3), "b": _f(6)},
+                                                 group=2, pads=[1, 0, 2, 1], strides=[2, 1], dilations=[1, 2]),
+    "conv-depthwise-same-lower": lambda: _case("Conv", {"x": _f(1, 3, 8, 8)}, {"w": _f(6, 1, 3, 3)}, group=3,
+                                               auto_pad="SAME_LOWER", strides=[2, 2]),
+    "conv-1d": lambda: _case("Conv", {"x": _f(1, 2, 9)}, {"w": _f(4, 2, 3)}, pads=[1, 1]),
+    "conv-transpose-output-padding": lambda: _case("ConvTranspose", {"x": _f(1, 2, 4, 5)}, {"w": _f(2, 3, 3, 3)},
+                                                   strides=[2, 2], output_padding=[1, 0], pads=[1, 0, 0, 1]),
+    "maxpool-ceil-dilated": lambda: _case("MaxPool", {"x": _f(1, 2, 9, 9)}, kernel_shape=[3, 3], strides=[2, 2],
+                                          dilations=[2, 1], ceil_mode=1),
+    "avgpool-pads-exclude": lambda: _case("AveragePool", {"x": _f(1, 2, 5, 5)}, kernel_shape=[3, 3], pads=[1, 1, 1, 1],
+                                          count_include_pad=0),
+    "lppool": lambda: _case("LpPool", {"x": _f(1, 2, 4, 4)}, kernel_shape=[2, 2], p=3),
+    "resize-cubic-align-corners": lambda: _case("Resize", {"x": _f(1, 1, 4, 5)},
+                                                {"roi": np.zeros(0, np.float32),
+                                                 "scales": np.array([1, 1, 2, 0.6], np.float32)},
+                                                mode="cubic", coordinate_transformation_mode="align_corners"),
+    "resize-nearest-sizes": lambda: _case("Resize", {"x": _f(1, 2, 3, 3)},
+                                          {"roi": np.zeros(0, np.float32), "scales": np.zeros(0, np.float32),
+                                           "sizes": np.array([1, 2, 7, 5], np.int64)},
+                                          mode="nearest", nearest_mode="ceil"),
+    "slice-negative-steps": lambda: _case("Slice", {"x": _f(5, 6)},
+                                          {"s": np.array([-1, 4], np.int64), "e": np.array([-100, 0], np.int64),
+                                           "a": np.array([0, 1], np.int64), "st": np.array([-2, -1], np.int64)}),
+    "pad-reflect": lambda: _case("Pad", {"x": _f(1, 2, 4, 4)}, {"p": np.array([0, 0, 1, 2, 0, 0, 2, 1], np.int64)},
+                                 mode="reflect"),
+    "pad-edge-negative": lambda: _case("Pad", {"x": _f(3, 4)}, {"p": np.array([1, -1, 2, 1], np.int64)}, mode="edge"),
+    "pad-wrap": lambda: _case("Pad", {"x": _f(3, 4)}, {"p": np.array([2, 1, 1, 3], np.int64)}, mode="wrap", opset=19),
+    "gather-elements-negative": lambda: _case("GatherElements", {"x": _f(3, 4)},
+                                              {"i": np.array([[0, -1], [2, 1], [-3, 0]], np.int64)}, axis=1),
+    "scatter-nd-add": lambda: _case("ScatterND", {"x": _f(4, 3)},
+                                    {"i": np.array([[1], [1], [3]], np.int64), "u": _f(3, 3)}, reduction="add"),
+    "topk-smallest-axis0": lambda: _case("TopK", {"x": _f(5, 3)}, {"k": np.array([2], np.int64)}, axis=0, largest=0,
+                                     n_out=2),
+    "softmax-opset11-coerced": lambda: _case("Softmax", {"x": _f(2, 3, 4)}, axis=1, opset=11),
+    "depth-to-space-crd": lambda: _case("DepthToSpace", {"x": _f(1, 8, 2, 3)}, blocksize=2, mode="CRD"),
+    "erf": lambda: _case("Erf", {"x": _f(3, 7) * 2}),
+    "acosh": lambda: _case("Acosh", {"x": np.abs(_f(4, 4)) + 1}),
+    "cumsum-reverse-exclusive": lambda: _case("CumSum", {"x": _f(3, 5)}, {"a": np.array(1, np.int64)}, reverse=1,
+                                              exclusive=1),
+    "lstm-bidirectional-peephole": lambda: _case(
+        "LSTM", {"x": _f(3, 2, 4)}, {"W": _f(2, 12, 4) * 0.5, "R": _f(2, 12, 3) * 0.5, "B": _f(2, 24) * 0.1,
+                                     "seq": np.full(2, 3, np.int32), "h0": _f(2, 2, 3), "c0": _f(2, 2, 3),
+                                     "P": _f(2, 9) * 0.1},
+        hidden_size=3, direction="bidirectional", n_out=3),
+    "gru-linear-before-reset": lambda: _case(
+        "GRU", {"x": _f(3, 2, 4)}, {"W": _f(1, 9, 4) * 0.5, "R": _f(1, 9, 3) * 0.5, "B": _f(1, 18) * 0.1},
+        hidden_size=3, linear_before_reset=1, n_out=2),
+    "rnn-relu-clip": lambda: _case("RNN", {"x": _f(4, 1, 2)}, {"W": _f(1, 3, 2), "R": _f(1, 3, 3)}, hidden_size=3,
+                                   activations=["Relu"], clip=0.5),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_lowering_matches_onnxruntime(name: str) -> None:
+    import tensorflow as tf
+
+    model, feeds = CASES[name]()
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    want = session.run(None, feeds)
+    env = run_graph(model, {k: tf.constant(v) for k, v in feeds.items()}, model.opset_import[0].version)
+    for out, expected in zip(model.graph.output, want, strict=True):
+        got = np.asarray(env[out.name])
+        assert got.shape == expected.shape, out.name
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=2e-5, err_msg=f"{name}: {out.name}")
+
+
+def test_unsupported_ops_name_the_op_node_and_reason() -> None:
+    import tensorflow as tf
+
+    model, feeds = _case("NonZero", {"x": _f(2, 3)})
+    model.graph.node[0].name = "nz_1"
+    with pytest.raises(Unsupported) as exc:
+        run_graph(model, {"x": tf.constant(feeds["x"])}, 17)
+    assert (exc.value.op, exc.value.node) == ("NonZero", "nz_1") and "no lowering" in exc.value.reason
+    model, feeds = _case("Reshape", {"x": _f(2, 3), "shape": np.array([3, 2], np.int64)})
+    with pytest.raises(Unsupported, match="must be a constant"):
+        run_graph(model, {k: tf.constant(v) for k, v in feeds.items()}, 17)
