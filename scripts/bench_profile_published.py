@@ -5,12 +5,13 @@ For every row a shipped profile can use (``edgekit.profile.published.select``) w
 profile and, with ``--loo``, the estimate of a profile refitted WITHOUT that row's model (leave-one-model-
 out: every row of the same architecture, on every device, is left out of the fit; ``--group network``
 leaves out only the same network, e.g. EfficientDet-Lite2 while Lite0/1/3/4 stay). Per device family and
-overall: the median |error| (|estimated / published - 1|) and the share of rows within +-20%, +-30%, +-35%.
+overall: the median and 90th percentile of |error| (|estimated / published - 1|) and the share of rows within +-20%, +-30%, +-35%.
 
     .venv/bin/python scripts/bench_profile_published.py                 # shipped profiles vs published
     .venv/bin/python scripts/bench_profile_published.py --loo [--json]  # leave-one-model-out
     .venv/bin/python scripts/bench_profile_published.py --loo --markdown > table.md
     .venv/bin/python scripts/bench_profile_published.py --why           # every unused row and why
+    .venv/bin/python scripts/bench_profile_published.py --from-json loo.json --markdown  # tables of a saved run
 
 JSON (``--json``): ``{"rows": [{model, variant, device, profile, published_ms, loo_estimated_ms,
 fitted_estimated_ms, shipped_estimated_ms, ...}], "families": {...}, "overall": {...}}``.
@@ -59,6 +60,11 @@ def fmt_pct(x: float) -> str:
     return "-" if x != x else f"{100 * x:.0f}%"
 
 
+def _cell(s: dict[str, float]) -> str:
+    return (f"{fmt_pct(s['median_abs_error'])} / {fmt_pct(s['p90_abs_error'])}, {fmt_pct(s['within_20'])} / "
+            f"{fmt_pct(s['within_30'])} / {fmt_pct(s['within_35'])}")
+
+
 def render(results: list[dict[str, Any]], keys: list[tuple[str, str]], markdown: bool, per_row: bool) -> str:
     lines: list[str] = []
     if per_row:
@@ -71,7 +77,7 @@ def render(results: list[dict[str, Any]], keys: list[tuple[str, str]], markdown:
                         + [f"{r[k] / r['published_ms']:.2f}" if r.get(k) is not None else "-" for k, _ in keys])
         lines += _table(headers, body, markdown)
         lines.append("")
-    headers = ["device family", "rows"] + [f"{title}: median |err|, within ±20/30/35%" for _, title in keys]
+    headers = ["device family", "rows"] + [f"{title}: median / p90 |err|, within ±20/30/35%" for _, title in keys]
     body = []
     tables = [family_table(results, k) for k, _ in keys]
     fams = sorted({d for fam, _ in tables for d in fam})
@@ -79,13 +85,11 @@ def render(results: list[dict[str, Any]], keys: list[tuple[str, str]], markdown:
         row = [d, str(tables[0][0].get(d, {}).get("rows", 0))]
         for fam, _ in tables:
             s = fam.get(d)
-            row.append("-" if s is None else f"{fmt_pct(s['median_abs_error'])}, {fmt_pct(s['within_20'])} / "
-                                              f"{fmt_pct(s['within_30'])} / {fmt_pct(s['within_35'])}")
+            row.append("-" if s is None else _cell(s))
         body.append(row)
     row = ["**all**" if markdown else "ALL", str(tables[0][1]["rows"])]
     for _, overall in tables:
-        row.append(f"{fmt_pct(overall['median_abs_error'])}, {fmt_pct(overall['within_20'])} / "
-                   f"{fmt_pct(overall['within_30'])} / {fmt_pct(overall['within_35'])}")
+        row.append(_cell(overall))
     body.append(row)
     lines += _table(headers, body, markdown)
     return "\n".join(lines)
@@ -128,7 +132,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", action="store_true", help="also print every row")
     ap.add_argument("--why", action="store_true", help="list the rows that are not used and why")
     ap.add_argument("--prior-weight", type=float, default=pf.PRIOR_WEIGHT, help="weight of the parameter priors")
+    ap.add_argument("--from-json", type=Path, metavar="FILE",
+                    help="print the tables of a saved --json run (no estimating, no refitting)")
     args = ap.parse_args(argv)
+    if args.from_json is not None:
+        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        have = [(k, t) for k, t in (("loo_estimated_ms", "leave-one-out"), ("fitted_estimated_ms", "fitted on all"),
+                                    ("shipped_estimated_ms", "shipped")) if any(k in r for r in saved["rows"])]
+        print(render(saved["rows"], have, args.markdown, args.rows))
+        print(f"\n{len(saved['rows'])} rows estimated (ESTIMATES vs the sources' measurements); "
+              f"{sum(saved.get('unused_usable_rows', {}).values())} usable rows have no built model (--why lists them).")
+        return 0
     rows, missing = pf.fit_rows()
     if args.why:
         print(why(missing))
