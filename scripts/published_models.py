@@ -170,7 +170,15 @@ def build_for_row(row: PublishedRow) -> Build | str:
         if row.source == "coral.ai benchmarks" and size == (224, 224):
             size = (300, 300)
             note += "; the page prints 224x224 but Coral's SSD files are 300x300 (built at 300)"
-        return Build(m.lower().replace("-", "_"), size, dt, dm, fidelity="approximation", note=note)
+        options: tuple[tuple[str, Any], ...] = ()
+        if m == "SSD-MobileNetV2":
+            # the TF1 zoo's configs: ssd_mobilenet_v2_quantized_300x300_coco (the int8 files: Coral's, the hosted
+            # quantized one) has 1x1 box/class heads and plain extra layers; ssd_mobilenet_v2_coco (float) has
+            # 3x3 heads and depthwise-separable extra layers (feature_extractor use_depthwise: true)
+            options = (("head", 1),) if dt == "int8" else (("dwextra", 1),)
+            note += ("; int8: ssd_mobilenet_v2_quantized_300x300_coco (1x1 heads)" if dt == "int8"
+                     else "; float: ssd_mobilenet_v2_coco (3x3 heads, depthwise extra layers)")
+        return Build(m.lower().replace("-", "_"), size, dt, dm, options, fidelity="approximation", note=note)
     if m == "SSDLite-MobileDet":
         which = "cpu" if "_cpu" in v else "edgetpu" if "_edgetpu" in v else ""
         if not which:
@@ -517,7 +525,8 @@ def deeplab_v3_mobilenet_v2(b: Build) -> Any:
 
 # ---- detection (the custom post-processing op is appended to the converted file, see append_postprocess)
 
-def _ssd_heads(feats: list[Any], anchors: list[int], classes: int, lite: bool, head_act: str) -> tuple[Any, Any]:
+def _ssd_heads(feats: list[Any], anchors: list[int], classes: int, lite: bool, head_act: str,
+               kernel: int = 3) -> tuple[Any, Any]:
     """Per-map box (4A) and class ((C+1)A) predictors, reshaped and concatenated; class scores through
     a sigmoid (the OD API's score converter)."""
     L = _keras().layers
@@ -531,8 +540,8 @@ def _ssd_heads(feats: list[Any], anchors: list[int], classes: int, lite: bool, h
                 return L.Conv2D(filters, 1)(x)
             bx, cl = sep(f, 4 * a), sep(f, classes * a)
         else:
-            bx = L.Conv2D(4 * a, 3, padding="same")(f)
-            cl = L.Conv2D(classes * a, 3, padding="same")(f)
+            bx = L.Conv2D(4 * a, kernel, padding="same")(f)
+            cl = L.Conv2D(classes * a, kernel, padding="same")(f)
         n = int(f.shape[1]) * int(f.shape[2]) * a
         boxes.append(L.Reshape((n, 4))(bx))
         scores.append(L.Reshape((n, classes))(cl))
@@ -582,8 +591,8 @@ def _ssd(b: Build, backbone: str) -> Any:
         f1 = base.get_layer(exp[0]).output if exp else base.layers[len(names) // 2].output
         f2 = base.output
         act = "relu6"
-    feats = [f1, f2] + _ssd_extra(f2, [512, 256, 256, 128], lite, act)
-    box, score = _ssd_heads(feats, [3, 6, 6, 6, 6, 6], 91, lite, act)
+    feats = [f1, f2] + _ssd_extra(f2, [512, 256, 256, 128], lite or bool(b.opt("dwextra", 0)), act)
+    box, score = _ssd_heads(feats, [3, 6, 6, 6, 6, 6], 91, lite, act, kernel=int(b.opt("head", 3)))
     return keras.Model(inp, [box, score])
 
 
