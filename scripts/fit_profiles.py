@@ -37,7 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import numpy as np  # noqa: E402
 import published_fit as pf  # noqa: E402
 
-from edgekit.profile.schema import Accuracy, DeviceProfile, Fit  # noqa: E402
+from edgekit.profile.schema import PUBLISHED_FIT_MACHINE, Accuracy, DeviceProfile, Fit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ROOT / "device_profiles"
@@ -176,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{args.prior_weight}); figures shared by core type, board, Edge TPU chip"
                           + ("" if mine else "; this profile has no rows: the residuals are of the rows of the "
                              "boards it shares its figures with")),
-                  date=date, machine="published figures", samples=len(used),
+                  date=date, machine=PUBLISHED_FIT_MACHINE, samples=len(used),
                   rms_relative_error=round(float(np.sqrt(np.mean(errs ** 2))), 4),
                   max_relative_error=round(float(errs.max()), 4), residuals=residuals)
         accuracy = prof.accuracy if args.no_loo else accuracy_for(pid, prof, loo)

@@ -183,8 +183,9 @@ class DeviceEstimate:
         a = self.accuracy
         if a is None:
             return None
-        return {"relative": round(a.median_abs_error, 4), "low_ms": round(self.latency_ms * (1 - a.median_abs_error), 3),
-                "high_ms": round(self.latency_ms * (1 + a.median_abs_error), 3), "text": a.band, "method": a.method,
+        lat = round(self.latency_ms, 3)  # the JSON's figure, so that a saved result reads back to the same band
+        return {"relative": round(a.median_abs_error, 4), "low_ms": round(lat * (1 - a.median_abs_error), 3),
+                "high_ms": round(lat * (1 + a.median_abs_error), 3), "text": a.band, "method": a.method,
                 "rows": a.rows, "p90_relative": a.p90_abs_error, "within_20": a.within_20, "within_35": a.within_35,
                 "note": a.note}
 

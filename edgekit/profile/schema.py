@@ -399,6 +399,15 @@ class Fit:
     def __post_init__(self) -> None:
         _check_ranges(self)
 
+    @property
+    def from_published(self) -> bool:
+        """Fitted on published figures (scripts/fit_profiles.py), not by calibrating a machine."""
+        return self.machine == PUBLISHED_FIT_MACHINE
+
+
+# ``Fit.machine`` of the shipped profiles fitted on the published dataset
+PUBLISHED_FIT_MACHINE = "published figures"
+
 
 @dataclass(frozen=True)
 class Accuracy:
