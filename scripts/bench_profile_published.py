@@ -97,6 +97,7 @@ def render(results: list[dict[str, Any]], keys: list[tuple[str, str]], markdown:
 
 def _table(headers: list[str], body: list[list[str]], markdown: bool) -> list[str]:
     if markdown:
+        headers = [h.replace("|", "\\|") for h in headers]  # |err| inside a Markdown cell
         out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
         out += ["| " + " | ".join(r) + " |" for r in body]
         return out
