@@ -265,12 +265,13 @@ def test_size_source_json_is_the_library_result() -> None:
 @DEVICE
 def test_result_from_dict_refuses_what_it_cannot_read(sample_int8: Path) -> None:
     doc, _ = _cli(["inspect", str(sample_int8), "--json"])
-    for bad, needle in (({"model": "x"}, "no kind"), ({"kind": "tune"}, "kind 'tune'"), ([1, 2], "no kind")):
+    for bad, needle in (({"model": "x"}, "no kind"), ({"kind": "convert"}, "kind 'convert'"), ([1, 2], "no kind"),
+                        ({"kind": "tune"}, "not a complete 'tune' result")):
         with pytest.raises(InputError, match=needle):
             result_from_dict(bad)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="not a complete 'inspect' result"):
         result_from_dict({k: v for k, v in doc.items() if k != "ops"})
-    assert set(KINDS) == {"bench", "calibrate", "devices", "inspect", "profile", "remote", "size", "verify"}
+    assert set(KINDS) == {"bench", "calibrate", "devices", "inspect", "profile", "remote", "size", "tune", "verify"}
 
 
 @DEVICE
