@@ -56,7 +56,7 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,9 @@ def node_cases(cache: Path) -> list[Case]:
 
     root = cache / f"node-onnx{onnx.__version__}"
     index = root / "index.json"
-    if index.is_file():
-        return [Case(**c) for c in json.loads(index.read_text())]
+    if index.is_file():  # paths are relative to the folder, so a copied cache works
+        return [replace(Case(**c), model=str(root / c["model"]), data=str(root / c["data"]))
+                for c in json.loads(index.read_text())]
     from onnx.backend.test.case.node import collect_testcases
 
     cases = []
@@ -159,9 +160,9 @@ def node_cases(cache: Path) -> list[Case]:
         np.savez(folder / "data.npz", **arrays)  # type: ignore[arg-type]
         op = graph.node[0].op_type if not name.endswith("_expanded") else f"{_op_of(name)} (expanded)"
         sha = hashlib.sha256((folder / "model.onnx").read_bytes()).hexdigest()[:16]
-        cases.append(Case(name, "node", op, str(folder / "model.onnx"), str(folder / "data.npz"), {}, sha))
+        cases.append(Case(name, "node", op, f"{name}/model.onnx", f"{name}/data.npz", {}, sha))
     index.write_text(json.dumps([asdict(c) for c in cases]))
-    return cases
+    return node_cases(cache)
 
 
 def _op_of(name: str) -> str:
