@@ -167,6 +167,30 @@ def test_int8_end_to_end_from_the_saved_model(kitchen: SourceModel, tmp_path: Pa
     assert ref_source.saved_model_dir is None
 
 
+def test_float_output_is_the_checked_float_tflite(kitchen: SourceModel, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """--quantize none ships the .tflite the onnxruntime check ran on; the SavedModel is not converted again."""
+    from dataclasses import replace
+
+    from edgekit.core.quant import QuantizeMode
+    from edgekit.host.convert import pipeline
+    from edgekit.host.convert.config import ConvertConfig
+
+    assert kitchen.float_tflite is not None and kitchen.float_tflite.is_file()
+    source = replace(kitchen, cleanup=None, notes=list(kitchen.notes))  # the session fixture keeps its files
+    monkeypatch.setattr(pipeline, "load_source", lambda *args, **kwargs: source)
+
+    def second_conversion(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the float SavedModel was converted a second time")
+
+    monkeypatch.setattr(pipeline, "convert", second_conversion)
+    out = tmp_path / "kitchen_float.tflite"
+    result = pipeline.run_convert(ConvertConfig(model=kitchen.path, output=out, quantize=QuantizeMode.NONE,
+                                                golden_samples=2))
+    assert out.read_bytes() == kitchen.float_tflite.read_bytes()
+    assert any("not converted a second time" in n for n in result.notes)
+
+
 def test_two_inputs_int64_keep_nchw_npz_calibration_and_bundle(onnx_models: Path) -> None:
     path = two_input_model(onnx_models / "two.onnx")
     rng = np.random.default_rng(4)

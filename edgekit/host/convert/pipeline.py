@@ -194,8 +194,15 @@ def _run(config: ConvertConfig) -> ConvertResult:
             sig_names = signature_input_names(source.saved_model_dir)
             mapping = map_to_signature([s.name for s in source.inputs], sig_names, notes)
             samples = {mapping[s.name]: permute_samples(arrays[s.name], s.to_tflite_perm) for s in source.inputs}
-            data, kept = convert(source.saved_model_dir, config.quantize, config.resolved_io_type, config.per_tensor,
-                                 samples, config.keep_float, config.debug)
+            checked_float = source.float_tflite
+            if (config.quantize is QuantizeMode.NONE and prune_report is None and not config.keep_float
+                    and checked_float is not None and checked_float.is_file()):
+                data, kept = checked_float.read_bytes(), list[str]()  # the same converter settings: not converted twice
+                notes.append("float32: the .tflite the onnxruntime check ran on (the same SavedModel and converter "
+                             "settings; not converted a second time)")
+            else:
+                data, kept = convert(source.saved_model_dir, config.quantize, config.resolved_io_type,
+                                     config.per_tensor, samples, config.keep_float, config.debug)
         if prune_report is not None:
             with timer.stage("prune"):  # measure the pruned file; --sparse-encoding may re-convert
                 data = finish_conversion(prune_report, data, source.saved_model_dir, config.quantize,
