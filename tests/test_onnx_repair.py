@@ -189,6 +189,23 @@ def test_token_ids_through_an_embedding_are_data_not_a_shape() -> None:
     assert params.shape_inputs(onnx.shape_inference.infer_shapes(model)) == {}
 
 
+def test_an_input_an_if_branch_reads_by_name_is_followed() -> None:
+    """An expanded AffineGrid: the size input reaches ConstantOfShape through an If whose branches read it from
+    the outer scope (not as a node input)."""
+    then_graph = h.make_graph([h.make_node("Identity", ["size"], ["t"])], "then", [],
+                              [h.make_tensor_value_info("t", T.INT64, [2])])
+    else_graph = h.make_graph([h.make_node("Neg", ["size"], ["e"])], "else", [],
+                              [h.make_tensor_value_info("e", T.INT64, [2])])
+    model = _model([h.make_node("If", ["flag"], ["dims"], then_branch=then_graph, else_branch=else_graph),
+                    h.make_node("ConstantOfShape", ["dims"], ["zeros"]),
+                    h.make_node("Add", ["x", "zeros"], ["y"])],
+                   [h.make_tensor_value_info("x", T.FLOAT, [2, 3]), h.make_tensor_value_info("size", T.INT64, [2])],
+                   [h.make_tensor_value_info("y", T.FLOAT, None)],
+                   [numpy_helper.from_array(np.array(True), "flag")])
+    model = onnx.shape_inference.infer_shapes(model)
+    assert params.shape_inputs(model) == {"size": "ConstantOfShape input 0"}
+
+
 def test_shape_setting_inputs_are_frozen_from_constant_data() -> None:
     model = _model([h.make_node("Reshape", ["x", "shape"], ["y"])],
                    [h.make_tensor_value_info("x", T.FLOAT, [2, 6]), h.make_tensor_value_info("shape", T.INT64, [2])],
