@@ -267,9 +267,10 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
     opts = options or LoadOptions()
     path = Path(path)
     model = read_onnx(path)
-    inputs = graph_inputs(model)
-    if not inputs:
+    if not graph_inputs(model):
         raise ModelFormatError(f"{path.name} has no inputs.", hint="Export the model with its real inputs.")
+    model, empty_notes = _freeze_empty_inputs(model)
+    inputs = graph_inputs(model)
     unknown_keep = sorted(set(opts.keep_nchw) - {i.name for i in inputs})
     if unknown_keep:
         raise UsageError(f"--keep-nchw names {', '.join(unknown_keep)}, which the model does not have.",
@@ -279,11 +280,17 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
     if foreign is not None:  # no backend converts these: say so before reading data or converting anything
         raise foreign
     resolved, notes = resolve_shapes(inputs, opts.shapes)
+    notes[:0] = empty_notes
     shapes = {r.name: r.shape for r in resolved}
-    if opts.check_data is not None and opts.check_inputs is None:
+    if opts.check_data is not None and opts.check_inputs is None and inputs:
         opts = replace(opts, check_inputs=_read_check_data(inputs, shapes, opts))
     unfrozen = fix_input_shapes(model, shapes, notes)
     fixed, inputs, frozen = _freeze_shape_inputs(unfrozen, inputs, opts, notes)
+    if not inputs:
+        raise ModelFormatError(
+            f"Every input of {path.name} is empty (a zero-size dimension) or fixed from your data: the model "
+            "computes a constant, and a .tflite without inputs is nothing to run.",
+            hint="Give the real input shapes with --input-shape, or re-export the model with non-empty inputs.")
     work_dir = Path(tempfile.mkdtemp(prefix="edgekit-onnx-"))
 
     def cleanup() -> None:
@@ -344,6 +351,19 @@ def _try_backend(backend: Backend, name: str, graph: Any, path: Path, inputs: Se
     except BackendError as exc:  # the check: converted, but not what onnxruntime computes
         attempts.append(Attempt(name, "check", exc.message, None, None))
     return None
+
+
+def _freeze_empty_inputs(model: Any) -> tuple[Any, list[str]]:
+    """Inputs with a zero-size dimension hold no values: constants (the reference and the backends agree)."""
+    from edgekit.host.onnx.graph import empty_inputs
+    from edgekit.host.onnx.repair.params import freeze
+
+    empties = empty_inputs(model)
+    if not empties:
+        return model, []
+    notes = [f"input '{n}' {list(v.shape)} has a zero-size dimension: it holds no values, so it is a constant "
+             "(empty) and the converted model has no such input" for n, v in empties.items()]
+    return freeze(model, empties), notes
 
 
 def _freeze_shape_inputs(model: Any, inputs: list[InputDims], opts: LoadOptions,
