@@ -209,14 +209,13 @@ def test_an_input_an_if_branch_reads_by_name_is_followed() -> None:
 def test_inputs_with_a_zero_size_dimension_are_empty_constants() -> None:
     """ReduceSum with an empty `axes` input (shape [0]: reduce everything): the input holds no values."""
     from edgekit.host.onnx.graph import empty_inputs, graph_inputs
-    from edgekit.host.onnx.load import _freeze_empty_inputs
 
     model = _model([h.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=1)],
                    [h.make_tensor_value_info("x", T.FLOAT, [3, 2]), h.make_tensor_value_info("axes", T.INT64, [0])],
                    [h.make_tensor_value_info("y", T.FLOAT, None)])
     found = empty_inputs(model)
     assert list(found) == ["axes"] and found["axes"].shape == (0,) and found["axes"].dtype == np.int64
-    frozen, notes = _freeze_empty_inputs(model)
+    frozen, notes = params.freeze_empty_inputs(model)
     assert [i.name for i in graph_inputs(frozen)] == ["x"] and "zero-size" in notes[0]
     x = _x(3, 2)
     np.testing.assert_allclose(_run(frozen, {"x": x})[0], x.sum(keepdims=True), rtol=1e-6)

@@ -70,6 +70,7 @@ from edgekit.host.onnx.graph import (
 )
 from edgekit.host.onnx.reference import OrtRunner, make_reference_runner
 from edgekit.host.onnx.repair import Repair, RepairContext, run_repairs
+from edgekit.host.onnx.repair.params import freeze_empty_inputs
 from edgekit.host.source_model import LoadOptions, SourceModel
 
 CALIBRATION_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
@@ -269,7 +270,7 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
     model = read_onnx(path)
     if not graph_inputs(model):
         raise ModelFormatError(f"{path.name} has no inputs.", hint="Export the model with its real inputs.")
-    model, empty_notes = _freeze_empty_inputs(model)
+    model, empty_notes = freeze_empty_inputs(model)
     inputs = graph_inputs(model)
     unknown_keep = sorted(set(opts.keep_nchw) - {i.name for i in inputs})
     if unknown_keep:
@@ -306,6 +307,9 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
         common_repairs = run_repairs(common, context, COMMON_REPAIRS)
         source = _convert_with_backends(path, order, common, common_repairs, context, inputs, shapes, output_names,
                                         fixed, reference, opts, notes, origins, work_dir)
+        if frozen and source.conversion is not None:  # verify feeds them to onnxruntime (the .tflite has none)
+            source.conversion["frozen_inputs"] = {n: {"value": np.asarray(v).tolist(), "dtype": str(np.asarray(v).dtype)}
+                                                  for n, v in frozen.items()}
     except BaseException:
         cleanup()
         raise
@@ -351,19 +355,6 @@ def _try_backend(backend: Backend, name: str, graph: Any, path: Path, inputs: Se
     except BackendError as exc:  # the check: converted, but not what onnxruntime computes
         attempts.append(Attempt(name, "check", exc.message, None, None))
     return None
-
-
-def _freeze_empty_inputs(model: Any) -> tuple[Any, list[str]]:
-    """Inputs with a zero-size dimension hold no values: constants (the reference and the backends agree)."""
-    from edgekit.host.onnx.graph import empty_inputs
-    from edgekit.host.onnx.repair.params import freeze
-
-    empties = empty_inputs(model)
-    if not empties:
-        return model, []
-    notes = [f"input '{n}' {list(v.shape)} has a zero-size dimension: it holds no values, so it is a constant "
-             "(empty) and the converted model has no such input" for n, v in empties.items()]
-    return freeze(model, empties), notes
 
 
 def _freeze_shape_inputs(model: Any, inputs: list[InputDims], opts: LoadOptions,

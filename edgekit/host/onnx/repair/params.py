@@ -110,3 +110,15 @@ def freeze(model: Any, values: Mapping[str, np.ndarray]) -> Any:
         arr = np.asarray(value).astype(onnx.helper.tensor_dtype_to_np_dtype(dtypes[name]))
         frozen.graph.initializer.append(numpy_helper.from_array(arr, name))
     return frozen
+
+
+def freeze_empty_inputs(model: Any) -> tuple[Any, list[str]]:
+    """Inputs with a zero-size dimension hold no values: constants (the reference and the backends agree)."""
+    from edgekit.host.onnx.graph import empty_inputs
+
+    empties = empty_inputs(model)
+    if not empties:
+        return model, []
+    notes = [f"input '{n}' {list(v.shape)} has a zero-size dimension: it holds no values, so it is a constant "
+             "(empty) and the converted model has no such input" for n, v in empties.items()]
+    return freeze(model, empties), notes
