@@ -71,6 +71,8 @@ def main() -> int:
     parser.add_argument("--ops", default="", help="only node cases of these ops (comma-separated)")
     parser.add_argument("--cases", default="", help="only these case ids (comma-separated)")
     parser.add_argument("--limit", type=int, default=0, help="at most N cases per suite (seeded sample)")
+    parser.add_argument("--shuffle", action="store_true",
+                        help="convert in a seeded random order, so a run stopped early is a random sample")
     parser.add_argument("--tools", default="edgekit,onnx2tf")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--cache", type=Path, default=REPO / ".bench_cache" / "onnx_matrix")
@@ -121,7 +123,9 @@ def main() -> int:
                 results[(c.id, t)] = hit
             else:
                 todo.append((c, t))
-    todo.sort(key=lambda ct: ct[0].suite == "zoo")  # the small node cases first
+    if args.shuffle:
+        todo = [todo[i] for i in np.random.default_rng(0).permutation(len(todo))]
+    todo.sort(key=lambda ct: ct[0].suite == "zoo")  # the small node cases first (stable: keeps the shuffle)
     if args.report_only:
         missing = len(todo)
         cases = [c for c in cases if all((c.id, t) in results for t in tools)]
