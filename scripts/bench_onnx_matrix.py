@@ -40,9 +40,13 @@ converting cases one after another; results are cached in ``--cache``
 (edgekit results keyed by the hash of edgekit's ONNX code, onnx2tf results by
 its version), so a re-run only converts what changed.
 
+The code: this file parses the options and runs the matrix; ``scripts/onnx_matrix/`` holds the cases
+(``cases``), judging (``judge``), the two tools inside a worker (``tools``), the worker pool (``pool``) and
+the markdown tables (``report``).
+
 Usage:
     .venv/bin/python scripts/bench_onnx_matrix.py [--suite node,zoo] [--ops Conv,LSTM] [--limit N]
-        [--jobs 2] [--markdown OUT.md] [--json OUT.json] [--tools edgekit,onnx2tf]
+        [--jobs 2] [--shuffle] [--markdown OUT.md] [--json OUT.json] [--tools edgekit,onnx2tf] [--report-only]
 """
 
 from __future__ import annotations
