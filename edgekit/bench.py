@@ -28,6 +28,7 @@ import numpy as np
 from edgekit.core.progress import status
 from edgekit.core.result import Basis, check_kind, optional_int, strings
 from edgekit.errors import BackendError, DataError, InputError, UsageError
+from edgekit.provenance import Producer, producer_entry
 
 if TYPE_CHECKING:
     from edgekit.tflite.runtime import RuntimeInfo
@@ -104,6 +105,8 @@ class BenchResult:
     # CPU time of the process per inference (all its threads). With one thread it is the latency the
     # model would have on an idle machine: preemption by other work does not count in it.
     cpu_ms: LatencyStats | None = None
+    # each warm-up inference (after the first one, before the timed runs): the settling the report shows
+    warmup_ms: tuple[float, ...] = field(repr=False, default=())
 
     @property
     def contention(self) -> float | None:
@@ -153,6 +156,7 @@ class BenchResult:
             out["contention"] = self.contention
         if with_samples:
             out["samples_ms"] = list(self.samples_ms)
+            out["warmup_ms"] = list(self.warmup_ms)
         return out
 
     @classmethod
@@ -172,6 +176,7 @@ class BenchResult:
             rss_end_bytes=int(d["rss_end_bytes"]), peak_rss_source=str(d["peak_rss_source"]),
             delegate_partitions=int(d["delegate_partitions"]), ops_total=int(d["ops_total"]),
             samples_ms=tuple(float(v) for v in d.get("samples_ms", ())),
+            warmup_ms=tuple(float(v) for v in d.get("warmup_ms", ())),
             # the JSON keeps median, min and mean of the CPU time
             cpu_ms=(LatencyStats(mean_ms=cpu["mean"], median_ms=cpu["median"], p90_ms=math.nan, min_ms=cpu["min"],
                                  max_ms=math.nan, std_ms=math.nan) if cpu else None),
@@ -350,8 +355,11 @@ def bench_model(
         interp.invoke()
         first_ms = (time.perf_counter() - t0) * 1e3
         say(f"first inference {first_ms:.2f} ms (threads={config.threads or 'default'}); warm-up {config.warmup}")
+        warmup: list[float] = []
         for _ in range(config.warmup):
+            t0 = time.perf_counter()
             interp.invoke()
+            warmup.append((time.perf_counter() - t0) * 1e3)
         samples: list[float] = []
         cpu_samples: list[float] = []
         step = max(1, config.runs // 5)
@@ -394,6 +402,7 @@ def bench_model(
         ops_total=ops_total,
         samples_ms=tuple(samples),
         cpu_ms=LatencyStats.from_samples(cpu_samples),
+        warmup_ms=tuple(warmup),
     )
 
 
@@ -503,6 +512,7 @@ class BenchReport:
     inputs: str  # "data:PATH" or "random within each input's range"
     results: tuple[BenchResult, ...]
     warnings: tuple[str, ...] = ()
+    produced_by: Producer | None = field(default_factory=Producer.here)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -518,6 +528,7 @@ class BenchReport:
             # every timed run is kept (samples_ms): the distribution, not only its summary
             "results": [r.to_dict(with_samples=True) for r in self.results],
             "warnings": list(self.warnings),
+            **producer_entry(self.produced_by),
         }
 
     @classmethod
@@ -530,6 +541,7 @@ class BenchReport:
             machine=MachineSummary.from_dict(d["machine"]), runtime=RuntimeInfo.from_dict(d["runtime"]),
             xnnpack=bool(d["xnnpack"]), inputs=str(d["inputs"]),
             results=tuple(BenchResult.from_dict(r) for r in d["results"]), warnings=strings(d.get("warnings")),
+            produced_by=Producer.from_dict(d.get("produced_by")),
         )
 
     def render(self) -> str:

@@ -10,7 +10,6 @@ imports nothing heavy.
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 import traceback
@@ -34,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "calibrate": ("edgekit.commands.calibrate", "calibrate", "Fit a device profile for this machine."),
     "size": ("edgekit.commands.size", "size", "Pruning-aware sizing of a model."),
     "inspect": ("edgekit.commands.inspect", "inspect", "Show a .tflite model's tensors, ops and quantization."),
+    "report": ("edgekit.commands.report", "report", "Render a saved --json result as one HTML report."),
 }
 
 
@@ -121,6 +121,8 @@ def main(ctx: click.Context, debug: bool) -> None:
     # Library code reports progress through edgekit.core.progress; the CLI shows it on stderr.
     ctx.with_resource(reporting(StderrProgress()))
     if debug:
+        import logging  # only for --debug: logging costs start-up time on a small board
+
         logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s", stream=sys.stderr)
 
 

@@ -24,37 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.core.preprocess import ChannelOrder, Layout, Preset, ResizeMode
 from edgekit.core.progress import progress
 from edgekit.core.source import TensorSpec
 from edgekit.errors import DataError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp")
 ARRAY_SUFFIXES = (".npy", ".npz")
-
-
-class Preset(str, Enum):
-    """Pixel scaling presets (pixels arrive as 0..255)."""
-
-    RAW = "raw"  # 0..255
-    UNIT = "unit"  # 0..1
-    SYMMETRIC = "symmetric"  # -1..1
-    IMAGENET = "imagenet"  # 0..1 then ImageNet mean/std per channel
-
-
-class ResizeMode(str, Enum):
-    STRETCH = "stretch"  # resize to the exact size, aspect ratio not kept
-    CROP = "crop"  # scale the short side to fit, centre-crop the rest
-    PAD = "pad"  # scale the long side to fit, pad with black (zero pixels)
-
-
-class ChannelOrder(str, Enum):
-    RGB = "rgb"
-    BGR = "bgr"
-
-
-class Layout(str, Enum):
-    NHWC = "nhwc"
-    NCHW = "nchw"
 
 
 # preset -> (scale, mean, std): value = (pixel * scale - mean) / std

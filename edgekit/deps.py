@@ -14,6 +14,7 @@ from types import ModuleType
 from edgekit.errors import MissingDependency
 
 CONVERT_HINT = "pip install 'edgekit[convert]'"
+REPORT_HINT = "pip install 'edgekit[report]'"
 
 # module name -> (what it is for, install command)
 _KNOWN: dict[str, str] = {
@@ -25,6 +26,11 @@ _KNOWN: dict[str, str] = {
     "onnx2tf": CONVERT_HINT,
     "tflite_micro": "pip install 'edgekit[dev]'",
     "zstandard": "pip install zstandard",
+    "jinja2": REPORT_HINT,
+    "markupsafe": REPORT_HINT,
+    "matplotlib": REPORT_HINT,
+    "cycler": REPORT_HINT,
+    "paramiko": "pip install 'edgekit[remote]'",
 }
 
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import click
-import numpy as np
 
 T = TypeVar("T")
 
@@ -28,9 +27,11 @@ def _to_jsonable(obj: Any) -> Any:
         return {str(k): _to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
         return [_to_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
+    # numpy values can only exist once numpy is imported: do not import it just to look (start-up time)
+    np = sys.modules.get("numpy")
+    if np is not None and isinstance(obj, np.ndarray):
         return _to_jsonable(obj.tolist())
-    if isinstance(obj, np.generic):
+    if np is not None and isinstance(obj, np.generic):
         return _to_jsonable(obj.item())
     if isinstance(obj, float):
         # JSON has no NaN/Inf: say "not a number" as null rather than emit invalid JSON.

@@ -3,7 +3,8 @@
 Every command's ``--json`` starts with ``"kind"``, the command's name. :func:`result_from_dict`
 picks the result class by that kind and rebuilds it, so a result pulled back from a board,
 or saved earlier, renders as the command would have (``render()``) and serialises to the same
-JSON (``to_dict()``). ``convert`` is the exception: its result holds the converter's own
+JSON (``to_dict()``). A ``remote`` result (``--on``) holds each board's own result, rebuilt the same
+way (:mod:`edgekit.result_kinds`). ``convert`` is the exception: its result holds the converter's own
 objects and is rebuilt by nobody (its JSON is complete, for reading).
 """
 
@@ -15,7 +16,7 @@ from typing import Any
 from edgekit.core.result import CommandResult
 from edgekit.errors import InputError
 
-KINDS = ("bench", "calibrate", "devices", "inspect", "profile", "size", "verify")
+KINDS = ("bench", "calibrate", "devices", "inspect", "profile", "remote", "size", "verify")
 
 
 def result_from_dict(data: Mapping[str, Any], where: str = "the result") -> CommandResult:
@@ -33,33 +34,13 @@ def result_from_dict(data: Mapping[str, Any], where: str = "the result") -> Comm
 
 
 def _build(kind: str, data: Mapping[str, Any]) -> CommandResult:
-    if kind == "bench":
-        from edgekit.bench import BenchReport
+    if kind == "remote":
+        from edgekit.remote.report import RemoteReport
 
-        return BenchReport.from_dict(data)
-    if kind == "calibrate":
-        from edgekit.calibrate.report import CalibrateReport
+        return RemoteReport.from_dict(data)
+    from edgekit.result_kinds import build_leaf
 
-        return CalibrateReport.from_dict(data)
-    if kind == "devices":
-        from edgekit.profile.devices import DeviceList
-
-        return DeviceList.from_dict(data)
-    if kind == "inspect":
-        from edgekit.tflite.inspect import InspectReport
-
-        return InspectReport.from_dict(data)
-    if kind == "profile":
-        from edgekit.profile.report import ProfileReport
-
-        return ProfileReport.from_dict(data)
-    if kind == "size":
-        from edgekit.sizing.report import SourceSizeReport, TFLiteSizeReport
-
-        return TFLiteSizeReport.from_dict(data) if data.get("format") == "tflite" else SourceSizeReport.from_dict(data)
-    from edgekit.verify.compare import VerifyReport
-
-    return VerifyReport.from_dict(data)
+    return build_leaf(kind, data)
 
 
 __all__ = ["KINDS", "result_from_dict"]

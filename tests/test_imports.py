@@ -82,3 +82,26 @@ it.set_tensor(d["index"], np.zeros(d["shape"], d["dtype"]))
 it.invoke()
 """
     assert _heavy_after(body) == []
+
+
+REPORT_EXTRA = ("jinja2", "markupsafe", "matplotlib")
+
+
+@pytest.mark.device
+def test_the_report_extra_is_imported_only_to_make_a_report(sample_int8: Path, tmp_path: Path) -> None:
+    """Importing every device-safe module (the report package too) pulls in neither jinja2 nor matplotlib; making a
+    report does, and nothing heavier."""
+    body = "\n".join(f"import {m}" for m in _device_modules())
+    code = PROBE.format(body=body, heavy=set(REPORT_EXTRA))
+    out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+    page = tmp_path / "p.html"
+    made = f"""
+from click.testing import CliRunner
+from edgekit.cli import main
+r = CliRunner().invoke(main, ["profile", {str(sample_int8)!r}, "-d", "rpi4b", "--html", {str(page)!r}])
+assert r.exit_code == 0, r.output
+"""
+    assert _heavy_after(made) == []
+    assert page.stat().st_size > 10_000

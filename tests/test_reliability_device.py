@@ -152,18 +152,34 @@ _runtime.load_interpreter = _crash
 '''
 
 
-def test_verify_bundle_survives_a_native_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """End to end: the runtime dies with SIGSEGV on the bundle's model -> exit 3 naming the file, no traceback."""
+def _crash_now(*args: object, **kwargs: object) -> None:
+    import faulthandler
+
+    faulthandler._sigsegv()
+
+
+@pytest.mark.parametrize("sandbox", ["fork", "spawn"])
+def test_verify_bundle_survives_a_native_crash(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sandbox: str) -> None:
+    """End to end: the runtime dies with SIGSEGV on the bundle's model -> exit 3 naming the file, no traceback.
+
+    verify BUNDLE does its runtime work in a forked child (the default) or, with EDGEKIT_SANDBOX=spawn, in a
+    fresh interpreter; the crash is injected into whichever child does the work."""
     from click.testing import CliRunner
 
+    import edgekit.tflite.runtime
     from edgekit.cli import main
 
     bundle = write_fc_bundle(tmp_path / "bundle")
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
-    hook = tmp_path / "hook"
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(SITECUSTOMIZE_CRASH, encoding="utf-8")
-    monkeypatch.setenv("PYTHONPATH", str(hook))
+    if sandbox == "spawn":
+        hook = tmp_path / "hook"
+        hook.mkdir()
+        (hook / "sitecustomize.py").write_text(SITECUSTOMIZE_CRASH, encoding="utf-8")
+        monkeypatch.setenv("PYTHONPATH", str(hook))
+        monkeypatch.setenv("EDGEKIT_SANDBOX", "spawn")
+    else:
+        monkeypatch.delenv("EDGEKIT_SANDBOX", raising=False)
+        monkeypatch.setattr(edgekit.tflite.runtime, "load_interpreter", _crash_now)  # only the forked child calls it
     result = CliRunner().invoke(main, ["verify", str(bundle)])
     assert result.exit_code == EXIT_BACKEND, result.output
     lines = result.stderr.strip().splitlines()

@@ -214,7 +214,10 @@ def test_calibrate_json_is_the_profile_it_wrote(tmp_path: Path) -> None:
     assert tomllib.loads(out.read_text()) == doc["profile"]  # the JSON carries exactly the profile written
     again = _round_trip(doc)
     assert isinstance(again, CalibrateReport)
-    assert set(again.fitted_classes) == {"float32", "int8"} and again.fitted_classes["int8"]
+    # an 8 s budget fits float32 first and int8 when there is time: under the emulated Pi (scripts/test-pi,
+    # qemu, ~10x slower) it may run out before int8; either way the JSON says which classes were fitted
+    assert set(again.fitted_classes) == {"float32", "int8"} and again.fitted_classes["float32"]
+    assert again.fitted_classes == {dt: tuple(c) for dt, c in doc["fitted_classes"].items()}
     text = again.render()
     assert "fitted" in text and "borrowed" in text and "--device box" in text
 
@@ -287,7 +290,7 @@ def test_result_from_dict_refuses_what_it_cannot_read(sample_int8: Path) -> None
             result_from_dict(bad)  # type: ignore[arg-type]
     with pytest.raises(InputError, match="not a complete 'inspect' result"):
         result_from_dict({k: v for k, v in doc.items() if k != "ops"})
-    assert set(KINDS) == {"bench", "calibrate", "devices", "inspect", "profile", "size", "verify"}
+    assert set(KINDS) == {"bench", "calibrate", "devices", "inspect", "profile", "remote", "size", "verify"}
 
 
 @DEVICE

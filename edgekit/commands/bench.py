@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from edgekit.bench import parse_thread_list
-from edgekit.commands.common import json_option
+from edgekit.commands.common import html_option, html_target, json_option, write_html_report
+from edgekit.commands.remote_options import remote_options
 from edgekit.errors import UsageError
 from edgekit.report import emit_json, warn
 
@@ -23,9 +24,11 @@ from edgekit.report import emit_json, warn
               help="Inputs: .npy (one input), .npz (one array per input) or a folder of images (scaled to 0..1, "
                    "quantized for integer inputs). Default: random within each input's range.")
 @click.option("--no-xnnpack", is_flag=True, help="Switch off the default XNNPACK delegate (builtin kernels only).")
+@remote_options("bench")
 @json_option
+@html_option
 def bench(model: Path, threads: int | None, sweep: str | None, runs: int, warmup: int, data_path: Path | None,
-          no_xnnpack: bool, as_json: bool) -> None:
+          no_xnnpack: bool, as_json: bool, html: Path | None, force: bool) -> None:
     """Measure MODEL.tflite on this machine: init time, first and warm latency, throughput, peak RSS.
 
     Every figure is measured here (no estimates). Each thread count runs in a fresh child process,
@@ -37,6 +40,7 @@ def bench(model: Path, threads: int | None, sweep: str | None, runs: int, warmup
     if threads is not None and sweep is not None:
         raise UsageError("--threads and --sweep-threads cannot be used together.", hint="Pass one of them.")
     thread_list: list[int | None] = list(parse_thread_list(sweep)) if sweep else [threads]
+    html = html_target(html, force)
     result = run_bench(model, thread_list, runs=runs, warmup=warmup, use_xnnpack=not no_xnnpack, data_path=data_path)
     if as_json:
         emit_json(result.to_dict())
@@ -44,3 +48,4 @@ def bench(model: Path, threads: int | None, sweep: str | None, runs: int, warmup
         click.echo(result.render())
     for message in result.warnings:
         warn(message)
+    write_html_report(result, html, force)

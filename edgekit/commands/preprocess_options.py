@@ -10,12 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from enum import Enum
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from edgekit.data import ChannelOrder, Layout, Preprocessing, Preset, ResizeMode
+from edgekit.core.preprocess import ChannelOrder, Layout, Preset, ResizeMode
 from edgekit.errors import UsageError
+
+if TYPE_CHECKING:
+    from edgekit.data import Preprocessing
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -69,6 +72,8 @@ def recipe_given(args: dict[str, Any]) -> bool:
 
 def recipe_from(args: dict[str, Any]) -> Preprocessing:
     """The Preprocessing the options describe (defaults where not given)."""
+    from edgekit.data import Preprocessing
+
     return Preprocessing.from_options(
         preset=args.get("preset"), scale=args.get("scale"), mean=floats(args.get("mean_text"), "--mean"),
         std=floats(args.get("std_text"), "--std"), resize=args.get("resize", ResizeMode.STRETCH.value),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
-from edgekit.commands.common import json_option
+from edgekit.commands.common import html_option, html_target, json_option, write_html_report
 from edgekit.report import emit_json
 
 
@@ -18,8 +20,9 @@ from edgekit.report import emit_json
 @click.option("--profiles", "profiles_dirs", multiple=True, type=click.Path(file_okay=False),
               help="Folder of your own *.toml device profiles (repeatable; also $EDGEKIT_PROFILES).")
 @json_option
+@html_option
 def profile(model: str, device_ids: tuple[str, ...], threads: int | None, show_ops: bool,
-            profiles_dirs: tuple[str, ...], as_json: bool) -> None:
+            profiles_dirs: tuple[str, ...], as_json: bool, html: Path | None, force: bool) -> None:
     """Estimate latency, peak memory and fit of MODEL.tflite on device profiles (no TensorFlow, no device).
 
     Every figure is an ESTIMATE from the named device profile. A profile that
@@ -27,8 +30,10 @@ def profile(model: str, device_ids: tuple[str, ...], threads: int | None, show_o
     """
     from edgekit.profile.report import profile_model
 
+    html = html_target(html, force)
     result = profile_model(model, device_ids, threads, profiles_dirs)
     if as_json:
         emit_json(result.to_dict())
     else:
         click.echo(result.render(show_ops))
+    write_html_report(result, html, force)

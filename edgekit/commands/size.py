@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING
 
 import click
 
-from edgekit.commands.common import json_option
+from edgekit.commands.common import html_option, html_target, json_option, write_html_report
 from edgekit.core.source import SourceFormat, detect_format
+from edgekit.errors import UsageError
 from edgekit.report import emit_json, info
 from edgekit.sizing.magnitude import WHAT_IF_SPARSITIES, PruneScope, parse_sparsity
 
@@ -29,8 +30,13 @@ def _parse_what_if(text: str) -> tuple[float, ...]:
               show_default=True, help="Magnitude threshold per layer, or one global threshold.")
 @click.option("--profiles", "profiles_dirs", multiple=True, type=click.Path(path_type=Path),
               help="Extra folder of device profiles (*.toml) for the fit columns.")
+@click.option("--verify-on", "verify_on", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              metavar="BUNDLE", help="A bundle of this .tflite (convert --bundle): verify the model and every pruned "
+              "variant on its golden data, as `edgekit verify BUNDLE` does.")
 @json_option
-def size(model: Path, what_if: str, what_if_scope: str, profiles_dirs: tuple[Path, ...], as_json: bool) -> None:
+@html_option
+def size(model: Path, what_if: str, what_if_scope: str, profiles_dirs: tuple[Path, ...], verify_on: Path | None,
+         as_json: bool, html: Path | None, force: bool) -> None:
     """Pruning-aware sizing of MODEL (.tflite on the device; .keras/.h5/SavedModel/.onnx on the workstation).
 
     Measures file size, deflate-9 (and zstd if installed) compressed size, exact zeros per tensor
@@ -40,13 +46,17 @@ def size(model: Path, what_if: str, what_if_scope: str, profiles_dirs: tuple[Pat
     """
     sparsities = _parse_what_if(what_if)
     scope = PruneScope(what_if_scope)
+    html = html_target(html, force)
     fmt = detect_format(model)
     result: TFLiteSizeReport | SourceSizeReport
     if fmt is SourceFormat.TFLITE:
         from edgekit.sizing.tflite_size import size_tflite
 
-        result = size_tflite(model, sparsities, scope, profiles_dirs)
+        result = size_tflite(model, sparsities, scope, profiles_dirs, verify_on)
     else:
+        if verify_on is not None:
+            raise UsageError("--verify-on BUNDLE checks a .tflite and its pruned variants.",
+                             hint="Run edgekit size on the converted .tflite (the bundle's model.tflite).")
         from edgekit.host.source_size import size_source
 
         info(f"Reading {model} ({fmt.value}) ...")
@@ -55,3 +65,4 @@ def size(model: Path, what_if: str, what_if_scope: str, profiles_dirs: tuple[Pat
         emit_json(result.to_dict())
     else:
         click.echo(result.render())
+    write_html_report(result, html, force)

@@ -16,9 +16,9 @@ from typing import Any
 
 import click
 
-from edgekit.commands.common import is_debug, json_option
+from edgekit.commands.common import html_option, html_target, is_debug, json_option, write_html_report
 from edgekit.commands.preprocess_options import preprocess_options, recipe_from, recipe_given
-from edgekit.core.shapes import ShapeRequest
+from edgekit.commands.remote_options import remote_options
 from edgekit.errors import CheckFailed, EdgekitError, UsageError
 from edgekit.report import emit_json, info, warn
 
@@ -54,7 +54,9 @@ from edgekit.report import emit_json, info, warn
               help="With --explain: the --calibration data given to convert, so its trial conversions match.")
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=200, show_default=True,
               help="With --explain: as for convert.")
+@remote_options("verify")
 @json_option
+@html_option
 def verify(
     model: Path,
     converted: Path | None,
@@ -75,6 +77,8 @@ def verify(
     calibration: Path | None,
     calibration_samples: int,
     as_json: bool,
+    html: Path | None,
+    force: bool,
     **preprocess_args: Any,
 ) -> None:
     """Check a converted model against its ORIGINAL (.keras/.h5, SavedModel dir, .onnx), or a BUNDLE_DIR.
@@ -82,11 +86,13 @@ def verify(
     \b
       edgekit verify model.keras model_int8.tflite --data images/ --labels test/
       edgekit verify bundle/            # on the device: golden inputs vs stored outputs
+      edgekit verify bundle/ --on ssh://pi@raspberrypi.local   # the same, on the board, from here
     """
     from edgekit.verify.thresholds import Thresholds
 
     overrides = {"min_cosine": min_cosine, "min_sqnr_db": min_sqnr, "min_top1": min_top1, "max_abs": max_abs}
     Thresholds(**overrides)  # validate the user's values before any work
+    html = html_target(html, force)
     custom_recipe = recipe_given(preprocess_args)
     if state_pairs and not stateful:
         raise UsageError("--state is used by --stateful only.", hint="Add --stateful, or drop --state.")
@@ -118,6 +124,7 @@ def verify(
         if converted.suffix.lower() != ".tflite":
             raise UsageError(f"{converted} is not a .tflite file.",
                              hint="The second argument is the converted model: edgekit verify ORIGINAL CONVERTED.tflite")
+        from edgekit.core.shapes import ShapeRequest
         from edgekit.host.verify.workstation import load_original, prepare_data, verify_against_original
 
         recipe = recipe_from(preprocess_args) if custom_recipe else None
@@ -155,6 +162,7 @@ def verify(
         emit_json(report.to_dict())
     else:
         click.echo(report.render())
+    write_html_report(report, html, force)  # a failing verify gets its report too
     if not report.passed:
         failed = sorted({f.output for f in report.failures})
         raise CheckFailed(

@@ -13,7 +13,7 @@ returns, and the commands print them.
 
 from __future__ import annotations
 
-import logging
+import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -21,7 +21,16 @@ from typing import Protocol, TypeVar
 
 T = TypeVar("T")
 
-log = logging.getLogger("edgekit")
+
+
+def _log_debug(message: str, *args: object) -> None:
+    """To the ``edgekit`` logger (shown by ``edgekit --debug``, which imports and configures logging).
+
+    Not imported here just to drop the message: logging costs start-up time on a small board.
+    """
+    logging = sys.modules.get("logging")
+    if logging is not None:
+        logging.getLogger("edgekit").debug(message, *args)
 
 
 class ProgressSink(Protocol):
@@ -37,7 +46,7 @@ def status(message: str) -> None:
     """One line saying what long work is doing now (e.g. "Converting with onnx2tf; 10-60 s...")."""
     sink = _SINK.get()
     if sink is None:
-        log.debug("%s", message)
+        _log_debug("%s", message)
     else:
         sink.status(message)
 
@@ -51,7 +60,7 @@ def progress(items: Iterable[T], label: str, total: int | None = None) -> Iterat
         except TypeError:
             total = None
     if sink is None:
-        log.debug("%s (%s items)", label, total if total is not None else "?")
+        _log_debug("%s (%s items)", label, total if total is not None else "?")
         yield from items
     else:
         yield from sink.iterate(items, label, total)

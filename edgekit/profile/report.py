@@ -6,7 +6,7 @@ Every figure is an ESTIMATE from the named device profiles (:mod:`edgekit.profil
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -14,6 +14,7 @@ from edgekit.core.result import Basis, check_kind
 from edgekit.errors import ProfileError, UsageError
 from edgekit.profile.estimator import DeviceEstimate, estimate
 from edgekit.profile.registry import all_profiles
+from edgekit.provenance import Producer, producer_entry
 from edgekit.report import format_table, human_bytes
 from edgekit.tflite.model import load_model
 
@@ -78,12 +79,14 @@ class ProfileReport:
     operators: int  # in the main subgraph
     weight_bytes: int  # constant tensor data in the file (read, not estimated)
     devices: tuple[DeviceEstimate, ...]
+    produced_by: Producer | None = field(default_factory=Producer.here)  # where the estimate was computed
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind, "model": self.model, "quant_kind": self.quant_kind, "estimated": True,
             "operators": self.operators, "weight_bytes": self.weight_bytes,
             "devices": [e.to_dict() for e in self.devices],
+            **producer_entry(self.produced_by),
         }
 
     @classmethod
@@ -91,7 +94,8 @@ class ProfileReport:
         check_kind(d, cls.kind)
         devices = tuple(DeviceEstimate.from_dict(e) for e in d["devices"])
         weights = d.get("weight_bytes", devices[0].weights_bytes if devices else 0)
-        return cls(str(d["model"]), str(d["quant_kind"]), int(d["operators"]), int(weights), devices)
+        return cls(str(d["model"]), str(d["quant_kind"]), int(d["operators"]), int(weights), devices,
+                   Producer.from_dict(d.get("produced_by")))
 
     def render(self, show_ops: bool = False) -> str:
         lines = [

@@ -8,10 +8,11 @@ Device-safe: these are data and their rendering only. The .tflite report is comp
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from edgekit.core.result import Basis, check_kind, optional_int
+from edgekit.core.result import Basis, check_kind, float_or_nan, optional_float, optional_int
+from edgekit.provenance import Producer, producer_entry
 from edgekit.report import format_table, human_bytes
 from edgekit.sizing.compress import CompressedSizes
 from edgekit.sizing.fit import DeviceFits
@@ -28,6 +29,8 @@ ZSTD_MISSING = "zstd not measured: the optional 'zstandard' package is not insta
 SOURCE_QUANTIZE_METHOD = ("estimated: parameters stored as each mode stores them, counted and deflated in numpy; "
                           "graph structure not included (it added ~12 KiB on the 31k-parameter sample CNN)")
 SOURCE_WHAT_IF_METHOD = "weights pruned by magnitude in memory, then int8-quantized in numpy; graph structure not included"
+VERIFY_ON_METHOD = ("each variant (the pruned bytes, written to a private temporary file) run on the bundle's golden "
+                    "inputs and compared with the original model's stored outputs, as `edgekit verify BUNDLE` does")
 SOURCE_FITS_REASON = ("device fits need the converted graph: run `edgekit size` on the .tflite that `edgekit convert` "
                       "makes")
 
@@ -76,6 +79,49 @@ class ZeroCount:
 
 
 @dataclass(frozen=True)
+class OutputCheck:
+    """One output of a variant against a bundle's golden outputs (MEASURED, as `edgekit verify BUNDLE`)."""
+
+    name: str
+    cosine: float
+    sqnr_db: float
+    top1_agreement: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "cosine": self.cosine, "sqnr_db": self.sqnr_db, "top1_agreement": self.top1_agreement}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OutputCheck:
+        return cls(str(d["name"]), float_or_nan(d["cosine"]), float_or_nan(d["sqnr_db"]),
+                   optional_float(d.get("top1_agreement")))
+
+
+@dataclass(frozen=True)
+class VariantCheck:
+    """`edgekit verify BUNDLE` of one variant (the model as it is, or pruned in memory): MEASURED on the bundle's
+    golden inputs against the original model's stored outputs, judged by verify's thresholds."""
+
+    passed: bool
+    samples: int
+    outputs: tuple[OutputCheck, ...]
+    failures: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"passed": self.passed, "samples": self.samples, "outputs": [o.to_dict() for o in self.outputs],
+                "failures": list(self.failures)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> VariantCheck:
+        return cls(bool(d["passed"]), int(d["samples"]), tuple(OutputCheck.from_dict(o) for o in d["outputs"]),
+                   tuple(str(f) for f in d.get("failures", ())))
+
+    def describe(self) -> str:
+        worst = min(self.outputs, key=lambda o: o.cosine)
+        top1 = "" if worst.top1_agreement is None else f", top-1 {100 * worst.top1_agreement:.0f}%"
+        return f"{'PASS' if self.passed else 'FAIL'} (cosine {worst.cosine:.4f}{top1})"
+
+
+@dataclass(frozen=True)
 class WhatIfRow:
     """The .tflite with its weights pruned to ``target_sparsity`` in memory: sizes MEASURED on those bytes."""
 
@@ -89,6 +135,7 @@ class WhatIfRow:
     zstd_bytes: int | None
     fits_devices: tuple[str, ...] | None  # None without device profiles
     source: str = TFLITE_WHAT_IF_SOURCE
+    check: VariantCheck | None = None  # with --verify-on BUNDLE: the pruned bytes verified on the bundle
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -103,6 +150,7 @@ class WhatIfRow:
             "ram": "unchanged",
             "fits_devices": None if self.fits_devices is None else list(self.fits_devices),
             "source": self.source,
+            **({} if self.check is None else {"verify": self.check.to_dict()}),
         }
 
     @classmethod
@@ -115,6 +163,7 @@ class WhatIfRow:
             tensors_skipped=int(d["tensors_skipped"]), file_bytes=int(d["file_bytes"]),
             deflate9_bytes=int(d["deflate9_bytes"]), zstd_bytes=optional_int(d.get("zstd_bytes")),
             fits_devices=None if fits is None else tuple(str(x) for x in fits), source=str(d["source"]),
+            check=VariantCheck.from_dict(d["verify"]) if d.get("verify") is not None else None,
         )
 
 
@@ -152,6 +201,11 @@ class TFLiteSizeReport:
     zero_definition: str = ZERO_DEFINITION
     what_if_policy: str = TFLITE_POLICY
     ram_note: str = RAM_NOTE
+    produced_by: Producer | None = field(default_factory=Producer.here)
+    verify_on: str | None = None  # --verify-on BUNDLE: the bundle every variant was verified on
+    check: VariantCheck | None = None  # the model as it is, verified on that bundle
+    thresholds: dict[str, float | None] | None = None  # verify's thresholds the checks were judged by
+    verify_runtime: str | None = None  # the runtime the variants ran on ("ai-edge-litert 2.3.0")
 
     @property
     def sparse_encoded_tensors(self) -> int:
@@ -174,6 +228,10 @@ class TFLiteSizeReport:
             "what_if": {"scope": self.what_if_scope, "policy": self.what_if_policy,
                         "rows": [w.to_dict() for w in self.what_if], "ram_note": self.ram_note},
             "fits": self.fits.to_dict(),
+            **producer_entry(self.produced_by),
+            **({} if self.verify_on is None else {"verify_on": {
+                "bundle": self.verify_on, "method": VERIFY_ON_METHOD, "runtime": self.verify_runtime,
+                "thresholds": self.thresholds, "as_is": self.check.to_dict() if self.check else None}}),
         }
 
     @classmethod
@@ -188,6 +246,11 @@ class TFLiteSizeReport:
             what_if=tuple(WhatIfRow.from_dict(w) for w in wi["rows"]), fits=DeviceFits.from_dict(d["fits"]),
             zstd_note=d.get("zstd_note"), zero_definition=str(sp["zero_definition"]),
             what_if_policy=str(wi["policy"]), ram_note=str(wi["ram_note"]),
+            produced_by=Producer.from_dict(d.get("produced_by")),
+            verify_on=str(d["verify_on"]["bundle"]) if d.get("verify_on") else None,
+            check=VariantCheck.from_dict(d["verify_on"]["as_is"]) if (d.get("verify_on") or {}).get("as_is") else None,
+            thresholds=dict(d["verify_on"]["thresholds"]) if (d.get("verify_on") or {}).get("thresholds") else None,
+            verify_runtime=(d.get("verify_on") or {}).get("runtime"),
         )
 
     def render(self) -> str:
@@ -218,14 +281,21 @@ class TFLiteSizeReport:
         ]
         n_dev = len(self.fits.devices) if self.fits.available else 0
         fit_text = f"{len(self.fits.fitting_ids() or [])}/{n_dev} devices" if n_dev else "-"
+        checked = self.verify_on is not None
         rows = [["as is", _pct(self.weights.sparsity), f"{self.file_bytes:,}", f"{c.deflate9_bytes:,}",
-                 "-" if c.zstd_bytes is None else f"{c.zstd_bytes:,}", "as is", fit_text]]
+                 "-" if c.zstd_bytes is None else f"{c.zstd_bytes:,}", "as is", fit_text,
+                 *([self.check.describe() if self.check else "-"] if checked else [])]]
         for w in self.what_if:
             rows.append([_pct(w.target_sparsity), _pct(w.weights_sparsity), f"{w.file_bytes:,}",
                          f"{w.deflate9_bytes:,}", "-" if w.zstd_bytes is None else f"{w.zstd_bytes:,}",
-                         "unchanged", "-" if w.fits_devices is None else f"{len(w.fits_devices)}/{n_dev} devices"])
+                         "unchanged", "-" if w.fits_devices is None else f"{len(w.fits_devices)}/{n_dev} devices",
+                         *([w.check.describe() if w.check else "-"] if checked else [])])
         lines.append(format_table(["pruned to", "weights sparsity", "file bytes", "deflate-9 bytes", "zstd bytes",
-                                   "RAM", "fits"], rows, align="lrrrrll"))
+                                   "RAM", "fits", *(["verify on the bundle"] if checked else [])], rows,
+                                  align="lrrrrll" + ("l" if checked else "")))
+        if checked:
+            lines.append(f"Verify: each variant run on the golden inputs of {self.verify_on} against the original's "
+                         "stored outputs (measured; verify's thresholds).")
         lines.append(f"Note: {self.ram_note}")
         lines.append("")
         lines.extend(render_fits(self.fits))
@@ -321,6 +391,7 @@ class SourceSizeReport:
     what_if_method: str = SOURCE_WHAT_IF_METHOD
     ram_note: str = RAM_NOTE
     fits_reason: str = SOURCE_FITS_REASON
+    produced_by: Producer | None = field(default_factory=Producer.here)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -339,6 +410,7 @@ class SourceSizeReport:
             "fits": DeviceFits.unavailable(self.fits_reason).to_dict(),
             "what_if": {"scope": self.what_if_scope, "method": self.what_if_method,
                         "rows": [w.to_dict() for w in self.what_if], "ram_note": self.ram_note},
+            **producer_entry(self.produced_by),
         }
 
     @classmethod
@@ -354,6 +426,7 @@ class SourceSizeReport:
             what_if_scope=str(wi["scope"]), what_if=tuple(SourceWhatIfRow.from_dict(w) for w in wi["rows"]),
             quantize_method=str(qe["method"]), what_if_method=str(wi["method"]), ram_note=str(wi["ram_note"]),
             fits_reason=str(d["fits"].get("reason") or ""),
+            produced_by=Producer.from_dict(d.get("produced_by")),
         )
 
     def render(self) -> str:
@@ -384,5 +457,5 @@ class SourceSizeReport:
         return "\n".join(lines)
 
 
-__all__ = ["QuantizeEstimate", "RAM_NOTE", "SourceSizeReport", "SourceTensor", "SourceWhatIfRow", "TFLiteSizeReport",
+__all__ = ["OutputCheck", "QuantizeEstimate", "VariantCheck", "RAM_NOTE", "SourceSizeReport", "SourceTensor", "SourceWhatIfRow", "TFLiteSizeReport",
            "WhatIfRow", "ZeroCount", "render_fits"]

@@ -13,12 +13,22 @@ to the runtime run that step through this module:
     child becomes a :class:`~edgekit.errors.BackendError` (exit 3) naming the
     file and the signal.
 
-``run_isolated(target, kwargs, subject=path)``
-    the general form: calls ``module:function(**kwargs)`` in a child
-    (``sys.executable -m edgekit.tflite.sandbox``) and returns its JSON-able
-    result. Requests and results travel as JSON files (no pickles); an
+``run_isolated(target, kwargs, subject=path, fork=False)``
+    the general form: calls ``module:function(**kwargs)`` in a child and
+    returns its JSON-able result. Results travel as JSON (no pickles); an
     :class:`~edgekit.errors.EdgekitError` raised in the child is raised again
-    in the parent with the same class, message and hint.
+    in the parent with the same class, message and hint. Two kinds of child:
+
+    * spawn (the default): a fresh interpreter (``sys.executable -m
+      edgekit.tflite.sandbox``); requests and results are JSON files. A clean
+      process: bench uses it so the peak RSS is the model's alone.
+    * ``fork=True`` (POSIX): ``os.fork()`` of this process, which already has
+      Python, numpy and the modules imported, so isolation costs about a
+      millisecond instead of a second interpreter start (seconds on a Pi Zero).
+      The result comes back through a pipe. Used for ``verify BUNDLE``, which
+      does all of its runtime work in the child and only renders in the parent
+      (docs/BENCHMARKS.md, "verify start-up"). ``EDGEKIT_SANDBOX=spawn`` turns
+      forking off.
 
 This module imports no runtime itself; the child's work imports
 :mod:`edgekit.tflite.runtime`, the one module that does.
@@ -28,12 +38,13 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import os
+import selectors
 import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +53,6 @@ from edgekit.errors import BackendError, EdgekitError
 
 DEFAULT_TIMEOUT_S = 600.0
 
-log = logging.getLogger("edgekit.sandbox")  # `edgekit --debug` shows it
 
 # Error classes a child may send back, by name. Anything else arrives as a BackendError.
 _ERROR_CLASSES: dict[str, type[EdgekitError]] = {
@@ -111,6 +121,7 @@ def run_isolated(
     subject: str | os.PathLike[str],
     timeout_s: float = DEFAULT_TIMEOUT_S,
     action: str = "running",
+    fork: bool = False,
 ) -> Any:
     """Call ``target`` ("package.module:function") with ``kwargs`` in a child process.
 
@@ -118,12 +129,18 @@ def run_isolated(
     user's file the work is about; it is named in the error if the child dies.
     Raises BackendError (exit 3) for a crash, a hang past ``timeout_s`` or a
     child that exits without a result; re-raises the child's EdgekitError as is.
+    ``fork=True`` forks this process instead of starting a new interpreter (where
+    the platform can fork and ``EDGEKIT_SANDBOX`` is not ``spawn``); ``target``
+    must then be importable by this process.
     """
     if ":" not in target:
         raise ValueError(f"target must look like 'package.module:function', got {target!r}")
     if timeout_s <= 0:
         raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
     subject_name = os.fspath(subject)
+    if fork and can_fork():
+        returncode, result, stderr = _run_forked(target, kwargs, timeout_s, subject_name, action)
+        return _outcome(result, returncode, stderr, subject_name, action)
     with tempfile.TemporaryDirectory(prefix="edgekit-sandbox-") as tmp:
         request_path = Path(tmp) / "request.json"
         result_path = Path(tmp) / "result.json"
@@ -152,25 +169,112 @@ def run_isolated(
                 f"Could not start a child process to run {subject_name}: {exc.strerror or exc}.",
                 hint="Check that the Python interpreter can start processes here (ulimit -u, memory).",
             ) from exc
-        if proc.stderr:
-            log.debug("the child's stderr:\n%s", proc.stderr)
+        result = None
         if result_path.is_file():
             try:
                 result = json.loads(result_path.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 result = None
-            if isinstance(result, dict):
-                if result.get("ok"):
-                    return result.get("value")
-                error_cls = _ERROR_CLASSES.get(str(result.get("error")), BackendError)
-                raise error_cls(str(result.get("message", "")), hint=result.get("hint") or None)
-        said = _last_line(proc.stderr)
-        raise BackendError(
-            f"The TFLite runtime {_describe_exit(proc.returncode)} while {action} {subject_name}"
-            + (f" (last output: {said})" if said else "")
-            + "; edgekit stopped it in a child process.",
-            hint=_CRASH_HINT,
-        )
+        return _outcome(result, proc.returncode, proc.stderr, subject_name, action)
+
+
+def _outcome(result: Any, returncode: int, stderr: str, subject_name: str, action: str) -> Any:
+    """The child's value, its EdgekitError raised again, or a BackendError saying how it died."""
+    logging = sys.modules.get("logging")  # `edgekit --debug` imports and configures it; else no one would see this
+    if stderr and logging is not None:
+        logging.getLogger("edgekit.sandbox").debug("the child's stderr:\n%s", stderr)
+    if isinstance(result, dict):
+        if result.get("ok"):
+            return result.get("value")
+        error_cls = _ERROR_CLASSES.get(str(result.get("error")), BackendError)
+        raise error_cls(str(result.get("message", "")), hint=result.get("hint") or None)
+    said = _last_line(stderr)
+    raise BackendError(
+        f"The TFLite runtime {_describe_exit(returncode)} while {action} {subject_name}"
+        + (f" (last output: {said})" if said else "")
+        + "; edgekit stopped it in a child process.",
+        hint=_CRASH_HINT,
+    )
+
+
+def can_fork() -> bool:
+    """True where :func:`run_isolated` can fork (POSIX) and ``EDGEKIT_SANDBOX`` does not ask for ``spawn``."""
+    return hasattr(os, "fork") and os.environ.get("EDGEKIT_SANDBOX", "").strip().lower() != "spawn"
+
+
+def _run_forked(
+    target: str, kwargs: dict[str, Any], timeout_s: float, subject_name: str, action: str
+) -> tuple[int, Any, str]:
+    """Fork, call ``target`` in the child, read its JSON result and stderr through pipes: (exit code, result, stderr)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    result_r, result_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 1
+        try:
+            os.close(result_r)
+            os.close(err_r)
+            os.dup2(err_w, 2)  # the runtime's own messages, and faulthandler's dump on a crash
+            devnull = os.open(os.devnull, os.O_RDWR)
+            os.dup2(devnull, 0)
+            os.dup2(devnull, 1)  # nothing the child prints reaches the user's stdout
+            import faulthandler
+
+            faulthandler.enable(file=2, all_threads=False)
+            data = json.dumps(_call_target(target, kwargs)).encode("utf-8")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(result_w, view):]
+            code = 0
+        finally:
+            os._exit(code)
+    os.close(result_w)
+    os.close(err_w)
+    chunks: dict[int, list[bytes]] = {result_r: [], err_r: []}
+    deadline = time.monotonic() + timeout_s
+    status = None
+    try:
+        with selectors.DefaultSelector() as sel:
+            sel.register(result_r, selectors.EVENT_READ)
+            sel.register(err_r, selectors.EVENT_READ)
+            open_fds = 2
+            while open_fds:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise BackendError(
+                        f"The TFLite runtime did not finish {action} {subject_name} within {timeout_s:g} s; "
+                        "it was stopped.",
+                        hint="The model may be too large for this machine, or the file makes the runtime loop; "
+                        "re-create it with `edgekit convert`.",
+                    )
+                for key, _ in sel.select(timeout=min(left, 1.0)):
+                    block = os.read(key.fd, 65536)  # type: ignore[arg-type]
+                    if block:
+                        chunks[key.fd].append(block)  # type: ignore[index]
+                    else:
+                        sel.unregister(key.fd)
+                        open_fds -= 1
+        _, status = os.waitpid(pid, 0)
+    finally:
+        if status is None:  # timeout, Ctrl-C: the child must not outlive us
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+        os.close(result_r)
+        os.close(err_r)
+    stderr = b"".join(chunks[err_r]).decode("utf-8", errors="replace")
+    try:
+        result = json.loads(b"".join(chunks[result_r]).decode("utf-8"))
+    except ValueError:
+        result = None
+    return os.waitstatus_to_exitcode(status), result, stderr
 
 
 def probe_model(
@@ -191,6 +295,7 @@ def probe_model(
         subject=path,
         timeout_s=timeout_s,
         action="loading and invoking",
+        fork=True,  # this process has the reader (and soon the runtime) imported: no second interpreter start
     )
     if not isinstance(value, dict):
         raise BackendError(f"The sandboxed probe of {os.fspath(path)} returned no summary.")
@@ -230,10 +335,16 @@ def _child_main(argv: list[str]) -> int:
         return 2
     request_path, result_path = Path(argv[0]), Path(argv[1])
     request = json.loads(request_path.read_text(encoding="utf-8"))
-    module_name, _, func_name = str(request["target"]).partition(":")
+    _write_result(result_path, _call_target(str(request["target"]), request.get("kwargs", {})))
+    return 0
+
+
+def _call_target(target: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The child's work: call ``target`` and say how it went as a JSON-able payload (never raises)."""
+    module_name, _, func_name = target.partition(":")
     try:
         func = getattr(importlib.import_module(module_name), func_name)
-        value = func(**request.get("kwargs", {}))
+        value = func(**kwargs)
         payload: dict[str, Any] = {"ok": True, "value": value}
         json.dumps(payload)  # fail here, clearly, if the result is not JSON-able
     except EdgekitError as exc:
@@ -245,8 +356,7 @@ def _child_main(argv: list[str]) -> int:
         payload = {"ok": False, "error": "BackendError",
                    "message": f"The TFLite runtime failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
                    "hint": _CRASH_HINT}
-    _write_result(result_path, payload)
-    return 0
+    return payload
 
 
 if __name__ == "__main__":

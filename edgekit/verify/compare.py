@@ -11,14 +11,15 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from edgekit.core.result import Basis, check_kind, float_or_nan, optional_float, optional_int, strings
 from edgekit.errors import DataError
+from edgekit.provenance import Producer, producer_entry
 from edgekit.report import format_table
-from edgekit.verify.explain_report import ExplainResult
+from edgekit.verify.distribution import OutputDistribution, output_distribution
 from edgekit.verify.metrics import (
     OutputMetrics,
     accuracy,
@@ -27,6 +28,9 @@ from edgekit.verify.metrics import (
     looks_like_class_scores,
 )
 from edgekit.verify.thresholds import Thresholds
+
+if TYPE_CHECKING:  # --explain only (workstation): not imported for verify BUNDLE
+    from edgekit.verify.explain_report import ExplainResult
 
 
 class InputSource(str, Enum):
@@ -61,6 +65,7 @@ class OutputResult:
     name: str
     metrics: OutputMetrics
     failures: tuple[Failure, ...]
+    distribution: OutputDistribution | None = None  # the values, bounded, for the report's charts
 
     @property
     def passed(self) -> bool:
@@ -81,6 +86,7 @@ class OutputResult:
             "num_classes": m.num_classes,
             "passed": self.passed,
             "failures": [f.describe() for f in self.failures],
+            **({} if self.distribution is None else {"distribution": self.distribution.to_dict()}),
         }
 
     @classmethod
@@ -92,7 +98,8 @@ class OutputResult:
             sqnr_db=float_or_nan(d["sqnr_db"]), top1_agreement=optional_float(d.get("top1_agreement")),
             top5_agreement=optional_float(d.get("top5_agreement")), num_classes=optional_int(d.get("num_classes")),
         )
-        return cls(str(d["name"]), metrics, failures)
+        dist = d.get("distribution")
+        return cls(str(d["name"]), metrics, failures, OutputDistribution.from_dict(dist) if dist is not None else None)
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,7 @@ class VerifyReport:
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # the command prints them on stderr
     explain: ExplainResult | None = None  # --explain (workstation)
+    produced_by: Producer | None = field(default_factory=Producer.here)  # where the converted model ran
 
     @property
     def passed(self) -> bool:
@@ -161,6 +169,7 @@ class VerifyReport:
         }
         if self.explain is not None:
             out["explain"] = self.explain.to_dict()
+        out.update(producer_entry(self.produced_by))
         return out
 
     @classmethod
@@ -176,7 +185,8 @@ class VerifyReport:
             accuracy=AccuracyResult.from_dict(accuracy) if accuracy is not None else None,
             model=str(d.get("model", "")), reference=str(d.get("reference", "")), notes=list(strings(d.get("notes"))),
             warnings=list(strings(d.get("warnings"))),
-            explain=ExplainResult.from_dict(explain) if explain is not None else None,
+            explain=_explain_from_dict(explain) if explain is not None else None,
+            produced_by=Producer.from_dict(d.get("produced_by")),
         )
 
     def render(self) -> str:
@@ -279,7 +289,8 @@ def compare_outputs(
     results = []
     for name in reference:
         metrics = compute_metrics(name, reference[name], converted[name])
-        results.append(OutputResult(name, metrics, check_thresholds(name, metrics, thresholds)))
+        results.append(OutputResult(name, metrics, check_thresholds(name, metrics, thresholds),
+                                    output_distribution(reference[name], converted[name])))
     return results
 
 
@@ -300,3 +311,9 @@ def compare_accuracy(
         "Labels were given but no output is a vector of class scores.",
         hint="Use --labels only with classifier models.",
     )
+
+
+def _explain_from_dict(d: Mapping[str, Any]) -> ExplainResult:
+    from edgekit.verify.explain_report import ExplainResult
+
+    return ExplainResult.from_dict(d)

@@ -3,19 +3,22 @@
 Device-safe: numpy, the bundle reader and the TFLite runtime only. No original
 model and no TensorFlow are needed; the stored outputs were computed by the
 original model on the workstation when the bundle was made.
+
+The work is done once, crash-isolated: :func:`verify_bundle` reads and checks the
+bundle here (a bad bundle is an InputError naming the file, exit 2), then forks a
+child (:func:`edgekit.tflite.sandbox.run_isolated`) that loads the model, runs
+the golden inputs and compares; the parent only rebuilds the report from the
+child's JSON. A native crash of the runtime on a hostile model is exit 3, and the
+model is loaded once, not probed in one process and loaded again in another.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from edgekit.bundle import read_bundle
-from edgekit.verify.compare import InputSource, VerifyReport, compare_outputs
-from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
-from edgekit.verify.thresholds import default_thresholds
+from edgekit.verify.compare import VerifyReport
 
 
 def verify_bundle(
@@ -23,10 +26,59 @@ def verify_bundle(
     overrides: dict[str, float | None] | None = None,
     samples: int | None = None,
     num_threads: int | None = None,
+    model_path: Path | None = None,
 ) -> VerifyReport:
-    """Run the bundle's model on its golden inputs and judge it against the golden outputs."""
-    bundle = read_bundle(Path(bundle_dir))
-    runner = TFLiteRunner(bundle.model_path, num_threads=num_threads)
+    """Run the bundle's model (or ``model_path``: another .tflite of the same model, e.g. a pruned variant) on
+    its golden inputs and judge it against the golden outputs.
+
+    Everything happens in the child: the bundle's checks (a BundleError there is raised here again,
+    same class and message), the reader's checks of the model, the runtime, the comparison.
+    """
+    from edgekit.tflite.sandbox import run_isolated
+
+    value = run_isolated(
+        "edgekit.verify.device:verify_bundle_in_this_process",
+        {"bundle_dir": os.fspath(bundle_dir), "overrides": overrides, "samples": samples, "num_threads": num_threads,
+         "model_path": None if model_path is None else os.fspath(model_path)},
+        subject=Path(bundle_dir) / "model.tflite" if model_path is None else Path(model_path), action="verifying", fork=True,
+    )
+    return VerifyReport.from_dict(value)
+
+
+def verify_bundle_in_this_process(
+    bundle_dir: str,
+    overrides: dict[str, float | None] | None = None,
+    samples: int | None = None,
+    num_threads: int | None = None,
+    model_path: str | None = None,
+) -> dict[str, Any]:
+    """The child's side of :func:`verify_bundle`: the report as JSON-able data (unsafe in-process: the
+    runtime may crash on a hostile model)."""
+    import json
+
+    from edgekit.report import to_json
+
+    return dict(json.loads(to_json(_verify(Path(bundle_dir), overrides, samples, num_threads,
+                                          None if model_path is None else Path(model_path)).to_dict())))
+
+
+def _verify(
+    bundle_dir: Path,
+    overrides: dict[str, float | None] | None,
+    samples: int | None,
+    num_threads: int | None,
+    model_path: Path | None = None,
+) -> VerifyReport:
+    import numpy as np
+
+    from edgekit.bundle import read_bundle
+    from edgekit.verify.compare import InputSource, compare_outputs
+    from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
+    from edgekit.verify.thresholds import default_thresholds
+
+    bundle = read_bundle(bundle_dir)  # every check of the bundle, before the runtime sees its model
+    model_file = bundle.model_path if model_path is None else model_path
+    runner = TFLiteRunner(model_file, num_threads=num_threads, probe=False)  # we are the sandbox
     model = runner.model
     count = bundle.samples if samples is None else max(1, min(samples, bundle.samples))
 
@@ -64,7 +116,7 @@ def verify_bundle(
         quantization=kind.value,
         thresholds=thresholds,
         outputs=compare_outputs(reference, converted, thresholds),
-        model=str(bundle.model_path),
+        model=str(model_file),
         reference=f"golden outputs stored in {bundle.dir.name}/golden.npz"
         + (f" (original: {source.get('file')})" if source and source.get("file") else ""),
     )

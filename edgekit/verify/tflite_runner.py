@@ -123,19 +123,22 @@ def _natural(name: str) -> tuple[str, int, str]:
 class TFLiteRunner:
     """A loaded .tflite model that runs sample by sample in the float domain."""
 
-    def __init__(self, path: str | Path | bytes, num_threads: int | None = None) -> None:
+    def __init__(self, path: str | Path | bytes, num_threads: int | None = None, probe: bool = True) -> None:
+        """``probe=False`` only where this process is already the sandbox (see edgekit.verify.device)."""
         from edgekit.tflite.runtime import load_interpreter, runtime_info
-        from edgekit.tflite.sandbox import probe_model
 
         if isinstance(path, bytes):  # made in this process (verify --explain's trial quantizations)
             self.model = parse_model(path, "<model bytes>")
             self.interpreter = load_interpreter(path, num_threads=num_threads)
         else:
             self.model = load_model(path)
-            # the file may come from anywhere (a bundle copied to the board): a native crash of the runtime
-            # on it becomes exit 3 naming the file, in a child process, before it is loaded here (edgekit.tflite.sandbox)
-            probe_model(Path(path), num_threads=num_threads)
-            self.interpreter = load_interpreter(Path(path), num_threads=num_threads)
+            if probe:
+                from edgekit.tflite.sandbox import probe_model
+
+                # the file may come from anywhere: a native crash of the runtime on it becomes exit 3 naming
+                # the file, in a child process, before it is loaded here (edgekit.tflite.sandbox)
+                probe_model(Path(path), num_threads=num_threads)
+            self.interpreter = load_interpreter(self.model, num_threads=num_threads)  # parsed once, above
         info = runtime_info()
         self.runtime = f"{info.name} {info.version}"
 
