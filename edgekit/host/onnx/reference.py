@@ -247,10 +247,7 @@ def _frozen_inputs(path: Path, inputs: list[Any], tflite: Any, options: LoadOpti
     absent = [i for i in inputs if signature_key(i.name) not in sigs[0].inputs]
     if len(inputs) - len(absent) != len(tflite.inputs):
         return {}  # not a frozen-input model; _match says what does not fit
-    from edgekit.host.verify.workstation import manifest_next_to
-
-    manifest = manifest_next_to(converted, []) or {}
-    recorded = (manifest.get("conversion") or {}).get("frozen_inputs") or {}
+    recorded = _recorded_frozen_inputs(converted)
     values: dict[str, np.ndarray] = {}
     for inp in absent:
         entry = recorded.get(inp.name)
@@ -266,6 +263,20 @@ def _frozen_inputs(path: Path, inputs: list[Any], tflite: Any, options: LoadOpti
                      "bundle folder of `edgekit convert --bundle`, whose manifest records it).")
         values[inp.name] = value
     return values
+
+
+def _recorded_frozen_inputs(converted: Path) -> dict[str, Any]:
+    """``conversion.frozen_inputs`` of the bundle manifest next to the .tflite ({} when there is none)."""
+    import json
+
+    path = converted.parent / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    conversion = manifest.get("conversion") if isinstance(manifest, dict) else None
+    recorded = conversion.get("frozen_inputs") if isinstance(conversion, dict) else None
+    return recorded if isinstance(recorded, dict) else {}
 
 
 def _constant_from_data(inp: Any, data: Path | None) -> np.ndarray | None:
