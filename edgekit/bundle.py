@@ -252,6 +252,8 @@ def _check_golden(
     if len(counts) > 1:
         raise BundleError(f"{where}: golden arrays have different sample counts {sorted(counts)}.")
     samples = manifest.get("golden", {}).get("samples") if isinstance(manifest.get("golden"), dict) else None
+    if samples is not None and (isinstance(samples, bool) or not isinstance(samples, int)):  # found by test_fuzz_inputs
+        raise BundleError(f"{where}: the manifest's golden sample count {samples!r} is not an integer.")
     if counts and samples is not None and counts != {samples}:
         raise BundleError(f"{where}: golden arrays hold {counts.pop()} samples but the manifest says {samples}.")
     if counts == {0}:

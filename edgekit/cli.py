@@ -27,6 +27,7 @@ from edgekit.report import StderrProgress
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "convert": ("edgekit.commands.convert", "convert", "Convert a Keras, SavedModel or ONNX model to .tflite."),
     "verify": ("edgekit.commands.verify", "verify", "Check a converted model against its original or a bundle."),
+    "tune": ("edgekit.commands.tune", "tune", "Search the int8 recipe that passes on held-out data, for a device."),
     "profile": ("edgekit.commands.profile", "profile", "Estimate latency and memory on device profiles."),
     "devices": ("edgekit.commands.devices", "devices", "List the known device profiles."),
     "bench": ("edgekit.commands.bench", "bench", "Measure latency and memory on this machine."),

@@ -14,6 +14,7 @@ from types import ModuleType
 from edgekit.errors import MissingDependency
 
 CONVERT_HINT = "pip install 'edgekit[convert]'"
+QUANTIZE_HINT = "pip install 'edgekit[quantize]'"
 REPORT_HINT = "pip install 'edgekit[report]'"
 
 # module name -> (what it is for, install command)
@@ -24,6 +25,7 @@ _KNOWN: dict[str, str] = {
     "onnx": CONVERT_HINT,
     "onnxruntime": CONVERT_HINT,
     "onnx2tf": CONVERT_HINT,
+    "ai_edge_quantizer": QUANTIZE_HINT,
     "tflite_micro": "pip install 'edgekit[dev]'",
     "zstandard": "pip install zstandard",
     "jinja2": REPORT_HINT,

@@ -11,7 +11,7 @@ from typing import Any
 
 from edgekit.core.result import CommandResult
 
-LEAF_KINDS = ("bench", "calibrate", "devices", "inspect", "profile", "size", "verify")
+LEAF_KINDS = ("bench", "calibrate", "devices", "inspect", "profile", "size", "tune", "verify")
 
 
 def build_leaf(kind: str, data: Mapping[str, Any]) -> CommandResult:
@@ -42,6 +42,10 @@ def build_leaf(kind: str, data: Mapping[str, Any]) -> CommandResult:
         from edgekit.sizing.report import SourceSizeReport, TFLiteSizeReport
 
         return TFLiteSizeReport.from_dict(data) if data.get("format") == "tflite" else SourceSizeReport.from_dict(data)
+    if kind == "tune":
+        from edgekit.tune_report import TuneReport
+
+        return TuneReport.from_dict(data)
     from edgekit.verify.compare import VerifyReport
 
     return VerifyReport.from_dict(data)

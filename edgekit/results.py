@@ -16,7 +16,7 @@ from typing import Any
 from edgekit.core.result import CommandResult
 from edgekit.errors import InputError
 
-KINDS = ("bench", "calibrate", "devices", "inspect", "profile", "remote", "size", "verify")
+KINDS = ("bench", "calibrate", "devices", "inspect", "profile", "remote", "size", "tune", "verify")
 
 
 def result_from_dict(data: Mapping[str, Any], where: str = "the result") -> CommandResult:

@@ -1,234 +1,184 @@
-"""Predicted vs published latency for the rows in shared/reference/published_latency.md.
+"""Estimated vs published latency on the published dataset (device_profiles/published/), with leave-one-out.
 
-Builds the published architectures with TensorFlow (weights=None: latency does
-not need trained weights), converts them as the sources did, runs edgekit's
-estimator on the matching device profiles and prints predicted vs published
-with the ratio. Needs the convert extra (TensorFlow); the estimator itself does not.
+For every row a shipped profile can use (``edgekit.profile.published.select``) whose model is built
+(``scripts/published_models.py``, cached outside the repository), this prints the estimate of the shipped
+profile and, with ``--loo``, the estimate of a profile refitted WITHOUT that row's model (leave-one-model-
+out: every row of the same architecture, on every device, is left out of the fit; ``--group network``
+leaves out only the same network, e.g. EfficientDet-Lite2 while Lite0/1/3/4 stay). Per device family and
+overall: the median and 90th percentile of |error| (|estimated / published - 1|) and the share of rows within +-20%, +-30%, +-35%.
 
-    .venv/bin/python scripts/bench_profile_published.py [--work-dir DIR] [--markdown]
+    .venv/bin/python scripts/bench_profile_published.py                 # shipped profiles vs published
+    .venv/bin/python scripts/bench_profile_published.py --loo [--json]  # leave-one-model-out
+    .venv/bin/python scripts/bench_profile_published.py --loo --markdown > table.md
+    .venv/bin/python scripts/bench_profile_published.py --why           # every unused row and why
+    .venv/bin/python scripts/bench_profile_published.py --from-json loo.json --markdown  # tables of a saved run
 
-Models:
-- MobileNet v1 1.0 224: ``keras.applications.MobileNet`` with a fixed batch of 1, float32 and full-int8
-  (uint8 I/O like the published quant model), random representative data.
-- Inception v1 224: not in keras.applications; APPROXIMATED here by a GoogLeNet built layer by layer after
-  TF-slim's inception_v1 (3x3 instead of 5x5 in the third branch, batch norm folded, 1001 classes).
-- EfficientDet-Lite0 and EfficientNet-EdgeTpu-S are not built (no faithful Keras definition offline); their
-  rows are listed as skipped.
-
-Each row says its role: "fit" rows set one fitted figure of the profile (so they match by construction),
-"shared" rows are predicted with figures fitted on another device of the same core type or accelerator,
-"held-out" rows were not used in any fit.
+JSON (``--json``): ``{"rows": [{model, variant, device, profile, published_ms, loo_estimated_ms,
+fitted_estimated_ms, shipped_estimated_ms, ...}], "families": {...}, "overall": {...}}``.
+Every estimate is an ESTIMATE; every published figure is the source's measurement.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import dataclasses
-import os
+import json
 import sys
-import tempfile
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from edgekit.deps import require
-from edgekit.profile.estimator import estimate
-from edgekit.profile.registry import ProfileEntry, get_profile
-from edgekit.profile.schema import Accelerator, DeviceProfile
-from edgekit.tflite.model import load_model
+import published_fit as pf  # noqa: E402
 
-# (label, model key, device id, threads, clock override GHz, host CPU only, published ms, role)
-ROWS: list[tuple[str, str, str, int, float | None, bool, float, str]] = [
-    ("Coral: MobileNet v1 desktop + USB", "mnv1_int8", "coral-usb-desktop", 1, None, False, 2.4, "fit"),
-    ("Coral: MobileNet v1 Dev Board", "mnv1_int8", "coral-devboard", 1, None, False, 2.4, "shared"),
-    ("Coral: MobileNet v1 desktop CPU", "mnv1_int8", "coral-usb-desktop", 1, None, True, 53.0, "fit"),
-    ("Coral: MobileNet v1 embedded CPU (A53)", "mnv1_int8", "coral-devboard", 1, None, True, 164.0, "fit"),
-    ("Coral: Inception v1 desktop + USB", "incv1_int8", "coral-usb-desktop", 1, None, False, 3.4, "fit"),
-    ("Coral: Inception v1 Dev Board", "incv1_int8", "coral-devboard", 1, None, False, 4.1, "shared"),
-    ("Coral: Inception v1 desktop CPU", "incv1_int8", "coral-usb-desktop", 1, None, True, 90.0, "held-out"),
-    ("Coral: Inception v1 embedded CPU (A53)", "incv1_int8", "coral-devboard", 1, None, True, 392.0, "held-out"),
-    ("TFLite: Pixel 3 CPU MobileNet float", "mnv1_float", "pixel3-cpu", 4, None, False, 23.9, "fit"),
-    ("TFLite: Pixel 3 CPU MobileNet quant", "mnv1_int8", "pixel3-cpu", 4, None, False, 13.4, "fit"),
-    ("TFLite: Pixel 4 CPU MobileNet float", "mnv1_float", "pixel4-cpu", 4, None, False, 14.0, "fit"),
-    ("TFLite: Pixel 4 CPU MobileNet quant", "mnv1_int8", "pixel4-cpu", 4, None, False, 5.0, "fit"),
-    ("TFLite: Pixel 4 GPU MobileNet float", "mnv1_float", "pixel4-gpu", 4, None, False, 9.0, "fit"),
-    ("Q-engineering: Pi 4 @1.95 GHz MobileNet v1 quant", "mnv1_int8", "rpi4b", 4, 1.95, False, 26.0, "fit"),
-]
-SKIPPED = [
-    "Coral: EfficientNet-EdgeTpu-S desktop + USB 5.1 ms / Dev Board 5.5 ms (model not built)",
-    "Pi 4 / Pi 5 EfficientDet-Lite0 rows (model not built; used only for thread curves and the A72 fp32/int8 ratio)",
-    "Pixel 3 GPU MobileNet float 6.45 ms (no Pixel 3 GPU profile)",
-]
+from edgekit.profile.estimator import estimate  # noqa: E402
+from edgekit.profile.published import load_dataset, select  # noqa: E402
+from edgekit.profile.registry import ProfileEntry, ProfileOrigin  # noqa: E402
 
 
-def _representative(shape: tuple[int, ...]) -> Any:
-    def gen() -> Any:
-        rng = np.random.default_rng(0)
-        for _ in range(8):
-            yield [rng.uniform(-1, 1, shape).astype(np.float32)]
-
-    return gen
-
-
-def _convert(tf: Any, model: Any, int8: bool) -> bytes:
-    conv = tf.lite.TFLiteConverter.from_keras_model(model)
-    if int8:
-        conv.optimizations = [tf.lite.Optimize.DEFAULT]
-        conv.representative_dataset = _representative(tuple(model.inputs[0].shape))
-        conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        conv.inference_input_type = tf.uint8
-        conv.inference_output_type = tf.uint8
-    return bytes(conv.convert())
+def shipped_estimates(rows: list[pf.FitRow]) -> list[float]:
+    profiles = pf.shipped()
+    out = []
+    for fr in rows:
+        prof = fr.conditions.apply(profiles[fr.profile_id])
+        est = estimate(pf.model_of(fr.path), ProfileEntry(prof, ProfileOrigin.SHIPPED, "<shipped>"), fr.sel.threads)
+        out.append(est.latency_ms)
+    return out
 
 
-def inception_v1(tf: Any) -> Any:
-    """GoogLeNet after TF-slim's inception_v1 (an approximation of the published model)."""
-    layers = tf.keras.layers
-
-    def cbr(x: Any, filters: int, kernel: int, strides: int = 1) -> Any:
-        x = layers.Conv2D(filters, kernel, strides=strides, padding="same", use_bias=False)(x)
-        x = layers.BatchNormalization()(x)
-        return layers.ReLU()(x)
-
-    def block(x: Any, a: int, b1: int, b2: int, c1: int, c2: int, d: int) -> Any:
-        br_a = cbr(x, a, 1)
-        br_b = cbr(cbr(x, b1, 1), b2, 3)
-        br_c = cbr(cbr(x, c1, 1), c2, 3)
-        br_d = cbr(layers.MaxPooling2D(3, strides=1, padding="same")(x), d, 1)
-        return layers.Concatenate()([br_a, br_b, br_c, br_d])
-
-    inp = tf.keras.Input((224, 224, 3), batch_size=1)
-    x = cbr(inp, 64, 7, 2)
-    x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
-    x = cbr(x, 64, 1)
-    x = cbr(x, 192, 3)
-    x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
-    x = block(x, 64, 96, 128, 16, 32, 32)
-    x = block(x, 128, 128, 192, 32, 96, 64)
-    x = layers.MaxPooling2D(3, strides=2, padding="same")(x)
-    for cfg in ((192, 96, 208, 16, 48, 64), (160, 112, 224, 24, 64, 64), (128, 128, 256, 24, 64, 64),
-                (112, 144, 288, 32, 64, 64), (256, 160, 320, 32, 128, 128)):
-        x = block(x, *cfg)
-    x = layers.MaxPooling2D(2, strides=2, padding="same")(x)
-    x = block(x, 256, 160, 320, 32, 128, 128)
-    x = block(x, 384, 192, 384, 48, 128, 128)
-    x = layers.AveragePooling2D(7)(x)
-    x = layers.Conv2D(1001, 1)(x)
-    x = layers.Reshape((1001,))(x)
-    return tf.keras.Model(inp, layers.Softmax()(x))
+def family_table(results: list[dict[str, Any]], key: str) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    by: dict[str, list[float]] = defaultdict(list)
+    for r in results:
+        if r.get(key) is not None:
+            by[r["device"]].append(pf.abs_error(r[key], r["published_ms"]))
+    fams = {d: pf.summary(v) for d, v in sorted(by.items())}
+    overall = pf.summary([e for v in by.values() for e in v])
+    return fams, overall
 
 
-def build_models(work: Path) -> dict[str, Path]:
-    paths = {k: work / f"{k}.tflite" for k in ("mnv1_float", "mnv1_int8", "incv1_int8")}
-    if all(p.is_file() and p.stat().st_size for p in paths.values()):
-        return paths
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    tf = require("tensorflow", "Building the published architectures")
-    tf.keras.utils.set_random_seed(0)
-    print("building MobileNet v1 and Inception v1 (approx.) with TensorFlow...", file=sys.stderr)
-    with contextlib.redirect_stdout(sys.stderr):  # the converter prints to stdout; keep stdout for the table
-        if not (paths["mnv1_float"].is_file() and paths["mnv1_int8"].is_file()):
-            mnv1 = tf.keras.applications.MobileNet(
-                weights=None, input_tensor=tf.keras.Input((224, 224, 3), batch_size=1))
-            paths["mnv1_float"].write_bytes(_convert(tf, mnv1, False))
-            paths["mnv1_int8"].write_bytes(_convert(tf, mnv1, True))
-        if not paths["incv1_int8"].is_file():
-            paths["incv1_int8"].write_bytes(_convert(tf, inception_v1(tf), True))
-    return paths
+def fmt_pct(x: float) -> str:
+    return "-" if x != x else f"{100 * x:.0f}%"
 
 
-def row_profile(device: str, clock_ghz: float | None, host_only: bool) -> ProfileEntry:
-    entry = get_profile(device)
-    prof: DeviceProfile = entry.profile
-    if host_only:
-        prof = dataclasses.replace(prof, accelerator=Accelerator.CPU, edgetpu=None, gpu=None)
-    if clock_ghz is not None:
-        hw = prof.hardware
-        s = clock_ghz / hw.clock_ghz
-        prof = dataclasses.replace(prof, hardware=dataclasses.replace(
-            hw, clock_ghz=clock_ghz, peak_fp32_gmacs_per_core=hw.peak_fp32_gmacs_per_core * s,
-            peak_int8_gmacs_per_core=hw.peak_int8_gmacs_per_core * s))
-    return dataclasses.replace(entry, profile=prof)
+def _cell(s: dict[str, float]) -> str:
+    return (f"{fmt_pct(s['median_abs_error'])} / {fmt_pct(s['p90_abs_error'])}, {fmt_pct(s['within_20'])} / "
+            f"{fmt_pct(s['within_30'])} / {fmt_pct(s['within_35'])}")
 
 
-def _scaled(entry: ProfileEntry, dtype: str, factor: float) -> ProfileEntry:
-    """The profile with every class efficiency of ``dtype`` (CPU, or the GPU table) multiplied by ``factor``."""
-    prof = entry.profile
+def render(results: list[dict[str, Any]], keys: list[tuple[str, str]], markdown: bool, per_row: bool) -> str:
+    lines: list[str] = []
+    if per_row:
+        headers = ["row", "device", "model", "variant", "dtype", "threads", "published ms"] + \
+                  [f"{title} ms" for _, title in keys] + [f"{title} ratio" for _, title in keys]
+        body = []
+        for r in results:
+            body.append([r["row_id"], r["device"], r["model"], r["variant"], r["dtype"], str(r["threads"]),
+                         f"{r['published_ms']:g}"] + [f"{r[k]:.2f}" if r.get(k) is not None else "-" for k, _ in keys]
+                        + [f"{r[k] / r['published_ms']:.2f}" if r.get(k) is not None else "-" for k, _ in keys])
+        lines += _table(headers, body, markdown)
+        lines.append("")
+    headers = ["device family", "rows"] + [f"{title}: median / p90 |err|, within ±20/30/35%" for _, title in keys]
+    body = []
+    tables = [family_table(results, k) for k, _ in keys]
+    fams = sorted({d for fam, _ in tables for d in fam})
+    for d in fams:
+        row = [d, str(tables[0][0].get(d, {}).get("rows", 0))]
+        for fam, _ in tables:
+            s = fam.get(d)
+            row.append("-" if s is None else _cell(s))
+        body.append(row)
+    row = ["**all**" if markdown else "ALL", str(tables[0][1]["rows"])]
+    for _, overall in tables:
+        row.append(_cell(overall))
+    body.append(row)
+    lines += _table(headers, body, markdown)
+    return "\n".join(lines)
 
-    def scale(table: Any) -> Any:
-        return dataclasses.replace(table, **{f.name: min(1.0, getattr(table, f.name) * factor)
-                                             for f in dataclasses.fields(table)})
 
-    if prof.gpu is not None:
-        prof = dataclasses.replace(prof, gpu=dataclasses.replace(prof.gpu, efficiency=scale(prof.gpu.efficiency)))
-    elif prof.edgetpu is not None:
-        prof = dataclasses.replace(prof, edgetpu=dataclasses.replace(
-            prof.edgetpu, efficiency=min(1.0, prof.edgetpu.efficiency * factor)))
-    else:
-        effs = prof.efficiency
-        prof = dataclasses.replace(prof, efficiency=dataclasses.replace(
-            effs, **{dtype: scale(getattr(effs, dtype))}))
-    return dataclasses.replace(entry, profile=prof)
+def _table(headers: list[str], body: list[list[str]], markdown: bool) -> list[str]:
+    if markdown:
+        headers = [h.replace("|", "\\|") for h in headers]  # |err| inside a Markdown cell
+        out = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+        out += ["| " + " | ".join(r) + " |" for r in body]
+        return out
+    from edgekit.report import format_table
+
+    return format_table(headers, body).splitlines()
 
 
-def refit(models: dict[str, Any]) -> None:
-    """Re-derive each "fit" row's figure: the factor on the shipped efficiency that reproduces the row exactly.
+def why(rows_missing: dict[str, list[Any]]) -> str:
+    reasons: dict[str, int] = defaultdict(int)
+    for r in load_dataset(pf.DATASET):
+        s = select(r)
+        if not s.usable:
+            reasons[s.reason] += 1
+    lines = ["Rows not used (edgekit.profile.published.select):"]
+    lines += [f"  {n:4d}  {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])]
+    lines.append("Usable rows without a built model (scripts/published_models.py):")
+    lines += [f"  {len(v):4d}  {reason}" for reason, v in sorted(rows_missing.items(), key=lambda kv: -len(kv[1]))]
+    return "\n".join(lines)
 
-    A factor of ~1.00 means the shipped profile holds the value this procedure gives (rounded to 2 digits).
-    The two Coral USB rows are solved together (efficiency and invoke overhead) and are only reported here.
-    """
-    print("\nRe-fit check (factor on the shipped efficiency that reproduces each fit row exactly):")
-    for label, key, device, threads, clock, host_only, published, role in ROWS:
-        if role != "fit":
-            continue
-        base = row_profile(device, clock, host_only)
-        dtype = "int8" if key.endswith("int8") else "float32"
-        lo, hi = 0.05, 20.0
-        for _ in range(40):
-            mid = (lo * hi) ** 0.5
-            if estimate(models[key], _scaled(base, dtype, mid), threads).latency_ms > published:
-                lo = mid
-            else:
-                hi = mid
-        print(f"  {label}: x{hi:.3f}")
+
+def say(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--work-dir", type=Path, default=None, help="keep/reuse the built .tflite files here")
-    ap.add_argument("--markdown", action="store_true", help="print a Markdown table (for docs/BENCHMARKS.md)")
-    ap.add_argument("--refit", action="store_true", help="also re-derive the fitted figure of each 'fit' row")
+    ap.add_argument("--loo", action="store_true", help="leave-one-model-out estimates (refits the profiles per model)")
+    ap.add_argument("--group", choices=("model", "network"), default="model",
+                    help="what --loo leaves out: the architecture (default) or only the network")
+    ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    ap.add_argument("--markdown", action="store_true", help="Markdown tables (for docs/BENCHMARKS.md)")
+    ap.add_argument("--rows", action="store_true", help="also print every row")
+    ap.add_argument("--why", action="store_true", help="list the rows that are not used and why")
+    ap.add_argument("--prior-weight", type=float, default=pf.PRIOR_WEIGHT, help="weight of the parameter priors")
+    ap.add_argument("--from-json", type=Path, metavar="FILE",
+                    help="print the tables of a saved --json run (no estimating, no refitting)")
     args = ap.parse_args(argv)
-    work = args.work_dir or Path(tempfile.mkdtemp(prefix="edgekit_bench_profile_"))
-    work.mkdir(parents=True, exist_ok=True)
-    paths = build_models(work)
-    models = {k: load_model(p) for k, p in paths.items()}
-    results = []
-    for label, key, device, threads, clock, host_only, published, role in ROWS:
-        entry = row_profile(device, clock, host_only)
-        est = estimate(models[key], entry, threads)
-        where = f"{device}{' (host CPU only)' if host_only else ''}{f' @ {clock} GHz' if clock else ''}"
-        results.append((label, where, threads, published, est.latency_ms, est.latency_ms / published, role))
-    headers = ["published row", "profile", "threads", "published ms", "estimated ms", "ratio", "role"]
-    body = [[r[0], r[1], str(r[2]), f"{r[3]:g}", f"{r[4]:.2f}", f"{r[5]:.2f}", r[6]] for r in results]
-    if args.markdown:
-        print("| " + " | ".join(headers) + " |")
-        print("|" + "---|" * len(headers))
-        for row in body:
-            print("| " + " | ".join(row) + " |")
-    else:
-        from edgekit.report import format_table
-
-        print(format_table(headers, body, align="llrrrrl"))
-    mn = [r for r in results if "MobileNet" in r[0]]
-    within = sum(1 for r in mn if 0.75 <= r[5] <= 1.25)
-    print(f"\nMobileNet v1 rows within +-25%: {within}/{len(mn)}; all rows within +-25%: "
-          f"{sum(1 for r in results if 0.75 <= r[5] <= 1.25)}/{len(results)} (estimates, not measurements)")
-    print("Skipped: " + "; ".join(SKIPPED))
-    if args.refit:
-        refit(models)
+    if args.from_json is not None:
+        saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        have = [(k, t) for k, t in (("loo_estimated_ms", "leave-one-out"), ("fitted_estimated_ms", "fitted on all"),
+                                    ("shipped_estimated_ms", "shipped")) if any(k in r for r in saved["rows"])]
+        print(render(saved["rows"], have, args.markdown, args.rows))
+        print(f"\n{len(saved['rows'])} rows estimated (ESTIMATES vs the sources' measurements); "
+              f"{sum(saved.get('unused_usable_rows', {}).values())} usable rows have no built model (--why lists them).")
+        return 0
+    rows, missing = pf.fit_rows()
+    if args.why:
+        print(why(missing))
+        return 0
+    shipped = shipped_estimates(rows)
+    results: list[dict[str, Any]] = []
+    for fr, sh in zip(rows, shipped, strict=True):
+        results.append({"row_id": fr.row.row_id, "model": fr.row.model, "variant": fr.row.variant,
+                        "network": fr.network, "device": fr.family, "profile": fr.profile_id, "kind": fr.kind,
+                        "dtype": fr.row.dtype, "threads": fr.sel.threads, "xnnpack": fr.sel.xnnpack,
+                        "source": fr.row.source, "source_url": fr.row.source_url, "fidelity": fr.build.fidelity,
+                        "published_ms": fr.row.latency_ms, "shipped_estimated_ms": round(sh, 4)})
+    keys = [("shipped_estimated_ms", "shipped")]
+    if args.loo:
+        fitter = pf.Fitter(pf.Model(pf.shipped()), rows, args.prior_weight)
+        group = (lambda fr: fr.group) if args.group == "model" else (lambda fr: fr.network)
+        loo, _, _ = pf.leave_one_out(fitter, group, say=say)
+        for res, lr in zip(results, loo, strict=True):
+            res["loo_estimated_ms"] = round(lr.loo_ms, 4)
+            res["fitted_estimated_ms"] = round(lr.fitted_ms, 4)
+        keys = [("loo_estimated_ms", "leave-one-out"), ("fitted_estimated_ms", "fitted on all"),
+                ("shipped_estimated_ms", "shipped")]
+    fams: dict[str, Any] = {}
+    overall: dict[str, Any] = {}
+    for key, _ in keys:
+        fams[key], overall[key] = family_table(results, key)
+    if args.json:
+        print(json.dumps({"estimated": True, "group": args.group if args.loo else None, "rows": results,
+                          "families": fams, "overall": overall,
+                          "unused_usable_rows": {k: len(v) for k, v in missing.items()}}, indent=1))
+        return 0
+    print(render(results, keys, args.markdown, args.rows))
+    n_missing = sum(len(v) for v in missing.values())
+    print(f"\n{len(results)} rows estimated (ESTIMATES vs the sources' measurements); {n_missing} usable rows have no "
+          f"built model (--why lists them).")
     return 0
 
 

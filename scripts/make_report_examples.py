@@ -9,7 +9,11 @@ Real runs, nothing drawn by hand:
 - ``profile``, ``bench``: a MobileNetV3-Small built here with keras.applications (random weights: no
   download; 96x96 input), converted to int8 by ``edgekit convert`` calibrated on the sample images.
   Its hard-swish ops are what the Edge TPU does not map, so the profile shows where the graph leaves it;
-  bench measures on this machine (a shared one: expect the busy-machine warning when it is).
+  bench measures on this machine (a shared one: expect the busy-machine warning when it is);
+- ``tune``: MediaPipe's BlazeFace (the float16 face_detection_short_range.tflite inside the mediapipe wheel:
+  ``pip install --no-deps mediapipe==0.10.18``, see docs/ZOO.md) tuned for rpi4b on drawn faces from
+  scripts/make_tune_data.py (calibration and held-out splits): plain int8 fails verify, tune finds the recipe.
+  Skipped, saying so, when the wheel is not installed.
 
     .venv/bin/python scripts/make_report_examples.py [--out DIR] [--keep]
 
@@ -71,6 +75,25 @@ def screenshot(page: Path, png: Path) -> None:
     print(f"  {png.relative_to(REPO)}: {png.stat().st_size // 1024} KiB, {look.page['width']}x{look.page['height']}")
 
 
+def tune_example(out: Path) -> bool:
+    """tune on a real network (BlazeFace from the mediapipe wheel); False when its wheel is not installed."""
+    sys.path.insert(0, str(REPO / "scripts"))
+    import zoo
+
+    try:
+        model = Path(zoo.locate("mp-face-detection-short"))
+    except zoo.ModelNotInstalledError as exc:
+        print(f"tune example skipped: {exc}", file=sys.stderr)
+        return False
+    data = out / "tune_data"
+    subprocess.run([sys.executable, str(REPO / "scripts" / "make_tune_data.py"), str(data), "--only", "faces"],
+                   check=True)
+    run(["tune", str(model), "--device", "rpi4b", "--calibration", str(data / "faces" / "calib"), "--data",
+         str(data / "faces" / "heldout"), "--preprocess", "symmetric", "-o", str(out / "blazeface_int8.tflite"),
+         "--html", str(out / "tune.html"), "--force", "--json"], out / "tune.json")
+    return True
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=None, help="Folder for the reports and JSON (default: temporary).")
@@ -98,7 +121,10 @@ def main() -> None:
          "--explain", "--calibration", str(SAMPLES / "calibration"), "--html", str(out / "verify.html"), "--force",
          "--json"], out / "verify.json", ok=(0, 1))
 
-    for kind in ("verify", "profile", "bench", "size"):
+    kinds = ["verify", "profile", "bench", "size"]
+    if tune_example(out):
+        kinds.append("tune")
+    for kind in kinds:
         screenshot(out / f"{kind}.html", IMG / f"report-{kind}.png")
     print(f"reports in {out}" if (opts.out or opts.keep) else "done")
     if not (opts.out or opts.keep):

@@ -269,25 +269,6 @@ def stop_all(boards: Iterator[Board]) -> None:
 
 def sample_bundle(tflite: Path, out: Path, count: int = 8) -> Path:
     """A bundle of the committed sample int8 model whose golden outputs the model itself computed."""
-    import numpy as np
+    from bundle_helpers import self_bundle
 
-    from edgekit.bundle import write_bundle
-    from edgekit.tflite.model import load_model
-    from edgekit.verify.tflite_runner import TFLiteRunner
-
-    model = load_model(tflite)
-    rng = np.random.default_rng(0)
-    inputs = {t.name: rng.uniform(0.0, 1.0, size=(count, *t.shape)).astype(np.float32) for t in model.inputs}
-    outs = TFLiteRunner(tflite).run(model.inputs, [inputs[t.name] for t in model.inputs], model.outputs)
-
-    def io(t: object) -> dict:
-        q = t.quant  # type: ignore[attr-defined]
-        return {"name": t.name, "source_name": None, "shape": list(t.shape), "dtype": t.dtype,  # type: ignore[attr-defined]
-                "scale": q.scale if q else None, "zero_point": q.zero_point if q else None, "to_tflite_perm": None}
-
-    manifest = {"quantization": "int8", "io_type": model.inputs[0].dtype, "inputs": [io(t) for t in model.inputs],
-                "outputs": [io(t) for t in model.outputs], "preprocessing": None, "tools": {},
-                "source": {"file": tflite.name, "sha256": "0" * 64, "format": "tflite", "size_bytes": 0},
-                "calibration": {"source": "synthetic", "count": 0, "skipped": 0, "per_input": {}}}
-    golden = {t.name: o for t, o in zip(model.outputs, outs, strict=True)}
-    return write_bundle(out, tflite.read_bytes(), manifest, inputs, golden, force=False)
+    return self_bundle(tflite, out, count, source_file=tflite.name, source_format="tflite")

@@ -20,12 +20,11 @@ from typing import Any
 import numpy as np
 import pytest
 from browser_helpers import Browser, chromium, is_blank
+from bundle_helpers import self_bundle
 from click.testing import CliRunner
 from report_helpers import check_report, external_references, parse_report
 
-from edgekit.bundle import write_bundle
 from edgekit.cli import main
-from edgekit.tflite.model import load_model
 
 REPORT = pytest.mark.report
 DEVICE = pytest.mark.device
@@ -58,25 +57,7 @@ def _make(tmp: Path, name: str, args: list[str], exit_code: int = 0) -> Made:
 
 
 def _self_bundle(tflite: Path, out: Path, count: int = 6, offset: float = 0.0) -> Path:
-    """A bundle whose golden outputs are the .tflite's own outputs (plus ``offset``): no TensorFlow needed."""
-    from edgekit.verify.tflite_runner import TFLiteRunner
-
-    model = load_model(tflite)
-    rng = np.random.default_rng(1)
-    inputs = {t.name: rng.uniform(0.0, 1.0, size=(count, *t.shape)).astype(np.float32) for t in model.inputs}
-    outs = TFLiteRunner(tflite).run(model.inputs, [inputs[t.name] for t in model.inputs], model.outputs)
-
-    def io_entry(t: Any) -> dict[str, Any]:
-        q = t.quant
-        return {"name": t.name, "source_name": None, "shape": list(t.shape), "dtype": t.dtype,
-                "scale": q.scale if q else None, "zero_point": q.zero_point if q else None, "to_tflite_perm": None}
-
-    manifest = {"quantization": "int8", "io_type": model.inputs[0].dtype, "inputs": [io_entry(t) for t in model.inputs],
-                "outputs": [io_entry(t) for t in model.outputs], "preprocessing": None, "tools": {},
-                "source": {"file": "self", "sha256": "0" * 64, "format": "keras", "size_bytes": 0},
-                "calibration": {"source": "synthetic", "count": 0, "skipped": 0, "per_input": {}}}
-    golden = {t.name: (o + offset).astype(np.float32) for t, o in zip(model.outputs, outs, strict=True)}
-    return write_bundle(out, tflite.read_bytes(), manifest, inputs, golden, force=False)
+    return self_bundle(tflite, out, count, seed=1, offset=offset)
 
 
 # ---------------------------------------------------------------- the runs (once per session)
@@ -155,8 +136,21 @@ def _sequences() -> tuple[np.ndarray, np.ndarray]:
     return softmax(logits), softmax(logits + noise)
 
 
+@pytest.fixture(scope="session")
+def made_tune(tmp_path_factory: pytest.TempPathFactory) -> Made:
+    """A real search (ai-edge-quantizer, no TensorFlow) on a sequence classifier whose plain int8 fails."""
+    pytest.importorskip("ai_edge_quantizer", reason="tune needs the quantize extra (scripts/test installs it)")
+    from tune_helpers import sequence_inputs, sequence_model, write_case
+
+    tmp = tmp_path_factory.mktemp("tune")
+    model, calib, held = write_case(tmp, "seq", sequence_model(), (1, 20, 8), sequence_inputs(100, 100),
+                                    held=sequence_inputs(40, 101))
+    return _make(tmp, "tune", ["tune", str(model), "--device", "rpi4b", "--calibration", str(calib), "--data", str(held),
+                               "-o", str(tmp / "seq_int8.tflite")])
+
+
 KINDS = ("made_profile", "made_bench", "made_size", "made_size_verified", "made_verify_bundle", "made_verify_failing",
-         "made_verify_sequence")
+         "made_verify_sequence", "made_tune")
 
 
 # ---------------------------------------------------------------- every figure is the JSON's
@@ -173,7 +167,7 @@ def test_every_figure_is_the_json_of_the_same_run(made: str, request: pytest.Fix
     # the page says where its figures come from: the producing edgekit, the machine, measured or estimated
     assert 'data-json="/produced_by/edgekit"' in run.html and 'data-json="/produced_by/machine"' in run.html
     estimated = kind == "profile"
-    assert ('class="basis basis-estimated"' in run.html) == (estimated or kind == "size")
+    assert ('class="basis basis-estimated"' in run.html) == (estimated or kind in ("size", "tune"))
     assert ('class="basis basis-measured"' in run.html) == (not estimated)
 
 
@@ -268,6 +262,27 @@ def test_size_verifies_every_pruned_variant_on_a_bundle(made_size_verified: Made
 
 
 @DEVICE
+@DEVICE
+@pytest.mark.slow
+def test_tune_report_draws_the_search(made_tune: Made, tmp_path: Path) -> None:
+    """The Pareto plot of every candidate, the chosen one marked; the saved JSON reads back into the same table."""
+    from edgekit.results import result_from_dict
+
+    doc = made_tune.doc
+    assert len(doc["candidates"]) > 1 and doc["passed"]
+    assert 'id="tune-pareto"' in made_tune.html and "chosen" in made_tune.html
+    parsed = parse_report(made_tune.html)
+    shown = {f["data-json"] for f in parsed.figures}
+    assert "/float32/estimated_latency_ms" in shown
+    assert all(f"/candidates/{i}/estimated_latency_ms" in shown for i in range(len(doc["candidates"])))
+    typed = result_from_dict(doc)
+    assert typed.kind == "tune" and typed.to_dict() == doc and "=>" in typed.render()
+    again = CliRunner().invoke(main, ["tune", doc["model"], "--device", "rpi4b", "--calibration", doc["calibration"],
+                                      "--data", doc["data"], "-o", str(tmp_path / "x.tflite"), "--html",
+                                      str(made_tune.path)])
+    assert again.exit_code == 2 and "--force" in again.stderr  # the report is checked before any search
+
+
 def test_verify_reports_pass_and_fail(made_verify_bundle: Made, made_verify_failing: Made) -> None:
     ok, bad = made_verify_bundle, made_verify_failing
     assert ok.doc["passed"] and 'class="verdict tone-good">PASSED' in ok.html

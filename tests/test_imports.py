@@ -88,14 +88,19 @@ REPORT_EXTRA = ("jinja2", "markupsafe", "matplotlib")
 
 
 @pytest.mark.device
-def test_the_report_extra_is_imported_only_to_make_a_report(sample_int8: Path, tmp_path: Path) -> None:
-    """Importing every device-safe module (the report package too) pulls in neither jinja2 nor matplotlib; making a
-    report does, and nothing heavier."""
+def test_the_report_extra_is_imported_only_to_make_a_report() -> None:
+    """Importing every device-safe module (the report package too) pulls in neither jinja2 nor matplotlib (the
+    next test: making a report does, and nothing heavier)."""
     body = "\n".join(f"import {m}" for m in _device_modules())
     code = PROBE.format(body=body, heavy=set(REPORT_EXTRA))
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.device
+@pytest.mark.report
+def test_making_a_report_imports_the_report_extra_and_nothing_heavier(sample_int8: Path, tmp_path: Path) -> None:
     page = tmp_path / "p.html"
     made = f"""
 from click.testing import CliRunner

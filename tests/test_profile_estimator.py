@@ -138,8 +138,8 @@ def test_op_efficiency_overrides_the_class_figure() -> None:
 
     m = parse_model(conv_chain_model("int8", middle_op="EXP"), "split")
     entry = get_profile("rpi4b")
-    prof = dataclasses.replace(entry.profile, runtime=dataclasses.replace(entry.profile.runtime,
-                                                                          per_op_overhead_us=0.0))
+    prof = dataclasses.replace(entry.profile, runtime=dataclasses.replace(entry.profile.runtime, per_op_overhead_us=0.0,
+                                                                          builtin_per_op_overhead_us=0.0))
     exp = op_cost(m.main, m.main.operators[1])
     conv = op_cost(m.main, m.main.operators[0])
     base_exp = cpu_op_ms(prof, exp, False, 1)

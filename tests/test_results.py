@@ -17,17 +17,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
+from bundle_helpers import self_bundle
 from click.testing import CliRunner
 
-from edgekit.bundle import write_bundle
 from edgekit.cli import main
 from edgekit.core.result import CommandResult
 from edgekit.errors import InputError
 from edgekit.report import to_json
 from edgekit.results import KINDS, result_from_dict
-from edgekit.tflite.model import load_model
 
 DEVICE = pytest.mark.device
 
@@ -157,25 +155,7 @@ def test_bench_json_is_the_result_it_measured(sample_int8: Path, monkeypatch: py
 
 
 def _self_bundle(tflite: Path, out: Path, count: int = 4, offset: float = 0.0) -> Path:
-    """A bundle whose golden outputs are the .tflite's own, plus ``offset`` (no TensorFlow needed)."""
-    from edgekit.verify.tflite_runner import TFLiteRunner
-
-    model = load_model(tflite)
-    rng = np.random.default_rng(0)
-    inputs = {t.name: rng.uniform(0.0, 1.0, size=(count, *t.shape)).astype(np.float32) for t in model.inputs}
-    outs = TFLiteRunner(tflite).run(model.inputs, [inputs[t.name] for t in model.inputs], model.outputs)
-
-    def io(t: Any) -> dict[str, Any]:
-        q = t.quant
-        return {"name": t.name, "source_name": None, "shape": list(t.shape), "dtype": t.dtype,
-                "scale": q.scale if q else None, "zero_point": q.zero_point if q else None, "to_tflite_perm": None}
-
-    manifest = {"quantization": "int8", "io_type": model.inputs[0].dtype, "inputs": [io(t) for t in model.inputs],
-                "outputs": [io(t) for t in model.outputs], "preprocessing": None, "tools": {},
-                "source": {"file": "self", "sha256": "0" * 64, "format": "keras", "size_bytes": 0},
-                "calibration": {"source": "synthetic", "count": 0, "skipped": 0, "per_input": {}}}
-    golden = {t.name: (o + offset).astype(np.float32) for t, o in zip(model.outputs, outs, strict=True)}
-    return write_bundle(out, tflite.read_bytes(), manifest, inputs, golden, force=False)
+    return self_bundle(tflite, out, count, seed=0, offset=offset)
 
 
 @DEVICE

@@ -164,7 +164,8 @@ def test_bad_arguments(vm: dict[str, Path], tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["verify", str(vm["keras"])])
     assert result.exit_code == 2 and "not a bundle folder" in result.stderr
     result = CliRunner().invoke(main, ["verify", str(vm["good_int8"]), str(vm["good_int8"])])
-    assert result.exit_code == 2 and "is a .tflite file" in result.stderr
+    # a .tflite ORIGINAL must be the float model the converted one came from: an int8 one is refused
+    assert result.exit_code == 2 and "ORIGINAL" in result.stderr and "FLOAT model it came from" in result.stderr
     result = CliRunner().invoke(main, ["verify", str(vm["bundle"]), "--data", str(vm["data"])])
     assert result.exit_code == 2 and "--data does not apply to a bundle" in result.stderr
 

@@ -13,42 +13,20 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pytest
+from bundle_helpers import self_bundle
 from click.testing import CliRunner
 from verify_helpers import BLOCK_HEAVY_IMPORTS
 
-from edgekit.bundle import write_bundle
 from edgekit.cli import main
-from edgekit.tflite.model import load_model
-from edgekit.verify.tflite_runner import TFLiteRunner
 
 pytestmark = pytest.mark.device
 
 
-def _self_bundle(tflite: Path, out: Path, count: int = 6, golden_fn: object = None) -> Path:
-    model = load_model(tflite)
-    rng = np.random.default_rng(0)
-    inputs = {}
-    for t in model.inputs:
-        inputs[t.name] = rng.uniform(0.0, 1.0, size=(count, *t.shape)).astype(np.float32)
-    runner = TFLiteRunner(tflite)
-    outs = runner.run(model.inputs, [inputs[t.name] for t in model.inputs], model.outputs)
-    golden = {t.name: o for t, o in zip(model.outputs, outs, strict=True)}
-    if callable(golden_fn):
-        golden = {k: golden_fn(v) for k, v in golden.items()}
-
-    def io(t: object) -> dict:
-        q = t.quant  # type: ignore[attr-defined]
-        return {"name": t.name, "source_name": None, "shape": list(t.shape), "dtype": t.dtype,  # type: ignore[attr-defined]
-                "scale": q.scale if q else None, "zero_point": q.zero_point if q else None, "to_tflite_perm": None}
-
-    manifest = {"quantization": "int8", "io_type": model.inputs[0].dtype, "inputs": [io(t) for t in model.inputs],
-                "outputs": [io(t) for t in model.outputs], "preprocessing": None, "tools": {},
-                "source": {"file": "self", "sha256": "0" * 64, "format": "keras", "size_bytes": 0},
-                "calibration": {"source": "synthetic", "count": 0, "skipped": 0, "per_input": {}}}
-    return write_bundle(out, tflite.read_bytes(), manifest, inputs, golden, force=False)
+def _self_bundle(tflite: Path, out: Path, count: int = 6, golden_fn: Any = None) -> Path:
+    return self_bundle(tflite, out, count, golden_fn=golden_fn)
 
 
 def _run_without_tf(args: list[str]) -> dict:

@@ -56,6 +56,8 @@ def test_class_scores_detection() -> None:
     assert class_scores(np.zeros((3, 8, 8, 3), np.float32)) is None  # a feature map
     assert class_scores(np.zeros((3, 1), np.float32)) is None  # a scalar
     assert class_scores(np.zeros((3, 10), np.int32)) is None  # ids, not scores
+    assert class_scores(np.zeros((3, 1000, 1, 1), np.float32)).shape == (3, 1000)  # type: ignore[union-attr]
+    assert class_scores(np.zeros((3, 896, 1), np.float32)) is None  # one score per anchor, not 896 classes
 
 
 def test_zero_vectors_and_sqnr_edges() -> None:

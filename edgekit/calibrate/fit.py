@@ -57,10 +57,22 @@ class Peaks:
     fp32_gmacs: float  # per core
     int8_gmacs: float  # per core
     bandwidth_gb_s: float
+    # the memory hierarchy (cache level sizes, their bandwidths then DRAM's); empty: one bandwidth for all
+    cache_bytes: tuple[int, ...] = ()
+    level_gb_s: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         if min(self.fp32_gmacs, self.int8_gmacs, self.bandwidth_gb_s) <= 0:
             raise ValueError(f"peak figures must be positive: {self}")
+
+    def bandwidth(self, working_set_bytes: int) -> float:
+        """GB/s of the level a working set this size lives in (the estimator's ``[memory]`` rule)."""
+        if not self.cache_bytes:
+            return self.bandwidth_gb_s
+        for size, bw in zip(self.cache_bytes, self.level_gb_s, strict=False):
+            if working_set_bytes <= size:
+                return bw
+        return self.level_gb_s[-1]
 
     def gmacs(self, dtype: str) -> float:
         return self.int8_gmacs if dtype == "int8" else self.fp32_gmacs
@@ -90,7 +102,7 @@ class FitResult:
 def predict_op_ms(m: Measurement, peaks: Peaks, eff: float, overhead_ms: float, mem_eff: float, bkf: float) -> float:
     """The estimator's per-op time (one thread) for a measured micro op under candidate figures."""
     compute = m.macs / (peaks.gmacs(m.dtype) * 1e6 * max(eff, EFF_MIN)) if m.macs else 0.0
-    memory = m.bytes / (peaks.bandwidth_gb_s * 1e6 * mem_eff)
+    memory = m.bytes / (peaks.bandwidth(m.bytes) * 1e6 * mem_eff)
     # the estimator decides placement with its delegate model, so the fit uses the same belief
     k = 1.0 if (m.model_delegated and m.xnnpack) else bkf
     return max(compute, memory) / k + overhead_ms
@@ -115,7 +127,7 @@ def _class_arrays(ms: Sequence[Measurement], peaks: Peaks, bkf: float) -> tuple[
     """Per op: compute ms at efficiency 1 (already divided by k), memory bytes / k, log(measured ms)."""
     k = np.array([1.0 if (m.model_delegated and m.xnnpack) else bkf for m in ms])
     compute1 = np.array([m.macs / (peaks.gmacs(m.dtype) * 1e6) for m in ms]) / k
-    mem_bytes = np.array([float(m.bytes) for m in ms]) / k
+    mem_bytes = np.array([float(m.bytes) / peaks.bandwidth(m.bytes) * peaks.bandwidth_gb_s for m in ms]) / k
     meas = np.log(np.array([m.per_op_ms for m in ms]))
     return compute1, mem_bytes, meas
 
@@ -138,7 +150,7 @@ def fit_class_efficiency(ms: Sequence[Measurement], peaks: Peaks, overhead_ms: f
     return float(_EFF_GRID[i]), float(err[i])
 
 
-def fit_efficiencies(one: Sequence[Measurement], peaks: Peaks, bkf: float,
+def fit_efficiencies(one: Sequence[Measurement], peaks: Peaks, bkf: float, overhead_ms: float | None = None,
                      ) -> tuple[dict[str, dict[str, float]], float, float]:
     """Efficiencies per dtype and class, with the per-op overhead and memory efficiency that minimise the
     total squared log error (a grid over the two shared figures, a 1-D search per class inside)."""
@@ -146,7 +158,8 @@ def fit_efficiencies(one: Sequence[Measurement], peaks: Peaks, bkf: float,
     for m in one:
         groups.setdefault((m.dtype, m.op_class), []).append(m)
     best: tuple[float, float, float, dict[str, dict[str, float]]] = (math.inf, 0.0, 1.0, {})
-    overhead_grid_ms = np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0]) / 1e3
+    overhead_grid_ms = (np.array([overhead_ms]) if overhead_ms is not None
+                        else np.array([0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0]) / 1e3)
     # above 1: bytes-bound ops beat the measured copy bandwidth (cache-resident tensors); the profile then
     # gets the effective bandwidth and memory_efficiency 1 (see pipeline.build_profile_doc)
     mem_grid = np.exp(np.linspace(math.log(0.05), math.log(MEM_EFF_MAX), 21))
@@ -261,11 +274,13 @@ def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float]
 
 def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe], peaks: Peaks,
                         threads: Sequence[int], per_op: bool = False,
-                        tiles: dict[str, tuple[int, int]] | None = None) -> FitResult:
+                        tiles: dict[str, tuple[int, int]] | None = None,
+                        per_op_overhead_ms: float | None = None) -> FitResult:
     """Fit every figure; residuals are per measured micro op at one thread (pred/meas - 1).
 
     ``per_op``: also fit an efficiency per op name (for estimators that read ``[op_efficiency]``); the
-    residuals then use those where they exist, as such an estimator would."""
+    residuals then use those where they exist, as such an estimator would. ``per_op_overhead_ms``: the
+    fixed cost per op measured on tiny-op chains (:mod:`edgekit.calibrate.overheads`), instead of a grid."""
     one = [m for m in ms if m.threads == 1 and m.xnnpack]
     if not one:
         raise ValueError("no one-thread XNNPACK measurements to fit")
@@ -273,7 +288,7 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     if gemm:
         one = apply_gemm(one, gemm)
     bkf = fit_builtin_factor(ms)
-    eff, overhead_ms, mem_eff = fit_efficiencies(one, peaks, bkf)
+    eff, overhead_ms, mem_eff = fit_efficiencies(one, peaks, bkf, per_op_overhead_ms)
     op_eff = fit_op_efficiencies(one, peaks, overhead_ms, mem_eff, bkf) if per_op else {}
     residuals: dict[str, float] = {}
     errs: list[float] = []

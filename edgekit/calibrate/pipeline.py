@@ -15,10 +15,16 @@ import numpy as np
 from edgekit.calibrate.blocks import block_suite
 from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
 from edgekit.calibrate.machine import MachineInfo, detect_machine, measure_bandwidth_gb_s
+from edgekit.calibrate.overheads import (
+    MemoryLevels,
+    Overheads,
+    load_average,
+    measure_memory_levels,
+    measure_overheads,
+)
 from edgekit.calibrate.runner import (
     Measurement,
     block_residuals,
-    fit_partition_overhead_us,
     measure_blocks,
     measure_memory,
     measure_suite,
@@ -30,6 +36,7 @@ from edgekit.core.progress import status
 from edgekit.errors import UsageError
 
 MIN_BUDGET_S = 5.0
+QUIET_LOAD = 0.5  # 1-minute load average under which calibrate times by the wall clock
 ACTIVATION_BUFFER_BYTES = 4 * 2**20
 # efficiencies must stay <= 1: the peak is the theoretical one or, when a kernel beats that (turbo
 # clocks, a wrong guess of the FMA pipes), this much above the best rate measured
@@ -127,7 +134,8 @@ def _gemm_section(fit: FitResult) -> dict[str, Any]:
 
 def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: MachineInfo, peaks: Peaks,
                       invoke_overhead_us: float, partition_overhead_us: float, runtime: str,
-                      threads: Sequence[int], n_specs: int) -> dict[str, Any]:
+                      threads: Sequence[int], n_specs: int, overheads: Overheads | None = None,
+                      levels: MemoryLevels | None = None, timing: str = "cpu") -> dict[str, Any]:
     """The profile as a TOML-ready dict (schema_version 1)."""
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     host = platform.node() or "this machine"
@@ -138,6 +146,15 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
     # stay in cache): write the effective bandwidth and efficiency 1, as the schema wants efficiency <= 1
     bandwidth = round(peaks.bandwidth_gb_s * max(1.0, fit.memory_efficiency), 2)
     mem_eff = min(1.0, fit.memory_efficiency)
+    memory: dict[str, Any] = {}
+    if levels is not None:
+        memory = {"memory": {"cache_bytes": list(levels.cache_bytes),
+                             "bandwidth_gb_per_s": [round(b * max(1.0, fit.memory_efficiency), 2)
+                                                    for b in levels.bandwidth_gb_per_s],
+                             "private_levels": levels.private_levels}}
+    fixed: dict[str, Any] = {}
+    if overheads is not None:
+        fixed = {"builtin_per_op_overhead_us": round(overheads.builtin_op_us, 4)}
     return {
         "schema_version": 1,
         "id": device_id,
@@ -176,7 +193,9 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
             "os_reserved_bytes": int(min(machine.ram_bytes // 10, 1 << 30)),
             "repack_weights": fit.repack_weights,
             "thread_speedup": {"float32": fit.thread_speedup["float32"], "int8": fit.thread_speedup["int8"]},
+            **fixed,
         },
+        **memory,
         "efficiency": {
             "float32": _complete(fit.efficiency.get("float32", {})),
             "int8": _complete(fit.efficiency.get("int8", {})),
@@ -187,7 +206,8 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
         **_gemm_section(fit),
         "fit": {
             "method": ("edgekit calibrate: time-weighted log-space least squares per op class, op name and dtype "
-                       "(numpy); single-op micro-benchmarks, partition overhead from block micro-benchmarks"),
+                       f"(numpy) on single-op micro-benchmarks ({timing} time); fixed costs from tiny-op chains; "
+                       "memory levels from copy bandwidths"),
             "date": now,
             "machine": f"{host} {machine.core_type} {machine.arch}",
             "samples": fit.samples,
@@ -198,48 +218,67 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
     }
 
 
-def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, name: str | None = None) -> CalibrationResult:
-    """Measure and fit; nothing is written (see :func:`write_profile`)."""
+def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, name: str | None = None,
+                    timing: str = "auto") -> CalibrationResult:
+    """Measure and fit; nothing is written (see :func:`write_profile`). ``timing``: "wall" (a quiet machine: what
+    `edgekit bench` reports), "cpu" (process CPU time per invoke / threads: robust to other processes), or
+    "auto" (wall when the 1-minute load average is below QUIET_LOAD)."""
     from edgekit.tflite.runtime import runtime_info
 
     if budget_s < MIN_BUDGET_S:
         raise UsageError(f"--budget-s {budget_s:g} is too short.", hint=f"Give at least {MIN_BUDGET_S:g} seconds.")
     start = time.monotonic()
     machine = detect_machine()
+    load = load_average()
+    wall = timing == "wall" or (timing == "auto" and load < QUIET_LOAD)
+    timing_used = "wall-clock" if wall else "process CPU"
     # activations of edge CNNs are 0.1-4 MiB: the bandwidth that matters is that of buffers this size
     bandwidth = measure_bandwidth_gb_s(ACTIVATION_BUFFER_BYTES)
     dram_bandwidth = measure_bandwidth_gb_s(64 * 2**20, repeats=3)
+    levels = measure_memory_levels()
+    overheads = measure_overheads()
     status(f"calibrate: {machine.cores} x {machine.core_type} @ {machine.clock_ghz} GHz, {machine.simd}, "
-        f"copy bandwidth {bandwidth} GB/s on 4 MiB buffers, {dram_bandwidth} GB/s on 64 MiB (measured)")
+           f"copy bandwidth {bandwidth} GB/s on 4 MiB buffers, {dram_bandwidth} GB/s on 64 MiB (measured); "
+           f"load average {load:.2f}: timing by {timing_used}; fixed costs: invoke {overheads.invoke_us:.2f} us, "
+           f"per op {overheads.xnnpack_op_us:.3f} us (XNNPACK) / {overheads.builtin_op_us:.3f} us (builtin), "
+           f"partition {overheads.partition_us:.3f} us")
     specs = suite(budget_s)
     block_specs = block_suite(budget_s)
     # memory probes run in fresh processes (their cost depends on how busy the machine is): first; the
     # single-op suite gets what is left after a reserve for the blocks and the fit
     probes = measure_memory(memory_specs(budget_s))
     timing_budget = max(2.0, budget_s - (time.monotonic() - start) - 0.3 * len(block_specs) - 1.5)
-    ms, overhead = measure_suite(specs, list(threads), timing_budget)
+    ms, overhead = measure_suite(specs, list(threads), timing_budget, wall=wall)
     tiles = GEMM_TILES.get(machine.simd, {"float32": (1, 1), "int8": (1, 1)}) if schema_has_gemm() else None
     # peak rates in the units the estimator divides: GEMM work where the [gemm] figures apply
     rated = apply_gemm(ms, fit_gemm([m for m in ms if m.threads == 1 and m.xnnpack], tiles)) if tiles else ms
     peaks = Peaks(max(machine.peak_fp32_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(rated, "float32")),
-                  max(machine.peak_int8_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(rated, "int8")), bandwidth)
-    fit = fit_profile_figures(ms, probes, peaks, list(threads), per_op=schema_has_op_efficiency(), tiles=tiles)
+                  max(machine.peak_int8_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(rated, "int8")),
+                  levels.bandwidth_gb_per_s[-2] if levels else bandwidth,
+                  levels.cache_bytes if levels else (), levels.bandwidth_gb_per_s if levels else ())
+    fit = fit_profile_figures(ms, probes, peaks, list(threads), per_op=schema_has_op_efficiency(), tiles=tiles,
+                              per_op_overhead_ms=overheads.xnnpack_op_us / 1e3)
     rt = runtime_info()
     measured_specs = len({m.name for m in ms})
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
-                            peaks, overhead.get("xnnpack", 1.0), max(1.0, 2.0 * fit.per_op_overhead_us),
-                            str(rt), threads, measured_specs)
-    # blocks: fit the partition hand-over cost, then record how the estimator does on them (validation)
-    blocks = measure_blocks(block_specs)
-    part_us = fit_partition_overhead_us(doc, blocks)
-    if part_us is not None:
-        doc["runtime"]["partition_overhead_us"] = round(part_us, 3)
+                            peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
+                            overheads, levels, timing_used)
+    # blocks: how the estimator does on network blocks it was not fitted on (validation: the expected error)
+    blocks = measure_blocks(block_specs, wall=wall)
     errors = block_residuals(doc, blocks)
     doc["fit"]["residuals"].update({name: round(err, 4) for name, err in errors.items()})
     if errors:
-        rms = float(np.sqrt(np.mean(np.square(list(errors.values())))))
+        abs_err = np.abs(np.array(list(errors.values())))
+        rms = float(np.sqrt(np.mean(abs_err ** 2)))
         doc["notes"] += (f" Validation on {len(errors)} block models (not fitted on): rms relative error "
                          f"{rms:.1%} (the block_* residuals).")
+        doc["accuracy"] = {
+            "method": f"calibrate: {len(errors)} network blocks not fitted on ({timing_used} time, load average "
+                      f"{load:.2f})",
+            "rows": len(errors), "median_abs_error": round(float(np.median(abs_err)), 4),
+            "p90_abs_error": round(float(np.percentile(abs_err, 90)), 4),
+            "within_20": round(float(np.mean(abs_err <= 0.2)), 4), "within_35": round(float(np.mean(abs_err <= 0.35)), 4),
+        }
     return CalibrationResult(doc, fit, machine, bandwidth, time.monotonic() - start, len(ms) + len(blocks),
                              tuple(_delegate_disagreements(fit)))
 

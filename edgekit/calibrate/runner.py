@@ -228,10 +228,12 @@ def measure_suite(
     specs: Sequence[MicroSpec],
     threads: Sequence[int],
     budget_s: float,
+    wall: bool = False,
 ) -> tuple[list[Measurement], dict[str, float]]:
     """Measure ``specs`` at ``threads`` (XNNPACK on) and at 1 thread with the delegate off, within ``budget_s``.
 
-    Returns the measurements and the empty-model invoke overhead per engine in microseconds.
+    Returns the measurements and the empty-model invoke overhead per engine in microseconds. ``wall``: per-op
+    times from the wall-clock median (a quiet machine) instead of the process CPU time per invoke / threads.
     """
     from edgekit.tflite.runtime import delegation_summary, load_interpreter
     deadline = time.monotonic() + budget_s
@@ -262,7 +264,11 @@ def measure_suite(
             engine = "xnnpack" if xnn else "builtin"
             # process CPU time per invoke, divided by the threads: immune to other processes taking the CPU
             # (exact for one thread; for T threads it assumes the work is spread over all of them)
-            base, value = overhead_us["cpu_" + engine] / 1e3, cpu_med / t
+            # (wall=True, a quiet machine: the wall-clock median, what `edgekit bench` reports)
+            if wall:
+                base, value = overhead_us[engine] / 1e3, med
+            else:
+                base, value = overhead_us["cpu_" + engine] / 1e3, cpu_med / t
             out.append(Measurement(
                 name=spec.name, op=op_name, op_class=op_class, dtype=cdtype, threads=t, xnnpack=xnn,
                 delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
@@ -330,27 +336,26 @@ def measure_memory(specs: Sequence[MicroSpec | BlockSpec]) -> list[MemoryProbe]:
 class BlockMeasurement:
     name: str
     data: bytes = field(repr=False)
-    per_block_ms: float  # one thread, process CPU time per invoke minus the empty invoke
+    per_block_ms: float  # one thread, a whole invoke (process CPU time, or the wall-clock median when quiet)
     partitions: int
 
 
-def measure_blocks(specs: Sequence[BlockSpec], target_s: float = 0.15) -> list[BlockMeasurement]:
-    """Time each block at one thread (process CPU time, like the single ops)."""
+def measure_blocks(specs: Sequence[BlockSpec], target_s: float = 0.15, wall: bool = False) -> list[BlockMeasurement]:
+    """Time each block at one thread, whole invoke (process CPU time, like the single ops, or the wall-clock
+    median on a quiet machine): what the estimator estimates, invoke overhead included."""
     from edgekit.tflite.runtime import delegation_summary, load_interpreter
-    empty = load_interpreter(build_model(_empty_spec()), num_threads=1)
-    _, _, base = _time_invokes(empty, 0.02, min_runs=20)
     out: list[BlockMeasurement] = []
     for i, spec in enumerate(specs):
         data = build_block(spec, seed=i)
         interp = load_interpreter(data, num_threads=1)
         parts = delegation_summary(interp)[0]
-        _, _, cpu = _time_invokes(interp, target_s, min_runs=3)
-        out.append(BlockMeasurement(spec.name, data, max(1e-4, cpu - base), parts))
+        med, _, cpu = _time_invokes(interp, target_s, min_runs=3)
+        out.append(BlockMeasurement(spec.name, data, max(1e-4, med if wall else cpu), parts))
         status(f"calibrate: block {spec.name}: {out[-1].per_block_ms:.3f} ms, {parts} delegate partition(s)")
     return out
 
 
-def _estimate_ms(doc: dict[str, Any], data: bytes, partitions_cost: bool = True) -> tuple[float, int]:
+def _estimate_ms(doc: dict[str, Any], data: bytes) -> tuple[float, int]:
     from edgekit.profile.estimator import estimate
     from edgekit.profile.registry import ProfileEntry, ProfileOrigin
     from edgekit.profile.schema import profile_from_dict
@@ -358,23 +363,7 @@ def _estimate_ms(doc: dict[str, Any], data: bytes, partitions_cost: bool = True)
 
     profile = profile_from_dict(doc, "<calibrating>")
     est = estimate(parse_model(data, "<block>"), ProfileEntry(profile, ProfileOrigin.CALIBRATED, "<calibrating>"), 1)
-    ms = est.latency_ms
-    if not partitions_cost:
-        ms -= max(0, est.delegate_partitions - 1) * profile.runtime.partition_overhead_us / 1e3
-    return ms, est.delegate_partitions
-
-
-def fit_partition_overhead_us(doc: dict[str, Any], blocks: Sequence[BlockMeasurement]) -> float | None:
-    """Median over the blocks the estimator splits into several partitions of the unexplained time per extra
-    partition (the estimator charges ``partitions - 1`` hand-overs: the first one's invoke is the invoke overhead)."""
-    per_partition: list[float] = []
-    for b in blocks:
-        pred, parts = _estimate_ms(doc, b.data, partitions_cost=False)
-        if parts > 1:
-            per_partition.append((b.per_block_ms - pred) * 1e3 / (parts - 1))
-    if not per_partition:
-        return None
-    return float(max(0.0, np.median(per_partition)))
+    return est.latency_ms, est.delegate_partitions
 
 
 def block_residuals(doc: dict[str, Any], blocks: Sequence[BlockMeasurement]) -> dict[str, float]:

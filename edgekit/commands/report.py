@@ -22,7 +22,7 @@ from edgekit.report import info
               help="Where to write the report (default: RESULT with .html instead of .json).")
 @click.option("--force", is_flag=True, help="Overwrite FILE.html if it exists.")
 def report(result: Path, output: Path | None, force: bool) -> None:
-    """Render a saved --json RESULT (verify, profile, bench, size) as one self-contained HTML file.
+    """Render a saved --json RESULT (verify, profile, bench, size, tune) as one self-contained HTML file.
 
     \b
       edgekit bench model.tflite --sweep-threads 1,2,4 --json > bench.json    # e.g. on the board

@@ -21,6 +21,7 @@ from edgekit.commands.preprocess_options import preprocess_options, recipe_from,
 from edgekit.commands.remote_options import remote_options
 from edgekit.errors import CheckFailed, EdgekitError, UsageError
 from edgekit.report import emit_json, info, warn
+from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 
 
 @click.command()
@@ -37,6 +38,10 @@ from edgekit.report import emit_json, info, warn
 @click.option("--min-sqnr", type=float, default=None, help="Override: minimum SQNR in dB per output.")
 @click.option("--min-top1", type=float, default=None, help="Override: minimum top-1 agreement (0..1) of classifiers.")
 @click.option("--max-abs", type=float, default=None, help="Set: maximum absolute error of any output value.")
+@click.option("--min-iou", type=float, default=None,
+              help="Override: minimum IoU of thresholded dense [0,1] maps (segmentation, heatmaps, text maps).")
+@click.option("--map-threshold", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAP_THRESHOLD, show_default=True,
+              help="The threshold dense [0,1] maps are binarized at for --min-iou (e.g. 0.3 for DBNet text maps).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Dynamic batch of the ORIGINAL, as for convert.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=DIMS",
               help="Fix a dynamic input dimension of the ORIGINAL model, as for convert (repeatable).")
@@ -67,6 +72,8 @@ def verify(
     min_sqnr: float | None,
     min_top1: float | None,
     max_abs: float | None,
+    min_iou: float | None,
+    map_threshold: float,
     batch: int | None,
     input_shapes: tuple[str, ...],
     keep_nchw: tuple[str, ...],
@@ -90,7 +97,8 @@ def verify(
     """
     from edgekit.verify.thresholds import Thresholds
 
-    overrides = {"min_cosine": min_cosine, "min_sqnr_db": min_sqnr, "min_top1": min_top1, "max_abs": max_abs}
+    overrides = {"min_cosine": min_cosine, "min_sqnr_db": min_sqnr, "min_top1": min_top1, "max_abs": max_abs,
+                 "min_iou": min_iou}
     Thresholds(**overrides)  # validate the user's values before any work
     html = html_target(html, force)
     custom_recipe = recipe_given(preprocess_args)
@@ -119,7 +127,7 @@ def verify(
                                  hint="Drop the option, or verify ORIGINAL CONVERTED.tflite on the workstation.")
         from edgekit.verify.device import verify_bundle
 
-        report = verify_bundle(model, overrides, samples=samples, num_threads=threads)
+        report = verify_bundle(model, overrides, samples=samples, num_threads=threads, map_threshold=map_threshold)
     else:
         if converted.suffix.lower() != ".tflite":
             raise UsageError(f"{converted} is not a .tflite file.",
@@ -141,7 +149,8 @@ def verify(
             else:
                 prepared = prepare_data(source, converted, data, recipe, samples, labels)
             if prepared is not None:
-                report = verify_against_original(source, converted, prepared, overrides, num_threads=threads)
+                report = verify_against_original(source, converted, prepared, overrides, num_threads=threads,
+                                                 map_threshold=map_threshold)
             if explain and prepared is not None:
                 from edgekit.host.verify.explain import ExplainOptions, explain_quantization
 
@@ -166,8 +175,9 @@ def verify(
     if not report.passed:
         failed = sorted({f.output for f in report.failures})
         raise CheckFailed(
-            f"verify failed: {len(failed)} output(s) out of thresholds ({', '.join(failed)}).",
-            hint="See the report above; try --explain to find the layers that lose the most, "
-            "or calibrate with representative --calibration data.",
+            f"verify failed: {len(failed)} output(s) out of thresholds ({', '.join(failed)}), decided by "
+            f"{', '.join(report.decided_by)}: {report.failure_summary()}.",
+            hint="See the report above; `edgekit tune ORIGINAL --device ID --calibration DATA --data DATA -o OUT.tflite` "
+            "searches for a quantization that passes; --explain ranks the layers that lose the most.",
         )
     info(f"verify passed on {report.samples} samples ({report.input_source.value} inputs, {report.runtime}).")

@@ -1,8 +1,8 @@
 """The one writer of device-profile TOML: ``tomllib`` only reads, ``tomli-w`` writes.
 
 ``edgekit calibrate`` writes the profile it fitted with it, on the device itself (tomli-w is pure
-Python and a base dependency); the tests write profile documents with it. The shipped profiles in
-``device_profiles/`` are hand-written, commented files: nothing rewrites them.
+Python and a base dependency); the tests write profile documents with it; ``scripts/fit_profiles.py``
+writes the shipped profiles in ``device_profiles/`` with it (fitted on the published dataset).
 
 - :func:`dumps`: a document (nested mappings of strings, numbers, booleans and arrays) -> TOML text.
   Keys keep their order; within a table the plain values come first, then the sub-tables (TOML's own

@@ -92,6 +92,36 @@ class ConverterSettings:
 
 
 @dataclass(frozen=True)
+class AeqSettings:
+    """ai-edge-quantizer settings of a mode as plain data (:mod:`edgekit.requant.aeq` turns them into its recipe).
+
+    ``algorithm`` is an ai-edge-quantizer algorithm key; ``activation_bits`` None keeps activations in float
+    (weight-only or dynamic-range modes); ``weight_dtype`` "FLOAT" with 16 bits is float16 casting;
+    ``compute`` "INTEGER" runs integer kernels, "FLOAT" dequantizes the weights (``explicit_dequantize``).
+    """
+
+    algorithm: str = "min_max_uniform_quantize"
+    activation_bits: int | None = None
+    weight_bits: int | None = 8
+    weight_dtype: str = "INT"
+    compute: str = "INTEGER"
+    explicit_dequantize: bool = False
+    dynamic: bool = False  # ai-edge-quantizer's dynamic config (activations quantized on the fly by the kernel)
+
+    @property
+    def calibrates(self) -> bool:
+        return self.activation_bits is not None
+
+
+class CalibrationMethod(str, Enum):
+    """How activation ranges are set from the calibration statistics (`edgekit tune` searches these)."""
+
+    MINMAX = "minmax"  # the smallest range that holds every value seen (what both engines do by default)
+    PERCENTILE = "percentile"  # clip at a percentile of |values| (outliers saturate, the rest gets resolution)
+    MSE = "mse"  # the clipping range that minimises the expected squared quantization error (histogram search)
+
+
+@dataclass(frozen=True)
 class DefaultLimits:
     """Verify's default pass/fail limits for files of a mode (users override each on the command line).
 
@@ -102,10 +132,12 @@ class DefaultLimits:
 
     min_cosine: float
     min_sqnr_db: float
-    min_top1: float
+    min_top1: float  # class outputs: top-1 agreement (per position for sequences and class maps)
+    min_iou: float  # dense [0, 1] maps: IoU of the thresholded maps
 
     def to_dict(self) -> dict[str, float]:
-        return {"min_cosine": self.min_cosine, "min_sqnr_db": self.min_sqnr_db, "min_top1": self.min_top1}
+        return {"min_cosine": self.min_cosine, "min_sqnr_db": self.min_sqnr_db, "min_top1": self.min_top1,
+                "min_iou": self.min_iou}
 
 
 @dataclass(frozen=True)
@@ -125,13 +157,14 @@ class ModeSpec:
     bias_dtype: str = "float32"  # how conv/dense biases are stored
     integer_only: bool = False  # every op must compute in integer (float ops left by the converter are an error)
     weight_quantized: bool = False  # --per-tensor (per-tensor vs per-channel weights) applies
+    aeq: AeqSettings = AeqSettings()  # the same mode with ai-edge-quantizer (float .tflite sources, `tune`)
 
     @property
     def needs_calibration(self) -> bool:
         return self.converter.representative_dataset
 
 
-_INT8_LIMITS = DefaultLimits(min_cosine=0.98, min_sqnr_db=15.0, min_top1=0.85)
+_INT8_LIMITS = DefaultLimits(min_cosine=0.98, min_sqnr_db=15.0, min_top1=0.85, min_iou=0.85)
 
 MODE_SPECS: dict[QuantizeMode, ModeSpec] = {
     QuantizeMode.INT8: ModeSpec(
@@ -144,6 +177,7 @@ MODE_SPECS: dict[QuantizeMode, ModeSpec] = {
         weights=WeightStorage.INT8, bias_dtype="int32",
         weights_note="int8 weights, int32 biases (batch norm folded into convs in the real file)",
         integer_only=True, weight_quantized=True,
+        aeq=AeqSettings(activation_bits=8),
     ),
     QuantizeMode.INT16X8: ModeSpec(
         mode=QuantizeMode.INT16X8,
@@ -153,9 +187,10 @@ MODE_SPECS: dict[QuantizeMode, ModeSpec] = {
                                     representative_dataset=True, set_io_types=True),
         default_io=IOType.INT16, allowed_io=(IOType.INT16, IOType.FLOAT32),
         fallback=QuantizeMode.DYNAMIC, kind=QuantKind.INT16X8,
-        limits=DefaultLimits(min_cosine=0.995, min_sqnr_db=25.0, min_top1=0.93),
+        limits=DefaultLimits(min_cosine=0.995, min_sqnr_db=25.0, min_top1=0.93, min_iou=0.93),
         weights=WeightStorage.INT8, bias_dtype="int64", weights_note="int8 weights, int64 biases",
         weight_quantized=True,
+        aeq=AeqSettings(activation_bits=16),
     ),
     QuantizeMode.DYNAMIC: ModeSpec(
         mode=QuantizeMode.DYNAMIC,
@@ -163,10 +198,11 @@ MODE_SPECS: dict[QuantizeMode, ModeSpec] = {
         converter=ConverterSettings(optimize=True),
         default_io=IOType.FLOAT32, allowed_io=(IOType.FLOAT32,),
         fallback=QuantizeMode.FLOAT16, kind=QuantKind.DYNAMIC_RANGE,
-        limits=DefaultLimits(min_cosine=0.99, min_sqnr_db=20.0, min_top1=0.90),
+        limits=DefaultLimits(min_cosine=0.99, min_sqnr_db=20.0, min_top1=0.90, min_iou=0.90),
         weights=WeightStorage.INT8_LARGE_ONLY,
         weights_note=f"int8 for weight tensors >= {DYNAMIC_RANGE_MIN_ELEMENTS} elements, float32 otherwise",
         weight_quantized=True,
+        aeq=AeqSettings(dynamic=True),
     ),
     QuantizeMode.FLOAT16: ModeSpec(
         mode=QuantizeMode.FLOAT16,
@@ -174,8 +210,10 @@ MODE_SPECS: dict[QuantizeMode, ModeSpec] = {
         converter=ConverterSettings(optimize=True, supported_types=("float16",)),
         default_io=IOType.FLOAT32, allowed_io=(IOType.FLOAT32,),
         fallback=QuantizeMode.NONE, kind=QuantKind.FLOAT16,
-        limits=DefaultLimits(min_cosine=0.999, min_sqnr_db=35.0, min_top1=0.97),
+        limits=DefaultLimits(min_cosine=0.999, min_sqnr_db=35.0, min_top1=0.97, min_iou=0.97),
         weights=WeightStorage.FLOAT16, weights_note="float16",
+        aeq=AeqSettings(algorithm="float_casting", weight_bits=16, weight_dtype="FLOAT", compute="FLOAT",
+                        explicit_dequantize=True),
     ),
     QuantizeMode.NONE: ModeSpec(
         mode=QuantizeMode.NONE,
@@ -183,8 +221,9 @@ MODE_SPECS: dict[QuantizeMode, ModeSpec] = {
         converter=ConverterSettings(),
         default_io=IOType.FLOAT32, allowed_io=(IOType.FLOAT32,),
         fallback=None, kind=QuantKind.FLOAT32,
-        limits=DefaultLimits(min_cosine=0.9999, min_sqnr_db=50.0, min_top1=0.99),
+        limits=DefaultLimits(min_cosine=0.9999, min_sqnr_db=50.0, min_top1=0.99, min_iou=0.99),
         weights=WeightStorage.FLOAT32, weights_note="float32",
+        aeq=AeqSettings(algorithm="no_quantize", weight_bits=None),
     ),
 }
 

@@ -65,13 +65,11 @@ class SourceModel:
     outputs: list[TensorSpec]
     run: ReferenceRunner
     saved_model_dir: Path | None = None  # what the TFLite converter reads (may be a temp dir)
+    float_tflite: Path | None = None  # a float .tflite of saved_model_dir the loader already made (ONNX: the checked one)
     notes: list[str] = field(default_factory=list)  # things the user should be told (e.g. batch fixed to 1)
     warnings: list[str] = field(default_factory=list)  # things that may make the result wrong (e.g. --no-check)
     cleanup: Callable[[], None] | None = None  # removes temp dirs made by the loader
     conversion: dict[str, Any] | None = None  # ONNX: the backend that made it, the graph repairs, failed attempts
-    # ONNX: the float .tflite the backend made from saved_model_dir (default converter settings) and the check ran;
-    # --quantize none ships it instead of converting the same SavedModel a second time
-    float_tflite: Path | None = None
 
     def close(self) -> None:
         """Remove what the loader made on disk (idempotent)."""

@@ -1,6 +1,6 @@
 """HTML reports: one self-contained page per result, rendered from the command's ``--json``.
 
-``edgekit verify|profile|bench|size ... --html FILE`` and ``edgekit report RESULT.json -o FILE``
+``edgekit verify|profile|bench|size|tune ... --html FILE`` and ``edgekit report RESULT.json -o FILE``
 both go through :func:`render_html`, which takes the JSON document (what ``--json`` prints) and
 nothing else: a result pulled back from a board renders on the workstation exactly as it would
 have there, and the two ways give the same bytes.
@@ -34,6 +34,7 @@ RENDERERS: dict[str, str] = {
     "profile": "edgekit.htmlreport.profile",
     "bench": "edgekit.htmlreport.bench",
     "size": "edgekit.htmlreport.size",
+    "tune": "edgekit.htmlreport.tune",
 }
 
 PURPOSE = "An HTML report"

@@ -12,7 +12,11 @@ MAC conventions (hand-checkable; tests compute them independently):
 - elementwise: ``prod(output) * k`` with k = 1, or 4 for transcendental ops (LOGISTIC, TANH, EXP, ...).
 - SOFTMAX / LOG_SOFTMAX: ``5 * prod(output)``. RESIZE_BILINEAR: ``4 * prod(output)``; nearest: ``prod(output)``.
 - reductions (MEAN, SUM, REDUCE_*): ``prod(input)``.
-- data movement (RESHAPE, CONCATENATION, TRANSPOSE, PAD, SLICE, ...): 0 MACs, bytes only.
+- data movement (RESHAPE, CONCATENATION, TRANSPOSE, PAD, SLICE, ...): 0 MACs, bytes only; so are the
+  resource-variable ops of streaming models (READ_VARIABLE / ASSIGN_VARIABLE copy the variable, VAR_HANDLE
+  and CALL_ONCE only dispatch).
+- TFLite_Detection_PostProcess (custom): ``N * (C + 16 + log2 N + 6 * max_detections)`` scalar steps
+  (class ``reduce``, float32), N anchors, C classes: see :func:`postprocess_macs`.
 - anything else: ``8 * (elements in + out)``, class ``other``, flagged ``known = False`` ("estimated roughly").
 
 Bytes = every input tensor (activations and constants) + every output tensor, in their stored dtype.
@@ -20,7 +24,9 @@ Bytes = every input tensor (activations and constants) + every output tensor, in
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edgekit.profile.schema import OpClass
@@ -41,6 +47,9 @@ _DATA_MOVEMENT = (
     "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "BROADCAST_TO", "SHAPE", "REVERSE_V2", "SPACE_TO_BATCH_ND",
     "BATCH_TO_SPACE_ND",
 )
+# bookkeeping ops: no arithmetic; the variable ops copy the variable's tensor (their bytes), the rest only
+# cost their dispatch (VAR_HANDLE looks a resource up; CALL_ONCE runs its init subgraph on the first invoke)
+_STATE = ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE")
 _REDUCE = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN",
            "L2_NORMALIZATION")
 _POOL = ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
@@ -57,7 +66,7 @@ OP_CLASSES: dict[str, OpClass] = {
     "RESIZE_BILINEAR": OpClass.RESIZE,
     "RESIZE_NEAREST_NEIGHBOR": OpClass.RESIZE,
     **{n: OpClass.ELEMENTWISE for n in _ELEMENTWISE_1 + _ELEMENTWISE_4},
-    **{n: OpClass.DATA_MOVEMENT for n in _DATA_MOVEMENT},
+    **{n: OpClass.DATA_MOVEMENT for n in _DATA_MOVEMENT + _STATE},
     **{n: OpClass.REDUCE for n in _REDUCE},
     **{n: OpClass.POOL for n in _POOL},
 }
@@ -167,10 +176,29 @@ def op_macs(sg: Subgraph, op: Operator) -> tuple[int, bool]:
         return out_n, True
     elif name in _REDUCE:
         return (_prod(in_t.shape) if in_t is not None else out_n), True
-    elif name in _DATA_MOVEMENT:
+    elif name in _DATA_MOVEMENT or name in _STATE:
         return 0, True
+    elif name == POSTPROCESS_OP:
+        return postprocess_macs(sg, op), True
     elems = sum(_prod(sg.tensor(i).shape) for i in op.inputs if i >= 0) + out_n
     return 8 * elems, False
+
+
+POSTPROCESS_OP = "CUSTOM:TFLite_Detection_PostProcess"
+
+
+def postprocess_macs(sg: Subgraph, op: Operator) -> int:
+    """LiteRT's detection post-processing (box decoding + fast NMS), in scalar steps: per anchor, decode the box
+    (~16) and find its best class (C), then sort the candidates (log2 N) and check each against the kept
+    boxes (~max_detections IoUs, ~6 steps each)."""
+    boxes = _tensor(sg, op, 0)
+    scores = _tensor(sg, op, 1)
+    if boxes is None or scores is None or len(scores.shape) < 2:
+        return 0
+    n = _prod(boxes.shape[:-1])
+    classes = max(1, scores.shape[-1])
+    max_det = int(op.options.get("max_detections", 10) or 10)
+    return int(n * (classes + 16 + math.log2(max(n, 2)) + 6 * max_det))
 
 
 def op_cost(sg: Subgraph, op: Operator) -> OpCost:
@@ -194,6 +222,8 @@ def op_cost(sg: Subgraph, op: Operator) -> OpCost:
     if op.name == "QUANTIZE" and op.outputs:
         act = sg.tensor(op.outputs[0]).dtype
     op_class = OP_CLASSES.get(op.name, OpClass.OTHER)
+    if op.name == POSTPROCESS_OP:
+        op_class, act = OpClass.REDUCE, "float32"
     return OpCost(
         index=op.index,
         op=op.name,
@@ -203,12 +233,39 @@ def op_cost(sg: Subgraph, op: Operator) -> OpCost:
         macs=int(macs),
         bytes=int(in_bytes + out_bytes),
         weight_bytes=int(weight_bytes),
-        known=known and op.name in OP_CLASSES,
+        known=known and (op.name in OP_CLASSES or op.name == POSTPROCESS_OP),
     )
 
 
-def graph_costs(sg: Subgraph) -> list[OpCost]:
-    return [op_cost(sg, op) for op in sg.operators]
+CONTROL_FLOW = ("IF", "WHILE")
 
 
-__all__ = ["OP_CLASSES", "WEIGHT_OPS", "OpCost", "op_cost", "op_macs", "graph_costs", "tensor_bytes"]
+def _branch_cost(op: Operator, subgraphs: Sequence[Subgraph]) -> tuple[int, int, bool]:
+    """(MACs, bytes, known) of an IF: its cheaper branch (which one runs depends on the data; a branch with no
+    ops is common: a guard around work that rarely happens); a WHILE: one pass of its body (the trip count is
+    data)."""
+    keys = ("then_subgraph_index", "else_subgraph_index") if op.name == "IF" else ("body_subgraph_index",)
+    options: list[tuple[int, int, bool]] = []
+    for key in keys:
+        idx = op.options.get(key)
+        if not isinstance(idx, int) or not 0 <= idx < len(subgraphs):
+            return 0, 0, False
+        branch = [op_cost(subgraphs[idx], o) for o in subgraphs[idx].operators]
+        options.append((sum(c.macs for c in branch), sum(c.bytes for c in branch), all(c.known for c in branch)))
+    macs, nbytes, known = min(options, key=lambda x: x[0])
+    return macs, nbytes, known and op.name == "IF"
+
+
+def graph_costs(sg: Subgraph, subgraphs: Sequence[Subgraph] = ()) -> list[OpCost]:
+    """Per-op costs of ``sg``; ``subgraphs`` (the model's) lets IF / WHILE cost their branches."""
+    out = [op_cost(sg, op) for op in sg.operators]
+    if subgraphs:
+        for i, op in enumerate(sg.operators):
+            if op.name in CONTROL_FLOW:
+                macs, nbytes, known = _branch_cost(op, subgraphs)
+                out[i] = dataclasses.replace(out[i], op_class=OpClass.OTHER, macs=macs, bytes=nbytes, known=known)
+    return out
+
+
+__all__ = ["OP_CLASSES", "WEIGHT_OPS", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
+           "graph_costs", "tensor_bytes"]

@@ -6,8 +6,10 @@ runs on LiteRT's builtin kernels in between, with a partition boundary (tensor
 hand-over, often a layout/quantization copy) on each side. The rules here are
 per (op, dtype, options) and were checked against ai-edge-litert 2.3.0's
 ``Interpreter._get_ops_details()`` on single-op models (see
-tests/test_profile_delegate.py); they are a model of that runtime, not a copy
-of its source, and they decide placement only — costs live in the estimator.
+tests/test_profile_delegate.py) and on the real graphs of the zoo (MediaPipe's sparse float16
+detectors: DENSIFY + DEQUANTIZE weights are static; microWakeWord's resource variables; hybrid int8/uint8
+weights; EXPAND_DIMS refused); they are a model of that runtime, not a copy of its source, and they decide
+placement only — costs live in the estimator.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ XNNPACK_FLOAT_OPS = frozenset({
     "LEAKY_RELU", "LOGISTIC", "MAX_POOL_2D", "MAXIMUM", "MEAN", "MINIMUM", "MUL", "NEG", "PAD", "PRELU",
     "RELU", "RELU6", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR", "ROUND", "RSQRT", "SLICE", "SOFTMAX",
     "SPACE_TO_DEPTH", "SPLIT", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "STRIDED_SLICE", "SUB", "SUM",
-    "TANH", "TRANSPOSE", "TRANSPOSE_CONV", "REDUCE_MAX", "EXPAND_DIMS", "SQUEEZE",
+    "TANH", "TRANSPOSE", "TRANSPOSE_CONV", "REDUCE_MAX", "REDUCE_MIN", "SQUEEZE", "DENSIFY",
 })
 
 # XNNPACK delegate, int8/uint8 (QS8/QU8) ops accepted.
@@ -33,7 +35,7 @@ XNNPACK_QUANT_OPS = frozenset({
     "ADD", "CONCATENATION", "CONV_2D", "DEPTH_TO_SPACE", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "ELU",
     "FULLY_CONNECTED", "LEAKY_RELU", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD",
     "QUANTIZE", "RESHAPE", "RESIZE_BILINEAR", "SLICE", "SPACE_TO_DEPTH", "SPLIT", "STRIDED_SLICE", "SUB",
-    "TANH", "TRANSPOSE", "TRANSPOSE_CONV", "EXPAND_DIMS", "SQUEEZE", "BATCH_MATMUL", "REDUCE_MAX", "SUM",
+    "TANH", "TRANSPOSE", "TRANSPOSE_CONV", "SQUEEZE", "BATCH_MATMUL", "REDUCE_MAX", "SUM",
 })
 
 _OK_ACTIVATIONS = {None, "NONE", "RELU", "RELU6", "RELU_N1_TO_1"}
@@ -53,10 +55,40 @@ def _activation_dtype(sg: Subgraph, op: Operator) -> str:
     return sg.tensor(op.outputs[0]).dtype if op.outputs and op.outputs[0] >= 0 else "float32"
 
 
+# custom ops XNNPACK runs (MediaPipe's transposed convolution with a bias)
+XNNPACK_CUSTOM_OPS = frozenset({"Convolution2DTransposeBias"})
+# resource-variable ops: XNNPACK keeps the variable (VAR_HANDLE, READ_VARIABLE); the assignment stays builtin
+XNNPACK_VARIABLE_OPS = frozenset({"VAR_HANDLE", "READ_VARIABLE"})
+_WEIGHT_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV")
+
+
+def _producer(sg: Subgraph, tensor: int) -> Operator | None:
+    return next((o for o in sg.operators if tensor in o.outputs), None)
+
+
+def _static_weights(sg: Subgraph, tensor: int) -> tuple[bool, str]:
+    """(static for XNNPACK, the dtype the weights are stored in): a constant, or a constant brought to float by
+    DENSIFY (sparse) and/or DEQUANTIZE of float16; a DEQUANTIZE of int8/uint8 is not."""
+    t = sg.tensor(tensor)
+    if t.is_constant:
+        return True, t.dtype
+    producer = _producer(sg, tensor)
+    if producer is None or producer.name not in ("DEQUANTIZE", "DENSIFY") or not producer.inputs:
+        return False, t.dtype
+    src_ok, src_dtype = _static_weights(sg, producer.inputs[0])
+    if producer.name == "DEQUANTIZE" and src_dtype not in ("float16", "float32"):
+        return False, src_dtype
+    return src_ok, src_dtype
+
+
 def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
     """Whether XNNPACK takes this op, and if not, why."""
     if not op.builtin:
+        if op.custom_code in XNNPACK_CUSTOM_OPS:
+            return Placement(op.index, True, "")
         return Placement(op.index, False, f"custom op {op.custom_code} is not an XNNPACK op")
+    if op.name in XNNPACK_VARIABLE_OPS:
+        return Placement(op.index, True, "")
     tensors = [sg.tensor(i) for i in (*op.inputs, *op.outputs) if i >= 0]
     dtype = _activation_dtype(sg, op)
     if op.name == "QUANTIZE":
@@ -79,7 +111,7 @@ def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
         return Placement(op.index, False, "integer (int32/int64) activation tensors")
     if op.name == "RESHAPE" and len(op.inputs) > 1 and op.inputs[1] >= 0 and not sg.tensor(op.inputs[1]).is_constant:
         return Placement(op.index, False, "RESHAPE with a computed (non-constant) shape")
-    if op.name in ("MEAN", "SUM", "REDUCE_MAX") and len(op.inputs) > 1 and op.inputs[1] >= 0:
+    if op.name in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN") and len(op.inputs) > 1 and op.inputs[1] >= 0:
         if not sg.tensor(op.inputs[1]).is_constant:
             return Placement(op.index, False, f"{op.name} with computed axes")
     if op.name == "CONCATENATION" and len([i for i in op.inputs if i >= 0]) > 5:
@@ -88,17 +120,24 @@ def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
         strides = sg.tensor(op.inputs[3]).data()
         if strides is None or any(int(s) != 1 for s in strides.reshape(-1)):
             return Placement(op.index, False, "STRIDED_SLICE with strides other than 1")
+        users = [o for o in sg.operators if any(t in o.inputs for t in op.outputs if t >= 0)]
+        if users and all(u.name == "ASSIGN_VARIABLE" for u in users):
+            # observed (ai-edge-litert 2.3.0, the microWakeWord models): a slice that only feeds a variable
+            # assignment stays on the builtin kernel
+            return Placement(op.index, False, "STRIDED_SLICE feeding only ASSIGN_VARIABLE")
     if op.name in ("AVERAGE_POOL_2D", "MAX_POOL_2D") and op.options.get("filter_width") == 1 \
             and op.options.get("filter_height") == 1 and (op.options.get("stride_w", 1) != 1 or op.options.get("stride_h", 1) != 1):
         # a 1x1 pool is a no-op (XNNPACK maps it to a clamp) only at stride 1; strided ones are refused
         return Placement(op.index, False, f"{op.name} 1x1 with stride > 1")
-    if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"):
-        w = sg.tensor(op.inputs[1]) if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
-        if w is not None and not w.is_constant:
-            # a weight fed by DEQUANTIZE of a constant (float16 / dynamic-range) is still static for XNNPACK
-            producer = next((o for o in sg.operators if w.index in o.outputs), None)
-            if producer is None or producer.name != "DEQUANTIZE" or not sg.tensor(producer.inputs[0]).is_constant:
-                return Placement(op.index, False, "non-constant weights")
+    if op.name in _WEIGHT_OPS and len(op.inputs) > 1 and op.inputs[1] >= 0:
+        static, wdtype = _static_weights(sg, op.inputs[1])
+        if not static:
+            return Placement(op.index, False, "non-constant weights (or weights dequantized from int8/uint8)")
+        if dtype in ("float32", "float16") and wdtype in ("int8", "uint8", "int4"):
+            # dynamic-range ("hybrid") ops: XNNPACK runs int8 weights of CONV_2D and FULLY_CONNECTED with
+            # dynamically quantized inputs; not uint8 weights, not depthwise or transposed convolutions
+            if wdtype == "uint8" or op.name in ("DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"):
+                return Placement(op.index, False, f"{op.name} with float inputs and {wdtype} weights (hybrid)")
     return Placement(op.index, True, "")
 
 

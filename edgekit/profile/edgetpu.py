@@ -1,4 +1,5 @@
-"""Coral Edge TPU: which ops map, where the graph first splits and why, cached vs streamed parameters.
+"""Coral Edge TPU: which ops map, where the graph first splits and why, cached vs streamed parameters,
+and how long the chip takes (:func:`tpu_op_times`).
 
 Model of the Edge TPU compiler (coral.ai "TensorFlow models on the Edge TPU"):
 only full-integer (int8/uint8) ops from its supported list, with static shapes
@@ -8,17 +9,44 @@ everything after it run on the host CPU (one TPU subgraph). Float model
 inputs quantized by a leading QUANTIZE and float outputs produced by a
 trailing DEQUANTIZE are converted on the CPU without splitting the graph.
 Parameters of mapped ops fill the on-chip cache in op order; what does not
-fit is streamed over the host link on every inference.
+fit is streamed over the host link on every inference. A resize or LOGISTIC with
+a large output is left to the CPU ("might not be mapped ... to avoid loss in
+precision", the compiler's op table; "not mapped due to some unspecified
+limitation" in its logs): modelled as an output of more than
+``RESIZE_MAX_ELEMENTS`` elements.
+
+Time on the chip, per mapped op (every figure from the profile's ``[edgetpu]``)::
+
+    util     = K / (ceil(K / lanes) * lanes) * N / (ceil(N / lanes) * lanes)
+               K = kh*kw*Cin (the reduction), N = Cout; fully connected: K = inputs, N = units
+    compute  = MACs / (peak * efficiency_of_kind * util)      depthwise / fully connected: their own efficiency
+    data     = (activation bytes in + out) / data_gb_per_s    every op, MACs or not
+    stream   = this op's uncached parameter bytes / link bandwidth
+    op_ms    = max(compute, data) + stream - overlap * min(max(compute, data), stream) + per_op_overhead
+
+    tpu_ms   = sum(op_ms) + invoke_overhead
+    link_ms  = (input + output bytes crossing the link) / link bandwidth + transfers * transfer_overhead
+
+A narrow conv (DenseNet's 32-channel 3x3 layers at 64 lanes) uses half the array; a model whose parameters
+stream (VGG, Inception-ResNet) is bound by the link unless its compute hides it. The CPU part (ops after
+the first unmapped op) is estimated on the host CPU by the CPU model.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from edgekit.core.quant import QuantKind
+from edgekit.profile.schema import EdgeTPU
 from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
+
+RESIZE_MAX_ELEMENTS = 1 << 20
+# ops the compiler leaves to the CPU when their output is large (google-coral/edgetpu issues #31: a bilinear
+# resize maps at 128x128 but not at 512x512; #490: the LOGISTIC over EfficientDet-Lite's 19,206 x 90 scores)
+LARGE_OUTPUT_LIMITED = frozenset({"RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "LOGISTIC"})
 
 EDGETPU_OPS = frozenset({
     "ADD", "AVERAGE_POOL_2D", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "EXPAND_DIMS",
@@ -56,6 +84,7 @@ class TPUMapping:
     note: str  # one line for a model the TPU runs none of ("" otherwise)
     cached_parameter_bytes: int
     streamed_parameter_bytes: int
+    streamed_by_op: tuple[int, ...] = ()  # per op: its parameter bytes streamed each inference
 
     @property
     def mapped_ops(self) -> int:
@@ -101,6 +130,11 @@ def op_unmappable_reason(sg: Subgraph, op: Operator) -> str:
     act = op.options.get("fused_activation_function")
     if act not in _OK_ACTIVATIONS:
         return f"fused activation {act} is not supported"
+    if op.name in LARGE_OUTPUT_LIMITED and op.outputs and op.outputs[0] >= 0:
+        out = sg.tensor(op.outputs[0])
+        if math.prod(max(1, d) for d in out.shape) > RESIZE_MAX_ELEMENTS:
+            return (f"{op.name} with a {list(out.shape)} output is left to the CPU (the compiler's \"not mapped "
+                    f"due to some unspecified limitation\" on large tensors)")
     return ""
 
 
@@ -127,6 +161,7 @@ def map_edgetpu(model: TFLiteModel, parameter_cache_bytes: int) -> TPUMapping:
             mapped[op.index] = True
     # parameters of mapped ops, each buffer once, fill the cache in op order
     cached = streamed = 0
+    by_op = [0] * n
     seen: set[int] = set()
     for op in sg.operators:
         if not mapped[op.index]:
@@ -142,11 +177,69 @@ def map_edgetpu(model: TFLiteModel, parameter_cache_bytes: int) -> TPUMapping:
                 cached += t.nbytes
             else:
                 streamed += t.nbytes
-    return TPUMapping(tuple(mapped), tuple(sorted(io)), first, True, "", cached, streamed)
+                by_op[op.index] += t.nbytes
+    return TPUMapping(tuple(mapped), tuple(sorted(io)), first, True, "", cached, streamed, tuple(by_op))
 
 
-def segment_io_bytes(sg: Subgraph, mapped: tuple[bool, ...]) -> int:
-    """Bytes crossing the host link per inference: tensors entering and leaving the TPU ops."""
+@dataclass(frozen=True)
+class TPUWork:
+    """What one mapped op asks of the chip (see the module docstring)."""
+
+    index: int
+    kind: str  # conv | depthwise | fully_connected | data
+    macs: int
+    k: int  # reduction length (kh*kw*Cin, or the FC inputs)
+    n: int  # output channels / units
+    data_bytes: int  # activation bytes in + out
+    streamed_bytes: int  # its parameter bytes streamed over the link each inference
+
+
+def tpu_work(sg: Subgraph, mapping: TPUMapping, macs: list[int]) -> list[TPUWork]:
+    """The work of every mapped op (``macs``: per op, from the cost model)."""
+    from edgekit.profile.costs import tensor_bytes
+
+    out: list[TPUWork] = []
+    streamed = mapping.streamed_by_op or (0,) * len(sg.operators)
+    for op in sg.operators:
+        if not mapping.mapped[op.index]:
+            continue
+        data = sum(tensor_bytes(sg.tensor(i)) for i in (*op.inputs, *op.outputs)
+                   if i >= 0 and not sg.tensor(i).is_constant)
+        w = sg.tensor(op.inputs[1]).shape if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
+        kind, k, n = "data", 1, 1
+        if op.name in ("CONV_2D", "TRANSPOSE_CONV") and len(w) == 4:
+            kind, k, n = "conv", w[1] * w[2] * w[3], w[0]
+        elif op.name == "DEPTHWISE_CONV_2D" and len(w) == 4:
+            kind, k, n = "depthwise", w[1] * w[2], w[3]
+        elif op.name == "FULLY_CONNECTED" and len(w) == 2:
+            kind, k, n = "fully_connected", w[1], w[0]
+        out.append(TPUWork(op.index, kind, macs[op.index], max(1, k), max(1, n), data, streamed[op.index]))
+    return out
+
+
+def lane_utilization(k: int, n: int, lanes: int) -> float:
+    """Share of a lanes x lanes MAC array a (K, N) GEMM keeps busy when both are padded to the lanes."""
+    if lanes <= 1:
+        return 1.0
+    return (k / (math.ceil(k / lanes) * lanes)) * (n / (math.ceil(n / lanes) * lanes))
+
+
+def tpu_op_ms(tpu: EdgeTPU, w: TPUWork) -> float:
+    """Milliseconds of one mapped op on the chip, its parameter streaming included (module docstring)."""
+    compute = 0.0
+    if w.macs > 0 and w.kind != "data":
+        eff = {"depthwise": tpu.depthwise_efficiency, "fully_connected": tpu.fully_connected_efficiency}.get(w.kind)
+        eff = eff if eff is not None else tpu.efficiency
+        util = lane_utilization(w.k, w.n, tpu.array_lanes) if w.kind in ("conv", "fully_connected") else 1.0
+        compute = w.macs / (tpu.peak_int8_gmacs * 1e6 * eff * util)
+    data = w.data_bytes / (tpu.data_gb_per_s * 1e6) if tpu.data_gb_per_s else 0.0
+    busy = max(compute, data)
+    stream = w.streamed_bytes / (tpu.link_bandwidth_gb_per_s * 1e6)
+    return busy + stream - tpu.stream_overlap * min(busy, stream) + tpu.per_op_overhead_us / 1000.0
+
+
+def link_transfers(sg: Subgraph, mapped: tuple[bool, ...]) -> tuple[int, int]:
+    """(bytes, tensors) crossing the host link per inference: the TPU part's inputs and outputs."""
     from edgekit.profile.costs import tensor_bytes
 
     produced_on_tpu: set[int] = set()
@@ -161,8 +254,14 @@ def segment_io_bytes(sg: Subgraph, mapped: tuple[bool, ...]) -> int:
         if not mapped[op.index]:
             leaving.update(i for i in op.inputs if i in produced_on_tpu)
     leaving.update(o for o in sg.outputs if o in produced_on_tpu)
-    return sum(tensor_bytes(sg.tensor(t)) for t in entering | leaving)
+    tensors = entering | leaving
+    return sum(tensor_bytes(sg.tensor(t)) for t in tensors), len(tensors)
 
 
-__all__ = ["EDGETPU_OPS", "FIX_FLAGS", "UnmappedOp", "TPUMapping", "op_unmappable_reason", "map_edgetpu",
-           "segment_io_bytes"]
+def segment_io_bytes(sg: Subgraph, mapped: tuple[bool, ...]) -> int:
+    """Bytes crossing the host link per inference: tensors entering and leaving the TPU ops."""
+    return link_transfers(sg, mapped)[0]
+
+
+__all__ = ["EDGETPU_OPS", "FIX_FLAGS", "RESIZE_MAX_ELEMENTS", "UnmappedOp", "TPUMapping", "TPUWork", "op_unmappable_reason",
+           "map_edgetpu", "tpu_work", "lane_utilization", "tpu_op_ms", "link_transfers", "segment_io_bytes"]

@@ -44,6 +44,7 @@ pointer per output pixel and kernel tap of each conv/depthwise/pool op it takes 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -52,11 +53,11 @@ from edgekit.core.result import Basis, strings
 from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
 from edgekit.profile.costs import OpCost, graph_costs
-from edgekit.profile.delegate import count_graph_partitions, count_partitions, place_xnnpack
-from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, map_edgetpu, segment_io_bytes
-from edgekit.profile.gpu import GPU_OPS
+from edgekit.profile.delegate import count_graph_partitions, place_xnnpack
+from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_transfers, map_edgetpu, tpu_op_ms, tpu_work
+from edgekit.profile.gpu import plan_gpu
 from edgekit.profile.registry import ProfileEntry
-from edgekit.profile.schema import Accelerator, DelegateKind, DeviceProfile, OpClass
+from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
 from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
 
 MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.FULLY_CONNECTED,
@@ -161,6 +162,12 @@ class DeviceEstimate:
     edgetpu: EdgeTPUSplit | None = None
     notes: tuple[str, ...] = field(default=())
     indirection_bytes: int = 0  # XNNPACK's indirection buffers, included in runtime_overhead_bytes
+    accuracy: Accuracy | None = None  # the profile's expected error band (None: the profile states none)
+
+    @property
+    def latency_band(self) -> str:
+        """e.g. '±18% (LOO, 23 rows)', or 'unknown' when the profile was never tested against measurements."""
+        return self.accuracy.band if self.accuracy is not None else "unknown"
 
     basis: ClassVar[Basis] = Basis.ESTIMATED
 
@@ -172,11 +179,22 @@ class DeviceEstimate:
     def ram_headroom_bytes(self) -> int:
         return self.usable_ram_bytes - self.peak_memory_bytes
 
+    def _band_dict(self) -> dict[str, Any] | None:
+        a = self.accuracy
+        if a is None:
+            return None
+        lat = round(self.latency_ms, 3)  # the JSON's figure, so that a saved result reads back to the same band
+        return {"relative": round(a.median_abs_error, 4), "low_ms": round(lat * (1 - a.median_abs_error), 3),
+                "high_ms": round(lat * (1 + a.median_abs_error), 3), "text": a.band, "method": a.method,
+                "rows": a.rows, "p90_relative": a.p90_abs_error, "within_20": a.within_20, "within_35": a.within_35,
+                "note": a.note}
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "device": self.device, "name": self.name, "profile_source": self.profile_source,
             "profile_file": self.profile_file, "estimated": True,
             "threads": self.threads, "latency_ms": round(self.latency_ms, 3),
+            "latency_ms_band": self._band_dict(),
             "peak_memory_bytes": self.peak_memory_bytes, "weights_bytes": self.weights_bytes,
             "repacked_weights_bytes": self.repacked_weights_bytes, "arena_bytes": self.arena_bytes,
             "persistent_bytes": self.persistent_bytes, "runtime_overhead_bytes": self.runtime_overhead_bytes,
@@ -205,7 +223,16 @@ class DeviceEstimate:
             ops=tuple(OpEstimate.from_dict(o) for o in d["ops"]), fitted_on=strings(d["fitted_on"]),
             edgetpu=EdgeTPUSplit.from_dict(tpu) if tpu is not None else None, notes=strings(d["notes"]),
             indirection_bytes=int(d.get("indirection_bytes", 0)),
+            accuracy=_accuracy_from_band(d.get("latency_ms_band")),
         )
+
+
+def _accuracy_from_band(band: Any) -> Accuracy | None:
+    if not isinstance(band, Mapping):
+        return None
+    return Accuracy(method=str(band["method"]), rows=int(band["rows"]), median_abs_error=float(band["relative"]),
+                    p90_abs_error=band.get("p90_relative"), within_20=band.get("within_20"),
+                    within_35=band.get("within_35"), note=str(band.get("note", "")))
 
 
 def efficiency_key(sg: Subgraph, op: Operator) -> str:
@@ -265,47 +292,79 @@ def _op_efficiency(profile: DeviceProfile, dtype: str, op: str, key: str | None)
     return profile.op_efficiency.get(dtype, op)
 
 
+def builtin_efficiency(profile: DeviceProfile, dtype: str, op_class: OpClass) -> float:
+    """Efficiency of LiteRT's builtin kernel for an op class: the ``[builtin_efficiency]`` figure, else the
+    XNNPACK figure times ``builtin_kernel_factor``."""
+    if profile.builtin_efficiency is not None:
+        return profile.builtin_efficiency.table(dtype).of(op_class)
+    return profile.efficiency.table(dtype).of(op_class) * profile.runtime.builtin_kernel_factor
+
+
+def memory_ms(profile: DeviceProfile, cost: OpCost, threads: int, model_weight_bytes: int = 0) -> float:
+    """Milliseconds to move the op's bytes: at ``memory_bandwidth x memory_efficiency``, or with a ``[memory]``
+    hierarchy at the bandwidth of the level its working set fits in (weights from DRAM when the model's
+    weights do not fit in the last level; private levels' bandwidth adds up over the threads)."""
+    rt = profile.runtime
+    mem = profile.memory
+    if mem is None:
+        return 1000.0 * cost.bytes / (profile.hardware.memory_bandwidth_gb_per_s * 1e9 * rt.memory_efficiency)
+    level = mem.level_of(cost.bytes)
+    scale = max(1, min(threads, profile.hardware.cores)) if level < mem.private_levels else 1
+    act = cost.bytes - cost.weight_bytes
+    seconds = act / (mem.bandwidth_gb_per_s[level] * 1e9 * scale)
+    wlevel = len(mem.cache_bytes) if model_weight_bytes > mem.cache_bytes[-1] else level
+    wscale = scale if wlevel == level else 1
+    seconds += cost.weight_bytes / (mem.bandwidth_gb_per_s[wlevel] * 1e9 * wscale)
+    return 1000.0 * seconds / rt.memory_efficiency
+
+
 def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: int, key: str | None = None,
-              work: float | None = None) -> float:
+              work: float | None = None, model_weight_bytes: int = 0) -> float:
     """Estimated milliseconds of one op on the profile's CPU (see the module docstring).
 
-    ``key``: the op's efficiency key (:func:`efficiency_key`), when it can differ from the op name;
-    ``work``: MAC-equivalents under the ``[gemm]`` figures (:func:`op_work`), instead of its MACs."""
+    ``delegated``: XNNPACK runs it (False: LiteRT's builtin kernel, also for every op when the profile's
+    delegate is "none"); ``key``: the op's efficiency key (:func:`efficiency_key`), when it can differ from
+    the op name; ``work``: MAC-equivalents under the ``[gemm]`` figures (:func:`op_work`), instead of its MACs."""
     rt = profile.runtime
     dtype = cost.compute_dtype
-    eff = profile.efficiency.table(dtype).of(cost.op_class)
     op_eff = _op_efficiency(profile, dtype, cost.op, key)
-    speedup = rt.thread_speedup.at(dtype, threads)
-    if not delegated and rt.delegate != DelegateKind.NONE:
+    overhead_us = rt.per_op_overhead_us
+    if delegated and rt.delegate != DelegateKind.NONE:
+        eff = op_eff if op_eff is not None else profile.efficiency.table(dtype).of(cost.op_class)
+        speedup = rt.thread_speedup.at(dtype, threads)
+    else:
         # a per-op figure was measured where the runtime placed the op: no builtin factor on top
-        eff = op_eff if op_eff is not None else eff * rt.builtin_kernel_factor
-        if cost.op_class not in MULTITHREADED_BUILTINS:
-            speedup = 1.0
-    elif op_eff is not None:
-        eff = op_eff
+        eff = op_eff if op_eff is not None else builtin_efficiency(profile, dtype, cost.op_class)
+        curve = rt.thread_speedup_builtin or rt.thread_speedup
+        speedup = curve.at(dtype, threads) if cost.op_class in MULTITHREADED_BUILTINS else 1.0
+        if rt.builtin_per_op_overhead_us is not None:
+            overhead_us = rt.builtin_per_op_overhead_us
     peak = profile.peak_gmacs_per_core(dtype) * 1e9
-    compute_s = (cost.macs if work is None else work) / (peak * eff * speedup)
-    memory_s = cost.bytes / (profile.hardware.memory_bandwidth_gb_per_s * 1e9 * rt.memory_efficiency)
-    return 1000.0 * max(compute_s, memory_s) + rt.per_op_overhead_us / 1000.0
+    compute_ms = 1000.0 * (cost.macs if work is None else work) / (peak * eff * speedup)
+    return max(compute_ms, memory_ms(profile, cost, threads, model_weight_bytes)) + overhead_us / 1000.0
+
+
+def cpu_placement(profile: DeviceProfile, sg: Subgraph) -> tuple[list[bool], list[str]]:
+    """Per op: does XNNPACK run it on this profile, and if not, why (all False with delegate = "none")."""
+    if profile.runtime.delegate == DelegateKind.XNNPACK:
+        placed = place_xnnpack(sg)
+        return [p.delegated for p in placed], [p.reason for p in placed]
+    return [False] * len(sg.operators), [""] * len(sg.operators)
 
 
 def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include: list[bool],
              threads: int) -> tuple[list[OpEstimate], float, int]:
     """Estimates of the ops in ``include`` on the CPU; (ops, total ms incl. partition/invoke overhead, partitions)."""
-    if profile.runtime.delegate == DelegateKind.XNNPACK:
-        placed = place_xnnpack(sg)
-        placement = [p.delegated for p in placed]
-        reasons = [p.reason for p in placed]
-    else:
-        placement = [False] * len(costs)
-        reasons = [""] * len(costs)
+    placement, reasons = cpu_placement(profile, sg)
+    model_weights = sum(c.weight_bytes for c in costs)  # what whole-model caching sees (see memory_ms)
     ops: list[OpEstimate] = []
     total = 0.0
     for cost, inc, deleg, why in zip(costs, include, placement, reasons, strict=True):
         if not inc:
             continue
         node = sg.operators[cost.index]
-        ms = cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node), op_work(profile, sg, node, cost))
+        ms = cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node), op_work(profile, sg, node, cost),
+                       model_weights)
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = "" if deleg or profile.runtime.delegate == DelegateKind.NONE else why
@@ -373,35 +432,121 @@ def indirection_bytes(sg: Subgraph, include: list[bool] | None = None) -> int:
     return total
 
 
+def tensor_consumers(sg: Subgraph) -> dict[int, list[int]]:
+    """tensor index -> the ops that read it."""
+    out: dict[int, list[int]] = {}
+    for op in sg.operators:
+        for t in op.inputs:
+            if t >= 0:
+                out.setdefault(t, []).append(op.index)
+    return out
+
+
+@dataclass(frozen=True)
+class GPUKernel:
+    """One GPU kernel: its ops (the first is the main op), MACs, the main op's class, the elements it reads and
+    writes (weights included; the intermediate results of linked ops stay in registers)."""
+
+    members: tuple[int, ...]
+    macs: int
+    op_class: OpClass
+    elements: int
+    reduction: int = 1  # the main op's reduction length per output (kh*kw*Cin of a conv, kh*kw depthwise, Cin FC)
+
+
+def gpu_kernels(sg: Subgraph, costs: list[OpCost], kernels: tuple[tuple[int, ...], ...]) -> list[GPUKernel]:
+    users = tensor_consumers(sg)
+    graph_out = set(sg.outputs)
+    out = []
+    for members in kernels:
+        mine = set(members)
+        inside = {t for i in members for t in sg.operators[i].outputs if t >= 0}
+        read = {t for i in members for t in sg.operators[i].inputs if t >= 0 and t not in inside}
+        written = {t for t in inside if t in graph_out or not users.get(t) or any(j not in mine for j in users[t])}
+        elems = sum(max(1, sg.tensor(t).num_elements) for t in read | written)
+        out.append(GPUKernel(members, sum(costs[i].macs for i in members), costs[members[0]].op_class, elems,
+                             _reduction(sg, sg.operators[members[0]])))
+    return out
+
+
+def _reduction(sg: Subgraph, op: Operator) -> int:
+    w = sg.tensor(op.inputs[1]).shape if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
+    if op.name in ("CONV_2D", "TRANSPOSE_CONV") and len(w) == 4:
+        return int(w[1] * w[2] * w[3])
+    if op.name == "DEPTHWISE_CONV_2D" and len(w) == 4:
+        return int(w[1] * w[2])
+    if op.name == "FULLY_CONNECTED" and len(w) == 2:
+        return int(w[1])
+    if op.name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
+        return int(op.options.get("filter_width", 1) or 1) * int(op.options.get("filter_height", 1) or 1)
+    return 1
+
+
+def gpu_kernel_ms(profile: DeviceProfile, k: GPUKernel, precision: str) -> float:
+    """One GPU kernel: max(arithmetic, memory, per-thread chain) + launch overhead. Arithmetic at the float16
+    peak (float32: times ``fp32_rate``) and the class efficiency of the main op; memory at 2 bytes per element
+    in float16 (4 in float32) and the GPU's memory bandwidth x ``memory_efficiency``; the chain: the reduction
+    each thread walks x ``reduction_ns`` (what bounds a kernel with too few threads to fill the GPU)."""
+    gpu = profile.gpu
+    assert gpu is not None
+    rate = gpu.peak_fp16_gmacs * 1e9 * (1.0 if precision == "float16" else gpu.fp32_rate)
+    compute_s = k.macs / (rate * gpu.efficiency.of(k.op_class)) if k.macs else 0.0
+    memory_s = k.elements * (2 if precision == "float16" else 4) / (gpu.memory_bandwidth_gb_per_s * 1e9 * gpu.memory_efficiency)
+    chain_s = k.reduction * gpu.reduction_ns * 1e-9
+    return 1000.0 * max(compute_s, memory_s, chain_s) + gpu.per_op_overhead_us / 1000.0
+
+
 def _gpu_estimate(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost],
                   threads: int) -> tuple[list[OpEstimate], float, int, list[str]]:
     gpu = profile.gpu
     if gpu is None:
         raise ProfileError(f"device profile {profile.id} has no [gpu] section.", hint="Add the [gpu] figures.")
-    on_gpu = [c.op in GPU_OPS and c.known for c in costs]
+    plan = plan_gpu(sg)
     ops: list[OpEstimate] = []
     total = 0.0
-    for cost, g in zip(costs, on_gpu, strict=True):
-        if not g:
-            continue
-        scale = 2.0 / 4.0 if cost.dtype == "float32" else 2.0  # float16 storage on the GPU
-        compute_s = cost.macs / (gpu.peak_fp16_gmacs * 1e9 * gpu.efficiency.of(cost.op_class))
-        memory_s = cost.bytes * scale / (gpu.memory_bandwidth_gb_per_s * 1e9)
-        ms = 1000.0 * max(compute_s, memory_s) + gpu.per_op_overhead_us / 1000.0
+    for k in gpu_kernels(sg, costs, plan.kernels):
+        ms = gpu_kernel_ms(profile, k, gpu.precision)
         total += ms
-        ops.append(OpEstimate(cost.index, cost.op, cost.dtype, cost.op_class.value, cost.macs, cost.bytes, ms,
-                              Where.GPU, False))
-    cpu_include = [not g for g in on_gpu]
-    cpu_ops, cpu_ms, _ = _cpu_ops(profile, sg, costs, cpu_include, threads)
-    gpu_parts = count_partitions(on_gpu)
-    total += gpu_parts * gpu.invoke_overhead_us / 1000.0
+        members = k.members
+        for j, i in enumerate(members):
+            c = costs[i]
+            ops.append(OpEstimate(c.index, c.op, c.dtype, c.op_class.value, c.macs, c.bytes, ms if j == 0 else 0.0,
+                                  Where.GPU, not c.known, "" if j == 0 else f"linked into the kernel of op #{members[0]}"))
+    cpu_include = [not g for g in plan.on_gpu]
+    cpu_ops, cpu_ms, _ = _cpu_ops(profile, sg, costs, cpu_include, threads) if any(cpu_include) else ([], 0.0, 0)
+    total += plan.partitions * gpu.invoke_overhead_us / 1000.0
     notes = []
     if any(cpu_include):
-        boundary = sum(c.bytes for c, g in zip(costs, on_gpu, strict=True) if not g)
-        total += 1000.0 * boundary / (gpu.transfer_gb_per_s * 1e9)
-        names = sorted({c.op for c, g in zip(costs, on_gpu, strict=True) if not g})
-        notes.append(f"GPU delegate refuses {', '.join(names)}: {gpu_parts} GPU partition(s), CPU in between")
-    return ops + cpu_ops, total + cpu_ms, gpu_parts, notes
+        boundary, crossings = gpu_boundary(sg, plan.on_gpu)
+        total += 1000.0 * boundary / (gpu.transfer_gb_per_s * 1e9) + crossings * gpu.partition_overhead_us / 1000.0
+        refused = sorted({costs[i].op for i, r in enumerate(plan.reasons) if r and not plan.on_gpu[i]})
+        notes.append(f"GPU delegate leaves {sum(cpu_include)} op(s) on the CPU ({', '.join(refused)}): "
+                     f"{plan.partitions} GPU partition(s), {crossings} CPU/GPU hand-over(s)")
+    reasons = {i: r for i, r in enumerate(plan.reasons) if r}
+    cpu_ops = [dataclasses.replace(o, note=reasons.get(o.index, o.note)) for o in cpu_ops]
+    return ops + cpu_ops, total + cpu_ms, plan.partitions, notes
+
+
+def gpu_boundary(sg: Subgraph, on_gpu: tuple[bool, ...]) -> tuple[int, int]:
+    """(bytes, tensors) handed between the GPU and CPU parts (float32 in CPU memory)."""
+    producer = {t: op.index for op in sg.operators for t in op.outputs if t >= 0}
+    crossing: set[int] = set()
+    for op in sg.operators:
+        for t in op.inputs:
+            if t < 0 or sg.tensor(t).is_constant:
+                continue
+            src = producer.get(t)
+            src_gpu = on_gpu[src] if src is not None else False
+            if src_gpu != on_gpu[op.index]:
+                crossing.add(t)
+    for t in sg.outputs:
+        src = producer.get(t)
+        if src is not None and on_gpu[src]:
+            crossing.add(t)
+    for t in sg.inputs:
+        if any(on_gpu[op.index] and t in op.inputs for op in sg.operators):
+            crossing.add(t)
+    return sum(4 * max(1, sg.tensor(t).num_elements) for t in crossing), len(crossing)
 
 
 def _edgetpu_estimate(profile: DeviceProfile, model: TFLiteModel, costs: list[OpCost], threads: int,
@@ -413,20 +558,20 @@ def _edgetpu_estimate(profile: DeviceProfile, model: TFLiteModel, costs: list[Op
     mapping = map_edgetpu(model, tpu.parameter_cache_bytes)
     ops: list[OpEstimate] = []
     tpu_ms = 0.0
-    for cost, m in zip(costs, mapping.mapped, strict=True):
-        if not m:
-            continue
-        ms = 1000.0 * cost.macs / (tpu.peak_int8_gmacs * 1e9 * tpu.efficiency) + tpu.per_op_overhead_us / 1000.0
+    for w in tpu_work(sg, mapping, [c.macs for c in costs]):
+        cost = costs[w.index]
+        ms = tpu_op_ms(tpu, w)
         tpu_ms += ms
+        note = f"{w.streamed_bytes:,} parameter bytes streamed" if w.streamed_bytes else ""
         ops.append(OpEstimate(cost.index, cost.op, cost.dtype, cost.op_class.value, cost.macs, cost.bytes, ms,
-                              Where.EDGETPU, False))
+                              Where.EDGETPU, False, note))
     link_ms = 0.0
     if mapping.mapped_ops:
         tpu_ms += tpu.invoke_overhead_us / 1000.0
-        link_bytes = segment_io_bytes(sg, mapping.mapped) + mapping.streamed_parameter_bytes
-        link_ms = 1000.0 * link_bytes / (tpu.link_bandwidth_gb_per_s * 1e9)
+        io_bytes, transfers = link_transfers(sg, mapping.mapped)
+        link_ms = 1000.0 * io_bytes / (tpu.link_bandwidth_gb_per_s * 1e9) + transfers * tpu.transfer_overhead_us / 1000.0
     cpu_include = [not m for m in mapping.mapped]
-    cpu_ops, cpu_ms, _ = _cpu_ops(profile, sg, costs, cpu_include, threads)
+    cpu_ops, cpu_ms, _ = _cpu_ops(profile, sg, costs, cpu_include, threads) if any(cpu_include) else ([], 0.0, 0)
     report = EdgeTPUSplit(
         mapped_ops=mapping.mapped_ops, cpu_ops=mapping.cpu_ops, first_unmapped_op=mapping.first_unmapped,
         cached_parameter_bytes=mapping.cached_parameter_bytes,
@@ -442,7 +587,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     profile = entry.profile
     sg = model.main
     n_threads = max(1, min(threads or profile.runtime.default_threads, profile.hardware.cores))
-    costs = graph_costs(sg)
+    costs = graph_costs(sg, model.subgraphs)
     all_ops = [True] * len(costs)
     notes: list[str] = []
     edgetpu_report: EdgeTPUSplit | None = None
@@ -480,6 +625,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         usable_ram_bytes=profile.usable_ram_bytes, fits=peak <= profile.usable_ram_bytes,
         delegate_partitions=partitions, ops=tuple(sorted(ops, key=lambda o: o.index)),
         fitted_on=profile.fitted_on, edgetpu=edgetpu_report, notes=tuple(notes), indirection_bytes=indirection,
+        accuracy=profile.accuracy,
     )
 
 

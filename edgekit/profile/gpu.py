@@ -1,20 +1,220 @@
-"""LiteRT GPU delegate (OpenCL/OpenGL on Android): the builtin ops it takes.
+"""LiteRT's GPU delegate (OpenCL/OpenGL on Android): which ops it takes, how it splits the graph, what it runs.
 
-The GPU delegate computes in float16 by default; quantized models are run by
-dequantizing their weights. Ops outside this list stay on the CPU, with a
-hand-over (tensor copy) at each GPU partition boundary.
+Placement follows the delegate's published compatibility rules (``CheckGpuDelegateCompatibility`` in
+``tensorflow/lite/tools/versioning/gpu_compatibility.cc``, the checker behind the converter's
+``gpu_compatibility`` analysis), re-stated here per op as a model of that runtime (enhanced broadcasting,
+as the offline checker assumes): the op list, runtime-input counts, constant axes, depthwise multipliers,
+pad shapes, strided-slice masks, broadcast shapes, and float tensors only (int32/bool tensors other than
+constant axes/indices stay on the CPU). A quantized model runs with its weights dequantized.
+
+Partitions are made the way LiteRT partitions a graph for any delegate (see
+:func:`edgekit.profile.delegate.graph_partitions`), and the delegate keeps only its
+``max_delegated_partitions`` largest ones (1 by default in ``TfLiteGpuDelegateOptionsV2Default``): every other
+op runs on the CPU, with a hand-over (tensor copy between CPU and GPU memory) at each boundary.
+
+Inside a partition the delegate fuses work into kernels: an elementwise op whose (first) input comes from a
+GPU op that feeds nothing else is linked into that op's kernel (fused activations, bias adds, residual adds,
+squeeze-excite multiplies), and a PAD feeding only a conv/depthwise/pool becomes that op's padding.
+:func:`gpu_kernels` returns the kernels, each with the ops it runs.
 """
 
 from __future__ import annotations
 
-GPU_OPS = frozenset({
-    "ABS", "ADD", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CAST", "CONCATENATION", "CONV_2D", "COS",
-    "DEPTH_TO_SPACE", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "DIV", "ELU", "EXP", "FLOOR", "FULLY_CONNECTED",
-    "HARD_SWISH", "LEAKY_RELU", "LOG", "LOGISTIC", "MAX_POOL_2D", "MAXIMUM", "MEAN", "MINIMUM", "MIRROR_PAD",
-    "MUL", "NEG", "PACK", "PAD", "POW", "PRELU", "QUANTIZE", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "RELU",
-    "RELU6", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "RSQRT", "SIN", "SLICE",
-    "SOFTMAX", "SPACE_TO_DEPTH", "SPLIT", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "STRIDED_SLICE", "SUB", "SUM",
-    "TANH", "TRANSPOSE", "TRANSPOSE_CONV",
-})
+from dataclasses import dataclass
 
-__all__ = ["GPU_OPS"]
+from edgekit.profile.delegate import graph_partitions
+from edgekit.tflite.model import Operator, Subgraph
+
+_UNARY = frozenset({"ABS", "CEIL", "COS", "ELU", "EXP", "FLOOR", "GELU", "LOG", "LOGISTIC", "NEG", "RSQRT", "SIGN",
+                    "SIN", "SQRT", "SQUARE", "TANH"})
+_BINARY = frozenset({"ATAN2", "DIV", "EQUAL", "FLOOR_DIV", "FLOOR_MOD", "GREATER", "GREATER_EQUAL", "LOGICAL_AND",
+                     "LESS", "LESS_EQUAL", "MAXIMUM", "MINIMUM", "NOT_EQUAL", "POW", "SQUARED_DIFFERENCE", "SUB"})
+_ALWAYS = frozenset({"RELU", "RELU6", "LEAKY_RELU", "RELU_N1_TO_1", "PRELU", "PACK", "SPLIT", "SPLIT_V",
+                     "CONCATENATION", "BATCH_MATMUL", "HARD_SWISH", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR",
+                     "QUANTIZE", "TILE", "TRANSPOSE", "TRANSPOSE_CONV", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
+_CUSTOM = frozenset({"Convolution2DTransposeBias", "MaxPoolingWithArgmax2D", "MaxUnpooling2D", "Resampler"})
+_OK_ACTIVATIONS = {None, "NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGMOID"}
+# ops that can be linked into the kernel of the op producing their input
+_LINKABLE = frozenset({"ADD", "MUL", "SUB", "DIV", "MAXIMUM", "MINIMUM", "RELU", "RELU6", "RELU_N1_TO_1", "LEAKY_RELU",
+                       "PRELU", "HARD_SWISH", "LOGISTIC", "TANH", "ELU", "ABS", "NEG", "SQRT", "RSQRT", "SQUARE", "EXP",
+                       "QUANTIZE", "DEQUANTIZE"})
+_PADDED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
+_FLOATS = ("float32", "float16")
+_QUANT = ("int8", "uint8")
+
+
+def _runtime_inputs(sg: Subgraph, op: Operator) -> list[int]:
+    return [i for i in op.inputs if i >= 0 and not sg.tensor(i).is_constant]
+
+
+def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
+    for x, y in zip(reversed(a), reversed(b), strict=False):
+        if x != y and x != 1 and y != 1:
+            return False
+    return True
+
+
+def gpu_placement(sg: Subgraph, op: Operator) -> str:
+    """'' when the GPU delegate takes ``op``, else why not (the published compatibility rules)."""
+    name = op.name
+    custom = op.custom_code or ""
+    if not op.builtin:
+        return "" if custom in _CUSTOM else f"custom op {custom} is not supported by the GPU delegate"
+    runtime = _runtime_inputs(sg, op)
+    # tensors: float (or quantized, run dequantized); int32/bool only as constants (axes, shapes, indices)
+    for i in (*op.inputs, *op.outputs):
+        if i < 0:
+            continue
+        t = sg.tensor(i)
+        if t.is_constant:
+            continue
+        if t.dtype not in _FLOATS + _QUANT and not (name == "RESHAPE" and i in op.inputs[1:]):
+            return f"{t.dtype} tensor '{t.name}' (the GPU delegate runs float tensors)"
+    act = op.options.get("fused_activation_function")
+    if act not in _OK_ACTIVATIONS:
+        return f"fused activation {act} is not supported"
+    if name in _ALWAYS:
+        if name in ("TILE", "TRANSPOSE") and len(runtime) != 1:
+            return f"{name} needs one runtime input"
+        return ""
+    if name in _UNARY:
+        return "" if len(runtime) == 1 and len(op.inputs) == 1 else f"{name} needs one runtime input and no constant"
+    if name in _BINARY:
+        consts = [i for i in op.inputs if i >= 0 and sg.tensor(i).is_constant]
+        return "" if len(runtime) in (1, 2) and len(runtime) + len(consts) == 2 else f"{name} can only handle 1 or 2 operands"
+    if name in ("ADD", "MUL"):
+        ins = [i for i in op.inputs if i >= 0]
+        if len(ins) != 2:
+            return f"{name} requires two input tensors"
+        a, b = sg.tensor(ins[0]).shape, sg.tensor(ins[1]).shape
+        if name == "MUL" and len(a) == len(b):
+            if any(x < y for x, y in zip(a, b, strict=True)) and any(y < x for x, y in zip(a, b, strict=True)):
+                return "MUL of two tensors each smaller in some dimension"
+        elif len(a) > 1 and len(b) > 1 and len(a) != len(b) and not _broadcastable(a, b):
+            return f"{name} broadcasting {list(a)} with {list(b)}"
+        return ""
+    if name == "CONV_2D":
+        return "" if len(runtime) <= 2 else "CONV_2D with more than 2 runtime inputs"
+    if name == "DEPTHWISE_CONV_2D":
+        w = sg.tensor(op.inputs[1]).shape if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
+        x = sg.tensor(op.inputs[0]).shape
+        mult = int(op.options.get("depth_multiplier", 1) or 1)
+        if len(w) != 4 or len(x) != 4:
+            return "DEPTHWISE_CONV_2D needs 4-D input and filter"
+        if mult != 1 and x[3] != 1:
+            return "DEPTHWISE_CONV_2D with depth_multiplier != 1 on more than one input channel"
+        return ""
+    if name == "FULLY_CONNECTED":
+        if op.inputs and op.inputs[0] >= 0 and sg.tensor(op.inputs[0]).is_constant:
+            return "FULLY_CONNECTED with a constant input"
+        if str(op.options.get("weights_format", "DEFAULT")) not in ("DEFAULT", "0", "None"):
+            return "FULLY_CONNECTED with shuffled weights"
+        return "" if len(runtime) <= 2 else "FULLY_CONNECTED with more than 2 runtime inputs"
+    if name in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD"):
+        axes = sg.tensor(op.inputs[1]) if len(op.inputs) > 1 and op.inputs[1] >= 0 else None
+        if axes is None or not axes.is_constant or axes.dtype != "int32":
+            return f"{name} needs constant int32 axes"
+        return ""
+    if name == "RESHAPE":
+        return "" if len(runtime) == 1 else "RESHAPE with a computed shape"
+    if name in ("PAD", "PADV2", "MIRROR_PAD"):
+        pads = sg.tensor(op.inputs[1]).shape if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
+        if len(pads) != 2 or pads[0] not in (3, 4) or pads[1] != 2:
+            return f"{name} paddings of shape {list(pads)}"
+        if name == "MIRROR_PAD" and str(op.options.get("mode", "REFLECT")) not in ("REFLECT", "0"):
+            return "MIRROR_PAD other than reflect"
+        return "" if len(runtime) == 1 else f"{name} needs one runtime input"
+    if name == "SLICE":
+        return "" if len(sg.tensor(op.inputs[0]).shape) in (3, 4) else "SLICE of other than 3-D/4-D tensors"
+    if name == "STRIDED_SLICE":
+        for mask in ("ellipsis_mask", "new_axis_mask", "shrink_axis_mask"):
+            if int(op.options.get(mask, 0) or 0):
+                return f"STRIDED_SLICE with {mask}"
+        return "" if len(sg.tensor(op.inputs[0]).shape) in (3, 4) else "STRIDED_SLICE of other than 3-D/4-D tensors"
+    if name == "SOFTMAX":
+        return "" if float(op.options.get("beta", 1.0) or 1.0) == 1.0 else "SOFTMAX with beta != 1"
+    if name in ("SPACE_TO_DEPTH", "DEPTH_TO_SPACE"):
+        return "" if int(op.options.get("block_size", 2) or 2) > 1 else f"{name} with block_size 1"
+    if name == "DEQUANTIZE":
+        return "" if sg.tensor(op.inputs[0]).dtype != "int16" else "DEQUANTIZE of int16"
+    if name == "CAST":
+        src, dst = sg.tensor(op.inputs[0]).dtype, sg.tensor(op.outputs[0]).dtype
+        ok = (src == "bool" and dst in _FLOATS) or (src in _FLOATS and dst == "bool") or \
+             (src in ("float32", "int32") and dst in ("float32", "int32"))
+        return "" if ok else f"CAST {src} -> {dst}"
+    if name == "GATHER":
+        return "" if sg.tensor(op.inputs[0]).dtype != "int32" else "GATHER of int32"
+    return f"{name} is not supported by the GPU delegate"
+
+
+@dataclass(frozen=True)
+class GPUPlan:
+    """Where each op runs with the GPU delegate, and the kernels the delegate makes."""
+
+    on_gpu: tuple[bool, ...]
+    reasons: tuple[str, ...]  # per op: why it is not on the GPU ("" when it is)
+    partitions: int  # GPU partitions delegated
+    kernels: tuple[tuple[int, ...], ...]  # per kernel: the op indices it runs (first = the main op)
+
+
+def plan_gpu(sg: Subgraph, max_partitions: int = 1) -> GPUPlan:
+    """Placement (rules + partitions, the delegate keeping its ``max_partitions`` largest) and kernels."""
+    n = len(sg.operators)
+    reasons = [gpu_placement(sg, op) for op in sg.operators]
+    supported = [not r for r in reasons]
+    subsets = [members for kind, members in graph_partitions(sg, supported) if kind]
+    keep = sorted(subsets, key=lambda m: (-len(m), m[0]))[:max(0, max_partitions)]
+    on_gpu = [False] * n
+    for members in keep:
+        for i in members:
+            on_gpu[i] = True
+    final_reasons = [r if r else ("" if on_gpu[i] else "in a GPU partition the delegate did not keep "
+                                                         f"(max_delegated_partitions = {max_partitions})")
+                     for i, r in enumerate(reasons)]
+    return GPUPlan(tuple(on_gpu), tuple(final_reasons), len(keep), _kernels(sg, on_gpu))
+
+
+def _kernels(sg: Subgraph, on_gpu: list[bool]) -> tuple[tuple[int, ...], ...]:
+    producers = {t: op.index for op in sg.operators for t in op.outputs if t >= 0}
+    consumers: dict[int, list[int]] = {}
+    for op in sg.operators:
+        for t in op.inputs:
+            if t >= 0:
+                consumers.setdefault(t, []).append(op.index)
+    owner: dict[int, int] = {}  # op index -> the kernel (index of its main op) that runs it
+    kernels: dict[int, list[int]] = {}
+    for op in sg.operators:
+        i = op.index
+        if not on_gpu[i]:
+            continue
+        merged = False
+        if op.name in _LINKABLE:
+            first = next((t for t in op.inputs if t >= 0 and not sg.tensor(t).is_constant), None)
+            p = producers.get(first) if first is not None else None
+            if first is not None and p is not None and on_gpu[p] and len(consumers.get(first, [])) == 1 \
+                    and sg.operators[p].name != "PAD":
+                k = owner[p]
+                kernels[k].append(i)
+                owner[i] = k
+                merged = True
+        if not merged:
+            kernels[i] = [i]
+            owner[i] = i
+    # a PAD feeding only a conv/depthwise/pool is that op's padding: no kernel of its own
+    for i, members in list(kernels.items()):
+        op = sg.operators[i]
+        if op.name in ("PAD", "PADV2") and len(members) == 1:
+            users = consumers.get(op.outputs[0], []) if op.outputs else []
+            if len(users) == 1 and on_gpu[users[0]] and sg.operators[users[0]].name in _PADDED and users[0] in kernels:
+                kernels[users[0]].append(i)
+                del kernels[i]
+    return tuple(tuple(kernels[k]) for k in sorted(kernels))
+
+
+# the op names the delegate can take at all (for docs and quick checks)
+GPU_OPS = frozenset(_UNARY | _BINARY | _ALWAYS | {"ADD", "MUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+                                                  "MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "RESHAPE",
+                                                  "PAD", "PADV2", "MIRROR_PAD", "SLICE", "STRIDED_SLICE", "SOFTMAX",
+                                                  "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "DEQUANTIZE", "CAST", "GATHER"})
+
+__all__ = ["GPU_OPS", "GPUPlan", "gpu_placement", "plan_gpu"]

@@ -80,7 +80,9 @@ def user_profiles(dirs: Iterable[Path]) -> list[ProfileEntry]:
     for d in dirs:
         for path in sorted(d.glob("*.toml")):
             prof = load_profile(path)
-            origin = ProfileOrigin.CALIBRATED if prof.fit is not None else ProfileOrigin.USER
+            # a copy of a shipped profile carries its [fit] on the published figures: still a user profile
+            calibrated = prof.fit is not None and not prof.fit.from_published
+            origin = ProfileOrigin.CALIBRATED if calibrated else ProfileOrigin.USER
             out.append(ProfileEntry(prof, origin, str(path)))
     return out
 

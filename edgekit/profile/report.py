@@ -105,15 +105,24 @@ class ProfileReport:
         rows = []
         for e in self.devices:
             rows.append([
-                e.device, e.threads, f"{e.latency_ms:.2f}", human_bytes(e.peak_memory_bytes),
+                e.device, e.threads, f"{e.latency_ms:.2f}", e.latency_band, human_bytes(e.peak_memory_bytes),
                 human_bytes(e.weights_bytes + e.repacked_weights_bytes), human_bytes(e.arena_bytes),
                 human_bytes(e.runtime_overhead_bytes),
                 ("yes" if e.fits else "NO") + f" ({human_bytes(e.usable_ram_bytes)})", e.profile_source,
             ])
         lines.append(format_table(
-            ["device", "threads", "est. latency ms", "est. peak memory", "weights (+repack)", "arena", "runtime",
-             "fits (usable RAM)", "profile"], rows, align="lrrrrrrll"))
+            ["device", "threads", "est. latency ms", "expected error", "est. peak memory", "weights (+repack)",
+             "arena", "runtime", "fits (usable RAM)", "profile"], rows, align="lrrlrrrrll"))
         notes = [line for e in self.devices for line in device_lines(e)]
+        bands = [e for e in self.devices if e.accuracy is not None]
+        if bands:
+            notes.append("Expected error: the median |estimated / measured - 1| of the profile's own test (LOO: each "
+                         "published figure estimated by the profile refitted without its model; calibrate: its "
+                         "held-out models); half of real models land within it.")
+        unknown = [e.device for e in self.devices if e.accuracy is None]
+        if unknown:
+            notes.append(f"No expected error for {', '.join(unknown)}: the profile was never tested against "
+                         f"measurements it was not fitted on.")
         if notes:
             lines.append("")
             lines.extend(notes)

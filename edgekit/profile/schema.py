@@ -22,8 +22,11 @@ File layout (every key carries its unit; unknown keys are rejected by name)::
     [efficiency.float16] / [efficiency.int16]   # optional
     [op_efficiency.int8]             # optional: HARD_SWISH = 0.01 ... per op name, overrides the class figure
     [gemm]                           # optional: GEMM tile padding and per-output cost of conv/fully-connected
+    [builtin_efficiency.float32]     # optional: LiteRT's builtin kernels (ops outside XNNPACK, or delegate = "none")
+    [memory]                         # optional: cache levels and their bandwidths (calibrate measures them)
     [edgetpu] / [gpu]                # accelerator figures, when accelerator says so
-    [fit]                            # optional: how the fitted figures were obtained (calibrate writes it)
+    [fit]                            # optional: how the fitted figures were obtained, rows and residuals
+    [accuracy]                       # optional: the expected error band (leave-one-out or held-out validation)
 
 The estimator's formula (per op) is documented in :mod:`edgekit.profile.estimator`.
 """
@@ -255,6 +258,40 @@ class Hardware:
 
 
 @dataclass(frozen=True)
+class Memory:
+    """The memory hierarchy as the CPU's kernels see it (``edgekit calibrate`` measures it; optional).
+
+    ``cache_bytes`` are the cache levels that matter, smallest first (e.g. the per-core L2 and the shared
+    last-level cache); ``bandwidth_gb_per_s`` holds one more entry than ``cache_bytes``: the copy bandwidth
+    with the data in each level, then from DRAM. An op reads and writes at the bandwidth of the smallest level
+    its working set (inputs + outputs + weights) fits in; its weights come from DRAM whenever the model's
+    weights do not fit in the last level (whole models evict them between uses, micro-benchmarks do not).
+    The first ``private_levels`` levels are per core: their bandwidth adds up over the threads.
+    """
+
+    cache_bytes: tuple[int, ...] = field(metadata=_rng(1, None, unit="bytes"))
+    bandwidth_gb_per_s: tuple[float, ...] = field(metadata=_rng(0.0, 1e5, lo_open=True, unit="GB/s"))
+    private_levels: int = field(default=1, metadata=_rng(0, 16))
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        if len(self.bandwidth_gb_per_s) != len(self.cache_bytes) + 1:
+            raise ProfileError(
+                f"'bandwidth_gb_per_s' needs {len(self.cache_bytes) + 1} values (one per cache level, then DRAM), "
+                f"got {len(self.bandwidth_gb_per_s)}.", hint="List the bandwidth of each level and of DRAM.")
+        if list(self.cache_bytes) != sorted(self.cache_bytes):
+            raise ProfileError("'cache_bytes' must grow from the first level to the last.",
+                               hint="List the cache levels smallest first, e.g. [524288, 33554432].")
+
+    def level_of(self, working_set_bytes: int) -> int:
+        """Index of the level (len(cache_bytes) = DRAM) a working set of this size lives in."""
+        for i, size in enumerate(self.cache_bytes):
+            if working_set_bytes <= size:
+                return i
+        return len(self.cache_bytes)
+
+
+@dataclass(frozen=True)
 class Runtime:
     """How LiteRT runs on the device, and the fitted overheads."""
 
@@ -269,14 +306,32 @@ class Runtime:
     os_reserved_bytes: int = field(metadata=_rng(0, None, unit="bytes"))
     repack_weights: bool
     thread_speedup: ThreadSpeedup
+    # LiteRT's builtin kernels (ops XNNPACK refuses, or every op with delegate = "none"): their own thread
+    # curve (conv/depthwise/fully-connected are multi-threaded there, the rest runs on one thread) and their
+    # own fixed cost per op; absent: the XNNPACK figures above
+    thread_speedup_builtin: ThreadSpeedup | None = None
+    builtin_per_op_overhead_us: float | None = field(default=None, metadata=_rng(0.0, 1e6, unit="microseconds"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
 
 
+LINKS = ("usb2", "usb3", "pcie")
+
+
 @dataclass(frozen=True)
 class EdgeTPU:
-    """A Coral Edge TPU attached to the host described by [hardware]."""
+    """A Coral Edge TPU attached to the host described by [hardware] (see :mod:`edgekit.profile.edgetpu`).
+
+    The chip: a systolic MAC array ``array_lanes`` wide in the reduction (kh*kw*Cin) and the output-channel
+    dimensions (a conv pays for its channels rounded up to the lanes: narrow convs waste the array), at
+    ``efficiency`` of ``peak_int8_gmacs`` on full tiles; depthwise and fully-connected layers at their own
+    efficiency; ops without MACs (add, concatenation, pooling, resizing) move their bytes at
+    ``data_gb_per_s``; every op costs ``per_op_overhead_us``. Parameters fill the on-chip cache in op order
+    (``parameter_cache_bytes``); the rest stream over the host link every inference, hidden behind the
+    op's compute by ``stream_overlap`` (0 = not at all, 1 = fully). Input and output tensors cross the link
+    too, each transfer costing ``transfer_overhead_us`` on top of its bytes.
+    """
 
     peak_int8_gmacs: float = field(metadata=_rng(0.0, 1e6, lo_open=True, unit="10^9 MAC/s"))
     efficiency: float = field(metadata=FRACTION)
@@ -285,9 +340,18 @@ class EdgeTPU:
     link_bandwidth_gb_per_s: float = field(metadata=_rng(0.0, 1e4, lo_open=True, unit="GB/s"))
     per_op_overhead_us: float = field(metadata=_rng(0.0, 1e6, unit="microseconds"))
     invoke_overhead_us: float = field(metadata=_rng(0.0, 1e7, unit="microseconds"))
+    array_lanes: int = field(default=1, metadata=_rng(1, 1024))
+    depthwise_efficiency: float | None = field(default=None, metadata=FRACTION)
+    fully_connected_efficiency: float | None = field(default=None, metadata=FRACTION)
+    data_gb_per_s: float | None = field(default=None, metadata=_rng(0.0, 1e5, lo_open=True, unit="GB/s"))
+    stream_overlap: float = field(default=0.0, metadata=_rng(0.0, 1.0))
+    transfer_overhead_us: float = field(default=0.0, metadata=_rng(0.0, 1e6, unit="microseconds"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
+        if self.link not in LINKS:
+            raise ProfileError(f"'link' = {self.link!r} is not one of {', '.join(LINKS)}.",
+                               hint='Use link = "usb3" (USB Accelerator), "usb2" or "pcie" (Dev Board, M.2/PCIe).')
 
 
 @dataclass(frozen=True)
@@ -302,9 +366,22 @@ class GPU:
     transfer_gb_per_s: float = field(metadata=_rng(0.0, 1e4, lo_open=True, unit="GB/s"))
     runtime_overhead_bytes: int = field(metadata=_rng(0, None, unit="bytes"))
     efficiency: EfficiencyTable
+    # float32 arithmetic rate relative to float16 (mobile GPUs run half-precision ALUs at twice the rate)
+    fp32_rate: float = field(default=0.5, metadata=FRACTION)
+    # what the delegate computes in unless told otherwise (LiteRT: float16 unless precision loss is refused)
+    precision: str = "float16"
+    memory_efficiency: float = field(default=1.0, metadata=FRACTION)
+    partition_overhead_us: float = field(default=0.0, metadata=_rng(0.0, 1e6, unit="microseconds"))
+    # a kernel's per-thread chain: each GPU thread walks its reduction (kh*kw*Cin of a conv) serially, one
+    # dependent load per step, so a kernel takes at least reduction x this long however few threads it has
+    # (a memory-latency figure, not an ALU one: what bounds kernels that cannot fill the GPU)
+    reduction_ns: float = field(default=0.0, metadata=_rng(0.0, 1e6, unit="nanoseconds"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
+        if self.precision not in ("float16", "float32"):
+            raise ProfileError(f"'precision' = {self.precision!r} is not float16 or float32.",
+                               hint='Use precision = "float16" (the delegate\'s default) or "float32".')
 
 
 @dataclass(frozen=True)
@@ -322,6 +399,39 @@ class Fit:
     def __post_init__(self) -> None:
         _check_ranges(self)
 
+    @property
+    def from_published(self) -> bool:
+        """Fitted on published figures (scripts/fit_profiles.py), not by calibrating a machine."""
+        return self.machine == PUBLISHED_FIT_MACHINE
+
+
+# ``Fit.machine`` of the shipped profiles fitted on the published dataset
+PUBLISHED_FIT_MACHINE = "published figures"
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """How far this profile's estimates were from measurements it was not fitted on (``profile`` prints the
+    band next to every estimate). Written by ``scripts/fit_profiles.py`` from leave-one-model-out residuals on
+    the published dataset, or by ``edgekit calibrate`` from its held-out validation models."""
+
+    method: str
+    rows: int = field(metadata=_rng(0, None))
+    median_abs_error: float = field(metadata=_rng(0.0, None))
+    p90_abs_error: float | None = field(default=None, metadata=_rng(0.0, None))
+    within_20: float | None = field(default=None, metadata=_rng(0.0, 1.0))
+    within_35: float | None = field(default=None, metadata=_rng(0.0, 1.0))
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+
+    @property
+    def band(self) -> str:
+        """e.g. '±18% (LOO, 23 rows)'."""
+        kind = "LOO" if "leave-one" in self.method else self.method.split(":")[0]
+        return f"±{100 * self.median_abs_error:.0f}% ({kind}, {self.rows} rows)"
+
 
 @dataclass(frozen=True)
 class DeviceProfile:
@@ -336,9 +446,13 @@ class DeviceProfile:
     notes: str = ""
     op_efficiency: OpEfficiency | None = None
     gemm: Gemm | None = None
+    # LiteRT's builtin kernels per class (ops outside XNNPACK); absent: efficiency x builtin_kernel_factor
+    builtin_efficiency: Efficiencies | None = None
+    memory: Memory | None = None
     edgetpu: EdgeTPU | None = None
     gpu: GPU | None = None
     fit: Fit | None = None
+    accuracy: Accuracy | None = None
 
     def __post_init__(self) -> None:
         if self.schema_version != SCHEMA_VERSION:
@@ -507,6 +621,7 @@ def load_profile(path: str | Path) -> DeviceProfile:
 
 __all__ = [
     "SCHEMA_VERSION", "OpClass", "Accelerator", "DelegateKind", "EfficiencyTable", "Efficiencies",
-    "ThreadSpeedup", "OpEfficiency", "Gemm", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "DeviceProfile",
+    "ThreadSpeedup", "OpEfficiency", "Gemm", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "Accuracy", "Memory", "LINKS",
+    "DeviceProfile",
     "profile_from_dict", "load_profile",
 ]

@@ -257,6 +257,8 @@ class TFLiteModel:
 
 # ops whose float inputs are just the model's boundary converters
 _BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
+# custom ops that finish a quantized detector in float on the CPU (box decoding + NMS)
+_POSTPROCESS_OPS = {"TFLite_Detection_PostProcess"}
 _WEIGHT_OPS = {"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "CONV_3D",
                "BATCH_MATMUL", "EMBEDDING_LOOKUP", "UNIDIRECTIONAL_SEQUENCE_LSTM", "LSTM", "SVDF"}
 _FLOAT = {"float32", "float16", "float64", "bfloat16"}
@@ -274,11 +276,20 @@ def detect_quant_kind(model: TFLiteModel) -> QuantKind:
             if i >= 0:
                 consumers.setdefault(i, []).append(op)
 
+    def feeds_postprocess(t: Tensor) -> bool:
+        users = consumers.get(t.index, [])
+        return bool(users) and all(op.custom_code in _POSTPROCESS_OPS for op in users)
+
     def is_boundary(t: Tensor) -> bool:
-        # a float model input only quantized, or a float output only dequantized
+        # a float model input only quantized, or a float output only dequantized; and the float tail of a
+        # detector: the detection post-processing op's inputs (dequantized) and outputs, as exporters write it
         if t.index in sg.inputs:
             return all(op.name in _BOUNDARY_OPS for op in consumers.get(t.index, [])) and bool(consumers.get(t.index))
         prod = producers.get(t.index)
+        if prod is not None and prod.custom_code in _POSTPROCESS_OPS:
+            return True
+        if prod is not None and prod.name == "DEQUANTIZE" and feeds_postprocess(t):
+            return True
         return t.index in sg.outputs and prod is not None and prod.name in _BOUNDARY_OPS
 
     float_acts = int8_acts = int16_acts = 0
@@ -476,6 +487,26 @@ def _opcodes(model: Any, bounds: _Bounds) -> list[tuple[str, int, int, str | Non
     return out
 
 
+# custom ops whose options (a flexbuffer map of numbers) the cost model reads
+_FLEXBUFFER_OPTION_OPS = frozenset({"TFLite_Detection_PostProcess"})
+
+
+def _custom_options(op: Any, bounds: _Bounds) -> dict[str, Any]:
+    """The flexbuffer map of a known custom op's options: numbers and booleans only ({} when unreadable)."""
+    n = op.CustomOptionsLength()
+    if not n or n * 1 > bounds.size:
+        return {}
+    try:
+        from flatbuffers import flexbuffers
+
+        value = flexbuffers.Loads(bytes(op.CustomOptionsAsNumpy().tobytes()))
+    except Exception:  # noqa: BLE001 - a malformed blob only loses the options, the model stays readable
+        return {}
+    if not isinstance(value, dict):
+        return {}
+    return {str(k): v for k, v in value.items() if isinstance(v, bool | int | float)}
+
+
 def _operator(op: Any, index: int, opcodes: list[tuple[str, int, int, str | None]], bounds: _Bounds) -> Operator:
     idx = int(op.OpcodeIndex())
     if idx >= len(opcodes):
@@ -487,6 +518,8 @@ def _operator(op: Any, index: int, opcodes: list[tuple[str, int, int, str | None
     options = _options_dict(S.BuiltinOptionsCreator(op.BuiltinOptionsType(), op.BuiltinOptions()))
     if not options and op.BuiltinOptions2Type():
         options = _options_dict(S.BuiltinOptions2Creator(op.BuiltinOptions2Type(), op.BuiltinOptions2()))
+    if custom in _FLEXBUFFER_OPTION_OPS:
+        options = _custom_options(op, bounds)
     return Operator(
         index=index,
         name=name,

@@ -21,6 +21,7 @@ from edgekit.provenance import Producer, producer_entry
 from edgekit.report import format_table
 from edgekit.verify.distribution import OutputDistribution, output_distribution
 from edgekit.verify.metrics import (
+    DEFAULT_MAP_THRESHOLD,
     OutputMetrics,
     accuracy,
     class_scores,
@@ -84,6 +85,9 @@ class OutputResult:
             "top1_agreement": m.top1_agreement,
             "top5_agreement": m.top5_agreement,
             "num_classes": m.num_classes,
+            "class_positions": m.positions,
+            "map_iou": m.map_iou,
+            "map_threshold": m.map_threshold,
             "passed": self.passed,
             "failures": [f.describe() for f in self.failures],
             **({} if self.distribution is None else {"distribution": self.distribution.to_dict()}),
@@ -97,6 +101,8 @@ class OutputResult:
             rmse=float_or_nan(d["rmse"]), cosine=float_or_nan(d["cosine"]), min_cosine=float_or_nan(d["min_cosine"]),
             sqnr_db=float_or_nan(d["sqnr_db"]), top1_agreement=optional_float(d.get("top1_agreement")),
             top5_agreement=optional_float(d.get("top5_agreement")), num_classes=optional_int(d.get("num_classes")),
+            positions=optional_int(d.get("class_positions")), map_iou=optional_float(d.get("map_iou")),
+            map_threshold=optional_float(d.get("map_threshold")),
         )
         dist = d.get("distribution")
         return cls(str(d["name"]), metrics, failures, OutputDistribution.from_dict(dist) if dist is not None else None)
@@ -149,6 +155,15 @@ class VerifyReport:
     def failures(self) -> list[Failure]:
         return [f for o in self.outputs for f in o.failures]
 
+    @property
+    def decided_by(self) -> list[str]:
+        """The metrics that failed (what decided a FAIL), in order; empty when it passed."""
+        return list(dict.fromkeys(f.metric for f in self.failures))
+
+    def failure_summary(self) -> str:
+        """'output: metric value (must be >= limit); ...' for one-line messages."""
+        return "; ".join(f"{f.output}: {f.describe()}" for f in self.failures)
+
     def to_dict(self) -> dict[str, Any]:
         out = {
             "kind": self.kind,
@@ -163,6 +178,7 @@ class VerifyReport:
             "outputs": [o.to_dict() for o in self.outputs],
             "accuracy": self.accuracy.to_dict() if self.accuracy else None,
             "failures": [f.to_dict() for f in self.failures],
+            "decided_by": self.decided_by,
             "notes": list(self.notes),
             "warnings": list(self.warnings),
             "measured": True,
@@ -201,16 +217,26 @@ class VerifyReport:
             "Per-output agreement (measured on these samples):",
         ]
         rows = []
+        show_iou = any(o.metrics.map_iou is not None for o in self.outputs)
         for o in self.outputs:
             m = o.metrics
-            rows.append([
+            row = [
                 o.name, _fmt(m.max_abs_error), _fmt(m.mean_abs_error), _fmt(m.rmse), f"{m.cosine:.5f}",
-                f"{m.sqnr_db:.1f}", _pct(m.top1_agreement), _pct(m.top5_agreement), "PASS" if o.passed else "FAIL",
-            ])
-        lines.append(format_table(
-            ["output", "max_abs", "mean_abs", "rmse", "cosine", "sqnr_dB", "top1", "top5", "result"], rows,
-            align="lrrrrrrrl",
-        ))
+                f"{m.sqnr_db:.1f}", _pct(m.top1_agreement), _pct(m.top5_agreement),
+            ]
+            if show_iou:
+                row.append("-" if m.map_iou is None else f"{m.map_iou:.3f}")
+            rows.append([*row, "PASS" if o.passed else "FAIL"])
+        headers = ["output", "max_abs", "mean_abs", "rmse", "cosine", "sqnr_dB", "top1", "top5"]
+        headers += ["map_iou"] if show_iou else []
+        lines.append(format_table([*headers, "result"], rows, align="l" + "r" * (len(headers) - 1) + "l"))
+        for o in self.outputs:
+            m = o.metrics
+            if m.positions is not None:
+                lines.append(f"  {o.name}: top1/top5 per position ({m.positions} positions x {m.num_classes} classes "
+                             "per sample)")
+            if m.map_iou is not None:
+                lines.append(f"  {o.name}: map_iou = IoU of the maps thresholded at {m.map_threshold:g}")
         t = self.thresholds
         lines.append(
             "Thresholds: "
@@ -220,6 +246,7 @@ class VerifyReport:
                     f"sqnr >= {t.min_sqnr_db} dB" if t.min_sqnr_db is not None else "",
                     f"top1 >= {t.min_top1:.0%}" if t.min_top1 is not None else "",
                     f"max_abs <= {t.max_abs}" if t.max_abs is not None else "",
+                    f"map_iou >= {t.min_iou}" if t.min_iou is not None and show_iou else "",
                 ) if part
             )
         )
@@ -237,7 +264,8 @@ class VerifyReport:
             lines.append(f"PASSED: all {len(self.outputs)} output(s) within thresholds.")
         else:
             failed = [o for o in self.outputs if not o.passed]
-            lines.append(f"FAILED: {len(failed)} of {len(self.outputs)} output(s) out of thresholds:")
+            lines.append(f"FAILED: {len(failed)} of {len(self.outputs)} output(s) out of thresholds "
+                         f"(decided by {', '.join(self.decided_by)}):")
             for o in failed:
                 lines.append(f"  {o.name}: " + "; ".join(f.describe() for f in o.failures))
         if self.explain is not None:
@@ -271,6 +299,8 @@ def check_thresholds(name: str, metrics: OutputMetrics, thresholds: Thresholds) 
         failures.append(Failure(name, "top1_agreement", metrics.top1_agreement, t.min_top1, ">="))
     if t.max_abs is not None and not metrics.max_abs_error <= t.max_abs:
         failures.append(Failure(name, "max_abs_error", metrics.max_abs_error, t.max_abs, "<="))
+    if t.min_iou is not None and metrics.map_iou is not None and not metrics.map_iou >= t.min_iou:
+        failures.append(Failure(name, "map_iou", metrics.map_iou, t.min_iou, ">="))
     return tuple(failures)
 
 
@@ -278,6 +308,7 @@ def compare_outputs(
     reference: dict[str, np.ndarray],
     converted: dict[str, np.ndarray],
     thresholds: Thresholds,
+    map_threshold: float = DEFAULT_MAP_THRESHOLD,
 ) -> list[OutputResult]:
     """Measure and judge every output (same names on both sides, sample axis first)."""
     missing = sorted(set(reference) ^ set(converted))
@@ -288,7 +319,7 @@ def compare_outputs(
         )
     results = []
     for name in reference:
-        metrics = compute_metrics(name, reference[name], converted[name])
+        metrics = compute_metrics(name, reference[name], converted[name], map_threshold)
         results.append(OutputResult(name, metrics, check_thresholds(name, metrics, thresholds),
                                     output_distribution(reference[name], converted[name])))
     return results

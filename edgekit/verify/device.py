@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.verify.compare import VerifyReport
+from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 
 
 def verify_bundle(
@@ -27,6 +28,7 @@ def verify_bundle(
     samples: int | None = None,
     num_threads: int | None = None,
     model_path: Path | None = None,
+    map_threshold: float = DEFAULT_MAP_THRESHOLD,
 ) -> VerifyReport:
     """Run the bundle's model (or ``model_path``: another .tflite of the same model, e.g. a pruned variant) on
     its golden inputs and judge it against the golden outputs.
@@ -39,7 +41,7 @@ def verify_bundle(
     value = run_isolated(
         "edgekit.verify.device:verify_bundle_in_this_process",
         {"bundle_dir": os.fspath(bundle_dir), "overrides": overrides, "samples": samples, "num_threads": num_threads,
-         "model_path": None if model_path is None else os.fspath(model_path)},
+         "model_path": None if model_path is None else os.fspath(model_path), "map_threshold": map_threshold},
         subject=Path(bundle_dir) / "model.tflite" if model_path is None else Path(model_path), action="verifying", fork=True,
     )
     return VerifyReport.from_dict(value)
@@ -51,6 +53,7 @@ def verify_bundle_in_this_process(
     samples: int | None = None,
     num_threads: int | None = None,
     model_path: str | None = None,
+    map_threshold: float = DEFAULT_MAP_THRESHOLD,
 ) -> dict[str, Any]:
     """The child's side of :func:`verify_bundle`: the report as JSON-able data (unsafe in-process: the
     runtime may crash on a hostile model)."""
@@ -59,7 +62,8 @@ def verify_bundle_in_this_process(
     from edgekit.report import to_json
 
     return dict(json.loads(to_json(_verify(Path(bundle_dir), overrides, samples, num_threads,
-                                          None if model_path is None else Path(model_path)).to_dict())))
+                                          None if model_path is None else Path(model_path),
+                                          map_threshold).to_dict())))
 
 
 def _verify(
@@ -68,6 +72,7 @@ def _verify(
     samples: int | None,
     num_threads: int | None,
     model_path: Path | None = None,
+    map_threshold: float = DEFAULT_MAP_THRESHOLD,
 ) -> VerifyReport:
     import numpy as np
 
@@ -115,7 +120,7 @@ def _verify(
         input_source=InputSource.BUNDLE,
         quantization=kind.value,
         thresholds=thresholds,
-        outputs=compare_outputs(reference, converted, thresholds),
+        outputs=compare_outputs(reference, converted, thresholds, map_threshold),
         model=str(model_file),
         reference=f"golden outputs stored in {bundle.dir.name}/golden.npz"
         + (f" (original: {source.get('file')})" if source and source.get("file") else ""),

@@ -32,6 +32,9 @@ class OutputMetrics:
     top1_agreement: float | None  # fraction of samples with the same arg-max (None: not class scores)
     top5_agreement: float | None  # fraction whose reference top-1 is in the converted top-5 (None: < 6 classes)
     num_classes: int | None
+    positions: int | None = None  # class positions per sample (e.g. 40 timesteps of [1,40,6625]); None: one
+    map_iou: float | None = None  # IoU of the thresholded dense maps (None: not a [0,1] map)
+    map_threshold: float | None = None
 
     @property
     def is_classifier(self) -> bool:
@@ -42,11 +45,15 @@ def class_scores(values: np.ndarray) -> np.ndarray | None:
     """The (samples, classes) view of an output if it is shaped like a vector of class scores, else None.
 
     Such an output has, per sample, exactly one axis longer than 1 after
-    dropping singleton axes (e.g. (1, 1000) or (1, 1, 1, 10)) and at least 2
-    classes. Integer outputs with ids rather than scores are not class scores.
+    dropping singleton axes (e.g. (1, 1000), (1, 1, 1, 10) or NCHW (1, 1000, 1, 1)) and at least 2
+    classes. Integer outputs with ids rather than scores are not class scores, nor is one score per
+    position, (1, 896, 1): a detector's anchor scores, whose arg-max anchor flips between neighbours
+    that score alike without changing a detection.
     """
     if values.ndim < 2 or not np.issubdtype(values.dtype, np.floating):
         return None
+    if values.ndim >= 3 and values.shape[-1] == 1 and values.shape[-2] > 1:
+        return None  # one score per position ([1, 896, 1] detector anchors): the arg-max position is no class
     per_sample = [d for d in values.shape[1:] if d != 1]
     if len(per_sample) != 1 or per_sample[0] < 2:
         return None
@@ -56,6 +63,53 @@ def class_scores(values: np.ndarray) -> np.ndarray | None:
 # Fewer classes than this count as class scores only when they are probabilities
 # (a 4-value box or a 2-value regression head is not a classifier).
 MIN_LOGIT_CLASSES = 10
+
+
+def positional_class_scores(values: np.ndarray) -> np.ndarray | None:
+    """The (samples * positions, classes) view of a softmax-like output with a class axis at the end, else None.
+
+    For outputs with several positions per sample (a sequence [1, 40, 6625] of per-timestep
+    probabilities, a per-pixel class map): the last axis has >= 2 classes, the other per-sample axes
+    hold >= 2 positions, and the reference is probabilities along the last axis (non-negative,
+    summing to 1). Regression heads and logits are not taken (their last axis means something else).
+    """
+    if values.ndim < 3 or not np.issubdtype(values.dtype, np.floating):
+        return None
+    classes = values.shape[-1]
+    positions = int(np.prod(values.shape[1:-1]))
+    if classes < 2 or positions < 2:
+        return None
+    view = values.reshape(-1, classes)
+    return view if looks_like_probabilities(view) else None
+
+
+def looks_like_probabilities(view: np.ndarray) -> bool:
+    ref = view.astype(np.float64)
+    return bool(np.all(ref >= 0) and np.allclose(ref.sum(axis=1), 1.0, atol=1e-3))
+
+
+# A dense map: >= 2 per-sample axes this long (a heatmap, a segmentation or text-probability map).
+MIN_MAP_SIDE = 8
+DEFAULT_MAP_THRESHOLD = 0.5
+
+
+def is_dense_map(values: np.ndarray) -> bool:
+    """A [0, 1] map with >= 2 spatial axes of >= MIN_MAP_SIDE (sigmoid heatmaps, masks, DBNet text maps)."""
+    if values.ndim < 3 or not np.issubdtype(values.dtype, np.floating):
+        return False
+    spatial = [d for d in values.shape[1:] if d >= MIN_MAP_SIDE]
+    small = [d for d in values.shape[1:] if d < MIN_MAP_SIDE]
+    if len(spatial) < 2 or any(d > 4 for d in small):
+        return False
+    return bool(np.min(values) >= 0.0 and np.max(values) <= 1.0 + 1e-6)
+
+
+def map_iou(reference: np.ndarray, candidate: np.ndarray, threshold: float = DEFAULT_MAP_THRESHOLD) -> float:
+    """Intersection over union of the two maps thresholded at ``threshold`` (1.0 when both are empty)."""
+    a = reference >= threshold
+    b = candidate >= threshold
+    union = int(np.count_nonzero(a | b))
+    return 1.0 if union == 0 else float(np.count_nonzero(a & b) / union)
 
 
 def looks_like_class_scores(view: np.ndarray) -> bool:
@@ -90,8 +144,13 @@ def sqnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
     return float(np.clip(10.0 * math.log10(signal / noise), -SQNR_CEILING_DB, SQNR_CEILING_DB))
 
 
-def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray) -> OutputMetrics:
-    """All metrics of one output. Shapes must match exactly (sample axis first)."""
+def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
+                    map_threshold: float = DEFAULT_MAP_THRESHOLD) -> OutputMetrics:
+    """All metrics of one output. Shapes must match exactly (sample axis first).
+
+    Class outputs get top-1/top-5 agreement (per position for a softmax over the last axis of a
+    sequence or map); [0, 1] dense maps get the IoU of the maps thresholded at ``map_threshold``.
+    """
     if reference.shape != candidate.shape:
         raise DataError(
             f"Output '{name}': reference shape {reference.shape} != converted shape {candidate.shape}.",
@@ -129,6 +188,21 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray) -> 
         if num_classes > 5:
             top5_idx = np.argsort(-scores_out, axis=1, kind="stable")[:, :5]
             top5 = float(np.mean(np.any(top5_idx == ref_top1[:, None], axis=1)))
+    positions: int | None = None
+    if top1 is None:
+        per_position = positional_class_scores(reference)
+        if per_position is not None:
+            out_view = np.where(nonfinite, -np.inf, candidate).reshape(per_position.shape)
+            num_classes = int(per_position.shape[1])
+            positions = int(per_position.shape[0] // n)
+            ref_top1 = np.argmax(per_position, axis=1)
+            top1 = float(np.mean(ref_top1 == np.argmax(out_view, axis=1)))
+            if num_classes > 5:
+                top5_idx = np.argpartition(-out_view, 5, axis=1)[:, :5]
+                top5 = float(np.mean(np.any(top5_idx == ref_top1[:, None], axis=1)))
+    iou: float | None = None
+    if top1 is None and is_dense_map(reference):
+        iou = map_iou(reference, np.where(nonfinite, 0.0, candidate), map_threshold)
 
     return OutputMetrics(
         max_abs_error=max_abs,
@@ -140,6 +214,9 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray) -> 
         top1_agreement=top1,
         top5_agreement=top5,
         num_classes=num_classes,
+        positions=positions,
+        map_iou=iou,
+        map_threshold=map_threshold if iou is not None else None,
     )
 
 

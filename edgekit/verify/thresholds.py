@@ -23,6 +23,7 @@ class Thresholds:
     min_sqnr_db: float | None = None
     min_top1: float | None = None  # only checked for class-score outputs
     max_abs: float | None = None
+    min_iou: float | None = None  # only checked for dense [0, 1] maps (IoU of the thresholded maps)
 
     def __post_init__(self) -> None:
         if self.min_cosine is not None and not -1.0 <= self.min_cosine <= 1.0:
@@ -37,6 +38,9 @@ class Thresholds:
                 f"--min-top1 {self.min_top1} is outside [0, 1].",
                 hint="Top-1 agreement is a fraction of samples; e.g. --min-top1 0.95 for 95%.",
             )
+        if self.min_iou is not None and not 0.0 <= self.min_iou <= 1.0:
+            raise UsageError(f"--min-iou {self.min_iou} is outside [0, 1].",
+                             hint="IoU of the thresholded maps is a fraction; e.g. --min-iou 0.9.")
         if self.max_abs is not None and not (self.max_abs >= 0.0 and math.isfinite(self.max_abs)):
             raise UsageError(
                 f"--max-abs {self.max_abs} must be a finite number >= 0.",
@@ -49,6 +53,7 @@ class Thresholds:
         min_sqnr_db: float | None = None,
         min_top1: float | None = None,
         max_abs: float | None = None,
+        min_iou: float | None = None,
     ) -> Thresholds:
         """A copy with the given (non-None) limits replaced."""
         changes = {
@@ -58,6 +63,7 @@ class Thresholds:
                 ("min_sqnr_db", min_sqnr_db),
                 ("min_top1", min_top1),
                 ("max_abs", max_abs),
+                ("min_iou", min_iou),
             )
             if v is not None
         }

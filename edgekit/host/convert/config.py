@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.core.quant import IOType, QuantizeMode, parse_choice
+from edgekit.core.recipe import Engine, QuantRecipe
 from edgekit.data import Preprocessing
 from edgekit.errors import UsageError
 from edgekit.host.source_model import LoadOptions
@@ -80,8 +81,21 @@ class ConvertConfig:
     force: bool = False
     seed: int = 0
     prune: PruneConfig | None = None  # --prune; None = no pruning
+    recipe: QuantRecipe | None = None  # --recipe: replay a recipe `edgekit tune` wrote (mode, engine, per-op precision)
+    data: Path | None = None  # --data: held-out inputs for the check and the activation-range comparison
+    data_samples: int = 50
+    map_threshold: float = 0.5  # the check's IoU threshold for dense [0,1] output maps (--map-threshold)
 
     def __post_init__(self) -> None:
+        if self.recipe is not None:  # the recipe decides what to make; options that contradict it are refused
+            r = self.recipe
+            object.__setattr__(self, "quantize", r.mode)
+            object.__setattr__(self, "io_type", r.resolved_io_type)
+            object.__setattr__(self, "per_tensor", r.per_tensor)
+            if r.engine is Engine.TF:
+                object.__setattr__(self, "keep_float", tuple(r.float_ops))
+            if self.prune is not None:
+                raise UsageError("--prune does not go with --recipe.", hint="Prune first, then tune the pruned model.")
         object.__setattr__(self, "quantize", parse_choice(QuantizeMode, self.quantize, "--quantize"))
         if self.io_type is not None:
             object.__setattr__(self, "io_type", parse_choice(IOType, self.io_type, "--io-type"))
@@ -98,6 +112,8 @@ class ConvertConfig:
         if self.golden_samples < 1:
             raise UsageError(f"--golden-samples must be at least 1, got {self.golden_samples}.",
                              hint="Pass e.g. --golden-samples 16.")
+        if self.data_samples < 1:
+            raise UsageError(f"--data-samples must be at least 1, got {self.data_samples}.", hint="e.g. 50.")
         if self.keep_float and not spec.integer_only:
             raise UsageError(f"--keep-float needs --quantize int8, not {self.quantize.value}.",
                              hint="Drop --keep-float, or use --quantize int8.")
@@ -110,6 +126,10 @@ class ConvertConfig:
     @property
     def debug(self) -> bool:
         return self.load.debug
+
+    @property
+    def engine(self) -> Engine:
+        return self.recipe.engine if self.recipe is not None else Engine.TF
 
     @property
     def resolved_io_type(self) -> IOType:

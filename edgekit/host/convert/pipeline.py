@@ -20,7 +20,8 @@ import numpy as np
 
 from edgekit import __version__
 from edgekit.bundle import path_size_bytes, sha256_path, utc_now, write_bundle
-from edgekit.core.quant import QuantizeMode
+from edgekit.core.quant import CalibrationMethod, IOType, QuantizeMode
+from edgekit.core.recipe import Engine
 from edgekit.data import DataSummary, Preprocessing, image_geometry, load_samples, permute_samples
 from edgekit.errors import BundleError, OutputExistsError
 from edgekit.fsutil import check_output_path, write_bytes_atomic
@@ -32,6 +33,8 @@ from edgekit.host.convert.tf_util import native_quiet
 from edgekit.host.convert.validate import Validation, validate
 from edgekit.host.reference import run_reference
 from edgekit.host.source_model import SourceModel
+from edgekit.requant.check import CheckResult, check_warning, judge
+from edgekit.requant.stats import ActivationStats, RangeComparison
 
 MIN_CALIBRATION_SAMPLES = 50
 
@@ -54,6 +57,13 @@ class ConvertResult:
     warnings: list[str] = field(default_factory=list)
     prune_report: PruneReport | None = None
     bundle_dir: Path | None = None
+    check: CheckResult | None = None  # verify's judgement of the golden (or --data) samples
+    ranges: RangeComparison | None = None  # --data: activation ranges vs the calibration data's
+
+    @property
+    def passed(self) -> bool:
+        """convert's own check met verify's default thresholds (True when there was nothing to judge)."""
+        return self.check is None or self.check.passed
 
     @property
     def size_bytes(self) -> int:
@@ -88,6 +98,10 @@ class ConvertResult:
             "golden_check": {"measured": True, "outputs": v.golden_check},
             "prune": prune,
             "bundle": str(self.bundle_dir) if self.bundle_dir else None,
+            "engine": self.config.engine.value,
+            "recipe": self.config.recipe.describe() if self.config.recipe is not None else None,
+            "check": self.check.to_dict() if self.check is not None else None,
+            "ranges": None if self.ranges is None else self.ranges.to_dict(),
             "conversion": self.source.conversion,
             "notes": self.notes,
             "warnings": self.warnings,
@@ -194,12 +208,23 @@ def _run(config: ConvertConfig) -> ConvertResult:
             sig_names = signature_input_names(source.saved_model_dir)
             mapping = map_to_signature([s.name for s in source.inputs], sig_names, notes)
             samples = {mapping[s.name]: permute_samples(arrays[s.name], s.to_tflite_perm) for s in source.inputs}
-            checked_float = source.float_tflite
-            if (config.quantize is QuantizeMode.NONE and prune_report is None and not config.keep_float
-                    and checked_float is not None and checked_float.is_file()):
-                data, kept = checked_float.read_bytes(), list[str]()  # the same converter settings: not converted twice
-                notes.append("float32: the .tflite the onnxruntime check ran on (the same SavedModel and converter "
-                             "settings; not converted a second time)")
+            float_data: bytes | None = None
+            cache: dict[tuple[int, bool], ActivationStats] = {}
+            if config.engine is Engine.AEQ or (config.data is not None and config.quantize.needs_calibration):
+                float_data = float_model_bytes(source, config.debug, fresh=config.prune is not None)
+            if config.engine is Engine.AEQ and config.recipe is not None and float_data is not None:
+                from edgekit.requant.pipeline import apply_recipe
+
+                data = apply_recipe(float_data, config.recipe, feeds_in_model_order(float_data, samples), cache,
+                                    config.debug)
+                kept = list(config.recipe.float_ops)
+            elif (config.quantize is QuantizeMode.NONE and prune_report is None and not config.keep_float
+                    and source.float_tflite is not None and Path(source.float_tflite).is_file()):
+                # the float .tflite the ONNX backend made from this SavedModel with the same (default) converter
+                # settings, which convert's check ran on: shipped as it is instead of converting a second time
+                data, kept = Path(source.float_tflite).read_bytes(), list[str]()
+                notes.append("float32: the .tflite the ONNX backend made (and the onnxruntime check ran on), not "
+                             "converted a second time")
             else:
                 data, kept = convert(source.saved_model_dir, config.quantize, config.resolved_io_type,
                                      config.per_tensor, samples, config.keep_float, config.debug)
@@ -210,8 +235,34 @@ def _run(config: ConvertConfig) -> ConvertResult:
                                          config.debug)
         with timer.stage("validate"):
             checked = validate(data, source, golden_in, golden_out)
-            if config.quantize.spec.integer_only and checked.float_ops and not config.keep_float:
+            if config.quantize.spec.integer_only and checked.float_ops and not config.keep_float \
+                    and config.recipe is None:
                 raise float_ops_error(checked.float_ops)
+            ranges: RangeComparison | None = None
+            check_in, check_out = golden_in, golden_out
+            described = f"{n_golden} of the calibration samples" if config.quantize.needs_calibration else \
+                f"{n_golden} samples"
+            if config.data is not None:
+                data_src, data_summary = load_samples(config.data, source.inputs, resolved_recipe(config, source),
+                                                      config.data_samples, seed=config.seed,
+                                                      progress_label="Reading check data")
+                ref_data = run_reference(source, data_src)
+                check_in = {s.name: permute_samples(data_src[s.name], s.to_tflite_perm) for s in source.inputs}
+                check_out = {s.name: permute_samples(ref_data[s.name], s.to_tflite_perm) for s in source.outputs}
+                described = f"{data_summary.count} held-out samples of {config.data}"
+                if float_data is not None:
+                    ranges = compare_calibration_ranges(float_data, samples, check_in, source, mapping, cache)
+                    if ranges.mismatched:
+                        warnings.append(ranges.message(summary.source, str(config.data)))
+            check = judge(data, [e.signature_name or e.tensor.name for e in checked.inputs],
+                          [check_in[e.spec.name] for e in checked.inputs],
+                          {e.signature_name or e.tensor.name: check_out[e.spec.name] for e in checked.outputs},
+                          synthetic=summary.kind == "synthetic" and config.data is None,
+                          map_threshold=config.map_threshold, described=described)
+            check = _with_source_names(check, {e.signature_name or e.tensor.name: e.spec.name for e in checked.outputs})
+            if not check.passed:
+                warnings.append(check_warning(check, f"edgekit tune {config.model} --device ID --calibration DATA "
+                                                     f"--data DATA -o {config.output}"))
             if config.quantize is QuantizeMode.DYNAMIC and checked.model.quant_kind.value == "float32":
                 warnings.append("--quantize dynamic left every weight in float32: the converter only quantizes "
                                 "weight tensors with at least 1024 elements, and this model has none that big.")
@@ -222,7 +273,7 @@ def _run(config: ConvertConfig) -> ConvertResult:
                 stage_seconds=timer.seconds, seconds=0.0, kept_float=kept,
                 notes=list(source.notes) + summary.notes + notes,
                 warnings=list(source.warnings) + warnings + (prune_report.warnings if prune_report else []),
-                prune_report=prune_report,
+                prune_report=prune_report, check=check, ranges=ranges,
             )
             if config.bundle is not None:
                 manifest = build_manifest(result)
@@ -233,6 +284,59 @@ def _run(config: ConvertConfig) -> ConvertResult:
         source.close()
     result.seconds = time.perf_counter() - start
     return result
+
+
+def float_model_bytes(source: SourceModel, debug: bool = False, fresh: bool = False) -> bytes:
+    """The float32 .tflite of the source (what ai-edge-quantizer and the range comparison start from): the one
+    the loader already made and checked (ONNX), else (or ``fresh``: the SavedModel was pruned since) a float
+    conversion of its SavedModel."""
+    from edgekit.requant.floatmodel import prepare_float
+
+    if not fresh and source.float_tflite is not None and Path(source.float_tflite).is_file():
+        data = Path(source.float_tflite).read_bytes()
+    else:
+        if source.saved_model_dir is None:
+            raise RuntimeError(f"the {source.format.value} loader gave no SavedModel")
+        data, _ = convert(source.saved_model_dir, QuantizeMode.NONE, IOType.FLOAT32, debug=debug)
+    return prepare_float(data, "float model").data
+
+
+def feeds_in_model_order(data: bytes, samples: dict[str, np.ndarray]) -> list[np.ndarray]:
+    """Samples keyed by signature name -> one array per input of the .tflite ``data``, in its input order."""
+    from edgekit.tflite.model import parse_model
+
+    model = parse_model(data, "float model")
+    sigs = [s for s in model.signatures if s.subgraph_index == 0]
+    by_index = {i: n for n, i in sigs[0].inputs.items()} if sigs else {}
+    names = [by_index.get(t.index) for t in model.inputs]
+    if all(n in samples for n in names):
+        return [samples[str(n)] for n in names]
+    return list(samples.values())  # a single input, or the signature order
+
+
+def compare_calibration_ranges(float_data: bytes, samples: dict[str, np.ndarray], check_in: dict[str, np.ndarray],
+                               source: SourceModel, mapping: dict[str, str],
+                               cache: dict[tuple[int, bool], ActivationStats]) -> RangeComparison:
+    """Activation ranges of the float model on the calibration samples vs on the check data."""
+    from edgekit.requant.pipeline import stats_for
+    from edgekit.requant.stats import collect_stats, compare_ranges
+
+    calib_stats = stats_for(float_data, feeds_in_model_order(float_data, samples), CalibrationMethod.PERCENTILE, cache)
+    by_sig = {mapping[s.name]: check_in[s.name] for s in source.inputs}
+    data_stats = collect_stats(float_data, feeds_in_model_order(float_data, by_sig), histograms=True,
+                               label="Comparing activation ranges", reference=calib_stats)
+    return compare_ranges(calib_stats, data_stats)
+
+
+def _with_source_names(check: CheckResult, names: dict[str, str]) -> CheckResult:
+    """The check's outputs named like the source model's outputs (what the user knows)."""
+    import dataclasses
+
+    check.outputs = [dataclasses.replace(o, name=names.get(o.name, o.name),
+                                         failures=tuple(dataclasses.replace(f, output=names.get(f.output, f.output))
+                                                        for f in o.failures))
+                     for o in check.outputs]
+    return check
 
 
 def build_manifest(result: ConvertResult) -> dict[str, Any]:

@@ -479,7 +479,7 @@ def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, 
     return SourceModel(
         path=path, format=SourceFormat.ONNX, inputs=in_specs, outputs=out_specs, run=reference,
         saved_model_dir=Path(result["saved_model_dir"]), notes=notes, warnings=warnings,
-        float_tflite=Path(result["float_tflite"]) if opts.check else None,
+        float_tflite=Path(result["float_tflite"]) if result.get("float_tflite") else None,
     )
 
 

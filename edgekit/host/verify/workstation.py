@@ -28,6 +28,7 @@ from edgekit.host.reference import run_reference
 from edgekit.host.source_model import LoadOptions, SourceModel
 from edgekit.verify.compare import InputSource, VerifyReport, compare_accuracy, compare_outputs
 from edgekit.verify.labels import LabelledData, load_labelled_files, load_labelled_folder, read_label_table
+from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
 from edgekit.verify.thresholds import default_thresholds
 
@@ -65,10 +66,7 @@ def load_original(path: Path, shapes: ShapeRequest | None = None, keep_nchw: Seq
 
     fmt = detect_format(Path(path))
     if fmt is SourceFormat.TFLITE:
-        raise UsageError(
-            f"ORIGINAL {path} is a .tflite file; verify compares a converted .tflite with the model it came from.",
-            hint="Run: edgekit verify ORIGINAL.keras|SAVED_MODEL_DIR|ORIGINAL.onnx CONVERTED.tflite",
-        )
+        return float_tflite_original(Path(path))
     options = LoadOptions(shapes=shapes or ShapeRequest(), keep_nchw=tuple(keep_nchw), check=False, debug=debug)
     if fmt is SourceFormat.ONNX and converted is not None:
         from edgekit.host.onnx.reference import load_onnx_reference
@@ -77,6 +75,24 @@ def load_original(path: Path, shapes: ShapeRequest | None = None, keep_nchw: Seq
     quiet_tf(debug)
     with native_quiet(debug):  # TensorFlow's C++ start-up lines go to fd 2 directly
         return load_source(Path(path), options)
+
+
+def float_tflite_original(path: Path) -> SourceModel:
+    """A float (or float16-weight) .tflite as the ORIGINAL: what `convert MODEL.tflite` quantized.
+
+    The reference outputs are the float model's own (LiteRT, float16 weights folded to float32 as
+    the quantizer saw them). An already quantized ORIGINAL is refused: it is not a reference.
+    """
+    from edgekit.requant.pipeline import load_tflite_source
+
+    try:
+        tfl = load_tflite_source(path)
+    except UsageError as exc:
+        raise UsageError(f"ORIGINAL {path}: {exc.message}",
+                         hint="verify compares a converted .tflite with the FLOAT model it came from (a .keras, "
+                         "SavedModel, .onnx or float .tflite).") from None
+    return SourceModel(path=path, format=SourceFormat.TFLITE, inputs=tfl.inputs, outputs=tfl.outputs, run=tfl.run,
+                       notes=list(tfl.float_model.notes))
 
 
 def manifest_next_to(tflite_path: Path, warnings: list[str]) -> dict[str, Any] | None:
@@ -242,6 +258,7 @@ def verify_against_original(
     prepared: PreparedData,
     overrides: dict[str, float | None] | None = None,
     num_threads: int | None = None,
+    map_threshold: float = DEFAULT_MAP_THRESHOLD,
 ) -> VerifyReport:
     """Run both models on ``prepared`` inputs and judge the converted one."""
     runner = TFLiteRunner(tflite_path, num_threads=num_threads)
@@ -271,13 +288,16 @@ def verify_against_original(
         thresholds = dataclasses.replace(thresholds, min_top1=None)
         extra_notes.append("top-1 agreement is shown but not enforced on synthetic inputs (class scores of random "
                            "inputs are near ties); pass --data, or --min-top1 to enforce it")
+    if prepared.source is InputSource.SYNTHETIC and (overrides or {}).get("min_iou") is None \
+            and thresholds.min_iou is not None:
+        thresholds = dataclasses.replace(thresholds, min_iou=None)  # maps of random inputs mean nothing
     report = VerifyReport(
         samples=int(feeds[0].shape[0]),
         runtime=runner.runtime,
         input_source=prepared.source,
         quantization=kind.value,
         thresholds=thresholds,
-        outputs=compare_outputs(reference, converted, thresholds),
+        outputs=compare_outputs(reference, converted, thresholds, map_threshold),
         model=str(tflite_path),
         reference=f"{source.path} ({source.format.value})",
         notes=list(source.notes) + list(prepared.notes) + extra_notes,

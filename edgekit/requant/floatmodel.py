@@ -1,0 +1,205 @@
+"""A float .tflite as a quantization source: check it, fold float16 weights, edit weights in place.
+
+Device-safe: the flatbuffer object API of ``ai_edge_litert`` (the runtime edgekit already needs), no
+TensorFlow. :func:`prepare_float` accepts a float32 model, or a float16-weight one (MediaPipe ships
+those: float16 constants feeding DEQUANTIZE ops), which it folds into float32 constants, because the
+quantizer calibrates and quantizes float32 weights. Already quantized models are refused.
+:func:`map_weights` rewrites constant tensors (cross-layer equalization and bias correction in
+:mod:`edgekit.requant.equalize`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from edgekit.core.quant import QuantKind
+from edgekit.errors import ModelFormatError, UsageError
+from edgekit.tflite.model import TFLiteModel, parse_model
+
+_FLOAT32 = 0  # schema TensorType.FLOAT32
+_FLOAT16 = 1
+
+
+@dataclass
+class FloatModel:
+    """A float32 .tflite ready to be quantized."""
+
+    data: bytes
+    model: TFLiteModel
+    folded_float16: int = 0  # DEQUANTIZE ops of float16 weights folded into float32 constants
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def activation_tensors(self) -> list[str]:
+        """Names of the non-constant float tensors ops produce or the graph takes (what calibration measures)."""
+        sg = self.model.main
+        produced = {o for op in sg.operators for o in op.outputs if o >= 0} | set(sg.inputs)
+        return [t.name for t in sg.tensors if t.index in produced and not t.is_constant and t.dtype == "float32"]
+
+
+def _read(data: bytes) -> Any:
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    return flatbuffer_utils.read_model_from_bytearray(bytearray(data))
+
+
+def _write(model_t: Any) -> bytes:
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model_t))
+
+
+def _opcode_names(model_t: Any) -> list[str]:
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+    return [names.get(flatbuffer_utils.get_builtin_code_from_operator_code(c), "CUSTOM") for c in model_t.operatorCodes]
+
+
+def _fold_float16(model_t: Any) -> int:
+    """Replace every DEQUANTIZE of a float16 constant by a float32 constant, in place; returns the count."""
+    names = _opcode_names(model_t)
+    folded = 0
+    for sg in model_t.subgraphs:
+        keep = []
+        for op in sg.operators:
+            if names[op.opcodeIndex] == "DEQUANTIZE" and op.inputs is not None and len(op.inputs) == 1:
+                src = sg.tensors[op.inputs[0]]
+                buf = model_t.buffers[src.buffer] if src.buffer else None
+                data_f16 = None if buf is None or buf.data is None else np.asarray(buf.data, np.uint8)
+                if src.type == _FLOAT16 and buf is not None and data_f16 is not None and data_f16.size:
+                    out = sg.tensors[op.outputs[0]]
+                    f32 = np.frombuffer(data_f16.tobytes(), np.float16).astype(np.float32)
+                    buf.data = np.frombuffer(f32.tobytes(), np.uint8)  # the float16 tensor's buffer now holds float32
+                    out.buffer = src.buffer
+                    src.buffer = 0
+                    out.type = _FLOAT32
+                    folded += 1
+                    continue
+            keep.append(op)
+        sg.operators = keep
+    return folded
+
+
+def _fix_opcodes(model_t: Any) -> None:
+    """Old writers set only ``deprecated_builtin_code`` (MediaPipe's models): a reader that looks at
+    ``builtin_code`` alone (ai-edge-quantizer 0.10) then sees every such op as ADD. Set both."""
+    for code in model_t.operatorCodes:
+        if code.builtinCode < code.deprecatedBuiltinCode:
+            code.builtinCode = code.deprecatedBuiltinCode
+
+
+def _fix_batch(model_t: Any) -> list[str]:
+    """A dynamic batch (-1 first in a shape signature whose shape says 1) fixed to 1; returns the inputs fixed."""
+    fixed = []
+    for k, sg in enumerate(model_t.subgraphs):
+        inputs = set(int(i) for i in (sg.inputs if sg.inputs is not None else []))
+        for index, t in enumerate(sg.tensors):
+            sig, shape = t.shapeSignature, t.shape
+            if sig is None or shape is None or len(sig) == 0 or len(sig) != len(shape):
+                continue
+            if int(sig[0]) == -1 and int(shape[0]) == 1 and all(int(v) != -1 for v in sig[1:]):
+                t.shapeSignature = [int(v) for v in shape]
+                if k == 0 and index in inputs:
+                    fixed.append(t.name.decode() if isinstance(t.name, bytes) else str(t.name))
+    return fixed
+
+
+def normalize(data: bytes) -> tuple[bytes, list[str], int]:
+    """One rewrite of a float model into what the quantizer reads well: float16 weights folded, operator
+    codes completed, a dynamic batch fixed to 1, a (possibly empty) signature list (ai-edge-quantizer 0.10
+    iterates it unconditionally when it changes the inputs/outputs). Returns (bytes, notes, folded)."""
+    model_t = _read(data)
+    notes: list[str] = []
+    folded = _fold_float16(model_t)
+    if folded:
+        notes.append(f"{folded} float16 weight tensors folded to float32 before quantizing")
+    _fix_opcodes(model_t)
+    batch = _fix_batch(model_t)
+    if batch:
+        notes.append(f"dynamic batch of {', '.join(batch)} fixed to 1")
+    if model_t.signatureDefs is None:
+        model_t.signatureDefs = []
+    return _write(model_t), notes, folded
+
+
+def fold_float16(data: bytes) -> tuple[bytes, int]:
+    """Replace every DEQUANTIZE of a float16 constant by a float32 constant; (new bytes, ops folded)."""
+    model_t = _read(data)
+    folded = _fold_float16(model_t)
+    return (_write(model_t), folded) if folded else (data, 0)
+
+
+def prepare_float(data: bytes, name: str = "model") -> FloatModel:
+    """Check that ``data`` is a float model and :func:`normalize` it (see the module docstring)."""
+    model = parse_model(data, name)
+    kind = model.quant_kind
+    if kind not in (QuantKind.FLOAT32, QuantKind.FLOAT16):
+        raise UsageError(
+            f"{name} is already quantized ({kind.value}); edgekit quantizes float .tflite models.",
+            hint="Start from the float model (e.g. `edgekit convert ORIGINAL --quantize none`), or use this file as is.",
+        )
+    if any(op.name == "DENSIFY" for op in model.main.operators):
+        raise UsageError(f"{name} stores sparse weights (DENSIFY ops), which the quantizer cannot read.",
+                         hint="Quantize the dense float model instead.")
+    if len(model.subgraphs) > 1 and any(op.name in ("WHILE", "IF", "CALL_ONCE") for op in model.main.operators):
+        raise ModelFormatError(f"{name} has control flow (WHILE/IF/CALL_ONCE subgraphs), which the quantizer "
+                               "does not handle.", hint="Quantize a model without control flow.")
+    data, notes, folded = normalize(data)
+    return FloatModel(data=data, model=parse_model(data, name), folded_float16=folded, notes=notes)
+
+
+def map_weights(data: bytes, edits: Mapping[str, Callable[[np.ndarray], np.ndarray]]) -> bytes:
+    """A copy of a float model with the named constant float32 tensors replaced by ``edits[name](values)``.
+
+    The new values must keep the shape; tensors are matched by name.
+    """
+    if not edits:
+        return data
+    model_t = _read(data)
+    done: set[str] = set()
+    for sg in model_t.subgraphs:
+        for tensor in sg.tensors:
+            name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+            fn = edits.get(name)
+            if fn is None or name in done or tensor.type != _FLOAT32 or not tensor.buffer:
+                continue
+            buf = model_t.buffers[tensor.buffer]
+            values = np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), np.float32).reshape(tuple(tensor.shape))
+            new = np.asarray(fn(values.copy()), np.float32)
+            if new.shape != values.shape:
+                raise ValueError(f"edit of {name} changed its shape {values.shape} -> {new.shape}")
+            buf.data = np.frombuffer(new.tobytes(), np.uint8)
+            done.add(name)
+    missing = sorted(set(edits) - done)
+    if missing:
+        raise ValueError(f"no float32 constant tensor named {missing[0]!r}")
+    return _write(model_t)
+
+
+def replace_constants(data: bytes, values: Mapping[str, np.ndarray]) -> bytes:
+    """A copy with the named float32 constant tensors replaced by ``values`` (their shapes may change, e.g. a
+    scalar multiplier becoming one value per channel; the op must broadcast it)."""
+    if not values:
+        return data
+    model_t = _read(data)
+    done: set[str] = set()
+    for sg in model_t.subgraphs:
+        for tensor in sg.tensors:
+            name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+            if name not in values or name in done or tensor.type != _FLOAT32 or not tensor.buffer:
+                continue
+            new = np.asarray(values[name], np.float32)
+            model_t.buffers[tensor.buffer].data = np.frombuffer(new.tobytes(), np.uint8)
+            tensor.shape = list(new.shape)
+            tensor.shapeSignature = list(new.shape) if tensor.shapeSignature is not None else None
+            done.add(name)
+    missing = sorted(set(values) - done)
+    if missing:
+        raise ValueError(f"no float32 constant tensor named {missing[0]!r}")
+    return _write(model_t)

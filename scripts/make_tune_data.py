@@ -1,0 +1,294 @@
+#!/usr/bin/env python3
+"""Realistic calibration / held-out data for the tune benchmark, generated offline (nothing downloaded).
+
+Every set is rendered with Pillow and numpy from a fixed seed, so the same command gives the same
+files on any machine. Calibration and held-out splits use different seeds (no sample in both).
+
+    .venv/bin/python scripts/make_tune_data.py OUT_DIR [--only NAME ...] [--calib N] [--heldout N]
+
+Sets (OUT_DIR/NAME/{calib,heldout}):
+  ocr_docs    320x320 document photos: paper with lines of printed words (sizes, inks, slight rotation,
+              perspective-free shading, noise, a shadow), like PP-OCR's detector sees a page;
+  photos      320x320 ordinary outdoor photos WITHOUT text (sky/ground gradients, soft blurred shapes,
+              low-contrast texture): the wrong calibration data for a text detector (issue 12's
+              "photo-calibrated detector");
+  ocr_lines   48x320 text-line crops (one line of words, left aligned, padded), for the recognizer;
+  ocr_dir     48x192 text-line crops, half of them upside down, for the 0/180 direction classifier;
+  faces       128x128 faces drawn from ellipses (skin tones, eyes, brows, nose, mouth, hair) on
+              cluttered backgrounds, for BlazeFace-style detectors;
+  pitch       .npy (N, 1, 43844, 1): 2 s of 22.05 kHz music-like audio (notes with harmonics,
+              envelopes, chords, noise) for basic-pitch;
+  kws         .npy (N, 1, 76, 32, 1): openWakeWord mel features (the zoo's melspectrogram .tflite run
+              on speech-like audio: formant-shaped harmonic syllables and noise), for its embedding model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
+
+WORDS = ("the of and to in is for on with as by at from this that be are was or an it not have new data model "
+         "edge device invoice total amount date name address phone number page section table figure report "
+         "results price order item quantity description payment account customer service ocr text line 2024 "
+         "12.50 $99 No. ID: Ref A-17 kg cm mm Tel. www example com June July March Street Road City ltd inc").split()
+CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    return ImageFont.load_default(size=size)
+
+
+def _words(rng: np.random.Generator, n: int) -> str:
+    out = []
+    for _ in range(n):
+        if rng.random() < 0.8:
+            out.append(str(rng.choice(WORDS)))
+        else:
+            out.append("".join(rng.choice(list(CHARS), size=int(rng.integers(2, 8)))))
+    return " ".join(out)
+
+
+def _paper(rng: np.random.Generator, w: int, h: int) -> Image.Image:
+    base = np.array([rng.uniform(200, 255), rng.uniform(195, 250), rng.uniform(185, 245)])
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    shade = 1.0 - rng.uniform(0, 0.25) * (xx / w * rng.uniform(-1, 1) + yy / h * rng.uniform(-1, 1)) ** 2
+    img = base[None, None, :] * shade[..., None]
+    img += rng.normal(0, rng.uniform(1, 6), img.shape)
+    return Image.fromarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+def doc_photo(rng: np.random.Generator, size: int = 320) -> Image.Image:
+    """A photographed page: a paper sheet (maybe on a table), lines of text, a shadow, blur and noise."""
+    big = size * 2
+    table = Image.fromarray(np.clip(rng.normal(rng.uniform(40, 160), 20, (big, big, 3)), 0, 255).astype(np.uint8))
+    table = table.filter(ImageFilter.GaussianBlur(3))
+    pw, ph = int(big * rng.uniform(0.75, 1.0)), int(big * rng.uniform(0.8, 1.0))
+    page = _paper(rng, pw, ph)
+    draw = ImageDraw.Draw(page)
+    y = int(rng.uniform(10, 60))
+    while y < ph - 30:
+        fs = int(rng.integers(14, 40))
+        if rng.random() < 0.15:
+            fs = int(rng.integers(40, 64))  # a heading
+        ink = tuple(int(v) for v in (rng.uniform(0, 70), rng.uniform(0, 70), rng.uniform(0, 90)))
+        if rng.random() < 0.1:
+            ink = (int(rng.uniform(120, 200)), 20, 20)
+        x = int(rng.uniform(10, 80))
+        draw.text((x, y), _words(rng, int(rng.integers(2, 9))), fill=ink, font=_font(fs))
+        if rng.random() < 0.3:  # a second column
+            draw.text((x + pw // 2, y), _words(rng, int(rng.integers(1, 5))), fill=ink, font=_font(fs))
+        y += int(fs * rng.uniform(1.3, 2.4))
+    page = page.rotate(float(rng.uniform(-6, 6)), resample=Image.Resampling.BICUBIC, expand=True, fillcolor=None)
+    mask = Image.new("L", page.size, 0)
+    ImageDraw.Draw(mask).rectangle((2, 2, page.size[0] - 3, page.size[1] - 3), fill=255)
+    ox, oy = int(rng.uniform(-40, big - pw + 40)), int(rng.uniform(-40, big - ph + 40))
+    table.paste(page, (ox, oy), mask)
+    arr = np.asarray(table).astype(np.float32)
+    # a soft shadow across part of the picture
+    yy, xx = np.mgrid[0:big, 0:big].astype(np.float32)
+    edge = (xx * rng.uniform(-1, 1) + yy * rng.uniform(-1, 1)) / big + rng.uniform(-0.5, 0.5)
+    arr *= (1.0 - rng.uniform(0.0, 0.45) * (1 / (1 + np.exp(-edge * 12))))[..., None]
+    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8)).resize((size, size), Image.Resampling.BILINEAR)
+    img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0, 0.8))))
+    noisy = np.asarray(img).astype(np.float32) + rng.normal(0, rng.uniform(1, 5), (size, size, 3))
+    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+
+
+def plain_photo(rng: np.random.Generator, size: int = 320) -> Image.Image:
+    """An ordinary outdoor photo without any text: sky and ground gradients, soft blurred shapes (trees, hills,
+    clouds), low-contrast natural texture and sensor noise. No sharp strokes: nothing a text detector fires on."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
+    horizon = rng.uniform(0.3, 0.7) + 0.08 * np.sin(xx * rng.uniform(2, 6) + rng.uniform(0, 6))
+    sky = np.array([rng.uniform(90, 200), rng.uniform(140, 220), rng.uniform(180, 255)])
+    ground = np.array([rng.uniform(40, 140), rng.uniform(60, 160), rng.uniform(20, 100)])
+    t = np.clip((yy - horizon) * 6, 0, 1)[..., None]
+    arr = sky * (1 - t) * (1 - 0.3 * yy[..., None]) + ground * t
+    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    for _ in range(int(rng.integers(3, 9))):
+        c = tuple(int(v) for v in rng.uniform(30, 230, 3))
+        x0, y0 = rng.uniform(-50, size, 2)
+        w, h = rng.uniform(40, size / 1.5, 2)
+        draw.ellipse((x0, y0, x0 + w, y0 + h), fill=c)
+    img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(6, 14))))
+    smooth = np.asarray(img).astype(np.float32)
+    texture = np.asarray(Image.fromarray((rng.random((size // 16, size // 16)) * 255).astype(np.uint8))
+                         .resize((size, size), Image.Resampling.BICUBIC)).astype(np.float32) - 128
+    smooth += texture[..., None] * rng.uniform(0.05, 0.2) * t + rng.normal(0, 2, smooth.shape)
+    return Image.fromarray(np.clip(smooth, 0, 255).astype(np.uint8))
+
+
+def text_line(rng: np.random.Generator, width: int = 320, height: int = 48, flip: bool = False) -> Image.Image:
+    """A cropped line of printed text, scaled to ``height`` and padded to ``width`` (PP-OCR's rec/cls input)."""
+    fs = int(rng.integers(22, 40))
+    text = _words(rng, int(rng.integers(1, 6)))
+    font = _font(fs)
+    box = font.getbbox(text)
+    tw, th = int(box[2] - box[0]) + 12, int(box[3] - box[1]) + 12
+    bg = tuple(int(v) for v in rng.uniform(170, 255, 3))
+    ink = tuple(int(v) for v in rng.uniform(0, 80, 3))
+    crop = Image.new("RGB", (tw, th), bg)
+    ImageDraw.Draw(crop).text((6 - box[0], 6 - box[1]), text, fill=ink, font=font)
+    crop = crop.rotate(float(rng.uniform(-2, 2)), resample=Image.Resampling.BICUBIC, fillcolor=bg)
+    scale = height / th
+    new_w = min(width, max(8, int(tw * scale)))
+    crop = crop.resize((new_w, height), Image.Resampling.BILINEAR)
+    out = Image.new("RGB", (width, height), (0, 0, 0) if rng.random() < 0.5 else bg)
+    out.paste(crop, (0, 0))
+    arr = np.asarray(out).astype(np.float32) + rng.normal(0, rng.uniform(1, 6), (height, width, 3))
+    img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+    return img.rotate(180) if flip else img
+
+
+def face(rng: np.random.Generator, size: int = 128) -> Image.Image:
+    """A drawn face (skin ellipse, hair, eyes, brows, nose, mouth) on a cluttered background."""
+    bg = plain_photo(rng, size)
+    draw = ImageDraw.Draw(bg)
+    cx, cy = rng.uniform(0.35, 0.65, 2) * size
+    fw = rng.uniform(0.3, 0.6) * size
+    fh = fw * rng.uniform(1.15, 1.4)
+    skin = tuple(int(v) for v in np.array([rng.uniform(140, 245), rng.uniform(100, 200), rng.uniform(70, 170)]))
+    hair = tuple(int(v) for v in rng.uniform(10, 120, 3))
+    draw.ellipse((cx - fw / 2 - 3, cy - fh / 2 - 6, cx + fw / 2 + 3, cy + fh / 6), fill=hair)
+    draw.ellipse((cx - fw / 2, cy - fh / 2, cx + fw / 2, cy + fh / 2), fill=skin)
+    for side in (-1, 1):
+        ex, ey = cx + side * fw * 0.2, cy - fh * 0.08
+        r = fw * 0.07
+        draw.ellipse((ex - r * 1.4, ey - r, ex + r * 1.4, ey + r), fill=(245, 245, 245))
+        draw.ellipse((ex - r * 0.6, ey - r * 0.6, ex + r * 0.6, ey + r * 0.6), fill=hair)
+        draw.line((ex - r * 1.6, ey - r * 2.2, ex + r * 1.6, ey - r * 2.4), fill=hair, width=max(1, int(r / 2)))
+    draw.line((cx, cy - fh * 0.02, cx - fw * 0.05, cy + fh * 0.15), fill=tuple(max(0, v - 40) for v in skin), width=2)
+    mw = fw * rng.uniform(0.2, 0.35)
+    draw.chord((cx - mw, cy + fh * 0.17, cx + mw, cy + fh * 0.33), 0, 180, fill=(150, 40, 50))
+    img = bg.filter(ImageFilter.GaussianBlur(float(rng.uniform(0.3, 1.2))))
+    return img.rotate(float(rng.uniform(-15, 15)), resample=Image.Resampling.BILINEAR)
+
+
+def music(rng: np.random.Generator, seconds: float = 43844 / 22050, sr: int = 22050) -> np.ndarray:
+    """Notes with harmonics and envelopes (melody + chords), a little noise: what basic-pitch transcribes."""
+    n = int(round(seconds * sr))
+    t = np.arange(n) / sr
+    out = np.zeros(n)
+    for _ in range(int(rng.integers(3, 10))):
+        start = rng.uniform(0, seconds * 0.8)
+        dur = rng.uniform(0.15, 1.2)
+        midi = rng.integers(36, 90)
+        f0 = 440.0 * 2 ** ((midi - 69) / 12)
+        env = np.clip((t - start) / 0.01, 0, 1) * np.exp(-np.clip(t - start, 0, None) * rng.uniform(1, 6))
+        env *= (t >= start) & (t < start + dur)
+        for h in range(1, 6):
+            if f0 * h < sr / 2:
+                out += env * (rng.uniform(0.2, 1.0) / h) * np.sin(2 * np.pi * f0 * h * t + rng.uniform(0, 6.3))
+    out += rng.normal(0, rng.uniform(0.001, 0.02), n)
+    return (out / max(1e-6, np.max(np.abs(out))) * rng.uniform(0.3, 0.9)).astype(np.float32)
+
+
+def speech_like(rng: np.random.Generator, samples: int, sr: int = 16000) -> np.ndarray:
+    """Syllables: a voiced source (120-260 Hz harmonics) through 2-3 formant resonances, with pauses and noise."""
+    t = np.arange(samples) / sr
+    out = np.zeros(samples)
+    pos = 0.0
+    while pos < samples / sr:
+        dur = rng.uniform(0.08, 0.3)
+        f0 = rng.uniform(110, 260) * (1 + 0.1 * np.sin(2 * np.pi * rng.uniform(2, 6) * t))
+        phase = np.cumsum(2 * np.pi * f0 / sr)
+        formants = rng.uniform([300, 900, 2200], [900, 2200, 3200])
+        syl = np.zeros(samples)
+        for h in range(1, 25):
+            freq = f0 * h
+            gain = sum(np.exp(-((freq - f) / 150.0) ** 2) for f in formants)
+            syl += gain * np.sin(h * phase) / h
+        env = np.clip(np.minimum(t - pos, pos + dur - t) / 0.02, 0, 1)
+        out += syl * env
+        pos += dur + rng.uniform(0.02, 0.25)
+    out += rng.normal(0, rng.uniform(0.005, 0.05), samples)
+    return (out / max(1e-6, np.max(np.abs(out))) * rng.uniform(0.2, 0.8)).astype(np.float32)
+
+
+def _zoo() -> object:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import zoo
+
+    return zoo
+
+
+def kws_features(rng: np.random.Generator, count: int) -> np.ndarray:
+    """openWakeWord embedding inputs: 76 mel frames (x/10 + 2) from the zoo's melspectrogram model."""
+    from edgekit.tflite.runtime import load_interpreter
+
+    mel_path = _zoo().locate("oww-melspectrogram-tflite")  # type: ignore[attr-defined]
+    interp = load_interpreter(mel_path, allocate=False)
+    samples = 1280 * 10 + 480 + 160 * 2  # enough audio for >= 76 frames
+    detail = interp.get_input_details()[0]
+    interp.resize_tensor_input(detail["index"], [1, samples])
+    interp.allocate_tensors()
+    out = []
+    for _ in range(count):
+        audio = speech_like(rng, samples) * 32767.0
+        interp.set_tensor(detail["index"], audio[None, :].astype(np.float32))
+        interp.invoke()
+        mel = np.squeeze(interp.get_tensor(interp.get_output_details()[0]["index"])) / 10.0 + 2.0
+        start = int(rng.integers(0, max(1, mel.shape[0] - 76)))
+        out.append(mel[start:start + 76].reshape(1, 76, 32, 1))
+    return np.stack(out).astype(np.float32)
+
+
+def _images(folder: Path, count: int, seed: int, make: Callable[[np.random.Generator], Image.Image]) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for i in range(count):
+        make(rng).save(folder / f"{i:03d}.png")
+
+
+SETS = ("ocr_docs", "photos", "ocr_lines", "ocr_dir", "faces", "pitch", "kws")
+
+
+def make(out: Path, name: str, calib: int, heldout: int) -> None:
+    seeds = {"calib": 1000 + SETS.index(name), "heldout": 2000 + SETS.index(name)}
+    counts = {"calib": calib, "heldout": heldout}
+    for split in ("calib", "heldout"):
+        seed, count = seeds[split], counts[split]
+        target = out / name / split
+        if name == "ocr_docs":
+            _images(target, count, seed, doc_photo)
+        elif name == "photos":
+            _images(target, count, seed, plain_photo)
+        elif name == "ocr_lines":
+            _images(target, count, seed, text_line)
+        elif name == "ocr_dir":
+            flips = np.random.default_rng(seed + 7).random(count) < 0.5
+            target.mkdir(parents=True, exist_ok=True)
+            rng = np.random.default_rng(seed)
+            for i in range(count):
+                text_line(rng, 192, 48, bool(flips[i])).save(target / f"{i:03d}_{180 if flips[i] else 0}.png")
+        elif name == "faces":
+            _images(target, count, seed, face)
+        elif name == "pitch":
+            rng = np.random.default_rng(seed)
+            out.joinpath(name).mkdir(parents=True, exist_ok=True)
+            np.save(out / name / f"{split}.npy", np.stack([music(rng)[None, :, None] for _ in range(count)]))
+        elif name == "kws":
+            out.joinpath(name).mkdir(parents=True, exist_ok=True)
+            np.save(out / name / f"{split}.npy", kws_features(np.random.default_rng(seed), count))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--only", nargs="*", choices=SETS, default=None)
+    parser.add_argument("--calib", type=int, default=60)
+    parser.add_argument("--heldout", type=int, default=30)
+    args = parser.parse_args(argv)
+    for name in args.only or SETS:
+        make(args.out, name, args.calib, args.heldout)
+        print(f"{args.out / name}: {args.calib} calibration + {args.heldout} held-out samples", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""The published fit (scripts/published_fit.py) is the estimator: its fast prediction, its Jacobian and the
+profiles it writes agree with estimate() on every kind of row (CPU with and without XNNPACK, threads, clock,
+host CPU, Edge TPU, GPU in float16 and float32). Tiny models, no TensorFlow, no cached builds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from profile_helpers import profile_builder
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+
+import published_fit as pf  # noqa: E402
+from published_models import Build  # noqa: E402
+
+from edgekit.profile.published import Mode, PublishedRow, Selection  # noqa: E402
+
+pytestmark = pytest.mark.device
+
+SAME = {"padding": "SAME", "stride_w": 1, "stride_h": 1}
+
+
+def _net(dtype: str) -> bytes:
+    """conv3x3 -> depthwise -> conv1x1 -> add -> mean -> fully connected, on 16x16."""
+    b = profile_builder()
+    bias_dt = "int32" if dtype == "int8" else "float32"
+    x = b.tensor("input", (1, 16, 16, 8), dtype)
+    w1 = b.constant("w1", np.ones((16, 3, 3, 8), dtype))
+    y1 = b.tensor("y1", (1, 16, 16, 16), dtype)
+    b.operator("CONV_2D", [x, w1, b.constant("b1", np.zeros(16, bias_dt))], [y1], {**SAME, "fused_activation_function": "RELU6"})
+    w2 = b.constant("w2", np.ones((1, 3, 3, 16), dtype))
+    y2 = b.tensor("y2", (1, 16, 16, 16), dtype)
+    b.operator("DEPTHWISE_CONV_2D", [y1, w2, b.constant("b2", np.zeros(16, bias_dt))], [y2], {**SAME, "depth_multiplier": 1})
+    w3 = b.constant("w3", np.ones((16, 1, 1, 16), dtype))
+    y3 = b.tensor("y3", (1, 16, 16, 16), dtype)
+    b.operator("CONV_2D", [y2, w3, b.constant("b3", np.zeros(16, bias_dt))], [y3], SAME)
+    y4 = b.tensor("y4", (1, 16, 16, 16), dtype)
+    b.operator("ADD", [y3, y1], [y4])
+    y5 = b.tensor("y5", (1, 1, 1, 16), dtype)
+    b.operator("MEAN", [y4, b.constant("axes", np.array([1, 2], np.int32))], [y5], {"keep_dims": True})
+    y6 = b.tensor("y6", (1, 16), dtype)
+    b.operator("RESHAPE", [y5, b.constant("shape", np.array([1, 16], np.int32))], [y6])
+    y7 = b.tensor("y7", (1, 10), dtype)
+    b.operator("FULLY_CONNECTED", [y6, b.constant("w7", np.ones((10, 16), dtype)), b.constant("b7", np.zeros(10, bias_dt))], [y7])
+    return b.build([x], [y7])
+
+
+def _row(device: str, dtype: str, threads: int | None, delegate: str, ms: float, line: int) -> PublishedRow:
+    return PublishedRow(file="test.csv", line=line, source_url="https://example.org/x", source_date="", model="TestNet",
+                        variant="v", input_size=(16, 16), depth_multiplier=None, dtype=dtype, threads=threads,
+                        delegate=delegate, runtime="tflite", runtime_version="", device=device, clock_ghz=None,
+                        latency_ms=ms, note="")
+
+
+@pytest.fixture(scope="module")
+def rows(tmp_path_factory: pytest.TempPathFactory) -> list[pf.FitRow]:
+    d = tmp_path_factory.mktemp("fit")
+    paths = {}
+    for dt in ("float32", "int8"):
+        paths[dt] = d / f"net_{dt}.tflite"
+        paths[dt].write_bytes(_net(dt))
+    cases = [
+        ("rpi4b", "float32", 1, "xnnpack", Selection(True, "", "rpi4b", Mode.CPU, 1, True, 1.5)),
+        ("rpi4b", "int8", 4, "none", Selection(True, "", "rpi4b", Mode.CPU, 4, False, 1.5)),
+        ("rpi3b", "float32", 2, "xnnpack", Selection(True, "", "rpi3b-plus", Mode.CPU, 2, True, 1.2)),
+        ("embedded-a53", "int8", 1, "none", Selection(True, "", "coral-devboard", Mode.HOST_CPU, 1, False)),
+        ("coral-usb-desktop", "int8", 1, "edgetpu", Selection(True, "", "coral-usb-desktop", Mode.ACCELERATOR, 1, False)),
+        ("pixel4-gpu", "float32", 4, "gpu", Selection(True, "", "pixel4-gpu", Mode.ACCELERATOR, 4, False, None, True)),
+        ("pixel4-gpu", "float32", 4, "gpu", Selection(True, "", "pixel4-gpu", Mode.ACCELERATOR, 4, False, None, False)),
+    ]
+    out = []
+    for i, (device, dt, threads, delegate, sel) in enumerate(cases):
+        row = _row(device, dt, threads, delegate, 1.0 + i, i + 2)
+        out.append(pf.FitRow(row, sel, Build("test", (16, 16), dt), paths[dt]))
+    return out
+
+
+def test_the_fast_prediction_is_the_estimator(rows: list[pf.FitRow]) -> None:
+    m = pf.Model(pf.shipped())
+    rng = np.random.default_rng(1)
+    for scale in (0.0, 0.3):
+        theta = m.p.theta0() + rng.normal(0, scale, len(m.p))
+        extra = {"lanes": 16, "cache_bytes": 2000}  # a tiny cache: the Edge TPU row streams parameters
+        pred = pf.predict_rows(m, theta, rows, extra)
+        profiles = {pid: pf.profile_from_theta(m, pid, theta, extra) for pid in m.profiles}
+        assert pf.check_against_estimator(profiles, rows, pred) == []
+
+
+def test_the_jacobian_is_the_derivative(rows: list[pf.FitRow]) -> None:
+    m = pf.Model(pf.shipped())
+    a = pf.arrays_of(m, rows, 16, 2000)
+    theta = m.p.theta0() + np.random.default_rng(2).normal(0, 0.2, len(m.p))
+    jac = pf.jacobian(theta, a)
+    p0 = pf.predict(theta, a)
+    h = 1e-6
+    for j in pf.used_params(a):
+        t = theta.copy()
+        t[j] += h
+        num = (pf.predict(t, a) - p0) / h
+        np.testing.assert_allclose(num, jac[:, j], rtol=1e-3, atol=1e-6 * p0.max())
+
+
+def test_a_fit_moves_estimates_toward_the_published_figures(rows: list[pf.FitRow]) -> None:
+    m = pf.Model(pf.shipped())
+    fitter = pf.Fitter(m, rows, tpu_grid=False)
+    published = np.array([fr.row.latency_ms for fr in rows])
+    before = np.abs(np.log(fitter.predict(m.p.theta0(), {}) / published))
+    theta, extra = fitter.fit()
+    after = np.abs(np.log(fitter.predict(theta, extra) / published))
+    assert after.sum() < before.sum()

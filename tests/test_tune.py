@@ -1,0 +1,213 @@
+"""`edgekit tune`, `convert MODEL.tflite` and `convert --recipe` on tiny models built to collapse in int8.
+
+Device tests: no TensorFlow anywhere (the models are written with the flatbuffer schema, the engine is
+ai-edge-quantizer from the quantize extra), so scripts/test-device runs them in the base + quantize venv.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from tune_helpers import (
+    normal_inputs,
+    outlier_channel_model,
+    sequence_inputs,
+    sequence_model,
+    wide_softmax_model,
+    with_glitch,
+    write_case,
+)
+from verify_helpers import BLOCK_HEAVY_IMPORTS
+
+from edgekit.cli import main
+from edgekit.core.recipe import read_recipe
+from edgekit.tflite.model import load_model
+
+pytestmark = [pytest.mark.device, pytest.mark.quantize, pytest.mark.slow]
+
+
+def _tune(tmp: Path, model: Path, calib: Path, held: Path, device: str = "rpi4b", *extra: str) -> tuple[int, dict[str, Any],
+                                                                                                     str]:
+    out = tmp / f"{model.stem}_{device}.tflite"
+    res = CliRunner().invoke(main, ["tune", str(model), "--device", device, "--calibration", str(calib), "--data",
+                                    str(held), "-o", str(out), "--json", *extra])
+    return res.exit_code, json.loads(res.stdout), res.stderr
+
+
+def test_per_tensor_outlier_channel_fails_convert_check_and_tune_finds_the_fix(tmp_path: Path) -> None:
+    model, calib, held = write_case(tmp_path, "outlier", outlier_channel_model(), (1, 16))
+    out = tmp_path / "pt.tflite"
+    res = CliRunner().invoke(main, ["convert", str(model), "-o", str(out), "--per-tensor", "--calibration", str(calib),
+                                    "--data", str(held)])
+    # the check fails verify's thresholds: the file is still written, a Warning names the metric, exit 1
+    assert res.exit_code == 1, res.output
+    assert out.is_file()
+    assert "Warning: the conversion check FAILED" in res.stderr and "cosine" in res.stderr
+    assert "edgekit tune" in res.stderr
+    res = CliRunner().invoke(main, ["convert", str(model), "-o", str(out), "--per-tensor", "--calibration", str(calib),
+                                    "--data", str(held), "--force", "--allow-mismatch"])
+    assert res.exit_code == 0, res.output
+
+    code, result, _ = _tune(tmp_path, model, calib, held)
+    assert code == 0, result["why"]
+    chosen = result["chosen"]
+    assert chosen["passed"] and chosen["quant_kind"] == "int8"
+    assert "cle" in chosen["recipe"]  # cross-layer equalization moved the outlier channel's range into the next layer
+    first = result["candidates"][0]
+    assert not first["passed"] and "cosine" in first["decided_by"]
+
+
+def test_calibration_glitch_into_softmax_is_rescued(tmp_path: Path) -> None:
+    calib_x = with_glitch(normal_inputs((1, 256), 100, 200))
+    model, calib, held = write_case(tmp_path, "wide", wide_softmax_model(), (1, 256), calib_x)
+    code, result, stderr = _tune(tmp_path, model, calib, held)
+    assert code == 0, result["why"]
+    cands = {c["label"]: c for c in result["candidates"]}
+    plain, clipped = cands["ai-edge-quantizer int8 min-max"], cands["int8, percentile clipping"]
+    assert not plain["passed"] and "top1_agreement" in plain["decided_by"]  # min-max int8 collapses
+    assert clipped["mean_sqnr_db"] > plain["mean_sqnr_db"] + 3  # the percentile clip takes the glitch out of the input
+    chosen = result["chosen"]
+    assert chosen["passed"] and chosen["metrics"][0]["top1_agreement"] >= 0.85
+
+
+def test_sequence_classifier_gets_int16_where_it_needs_it(tmp_path: Path) -> None:
+    model, calib, held = write_case(tmp_path, "seq", sequence_model(), (1, 20, 8), sequence_inputs(100, 100),
+                                    held=sequence_inputs(40, 101))
+    code, result, _ = _tune(tmp_path, model, calib, held)
+    assert code == 0, result["why"]
+    plain = result["candidates"][0]
+    metrics = plain["metrics"][0]
+    assert metrics["class_positions"] == 20  # argmax agreement per timestep of [1, 20, 30]
+    assert not plain["passed"] and "top1_agreement" in plain["decided_by"]
+    chosen = result["chosen"]
+    assert chosen["int16_ops"] > 0 or chosen["float_ops"] > 0
+    # the fewest: not every op of the model
+    assert chosen["passed"] and chosen["estimated_latency_ms"] is not None
+    assert result["sensitivity"], "the per-op sensitivity that chose the ops is reported"
+
+
+def test_edge_tpu_never_gets_float_or_int16_ops(tmp_path: Path) -> None:
+    model, calib, held = write_case(tmp_path, "seq", sequence_model(), (1, 20, 8), sequence_inputs(100, 100),
+                                    held=sequence_inputs(40, 101))
+    code, result, stderr = _tune(tmp_path, model, calib, held, "coral-usb-rpi4")
+    assert code == 1
+    error_lines = [line for line in stderr.splitlines() if line.startswith("Error:")]
+    assert len(error_lines) == 1 and "no full-integer candidate passes" in error_lines[0]
+    assert result["best_failing"] is not None and result["chosen"] is None
+    for cand in result["candidates"]:
+        assert cand["int16_ops"] == 0 and cand["float_ops"] == 0 and cand["mode"] == "int8"
+    assert not (tmp_path / "seq_coral-usb-rpi4.tflite").exists()
+
+
+def test_recipe_replay_reproduces_the_tuned_model(tmp_path: Path) -> None:
+    model, calib, held = write_case(tmp_path, "seq", sequence_model(), (1, 20, 8), sequence_inputs(100, 100),
+                                    held=sequence_inputs(40, 101))
+    code, result, _ = _tune(tmp_path, model, calib, held)
+    assert code == 0
+    tuned = Path(result["output"])
+    recipe_file = Path(result["recipe_file"])
+    assert recipe_file == tuned.with_name(tuned.stem + ".recipe.json")
+    recipe = read_recipe(recipe_file)
+    assert recipe.measured["device"] == "rpi4b"
+    replay = tmp_path / "replay.tflite"
+    res = CliRunner().invoke(main, ["convert", str(model), "--recipe", str(recipe_file), "-o", str(replay)])
+    assert res.exit_code == 0, res.output
+    assert replay.read_bytes() == tuned.read_bytes()
+    # options that contradict the recipe are refused
+    res = CliRunner().invoke(main, ["convert", str(model), "--recipe", str(recipe_file), "-o", str(replay), "--force",
+                                    "--per-tensor"])
+    assert res.exit_code == 2 and "does not go with --recipe" in res.stderr
+
+
+def test_calibration_that_does_not_look_like_the_inputs_is_named(tmp_path: Path) -> None:
+    x = normal_inputs((1, 256), 60, 300)
+    model, calib, held = write_case(tmp_path, "wide", wide_softmax_model(), (1, 256), x * 0.05,
+                                    held=x * 3.0)
+    res = CliRunner().invoke(main, ["convert", str(model), "-o", str(tmp_path / "o.tflite"), "--calibration", str(calib),
+                                    "--data", str(held), "--allow-mismatch"])
+    assert res.exit_code == 0, res.output
+    assert "does not look like the inputs" in res.stderr
+    # same distribution: no warning
+    model, calib, held = write_case(tmp_path, "same", wide_softmax_model(), (1, 256), x,
+                                    held=normal_inputs((1, 256), 40, 309))
+    res = CliRunner().invoke(main, ["convert", str(model), "-o", str(tmp_path / "p.tflite"), "--calibration", str(calib),
+                                    "--data", str(held), "--allow-mismatch"])
+    assert "does not look like the inputs" not in res.stderr
+
+
+def test_float_tflite_quantizes_without_tensorflow(tmp_path: Path) -> None:
+    """The device path: `convert MODEL.tflite` with TensorFlow & co. blocked (and absent in scripts/test-device)."""
+    model, calib, held = write_case(tmp_path, "wide", wide_softmax_model(), (1, 256))
+    out = tmp_path / "q.tflite"
+    args = ["convert", str(model), "-o", str(out), "--calibration", str(calib), "--json"]
+    code = BLOCK_HEAVY_IMPORTS + textwrap.dedent(f"""
+        import json
+        from click.testing import CliRunner
+        from edgekit.cli import main
+        r = CliRunner().invoke(main, {args!r})
+        heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras", "onnx", "onnxruntime"))
+        print(json.dumps({{"exit": r.exit_code, "stdout": r.stdout, "stderr": r.stderr, "heavy": heavy}}))
+    """)
+    proc = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ), check=False)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["exit"] == 0, result["stderr"]
+    assert result["heavy"] == []
+    data = json.loads(result["stdout"])
+    assert data["engine"] == "aeq" and data["quant_kind_detected"] == "int8" and data["check"]["passed"]
+    assert load_model(out).quant_kind.value == "int8"
+    if os.environ.get("EDGEKIT_DEVICE_ENV") == "1":
+        import importlib.util
+
+        assert importlib.util.find_spec("tensorflow") is None
+
+
+def test_float16_weights_are_folded_before_quantizing(tmp_path: Path) -> None:
+    from edgekit.requant.floatmodel import fold_float16, prepare_float
+
+    model, _, _ = write_case(tmp_path, "w", wide_softmax_model(), (1, 256))
+    fm = prepare_float(model.read_bytes())
+    assert fm.folded_float16 == 0  # already float32: unchanged
+    data, folded = fold_float16(fm.data)
+    assert folded == 0 and data == fm.data
+
+
+def test_per_position_and_map_metrics() -> None:
+    from edgekit.verify.metrics import compute_metrics
+
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((4, 1, 40, 50))
+    probs = np.exp(logits) / np.exp(logits).sum(-1, keepdims=True)
+    flipped = probs.copy()
+    flipped[:, :, :10] = flipped[:, :, :10, ::-1]  # 10 of 40 timesteps get another argmax
+    m = compute_metrics("seq", probs.astype(np.float32), flipped.astype(np.float32))
+    assert m.positions == 40 and m.num_classes == 50
+    assert m.top1_agreement == pytest.approx(0.75, abs=0.03)
+
+    heat = rng.random((3, 1, 32, 32, 1)).astype(np.float32)
+    m = compute_metrics("map", heat, heat, map_threshold=0.3)
+    assert m.map_iou == 1.0 and m.map_threshold == 0.3
+    shifted = np.roll(heat, 8, axis=2)
+    assert compute_metrics("map", heat, shifted).map_iou < 0.6
+
+
+def test_tune_bundle_verifies_on_its_golden_samples(tmp_path: Path) -> None:
+    model, calib, held = write_case(tmp_path, "outlier", outlier_channel_model(), (1, 16))
+    bundle = tmp_path / "bundle"
+    code, result, _ = _tune(tmp_path, model, calib, held, "rpi4b", "--bundle", str(bundle))
+    assert code == 0 and result["bundle"] == str(bundle)
+    res = CliRunner().invoke(main, ["verify", str(bundle), "--json"])
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["passed"] is True
+    # the tuned file and the bundle's model are the same bytes
+    assert (bundle / "model.tflite").read_bytes() == Path(result["output"]).read_bytes()

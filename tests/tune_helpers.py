@@ -1,0 +1,185 @@
+"""Tiny float .tflite models built to collapse in int8, and their data: WITHOUT TensorFlow.
+
+Device-safe (numpy + the LiteRT flatbuffer schema), so the same models serve the workstation suite
+and the base + quantize venv (scripts/test-device). Each model has a known way to fail plain int8:
+
+* :func:`outlier_channel_model`: one output channel of a dense layer has weights 300x the others, so
+  PER-TENSOR int8 weights round every other channel to a few levels (per-channel is fine);
+* :func:`wide_softmax_model`: logits feed a softmax, and one value of one calibration sample is a
+  huge glitch (:func:`with_glitch`), so min-max ranges leave the normal inputs and activations a
+  handful of int8 levels (a percentile clip of the range fixes it);
+* :func:`sequence_model`: a per-timestep classifier [1, 20, 30] with one hidden unit that swings by
+  hundreds and feeds every class logit alike: a large offset softmax ignores but int8 must spend
+  its 256 levels on, so the class differences drown in rounding unless the hidden layer, the
+  logits and the softmax get int16 (or float).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class GraphBuilder:
+    """Append FULLY_CONNECTED / SOFTMAX ops to a float32 graph and serialise it."""
+
+    def __init__(self, input_shape: list[int], name: str = "input") -> None:
+        from edgekit.tflite import _schema as S
+
+        self.S = S
+        self.buffers: list[Any] = [self._buffer(None)]
+        self.tensors: list[Any] = []
+        self.ops: list[Any] = []
+        self.codes: dict[int, int] = {}
+        self.input = self._tensor(name, input_shape, None)
+        self.current = self.input
+        self.shape = list(input_shape)
+
+    def _buffer(self, data: bytes | None) -> Any:
+        b = self.S.BufferT()
+        b.data = list(data) if data else None
+        return b
+
+    def _tensor(self, name: str, shape: list[int], data: np.ndarray | None) -> int:
+        t = self.S.TensorT()
+        t.name = name
+        t.shape = list(shape)
+        t.shapeSignature = list(shape)
+        t.type = self.S.TensorType.FLOAT32
+        self.buffers.append(self._buffer(None if data is None else np.asarray(data, np.float32).tobytes()))
+        t.buffer = len(self.buffers) - 1
+        self.tensors.append(t)
+        return len(self.tensors) - 1
+
+    def _code(self, builtin: int) -> int:
+        if builtin not in self.codes:
+            self.codes[builtin] = len(self.codes)
+        return self.codes[builtin]
+
+    def dense(self, weights: np.ndarray, bias: np.ndarray, relu: bool = False, name: str = "") -> GraphBuilder:
+        S = self.S
+        out_shape = self.shape[:-1] + [int(weights.shape[0])]
+        n = len(self.ops)
+        w = self._tensor(f"{name or 'dense'}{n}/weights", list(weights.shape), weights)
+        b = self._tensor(f"{name or 'dense'}{n}/bias", list(bias.shape), bias)
+        out = self._tensor(f"{name or 'dense'}{n}/out", out_shape, None)
+        op = S.OperatorT()
+        op.opcodeIndex = self._code(S.BuiltinOperator.FULLY_CONNECTED)
+        op.inputs = [self.current, w, b]
+        op.outputs = [out]
+        op.builtinOptionsType = S.BuiltinOptions.FullyConnectedOptions
+        opts = S.FullyConnectedOptionsT()
+        opts.fusedActivationFunction = S.ActivationFunctionType.RELU if relu else S.ActivationFunctionType.NONE
+        opts.keepNumDims = len(self.shape) > 2
+        op.builtinOptions = opts
+        self.ops.append(op)
+        self.current, self.shape = out, out_shape
+        return self
+
+    def softmax(self, name: str = "probs") -> GraphBuilder:
+        S = self.S
+        out = self._tensor(name, list(self.shape), None)
+        op = S.OperatorT()
+        op.opcodeIndex = self._code(S.BuiltinOperator.SOFTMAX)
+        op.inputs = [self.current]
+        op.outputs = [out]
+        op.builtinOptionsType = S.BuiltinOptions.SoftmaxOptions
+        opts = S.SoftmaxOptionsT()
+        opts.beta = 1.0
+        op.builtinOptions = opts
+        self.ops.append(op)
+        self.current = out
+        return self
+
+    def build(self) -> bytes:
+        import flatbuffers
+
+        S = self.S
+        sg = S.SubGraphT()
+        sg.name = "main"
+        sg.tensors = self.tensors
+        sg.inputs = [self.input]
+        sg.outputs = [self.current]
+        sg.operators = self.ops
+        codes = []
+        for builtin, _ in sorted(self.codes.items(), key=lambda kv: kv[1]):
+            code = S.OperatorCodeT()
+            code.builtinCode = builtin
+            code.deprecatedBuiltinCode = builtin
+            code.version = 1
+            codes.append(code)
+        model = S.ModelT()
+        model.version = 3
+        model.description = "edgekit tune test model"
+        model.operatorCodes = codes
+        model.subgraphs = [sg]
+        model.buffers = self.buffers
+        builder = flatbuffers.Builder(1024)
+        builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
+        return bytes(builder.Output())
+
+
+def outlier_channel_model(seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    w1 = rng.standard_normal((32, 16)).astype(np.float32) * 0.3
+    w1[0] *= 300.0  # the outlier channel
+    b1 = rng.standard_normal(32).astype(np.float32) * 0.1
+    w2 = rng.standard_normal((8, 32)).astype(np.float32) * 0.3
+    w2[:, 0] /= 300.0  # the next layer scales it back: the float function is ordinary
+    return GraphBuilder([1, 16]).dense(w1, b1, relu=True).dense(w2, np.zeros(8, np.float32), name="out").build()
+
+
+WIDE_FEATURES = 256
+
+
+def wide_softmax_model(seed: int = 0) -> bytes:
+    rng = np.random.default_rng(seed)
+    w1 = rng.standard_normal((24, WIDE_FEATURES)).astype(np.float32) * 0.1
+    w2 = rng.standard_normal((10, 24)).astype(np.float32) * 0.6
+    return (GraphBuilder([1, WIDE_FEATURES]).dense(w1, np.zeros(24, np.float32), relu=True)
+            .dense(w2, np.zeros(10, np.float32), name="logits").softmax().build())
+
+
+def sequence_model(seed: int = 0, steps: int = 20, classes: int = 30) -> bytes:
+    rng = np.random.default_rng(seed)
+    w1 = rng.standard_normal((32, 8)).astype(np.float32) * 0.5
+    w1[1] = 0.0
+    w1[1, 0] = 1.0  # hidden unit 1 passes feature 0 (a loudness-like input that swings by hundreds) ...
+    w1[:, 0][np.arange(32) != 1] = 0.0
+    w2 = np.clip(rng.standard_normal((classes, 32)) * 0.3, -0.9, 0.9).astype(np.float32)
+    w2[:, 1] = 1.0  # ... into every class logit alike (an offset softmax ignores; exact in int8 weights)
+    return (GraphBuilder([1, steps, 8]).dense(w1, np.zeros(32, np.float32), relu=True)
+            .dense(w2, np.zeros(classes, np.float32), name="logits").softmax().build())
+
+
+def sequence_inputs(count: int, seed: int, steps: int = 20) -> np.ndarray:
+    """Per-timestep features; feature 0 is loud (hundreds), the others ordinary."""
+    x = normal_inputs((1, steps, 8), count, seed)
+    x[..., 0] = np.abs(x[..., 0]) * 150.0
+    return x
+
+
+def normal_inputs(shape: tuple[int, ...], count: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal((count, *shape)).astype(np.float32)
+
+
+def with_glitch(x: np.ndarray, value: float = 400.0) -> np.ndarray:
+    """A copy where ONE value of one sample is huge (a sensor glitch in the calibration set)."""
+    y = x.copy()
+    y[7, ..., 3] = value
+    return y
+
+
+def write_case(tmp: Path, name: str, model: bytes, shape: tuple[int, ...], calib: np.ndarray | None = None,
+               seed: int = 0, held: np.ndarray | None = None) -> tuple[Path, Path, Path]:
+    """model.tflite + calib.npy + heldout.npy in ``tmp``; returns their paths."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    model_path = tmp / f"{name}.tflite"
+    model_path.write_bytes(model)
+    calib_path, held_path = tmp / f"{name}_calib.npy", tmp / f"{name}_heldout.npy"
+    # data seeds apart from the models' weight seeds (the same seed would draw an input equal to a weight row)
+    np.save(calib_path, normal_inputs(shape, 100, seed + 100) if calib is None else calib)
+    np.save(held_path, normal_inputs(shape, 40, seed + 101) if held is None else held)
+    return model_path, calib_path, held_path
