@@ -172,6 +172,29 @@ def lstm_state_model(path: Path, cell: str = "LSTM") -> Path:
     return path
 
 
+def sample_rate_branch_model(path: Path) -> Path:
+    """Silero VAD v6's shape: ``x`` [1, 4] and ``state`` [1, 3] in, ``y`` and ``stateN`` out, and a scalar int64
+    ``sr`` that picks a branch (``If sr == 16000``): convert fixes ``sr`` from the data, so the .tflite has no such
+    input."""
+    onnx = _onnx()
+    h, T = onnx.helper, onnx.TensorProto
+    then_graph = h.make_graph([h.make_node("Relu", ["x"], ["t"])], "then", [],
+                              [h.make_tensor_value_info("t", T.FLOAT, [1, 4])])
+    else_graph = h.make_graph([h.make_node("Neg", ["x"], ["e"])], "else", [],
+                              [h.make_tensor_value_info("e", T.FLOAT, [1, 4])])
+    model = _model(
+        [h.make_node("Equal", ["sr", "k16"], ["is16"]),
+         h.make_node("If", ["is16"], ["y"], then_branch=then_graph, else_branch=else_graph),
+         h.make_node("Add", ["state", "half"], ["s1"]), h.make_node("Tanh", ["s1"], ["stateN"])],
+        [h.make_tensor_value_info("x", T.FLOAT, [1, 4]), h.make_tensor_value_info("state", T.FLOAT, [1, 3]),
+         h.make_tensor_value_info("sr", T.INT64, [])],
+        [h.make_tensor_value_info("y", T.FLOAT, [1, 4]), h.make_tensor_value_info("stateN", T.FLOAT, [1, 3])],
+        [_init("k16", np.array(16000, np.int64)), _init("half", np.full((1, 3), 0.5, np.float32))],
+    )
+    onnx.save(model, str(path))
+    return path
+
+
 def contrib_op_model(path: Path) -> Path:
     """A model with an onnxruntime contrib op (com.microsoft), as onnxruntime's quantize_dynamic leaves them."""
     onnx = _onnx()

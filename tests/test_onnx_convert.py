@@ -22,7 +22,12 @@ onnx = pytest.importorskip("onnx")
 if not available("onnx2tf"):  # find_spec only: importing onnx2tf costs seconds
     pytest.skip("onnx2tf is not installed", allow_module_level=True)
 
-from onnx_helpers import kitchen_sink_model, lppool_model, two_input_model  # noqa: E402
+from onnx_helpers import (  # noqa: E402
+    kitchen_sink_model,
+    lppool_model,
+    sample_rate_branch_model,
+    two_input_model,
+)
 
 from edgekit.core.shapes import ShapeRequest, resolve_shapes  # noqa: E402
 from edgekit.data import permute_samples  # noqa: E402
@@ -167,6 +172,30 @@ def test_int8_end_to_end_from_the_saved_model(kitchen: SourceModel, tmp_path: Pa
     assert ref_source.saved_model_dir is None
 
 
+def test_float_output_is_the_checked_float_tflite(kitchen: SourceModel, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """--quantize none ships the .tflite the onnxruntime check ran on; the SavedModel is not converted again."""
+    from dataclasses import replace
+
+    from edgekit.core.quant import QuantizeMode
+    from edgekit.host.convert import pipeline
+    from edgekit.host.convert.config import ConvertConfig
+
+    assert kitchen.float_tflite is not None and kitchen.float_tflite.is_file()
+    source = replace(kitchen, cleanup=None, notes=list(kitchen.notes))  # the session fixture keeps its files
+    monkeypatch.setattr(pipeline, "load_source", lambda *args, **kwargs: source)
+
+    def second_conversion(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("the float SavedModel was converted a second time")
+
+    monkeypatch.setattr(pipeline, "convert", second_conversion)
+    out = tmp_path / "kitchen_float.tflite"
+    result = pipeline.run_convert(ConvertConfig(model=kitchen.path, output=out, quantize=QuantizeMode.NONE,
+                                                golden_samples=2))
+    assert out.read_bytes() == kitchen.float_tflite.read_bytes()
+    assert any("not converted a second time" in n for n in result.notes)
+
+
 def test_two_inputs_int64_keep_nchw_npz_calibration_and_bundle(onnx_models: Path) -> None:
     path = two_input_model(onnx_models / "two.onnx")
     rng = np.random.default_rng(4)
@@ -190,6 +219,30 @@ def test_two_inputs_int64_keep_nchw_npz_calibration_and_bundle(onnx_models: Path
     verified = CliRunner().invoke(main, ["verify", str(path), str(out), "--data", str(calib)])
     assert verified.exit_code == 0, verified.output
     assert "layout read from two.tflite" in verified.output
+
+
+def test_verify_feeds_onnxruntime_the_input_convert_fixed(onnx_models: Path) -> None:
+    """Silero VAD's `sr`: convert fixes it from the data (the .tflite has no such input); verify, stateful too,
+    feeds onnxruntime its value from --data or from the bundle manifest, and says what it needs without them."""
+    path = sample_rate_branch_model(onnx_models / "vad_like.onnx")
+    rng = np.random.default_rng(5)
+    calib = onnx_models / "vad_like_calib.npz"
+    np.savez(calib, x=rng.standard_normal((8, 1, 4)).astype(np.float32),
+             state=rng.standard_normal((8, 1, 3)).astype(np.float32), sr=np.full(8, 16000, np.int64))
+    out, bundle = onnx_models / "vad_like.tflite", onnx_models / "vad_like_bundle"
+    result = CliRunner().invoke(main, ["convert", str(path), "-o", str(out), "--quantize", "none",
+                                       "--calibration", str(calib), "--bundle", str(bundle)])
+    assert result.exit_code == 0, result.output
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["conversion"]["frozen_inputs"] == {"sr": {"value": 16000, "dtype": "int64"}}
+    for args in (["--data", str(calib)], ["--data", str(calib), "--stateful", "--samples", "6"]):
+        verified = CliRunner().invoke(main, ["verify", str(path), str(out), *args])
+        assert verified.exit_code == 0, verified.output
+        assert "input 'sr' is fixed in vad_like.tflite" in verified.output
+    from_manifest = CliRunner().invoke(main, ["verify", str(path), str(bundle / "model.tflite")])
+    assert from_manifest.exit_code == 0, from_manifest.output
+    missing = CliRunner().invoke(main, ["verify", str(path), str(out)])
+    assert missing.exit_code == 2 and "Input 'sr'" in missing.output and "--data" in missing.output
 
 
 def test_unsupported_op_is_exit_3_with_one_paragraph(onnx_models: Path) -> None:

@@ -34,9 +34,13 @@ def _f(*shape: int) -> np.ndarray:
 
 
 def _case(op: str, inputs: dict[str, np.ndarray], consts: dict[str, np.ndarray] | None = None, opset: int = 17,
-          n_out: int = 1, **attrs: Any) -> tuple[Any, dict[str, np.ndarray]]:
+          n_out: int = 1, order: list[str] | None = None, extra: dict[str, np.ndarray] | None = None,
+          **attrs: Any) -> tuple[Any, dict[str, np.ndarray]]:
+    """A one-node model: ``inputs`` (and ``extra``) are graph inputs, ``consts`` initializers; the node reads them
+    in ``order`` (default: inputs, then consts)."""
     consts = consts or {}
-    names = [*inputs, *consts]
+    inputs = {**inputs, **(extra or {})}
+    names = order or [*inputs, *consts]
     outs = [f"y{i}" for i in range(n_out)]
     node = h.make_node(op, names, outs, **attrs)
     graph = h.make_graph([node], "g", [h.make_tensor_value_info(k, h.np_dtype_to_tensor_dtype(v.dtype), v.shape)
@@ -99,6 +103,56 @@ CASES = {
     "rnn-relu-clip": lambda: _case("RNN", {"x": _f(4, 1, 2)}, {"W": _f(1, 3, 2), "R": _f(1, 3, 3)}, hidden_size=3,
                                    activations=["Relu"], clip=0.5),
 }
+
+
+def _grid(*shape: int) -> np.ndarray:
+    return RNG.uniform(-1.3, 1.3, shape).astype(np.float32)  # beyond [-1, 1]: the padding rules matter
+
+
+# against the ONNX reference implementation (the standard's semantics; newer opsets than onnxruntime may run)
+REFERENCE_CASES = {
+    "dft-rfft-onesided": lambda: _case("DFT", {"x": _f(2, 6, 1)}, onesided=1, axis=1),
+    "dft-inverse-complex-opset20-axis": lambda: _case("DFT", {"x": _f(2, 5, 3, 2)},
+                                                      {"n": np.array(4, np.int64), "a": np.array(-3, np.int64)},
+                                                      opset=20, inverse=1),
+    "dft-irfft": lambda: _case("DFT", {"x": _f(1, 5, 2)}, {"n": np.array(8, np.int64)}, inverse=1, onesided=1),
+    "stft-window": lambda: _case("STFT", {"x": _f(1, 32, 1)},
+                                 {"step": np.array(4, np.int64), "w": np.hanning(8).astype(np.float32)}),
+    "col2im-strided-padded": lambda: _case("Col2Im", {"x": _f(1, 2 * 4, 9)},
+                                           {"img": np.array([5, 5], np.int64), "blk": np.array([2, 2], np.int64)},
+                                           strides=[2, 2], pads=[1, 1, 1, 1], opset=18),
+    "gridsample-bilinear-reflection": lambda: _case("GridSample", {"x": _f(1, 2, 4, 5), "g": _grid(1, 3, 6, 2)},
+                                                    mode="linear", padding_mode="reflection", opset=20),
+    "gridsample-bicubic-border-aligned": lambda: _case("GridSample", {"x": _f(2, 1, 5, 4), "g": _grid(2, 4, 3, 2)},
+                                                       mode="cubic", padding_mode="border", align_corners=1,
+                                                       opset=20),
+    "gridsample-nearest-zeros-3d": lambda: _case("GridSample", {"x": _f(1, 2, 3, 4, 5), "g": _grid(1, 2, 3, 4, 3)},
+                                                 mode="nearest", padding_mode="zeros", opset=20),
+    "resize-sizes-not-larger": lambda: _case("Resize", {"x": _f(1, 1, 4, 6)},
+                                             {"roi": np.zeros(0, np.float32), "scales": np.zeros(0, np.float32),
+                                              "sizes": np.array([7, 8], np.int64)},
+                                             mode="linear", axes=[2, 3], keep_aspect_ratio_policy="not_larger",
+                                             opset=18),
+    "mod-fmod-mixed-signs": lambda: _case("Mod", {"a": _f(3, 4) * 5, "b": _f(3, 4) + 0.5}, fmod=1),
+    "flatten-minus-rank": lambda: _case("Flatten", {"x": _f(2, 3, 4)}, axis=-3),
+    "space-to-depth-crd": lambda: _case("SpaceToDepth", {"x": _f(1, 2, 4, 6)}, blocksize=2, mode="CRD", opset=25),
+    "pad-value-from-an-input": lambda: _case("Pad", {"x": _f(2, 3)}, {"p": np.array([1, 0, 0, 2], np.int64)},
+                                             order=["x", "p", "v"], extra={"v": np.array(-2.5, np.float32)}),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFERENCE_CASES))
+def test_lowering_matches_the_onnx_reference(name: str) -> None:
+    import tensorflow as tf
+    from onnx.reference import ReferenceEvaluator
+
+    model, feeds = REFERENCE_CASES[name]()
+    want = ReferenceEvaluator(model).run(None, feeds)
+    env = run_graph(model, {k: tf.constant(v) for k, v in feeds.items()}, model.opset_import[0].version)
+    for out, expected in zip(model.graph.output, want, strict=True):
+        got = np.asarray(env[out.name])
+        assert got.shape == expected.shape, out.name
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=5e-5, err_msg=f"{name}: {out.name}")
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -189,6 +189,41 @@ def test_token_ids_through_an_embedding_are_data_not_a_shape() -> None:
     assert params.shape_inputs(onnx.shape_inference.infer_shapes(model)) == {}
 
 
+def test_an_input_an_if_branch_reads_by_name_is_followed() -> None:
+    """An expanded AffineGrid: the size input reaches ConstantOfShape through an If whose branches read it from
+    the outer scope (not as a node input)."""
+    then_graph = h.make_graph([h.make_node("Identity", ["size"], ["t"])], "then", [],
+                              [h.make_tensor_value_info("t", T.INT64, [2])])
+    else_graph = h.make_graph([h.make_node("Neg", ["size"], ["e"])], "else", [],
+                              [h.make_tensor_value_info("e", T.INT64, [2])])
+    model = _model([h.make_node("If", ["flag"], ["dims"], then_branch=then_graph, else_branch=else_graph),
+                    h.make_node("ConstantOfShape", ["dims"], ["zeros"]),
+                    h.make_node("Add", ["x", "zeros"], ["y"])],
+                   [h.make_tensor_value_info("x", T.FLOAT, [2, 3]), h.make_tensor_value_info("size", T.INT64, [2])],
+                   [h.make_tensor_value_info("y", T.FLOAT, None)],
+                   [numpy_helper.from_array(np.array(True), "flag")])
+    model = onnx.shape_inference.infer_shapes(model)
+    assert params.shape_inputs(model) == {"size": "ConstantOfShape input 0"}
+
+
+def test_inputs_with_a_zero_size_dimension_are_empty_constants() -> None:
+    """ReduceSum with an empty `axes` input (shape [0]: reduce everything): the input holds no values."""
+    from edgekit.host.onnx.graph import empty_inputs, graph_inputs
+
+    model = _model([h.make_node("ReduceSum", ["x", "axes"], ["y"], keepdims=1)],
+                   [h.make_tensor_value_info("x", T.FLOAT, [3, 2]), h.make_tensor_value_info("axes", T.INT64, [0])],
+                   [h.make_tensor_value_info("y", T.FLOAT, None)])
+    found = empty_inputs(model)
+    assert list(found) == ["axes"] and found["axes"].shape == (0,) and found["axes"].dtype == np.int64
+    frozen, notes = params.freeze_empty_inputs(model)
+    assert [i.name for i in graph_inputs(frozen)] == ["x"] and "zero-size" in notes[0]
+    x = _x(3, 2)
+    np.testing.assert_allclose(_run(frozen, {"x": x})[0], x.sum(keepdims=True), rtol=1e-6)
+    dynamic = _model([h.make_node("Relu", ["x"], ["y"])], [h.make_tensor_value_info("x", T.FLOAT, ["n", 0])],
+                     [h.make_tensor_value_info("y", T.FLOAT, None)])
+    assert empty_inputs(dynamic) == {}  # a symbolic dim: its size is the user's to give
+
+
 def test_shape_setting_inputs_are_frozen_from_constant_data() -> None:
     model = _model([h.make_node("Reshape", ["x", "shape"], ["y"])],
                    [h.make_tensor_value_info("x", T.FLOAT, [2, 6]), h.make_tensor_value_info("shape", T.INT64, [2])],

@@ -137,7 +137,7 @@ def verify(
 
         recipe = recipe_from(preprocess_args) if custom_recipe else None
         source = load_original(model, ShapeRequest.from_texts(input_shapes, batch), keep_nchw, debug=is_debug(),
-                               converted=None if explain else converted)
+                               converted=None if explain else converted, data=data)
         try:
             if stateful:
                 from edgekit.host.verify.stateful import verify_stateful

@@ -218,6 +218,13 @@ def _run(config: ConvertConfig) -> ConvertResult:
                 data = apply_recipe(float_data, config.recipe, feeds_in_model_order(float_data, samples), cache,
                                     config.debug)
                 kept = list(config.recipe.float_ops)
+            elif (config.quantize is QuantizeMode.NONE and prune_report is None and not config.keep_float
+                    and source.float_tflite is not None and Path(source.float_tflite).is_file()):
+                # the float .tflite the ONNX backend made from this SavedModel with the same (default) converter
+                # settings, which convert's check ran on: shipped as it is instead of converting a second time
+                data, kept = Path(source.float_tflite).read_bytes(), list[str]()
+                notes.append("float32: the .tflite the ONNX backend made (and the onnxruntime check ran on), not "
+                             "converted a second time")
             else:
                 data, kept = convert(source.saved_model_dir, config.quantize, config.resolved_io_type,
                                      config.per_tensor, samples, config.keep_float, config.debug)

@@ -12,6 +12,8 @@ from itertools import permutations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edgekit.core.shapes import InputDims
 from edgekit.deps import require
 from edgekit.errors import InputError, ModelFormatError
@@ -97,6 +99,21 @@ def graph_inputs(model: Any) -> list[InputDims]:
                                    hint="Use float, integer or bool inputs.")
         result.append(InputDims(value.name, tuple(dims), dtype, tuple(labels)))
     return result
+
+
+def empty_inputs(model: Any) -> dict[str, np.ndarray]:
+    """Inputs with a zero-size dimension (all dims fixed): they hold no values, so each is a constant empty array."""
+    initializers = {t.name for t in model.graph.initializer}
+    found = {}
+    for value in model.graph.input:
+        tensor_type = value.type.tensor_type
+        dims = list(tensor_type.shape.dim)
+        dtype = ONNX_DTYPES.get(tensor_type.elem_type)
+        if value.name in initializers or not dims or dtype is None:
+            continue
+        if all(d.HasField("dim_value") for d in dims) and any(d.dim_value == 0 for d in dims):
+            found[value.name] = np.zeros([int(d.dim_value) for d in dims], dtype=np.dtype(dtype))
+    return found
 
 
 def fix_input_shapes(model: Any, shapes: Mapping[str, tuple[int, ...]], notes: list[str] | None = None) -> Any:

@@ -70,6 +70,7 @@ from edgekit.host.onnx.graph import (
 )
 from edgekit.host.onnx.reference import OrtRunner, make_reference_runner
 from edgekit.host.onnx.repair import Repair, RepairContext, run_repairs
+from edgekit.host.onnx.repair.params import freeze_empty_inputs
 from edgekit.host.source_model import LoadOptions, SourceModel
 
 CALIBRATION_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.npy"
@@ -267,9 +268,10 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
     opts = options or LoadOptions()
     path = Path(path)
     model = read_onnx(path)
-    inputs = graph_inputs(model)
-    if not inputs:
+    if not graph_inputs(model):
         raise ModelFormatError(f"{path.name} has no inputs.", hint="Export the model with its real inputs.")
+    model, empty_notes = freeze_empty_inputs(model)
+    inputs = graph_inputs(model)
     unknown_keep = sorted(set(opts.keep_nchw) - {i.name for i in inputs})
     if unknown_keep:
         raise UsageError(f"--keep-nchw names {', '.join(unknown_keep)}, which the model does not have.",
@@ -279,11 +281,17 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
     if foreign is not None:  # no backend converts these: say so before reading data or converting anything
         raise foreign
     resolved, notes = resolve_shapes(inputs, opts.shapes)
+    notes[:0] = empty_notes
     shapes = {r.name: r.shape for r in resolved}
-    if opts.check_data is not None and opts.check_inputs is None:
+    if opts.check_data is not None and opts.check_inputs is None and inputs:
         opts = replace(opts, check_inputs=_read_check_data(inputs, shapes, opts))
     unfrozen = fix_input_shapes(model, shapes, notes)
     fixed, inputs, frozen = _freeze_shape_inputs(unfrozen, inputs, opts, notes)
+    if not inputs:
+        raise ModelFormatError(
+            f"Every input of {path.name} is empty (a zero-size dimension) or fixed from your data: the model "
+            "computes a constant, and a .tflite without inputs is nothing to run.",
+            hint="Give the real input shapes with --input-shape, or re-export the model with non-empty inputs.")
     work_dir = Path(tempfile.mkdtemp(prefix="edgekit-onnx-"))
 
     def cleanup() -> None:
@@ -299,6 +307,9 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
         common_repairs = run_repairs(common, context, COMMON_REPAIRS)
         source = _convert_with_backends(path, order, common, common_repairs, context, inputs, shapes, output_names,
                                         fixed, reference, opts, notes, origins, work_dir)
+        if frozen and source.conversion is not None:  # verify feeds them to onnxruntime (the .tflite has none)
+            source.conversion["frozen_inputs"] = {n: {"value": np.asarray(v).tolist(), "dtype": str(np.asarray(v).dtype)}
+                                                  for n, v in frozen.items()}
     except BaseException:
         cleanup()
         raise

@@ -191,12 +191,15 @@ def _settle_layouts(in_specs: list[TensorSpec], out_specs: list[TensorSpec], amb
 
 def load_onnx_reference(path: Path, options: LoadOptions, converted: Path) -> SourceModel:
     """onnxruntime for the ONNX model + the layout of ``converted``; no onnx2tf, no SavedModel."""
+    from edgekit.host.onnx.repair.params import freeze_empty_inputs
     from edgekit.tflite.model import load_model
 
     path = Path(path)
-    model = read_onnx(path)
+    model, notes_empty = freeze_empty_inputs(read_onnx(path))  # as convert does: empty inputs are constants
     inputs = graph_inputs(model)
     tflite = load_model(converted)
+    fixed_values = _frozen_inputs(path, inputs, tflite, options, Path(converted))
+    inputs = [i for i in inputs if i.name not in fixed_values]
     # Symbolic dims not given with --input-shape: the converted model has them fixed already.
     matched, _ = _match("input", [i.name for i in inputs], tflite)
     guessed = dict(options.shapes.input_shapes)
@@ -209,10 +212,15 @@ def load_onnx_reference(path: Path, options: LoadOptions, converted: Path) -> So
                 guessed[inp.name] = dims
     request = replace(options.shapes, input_shapes=tuple(guessed.items()))
     resolved, notes = resolve_shapes(inputs, request)
+    notes[:0] = notes_empty + [f"input '{n}' is fixed in {Path(converted).name} (convert froze it); onnxruntime is "
+                               f"fed {np.array2string(v.reshape(-1)[:8], separator=',')}" for n, v in fixed_values.items()]
     shapes = {r.name: r.shape for r in resolved}
     fixed_model = fix_input_shapes(model, shapes, notes)
-    session, output_names = make_reference_runner(fixed_model.SerializeToString(), path.name)
-    runner = OrtRunner(session, output_names)
+    try:
+        session, output_names = make_reference_runner(fixed_model.SerializeToString(), path.name)
+    except ModelFormatError:  # the fixed dims contradict a branch the frozen input does not take (Silero VAD v6)
+        session, output_names = make_reference_runner(model.SerializeToString(), path.name)
+    runner = OrtRunner(session, output_names, fixed_values)
     zeros = {i.name: np.zeros(shapes[i.name], dtype=np.dtype(i.dtype)) for i in inputs}
     ref = runner(zeros)
     in_tensors, note_in = _match("input", [i.name for i in inputs], tflite)
@@ -227,6 +235,66 @@ def load_onnx_reference(path: Path, options: LoadOptions, converted: Path) -> So
         in_specs, out_specs = _settle_layouts(in_specs, out_specs, ambiguous, runner, Path(converted), notes)
     notes.append(f"reference: {path.name} in onnxruntime; layout read from {Path(converted).name}")
     return SourceModel(path=path, format=SourceFormat.ONNX, inputs=in_specs, outputs=out_specs, run=runner, notes=notes)
+
+
+def _frozen_inputs(path: Path, inputs: list[Any], tflite: Any, options: LoadOptions,
+                   converted: Path) -> dict[str, np.ndarray]:
+    """The ONNX inputs the .tflite does not have (convert fixed them from the data: Silero VAD's `sr`), with their
+    values: from the bundle manifest next to the .tflite, else from --data (the same in every sample)."""
+    sigs = [s for s in tflite.signatures if s.subgraph_index == 0]
+    if not sigs or len(tflite.inputs) >= len(inputs):
+        return {}
+    absent = [i for i in inputs if signature_key(i.name) not in sigs[0].inputs]
+    if len(inputs) - len(absent) != len(tflite.inputs):
+        return {}  # not a frozen-input model; _match says what does not fit
+    recorded = _recorded_frozen_inputs(converted)
+    values: dict[str, np.ndarray] = {}
+    for inp in absent:
+        entry = recorded.get(inp.name)
+        if isinstance(entry, dict) and "value" in entry:
+            values[inp.name] = np.asarray(entry["value"], dtype=entry.get("dtype", inp.dtype))
+            continue
+        value = _constant_from_data(inp, options.check_data)
+        if value is None:
+            raise DataError(
+                f"Input '{inp.name}' of {path.name} is not an input of {converted.name}: convert fixed it from the "
+                "data (it sets a shape or picks a branch), and verify needs its value for onnxruntime.",
+                hint=f"Give the data you converted with: --data FILE.npz with a key '{inp.name}' (or verify the "
+                     "bundle folder of `edgekit convert --bundle`, whose manifest records it).")
+        values[inp.name] = value
+    return values
+
+
+def _recorded_frozen_inputs(converted: Path) -> dict[str, Any]:
+    """``conversion.frozen_inputs`` of the bundle manifest next to the .tflite ({} when there is none)."""
+    import json
+
+    path = converted.parent / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, ValueError):
+        return {}
+    conversion = manifest.get("conversion") if isinstance(manifest, dict) else None
+    recorded = conversion.get("frozen_inputs") if isinstance(conversion, dict) else None
+    return recorded if isinstance(recorded, dict) else {}
+
+
+def _constant_from_data(inp: Any, data: Path | None) -> np.ndarray | None:
+    """The value of ``inp`` in a .npz of samples, if every sample has the same one (None when absent)."""
+    if data is None or Path(data).suffix.lower() != ".npz" or not Path(data).is_file():
+        return None
+    with np.load(data, allow_pickle=False) as loaded:
+        if inp.name not in loaded.files:
+            return None
+        arr = np.asarray(loaded[inp.name])
+    rank = len(inp.dims)
+    samples = arr.reshape((1, *arr.shape)) if arr.ndim == rank else arr
+    first = samples[0]
+    if any(not np.array_equal(s, first) for s in samples[1:]):
+        raise DataError(f"{Path(data).name}: '{inp.name}' differs between samples, but the converted model has it "
+                        "fixed (convert froze it because it was the same in every sample it read).",
+                        hint="Verify with the data the model was converted with, or convert again.")
+    return first.astype(np.dtype(inp.dtype))
 
 
 def _unpermute(dims: tuple[int | None, ...], converted: tuple[int, ...]) -> tuple[int, ...] | None:

@@ -51,13 +51,15 @@ def _shifted(spec: TensorSpec) -> tuple[int, ...]:
 
 
 def load_original(path: Path, shapes: ShapeRequest | None = None, keep_nchw: Sequence[str] = (), debug: bool = False,
-                  converted: Path | None = None) -> SourceModel:
+                  converted: Path | None = None, data: Path | None = None) -> SourceModel:
     """The ORIGINAL model (format detected from the path), as verify's reference.
 
     The shape options must be the ones given to `edgekit convert`. With
     ``converted``, an ONNX model is read by :func:`edgekit.host.onnx.reference.load_onnx_reference`
     (onnxruntime + the layout of that .tflite; no second onnx2tf run); otherwise
-    through the convert loaders (``--explain`` needs the SavedModel they make).
+    through the convert loaders (``--explain`` needs the SavedModel they make). ``data`` (verify's --data) gives
+    the values of ONNX inputs convert fixed from its data (the .tflite has no such input), when no bundle
+    manifest next to the .tflite records them.
     """
     from edgekit.host.convert.loaders import load_source
     from edgekit.host.convert.tf_util import native_quiet, quiet_tf
@@ -69,7 +71,7 @@ def load_original(path: Path, shapes: ShapeRequest | None = None, keep_nchw: Seq
     if fmt is SourceFormat.ONNX and converted is not None:
         from edgekit.host.onnx.reference import load_onnx_reference
 
-        return load_onnx_reference(Path(path), options, Path(converted))
+        return load_onnx_reference(Path(path), dataclasses.replace(options, check_data=data), Path(converted))
     quiet_tf(debug)
     with native_quiet(debug):  # TensorFlow's C++ start-up lines go to fd 2 directly
         return load_source(Path(path), options)

@@ -10,6 +10,6 @@ with the same signature as the onnx2tf backend's (keys = the ONNX names), so
 edgekit's quantization and checks take it unchanged.
 
 Modules: :mod:`.graph` (the walk over the graph, constants, errors),
-:mod:`.ops_math`, :mod:`.ops_nn`, :mod:`.ops_shape`, :mod:`.ops_rnn` (the op
+:mod:`.ops_math`, :mod:`.ops_nn`, :mod:`.ops_shape`, :mod:`.ops_rnn`, :mod:`.ops_signal` (the op
 table), :mod:`.convert` (the worker entry point).
 """

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.host.onnx.lower import ops_math, ops_nn, ops_rnn, ops_shape
+from edgekit.host.onnx.lower import ops_math, ops_nn, ops_rnn, ops_shape, ops_signal
 from edgekit.host.onnx.lower.base import OPS, RANDOM_OPS, Node, OpFn, Unsupported, Value
 
-_LOADED = (ops_math, ops_nn, ops_rnn, ops_shape)  # importing them fills OPS
+_LOADED = (ops_math, ops_nn, ops_rnn, ops_shape, ops_signal)  # importing them fills OPS
 
 
 def load_ops() -> dict[str, OpFn]:

@@ -236,7 +236,8 @@ def _mod(node: Node) -> list[Value]:
     tf = _tf()
     a, b = node.t(0), node.t(1)
     if int(node.attr("fmod", 0)):
-        return [tf.math.truncatemod(a, b)]
+        # C's fmod (the sign of the dividend) with TFLite's FLOOR_MOD builtin: sign(a) * (|a| mod |b|)
+        return [tf.sign(a) * tf.math.floormod(tf.abs(a), tf.abs(b))]
     return [tf.math.floormod(a, b)]
 
 

@@ -455,9 +455,15 @@ def _resize_axes(node: Node, attrs: dict[str, Any], in_shape: tuple[int, ...]) -
     sizes = node.maybe_const(3) if node.has(3) else None
     if node.has(2) and scales is None or node.has(3) and sizes is None:
         raise node.fail("scales/sizes must be constants")
-    if node.attr("keep_aspect_ratio_policy", "stretch") != "stretch":
-        raise node.fail("keep_aspect_ratio_policy other than stretch")
+    policy = node.attr("keep_aspect_ratio_policy", "stretch")
     out: list[tuple[int, int, float | None]] = []
+    if policy != "stretch" and sizes is not None and sizes.size:
+        # one scale for every resized axis (the smallest or the largest of sizes/input), sizes rounded half up
+        ratios = [float(s) / in_shape[a] for a, s in zip(axes, sizes.reshape(-1), strict=True)]
+        if policy not in ("not_larger", "not_smaller"):
+            raise node.fail(f"keep_aspect_ratio_policy {policy}")
+        scale = min(ratios) if policy == "not_larger" else max(ratios)
+        return [(a, int(scale * in_shape[a] + 0.5), scale) for a in axes]
     if scales is not None and scales.size:
         for a, s in zip(axes, scales.astype(np.float64).reshape(-1), strict=True):
             out.append((a, int(math.floor(in_shape[a] * float(s))), float(s)))

@@ -45,7 +45,8 @@ def _reshape(node: Node) -> list[Value]:
 def _flatten(node: Node) -> list[Value]:
     tf = _tf()
     shape = shape_of(node.inputs[0])
-    axis = int(node.attr("axis", 1)) % (len(shape) + 1)
+    axis = int(node.attr("axis", 1))
+    axis = axis + len(shape) if axis < 0 else axis  # -rank is 0: (1, everything)
     return [tf.reshape(node.t(0), [int(np.prod(shape[:axis])), int(np.prod(shape[axis:]))])]
 
 
@@ -235,7 +236,9 @@ def _pad(node: Node) -> list[Value]:
         value = float(node.attr("value", 0.0))
     else:
         pads = _ints(node.const(1, "pads"))
-        value = node.const(2, "constant_value").reshape(-1)[0] if node.has(2) else 0
+        # the pad value may be computed from the inputs (Attention's function body: a CastLike of -inf)
+        const_value = node.maybe_const(2) if node.has(2) else np.zeros(1)
+        value = const_value.reshape(-1)[0] if const_value is not None else tf.reshape(node.t(2), [])
     given = _axes(node, rank, 3) if node.opset >= 18 and node.has(3) else None
     axes = given if given is not None else list(range(rank))
     begin, end = [0] * rank, [0] * rank
@@ -462,7 +465,8 @@ def _space_depth(node: Node) -> list[Value]:
     x = node.t(0)
     if node.op == "SpaceToDepth":
         t = tf.reshape(x, [n, c, h // b, b, w // b, b])
-        t = tf.transpose(t, [0, 3, 5, 1, 2, 4])
+        # DCR (the default): block offsets before channels; CRD (opset 25): channels first
+        t = tf.transpose(t, [0, 3, 5, 1, 2, 4] if node.attr("mode", "DCR") == "DCR" else [0, 1, 3, 5, 2, 4])
         return [tf.reshape(t, [n, c * b * b, h // b, w // b])]
     if node.attr("mode", "DCR") == "DCR":
         t = tf.reshape(x, [n, b, b, c // (b * b), h, w])

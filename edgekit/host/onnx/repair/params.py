@@ -57,12 +57,27 @@ def shape_inputs(model: Any) -> dict[str, str]:
                     found[source] = f"{node.op_type} input {k}"
         if node.op_type in ("Shape", "Size"):  # depend on the shape only, which is static
             continue
-        sources = set().union(*(origin.get(i, set()) for i in node.input if i)) & integer
+        read = [*node.input, *_outer_reads(node)]  # an If's branches read outer values by name
+        sources = set().union(*(origin.get(i, set()) for i in read if i)) & integer
         if sources:
             for out in node.output:
                 if out in int_like:
                     origin.setdefault(out, set()).update(sources)
     return found
+
+
+def _outer_reads(node: Any) -> set[str]:
+    """The names the subgraphs of ``node`` (If/Loop/Scan bodies) read: a superset of the outer values they use."""
+    import onnx
+
+    names: set[str] = set()
+    for attr in node.attribute:
+        graphs = [attr.g] if attr.type == onnx.AttributeProto.GRAPH else list(attr.graphs)
+        for graph in graphs:
+            for inner in graph.node:
+                names.update(i for i in inner.input if i)
+                names |= _outer_reads(inner)
+    return names
 
 
 def constant_values(model: Any, samples: Mapping[str, np.ndarray] | None) -> dict[str, tuple[np.ndarray, str]]:
@@ -95,3 +110,15 @@ def freeze(model: Any, values: Mapping[str, np.ndarray]) -> Any:
         arr = np.asarray(value).astype(onnx.helper.tensor_dtype_to_np_dtype(dtypes[name]))
         frozen.graph.initializer.append(numpy_helper.from_array(arr, name))
     return frozen
+
+
+def freeze_empty_inputs(model: Any) -> tuple[Any, list[str]]:
+    """Inputs with a zero-size dimension hold no values: constants (the reference and the backends agree)."""
+    from edgekit.host.onnx.graph import empty_inputs
+
+    empties = empty_inputs(model)
+    if not empties:
+        return model, []
+    notes = [f"input '{n}' {list(v.shape)} has a zero-size dimension: it holds no values, so it is a constant "
+             "(empty) and the converted model has no such input" for n, v in empties.items()]
+    return freeze(model, empties), notes
