@@ -27,6 +27,15 @@ def _board() -> str:
     return raw.split(b"\0", 1)[0].decode("ascii", "replace").strip()
 
 
+def _platform() -> str:
+    """platform.platform(), or system-release when a library has left the platform module's caches unreadable
+    (seen after onnx2tf/TensorFlow ran in the same process: a bytes libc version, and platform() raises)."""
+    try:
+        return platform.platform()
+    except (TypeError, ValueError, OSError):
+        return "-".join(str(part) for part in (platform.system(), platform.release()) if part)
+
+
 @dataclass(frozen=True)
 class Producer:
     edgekit: str  # the version that made the result
@@ -37,7 +46,7 @@ class Producer:
 
     @classmethod
     def here(cls) -> Producer:
-        return cls(__version__, platform.python_version(), platform.platform(), platform.machine(), _board())
+        return cls(__version__, platform.python_version(), _platform(), platform.machine(), _board())
 
     def to_dict(self) -> dict[str, str]:
         return {"edgekit": self.edgekit, "python": self.python, "platform": self.platform, "machine": self.machine,
