@@ -17,14 +17,14 @@ import numpy as np
 
 from edgekit.core.quant import QuantKind
 from edgekit.tflite.model import TFLiteModel
-from edgekit.verify.compare import Failure, OutputResult, compare_outputs
+from edgekit.verify.compare import OutputResult, Verdict, compare_outputs
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
 from edgekit.verify.thresholds import Thresholds, default_thresholds
 
 
 @dataclass
-class CheckResult:
+class CheckResult(Verdict):
     """Verify's judgement of one converted model on some samples."""
 
     outputs: list[OutputResult]
@@ -33,20 +33,8 @@ class CheckResult:
     kind: QuantKind
     inputs_described: str = ""
 
-    @property
-    def passed(self) -> bool:
-        return all(o.passed for o in self.outputs)
-
-    @property
-    def failures(self) -> list[Failure]:
-        return [f for o in self.outputs for f in o.failures]
-
-    @property
-    def decided_by(self) -> list[str]:
-        return list(dict.fromkeys(f.metric for f in self.failures))
-
     def summary(self) -> str:
-        return "; ".join(f"{f.output}: {f.describe()}" for f in self.failures)
+        return self.failure_summary()
 
     @property
     def mean_sqnr_db(self) -> float:

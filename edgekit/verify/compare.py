@@ -126,8 +126,32 @@ class AccuracyResult:
         return cls(float(d["original"]), float(d["converted"]), int(d["samples"]))
 
 
+class Verdict:
+    """The verdict over ``self.outputs`` (each an :class:`OutputResult`): shared by verify's report and the
+    quantization check of convert and tune."""
+
+    outputs: list[OutputResult]
+
+    @property
+    def passed(self) -> bool:
+        return all(o.passed for o in self.outputs)
+
+    @property
+    def failures(self) -> list[Failure]:
+        return [f for o in self.outputs for f in o.failures]
+
+    @property
+    def decided_by(self) -> list[str]:
+        """The metrics that failed (what decided a FAIL), in order; empty when it passed."""
+        return list(dict.fromkeys(f.metric for f in self.failures))
+
+    def failure_summary(self) -> str:
+        """'output: metric value (must be >= limit); ...' for one-line messages."""
+        return "; ".join(f"{f.output}: {f.describe()}" for f in self.failures)
+
+
 @dataclass
-class VerifyReport:
+class VerifyReport(Verdict):
     """`edgekit verify`: every output of the converted model against the reference, MEASURED on the samples."""
 
     kind: ClassVar[str] = "verify"
@@ -147,22 +171,6 @@ class VerifyReport:
     explain: ExplainResult | None = None  # --explain (workstation)
     produced_by: Producer | None = field(default_factory=Producer.here)  # where the converted model ran
 
-    @property
-    def passed(self) -> bool:
-        return all(o.passed for o in self.outputs)
-
-    @property
-    def failures(self) -> list[Failure]:
-        return [f for o in self.outputs for f in o.failures]
-
-    @property
-    def decided_by(self) -> list[str]:
-        """The metrics that failed (what decided a FAIL), in order; empty when it passed."""
-        return list(dict.fromkeys(f.metric for f in self.failures))
-
-    def failure_summary(self) -> str:
-        """'output: metric value (must be >= limit); ...' for one-line messages."""
-        return "; ".join(f"{f.output}: {f.describe()}" for f in self.failures)
 
     def to_dict(self) -> dict[str, Any]:
         out = {
