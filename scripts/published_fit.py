@@ -51,8 +51,12 @@ from published_models import DATASET, Build, build_for_row, cached  # noqa: E402
 from edgekit.profile.conditions import Conditions  # noqa: E402
 from edgekit.profile.costs import OpCost, graph_costs  # noqa: E402
 from edgekit.profile.edgetpu import lane_utilization, link_transfers, map_edgetpu, tpu_work  # noqa: E402
-from edgekit.profile.estimator import MULTITHREADED_BUILTINS, cpu_placement, gpu_boundary, gpu_kernels  # noqa: E402
-from edgekit.profile.gpu import plan_gpu  # noqa: E402
+from edgekit.profile.estimator import MULTITHREADED_BUILTINS, cpu_placement  # noqa: E402
+from edgekit.profile.gpu import (  # noqa: E402
+    gpu_boundary,
+    gpu_kernels,
+    plan_gpu,  # noqa: E402
+)
 from edgekit.profile.published import Mode, PublishedRow, Selection, load_dataset, usable_rows  # noqa: E402
 from edgekit.profile.registry import ProfileEntry, ProfileOrigin, shipped_profiles  # noqa: E402
 from edgekit.profile.schema import (  # noqa: E402
