@@ -53,13 +53,12 @@ def calibrate(output: Path | None, device_id: str, name: str | None, threads_tex
     threads = parse_thread_list(threads_text) if threads_text else [t for t in (1, 2, 4, 8) if t <= max(1, cores)]
     if not device_id or not all(c.isalnum() or c in "-_." for c in device_id):
         raise UsageError(f"--id {device_id!r} is not a valid device id.", hint="Use letters, digits, '-', '_' or '.'.")
-    if output is None and profiles_dir is None:
-        raise UsageError("calibrate needs -o FILE.toml or --profiles DIR.",
-                         hint="e.g. edgekit calibrate -o my-pi.toml --id my-pi")
     if output is not None and profiles_dir is not None:
         raise UsageError("-o and --profiles both say where to write the profile.", hint="Pass one of them.")
     if output is None:
-        assert profiles_dir is not None
+        if profiles_dir is None:
+            raise UsageError("calibrate needs -o FILE.toml or --profiles DIR.",
+                             hint="e.g. edgekit calibrate -o my-pi.toml --id my-pi")
         if not profiles_dir.is_dir():
             raise UsageError(f"profiles folder {profiles_dir} does not exist.", hint=f"Create it first: mkdir -p {profiles_dir}")
         output = profiles_dir / f"{device_id}.toml"
