@@ -111,7 +111,7 @@ def notes_for(pid: str, prof: DeviceProfile, rows: list[pf.FitRow], extra: dict[
     if prof.edgetpu is not None:
         parts.append(f"Edge TPU chip figures shared by every Coral profile (MAC-array lanes {extra.get('lanes')}, "
                      f"parameter cache {extra.get('cache_bytes', 0) / 2**20:.1f} MiB chosen on a grid); link "
-                     f"bandwidth, invoke and transfer costs of this host")
+                     f"bandwidth, read-back bandwidth, invoke and transfer costs of this host")
         host = [fr for fr in mine if fr.kind == "cpu"]
         if host:
             parts.append(f"{len(host)} host-CPU rows (the source's CPU column) fit its CPU figures")

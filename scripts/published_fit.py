@@ -18,9 +18,10 @@ they were. Parameters are shared where the hardware is:
 * CPU, per board (profiles that share a board's CPU share these: coral-usb-rpi4 = rpi4b, pixel4-gpu =
   pixel4-cpu; rpi-zero-2w and coral-devboard take rpi3b-plus's, the other quad Cortex-A53): memory
   efficiency and the thread speed-up at 2..4 threads per kernel family and dtype;
-* Edge TPU, per chip (all Coral profiles): conv / depthwise / fully-connected efficiency, on-chip data
-  bandwidth, per-op cost, streaming overlap; the MAC-array lanes and the parameter cache size on a grid;
-  per host (profile): link bandwidth, invoke cost, per-transfer cost;
+* Edge TPU, per chip (all Coral profiles): conv and fully-connected efficiency, weight-tile fill cycles,
+  activation and data-movement bandwidth, per-op cost, streaming overlap; the MAC-array lanes and the
+  parameter cache size on a grid; per host (profile): link bandwidth, read-back bandwidth, invoke cost,
+  per-transfer cost. Their priors are data-sheet values, not the shipped (fitted) figures;
 * GPU (pixel4-gpu): efficiency per op class (a base and shared ratios), launch cost, invoke cost, memory
   efficiency, the float32 arithmetic rate.
 
@@ -50,7 +51,7 @@ from published_models import DATASET, Build, build_for_row, cached  # noqa: E402
 
 from edgekit.profile.conditions import Conditions  # noqa: E402
 from edgekit.profile.costs import OpCost, graph_costs  # noqa: E402
-from edgekit.profile.edgetpu import lane_utilization, link_transfers, map_edgetpu, tpu_work  # noqa: E402
+from edgekit.profile.edgetpu import array_work, link_io, map_edgetpu, tpu_work  # noqa: E402
 from edgekit.profile.estimator import MULTITHREADED_BUILTINS, cpu_placement  # noqa: E402
 from edgekit.profile.gpu import (  # noqa: E402
     gpu_boundary,
@@ -78,6 +79,8 @@ BOARD_TIES = {"coral-usb-rpi4": "rpi4b", "pixel4-gpu": "pixel4-cpu", "pixel3-gpu
 PRIOR_WEIGHT = 0.1
 TPU_LANES = (8, 16, 32, 64, 128)
 TPU_CACHE_MIB = (6.0, 6.5, 7.0, 7.5, 8.0)
+TPU_PRIOR_LANES = 64  # 4 TOPS at ~500 MHz = 4,096 MACs per cycle
+LINK_PRIOR_GB_PER_S = {"usb2": 0.035, "usb3": 0.4, "pcie": 0.4}  # usable payload rates
 
 
 # ------------------------------------------------------------------------------------------------ rows
@@ -261,20 +264,22 @@ class Model:
         # Edge TPU: per chip and per host
         tpus = {pid: p for pid, p in profiles.items() if p.edgetpu is not None}
         if tpus:
-            t0 = next(iter(tpus.values())).edgetpu
-            assert t0 is not None
-            self.p.add("tpu/eff", t0.efficiency, 1.5, hi=1.0)
-            self.p.add("tpu/dw", t0.depthwise_efficiency or t0.efficiency * 0.1, 2.0, hi=1.0)
-            self.p.add("tpu/fc", t0.fully_connected_efficiency or t0.efficiency, 2.0, hi=1.0)
-            self.p.add("tpu/data", t0.data_gb_per_s or 20.0, 2.0)
-            self.p.add("tpu/ovh", max(t0.per_op_overhead_us, 1.0), 1.5)
-            self.p.add("tpu/overlap", max(t0.stream_overlap, 0.5), 1.0, hi=1.0)
+            # priors from the chip and link data sheets, not from the shipped (already fitted) figures, so that a
+            # left-out architecture cannot reach its own fit through them
+            self.p.add("tpu/eff", 0.5, 1.5, hi=1.0)
+            self.p.add("tpu/fc", 0.5, 2.0, hi=1.0)
+            self.p.add("tpu/data", 20.0, 2.0)
+            self.p.add("tpu/move", 20.0, 2.0)
+            self.p.add("tpu/fill", float(TPU_PRIOR_LANES), 1.5)  # loading a lanes-row weight tile: ~lanes cycles
+            self.p.add("tpu/ovh", 10.0, 1.5)
+            self.p.add("tpu/overlap", 0.7, 1.0, hi=1.0)
             for pid, prof in tpus.items():
                 tp = prof.edgetpu
                 assert tp is not None
-                self.p.add(f"link/{pid}", tp.link_bandwidth_gb_per_s, 0.5)
-                self.p.add(f"tinv/{pid}", max(tp.invoke_overhead_us, 10.0), 1.5)
-                self.p.add(f"xfer/{pid}", max(tp.transfer_overhead_us, 10.0), 1.5)
+                self.p.add(f"link/{pid}", LINK_PRIOR_GB_PER_S[tp.link], 0.5)
+                self.p.add(f"rb/{pid}", LINK_PRIOR_GB_PER_S[tp.link], 2.0)
+                self.p.add(f"tinv/{pid}", 100.0, 1.5)
+                self.p.add(f"xfer/{pid}", 10.0, 1.5)
         gpus = {pid: p for pid, p in profiles.items() if p.gpu is not None}
         for pid, prof in gpus.items():
             g = prof.gpu
@@ -326,8 +331,10 @@ class Terms:
     k_mul: list[float] = field(default_factory=list)
     # Edge TPU op terms
     t_row: list[int] = field(default_factory=list)
-    t_compute: list[float] = field(default_factory=list)  # ms at efficiency 1 (util applied)
+    t_compute: list[float] = field(default_factory=list)  # ms at efficiency 1 of the rows through the array
+    t_fill: list[float] = field(default_factory=list)  # ms at efficiency 1 per weight-tile fill cycle
     t_effk: list[int] = field(default_factory=list)
+    t_datak: list[int] = field(default_factory=list)  # tpu/data (MAC ops) or tpu/move (ops without MACs)
     t_data: list[float] = field(default_factory=list)  # bytes / 1e6 (ms at 1 GB/s)
     t_stream: list[float] = field(default_factory=list)  # bytes / 1e6
     t_link: list[int] = field(default_factory=list)
@@ -424,28 +431,33 @@ def build_terms(m: Model, rows: Sequence[FitRow], lanes: int = 64, cache_bytes: 
             pid = fr.profile_id
             for w in tpu_work(sg, mapping, [c.macs for c in costs]):
                 terms.t_row.append(r)
-                eff_key = {"depthwise": "tpu/dw", "fully_connected": "tpu/fc"}.get(w.kind, "tpu/eff")
-                util = lane_utilization(w.k, w.n, lanes) if w.kind in ("conv", "fully_connected") else 1.0
-                compute = w.macs / (tpu.peak_int8_gmacs * 1e6 * util) if (w.macs > 0 and w.kind != "data") else 0.0
-                terms.t_compute.append(compute)
+                eff_key = "tpu/fc" if w.kind == "fully_connected" else "tpu/eff"
+                mac_op = w.macs > 0 and w.kind != "data"
+                rows_, fill = array_work(w, lanes, 0.0) if mac_op else (0.0, 0.0)
+                terms.t_compute.append(rows_ / (tpu.peak_int8_gmacs * 1e6))
+                terms.t_fill.append(fill / (tpu.peak_int8_gmacs * 1e6))
                 terms.t_effk.append(m.p.index[eff_key])
+                terms.t_datak.append(m.p.index["tpu/data" if mac_op else "tpu/move"])
                 terms.t_data.append(w.data_bytes / 1e6)
                 terms.t_stream.append(w.streamed_bytes / 1e6)
                 terms.t_link.append(m.p.index[f"link/{pid}"])
                 terms.t_isop.append(1.0)
             if mapping.mapped_ops:
-                io_bytes, transfers = link_transfers(sg, mapping.mapped)
+                into, out, transfers = link_io(sg, mapping.mapped)
                 terms.k_row += [r, r]
                 terms.k_key += [m.p.index[f"tinv/{pid}"], m.p.index[f"xfer/{pid}"]]
                 terms.k_mul += [1.0 / 1000.0, transfers / 1000.0]
-                # io bytes over the link: a fixed term in 1/bandwidth -- as a stream term with no compute
-                terms.t_row.append(r)
-                terms.t_compute.append(0.0)
-                terms.t_effk.append(m.p.index["tpu/eff"])
-                terms.t_data.append(0.0)
-                terms.t_stream.append(io_bytes / 1e6)
-                terms.t_link.append(m.p.index[f"link/{pid}"])
-                terms.t_isop.append(0.0)
+                # bytes in over the link and read back: terms in 1/bandwidth -- as stream terms with no compute
+                for nbytes, key in ((into, f"link/{pid}"), (out, f"rb/{pid}")):
+                    terms.t_row.append(r)
+                    terms.t_compute.append(0.0)
+                    terms.t_fill.append(0.0)
+                    terms.t_effk.append(m.p.index["tpu/eff"])
+                    terms.t_datak.append(m.p.index["tpu/data"])
+                    terms.t_data.append(0.0)
+                    terms.t_stream.append(nbytes / 1e6)
+                    terms.t_link.append(m.p.index[key])
+                    terms.t_isop.append(0.0)
             cpu_include = [not x for x in mapping.mapped]
             if any(cpu_include):
                 _cpu_terms(m, terms, r, prof, fr, cpu_include, threads)
@@ -500,10 +512,10 @@ def predict(theta: np.ndarray, a: dict[str, Any]) -> np.ndarray:
     if len(a["k_row"]):
         out += np.bincount(a["k_row"], a["k_mul"] * e[a["k_key"]], minlength=n)
     if len(a["t_row"]):
-        k_data, k_overlap, k_ovh = a["tpu_keys"]
+        k_fill, k_overlap, k_ovh = a["tpu_keys"]
         eff = np.minimum(e[a["t_effk"]], 1.0)
-        compute = a["t_compute"] / eff
-        data = a["t_data"] / e[k_data]
+        compute = (a["t_compute"] + a["t_fill"] * e[k_fill]) / eff
+        data = a["t_data"] / e[a["t_datak"]]
         busy = np.maximum(compute, data)
         stream = a["t_stream"] / e[a["t_link"]]
         overlap = min(1.0, float(e[k_overlap]))
@@ -532,7 +544,7 @@ def _weights(rows: Sequence[FitRow]) -> np.ndarray:
 
 def used_params(a: dict[str, Any]) -> set[int]:
     keys: set[int] = set()
-    for name in ("c_thr", "c_memk", "c_ovh", "k_key", "t_effk", "t_link", "g_fp32", "g_memk", "g_launch", "g_redk"):
+    for name in ("c_thr", "c_memk", "c_ovh", "k_key", "t_effk", "t_datak", "t_link", "g_fp32", "g_memk", "g_launch", "g_redk"):
         keys.update(int(k) for k in np.asarray(a[name]).ravel() if k >= 0)
     for name, mask in (("c_eff", "c_effm"), ("g_eff", "g_effm")):
         arr = np.asarray(a[name])
@@ -570,10 +582,10 @@ def jacobian(theta: np.ndarray, a: dict[str, Any]) -> np.ndarray:
     if len(a["k_row"]):
         add(a["k_row"], a["k_key"], a["k_mul"] * e[a["k_key"]])
     if len(a["t_row"]):
-        k_data, k_overlap, k_ovh = a["tpu_keys"]
+        k_fill, k_overlap, k_ovh = a["tpu_keys"]
         eff_raw = e[a["t_effk"]]
-        compute = a["t_compute"] / np.minimum(eff_raw, 1.0)
-        data = a["t_data"] / e[k_data]
+        compute = (a["t_compute"] + a["t_fill"] * e[k_fill]) / np.minimum(eff_raw, 1.0)
+        data = a["t_data"] / e[a["t_datak"]]
         busy = np.maximum(compute, data)
         stream = a["t_stream"] / e[a["t_link"]]
         ov = float(e[k_overlap])
@@ -582,7 +594,9 @@ def jacobian(theta: np.ndarray, a: dict[str, Any]) -> np.ndarray:
         d_stream = 1.0 - overlap * (stream <= busy)
         rows = a["t_row"]
         add(rows, a["t_effk"], np.where((compute >= data) & (eff_raw < 1.0), -compute * d_busy, 0.0))
-        add(rows, np.full(rows.size, k_data), np.where(data > compute, -data * d_busy, 0.0))
+        add(rows, a["t_datak"], np.where(data > compute, -data * d_busy, 0.0))
+        fill_ms = a["t_fill"] * e[k_fill] / np.minimum(eff_raw, 1.0)
+        add(rows, np.full(rows.size, k_fill), np.where(compute >= data, fill_ms * d_busy, 0.0))
         add(rows, a["t_link"], -stream * d_stream)
         if ov < 1.0:
             add(rows, np.full(rows.size, k_overlap), -overlap * np.minimum(busy, stream))
@@ -719,7 +733,7 @@ class Fitter:
         if tpu:
             best: tuple[float, np.ndarray, tuple[int, int]] | None = None
             for g in self.grid:
-                th, err = self._stage(self.tpu_arrays[g], tpu, theta, ("tpu/", "link/", "tinv/", "xfer/"))
+                th, err = self._stage(self.tpu_arrays[g], tpu, theta, ("tpu/", "link/", "rb/", "tinv/", "xfer/"))
                 if best is None or err < best[0]:
                     best = (err, th, g)
             assert best is not None
@@ -750,7 +764,7 @@ def fit_all(m: Model, rows: Sequence[FitRow], prior_weight: float = PRIOR_WEIGHT
 def arrays_of(m: Model, rows: Sequence[FitRow], lanes: int = 64, cache_bytes: int | None = None) -> dict[str, Any]:
     a = build_terms(m, rows, lanes, cache_bytes).arrays()
     idx = m.p.index
-    a["tpu_keys"] = (idx["tpu/data"], idx["tpu/overlap"], idx["tpu/ovh"]) if "tpu/data" in idx else (0, 0, 0)
+    a["tpu_keys"] = (idx["tpu/fill"], idx["tpu/overlap"], idx["tpu/ovh"]) if "tpu/fill" in idx else (0, 0, 0)
     return a
 
 
@@ -848,9 +862,11 @@ def profile_from_theta(m: Model, pid: str, theta: np.ndarray, extra: dict[str, A
         t = prof.edgetpu
         out = dataclasses.replace(out, edgetpu=dataclasses.replace(
             t, efficiency=_round(min(1.0, float(e[m.p.index["tpu/eff"]]))),
-            depthwise_efficiency=_round(min(1.0, float(e[m.p.index["tpu/dw"]]))),
             fully_connected_efficiency=_round(min(1.0, float(e[m.p.index["tpu/fc"]]))),
             data_gb_per_s=_round(float(e[m.p.index["tpu/data"]])),
+            move_gb_per_s=_round(float(e[m.p.index["tpu/move"]])),
+            tile_fill_cycles=_round(float(e[m.p.index["tpu/fill"]])),
+            readback_gb_per_s=_round(float(e[m.p.index[f"rb/{pid}"]])),
             per_op_overhead_us=_round(float(e[m.p.index["tpu/ovh"]])),
             stream_overlap=_round(min(1.0, float(e[m.p.index["tpu/overlap"]]))),
             link_bandwidth_gb_per_s=_round(float(e[m.p.index[f"link/{pid}"]])),

@@ -13,7 +13,7 @@ from profile_helpers import profile_builder
 from edgekit.cli import main
 from edgekit.profile.conditions import Conditions, at_clock, host_cpu_only, without_xnnpack
 from edgekit.profile.costs import graph_costs
-from edgekit.profile.edgetpu import TPUWork, lane_utilization, map_edgetpu, tpu_op_ms, tpu_work
+from edgekit.profile.edgetpu import TPUWork, array_work, lane_utilization, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.estimator import estimate
 from edgekit.profile.gpu import gpu_placement, plan_gpu
 from edgekit.profile.registry import ProfileEntry, ProfileOrigin, get_profile
@@ -74,10 +74,44 @@ def test_a_narrow_conv_costs_more_per_mac_on_the_edge_tpu() -> None:
     assert n_ops[0].latency_ms == pytest.approx(w_ops[0].latency_ms, rel=1e-6)
 
 
+def test_each_weight_tile_is_loaded_before_the_pixels_stream_through() -> None:
+    tpu = tpu_profile(array_lanes=64, efficiency=1.0, per_op_overhead_us=0.0, data_gb_per_s=None,
+                      tile_fill_cycles=64.0).edgetpu
+    assert tpu is not None
+    peak = tpu.peak_int8_gmacs * 1e6  # MACs per ms
+
+    def conv(pixels: int) -> TPUWork:
+        return TPUWork(0, "conv", macs=pixels * 576 * 128, k=576, n=128, data_bytes=0, streamed_bytes=0)
+
+    # 9 x 2 tiles of 64 x 64 weights: each loaded in 64 cycles, then the pixels stream through it
+    assert tpu_op_ms(tpu, conv(3136)) == pytest.approx(18 * 4096 * (3136 + 64) / peak)
+    assert tpu_op_ms(tpu, conv(49)) == pytest.approx(18 * 4096 * (49 + 64) / peak)
+    # per MAC, a 7x7 layer costs (49 + 64) / 49 = 2.3x a full-array pass: loading the weights dominates
+    assert tpu_op_ms(tpu, conv(49)) / (49 * 576 * 128) > 2 * tpu_op_ms(tpu, conv(3136)) / (3136 * 576 * 128)
+
+
+def test_a_depthwise_conv_keeps_one_lane_per_tile_column_busy() -> None:
+    dw = TPUWork(0, "depthwise", macs=196 * 9 * 128, k=9, n=128, data_bytes=0, streamed_bytes=0)
+    rows, fill = array_work(dw, 64, 0.0)
+    assert rows == 2 * 4096 * 196  # the taps x channels of a dense conv, 9 of 64 lanes doing work
+    assert dw.macs / rows == pytest.approx(9 / 64)
+    assert fill == 2 * 4096
+
+
+def test_outputs_are_read_back_at_the_hosts_readback_rate() -> None:
+    data = conv_model(8, 64, hw=32)
+    model = parse_model(data, "m")
+    slow = estimate(model, entry(tpu_profile(readback_gb_per_s=0.001, transfer_overhead_us=0.0)), 1)
+    fast = estimate(model, entry(tpu_profile(readback_gb_per_s=1.0, transfer_overhead_us=0.0)), 1)
+    assert slow.edgetpu is not None and fast.edgetpu is not None
+    out_bytes = 32 * 32 * 64  # the int8 output
+    assert slow.edgetpu.link_ms - fast.edgetpu.link_ms == pytest.approx(out_bytes / 1e3 - out_bytes / 1e6, rel=0.02)
+
+
 def test_streamed_parameters_cost_link_time_and_overlap_with_compute() -> None:
     w = TPUWork(0, "conv", macs=10**9, k=1024, n=1024, data_bytes=0, streamed_bytes=50 * 10**6)
     base = tpu_profile(array_lanes=64, efficiency=0.5, link_bandwidth_gb_per_s=0.5, per_op_overhead_us=0.0,
-                       data_gb_per_s=None, stream_overlap=0.0)
+                       data_gb_per_s=None, stream_overlap=0.0, tile_fill_cycles=0.0)
     compute = 1e9 / (base.edgetpu.peak_int8_gmacs * 1e6 * 0.5)  # type: ignore[union-attr]
     stream = 50e6 / 0.5e6
     assert tpu_op_ms(base.edgetpu, w) == pytest.approx(compute + stream)  # type: ignore[arg-type]

@@ -17,19 +17,27 @@ limitation" in its logs): modelled as an output of more than
 
 Time on the chip, per mapped op (every figure from the profile's ``[edgetpu]``)::
 
-    util     = K / (ceil(K / lanes) * lanes) * N / (ceil(N / lanes) * lanes)
-               K = kh*kw*Cin (the reduction), N = Cout; fully connected: K = inputs, N = units
-    compute  = MACs / (peak * efficiency_of_kind * util)      depthwise / fully connected: their own efficiency
-    data     = (activation bytes in + out) / data_gb_per_s    every op, MACs or not
+    tiles    = ceil(K / lanes) * ceil(N / lanes)      K = kh*kw*Cin (the reduction), N = Cout
+               fully connected: K = inputs, N = units; depthwise: K = kh*kw, N = channels
+    work     = tiles * lanes^2 * (M + tile_fill)      M = output pixels (rows through the array)
+    compute  = work / (peak * efficiency_of_kind)     fully connected: its own efficiency
+    data     = activation bytes in + out / data_gb_per_s   (ops without MACs: / move_gb_per_s)
     stream   = this op's uncached parameter bytes / link bandwidth
     op_ms    = max(compute, data) + stream - overlap * min(max(compute, data), stream) + per_op_overhead
 
     tpu_ms   = sum(op_ms) + invoke_overhead
-    link_ms  = (input + output bytes crossing the link) / link bandwidth + transfers * transfer_overhead
+    link_ms  = bytes into the TPU part / link bandwidth + bytes out of it / readback bandwidth
+               + transfers * transfer_overhead
 
-A narrow conv (DenseNet's 32-channel 3x3 layers at 64 lanes) uses half the array; a model whose parameters
-stream (VGG, Inception-ResNet) is bound by the link unless its compute hides it. The CPU part (ops after
-the first unmapped op) is estimated on the host CPU by the CPU model.
+The array is weight-stationary: every lanes x lanes tile of weights is loaded (``tile_fill`` cycles) and
+then the M output pixels stream through it. So a narrow conv (DenseNet's 32-channel 3x3 layers at 64 lanes)
+uses half the array, a layer with few pixels (7x7 at the end of a classifier, a batch-1 fully connected
+layer) is dominated by loading its weights, and a depthwise conv, whose channels do not share inputs, keeps
+one lane of each tile column busy (the compiler runs it on the array like a dense conv of its taps x
+channels). A model whose parameters stream (VGG, Inception-ResNet) is bound by the link unless its compute
+hides it. Outputs are read back by the host (``readback_gb_per_s``: bytes leaving the TPU part, e.g. a
+detector's score tensors, cost the host more than inputs). The CPU part (ops after the first unmapped op)
+is estimated on the host CPU by the CPU model.
 """
 
 from __future__ import annotations
@@ -224,22 +232,35 @@ def lane_utilization(k: int, n: int, lanes: int) -> float:
     return (k / (math.ceil(k / lanes) * lanes)) * (n / (math.ceil(n / lanes) * lanes))
 
 
+def array_work(w: TPUWork, lanes: int, tile_fill: float) -> tuple[float, float]:
+    """(MAC-slots of the streamed rows, MAC-slots per fill cycle) of a MAC op on a weight-stationary
+    ``lanes`` x ``lanes`` array: ``tiles * lanes^2 * M`` and ``tiles * lanes^2`` (the module docstring);
+    its time is ``(rows + fill_slots * tile_fill) / (peak * efficiency)``."""
+    lanes = max(1, lanes)
+    tiles = math.ceil(w.k / lanes) * math.ceil(w.n / lanes) * lanes * lanes
+    rows = w.macs / max(1, w.k * w.n)  # output pixels (1 for a batch-1 fully connected layer; depthwise: M*K*N too)
+    return float(tiles * rows), float(tiles)
+
+
 def tpu_op_ms(tpu: EdgeTPU, w: TPUWork) -> float:
     """Milliseconds of one mapped op on the chip, its parameter streaming included (module docstring)."""
-    compute = 0.0
     if w.macs > 0 and w.kind != "data":
-        eff = {"depthwise": tpu.depthwise_efficiency, "fully_connected": tpu.fully_connected_efficiency}.get(w.kind)
+        eff = tpu.fully_connected_efficiency if w.kind == "fully_connected" else None
         eff = eff if eff is not None else tpu.efficiency
-        util = lane_utilization(w.k, w.n, tpu.array_lanes) if w.kind in ("conv", "fully_connected") else 1.0
-        compute = w.macs / (tpu.peak_int8_gmacs * 1e6 * eff * util)
-    data = w.data_bytes / (tpu.data_gb_per_s * 1e6) if tpu.data_gb_per_s else 0.0
-    busy = max(compute, data)
+        rows, fill = array_work(w, tpu.array_lanes, tpu.tile_fill_cycles)
+        compute = (rows + fill * tpu.tile_fill_cycles) / (tpu.peak_int8_gmacs * 1e6 * eff)
+        data = w.data_bytes / (tpu.data_gb_per_s * 1e6) if tpu.data_gb_per_s else 0.0
+        busy = max(compute, data)
+    else:
+        bw = tpu.move_gb_per_s or tpu.data_gb_per_s
+        busy = w.data_bytes / (bw * 1e6) if bw else 0.0
     stream = w.streamed_bytes / (tpu.link_bandwidth_gb_per_s * 1e6)
     return busy + stream - tpu.stream_overlap * min(busy, stream) + tpu.per_op_overhead_us / 1000.0
 
 
-def link_transfers(sg: Subgraph, mapped: tuple[bool, ...]) -> tuple[int, int]:
-    """(bytes, tensors) crossing the host link per inference: the TPU part's inputs and outputs."""
+def link_io(sg: Subgraph, mapped: tuple[bool, ...]) -> tuple[int, int, int]:
+    """(bytes into, bytes out of, tensors crossing) the host link per inference: the TPU part's inputs and the
+    outputs the host reads back."""
     from edgekit.profile.costs import tensor_bytes
 
     produced_on_tpu: set[int] = set()
@@ -254,8 +275,22 @@ def link_transfers(sg: Subgraph, mapped: tuple[bool, ...]) -> tuple[int, int]:
         if not mapped[op.index]:
             leaving.update(i for i in op.inputs if i in produced_on_tpu)
     leaving.update(o for o in sg.outputs if o in produced_on_tpu)
-    tensors = entering | leaving
-    return sum(tensor_bytes(sg.tensor(t)) for t in tensors), len(tensors)
+    return (sum(tensor_bytes(sg.tensor(t)) for t in entering), sum(tensor_bytes(sg.tensor(t)) for t in leaving),
+            len(entering | leaving))
+
+
+def link_transfers(sg: Subgraph, mapped: tuple[bool, ...]) -> tuple[int, int]:
+    """(bytes, tensors) crossing the host link per inference: the TPU part's inputs and outputs."""
+    into, out, tensors = link_io(sg, mapped)
+    return into + out, tensors
+
+
+def link_ms(tpu: EdgeTPU, sg: Subgraph, mapped: tuple[bool, ...]) -> float:
+    """Milliseconds of the host link per inference: inputs in, outputs read back, a cost per tensor."""
+    into, out, tensors = link_io(sg, mapped)
+    readback = tpu.readback_gb_per_s or tpu.link_bandwidth_gb_per_s
+    return (into / (tpu.link_bandwidth_gb_per_s * 1e6) + out / (readback * 1e6)
+            + tensors * tpu.transfer_overhead_us / 1000.0)
 
 
 def segment_io_bytes(sg: Subgraph, mapped: tuple[bool, ...]) -> int:
@@ -264,4 +299,5 @@ def segment_io_bytes(sg: Subgraph, mapped: tuple[bool, ...]) -> int:
 
 
 __all__ = ["EDGETPU_OPS", "FIX_FLAGS", "RESIZE_MAX_ELEMENTS", "UnmappedOp", "TPUMapping", "TPUWork", "op_unmappable_reason",
-           "map_edgetpu", "tpu_work", "lane_utilization", "tpu_op_ms", "link_transfers", "segment_io_bytes"]
+           "map_edgetpu", "tpu_work", "lane_utilization", "array_work", "tpu_op_ms", "link_io", "link_transfers", "link_ms",
+           "segment_io_bytes"]

@@ -54,7 +54,7 @@ from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
 from edgekit.profile.costs import OpCost, graph_costs
 from edgekit.profile.delegate import count_graph_partitions, place_xnnpack
-from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_transfers, map_edgetpu, tpu_op_ms, tpu_work
+from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
@@ -479,21 +479,20 @@ def _edgetpu_estimate(profile: DeviceProfile, model: TFLiteModel, costs: list[Op
         note = f"{w.streamed_bytes:,} parameter bytes streamed" if w.streamed_bytes else ""
         ops.append(OpEstimate(cost.index, cost.op, cost.dtype, cost.op_class.value, cost.macs, cost.bytes, ms,
                               Where.EDGETPU, False, note))
-    link_ms = 0.0
+    link = 0.0
     if mapping.mapped_ops:
         tpu_ms += tpu.invoke_overhead_us / 1000.0
-        io_bytes, transfers = link_transfers(sg, mapping.mapped)
-        link_ms = 1000.0 * io_bytes / (tpu.link_bandwidth_gb_per_s * 1e9) + transfers * tpu.transfer_overhead_us / 1000.0
+        link = link_ms(tpu, sg, mapping.mapped)
     cpu_include = [not m for m in mapping.mapped]
     cpu_ops, cpu_ms, _ = _cpu_ops(profile, sg, costs, cpu_include, threads) if any(cpu_include) else ([], 0.0, 0)
     report = EdgeTPUSplit(
         mapped_ops=mapping.mapped_ops, cpu_ops=mapping.cpu_ops, first_unmapped_op=mapping.first_unmapped,
         cached_parameter_bytes=mapping.cached_parameter_bytes,
         streamed_parameter_bytes=mapping.streamed_parameter_bytes,
-        tpu_ms=round(tpu_ms, 3), link_ms=round(link_ms, 3), cpu_ms=round(cpu_ms, 3),
+        tpu_ms=round(tpu_ms, 3), link_ms=round(link, 3), cpu_ms=round(cpu_ms, 3),
         integer_model=mapping.integer_model, note=mapping.note,
     )
-    return ops + cpu_ops, tpu_ms + link_ms + cpu_ms, mapping, report, cpu_include
+    return ops + cpu_ops, tpu_ms + link + cpu_ms, mapping, report, cpu_include
 
 
 def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None) -> DeviceEstimate:

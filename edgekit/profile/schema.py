@@ -323,14 +323,12 @@ LINKS = ("usb2", "usb3", "pcie")
 class EdgeTPU:
     """A Coral Edge TPU attached to the host described by [hardware] (see :mod:`edgekit.profile.edgetpu`).
 
-    The chip: a systolic MAC array ``array_lanes`` wide in the reduction (kh*kw*Cin) and the output-channel
-    dimensions (a conv pays for its channels rounded up to the lanes: narrow convs waste the array), at
-    ``efficiency`` of ``peak_int8_gmacs`` on full tiles; depthwise and fully-connected layers at their own
-    efficiency; ops without MACs (add, concatenation, pooling, resizing) move their bytes at
-    ``data_gb_per_s``; every op costs ``per_op_overhead_us``. Parameters fill the on-chip cache in op order
-    (``parameter_cache_bytes``); the rest stream over the host link every inference, hidden behind the
-    op's compute by ``stream_overlap`` (0 = not at all, 1 = fully). Input and output tensors cross the link
-    too, each transfer costing ``transfer_overhead_us`` on top of its bytes.
+    The chip: a weight-stationary MAC array ``array_lanes`` square (kh*kw*Cin by Cout, padded to the lanes;
+    depthwise: taps by channels), each weight tile loaded in ``tile_fill_cycles`` before the pixels stream
+    through, at ``efficiency`` of ``peak_int8_gmacs`` (fully connected: its own). Activations move at
+    ``data_gb_per_s``, ops without MACs at ``move_gb_per_s``, each op costs ``per_op_overhead_us``. Parameters
+    beyond the on-chip cache (``parameter_cache_bytes``) stream over the link, hidden behind compute by
+    ``stream_overlap``; inputs cross the link, outputs are read back at ``readback_gb_per_s``.
     """
 
     peak_int8_gmacs: float = field(metadata=_rng(0.0, 1e6, lo_open=True, unit="10^9 MAC/s"))
@@ -341,11 +339,13 @@ class EdgeTPU:
     per_op_overhead_us: float = field(metadata=_rng(0.0, 1e6, unit="microseconds"))
     invoke_overhead_us: float = field(metadata=_rng(0.0, 1e7, unit="microseconds"))
     array_lanes: int = field(default=1, metadata=_rng(1, 1024))
-    depthwise_efficiency: float | None = field(default=None, metadata=FRACTION)
     fully_connected_efficiency: float | None = field(default=None, metadata=FRACTION)
     data_gb_per_s: float | None = field(default=None, metadata=_rng(0.0, 1e5, lo_open=True, unit="GB/s"))
     stream_overlap: float = field(default=0.0, metadata=_rng(0.0, 1.0))
     transfer_overhead_us: float = field(default=0.0, metadata=_rng(0.0, 1e6, unit="microseconds"))
+    tile_fill_cycles: float = field(default=0.0, metadata=_rng(0.0, 1e6, unit="cycles"))
+    move_gb_per_s: float | None = field(default=None, metadata=_rng(0.0, 1e5, lo_open=True, unit="GB/s"))
+    readback_gb_per_s: float | None = field(default=None, metadata=_rng(0.0, 1e4, lo_open=True, unit="GB/s"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
