@@ -180,3 +180,13 @@ def test_integer_ops_kept_when_an_integer_result_is_read_otherwise() -> None:
     context = RepairContext()
     assert integer.apply(model, context) is None
     assert "kept" in context.notes[0]
+
+
+def test_check_failure_of_a_runtime_quantized_model_says_why() -> None:
+    from edgekit.host.onnx.attempts import Attempt, all_failed_error
+
+    attempts = [Attempt("lower", "check", "output 'y' differs by up to 0.07", None, None)]
+    plain = all_failed_error("m.onnx", attempts)
+    quantized = all_failed_error("m.onnx", attempts, runtime_quantized=True)
+    assert "--keep-nchw" in plain.hint and "quantize_dynamic" not in plain.hint
+    assert "quantize_dynamic" in quantized.hint and "--no-check" in quantized.hint

@@ -94,8 +94,16 @@ def foreign_ops_error(model: Any, model_name: str, lowerable: bool = True) -> Ba
         hint=f"Export-side fix: {export_hint(op, domain)}.")
 
 
-def all_failed_error(model_name: str, attempts: list[Attempt]) -> BackendError:
-    """The error when no backend made a .tflite that matches onnxruntime."""
+RUNTIME_QUANTIZED = ("the model quantizes its activations at run time (onnxruntime's quantize_dynamic): a float "
+                     ".tflite rounds a few of them to the other side of a step (its float kernels differ from "
+                     "onnxruntime's in the last bits), and the error grows through the later layers. Convert the "
+                     "float model from before quantize_dynamic and let edgekit quantize it, or measure this one "
+                     "with `edgekit convert --no-check` then `edgekit verify`")
+
+
+def all_failed_error(model_name: str, attempts: list[Attempt], runtime_quantized: bool = False) -> BackendError:
+    """The error when no backend made a .tflite that matches onnxruntime (``runtime_quantized``: the graph
+    quantizes activations per call, repair.qlstm/integer, which a float .tflite cannot round bit for bit)."""
     located = [a for a in attempts if a.op]
     tried = "; ".join(f"{a.backend} {a.describe()}" for a in attempts)
     if located:
@@ -113,6 +121,8 @@ def all_failed_error(model_name: str, attempts: list[Attempt]) -> BackendError:
         head = f"Could not convert {model_name}: every backend's float result differs from onnxruntime."
         hint = ("Try --keep-nchw INPUT, or re-export with opset 17; --debug shows each backend's log; "
                 "--no-check converts anyway (not recommended).")
+        if runtime_quantized:
+            hint = RUNTIME_QUANTIZED[0].upper() + RUNTIME_QUANTIZED[1:] + "."
     else:
         head = f"Could not convert {model_name}."
         hint = f"Export-side fix: {export_hint(None)}; --debug shows each backend's log."

@@ -406,7 +406,8 @@ def _convert_with_backends(path: Path, order: list[Backend], common: Any, common
                 "attempts": [a.to_dict() for a in attempts],
             }
             return source
-    raise all_failed_error(path.name, attempts)
+    runtime_quantized = any(r.name in ("qlstm", "integer") for r in common_repairs)
+    raise all_failed_error(path.name, attempts, runtime_quantized)
 def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, tuple[int, ...]],
                   output_names: list[str], fixed: Any, result: dict[str, Any], reference: OrtRunner,
                   opts: LoadOptions, notes: list[str], backend: Backend | None = None) -> SourceModel:
