@@ -190,3 +190,6 @@ def test_check_failure_of_a_runtime_quantized_model_says_why() -> None:
     quantized = all_failed_error("m.onnx", attempts, runtime_quantized=True)
     assert "--keep-nchw" in plain.hint and "quantize_dynamic" not in plain.hint
     assert "quantize_dynamic" in quantized.hint and "--no-check" in quantized.hint
+    # one backend stopped converting, another converted and differs: the rounding is still what to explain
+    mixed = [Attempt("onnx2tf", "convert", "ValueError in tf.concat", None, None), *attempts]
+    assert "quantize_dynamic" in all_failed_error("m.onnx", mixed, runtime_quantized=True).hint

@@ -121,9 +121,10 @@ def all_failed_error(model_name: str, attempts: list[Attempt], runtime_quantized
         head = f"Could not convert {model_name}: every backend's float result differs from onnxruntime."
         hint = ("Try --keep-nchw INPUT, or re-export with opset 17; --debug shows each backend's log; "
                 "--no-check converts anyway (not recommended).")
-        if runtime_quantized:
-            hint = RUNTIME_QUANTIZED[0].upper() + RUNTIME_QUANTIZED[1:] + "."
+
     else:
         head = f"Could not convert {model_name}."
         hint = f"Export-side fix: {export_hint(None)}; --debug shows each backend's log."
+    if runtime_quantized and any(a.stage == "check" for a in attempts):  # a backend converted: rounding is why
+        hint = RUNTIME_QUANTIZED[0].upper() + RUNTIME_QUANTIZED[1:] + "."
     return BackendError(one_line(f"{head} Tried: {tried}.", 900), hint=hint)
