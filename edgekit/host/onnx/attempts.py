@@ -74,10 +74,15 @@ def node_origins(model: Any) -> dict[str, str]:
     return origins
 
 
-def foreign_ops_error(model: Any, model_name: str) -> BackendError | None:
-    """A clean refusal for ops outside the standard domain, which no backend converts (None if there are none)."""
+def foreign_ops_error(model: Any, model_name: str, lowerable: bool = True) -> BackendError | None:
+    """A clean refusal for ops outside the standard domain, which no backend converts (None if there are none).
+
+    With ``lowerable`` the ops a repair pass rewrites into standard ops (repair.qlstm) are let through: the
+    check runs again after the repairs, without them, for the nodes a pass could not rewrite."""
+    from edgekit.host.onnx.repair import qlstm
+
     foreign = [(n.domain, n.op_type, n.name) for g in all_graphs(model.graph) for n in g.node
-               if n.domain not in ("", "ai.onnx")]
+               if n.domain not in ("", "ai.onnx") and not (lowerable and qlstm.handles(n.domain, n.op_type))]
     if not foreign:
         return None
     domain, op, node = foreign[0]
@@ -89,8 +94,16 @@ def foreign_ops_error(model: Any, model_name: str) -> BackendError | None:
         hint=f"Export-side fix: {export_hint(op, domain)}.")
 
 
-def all_failed_error(model_name: str, attempts: list[Attempt]) -> BackendError:
-    """The error when no backend made a .tflite that matches onnxruntime."""
+RUNTIME_QUANTIZED = ("the model quantizes its activations at run time (onnxruntime's quantize_dynamic): a float "
+                     ".tflite rounds a few of them to the other side of a step (its float kernels differ from "
+                     "onnxruntime's in the last bits), and the error grows through the later layers. Convert the "
+                     "float model from before quantize_dynamic and let edgekit quantize it, or measure this one "
+                     "with `edgekit convert --no-check` then `edgekit verify`")
+
+
+def all_failed_error(model_name: str, attempts: list[Attempt], runtime_quantized: bool = False) -> BackendError:
+    """The error when no backend made a .tflite that matches onnxruntime (``runtime_quantized``: the graph
+    quantizes activations per call, repair.qlstm/integer, which a float .tflite cannot round bit for bit)."""
     located = [a for a in attempts if a.op]
     tried = "; ".join(f"{a.backend} {a.describe()}" for a in attempts)
     if located:
@@ -108,7 +121,10 @@ def all_failed_error(model_name: str, attempts: list[Attempt]) -> BackendError:
         head = f"Could not convert {model_name}: every backend's float result differs from onnxruntime."
         hint = ("Try --keep-nchw INPUT, or re-export with opset 17; --debug shows each backend's log; "
                 "--no-check converts anyway (not recommended).")
+
     else:
         head = f"Could not convert {model_name}."
         hint = f"Export-side fix: {export_hint(None)}; --debug shows each backend's log."
+    if runtime_quantized and any(a.stage == "check" for a in attempts):  # a backend converted: rounding is why
+        hint = RUNTIME_QUANTIZED[0].upper() + RUNTIME_QUANTIZED[1:] + "."
     return BackendError(one_line(f"{head} Tried: {tried}.", 900), hint=hint)

@@ -305,6 +305,9 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
         common = _copy(fixed)
         context = RepairContext(shapes=shapes)
         common_repairs = run_repairs(common, context, COMMON_REPAIRS)
+        left = foreign_ops_error(common, path.name, lowerable=False)  # a contrib node a pass could not rewrite
+        if left is not None:
+            raise BackendError(f"{left.message} {' '.join(context.notes)}".strip(), hint=left.hint)
         source = _convert_with_backends(path, order, common, common_repairs, context, inputs, shapes, output_names,
                                         fixed, reference, opts, notes, origins, work_dir)
         if frozen and source.conversion is not None:  # verify feeds them to onnxruntime (the .tflite has none)
@@ -403,7 +406,8 @@ def _convert_with_backends(path: Path, order: list[Backend], common: Any, common
                 "attempts": [a.to_dict() for a in attempts],
             }
             return source
-    raise all_failed_error(path.name, attempts)
+    runtime_quantized = any(r.name in ("qlstm", "integer") for r in common_repairs)
+    raise all_failed_error(path.name, attempts, runtime_quantized)
 def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, tuple[int, ...]],
                   output_names: list[str], fixed: Any, result: dict[str, Any], reference: OrtRunner,
                   opts: LoadOptions, notes: list[str], backend: Backend | None = None) -> SourceModel:

@@ -40,6 +40,23 @@ def run_graph(model: Any, feeds: dict[str, Any], opset: int) -> dict[str, Value]
     return run_nodes(model.graph, dict(feeds), opset)
 
 
+# ops whose lowering takes a TF tensor for any input: a large constant they read is made a TF constant once, so
+# a weight read at every step of an unrolled recurrence (repair.qlstm: 80 steps x a 9 MB matrix) is stored once
+# instead of once per node (which passed the 2 GB GraphDef limit)
+SHARED_CONST_OPS = frozenset({"MatMul", "Add", "Sub", "Mul", "Div"})
+_SHARED_MIN_SIZE = 4096
+
+
+def _shared_const(value: Value | None, shared: dict[int, Any]) -> Value | None:
+    import tensorflow as tf
+
+    if not isinstance(value, np.ndarray) or value.size < _SHARED_MIN_SIZE:
+        return value
+    if id(value) not in shared:
+        shared[id(value)] = (tf.constant(value), value)  # the array is kept so its id is not reused
+    return shared[id(value)][0]
+
+
 def run_nodes(graph: Any, env: dict[str, Value], opset: int) -> dict[str, Value]:
     """Run ``graph``'s nodes on ``env`` (outer values visible, as ONNX subgraphs see them); the env after."""
     import tensorflow as tf
@@ -49,6 +66,7 @@ def run_nodes(graph: Any, env: dict[str, Value], opset: int) -> dict[str, Value]
 
     ops = load_ops()
     env.update({t.name: numpy_helper.to_array(t) for t in graph.initializer})
+    shared: dict[int, Any] = {}
     for proto in graph.node:
         name = proto.name or proto.op_type
         if proto.domain not in ("", "ai.onnx"):
@@ -67,6 +85,8 @@ def run_nodes(graph: Any, env: dict[str, Value], opset: int) -> dict[str, Value]
         if constant and proto.op_type not in RANDOM_OPS and proto.op_type not in ("If", "Loop", "Scan"):
             results = _reference(proto, values, opset)
         if results is None:
+            if proto.op_type in SHARED_CONST_OPS:  # one TF constant per large weight, however many nodes read it
+                values = [_shared_const(v, shared) for v in values]
             node = Node(proto.op_type, name, values, attributes(proto), opset, n_out, proto)
             try:
                 with tf.name_scope(clean(name, "node")):

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from edgekit.host.onnx.repair import allowzero, expand, fold, names, resize, shapes, split
+from edgekit.host.onnx.repair import allowzero, expand, fold, integer, names, qlstm, resize, shapes, split
 from edgekit.host.onnx.repair.base import Repair, RepairContext
 
 __all__ = ["PASS_NAMES", "Repair", "RepairContext", "run_repairs"]
@@ -33,6 +33,8 @@ PASSES: dict[str, Any] = {
     "fold": fold.apply,
     "allowzero": allowzero.apply,
     "split": split.apply,
+    "qlstm": qlstm.apply,
+    "integer": integer.apply,
     "resize": resize.apply,
 }
 
