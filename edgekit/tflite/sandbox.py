@@ -215,7 +215,14 @@ def _run_forked(
             pass
     result_r, result_w = os.pipe()
     err_r, err_w = os.pipe()
+    import gc
+
+    # what Python's docs advise before a fork: the child's collector then never walks (and copies, page by
+    # page) the parent's objects; the parent unfreezes after the fork
+    gc.freeze()
     pid = os.fork()
+    if pid != 0:
+        gc.unfreeze()
     if pid == 0:  # the child: never returns
         code = 1
         try:
