@@ -1,16 +1,17 @@
 """A TensorFlow-free reader for .tflite files.
 
-Choice: we parse with ``ai_edge_litert.schema_py_generated``, the flatbuffer
-schema module that the LiteRT wheel ships. ai-edge-litert is already a base
-dependency (it is the runtime on the Pi), so the reader costs no extra package,
-and its schema is the one the runtime we run was built from — including the
-newest builtin ops (extended builtin codes) and BuiltinOptions2. The ``tflite``
-package on PyPI is a separate, older copy of the schema that lags behind.
+Choice: the ten tables the reader needs (model, subgraphs, tensors, operators, buffers...) are walked by
+field slot in :mod:`edgekit.tflite.flat`; an operator's options (one of ~150 tables) are decoded on first
+use with ``ai_edge_litert.schema_py_generated``, the flatbuffer schema module the LiteRT wheel ships — the
+one the runtime we run was built from, including the newest builtin ops and BuiltinOptions2. Executing
+that module costs more CPU than the rest of reading a small model, and `verify` on a board never needs
+options (docs/BENCHMARKS.md, "verify start-up"). Op names come from :mod:`edgekit.tflite.names`, made from
+the same schema (a code it lacks is looked up in the runtime's schema). tests/test_tflite_flat.py checks
+every value read here against the generated module.
 
-The Python flatbuffers library does no verification, and a hostile file could
-claim a vector of two billion elements. Every vector length read here is checked
-against the file size before it is walked, so reading is bounded by the file's
-size; anything inconsistent becomes a :class:`ModelFormatError` naming the file.
+A hostile file could claim a vector of two billion elements. Every offset and vector length is checked
+against the file size before it is read, so reading is bounded by the file's size; anything inconsistent
+becomes a :class:`ModelFormatError` naming the file.
 """
 
 from __future__ import annotations
