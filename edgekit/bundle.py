@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Mapping
@@ -116,6 +114,9 @@ def write_bundle(
         raise InputError(f"Bundle parent folder {parent} does not exist.", hint=f"Create it first: mkdir -p {parent}")
     full = _complete_manifest(manifest, tflite_bytes, golden_inputs)
     _check_golden(full, dict(golden_inputs), dict(golden_outputs), GOLDEN_FILE)
+    import shutil  # writing only: `verify BUNDLE` on a board never pays for them
+    import tempfile
+
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
     try:
         (tmp / MODEL_FILE).write_bytes(tflite_bytes)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-import traceback
 from typing import Any
 
 import click
@@ -101,6 +100,8 @@ class EdgekitGroup(click.Group):
 def _show_error(ctx: click.Context, message: str, hint: str, exc: BaseException) -> None:
     obj = ctx.find_root().obj or {}
     if obj.get("debug"):
+        import traceback  # --debug only
+
         traceback.print_exception(exc, file=sys.stderr)
     click.echo(f"Error: {' '.join(message.split())}", err=True)
     click.echo(f"Hint: {' '.join(hint.split())}", err=True)

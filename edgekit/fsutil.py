@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -75,6 +74,8 @@ def atomic_path(path: Path, overwrite: bool = True) -> Iterator[Path]:
     process created after the command's up-front check.
     """
     path = Path(path)
+    import tempfile  # writing only: reading a bundle on a board never pays for it
+
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
     tmp = Path(tmp_name)

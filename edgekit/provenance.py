@@ -7,7 +7,8 @@ measured it, when the workstation renders it (``edgekit report``).
 
 from __future__ import annotations
 
-import platform
+import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,16 +29,28 @@ def _board() -> str:
 
 
 def _platform() -> str:
-    """platform.platform(), or system-release when a library has left the platform module's caches unreadable
-    (seen after onnx2tf/TensorFlow ran in the same process: a bytes libc version, and platform() raises)."""
+    """What ``platform.platform()`` says on Linux ("Linux-6.1.0-rpi7-rpi-v8-aarch64-with-glibc2.36"), from
+    ``os.uname()`` and ``confstr``: no ``uname -p`` subprocess and no scan of the Python binary for its libc,
+    which cost a small board more than the rest of reading the result (docs/BENCHMARKS.md, verify start-up).
+    Elsewhere, and when the libc is not glibc, the ``platform`` module's answer."""
+    try:
+        uname, libc = os.uname(), os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (AttributeError, ValueError, OSError):  # not POSIX, or no such confstr name
+        uname, libc = None, ""
+    if uname is not None and uname.sysname == "Linux" and libc.startswith("glibc "):
+        return f"{uname.sysname}-{uname.release}-{uname.machine}-with-{libc.replace(' ', '')}"
+    import platform
+
     try:
         return platform.platform()
-    except (TypeError, ValueError, OSError):
+    except (TypeError, ValueError, OSError):  # a library left the module's caches unreadable (onnx2tf/TF)
         return "-".join(str(part) for part in (platform.system(), platform.release()) if part)
 
 
 @dataclass(frozen=True)
 class Producer:
+    """Which edgekit, Python and machine made a result (the ``produced_by`` of its JSON)."""
+
     edgekit: str  # the version that made the result
     python: str
     platform: str  # platform.platform(): OS, kernel, libc
@@ -46,7 +59,9 @@ class Producer:
 
     @classmethod
     def here(cls) -> Producer:
-        return cls(__version__, platform.python_version(), _platform(), platform.machine(), _board())
+        python = ".".join(str(part) for part in sys.version_info[:3])
+        machine = os.uname().machine if hasattr(os, "uname") else ""
+        return cls(__version__, python, _platform(), machine, _board())
 
     def to_dict(self) -> dict[str, str]:
         return {"edgekit": self.edgekit, "python": self.python, "platform": self.platform, "machine": self.machine,

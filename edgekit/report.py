@@ -22,6 +22,11 @@ import click
 T = TypeVar("T")
 
 
+def jsonable(obj: Any) -> Any:
+    """``obj`` as plain JSON data: numpy values as Python numbers/lists, Paths as str, NaN/Inf as None."""
+    return _to_jsonable(obj)
+
+
 def _to_jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {str(k): _to_jsonable(v) for k, v in obj.items()}

@@ -31,3 +31,11 @@ def sample_int8() -> Path:
     if not path.is_file():
         pytest.fail(f"{path} is missing: run scripts/make_sample_models.py and commit its output")
     return path
+
+
+@pytest.fixture(scope="session")
+def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The same small model converted by the TF converter in every mode (tests/foundation_helpers.py)."""
+    from foundation_helpers import build_variants
+
+    return build_variants(tmp_path_factory.mktemp("variants"))

@@ -15,13 +15,6 @@ from edgekit.errors import InputError, ModelFormatError
 from edgekit.tflite.model import load_model, parse_model
 
 
-@pytest.fixture(scope="session")
-def variants(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    from foundation_helpers import build_variants
-
-    return build_variants(tmp_path_factory.mktemp("variants"))
-
-
 @pytest.mark.convert
 @pytest.mark.parametrize(
     "name,kind",

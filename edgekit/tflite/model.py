@@ -1,16 +1,17 @@
 """A TensorFlow-free reader for .tflite files.
 
-Choice: we parse with ``ai_edge_litert.schema_py_generated``, the flatbuffer
-schema module that the LiteRT wheel ships. ai-edge-litert is already a base
-dependency (it is the runtime on the Pi), so the reader costs no extra package,
-and its schema is the one the runtime we run was built from — including the
-newest builtin ops (extended builtin codes) and BuiltinOptions2. The ``tflite``
-package on PyPI is a separate, older copy of the schema that lags behind.
+Choice: the ten tables the reader needs (model, subgraphs, tensors, operators, buffers...) are walked by
+field slot in :mod:`edgekit.tflite.flat`; an operator's options (one of ~150 tables) are decoded on first
+use with ``ai_edge_litert.schema_py_generated``, the flatbuffer schema module the LiteRT wheel ships — the
+one the runtime we run was built from, including the newest builtin ops and BuiltinOptions2. Executing
+that module costs more CPU than the rest of reading a small model, and `verify` on a board never needs
+options (docs/BENCHMARKS.md, "verify start-up"). Op names come from :mod:`edgekit.tflite.names`, made from
+the same schema (a code it lacks is looked up in the runtime's schema). tests/test_tflite_flat.py checks
+every value read here against the generated module.
 
-The Python flatbuffers library does no verification, and a hostile file could
-claim a vector of two billion elements. Every vector length read here is checked
-against the file size before it is walked, so reading is bounded by the file's
-size; anything inconsistent becomes a :class:`ModelFormatError` naming the file.
+A hostile file could claim a vector of two billion elements. Every offset and vector length is checked
+against the file size before it is read, so reading is bounded by the file's size; anything inconsistent
+becomes a :class:`ModelFormatError` naming the file.
 """
 
 from __future__ import annotations
@@ -26,64 +27,36 @@ import numpy as np
 
 from edgekit.core.quant import QuantKind, dequantize, quantize
 from edgekit.errors import ModelFormatError
-from edgekit.tflite import _schema as S
+from edgekit.tflite import flat, names
+from edgekit.tflite.flat import (
+    BufferSlot,
+    MetadataSlot,
+    ModelSlot,
+    OperatorCodeSlot,
+    OperatorSlot,
+    QuantSlot,
+    SignatureDefSlot,
+    SubGraphSlot,
+    TensorMapSlot,
+    TensorSlot,
+)
+from edgekit.tflite.options import FLEXBUFFER_OPTION_OPS, OptionsSource, decode
 
 # TensorType -> numpy dtype name (non-numeric types keep a descriptive name).
-_DTYPES: dict[int, str] = {
-    S.TensorType.FLOAT32: "float32",
-    S.TensorType.FLOAT16: "float16",
-    S.TensorType.INT32: "int32",
-    S.TensorType.UINT8: "uint8",
-    S.TensorType.INT64: "int64",
-    S.TensorType.STRING: "string",
-    S.TensorType.BOOL: "bool",
-    S.TensorType.INT16: "int16",
-    S.TensorType.COMPLEX64: "complex64",
-    S.TensorType.INT8: "int8",
-    S.TensorType.FLOAT64: "float64",
-    S.TensorType.COMPLEX128: "complex128",
-    S.TensorType.UINT64: "uint64",
-    S.TensorType.RESOURCE: "resource",
-    S.TensorType.VARIANT: "variant",
-    S.TensorType.UINT32: "uint32",
-    S.TensorType.UINT16: "uint16",
-    S.TensorType.INT4: "int4",
-    S.TensorType.BFLOAT16: "bfloat16",
-}
+_DTYPES: dict[int, str] = {code: name.lower() for code, name in names.TENSOR_TYPE.items()}
 _NUMPY_DTYPES = {
     "float32", "float16", "int32", "uint8", "int64", "bool", "int16", "complex64",
     "int8", "float64", "complex128", "uint64", "uint32", "uint16",
 }
 
 
-def _enum_names(cls: type) -> dict[int, str]:
-    return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
-
-
-_OP_NAMES = _enum_names(S.BuiltinOperator)
-_PADDING = _enum_names(S.Padding)
-_ACTIVATION = _enum_names(S.ActivationFunctionType)
-_TENSOR_TYPE = _enum_names(S.TensorType)
-# option field (camelCase in the schema) -> enum whose names we show instead of ints
-_OPTION_ENUMS: dict[str, dict[int, str]] = {
-    "padding": _PADDING,
-    "fusedActivationFunction": _ACTIVATION,
-    "weightsFormat": _enum_names(S.FullyConnectedOptionsWeightsFormat),
-    "kernelType": _enum_names(S.LSTMKernelType),
-    "combiner": _enum_names(S.CombinerType),
-    "mode": _enum_names(S.MirrorPadMode),
-    "outType": _TENSOR_TYPE,
-    "outputType": _TENSOR_TYPE,
-    "inDataType": _TENSOR_TYPE,
-    "outDataType": _TENSOR_TYPE,
-    "idxOutType": _TENSOR_TYPE,
-}
-
 TFLITE_IDENTIFIER = b"TFL3"
 
 
 @dataclass(frozen=True)
 class QuantParams:
+    """A tensor's quantization: one scale/zero point per tensor, or per channel along ``quantized_dimension``."""
+
     scales: np.ndarray
     zero_points: np.ndarray
     quantized_dimension: int
@@ -110,6 +83,8 @@ class QuantParams:
 
 @dataclass(frozen=True)
 class Tensor:
+    """One tensor of a subgraph: shape, dtype, quantization and (for constants) a view of its data."""
+
     index: int
     name: str
     shape: tuple[int, ...]
@@ -121,7 +96,7 @@ class Tensor:
     nbytes: int
     is_variable: bool
     sparse: bool
-    _data: bytes | None = field(default=None, repr=False, compare=False)
+    _data: memoryview | None = field(default=None, repr=False, compare=False)  # a view of the file's bytes
 
     @property
     def is_dynamic(self) -> bool:
@@ -167,6 +142,8 @@ class Tensor:
 
 @dataclass(frozen=True)
 class Operator:
+    """One operator of a subgraph: its op (builtin name or ``CUSTOM:code``), tensors and options."""
+
     index: int
     name: str
     builtin_code: int
@@ -174,7 +151,12 @@ class Operator:
     custom_code: str | None
     inputs: tuple[int, ...]
     outputs: tuple[int, ...]
-    options: dict[str, Any]
+    _options: OptionsSource | None = field(default=None, repr=False, compare=False)
+
+    @cached_property
+    def options(self) -> dict[str, Any]:
+        """The op's options (padding, strides, activation...): decoded on first use, {} when it has none."""
+        return {} if self._options is None else decode(self._options)
 
     @property
     def builtin(self) -> bool:
@@ -183,6 +165,8 @@ class Operator:
 
 @dataclass(frozen=True)
 class Subgraph:
+    """One subgraph: its tensors and operators, and which tensors are its inputs and outputs."""
+
     index: int
     name: str
     tensors: tuple[Tensor, ...]
@@ -196,6 +180,8 @@ class Subgraph:
 
 @dataclass(frozen=True)
 class Signature:
+    """A signature: names of the inputs and outputs of one subgraph, by tensor index."""
+
     key: str
     inputs: dict[str, int]
     outputs: dict[str, int]
@@ -204,14 +190,21 @@ class Signature:
 
 @dataclass(frozen=True)
 class TFLiteModel:
+    """A parsed .tflite file (main subgraph first), as the reader checked it."""
+
     path: Path | None
     size_bytes: int
-    sha256: str
     schema_version: int
     description: str
     subgraphs: tuple[Subgraph, ...]
     signatures: tuple[Signature, ...]
     metadata_names: tuple[str, ...]
+    _bytes: bytes = field(default=b"", repr=False, compare=False)  # the file (tensors' data are views of it)
+
+    @cached_property
+    def sha256(self) -> str:
+        """The file's sha256 (hex), computed when first asked for: `verify` checks the bundle's hash itself."""
+        return hashlib.sha256(self._bytes).hexdigest()
 
     @property
     def main(self) -> Subgraph:
@@ -349,66 +342,30 @@ class _Bounds:
         return length
 
 
-def _snake(name: str) -> str:
-    out = []
-    for ch in name:
-        if ch.isupper():
-            out.append("_" + ch.lower())
-        else:
-            out.append(ch)
-    return "".join(out).lstrip("_")
-
-
-def _options_dict(obj: Any) -> dict[str, Any]:
-    if obj is None:
-        return {}
-    result: dict[str, Any] = {}
-    for key, value in vars(obj).items():
-        enum = _OPTION_ENUMS.get(key)
-        if enum is not None and isinstance(value, int):
-            value = enum.get(value, value)
-        elif isinstance(value, np.ndarray):
-            value = value.tolist()
-        elif isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        elif hasattr(value, "__dict__"):
-            value = _options_dict(value)
-        result[_snake(key)] = value
-    return result
-
-
 def _text(raw: bytes | None) -> str:
     return raw.decode("utf-8", "replace") if raw else ""
 
 
-def _int_vector(table: Any, name: str, bounds: _Bounds) -> tuple[int, ...]:
-    if getattr(table, f"{name}IsNone")():
-        return ()
-    bounds.check(getattr(table, f"{name}Length")(), 4, name)
-    return tuple(int(v) for v in getattr(table, f"{name}AsNumpy")())
-
-
-def _quant(t: Any, bounds: _Bounds) -> QuantParams | None:
-    q = t.Quantization()
-    if q is None or q.ScaleIsNone() or q.ScaleLength() == 0:
+def _quant(t: flat.Table, bounds: _Bounds) -> QuantParams | None:
+    q = t.table(TensorSlot.QUANTIZATION)
+    if q is None:
         return None
-    bounds.check(q.ScaleLength(), 4, "quantization scales")
-    scales = np.asarray(q.ScaleAsNumpy(), dtype=np.float32).copy()
-    if q.ZeroPointIsNone():
-        zps = np.zeros(scales.shape, dtype=np.int64)
-    else:
-        bounds.check(q.ZeroPointLength(), 8, "quantization zero points")
-        zps = np.asarray(q.ZeroPointAsNumpy(), dtype=np.int64).copy()
-    return QuantParams(scales=scales, zero_points=zps, quantized_dimension=int(q.QuantizedDimension()))
+    scale = q.numbers(QuantSlot.SCALE, "float32")
+    if scale is None or scale.size == 0:
+        return None
+    bounds.check(scale.size, 4, "quantization scales")
+    scales = scale.astype(np.float32)  # a copy: the view would pin the file's bytes
+    zero_point = q.numbers(QuantSlot.ZERO_POINT, "int64")
+    zps = np.zeros(scales.shape, dtype=np.int64) if zero_point is None else zero_point.astype(np.int64)
+    return QuantParams(scales=scales, zero_points=zps, quantized_dimension=q.i32(QuantSlot.QUANTIZED_DIMENSION))
 
 
-def _buffer_bytes(model: Any, index: int, data: bytes, bounds: _Bounds) -> bytes | None:
-    if index <= 0 or index >= model.BuffersLength():
+def _buffer_bytes(buffers: list[flat.Table], index: int, data: memoryview, bounds: _Bounds) -> memoryview | None:
+    """A tensor's constant data: a view of the file's bytes (no copy; the model keeps the bytes once)."""
+    if index <= 0 or index >= len(buffers):
         return None
-    buf = model.Buffers(index)
-    if buf is None:
-        return None
-    offset, size = int(buf.Offset()), int(buf.Size())
+    buf = buffers[index]
+    offset, size = buf.u64(BufferSlot.OFFSET), buf.u64(BufferSlot.SIZE)
     if offset > 1 and size > 0:  # large models keep tensor data after the flatbuffer
         if offset + size > len(data):
             raise ModelFormatError(
@@ -417,10 +374,8 @@ def _buffer_bytes(model: Any, index: int, data: bytes, bounds: _Bounds) -> bytes
                 hint="The file is truncated; copy it again.",
             )
         return data[offset : offset + size]
-    if buf.DataIsNone() or buf.DataLength() == 0:
-        return None
-    bounds.check(buf.DataLength(), 1, "buffer data")
-    return bytes(buf.DataAsNumpy().tobytes())
+    start, n = buf.vector(BufferSlot.DATA, 1)
+    return data[start : start + n] if n else None
 
 
 # No real tensor has more elements than this (2**40: a terabyte of int8). Larger or negative (< -1)
@@ -428,24 +383,28 @@ def _buffer_bytes(model: Any, index: int, data: bytes, bounds: _Bounds) -> bytes
 _MAX_TENSOR_ELEMENTS = 2**40
 
 
-def _tensor(model: Any, t: Any, index: int, data: bytes, bounds: _Bounds) -> Tensor:
-    shape = _int_vector(t, "Shape", bounds)
-    signature = _int_vector(t, "ShapeSignature", bounds) or shape
+def _tensor(buffers: list[flat.Table], t: flat.Table, index: int, data: memoryview, bounds: _Bounds) -> Tensor:
+    shape = t.ints(TensorSlot.SHAPE)
+    signature = t.ints(TensorSlot.SHAPE_SIGNATURE) or shape
+    name = _text(t.string(TensorSlot.NAME))
     elements = 1
     for d in shape:
         elements *= max(d, 1)
     if any(d < -1 for d in (*shape, *signature)) or elements > _MAX_TENSOR_ELEMENTS:
         raise ModelFormatError(
-            f"{bounds.name}: tensor {index} ('{_text(t.Name())}') has an impossible shape {list(shape)}.",
+            f"{bounds.name}: tensor {index} ('{name}') has an impossible shape {list(shape)}.",
             hint="The file is damaged or was not written by a TFLite converter; convert the model again.",
         )
-    raw = _buffer_bytes(model, int(t.Buffer()), data, bounds)
-    dtype = _DTYPES.get(int(t.Type()), f"type{int(t.Type())}")
-    if raw is not None and dtype in _NUMPY_DTYPES and t.Sparsity() is None and (
+    buffer = t.u32(TensorSlot.BUFFER)
+    raw = _buffer_bytes(buffers, buffer, data, bounds)
+    type_code = t.i8(TensorSlot.TYPE)
+    dtype = _DTYPES.get(type_code, f"type{type_code}")
+    sparse = t.has(TensorSlot.SPARSITY)
+    if raw is not None and dtype in _NUMPY_DTYPES and not sparse and (
         len(raw) < elements * np.dtype(dtype).itemsize
     ):  # what the runtime refuses too ("required_bytes <= bytes"); found by tests/test_fuzz_inputs.py
         raise ModelFormatError(
-            f"{bounds.name}: tensor {index} ('{_text(t.Name())}') has {len(raw)} bytes of data, but shape "
+            f"{bounds.name}: tensor {index} ('{name}') has {len(raw)} bytes of data, but shape "
             f"{list(shape)} of {dtype} needs {elements * np.dtype(dtype).itemsize}.",
             hint="The file is damaged or was not written by a TFLite converter; convert the model again.",
         )
@@ -454,92 +413,94 @@ def _tensor(model: Any, t: Any, index: int, data: bytes, bounds: _Bounds) -> Ten
         n, qdim = len(quant.scales), quant.quantized_dimension
         if len(quant.zero_points) != n or (n > 1 and not (0 <= qdim < len(shape) and shape[qdim] == n)):
             raise ModelFormatError(
-                f"{bounds.name}: tensor {index} ('{_text(t.Name())}') has {n} quantization scales and "
+                f"{bounds.name}: tensor {index} ('{name}') has {n} quantization scales and "
                 f"{len(quant.zero_points)} zero points for shape {list(shape)} (quantized dimension {qdim}).",
                 hint="The file is damaged or was not written by a TFLite converter; convert the model again.",
             )
     return Tensor(
         index=index,
-        name=_text(t.Name()),
+        name=name,
         shape=shape,
         shape_signature=signature,
         dtype=dtype,
         quant=quant,
-        buffer=int(t.Buffer()),
+        buffer=buffer,
         is_constant=raw is not None,
         nbytes=len(raw) if raw is not None else 0,
-        is_variable=bool(t.IsVariable()),
-        sparse=t.Sparsity() is not None,
+        is_variable=bool(t.u8(TensorSlot.IS_VARIABLE)),
+        sparse=sparse,
         _data=raw,
     )
 
 
-def _opcodes(model: Any, bounds: _Bounds) -> list[tuple[str, int, int, str | None]]:
+def _op_name(code: int) -> str:
+    known = names.BUILTIN_OPERATOR.get(code)
+    if known is not None:
+        return known
+    # an op newer than edgekit's table: the installed runtime's schema may know it
+    from edgekit.tflite import _schema as S  # noqa: N812
+
+    for name, value in vars(S.BuiltinOperator).items():
+        if value == code and not name.startswith("_"):
+            return str(name)
+    return f"BUILTIN_{code}"
+
+
+_CUSTOM_CODE = 32  # BuiltinOperator.CUSTOM
+
+
+def _opcodes(model: flat.Table, bounds: _Bounds) -> list[tuple[str, int, int, str | None]]:
     out: list[tuple[str, int, int, str | None]] = []
-    for i in range(bounds.check(model.OperatorCodesLength(), 4, "operator codes")):
-        oc = model.OperatorCodes(i)
-        code = max(int(oc.BuiltinCode()), int(oc.DeprecatedBuiltinCode()))
-        if code == S.BuiltinOperator.CUSTOM:
-            custom = _text(oc.CustomCode()) or "?"
-            out.append((f"CUSTOM:{custom}", code, int(oc.Version()), custom))
+    for oc in model.tables(ModelSlot.OPERATOR_CODES):
+        code = max(oc.i32(OperatorCodeSlot.BUILTIN_CODE), oc.i8(OperatorCodeSlot.DEPRECATED_BUILTIN_CODE))
+        version = oc.i32(OperatorCodeSlot.VERSION, 1)
+        if code == _CUSTOM_CODE:
+            custom = _text(oc.string(OperatorCodeSlot.CUSTOM_CODE)) or "?"
+            out.append((f"CUSTOM:{custom}", code, version, custom))
         else:
-            out.append((_OP_NAMES.get(code, f"BUILTIN_{code}"), code, int(oc.Version()), None))
+            out.append((_op_name(code), code, version, None))
     return out
 
 
-# custom ops whose options (a flexbuffer map of numbers) the cost model reads
-_FLEXBUFFER_OPTION_OPS = frozenset({"TFLite_Detection_PostProcess"})
-
-
-def _custom_options(op: Any, bounds: _Bounds) -> dict[str, Any]:
-    """The flexbuffer map of a known custom op's options: numbers and booleans only ({} when unreadable)."""
-    n = op.CustomOptionsLength()
-    if not n or n * 1 > bounds.size:
-        return {}
-    try:
-        from flatbuffers import flexbuffers
-
-        value = flexbuffers.Loads(bytes(op.CustomOptionsAsNumpy().tobytes()))
-    except Exception:  # noqa: BLE001 - a malformed blob only loses the options, the model stays readable
-        return {}
-    if not isinstance(value, dict):
-        return {}
-    return {str(k): v for k, v in value.items() if isinstance(v, bool | int | float)}
-
-
-def _operator(op: Any, index: int, opcodes: list[tuple[str, int, int, str | None]], bounds: _Bounds) -> Operator:
-    idx = int(op.OpcodeIndex())
+def _operator(op: flat.Table, index: int, opcodes: list[tuple[str, int, int, str | None]], bounds: _Bounds) -> Operator:
+    idx = op.u32(OperatorSlot.OPCODE_INDEX)
     if idx >= len(opcodes):
         raise ModelFormatError(
             f"{bounds.name}: operator {index} uses opcode {idx} but the model defines {len(opcodes)}.",
             hint="The file is damaged; convert the model again.",
         )
     name, code, version, custom = opcodes[idx]
-    options = _options_dict(S.BuiltinOptionsCreator(op.BuiltinOptionsType(), op.BuiltinOptions()))
-    if not options and op.BuiltinOptions2Type():
-        options = _options_dict(S.BuiltinOptions2Creator(op.BuiltinOptions2Type(), op.BuiltinOptions2()))
-    if custom in _FLEXBUFFER_OPTION_OPS:
-        options = _custom_options(op, bounds)
+    custom_blob = None
+    if custom in FLEXBUFFER_OPTION_OPS:
+        start, n = op.vector(OperatorSlot.CUSTOM_OPTIONS, 1)
+        custom_blob = op.buf[start : start + n]
+    builtin_type, builtin2_type = op.u8(OperatorSlot.BUILTIN_OPTIONS_TYPE), op.u8(OperatorSlot.BUILTIN_OPTIONS_2_TYPE)
+    options = None
+    if builtin_type or builtin2_type or custom_blob:
+        options = OptionsSource(
+            op.buf, builtin_type, op.table_pos(OperatorSlot.BUILTIN_OPTIONS) if builtin_type else 0,
+            builtin2_type, op.table_pos(OperatorSlot.BUILTIN_OPTIONS_2) if builtin2_type else 0,
+            custom_blob, bounds.name,
+        )
     return Operator(
         index=index,
         name=name,
         builtin_code=code,
         version=version,
         custom_code=custom,
-        inputs=_int_vector(op, "Inputs", bounds),
-        outputs=_int_vector(op, "Outputs", bounds),
-        options=options,
+        inputs=op.ints(OperatorSlot.INPUTS),
+        outputs=op.ints(OperatorSlot.OUTPUTS),
+        _options=options,
     )
 
 
-def _subgraph(model: Any, sg: Any, index: int, data: bytes, bounds: _Bounds,
+def _subgraph(buffers: list[flat.Table], sg: flat.Table, index: int, data: memoryview, bounds: _Bounds,
               opcodes: list[tuple[str, int, int, str | None]]) -> Subgraph:
-    n_tensors = bounds.check(sg.TensorsLength(), 4, "tensors")
-    tensors = tuple(_tensor(model, sg.Tensors(i), i, data, bounds) for i in range(n_tensors))
-    n_ops = bounds.check(sg.OperatorsLength(), 4, "operators")
-    operators = tuple(_operator(sg.Operators(i), i, opcodes, bounds) for i in range(n_ops))
-    inputs = _int_vector(sg, "Inputs", bounds)
-    outputs = _int_vector(sg, "Outputs", bounds)
+    tensors = tuple(_tensor(buffers, t, i, data, bounds) for i, t in enumerate(sg.tables(SubGraphSlot.TENSORS)))
+    n_tensors = len(tensors)
+    operators = tuple(_operator(op, i, opcodes, bounds) for i, op in enumerate(sg.tables(SubGraphSlot.OPERATORS)))
+    inputs = sg.ints(SubGraphSlot.INPUTS)
+    outputs = sg.ints(SubGraphSlot.OUTPUTS)
     for op in operators:
         for t in (*op.inputs, *op.outputs):
             if t >= n_tensors or t < -1:
@@ -554,18 +515,18 @@ def _subgraph(model: Any, sg: Any, index: int, data: bytes, bounds: _Bounds,
                 f"{bounds.name}: subgraph {index} input/output tensor {t} does not exist.",
                 hint="The file is damaged; convert the model again.",
             )
-    return Subgraph(index, _text(sg.Name()), tensors, operators, inputs, outputs)
+    return Subgraph(index, _text(sg.string(SubGraphSlot.NAME)), tensors, operators, inputs, outputs)
 
 
-def _signatures(model: Any, bounds: _Bounds) -> tuple[Signature, ...]:
+def _signatures(model: flat.Table) -> tuple[Signature, ...]:
     sigs = []
-    for i in range(bounds.check(model.SignatureDefsLength(), 4, "signatures")):
-        sd = model.SignatureDefs(i)
-        ins = {_text(sd.Inputs(j).Name()): int(sd.Inputs(j).TensorIndex())
-               for j in range(bounds.check(sd.InputsLength(), 4, "signature inputs"))}
-        outs = {_text(sd.Outputs(j).Name()): int(sd.Outputs(j).TensorIndex())
-                for j in range(bounds.check(sd.OutputsLength(), 4, "signature outputs"))}
-        sigs.append(Signature(_text(sd.SignatureKey()), ins, outs, int(sd.SubgraphIndex())))
+    for sd in model.tables(ModelSlot.SIGNATURE_DEFS):
+        ins = {_text(m.string(TensorMapSlot.NAME)): m.u32(TensorMapSlot.TENSOR_INDEX)
+               for m in sd.tables(SignatureDefSlot.INPUTS)}
+        outs = {_text(m.string(TensorMapSlot.NAME)): m.u32(TensorMapSlot.TENSOR_INDEX)
+                for m in sd.tables(SignatureDefSlot.OUTPUTS)}
+        sigs.append(Signature(_text(sd.string(SignatureDefSlot.SIGNATURE_KEY)), ins, outs,
+                              sd.u32(SignatureDefSlot.SUBGRAPH_INDEX)))
     return tuple(sigs)
 
 
@@ -583,6 +544,7 @@ def _sniff_other_format(data: bytes) -> str | None:
 
 def parse_model(data: bytes, name: str = "<bytes>", path: Path | None = None) -> TFLiteModel:
     """Parse .tflite bytes; any inconsistency is a ModelFormatError naming ``name``."""
+    data = bytes(data) if not isinstance(data, bytes) else data  # the model keeps views of it: never a mutable buffer
     if len(data) == 0:
         raise ModelFormatError(f"{name} is empty (0 bytes).", hint="Convert the model again or copy the file whole.")
     if len(data) < 16 or data[4:8] != TFLITE_IDENTIFIER:
@@ -598,26 +560,25 @@ def parse_model(data: bytes, name: str = "<bytes>", path: Path | None = None) ->
         if root >= len(data):
             raise ModelFormatError(f"{name}: corrupt .tflite (root offset beyond the file).",
                                    hint="The file is truncated or damaged; convert the model again.")
-        model = S.Model.GetRootAs(data, 0)
+        model = flat.root(data)
         opcodes = _opcodes(model, bounds)
-        n_sub = bounds.check(model.SubgraphsLength(), 4, "subgraphs")
-        if n_sub == 0:
+        subgraph_tables = model.tables(ModelSlot.SUBGRAPHS)
+        if not subgraph_tables:
             raise ModelFormatError(f"{name}: the model has no subgraphs.", hint="Convert the model again.")
-        bounds.check(model.BuffersLength(), 4, "buffers")
-        subgraphs = tuple(_subgraph(model, model.Subgraphs(i), i, data, bounds, opcodes) for i in range(n_sub))
-        signatures = _signatures(model, bounds)
-        metadata = tuple(
-            _text(model.Metadata(i).Name()) for i in range(bounds.check(model.MetadataLength(), 4, "metadata"))
-        )
+        buffers = model.tables(ModelSlot.BUFFERS)
+        view = memoryview(data)
+        subgraphs = tuple(_subgraph(buffers, sg, i, view, bounds, opcodes) for i, sg in enumerate(subgraph_tables))
+        signatures = _signatures(model)
+        metadata = tuple(_text(m.string(MetadataSlot.NAME)) for m in model.tables(ModelSlot.METADATA))
         return TFLiteModel(
             path=path,
             size_bytes=len(data),
-            sha256=hashlib.sha256(data).hexdigest(),
-            schema_version=int(model.Version()),
-            description=_text(model.Description()),
+            schema_version=model.u32(ModelSlot.VERSION),
+            description=_text(model.string(ModelSlot.DESCRIPTION)),
             subgraphs=subgraphs,
             signatures=signatures,
             metadata_names=metadata,
+            _bytes=data,
         )
     except ModelFormatError:
         raise

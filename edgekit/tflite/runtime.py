@@ -27,6 +27,8 @@ from edgekit.tflite.model import TFLiteModel, load_model, parse_model
 
 @dataclass(frozen=True)
 class RuntimeInfo:
+    """Which TFLite runtime runs models here (ai-edge-litert, tflite-runtime or TensorFlow) and its version."""
+
     name: str  # the pip package: ai-edge-litert | tflite-runtime | tensorflow
     version: str
     module: str  # the module the Interpreter comes from

@@ -40,10 +40,7 @@ import importlib
 import json
 import os
 import selectors
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -80,6 +77,8 @@ _CRASH_HINT = (
 
 def _describe_exit(returncode: int) -> str:
     if returncode < 0:
+        import signal
+
         try:
             name = signal.Signals(-returncode).name
         except ValueError:
@@ -141,6 +140,9 @@ def run_isolated(
     if fork and can_fork():
         returncode, result, stderr = _run_forked(target, kwargs, timeout_s, subject_name, action)
         return _outcome(result, returncode, stderr, subject_name, action)
+    import subprocess  # the spawn path only: fork, the usual path, needs neither
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="edgekit-sandbox-") as tmp:
         request_path = Path(tmp) / "request.json"
         result_path = Path(tmp) / "result.json"
@@ -213,7 +215,14 @@ def _run_forked(
             pass
     result_r, result_w = os.pipe()
     err_r, err_w = os.pipe()
+    import gc
+
+    # what Python's docs advise before a fork: the child's collector then never walks (and copies, page by
+    # page) the parent's objects; the parent unfreezes after the fork
+    gc.freeze()
     pid = os.fork()
+    if pid != 0:
+        gc.unfreeze()
     if pid == 0:  # the child: never returns
         code = 1
         try:
@@ -262,6 +271,8 @@ def _run_forked(
         _, status = os.waitpid(pid, 0)
     finally:
         if status is None:  # timeout, Ctrl-C: the child must not outlive us
+            import signal
+
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:

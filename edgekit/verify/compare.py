@@ -42,6 +42,8 @@ class InputSource(str, Enum):
 
 @dataclass(frozen=True)
 class Failure:
+    """One threshold an output failed: the metric, its value and the limit."""
+
     output: str
     metric: str
     value: float | None
@@ -63,6 +65,8 @@ class Failure:
 
 @dataclass(frozen=True)
 class OutputResult:
+    """One output's metrics against the reference, and the thresholds it failed."""
+
     name: str
     metrics: OutputMetrics
     failures: tuple[Failure, ...]
@@ -110,6 +114,8 @@ class OutputResult:
 
 @dataclass(frozen=True)
 class AccuracyResult:
+    """Accuracy against labels, of the original and of the converted model."""
+
     original: float
     converted: float
     samples: int

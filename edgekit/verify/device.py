@@ -56,14 +56,12 @@ def verify_bundle_in_this_process(
     map_threshold: float = DEFAULT_MAP_THRESHOLD,
 ) -> dict[str, Any]:
     """The child's side of :func:`verify_bundle`: the report as JSON-able data (unsafe in-process: the
-    runtime may crash on a hostile model)."""
-    import json
+    runtime may crash on a hostile model). The sandbox sends it with the C JSON encoder (no indent)."""
+    from edgekit.report import jsonable
 
-    from edgekit.report import to_json
-
-    return dict(json.loads(to_json(_verify(Path(bundle_dir), overrides, samples, num_threads,
-                                          None if model_path is None else Path(model_path),
-                                          map_threshold).to_dict())))
+    report = _verify(Path(bundle_dir), overrides, samples, num_threads,
+                     None if model_path is None else Path(model_path), map_threshold)
+    return dict(jsonable(report.to_dict()))
 
 
 def _verify(

@@ -62,6 +62,8 @@ class PositionAgreement:
 
 @dataclass(frozen=True)
 class OutputDistribution:
+    """How one output's converted values spread against the reference (for the report's charts)."""
+
     values: int  # values of this output over all samples
     non_finite: int  # converted values that are NaN or infinite (left out of the pairs and the histogram)
     selection: str
