@@ -17,8 +17,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-import click
-
 T = TypeVar("T")
 
 
@@ -53,6 +51,8 @@ def to_json(obj: Any) -> str:
 
 def emit_json(obj: Any) -> None:
     """Print one JSON object on stdout."""
+    import click  # the commands have it imported already; a forked verify child never needs it
+
     click.echo(to_json(obj))
 
 
@@ -102,11 +102,15 @@ def human_bytes(n: float | int | None) -> str:
 
 def warn(message: str) -> None:
     """A warning for people, on stderr."""
+    import click
+
     click.echo(f"Warning: {message}", err=True)
 
 
 def info(message: str) -> None:
     """Progress or context for people, on stderr."""
+    import click
+
     click.echo(message, err=True)
 
 

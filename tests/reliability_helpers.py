@@ -98,6 +98,20 @@ def child_exit(code: int) -> None:
     os._exit(code)
 
 
+def child_pid() -> int:
+    """Which process did the work (a forked child, or the one edgekit.prefork started early)."""
+    import os
+
+    return os.getpid()
+
+
+def child_modules() -> list[str]:
+    """The modules the child has imported by the time its request arrives."""
+    import sys
+
+    return sorted(sys.modules)
+
+
 # --- fuzzing: deterministic mutations driven by hypothesis-drawn operations ---------------------
 
 INTERESTING_INT32 = (0, 1, 2, 3, 4, 7, 8, 0xFF, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF, 0xFFFFFFFE)

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from edgekit.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class QuantizeMode(str, Enum):
@@ -257,6 +258,7 @@ def round_half_away(values: np.ndarray) -> np.ndarray:
 
     ``trunc(x + copysign(0.5, x))``: the same values as ``sign(x) * floor(|x| + 0.5)`` in three passes, not five.
     """
+    import numpy as np
     out = np.copysign(0.5, values)
     out += values
     return np.trunc(out, out=out)
@@ -270,6 +272,7 @@ def quantize(values: np.ndarray, dtype: str | np.dtype[Any], scale: float | None
     Float and bool targets are a plain cast; an integer target without a scale
     (``scale`` None or <= 0) takes the values as they are, clipped.
     """
+    import numpy as np
     target = np.dtype(dtype)
     if np.issubdtype(target, np.floating) or target == np.bool_:
         return np.asarray(values).astype(target)
@@ -287,6 +290,7 @@ def dequantize(values: np.ndarray, scale: float | None, zero_point: int = 0) -> 
 
     Integer values without a scale (``scale`` None or <= 0) are returned unchanged.
     """
+    import numpy as np
     v = np.asarray(values)
     if np.issubdtype(v.dtype, np.integer) and scale is not None and scale > 0:
         return ((v.astype(np.float64) - int(zero_point)) * float(scale)).astype(np.float32)

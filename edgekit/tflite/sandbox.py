@@ -27,16 +27,17 @@ to the runtime run that step through this module:
       millisecond instead of a second interpreter start (seconds on a Pi Zero).
       The result comes back through a pipe. Used for ``verify BUNDLE``, which
       does all of its runtime work in the child and only renders in the parent
-      (docs/BENCHMARKS.md, "verify start-up"). ``EDGEKIT_SANDBOX=spawn`` turns
-      forking off.
+      (docs/BENCHMARKS.md, "verify start-up"). When the ``edgekit`` command
+      forked that child first thing (:mod:`edgekit.prefork`), it is handed the
+      request instead of a new fork. ``EDGEKIT_SANDBOX=spawn`` turns forking off.
 
-This module imports no runtime itself; the child's work imports
-:mod:`edgekit.tflite.runtime`, the one module that does.
+This is the parent's side; the child's is :mod:`edgekit.tflite.child`. Neither
+imports a runtime itself; the child's work imports :mod:`edgekit.tflite.runtime`,
+the one module that does.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 import selectors
@@ -47,6 +48,8 @@ from typing import Any
 
 from edgekit import errors
 from edgekit.errors import BackendError, EdgekitError
+from edgekit.prefork import can_fork, claim_warm
+from edgekit.tflite.child import CRASH_HINT, call_target_json, child_stdio, write_all
 
 DEFAULT_TIMEOUT_S = 600.0
 
@@ -68,12 +71,6 @@ _ERROR_CLASSES: dict[str, type[EdgekitError]] = {
         errors.CheckFailed,
     )
 }
-
-_CRASH_HINT = (
-    "The file passed the format checks but the TFLite runtime could not run it; "
-    "re-create it with `edgekit convert` (run with --debug to see the runtime's output)."
-)
-
 
 def _describe_exit(returncode: int) -> str:
     if returncode < 0:
@@ -195,24 +192,28 @@ def _outcome(result: Any, returncode: int, stderr: str, subject_name: str, actio
         f"The TFLite runtime {_describe_exit(returncode)} while {action} {subject_name}"
         + (f" (last output: {said})" if said else "")
         + "; edgekit stopped it in a child process.",
-        hint=_CRASH_HINT,
+        hint=CRASH_HINT,
     )
-
-
-def can_fork() -> bool:
-    """True where :func:`run_isolated` can fork (POSIX) and ``EDGEKIT_SANDBOX`` does not ask for ``spawn``."""
-    return hasattr(os, "fork") and os.environ.get("EDGEKIT_SANDBOX", "").strip().lower() != "spawn"
 
 
 def _run_forked(
     target: str, kwargs: dict[str, Any], timeout_s: float, subject_name: str, action: str
 ) -> tuple[int, Any, str]:
-    """Fork, call ``target`` in the child, read its JSON result and stderr through pipes: (exit code, result, stderr)."""
-    for stream in (sys.stdout, sys.stderr):
+    """Fork, call ``target`` in the child, read its JSON result and stderr through pipes: (exit code, result, stderr).
+
+    A child started early by :func:`edgekit.prefork.prefork` for this same ``target`` is used instead of a
+    new fork.
+    """
+    warm = claim_warm(target)
+    if warm is not None:
         try:
-            stream.flush()
-        except (OSError, ValueError):
-            pass
+            write_all(warm.request_w, json.dumps({"kwargs": kwargs}).encode("utf-8"))
+        except OSError:
+            pass  # the child died while it warmed up: _collect says how
+        finally:
+            os.close(warm.request_w)
+        return _collect(warm.pid, warm.result_r, warm.err_r, timeout_s, subject_name, action)
+    _flush_stdio()
     result_r, result_w = os.pipe()
     err_r, err_w = os.pipe()
     import gc
@@ -228,22 +229,30 @@ def _run_forked(
         try:
             os.close(result_r)
             os.close(err_r)
-            os.dup2(err_w, 2)  # the runtime's own messages, and faulthandler's dump on a crash
-            devnull = os.open(os.devnull, os.O_RDWR)
-            os.dup2(devnull, 0)
-            os.dup2(devnull, 1)  # nothing the child prints reaches the user's stdout
-            import faulthandler
-
-            faulthandler.enable(file=2, all_threads=False)
-            data = json.dumps(_call_target(target, kwargs)).encode("utf-8")
-            view = memoryview(data)
-            while view:
-                view = view[os.write(result_w, view):]
+            child_stdio(err_w)
+            write_all(result_w, call_target_json(target, kwargs))
             code = 0
         finally:
             os._exit(code)
     os.close(result_w)
     os.close(err_w)
+    return _collect(pid, result_r, err_r, timeout_s, subject_name, action)
+
+
+def _flush_stdio() -> None:
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+
+
+def _collect(pid: int, result_r: int, err_r: int, timeout_s: float, subject_name: str, action: str,
+             ) -> tuple[int, Any, str]:
+    """Read a forked child's result and stderr until both pipes close, then reap it: (exit code, result, stderr).
+
+    Past ``timeout_s``, or on Ctrl-C, the child is killed: it never outlives this process's wait.
+    """
     chunks: dict[int, list[bytes]] = {result_r: [], err_r: []}
     deadline = time.monotonic() + timeout_s
     status = None
@@ -329,14 +338,14 @@ def probe_in_this_process(path: str, num_threads: int | None = None) -> dict[str
     except (RuntimeError, ValueError) as exc:
         raise BackendError(
             f"The TFLite runtime could not run {path}: {' '.join(str(exc).split())[:300]}",
-            hint=_CRASH_HINT,
+            hint=CRASH_HINT,
         ) from exc
     return {"inputs": len(input_details), "outputs": len(interp.get_output_details()), "invoked": True}
 
 
-def _write_result(result_path: Path, payload: dict[str, Any]) -> None:
+def _write_result(result_path: Path, payload: bytes) -> None:
     tmp = result_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload), encoding="utf-8")
+    tmp.write_bytes(payload)
     os.replace(tmp, result_path)
 
 
@@ -346,28 +355,8 @@ def _child_main(argv: list[str]) -> int:
         return 2
     request_path, result_path = Path(argv[0]), Path(argv[1])
     request = json.loads(request_path.read_text(encoding="utf-8"))
-    _write_result(result_path, _call_target(str(request["target"]), request.get("kwargs", {})))
+    _write_result(result_path, call_target_json(str(request["target"]), request.get("kwargs", {})))
     return 0
-
-
-def _call_target(target: str, kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The child's work: call ``target`` and say how it went as a JSON-able payload (never raises)."""
-    module_name, _, func_name = target.partition(":")
-    try:
-        func = getattr(importlib.import_module(module_name), func_name)
-        value = func(**kwargs)
-        payload: dict[str, Any] = {"ok": True, "value": value}
-        json.dumps(payload)  # fail here, clearly, if the result is not JSON-able
-    except EdgekitError as exc:
-        payload = {"ok": False, "error": type(exc).__name__, "message": exc.message, "hint": exc.hint}
-    except MemoryError:
-        payload = {"ok": False, "error": "BackendError", "message": "The TFLite runtime ran out of memory.",
-                   "hint": "Use a smaller model or a machine with more memory."}
-    except Exception as exc:  # report, do not crash: the parent turns it into a clean error
-        payload = {"ok": False, "error": "BackendError",
-                   "message": f"The TFLite runtime failed: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}",
-                   "hint": _CRASH_HINT}
-    return payload
 
 
 if __name__ == "__main__":

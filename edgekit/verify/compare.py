@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
 from edgekit.core.result import Basis, check_kind, float_or_nan, optional_float, optional_int, strings
 from edgekit.errors import DataError
 from edgekit.provenance import Producer, producer_entry
@@ -30,8 +28,10 @@ from edgekit.verify.metrics import (
 )
 from edgekit.verify.thresholds import Thresholds
 
-if TYPE_CHECKING:  # --explain only (workstation): not imported for verify BUNDLE
-    from edgekit.verify.explain_report import ExplainResult
+if TYPE_CHECKING:
+    import numpy as np
+
+    from edgekit.verify.explain_report import ExplainResult  # --explain only (workstation)
 
 
 class InputSource(str, Enum):

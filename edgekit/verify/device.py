@@ -47,6 +47,24 @@ def verify_bundle(
     return VerifyReport.from_dict(value)
 
 
+def warm_up() -> None:
+    """What the child of :func:`verify_bundle` imports while the parent still parses the command line.
+
+    Called by :func:`edgekit.prefork.prefork` (from :mod:`edgekit.entry`): numpy, the runtime and
+    the modules :func:`verify_bundle_in_this_process` uses, so that they load in parallel with click.
+    """
+    import numpy  # noqa: F401
+
+    from edgekit.bundle import read_bundle  # noqa: F401
+    from edgekit.report import jsonable  # noqa: F401
+    from edgekit.tflite.runtime import runtime_info
+    from edgekit.verify.compare import compare_outputs  # noqa: F401
+    from edgekit.verify.tflite_runner import TFLiteRunner  # noqa: F401
+    from edgekit.verify.thresholds import default_thresholds  # noqa: F401
+
+    runtime_info()  # imports the interpreter module (a missing runtime is reported by the request itself)
+
+
 def verify_bundle_in_this_process(
     bundle_dir: str,
     overrides: dict[str, float | None] | None = None,

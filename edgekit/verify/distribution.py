@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 SCATTER_PAIRS = 2000
 WORST_PAIRS = 200
@@ -38,6 +39,7 @@ HISTOGRAM_OF = "converted - reference, every finite value of every sample"
 
 
 def _short(values: np.ndarray) -> tuple[float, ...]:
+    import numpy as np
     return tuple(float(f"{v:.{DIGITS}g}") for v in np.asarray(values, dtype=np.float64).ravel())
 
 
@@ -95,6 +97,7 @@ class OutputDistribution:
 
 def _pick(error: np.ndarray, finite: np.ndarray) -> np.ndarray:
     """Flat indices of the pairs to keep (see the module docstring), ascending."""
+    import numpy as np
     candidates = np.flatnonzero(finite)
     if candidates.size <= SCATTER_PAIRS:
         return candidates
@@ -109,6 +112,7 @@ def _pick(error: np.ndarray, finite: np.ndarray) -> np.ndarray:
 
 def _sequence_view(reference: np.ndarray) -> tuple[int, int] | None:
     """(positions, classes) of a sequence of probability vectors per sample, else None."""
+    import numpy as np
     per_sample = [d for d in reference.shape[1:] if d != 1]
     if len(per_sample) != 2 or per_sample[0] < 2 or per_sample[1] < 2 or reference.shape[-1] != per_sample[1]:
         return None
@@ -121,6 +125,7 @@ def _sequence_view(reference: np.ndarray) -> tuple[int, int] | None:
 
 
 def _positions(reference: np.ndarray, converted: np.ndarray) -> PositionAgreement | None:
+    import numpy as np
     shape = _sequence_view(reference)
     if shape is None:
         return None
@@ -139,6 +144,7 @@ def _positions(reference: np.ndarray, converted: np.ndarray) -> PositionAgreemen
 
 def output_distribution(reference: np.ndarray, converted: np.ndarray) -> OutputDistribution:
     """The bounded values, error histogram and per-position agreement of one output (same shapes)."""
+    import numpy as np
     ref = np.asarray(reference, dtype=np.float64).ravel()
     out = np.asarray(converted, dtype=np.float64).ravel()
     finite = np.isfinite(out)

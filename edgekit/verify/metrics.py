@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from edgekit.errors import DataError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # SQNR of two identical float32 outputs is +inf; JSON has no inf, so report a
 # ceiling far above any threshold (float32 rounding noise is ~140 dB).
@@ -50,6 +52,7 @@ def class_scores(values: np.ndarray) -> np.ndarray | None:
     position, (1, 896, 1): a detector's anchor scores, whose arg-max anchor flips between neighbours
     that score alike without changing a detection.
     """
+    import numpy as np
     if values.ndim < 2 or not np.issubdtype(values.dtype, np.floating):
         return None
     if values.ndim >= 3 and values.shape[-1] == 1 and values.shape[-2] > 1:
@@ -73,6 +76,7 @@ def positional_class_scores(values: np.ndarray) -> np.ndarray | None:
     hold >= 2 positions, and the reference is probabilities along the last axis (non-negative,
     summing to 1). Regression heads and logits are not taken (their last axis means something else).
     """
+    import numpy as np
     if values.ndim < 3 or not np.issubdtype(values.dtype, np.floating):
         return None
     classes = values.shape[-1]
@@ -84,6 +88,7 @@ def positional_class_scores(values: np.ndarray) -> np.ndarray | None:
 
 
 def looks_like_probabilities(view: np.ndarray) -> bool:
+    import numpy as np
     ref = view.astype(np.float64)
     return bool(np.all(ref >= 0) and np.allclose(ref.sum(axis=1), 1.0, atol=1e-3))
 
@@ -95,6 +100,7 @@ DEFAULT_MAP_THRESHOLD = 0.5
 
 def is_dense_map(values: np.ndarray) -> bool:
     """A [0, 1] map with >= 2 spatial axes of >= MIN_MAP_SIDE (sigmoid heatmaps, masks, DBNet text maps)."""
+    import numpy as np
     if values.ndim < 3 or not np.issubdtype(values.dtype, np.floating):
         return False
     spatial = [d for d in values.shape[1:] if d >= MIN_MAP_SIDE]
@@ -106,6 +112,7 @@ def is_dense_map(values: np.ndarray) -> bool:
 
 def map_iou(reference: np.ndarray, candidate: np.ndarray, threshold: float = DEFAULT_MAP_THRESHOLD) -> float:
     """Intersection over union of the two maps thresholded at ``threshold`` (1.0 when both are empty)."""
+    import numpy as np
     a = reference >= threshold
     b = candidate >= threshold
     union = int(np.count_nonzero(a | b))
@@ -114,6 +121,7 @@ def map_iou(reference: np.ndarray, candidate: np.ndarray, threshold: float = DEF
 
 def looks_like_class_scores(view: np.ndarray) -> bool:
     """Probabilities (non-negative, rows sum to 1) of >= 2 classes, or a vector of >= 10 scores (logits)."""
+    import numpy as np
     if view.shape[1] >= MIN_LOGIT_CLASSES:
         return True
     ref = view.astype(np.float64)
@@ -121,6 +129,7 @@ def looks_like_class_scores(view: np.ndarray) -> bool:
 
 
 def _cosines(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
+    import numpy as np
     dot = np.sum(ref * out, axis=1)
     norm_ref = np.linalg.norm(ref, axis=1)
     norm_out = np.linalg.norm(out, axis=1)
@@ -134,6 +143,7 @@ def _cosines(ref: np.ndarray, out: np.ndarray) -> np.ndarray:
 
 def sqnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
     """Signal-to-quantization-noise ratio in dB, capped at +-SQNR_CEILING_DB."""
+    import numpy as np
     ref = reference.astype(np.float64).ravel()
     noise = float(np.sum((ref - candidate.astype(np.float64).ravel()) ** 2))
     signal = float(np.sum(ref**2))
@@ -151,6 +161,7 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
     Class outputs get top-1/top-5 agreement (per position for a softmax over the last axis of a
     sequence or map); [0, 1] dense maps get the IoU of the maps thresholded at ``map_threshold``.
     """
+    import numpy as np
     if reference.shape != candidate.shape:
         raise DataError(
             f"Output '{name}': reference shape {reference.shape} != converted shape {candidate.shape}.",
@@ -222,6 +233,7 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
 
 def accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
     """Top-1 task accuracy of class scores (samples, ...) against integer labels."""
+    import numpy as np
     view = class_scores(scores)
     if view is None:
         raise DataError(

@@ -1,0 +1,58 @@
+"""The `edgekit` console script: starts the runtime's child early for a bundle verify, then runs the CLI.
+
+``edgekit verify BUNDLE`` on a small board is mostly start-up: Python, click and the CLI in this
+process, numpy and the TFLite runtime in the crash-isolated child that does the work
+(:mod:`edgekit.verify.device`). Forking that child only after click has parsed the command line
+puts the two one after the other. When the command line looks like a bundle verify (``verify``,
+then a folder holding a ``manifest.json``), :func:`main` forks the child first
+(:func:`edgekit.prefork.prefork`), so it imports numpy and the runtime while this process
+imports click; the verify command then hands it the request. Nothing else changes: a command line
+that only looks like one (``--help``, a usage error) leaves the child unused, and it exits when
+this process does. ``EDGEKIT_SANDBOX=spawn`` turns forking, and so this, off.
+
+This module imports only :mod:`os` and :mod:`sys` before it decides, and :mod:`edgekit.cli` after.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# options of `edgekit verify` that mean no local runtime work (help, or the board does it)
+_NO_LOCAL_RUN = ("-h", "--help", "--version", "--on")
+
+
+def looks_like_bundle_verify(argv: list[str]) -> bool:
+    """True when ``argv`` (without the program name) is ``[--debug] verify ... BUNDLE_DIR ...`` run here."""
+    args = [a for a in argv if a != "--debug"]  # the group's only option that may come before the command
+    if not args or args[0] != "verify":
+        return False
+    if any(a in _NO_LOCAL_RUN or a.startswith("--on=") for a in args[1:]):
+        return False
+    return any(not a.startswith("-") and os.path.isfile(os.path.join(a, "manifest.json")) for a in args[1:])
+
+
+def main() -> None:
+    """The console entry point (``[project.scripts]`` in pyproject.toml)."""
+    if not looks_like_bundle_verify(sys.argv[1:]):
+        from edgekit.cli import main as cli
+
+        cli()
+        return
+    from edgekit.prefork import prefork
+
+    prefork("edgekit.verify.device:verify_bundle_in_this_process", "edgekit.verify.device:warm_up")
+    from edgekit.cli import main as cli
+
+    try:
+        cli()
+    finally:
+        # the result is printed; what is left is the interpreter's teardown, whose cyclic collection walks
+        # every object of click and the CLI for nothing (about a tenth of the whole command on this
+        # workstation): frozen objects are skipped. Objects still get their refcount teardown and atexit runs.
+        import gc
+
+        gc.freeze()
+
+
+__all__ = ["main", "looks_like_bundle_verify"]
