@@ -8,7 +8,8 @@ then a folder holding a ``manifest.json``), :func:`main` forks the child first
 (:func:`edgekit.prefork.prefork`), so it imports numpy and the runtime while this process
 imports click; the verify command then hands it the request. Nothing else changes: a command line
 that only looks like one (``--help``, a usage error) leaves the child unused, and it exits when
-this process does. ``EDGEKIT_SANDBOX=spawn`` turns forking, and so this, off.
+this process does. ``EDGEKIT_SANDBOX=spawn`` turns forking, and so this, off; so does a single CPU,
+where the two processes would only take turns (the child is then forked after parsing, as before).
 
 This module imports only :mod:`os` and :mod:`sys` before it decides, and :mod:`edgekit.cli` after.
 """
@@ -32,9 +33,18 @@ def looks_like_bundle_verify(argv: list[str]) -> bool:
     return any(not a.startswith("-") and os.path.isfile(os.path.join(a, "manifest.json")) for a in args[1:])
 
 
+def _cpus() -> int:
+    """CPUs this process may run on (its affinity where the platform says, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 def main() -> None:
     """The console entry point (``[project.scripts]`` in pyproject.toml)."""
-    if not looks_like_bundle_verify(sys.argv[1:]):
+    # on one CPU the two processes would take turns, each importing what the other has: fork later instead
+    if _cpus() < 2 or not looks_like_bundle_verify(sys.argv[1:]):
         from edgekit.cli import main as cli
 
         cli()

@@ -19,7 +19,7 @@ import pytest
 from reliability_helpers import write_fc_bundle
 
 from edgekit import prefork
-from edgekit.entry import looks_like_bundle_verify
+from edgekit.entry import _cpus, looks_like_bundle_verify
 from edgekit.errors import EXIT_BACKEND, DataError
 from edgekit.tflite.sandbox import run_isolated
 
@@ -61,6 +61,22 @@ def test_looks_like_bundle_verify(bundle: Path, tmp_path: Path) -> None:
     assert not looks_like_bundle_verify([])
 
 
+def _claim_script(marker: Path, cpus: int | None) -> str:
+    """A `edgekit` console run that records whether the verify command found an early child."""
+    return (
+        "import sys, edgekit.prefork as pf, edgekit.entry as entry\n"
+        "orig = pf.claim_warm\n"
+        "def claim(target):\n"
+        "    warm = orig(target)\n"
+        f"    open({str(marker)!r}, 'w').write(f'{{warm is not None}} {{target}}')\n"
+        "    return warm\n"
+        "pf.claim_warm = claim\n"
+        + (f"entry._cpus = lambda: {cpus}\n" if cpus is not None else "")
+        + "entry.main()\n"
+    )
+
+
+@pytest.mark.skipif(_cpus() < 2, reason="the early child is forked only where two processes can run at once")
 def test_entry_verify_gives_the_clis_result_from_the_early_child(bundle: Path, tmp_path: Path) -> None:
     """Same report as `edgekit verify` through click alone, and the early child did the work."""
     from click.testing import CliRunner
@@ -68,20 +84,9 @@ def test_entry_verify_gives_the_clis_result_from_the_early_child(bundle: Path, t
     from edgekit.cli import main
 
     marker = tmp_path / "claimed"
-    script = (
-        "import sys, atexit, edgekit.prefork as pf\n"
-        "orig = pf.claim_warm\n"
-        "def claim(target):\n"
-        "    warm = orig(target)\n"
-        f"    open({str(marker)!r}, 'w').write(f'{{warm is not None}} {{target}}')\n"
-        "    return warm\n"
-        "pf.claim_warm = claim\n"
-        "from edgekit.entry import main\n"
-        "main()\n"
-    )
     proc = subprocess.run(  # noqa: S603
-        [sys.executable, "-c", script, "verify", str(bundle), "--json"], capture_output=True, text=True,
-        timeout=300, check=False,
+        [sys.executable, "-c", _claim_script(marker, None), "verify", str(bundle), "--json"], capture_output=True,
+        text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert marker.read_text() == "True edgekit.verify.device:verify_bundle_in_this_process"
@@ -91,6 +96,18 @@ def test_entry_verify_gives_the_clis_result_from_the_early_child(bundle: Path, t
     assert early["passed"] is True
     for key in ("passed", "samples", "quantization", "outputs", "thresholds", "runtime"):
         assert early[key] == plain[key], key
+
+
+def test_one_cpu_forks_after_parsing(bundle: Path, tmp_path: Path) -> None:
+    """On one CPU the two processes would only take turns: no early child, the verify forks as before."""
+    marker = tmp_path / "claimed"
+    proc = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", _claim_script(marker, 1), "verify", str(bundle)], capture_output=True, text=True,
+        timeout=300, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "PASSED" in proc.stdout
+    assert marker.read_text() == "False edgekit.verify.device:verify_bundle_in_this_process"
 
 
 def test_entry_verify_without_fork_still_works(bundle: Path) -> None:
@@ -107,7 +124,7 @@ def test_early_child_crash_is_a_clean_error(bundle: Path, tmp_path: Path) -> Non
     hook.mkdir()
     (hook / "sitecustomize.py").write_text(SITECUSTOMIZE_CRASH, encoding="utf-8")
     before = {p.name: p.read_bytes() for p in bundle.iterdir()}
-    proc = _run_entry("verify", str(bundle), env={"PYTHONPATH": str(hook)})
+    proc = _run_entry("verify", str(bundle), env={"PYTHONPATH": str(hook)})  # early child or not: both isolate
     assert proc.returncode == EXIT_BACKEND, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert lines[-2].startswith("Error: The TFLite runtime crashed (SIGSEGV)") and "model.tflite" in lines[-2]
@@ -129,7 +146,7 @@ def _gone(pid: int, within_s: float) -> bool:
     return False
 
 
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.skipif(not Path("/proc/self/stat").exists() or _cpus() < 2, reason="needs /proc and two CPUs")
 def test_unused_early_child_exits_with_the_parent(bundle: Path) -> None:
     """A bundle verify that stops before the runtime (a usage error): the early child exits too."""
     script = (
