@@ -44,6 +44,17 @@ def all_graphs(graph: Any) -> Iterator[Any]:
             yield from all_graphs(sub)
 
 
+def drop_initializers(graph: Any, keep: set[str]) -> None:
+    """Remove the main graph's initializers not named in ``keep``, and the graph inputs that fed them."""
+    dropped = {t.name for t in graph.initializer if t.name not in keep}
+    kept = [t for t in graph.initializer if t.name not in dropped]
+    del graph.initializer[:]
+    graph.initializer.extend(kept)
+    inputs = [v for v in graph.input if v.name not in dropped]
+    del graph.input[:]
+    graph.input.extend(inputs)
+
+
 def opset_version(model: Any, domain: str = "") -> int:
     for opset in model.opset_import:
         if opset.domain in (domain, "ai.onnx" if domain == "" else domain):

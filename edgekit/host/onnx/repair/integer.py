@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.host.onnx.repair.base import Repair, RepairContext, constants
+from edgekit.host.onnx.repair.base import Repair, RepairContext, constants, drop_initializers
 from edgekit.host.onnx.repair.qlstm import _Builder
 
 OPS = ("DynamicQuantizeLinear", "MatMulInteger", "ConvInteger")
@@ -145,14 +145,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
         counts[node.op_type] += 1
     del graph.node[:]
     graph.node.extend(new_nodes)
-    used = {i for n in graph.node for i in n.input}
-    kept = [t for t in graph.initializer if t.name in used]
-    dropped = {t.name for t in graph.initializer} - {t.name for t in kept}
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    inputs = [v for v in graph.input if v.name not in dropped]
-    del graph.input[:]
-    graph.input.extend(inputs)
+    drop_initializers(graph, {i for n in graph.node for i in n.input})
     # the tensors that changed type: drop their recorded (integer) types so inference records float ones
     infos = [v for v in graph.value_info if v.name not in floats]
     del graph.value_info[:]

@@ -32,6 +32,7 @@ from edgekit.host.onnx.repair.base import (
     RepairContext,
     all_graphs,
     constants,
+    drop_initializers,
     opset_version,
     static_shape,
 )
@@ -238,13 +239,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
     del graph.node[:]
     graph.node.extend(new_nodes)
     # the integer weights only the lowered nodes read go (the float copies replace them)
-    used = {i for g in all_graphs(graph) for n in g.node for i in n.input} | {o.name for o in graph.output}
-    dropped = {t.name for t in graph.initializer if t.name not in used}
-    kept = [t for t in graph.initializer if t.name not in dropped]
-    del graph.initializer[:]
-    graph.initializer.extend(kept)
-    inputs = [v for v in graph.input if v.name not in dropped]
-    del graph.input[:]
-    graph.input.extend(inputs)
+    drop_initializers(graph, {i for g in all_graphs(graph) for n in g.node for i in n.input}
+                      | {o.name for o in graph.output})
     return Repair("qlstm", f"lowered {lowered} {DOMAIN}.{OP} node(s) to standard ops: integer weights, activations "
                            f"quantized per call and per step as onnxruntime does ({steps} steps unrolled)", lowered)
