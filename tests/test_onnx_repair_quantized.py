@@ -193,3 +193,69 @@ def test_check_failure_of_a_runtime_quantized_model_says_why() -> None:
     # one backend stopped converting, another converted and differs: the rounding is still what to explain
     mixed = [Attempt("onnx2tf", "convert", "ValueError in tf.concat", None, None), *attempts]
     assert "quantize_dynamic" in all_failed_error("m.onnx", mixed, runtime_quantized=True).hint
+
+
+# --- the conversion check of a runtime-quantized graph: cosine as well as max error -------------------------
+
+
+def test_check_takes_cosine_only_when_asked_and_only_on_outputs_with_enough_values() -> None:
+    from edgekit.host.onnx.check import MIN_COSINE_ELEMENTS, _compare
+
+    rng = np.random.default_rng(3)
+    ref = rng.normal(0, 4, (1, 64, 32)).astype(np.float32)
+    got = ref.copy()
+    got[0, 5, 7] += 0.25  # one activation rounded to the other side of a step: far above 1e-4 + 1e-3 * peak
+    strict = _compare("y", ref, got, (0, 1, 2), 0, 1e-3, 1e-4)
+    assert not strict.ok and strict.max_abs_error == pytest.approx(0.25, rel=1e-6)
+    lenient = _compare("y", ref, got, (0, 1, 2), 0, 1e-3, 1e-4, min_cosine=0.9999)
+    assert lenient.ok and not lenient.within_tolerance and lenient.cosine > 0.99999
+    assert "cosine" in lenient.describe() and "cosine" not in strict.describe()
+    # a wrong output is still wrong: a sign flipped over a tenth of it
+    bad = ref.copy()
+    bad[0, :7] *= -1
+    assert not _compare("y", ref, bad, (0, 1, 2), 0, 1e-3, 1e-4, min_cosine=0.9999).ok
+    # too few values for a cosine to mean anything: two same-sign scalars have cosine 1 whatever they are
+    small = np.array([[3.0] * (MIN_COSINE_ELEMENTS - 1)], np.float32)
+    assert not _compare("s", small, small * 1.5, (0, 1), 0, 1e-3, 1e-4, min_cosine=0.9999).ok
+
+
+def test_check_min_cosine_is_validated() -> None:
+    from edgekit.errors import UsageError
+    from edgekit.host.source_model import LoadOptions
+
+    assert LoadOptions(check_min_cosine=0.9999).check_min_cosine == 0.9999
+    for wrong in (0.0, 1.5, -0.2):
+        with pytest.raises(UsageError, match="check_min_cosine"):
+            LoadOptions(check_min_cosine=wrong)
+
+
+@pytest.mark.parametrize("quantized", [True, False])
+def test_loader_asks_for_the_cosine_after_the_runtime_quantization_repairs(
+    quantized: bool, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load_onnx hands the backends LoadOptions with check_min_cosine set exactly when qlstm/integer ran."""
+    import edgekit.host.onnx.load as load
+
+    model, _ = _integer_model(False)
+    if not quantized:  # the same graph's float twin: Conv + MatMul with float weights, no integer ops
+        x = h.make_tensor_value_info("x", T.FLOAT, [1, 2, 8, 8])
+        w = nh.from_array(np.ones((3, 2, 3, 3), np.float32), "w")
+        graph = h.make_graph([h.make_node("Conv", ["x", "w"], ["y"], pads=[1, 1, 1, 1])], "g", [x],
+                             [h.make_tensor_value_info("y", T.FLOAT, [1, 3, 8, 8])], [w])
+        model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+        model.ir_version = 8
+    path = tmp_path / "m.onnx"
+    onnx.save(model, str(path))
+    seen: list[float | None] = []
+
+    class Stop(Exception):
+        pass
+
+    def capture(*args: Any) -> Any:
+        seen.append(args[10].check_min_cosine)  # the LoadOptions argument
+        raise Stop
+
+    monkeypatch.setattr(load, "_convert_with_backends", capture)
+    with pytest.raises(Stop):
+        load.load_onnx(path)
+    assert seen == [load.RUNTIME_QUANTIZED_MIN_COSINE if quantized else None]

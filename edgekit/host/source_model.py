@@ -40,6 +40,11 @@ class LoadOptions:
     check_recipe: Preprocessing | None = None  # the preprocessing for check_data images (None = unit preset)
     check_rtol: float = 1e-3  # tolerance relative to the output's peak |value|
     check_atol: float = 1e-4
+    # ONNX: an output also matches when its cosine to onnxruntime's reaches this, on every check sample (None:
+    # max error only). The loader sets it for graphs that quantize activations at run time (repairs qlstm and
+    # integer): a float .tflite rounds a few of them to the other side of a step, so the max error is one step
+    # somewhere by nature, while the output as a whole agrees (the issue-13 criterion: cosine >= 0.9999)
+    check_min_cosine: float | None = None
     onnxsim: bool = True
     timeout_s: float = 3600.0  # ONNX: the onnx2tf worker's time limit
     preload_tensorflow: bool = True  # ONNX: import TF in a thread while onnx2tf runs in its subprocess
@@ -51,6 +56,9 @@ class LoadOptions:
     def __post_init__(self) -> None:
         if self.check_samples < 1:
             raise UsageError("the conversion check needs at least 1 sample.", hint="Use --no-check to skip it.")
+        if self.check_min_cosine is not None and not 0.0 < self.check_min_cosine <= 1.0:
+            raise UsageError(f"check_min_cosine must be in (0, 1], got {self.check_min_cosine}.",
+                             hint="Use a cosine such as 0.9999, or None for the max-error check alone.")
         object.__setattr__(self, "keep_nchw", tuple(self.keep_nchw))
         object.__setattr__(self, "state_pairs", tuple((str(a), str(b)) for a, b in self.state_pairs))
 

@@ -25,18 +25,39 @@ from edgekit.host.source_model import LoadOptions
 MAX_LAYOUT_COMBINATIONS = 16
 
 
+# the cosine criterion (LoadOptions.check_min_cosine) needs enough values to mean anything: two scalars of
+# the same sign have cosine 1 whatever they are
+MIN_COSINE_ELEMENTS = 16
+
+
 @dataclass(frozen=True)
 class OutputError:
+    """How far one output of the float .tflite is from onnxruntime's on one check sample (measured)."""
+
     name: str
     max_abs_error: float
     peak_abs: float
     tolerance: float
     sample: int
     perm: tuple[int, ...]
+    cosine: float = 1.0
+    min_cosine: float | None = None  # also ok at or above this cosine (LoadOptions.check_min_cosine)
+
+    @property
+    def within_tolerance(self) -> bool:
+        return bool(np.isfinite(self.max_abs_error)) and self.max_abs_error <= self.tolerance
 
     @property
     def ok(self) -> bool:
-        return bool(np.isfinite(self.max_abs_error)) and self.max_abs_error <= self.tolerance
+        return self.within_tolerance or (self.min_cosine is not None and self.cosine >= self.min_cosine)
+
+    def describe(self) -> str:
+        """The measured error and what it was held to, for the error message."""
+        text = f"differs by up to {self.max_abs_error:.4g} (its values reach {self.peak_abs:.4g}; tolerance " \
+               f"{self.tolerance:.3g})"
+        if self.min_cosine is not None:
+            text += f" with cosine {self.cosine:.7f} (needs >= {self.min_cosine:g})"
+        return text
 
 
 def make_check_inputs(shapes: Mapping[str, tuple[int, ...]], dtypes: Mapping[str, str], count: int,
@@ -67,11 +88,11 @@ def make_check_inputs(shapes: Mapping[str, tuple[int, ...]], dtypes: Mapping[str
 
 
 def _compare(name: str, ref: np.ndarray, got: np.ndarray, perm: tuple[int, ...], sample: int,
-             rtol: float, atol: float) -> OutputError:
+             rtol: float, atol: float, min_cosine: float | None = None) -> OutputError:
     expected = np.transpose(ref, perm).astype(np.float64)
     actual = np.asarray(got, dtype=np.float64)
     if expected.shape != actual.shape:
-        return OutputError(name, float("inf"), 0.0, 0.0, sample, perm)
+        return OutputError(name, float("inf"), 0.0, 0.0, sample, perm, cosine=0.0)
     # NaN/inf where onnxruntime has the same NaN/inf (log of a negative input, say) is agreement, not an error
     same = (np.isnan(expected) & np.isnan(actual)) | (np.isinf(expected) & (expected == actual))
     finite = np.abs(np.where(same | ~np.isfinite(expected), 0.0, expected))
@@ -80,7 +101,17 @@ def _compare(name: str, ref: np.ndarray, got: np.ndarray, perm: tuple[int, ...],
     err = float(np.max(diff)) if expected.size else 0.0
     if not np.isfinite(err):
         err = float("inf")
-    return OutputError(name, err, peak, atol + rtol * peak, sample, perm)
+    cosine = _cosine(expected, actual) if min_cosine is not None else 1.0
+    return OutputError(name, err, peak, atol + rtol * peak, sample, perm, cosine=cosine, min_cosine=min_cosine)
+
+
+def _cosine(expected: np.ndarray, actual: np.ndarray) -> float:
+    """Cosine of the two outputs as vectors; 0 where it says nothing (too few values, non-finite, all zero)."""
+    a, b = expected.reshape(-1), actual.reshape(-1)
+    if a.size < MIN_COSINE_ELEMENTS or not (np.all(np.isfinite(a)) and np.all(np.isfinite(b))):
+        return 0.0
+    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.dot(a, b) / norm) if norm > 0 else 0.0
 
 
 def check_conversion(
@@ -129,7 +160,8 @@ def check_conversion(
             per_perm = []
             for perm in perms:
                 worst = max(
-                    (_compare(name, ref[name], out[keys[name]], perm, i, options.check_rtol, options.check_atol)
+                    (_compare(name, ref[name], out[keys[name]], perm, i, options.check_rtol, options.check_atol,
+                              options.check_min_cosine)
                      for i, (ref, out) in enumerate(zip(references, outputs, strict=True))),
                     key=lambda e: e.max_abs_error - e.tolerance,
                 )
@@ -145,9 +177,9 @@ def check_conversion(
     if failed:
         e = failed[0]
         raise BackendError(
-            f"The converted model does not match onnxruntime: output '{e.name}' differs by up to {e.max_abs_error:.4g} "
-            f"(its values reach {e.peak_abs:.4g}; tolerance {e.tolerance:.3g}) on check sample {e.sample + 1} of "
-            f"{len(samples)} (measured). {len(failed)} of {len(best)} outputs differ. No output was written.",
+            f"The converted model does not match onnxruntime: output '{e.name}' {e.describe()} on check sample "
+            f"{e.sample + 1} of {len(samples)} (measured). {len(failed)} of {len(best)} outputs differ. No output "
+            "was written.",
             hint="This is an onnx2tf conversion problem: try --keep-nchw INPUT, re-export with opset 17, or "
                  "convert anyway with --no-check (not recommended); --debug shows onnx2tf's log.",
         )
@@ -157,6 +189,11 @@ def check_conversion(
     note = (f"float conversion checked against onnxruntime on {len(samples)} inputs ({origin}): "
             f"all {len(best)} outputs match "
             f"(worst max abs error {max(e.max_abs_error for e in best):.3g}, {worst_rel:.2g} of peak; measured)")
+    by_cosine = sorted({e.name for e in best if not e.within_tolerance})
+    if by_cosine:
+        note += (f"; {', '.join(by_cosine)} above the max-error tolerance, matched by cosine "
+                 f"(worst {min(e.cosine for e in best if e.name in by_cosine):.7f} >= {options.check_min_cosine:g}: "
+                 "the model quantizes activations at run time)")
     return best_in, {e.name: e.perm for e in best}, note
 
 
@@ -197,12 +234,13 @@ def check_sequence(
             feeds[key] = np.ascontiguousarray(value.astype(want))
         got = runner(**feeds)
         for name, perm in out_perms.items():
-            err = _compare(name, ref[name], got[keys[name]], perm, step, options.check_rtol, options.check_atol)
+            err = _compare(name, ref[name], got[keys[name]], perm, step, options.check_rtol, options.check_atol,
+                           options.check_min_cosine)
             if not err.ok:
                 raise BackendError(
                     f"Over a sequence of calls with the state carried ({', '.join(f'{i} <- {o}' for i, o in pairs)}), "
-                    f"output '{name}' of the converted model differs from onnxruntime by up to "
-                    f"{err.max_abs_error:.4g} at call {step + 1} of {steps} (tolerance {err.tolerance:.3g}; measured).",
+                    f"output '{name}' of the converted model {err.describe()} against onnxruntime at call "
+                    f"{step + 1} of {steps} (measured).",
                     hint="Each call alone may match while the state drifts; try --backend lower, or check the "
                          "pairing with --state IN=OUT.")
             if worst is None or err.max_abs_error > worst.max_abs_error:
