@@ -259,3 +259,27 @@ def test_loader_asks_for_the_cosine_after_the_runtime_quantization_repairs(
     with pytest.raises(Stop):
         load.load_onnx(path)
     assert seen == [load.RUNTIME_QUANTIZED_MIN_COSINE if quantized else None]
+
+
+def test_convert_explains_a_float_check_failure_of_a_runtime_quantized_model() -> None:
+    """The float .tflite of a quantize_dynamic graph misses float32's SQNR bar by rounding: the warning says so
+    and does not send the user to `edgekit tune` (a float conversion has nothing to tune)."""
+    from edgekit.core.quant import QuantKind
+    from edgekit.host.onnx.repair.base import runtime_quantized
+    from edgekit.requant.check import CheckResult, check_warning
+    from edgekit.verify.compare import compare_outputs
+    from edgekit.verify.thresholds import default_thresholds
+
+    rng = np.random.default_rng(0)
+    ref = rng.normal(0, 4, (1, 32, 64)).astype(np.float32)
+    got = ref + rng.normal(0, 0.05, ref.shape).astype(np.float32)  # SQNR ~38 dB: below float32's 50
+    thresholds = default_thresholds(QuantKind.FLOAT32)
+    check = CheckResult(outputs=compare_outputs({"y": ref}, {"y": got}, thresholds), thresholds=thresholds,
+                        samples=1, kind=QuantKind.FLOAT32)
+    assert not check.passed
+    plain = check_warning(check, "edgekit tune m.onnx ...")
+    quantized = check_warning(check, "edgekit tune m.onnx ...", runtime_quantized_float=True)
+    assert "edgekit tune m.onnx" in plain and "quantize_dynamic" not in plain
+    assert "quantize_dynamic" in quantized and "--allow-mismatch" in quantized and "edgekit tune m.onnx" not in quantized
+    assert runtime_quantized({"repairs": [{"pass": "names"}, {"pass": "integer", "detail": "", "count": 3}]})
+    assert not runtime_quantized({"repairs": [{"pass": "names"}]}) and not runtime_quantized(None)

@@ -118,11 +118,23 @@ def judge(data: bytes, input_names: Sequence[str], feeds: Sequence[np.ndarray], 
                        inputs_described=described)
 
 
+RUNTIME_QUANTIZED_FLOAT = (
+    "The original quantizes its activations at run time (onnxruntime's quantize_dynamic): a float .tflite rounds "
+    "a few of them to the other side of a step, so it cannot reach float32's bar; onnxruntime's check before it "
+    "held it to cosine >= 0.9999 instead, and it passed. The file was written anyway; pass --allow-mismatch to "
+    "accept it, or convert the float model from before quantize_dynamic (then int8 with `edgekit convert` or "
+    "`edgekit tune`)."
+)
+
+
 def check_warning(check: CheckResult, command: str = "edgekit tune MODEL --device ID --calibration DATA --data DATA "
-                  "-o OUT.tflite") -> str:
-    """The Warning convert prints when its own check fails verify's default thresholds."""
+                  "-o OUT.tflite", runtime_quantized_float: bool = False) -> str:
+    """The Warning convert prints when its own check fails verify's default thresholds (``runtime_quantized_float``:
+    a float conversion of a graph that quantizes activations at run time, where tuning is not the answer)."""
     where = check.inputs_described or f"{check.samples} samples"
-    return (f"the conversion check FAILED verify's thresholds for {check.kind.value} on {where}, decided by "
-            f"{', '.join(check.decided_by)}: {check.summary()}. The file was written anyway; `{command}` searches "
-            "for a quantization that passes (calibration statistics, int16 or float for the sensitive ops), or "
-            "pass --allow-mismatch to accept it.")
+    head = (f"the conversion check FAILED verify's thresholds for {check.kind.value} on {where}, decided by "
+            f"{', '.join(check.decided_by)}: {check.summary()}. ")
+    if runtime_quantized_float:
+        return head + RUNTIME_QUANTIZED_FLOAT
+    return head + (f"The file was written anyway; `{command}` searches for a quantization that passes (calibration "
+                   "statistics, int16 or float for the sensitive ops), or pass --allow-mismatch to accept it.")

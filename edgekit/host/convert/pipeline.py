@@ -261,8 +261,12 @@ def _run(config: ConvertConfig) -> ConvertResult:
                           map_threshold=config.map_threshold, described=described)
             check = _with_source_names(check, {e.signature_name or e.tensor.name: e.spec.name for e in checked.outputs})
             if not check.passed:
-                warnings.append(check_warning(check, f"edgekit tune {config.model} --device ID --calibration DATA "
-                                                     f"--data DATA -o {config.output}"))
+                from edgekit.host.onnx.repair.base import runtime_quantized
+
+                warnings.append(check_warning(
+                    check, f"edgekit tune {config.model} --device ID --calibration DATA --data DATA -o {config.output}",
+                    runtime_quantized_float=config.quantize is QuantizeMode.NONE
+                    and runtime_quantized(source.conversion)))
             if config.quantize is QuantizeMode.DYNAMIC and checked.model.quant_kind.value == "float32":
                 warnings.append("--quantize dynamic left every weight in float32: the converter only quantizes "
                                 "weight tensors with at least 1024 elements, and this model has none that big.")

@@ -28,6 +28,16 @@ class RepairContext:
     notes: list[str] = field(default_factory=list)
 
 
+# the passes that rewrite onnxruntime's run-time activation quantization (quantize_dynamic) into float ops
+RUNTIME_QUANTIZING = ("qlstm", "integer")
+
+
+def runtime_quantized(conversion: Mapping[str, Any] | None) -> bool:
+    """True when a conversion record (SourceModel.conversion) lists one of the :data:`RUNTIME_QUANTIZING` passes."""
+    repairs = (conversion or {}).get("repairs") or []
+    return any(isinstance(r, Mapping) and r.get("pass") in RUNTIME_QUANTIZING for r in repairs)
+
+
 def subgraphs(node: Any) -> Iterator[Any]:
     """The graphs held in a node's attributes (If/Loop/Scan bodies)."""
     for attr in node.attribute:
