@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -103,7 +104,16 @@ def _match_by_name(names: list[str], items: list[tuple[str, np.ndarray]]) -> lis
         base = norm(name.split(":")[0].replace("serving_default_", ""))
         if base in keyed:
             picked.append(keyed[base])
-    return picked if len(picked) == len(items) else items
+    if len(picked) == len(items):
+        return picked
+    # onnx2tf's outputs are named Identity, Identity_1, ... in the ONNX output order, but the tensor
+    # indices (the order the interpreter lists them) can interleave them (Identity, Identity_4, Identity_1...)
+    positions = [re.fullmatch(r"Identity(?:_(\d+))?", name.split(":")[0]) for name in names]
+    if all(positions):
+        order = [int(m.group(1) or 0) for m in positions if m]
+        if sorted(order) == list(range(len(items))):
+            return [items[k] for k in order]
+    return items
 
 
 
