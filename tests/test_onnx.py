@@ -240,11 +240,12 @@ def test_backend_error_from_worker_failure_is_exit_3(tmp_path: Path, monkeypatch
     """A worker that dies without a result becomes a BackendError quoting the reason, not a traceback."""
     (tmp_path / "model.onnx").write_bytes(b"")
 
-    def fake_run(*args: object, **kwargs: object) -> subprocess.CompletedProcess[bytes]:
-        log = b"INFO: start\n\x1b[31mERROR:\x1b[0m Foo OP is not yet implemented.\n"
-        return subprocess.CompletedProcess(args, 1, stdout=log)
+    from edgekit.host.onnx import guard
 
-    monkeypatch.setattr(ol.subprocess, "run", fake_run)
+    def fake_run(*args: object, **kwargs: object) -> guard.GuardedRun:
+        return guard.GuardedRun(1, "INFO: start\n\x1b[31mERROR:\x1b[0m Foo OP is not yet implemented.\n")
+
+    monkeypatch.setattr(guard, "run_guarded", fake_run)
     with pytest.raises(BackendError) as exc:
         ol.run_onnx2tf(tmp_path / "model.onnx", tmp_path, ["x"], ["y"], LoadOptions(), "m.onnx")
     assert exc.value.exit_code == 3

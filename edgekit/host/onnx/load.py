@@ -35,7 +35,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -214,20 +213,29 @@ def run_worker(backend: Backend, onnx_path: Path, work_dir: Path, input_names: l
         finally:
             os.chdir(cwd)
     else:
+        from edgekit.host.onnx.guard import memory_limit_bytes, run_guarded
+
         cmd = [sys.executable, "-P", "-m", "edgekit.host.onnx.worker", str(request_path)]  # -P: not the cwd's edgekit
+        limit = memory_limit_bytes()
         preload = _preload_tensorflow() if options.preload_tensorflow else None
-        try:
-            proc = subprocess.run(cmd, cwd=work_dir, env=_runner_env(), stdout=subprocess.PIPE,
-                                  stderr=subprocess.STDOUT, timeout=options.timeout_s, check=False)
-        except subprocess.TimeoutExpired as exc:
-            if preload is not None:
-                preload.join()
+        run = run_guarded(cmd, work_dir, _runner_env(), work_dir / "worker.log", options.timeout_s, limit)
+        if run.stopped is not None and preload is not None:
+            preload.join()
+        if run.stopped == "timeout":
             raise ConversionFailed(
                 f"{backend.label} did not finish converting {model_name} within {options.timeout_s:.0f} s.",
                 hint="Simplify the model or convert it on a faster machine.",
-                attempt=Attempt(backend.name.value, "convert", "timed out", None, None)) from exc
-        log = proc.stdout.decode("utf-8", errors="replace")
-        returncode = proc.returncode
+                attempt=Attempt(backend.name.value, "convert", "timed out", None, None))
+        if run.stopped == "memory":
+            gib = f"{(run.limit_bytes or 0) / 2**30:.1f} GiB"
+            raise ConversionFailed(
+                f"{backend.label} used more than {gib} of memory converting {model_name} (90% of what was free "
+                "when it started) and was stopped before it could exhaust the machine.",
+                hint="Try --backend lower (edgekit's own lowering, no onnx2tf), or convert on a machine with more "
+                     "memory; EDGEKIT_WORKER_MAX_RSS_MB sets the limit (0: none).",
+                attempt=Attempt(backend.name.value, "convert", f"stopped at {gib} of memory", None, None))
+        log = run.log
+        returncode = run.returncode
         result_path = work_dir / "result.json"
         result = json.loads(result_path.read_text()) if result_path.is_file() else {}
         if returncode != 0 or not result.get("ok"):
