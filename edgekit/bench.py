@@ -188,14 +188,9 @@ class BenchResult:
 
 def _proc_status_bytes(key: str) -> int | None:
     """A ``kB`` field of /proc/self/status in bytes (Linux), or None."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
+    from edgekit.procfs import kb_field_bytes
+
+    return kb_field_bytes("/proc/self/status", key)
 
 
 def current_rss_bytes() -> int:

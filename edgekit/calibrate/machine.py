@@ -81,13 +81,11 @@ def _clock_ghz(info: dict[str, str]) -> float:
 
 
 def _ram_bytes() -> int:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemTotal:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError):
-        pass
+    from edgekit.procfs import kb_field_bytes
+
+    total = kb_field_bytes("/proc/meminfo", "MemTotal")
+    if total is not None:
+        return total
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):

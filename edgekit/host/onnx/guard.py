@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edgekit.errors import UsageError
+from edgekit.procfs import kb_field_bytes
 
 POLL_S = 0.2
 MIN_LIMIT_BYTES = 1 << 30
@@ -38,28 +39,6 @@ class GuardedRun:
     limit_bytes: int | None = None  # the memory limit that applied (None: no guard)
 
 
-def _meminfo_bytes(field: str) -> int | None:
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
-def _rss_bytes(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 def memory_limit_bytes(env: Mapping[str, str] | None = None) -> int | None:
     """The worker's resident-memory limit (see the module docstring); None when there is none."""
     text = (env if env is not None else os.environ).get("EDGEKIT_WORKER_MAX_RSS_MB", "").strip()
@@ -73,7 +52,7 @@ def memory_limit_bytes(env: Mapping[str, str] | None = None) -> int | None:
             raise UsageError(f"EDGEKIT_WORKER_MAX_RSS_MB={text!r} is negative.",
                              hint="Set it to e.g. 8000, or 0 to turn the memory guard off.")
         return None if mb == 0 else int(mb * 1024 * 1024)
-    available = _meminfo_bytes("MemAvailable")
+    available = kb_field_bytes("/proc/meminfo", "MemAvailable")
     if available is None:
         return None
     return max(MIN_LIMIT_BYTES, int(available * AVAILABLE_SHARE))
@@ -95,7 +74,7 @@ def run_guarded(cmd: Sequence[str], cwd: Path, env: Mapping[str, str], log_path:
                     break
                 except subprocess.TimeoutExpired:
                     pass
-                rss = _rss_bytes(proc.pid) or 0
+                rss = kb_field_bytes(f"/proc/{proc.pid}/status", "VmRSS") or 0
                 peak = max(peak, rss)
                 if limit_bytes is not None and rss > limit_bytes:
                     stopped = "memory"
