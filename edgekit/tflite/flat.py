@@ -18,9 +18,13 @@ is never walked past what the file could hold.
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Final
 
 import numpy as np
+
+from edgekit.errors import ModelFormatError
 
 _U8 = struct.Struct("<B")
 _I8 = struct.Struct("<b")
@@ -32,6 +36,19 @@ _U64 = struct.Struct("<Q")
 
 class FlatError(ValueError):
     """An offset or length that points outside the buffer."""
+
+
+@contextmanager
+def damage_is_format_error(what: str) -> Iterator[None]:
+    """Turn anything a damaged flatbuffer raises (this module's FlatError, the flatbuffers library's
+    anything) into a ModelFormatError that says ``what`` was being read; a ModelFormatError passes as is."""
+    try:
+        yield
+    except ModelFormatError:
+        raise
+    except Exception as exc:
+        raise ModelFormatError(f"{what} ({type(exc).__name__} while reading the flatbuffer).",
+                               hint="Convert the model again or copy the file whole.") from exc
 
 
 # field slots (schema.fbs order) of the tables the reader walks

@@ -555,7 +555,7 @@ def parse_model(data: bytes, name: str = "<bytes>", path: Path | None = None) ->
             hint="Pass a .tflite file; `edgekit convert` makes one from .keras, SavedModel or .onnx.",
         )
     bounds = _Bounds(len(data), name)
-    try:
+    with flat.damage_is_format_error(f"{name}: corrupt or truncated .tflite"):
         root = int.from_bytes(data[:4], "little")
         if root >= len(data):
             raise ModelFormatError(f"{name}: corrupt .tflite (root offset beyond the file).",
@@ -580,13 +580,6 @@ def parse_model(data: bytes, name: str = "<bytes>", path: Path | None = None) ->
             metadata_names=metadata,
             _bytes=data,
         )
-    except ModelFormatError:
-        raise
-    except Exception as exc:  # the flatbuffers library raises anything on damaged input
-        raise ModelFormatError(
-            f"{name}: corrupt or truncated .tflite ({type(exc).__name__} while reading the flatbuffer).",
-            hint="Convert the model again or copy the file whole.",
-        ) from exc
 
 
 def load_model(path: str | Path) -> TFLiteModel:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.errors import ModelFormatError
+from edgekit.tflite.flat import damage_is_format_error
 
 # custom ops whose options (a flexbuffer map of numbers) the cost model reads
 FLEXBUFFER_OPTION_OPS = frozenset({"TFLite_Detection_PostProcess"})
@@ -35,7 +35,7 @@ def decode(source: OptionsSource) -> dict[str, Any]:
     """The options dict: field names in snake_case, enum values by name ({} for an op without options)."""
     if source.custom is not None:
         return _custom_options(source.custom)
-    try:
+    with damage_is_format_error(f"{source.file_name}: corrupt operator options"):
         from flatbuffers.table import Table
 
         from edgekit.tflite import _schema as S  # noqa: N812
@@ -48,13 +48,6 @@ def decode(source: OptionsSource) -> dict[str, Any]:
                 S.BuiltinOptions2Creator(source.builtin2_type, Table(source.buf, source.builtin2_pos))
             )
         return options
-    except ModelFormatError:
-        raise
-    except Exception as exc:  # the flatbuffers library raises anything on damaged input
-        raise ModelFormatError(
-            f"{source.file_name}: corrupt operator options ({type(exc).__name__} while reading the flatbuffer).",
-            hint="Convert the model again or copy the file whole.",
-        ) from exc
 
 
 @cache
