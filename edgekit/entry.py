@@ -44,25 +44,23 @@ def _cpus() -> int:
 def main() -> None:
     """The console entry point (``[project.scripts]`` in pyproject.toml)."""
     # on one CPU the two processes would take turns, each importing what the other has: fork later instead
-    if _cpus() < 2 or not looks_like_bundle_verify(sys.argv[1:]):
-        from edgekit.cli import main as cli
+    early = looks_like_bundle_verify(sys.argv[1:]) and _cpus() >= 2
+    if early:
+        from edgekit.prefork import BUNDLE_VERIFY_TARGET, BUNDLE_VERIFY_WARM_UP, prefork
 
-        cli()
-        return
-    from edgekit.prefork import prefork
-
-    prefork("edgekit.verify.device:verify_bundle_in_this_process", "edgekit.verify.device:warm_up")
+        prefork(BUNDLE_VERIFY_TARGET, BUNDLE_VERIFY_WARM_UP)
     from edgekit.cli import main as cli
 
     try:
         cli()
     finally:
-        # the result is printed; what is left is the interpreter's teardown, whose cyclic collection walks
-        # every object of click and the CLI for nothing (about a tenth of the whole command on this
-        # workstation): frozen objects are skipped. Objects still get their refcount teardown and atexit runs.
-        import gc
+        if early:
+            # the result is printed; what is left is the interpreter's teardown, whose cyclic collection walks
+            # every object of click and the CLI for nothing (about a tenth of the whole command on this
+            # workstation): frozen objects are skipped. Refcount teardown and atexit still run.
+            import gc
 
-        gc.freeze()
+            gc.freeze()
 
 
 __all__ = ["main", "looks_like_bundle_verify"]

@@ -17,6 +17,11 @@ from __future__ import annotations
 
 import os
 
+# what `edgekit verify BUNDLE` runs in its child (edgekit.verify.device), named here so that the early fork
+# (edgekit.entry) and the verify command (which claims the child) cannot disagree, and without importing it
+BUNDLE_VERIFY_TARGET = "edgekit.verify.device:verify_bundle_in_this_process"
+BUNDLE_VERIFY_WARM_UP = "edgekit.verify.device:warm_up"
+
 
 def can_fork() -> bool:
     """True where the sandbox can fork (POSIX) and ``EDGEKIT_SANDBOX`` does not ask for ``spawn``."""
@@ -80,4 +85,4 @@ def claim_warm(target: str) -> WarmChild | None:
     return None
 
 
-__all__ = ["WarmChild", "can_fork", "claim_warm", "prefork"]
+__all__ = ["BUNDLE_VERIFY_TARGET", "BUNDLE_VERIFY_WARM_UP", "WarmChild", "can_fork", "claim_warm", "prefork"]

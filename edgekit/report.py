@@ -22,20 +22,16 @@ T = TypeVar("T")
 
 def jsonable(obj: Any) -> Any:
     """``obj`` as plain JSON data: numpy values as Python numbers/lists, Paths as str, NaN/Inf as None."""
-    return _to_jsonable(obj)
-
-
-def _to_jsonable(obj: Any) -> Any:
     if isinstance(obj, dict):
-        return {str(k): _to_jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_to_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     # numpy values can only exist once numpy is imported: do not import it just to look (start-up time)
     np = sys.modules.get("numpy")
     if np is not None and isinstance(obj, np.ndarray):
-        return _to_jsonable(obj.tolist())
+        return jsonable(obj.tolist())
     if np is not None and isinstance(obj, np.generic):
-        return _to_jsonable(obj.item())
+        return jsonable(obj.item())
     if isinstance(obj, float):
         # JSON has no NaN/Inf: say "not a number" as null rather than emit invalid JSON.
         return obj if math.isfinite(obj) else None
@@ -46,7 +42,7 @@ def _to_jsonable(obj: Any) -> Any:
 
 def to_json(obj: Any) -> str:
     """Serialise a result dict (numpy values, Paths, NaN -> null) to JSON text."""
-    return json.dumps(_to_jsonable(obj), indent=2, sort_keys=False)
+    return json.dumps(jsonable(obj), indent=2, sort_keys=False)
 
 
 def emit_json(obj: Any) -> None:

@@ -182,15 +182,11 @@ def _finish(result: dict[str, Any], as_json: bool, allow_mismatch: bool) -> None
         click.echo(render(result))
     check = result.get("check")
     if check and not check["passed"] and not allow_mismatch:
-        from edgekit.host.onnx.repair.base import runtime_quantized
-
-        float_of_runtime_quantized = result["quantization"] == "none" and runtime_quantized(result.get("conversion"))
         raise CheckFailed(
             f"convert's check failed verify's thresholds ({', '.join(check['decided_by'])}); {result['output']} "
             "was written.",
-            hint="the original rounds its activations at run time, which a float .tflite cannot copy bit for bit "
-                 "(the Warning above says more); --allow-mismatch accepts this one." if float_of_runtime_quantized
-            else "`edgekit tune` searches for a quantization that passes; --allow-mismatch accepts this one.")
+            hint="The Warning above says what to try (`edgekit tune` for a quantization that passes, or why a float "
+                 "conversion cannot); --allow-mismatch accepts this one.")
 
 
 def _fmt(value: Any, digits: int = 6) -> str:

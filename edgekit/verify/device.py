@@ -36,10 +36,11 @@ def verify_bundle(
     Everything happens in the child: the bundle's checks (a BundleError there is raised here again,
     same class and message), the reader's checks of the model, the runtime, the comparison.
     """
+    from edgekit.prefork import BUNDLE_VERIFY_TARGET
     from edgekit.tflite.sandbox import run_isolated
 
     value = run_isolated(
-        "edgekit.verify.device:verify_bundle_in_this_process",
+        BUNDLE_VERIFY_TARGET,
         {"bundle_dir": os.fspath(bundle_dir), "overrides": overrides, "samples": samples, "num_threads": num_threads,
          "model_path": None if model_path is None else os.fspath(model_path), "map_threshold": map_threshold},
         subject=Path(bundle_dir) / "model.tflite" if model_path is None else Path(model_path), action="verifying", fork=True,

@@ -69,7 +69,7 @@ from edgekit.host.onnx.graph import (
 )
 from edgekit.host.onnx.reference import OrtRunner, make_reference_runner
 from edgekit.host.onnx.repair import Repair, RepairContext, run_repairs
-from edgekit.host.onnx.repair.base import RUNTIME_QUANTIZING
+from edgekit.host.onnx.repair.base import quantizes_at_run_time
 from edgekit.host.onnx.repair.params import freeze_empty_inputs
 from edgekit.host.source_model import LoadOptions, SourceModel
 
@@ -78,7 +78,7 @@ CALIBRATION_SAMPLE_FILE = "calibration_image_sample_data_20x128x128x3_float32.np
 CALIBRATION_SAMPLE_SHAPE = (20, 128, 128, 3)
 
 CHECK_DATA_SAMPLES = 20  # samples of the user's data read for the check and onnx2tf's sample file
-# after the repairs that rewrite run-time activation quantization into float ops (repair.base.RUNTIME_QUANTIZING)
+# after the repairs that rewrite run-time activation quantization into float ops (repair.base.RUNTIME_QUANTIZING),
 # the check also takes an output whose cosine to onnxruntime's reaches this
 RUNTIME_QUANTIZED_MIN_COSINE = 0.9999
 
@@ -229,8 +229,9 @@ def run_worker(backend: Backend, onnx_path: Path, work_dir: Path, input_names: l
         if run.stopped == "memory":
             gib = f"{(run.limit_bytes or 0) / 2**30:.1f} GiB"
             raise ConversionFailed(
-                f"{backend.label} used more than {gib} of memory converting {model_name} (90% of what was free "
-                "when it started) and was stopped before it could exhaust the machine.",
+                f"{backend.label} used more than {gib} of memory converting {model_name} (its limit: "
+                "EDGEKIT_WORKER_MAX_RSS_MB, else 90% of what was free when it started) and was stopped before it "
+                "could exhaust the machine.",
                 hint="Try --backend lower (edgekit's own lowering, no onnx2tf), or convert on a machine with more "
                      "memory; EDGEKIT_WORKER_MAX_RSS_MB sets the limit (0: none).",
                 attempt=Attempt(backend.name.value, "convert", f"stopped at {gib} of memory", None, None))
@@ -320,7 +321,7 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
         left = foreign_ops_error(common, path.name, lowerable=False)  # a contrib node a pass could not rewrite
         if left is not None:
             raise BackendError(f"{left.message} {' '.join(context.notes)}".strip(), hint=left.hint)
-        if opts.check_min_cosine is None and any(r.name in RUNTIME_QUANTIZING for r in common_repairs):
+        if opts.check_min_cosine is None and quantizes_at_run_time(r.name for r in common_repairs):
             opts = replace(opts, check_min_cosine=RUNTIME_QUANTIZED_MIN_COSINE)
         source = _convert_with_backends(path, order, common, common_repairs, context, inputs, shapes, output_names,
                                         fixed, reference, opts, notes, origins, work_dir)
@@ -420,8 +421,7 @@ def _convert_with_backends(path: Path, order: list[Backend], common: Any, common
                 "attempts": [a.to_dict() for a in attempts],
             }
             return source
-    runtime_quantized = any(r.name in RUNTIME_QUANTIZING for r in common_repairs)
-    raise all_failed_error(path.name, attempts, runtime_quantized)
+    raise all_failed_error(path.name, attempts, quantizes_at_run_time(r.name for r in common_repairs))
 def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, tuple[int, ...]],
                   output_names: list[str], fixed: Any, result: dict[str, Any], reference: OrtRunner,
                   opts: LoadOptions, notes: list[str], backend: Backend | None = None) -> SourceModel:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,10 +32,15 @@ class RepairContext:
 RUNTIME_QUANTIZING = ("qlstm", "integer")
 
 
+def quantizes_at_run_time(pass_names: Iterable[str]) -> bool:
+    """True when the applied passes include one of :data:`RUNTIME_QUANTIZING`."""
+    return any(name in RUNTIME_QUANTIZING for name in pass_names)
+
+
 def runtime_quantized(conversion: Mapping[str, Any] | None) -> bool:
-    """True when a conversion record (SourceModel.conversion) lists one of the :data:`RUNTIME_QUANTIZING` passes."""
+    """:func:`quantizes_at_run_time` of a conversion record (SourceModel.conversion, a result's JSON)."""
     repairs = (conversion or {}).get("repairs") or []
-    return any(isinstance(r, Mapping) and r.get("pass") in RUNTIME_QUANTIZING for r in repairs)
+    return quantizes_at_run_time(str(r.get("pass")) for r in repairs if isinstance(r, Mapping))
 
 
 def subgraphs(node: Any) -> Iterator[Any]:
