@@ -3,6 +3,9 @@
 Device-safe (numpy + stdlib only). ``edgekit convert --bundle DIR`` writes it
 with :func:`write_bundle`; ``edgekit verify BUNDLE_DIR`` reads it on the board
 with :func:`read_bundle`, which checks everything it can before anything runs.
+:func:`check_bundle` is its first half without numpy (the manifest and the model's
+sha256): `verify BUNDLE` runs it in the CLI's process while the runtime's child
+imports numpy (:mod:`edgekit.verify.device`).
 
 golden.npz holds ``input:<tflite input name>`` and ``output:<tflite output
 name>`` arrays with a leading sample axis, in the FLOAT domain of the original
@@ -11,22 +14,19 @@ model (not quantized), already in the TFLite tensor layout.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import zipfile
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from edgekit import __version__
 from edgekit.errors import BundleError, InputError, OutputExistsError
 from edgekit.fsutil import normal_permissions
+
+if TYPE_CHECKING:
+    import numpy as np
 
 BUNDLE_FORMAT = "edgekit-bundle"
 BUNDLE_VERSION = 1
@@ -59,6 +59,8 @@ class Bundle:
 
 
 def sha256_file(path: Path) -> str:
+    import hashlib  # OpenSSL's binding: milliseconds that verify's runtime child does without (check_bundle)
+
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -71,6 +73,8 @@ def sha256_path(path: Path) -> str:
     path = Path(path)
     if path.is_file():
         return sha256_file(path)
+    import hashlib
+
     digest = hashlib.sha256()
     for item in sorted(p for p in path.rglob("*") if p.is_file()):
         digest.update(item.relative_to(path).as_posix().encode() + b"\0")
@@ -86,6 +90,8 @@ def path_size_bytes(path: Path) -> int:
 
 
 def utc_now() -> str:
+    from datetime import UTC, datetime  # writing only: `verify BUNDLE` on a board does not import it
+
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -117,6 +123,8 @@ def write_bundle(
     import shutil  # writing only: `verify BUNDLE` on a board never pays for them
     import tempfile
 
+    import numpy as np
+
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=parent))
     try:
         (tmp / MODEL_FILE).write_bytes(tflite_bytes)
@@ -145,6 +153,8 @@ def _complete_manifest(
     full: dict[str, Any] = {"format": BUNDLE_FORMAT, "bundle_version": BUNDLE_VERSION, "edgekit_version": __version__}
     full.update(manifest)
     full["format"], full["bundle_version"] = BUNDLE_FORMAT, BUNDLE_VERSION
+    import hashlib
+
     full["model"] = {"file": MODEL_FILE, "sha256": hashlib.sha256(tflite_bytes).hexdigest(),
                      "size_bytes": len(tflite_bytes)}
     samples = int(next(iter(golden_inputs.values())).shape[0]) if golden_inputs else 0
@@ -170,8 +180,23 @@ def _safe_member(bundle_dir: Path, name: Any, what: str) -> Path:
     return path
 
 
-def read_bundle(dir: Path) -> Bundle:
-    """Read and validate a bundle; every problem is a BundleError naming the file and what is wrong."""
+def read_bundle(dir: Path, check_model_hash: bool = True) -> Bundle:
+    """Read and validate a bundle; every problem is a BundleError naming the file and what is wrong.
+
+    ``check_model_hash=False`` only where :func:`check_bundle` has just checked it (verify's parent process).
+    """
+    bundle_dir = Path(dir)
+    manifest, model_path, golden_path = check_bundle(bundle_dir, check_model_hash)
+    inputs, outputs = _read_golden(golden_path)
+    _check_golden(manifest, inputs, outputs, str(golden_path))
+    return Bundle(bundle_dir, model_path, manifest, inputs, outputs)
+
+
+def check_bundle(dir: Path, check_model_hash: bool = True) -> tuple[dict[str, Any], Path, Path]:
+    """The checks of :func:`read_bundle` that need no numpy: (manifest, model path, golden path).
+
+    The manifest's keys and the model's sha256; the golden arrays are :func:`read_bundle`'s.
+    """
     bundle_dir = Path(dir)
     if not bundle_dir.is_dir():
         raise BundleError(f"Bundle {bundle_dir} is not a folder.", hint="Pass the folder that convert --bundle wrote.")
@@ -202,17 +227,20 @@ def read_bundle(dir: Path) -> Bundle:
     if not isinstance(model_info, dict) or not isinstance(golden_info, dict):
         raise BundleError(f"{manifest_path}: 'model' and 'golden' must be JSON objects.")
     model_path = _safe_member(bundle_dir, model_info.get("file"), "model")
-    actual = sha256_file(model_path)
-    if actual != model_info.get("sha256"):
-        raise BundleError(f"{model_path}: sha256 {actual[:12]}... does not match the manifest's "
-                          f"{str(model_info.get('sha256'))[:12]}...; the model was changed or damaged in transit.")
-    golden_path = _safe_member(bundle_dir, golden_info.get("file"), "golden")
-    inputs, outputs = _read_golden(golden_path)
-    _check_golden(manifest, inputs, outputs, str(golden_path))
-    return Bundle(bundle_dir, model_path, manifest, inputs, outputs)
+    if check_model_hash:
+        actual = sha256_file(model_path)
+        if actual != model_info.get("sha256"):
+            raise BundleError(f"{model_path}: sha256 {actual[:12]}... does not match the manifest's "
+                              f"{str(model_info.get('sha256'))[:12]}...; the model was changed or damaged in transit.")
+    return manifest, model_path, _safe_member(bundle_dir, golden_info.get("file"), "golden")
 
 
 def _read_golden(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    import zipfile
+    import zlib
+
+    import numpy as np
+
     inputs: dict[str, np.ndarray] = {}
     outputs: dict[str, np.ndarray] = {}
     try:
@@ -233,6 +261,8 @@ def _read_golden(path: Path) -> tuple[dict[str, np.ndarray], dict[str, np.ndarra
 def _check_golden(
     manifest: Mapping[str, Any], inputs: dict[str, np.ndarray], outputs: dict[str, np.ndarray], where: str
 ) -> None:
+    import numpy as np
+
     counts: set[int] = set()
     for side, arrays in (("inputs", inputs), ("outputs", outputs)):
         expected = {str(e["name"]): e for e in manifest[side]}
@@ -261,5 +291,5 @@ def _check_golden(
         raise BundleError(f"{where}: golden arrays hold no samples.")
 
 
-__all__ = ["Bundle", "write_bundle", "read_bundle", "sha256_file", "sha256_path", "path_size_bytes",
+__all__ = ["Bundle", "write_bundle", "read_bundle", "check_bundle", "sha256_file", "sha256_path", "path_size_bytes",
            "BUNDLE_FORMAT", "BUNDLE_VERSION", "MODEL_FILE", "MANIFEST_FILE", "GOLDEN_FILE"]

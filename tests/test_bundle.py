@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from edgekit.bundle import MANIFEST_FILE, read_bundle, write_bundle
+from edgekit.bundle import MANIFEST_FILE, check_bundle, read_bundle, write_bundle
 from edgekit.data import Preprocessing
 from edgekit.errors import BundleError, OutputExistsError
 
@@ -85,6 +85,22 @@ def test_tampered_model_is_caught(bundle: Path) -> None:
     (bundle / "model.tflite").write_bytes(TFLITE + b"evil")
     with pytest.raises(BundleError, match="sha256"):
         read_bundle(bundle)
+    with pytest.raises(BundleError, match="sha256"):
+        check_bundle(bundle)
+    # verify's child: its parent has just run check_bundle, so the golden arrays are read without hashing again
+    assert read_bundle(bundle, check_model_hash=False).samples == 3
+
+
+def test_check_bundle_needs_no_numpy(bundle: Path) -> None:
+    """verify's parent checks the manifest and the model's hash while the child imports numpy."""
+    script = (
+        "import sys\nfrom pathlib import Path\nfrom edgekit.bundle import check_bundle\n"
+        f"manifest, model, golden = check_bundle(Path({str(bundle)!r}))\n"
+        "assert model.name == 'model.tflite' and golden.name == 'golden.npz', (model, golden)\n"
+        "assert 'numpy' not in sys.modules, 'numpy imported'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False)  # noqa: S603
+    assert proc.returncode == 0, proc.stderr
 
 
 @pytest.mark.parametrize("name", ["../model.tflite", "/etc/passwd", "sub/../../x"])

@@ -223,3 +223,21 @@ def test_early_child_warms_up_without_click(bundle: Path) -> None:
     modules = set(json.loads(proc.stdout))
     assert {"numpy", "edgekit.verify.compare", "edgekit.bundle", "edgekit.tflite.runtime"} <= modules
     assert "click" not in modules
+    assert "hashlib" not in modules  # the parent checks the model's sha256 (edgekit.bundle.check_bundle)
+
+
+def test_child_imports_with_the_collector_paused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The child's imports run with the cyclic collector off (they free nothing), and it is back on after."""
+    import gc
+
+    from edgekit.tflite.child import import_target
+
+    (tmp_path / "probe_gc_module.py").write_text(
+        "import gc\nCOLLECTING_DURING_IMPORT = gc.isenabled()\n\ndef target():\n    return gc.isenabled()\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert gc.isenabled()
+    func = import_target("probe_gc_module:target")
+    assert sys.modules["probe_gc_module"].COLLECTING_DURING_IMPORT is False
+    assert func() is True and gc.isenabled()
+    gc.unfreeze()  # what import_target froze: this test process runs on

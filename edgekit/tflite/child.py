@@ -9,9 +9,11 @@ parent side needs, so that neither side imports the other's module.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 from edgekit.errors import EdgekitError
@@ -31,9 +33,9 @@ def serve_warm(target: str, warm_up: str, request_r: int, result_w: int, err_w: 
     code = 1
     try:
         child_stdio(err_w)
-        module_name, _, func_name = warm_up.partition(":")
         try:
-            getattr(importlib.import_module(module_name), func_name)()
+            warm = import_target(warm_up)
+            collector_paused(warm)
         except Exception:  # noqa: S110 - the target's own imports fail again in call_target, which reports it
             pass
         request = read_all(request_r)
@@ -54,6 +56,31 @@ def child_stdio(err_w: int) -> None:
     import faulthandler
 
     faulthandler.enable(file=2, all_threads=False)
+
+
+def import_target(target: str) -> Callable[..., Any]:
+    """The function ``target`` ("module:function") names, its module imported with the cyclic collector paused.
+
+    Importing numpy, the runtime and the verify modules allocates tens of thousands of objects that live as
+    long as the child; the collections they trigger find nothing to free and cost about a tenth of the
+    child's start-up (measured: docs/BENCHMARKS.md, "verify start-up"). Afterwards they are frozen (never
+    walked again) and the collector runs as usual for the work itself.
+    """
+    module_name, _, func_name = target.partition(":")
+    module = collector_paused(importlib.import_module, module_name)
+    return getattr(module, func_name)  # type: ignore[no-any-return]
+
+
+def collector_paused(func: Callable[..., Any], *args: Any) -> Any:
+    """``func(*args)`` with the cyclic collector off; what it created is frozen after (see :func:`import_target`)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return func(*args)
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 def write_all(fd: int, data: bytes) -> None:
@@ -81,10 +108,8 @@ def call_target_json(target: str, kwargs: dict[str, Any]) -> bytes:
 
 def call_target(target: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """The child's work: call ``target`` and say how it went as a JSON-able payload (never raises)."""
-    module_name, _, func_name = target.partition(":")
     try:
-        func = getattr(importlib.import_module(module_name), func_name)
-        value = func(**kwargs)
+        value = import_target(target)(**kwargs)
         payload: dict[str, Any] = {"ok": True, "value": value}
     except EdgekitError as exc:
         payload = {"ok": False, "error": type(exc).__name__, "message": exc.message, "hint": exc.hint}

@@ -16,7 +16,6 @@ becomes a :class:`ModelFormatError` naming the file.
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -204,6 +203,8 @@ class TFLiteModel:
     @cached_property
     def sha256(self) -> str:
         """The file's sha256 (hex), computed when first asked for: `verify` checks the bundle's hash itself."""
+        import hashlib  # its OpenSSL binding costs milliseconds of every start-up that does not need it
+
         return hashlib.sha256(self._bytes).hexdigest()
 
     @property

@@ -4,9 +4,9 @@ Device-safe: numpy, the bundle reader and the TFLite runtime only. No original
 model and no TensorFlow are needed; the stored outputs were computed by the
 original model on the workstation when the bundle was made.
 
-The work is done once, crash-isolated: :func:`verify_bundle` reads and checks the
-bundle here (a bad bundle is an InputError naming the file, exit 2), then forks a
-child (:func:`edgekit.tflite.sandbox.run_isolated`) that loads the model, runs
+The work is done once, crash-isolated: :func:`verify_bundle` checks the bundle's
+manifest and model hash here (a bad bundle is a BundleError naming the file, exit 2),
+then hands the rest to a child (:func:`edgekit.tflite.sandbox.run_isolated`) that loads the model, runs
 the golden inputs and compares; the parent only rebuilds the report from the
 child's JSON. A native crash of the runtime on a hostile model is exit 3, and the
 model is loaded once, not probed in one process and loaded again in another.
@@ -33,16 +33,21 @@ def verify_bundle(
     """Run the bundle's model (or ``model_path``: another .tflite of the same model, e.g. a pruned variant) on
     its golden inputs and judge it against the golden outputs.
 
-    Everything happens in the child: the bundle's checks (a BundleError there is raised here again,
-    same class and message), the reader's checks of the model, the runtime, the comparison.
+    The manifest and the model's sha256 are checked here (:func:`edgekit.bundle.check_bundle`: no numpy),
+    while the child started early (:mod:`edgekit.entry`) imports numpy and the runtime; the rest happens
+    in the child: the golden arrays' checks (a BundleError there is raised here again, same class and
+    message), the reader's checks of the model, the runtime, the comparison.
     """
+    from edgekit.bundle import check_bundle
     from edgekit.prefork import BUNDLE_VERIFY_TARGET
     from edgekit.tflite.sandbox import run_isolated
 
+    check_bundle(Path(bundle_dir))
     value = run_isolated(
         BUNDLE_VERIFY_TARGET,
         {"bundle_dir": os.fspath(bundle_dir), "overrides": overrides, "samples": samples, "num_threads": num_threads,
-         "model_path": None if model_path is None else os.fspath(model_path), "map_threshold": map_threshold},
+         "model_path": None if model_path is None else os.fspath(model_path), "map_threshold": map_threshold,
+         "model_hash_checked": True},
         subject=Path(bundle_dir) / "model.tflite" if model_path is None else Path(model_path), action="verifying", fork=True,
     )
     return VerifyReport.from_dict(value)
@@ -73,13 +78,16 @@ def verify_bundle_in_this_process(
     num_threads: int | None = None,
     model_path: str | None = None,
     map_threshold: float = DEFAULT_MAP_THRESHOLD,
+    model_hash_checked: bool = False,
 ) -> dict[str, Any]:
     """The child's side of :func:`verify_bundle`: the report as JSON-able data (unsafe in-process: the
-    runtime may crash on a hostile model). The sandbox sends it with the C JSON encoder (no indent)."""
+    runtime may crash on a hostile model). The sandbox sends it with the C JSON encoder (no indent).
+
+    ``model_hash_checked``: the parent has just checked the model's sha256 (:func:`verify_bundle`)."""
     from edgekit.report import jsonable
 
     report = _verify(Path(bundle_dir), overrides, samples, num_threads,
-                     None if model_path is None else Path(model_path), map_threshold)
+                     None if model_path is None else Path(model_path), map_threshold, not model_hash_checked)
     return dict(jsonable(report.to_dict()))
 
 
@@ -90,6 +98,7 @@ def _verify(
     num_threads: int | None,
     model_path: Path | None = None,
     map_threshold: float = DEFAULT_MAP_THRESHOLD,
+    check_model_hash: bool = True,
 ) -> VerifyReport:
     import numpy as np
 
@@ -98,7 +107,7 @@ def _verify(
     from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
     from edgekit.verify.thresholds import default_thresholds
 
-    bundle = read_bundle(bundle_dir)  # every check of the bundle, before the runtime sees its model
+    bundle = read_bundle(bundle_dir, check_model_hash)  # every check of the bundle, before the runtime sees its model
     model_file = bundle.model_path if model_path is None else model_path
     runner = TFLiteRunner(model_file, num_threads=num_threads, probe=False)  # we are the sandbox
     model = runner.model
