@@ -19,7 +19,7 @@ import os
 
 # what `edgekit verify BUNDLE` runs in its child (edgekit.verify.device), named here so that the early fork
 # (edgekit.entry) and the verify command (which claims the child) cannot disagree, and without importing it
-BUNDLE_VERIFY_TARGET = "edgekit.verify.device:verify_bundle_in_this_process"
+BUNDLE_VERIFY_TARGET = "edgekit.verify.device:measure_bundle_in_this_process"
 BUNDLE_VERIFY_WARM_UP = "edgekit.verify.device:warm_up"
 
 

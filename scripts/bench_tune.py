@@ -52,6 +52,13 @@ CASES = (
          (), ("--preprocess", "symmetric")),
     Case("basic-pitch-nmp-tflite", "basic-pitch-nmp-tflite", "pitch", "float .tflite, audio -> 3 note maps"),
     Case("oww-embedding-tflite", "oww-embedding-tflite", "kws", "openWakeWord speech embedding, float .tflite"),
+    # the real ONNX models of issue 13 (scripts/bench_onnx_matrix.py) that have realistic data here
+    Case("doc-orientation", "doc-orientation", "ocr_docs", "ONNX document orientation 0/90/180/270, 224x224",
+         ("x=1,3,224,224",), ("--preprocess", "imagenet")),
+    Case("ppocr-v6-small-det", "ppocr-v6-small-det", "ocr_docs", "ONNX PP-OCRv6 text detector, 320x320, map IoU at 0.3",
+         ("x=1,3,320,320",), ("--preprocess", "imagenet", "--channel-order", "bgr"), ("--map-threshold", "0.3")),
+    Case("oww-embedding", "oww-embedding", "kws", "ONNX openWakeWord speech embedding"),
+    Case("basic-pitch-nmp", "basic-pitch-nmp", "pitch", "ONNX basic-pitch, audio -> 3 note maps"),
 )
 
 

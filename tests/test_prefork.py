@@ -89,7 +89,7 @@ def test_entry_verify_gives_the_clis_result_from_the_early_child(bundle: Path, t
         text=True, timeout=300, check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    assert marker.read_text() == "True edgekit.verify.device:verify_bundle_in_this_process"
+    assert marker.read_text() == "True edgekit.verify.device:measure_bundle_in_this_process"
     direct = CliRunner().invoke(main, ["verify", str(bundle), "--json"])
     assert direct.exit_code == 0, direct.output
     early, plain = json.loads(proc.stdout), json.loads(direct.stdout)
@@ -107,7 +107,7 @@ def test_one_cpu_forks_after_parsing(bundle: Path, tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert "PASSED" in proc.stdout
-    assert marker.read_text() == "False edgekit.verify.device:verify_bundle_in_this_process"
+    assert marker.read_text() == "False edgekit.verify.device:measure_bundle_in_this_process"
 
 
 def test_entry_verify_without_fork_still_works(bundle: Path) -> None:
@@ -221,9 +221,10 @@ def test_early_child_warms_up_without_click(bundle: Path) -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)  # noqa: S603
     assert proc.returncode == 0, proc.stderr
     modules = set(json.loads(proc.stdout))
-    assert {"numpy", "edgekit.verify.compare", "edgekit.bundle", "edgekit.tflite.runtime"} <= modules
+    assert {"numpy", "edgekit.verify.metrics", "edgekit.bundle", "edgekit.tflite.runtime"} <= modules
     assert "click" not in modules
     assert "hashlib" not in modules  # the parent checks the model's sha256 (edgekit.bundle.check_bundle)
+    assert "edgekit.verify.compare" not in modules  # the parent judges the child's figures
 
 
 def test_child_imports_with_the_collector_paused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

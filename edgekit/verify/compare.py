@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from edgekit.core.result import Basis, check_kind, float_or_nan, optional_float, optional_int, strings
+from edgekit.core.result import Basis, check_kind, float_or_nan, strings
 from edgekit.errors import DataError
 from edgekit.provenance import Producer, producer_entry
 from edgekit.report import format_table
@@ -77,21 +77,9 @@ class OutputResult:
         return not self.failures
 
     def to_dict(self) -> dict[str, Any]:
-        m = self.metrics
         return {
             "name": self.name,
-            "max_abs_error": m.max_abs_error,
-            "mean_abs_error": m.mean_abs_error,
-            "rmse": m.rmse,
-            "cosine": m.cosine,
-            "min_cosine": m.min_cosine,
-            "sqnr_db": m.sqnr_db,
-            "top1_agreement": m.top1_agreement,
-            "top5_agreement": m.top5_agreement,
-            "num_classes": m.num_classes,
-            "class_positions": m.positions,
-            "map_iou": m.map_iou,
-            "map_threshold": m.map_threshold,
+            **self.metrics.to_dict(),
             "passed": self.passed,
             "failures": [f.describe() for f in self.failures],
             **({} if self.distribution is None else {"distribution": self.distribution.to_dict()}),
@@ -100,16 +88,20 @@ class OutputResult:
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], failures: tuple[Failure, ...] = ()) -> OutputResult:
         """Back from :meth:`to_dict`; its failures come from the report's list (they carry the figures)."""
-        metrics = OutputMetrics(
-            max_abs_error=float_or_nan(d["max_abs_error"]), mean_abs_error=float_or_nan(d["mean_abs_error"]),
-            rmse=float_or_nan(d["rmse"]), cosine=float_or_nan(d["cosine"]), min_cosine=float_or_nan(d["min_cosine"]),
-            sqnr_db=float_or_nan(d["sqnr_db"]), top1_agreement=optional_float(d.get("top1_agreement")),
-            top5_agreement=optional_float(d.get("top5_agreement")), num_classes=optional_int(d.get("num_classes")),
-            positions=optional_int(d.get("class_positions")), map_iou=optional_float(d.get("map_iou")),
-            map_threshold=optional_float(d.get("map_threshold")),
-        )
         dist = d.get("distribution")
-        return cls(str(d["name"]), metrics, failures, OutputDistribution.from_dict(dist) if dist is not None else None)
+        return cls(str(d["name"]), OutputMetrics.from_dict(d), failures,
+                   OutputDistribution.from_dict(dist) if dist is not None else None)
+
+    @classmethod
+    def judged(cls, d: Mapping[str, Any], thresholds: Thresholds) -> OutputResult:
+        """An output measured elsewhere (:meth:`OutputMetrics.to_dict` + name + distribution) judged here.
+
+        `verify BUNDLE`'s child measures and this process judges (:mod:`edgekit.verify.device`)."""
+        metrics = OutputMetrics.from_dict(d)
+        dist = d.get("distribution")
+        name = str(d["name"])
+        return cls(name, metrics, check_thresholds(name, metrics, thresholds),
+                   OutputDistribution.from_dict(dist) if dist is not None else None)
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ original model on the workstation when the bundle was made.
 The work is done once, crash-isolated: :func:`verify_bundle` checks the bundle's
 manifest and model hash here (a bad bundle is a BundleError naming the file, exit 2),
 then hands the rest to a child (:func:`edgekit.tflite.sandbox.run_isolated`) that loads the model, runs
-the golden inputs and compares; the parent only rebuilds the report from the
-child's JSON. A native crash of the runtime on a hostile model is exit 3, and the
+the golden inputs and measures every output; the parent judges the child's figures
+against the thresholds and makes the report. A native crash of the runtime on a hostile model is exit 3, and the
 model is loaded once, not probed in one process and loaded again in another.
 """
 
@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from edgekit.verify.compare import VerifyReport
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
+
+if TYPE_CHECKING:
+    from edgekit.verify.compare import VerifyReport
 
 
 def verify_bundle(
@@ -33,82 +35,83 @@ def verify_bundle(
     """Run the bundle's model (or ``model_path``: another .tflite of the same model, e.g. a pruned variant) on
     its golden inputs and judge it against the golden outputs.
 
-    The manifest and the model's sha256 are checked here (:func:`edgekit.bundle.check_bundle`: no numpy),
-    while the child started early (:mod:`edgekit.entry`) imports numpy and the runtime; the rest happens
-    in the child: the golden arrays' checks (a BundleError there is raised here again, same class and
-    message), the reader's checks of the model, the runtime, the comparison.
+    The manifest and the model's sha256 are checked here (:func:`edgekit.bundle.check_bundle`: no numpy)
+    while the child started early (:mod:`edgekit.entry`) imports numpy and the runtime. The child checks
+    the golden arrays (a BundleError there is raised here again, same class and message) and the model,
+    runs it and measures every output (:func:`measure_bundle_in_this_process`); this process judges the
+    figures against the thresholds and makes the report, so the child never imports the report's classes.
     """
     from edgekit.bundle import check_bundle
+    from edgekit.core.quant import QuantKind
     from edgekit.prefork import BUNDLE_VERIFY_TARGET
     from edgekit.tflite.sandbox import run_isolated
+    from edgekit.verify.compare import InputSource, OutputResult, VerifyReport
+    from edgekit.verify.thresholds import default_thresholds
 
     check_bundle(Path(bundle_dir))
-    value = run_isolated(
+    measured = run_isolated(
         BUNDLE_VERIFY_TARGET,
-        {"bundle_dir": os.fspath(bundle_dir), "overrides": overrides, "samples": samples, "num_threads": num_threads,
+        {"bundle_dir": os.fspath(bundle_dir), "samples": samples, "num_threads": num_threads,
          "model_path": None if model_path is None else os.fspath(model_path), "map_threshold": map_threshold,
          "model_hash_checked": True},
         subject=Path(bundle_dir) / "model.tflite" if model_path is None else Path(model_path), action="verifying", fork=True,
     )
-    return VerifyReport.from_dict(value)
+    thresholds = default_thresholds(QuantKind(measured["quantization"])).with_overrides(**(overrides or {}))
+    return VerifyReport(
+        samples=int(measured["samples"]),
+        runtime=str(measured["runtime"]),
+        input_source=InputSource.BUNDLE,
+        quantization=str(measured["quantization"]),
+        thresholds=thresholds,
+        outputs=[OutputResult.judged(o, thresholds) for o in measured["outputs"]],
+        model=str(measured["model"]),
+        reference=str(measured["reference"]),
+    )
 
 
 def warm_up() -> None:
     """What the child of :func:`verify_bundle` imports while the parent still parses the command line.
 
     Called by :func:`edgekit.prefork.prefork` (from :mod:`edgekit.entry`): numpy, the runtime and
-    the modules :func:`verify_bundle_in_this_process` uses, so that they load in parallel with click.
+    the modules :func:`measure_bundle_in_this_process` uses, so that they load in parallel with click.
     """
     import numpy  # noqa: F401
 
     from edgekit.bundle import read_bundle  # noqa: F401
     from edgekit.report import jsonable  # noqa: F401
     from edgekit.tflite.runtime import runtime_info
-    from edgekit.verify.compare import compare_outputs  # noqa: F401
+    from edgekit.verify.distribution import output_distribution  # noqa: F401
+    from edgekit.verify.metrics import compute_metrics  # noqa: F401
     from edgekit.verify.tflite_runner import TFLiteRunner  # noqa: F401
-    from edgekit.verify.thresholds import default_thresholds  # noqa: F401
 
     runtime_info()  # imports the interpreter module (a missing runtime is reported by the request itself)
 
 
-def verify_bundle_in_this_process(
+def measure_bundle_in_this_process(
     bundle_dir: str,
-    overrides: dict[str, float | None] | None = None,
     samples: int | None = None,
     num_threads: int | None = None,
     model_path: str | None = None,
     map_threshold: float = DEFAULT_MAP_THRESHOLD,
     model_hash_checked: bool = False,
 ) -> dict[str, Any]:
-    """The child's side of :func:`verify_bundle`: the report as JSON-able data (unsafe in-process: the
-    runtime may crash on a hostile model). The sandbox sends it with the C JSON encoder (no indent).
+    """The child's side of :func:`verify_bundle` (unsafe in-process: the runtime may crash on a hostile
+    model): every output measured, as JSON-able data the sandbox sends with the C JSON encoder.
 
-    ``model_hash_checked``: the parent has just checked the model's sha256 (:func:`verify_bundle`)."""
-    from edgekit.report import jsonable
-
-    report = _verify(Path(bundle_dir), overrides, samples, num_threads,
-                     None if model_path is None else Path(model_path), map_threshold, not model_hash_checked)
-    return dict(jsonable(report.to_dict()))
-
-
-def _verify(
-    bundle_dir: Path,
-    overrides: dict[str, float | None] | None,
-    samples: int | None,
-    num_threads: int | None,
-    model_path: Path | None = None,
-    map_threshold: float = DEFAULT_MAP_THRESHOLD,
-    check_model_hash: bool = True,
-) -> VerifyReport:
+    ``{"samples", "runtime", "quantization", "model", "reference", "outputs": [{"name", <the metrics of
+    OutputMetrics.to_dict>, "distribution"}]}``; ``model_hash_checked``: the parent has just checked the
+    model's sha256 (:func:`verify_bundle`)."""
     import numpy as np
 
     from edgekit.bundle import read_bundle
-    from edgekit.verify.compare import InputSource, compare_outputs
+    from edgekit.report import jsonable
+    from edgekit.verify.distribution import output_distribution
+    from edgekit.verify.metrics import compute_metrics
     from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
-    from edgekit.verify.thresholds import default_thresholds
 
-    bundle = read_bundle(bundle_dir, check_model_hash)  # every check of the bundle, before the runtime sees its model
-    model_file = bundle.model_path if model_path is None else model_path
+    # every check of the bundle, before the runtime sees its model
+    bundle = read_bundle(Path(bundle_dir), check_model_hash=not model_hash_checked)
+    model_file = bundle.model_path if model_path is None else Path(model_path)
     runner = TFLiteRunner(model_file, num_threads=num_threads, probe=False)  # we are the sandbox
     model = runner.model
     count = bundle.samples if samples is None else max(1, min(samples, bundle.samples))
@@ -131,27 +134,22 @@ def _verify(
     ]
     results = runner.run(in_tensors, feeds, out_tensors)
     shown = _display_names(bundle.manifest, out_names)
-    converted = {shown[n]: r for n, r in zip(out_names, results, strict=True)}
-    reference = {
-        shown[n]: canonical(np.asarray(bundle.golden_outputs[n][:count], dtype=np.float32), t, f"Golden output '{n}'")
-        for n, t in zip(out_names, out_tensors, strict=True)
-    }
-
-    kind = model.quant_kind
-    thresholds = default_thresholds(kind).with_overrides(**(overrides or {}))
+    outputs = []
+    for n, t, converted in zip(out_names, out_tensors, results, strict=True):
+        reference = canonical(np.asarray(bundle.golden_outputs[n][:count], dtype=np.float32), t, f"Golden output '{n}'")
+        metrics = compute_metrics(shown[n], reference, converted, map_threshold)
+        outputs.append({"name": shown[n], **metrics.to_dict(),
+                        "distribution": output_distribution(reference, converted).to_dict()})
     source = bundle.manifest.get("source") if isinstance(bundle.manifest.get("source"), dict) else {}
-    report = VerifyReport(
-        samples=count,
-        runtime=runner.runtime,
-        input_source=InputSource.BUNDLE,
-        quantization=kind.value,
-        thresholds=thresholds,
-        outputs=compare_outputs(reference, converted, thresholds, map_threshold),
-        model=str(model_file),
-        reference=f"golden outputs stored in {bundle.dir.name}/golden.npz"
+    return dict(jsonable({
+        "samples": count,
+        "runtime": runner.runtime,
+        "quantization": model.quant_kind.value,
+        "model": str(model_file),
+        "reference": f"golden outputs stored in {bundle.dir.name}/golden.npz"
         + (f" (original: {source.get('file')})" if source and source.get("file") else ""),
-    )
-    return report
+        "outputs": outputs,
+    }))
 
 
 def _display_names(manifest: dict[str, Any], names: list[str]) -> dict[str, str]:

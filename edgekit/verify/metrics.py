@@ -8,9 +8,11 @@ samples given, never estimated.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from edgekit.core.result import float_or_nan, optional_float, optional_int
 from edgekit.errors import DataError
 
 if TYPE_CHECKING:
@@ -41,6 +43,35 @@ class OutputMetrics:
     @property
     def is_classifier(self) -> bool:
         return self.num_classes is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The figures under the names of an output's entry in verify's ``--json``."""
+        return {
+            "max_abs_error": self.max_abs_error,
+            "mean_abs_error": self.mean_abs_error,
+            "rmse": self.rmse,
+            "cosine": self.cosine,
+            "min_cosine": self.min_cosine,
+            "sqnr_db": self.sqnr_db,
+            "top1_agreement": self.top1_agreement,
+            "top5_agreement": self.top5_agreement,
+            "num_classes": self.num_classes,
+            "class_positions": self.positions,
+            "map_iou": self.map_iou,
+            "map_threshold": self.map_threshold,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> OutputMetrics:
+        """Back from :meth:`to_dict` once through JSON (which says NaN as null)."""
+        return cls(
+            max_abs_error=float_or_nan(d["max_abs_error"]), mean_abs_error=float_or_nan(d["mean_abs_error"]),
+            rmse=float_or_nan(d["rmse"]), cosine=float_or_nan(d["cosine"]), min_cosine=float_or_nan(d["min_cosine"]),
+            sqnr_db=float_or_nan(d["sqnr_db"]), top1_agreement=optional_float(d.get("top1_agreement")),
+            top5_agreement=optional_float(d.get("top5_agreement")), num_classes=optional_int(d.get("num_classes")),
+            positions=optional_int(d.get("class_positions")), map_iou=optional_float(d.get("map_iou")),
+            map_threshold=optional_float(d.get("map_threshold")),
+        )
 
 
 def class_scores(values: np.ndarray) -> np.ndarray | None:

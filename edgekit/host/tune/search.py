@@ -284,14 +284,24 @@ class Search:
     def passing(self, full_integer: bool = False) -> list[Candidate]:
         out = [c for c in self.candidates if c.passed and c.allowed]
         if full_integer:
-            out = [c for c in out if c.kind == QuantKind.INT8.value and not c.float_ops and not c.int16_ops]
+            out = [c for c in out if _full_integer(c)]
         return out
 
+    def tf_pending(self) -> bool:
+        """The TF converter's int8 (TF sources) has not been tried yet."""
+        return self.ctx.tf_convert is not None and not any(c.recipe.engine is Engine.TF for c in self.candidates)
+
     def done(self) -> bool:
-        """A passing candidate as fast as any int8 one measured so far (within 2%): more search cannot gain."""
+        """A passing candidate as fast as any int8 one measured so far (within 2%): more search cannot gain.
+
+        Not while every passing candidate keeps ops in float that ai-edge-quantizer has no integer rule for
+        (PP-OCR's hard sigmoid, RELU_0_TO_1) and the TF converter, which may quantize them, is untried: its
+        full-integer model is then the plain int8 to beat (what `edgekit convert` would have given)."""
         ok = [c for c in self.passing() if c.latency_ms is not None and not c.slower_than_float]
         if self.ctx.integer_only_device:
-            ok = [c for c in ok if c.kind == QuantKind.INT8.value and not c.float_ops and not c.int16_ops]
+            ok = [c for c in ok if _full_integer(c)]
+        if self.tf_pending() and not any(_full_integer(c) for c in ok):
+            return False
         fastest = min((c.latency_ms for c in self.candidates if c.latency_ms is not None and c.check is not None),
                       default=None)
         if ok and fastest is not None and min(c.latency_ms or 0.0 for c in ok) <= 1.02 * fastest:
@@ -320,7 +330,8 @@ class Search:
         self.try_recipe(self.recipe("ai-edge-quantizer int8 min-max"))
         for label, method in (("int8, percentile clipping", CalibrationMethod.PERCENTILE),
                               ("int8, MSE clipping", CalibrationMethod.MSE)):
-            if not self.done():
+            # clipping changes accuracy, not which ops are integer nor the speed: once one passes, no more
+            if not self.done() and not any(c.passed for c in self.candidates):
                 self.try_recipe(self.recipe(label, calibration_method=method))
         # 2. the TF converter (convert's default for Keras/SavedModel/ONNX): a full conversion, so only while
         # no ai-edge-quantizer candidate is already as good as int8 gets
@@ -553,3 +564,8 @@ def base_recipe(mode: QuantizeMode, calibration: Path | None, count: int, seed: 
                        calibration=CalibrationRef(str(Path(calibration).resolve()) if calibration else None, count,
                                                   seed, preprocessing.to_dict() if preprocessing else None),
                        load=load, source=source)
+
+
+def _full_integer(c: Candidate) -> bool:
+    """Every op of the candidate's file runs in int8 (no float or int16 op)."""
+    return c.kind == QuantKind.INT8.value and not c.float_ops and not c.int16_ops

@@ -1,0 +1,81 @@
+"""The order of `edgekit tune`'s search (edgekit.host.tune.search.Search.run), with the engines stubbed.
+
+What the real models showed: PP-OCR's direction classifier passes ai-edge-quantizer's first int8 candidate,
+but with its hard sigmoids (RELU_0_TO_1) left in float, for which ai-edge-quantizer has no integer rule;
+the TF converter's int8 (what `edgekit convert` gives by default) quantizes them and is faster. The search
+must not stop at the first pass while that full-integer candidate is untried.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from edgekit.core.recipe import Engine, QuantRecipe
+from edgekit.host.tune import search as search_mod
+from edgekit.host.tune.search import Candidate, Search, SearchLimits, choose
+
+pytestmark = pytest.mark.quantize
+
+
+def _ctx(tf: bool) -> Any:
+    return SimpleNamespace(base_recipe=QuantRecipe(), tf_convert=(lambda recipe: b"") if tf else None,
+                           integer_only_device=False, entry=SimpleNamespace(profile=SimpleNamespace(id="rpi4b")),
+                           float_data=b"")
+
+
+def _stub_engines(monkeypatch: pytest.MonkeyPatch, tf_result: dict[str, Any]) -> list[str]:
+    """ai-edge-quantizer candidates pass with 9 float ops at 3.25 ms; the TF converter gives ``tf_result``."""
+    tried: list[str] = []
+
+    def evaluate(ctx: Any, recipe: QuantRecipe, index: int) -> Candidate:
+        tried.append(recipe.label)
+        if recipe.engine is Engine.TF:
+            fields = tf_result
+        else:
+            fields = {"kind": "mixed", "float_ops": 9, "latency_ms": 3.25, "passed": True}
+        check = SimpleNamespace(passed=fields["passed"], margin=lambda: 0.1, decided_by=[], mean_sqnr_db=40.0,
+                                min_cosine=0.999)
+        return Candidate(index, recipe, data=b"x", check=check, kind=fields["kind"],  # type: ignore[arg-type]
+                         float_ops=fields.get("float_ops", 0), latency_ms=fields["latency_ms"])
+
+    monkeypatch.setattr(search_mod, "evaluate", evaluate)
+    monkeypatch.setattr(Search, "equalizable", lambda self: False)
+    return tried
+
+
+def test_a_pass_with_float_ops_does_not_end_the_search_before_the_tf_converter(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    tried = _stub_engines(monkeypatch, {"kind": "int8", "latency_ms": 3.09, "passed": True})
+    search = Search(_ctx(tf=True), SearchLimits(max_candidates=12))
+    candidates = search.run()
+    # the clipping variants change accuracy, not which ops are integer: not tried once min-max passes
+    assert tried == ["ai-edge-quantizer int8 min-max", "TF converter int8 (convert's default)"]
+    chosen, _ = choose(candidates)
+    assert chosen is candidates[1] and chosen.recipe.engine is Engine.TF
+    assert search.stopped == "a passing candidate is as fast as the plain int8 ones"
+
+
+def test_a_full_integer_pass_ends_the_search_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    tried = _stub_engines(monkeypatch, {"kind": "int8", "latency_ms": 3.09, "passed": True})
+    monkeypatch.setattr(search_mod, "evaluate", _full_integer_first(search_mod.evaluate))
+    Search(_ctx(tf=True), SearchLimits(max_candidates=12)).run()
+    assert tried == ["ai-edge-quantizer int8 min-max"]
+
+
+def test_without_a_tf_source_the_mixed_pass_is_the_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    tried = _stub_engines(monkeypatch, {"kind": "int8", "latency_ms": 3.09, "passed": True})
+    search = Search(_ctx(tf=False), SearchLimits(max_candidates=12))
+    search.run()
+    assert tried == ["ai-edge-quantizer int8 min-max"]  # a .tflite source: no other engine could do better
+
+
+def _full_integer_first(evaluate: Any) -> Any:
+    def wrapped(ctx: Any, recipe: QuantRecipe, index: int) -> Candidate:
+        cand: Candidate = evaluate(ctx, recipe, index)
+        if recipe.engine is Engine.AEQ:
+            cand.kind, cand.float_ops = "int8", 0
+        return cand
+    return wrapped
