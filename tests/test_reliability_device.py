@@ -93,7 +93,7 @@ def test_run_isolated_rejects_bad_targets() -> None:
 
 def test_probe_model_runs_a_valid_model(fc_model: tuple[Path, np.ndarray, np.ndarray]) -> None:
     path, _, _ = fc_model
-    assert probe_model(path) == {"inputs": 1, "outputs": 1, "invoked": True}
+    assert probe_model(path) == {"inputs": 1, "outputs": 1, "invoked": True, "refused": None}
 
 
 def test_probe_model_rejects_bad_files_before_the_runtime(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from tune_helpers import (
     wide_softmax_model,
     with_glitch,
     write_case,
+    zero_divisor_model,
 )
 from verify_helpers import BLOCK_HEAVY_IMPORTS
 
@@ -211,3 +212,30 @@ def test_tune_bundle_verifies_on_its_golden_samples(tmp_path: Path) -> None:
     assert json.loads(res.stdout)["passed"] is True
     # the tuned file and the bundle's model are the same bytes
     assert (bundle / "model.tflite").read_bytes() == Path(result["output"]).read_bytes()
+
+
+def test_a_model_that_refuses_an_all_zero_input_is_named_and_never_tuned(tmp_path: Path) -> None:
+    """basic-pitch's int8 model ran the held-out audio but refused silence (an int8 DIV whose divisor rounds to
+    its zero point). convert and verify say so and still judge the data; tune never chooses such a candidate."""
+    rng = np.random.default_rng(0)
+    calib_x = (3 + 0.5 * rng.standard_normal((64, 1, 8))).astype(np.float32)
+    held_x = (3 + 0.5 * rng.standard_normal((32, 1, 8))).astype(np.float32)
+    model, calib, held = write_case(tmp_path, "zdiv", zero_divisor_model(), (1, 8), calib_x, held=held_x)
+    out = tmp_path / "zdiv_int8.tflite"
+    res = CliRunner().invoke(main, ["convert", str(model), "-o", str(out), "--calibration", str(calib)])
+    assert res.exit_code == 0, res.stderr
+    assert "refuses an all-zero input" in res.stderr and "DIV" in res.stderr
+
+    res = CliRunner().invoke(main, ["verify", str(model), str(out), "--data", str(held), "--json"])
+    assert res.exit_code == 0, res.stderr  # judged on the data (it passes there), not refused with exit 3
+    report = json.loads(res.stdout)
+    assert report["passed"] and any("refuses an all-zero input" in w for w in report["warnings"])
+
+    code, result, _ = _tune(tmp_path, model, calib, held)
+    refused = [c for c in result["candidates"] if "refuses an all-zero input" in (c.get("error") or "")]
+    assert refused, "the int8 candidates that refuse silence are rejected with the reason"
+    chosen = result["chosen"]
+    if chosen is not None:  # whatever tune settles on runs the all-zero input
+        from edgekit.tflite.runtime import zero_input_refusal
+
+        assert code == 0 and zero_input_refusal(tmp_path / "zdiv_rpi4b.tflite") is None

@@ -93,6 +93,21 @@ class GraphBuilder:
         self.current = out
         return self
 
+    def binary(self, op_name: str, other: int | np.ndarray, lhs: int | None = None, name: str = "") -> GraphBuilder:
+        """``lhs`` (default: the current tensor) OP ``other`` (a tensor index or a constant), element-wise."""
+        S = self.S
+        n = len(self.ops)
+        if not isinstance(other, int):
+            other = self._tensor(f"{name or op_name.lower()}{n}/const", list(np.shape(other)), np.asarray(other))
+        out = self._tensor(f"{name or op_name.lower()}{n}/out", list(self.shape), None)
+        op = S.OperatorT()
+        op.opcodeIndex = self._code(getattr(S.BuiltinOperator, op_name))
+        op.inputs = [self.current if lhs is None else lhs, other]
+        op.outputs = [out]
+        self.ops.append(op)
+        self.current = out
+        return self
+
     def build(self) -> bytes:
         import flatbuffers
 
@@ -119,6 +134,20 @@ class GraphBuilder:
         builder = flatbuffers.Builder(1024)
         builder.Finish(model.Pack(builder), file_identifier=b"TFL3")
         return bytes(builder.Output())
+
+
+def zero_divisor_model(seed: int = 0) -> bytes:
+    """``dense(x) / (mean(x)^2 + 1e-4)``: on inputs around 3 the divisor is ~9, but on an all-zero input it is
+    1e-4, which int8 rounds to its zero point: the int8 DIV kernel refuses it (``data[i] != zero_point``)
+    while the float model gives 0 (basic-pitch's int8 model refuses silence this way)."""
+    rng = np.random.default_rng(seed)
+    g = GraphBuilder([1, 8])
+    x = g.current
+    numerator = g.dense(rng.standard_normal((8, 8)).astype(np.float32) * 0.5, np.zeros(8, np.float32), name="num").current
+    g.current = x
+    g.dense(np.full((8, 8), 1 / 8, np.float32), np.zeros(8, np.float32), name="mean")
+    g.binary("MUL", g.current).binary("ADD", np.full(8, 1e-4, np.float32))
+    return g.binary("DIV", g.current, lhs=numerator, name="out").build()
 
 
 def outlier_channel_model(seed: int = 0) -> bytes:

@@ -19,7 +19,7 @@ from edgekit.core.quant import QuantKind
 from edgekit.tflite.model import TFLiteModel
 from edgekit.verify.compare import OutputResult, Verdict, compare_outputs
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
-from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
+from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical, zero_input_warning
 from edgekit.verify.thresholds import Thresholds, default_thresholds
 
 
@@ -116,6 +116,16 @@ def judge(data: bytes, input_names: Sequence[str], feeds: Sequence[np.ndarray], 
     outputs = compare_outputs(ref, converted, thresholds, map_threshold)
     return CheckResult(outputs=outputs, thresholds=thresholds, samples=int(feeds[0].shape[0]), kind=kind,
                        inputs_described=described)
+
+
+def converted_zero_input_warning(data: bytes, float_data: bytes, ran: str) -> str | None:
+    """The Warning when the converted model refuses an all-zero input that the float model runs (else None)."""
+    from edgekit.tflite.runtime import runs_zero_input, zero_input_refusal
+
+    refused = zero_input_refusal(data)
+    if refused is None or not runs_zero_input(float_data):
+        return None
+    return zero_input_warning(refused, ran)
 
 
 RUNTIME_QUANTIZED_FLOAT = (

@@ -27,7 +27,7 @@ from edgekit.data import DataSummary, Preprocessing, image_geometry, load_sample
 from edgekit.errors import OutputExistsError, UsageError
 from edgekit.fsutil import check_output_path, write_bytes_atomic
 from edgekit.requant.aeq import quantize_float_model
-from edgekit.requant.check import CheckResult, check_warning, judge
+from edgekit.requant.check import CheckResult, check_warning, converted_zero_input_warning, judge
 from edgekit.requant.floatmodel import FloatModel, prepare_float
 from edgekit.requant.stats import ActivationStats, RangeComparison, collect_stats, compare_ranges
 from edgekit.tflite.model import Tensor, TFLiteModel, parse_model
@@ -335,6 +335,9 @@ def run_tflite_convert(config: TFLiteConvertConfig) -> TFLiteConvertResult:
     if not check.passed:
         warnings.append(check_warning(check, f"edgekit tune {config.model} --device ID --calibration DATA --data DATA "
                                              f"-o {config.output}"))
+    zero_warning = converted_zero_input_warning(data, source.float_model.data, f"the check's {described}")
+    if zero_warning:
+        warnings.append(zero_warning)
     t = _timed(seconds, "check", t)
 
     write_bytes_atomic(config.output, data, overwrite=config.force)

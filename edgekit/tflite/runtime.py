@@ -174,3 +174,39 @@ def delegation_summary(interpreter: Any) -> tuple[int, int]:
         return 0, 0
     partitions = sum(1 for op in details if str(op.get("op_name", "")).upper() == "DELEGATE")
     return partitions, len(details) - partitions
+
+
+def invoke_on_zeros(interpreter: Any) -> tuple[str | None, bool]:
+    """Invoke once with every input at zero (a quantized input at its zero point: the value 0.0).
+
+    Returns (the runtime's refusal, or None; whether every float output is finite). All-zero is an input a
+    model meets in the field (silence, a black frame): an int8 DIV whose divisor quantizes to zero there
+    refuses it (``div.cc: data[i] != zero_point``) though the float model runs.
+    """
+    import numpy as np
+
+    for detail in interpreter.get_input_details():
+        shape = tuple(int(d) for d in detail["shape"])
+        scale, zero_point = detail.get("quantization", (0.0, 0))
+        interpreter.set_tensor(detail["index"], np.full(shape, zero_point if scale else 0, dtype=detail["dtype"]))
+    try:
+        interpreter.invoke()
+    except (RuntimeError, ValueError) as exc:
+        return " ".join(str(exc).split())[:300], False
+    finite = all(
+        bool(np.isfinite(interpreter.get_tensor(d["index"])).all())
+        for d in interpreter.get_output_details() if np.issubdtype(d["dtype"], np.floating)
+    )
+    return None, finite
+
+
+def zero_input_refusal(model: str | Path | bytes) -> str | None:
+    """The runtime's error on an all-zero input to ``model`` (None: it runs); in this process."""
+    refused, _ = invoke_on_zeros(load_interpreter(model))
+    return refused
+
+
+def runs_zero_input(model: str | Path | bytes) -> bool:
+    """``model`` runs an all-zero input to finite outputs (a float model: then its quantized ones must too)."""
+    refused, finite = invoke_on_zeros(load_interpreter(model))
+    return refused is None and finite

@@ -304,7 +304,8 @@ def probe_model(
 
     Reads the file with the reader first (ModelFormatError, exit 2, for a bad file),
     then loads + allocates + invokes it on zero inputs in a child process.
-    Returns a small summary: {"inputs": n, "outputs": n, "invoked": True}.
+    Returns a small summary: {"inputs": n, "outputs": n, "invoked": bool, "refused": the runtime's
+    error on the all-zero input, or None}.
     """
     from edgekit.tflite.model import load_model
 
@@ -323,24 +324,17 @@ def probe_model(
 
 
 def probe_in_this_process(path: str, num_threads: int | None = None) -> dict[str, Any]:
-    """The child's side of :func:`probe_model` (unsafe in-process: it may crash the process)."""
-    import numpy as np
+    """The child's side of :func:`probe_model` (unsafe in-process: it may crash the process).
 
-    from edgekit.tflite.runtime import load_interpreter
+    A kernel that REFUSES the all-zero input (an error, not a crash) is reported in ``"refused"``: the
+    caller still runs the user's data, which may well run (basic-pitch's tuned int8 model refuses only
+    silence), and says what was refused."""
+    from edgekit.tflite.runtime import invoke_on_zeros, load_interpreter
 
     interp = load_interpreter(path, num_threads=num_threads)
-    input_details = interp.get_input_details()
-    for detail in input_details:
-        shape = tuple(int(d) for d in detail["shape"])
-        interp.set_tensor(detail["index"], np.zeros(shape, dtype=detail["dtype"]))
-    try:
-        interp.invoke()
-    except (RuntimeError, ValueError) as exc:
-        raise BackendError(
-            f"The TFLite runtime could not run {path}: {' '.join(str(exc).split())[:300]}",
-            hint=CRASH_HINT,
-        ) from exc
-    return {"inputs": len(input_details), "outputs": len(interp.get_output_details()), "invoked": True}
+    refused, _ = invoke_on_zeros(interp)
+    return {"inputs": len(interp.get_input_details()), "outputs": len(interp.get_output_details()),
+            "invoked": refused is None, "refused": refused}
 
 
 def _write_result(result_path: Path, payload: bytes) -> None:

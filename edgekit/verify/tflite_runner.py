@@ -127,9 +127,13 @@ class TFLiteRunner:
     """A loaded .tflite model that runs sample by sample in the float domain."""
 
     def __init__(self, path: str | Path | bytes, num_threads: int | None = None, probe: bool = True) -> None:
-        """``probe=False`` only where this process is already the sandbox (see edgekit.verify.device)."""
+        """``probe=False`` only where this process is already the sandbox (see edgekit.verify.device).
+
+        ``zero_input_refused``: the runtime's error when the probe's all-zero input was refused (None: it ran,
+        or no probe); the model may still run the caller's data, and the caller says so."""
         from edgekit.tflite.runtime import load_interpreter, runtime_info
 
+        self.zero_input_refused: str | None = None
         if isinstance(path, bytes):  # made in this process (verify --explain's trial quantizations)
             self.model = parse_model(path, "<model bytes>")
             self.interpreter = load_interpreter(path, num_threads=num_threads)
@@ -140,7 +144,8 @@ class TFLiteRunner:
 
                 # the file may come from anywhere: a native crash of the runtime on it becomes exit 3 naming
                 # the file, in a child process, before it is loaded here (edgekit.tflite.sandbox)
-                probe_model(Path(path), num_threads=num_threads)
+                summary = probe_model(Path(path), num_threads=num_threads)
+                self.zero_input_refused = summary.get("refused") or None
             self.interpreter = load_interpreter(self.model, num_threads=num_threads)  # parsed once, above
         info = runtime_info()
         self.runtime = f"{info.name} {info.version}"
@@ -181,6 +186,13 @@ class TFLiteRunner:
             for k, tensor in enumerate(outputs):
                 raw[k].append(np.array(interp.get_tensor(tensor.index)))
         return [tensor.dequantize(np.stack(r)) for tensor, r in zip(outputs, raw, strict=True)]
+
+
+def zero_input_warning(refusal: str, ran: str) -> str:
+    """What verify and convert say when the runtime refused an all-zero input but ran ``ran`` (the samples)."""
+    return (f"the TFLite runtime refuses an all-zero input ({refusal}); it ran {ran}, but an input such as silence or "
+            "a black frame will stop it on the device. `edgekit tune` rejects such candidates where the float model "
+            "runs that input")
 
 
 def _run_shape(tensor: Tensor, sample: np.ndarray) -> tuple[int, ...]:

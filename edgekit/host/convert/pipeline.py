@@ -33,7 +33,7 @@ from edgekit.host.convert.tf_util import native_quiet
 from edgekit.host.convert.validate import Validation, validate
 from edgekit.host.reference import run_reference
 from edgekit.host.source_model import SourceModel
-from edgekit.requant.check import CheckResult, check_warning, judge
+from edgekit.requant.check import CheckResult, check_warning, converted_zero_input_warning, judge
 from edgekit.requant.stats import ActivationStats, RangeComparison
 
 MIN_CALIBRATION_SAMPLES = 50
@@ -267,6 +267,10 @@ def _run(config: ConvertConfig) -> ConvertResult:
                     check, f"edgekit tune {config.model} --device ID --calibration DATA --data DATA -o {config.output}",
                     runtime_quantized_float=config.quantize is QuantizeMode.NONE
                     and runtime_quantized(source.conversion)))
+            zero_warning = None if float_data is None or config.quantize is QuantizeMode.NONE else \
+                converted_zero_input_warning(data, float_data, f"the check's {described}")
+            if zero_warning:
+                warnings.append(zero_warning)
             if config.quantize is QuantizeMode.DYNAMIC and checked.model.quant_kind.value == "float32":
                 warnings.append("--quantize dynamic left every weight in float32: the converter only quantizes "
                                 "weight tensors with at least 1024 elements, and this model has none that big.")

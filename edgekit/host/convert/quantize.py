@@ -228,12 +228,15 @@ def converter_error(exc: BaseException, mode: QuantizeMode) -> BackendError:
 
 
 def float_ops_error(float_ops: dict[str, int]) -> BackendError:
-    """int8 asked for integer only, but the converter left ops in float (ops without an int8 kernel)."""
+    """int8 asked for integer only, but the converter left ops in float.
+
+    Not only ops without an int8 kernel: basic-pitch's ONNX model has CONV_2D and RESHAPE left in float
+    among its NEG and MIRROR_PAD ops, so the message does not say why op by op."""
     ops = ", ".join(f"{name} x{n}" for name, n in float_ops.items())
     return BackendError(
-        f"--quantize int8 asks for an integer-only model, but the converter left {sum(float_ops.values())} op(s) "
-        f"in float because TFLite has no int8 kernel for them: {ops}.",
-        hint="Try --quantize dynamic (int8 weights, float math; int16x8 usually lacks the same kernels), or accept "
-        "float for those layers with --keep-float LAYER (the model is then not integer-only, which Coral and "
-        "microcontrollers need).",
+        f"--quantize int8 asks for an integer-only model, but the TF converter left {sum(float_ops.values())} "
+        f"op(s) in float (ops it could not quantize: without an int8 kernel, or fed by such ops): {ops}.",
+        hint="For a CPU target, `edgekit tune MODEL --device ID` accepts a model with these ops in float when it "
+        "passes verify (not integer-only, which Coral and microcontrollers need), as does --keep-float LAYER; or "
+        "try --quantize dynamic (int8 weights, float math).",
     )

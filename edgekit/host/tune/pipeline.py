@@ -42,6 +42,7 @@ from edgekit.profile.registry import get_profile
 from edgekit.provenance import Producer, producer_entry
 from edgekit.requant.check import judge
 from edgekit.requant.stats import RangeComparison
+from edgekit.tflite.runtime import runs_zero_input
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 
 
@@ -208,6 +209,7 @@ def _run(config: TuneConfig) -> TuneResult:
             base_recipe=base_recipe(QuantizeMode.INT8, config.calibration, config.calibration_samples, config.seed,
                                     pre, load, source_info),
             tf_convert=prepared["tf_convert"], threads=config.threads, latency_budget_ms=config.latency_budget_ms,
+            zero_input_ok=runs_zero_input(prepared["float_data"]),
         )
         ranges = _ranges(ctx, config, warnings)
         baseline = _baseline(ctx)

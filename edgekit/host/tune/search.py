@@ -152,6 +152,7 @@ class SearchContext:
     cache: dict[tuple[int, bool], Any] = field(default_factory=dict)
     latency_budget_ms: float | None = None
     float_latency_ms: float | None = None  # the float32 model's estimate: a candidate slower than it is no gain
+    zero_input_ok: bool = False  # the float model runs an all-zero input to finite outputs: candidates must run it
 
     @property
     def integer_only_device(self) -> bool:
@@ -197,6 +198,15 @@ def evaluate(ctx: SearchContext, recipe: QuantRecipe, index: int) -> Candidate:
         cand.check = judge(cand.data, ctx.input_names, ctx.data_feeds, ctx.reference, ctx.overrides,
                            map_threshold=ctx.map_threshold, described="held-out data")
         _rename_outputs(cand.check, ctx.output_names)
+        if ctx.zero_input_ok:
+            from edgekit.tflite.runtime import zero_input_refusal
+
+            refused = zero_input_refusal(cand.data)
+            if refused:
+                cand.error = (f"the TFLite runtime refuses an all-zero input, which the float model runs ({refused}): "
+                              "silence or a black frame would stop it on the device")
+                cand.seconds = time.perf_counter() - start
+                return cand
         model = parse_model(cand.data, "candidate")
         cand.kind = model.quant_kind.value
         if model.quant_kind is QuantKind.FLOAT32 and recipe.mode is not QuantizeMode.NONE:
@@ -273,7 +283,8 @@ class Search:
         cand = evaluate(self.ctx, recipe, n)
         self.candidates.append(cand)
         if cand.error:
-            status(f"  -> engine failed: {cand.error[:160]}")
+            # a check that ran and an error after it: the file was made but is rejected (it refuses an all-zero input)
+            status(f"  -> {'rejected' if cand.check is not None else 'engine failed'}: {cand.error[:160]}")
         elif cand.check is not None:
             lat = f"{cand.latency_ms:.2f} ms" if cand.latency_ms is not None else "-"
             status(f"  -> {cand.verdict()}, SQNR {cand.check.mean_sqnr_db:.1f} dB, cosine {cand.check.min_cosine:.4f}, "
@@ -569,3 +580,4 @@ def base_recipe(mode: QuantizeMode, calibration: Path | None, count: int, seed: 
 def _full_integer(c: Candidate) -> bool:
     """Every op of the candidate's file runs in int8 (no float or int16 op)."""
     return c.kind == QuantKind.INT8.value and not c.float_ops and not c.int16_ops
+

@@ -29,7 +29,7 @@ from edgekit.host.source_model import LoadOptions, SourceModel
 from edgekit.verify.compare import InputSource, VerifyReport, compare_accuracy, compare_outputs
 from edgekit.verify.labels import LabelledData, load_labelled_files, load_labelled_folder, read_label_table
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
-from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
+from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical, zero_input_warning
 from edgekit.verify.thresholds import default_thresholds
 
 
@@ -304,6 +304,8 @@ def verify_against_original(
         warnings=list(source.warnings) + list(prepared.warnings),
     )
     report.notes.insert(0, f"inputs: {prepared.description}")
+    if runner.zero_input_refused:
+        report.warnings.append(zero_input_warning(runner.zero_input_refused, "these samples"))
     if prepared.labels is not None:
         report.accuracy = compare_accuracy(reference, converted, prepared.labels)
         if prepared.class_order_guessed and report.accuracy.original < 0.5:
@@ -312,3 +314,4 @@ def verify_against_original(
                        "file and label columns (--labels FILE.csv)")
             report.warnings.append(message)
     return report
+
