@@ -22,6 +22,11 @@ T = TypeVar("T")
 
 def jsonable(obj: Any) -> Any:
     """``obj`` as plain JSON data: numpy values as Python numbers/lists, Paths as str, NaN/Inf as None."""
+    kind = type(obj)
+    if kind is float:  # the leaves first: a report holds thousands of them (verify's value distributions)
+        return obj if math.isfinite(obj) else None
+    if kind is int or kind is str or kind is bool or obj is None:
+        return obj
     if isinstance(obj, dict):
         return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):

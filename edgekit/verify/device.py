@@ -75,6 +75,8 @@ def warm_up() -> None:
     Called by :func:`edgekit.prefork.prefork` (from :mod:`edgekit.entry`): numpy, the runtime and
     the modules :func:`measure_bundle_in_this_process` uses, so that they load in parallel with click.
     """
+    import zipfile  # noqa: F401 - np.load's, for golden.npz
+
     import numpy  # noqa: F401
 
     from edgekit.bundle import read_bundle  # noqa: F401
