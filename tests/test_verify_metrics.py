@@ -154,3 +154,18 @@ def test_compare_errors_list_both_sides() -> None:
         compare_outputs({"a": x}, {"b": x}, Thresholds())
     with pytest.raises(DataError, match="no output is a vector of class scores"):
         compare_accuracy({"a": np.zeros((2, 1), np.float32)}, {"a": np.zeros((2, 1), np.float32)}, np.zeros(2, int))
+
+
+def test_one_value_per_sample_takes_the_cosine_over_the_samples() -> None:
+    """A [N, 1] probability (silero VAD): per sample a cosine only says whether the signs agree, so a
+    probability rounded to 0 would count as cosine 0; over the samples it measures how close the values are."""
+    reference = np.linspace(0.01, 0.99, 50).reshape(50, 1)
+    candidate = reference.copy()
+    candidate[:6] = 0.0  # int8 rounded the six smallest probabilities to zero
+    m = compute_metrics("prob", reference, candidate)
+    assert m.cosine == m.min_cosine
+    expected = float(np.dot(reference[:, 0], candidate[:, 0])
+                     / (np.linalg.norm(reference) * np.linalg.norm(candidate)))
+    assert abs(m.cosine - expected) < 1e-12 and m.cosine > 0.999
+    flipped = -reference
+    assert compute_metrics("prob", reference, flipped).cosine == -1.0

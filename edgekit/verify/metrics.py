@@ -30,8 +30,8 @@ class OutputMetrics:
     max_abs_error: float
     mean_abs_error: float
     rmse: float
-    cosine: float  # mean over samples of the per-sample cosine similarity
-    min_cosine: float  # the worst sample
+    cosine: float  # mean over samples of the per-sample cosine similarity (one value per sample: over the samples)
+    min_cosine: float  # the worst sample (one value per sample: the same as cosine)
     sqnr_db: float  # 10*log10(signal power / noise power) over all samples, capped at +-SQNR_CEILING_DB
     top1_agreement: float | None  # fraction of samples with the same arg-max (None: not class scores)
     top5_agreement: float | None  # fraction whose reference top-1 is in the converted top-5 (None: < 6 classes)
@@ -214,9 +214,16 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
     n = ref.shape[0]
     flat_ref = ref.reshape(n, -1)
     flat_out = np.where(nonfinite, 0.0, out).reshape(n, -1)
-    cos = _cosines(flat_ref, flat_out)
-    if nonfinite.any():
-        cos = np.where(nonfinite.reshape(n, -1).any(axis=1), -1.0, cos)
+    if flat_ref.shape[1] == 1 and n > 1:
+        # one value per sample (a score, a probability: silero VAD's [1, 1]): per sample a cosine only says whether
+        # the signs agree (a probability rounded to 0 counts as 0), so it is taken over the samples instead
+        cos = _cosines(flat_ref.T, flat_out.T)
+        if nonfinite.any():
+            cos = np.full(1, -1.0)
+    else:
+        cos = _cosines(flat_ref, flat_out)
+        if nonfinite.any():
+            cos = np.where(nonfinite.reshape(n, -1).any(axis=1), -1.0, cos)
 
     top1: float | None = None
     top5: float | None = None
