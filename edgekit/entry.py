@@ -11,8 +11,8 @@ that only looks like one (``--help``, a usage error) leaves the child unused, an
 this process does. ``EDGEKIT_SANDBOX=spawn`` turns forking, and so this, off; so does a single CPU,
 where the two processes would only take turns (the child is then forked after parsing, as before).
 
-This module imports only :mod:`os` and :mod:`sys` before it decides, and :mod:`edgekit.cli` after (with
-the cyclic collector paused: its collections during imports free nothing).
+This module imports only :mod:`os` and :mod:`sys` before it decides, and :mod:`edgekit.cli` after, with
+the cyclic collector paused (:func:`edgekit.tflite.child.import_target`, as the child imports its work).
 """
 
 from __future__ import annotations
@@ -50,16 +50,11 @@ def main() -> None:
         from edgekit.prefork import BUNDLE_VERIFY_TARGET, BUNDLE_VERIFY_WARM_UP, prefork
 
         prefork(BUNDLE_VERIFY_TARGET, BUNDLE_VERIFY_WARM_UP)
-    import gc
+    from edgekit.tflite.child import import_target
 
     # the CLI's imports create thousands of objects that live as long as the process: the collections they would
     # trigger free nothing (a few ms of every command's start), so they run with the collector off, then frozen
-    gc.disable()
-    try:
-        from edgekit.cli import main as cli
-    finally:
-        gc.freeze()
-        gc.enable()
+    cli = import_target("edgekit.cli:main")
     try:
         cli()
     finally:
@@ -67,6 +62,8 @@ def main() -> None:
             # the result is printed; what is left is the interpreter's teardown, whose cyclic collection walks
             # every object of click and the CLI for nothing (about a tenth of the whole command on this
             # workstation): frozen objects are skipped. Refcount teardown and atexit still run.
+            import gc
+
             gc.freeze()
 
 

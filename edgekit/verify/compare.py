@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -97,11 +97,8 @@ class OutputResult:
         """An output measured elsewhere (:meth:`OutputMetrics.to_dict` + name + distribution) judged here.
 
         `verify BUNDLE`'s child measures and this process judges (:mod:`edgekit.verify.device`)."""
-        metrics = OutputMetrics.from_dict(d)
-        dist = d.get("distribution")
-        name = str(d["name"])
-        return cls(name, metrics, check_thresholds(name, metrics, thresholds),
-                   OutputDistribution.from_dict(dist) if dist is not None else None)
+        measured = cls.from_dict(d)
+        return replace(measured, failures=check_thresholds(measured.name, measured.metrics, thresholds))
 
 
 @dataclass(frozen=True)

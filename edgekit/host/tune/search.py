@@ -198,7 +198,7 @@ def evaluate(ctx: SearchContext, recipe: QuantRecipe, index: int) -> Candidate:
         cand.check = judge(cand.data, ctx.input_names, ctx.data_feeds, ctx.reference, ctx.overrides,
                            map_threshold=ctx.map_threshold, described="held-out data")
         _rename_outputs(cand.check, ctx.output_names)
-        if ctx.zero_input_ok:
+        if ctx.zero_input_ok and cand.check.passed:  # a failing candidate is never chosen: no need to look
             from edgekit.tflite.runtime import zero_input_refusal
 
             refused = zero_input_refusal(cand.data)
