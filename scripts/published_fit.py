@@ -13,7 +13,8 @@ they were. Parameters are shared where the hardware is:
 * CPU, per core type (``hardware.core_type``): conv efficiency of XNNPACK float32 (``base``); the step to
   XNNPACK int8 and to the builtin kernels per dtype, shared by cores with / without 8-bit dot-product
   instructions (``kd``) plus a per-core deviation (``dev``); the ratio of each op class's efficiency to
-  conv per kernel family and dtype, shared by all cores (``ratio``); fixed cost per op (XNNPACK and
+  conv per kernel family and dtype, shared by all cores (``ratio``), and each core type's own deviation from
+  it (``cdev``, a wide prior: the same kernel compiles to other code per ISA); fixed cost per op (XNNPACK and
   builtin), per invoke and per partition, in core cycles (so a clock change scales them);
 * CPU, per board (profiles that share a board's CPU share these: coral-usb-rpi4 = rpi4b, pixel4-gpu =
   pixel4-cpu; rpi-zero-2w and coral-devboard take rpi3b-plus's, the other quad Cortex-A53): memory
@@ -25,7 +26,7 @@ they were. Parameters are shared where the hardware is:
 * GPU (pixel4-gpu): efficiency per op class (a base and shared ratios), launch cost, invoke cost, memory
   efficiency, the float32 arithmetic rate.
 
-Stages: CPU rows first (the CPU figures), then the Edge TPU rows and the GPU rows with the CPU figures
+Stages: CPU rows first (the CPU figures, from two starts: see :meth:`Fitter._cpu_stage`), then the Edge TPU rows and the GPU rows with the CPU figures
 fixed (their CPU parts are small). The vectorized prediction mirrors ``estimate()`` op for op;
 :func:`check_against_estimator` proves it on every row with the written profiles.
 """
@@ -77,6 +78,13 @@ MAX_THREADS = 4
 BOARD_TIES = {"coral-usb-rpi4": "rpi4b", "pixel4-gpu": "pixel4-cpu", "pixel3-gpu": "pixel3-cpu",
               "coral-usb-rpi3b-plus": "rpi3b-plus", "rpi-zero-2w": "rpi3b-plus", "coral-devboard": "rpi3b-plus"}
 PRIOR_WEIGHT = 0.1
+# width (log space) of the prior on a core type's own ratio of an op class to conv, around the ratio all cores
+# share: the same LiteRT kernel compiles to other code per ISA (an old x86 build ran generic C++ loops where
+# the ARM build had NEON), so a core may differ by a factor of several on one class
+CORE_CLASS_SIGMA = 2.0
+# the second start of the CPU fit: every builtin non-GEMM class this much slower than conv (see Fitter._cpu_stage)
+SLOW_START = 0.03
+GEMM_CLASSES = ("conv", "depthwise_conv", "transpose_conv", "fully_connected", "batch_matmul")
 TPU_LANES = (8, 16, 32, 64, 128)
 TPU_CACHE_MIB = (6.0, 6.5, 7.0, 7.5, 8.0)
 TPU_PRIOR_LANES = 64  # 4 TOPS at ~500 MHz = 4,096 MACs per cycle
@@ -235,6 +243,10 @@ class Model:
             for kind in KINDS:
                 for dt in DTYPES:
                     self.p.add(f"dev/{core}/{kind}/{dt}", 1.0, 0.5)
+                    if CORE_CLASS_SIGMA:
+                        for cls in CLASSES:
+                            if cls != "conv":
+                                self.p.add(f"cdev/{core}/{kind}/{dt}/{cls}", 1.0, CORE_CLASS_SIGMA)
                 self.p.add(f"ovh/{core}/{kind}", prof.runtime.per_op_overhead_us * prof.hardware.clock_ghz, 1.5)
             self.p.add(f"invoke/{core}", max(prof.runtime.invoke_overhead_us, 1.0) * prof.hardware.clock_ghz, 1.5)
             self.p.add(f"part/{core}", max(prof.runtime.partition_overhead_us, 1.0) * prof.hardware.clock_ghz, 1.5)
@@ -303,6 +315,9 @@ class Model:
             keys.append(self.p.index[f"kd/{dot_group(prof)}/{kind}/{dt}"])
         if cls != "conv":
             keys.append(self.p.index[f"ratio/{kind}/{dt}/{cls}"])
+            cdev = f"cdev/{core}/{kind}/{dt}/{cls}"
+            if cdev in self.p.index:
+                keys.append(self.p.index[cdev])
         return keys
 
     def eff(self, theta: np.ndarray, prof: DeviceProfile, kind: str, dt: str, cls: str) -> float:
@@ -688,7 +703,10 @@ class Fitter:
         self.tpu_arrays = {g: arrays_of(m, self.rows, *g) for g in self.grid} if has_tpu else {}
         self.target = np.log(np.array([fr.row.latency_ms for fr in self.rows]))
 
-    def _stage(self, a: dict[str, Any], idx: list[int], theta: np.ndarray, prefixes: tuple[str, ...]) -> tuple[np.ndarray, float]:
+    def _stage(self, a: dict[str, Any], idx: list[int], theta: np.ndarray,
+               prefixes: tuple[str, ...]) -> tuple[np.ndarray, float, float]:
+        """Fit the parameters named by ``prefixes`` on rows ``idx`` from ``theta``: (theta, the rows' weighted
+        squared log error, the whole objective with the priors)."""
         sub = subset(a, idx)
         used = used_params(sub) | (set(sub["tpu_keys"]) if len(sub["t_row"]) else set())
         m = self.m
@@ -719,7 +737,26 @@ class Fitter:
             out[free_idx] = levenberg_marquardt(residual, theta[free_idx], hi[free_idx], jac_fn=jac_fn)
         pred = predict(out, sub)
         err = float(np.sum(w ** 2 * (np.log(pred) - target) ** 2))
-        return out, err
+        objective = err + float(np.sum((lam * (out[free_idx] - prior[free_idx]) / sigma[free_idx]) ** 2))
+        return out, err, objective
+
+    def _cpu_stage(self, idx: list[int], theta: np.ndarray) -> np.ndarray:
+        """The CPU figures, fitted from two starts: the priors, and the priors with every builtin non-GEMM
+        class far slower than conv (``SLOW_START``). An op bound by memory gives its efficiency no gradient (the
+        ``max`` of the estimate), so a fit started where an op class is memory-bound can never find that the
+        old runtime's kernel for it is slow (LiteRT's generic uint8 resize, broadcast multiply); the start
+        that makes them compute-bound can. The start with the lower objective (data and priors) wins."""
+        first, _, objective = self._stage(self.base, idx, theta, CPU_PREFIXES)
+        if not SLOW_START:
+            return first
+        alt = theta.copy()
+        used = used_params(subset(self.base, idx))  # only what these rows see: the rest keeps its prior
+        for name, i in self.m.p.index.items():
+            if (i in used and name.startswith("ratio/builtin/")
+                    and not name.endswith(tuple(f"/{c}" for c in GEMM_CLASSES))):
+                alt[i] += math.log(SLOW_START)
+        second, _, objective2 = self._stage(self.base, idx, alt, CPU_PREFIXES)
+        return second if objective2 < objective else first
 
     def fit(self, exclude: Callable[[FitRow], bool] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
         """Theta fitted on the rows not excluded: CPU, then Edge TPU (best grid point), then GPU."""
@@ -727,13 +764,13 @@ class Fitter:
         theta = self.m.p.theta0()
         cpu = [i for i in keep if self.rows[i].kind == "cpu"]
         if cpu:
-            theta, _ = self._stage(self.base, cpu, theta, CPU_PREFIXES)
+            theta = self._cpu_stage(cpu, theta)
         extra: dict[str, Any] = {}
         tpu = [i for i in keep if self.rows[i].kind == "edgetpu"]
         if tpu:
             best: tuple[float, np.ndarray, tuple[int, int]] | None = None
             for g in self.grid:
-                th, err = self._stage(self.tpu_arrays[g], tpu, theta, ("tpu/", "link/", "rb/", "tinv/", "xfer/"))
+                th, err, _ = self._stage(self.tpu_arrays[g], tpu, theta, ("tpu/", "link/", "rb/", "tinv/", "xfer/"))
                 if best is None or err < best[0]:
                     best = (err, th, g)
             assert best is not None
@@ -741,7 +778,7 @@ class Fitter:
             extra = {"lanes": best[2][0], "cache_bytes": best[2][1]}
         gpu = [i for i in keep if self.rows[i].kind == "gpu"]
         if gpu:
-            theta, _ = self._stage(self.base, gpu, theta, ("gpu/",))
+            theta, _, _ = self._stage(self.base, gpu, theta, ("gpu/",))
         return theta, extra
 
     def predict(self, theta: np.ndarray, extra: dict[str, Any], idx: Sequence[int] | None = None) -> np.ndarray:
@@ -752,7 +789,7 @@ class Fitter:
         return predict(theta, subset(a, idx))
 
 
-CPU_PREFIXES = ("base/", "dev/", "kd/", "ratio/", "ovh/", "invoke/", "part/", "mem/", "thr/")
+CPU_PREFIXES = ("base/", "dev/", "cdev/", "kd/", "ratio/", "ovh/", "invoke/", "part/", "mem/", "thr/")
 
 
 def fit_all(m: Model, rows: Sequence[FitRow], prior_weight: float = PRIOR_WEIGHT,

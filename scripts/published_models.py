@@ -178,6 +178,11 @@ def build_for_row(row: PublishedRow) -> Build | str:
             options = (("head", 1),) if dt == "int8" else (("dwextra", 1),)
             note += ("; int8: ssd_mobilenet_v2_quantized_300x300_coco (1x1 heads)" if dt == "int8"
                      else "; float: ssd_mobilenet_v2_coco (3x3 heads, depthwise extra layers)")
+        if m == "SSD-MobileNetV1" and dt == "int8":
+            # ssd_mobilenet_v1_quantized_300x300_coco14_sync.config (the TF1 zoo's int8 file, Coral's): 1x1 box/class
+            # heads (convolutional_box_predictor kernel_size: 1); 3x3 heads would add 12 M parameters
+            options = (("head", 1),)
+            note += "; int8: ssd_mobilenet_v1_quantized_300x300_coco14_sync (1x1 heads)"
         return Build(m.lower().replace("-", "_"), size, dt, dm, options, fidelity="approximation", note=note)
     if m == "SSDLite-MobileDet":
         which = "cpu" if "_cpu" in v else "edgetpu" if "_edgetpu" in v else ""

@@ -112,3 +112,25 @@ def test_a_fit_moves_estimates_toward_the_published_figures(rows: list[pf.FitRow
     theta, extra = fitter.fit()
     after = np.abs(np.log(fitter.predict(theta, extra) / published))
     assert after.sum() < before.sum()
+
+
+
+def test_the_cpu_fit_keeps_the_better_of_two_starts_and_leaves_unseen_figures_alone(rows: list[pf.FitRow]) -> None:
+    """The CPU stage starts from the priors and from slow builtin non-GEMM classes (an op bound by memory gives
+    its efficiency no gradient); it keeps the start with the lower objective, and a figure no row sees stays at
+    its prior whichever start wins."""
+    m = pf.Model(pf.shipped())
+    fitter = pf.Fitter(m, rows, tpu_grid=False)
+    cpu = [i for i, fr in enumerate(rows) if fr.kind == "cpu"]
+    theta0 = m.p.theta0()
+    _, _, one_start = fitter._stage(fitter.base, cpu, theta0, pf.CPU_PREFIXES)
+    chosen = fitter._cpu_stage(cpu, theta0)
+    a = pf.subset(fitter.base, cpu)
+    _, _, objective = fitter._stage(fitter.base, cpu, chosen, pf.CPU_PREFIXES)
+    assert objective <= one_start + 1e-9
+    used = pf.used_params(a)
+    unseen = [i for i, name in enumerate(m.p.names) if i not in used and name.startswith(pf.CPU_PREFIXES)]
+    assert unseen and np.array_equal(chosen[unseen], theta0[unseen])
+    slow = [m.p.index[n] for n in m.p.names if n.startswith("ratio/builtin/int8/") and m.p.index[n] in used
+            and not n.endswith(tuple(f"/{c}" for c in pf.GEMM_CLASSES))]
+    assert slow  # the rows do see builtin non-GEMM classes: the second start is a real alternative
