@@ -29,8 +29,8 @@ they were. Parameters are shared where the hardware is:
 Stages: CPU rows first (the CPU figures, from two starts: see :meth:`Fitter._cpu_stage`), then the Edge TPU
 rows and the GPU rows with the CPU figures fixed, then every figure on every row from there (an accelerator
 row's CPU part, e.g. DeepLab's 513x513 resize on the Edge TPU's host, informs the host's CPU figures too: the
-staged fit alone left Coral's DeepLab rows at a tenth of their published time). The vectorized prediction mirrors ``estimate()`` op for op;
-:func:`check_against_estimator` proves it on every row with the written profiles.
+staged fit alone left Coral's DeepLab rows at a tenth of their published time). The vectorized prediction
+mirrors ``estimate()`` op for op; :func:`check_against_estimator` proves it on every row with the written profiles.
 """
 
 from __future__ import annotations
@@ -245,10 +245,9 @@ class Model:
             for kind in KINDS:
                 for dt in DTYPES:
                     self.p.add(f"dev/{core}/{kind}/{dt}", 1.0, 0.5)
-                    if CORE_CLASS_SIGMA:
-                        for cls in CLASSES:
-                            if cls != "conv":
-                                self.p.add(f"cdev/{core}/{kind}/{dt}/{cls}", 1.0, CORE_CLASS_SIGMA)
+                    for cls in CLASSES:
+                        if cls != "conv":
+                            self.p.add(f"cdev/{core}/{kind}/{dt}/{cls}", 1.0, CORE_CLASS_SIGMA)
                 self.p.add(f"ovh/{core}/{kind}", prof.runtime.per_op_overhead_us * prof.hardware.clock_ghz, 1.5)
             self.p.add(f"invoke/{core}", max(prof.runtime.invoke_overhead_us, 1.0) * prof.hardware.clock_ghz, 1.5)
             self.p.add(f"part/{core}", max(prof.runtime.partition_overhead_us, 1.0) * prof.hardware.clock_ghz, 1.5)
@@ -317,9 +316,7 @@ class Model:
             keys.append(self.p.index[f"kd/{dot_group(prof)}/{kind}/{dt}"])
         if cls != "conv":
             keys.append(self.p.index[f"ratio/{kind}/{dt}/{cls}"])
-            cdev = f"cdev/{core}/{kind}/{dt}/{cls}"
-            if cdev in self.p.index:
-                keys.append(self.p.index[cdev])
+            keys.append(self.p.index[f"cdev/{core}/{kind}/{dt}/{cls}"])
         return keys
 
     def eff(self, theta: np.ndarray, prof: DeviceProfile, kind: str, dt: str, cls: str) -> float:
@@ -749,19 +746,21 @@ class Fitter:
         old runtime's kernel for it is slow (LiteRT's generic uint8 resize, broadcast multiply); the start
         that makes them compute-bound can. The start with the lower objective (data and priors) wins."""
         first, _, objective = self._stage(self.base, idx, theta, CPU_PREFIXES)
-        if not SLOW_START:
-            return first
         alt = theta.copy()
-        used = used_params(subset(self.base, idx))  # only what these rows see: the rest keeps its prior
-        for name, i in self.m.p.index.items():
-            if (i in used and name.startswith("ratio/builtin/")
-                    and not name.endswith(tuple(f"/{c}" for c in GEMM_CLASSES))):
-                alt[i] += math.log(SLOW_START)
+        alt[self.slow_start_params(idx)] += math.log(SLOW_START)
         second, _, objective2 = self._stage(self.base, idx, alt, CPU_PREFIXES)
         return second if objective2 < objective else first
 
+    def slow_start_params(self, idx: list[int]) -> list[int]:
+        """The builtin non-GEMM class ratios the rows ``idx`` see (the rest keeps its prior at either start)."""
+        used = used_params(subset(self.base, idx))
+        gemm = tuple(f"/{c}" for c in GEMM_CLASSES)
+        return [i for name, i in self.m.p.index.items()
+                if i in used and name.startswith("ratio/builtin/") and not name.endswith(gemm)]
+
     def fit(self, exclude: Callable[[FitRow], bool] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
-        """Theta fitted on the rows not excluded: CPU, then Edge TPU (best grid point), then GPU."""
+        """Theta fitted on the rows not excluded: CPU, then Edge TPU (best grid point), then GPU, then all
+        figures on all rows (:meth:`_joint_stage`)."""
         keep = [i for i, fr in enumerate(self.rows) if not (exclude and exclude(fr))]
         theta = self.m.p.theta0()
         cpu = [i for i in keep if self.rows[i].kind == "cpu"]
