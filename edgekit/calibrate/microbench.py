@@ -75,6 +75,9 @@ class MicroSpec:
             raise ValueError(f"MicroSpec sizes must be positive: {self}")
         if self.repeat > 1 and not self.shape_preserving:
             raise ValueError(f"{self.op.value} with these sizes changes the shape; it cannot be chained")
+        if self.repeat > 1 and self.op is MicroOp.RELU:
+            # XNNPACK fuses a clamp into the op before it: four chained RELUs run in the time of one
+            raise ValueError("RELU cannot be chained (XNNPACK fuses the chain into one op); measure one")
 
     @property
     def out_channels(self) -> int:

@@ -81,6 +81,17 @@ def _static_weights(sg: Subgraph, tensor: int) -> tuple[bool, str]:
     return src_ok, src_dtype
 
 
+UNPACK_OPS = frozenset({"DEQUANTIZE", "DENSIFY"})
+
+
+def unpacked_at_init(sg: Subgraph, op: Operator) -> bool:
+    """True for a DENSIFY or float16 DEQUANTIZE whose input is static weights: the XNNPACK delegate computes
+    its output once, when it is prepared, and leaves the node out of the invoke (MediaPipe's sparse float16
+    detectors have 38-46 DENSIFY and 144-182 DEQUANTIZE nodes that cost nothing per inference)."""
+    return (op.name in UNPACK_OPS and bool(op.outputs) and op.outputs[0] >= 0
+            and _static_weights(sg, op.outputs[0])[0])
+
+
 def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
     """Whether XNNPACK takes this op, and if not, why."""
     if not op.builtin:

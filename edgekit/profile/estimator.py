@@ -28,7 +28,9 @@ GEMM shape (optional ``[gemm]`` section, written by calibrate): a CONV_2D / FULL
 instead of its MACs (SIMD tiles of output/input channels, fixed per-output cost), so one efficiency
 follows both shallow (Cin = 3..32) and deep convolutions.
 
-Fused activations are free (they are part of their op). Ops the cost model does
+Fused activations are free (they are part of their op), and so are the DENSIFY / float16 DEQUANTIZE nodes of
+static weights that XNNPACK takes: the delegate unpacks them once when it is prepared
+(:func:`edgekit.profile.delegate.unpacked_at_init`). Ops the cost model does
 not know get ``8 * elements`` MACs at the ``other`` efficiency and are flagged
 "roughly". The same formula is what ``edgekit calibrate`` fits: for a single-op
 benchmark the unknowns are one efficiency, the per-op overhead and the memory
@@ -53,7 +55,7 @@ from edgekit.core.result import Basis, strings
 from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
 from edgekit.profile.costs import OpCost, graph_costs
-from edgekit.profile.delegate import count_graph_partitions, place_xnnpack
+from edgekit.profile.delegate import count_graph_partitions, place_xnnpack, unpacked_at_init
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.registry import ProfileEntry
@@ -363,11 +365,14 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         if not inc:
             continue
         node = sg.operators[cost.index]
-        ms = cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node), op_work(profile, sg, node, cost),
-                       model_weights)
+        unpacked = deleg and unpacked_at_init(sg, node)
+        ms = 0.0 if unpacked else cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node),
+                                            op_work(profile, sg, node, cost), model_weights)
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = "" if deleg or profile.runtime.delegate == DelegateKind.NONE else why
+        if unpacked:
+            note = "static weights: XNNPACK unpacks them once, when the model is loaded (no cost per inference)"
         ops.append(OpEstimate(cost.index, cost.op, cost.dtype, cost.op_class.value, cost.macs, cost.bytes, ms,
                               where, not cost.known, note))
     deleg_mask = [d and i for d, i in zip(placement, include, strict=True)]

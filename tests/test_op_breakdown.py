@@ -1,0 +1,54 @@
+"""scripts/op_breakdown.py: each op cut out alone runs, with its static-weight chain and the graph's numbers."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+from profile_helpers import conv_chain_model
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
+
+import op_breakdown as ob  # noqa: E402
+
+from edgekit.tflite.model import parse_model  # noqa: E402
+from edgekit.tflite.runtime import load_interpreter  # noqa: E402
+
+
+def _outputs_of_op(data: bytes, index: int) -> np.ndarray:
+    """The value op ``index`` computes inside the whole graph (input all ones)."""
+    interp = load_interpreter(data, num_threads=1, use_xnnpack=False, preserve_all_tensors=True)
+    d = interp.get_input_details()[0]
+    interp.set_tensor(d["index"], np.ones(d["shape"], d["dtype"]))
+    interp.invoke()
+    out = parse_model(data, "x").main.operators[index].outputs[0]
+    return np.array(interp.get_tensor(out))
+
+
+def test_one_op_model_computes_what_the_op_computes_in_the_graph() -> None:
+    data = conv_chain_model("float32")
+    model = parse_model(data, "chain")
+    first = ob.one_op_model(data, model, 0)  # the first conv: its input is the graph's input
+    alone = parse_model(first, "alone").main
+    assert [o.name for o in alone.operators] == ["CONV_2D"] and len(alone.inputs) == 1
+    interp = load_interpreter(first, num_threads=1, use_xnnpack=False)
+    d = interp.get_input_details()[0]
+    interp.set_tensor(d["index"], np.ones(d["shape"], d["dtype"]))
+    interp.invoke()
+    np.testing.assert_allclose(interp.get_tensor(interp.get_output_details()[0]["index"]), _outputs_of_op(data, 0),
+                               rtol=1e-6)
+    for op in model.main.operators:  # every op of the chain runs alone, with its weights still constants
+        sub = parse_model(ob.one_op_model(data, model, op.index), "alone").main
+        assert [o.name for o in sub.operators] == [op.name]
+        assert all(sub.tensor(i).is_constant for i in sub.operators[0].inputs[1:] if i >= 0)
+        assert ob.time_model(ob.one_op_model(data, model, op.index), 1, 0.01) > 0
+
+
+def test_static_float16_weights_come_along() -> None:
+    from test_profile_estimator import _float16_weights_model
+
+    data = _float16_weights_model()
+    model = parse_model(data, "fp16")
+    sub = parse_model(ob.one_op_model(data, model, 1), "alone").main  # the conv, fed by DEQUANTIZE
+    assert [o.name for o in sub.operators] == ["DEQUANTIZE", "CONV_2D"] and len(sub.inputs) == 1
