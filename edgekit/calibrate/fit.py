@@ -147,9 +147,23 @@ def fit_class_efficiency(ms: Sequence[Measurement], peaks: Peaks, overhead_ms: f
     (one class, one dtype); a grid search because of the max() in the formula."""
     compute1, mem_bytes, meas = _class_arrays(ms, peaks, bkf)
     memory = mem_bytes / (peaks.bandwidth_gb_s * 1e6 * mem_eff)
-    pred = np.maximum(compute1[None, :] / _EFF_GRID[:, None], memory[None, :]) + overhead_ms
-    err = np.sum(_weights(ms)[None, :] * (np.log(pred) - meas[None, :]) ** 2, axis=1)
+    w = _weights(ms)
+
+    def errors(grid: np.ndarray) -> np.ndarray:
+        pred = np.maximum(compute1[None, :] / grid[:, None], memory[None, :]) + overhead_ms
+        out: np.ndarray = np.sum(w[None, :] * (np.log(pred) - meas[None, :]) ** 2, axis=1)
+        return out
+
+    err = errors(_EFF_GRID)
     i = int(np.argmin(err))
+    # the grid's steps are 4% apart: refine between the neighbours of the best point (0.2% steps), so that two
+    # calibrations of one machine do not differ by a grid step
+    local = np.exp(np.linspace(math.log(_EFF_GRID[max(0, i - 1)]), math.log(_EFF_GRID[min(len(_EFF_GRID) - 1, i + 1)]),
+                               41))
+    local_err = errors(local)
+    j = int(np.argmin(local_err))
+    if local_err[j] <= err[i]:
+        return float(local[j]), float(local_err[j])
     return float(_EFF_GRID[i]), float(err[i])
 
 
@@ -166,20 +180,31 @@ def fit_efficiencies(one: Sequence[Measurement], peaks: Peaks, bkf: float, overh
     # above 1: bytes-bound ops beat the measured copy bandwidth (cache-resident tensors); the profile then
     # gets the effective bandwidth and memory_efficiency 1 (see pipeline.build_profile_doc)
     mem_grid = np.exp(np.linspace(math.log(0.05), math.log(MEM_EFF_MAX), 21))
+
+    def total_error(o: float, me: float) -> tuple[float, dict[str, dict[str, float]]]:
+        total = 0.0
+        effs: dict[str, dict[str, float]] = {"float32": {}, "int8": {}}
+        for (dtype, cls), subset in groups.items():
+            with_macs = [m for m in subset if m.macs > 0]
+            if with_macs:
+                e, _ = fit_class_efficiency(with_macs, peaks, o, me, bkf)
+                effs.setdefault(dtype, {})[cls] = e
+            for m, w in zip(subset, _weights(subset), strict=True):
+                pred = predict_op_ms(m, peaks, effs.get(dtype, {}).get(cls, 1.0), o, me, bkf)
+                total += float(w) * (math.log(pred) - math.log(m.per_op_ms)) ** 2
+        return total, effs
+
     for o in overhead_grid_ms:
         for me in mem_grid:
-            total = 0.0
-            effs: dict[str, dict[str, float]] = {"float32": {}, "int8": {}}
-            for (dtype, cls), subset in groups.items():
-                with_macs = [m for m in subset if m.macs > 0]
-                if with_macs:
-                    e, _ = fit_class_efficiency(with_macs, peaks, float(o), float(me), bkf)
-                    effs.setdefault(dtype, {})[cls] = e
-                for m, w in zip(subset, _weights(subset), strict=True):
-                    pred = predict_op_ms(m, peaks, effs.get(dtype, {}).get(cls, 1.0), float(o), float(me), bkf)
-                    total += float(w) * (math.log(pred) - math.log(m.per_op_ms)) ** 2
+            total, effs = total_error(float(o), float(me))
             if total < best[0]:
                 best = (total, float(o), float(me), effs)
+    # the memory grid's steps are 29% apart: refine between the neighbours of the best value
+    step = float(mem_grid[1] / mem_grid[0])
+    for me in best[2] * np.exp(np.linspace(-math.log(step), math.log(step), 13)):
+        total, effs = total_error(best[1], float(me))
+        if total < best[0]:
+            best = (total, best[1], float(me), effs)
     return best[3], best[1], best[2]
 
 
