@@ -154,6 +154,27 @@ def test_op_efficiency_overrides_the_class_figure() -> None:
     assert cpu_op_ms(tuned, conv, True, 1) > cpu_op_ms(prof, conv, True, 1)
 
 
+def test_data_movement_is_work_only_with_a_calibrated_per_op_figure() -> None:
+    """PAD has no MACs and costs its bytes; a calibrated profile's [op_efficiency] figure for PAD (calibrate
+    measures it: XNNPACK's PAD runs far slower than its bytes) charges its output elements as work."""
+    from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+    from edgekit.profile.costs import graph_costs
+    from edgekit.profile.schema import OpEfficiency
+
+    m = parse_model(build_model(MicroSpec(MicroOp.PAD, "float32", 28, 28, 16)), "pad")
+    pad = next(c for c in graph_costs(m.main) if c.op == "PAD")
+    assert pad.macs == 0 and pad.moved_elements == 30 * 30 * 16
+    prof = get_profile("rpi4b").profile
+    plain = cpu_op_ms(prof, pad, True, 1)
+    other_op = dataclasses.replace(prof, op_efficiency=OpEfficiency(float32={"CONCATENATION": 0.001}))
+    assert cpu_op_ms(other_op, pad, True, 1) == plain  # no figure for PAD: bytes only, as before
+    tuned = dataclasses.replace(prof, op_efficiency=OpEfficiency(float32={"PAD": 0.001}))
+    peak = prof.peak_gmacs_per_core("float32") * 1e9
+    expected = 1000 * pad.moved_elements / (peak * 0.001) + prof.runtime.per_op_overhead_us / 1000
+    assert cpu_op_ms(tuned, pad, True, 1) == pytest.approx(max(expected, plain))
+    assert cpu_op_ms(tuned, pad, True, 1) > plain
+
+
 def _float16_weights_model() -> bytes:
     """input 1x16x16x32 -> CONV 1x1 (32) whose weights are float16 constants brought to float32 by DEQUANTIZE."""
     from profile_helpers import profile_builder

@@ -178,7 +178,8 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
 
     ops = [op for op in model.main.operators if op.name == op_name]
     summary["model_delegated"] = int(all(xnnpack_placement(model.main, op).delegated for op in ops))
-    return (costs[0].op_class.value, costs[0].compute_dtype, sum(c.macs for c in costs) // n,
+    # data movement has no MACs: its output elements are the work its per-op efficiency is fitted on (OpCost)
+    return (costs[0].op_class.value, costs[0].compute_dtype, sum(c.macs or c.moved_elements for c in costs) // n,
             sum(c.bytes for c in costs) // n, sum(c.weight_bytes for c in costs) // n, summary)
 
 

@@ -12,7 +12,8 @@ MAC conventions (hand-checkable; tests compute them independently):
 - elementwise: ``prod(output) * k`` with k = 1, or 4 for transcendental ops (LOGISTIC, TANH, EXP, ...).
 - SOFTMAX / LOG_SOFTMAX: ``5 * prod(output)``. RESIZE_BILINEAR: ``4 * prod(output)``; nearest: ``prod(output)``.
 - reductions (MEAN, SUM, REDUCE_*): ``prod(input)``.
-- data movement (RESHAPE, CONCATENATION, TRANSPOSE, PAD, SLICE, ...): 0 MACs, bytes only; so are the
+- data movement (RESHAPE, CONCATENATION, TRANSPOSE, PAD, SLICE, ...): 0 MACs, bytes only (and their output
+  elements as ``moved_elements``, which a calibrated per-op efficiency charges as work); so are the
   resource-variable ops of streaming models (READ_VARIABLE / ASSIGN_VARIABLE copy the variable, VAR_HANDLE
   and CALL_ONCE only dispatch).
 - TFLite_Detection_PostProcess (custom): ``N * (C + 16 + log2 N + 6 * max_detections)`` scalar steps
@@ -100,6 +101,9 @@ class OpCost:
     bytes: int  # activations + constants read, outputs written
     weight_bytes: int  # constant bytes this op reads
     known: bool  # False: the cost model does not know this op ("estimated roughly")
+    # data movement (PAD, CONCATENATION, ...): the output elements it writes. No MACs, but a calibrated profile's
+    # per-op efficiency for the op (``[op_efficiency]``) charges them as work: PAD runs far slower than its bytes
+    moved_elements: int = 0
 
 
 def _main_input(sg: Subgraph, op: Operator) -> Tensor | None:
@@ -224,6 +228,9 @@ def op_cost(sg: Subgraph, op: Operator) -> OpCost:
     op_class = OP_CLASSES.get(op.name, OpClass.OTHER)
     if op.name == POSTPROCESS_OP:
         op_class, act = OpClass.REDUCE, "float32"
+    moved = 0
+    if op.name in _DATA_MOVEMENT:
+        moved = sum(_prod(sg.tensor(o).shape) for o in op.outputs if o >= 0)
     return OpCost(
         index=op.index,
         op=op.name,
@@ -234,6 +241,7 @@ def op_cost(sg: Subgraph, op: Operator) -> OpCost:
         bytes=int(in_bytes + out_bytes),
         weight_bytes=int(weight_bytes),
         known=known and (op.name in OP_CLASSES or op.name == POSTPROCESS_OP),
+        moved_elements=int(moved),
     )
 
 

@@ -23,6 +23,9 @@ Kernel-size variants: XNNPACK's depthwise kernels are unipass up to 5x5 and mult
 ``op_efficiency[dtype]["DEPTHWISE_CONV_2D_K<k>"]`` (k = the larger kernel side; calibrate measures 5x5
 and 7x7), then the op name, then its class.
 
+Data movement (PAD, CONCATENATION, ...) has no MACs and costs its bytes; with an ``[op_efficiency]`` figure for
+the op (``calibrate`` measures PAD and CONCATENATION) its output elements are work at that efficiency too.
+
 GEMM shape (optional ``[gemm]`` section, written by calibrate): a CONV_2D / FULLY_CONNECTED costs
 ``M * ceil(N/tile_n)*tile_n * (ceil(Cin/tile_k)*tile_k*kh*kw + output_overhead_macs)`` MAC-equivalents
 instead of its MACs (SIMD tiles of output/input channels, fixed per-output cost), so one efficiency
@@ -342,6 +345,8 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
         if rt.builtin_per_op_overhead_us is not None:
             overhead_us = rt.builtin_per_op_overhead_us
     peak = profile.peak_gmacs_per_core(dtype) * 1e9
+    if work is None and cost.macs == 0 and cost.moved_elements and op_eff is not None:
+        work = float(cost.moved_elements)  # data movement with a calibrated per-op figure (see OpCost)
     compute_ms = 1000.0 * (cost.macs if work is None else work) / (peak * eff * speedup)
     return max(compute_ms, memory_ms(profile, cost, threads, model_weight_bytes)) + overhead_us / 1000.0
 
