@@ -379,7 +379,7 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         if unpacked:
             note = "static weights: XNNPACK unpacks them once, when the model is loaded (no cost per inference)"
         ops.append(OpEstimate(cost.index, cost.op, cost.dtype, cost.op_class.value, cost.macs, cost.bytes, ms,
-                              where, not cost.known, note))
+                              where, not cost.known and not unpacked, note))  # unpacked: exactly 0 per inference
     deleg_mask = [d and i for d, i in zip(placement, include, strict=True)]
     partitions = count_graph_partitions(sg, deleg_mask)
     if any(include):
