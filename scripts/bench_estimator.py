@@ -106,6 +106,20 @@ def calibrate(profile_dir: Path, device_id: str, budget_s: float, threads: str) 
     return out
 
 
+def _profile(path: str | Path, profile_dir: Path, device_id: str, threads: int) -> dict[str, Any]:
+    """`edgekit profile --json`'s device entry for one model and thread count."""
+    dev: dict[str, Any] = _edgekit(["profile", str(path), "--device", device_id, "--profiles", str(profile_dir),
+                                    "--threads", str(threads)])["devices"][0]
+    return dev
+
+
+def _estimate_fields(dev: dict[str, Any], measured_ms: float) -> dict[str, Any]:
+    """A row's estimate columns from a `profile` device entry."""
+    est = float(dev["latency_ms"])
+    return {"estimated_ms": est, "error": est / measured_ms - 1.0, "partitions_est": dev.get("delegate_partitions"),
+            "band": (dev.get("latency_ms_band") or {}).get("text")}
+
+
 def measure(models: list[tuple[str, str, Path]], profile_dir: Path, device_id: str, threads: list[int],
             target_s: float, rounds: int) -> list[dict[str, Any]]:
     """Predict once per model and thread count; measure ``rounds`` times round-robin; median over rounds."""
@@ -116,9 +130,7 @@ def measure(models: list[tuple[str, str, Path]], profile_dir: Path, device_id: s
             for t in threads:
                 key = (name, t)
                 if key not in preds:
-                    rep = _edgekit(["profile", str(path), "--device", device_id, "--profiles", str(profile_dir),
-                                    "--threads", str(t)])
-                    preds[key] = rep["devices"][0]
+                    preds[key] = _profile(path, profile_dir, device_id, t)
                 est = float(preds[key]["latency_ms"])
                 runs = int(min(200, max(10, target_s * 1e3 / max(est, 0.01))))
                 load = os.getloadavg()[0]
@@ -133,14 +145,11 @@ def measure(models: list[tuple[str, str, Path]], profile_dir: Path, device_id: s
     for name, kind, path in models:
         for t in threads:
             got = samples[(name, t)]
-            dev = preds[(name, t)]
             meas = statistics.median(s["median_ms"] for s in got)
-            est = float(dev["latency_ms"])
-            rows.append({"model": name, "kind": kind, "path": str(path), "threads": t, "estimated_ms": est,
-                         "measured_ms": meas, "error": est / meas - 1.0, "rounds": len(got),
+            rows.append({"model": name, "kind": kind, "path": str(path), "threads": t, "measured_ms": meas,
+                         **_estimate_fields(preds[(name, t)], meas), "rounds": len(got),
                          "round_medians_ms": [round(s["median_ms"], 4) for s in got],
-                         "load": [round(s["load"], 2) for s in got], "partitions_est": dev.get("delegate_partitions"),
-                         "partitions_meas": got[-1]["partitions"], "band": (dev.get("latency_ms_band") or {}).get("text")})
+                         "load": [round(s["load"], 2) for s in got], "partitions_meas": got[-1]["partitions"]})
     return rows
 
 
@@ -148,21 +157,20 @@ def reestimate(rows: list[dict[str, Any]], profile_dir: Path, device_id: str) ->
     """``rows`` with ``estimated_ms`` / ``error`` / ``band`` from the profile in ``profile_dir`` now (measured kept)."""
     out = []
     for r in rows:
-        dev = _edgekit(["profile", r["path"], "--device", device_id, "--profiles", str(profile_dir), "--threads",
-                        str(r["threads"])])["devices"][0]
-        est = float(dev["latency_ms"])
-        out.append({**r, "estimated_ms": est, "error": est / r["measured_ms"] - 1.0,
-                    "partitions_est": dev.get("delegate_partitions"),
-                    "band": (dev.get("latency_ms_band") or {}).get("text")})
-        print(f"{r['model']:40s} t={r['threads']} est {est:9.3f} ms  measured {r['measured_ms']:9.3f} ms "
-              f"({out[-1]['error']:+6.1%})", file=sys.stderr, flush=True)
+        out.append({**r, **_estimate_fields(_profile(r["path"], profile_dir, device_id, r["threads"]), r["measured_ms"])})
+        print(f"{r['model']:40s} t={r['threads']} est {out[-1]['estimated_ms']:9.3f} ms  measured "
+              f"{r['measured_ms']:9.3f} ms ({out[-1]['error']:+6.1%})", file=sys.stderr, flush=True)
     return out
+
+
+def _round_medians(r: dict[str, Any]) -> list[float]:
+    meds: list[float] = r.get("round_medians_ms") or [r["measured_ms"]]
+    return meds
 
 
 def spread(r: dict[str, Any]) -> float:
     """How far apart the rounds' medians of one row are: max / min - 1 (the measurement's own reproducibility)."""
-    meds = r.get("round_medians_ms") or [r["measured_ms"]]
-    return max(meds) / min(meds) - 1.0
+    return max(_round_medians(r)) / min(_round_medians(r)) - 1.0
 
 
 def table(rows: list[dict[str, Any]], markdown: bool) -> str:
@@ -197,7 +205,7 @@ def table(rows: list[dict[str, Any]], markdown: bool) -> str:
                  f"{sum(abs(r['error']) <= 0.10 for r in steady)} of them within ±10%"
                  + (f"; the other {len(noisy)} rows' rounds spread {statistics.median(noisy):.0%} (median max/min - 1)"
                     if noisy else ""))
-    least = [r["estimated_ms"] / min(r.get("round_medians_ms") or [r["measured_ms"]]) - 1.0 for r in rows]
+    least = [r["estimated_ms"] / min(_round_medians(r)) - 1.0 for r in rows]
     lines.append(f"  against each row's least disturbed round (its lowest median): within ±10% "
                  f"{sum(abs(e) <= 0.10 for e in least)}/{n}, within ±20% {sum(abs(e) <= 0.20 for e in least)}/{n}, "
                  f"median |error| {statistics.median(abs(e) for e in least):.1%}, signed median {statistics.median(least):+.1%}")

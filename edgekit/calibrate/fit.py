@@ -160,11 +160,9 @@ def fit_class_efficiency(ms: Sequence[Measurement], peaks: Peaks, overhead_ms: f
     # calibrations of one machine do not differ by a grid step
     local = np.exp(np.linspace(math.log(_EFF_GRID[max(0, i - 1)]), math.log(_EFF_GRID[min(len(_EFF_GRID) - 1, i + 1)]),
                                41))
-    local_err = errors(local)
+    local_err = errors(local)  # the local grid holds the best grid point itself: never worse than it
     j = int(np.argmin(local_err))
-    if local_err[j] <= err[i]:
-        return float(local[j]), float(local_err[j])
-    return float(_EFF_GRID[i]), float(err[i])
+    return float(local[j]), float(local_err[j])
 
 
 def fit_efficiencies(one: Sequence[Measurement], peaks: Peaks, bkf: float, overhead_ms: float | None = None,

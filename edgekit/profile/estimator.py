@@ -68,6 +68,7 @@ from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
 MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.FULLY_CONNECTED,
                                     OpClass.TRANSPOSE_CONV, OpClass.BATCH_MATMUL})
 REPACKED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
+UNPACKED_NOTE = "static weights: XNNPACK unpacks them once, when the model is loaded (no cost per inference)"
 
 
 class Where:
@@ -375,9 +376,8 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
                                             op_work(profile, sg, node, cost), model_weights)
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
-        note = "" if deleg or profile.runtime.delegate == DelegateKind.NONE else why
-        if unpacked:
-            note = "static weights: XNNPACK unpacks them once, when the model is loaded (no cost per inference)"
+        note = (UNPACKED_NOTE if unpacked else
+                "" if deleg or profile.runtime.delegate == DelegateKind.NONE else why)
         ops.append(OpEstimate(cost.index, cost.op, cost.dtype, cost.op_class.value, cost.macs, cost.bytes, ms,
                               where, not cost.known and not unpacked, note))  # unpacked: exactly 0 per inference
     deleg_mask = [d and i for d, i in zip(placement, include, strict=True)]
