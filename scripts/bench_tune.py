@@ -38,6 +38,8 @@ class Case:
     shape: tuple[str, ...] = ()  # --input-shape
     pre: tuple[str, ...] = ()  # preprocessing options
     extra: tuple[str, ...] = field(default=())  # more tune/verify options (--map-threshold)
+    tune_opts: tuple[str, ...] = ()  # options for tune only
+    verify_opts: tuple[str, ...] = ("--samples", "50")  # options for verify only
 
 
 CASES = (
@@ -63,6 +65,14 @@ CASES = (
          ("images=1,3,320,320",), ("--preprocess", "unit", "--resize", "pad")),
     Case("ddddocr-det", "ddddocr-det", "ocr_docs", "ONNX YOLOX-style character detector, 416x416, raw pixels",
          (), ("--preprocess", "raw", "--resize", "pad")),
+    Case("magika-v3.3", "magika-v3.3", "bytes", "ONNX magika file-type classifier, 2048 int32 bytes -> 214 classes",
+         ("bytes=1,2048",)),
+    Case("layout-cdla", "layout-cdla", "ocr_docs", "ONNX PicoDet layout detector, 800x608, 8 score/box heads",
+         ("image=1,3,800,608",), ("--preprocess", "imagenet")),
+    # streaming: tune judges over the held-out stream (the state fed back), verify runs it with --stateful
+    Case("silero-vad-v6", "silero-vad-v6", "vad", "ONNX Silero VAD v6, LSTM state in/out, 576 samples per call",
+         ("input=1,576", "state=2,1,128"), tune_opts=("--data-samples", "1000"),
+         verify_opts=("--stateful", "--samples", "1000")),
 )
 
 
@@ -79,8 +89,9 @@ def data_paths(case: Case, data_dir: Path) -> tuple[Path, Path]:
     if case.data == "sample":
         return REPO / "sample_models" / "calibration", REPO / "sample_models" / "test"
     base = data_dir / case.data
-    if (base / "calib.npy").is_file():
-        return base / "calib.npy", base / "heldout.npy"
+    for suffix in (".npy", ".npz"):
+        if (base / f"calib{suffix}").is_file():
+            return base / f"calib{suffix}", base / f"heldout{suffix}"
     return base / "calib", base / "heldout"
 
 
@@ -161,7 +172,7 @@ def bench(case: Case, work: Path, data_dir: Path, max_candidates: int, reuse: di
     load_before = _load()
     code, tune, secs = run(["tune", str(model), "--device", "rpi4b", "--calibration", str(calib), "--data", str(held),
                             "-o", str(tuned), "--force", "--json", "--max-candidates", str(max_candidates), *common,
-                            *map_opts], log)
+                            *map_opts, *case.tune_opts], log)
     row["tune_seconds"] = round(secs, 1)
     row["tune_exit"] = code
     row["load_during_tune"] = [load_before, _load()]  # 1-minute load average before and after (2 cores)
@@ -170,7 +181,7 @@ def bench(case: Case, work: Path, data_dir: Path, max_candidates: int, reuse: di
         row["chosen"] = tune["chosen"]["label"] if tune["chosen"] else None
         row["recipe"] = tune["chosen"]["recipe"] if tune["chosen"] else None
         row["why"] = tune["why"]
-    verify_opts = [*common, *map_opts, "--data", str(held), "--samples", "50", "--json"]
+    verify_opts = [*common, *map_opts, "--data", str(held), *case.verify_opts, "--json"]
     for name, path in (("float32", f32), ("default_int8", default), ("tuned", tuned)):
         if not path.is_file():
             row[name] = None

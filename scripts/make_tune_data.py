@@ -19,12 +19,21 @@ Sets (OUT_DIR/NAME/{calib,heldout}):
   pitch       .npy (N, 1, 43844, 1): 2 s of 22.05 kHz music-like audio (notes with harmonics,
               envelopes, chords, noise) for basic-pitch;
   kws         .npy (N, 1, 76, 32, 1): openWakeWord mel features (the zoo's melspectrogram .tflite run
-              on speech-like audio: formant-shaped harmonic syllables and noise), for its embedding model.
+              on speech-like audio: formant-shaped harmonic syllables and noise), for its embedding model;
+  vad         .npz {input (N, 1, 576), state (N, 2, 1, 128), sr (N,)}: one continuous stream per split
+              (N/5 s; calib 12 s, heldout 6 s by default) of 2 s segments, speech-like or background
+              noise, each at its own level, cut into Silero VAD's calls, with the state onnxruntime's
+              Silero VAD v6 carried into each call;
+  bytes       .npy (N, 1, 2048) int32: magika's input (first and last 1024 bytes, 256 = padding) of files
+              found on this machine (Python install, /usr/share, /usr/lib, /etc; one file per suffix per
+              round, so code, text, images, archives and binaries all appear; calib and heldout disjoint).
+              Real files, so the set depends on the machine.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -238,6 +247,73 @@ def kws_features(rng: np.random.Generator, count: int) -> np.ndarray:
     return np.stack(out).astype(np.float32)
 
 
+def vad_stream(rng: np.random.Generator, seconds: float) -> dict[str, np.ndarray]:
+    """Silero VAD v6 calls over speech-like audio, streamed through onnxruntime as its users stream it: each
+    call 64 samples of context + 512 new ones, and the state the model returned on the call before (zero first).
+    The state column is what the model really meets; `edgekit tune` starts its sequence from the first one."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(str(_zoo().locate("silero-vad-v6")), providers=["CPUExecutionProvider"])  # type: ignore[attr-defined]
+    # 2 s segments, each at its own loudness: speech-like, or (one in four) background noise only
+    segments = []
+    for _ in range(max(1, round(seconds / 2))):
+        if rng.random() < 0.25:
+            segments.append((rng.normal(0, rng.uniform(0.002, 0.03), 32000)).astype(np.float32))
+        else:
+            segments.append(speech_like(rng, 32000))
+    audio = np.concatenate(segments)
+    state = np.zeros((2, 1, 128), np.float32)
+    context = np.zeros(64, np.float32)
+    chunks, states = [], []
+    for start in range(0, len(audio) - 511, 512):
+        chunk = np.concatenate([context, audio[start:start + 512]])[None].astype(np.float32)
+        chunks.append(chunk)
+        states.append(state)
+        _, state = sess.run(None, {"input": chunk, "state": state, "sr": np.array(16000, np.int64)})
+        context = audio[start + 448:start + 512]
+    return {"input": np.stack(chunks), "state": np.stack(states), "sr": np.full(len(chunks), 16000, np.int64)}
+
+
+BYTE_ROOTS = (Path(sys.prefix) / "lib", Path("/usr/share"), Path("/usr/lib"), Path("/etc"))
+
+
+def local_files(limit: int = 20000) -> list[Path]:
+    """Files of this machine (the Python install, /usr/share, /usr/lib, /etc), in a stable order, one round
+    per file suffix so that text, code, images, archives and binaries all appear: magika's inputs."""
+    by_suffix: dict[str, list[Path]] = {}
+    seen = 0
+    for root in BYTE_ROOTS:
+        for folder, dirs, names in os.walk(root):
+            dirs.sort()
+            for name in sorted(names):
+                path = Path(folder) / name
+                try:
+                    if not path.is_file() or path.is_symlink() or path.stat().st_size < 8:
+                        continue
+                except OSError:
+                    continue
+                by_suffix.setdefault(path.suffix.lower(), []).append(path)
+                seen += 1
+            if seen >= limit:
+                break
+    rounds: list[Path] = []
+    lists = [by_suffix[k] for k in sorted(by_suffix)]
+    for i in range(max((len(v) for v in lists), default=0)):
+        rounds.extend(v[i] for v in lists if i < len(v))
+    return rounds
+
+
+def magika_features(path: Path, beg: int = 1024, end: int = 1024, block: int = 4096, pad: int = 256) -> np.ndarray:
+    """magika 1.0's model input for one file: the first ``beg`` bytes of the first block (leading whitespace
+    stripped) padded after, the last ``end`` bytes of the last block (trailing whitespace stripped) padded
+    before; ``pad`` (256) fills. As magika's own ``_extract_features_from_seekable`` (standard_v3_3 config)."""
+    data = path.read_bytes()
+    n = min(block, len(data))
+    head = list(data[:n].lstrip()[:beg])
+    tail = list(data[len(data) - n:].rstrip()[-end:]) if end else []
+    return np.array(head + [pad] * (beg - len(head)) + [pad] * (end - len(tail)) + tail, np.int32)
+
+
 def _images(folder: Path, count: int, seed: int, make: Callable[[np.random.Generator], Image.Image]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -245,7 +321,7 @@ def _images(folder: Path, count: int, seed: int, make: Callable[[np.random.Gener
         make(rng).save(folder / f"{i:03d}.png")
 
 
-SETS = ("ocr_docs", "photos", "ocr_lines", "ocr_dir", "faces", "pitch", "kws")
+SETS = ("ocr_docs", "photos", "ocr_lines", "ocr_dir", "faces", "pitch", "kws", "vad", "bytes")
 
 
 def make(out: Path, name: str, calib: int, heldout: int) -> None:
@@ -275,6 +351,14 @@ def make(out: Path, name: str, calib: int, heldout: int) -> None:
         elif name == "kws":
             out.joinpath(name).mkdir(parents=True, exist_ok=True)
             np.save(out / name / f"{split}.npy", kws_features(np.random.default_rng(seed), count))
+        elif name == "bytes":  # calib and heldout: disjoint files, one round over the suffixes each
+            out.joinpath(name).mkdir(parents=True, exist_ok=True)
+            files = local_files()
+            pick = files[:calib] if split == "calib" else files[calib:calib + heldout]
+            np.save(out / name / f"{split}.npy", np.stack([magika_features(f)[None] for f in pick]))
+        elif name == "vad":  # one continuous stream per split: ~count/2 s of audio (31.25 calls per second)
+            out.joinpath(name).mkdir(parents=True, exist_ok=True)
+            np.savez(out / name / f"{split}.npz", **vad_stream(np.random.default_rng(seed), max(2.0, count / 5)))
 
 
 def main(argv: list[str] | None = None) -> int:

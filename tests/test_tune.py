@@ -22,6 +22,8 @@ from tune_helpers import (
     outlier_channel_model,
     sequence_inputs,
     sequence_model,
+    streaming_inputs,
+    streaming_model,
     wide_softmax_model,
     with_glitch,
     write_case,
@@ -239,3 +241,62 @@ def test_a_model_that_refuses_an_all_zero_input_is_named_and_never_tuned(tmp_pat
         from edgekit.tflite.runtime import zero_input_refusal
 
         assert code == 0 and zero_input_refusal(tmp_path / "zdiv_rpi4b.tflite") is None
+
+
+def test_streaming_model_is_judged_over_the_sequence_it_runs(tmp_path: Path) -> None:
+    """A leaky integrator carried call after call: int8 passes judged call by call on recorded states, and
+    drifts when fed its own state (the rounding of a slowly moving state piles up, as in an LSTM's cell).
+    tune judges over the sequence, keeps the recurrent state path in float, and the file it writes holds."""
+    from edgekit.core.quant import IOType
+    from edgekit.core.recipe import QuantRecipe
+    from edgekit.requant.check import judge
+    from edgekit.requant.floatmodel import prepare_float
+    from edgekit.requant.pipeline import apply_recipe
+    from edgekit.requant.sequence import SequenceData, StateLink, judge_sequence
+
+    model_bytes = streaming_model()
+    model = tmp_path / "stream.tflite"
+    model.write_bytes(model_bytes)
+    calib_x, held_x = streaming_inputs(model_bytes, 200, 1), streaming_inputs(model_bytes, 100, 2)
+    calib, held = tmp_path / "calib.npz", tmp_path / "held.npz"
+    np.savez(calib, **calib_x)
+    np.savez(held, **held_x)
+
+    float_data = prepare_float(model_bytes).data
+    plain = apply_recipe(float_data, QuantRecipe(io_type=IOType.FLOAT32), [calib_x["x"], calib_x["state"]], {})
+    feeds = [held_x["x"], held_x["state"]]
+    from edgekit.requant.check import run_model
+
+    _, ref = run_model(float_data, ["x", "state"], feeds, ["y4/out", "stateN"], [(1, 4), (1, 16)])
+    assert judge(plain, ["x", "state"], feeds, {"y4/out": ref[0], "stateN": ref[1]}).passed  # call by call: fine
+    # over the sequence (the reference carries its own state from the first recorded one, which is zero)
+    seq_ref = {"y4/out": ref[0], "stateN": ref[1]}  # the recorded states ARE the float model's own: same sequence
+    seq = SequenceData(["x", "state"], feeds, [StateLink("state", "stateN")], seq_ref, "seq")
+    drift = judge_sequence(plain, seq)
+    assert not drift.passed and "cosine" in drift.decided_by
+
+    code, result, _ = _tune(tmp_path, model, calib, held, "rpi4b", "--data-samples", "100")
+    assert code == 0, result["why"]
+    assert any("100 calls in a row" in note and "state <- stateN" in note for note in result["notes"])
+    first = result["candidates"][0]
+    assert first["label"] == "ai-edge-quantizer int8 min-max" and not first["passed"]
+    chosen = result["chosen"]
+    assert chosen["label"].startswith("int8 + float for the recurrent state path")
+    recipe = read_recipe(Path(result["recipe_file"]))
+    assert recipe.resolved_io_type is IOType.FLOAT32  # the state crosses calls in float
+    assert set(recipe.float_ops) == {"decay1/out", "cell2/out", "stateN"}
+    assert judge_sequence(Path(result["output"]).read_bytes(), seq).passed
+
+
+def test_tune_state_option_names_must_exist(tmp_path: Path) -> None:
+    model_bytes = streaming_model()
+    model = tmp_path / "stream.tflite"
+    model.write_bytes(model_bytes)
+    np.savez(tmp_path / "c.npz", **streaming_inputs(model_bytes, 20, 1))
+    np.savez(tmp_path / "h.npz", **streaming_inputs(model_bytes, 10, 2))
+    res = CliRunner().invoke(main, ["tune", str(model), "--device", "rpi4b", "--calibration", str(tmp_path / "c.npz"),
+                                    "--data", str(tmp_path / "h.npz"), "-o", str(tmp_path / "o.tflite"),
+                                    "--state", "h0=stateN"])
+    assert res.exit_code == 2
+    assert "Error: --state h0=stateN: the model has no input 'h0'." in res.stderr and "Hint: Inputs: x, state" in res.stderr
+    assert not (tmp_path / "o.tflite").exists()

@@ -15,7 +15,8 @@ import pytest
 
 from edgekit.core.recipe import Engine, QuantRecipe
 from edgekit.host.tune import search as search_mod
-from edgekit.host.tune.search import Candidate, Search, SearchLimits, choose
+from edgekit.host.tune.choose import choose
+from edgekit.host.tune.search import Candidate, Search, SearchLimits
 
 pytestmark = pytest.mark.quantize
 
@@ -79,3 +80,36 @@ def _full_integer_first(evaluate: Any) -> Any:
             cand.kind, cand.float_ops = "int8", 0
         return cand
     return wrapped
+
+
+def test_int8_for_the_macs_only_comes_before_the_islands(monkeypatch: pytest.MonkeyPatch) -> None:
+    """magika: every int8 candidate collapses (its LayerNorms and tanh-GELUs), the float prefix that passes
+    is no faster than float32, and int8 for its conv and two matmuls with every other op float passes at
+    ~1.6x: that candidate is tried as soon as plain int8 fails, before the sensitivity islands."""
+    tried: list[str] = []
+
+    def evaluate(ctx: Any, recipe: QuantRecipe, index: int) -> Candidate:
+        tried.append(recipe.label)
+        macs_only = recipe.label.startswith("int8 for the 3 conv/matmul ops only")
+        check = SimpleNamespace(passed=macs_only, margin=lambda: 0.1 if macs_only else -1.0, decided_by=[],
+                                mean_sqnr_db=23.7 if macs_only else -3.0, min_cosine=0.99 if macs_only else 0.05)
+        return Candidate(index, recipe, data=b"x", check=check, kind="mixed" if macs_only else "int8",  # type: ignore[arg-type]
+                         float_ops=56 if macs_only else 0, latency_ms=39.5 if macs_only else 22.0)
+
+    monkeypatch.setattr(search_mod, "evaluate", evaluate)
+    monkeypatch.setattr(Search, "equalizable", lambda self: False)
+    monkeypatch.setattr(Search, "_islands", lambda self, best: tried.append("(sensitivity islands)"))
+    import edgekit.requant.sensitivity as sens
+
+    monkeypatch.setattr(sens, "outside_mac_ops", lambda data: (tuple(f"op{i}" for i in range(56)), 3))
+    ctx = _ctx(tf=False)
+    ctx.sequence = None
+    candidates = Search(ctx, SearchLimits(max_candidates=12)).run()
+    assert tried[:3] == ["ai-edge-quantizer int8 min-max", "int8, percentile clipping", "int8, MSE clipping"]
+    mac = [c for c in candidates if c.recipe.label.startswith("int8 for the 3 conv/matmul ops only")]
+    assert len(mac) == 1 and len(mac[0].recipe.float_ops) == 56
+    assert mac[0].recipe.label.endswith("float elsewhere (56 ops)")
+    # then the islands still run: a pass slower than plain int8 does not end the search
+    assert tried[-2:] == [mac[0].recipe.label, "(sensitivity islands)"]
+    chosen, _ = choose(candidates)
+    assert chosen is mac[0]

@@ -34,8 +34,16 @@ class GraphBuilder:
         self.ops: list[Any] = []
         self.codes: dict[int, int] = {}
         self.input = self._tensor(name, input_shape, None)
+        self.inputs = [self.input]
+        self.outputs: list[int] = []
         self.current = self.input
         self.shape = list(input_shape)
+
+    def add_input(self, name: str, shape: list[int]) -> int:
+        """A second (third...) graph input; returns its tensor index (the current tensor is unchanged)."""
+        index = self._tensor(name, shape, None)
+        self.inputs.append(index)
+        return index
 
     def _buffer(self, data: bytes | None) -> Any:
         b = self.S.BufferT()
@@ -93,13 +101,14 @@ class GraphBuilder:
         self.current = out
         return self
 
-    def binary(self, op_name: str, other: int | np.ndarray, lhs: int | None = None, name: str = "") -> GraphBuilder:
+    def binary(self, op_name: str, other: int | np.ndarray, lhs: int | None = None, name: str = "",
+               out_name: str = "") -> GraphBuilder:
         """``lhs`` (default: the current tensor) OP ``other`` (a tensor index or a constant), element-wise."""
         S = self.S
         n = len(self.ops)
         if not isinstance(other, int):
             other = self._tensor(f"{name or op_name.lower()}{n}/const", list(np.shape(other)), np.asarray(other))
-        out = self._tensor(f"{name or op_name.lower()}{n}/out", list(self.shape), None)
+        out = self._tensor(out_name or f"{name or op_name.lower()}{n}/out", list(self.shape), None)
         op = S.OperatorT()
         op.opcodeIndex = self._code(getattr(S.BuiltinOperator, op_name))
         op.inputs = [self.current if lhs is None else lhs, other]
@@ -115,8 +124,8 @@ class GraphBuilder:
         sg = S.SubGraphT()
         sg.name = "main"
         sg.tensors = self.tensors
-        sg.inputs = [self.input]
-        sg.outputs = [self.current]
+        sg.inputs = self.inputs
+        sg.outputs = self.outputs or [self.current]
         sg.operators = self.ops
         codes = []
         for builtin, _ in sorted(self.codes.items(), key=lambda kv: kv[1]):
@@ -181,6 +190,41 @@ def sequence_model(seed: int = 0, steps: int = 20, classes: int = 30) -> bytes:
     w2[:, 1] = 1.0  # ... into every class logit alike (an offset softmax ignores; exact in int8 weights)
     return (GraphBuilder([1, steps, 8]).dense(w1, np.zeros(32, np.float32), relu=True)
             .dense(w2, np.zeros(classes, np.float32), name="logits").softmax().build())
+
+
+def streaming_model(seed: int = 0, decay: float = 0.99, drive: float = 1.0) -> bytes:
+    """A streaming model with its state as an input and an output: ``stateN = decay * state + dense(x)`` (a
+    leaky integrator, like an LSTM's cell), ``y = dense(stateN)``. Judged call by call on recorded states,
+    int8 looks fine; run as deployed, its own int8 state fed back each call, the rounding piles up."""
+    rng = np.random.default_rng(seed)
+    g = GraphBuilder([1, 8], "x")
+    state = g.add_input("state", [1, 16])
+    g.dense(rng.standard_normal((16, 8)).astype(np.float32) * 0.3, np.full(16, drive, np.float32), name="inject")
+    update = g.current
+    g.current = state
+    g.binary("MUL", np.full(16, decay, np.float32), name="decay")
+    cell = g.binary("ADD", update, name="cell").current
+    # the state output is its own op (ai-edge-quantizer's float32 outputs break a graph output other ops read)
+    state_out = g.binary("MUL", np.ones(16, np.float32), name="copy", out_name="stateN").current
+    g.current = cell
+    readout = rng.standard_normal((4, 16)).astype(np.float32) * 0.3
+    readout -= readout.mean(axis=1, keepdims=True)  # y reads how the state channels differ, not their common level
+    g.dense(readout, np.zeros(4, np.float32), name="y")
+    g.outputs = [g.current, state_out]
+    return g.build()
+
+
+def streaming_inputs(model: bytes, count: int, seed: int) -> dict[str, np.ndarray]:
+    """A stream of ``count`` calls: x, and the state the float model carries into each call (from zero)."""
+    from edgekit.requant.check import run_model
+
+    xs = normal_inputs((1, 8), count, seed)
+    states = np.zeros((count, 1, 16), np.float32)
+    for t in range(count - 1):
+        _, (_, state) = run_model(model, ["x", "state"], [xs[t:t + 1], states[t:t + 1]], ["y", "stateN"],
+                                  [(1, 4), (1, 16)])
+        states[t + 1] = state[0]
+    return {"x": xs, "state": states}
 
 
 def sequence_inputs(count: int, seed: int, steps: int = 20) -> np.ndarray:

@@ -46,13 +46,17 @@ from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
               help="Seconds of search after which no new candidate is started.")
 @click.option("--calibration-samples", type=click.IntRange(min=1), default=200, show_default=True)
 @click.option("--data-samples", type=click.IntRange(min=1), default=50, show_default=True,
-              help="How many held-out samples each candidate is judged on.")
+              help="How many held-out samples each candidate is judged on (streaming models: calls in a row).")
 @preprocess_options
 @click.option("--batch", type=int, default=None, help="Fix a dynamic batch dimension to N (default 1).")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=DIMS",
               help="Fix an input's shape, e.g. x=1,3,320,320 (repeatable).")
 @click.option("--keep-nchw", "keep_nchw", multiple=True, metavar="INPUT",
               help="ONNX: keep this input channel-first in the .tflite (repeatable).")
+@click.option("--state", "state_pairs", multiple=True, metavar="IN=OUT",
+              help="Streaming models: output OUT is the next call's value of input IN (repeatable); default: paired "
+                   "by name (state/stateN, h/hn, h0/hN) and shape. Candidates are then judged over the --data "
+                   "samples as one sequence of calls, each carrying its own state.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Threads assumed for the estimate.")
 @click.option("--force", is_flag=True, help="Overwrite the output, recipe, bundle and --html report if they exist.")
 @json_option
@@ -61,8 +65,8 @@ def tune(model: Path, device: str, calibration: Path, data: Path, output: Path, 
          min_cosine: float | None, min_sqnr: float | None, max_top1_drop: float | None, min_iou: float | None,
          map_threshold: float, budget_ms: float | None, max_candidates: int, time_budget: float,
          calibration_samples: int, data_samples: int, batch: int | None, input_shapes: tuple[str, ...],
-         keep_nchw: tuple[str, ...], threads: int | None, force: bool, as_json: bool, html: Path | None,
-         **preprocess_args: Any) -> None:
+         keep_nchw: tuple[str, ...], state_pairs: tuple[str, ...], threads: int | None, force: bool, as_json: bool,
+         html: Path | None, **preprocess_args: Any) -> None:
     """Search for the quantization of MODEL (anything `convert` takes) that passes verify's thresholds
     on held-out --data and runs fastest on --device.
 
@@ -72,6 +76,7 @@ def tune(model: Path, device: str, calibration: Path, data: Path, output: Path, 
     """
     from edgekit.host.tune.pipeline import TuneConfig, run_tune
     from edgekit.tune_report import TuneReport
+    from edgekit.verify.stateful import parse_state_options
     from edgekit.verify.thresholds import Thresholds
 
     Thresholds(min_cosine=min_cosine, min_sqnr_db=min_sqnr, min_iou=min_iou)  # validate before any work
@@ -85,7 +90,7 @@ def tune(model: Path, device: str, calibration: Path, data: Path, output: Path, 
         map_threshold=map_threshold, latency_budget_ms=budget_ms, max_candidates=max_candidates,
         time_budget_s=time_budget, calibration_samples=calibration_samples, data_samples=data_samples,
         preprocessing=recipe_from(preprocess_args), input_shapes=input_shapes, batch=batch, keep_nchw=keep_nchw,
-        threads=threads, force=force, debug=is_debug(),
+        threads=threads, force=force, debug=is_debug(), state=parse_state_options(state_pairs),
     )
     result = run_tune(config)
     report = TuneReport.from_dict(result.to_dict())

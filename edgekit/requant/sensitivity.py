@@ -140,3 +140,18 @@ def island(float_data: bytes, names: Sequence[str]) -> tuple[str, ...]:
             chosen.add(c.index)
     return tuple([sg.tensor(i).name for i in sg.inputs if i in inputs]
                  + [sg.tensor(op.outputs[0]).name for op in sg.operators if op.index in chosen and op.outputs])
+
+
+MAC_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE_CONV", "CONV_3D"})
+
+
+def outside_mac_ops(float_data: bytes) -> tuple[tuple[str, ...], int]:
+    """(every op that is not a multiply-accumulate op, by output tensor name in graph order; how many MAC ops
+    there are): the float ops of an "int8 for the convolutions and matmuls only" candidate. The MAC ops hold
+    nearly all the time and weights; normalizations, activations with wide ranges and element-wise
+    arithmetic (where int8 breaks: a LayerNorm's variance, a tanh-GELU's cube) keep float."""
+    model = parse_model(float_data, "float model")
+    sg = model.main
+    named = [op for op in sg.operators if op.outputs and op.outputs[0] >= 0]
+    macs = sum(1 for op in named if op.name in MAC_OPS)
+    return tuple(sg.tensor(op.outputs[0]).name for op in named if op.name not in MAC_OPS), macs

@@ -20,13 +20,14 @@ import numpy as np
 from edgekit import __version__
 from edgekit.bundle import sha256_path, utc_now, write_bundle
 from edgekit.core.progress import status
-from edgekit.core.quant import CalibrationMethod, QuantizeMode
+from edgekit.core.quant import CalibrationMethod, IOType, QuantizeMode
 from edgekit.core.recipe import LoadRef, QuantRecipe, recipe_path_for
 from edgekit.core.shapes import ShapeRequest
 from edgekit.core.source import SourceFormat, detect_format
 from edgekit.data import Preprocessing, image_geometry, load_samples, permute_samples
 from edgekit.errors import OutputExistsError, UsageError
 from edgekit.fsutil import check_output_path, write_bytes_atomic
+from edgekit.host.tune.choose import choose, mark_pareto, why_chosen
 from edgekit.host.tune.search import (
     Baseline,
     Candidate,
@@ -34,13 +35,11 @@ from edgekit.host.tune.search import (
     SearchContext,
     SearchLimits,
     base_recipe,
-    choose,
-    mark_pareto,
-    why_chosen,
+    judge_candidate,
 )
+from edgekit.host.tune.stateful import held_out_sequence
 from edgekit.profile.registry import get_profile
 from edgekit.provenance import Producer, producer_entry
-from edgekit.requant.check import judge
 from edgekit.requant.stats import RangeComparison
 from edgekit.tflite.runtime import runs_zero_input
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
@@ -73,6 +72,7 @@ class TuneConfig:
     force: bool = False
     debug: bool = False
     profiles_dirs: tuple[str, ...] = ()
+    state: tuple[tuple[str, str], ...] = ()  # --state IN=OUT: streaming models (else paired by name and shape)
 
     def __post_init__(self) -> None:
         if self.max_candidates < 1:
@@ -201,15 +201,19 @@ def _run(config: TuneConfig) -> TuneResult:
             prepared = _prepare_source(config, notes, warnings)
             closer = prepared.pop("close")
         pre = prepared["preprocessing"]
+        sequence = prepared["sequence"]
+        if sequence is not None:
+            notes.append(f"streaming model: every candidate is judged on {sequence.described}, like `edgekit verify "
+                         "--stateful`; candidates keep float32 inputs and outputs, so the state is carried in float")
         ctx = SearchContext(
             float_data=prepared["float_data"], calib_feeds=prepared["calib_feeds"], data_feeds=prepared["data_feeds"],
             input_names=prepared["input_names"], reference=prepared["reference"],
             output_names=prepared["output_names"], entry=entry, overrides=config.overrides,
             map_threshold=config.map_threshold,
             base_recipe=base_recipe(QuantizeMode.INT8, config.calibration, config.calibration_samples, config.seed,
-                                    pre, load, source_info),
+                                    pre, load, source_info, IOType.FLOAT32 if sequence is not None else None),
             tf_convert=prepared["tf_convert"], threads=config.threads, latency_budget_ms=config.latency_budget_ms,
-            zero_input_ok=runs_zero_input(prepared["float_data"]),
+            zero_input_ok=runs_zero_input(prepared["float_data"]), sequence=sequence,
         )
         ranges = _ranges(ctx, config, warnings)
         baseline = _baseline(ctx)
@@ -248,10 +252,18 @@ def _prepare_tflite(config: TuneConfig, notes: list[str], warnings: list[str]) -
                                       progress_label="Reading held-out data")
     status("Running the float model on the held-out data (the reference) ...")
     reference = source.run(held)
+    names = [s.name for s in source.inputs]
+
+    def run_one(sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        return {k: v[0] for k, v in source.run({k: np.asarray(v)[None] for k, v in sample.items()}).items()}
+
+    identity = {s.name: s.name for s in [*source.inputs, *source.outputs]}
+    sequence, _ = held_out_sequence(source.inputs, source.outputs, config.state, held, run_one, identity, identity,
+                                    names, [held[n] for n in names])
     return {
         "float_data": source.float_model.data, "preprocessing": pre,
         "calib_feeds": [calib[s.name] for s in source.inputs], "data_feeds": [held[s.name] for s in source.inputs],
-        "input_names": [s.name for s in source.inputs], "reference": reference,
+        "input_names": names, "reference": reference, "sequence": sequence,
         "output_names": {s.name: s.name for s in source.outputs}, "tf_convert": None,
         "golden_in": {t.name: held[s.name] for s, t in zip(source.inputs, source.input_tensors, strict=True)},
         "golden_out": {t.name: reference[s.name] for s, t in zip(source.outputs, source.output_tensors, strict=True)},
@@ -303,11 +315,14 @@ def _prepare_source(config: TuneConfig, notes: list[str], warnings: list[str]) -
         in_key = {e.spec.name: e.signature_name or e.tensor.name for e in checked.inputs}
         reference = {out_key[s.name]: permute_samples(ref_src[s.name], s.to_tflite_perm) for s in source.outputs}
         held_tfl = {s.name: permute_samples(held_src[s.name], s.to_tflite_perm) for s in source.inputs}
+        data_feeds = feeds_in_model_order(float_data, held_sig)
+        input_names = _model_order_names(float_data, [in_key[s.name] for s in source.inputs])
+        sequence, _ = held_out_sequence(source.inputs, source.outputs, config.state, held_src, source.run, in_key,
+                                        out_key, input_names, data_feeds)
         return {
             "float_data": float_data, "preprocessing": pre,
             "calib_feeds": feeds_in_model_order(float_data, samples),
-            "data_feeds": feeds_in_model_order(float_data, held_sig),
-            "input_names": _model_order_names(float_data, [in_key[s.name] for s in source.inputs]),
+            "data_feeds": data_feeds, "input_names": input_names, "sequence": sequence,
             "reference": reference, "output_names": {v: k for k, v in out_key.items()}, "tf_convert": tf_convert,
             "golden_in_src": held_tfl, "golden_out_src": {s.name: reference[out_key[s.name]] for s in source.outputs},
             "io_specs": (source.inputs, source.outputs), "format": source.format.value,
@@ -350,8 +365,7 @@ def _baseline(ctx: SearchContext) -> Baseline:
 
     model = parse_model(ctx.float_data, "float model")
     est = estimate(model, ctx.entry, ctx.threads)
-    check = judge(ctx.float_data, ctx.input_names, ctx.data_feeds, ctx.reference, ctx.overrides,
-                  map_threshold=ctx.map_threshold, described="held-out data")
+    check = judge_candidate(ctx, ctx.float_data)
     return Baseline(latency_ms=est.latency_ms, size_bytes=len(ctx.float_data), check=check,
                     partitions=est.delegate_partitions)
 

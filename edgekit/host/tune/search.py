@@ -15,16 +15,21 @@ The search, cheapest first, stopping when the budget (``max_candidates``, ``time
 2. the TF converter's int8 (TF sources; a whole conversion, so only while no candidate passes at
    plain-int8 speed), then equalization (cross-layer and into affine chains) and bias correction
    on the best int8 candidate;
-3. if no full-integer candidate passes and the device can run float: the per-op sensitivity of
-   the best int8 candidate (:mod:`edgekit.requant.sensitivity`), then int16 activations for the
-   k most sensitive ops and float for the k most sensitive ops, k x4 until one passes, then
-   bisecting back to the fewest that still pass; when no op stands out, a float prefix of the
-   network, its length by bisection (on devices whose int16 kernels are slower than float32 ones:
-   float islands, then the float prefix, then int16 islands only if nothing passed);
+3. a streaming model (judged over a sequence, its own state fed back): float for the recurrent state
+   path (the ops between the state inputs and the state outputs), then int8 weights with float
+   activations (dynamic range); then, if no candidate passes and the device can run float: int8 for
+   the convolutions and matmuls only (where the time is; every other op float: magika's LayerNorms
+   and tanh-GELUs), then the per-op sensitivity of the best int8 candidate
+   (:mod:`edgekit.requant.sensitivity`), int16 activations for the k most sensitive ops and float for
+   the k most sensitive ops, k x4 until one passes, then bisecting back to the fewest that still pass;
+   when no op stands out, a float prefix of the network, its length by bisection (on devices whose
+   int16 kernels are slower than float32 ones: float islands, then the float prefix, then int16
+   islands only if nothing passed);
 4. last resorts: int16x8 everywhere, dynamic range.
 
-The chosen candidate: passes, fits the device's constraints (Edge TPU: integer only) and
-``--budget-ms``, and has the lowest estimated latency (then the smallest file, then the widest margin).
+The chosen candidate (:mod:`edgekit.host.tune.choose`): passes, fits the device's constraints (Edge TPU:
+integer only) and ``--budget-ms``, and has the lowest estimated latency (then the smallest file, then the
+widest margin).
 """
 
 from __future__ import annotations
@@ -48,6 +53,7 @@ from edgekit.profile.schema import Accelerator
 from edgekit.requant.check import CheckResult, judge
 from edgekit.requant.pipeline import float_ops
 from edgekit.requant.sensitivity import OpSensitivity
+from edgekit.requant.sequence import SequenceData, judge_sequence, state_path
 from edgekit.tflite.model import parse_model
 
 DEFAULT_MAX_CANDIDATES = 12
@@ -153,6 +159,7 @@ class SearchContext:
     latency_budget_ms: float | None = None
     float_latency_ms: float | None = None  # the float32 model's estimate: a candidate slower than it is no gain
     zero_input_ok: bool = False  # the float model runs an all-zero input to finite outputs: candidates must run it
+    sequence: SequenceData | None = None  # a streaming model: judged over the held-out data as one sequence
 
     @property
     def integer_only_device(self) -> bool:
@@ -195,8 +202,7 @@ def evaluate(ctx: SearchContext, recipe: QuantRecipe, index: int) -> Candidate:
             cand.data = ctx.tf_convert(recipe)
         else:
             cand.data = apply_recipe(ctx.float_data, recipe, ctx.calib_feeds, ctx.cache)
-        cand.check = judge(cand.data, ctx.input_names, ctx.data_feeds, ctx.reference, ctx.overrides,
-                           map_threshold=ctx.map_threshold, described="held-out data")
+        cand.check = judge_candidate(ctx, cand.data)
         _rename_outputs(cand.check, ctx.output_names)
         if ctx.zero_input_ok and cand.check.passed:  # a failing candidate is never chosen: no need to look
             from edgekit.tflite.runtime import zero_input_refusal
@@ -224,6 +230,14 @@ def evaluate(ctx: SearchContext, recipe: QuantRecipe, index: int) -> Candidate:
         cand.error = exc.message
     cand.seconds = time.perf_counter() - start
     return cand
+
+
+def judge_candidate(ctx: SearchContext, data: bytes) -> CheckResult:
+    """Verify's judgement on the held-out data: call by call, or over the sequence for a streaming model."""
+    if ctx.sequence is not None:
+        return judge_sequence(data, ctx.sequence, ctx.overrides, ctx.map_threshold)
+    return judge(data, ctx.input_names, ctx.data_feeds, ctx.reference, ctx.overrides,
+                 map_threshold=ctx.map_threshold, described="held-out data")
 
 
 def _rename_outputs(check: CheckResult, names: dict[str, str]) -> None:
@@ -363,8 +377,23 @@ class Search:
         if ctx.integer_only_device:
             self.stopped = f"{ctx.entry.profile.id} runs full-integer int8 only: no int16 or float candidates"
             return self.candidates
-        # 3. sensitivity-guided int16 / float islands
         best = self.best_aeq_int8()
+        if ctx.sequence is not None and best is not None:
+            # a streaming model: the state fed back call after call is where int8 rounding piles up
+            ops = state_path(ctx.float_data, ctx.sequence)
+            if ops:
+                self.try_recipe(best.recipe.with_changes(
+                    label=f"int8 + float for the recurrent state path ({len(ops)} ops)", float_ops=ops,
+                    bias_correction=False))
+            # activations rounded in int8 are carried from call to call; int8 weights with float activations
+            # keep the size gain without that (Silero VAD: the only recipe that holds over the sequence)
+            if not self.passing():
+                self.try_recipe(self.dynamic_range())
+            if self.done():
+                return self.candidates
+        # 3. int8 for the convolutions and matmuls only (where the time is), then sensitivity-guided islands
+        if best is not None and not self.passing():
+            self._mac_only(best)
         if best is not None and best.data is not None:
             self._islands(best)
         # 4. last resorts
@@ -372,9 +401,21 @@ class Search:
             self.try_recipe(self.recipe("int16x8 everywhere", mode=QuantizeMode.INT16X8, io_type=IOType.FLOAT32,
                                         calibration_method=CalibrationMethod.MINMAX))
         if not self.passing():
-            self.try_recipe(self.recipe("dynamic range (int8 weights, float activations)", mode=QuantizeMode.DYNAMIC,
-                                        io_type=None, calibration_method=CalibrationMethod.MINMAX))
+            self.try_recipe(self.dynamic_range())
         return self.candidates
+
+    def dynamic_range(self) -> QuantRecipe:
+        return self.recipe("dynamic range (int8 weights, float activations)", mode=QuantizeMode.DYNAMIC,
+                           io_type=None, calibration_method=CalibrationMethod.MINMAX)
+
+    def _mac_only(self, best: Candidate) -> None:
+        from edgekit.requant.sensitivity import outside_mac_ops
+
+        ops, macs = outside_mac_ops(self.ctx.float_data)
+        if ops and macs:
+            self.try_recipe(best.recipe.with_changes(
+                label=f"int8 for the {macs} conv/matmul ops only, float elsewhere ({len(ops)} ops)", float_ops=ops,
+                bias_correction=False))
 
     def int16_pays(self) -> bool:
         """int16 kernels are estimated faster than float32 ones on the device (convolutions): else an int16
@@ -500,78 +541,9 @@ def _label(c: Candidate) -> str:
     return c.recipe.label.split(" + ")[0]
 
 
-def mark_pareto(candidates: list[Candidate]) -> None:
-    """Pareto-optimal on (margin up, estimated latency down, size down) among measured candidates."""
-    pool = [c for c in candidates if c.check is not None and c.latency_ms is not None]
-    for c in pool:
-        c.pareto = not any(
-            o is not c and o.margin >= c.margin and (o.latency_ms or 0) <= (c.latency_ms or 0)
-            and o.size_bytes <= c.size_bytes
-            and (o.margin > c.margin or (o.latency_ms or 0) < (c.latency_ms or 0) or o.size_bytes < c.size_bytes)
-            for o in pool)
-
-
-def choose(candidates: list[Candidate]) -> tuple[Candidate | None, Candidate | None]:
-    """(the chosen candidate or None, the best one by accuracy margin when none qualifies)."""
-    ok = [c for c in candidates if c.passed and c.allowed and c.latency_ms is not None]
-    if ok:
-        chosen = min(ok, key=lambda c: (c.slower_than_float, round(c.latency_ms or 0.0, 3), c.size_bytes, -c.margin))
-        chosen.chosen = True
-        return chosen, None
-    measured = [c for c in candidates if c.check is not None and not c.error]
-    allowed = [c for c in measured if c.allowed] or measured
-    return None, max(allowed, key=lambda c: c.margin, default=None)
-
-
-def why_chosen(chosen: Candidate, candidates: list[Candidate], baseline: Baseline) -> str:
-    """One sentence: which metric and which figure decided."""
-    faster = [c for c in candidates if c is not chosen and c.latency_ms is not None and chosen.latency_ms is not None
-              and c.latency_ms < chosen.latency_ms and c.check is not None]
-    check = chosen.check
-    assert check is not None
-    tightest = _tightest_metric(check)
-    parts = [f"passes every threshold (tightest: {tightest})"]
-    if faster:
-        fails = [c for c in faster if not c.passed]
-        blocked = [c for c in faster if c.passed and not c.allowed]
-        if fails:
-            decided = sorted({m for c in fails for m in (c.check.decided_by if c.check else [])})
-            parts.append(f"the {len(fails)} faster candidate(s) fail on {', '.join(decided)}")
-        if blocked:
-            parts.append(f"{len(blocked)} faster one(s) do not fit the device ({blocked[0].constraint})")
-    else:
-        parts.append("and has the lowest estimated latency of the passing candidates")
-    if baseline.latency_ms is not None and chosen.latency_ms is not None:
-        parts.append(f"est. {chosen.latency_ms:.2f} ms vs {baseline.latency_ms:.2f} ms for float32")
-    return "; ".join(parts)
-
-
-def _tightest_metric(check: CheckResult) -> str:
-    t = check.thresholds
-    best: tuple[float, str] = (math.inf, "-")
-    for o in check.outputs:
-        m = o.metrics
-        items = []
-        if t.min_sqnr_db is not None:
-            items.append(((m.sqnr_db - t.min_sqnr_db) / max(abs(t.min_sqnr_db), 1.0),
-                          f"{o.name} sqnr_db {m.sqnr_db:.1f} >= {t.min_sqnr_db:g}"))
-        if t.min_cosine is not None:
-            items.append(((m.cosine - t.min_cosine) / max(1 - t.min_cosine, 1e-3),
-                          f"{o.name} cosine {m.cosine:.4f} >= {t.min_cosine:g}"))
-        if t.min_top1 is not None and m.top1_agreement is not None:
-            items.append(((m.top1_agreement - t.min_top1) / max(1 - t.min_top1, 1e-3),
-                          f"{o.name} top1 {m.top1_agreement:.3f} >= {t.min_top1:g}"))
-        if t.min_iou is not None and m.map_iou is not None:
-            items.append(((m.map_iou - t.min_iou) / max(1 - t.min_iou, 1e-3),
-                          f"{o.name} map_iou {m.map_iou:.3f} >= {t.min_iou:g}"))
-        for item in items:
-            best = min(best, item)
-    return best[1]
-
-
 def base_recipe(mode: QuantizeMode, calibration: Path | None, count: int, seed: int, preprocessing: Preprocessing | None,
-                load: LoadRef, source: dict[str, Any]) -> QuantRecipe:
-    return QuantRecipe(mode=mode, engine=Engine.AEQ, io_type=None,
+                load: LoadRef, source: dict[str, Any], io_type: IOType | None = None) -> QuantRecipe:
+    return QuantRecipe(mode=mode, engine=Engine.AEQ, io_type=io_type,
                        calibration=CalibrationRef(str(Path(calibration).resolve()) if calibration else None, count,
                                                   seed, preprocessing.to_dict() if preprocessing else None),
                        load=load, source=source)
