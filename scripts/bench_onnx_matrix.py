@@ -17,8 +17,9 @@ Cases:
 Each case goes through two tools in the same run:
 
 * **edgekit**: ``edgekit convert MODEL --quantize none`` (the library call the
-  CLI makes, in the worker process, with ``LoadOptions(in_process=True)`` so one
-  process converts many small models; node cases get their input as
+  CLI makes, in the worker process; node cases with ``LoadOptions(in_process=True)``
+  so one process converts many small models, zoo models in the guarded
+  conversion process the CLI uses; node cases get their input as
   ``--calibration``), judged on the written ``.tflite`` with the layout
   permutation edgekit records in its result (the manifest's ``to_tflite_perm``);
 * **onnx2tf**: bare ``onnx2tf.convert()`` (1.28.8, its defaults; node cases
