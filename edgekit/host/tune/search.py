@@ -393,7 +393,7 @@ class Search:
                 return self.candidates
         # 3. int8 for the convolutions and matmuls only (where the time is), then sensitivity-guided islands
         if best is not None and not self.passing():
-            self._mac_only(best)
+            self._mac_only()
         if best is not None and best.data is not None:
             self._islands(best)
         # 4. last resorts
@@ -408,19 +408,16 @@ class Search:
         return self.recipe("dynamic range (int8 weights, float activations)", mode=QuantizeMode.DYNAMIC,
                            io_type=None, calibration_method=CalibrationMethod.MINMAX)
 
-    def _mac_only(self, best: Candidate) -> None:
+    def _mac_only(self) -> None:
         from edgekit.requant.sensitivity import outside_mac_ops
 
         ops, macs = outside_mac_ops(self.ctx.float_data)
         if not ops or not macs:
             return
-        label = f"int8 for the {macs} conv/matmul ops only, float elsewhere ({len(ops)} ops)"
-        # min-max ranges first: the clipping that helped the all-int8 candidates can cut what feeds the MAC ops
-        # (magika: 25.0 dB with min-max, 14.6 with the percentile clip that was its best int8)
-        cand = self.try_recipe(self.recipe(label, float_ops=ops))
-        if cand is not None and not cand.passed and best.recipe.calibration_method is not CalibrationMethod.MINMAX:
-            self.try_recipe(best.recipe.with_changes(label=f"{label}, {best.recipe.calibration_method.value}",
-                                                     float_ops=ops, bias_correction=False))
+        # min-max ranges, not the best all-int8 candidate's: the clipping that helped those can cut what feeds the
+        # MAC ops (magika: 25.0 dB with min-max, 14.6 with the percentile clip that was its best int8)
+        self.try_recipe(self.recipe(f"int8 for the {macs} conv/matmul ops only, float elsewhere ({len(ops)} ops)",
+                                    float_ops=ops))
 
     def int16_pays(self) -> bool:
         """int16 kernels are estimated faster than float32 ones on the device (convolutions): else an int16
