@@ -89,7 +89,8 @@ def render(out: Mapping[str, Any]) -> str:
     lines = [
         f"Tuned {out['model']} for {device}: {out['candidates_tried']} candidate(s) in {out['seconds']:.0f} s"
         + (f" (stopped: {out['stopped']})" if out.get("stopped") else ""),
-        f"Judged on {out['data']} (held out; calibration: {out['calibration']}), verify's thresholds: {limits}.",
+        f"Judged on {out['data']} (held out; calibration: {out['calibration']}){_sequence(out)}, verify's "
+        f"thresholds: {limits}.",
         f"Latency is the profile estimator's ESTIMATE for {device}; parts = delegate partitions, Q/DQ = "
         "QUANTIZE/DEQUANTIZE ops inside the graph.",
         "",
@@ -140,3 +141,10 @@ def _mean(values: list[float]) -> float | None:
 
 
 __all__ = ["TuneReport", "render"]
+
+
+def _sequence(out: Mapping[str, Any]) -> str:
+    """', as one sequence: N calls in a row, ...' when tune judged a streaming model over a sequence."""
+    how = str(((out.get("float32") or {}).get("check") or {}).get("inputs") or "")
+    prefix = "the held-out data as one sequence: "
+    return f", as one sequence: {how[len(prefix):]}" if how.startswith(prefix) else ""

@@ -139,3 +139,31 @@ def test_recurrent_model_with_explicit_state_converts_and_verifies_over_a_sequen
     if cell == "LSTM":  # an explicit pairing that does not fit is a usage error naming both shapes
         bad = CliRunner().invoke(main, ["verify", str(path), str(out), "--stateful", "--state", "frames=hn"])
         assert bad.exit_code == 2 and "differ in shape" in bad.output
+
+
+@pytest.mark.slow
+@needs_tf
+def test_int8_of_a_streaming_model_is_checked_over_a_sequence(tmp_path: Path) -> None:
+    """convert's check of a quantized streaming model runs the calls in order, each model feeding its own state
+    back (as tune judges and `verify --stateful` does), not each call alone on the recorded states."""
+    import onnxruntime as ort
+
+    path = lstm_state_model(tmp_path / "lstm.onnx")
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(2)
+    frames = rng.standard_normal((40, 1, 4, 6)).astype(np.float32)
+    h = np.zeros((40, 1, 1, 8), np.float32)
+    c = np.zeros((40, 1, 1, 8), np.float32)
+    for t in range(39):  # the states the original carries into each call, from zero
+        _, h[t + 1], c[t + 1] = session.run(["scores", "hn", "cn"], {"frames": frames[t], "h": h[t], "c": c[t]})
+    calib = tmp_path / "stream.npz"
+    np.savez(calib, frames=frames, h=h, c=c)
+    out = tmp_path / "lstm_int8.tflite"
+    result = CliRunner().invoke(main, ["convert", str(path), "-o", str(out), "--backend", "lower",
+                                       "--calibration", str(calib), "--io-type", "float32", "--json"])
+    assert result.exit_code in (0, 1), result.output[-3000:]  # 1: the check failed, the file is written
+    converted = _json(result.output[result.output.index("{\n"):])
+    assert converted["check"]["inputs"] == ("16 of the calibration samples, as one sequence of calls (each model "
+                                            "carrying its own state)")
+    assert converted["check"]["samples"] == 16
+    assert {o["name"] for o in converted["check"]["outputs"]} == {"scores", "hn", "cn"}

@@ -278,6 +278,10 @@ def test_streaming_model_is_judged_over_the_sequence_it_runs(tmp_path: Path) -> 
     code, result, _ = _tune(tmp_path, model, calib, held, "rpi4b", "--data-samples", "100")
     assert code == 0, result["why"]
     assert any("100 calls in a row" in note and "state <- stateN" in note for note in result["notes"])
+    from edgekit.tune_report import TuneReport
+
+    assert "calib.npz), as one sequence: 100 calls in a row" in \
+        TuneReport.from_dict(result).render()
     first = result["candidates"][0]
     assert first["label"] == "ai-edge-quantizer int8 min-max" and not first["passed"]
     chosen = result["chosen"]

@@ -34,6 +34,7 @@ from edgekit.host.convert.validate import Validation, validate
 from edgekit.host.reference import run_reference
 from edgekit.host.source_model import SourceModel
 from edgekit.requant.check import CheckResult, check_warning, converted_zero_input_warning, judge
+from edgekit.requant.sequence import held_out_sequence, judge_sequence
 from edgekit.requant.stats import ActivationStats, RangeComparison
 
 MIN_CALIBRATION_SAMPLES = 50
@@ -239,13 +240,14 @@ def _run(config: ConvertConfig) -> ConvertResult:
                     and config.recipe is None:
                 raise float_ops_error(checked.float_ops)
             ranges: RangeComparison | None = None
-            check_in, check_out = golden_in, golden_out
+            check_in, check_out, check_src = golden_in, golden_out, golden_src
             described = f"{n_golden} of the calibration samples" if config.quantize.needs_calibration else \
                 f"{n_golden} samples"
             if config.data is not None:
                 data_src, data_summary = load_samples(config.data, source.inputs, resolved_recipe(config, source),
                                                       config.data_samples, seed=config.seed,
                                                       progress_label="Reading check data")
+                check_src = data_src
                 ref_data = run_reference(source, data_src)
                 check_in = {s.name: permute_samples(data_src[s.name], s.to_tflite_perm) for s in source.inputs}
                 check_out = {s.name: permute_samples(ref_data[s.name], s.to_tflite_perm) for s in source.outputs}
@@ -254,11 +256,21 @@ def _run(config: ConvertConfig) -> ConvertResult:
                     ranges = compare_calibration_ranges(float_data, samples, check_in, source, mapping, cache)
                     if ranges.mismatched:
                         warnings.append(ranges.message(summary.source, str(config.data)))
-            check = judge(data, [e.signature_name or e.tensor.name for e in checked.inputs],
-                          [check_in[e.spec.name] for e in checked.inputs],
-                          {e.signature_name or e.tensor.name: check_out[e.spec.name] for e in checked.outputs},
-                          synthetic=summary.kind == "synthetic" and config.data is None,
-                          map_threshold=config.map_threshold, described=described)
+            in_key = {e.spec.name: e.signature_name or e.tensor.name for e in checked.inputs}
+            out_key = {e.spec.name: e.signature_name or e.tensor.name for e in checked.outputs}
+            feeds = [check_in[e.spec.name] for e in checked.inputs]
+            sequence = None
+            if config.quantize is not QuantizeMode.NONE:  # a streaming model: judged as it runs, its state fed back
+                sequence, _ = held_out_sequence(source.inputs, source.outputs, config.load.state_pairs, check_src,
+                                                source.run, in_key, out_key, list(in_key.values()), feeds)
+            if sequence is not None:
+                check = judge_sequence(data, sequence, map_threshold=config.map_threshold)
+                check.inputs_described = f"{described}, as one sequence of calls (each model carrying its own state)"
+            else:
+                check = judge(data, list(in_key.values()), feeds,
+                              {out_key[e.spec.name]: check_out[e.spec.name] for e in checked.outputs},
+                              synthetic=summary.kind == "synthetic" and config.data is None,
+                              map_threshold=config.map_threshold, described=described)
             check = _with_source_names(check, {e.signature_name or e.tensor.name: e.spec.name for e in checked.outputs})
             if not check.passed:
                 from edgekit.host.onnx.repair.base import runtime_quantized

@@ -37,9 +37,9 @@ from edgekit.host.tune.search import (
     base_recipe,
     judge_candidate,
 )
-from edgekit.host.tune.stateful import held_out_sequence
 from edgekit.profile.registry import get_profile
 from edgekit.provenance import Producer, producer_entry
+from edgekit.requant.sequence import held_out_sequence
 from edgekit.requant.stats import RangeComparison
 from edgekit.tflite.runtime import runs_zero_input
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
