@@ -37,6 +37,7 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
@@ -356,9 +357,10 @@ def make(out: Path, name: str, calib: int, heldout: int) -> None:
             files = local_files()
             pick = files[:calib] if split == "calib" else files[calib:calib + heldout]
             np.save(out / name / f"{split}.npy", np.stack([magika_features(f)[None] for f in pick]))
-        elif name == "vad":  # one continuous stream per split: ~count/2 s of audio (31.25 calls per second)
+        elif name == "vad":  # one continuous stream per split: count/5 s of audio (31.25 calls per second)
             out.joinpath(name).mkdir(parents=True, exist_ok=True)
-            np.savez(out / name / f"{split}.npz", **vad_stream(np.random.default_rng(seed), max(2.0, count / 5)))
+            stream: dict[str, Any] = vad_stream(np.random.default_rng(seed), max(2.0, count / 5))
+            np.savez(out / name / f"{split}.npz", **stream)
 
 
 def main(argv: list[str] | None = None) -> int:
