@@ -29,7 +29,7 @@ from edgekit.data import permute_samples
 from edgekit.requant.check import CheckResult, thresholds_for
 from edgekit.verify.compare import compare_outputs
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
-from edgekit.verify.stateful import StatePairing, StateTensor, pair_states
+from edgekit.verify.stateful import StateTensor, pair_states
 from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
 
 
@@ -174,7 +174,7 @@ def _tensors(specs: Sequence[Any]) -> list[StateTensor]:
 def held_out_sequence(inputs: Sequence[Any], outputs: Sequence[Any], explicit: Sequence[tuple[str, str]],
                       held: Mapping[str, np.ndarray], run_one: Callable[[dict[str, np.ndarray]], Mapping[str, Any]],
                       in_key: Mapping[str, str], out_key: Mapping[str, str], input_names: list[str],
-                      feeds: list[np.ndarray]) -> tuple[SequenceData | None, StatePairing]:
+                      feeds: list[np.ndarray]) -> SequenceData | None:
     """The sequence every candidate is judged on, or None when the model carries no state.
 
     ``inputs``/``outputs`` are the source's specs (name, shape, dtype, to_tflite_perm); ``held`` the held-out
@@ -183,7 +183,7 @@ def held_out_sequence(inputs: Sequence[Any], outputs: Sequence[Any], explicit: S
     """
     pairing = pair_states(_tensors(inputs), _tensors(outputs), explicit)
     if not pairing.pairs:
-        return None, pairing
+        return None
     state_of = dict(pairing.pairs)
     spec_in = {s.name: s for s in inputs}
     spec_out = {s.name: s for s in outputs}
@@ -197,4 +197,4 @@ def held_out_sequence(inputs: Sequence[Any], outputs: Sequence[Any], explicit: S
              for i, o in pairing.pairs]
     described = (f"the held-out data as one sequence: {calls} calls in a row, each model carrying its own state "
                  f"({', '.join(f'{i} <- {o}' for i, o in pairing.pairs)})")
-    return SequenceData(input_names, feeds, links, reference, described), pairing
+    return SequenceData(input_names, feeds, links, reference, described)

@@ -261,8 +261,8 @@ def _run(config: ConvertConfig) -> ConvertResult:
             feeds = [check_in[e.spec.name] for e in checked.inputs]
             sequence = None
             if config.quantize is not QuantizeMode.NONE:  # a streaming model: judged as it runs, its state fed back
-                sequence, _ = held_out_sequence(source.inputs, source.outputs, config.load.state_pairs, check_src,
-                                                source.run, in_key, out_key, list(in_key.values()), feeds)
+                sequence = held_out_sequence(source.inputs, source.outputs, config.load.state_pairs, check_src,
+                                             source.run, in_key, out_key, list(in_key.values()), feeds)
             if sequence is not None:
                 check = judge_sequence(data, sequence, map_threshold=config.map_threshold)
                 check.inputs_described = f"{described}, as one sequence of calls (each model carrying its own state)"

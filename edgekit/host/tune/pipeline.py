@@ -258,8 +258,8 @@ def _prepare_tflite(config: TuneConfig, notes: list[str], warnings: list[str]) -
         return {k: v[0] for k, v in source.run({k: np.asarray(v)[None] for k, v in sample.items()}).items()}
 
     identity = {s.name: s.name for s in [*source.inputs, *source.outputs]}
-    sequence, _ = held_out_sequence(source.inputs, source.outputs, config.state, held, run_one, identity, identity,
-                                    names, [held[n] for n in names])
+    sequence = held_out_sequence(source.inputs, source.outputs, config.state, held, run_one, identity, identity,
+                                 names, [held[n] for n in names])
     return {
         "float_data": source.float_model.data, "preprocessing": pre,
         "calib_feeds": [calib[s.name] for s in source.inputs], "data_feeds": [held[s.name] for s in source.inputs],
@@ -317,8 +317,8 @@ def _prepare_source(config: TuneConfig, notes: list[str], warnings: list[str]) -
         held_tfl = {s.name: permute_samples(held_src[s.name], s.to_tflite_perm) for s in source.inputs}
         data_feeds = feeds_in_model_order(float_data, held_sig)
         input_names = _model_order_names(float_data, [in_key[s.name] for s in source.inputs])
-        sequence, _ = held_out_sequence(source.inputs, source.outputs, config.state, held_src, source.run, in_key,
-                                        out_key, input_names, data_feeds)
+        sequence = held_out_sequence(source.inputs, source.outputs, config.state, held_src, source.run, in_key,
+                                     out_key, input_names, data_feeds)
         return {
             "float_data": float_data, "preprocessing": pre,
             "calib_feeds": feeds_in_model_order(float_data, samples),
