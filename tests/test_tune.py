@@ -38,6 +38,12 @@ from edgekit.tflite.model import load_model
 pytestmark = [pytest.mark.device, pytest.mark.quantize, pytest.mark.slow]
 
 
+def load_model_bytes(data: bytes) -> Any:
+    from edgekit.tflite.model import parse_model
+
+    return parse_model(data, "model")
+
+
 def _tune(tmp: Path, model: Path, calib: Path, held: Path, device: str = "rpi4b", *extra: str) -> tuple[int, dict[str, Any],
                                                                                                      str]:
     out = tmp / f"{model.stem}_{device}.tflite"
@@ -304,3 +310,34 @@ def test_tune_state_option_names_must_exist(tmp_path: Path) -> None:
     assert res.exit_code == 2
     assert "Error: --state h0=stateN: the model has no input 'h0'." in res.stderr and "Hint: Inputs: x, state" in res.stderr
     assert not (tmp_path / "o.tflite").exists()
+
+
+def test_a_graph_output_that_ops_also_read_gets_float_outputs(tmp_path: Path) -> None:
+    """ai-edge-quantizer 0.10 asked for float32 outputs rewires the ops that read an output to its float copy,
+    and the file does not load; a streaming model whose state output also feeds its head is such a graph
+    (what tune's float-I/O candidates meet). edgekit gives those readers a RESHAPE copy of the output first."""
+    from edgekit.core.quant import IOType
+    from edgekit.core.recipe import QuantRecipe
+    from edgekit.requant.check import judge, run_model
+    from edgekit.requant.floatmodel import prepare_float, split_read_outputs
+    from edgekit.requant.pipeline import apply_recipe
+
+    float_data = prepare_float(streaming_model(head_reads_state=True)).data
+    split, copies = split_read_outputs(float_data)
+    assert copies == {"stateN/read": "stateN"}
+    sg = load_model_bytes(split).main
+    assert [sg.tensor(t).name for t in sg.outputs] == ["y3/out", "stateN"]
+    head = next(op for op in sg.operators if sg.tensor(op.outputs[0]).name == "y3/out")
+    assert sg.tensor(head.inputs[0]).name == "stateN/read"
+    calib, held = streaming_inputs(float_data, 100, 1), streaming_inputs(float_data, 30, 2)
+    feeds = [held["x"], held["state"]]
+    _, ref = run_model(float_data, ["x", "state"], feeds, ["y3/out", "stateN"], [(1, 4), (1, 16)])
+    _, same = run_model(split, ["x", "state"], feeds, ["y3/out", "stateN"], [(1, 4), (1, 16)])
+    for a, b in zip(ref, same, strict=True):
+        np.testing.assert_array_equal(a, b)  # the same function
+    for extra in ({}, {"float_ops": ("stateN",)}):
+        quantized = apply_recipe(float_data, QuantRecipe(io_type=IOType.FLOAT32, **extra),
+                                 [calib["x"], calib["state"]], {})
+        model = load_model_bytes(quantized)
+        assert [t.dtype for t in model.outputs] == ["float32", "float32"]
+        assert judge(quantized, ["x", "state"], feeds, {"y3/out": ref[0], "stateN": ref[1]}).passed

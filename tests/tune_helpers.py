@@ -192,7 +192,7 @@ def sequence_model(seed: int = 0, steps: int = 20, classes: int = 30) -> bytes:
             .dense(w2, np.zeros(classes, np.float32), name="logits").softmax().build())
 
 
-def streaming_model(seed: int = 0, decay: float = 0.99, drive: float = 1.0) -> bytes:
+def streaming_model(seed: int = 0, decay: float = 0.99, drive: float = 1.0, head_reads_state: bool = False) -> bytes:
     """A streaming model with its state as an input and an output: ``stateN = decay * state + dense(x)`` (a
     leaky integrator, like an LSTM's cell), ``y = dense(stateN)``. Judged call by call on recorded states,
     int8 looks fine; run as deployed, its own int8 state fed back each call, the rounding piles up."""
@@ -203,9 +203,11 @@ def streaming_model(seed: int = 0, decay: float = 0.99, drive: float = 1.0) -> b
     update = g.current
     g.current = state
     g.binary("MUL", np.full(16, decay, np.float32), name="decay")
-    cell = g.binary("ADD", update, name="cell").current
-    # the state output is its own op (ai-edge-quantizer's float32 outputs break a graph output other ops read)
-    state_out = g.binary("MUL", np.ones(16, np.float32), name="copy", out_name="stateN").current
+    if head_reads_state:  # the state output is also what the head reads (an LSTM's h feeding its classifier)
+        cell = state_out = g.binary("ADD", update, name="cell", out_name="stateN").current
+    else:
+        cell = g.binary("ADD", update, name="cell").current
+        state_out = g.binary("MUL", np.ones(16, np.float32), name="copy", out_name="stateN").current
     g.current = cell
     readout = rng.standard_normal((4, 16)).astype(np.float32) * 0.3
     readout -= readout.mean(axis=1, keepdims=True)  # y reads how the state channels differ, not their common level

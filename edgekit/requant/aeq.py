@@ -94,8 +94,17 @@ def quantize_float_model(float_data: bytes, recipe: QuantRecipe, stats: Activati
     require("ai_edge_quantizer", "Quantizing with ai-edge-quantizer")
     from ai_edge_quantizer import quantizer
 
+    from edgekit.requant.floatmodel import split_read_outputs
     from edgekit.tflite.model import parse_model
 
+    copies: dict[str, str] = {}
+    if recipe.mode.spec.aeq.activation_bits is not None and recipe.resolved_io_type is IOType.FLOAT32:
+        float_data, copies = split_read_outputs(float_data)  # see split_read_outputs: the quantizer's float outputs
+        if copies:  # a copy keeps the precision of the op whose output it copies
+            recipe = recipe.with_changes(
+                float_ops=recipe.float_ops + tuple(c for c, o in copies.items() if o in recipe.float_ops),
+                int16_ops=recipe.int16_ops + tuple(c for c, o in copies.items() if o in recipe.int16_ops))
+            entries = aeq_recipe(recipe)
     calibration = None
     if recipe.mode.spec.aeq.calibrates:
         if stats is None:
@@ -103,6 +112,9 @@ def quantize_float_model(float_data: bytes, recipe: QuantRecipe, stats: Activati
         model = parse_model(float_data, "float model")
         ranks = {t.name: len(t.shape) for t in model.main.tensors}
         calibration = qsvs_from_stats(stats, recipe, ranks)
+        for copy, output in copies.items():  # a RESHAPE copy has its output's range
+            if output in calibration:
+                calibration[copy] = calibration[output]
     sink = io.StringIO()
     absl_level = logging.getLogger("absl").level
     try:

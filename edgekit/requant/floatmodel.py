@@ -203,3 +203,69 @@ def replace_constants(data: bytes, values: Mapping[str, np.ndarray]) -> bytes:
     if missing:
         raise ValueError(f"no float32 constant tensor named {missing[0]!r}")
     return _write(model_t)
+
+
+def split_read_outputs(data: bytes) -> tuple[bytes, dict[str, str]]:
+    """A copy in which ops read each graph output they use through a RESHAPE copy of it (same shape), so that
+    every graph output is read by nothing inside the graph; returns (bytes, {copy name: output name}).
+
+    ai-edge-quantizer 0.10, asked for float32 outputs, dequantizes each output and rewires the ops that READ
+    that output to the float copy as well: an int8 op then gets a float input and the file does not load
+    (``fully_connected.cc: output->type != kTfLiteFloat32``). A streaming model whose state output also feeds
+    its head is such a graph. The outputs, their names and the producing ops stay as they are."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    model_t = _read(data)
+    sg = model_t.subgraphs[0]
+    outputs = [int(t) for t in (sg.outputs if sg.outputs is not None else [])]
+    read = {int(i) for op in sg.operators for i in (op.inputs if op.inputs is not None else [])}
+    targets = [t for t in outputs if t in read]
+    if not targets:
+        return data, {}
+    names = _opcode_names(model_t)
+    if "RESHAPE" in names:
+        code = names.index("RESHAPE")
+    else:
+        opcode = schema.OperatorCodeT()
+        opcode.builtinCode = opcode.deprecatedBuiltinCode = schema.BuiltinOperator.RESHAPE
+        opcode.version = 1
+        model_t.operatorCodes.append(opcode)
+        code = len(model_t.operatorCodes) - 1
+    copies: dict[str, str] = {}
+    for t in targets:
+        src = sg.tensors[t]
+        name = src.name.decode() if isinstance(src.name, bytes) else str(src.name)
+        shape = [int(v) for v in src.shape]
+        copy = _new_tensor(model_t, sg, f"{name}/read", shape, src.type, None)
+        shape_t = _new_tensor(model_t, sg, f"{name}/read_shape", [len(shape)], 2,  # INT32
+                              np.asarray(shape, np.int32).tobytes())
+        op = schema.OperatorT()
+        op.opcodeIndex = code
+        op.inputs, op.outputs = [t, shape_t], [copy]
+        op.builtinOptionsType = schema.BuiltinOptions.ReshapeOptions
+        op.builtinOptions = schema.ReshapeOptionsT()
+        op.builtinOptions.newShape = shape
+        for other in sg.operators:
+            if other.inputs is not None and t in other.inputs:
+                other.inputs = [copy if int(i) == t else int(i) for i in other.inputs]
+        producer = next((k for k, o in enumerate(sg.operators) if o.outputs is not None and t in o.outputs), -1)
+        sg.operators.insert(producer + 1, op)
+        copies[f"{name}/read"] = name
+    return _write(model_t), copies
+
+
+def _new_tensor(model_t: Any, sg: Any, name: str, shape: list[int], dtype: int, content: bytes | None) -> int:
+    from ai_edge_litert import schema_py_generated as schema
+
+    buf = schema.BufferT()
+    if content is not None:
+        buf.data = np.frombuffer(content, np.uint8)
+    model_t.buffers.append(buf)
+    tensor = schema.TensorT()
+    tensor.name = name
+    tensor.shape = list(shape)
+    tensor.shapeSignature = list(shape)
+    tensor.type = dtype
+    tensor.buffer = len(model_t.buffers) - 1
+    sg.tensors.append(tensor)
+    return len(sg.tensors) - 1
