@@ -341,3 +341,24 @@ def test_a_graph_output_that_ops_also_read_gets_float_outputs(tmp_path: Path) ->
         model = load_model_bytes(quantized)
         assert [t.dtype for t in model.outputs] == ["float32", "float32"]
         assert judge(quantized, ["x", "state"], feeds, {"y3/out": ref[0], "stateN": ref[1]}).passed
+
+
+def test_convert_tflite_checks_a_streaming_model_over_a_sequence(tmp_path: Path) -> None:
+    """`edgekit convert STREAM.tflite` (ai-edge-quantizer): the check runs the check samples as one sequence, the
+    state fed back, so plain int8's drift is caught (call by call on the recorded states it looks fine)."""
+    model_bytes = streaming_model()
+    model = tmp_path / "stream.tflite"
+    model.write_bytes(model_bytes)
+    np.savez(tmp_path / "calib.npz", **streaming_inputs(model_bytes, 200, 1))
+    np.savez(tmp_path / "held.npz", **streaming_inputs(model_bytes, 100, 2))
+    out = tmp_path / "int8.tflite"
+    res = CliRunner().invoke(main, ["convert", str(model), "-o", str(out), "--io-type", "float32", "--calibration",
+                                    str(tmp_path / "calib.npz"), "--data", str(tmp_path / "held.npz"), "--json"])
+    assert res.exit_code == 1, res.output  # the check fails, the file is written
+    result = json.loads(res.stdout)
+    assert result["check"]["inputs"].endswith("held.npz, as one sequence of calls (each model carrying its own state)")
+    assert not result["check"]["passed"] and "cosine" in result["check"]["decided_by"]
+    assert out.is_file()
+    bad = CliRunner().invoke(main, ["convert", str(model), "-o", str(tmp_path / "x.tflite"), "--calibration",
+                                    str(tmp_path / "calib.npz"), "--state", "h0=stateN"])
+    assert bad.exit_code == 2 and "the model has no input 'h0'" in bad.stderr

@@ -46,7 +46,7 @@ from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 @click.option("--backend", "onnx_backend", type=choice(OnnxBackend), default="auto", show_default=True,
               help="ONNX: " + "; ".join(f"{b.value} = {text}" for b, text in BACKEND_HELP.items()) + ".")
 @click.option("--state", "state_pairs", multiple=True, metavar="IN=OUT",
-              help="ONNX streaming models: output OUT is the next call's value of input IN (repeatable); default: "
+              help="Streaming models: output OUT is the next call's value of input IN (repeatable); default: "
                    "paired by name (state/stateN, h/hn, h0/hN) and shape. The check then runs a sequence of calls.")
 @click.option("--bundle", type=click.Path(path_type=Path), default=None,
               help="Also write a deployment bundle folder (model, manifest, golden samples).")
@@ -111,7 +111,7 @@ def convert(model: Path, output: Path, quantize: str, io_type: str | None, per_t
         result = _convert_tflite(model, output, quantize, io_type, per_tensor, calibration, calibration_samples,
                                  recipe, names, bundle, golden_samples, force, quant_recipe, data, map_threshold,
                                  bool(batch or input_shapes or keep_nchw or no_check or option_args.get("prune")
-                                      or state_pairs or onnx_backend.lower() != "auto"))
+                                      or onnx_backend.lower() != "auto"), state_pairs)
     else:
         result = _convert_source(model, output, quantize, io_type, per_tensor, calibration, calibration_samples,
                                  batch, input_shapes, names, keep_nchw, no_check, onnx_backend, state_pairs, bundle,
@@ -129,18 +129,20 @@ def _convert_tflite(model: Path, output: Path, quantize: str, io_type: str | Non
                     calibration: Path | None, calibration_samples: int, recipe: Preprocessing,
                     names: tuple[str, ...], bundle: Path | None, golden_samples: int, force: bool,
                     quant_recipe: Any, data: Path | None, map_threshold: float,
-                    source_only_options: bool) -> dict[str, Any]:
+                    source_only_options: bool, state_pairs: tuple[str, ...]) -> dict[str, Any]:
     """A float .tflite: the device-safe ai-edge-quantizer pipeline (no TensorFlow)."""
     from edgekit.requant.pipeline import TFLiteConvertConfig, run_tflite_convert
+    from edgekit.verify.stateful import parse_state_options
 
     if source_only_options:
-        raise UsageError(f"{model} is a .tflite: --batch/--input-shape/--keep-nchw/--no-check/--backend/--state/"
+        raise UsageError(f"{model} is a .tflite: --batch/--input-shape/--keep-nchw/--no-check/--backend/"
                          "--prune apply to Keras, SavedModel and ONNX sources.", hint="Drop those options.")
     config = TFLiteConvertConfig(
         model=model, output=output, quantize=quantize, io_type=io_type,  # type: ignore[arg-type]
         per_tensor=per_tensor, calibration=calibration, calibration_samples=calibration_samples,
         preprocessing=recipe, keep_float=names, bundle=bundle, golden_samples=golden_samples, force=force,
         recipe=quant_recipe, data=data, map_threshold=map_threshold, debug=is_debug(),
+        state=parse_state_options(state_pairs),
     )
     return run_tflite_convert(config).to_dict()
 

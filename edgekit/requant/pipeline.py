@@ -29,6 +29,7 @@ from edgekit.fsutil import check_output_path, write_bytes_atomic
 from edgekit.requant.aeq import quantize_float_model
 from edgekit.requant.check import CheckResult, check_warning, converted_zero_input_warning, judge
 from edgekit.requant.floatmodel import FloatModel, prepare_float
+from edgekit.requant.sequence import SequenceData, held_out_sequence, judge_sequence
 from edgekit.requant.stats import ActivationStats, RangeComparison, collect_stats, compare_ranges
 from edgekit.tflite.model import Tensor, TFLiteModel, parse_model
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
@@ -71,6 +72,7 @@ class TFLiteConvertConfig:
     data_samples: int = 50
     map_threshold: float = DEFAULT_MAP_THRESHOLD
     debug: bool = False
+    state: tuple[tuple[str, str], ...] = ()  # --state IN=OUT: a streaming model (else paired by name and shape)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantize", parse_choice(QuantizeMode, self.quantize, "--quantize"))
@@ -115,6 +117,17 @@ class TFLiteSource:
                                [inputs[s.name] for s in self.inputs], [s.name for s in self.outputs],
                                [s.shape for s in self.outputs])
         return {s.name: r for s, r in zip(self.outputs, results, strict=True)}
+
+    def run_one(self, sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """One call: {input: value of its shape} -> {output: value} (a streaming model's sequence, one call at a time)."""
+        return {k: v[0] for k, v in self.run({k: np.asarray(v)[None] for k, v in sample.items()}).items()}
+
+    def sequence(self, held: dict[str, np.ndarray], explicit: tuple[tuple[str, str], ...] = ()) -> SequenceData | None:
+        """``held`` as one sequence of calls when the model carries a state (see :mod:`edgekit.requant.sequence`)."""
+        names = [s.name for s in self.inputs]
+        identity = {s.name: s.name for s in [*self.inputs, *self.outputs]}
+        return held_out_sequence(self.inputs, self.outputs, explicit, held, self.run_one, identity, identity, names,
+                                 [held[n] for n in names])
 
 
 def _spec_names(model: TFLiteModel, side: str) -> list[str]:
@@ -330,8 +343,13 @@ def run_tflite_convert(config: TFLiteConvertConfig) -> TFLiteConvertResult:
         described = f"{n} of the calibration samples" if needs else f"{n} samples"
         synthetic = summary.kind == "synthetic"
     reference = source.run(golden)
-    check = judge(data, [s.name for s in source.inputs], [golden[s.name] for s in source.inputs], reference,
-                  synthetic=synthetic, map_threshold=config.map_threshold, described=described)
+    sequence = source.sequence(golden, config.state)
+    if sequence is not None:  # a streaming model: judged as it runs, its own state fed back call after call
+        check = judge_sequence(data, sequence, map_threshold=config.map_threshold)
+        check.inputs_described = f"{described}, as one sequence of calls (each model carrying its own state)"
+    else:
+        check = judge(data, [s.name for s in source.inputs], [golden[s.name] for s in source.inputs], reference,
+                      synthetic=synthetic, map_threshold=config.map_threshold, described=described)
     if not check.passed:
         warnings.append(check_warning(check, f"edgekit tune {config.model} --device ID --calibration DATA --data DATA "
                                              f"-o {config.output}"))

@@ -253,13 +253,7 @@ def _prepare_tflite(config: TuneConfig, notes: list[str], warnings: list[str]) -
     status("Running the float model on the held-out data (the reference) ...")
     reference = source.run(held)
     names = [s.name for s in source.inputs]
-
-    def run_one(sample: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        return {k: v[0] for k, v in source.run({k: np.asarray(v)[None] for k, v in sample.items()}).items()}
-
-    identity = {s.name: s.name for s in [*source.inputs, *source.outputs]}
-    sequence = held_out_sequence(source.inputs, source.outputs, config.state, held, run_one, identity, identity,
-                                 names, [held[n] for n in names])
+    sequence = source.sequence(held, config.state)
     return {
         "float_data": source.float_model.data, "preprocessing": pre,
         "calib_feeds": [calib[s.name] for s in source.inputs], "data_feeds": [held[s.name] for s in source.inputs],
