@@ -345,8 +345,8 @@ def run_tflite_convert(config: TFLiteConvertConfig) -> TFLiteConvertResult:
     reference = source.run(golden)
     sequence = source.sequence(golden, config.state)
     if sequence is not None:  # a streaming model: judged as it runs, its own state fed back call after call
-        check = judge_sequence(data, sequence, map_threshold=config.map_threshold)
-        check.inputs_described = f"{described}, as one sequence of calls (each model carrying its own state)"
+        check = judge_sequence(data, sequence, map_threshold=config.map_threshold, described=described,
+                               synthetic=synthetic)
     else:
         check = judge(data, [s.name for s in source.inputs], [golden[s.name] for s in source.inputs], reference,
                       synthetic=synthetic, map_threshold=config.map_threshold, described=described)

@@ -100,17 +100,20 @@ def run_sequence(data: bytes, seq: SequenceData) -> dict[str, np.ndarray]:
 
 
 def judge_sequence(data: bytes, seq: SequenceData, overrides: Mapping[str, float | None] | None = None,
-                   map_threshold: float = DEFAULT_MAP_THRESHOLD) -> CheckResult:
-    """Verify's judgement of ``data`` over the whole sequence (every call's outputs, state outputs included)."""
+                   map_threshold: float = DEFAULT_MAP_THRESHOLD, described: str = "",
+                   synthetic: bool = False) -> CheckResult:
+    """Verify's judgement of ``data`` over the whole sequence (every call's outputs, state outputs included).
+    ``described`` names the samples (the check then says they ran as one sequence); ``synthetic``: random
+    inputs, so top-1 and map IoU are not enforced (as :func:`~edgekit.requant.check.judge`)."""
     from edgekit.tflite.model import parse_model
 
     converted = run_sequence(data, seq)
     kind = parse_model(data, "candidate").quant_kind
-    thresholds = thresholds_for(kind, overrides)
+    thresholds = thresholds_for(kind, overrides, synthetic)
     ref = {n: np.asarray(seq.reference[n], np.float32).reshape(converted[n].shape) for n in converted}
     outputs = compare_outputs(ref, converted, thresholds, map_threshold)
-    return CheckResult(outputs=outputs, thresholds=thresholds, samples=seq.calls, kind=kind,
-                       inputs_described=seq.described)
+    how = f"{described}, as one sequence of calls (each model carrying its own state)" if described else seq.described
+    return CheckResult(outputs=outputs, thresholds=thresholds, samples=seq.calls, kind=kind, inputs_described=how)
 
 
 def reference_sequence(run_one: Callable[[dict[str, np.ndarray]], Mapping[str, np.ndarray]],

@@ -264,8 +264,8 @@ def _run(config: ConvertConfig) -> ConvertResult:
                 sequence = held_out_sequence(source.inputs, source.outputs, config.load.state_pairs, check_src,
                                              source.run, in_key, out_key, list(in_key.values()), feeds)
             if sequence is not None:
-                check = judge_sequence(data, sequence, map_threshold=config.map_threshold)
-                check.inputs_described = f"{described}, as one sequence of calls (each model carrying its own state)"
+                check = judge_sequence(data, sequence, map_threshold=config.map_threshold, described=described,
+                                       synthetic=summary.kind == "synthetic" and config.data is None)
             else:
                 check = judge(data, list(in_key.values()), feeds,
                               {out_key[e.spec.name]: check_out[e.spec.name] for e in checked.outputs},
