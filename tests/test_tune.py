@@ -33,15 +33,10 @@ from verify_helpers import BLOCK_HEAVY_IMPORTS
 
 from edgekit.cli import main
 from edgekit.core.recipe import read_recipe
-from edgekit.tflite.model import load_model
+from edgekit.tflite.model import load_model, parse_model
+from edgekit.tune_report import TuneReport
 
 pytestmark = [pytest.mark.device, pytest.mark.quantize, pytest.mark.slow]
-
-
-def load_model_bytes(data: bytes) -> Any:
-    from edgekit.tflite.model import parse_model
-
-    return parse_model(data, "model")
 
 
 def _tune(tmp: Path, model: Path, calib: Path, held: Path, device: str = "rpi4b", *extra: str) -> tuple[int, dict[str, Any],
@@ -255,7 +250,7 @@ def test_streaming_model_is_judged_over_the_sequence_it_runs(tmp_path: Path) -> 
     tune judges over the sequence, keeps the recurrent state path in float, and the file it writes holds."""
     from edgekit.core.quant import IOType
     from edgekit.core.recipe import QuantRecipe
-    from edgekit.requant.check import judge
+    from edgekit.requant.check import judge, run_model
     from edgekit.requant.floatmodel import prepare_float
     from edgekit.requant.pipeline import apply_recipe
     from edgekit.requant.sequence import SequenceData, StateLink, judge_sequence
@@ -271,8 +266,6 @@ def test_streaming_model_is_judged_over_the_sequence_it_runs(tmp_path: Path) -> 
     float_data = prepare_float(model_bytes).data
     plain = apply_recipe(float_data, QuantRecipe(io_type=IOType.FLOAT32), [calib_x["x"], calib_x["state"]], {})
     feeds = [held_x["x"], held_x["state"]]
-    from edgekit.requant.check import run_model
-
     _, ref = run_model(float_data, ["x", "state"], feeds, ["y4/out", "stateN"], [(1, 4), (1, 16)])
     assert judge(plain, ["x", "state"], feeds, {"y4/out": ref[0], "stateN": ref[1]}).passed  # call by call: fine
     # over the sequence (the reference carries its own state from the first recorded one, which is zero)
@@ -284,8 +277,6 @@ def test_streaming_model_is_judged_over_the_sequence_it_runs(tmp_path: Path) -> 
     code, result, _ = _tune(tmp_path, model, calib, held, "rpi4b", "--data-samples", "100")
     assert code == 0, result["why"]
     assert any("100 calls in a row" in note and "state <- stateN" in note for note in result["notes"])
-    from edgekit.tune_report import TuneReport
-
     assert "calib.npz), as one sequence: 100 calls in a row" in \
         TuneReport.from_dict(result).render()
     first = result["candidates"][0]
@@ -325,7 +316,7 @@ def test_a_graph_output_that_ops_also_read_gets_float_outputs(tmp_path: Path) ->
     float_data = prepare_float(streaming_model(head_reads_state=True)).data
     split, copies = split_read_outputs(float_data)
     assert copies == {"stateN/read": "stateN"}
-    sg = load_model_bytes(split).main
+    sg = parse_model(split, "split").main
     assert [sg.tensor(t).name for t in sg.outputs] == ["y3/out", "stateN"]
     head = next(op for op in sg.operators if sg.tensor(op.outputs[0]).name == "y3/out")
     assert sg.tensor(head.inputs[0]).name == "stateN/read"
@@ -338,7 +329,7 @@ def test_a_graph_output_that_ops_also_read_gets_float_outputs(tmp_path: Path) ->
     for extra in ({}, {"float_ops": ("stateN",)}):
         quantized = apply_recipe(float_data, QuantRecipe(io_type=IOType.FLOAT32, **extra),
                                  [calib["x"], calib["state"]], {})
-        model = load_model_bytes(quantized)
+        model = parse_model(quantized, "quantized")
         assert [t.dtype for t in model.outputs] == ["float32", "float32"]
         assert judge(quantized, ["x", "state"], feeds, {"y3/out": ref[0], "stateN": ref[1]}).passed
 

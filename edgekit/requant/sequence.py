@@ -74,9 +74,10 @@ class SequenceData:
         return int(self.feeds[0].shape[0]) if self.feeds else 0
 
 
-def run_sequence(data: bytes, seq: SequenceData) -> dict[str, np.ndarray]:
-    """Run ``data`` over the sequence, feeding its own output states back; output name -> (calls, *shape)."""
-    runner = TFLiteRunner(data)
+def run_sequence(model: bytes | TFLiteRunner, seq: SequenceData) -> dict[str, np.ndarray]:
+    """Run ``model`` (bytes, or a loaded runner) over the sequence, feeding its own output states back;
+    output name -> (calls, *shape)."""
+    runner = model if isinstance(model, TFLiteRunner) else TFLiteRunner(model)
     ins = bind_tensors("input", [Wanted(n, tuple(f.shape[1:]), str(f.dtype))
                                  for n, f in zip(seq.input_names, seq.feeds, strict=True)], runner.model)
     out_names = list(seq.reference)
