@@ -194,6 +194,77 @@ def test_the_gpu_delegate_links_elementwise_ops_and_keeps_one_partition() -> Non
     assert plan2.reasons[1]
 
 
+def _residual(skip_first: bool, bias_shape: tuple[int, ...] | None = None) -> bytes:
+    """conv(relu) then ADD(skip, conv) (or ADD(conv, skip)); with ``bias_shape`` the skip is a broadcast tensor."""
+    b = profile_builder()
+    x = b.tensor("input", (1, 16, 16, 8), "float32")
+    skip = x
+    ins = [x]
+    if bias_shape is not None:
+        skip = b.tensor("bias_in", bias_shape, "float32")
+        ins.append(skip)
+    a = _conv(b, x, 8, 8, 16, "float32", name="a", act="RELU")
+    s = b.tensor("sum", (1, 16, 16, 8), "float32")
+    b.operator("ADD", [skip, a] if skip_first else [a, skip], [s])
+    y = _conv(b, s, 8, 8, 16, "float32", name="b")
+    return b.build(ins, [y])
+
+
+def test_a_residual_add_links_whichever_operand_comes_first() -> None:
+    # the delegate moves the operand written last to the front of an ADD/MUL (IsAssociativeLinkableOp)
+    for skip_first in (False, True):
+        plan = plan_gpu(parse_model(_residual(skip_first), "r").main)
+        assert [len(k) for k in plan.kernels] == [2, 1], skip_first
+    # broadcasting a [1,1,1,8] operand: not associative, so only the first operand links
+    linked = plan_gpu(parse_model(_residual(False, (1, 1, 1, 8)), "b1").main)
+    assert [len(k) for k in linked.kernels] == [2, 1]
+    alone = plan_gpu(parse_model(_residual(True, (1, 1, 1, 8)), "b2").main)
+    assert [len(k) for k in alone.kernels] == [1, 1, 1]
+
+
+def _weights_model(float16: bool) -> bytes:
+    """conv (float32 weights) -> relu -> conv whose weights and bias are float16 constants dequantized to float32
+    (``--quantize float16``'s layout) or, with ``float16=False``, the same conv with float32 constants."""
+    b = profile_builder()
+    x = b.tensor("input", (1, 16, 16, 8), "float32")
+    a = _conv(b, x, 8, 8, 16, "float32", name="a", act="RELU")
+    if float16:
+        w16 = b.constant("w16", np.full((8, 3, 3, 8), 0.01, np.float16))
+        b16 = b.constant("b16", np.zeros((8,), np.float16))
+        w, bias = b.tensor("w", (8, 3, 3, 8), "float32"), b.tensor("bias", (8,), "float32")
+        b.operator("DEQUANTIZE", [w16], [w])
+        b.operator("DEQUANTIZE", [b16], [bias])
+        y = b.tensor("y", (1, 16, 16, 8), "float32")
+        b.operator("CONV_2D", [a, w, bias], [y], SAME)
+    else:
+        y = _conv(b, a, 8, 8, 16, "float32", name="b")
+    return b.build([x], [y])
+
+
+def test_the_gpu_delegate_reads_float16_weights_itself() -> None:
+    # FP16GraphPartitionHelper: the DEQUANTIZEs of float16 constants are absorbed, their readers see constants
+    half, full = parse_model(_weights_model(True), "h"), parse_model(_weights_model(False), "f")
+    plan = plan_gpu(half.main)
+    assert all(plan.on_gpu) and plan.partitions == 1
+    assert [[half.main.operators[i].name for i in k] for k in plan.kernels] == [["CONV_2D"], ["CONV_2D"]]
+    prof = get_profile("pixel3-gpu").profile
+    est_half, est_full = estimate(half, entry(prof), 4), estimate(full, entry(prof), 4)
+    assert est_half.latency_ms == pytest.approx(est_full.latency_ms)  # no hand-over, no kernel for the weights
+    assert {o.op: o.runs_on for o in est_half.ops}["DEQUANTIZE"] == "gpu"
+    assert "float16 weights" in gpu_placement(half.main, half.main.operators[1])
+    # an ADD/MUL reading a float16 constant written after its other operand still links into that operand's conv
+    b = profile_builder()
+    x = b.tensor("input", (1, 16, 16, 8), "float32")
+    a = _conv(b, x, 8, 8, 16, "float32", name="a")
+    s16 = b.constant("s16", np.full((1, 16, 16, 8), 0.5, np.float16))
+    scale = b.tensor("scale", (1, 16, 16, 8), "float32")
+    b.operator("DEQUANTIZE", [s16], [scale])
+    y = b.tensor("y", (1, 16, 16, 8), "float32")
+    b.operator("MUL", [scale, a], [y])
+    plan2 = plan_gpu(parse_model(b.build([x], [y]), "m").main)
+    assert plan2.kernels == ((0, 2),) and all(plan2.on_gpu)
+
+
 def test_float32_on_the_gpu_is_slower_than_float16() -> None:
     prof = get_profile("pixel4-gpu").profile
     model = parse_model(conv_model(64, 64, hw=32, dtype="float32", repeat=4), "g")

@@ -458,6 +458,11 @@ def _gpu_estimate(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost],
             c = costs[i]
             ops.append(OpEstimate(c.index, c.op, c.dtype, c.op_class.value, c.macs, c.bytes, ms if j == 0 else 0.0,
                                   Where.GPU, not c.known, "" if j == 0 else f"linked into the kernel of op #{members[0]}"))
+    in_kernel = {i for k in plan.kernels for i in k}
+    for c in costs:  # float16-weight DEQUANTIZEs the delegate absorbed: it reads their float16 weights itself
+        if plan.on_gpu[c.index] and c.index not in in_kernel:
+            ops.append(OpEstimate(c.index, c.op, c.dtype, c.op_class.value, c.macs, c.bytes, 0.0, Where.GPU, False,
+                                  "float16 weights read directly by the GPU delegate (no kernel)"))
     cpu_include = [not g for g in plan.on_gpu]
     cpu_ops, cpu_ms, _ = _cpu_ops(profile, sg, costs, cpu_include, threads) if any(cpu_include) else ([], 0.0, 0)
     total += plan.partitions * gpu.invoke_overhead_us / 1000.0

@@ -45,8 +45,25 @@ _FLOATS = ("float32", "float16")
 _QUANT = ("int8", "uint8")
 
 
-def _runtime_inputs(sg: Subgraph, op: Operator) -> list[int]:
-    return [i for i in op.inputs if i >= 0 and not sg.tensor(i).is_constant]
+def float16_weights(sg: Subgraph) -> frozenset[int]:
+    """Outputs of DEQUANTIZE nodes that turn a float16 constant into float32 (a float16-weight model). The
+    delegate reads the float16 constant directly (``FP16GraphPartitionHelper`` remaps the consumers' inputs), so
+    to it these are constants, and the DEQUANTIZE nodes run nowhere."""
+    out = set()
+    for op in sg.operators:
+        if op.name == "DEQUANTIZE" and op.inputs and op.inputs[0] >= 0 and op.outputs and op.outputs[0] >= 0:
+            src = sg.tensor(op.inputs[0])
+            if src.is_constant and src.dtype == "float16":
+                out.add(op.outputs[0])
+    return frozenset(out)
+
+
+def _constant(sg: Subgraph, i: int, weights16: frozenset[int]) -> bool:
+    return sg.tensor(i).is_constant or i in weights16
+
+
+def _runtime_inputs(sg: Subgraph, op: Operator, weights16: frozenset[int] = frozenset()) -> list[int]:
+    return [i for i in op.inputs if i >= 0 and not _constant(sg, i, weights16)]
 
 
 def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
@@ -56,19 +73,23 @@ def _broadcastable(a: tuple[int, ...], b: tuple[int, ...]) -> bool:
     return True
 
 
-def gpu_placement(sg: Subgraph, op: Operator) -> str:
-    """'' when the GPU delegate takes ``op``, else why not (the published compatibility rules)."""
+def gpu_placement(sg: Subgraph, op: Operator, weights16: frozenset[int] | None = None) -> str:
+    """'' when the GPU delegate takes ``op``, else why not (the published compatibility rules). ``weights16``:
+    :func:`float16_weights` of ``sg`` (computed when not given)."""
     name = op.name
     custom = op.custom_code or ""
     if not op.builtin:
         return "" if custom in _CUSTOM else f"custom op {custom} is not supported by the GPU delegate"
-    runtime = _runtime_inputs(sg, op)
+    w16 = float16_weights(sg) if weights16 is None else weights16
+    if name == "DEQUANTIZE" and op.outputs and op.outputs[0] in w16:
+        return "float16 weights: the delegate reads them directly (no kernel)"
+    runtime = _runtime_inputs(sg, op, w16)
     # tensors: float (or quantized, run dequantized); int32/bool only as constants (axes, shapes, indices)
     for i in (*op.inputs, *op.outputs):
         if i < 0:
             continue
         t = sg.tensor(i)
-        if t.is_constant:
+        if _constant(sg, i, w16):
             continue
         if t.dtype not in _FLOATS + _QUANT and not (name == "RESHAPE" and i in op.inputs[1:]):
             return f"{t.dtype} tensor '{t.name}' (the GPU delegate runs float tensors)"
@@ -82,7 +103,7 @@ def gpu_placement(sg: Subgraph, op: Operator) -> str:
     if name in _UNARY:
         return "" if len(runtime) == 1 and len(op.inputs) == 1 else f"{name} needs one runtime input and no constant"
     if name in _BINARY:
-        consts = [i for i in op.inputs if i >= 0 and sg.tensor(i).is_constant]
+        consts = [i for i in op.inputs if i >= 0 and _constant(sg, i, w16)]
         return "" if len(runtime) in (1, 2) and len(runtime) + len(consts) == 2 else f"{name} can only handle 1 or 2 operands"
     if name in ("ADD", "MUL"):
         ins = [i for i in op.inputs if i >= 0]
@@ -107,7 +128,7 @@ def gpu_placement(sg: Subgraph, op: Operator) -> str:
             return "DEPTHWISE_CONV_2D with depth_multiplier != 1 on more than one input channel"
         return ""
     if name == "FULLY_CONNECTED":
-        if op.inputs and op.inputs[0] >= 0 and sg.tensor(op.inputs[0]).is_constant:
+        if op.inputs and op.inputs[0] >= 0 and _constant(sg, op.inputs[0], w16):
             return "FULLY_CONNECTED with a constant input"
         if str(op.options.get("weights_format", "DEFAULT")) not in ("DEFAULT", "0", "None"):
             return "FULLY_CONNECTED with shuffled weights"
@@ -162,21 +183,56 @@ class GPUPlan:
 def plan_gpu(sg: Subgraph, max_partitions: int = 1) -> GPUPlan:
     """Placement (rules + partitions, the delegate keeping its ``max_partitions`` largest) and kernels."""
     n = len(sg.operators)
-    reasons = [gpu_placement(sg, op) for op in sg.operators]
-    supported = [not r for r in reasons]
-    subsets = [members for kind, members in graph_partitions(sg, supported) if kind]
-    keep = sorted(subsets, key=lambda m: (-len(m), m[0]))[:max(0, max_partitions)]
+    w16 = float16_weights(sg)
+    reasons = [gpu_placement(sg, op, w16) for op in sg.operators]
+    # a float16-weight DEQUANTIZE depends on nothing: it never splits a partition (the delegate claims it)
+    unpack = [op.name == "DEQUANTIZE" and bool(op.outputs) and op.outputs[0] in w16 for op in sg.operators]
+    supported = [not r or u for r, u in zip(reasons, unpack, strict=True)]
+    subsets = [[i for i in members if not unpack[i]] for kind, members in graph_partitions(sg, supported) if kind]
+    keep = sorted((m for m in subsets if m), key=lambda m: (-len(m), m[0]))[:max(0, max_partitions)]
     on_gpu = [False] * n
     for members in keep:
         for i in members:
             on_gpu[i] = True
-    final_reasons = [r if r else ("" if on_gpu[i] else "in a GPU partition the delegate did not keep "
-                                                         f"(max_delegated_partitions = {max_partitions})")
-                     for i, r in enumerate(reasons)]
-    return GPUPlan(tuple(on_gpu), tuple(final_reasons), len(keep), _kernels(sg, on_gpu))
+    users = tensor_consumers(sg)
+    for op in sg.operators:  # delegated with its readers when they all run on the GPU (no kernel of its own)
+        if unpack[op.index]:
+            readers = users.get(op.outputs[0], [])
+            on_gpu[op.index] = bool(readers) and all(on_gpu[j] for j in readers)
+    final_reasons = [
+        "" if on_gpu[i] else
+        "float16 weights of a CPU op: dequantized once, at init" if unpack[i] else
+        r or f"in a GPU partition the delegate did not keep (max_delegated_partitions = {max_partitions})"
+        for i, r in enumerate(reasons)]
+    return GPUPlan(tuple(on_gpu), tuple(final_reasons), len(keep), _kernels(sg, on_gpu, unpack, w16))
 
 
-def _kernels(sg: Subgraph, on_gpu: list[bool]) -> tuple[tuple[int, ...], ...]:
+def _associative(sg: Subgraph, op: Operator, runtime: list[int]) -> bool:
+    """ADD/MUL of two runtime tensors that need no broadcast of a size-1 dimension (the delegate's
+    ``IsAssociativeLinkableOp``): their inputs may be swapped."""
+    if op.name not in ("ADD", "MUL") or len(runtime) != 2 or not op.outputs or op.outputs[0] < 0:
+        return False
+    out = (1, 1, 1, 1, *sg.tensor(op.outputs[0]).shape)[-4:]
+    for i in runtime:
+        shape = (1, 1, 1, 1, *sg.tensor(i).shape)[-4:]
+        if any(s == 1 and d != 1 for s, d in zip(shape, out, strict=True)):
+            return False
+    return True
+
+
+def _link_input(sg: Subgraph, op: Operator, producers: dict[int, int], w16: frozenset[int]) -> int | None:
+    """The input through which ``op`` can be linked into the kernel of its producer: the first runtime input; for
+    an associative ADD/MUL the one written last (the delegate moves it first, ``ConvertOperations``), so a
+    residual ADD links into the conv before it whichever operand order the converter wrote."""
+    runtime = _runtime_inputs(sg, op, w16)
+    if not runtime:
+        return None
+    if _associative(sg, op, runtime):
+        return max(runtime, key=lambda t: producers.get(t, -1))
+    return runtime[0]
+
+
+def _kernels(sg: Subgraph, on_gpu: list[bool], unpack: list[bool], w16: frozenset[int]) -> tuple[tuple[int, ...], ...]:
     producers = {t: op.index for op in sg.operators for t in op.outputs if t >= 0}
     consumers: dict[int, list[int]] = {}
     for op in sg.operators:
@@ -187,13 +243,13 @@ def _kernels(sg: Subgraph, on_gpu: list[bool]) -> tuple[tuple[int, ...], ...]:
     kernels: dict[int, list[int]] = {}
     for op in sg.operators:
         i = op.index
-        if not on_gpu[i]:
+        if not on_gpu[i] or unpack[i]:
             continue
         merged = False
         if op.name in _LINKABLE:
-            first = next((t for t in op.inputs if t >= 0 and not sg.tensor(t).is_constant), None)
+            first = _link_input(sg, op, producers, w16)
             p = producers.get(first) if first is not None else None
-            if first is not None and p is not None and on_gpu[p] and len(consumers.get(first, [])) == 1 \
+            if first is not None and p is not None and p in owner and len(consumers.get(first, [])) == 1 \
                     and sg.operators[p].name != "PAD":
                 k = owner[p]
                 kernels[k].append(i)
@@ -288,12 +344,14 @@ def gpu_kernel_ms(profile: DeviceProfile, k: GPUKernel, precision: str) -> float
 
 
 def gpu_boundary(sg: Subgraph, on_gpu: tuple[bool, ...]) -> tuple[int, int]:
-    """(bytes, tensors) handed between the GPU and CPU parts (float32 in CPU memory)."""
+    """(bytes, tensors) handed between the GPU and CPU parts (float32 in CPU memory); weights, float16 ones
+    included, are uploaded once and hand nothing over."""
     producer = {t: op.index for op in sg.operators for t in op.outputs if t >= 0}
+    w16 = float16_weights(sg)
     crossing: set[int] = set()
     for op in sg.operators:
         for t in op.inputs:
-            if t < 0 or sg.tensor(t).is_constant:
+            if t < 0 or _constant(sg, t, w16):
                 continue
             src = producer.get(t)
             src_gpu = on_gpu[src] if src is not None else False
@@ -309,5 +367,5 @@ def gpu_boundary(sg: Subgraph, on_gpu: tuple[bool, ...]) -> tuple[int, int]:
     return sum(4 * max(1, sg.tensor(t).num_elements) for t in crossing), len(crossing)
 
 
-__all__ = ["GPU_OPS", "GPUKernel", "GPUPlan", "gpu_boundary", "gpu_kernel_ms", "gpu_kernels", "gpu_placement", "plan_gpu",
-           "tensor_consumers"]
+__all__ = ["GPU_OPS", "GPUKernel", "GPUPlan", "float16_weights", "gpu_boundary", "gpu_kernel_ms", "gpu_kernels",
+           "gpu_placement", "plan_gpu", "tensor_consumers"]
