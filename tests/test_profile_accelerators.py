@@ -15,7 +15,7 @@ from edgekit.profile.conditions import Conditions, at_clock, host_cpu_only, with
 from edgekit.profile.costs import graph_costs
 from edgekit.profile.edgetpu import TPUWork, array_work, lane_utilization, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.estimator import estimate
-from edgekit.profile.gpu import gpu_placement, plan_gpu
+from edgekit.profile.gpu import FC_SPLIT, gpu_kernels, gpu_placement, plan_gpu
 from edgekit.profile.registry import ProfileEntry, ProfileOrigin, get_profile
 from edgekit.profile.schema import Accuracy, DeviceProfile
 from edgekit.tflite.model import parse_model
@@ -263,6 +263,36 @@ def test_the_gpu_delegate_reads_float16_weights_itself() -> None:
     b.operator("MUL", [scale, a], [y])
     plan2 = plan_gpu(parse_model(b.build([x], [y]), "m").main)
     assert plan2.kernels == ((0, 2),) and all(plan2.on_gpu)
+
+
+def _pool_fc_model(hw: int) -> bytes:
+    """1xHWxHWx16 -> AVERAGE_POOL_2D (HW window, stride HW) -> reshape -> FULLY_CONNECTED 16*k -> 7."""
+    b = profile_builder()
+    x = b.tensor("input", (1, hw, hw, 16), "float32")
+    out = hw // 4 if hw > 8 else 1
+    win = hw // out
+    p = b.tensor("pool", (1, out, out, 16), "float32")
+    b.operator("AVERAGE_POOL_2D", [x], [p], {"padding": "VALID", "stride_w": win, "stride_h": win,
+                                              "filter_width": win, "filter_height": win})
+    flat = out * out * 16
+    shape = b.constant("shape", np.array([1, flat], np.int32))
+    r = b.tensor("flat", (1, flat), "float32")
+    b.operator("RESHAPE", [p, shape], [r])
+    w = b.constant("w", np.ones((7, flat), np.float32))
+    bias = b.constant("b", np.zeros((7,), np.float32))
+    y = b.tensor("y", (1, 7), "float32")
+    b.operator("FULLY_CONNECTED", [r, w, bias], [y])
+    return b.build([x], [y])
+
+
+def test_gpu_per_thread_chains_follow_the_delegate_kernels() -> None:
+    for hw, pool_chain in ((8, 1), (32, 16)):  # a global average pool is a MEAN (work-group reduce); else its window
+        m = parse_model(_pool_fc_model(hw), "p")
+        sg = m.main
+        ks = {sg.operators[k.members[0]].name: k for k in gpu_kernels(sg, graph_costs(sg), plan_gpu(sg).kernels)}
+        assert ks["AVERAGE_POOL_2D"].reduction == pool_chain
+        flat = 16 if hw == 8 else 8 * 8 * 16
+        assert ks["FULLY_CONNECTED"].reduction == flat // FC_SPLIT  # 4 threads share each dot product
 
 
 def test_float32_on_the_gpu_is_slower_than_float16() -> None:

@@ -42,6 +42,7 @@ _LINKABLE = frozenset({"ADD", "MUL", "SUB", "DIV", "MAXIMUM", "MINIMUM", "RELU",
                        "QUANTIZE", "DEQUANTIZE"})
 _PADDED = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
 _FLOATS = ("float32", "float16")
+FC_SPLIT = 4  # threads sharing one FULLY_CONNECTED dot product (the delegate's work group y size)
 _QUANT = ("int8", "uint8")
 
 
@@ -298,7 +299,7 @@ class GPUKernel:
     macs: int
     op_class: OpClass
     elements: int
-    reduction: int = 1  # the main op's reduction length per output (kh*kw*Cin of a conv, kh*kw depthwise, Cin FC)
+    reduction: int = 1  # per-thread reduction: kh*kw*Cin of a conv, kh*kw depthwise, Cin / 4 of an FC
 
 
 def gpu_kernels(sg: Subgraph, costs: list[OpCost], kernels: tuple[tuple[int, ...], ...]) -> list[GPUKernel]:
@@ -323,10 +324,20 @@ def _reduction(sg: Subgraph, op: Operator) -> int:
     if op.name == "DEPTHWISE_CONV_2D" and len(w) == 4:
         return int(w[1] * w[2])
     if op.name == "FULLY_CONNECTED" and len(w) == 2:
-        return int(w[1])
+        # the delegate's FullyConnected splits each dot product over the 4 rows of its work group (WG_Y = 4)
+        return -(-int(w[1]) // FC_SPLIT)
     if op.name in ("AVERAGE_POOL_2D", "MAX_POOL_2D"):
-        return int(op.options.get("filter_width", 1) or 1) * int(op.options.get("filter_height", 1) or 1)
+        fw, fh = int(op.options.get("filter_width", 1) or 1), int(op.options.get("filter_height", 1) or 1)
+        if op.name == "AVERAGE_POOL_2D" and _global_pool(sg, op, fw, fh):
+            return 1  # the delegate makes a global average pool a MEAN (GlobalPoolingToReduceOp): a work-group reduce
+        return fw * fh
     return 1
+
+
+def _global_pool(sg: Subgraph, op: Operator, fw: int, fh: int) -> bool:
+    """A pool whose one window covers the whole input to a 1x1 output, so no padding (``IsGlobalPooling``)."""
+    x, y = sg.tensor(op.inputs[0]).shape, sg.tensor(op.outputs[0]).shape
+    return len(x) == 4 and len(y) == 4 and tuple(y[1:3]) == (1, 1) and (fh, fw) == tuple(x[1:3])
 
 
 def gpu_kernel_ms(profile: DeviceProfile, k: GPUKernel, precision: str) -> float:
