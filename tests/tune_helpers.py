@@ -117,6 +117,18 @@ class GraphBuilder:
         self.current = out
         return self
 
+    def unary(self, op_name: str, lhs: int | None = None, name: str = "") -> GraphBuilder:
+        """``op_name`` (RELU, RELU6, TANH...) of ``lhs`` (default: the current tensor), no options."""
+        S = self.S
+        out = self._tensor(name or f"{op_name.lower()}{len(self.ops)}/out", list(self.shape), None)
+        op = S.OperatorT()
+        op.opcodeIndex = self._code(getattr(S.BuiltinOperator, op_name))
+        op.inputs = [self.current if lhs is None else lhs]
+        op.outputs = [out]
+        self.ops.append(op)
+        self.current = out
+        return self
+
     def build(self) -> bytes:
         import flatbuffers
 

@@ -86,6 +86,67 @@ def _fold_float16(model_t: Any) -> int:
     return folded
 
 
+# activation ops and the ActivationFunctionType a producer takes for them (schema: RELU 1, RELU_N1_TO_1 2, RELU6 3)
+_ACTIVATIONS = {"RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
+# ops with a fused_activation_function that XNNPACK and the quantizer run fused
+_FUSES_ACTIVATION = frozenset({"ADD", "SUB", "MUL", "CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED",
+                               "AVERAGE_POOL_2D", "MAX_POOL_2D"})
+
+
+def _default_options(op_name: str) -> Any:
+    """Fresh options (no fused activation) for an ADD/SUB/MUL written without any; None for other ops."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    cls = {"ADD": schema.AddOptionsT, "SUB": schema.SubOptionsT, "MUL": schema.MulOptionsT}.get(op_name)
+    return cls() if cls is not None else None
+
+
+def _options_type(op_name: str) -> int:
+    from ai_edge_litert import schema_py_generated as schema
+
+    return int(getattr(schema.BuiltinOptions, f"{op_name.capitalize()}Options"))
+
+
+def _fuse_activations(model_t: Any) -> int:
+    """Fold a RELU / RELU6 / RELU_N1_TO_1 op into the op before it when it is that op's only reader and the op
+    has no fused activation yet (what TensorFlow's converter does; MediaPipe's files keep them apart). The same
+    float arithmetic; quantized, a lone int8 RELU is an op XNNPACK refuses, which splits the graph on a Pi.
+    In place; returns the count."""
+    names = _opcode_names(model_t)
+    fused = 0
+    for sg in model_t.subgraphs:
+        ops = list(sg.operators or [])
+        producer = {int(t): op for op in ops for t in (op.outputs if op.outputs is not None else [])}
+        readers: dict[int, int] = {}
+        for op in ops:
+            for t in (op.inputs if op.inputs is not None else []):
+                readers[int(t)] = readers.get(int(t), 0) + 1
+        outputs = {int(t) for t in (sg.outputs if sg.outputs is not None else [])}
+        drop: set[int] = set()
+        for op in ops:
+            act = _ACTIVATIONS.get(names[op.opcodeIndex])
+            if act is None or op.inputs is None or len(op.inputs) != 1 or op.outputs is None or len(op.outputs) != 1:
+                continue
+            t = int(op.inputs[0])
+            prev = producer.get(t)
+            if (prev is None or names[prev.opcodeIndex] not in _FUSES_ACTIVATION or readers.get(t) != 1
+                    or t in outputs or len(prev.outputs) != 1):
+                continue
+            opts = prev.builtinOptions if prev.builtinOptions is not None else _default_options(names[prev.opcodeIndex])
+            if opts is None or getattr(opts, "fusedActivationFunction", None) != 0:
+                continue
+            if prev.builtinOptions is None:
+                prev.builtinOptionsType, prev.builtinOptions = _options_type(names[prev.opcodeIndex]), opts
+            opts.fusedActivationFunction = act
+            prev.outputs = [int(op.outputs[0])]
+            producer[int(op.outputs[0])] = prev
+            drop.add(id(op))
+            fused += 1
+        if drop:
+            sg.operators = [op for op in ops if id(op) not in drop]
+    return fused
+
+
 def _fix_opcodes(model_t: Any) -> None:
     """Old writers set only ``deprecated_builtin_code`` (MediaPipe's models): a reader that looks at
     ``builtin_code`` alone (ai-edge-quantizer 0.10) then sees every such op as ADD. Set both."""
@@ -112,7 +173,7 @@ def _fix_batch(model_t: Any) -> list[str]:
 
 def normalize(data: bytes) -> tuple[bytes, list[str], int]:
     """One rewrite of a float model into what the quantizer reads well: float16 weights folded, operator
-    codes completed, a dynamic batch fixed to 1, a (possibly empty) signature list (ai-edge-quantizer 0.10
+    codes completed, lone activations fused into their producer, a dynamic batch fixed to 1, a (possibly empty) signature list (ai-edge-quantizer 0.10
     iterates it unconditionally when it changes the inputs/outputs). Returns (bytes, notes, folded)."""
     model_t = _read(data)
     notes: list[str] = []
@@ -120,6 +181,9 @@ def normalize(data: bytes) -> tuple[bytes, list[str], int]:
     if folded:
         notes.append(f"{folded} float16 weight tensors folded to float32 before quantizing")
     _fix_opcodes(model_t)
+    fused = _fuse_activations(model_t)
+    if fused:
+        notes.append(f"{fused} activation op(s) fused into the op before them, as TensorFlow's converter does")
     batch = _fix_batch(model_t)
     if batch:
         notes.append(f"dynamic batch of {', '.join(batch)} fixed to 1")
