@@ -235,11 +235,7 @@ def _link_input(sg: Subgraph, op: Operator, producers: dict[int, int], w16: froz
 
 def _kernels(sg: Subgraph, on_gpu: list[bool], unpack: list[bool], w16: frozenset[int]) -> tuple[tuple[int, ...], ...]:
     producers = {t: op.index for op in sg.operators for t in op.outputs if t >= 0}
-    consumers: dict[int, list[int]] = {}
-    for op in sg.operators:
-        for t in op.inputs:
-            if t >= 0:
-                consumers.setdefault(t, []).append(op.index)
+    consumers = tensor_consumers(sg)
     owner: dict[int, int] = {}  # op index -> the kernel (index of its main op) that runs it
     kernels: dict[int, list[int]] = {}
     for op in sg.operators:

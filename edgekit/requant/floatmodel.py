@@ -93,18 +93,14 @@ _FUSES_ACTIVATION = frozenset({"ADD", "SUB", "MUL", "CONV_2D", "DEPTHWISE_CONV_2
                                "AVERAGE_POOL_2D", "MAX_POOL_2D"})
 
 
-def _default_options(op_name: str) -> Any:
-    """Fresh options (no fused activation) for an ADD/SUB/MUL written without any; None for other ops."""
-    from ai_edge_litert import schema_py_generated as schema
+def _options(op: Any, op_name: str) -> Any:
+    """``op``'s builtin options; an ADD/SUB/MUL written without any gets fresh ones (no fused activation)."""
+    if op.builtinOptions is None and op_name in ("ADD", "SUB", "MUL"):
+        from ai_edge_litert import schema_py_generated as schema
 
-    cls = {"ADD": schema.AddOptionsT, "SUB": schema.SubOptionsT, "MUL": schema.MulOptionsT}.get(op_name)
-    return cls() if cls is not None else None
-
-
-def _options_type(op_name: str) -> int:
-    from ai_edge_litert import schema_py_generated as schema
-
-    return int(getattr(schema.BuiltinOptions, f"{op_name.capitalize()}Options"))
+        kind = f"{op_name.capitalize()}Options"  # AddOptions, SubOptions, MulOptions
+        op.builtinOptionsType, op.builtinOptions = getattr(schema.BuiltinOptions, kind), getattr(schema, f"{kind}T")()
+    return op.builtinOptions
 
 
 def _fuse_activations(model_t: Any) -> int:
@@ -132,11 +128,9 @@ def _fuse_activations(model_t: Any) -> int:
             if (prev is None or names[prev.opcodeIndex] not in _FUSES_ACTIVATION or readers.get(t) != 1
                     or t in outputs or len(prev.outputs) != 1):
                 continue
-            opts = prev.builtinOptions if prev.builtinOptions is not None else _default_options(names[prev.opcodeIndex])
-            if opts is None or getattr(opts, "fusedActivationFunction", None) != 0:
+            opts = _options(prev, names[prev.opcodeIndex])
+            if getattr(opts, "fusedActivationFunction", None) != 0:
                 continue
-            if prev.builtinOptions is None:
-                prev.builtinOptionsType, prev.builtinOptions = _options_type(names[prev.opcodeIndex]), opts
             opts.fusedActivationFunction = act
             prev.outputs = [int(op.outputs[0])]
             producer[int(op.outputs[0])] = prev
@@ -173,8 +167,9 @@ def _fix_batch(model_t: Any) -> list[str]:
 
 def normalize(data: bytes) -> tuple[bytes, list[str], int]:
     """One rewrite of a float model into what the quantizer reads well: float16 weights folded, operator
-    codes completed, lone activations fused into their producer, a dynamic batch fixed to 1, a (possibly empty) signature list (ai-edge-quantizer 0.10
-    iterates it unconditionally when it changes the inputs/outputs). Returns (bytes, notes, folded)."""
+    codes completed, lone activations fused into their producer, a dynamic batch fixed to 1, a (possibly
+    empty) signature list (ai-edge-quantizer 0.10 iterates it unconditionally when it changes the
+    inputs/outputs). Returns (bytes, notes, folded)."""
     model_t = _read(data)
     notes: list[str] = []
     folded = _fold_float16(model_t)
