@@ -117,6 +117,9 @@ def build_all(folder: Path) -> dict[str, Path]:
     paths["dyn_spatial"] = save_module(tf, folder / "dyn_spatial", tf.nn.relu, (1, None, 6))
     paths["erf"] = save_module(tf, folder / "erf", tf.math.erf, (1, 6))
     paths["sin"] = save_module(tf, folder / "sin", tf.sin, (1, 6))
+    # openWakeWord's embedding model: max(leaky_relu(x), -0.4); TensorFlow's converter keeps an int8 MAXIMUM
+    paths["leaky_clamp"] = save_module(tf, folder / "leaky_clamp",
+                                       lambda t: tf.maximum(tf.nn.leaky_relu(t, 0.2), -0.4), (1, 6))
     rng = np.random.default_rng(1)
     np.save(folder / "mlp.npy", rng.normal(0, 1, (64, 10)).astype(np.float32))
     np.savez(folder / "two_io.npz", img=rng.uniform(0, 1, (60, 8, 8, 3)).astype(np.float32),

@@ -85,8 +85,10 @@ def check_io_type(recipe: QuantRecipe) -> None:
 
 
 def quantize_float_model(float_data: bytes, recipe: QuantRecipe, stats: ActivationStats | None,
-                         debug: bool = False) -> bytes:
-    """Quantize ``float_data`` (a prepared float32 .tflite) as ``recipe`` says; ``stats`` for calibrated modes."""
+                         debug: bool = False, notes: list[str] | None = None) -> bytes:
+    """Quantize ``float_data`` (a prepared float32 .tflite) as ``recipe`` says; ``stats`` for calibrated modes.
+    An int8 result then goes through :func:`edgekit.requant.int8graph.finish_int8`, whose notes are appended to
+    ``notes``."""
     entries = aeq_recipe(recipe)
     if not entries:
         return float_data
@@ -132,4 +134,11 @@ def quantize_float_model(float_data: bytes, recipe: QuantRecipe, stats: Activati
                            hint="Try another --quantize mode, or run with --debug for the details.") from exc
     finally:
         logging.getLogger("absl").setLevel(absl_level)
-    return bytes(result.quantized_model)
+    data = bytes(result.quantized_model)
+    if recipe.mode.spec.aeq.activation_bits == 8:
+        from edgekit.requant.int8graph import finish_int8
+
+        data, done = finish_int8(data, frozenset(recipe.float_ops))
+        if notes is not None:
+            notes.extend(done)
+    return data

@@ -174,8 +174,10 @@ def stats_for(data: bytes, feeds: list[np.ndarray], method: CalibrationMethod,
 
 
 def apply_recipe(float_data: bytes, recipe: QuantRecipe, calib_feeds: list[np.ndarray],
-                 cache: dict[tuple[int, bool], ActivationStats] | None = None, debug: bool = False) -> bytes:
-    """Quantize a prepared float model as ``recipe`` says (equalization/bias correction first when asked)."""
+                 cache: dict[tuple[int, bool], ActivationStats] | None = None, debug: bool = False,
+                 notes: list[str] | None = None) -> bytes:
+    """Quantize a prepared float model as ``recipe`` says (equalization/bias correction first when asked);
+    what the int8 graph passes did is appended to ``notes``."""
     data = float_data
     if recipe.equalize or recipe.bias_correction:
         from edgekit.requant.equalize import bias_correct, equalize
@@ -185,7 +187,7 @@ def apply_recipe(float_data: bytes, recipe: QuantRecipe, calib_feeds: list[np.nd
         if recipe.bias_correction:
             data = bias_correct(data, recipe, calib_feeds)
     stats = stats_for(data, calib_feeds, recipe.calibration_method, cache) if recipe.mode.needs_calibration else None
-    return quantize_float_model(data, recipe, stats, debug=debug)
+    return quantize_float_model(data, recipe, stats, debug=debug, notes=notes)
 
 
 def _resolved_preprocessing(recipe: Preprocessing, specs: list[TensorSpec]) -> Preprocessing:
@@ -313,7 +315,7 @@ def run_tflite_convert(config: TFLiteConvertConfig) -> TFLiteConvertResult:
     t = _timed(seconds, "data", t)
 
     cache: dict[tuple[int, bool], ActivationStats] = {}
-    data = apply_recipe(source.float_model.data, recipe, feeds, cache, config.debug)
+    data = apply_recipe(source.float_model.data, recipe, feeds, cache, config.debug, notes)
     model = parse_model(data, "quantized model")
     left = float_ops(model) if recipe.mode.spec.integer_only else {}
     if left and config.recipe is None and not recipe.float_ops:

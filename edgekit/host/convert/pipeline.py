@@ -34,6 +34,7 @@ from edgekit.host.convert.validate import Validation, validate
 from edgekit.host.reference import run_reference
 from edgekit.host.source_model import SourceModel
 from edgekit.requant.check import CheckResult, check_warning, converted_zero_input_warning, judge
+from edgekit.requant.int8graph import finish_int8
 from edgekit.requant.sequence import held_out_sequence, judge_sequence
 from edgekit.requant.stats import ActivationStats, RangeComparison
 
@@ -210,6 +211,7 @@ def _run(config: ConvertConfig) -> ConvertResult:
             mapping = map_to_signature([s.name for s in source.inputs], sig_names, notes)
             samples = {mapping[s.name]: permute_samples(arrays[s.name], s.to_tflite_perm) for s in source.inputs}
             float_data: bytes | None = None
+            tf_converted = False
             cache: dict[tuple[int, bool], ActivationStats] = {}
             if config.engine is Engine.AEQ or (config.data is not None and config.quantize.needs_calibration):
                 float_data = float_model_bytes(source, config.debug, fresh=config.prune is not None)
@@ -217,7 +219,7 @@ def _run(config: ConvertConfig) -> ConvertResult:
                 from edgekit.requant.pipeline import apply_recipe
 
                 data = apply_recipe(float_data, config.recipe, feeds_in_model_order(float_data, samples), cache,
-                                    config.debug)
+                                    config.debug, notes)
                 kept = list(config.recipe.float_ops)
             elif (config.quantize is QuantizeMode.NONE and prune_report is None and not config.keep_float
                     and source.float_tflite is not None and Path(source.float_tflite).is_file()):
@@ -229,11 +231,15 @@ def _run(config: ConvertConfig) -> ConvertResult:
             else:
                 data, kept = convert(source.saved_model_dir, config.quantize, config.resolved_io_type,
                                      config.per_tensor, samples, config.keep_float, config.debug)
+                tf_converted = True
         if prune_report is not None:
             with timer.stage("prune"):  # measure the pruned file; --sparse-encoding may re-convert
                 data = finish_conversion(prune_report, data, source.saved_model_dir, config.quantize,
                                          config.resolved_io_type, config.per_tensor, samples, config.keep_float,
                                          config.debug)
+        if tf_converted and config.quantize is not QuantizeMode.NONE:
+            data, done = finish_int8(data, int8_leaky=False)  # ai-edge-quantizer's output had it in apply_recipe
+            notes.extend(done)
         with timer.stage("validate"):
             checked = validate(data, source, golden_in, golden_out)
             if config.quantize.spec.integer_only and checked.float_ops and not config.keep_float \

@@ -1,0 +1,163 @@
+"""Passes on a quantized .tflite that keep an int8 graph in one XNNPACK partition.
+
+Device-safe (the flatbuffer object API of ``ai_edge_litert``). Run on ai-edge-quantizer's output (both
+passes) and on TensorFlow's converter's (the second):
+
+* :func:`_int8_leaky_relu` -- ai-edge-quantizer 0.10 has no integer rule for LEAKY_RELU, so it leaves each one
+  float between a DEQUANTIZE and a QUANTIZE. LiteRT's int8 LEAKY_RELU (and XNNPACK's) takes any input and
+  output scale, so ``QUANTIZE(LEAKY_RELU(DEQUANTIZE(a)))`` becomes ``LEAKY_RELU(a)`` writing the QUANTIZE's
+  tensor: the same function, computed once in integers instead of through float.
+* :func:`_fold_clamps` -- a MAXIMUM of an op's output and a constant at or below the lowest value the
+  output's int8 range holds changes nothing the range does not already clamp: ``max(y, -0.4)`` into a range
+  that starts at -0.4 (openWakeWord's embedding model has 19, one after each LEAKY_RELU). XNNPACK has no int8
+  MAXIMUM, so each such op ends a partition; the op is removed and its producer writes its output
+  (quantization parameters included). (ai-edge-quantizer 0.10 has no integer MINIMUM: those stay float.)
+  Only producers whose int8 kernels requantize to any output parameters (convolutions, fully connected,
+  ADD/SUB/MUL, LEAKY_RELU), when the clamp is the only reader of their output and that is not a graph output.
+
+Either changes the int8 result by at most one quantization step on values at the clamp; the check that
+follows quantization judges the file that is written.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edgekit.requant.floatmodel import _opcode_names, _read, _write
+
+_INT8 = 9  # schema TensorType.INT8
+# ops whose int8 kernels (LiteRT's and XNNPACK's) requantize to any output scale and zero point
+_REQUANTIZING = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "LEAKY_RELU"})
+
+
+def _name(tensor: Any) -> str:
+    return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+
+
+def _int8_version(model_t: Any, op_name: str) -> None:
+    """Operator versions say which kernels a file needs: LEAKY_RELU's int8 kernel is version 2."""
+    for code, name in zip(model_t.operatorCodes, _opcode_names(model_t), strict=True):
+        if name == op_name:
+            code.version = max(int(code.version), 2)
+
+
+def _per_tensor(tensor: Any) -> tuple[float, int] | None:
+    """(scale, zero point) of an int8 tensor quantized per tensor; None otherwise."""
+    q = tensor.quantization
+    if tensor.type != _INT8 or q is None or q.scale is None or len(q.scale) != 1 or q.zeroPoint is None:
+        return None
+    return float(q.scale[0]), int(q.zeroPoint[0])
+
+
+class _Graph:
+    """Producers and reader counts of one subgraph's tensors."""
+
+    def __init__(self, sg: Any) -> None:
+        self.sg = sg
+        ops = list(sg.operators or [])
+        self.producer = {int(t): op for op in ops for t in (op.outputs if op.outputs is not None else [])}
+        self.readers: dict[int, int] = {}
+        for op in ops:
+            for t in (op.inputs if op.inputs is not None else []):
+                if int(t) >= 0:
+                    self.readers[int(t)] = self.readers.get(int(t), 0) + 1
+        self.outputs = {int(t) for t in (sg.outputs if sg.outputs is not None else [])}
+
+    def only_reader(self, t: int) -> bool:
+        return self.readers.get(t) == 1 and t not in self.outputs
+
+
+def _int8_leaky_relu(model_t: Any, keep_float: frozenset[str]) -> int:
+    names = _opcode_names(model_t)
+    done = 0
+    for sg in model_t.subgraphs:
+        g = _Graph(sg)
+        drop: set[int] = set()
+        for op in list(sg.operators or []):
+            if names[op.opcodeIndex] != "LEAKY_RELU" or len(op.inputs) != 1 or len(op.outputs) != 1:
+                continue
+            x, y = int(op.inputs[0]), int(op.outputs[0])
+            deq, quant = g.producer.get(x), None
+            if _name(sg.tensors[y]) in keep_float or deq is None or names[deq.opcodeIndex] != "DEQUANTIZE":
+                continue
+            if not (g.only_reader(x) and g.only_reader(y)):
+                continue
+            quant = next((o for o in sg.operators if o.inputs is not None and y in [int(i) for i in o.inputs]), None)
+            if quant is None or names[quant.opcodeIndex] != "QUANTIZE":
+                continue
+            a, b = int(deq.inputs[0]), int(quant.outputs[0])
+            if _per_tensor(sg.tensors[a]) is None or _per_tensor(sg.tensors[b]) is None:
+                continue
+            op.inputs, op.outputs = [a], [b]
+            drop.update((id(deq), id(quant)))
+            done += 1
+        if drop:
+            sg.operators = [o for o in sg.operators if id(o) not in drop]
+    return done
+
+
+def _constant_value(model_t: Any, tensor: Any) -> float | None:
+    """The real value of a one-element int8 constant."""
+    params = _per_tensor(tensor)
+    data = model_t.buffers[tensor.buffer].data if tensor.buffer else None
+    if params is None or data is None or len(data) != 1:
+        return None
+    scale, zero = params
+    return (int(np.asarray(data, np.uint8).view(np.int8)[0]) - zero) * scale
+
+
+def _fold_clamps(model_t: Any) -> int:
+    names = _opcode_names(model_t)
+    done = 0
+    for sg in model_t.subgraphs:
+        g = _Graph(sg)
+        drop: set[int] = set()
+        for op in list(sg.operators or []):
+            if names[op.opcodeIndex] != "MAXIMUM" or len(op.inputs) != 2 or len(op.outputs) != 1:
+                continue
+            out = int(op.outputs[0])
+            params = _per_tensor(sg.tensors[out])
+            for x, c in ((int(op.inputs[0]), int(op.inputs[1])), (int(op.inputs[1]), int(op.inputs[0]))):
+                prev = g.producer.get(x)
+                value = _constant_value(model_t, sg.tensors[c])
+                if prev is None or value is None or params is None or names[prev.opcodeIndex] not in _REQUANTIZING:
+                    continue
+                if len(prev.outputs) != 1 or not g.only_reader(x) or _per_tensor(sg.tensors[x]) is None:
+                    continue
+                scale, zero = params
+                if value > (-128 - zero) * scale + scale / 2:
+                    continue  # the range does not clamp there: the op matters
+                prev.outputs = [out]
+                g.producer[out] = prev
+                drop.add(id(op))
+                done += 1
+                break
+        if drop:
+            sg.operators = [o for o in sg.operators if id(o) not in drop]
+    return done
+
+
+def finish_int8(data: bytes, keep_float: frozenset[str] = frozenset(),
+                int8_leaky: bool = True) -> tuple[bytes, list[str]]:
+    """``data`` (a quantized .tflite) with the passes applied; returns (bytes, notes). ``keep_float``: output
+    names of ops the recipe keeps float (left as they are). ``int8_leaky=False`` for TensorFlow's converter,
+    which has an int8 LEAKY_RELU: a float one there is one the user kept float."""
+    model_t = _read(data)
+    names = _opcode_names(model_t)
+    if "LEAKY_RELU" not in names and "MAXIMUM" not in names:
+        return data, []
+    notes = []
+    leaky = _int8_leaky_relu(model_t, keep_float) if int8_leaky else 0
+    if leaky:
+        _int8_version(model_t, "LEAKY_RELU")
+        notes.append(f"{leaky} LEAKY_RELU op(s) run in int8 (ai-edge-quantizer leaves them float between "
+                     "DEQUANTIZE and QUANTIZE)")
+    clamps = _fold_clamps(model_t)
+    if clamps:
+        notes.append(f"{clamps} MAXIMUM op(s) of a constant at the bottom of their input's int8 range removed "
+                     "(the range clamps there already; XNNPACK has no int8 MAXIMUM)")
+    if not (leaky or clamps):
+        return data, []
+    return _write(model_t), notes
