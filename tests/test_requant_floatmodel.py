@@ -14,6 +14,7 @@ from tune_helpers import GraphBuilder, write_case
 
 from edgekit.cli import main
 from edgekit.profile.delegate import runtime_delegated_ops
+from edgekit.requant.densify import sparse_to_dense
 from edgekit.requant.floatmodel import prepare_float
 from edgekit.tflite.model import load_model, parse_model
 from edgekit.tflite.runtime import load_interpreter
@@ -71,3 +72,84 @@ def test_int8_of_a_graph_with_lone_activations_stays_in_one_xnnpack_partition(tm
     assert "RELU" not in ops and "RELU6" not in ops, ops  # an int8 RELU alone is an op XNNPACK refuses
     _, partitions = runtime_delegated_ops(load_interpreter(out.read_bytes(), num_threads=1))
     assert partitions == 1
+
+
+def _csr_last_dim(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """TFLite's sparse format of ``dense`` with every dimension DENSE but the last (SPARSE_CSR), as MediaPipe's
+    sparse models store their weights: (values, segments, indices)."""
+    rows = dense.reshape(-1, dense.shape[-1])
+    segments, indices, values = [0], [], []
+    for row in rows:
+        nz = np.flatnonzero(row)
+        indices += nz.tolist()
+        values += row[nz].tolist()
+        segments.append(len(indices))
+    return np.asarray(values, dense.dtype), np.asarray(segments), np.asarray(indices)
+
+
+def test_sparse_to_dense_decodes_csr_levels_and_blocks() -> None:
+    rng = np.random.default_rng(4)
+    dense = rng.standard_normal((3, 1, 2, 10)).astype(np.float16)
+    dense[rng.random(dense.shape) < 0.6] = 0
+    values, segments, indices = _csr_last_dim(dense)
+    levels = [(0, 3, np.zeros(0), np.zeros(0)), (0, 1, np.zeros(0), np.zeros(0)), (0, 2, np.zeros(0), np.zeros(0)),
+              (1, 0, segments, indices)]
+    np.testing.assert_array_equal(sparse_to_dense(values, dense.shape, [0, 1, 2, 3], [], levels), dense)
+    # blocks: a 2x4 matrix in 1x2 blocks (block_map [1]), stored row-major, the blocked column dimension CSR
+    blocked = np.array([[1, 2, 0, 0], [0, 0, 3, 4]], np.float32)
+    levels = [(0, 2, np.zeros(0), np.zeros(0)), (1, 0, np.array([0, 1, 2]), np.array([0, 1])),
+              (0, 2, np.zeros(0), np.zeros(0))]
+    out = sparse_to_dense(np.array([1, 2, 3, 4], np.float32), (2, 4), [0, 1, 2], [1], levels)
+    np.testing.assert_array_equal(out, blocked)
+    with pytest.raises(ValueError, match="addresses"):
+        sparse_to_dense(values[:-1], dense.shape, [0, 1, 2, 3], [], [
+            (0, 3, np.zeros(0), np.zeros(0)), (0, 1, np.zeros(0), np.zeros(0)), (0, 2, np.zeros(0), np.zeros(0)),
+            (1, 0, segments, indices)])
+
+
+def _sparse_weights_model() -> tuple[bytes, np.ndarray]:
+    """dense(8 <- 12) whose weights are a sparse constant read by a DENSIFY op (MediaPipe's pose detector has 38)."""
+    rng = np.random.default_rng(6)
+    w = rng.standard_normal((8, 12)).astype(np.float32)
+    w[rng.random(w.shape) < 0.6] = 0
+    g = GraphBuilder([1, 12])
+    S = g.S
+    g.dense(w, rng.standard_normal(8).astype(np.float32))
+    fc = g.ops[-1]
+    values, segments, indices = _csr_last_dim(w)
+    sparse = g._tensor("w_sparse", [8, 12], values)
+    sp = S.SparsityParametersT()
+    sp.traversalOrder, sp.blockMap = [0, 1], []
+    rows, cols = S.DimensionMetadataT(), S.DimensionMetadataT()
+    rows.format, rows.denseSize = S.DimensionType.DENSE, 8
+    cols.format = S.DimensionType.SPARSE_CSR
+    for attr, arr in (("arraySegments", segments), ("arrayIndices", indices)):
+        vec = S.Int32VectorT()
+        vec.values = [int(v) for v in arr]
+        setattr(cols, attr, vec)
+        setattr(cols, attr + "Type", S.SparseIndexVector.Int32Vector)
+    sp.dimMetadata = [rows, cols]
+    g.tensors[sparse].sparsity = sp
+    dense_out = g._tensor("w_dense", [8, 12], None)
+    op = S.OperatorT()
+    op.opcodeIndex = g._code(S.BuiltinOperator.DENSIFY)
+    op.inputs, op.outputs = [sparse], [dense_out]
+    g.ops.insert(len(g.ops) - 1, op)
+    fc.inputs[1] = dense_out
+    return g.build(), w
+
+
+def test_sparse_weights_are_stored_dense_with_the_same_outputs(tmp_path: Path) -> None:
+    data, w = _sparse_weights_model()
+    assert [op.name for op in parse_model(data, "m").main.operators] == ["DENSIFY", "FULLY_CONNECTED"]
+    fm = prepare_float(data, "m")
+    assert [op.name for op in fm.model.main.operators] == ["FULLY_CONNECTED"]
+    assert any("1 sparse weight tensors (DENSIFY ops) stored dense" in n for n in fm.notes), fm.notes
+    x = np.random.default_rng(0).standard_normal((1, 12)).astype(np.float32)
+    np.testing.assert_array_equal(_run(fm.data, x), _run(data, x))
+    # and such a model quantizes (it used to be refused)
+    model, calib, _ = write_case(tmp_path, "sparse", data, (1, 12))
+    out = tmp_path / "q.tflite"
+    result = CliRunner().invoke(main, ["convert", str(model), "-o", str(out), "--calibration", str(calib)])
+    assert result.exit_code == 0, result.output
+    assert "DENSIFY" not in [op.name for op in load_model(out).main.operators]

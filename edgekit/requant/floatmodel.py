@@ -3,7 +3,8 @@
 Device-safe: the flatbuffer object API of ``ai_edge_litert`` (the runtime edgekit already needs), no
 TensorFlow. :func:`prepare_float` accepts a float32 model, or a float16-weight one (MediaPipe ships
 those: float16 constants feeding DEQUANTIZE ops), which it folds into float32 constants, because the
-quantizer calibrates and quantizes float32 weights. Already quantized models are refused.
+quantizer calibrates and quantizes float32 weights; sparse weights (DENSIFY ops) are stored dense first
+(:mod:`edgekit.requant.densify`). Already quantized models are refused.
 :func:`map_weights` rewrites constant tensors (cross-layer equalization and bias correction in
 :mod:`edgekit.requant.equalize`).
 """
@@ -18,6 +19,7 @@ import numpy as np
 
 from edgekit.core.quant import QuantKind
 from edgekit.errors import ModelFormatError, UsageError
+from edgekit.requant.densify import fold_densify
 from edgekit.tflite.model import TFLiteModel, parse_model
 
 _FLOAT32 = 0  # schema TensorType.FLOAT32
@@ -166,12 +168,15 @@ def _fix_batch(model_t: Any) -> list[str]:
 
 
 def normalize(data: bytes) -> tuple[bytes, list[str], int]:
-    """One rewrite of a float model into what the quantizer reads well: float16 weights folded, operator
-    codes completed, lone activations fused into their producer, a dynamic batch fixed to 1, a (possibly
-    empty) signature list (ai-edge-quantizer 0.10 iterates it unconditionally when it changes the
+    """One rewrite of a float model into what the quantizer reads well: sparse weights stored dense, float16
+    weights folded, operator codes completed, lone activations fused into their producer, a dynamic batch
+    fixed to 1, a (possibly empty) signature list (ai-edge-quantizer 0.10 iterates it unconditionally when it changes the
     inputs/outputs). Returns (bytes, notes, folded)."""
     model_t = _read(data)
     notes: list[str] = []
+    densified = fold_densify(model_t, _opcode_names(model_t))
+    if densified:
+        notes.append(f"{densified} sparse weight tensors (DENSIFY ops) stored dense before quantizing")
     folded = _fold_float16(model_t)
     if folded:
         notes.append(f"{folded} float16 weight tensors folded to float32 before quantizing")
@@ -203,9 +208,6 @@ def prepare_float(data: bytes, name: str = "model") -> FloatModel:
             f"{name} is already quantized ({kind.value}); edgekit quantizes float .tflite models.",
             hint="Start from the float model (e.g. `edgekit convert ORIGINAL --quantize none`), or use this file as is.",
         )
-    if any(op.name == "DENSIFY" for op in model.main.operators):
-        raise UsageError(f"{name} stores sparse weights (DENSIFY ops), which the quantizer cannot read.",
-                         hint="Quantize the dense float model instead.")
     if len(model.subgraphs) > 1 and any(op.name in ("WHILE", "IF", "CALL_ONCE") for op in model.main.operators):
         raise ModelFormatError(f"{name} has control flow (WHILE/IF/CALL_ONCE subgraphs), which the quantizer "
                                "does not handle.", hint="Quantize a model without control flow.")
