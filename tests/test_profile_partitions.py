@@ -73,3 +73,28 @@ def test_gemm_section_validates() -> None:
         Gemm(float32_tile_n=0)
     with pytest.raises(ProfileError, match="output_overhead"):
         Gemm(int8_output_overhead_macs=-1.0)
+
+
+def _requantize_model(ratio: float) -> bytes:
+    """One int8 -> int8 QUANTIZE whose input scale is ``ratio`` times its output scale."""
+    from edgekit.core.tflite_builder import Quant
+
+    g = TFLiteBuilder("requantize")
+    x = g.tensor("x", (1, 8), "int8", quant=Quant((ratio,), (0,)))
+    y = g.tensor("y", (1, 8), "int8", quant=Quant((1.0,), (0,)))
+    g.operator("QUANTIZE", [x], [y])
+    return g.build([x], [y])
+
+
+@pytest.mark.parametrize("ratio, delegated", [(1 / 255, True), (1 / 257, False), (127.0, True), (129.0, False)])
+def test_xnnpack_requantizes_only_within_its_scale_range(ratio: float, delegated: bool) -> None:
+    """MediaPipe's pose detector in int8 has a QUANTIZE rescaling by 1/458 before a CONCATENATION: XNNPACK
+    leaves it to the builtin kernel, a second partition."""
+    from edgekit.profile.delegate import runtime_delegated_ops
+    from edgekit.tflite.runtime import load_interpreter
+
+    data = _requantize_model(ratio)
+    placed = place_xnnpack(parse_model(data, "q").main)
+    assert [p.delegated for p in placed] == [delegated], placed
+    taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
+    assert (taken == {0}) is delegated

@@ -106,6 +106,13 @@ def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
         src, dst = sg.tensor(op.inputs[0]).dtype, sg.tensor(op.outputs[0]).dtype
         if src != "float32" and src != dst:
             return Placement(op.index, False, f"QUANTIZE {src} -> {dst} is not supported by XNNPACK")
+        qin, qout = sg.tensor(op.inputs[0]).quant, sg.tensor(op.outputs[0]).quant
+        if src == dst and qin is not None and qout is not None and qout.scale > 0:
+            # a requantization: XNNPACK takes input/output scale ratios in [1/256, 128] (measured, ai-edge-litert
+            # 2.3.0: 1/255 and 127 delegated, 1/257 and 129 not; MediaPipe's pose detector in int8 has one at 1/458)
+            ratio = qin.scale / qout.scale
+            if not 1.0 / 256.0 <= ratio <= 128.0:
+                return Placement(op.index, False, f"QUANTIZE requantizing by {ratio:.3g} (XNNPACK: 1/256 to 128)")
         dtype = dst
     if dtype in ("int8", "uint8"):
         if op.name not in XNNPACK_QUANT_OPS:
