@@ -153,3 +153,61 @@ def test_sparse_weights_are_stored_dense_with_the_same_outputs(tmp_path: Path) -
     result = CliRunner().invoke(main, ["convert", str(model), "-o", str(out), "--calibration", str(calib)])
     assert result.exit_code == 0, result.output
     assert "DENSIFY" not in [op.name for op in load_model(out).main.operators]
+
+
+def _hybrid_model() -> tuple[bytes, np.ndarray, np.ndarray]:
+    """A dynamic-range file: dense(16 <- 12) with int8 weights (per channel) read directly by the float
+    FULLY_CONNECTED, then dense(8 <- 16) with uint8 weights behind a DEQUANTIZE (the TF1-era form in facex's
+    model). Returns (bytes, and the two weight matrices as the file's kernels see them)."""
+    rng = np.random.default_rng(8)
+    w1 = rng.standard_normal((16, 12)).astype(np.float32)
+    w2 = rng.standard_normal((8, 16)).astype(np.float32)
+    g = GraphBuilder([1, 12])
+    S = g.S
+    g.dense(w1, np.zeros(16, np.float32))
+    g.dense(w2, np.zeros(8, np.float32))
+    fc1, fc2 = g.ops
+    scales1 = np.abs(w1).max(axis=1) / 127
+    q1 = np.round(w1 / scales1[:, None]).astype(np.int8)
+    t1 = g.tensors[fc1.inputs[1]]
+    t1.type = S.TensorType.INT8
+    g.buffers[t1.buffer].data = list(q1.tobytes())
+    t1.quantization = S.QuantizationParametersT()
+    t1.quantization.scale, t1.quantization.zeroPoint = [float(s) for s in scales1], [0] * 16
+    t1.quantization.quantizedDimension = 0
+    scale2, zero2 = float(np.ptp(w2) / 255), 128
+    q2 = np.clip(np.round(w2 / scale2) + zero2, 0, 255).astype(np.uint8)
+    t2 = g.tensors[fc2.inputs[1]]
+    t2.type = S.TensorType.UINT8
+    g.buffers[t2.buffer].data = list(q2.tobytes())
+    t2.quantization = S.QuantizationParametersT()
+    t2.quantization.scale, t2.quantization.zeroPoint = [scale2], [zero2]
+    deq_out = g._tensor("w2_dequantized", [8, 16], None)
+    op = S.OperatorT()
+    op.opcodeIndex = g._code(S.BuiltinOperator.DEQUANTIZE)
+    op.inputs, op.outputs = [fc2.inputs[1]], [deq_out]
+    g.ops.insert(1, op)
+    fc2.inputs[1] = deq_out
+    return g.build(), q1 * scales1[:, None], (q2.astype(np.float32) - zero2) * scale2
+
+
+def test_a_dynamic_range_model_is_quantized_from_the_weights_it_computes_with(tmp_path: Path) -> None:
+    data, w1, w2 = _hybrid_model()
+    assert parse_model(data, "h").quant_kind.value == "dynamic_range"
+    fm = prepare_float(data, "h")
+    assert [op.name for op in fm.model.main.operators] == ["FULLY_CONNECTED", "FULLY_CONNECTED"]
+    assert any("2 int8/uint8 weight tensors of a dynamic-range model dequantized" in n for n in fm.notes), fm.notes
+    sg = fm.model.main
+    weights = [sg.tensor(op.inputs[1]) for op in sg.operators]
+    assert [t.dtype for t in weights] == ["float32", "float32"]
+    np.testing.assert_allclose(weights[0].data(), w1, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(weights[1].data(), w2, rtol=0, atol=1e-6)
+    # the float model computes what the hybrid kernels compute, up to their on-the-fly int8 inputs
+    x = np.random.default_rng(2).standard_normal((1, 12)).astype(np.float32)
+    ref, got = _run(data, x), _run(fm.data, x)
+    assert float(np.abs(ref - got).max()) < 0.03 * float(np.abs(ref).max())
+    model, calib, _ = write_case(tmp_path, "hybrid", data, (1, 12))
+    out = tmp_path / "q.tflite"
+    result = CliRunner().invoke(main, ["convert", str(model), "-o", str(out), "--calibration", str(calib)])
+    assert result.exit_code == 0, result.output
+    assert load_model(out).quant_kind.value == "int8"

@@ -4,7 +4,8 @@ Device-safe: the flatbuffer object API of ``ai_edge_litert`` (the runtime edgeki
 TensorFlow. :func:`prepare_float` accepts a float32 model, or a float16-weight one (MediaPipe ships
 those: float16 constants feeding DEQUANTIZE ops), which it folds into float32 constants, because the
 quantizer calibrates and quantizes float32 weights; sparse weights (DENSIFY ops) are stored dense first
-(:mod:`edgekit.requant.densify`). Already quantized models are refused.
+(:mod:`edgekit.requant.densify`), and a dynamic-range file's int8/uint8 weights are dequantized. Models with
+quantized activations are refused.
 :func:`map_weights` rewrites constant tensors (cross-layer equalization and bias correction in
 :mod:`edgekit.requant.equalize`).
 """
@@ -88,6 +89,60 @@ def _fold_float16(model_t: Any) -> int:
     return folded
 
 
+_INT8_TYPES = {9: np.int8, 3: np.uint8}  # schema TensorType INT8, UINT8
+# ops that read int8/uint8 weights with float activations in a dynamic-range ("hybrid") file
+_HYBRID_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
+                         "EMBEDDING_LOOKUP"})
+
+
+def _dequantized(model_t: Any, tensor: Any) -> np.ndarray | None:
+    """The real values of an int8/uint8 constant with per-tensor or per-channel scales; None otherwise."""
+    q = tensor.quantization
+    buf = model_t.buffers[tensor.buffer] if tensor.buffer else None
+    if tensor.type not in _INT8_TYPES or q is None or q.scale is None or len(q.scale) == 0 or buf is None \
+            or buf.data is None or len(buf.data) == 0:
+        return None
+    values = np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), _INT8_TYPES[tensor.type]).astype(np.float32)
+    values = values.reshape(tuple(int(d) for d in tensor.shape))
+    scale, zero = np.asarray(q.scale, np.float32), np.asarray(q.zeroPoint if q.zeroPoint is not None else [0],
+                                                              np.float32)
+    if scale.size > 1:  # per channel along quantized_dimension
+        shape = [1] * values.ndim
+        shape[int(q.quantizedDimension)] = scale.size
+        scale, zero = scale.reshape(shape), (zero.reshape(shape) if zero.size == scale.size else zero)
+    return np.asarray((values - zero) * scale, np.float32)
+
+
+def _dequantize_weights(model_t: Any) -> int:
+    """A dynamic-range file's int8/uint8 weights as the float32 values its kernels compute with: a DEQUANTIZE
+    of such a constant folded, a hybrid op's weight tensor rewritten in float32. In place; returns the count."""
+    names = _opcode_names(model_t)
+    done = 0
+    for sg in model_t.subgraphs:
+        keep = []
+        for op in sg.operators:
+            name = names[op.opcodeIndex]
+            if name == "DEQUANTIZE" and op.inputs is not None and len(op.inputs) == 1:
+                src = sg.tensors[op.inputs[0]]
+                values = _dequantized(model_t, src)
+                if values is not None:
+                    out = sg.tensors[op.outputs[0]]
+                    model_t.buffers[src.buffer].data = np.frombuffer(values.tobytes(), np.uint8)
+                    out.buffer, src.buffer, out.type = src.buffer, 0, _FLOAT32
+                    done += 1
+                    continue
+            elif name in _HYBRID_OPS and op.inputs is not None and len(op.inputs) > 1 and op.inputs[1] >= 0:
+                inp, w = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]]
+                values = _dequantized(model_t, w) if inp.type == _FLOAT32 else None
+                if values is not None:
+                    model_t.buffers[w.buffer].data = np.frombuffer(values.tobytes(), np.uint8)
+                    w.type, w.quantization = _FLOAT32, None
+                    done += 1
+            keep.append(op)
+        sg.operators = keep
+    return done
+
+
 # activation ops and the ActivationFunctionType a producer takes for them (schema: RELU 1, RELU_N1_TO_1 2, RELU6 3)
 _ACTIVATIONS = {"RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 # ops with a fused_activation_function that XNNPACK and the quantizer run fused
@@ -168,15 +223,20 @@ def _fix_batch(model_t: Any) -> list[str]:
 
 
 def normalize(data: bytes) -> tuple[bytes, list[str], int]:
-    """One rewrite of a float model into what the quantizer reads well: sparse weights stored dense, float16
-    weights folded, operator codes completed, lone activations fused into their producer, a dynamic batch
-    fixed to 1, a (possibly empty) signature list (ai-edge-quantizer 0.10 iterates it unconditionally when it changes the
-    inputs/outputs). Returns (bytes, notes, folded)."""
+    """One rewrite of a float model into what the quantizer reads well: sparse weights stored dense, int8/uint8
+    weights of a dynamic-range model dequantized, float16 weights folded, operator codes completed, lone
+    activations fused into their producer, a dynamic batch fixed to 1, a (possibly empty) signature list
+    (ai-edge-quantizer 0.10 iterates it unconditionally when it changes the inputs/outputs). Returns (bytes,
+    notes, folded)."""
     model_t = _read(data)
     notes: list[str] = []
     densified = fold_densify(model_t, _opcode_names(model_t))
     if densified:
         notes.append(f"{densified} sparse weight tensors (DENSIFY ops) stored dense before quantizing")
+    weights = _dequantize_weights(model_t)
+    if weights:
+        notes.append(f"{weights} int8/uint8 weight tensors of a dynamic-range model dequantized to the float32 "
+                     "values its kernels compute with, then quantized again")
     folded = _fold_float16(model_t)
     if folded:
         notes.append(f"{folded} float16 weight tensors folded to float32 before quantizing")
@@ -203,9 +263,10 @@ def prepare_float(data: bytes, name: str = "model") -> FloatModel:
     """Check that ``data`` is a float model and :func:`normalize` it (see the module docstring)."""
     model = parse_model(data, name)
     kind = model.quant_kind
-    if kind not in (QuantKind.FLOAT32, QuantKind.FLOAT16):
+    if kind not in (QuantKind.FLOAT32, QuantKind.FLOAT16, QuantKind.DYNAMIC_RANGE):
         raise UsageError(
-            f"{name} is already quantized ({kind.value}); edgekit quantizes float .tflite models.",
+            f"{name} is already quantized ({kind.value}); edgekit quantizes float .tflite models (and dynamic-range "
+            "ones, whose activations are float).",
             hint="Start from the float model (e.g. `edgekit convert ORIGINAL --quantize none`), or use this file as is.",
         )
     if len(model.subgraphs) > 1 and any(op.name in ("WHILE", "IF", "CALL_ONCE") for op in model.main.operators):

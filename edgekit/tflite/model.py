@@ -302,13 +302,13 @@ def detect_quant_kind(model: TFLiteModel) -> QuantKind:
     int8_weights = f16_weights = 0
     for op in sg.operators:
         for i in op.inputs[1:2] if op.name in _WEIGHT_OPS else ():
-            if i >= 0 and sg.tensors[i].is_constant and sg.tensors[i].dtype in ("int8", "int4"):
-                int8_weights += 1
+            if i >= 0 and sg.tensors[i].is_constant and sg.tensors[i].dtype in ("int8", "uint8", "int4"):
+                int8_weights += 1  # uint8: TF1-era hybrid files (facex's model)
         if op.name == "DEQUANTIZE" and op.inputs and op.inputs[0] >= 0:
             src = sg.tensors[op.inputs[0]]
             if src.is_constant and src.dtype == "float16":
                 f16_weights += 1
-            elif src.is_constant and src.dtype in ("int8", "int4"):
+            elif src.is_constant and src.dtype in ("int8", "uint8", "int4"):
                 int8_weights += 1
 
     if float_acts == 0 and int16_acts:
