@@ -20,6 +20,7 @@ import numpy as np
 
 from edgekit.core.quant import QuantKind
 from edgekit.errors import ModelFormatError, UsageError
+from edgekit.requant.constfold import fold_static
 from edgekit.requant.densify import fold_densify
 from edgekit.tflite.model import TFLiteModel, parse_model
 
@@ -247,6 +248,10 @@ def normalize(data: bytes) -> tuple[bytes, list[str], int]:
     batch = _fix_batch(model_t)
     if batch:
         notes.append(f"dynamic batch of {', '.join(batch)} fixed to 1")
+    ops, shapes = fold_static(model_t, _write(model_t), _opcode_names(model_t))
+    if ops or shapes:
+        notes.append(f"shapes computed at run time made static: {ops} shape-arithmetic op(s) folded into "
+                     f"constants, {shapes} tensor shape(s) written as the runtime computes them")
     if model_t.signatureDefs is None:
         model_t.signatureDefs = []
     return _write(model_t), notes, folded
