@@ -205,3 +205,24 @@ def test_static_float16_weights_are_unpacked_once_not_per_inference() -> None:
     assert conv.latency_ms > 0 and est.delegate_partitions == 1
     taken, partitions = runtime_delegated_ops(load_interpreter(data, num_threads=1))
     assert taken == {0, 1} and partitions == 1  # the runtime agrees: both in the one XNNPACK partition
+
+
+def test_profile_estimates_the_shapes_a_graph_computes_at_run_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The file stores 1x1 for the tensors after the RESHAPE (placeholders); LiteRT computes 1x48 at run time:
+    profile estimates the MUL on 48 elements, and says where the shapes came from."""
+    from tune_helpers import computed_reshape_model
+
+    from edgekit.profile.report import profile_model
+
+    path = tmp_path / "computed.tflite"
+    path.write_bytes(computed_reshape_model())
+    stored = estimate(parse_model(path.read_bytes(), "m"), get_profile("rpi4b"), 1)
+    report = profile_model(path, ["rpi4b"], 1)
+    mul = [o for o in report.devices[0].ops if o.op == "MUL"]
+    assert [o.bytes for o in mul] == [3 * 48 * 4]  # two reads and a write of 48 floats
+    assert [o.bytes for o in stored.ops if o.op == "MUL"] == [3 * 1 * 4]  # what the placeholders said
+    assert any("shapes were taken from one LiteRT run" in n for n in report.notes), report.notes
+    assert report.to_dict()["notes"] == list(report.notes)
+    assert "Note: the graph computes its tensor shapes" in report.render()
+    # the shape ops stay: the device runs them (4 builtin int32 ops before the delegated FULLY_CONNECTED)
+    assert report.operators == 6

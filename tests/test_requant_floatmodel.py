@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tune_helpers import GraphBuilder, write_case
+from tune_helpers import GraphBuilder, computed_reshape_model, write_case
 
 from edgekit.cli import main
 from edgekit.profile.delegate import runtime_delegated_ops
@@ -213,42 +213,19 @@ def test_a_dynamic_range_model_is_quantized_from_the_weights_it_computes_with(tm
     assert load_model(out).quant_kind.value == "int8"
 
 
-def _computed_reshape_model() -> bytes:
-    """x [1, 8, 6] -> RESHAPE(x, CONCATENATION(GATHER(SHAPE(x), [0]), [48])) -> FULLY_CONNECTED(4): a reshape
-    target computed at run time, the RESHAPE's output stored with a placeholder shape (1x1), as graphs exported
-    with a dynamic batch write them (BirdNET's analyzer: ~90 such int32 ops)."""
-    from edgekit.core.tflite_builder import TFLiteBuilder
-
-    g = TFLiteBuilder("computed reshape")
-    x = g.tensor("x", (1, 8, 6))
-    shape = g.tensor("shape", (3,), "int32")
-    g.operator("SHAPE", [x], [shape], {"out_type": 2}, options_type="ShapeOptions")
-    batch = g.tensor("batch", (1,), "int32")
-    g.operator("GATHER", [shape, g.constant("first", np.array([0], np.int32))], [batch], {"axis": 0},
-               options_type="GatherOptions")
-    target = g.tensor("target", (2,), "int32")
-    g.operator("CONCATENATION", [batch, g.constant("rest", np.array([48], np.int32))], [target], {"axis": 0})
-    flat = g.tensor("flat", (1, 1))
-    g.operator("RESHAPE", [x, target], [flat])
-    y = g.tensor("y", (1, 4))
-    w = np.random.default_rng(3).standard_normal((4, 48)).astype(np.float32)
-    g.operator("FULLY_CONNECTED", [flat, g.constant("w", w), g.constant("b", np.zeros(4, np.float32))], [y])
-    return g.build([x], [y])
-
-
 def test_shapes_computed_at_run_time_are_folded_and_written() -> None:
     from edgekit.profile.delegate import place_xnnpack
 
-    data = _computed_reshape_model()
+    data = computed_reshape_model()
     fm = prepare_float(data, "m")
     assert any("3 shape-arithmetic op(s) folded into constants" in n for n in fm.notes), fm.notes
     sg = fm.model.main
-    assert [op.name for op in sg.operators] == ["RESHAPE", "FULLY_CONNECTED"]
+    assert [op.name for op in sg.operators] == ["RESHAPE", "MUL", "FULLY_CONNECTED"]
     reshape = sg.operators[0]
     assert sg.tensor(reshape.inputs[1]).is_constant and sg.tensor(reshape.inputs[1]).data().tolist() == [1, 48]
     assert list(sg.tensor(reshape.outputs[0]).shape) == [1, 48]  # the placeholder 1x1 replaced
     before = parse_model(data, "b").main
-    assert [p.delegated for p in place_xnnpack(before)] == [False, False, False, False, True]  # computed shape
-    assert [p.delegated for p in place_xnnpack(sg)] == [True, True]
+    assert [p.delegated for p in place_xnnpack(before)] == [False, False, False, False, True, True]  # computed
+    assert [p.delegated for p in place_xnnpack(sg)] == [True, True, True]
     x = np.random.default_rng(0).standard_normal((1, 8, 6)).astype(np.float32)
     np.testing.assert_array_equal(_run(fm.data, x), _run(data, x))

@@ -157,6 +157,31 @@ class GraphBuilder:
         return bytes(builder.Output())
 
 
+def computed_reshape_model() -> bytes:
+    """x [1, 8, 6] -> RESHAPE(x, CONCATENATION(GATHER(SHAPE(x), [0]), [48])) -> MUL(self) -> FULLY_CONNECTED(4):
+    a reshape target computed at run time, the tensors after it stored with a placeholder shape (1x1), as graphs
+    exported with a dynamic batch write them (BirdNET's analyzer: ~90 such int32 ops)."""
+    from edgekit.core.tflite_builder import TFLiteBuilder
+
+    g = TFLiteBuilder("computed reshape")
+    x = g.tensor("x", (1, 8, 6))
+    shape = g.tensor("shape", (3,), "int32")
+    g.operator("SHAPE", [x], [shape], {"out_type": 2}, options_type="ShapeOptions")
+    batch = g.tensor("batch", (1,), "int32")
+    g.operator("GATHER", [shape, g.constant("first", np.array([0], np.int32))], [batch], {"axis": 0},
+               options_type="GatherOptions")
+    target = g.tensor("target", (2,), "int32")
+    g.operator("CONCATENATION", [batch, g.constant("rest", np.array([48], np.int32))], [target], {"axis": 0})
+    flat = g.tensor("flat", (1, 1))
+    g.operator("RESHAPE", [x, target], [flat])
+    squared = g.tensor("squared", (1, 1))  # a placeholder too: 1x48 at run time
+    g.operator("MUL", [flat, flat], [squared])
+    y = g.tensor("y", (1, 4))
+    w = np.random.default_rng(3).standard_normal((4, 48)).astype(np.float32)
+    g.operator("FULLY_CONNECTED", [squared, g.constant("w", w), g.constant("b", np.zeros(4, np.float32))], [y])
+    return g.build([x], [y])
+
+
 def zero_divisor_model(seed: int = 0) -> bytes:
     """``dense(x) / (mean(x)^2 + 1e-4)``: on inputs around 3 the divisor is ~9, but on an all-zero input it is
     1e-4, which int8 rounds to its zero point: the int8 DIV kernel refuses it (``data[i] != zero_point``)

@@ -16,7 +16,7 @@ from edgekit.profile.estimator import DeviceEstimate, estimate
 from edgekit.profile.registry import all_profiles
 from edgekit.provenance import Producer, producer_entry
 from edgekit.report import format_table, human_bytes
-from edgekit.tflite.model import load_model
+from edgekit.tflite.model import TFLiteModel, load_model, parse_model
 
 
 def _ms(value: float) -> str:
@@ -80,12 +80,13 @@ class ProfileReport:
     weight_bytes: int  # constant tensor data in the file (read, not estimated)
     devices: tuple[DeviceEstimate, ...]
     produced_by: Producer | None = field(default_factory=Producer.here)  # where the estimate was computed
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind, "model": self.model, "quant_kind": self.quant_kind, "estimated": True,
             "operators": self.operators, "weight_bytes": self.weight_bytes,
-            "devices": [e.to_dict() for e in self.devices],
+            "devices": [e.to_dict() for e in self.devices], "notes": list(self.notes),
             **producer_entry(self.produced_by),
         }
 
@@ -95,7 +96,7 @@ class ProfileReport:
         devices = tuple(DeviceEstimate.from_dict(e) for e in d["devices"])
         weights = d.get("weight_bytes", devices[0].weights_bytes if devices else 0)
         return cls(str(d["model"]), str(d["quant_kind"]), int(d["operators"]), int(weights), devices,
-                   Producer.from_dict(d.get("produced_by")))
+                   Producer.from_dict(d.get("produced_by")), tuple(str(n) for n in d.get("notes", ())))
 
     def render(self, show_ops: bool = False) -> str:
         lines = [
@@ -113,7 +114,7 @@ class ProfileReport:
         lines.append(format_table(
             ["device", "threads", "est. latency ms", "expected error", "est. peak memory", "weights (+repack)",
              "arena", "runtime", "fits (usable RAM)", "profile"], rows, align="lrrlrrrrll"))
-        notes = [line for e in self.devices for line in device_lines(e)]
+        notes = [f"Note: {n}" for n in self.notes] + [line for e in self.devices for line in device_lines(e)]
         bands = [e for e in self.devices if e.accuracy is not None]
         if bands:
             notes.append("Expected error: the median |estimated / measured - 1| of the profile's own test (LOO: each "
@@ -152,10 +153,29 @@ def profile_model(model: str | Path, device_ids: Sequence[str], threads: int | N
     if len(set(device_ids)) != len(device_ids):
         raise UsageError("the same --device is given twice.", hint="Give each device id once.")
     m = load_model(model)
+    notes: list[str] = []
+    if computes_shapes(m):
+        from edgekit.requant.constfold import runtime_shapes
+
+        data, shaped = runtime_shapes(Path(model).read_bytes())
+        if shaped:
+            m = parse_model(data, str(model))
+            notes.append(f"the graph computes its tensor shapes at run time and stores placeholders; {shaped} "
+                         "shapes were taken from one LiteRT run here at the stored input shapes")
+        else:
+            notes.append("the graph computes its tensor shapes at run time; LiteRT could not run it here, so the "
+                         "stored shapes (which may be placeholders) were estimated")
     return ProfileReport(
         model=str(model), quant_kind=m.quant_kind.value, operators=len(m.main.operators), weight_bytes=m.weight_bytes,
-        devices=tuple(estimate(m, table[d], threads) for d in device_ids),
+        devices=tuple(estimate(m, table[d], threads) for d in device_ids), notes=tuple(notes),
     )
+
+
+def computes_shapes(m: TFLiteModel) -> bool:
+    """A SHAPE op, or a RESHAPE whose target is computed: the file's stored shapes may be placeholders."""
+    sg = m.main
+    return any(op.name == "SHAPE" or (op.name == "RESHAPE" and len(op.inputs) > 1 and op.inputs[1] >= 0
+                                      and not sg.tensor(op.inputs[1]).is_constant) for op in sg.operators)
 
 
 __all__ = ["ProfileReport", "device_lines", "ops_table", "profile_model"]

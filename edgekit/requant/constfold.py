@@ -54,8 +54,9 @@ def _runs(data: bytes) -> list[dict[int, np.ndarray]] | None:
     return results
 
 
-def fold_static(model_t: Any, data: bytes, opcode_names: list[str]) -> tuple[int, int]:
-    """Fold ``model_t`` (the object form of ``data``) in place; returns (ops folded, shapes written)."""
+def fold_static(model_t: Any, data: bytes, opcode_names: list[str], fold: bool = True) -> tuple[int, int]:
+    """Fold ``model_t`` (the object form of ``data``) in place; returns (ops folded, shapes written).
+    ``fold=False`` only writes the shapes (the ops stay, as the runtime will run them)."""
     if len(model_t.subgraphs) != 1:
         return 0, 0
     from ai_edge_litert import schema_py_generated as schema
@@ -81,20 +82,20 @@ def fold_static(model_t: Any, data: bytes, opcode_names: list[str]) -> tuple[int
     # constants, and tensors of no elements (an empty shape vector for a scalar reshape carries no value)
     static: set[int] = {i for i, t in enumerate(sg.tensors)
                         if is_constant(i) or (t.shape is not None and 0 in [int(v) for v in t.shape])}
-    fold = []
+    folded: list[Any] = []
     for op in sg.operators:
         name = opcode_names[op.opcodeIndex]
         ins = [int(i) for i in (op.inputs if op.inputs is not None else []) if int(i) >= 0]
         outs = [int(o) for o in (op.outputs if op.outputs is not None else [])]
         if name in _RANDOM or not outs or any(o in outputs for o in outs):
             continue
-        if not (name == "SHAPE" or all(i in static for i in ins)):
+        if not fold or not (name == "SHAPE" or all(i in static for i in ins)):
             continue
         if all(sg.tensors[o].type in _INTEGER and o in first and o in second
                and first[o].size <= _MAX_FOLDED_ELEMENTS and np.array_equal(first[o], second[o]) for o in outs):
             static.update(outs)
-            fold.append(op)
-    for op in fold:
+            folded.append(op)
+    for op in folded:
         for o in (int(v) for v in op.outputs):
             tensor, value = sg.tensors[o], first[o].astype(_INTEGER[sg.tensors[o].type])
             buf = schema.BufferT()
@@ -103,7 +104,7 @@ def fold_static(model_t: Any, data: bytes, opcode_names: list[str]) -> tuple[int
             tensor.buffer = len(model_t.buffers) - 1
             tensor.shape = list(value.shape)
             tensor.shapeSignature = list(value.shape)
-    dropped = {id(op) for op in fold}
+    dropped = {id(op) for op in folded}
     sg.operators = [op for op in sg.operators if id(op) not in dropped]
     shaped = 0
     for i, tensor in enumerate(sg.tensors):
@@ -114,4 +115,14 @@ def fold_static(model_t: Any, data: bytes, opcode_names: list[str]) -> tuple[int
             tensor.shape = shape
             tensor.shapeSignature = list(shape)
             shaped += 1
-    return len(fold), shaped
+    return len(folded), shaped
+
+
+def runtime_shapes(data: bytes) -> tuple[bytes, int]:
+    """``data`` with the shapes LiteRT computes at run time written over the placeholders a graph that
+    computes its shapes stores (nothing folded); returns (bytes, shapes written). What ``profile`` estimates."""
+    from edgekit.requant.floatmodel import _opcode_names, _read, _write
+
+    model_t = _read(data)
+    _, shaped = fold_static(model_t, data, _opcode_names(model_t), fold=False)
+    return (_write(model_t), shaped) if shaped else (data, 0)
