@@ -229,3 +229,28 @@ def test_shapes_computed_at_run_time_are_folded_and_written() -> None:
     assert [p.delegated for p in place_xnnpack(sg)] == [True, True, True]
     x = np.random.default_rng(0).standard_normal((1, 8, 6)).astype(np.float32)
     np.testing.assert_array_equal(_run(fm.data, x), _run(data, x))
+
+
+def test_expand_dims_and_squeeze_become_reshapes_with_the_same_outputs() -> None:
+    """basic-pitch has 19 EXPAND_DIMS: no integer rule in ai-edge-quantizer, not an XNNPACK op."""
+    from edgekit.core.tflite_builder import TFLiteBuilder
+    from edgekit.profile.delegate import place_xnnpack
+
+    g = TFLiteBuilder("expand squeeze")
+    x = g.tensor("x", (1, 12))
+    wide = g.tensor("wide", (1, 1, 12))
+    g.operator("EXPAND_DIMS", [x, g.constant("axis", np.array(1, np.int32))], [wide])
+    flat = g.tensor("flat", (1, 12))
+    g.operator("SQUEEZE", [wide], [flat], {"squeeze_dims": [1]}, options_type="SqueezeOptions")
+    y = g.tensor("y", (1, 4))
+    w = np.random.default_rng(1).standard_normal((4, 12)).astype(np.float32)
+    g.operator("FULLY_CONNECTED", [flat, g.constant("w", w), g.constant("b", np.zeros(4, np.float32))], [y])
+    data = g.build([x], [y])
+    fm = prepare_float(data, "m")
+    sg = fm.model.main
+    assert [op.name for op in sg.operators] == ["RESHAPE", "RESHAPE", "FULLY_CONNECTED"]
+    assert [sg.tensor(op.inputs[1]).data().tolist() for op in sg.operators[:2]] == [[1, 1, 12], [1, 12]]
+    assert any("2 EXPAND_DIMS/SQUEEZE op(s) written as the RESHAPE" in n for n in fm.notes), fm.notes
+    assert all(p.delegated for p in place_xnnpack(sg))
+    xs = np.random.default_rng(0).standard_normal((1, 12)).astype(np.float32)
+    np.testing.assert_array_equal(_run(fm.data, xs), _run(data, xs))

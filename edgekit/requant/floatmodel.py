@@ -199,6 +199,42 @@ def _fuse_activations(model_t: Any) -> int:
     return fused
 
 
+def _as_reshapes(model_t: Any) -> int:
+    """EXPAND_DIMS and SQUEEZE with a static output shape written as the RESHAPE they are (ai-edge-quantizer has
+    no integer rule for either and XNNPACK runs neither, so each one split the graph; basic-pitch has 19).
+    In place; returns the count."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    names = _opcode_names(model_t)
+    reshape_code = -1
+    done = 0
+    for sg in model_t.subgraphs:
+        for op in sg.operators or []:
+            if names[op.opcodeIndex] not in ("EXPAND_DIMS", "SQUEEZE") or not op.outputs or len(op.outputs) != 1:
+                continue
+            out = sg.tensors[int(op.outputs[0])]
+            shape = [int(v) for v in (out.shapeSignature if out.shapeSignature is not None and len(out.shapeSignature)
+                                      else out.shape)]
+            if any(v < 0 for v in shape):
+                continue
+            if reshape_code < 0:
+                reshape_code = names.index("RESHAPE") if "RESHAPE" in names else len(model_t.operatorCodes)
+                if reshape_code == len(model_t.operatorCodes):
+                    code = schema.OperatorCodeT()
+                    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.RESHAPE
+                    code.version = 1
+                    model_t.operatorCodes.append(code)
+            target = _new_tensor(model_t, sg, f"{out.name.decode() if isinstance(out.name, bytes) else out.name}"
+                                 "/shape", [len(shape)], 2, np.asarray(shape, np.int32).tobytes())  # INT32
+            op.opcodeIndex = reshape_code
+            op.inputs = [int(op.inputs[0]), target]
+            op.builtinOptionsType = schema.BuiltinOptions.ReshapeOptions
+            op.builtinOptions = schema.ReshapeOptionsT()
+            op.builtinOptions.newShape = shape
+            done += 1
+    return done
+
+
 def _fix_opcodes(model_t: Any) -> None:
     """Old writers set only ``deprecated_builtin_code`` (MediaPipe's models): a reader that looks at
     ``builtin_code`` alone (ai-edge-quantizer 0.10) then sees every such op as ADD. Set both."""
@@ -226,7 +262,8 @@ def _fix_batch(model_t: Any) -> list[str]:
 def normalize(data: bytes) -> tuple[bytes, list[str], int]:
     """One rewrite of a float model into what the quantizer reads well: sparse weights stored dense, int8/uint8
     weights of a dynamic-range model dequantized, float16 weights folded, operator codes completed, lone
-    activations fused into their producer, a dynamic batch fixed to 1, a (possibly empty) signature list
+    activations fused into their producer, a dynamic batch fixed to 1, shape arithmetic folded, EXPAND_DIMS and
+    SQUEEZE as RESHAPE, a (possibly empty) signature list
     (ai-edge-quantizer 0.10 iterates it unconditionally when it changes the inputs/outputs). Returns (bytes,
     notes, folded)."""
     model_t = _read(data)
@@ -252,6 +289,9 @@ def normalize(data: bytes) -> tuple[bytes, list[str], int]:
     if ops or shapes:
         notes.append(f"shapes computed at run time made static: {ops} shape-arithmetic op(s) folded into "
                      f"constants, {shapes} tensor shape(s) written as the runtime computes them")
+    reshapes = _as_reshapes(model_t)
+    if reshapes:
+        notes.append(f"{reshapes} EXPAND_DIMS/SQUEEZE op(s) written as the RESHAPE they are")
     if model_t.signatureDefs is None:
         model_t.signatureDefs = []
     return _write(model_t), notes, folded
