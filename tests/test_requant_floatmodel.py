@@ -5,6 +5,7 @@ Runs where ai-edge-quantizer is installed (the quantize extra), like tests/test_
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -254,3 +255,25 @@ def test_expand_dims_and_squeeze_become_reshapes_with_the_same_outputs() -> None
     assert all(p.delegated for p in place_xnnpack(sg))
     xs = np.random.default_rng(0).standard_normal((1, 12)).astype(np.float32)
     np.testing.assert_array_equal(_run(fm.data, xs), _run(data, xs))
+
+
+def test_a_tflite_with_dynamic_inputs_converts_with_input_shape(tmp_path: Path) -> None:
+    """openWakeWord's melspectrogram model takes [-1, -1] audio: --input-shape fixes it, the rest follows."""
+    from edgekit.core.tflite_builder import TFLiteBuilder
+
+    g = TFLiteBuilder("dynamic")
+    x = g.tensor("x", (1, 1), shape_signature=(-1, -1))
+    y = g.tensor("y", (1, 1), shape_signature=(-1, -1))
+    g.operator("MUL", [x, g.constant("two", np.array(2.0, np.float32))], [y])
+    model = tmp_path / "dynamic.tflite"
+    model.write_bytes(g.build([x], [y]))
+    out = tmp_path / "q.tflite"
+    refused = CliRunner().invoke(main, ["convert", str(model), "-o", str(out)])
+    assert refused.exit_code == 2 and "--input-shape NAME=DIMS" in refused.stderr and "x [-1, -1]" in refused.stderr
+    assert not out.exists()
+    ok = CliRunner().invoke(main, ["convert", str(model), "-o", str(out), "--input-shape", "x=1,16", "--json"])
+    assert ok.exit_code == 0, ok.output
+    assert "input shapes fixed: x=[1, 16]" in ok.stderr
+    converted = load_model(out).main
+    assert [list(converted.tensor(i).shape) for i in converted.inputs] == [[1, 16]]
+    assert [list(i["shape"]) for i in json.loads(ok.stdout)["inputs"]] == [[1, 16]]

@@ -110,8 +110,8 @@ def convert(model: Path, output: Path, quantize: str, io_type: str | None, per_t
     if fmt is SourceFormat.TFLITE:
         result = _convert_tflite(model, output, quantize, io_type, per_tensor, calibration, calibration_samples,
                                  recipe, names, bundle, golden_samples, force, quant_recipe, data, map_threshold,
-                                 bool(batch or input_shapes or keep_nchw or no_check or option_args.get("prune")
-                                      or onnx_backend.lower() != "auto"), state_pairs)
+                                 bool(keep_nchw or no_check or option_args.get("prune")
+                                      or onnx_backend.lower() != "auto"), state_pairs, input_shapes, batch)
     else:
         result = _convert_source(model, output, quantize, io_type, per_tensor, calibration, calibration_samples,
                                  batch, input_shapes, names, keep_nchw, no_check, onnx_backend, state_pairs, bundle,
@@ -129,20 +129,21 @@ def _convert_tflite(model: Path, output: Path, quantize: str, io_type: str | Non
                     calibration: Path | None, calibration_samples: int, recipe: Preprocessing,
                     names: tuple[str, ...], bundle: Path | None, golden_samples: int, force: bool,
                     quant_recipe: Any, data: Path | None, map_threshold: float,
-                    source_only_options: bool, state_pairs: tuple[str, ...]) -> dict[str, Any]:
+                    source_only_options: bool, state_pairs: tuple[str, ...], input_shapes: tuple[str, ...],
+                    batch: int | None) -> dict[str, Any]:
     """A float .tflite: the device-safe ai-edge-quantizer pipeline (no TensorFlow)."""
     from edgekit.requant.pipeline import TFLiteConvertConfig, run_tflite_convert
     from edgekit.verify.stateful import parse_state_options
 
     if source_only_options:
-        raise UsageError(f"{model} is a .tflite: --batch/--input-shape/--keep-nchw/--no-check/--backend/"
-                         "--prune apply to Keras, SavedModel and ONNX sources.", hint="Drop those options.")
+        raise UsageError(f"{model} is a .tflite: --keep-nchw/--no-check/--backend/--prune apply to Keras, "
+                         "SavedModel and ONNX sources.", hint="Drop those options.")
     config = TFLiteConvertConfig(
         model=model, output=output, quantize=quantize, io_type=io_type,  # type: ignore[arg-type]
         per_tensor=per_tensor, calibration=calibration, calibration_samples=calibration_samples,
         preprocessing=recipe, keep_float=names, bundle=bundle, golden_samples=golden_samples, force=force,
         recipe=quant_recipe, data=data, map_threshold=map_threshold, debug=is_debug(),
-        state=parse_state_options(state_pairs),
+        state=parse_state_options(state_pairs), input_shapes=input_shapes, batch=batch,
     )
     return run_tflite_convert(config).to_dict()
 

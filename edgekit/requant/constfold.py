@@ -54,9 +54,11 @@ def _runs(data: bytes) -> list[dict[int, np.ndarray]] | None:
     return results
 
 
-def fold_static(model_t: Any, data: bytes, opcode_names: list[str], fold: bool = True) -> tuple[int, int]:
+def fold_static(model_t: Any, data: bytes, opcode_names: list[str], fold: bool = True,
+                force: bool = False) -> tuple[int, int]:
     """Fold ``model_t`` (the object form of ``data``) in place; returns (ops folded, shapes written).
-    ``fold=False`` only writes the shapes (the ops stay, as the runtime will run them)."""
+    ``fold=False`` only writes the shapes (the ops stay, as the runtime will run them); ``force``: run it
+    although nothing computes shapes (the inputs' shapes were just set)."""
     if len(model_t.subgraphs) != 1:
         return 0, 0
     from ai_edge_litert import schema_py_generated as schema
@@ -69,7 +71,7 @@ def fold_static(model_t: Any, data: bytes, opcode_names: list[str], fold: bool =
             and len(model_t.buffers[tensor.buffer].data) > 0
 
     # only graphs that compute shapes at run time (what writes placeholder shapes into a file)
-    if not any(opcode_names[op.opcodeIndex] == "SHAPE" or (opcode_names[op.opcodeIndex] == "RESHAPE"
+    if not force and not any(opcode_names[op.opcodeIndex] == "SHAPE" or (opcode_names[op.opcodeIndex] == "RESHAPE"
                and len(op.inputs) > 1 and int(op.inputs[1]) >= 0 and not is_constant(int(op.inputs[1])))
                for op in sg.operators):
         return 0, 0

@@ -259,7 +259,18 @@ def _fix_batch(model_t: Any) -> list[str]:
     return fixed
 
 
-def normalize(data: bytes) -> tuple[bytes, list[str], int]:
+def _set_input_shapes(model_t: Any, shapes: Mapping[str, tuple[int, ...]]) -> None:
+    """The main subgraph's inputs named in ``shapes`` get those static shapes (the rest follows from a run)."""
+    sg = model_t.subgraphs[0]
+    for i in (int(v) for v in (sg.inputs if sg.inputs is not None else [])):
+        t = sg.tensors[i]
+        shape = shapes.get(t.name.decode() if isinstance(t.name, bytes) else str(t.name))
+        if shape is not None:
+            t.shape = list(shape)
+            t.shapeSignature = list(shape)
+
+
+def normalize(data: bytes, input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> tuple[bytes, list[str], int]:
     """One rewrite of a float model into what the quantizer reads well: sparse weights stored dense, int8/uint8
     weights of a dynamic-range model dequantized, float16 weights folded, operator codes completed, lone
     activations fused into their producer, a dynamic batch fixed to 1, shape arithmetic folded, EXPAND_DIMS and
@@ -282,10 +293,12 @@ def normalize(data: bytes) -> tuple[bytes, list[str], int]:
     fused = _fuse_activations(model_t)
     if fused:
         notes.append(f"{fused} activation op(s) fused into the op before them, as TensorFlow's converter does")
+    if input_shapes:
+        _set_input_shapes(model_t, input_shapes)
     batch = _fix_batch(model_t)
     if batch:
         notes.append(f"dynamic batch of {', '.join(batch)} fixed to 1")
-    ops, shapes = fold_static(model_t, _write(model_t), _opcode_names(model_t))
+    ops, shapes = fold_static(model_t, _write(model_t), _opcode_names(model_t), force=bool(input_shapes))
     if ops or shapes:
         notes.append(f"shapes computed at run time made static: {ops} shape-arithmetic op(s) folded into "
                      f"constants, {shapes} tensor shape(s) written as the runtime computes them")
@@ -304,8 +317,10 @@ def fold_float16(data: bytes) -> tuple[bytes, int]:
     return (_write(model_t), folded) if folded else (data, 0)
 
 
-def prepare_float(data: bytes, name: str = "model") -> FloatModel:
-    """Check that ``data`` is a float model and :func:`normalize` it (see the module docstring)."""
+def prepare_float(data: bytes, name: str = "model",
+                  input_shapes: Mapping[str, tuple[int, ...]] | None = None) -> FloatModel:
+    """Check that ``data`` is a float model and :func:`normalize` it (see the module docstring); ``input_shapes``
+    fixes dynamic inputs (tensor name -> shape), the other shapes then as LiteRT computes them."""
     model = parse_model(data, name)
     kind = model.quant_kind
     if kind not in (QuantKind.FLOAT32, QuantKind.FLOAT16, QuantKind.DYNAMIC_RANGE):
@@ -317,7 +332,7 @@ def prepare_float(data: bytes, name: str = "model") -> FloatModel:
     if len(model.subgraphs) > 1 and any(op.name in ("WHILE", "IF", "CALL_ONCE") for op in model.main.operators):
         raise ModelFormatError(f"{name} has control flow (WHILE/IF/CALL_ONCE subgraphs), which the quantizer "
                                "does not handle.", hint="Quantize a model without control flow.")
-    data, notes, folded = normalize(data)
+    data, notes, folded = normalize(data, input_shapes)
     return FloatModel(data=data, model=parse_model(data, name), folded_float16=folded, notes=notes)
 
 

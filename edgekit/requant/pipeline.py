@@ -21,7 +21,8 @@ import numpy as np
 from edgekit import __version__
 from edgekit.bundle import sha256_path, utc_now, write_bundle
 from edgekit.core.quant import CalibrationMethod, IOType, QuantizeMode, parse_choice
-from edgekit.core.recipe import CalibrationRef, Engine, QuantRecipe
+from edgekit.core.recipe import CalibrationRef, Engine, LoadRef, QuantRecipe
+from edgekit.core.shapes import InputDims, ShapeRequest, resolve_shapes
 from edgekit.core.source import TensorSpec
 from edgekit.data import DataSummary, Preprocessing, image_geometry, load_samples
 from edgekit.errors import OutputExistsError, UsageError
@@ -73,6 +74,8 @@ class TFLiteConvertConfig:
     map_threshold: float = DEFAULT_MAP_THRESHOLD
     debug: bool = False
     state: tuple[tuple[str, str], ...] = ()  # --state IN=OUT: a streaming model (else paired by name and shape)
+    input_shapes: tuple[str, ...] = ()  # --input-shape NAME=DIMS for dynamic inputs
+    batch: int | None = None  # --batch N for a dynamic batch
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "quantize", parse_choice(QuantizeMode, self.quantize, "--quantize"))
@@ -92,7 +95,7 @@ class TFLiteConvertConfig:
                                  hint="Run `edgekit convert ORIGINAL --recipe FILE` with the model tune was given.")
             return self.recipe
         return QuantRecipe(mode=self.quantize, engine=Engine.AEQ, io_type=self.io_type, per_tensor=self.per_tensor,
-                           float_ops=self.keep_float,
+                           float_ops=self.keep_float, load=LoadRef(input_shapes=self.input_shapes, batch=self.batch),
                            calibration=CalibrationRef(str(Path(self.calibration).resolve()) if self.calibration else None,
                                                       self.calibration_samples, self.seed,
                                                       self.preprocessing.to_dict()))
@@ -141,17 +144,28 @@ def _spec_names(model: TFLiteModel, side: str) -> list[str]:
     return [t.name for t in tensors]
 
 
-def load_tflite_source(path: Path) -> TFLiteSource:
-    """Read a float (or float16-weight) .tflite as a quantization source."""
+def load_tflite_source(path: Path, shapes: ShapeRequest | None = None) -> TFLiteSource:
+    """Read a float (or float16-weight) .tflite as a quantization source; dynamic inputs fixed as ``shapes``
+    (``--input-shape``/``--batch``) says, a dynamic batch alone to 1 (a note)."""
     from edgekit.tflite.model import load_model
 
-    load_model(path)  # the bounded reader first: a damaged file is a ModelFormatError naming it
-    fm = prepare_float(Path(path).read_bytes(), str(path))
+    original = load_model(path)  # the bounded reader first: a damaged file is a ModelFormatError naming it
+    fixed: dict[str, tuple[int, ...]] = {}
+    shape_notes: list[str] = []
+    if shapes is not None and (shapes.input_shapes or shapes.batch is not None):
+        dims = [InputDims(t.name, tuple(None if d < 0 else d for d in (t.shape_signature or t.shape)), t.dtype)
+                for t in original.inputs]
+        resolved, shape_notes = resolve_shapes(dims, shapes)
+        fixed = {r.name: r.shape for r in resolved if r.dynamic_dims or dict(shapes.input_shapes).get(r.name)}
+    fm = prepare_float(Path(path).read_bytes(), str(path), fixed or None)
+    fm.notes[:0] = shape_notes + ([f"input shapes fixed: {', '.join(f'{n}={list(s)}' for n, s in fixed.items())}"]
+                                  if fixed else [])
     model = fm.model
     for t in model.inputs + model.outputs:
         if t.is_dynamic:
             raise UsageError(f"{path}: tensor '{t.name}' has a dynamic shape {list(t.shape_signature or ())}.",
-                             hint="Quantize a .tflite with static input shapes.")
+                             hint=f"Fix the inputs' shapes: --input-shape NAME=DIMS (inputs: "
+                                  f"{', '.join(f'{i.name} {list(i.shape_signature)}' for i in model.inputs)}).")
     ins = [TensorSpec(n, tuple(t.shape), t.dtype) for n, t in zip(_spec_names(model, "input"), model.inputs, strict=True)]
     outs = [TensorSpec(n, tuple(t.shape), t.dtype) for n, t in zip(_spec_names(model, "output"), model.outputs,
                                                                    strict=True)]
@@ -282,7 +296,7 @@ def run_tflite_convert(config: TFLiteConvertConfig) -> TFLiteConvertResult:
     b = config.bundle
     if b is not None and Path(b).is_dir() and any(Path(b).iterdir()) and not config.force:
         raise OutputExistsError(f"Bundle folder {b} already exists and is not empty.")
-    source = load_tflite_source(Path(config.model))
+    source = load_tflite_source(Path(config.model), ShapeRequest.from_texts(config.input_shapes, config.batch))
     recipe = config.quant_recipe()
     notes = list(source.float_model.notes)
     t = _timed(seconds, "load", t)
