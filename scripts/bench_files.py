@@ -67,7 +67,7 @@ def main() -> int:
           f"{load_before[0]:.2f} before, {load_after[0]:.2f} after")
     print(f"{'file':60s} {'partitions':>10s} {'median ms':>10s} {'vs first':>9s}")
     for row in rows:
-        print(f"{Path(row['model']).name:60s} {row['xnnpack_partitions']:>10d} {row['median_ms']:>10.3f} "
+        print(f"{Path(str(row['model'])).name:60s} {row['xnnpack_partitions']:>10d} {row['median_ms']:>10.3f} "
               f"{row['ratio_to_first']:>8.2f}x")
     return 0
 
