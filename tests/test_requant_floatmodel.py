@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tune_helpers import GraphBuilder, computed_reshape_model, write_case
+from tune_helpers import GraphBuilder, computed_reshape_model, run_once, write_case
 
 from edgekit.cli import main
 from edgekit.profile.delegate import runtime_delegated_ops
@@ -41,12 +41,6 @@ def _lone_activations_model(shared_branch: bool) -> bytes:
     return g.build()
 
 
-def _run(data: bytes, x: np.ndarray) -> np.ndarray:
-    interp = load_interpreter(data, num_threads=1)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    interp.set_tensor(inp["index"], x)
-    interp.invoke()
-    return np.asarray(interp.get_tensor(out["index"]))
 
 
 def test_lone_activations_are_fused_with_the_same_arithmetic() -> None:
@@ -60,7 +54,7 @@ def test_lone_activations_are_fused_with_the_same_arithmetic() -> None:
     assert [t.name for t in (fm.model.main.tensor(i) for i in fm.model.main.outputs)] == \
         [t.name for t in (parse_model(data, "o").main.tensor(i) for i in parse_model(data, "o").main.outputs)]
     x = np.random.default_rng(0).standard_normal((1, 16)).astype(np.float32) * 3
-    np.testing.assert_allclose(_run(fm.data, x), _run(data, x), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(run_once(fm.data, x), run_once(data, x), rtol=0, atol=1e-6)
 
 
 def test_int8_of_a_graph_with_lone_activations_stays_in_one_xnnpack_partition(tmp_path: Path) -> None:
@@ -147,7 +141,7 @@ def test_sparse_weights_are_stored_dense_with_the_same_outputs(tmp_path: Path) -
     assert [op.name for op in fm.model.main.operators] == ["FULLY_CONNECTED"]
     assert any("1 sparse weight tensors (DENSIFY ops) stored dense" in n for n in fm.notes), fm.notes
     x = np.random.default_rng(0).standard_normal((1, 12)).astype(np.float32)
-    np.testing.assert_array_equal(_run(fm.data, x), _run(data, x))
+    np.testing.assert_array_equal(run_once(fm.data, x), run_once(data, x))
     # and such a model quantizes (it used to be refused)
     model, calib, _ = write_case(tmp_path, "sparse", data, (1, 12))
     out = tmp_path / "q.tflite"
@@ -205,7 +199,7 @@ def test_a_dynamic_range_model_is_quantized_from_the_weights_it_computes_with(tm
     np.testing.assert_allclose(weights[1].data(), w2, rtol=0, atol=1e-6)
     # the float model computes what the hybrid kernels compute, up to their on-the-fly int8 inputs
     x = np.random.default_rng(2).standard_normal((1, 12)).astype(np.float32)
-    ref, got = _run(data, x), _run(fm.data, x)
+    ref, got = run_once(data, x), run_once(fm.data, x)
     assert float(np.abs(ref - got).max()) < 0.03 * float(np.abs(ref).max())
     model, calib, _ = write_case(tmp_path, "hybrid", data, (1, 12))
     out = tmp_path / "q.tflite"
@@ -229,7 +223,7 @@ def test_shapes_computed_at_run_time_are_folded_and_written() -> None:
     assert [p.delegated for p in place_xnnpack(before)] == [False, False, False, False, True, True]  # computed
     assert [p.delegated for p in place_xnnpack(sg)] == [True, True, True]
     x = np.random.default_rng(0).standard_normal((1, 8, 6)).astype(np.float32)
-    np.testing.assert_array_equal(_run(fm.data, x), _run(data, x))
+    np.testing.assert_array_equal(run_once(fm.data, x), run_once(data, x))
 
 
 def test_expand_dims_and_squeeze_become_reshapes_with_the_same_outputs() -> None:
@@ -254,7 +248,7 @@ def test_expand_dims_and_squeeze_become_reshapes_with_the_same_outputs() -> None
     assert any("2 EXPAND_DIMS/SQUEEZE op(s) written as the RESHAPE" in n for n in fm.notes), fm.notes
     assert all(p.delegated for p in place_xnnpack(sg))
     xs = np.random.default_rng(0).standard_normal((1, 12)).astype(np.float32)
-    np.testing.assert_array_equal(_run(fm.data, xs), _run(data, xs))
+    np.testing.assert_array_equal(run_once(fm.data, xs), run_once(data, xs))
 
 
 def test_a_tflite_with_dynamic_inputs_converts_with_input_shape(tmp_path: Path) -> None:

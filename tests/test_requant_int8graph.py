@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tune_helpers import GraphBuilder, write_case
+from tune_helpers import GraphBuilder, run_once, write_case
 
 import edgekit.requant.int8graph as int8graph
 from edgekit.cli import main
@@ -43,12 +43,6 @@ def _leaky_clamp_model(floor: float) -> bytes:
     return g.build()
 
 
-def _run_float(data: bytes, x: np.ndarray) -> np.ndarray:
-    interp = load_interpreter(data, num_threads=1)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    interp.set_tensor(inp["index"], x)
-    interp.invoke()
-    return np.asarray(interp.get_tensor(out["index"]))
 
 
 def test_convert_runs_leaky_relu_in_int8_and_drops_clamps_the_range_makes(tmp_path: Path) -> None:
@@ -70,8 +64,8 @@ def test_convert_runs_leaky_relu_in_int8_and_drops_clamps_the_range_makes(tmp_pa
     assert partitions == 1
     # the int8 file still computes the float model: the clamps at -0.4 are what its ranges hold
     xs = np.load(tmp_path / "leaky_heldout.npy")[:10]
-    ref = np.concatenate([_run_float(model.read_bytes(), x).ravel() for x in xs])
-    got = np.concatenate([_run_float(out.read_bytes(), x).ravel() for x in xs])
+    ref = np.concatenate([run_once(model.read_bytes(), x).ravel() for x in xs])
+    got = np.concatenate([run_once(out.read_bytes(), x).ravel() for x in xs])
     assert float(np.dot(ref, got) / np.linalg.norm(ref) / np.linalg.norm(got)) > 0.999
 
 

@@ -157,6 +157,17 @@ class GraphBuilder:
         return bytes(builder.Output())
 
 
+def run_once(data: bytes, x: np.ndarray) -> np.ndarray:
+    """The first output of one LiteRT invocation of ``data`` on ``x`` (its first input)."""
+    from edgekit.tflite.runtime import load_interpreter
+
+    interp = load_interpreter(data, num_threads=1)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    interp.set_tensor(inp["index"], x)
+    interp.invoke()
+    return np.asarray(interp.get_tensor(out["index"]))
+
+
 def computed_reshape_model() -> bytes:
     """x [1, 8, 6] -> RESHAPE(x, CONCATENATION(GATHER(SHAPE(x), [0]), [48])) -> MUL(self) -> FULLY_CONNECTED(4):
     a reshape target computed at run time, the tensors after it stored with a placeholder shape (1x1), as graphs

@@ -123,8 +123,8 @@ def fold_static(model_t: Any, data: bytes, opcode_names: list[str], fold: bool =
 def runtime_shapes(data: bytes) -> tuple[bytes, int]:
     """``data`` with the shapes LiteRT computes at run time written over the placeholders a graph that
     computes its shapes stores (nothing folded); returns (bytes, shapes written). What ``profile`` estimates."""
-    from edgekit.requant.floatmodel import _opcode_names, _read, _write
+    from edgekit.requant.objectapi import opcode_names, read_model, write_model
 
-    model_t = _read(data)
-    _, shaped = fold_static(model_t, data, _opcode_names(model_t), fold=False)
-    return (_write(model_t), shaped) if shaped else (data, 0)
+    model_t = read_model(data)
+    _, shaped = fold_static(model_t, data, opcode_names(model_t), fold=False)
+    return (write_model(model_t), shaped) if shaped else (data, 0)

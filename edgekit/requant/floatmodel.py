@@ -22,6 +22,9 @@ from edgekit.core.quant import QuantKind
 from edgekit.errors import ModelFormatError, UsageError
 from edgekit.requant.constfold import fold_static
 from edgekit.requant.densify import fold_densify
+from edgekit.requant.objectapi import opcode_names as _opcode_names
+from edgekit.requant.objectapi import read_model as _read
+from edgekit.requant.objectapi import write_model as _write
 from edgekit.tflite.model import TFLiteModel, parse_model
 
 _FLOAT32 = 0  # schema TensorType.FLOAT32
@@ -43,26 +46,6 @@ class FloatModel:
         sg = self.model.main
         produced = {o for op in sg.operators for o in op.outputs if o >= 0} | set(sg.inputs)
         return [t.name for t in sg.tensors if t.index in produced and not t.is_constant and t.dtype == "float32"]
-
-
-def _read(data: bytes) -> Any:
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    return flatbuffer_utils.read_model_from_bytearray(bytearray(data))
-
-
-def _write(model_t: Any) -> bytes:
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model_t))
-
-
-def _opcode_names(model_t: Any) -> list[str]:
-    from ai_edge_litert import schema_py_generated as schema
-    from ai_edge_litert.tools import flatbuffer_utils
-
-    names = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
-    return [names.get(flatbuffer_utils.get_builtin_code_from_operator_code(c), "CUSTOM") for c in model_t.operatorCodes]
 
 
 def _fold_float16(model_t: Any) -> int:

@@ -21,11 +21,14 @@ follows quantization judges the file that is written.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from edgekit.requant.floatmodel import _opcode_names, _read, _write
+from edgekit.requant.objectapi import opcode_names as _opcode_names
+from edgekit.requant.objectapi import read_model as _read
+from edgekit.requant.objectapi import write_model as _write
 
 _INT8 = 9  # schema TensorType.INT8
 # ops whose int8 kernels (LiteRT's and XNNPACK's) requantize to any output scale and zero point
@@ -69,33 +72,46 @@ class _Graph:
         return self.readers.get(t) == 1 and t not in self.outputs
 
 
-def _int8_leaky_relu(model_t: Any, keep_float: frozenset[str]) -> int:
+Rewrite = Callable[[Any, _Graph, Any, list[str]], "set[int] | None"]
+
+
+def _each_op(model_t: Any, op_name: str, inputs: int, rewrite: Rewrite) -> int:
+    """Call ``rewrite(subgraph, graph, op, opcode names)`` on every ``op_name`` op with ``inputs`` inputs and one
+    output; it edits in place and returns the ids of the ops to remove (None: nothing done). Returns the count."""
     names = _opcode_names(model_t)
     done = 0
     for sg in model_t.subgraphs:
         g = _Graph(sg)
         drop: set[int] = set()
         for op in list(sg.operators or []):
-            if names[op.opcodeIndex] != "LEAKY_RELU" or len(op.inputs) != 1 or len(op.outputs) != 1:
-                continue
-            x, y = int(op.inputs[0]), int(op.outputs[0])
-            deq, quant = g.producer.get(x), None
-            if _name(sg.tensors[y]) in keep_float or deq is None or names[deq.opcodeIndex] != "DEQUANTIZE":
-                continue
-            if not (g.only_reader(x) and g.only_reader(y)):
-                continue
-            quant = next((o for o in sg.operators if o.inputs is not None and y in [int(i) for i in o.inputs]), None)
-            if quant is None or names[quant.opcodeIndex] != "QUANTIZE":
-                continue
-            a, b = int(deq.inputs[0]), int(quant.outputs[0])
-            if _per_tensor(sg.tensors[a]) is None or _per_tensor(sg.tensors[b]) is None:
-                continue
-            op.inputs, op.outputs = [a], [b]
-            drop.update((id(deq), id(quant)))
-            done += 1
+            if names[op.opcodeIndex] == op_name and len(op.inputs) == inputs and len(op.outputs) == 1:
+                removed = rewrite(sg, g, op, names)
+                if removed is not None:
+                    drop |= removed
+                    done += 1
         if drop:
             sg.operators = [o for o in sg.operators if id(o) not in drop]
     return done
+
+
+def _int8_leaky_relu(model_t: Any, keep_float: frozenset[str]) -> int:
+    def rewrite(sg: Any, g: _Graph, op: Any, names: list[str]) -> set[int] | None:
+        x, y = int(op.inputs[0]), int(op.outputs[0])
+        deq = g.producer.get(x)
+        if _name(sg.tensors[y]) in keep_float or deq is None or names[deq.opcodeIndex] != "DEQUANTIZE":
+            return None
+        if not (g.only_reader(x) and g.only_reader(y)):
+            return None
+        quant = next((o for o in sg.operators if o.inputs is not None and y in [int(i) for i in o.inputs]), None)
+        if quant is None or names[quant.opcodeIndex] != "QUANTIZE":
+            return None
+        a, b = int(deq.inputs[0]), int(quant.outputs[0])
+        if _per_tensor(sg.tensors[a]) is None or _per_tensor(sg.tensors[b]) is None:
+            return None
+        op.inputs, op.outputs = [a], [b]
+        return {id(deq), id(quant)}
+
+    return _each_op(model_t, "LEAKY_RELU", 1, rewrite)
 
 
 def _constant_value(model_t: Any, tensor: Any) -> float | None:
@@ -109,34 +125,25 @@ def _constant_value(model_t: Any, tensor: Any) -> float | None:
 
 
 def _fold_clamps(model_t: Any) -> int:
-    names = _opcode_names(model_t)
-    done = 0
-    for sg in model_t.subgraphs:
-        g = _Graph(sg)
-        drop: set[int] = set()
-        for op in list(sg.operators or []):
-            if names[op.opcodeIndex] != "MAXIMUM" or len(op.inputs) != 2 or len(op.outputs) != 1:
+    def rewrite(sg: Any, g: _Graph, op: Any, names: list[str]) -> set[int] | None:
+        out = int(op.outputs[0])
+        params = _per_tensor(sg.tensors[out])
+        for x, c in ((int(op.inputs[0]), int(op.inputs[1])), (int(op.inputs[1]), int(op.inputs[0]))):
+            prev = g.producer.get(x)
+            value = _constant_value(model_t, sg.tensors[c])
+            if prev is None or value is None or params is None or names[prev.opcodeIndex] not in _REQUANTIZING:
                 continue
-            out = int(op.outputs[0])
-            params = _per_tensor(sg.tensors[out])
-            for x, c in ((int(op.inputs[0]), int(op.inputs[1])), (int(op.inputs[1]), int(op.inputs[0]))):
-                prev = g.producer.get(x)
-                value = _constant_value(model_t, sg.tensors[c])
-                if prev is None or value is None or params is None or names[prev.opcodeIndex] not in _REQUANTIZING:
-                    continue
-                if len(prev.outputs) != 1 or not g.only_reader(x) or _per_tensor(sg.tensors[x]) is None:
-                    continue
-                scale, zero = params
-                if value > (-128 - zero) * scale + scale / 2:
-                    continue  # the range does not clamp there: the op matters
-                prev.outputs = [out]
-                g.producer[out] = prev
-                drop.add(id(op))
-                done += 1
-                break
-        if drop:
-            sg.operators = [o for o in sg.operators if id(o) not in drop]
-    return done
+            if len(prev.outputs) != 1 or not g.only_reader(x) or _per_tensor(sg.tensors[x]) is None:
+                continue
+            scale, zero = params
+            if value > (-128 - zero) * scale + scale / 2:
+                continue  # the range does not clamp there: the op matters
+            prev.outputs = [out]
+            g.producer[out] = prev
+            return {id(op)}
+        return None
+
+    return _each_op(model_t, "MAXIMUM", 2, rewrite)
 
 
 def finish_int8(data: bytes, keep_float: frozenset[str] = frozenset(),
