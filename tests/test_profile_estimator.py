@@ -226,3 +226,11 @@ def test_profile_estimates_the_shapes_a_graph_computes_at_run_time(tmp_path) -> 
     assert "Note: the graph computes its tensor shapes" in report.render()
     # the shape ops stay: the device runs them (4 builtin int32 ops before the delegated FULLY_CONNECTED)
     assert report.operators == 6
+    # inspect says the stored shapes may be placeholders; a graph with static shapes says nothing
+    from edgekit.tflite.inspect import InspectReport
+
+    inspected = InspectReport.of(parse_model(path.read_bytes(), "m"), path)
+    assert inspected.computes_shapes and "Shapes:        computed at run time" in inspected.render()
+    assert InspectReport.from_dict(inspected.to_dict()).computes_shapes
+    plain = InspectReport.of(parse_model(conv_chain_model(), "plain"), "plain.tflite")
+    assert not plain.computes_shapes and "Shapes:" not in plain.render()

@@ -16,7 +16,7 @@ from edgekit.profile.estimator import DeviceEstimate, estimate
 from edgekit.profile.registry import all_profiles
 from edgekit.provenance import Producer, producer_entry
 from edgekit.report import format_table, human_bytes
-from edgekit.tflite.model import TFLiteModel, load_model, parse_model
+from edgekit.tflite.model import load_model, parse_model
 
 
 def _ms(value: float) -> str:
@@ -154,7 +154,7 @@ def profile_model(model: str | Path, device_ids: Sequence[str], threads: int | N
         raise UsageError("the same --device is given twice.", hint="Give each device id once.")
     m = load_model(model)
     notes: list[str] = []
-    if computes_shapes(m):
+    if m.computes_shapes:
         from edgekit.requant.constfold import runtime_shapes
 
         data, shaped = runtime_shapes(Path(model).read_bytes())
@@ -169,13 +169,6 @@ def profile_model(model: str | Path, device_ids: Sequence[str], threads: int | N
         model=str(model), quant_kind=m.quant_kind.value, operators=len(m.main.operators), weight_bytes=m.weight_bytes,
         devices=tuple(estimate(m, table[d], threads) for d in device_ids), notes=tuple(notes),
     )
-
-
-def computes_shapes(m: TFLiteModel) -> bool:
-    """A SHAPE op, or a RESHAPE whose target is computed: the file's stored shapes may be placeholders."""
-    sg = m.main
-    return any(op.name == "SHAPE" or (op.name == "RESHAPE" and len(op.inputs) > 1 and op.inputs[1] >= 0
-                                      and not sg.tensor(op.inputs[1]).is_constant) for op in sg.operators)
 
 
 __all__ = ["ProfileReport", "device_lines", "ops_table", "profile_model"]

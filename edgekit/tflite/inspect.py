@@ -159,6 +159,7 @@ class InspectReport:
     custom_ops: tuple[str, ...]
     dynamic_inputs: tuple[str, ...]
     ops: tuple[OpSummary, ...]  # the main subgraph's, in graph order
+    computes_shapes: bool = False  # SHAPE ops / computed RESHAPE targets: stored shapes after them may be placeholders
 
     @classmethod
     def of(cls, model: TFLiteModel, path: str | Path) -> InspectReport:
@@ -182,6 +183,7 @@ class InspectReport:
             signatures=tuple(SignatureSummary(s.key, s.inputs, s.outputs, s.subgraph_index) for s in model.signatures),
             op_histogram=model.op_histogram(), custom_ops=tuple(model.custom_ops),
             dynamic_inputs=tuple(t.name for t in model.inputs if t.is_dynamic), ops=tuple(ops),
+            computes_shapes=model.computes_shapes,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -203,6 +205,7 @@ class InspectReport:
             "custom_ops": list(self.custom_ops),
             "dynamic_inputs": list(self.dynamic_inputs),
             "ops": [op.to_dict() for op in self.ops],
+            "computes_shapes": self.computes_shapes,
         }
 
     @classmethod
@@ -218,6 +221,7 @@ class InspectReport:
             op_histogram={str(k): int(v) for k, v in d["op_histogram"].items()},
             custom_ops=strings(d["custom_ops"]), dynamic_inputs=strings(d["dynamic_inputs"]),
             ops=tuple(OpSummary.from_dict(op) for op in d["ops"]),
+            computes_shapes=bool(d.get("computes_shapes", False)),
         )
 
     def render(self, show_ops: bool = True) -> str:
@@ -236,6 +240,9 @@ class InspectReport:
                 f"Dynamic dims:  {', '.join(self.dynamic_inputs)} (-1 below; the runtime uses the stored "
                 "default shape unless resized)"
             )
+        if self.computes_shapes:
+            lines.append("Shapes:        computed at run time (SHAPE ops or computed RESHAPE targets): the shapes stored "
+                         "after them may be placeholders; `edgekit profile` estimates on the shapes LiteRT computes")
         for title, tensors in (("Inputs", self.inputs), ("Outputs", self.outputs)):
             lines += ["", f"{title}:"]
             rows = [[e.name, _shape_text(e.shape_signature), e.dtype, e.quantization_text()] for e in tensors]

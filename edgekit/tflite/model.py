@@ -245,6 +245,14 @@ class TFLiteModel:
     def quant_kind(self) -> QuantKind:
         return detect_quant_kind(self)
 
+    @property
+    def computes_shapes(self) -> bool:
+        """A SHAPE op, or a RESHAPE whose target is computed, in the main subgraph: the graph works out tensor
+        shapes at run time, and the shapes the file stores after them may be placeholders."""
+        sg = self.main
+        return any(op.name == "SHAPE" or (op.name == "RESHAPE" and len(op.inputs) > 1 and op.inputs[1] >= 0
+                                          and not sg.tensor(op.inputs[1]).is_constant) for op in sg.operators)
+
     def parameter_count(self) -> int:
         return sum(t.num_elements for sg in self.subgraphs for t in sg.tensors if t.is_constant and t.nbytes)
 
