@@ -268,7 +268,7 @@ def normalize(data: bytes, input_shapes: Mapping[str, tuple[int, ...]] | None = 
     weights = _dequantize_weights(model_t)
     if weights:
         notes.append(f"{weights} int8/uint8 weight tensors of a dynamic-range model dequantized to the float32 "
-                     "values its kernels compute with, then quantized again")
+                     "values its kernels compute with")
     folded = _fold_float16(model_t)
     if folded:
         notes.append(f"{folded} float16 weight tensors folded to float32 before quantizing")
