@@ -234,3 +234,9 @@ def test_profile_estimates_the_shapes_a_graph_computes_at_run_time(tmp_path) -> 
     assert InspectReport.from_dict(inspected.to_dict()).computes_shapes
     plain = InspectReport.of(parse_model(conv_chain_model(), "plain"), "plain.tflite")
     assert not plain.computes_shapes and "Shapes:" not in plain.render()
+    # a graph LiteRT cannot run here: estimated on the stored shapes, and said so
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(computed_reshape_model(width=47))
+    fallback = profile_model(broken, ["rpi4b"], 1)
+    assert [o.bytes for o in fallback.devices[0].ops if o.op == "MUL"] == [3 * 1 * 4]
+    assert any("LiteRT could not run it here" in n for n in fallback.notes), fallback.notes

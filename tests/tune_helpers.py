@@ -168,10 +168,11 @@ def run_once(data: bytes, x: np.ndarray) -> np.ndarray:
     return np.asarray(interp.get_tensor(out["index"]))
 
 
-def computed_reshape_model() -> bytes:
+def computed_reshape_model(width: int = 48) -> bytes:
     """x [1, 8, 6] -> RESHAPE(x, CONCATENATION(GATHER(SHAPE(x), [0]), [48])) -> MUL(self) -> FULLY_CONNECTED(4):
     a reshape target computed at run time, the tensors after it stored with a placeholder shape (1x1), as graphs
-    exported with a dynamic batch write them (BirdNET's analyzer: ~90 such int32 ops)."""
+    exported with a dynamic batch write them (BirdNET's analyzer: ~90 such int32 ops). ``width`` other than 48
+    makes a graph LiteRT cannot run (the reshape does not fit)."""
     from edgekit.core.tflite_builder import TFLiteBuilder
 
     g = TFLiteBuilder("computed reshape")
@@ -182,7 +183,7 @@ def computed_reshape_model() -> bytes:
     g.operator("GATHER", [shape, g.constant("first", np.array([0], np.int32))], [batch], {"axis": 0},
                options_type="GatherOptions")
     target = g.tensor("target", (2,), "int32")
-    g.operator("CONCATENATION", [batch, g.constant("rest", np.array([48], np.int32))], [target], {"axis": 0})
+    g.operator("CONCATENATION", [batch, g.constant("rest", np.array([width], np.int32))], [target], {"axis": 0})
     flat = g.tensor("flat", (1, 1))
     g.operator("RESHAPE", [x, target], [flat])
     squared = g.tensor("squared", (1, 1))  # a placeholder too: 1x48 at run time

@@ -162,9 +162,9 @@ def profile_model(model: str | Path, device_ids: Sequence[str], threads: int | N
             m = parse_model(data, str(model))
             notes.append(f"the graph computes its tensor shapes at run time and stores placeholders; {shaped} "
                          "shapes were taken from one LiteRT run here at the stored input shapes")
-        else:
-            notes.append("the graph computes its tensor shapes at run time; LiteRT could not run it here, so the "
-                         "stored shapes (which may be placeholders) were estimated")
+        elif shaped is None:
+            notes.append("the graph computes its tensor shapes at run time; LiteRT could not run it here (or it has "
+                         "control-flow subgraphs), so the stored shapes, which may be placeholders, were estimated")
     return ProfileReport(
         model=str(model), quant_kind=m.quant_kind.value, operators=len(m.main.operators), weight_bytes=m.weight_bytes,
         devices=tuple(estimate(m, table[d], threads) for d in device_ids), notes=tuple(notes),

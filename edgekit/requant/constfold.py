@@ -55,10 +55,11 @@ def _runs(data: bytes) -> list[dict[int, np.ndarray]] | None:
 
 
 def fold_static(model_t: Any, data: bytes, opcode_names: list[str], fold: bool = True,
-                force: bool = False) -> tuple[int, int]:
+                force: bool = False, runs: list[dict[int, np.ndarray]] | None = None) -> tuple[int, int]:
     """Fold ``model_t`` (the object form of ``data``) in place; returns (ops folded, shapes written).
     ``fold=False`` only writes the shapes (the ops stay, as the runtime will run them); ``force``: run it
-    although nothing computes shapes (the inputs' shapes were just set)."""
+    although nothing computes shapes (the inputs' shapes were just set); ``runs``: :func:`_runs` of ``data``
+    when the caller has them."""
     if len(model_t.subgraphs) != 1:
         return 0, 0
     from ai_edge_litert import schema_py_generated as schema
@@ -75,7 +76,7 @@ def fold_static(model_t: Any, data: bytes, opcode_names: list[str], fold: bool =
                and len(op.inputs) > 1 and int(op.inputs[1]) >= 0 and not is_constant(int(op.inputs[1])))
                for op in sg.operators):
         return 0, 0
-    runs = _runs(data)
+    runs = runs if runs is not None else _runs(data)
     if runs is None:
         return 0, 0
     first, second = runs
@@ -120,11 +121,15 @@ def fold_static(model_t: Any, data: bytes, opcode_names: list[str], fold: bool =
     return len(folded), shaped
 
 
-def runtime_shapes(data: bytes) -> tuple[bytes, int]:
+def runtime_shapes(data: bytes) -> tuple[bytes, int | None]:
     """``data`` with the shapes LiteRT computes at run time written over the placeholders a graph that
-    computes its shapes stores (nothing folded); returns (bytes, shapes written). What ``profile`` estimates."""
+    computes its shapes stores (nothing folded); returns (bytes, shapes written), None for the count when
+    LiteRT could not run the graph here (or it has control-flow subgraphs). What ``profile`` estimates."""
     from edgekit.requant.objectapi import opcode_names, read_model, write_model
 
     model_t = read_model(data)
-    _, shaped = fold_static(model_t, data, opcode_names(model_t), fold=False)
+    runs = _runs(data) if len(model_t.subgraphs) == 1 else None
+    if runs is None:
+        return data, None
+    _, shaped = fold_static(model_t, data, opcode_names(model_t), fold=False, runs=runs)
     return (write_model(model_t), shaped) if shaped else (data, 0)
