@@ -1,8 +1,8 @@
-"""Every real .tflite of the zoo through `edgekit convert --quantize int8`, as a user would run it.
+"""Every real .tflite (or .onnx) of the zoo through `edgekit convert --quantize int8`, as a user would run it.
 
-    .venv/bin/python scripts/bench_zoo_int8.py [--out DIR] [--device rpi4b] [--json]
+    .venv/bin/python scripts/bench_zoo_int8.py [--format tflite|onnx] [--out DIR] [--device rpi4b] [--json]
 
-For each installed ``.tflite`` of ``scripts/zoo.py`` (``./scripts/install-zoo`` installs the wheels):
+For each installed ``.tflite`` (``--format onnx``: ``.onnx``) of ``scripts/zoo.py`` (``./scripts/install-zoo`` installs the wheels):
 ``edgekit convert FILE --quantize int8 -o DIR/ID.int8.tflite --force --json`` (no ``--calibration``: synthetic
 inputs, so exit 1 is convert's check failing on random data, the file still written), then for every written
 file ``edgekit bench OUT --threads 1 --runs 20 --json`` (the XNNPACK partitions the runtime reports: measured)
@@ -59,11 +59,12 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=None, help="folder for the int8 files (default: a temporary one)")
     ap.add_argument("--device", default="rpi4b", help="profile whose partition estimate is compared")
+    ap.add_argument("--format", choices=("tflite", "onnx"), default="tflite")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = ap.parse_args()
-    ids = [m for m in zoo.available() if zoo.spec(m).format == "tflite"]
+    ids = [m for m in zoo.available() if zoo.spec(m).format == args.format]
     if not ids:
-        print("Error: no .tflite of the zoo is installed.", file=sys.stderr)
+        print(f"Error: no .{args.format} of the zoo is installed.", file=sys.stderr)
         print("Hint: run ./scripts/install-zoo first.", file=sys.stderr)
         return 2
     with tempfile.TemporaryDirectory() as tmp:

@@ -98,3 +98,33 @@ def test_xnnpack_requantizes_only_within_its_scale_range(ratio: float, delegated
     assert [p.delegated for p in placed] == [delegated], placed
     taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
     assert (taken == {0}) is delegated
+
+
+def _binary_model(op: str, in_scales: tuple[float, float]) -> bytes:
+    """One int8 ``op`` of two activations with ``in_scales``, output scale 1."""
+    from edgekit.core.tflite_builder import Quant
+
+    g = TFLiteBuilder(op.lower())
+    x = g.tensor("x", (1, 8), "int8", quant=Quant((in_scales[0],), (0,)))
+    y = g.tensor("y", (1, 8), "int8", quant=Quant((in_scales[1],), (0,)))
+    z = g.tensor("z", (1, 8), "int8", quant=Quant((1.0,), (0,)))
+    g.operator(op, [x, y], [z])
+    return g.build([x, y], [z])
+
+
+@pytest.mark.parametrize("op, scales, delegated", [
+    ("ADD", (1.0, 2 ** -10 * 1.01), True), ("ADD", (1.0, 2 ** -10 * 0.99), False), ("ADD", (1.0, 255.0), True),
+    ("SUB", (257.0, 1.0), False), ("MUL", (2 ** -8, 2 ** -8), True), ("MUL", (2 ** -9, 2 ** -9), False),
+    ("MUL", (1.0, 255.0), True), ("MUL", (16.0, 16.0), False),
+])
+def test_xnnpack_takes_quantized_add_sub_mul_only_within_its_scale_ranges(
+        op: str, scales: tuple[float, float], delegated: bool) -> None:
+    """magika's int8 layer norm adds an epsilon whose scale is 1e-4 of the output's: XNNPACK refuses that ADD."""
+    from edgekit.profile.delegate import runtime_delegated_ops
+    from edgekit.tflite.runtime import load_interpreter
+
+    data = _binary_model(op, scales)
+    placed = place_xnnpack(parse_model(data, "b").main)
+    assert [p.delegated for p in placed] == [delegated], placed
+    taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
+    assert (taken == {0}) is delegated

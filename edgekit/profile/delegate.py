@@ -92,6 +92,24 @@ def unpacked_at_init(sg: Subgraph, op: Operator) -> bool:
             and _static_weights(sg, op.outputs[0])[0])
 
 
+# XNNPACK's quantized ADD/SUB take each input-to-output scale ratio in [2^-10, 2^8), MUL the product of the input
+# scales over the output scale in [2^-16, 2^8) (measured, ai-edge-litert 2.3.0, both sides of each bound; magika's
+# int8 layer norm adds an epsilon of scale 6e-9 to a 7e-5 tensor: refused, a partition each)
+_REQUANT_RANGES = {"ADD": (2.0 ** -10, 2.0 ** 8), "SUB": (2.0 ** -10, 2.0 ** 8), "MUL": (2.0 ** -16, 2.0 ** 8)}
+
+
+def _requant_refusal(sg: Subgraph, op: Operator) -> str:
+    """Why XNNPACK refuses this quantized ADD/SUB/MUL for its scales ('' when it takes it)."""
+    ins = [q for q in (sg.tensor(i).quant for i in op.inputs[:2] if i >= 0) if q is not None and not q.per_channel]
+    out = sg.tensor(op.outputs[0]).quant
+    if len(ins) != 2 or out is None or out.per_channel or out.scale <= 0:
+        return ""
+    lo, hi = _REQUANT_RANGES[op.name]
+    ratios = [ins[0].scale * ins[1].scale / out.scale] if op.name == "MUL" else [q.scale / out.scale for q in ins]
+    bad = [r for r in ratios if not lo <= r < hi]
+    return f"{op.name} rescaling by {bad[0]:.3g} (XNNPACK: {lo:.3g} to {hi:g})" if bad else ""
+
+
 def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
     """Whether XNNPACK takes this op, and if not, why."""
     if not op.builtin:
@@ -122,6 +140,10 @@ def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
             return Placement(op.index, False, f"{op.name} is not supported by XNNPACK for {dtype}")
     else:
         return Placement(op.index, False, f"XNNPACK does not run {dtype} activations")
+    if dtype in ("int8", "uint8") and op.name in _REQUANT_RANGES:
+        reason = _requant_refusal(sg, op)
+        if reason:
+            return Placement(op.index, False, reason)
     act = op.options.get("fused_activation_function")
     if act not in _OK_ACTIVATIONS:
         return Placement(op.index, False, f"fused activation {act} is not supported by XNNPACK")
