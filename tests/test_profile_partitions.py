@@ -128,3 +128,48 @@ def test_xnnpack_takes_quantized_add_sub_mul_only_within_its_scale_ranges(
     assert [p.delegated for p in placed] == [delegated], placed
     taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
     assert (taken == {0}) is delegated
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int8"])
+@pytest.mark.parametrize("options, shape, delegated", [
+    ({}, (1, 1, 8), True), ({"begin_mask": 5, "end_mask": 5}, (1, 1, 8), True), ({"shrink_axis_mask": 2}, (1, 8), False),
+])
+def test_xnnpack_refuses_a_strided_slice_that_shrinks_an_axis(dtype: str, options: dict[str, int],
+                                                               shape: tuple[int, ...], delegated: bool) -> None:
+    """silero-vad's int8 file has three (x[:, 0, :]): three partitions more than the estimate had."""
+    import numpy as np
+
+    from edgekit.core.tflite_builder import Quant
+    from edgekit.profile.delegate import runtime_delegated_ops
+    from edgekit.tflite.runtime import load_interpreter
+
+    g = TFLiteBuilder("slice")
+    q = Quant((0.1,), (0,)) if dtype == "int8" else None
+    x = g.tensor("x", (1, 4, 8), dtype, quant=q)
+    y = g.tensor("y", shape, dtype, quant=q)
+    g.operator("STRIDED_SLICE", [x, *(g.constant(n, np.array(v, np.int32)) for n, v in
+                                       (("b", [0, 1, 0]), ("e", [1, 2, 8]), ("s", [1, 1, 1])))], [y], options,
+               options_type="StridedSliceOptions")
+    data = g.build([x], [y])
+    assert [p.delegated for p in place_xnnpack(parse_model(data, "s").main)] == [delegated]
+    taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
+    assert (taken == {0}) is delegated
+
+
+@pytest.mark.parametrize("op", ["REDUCE_MIN", "REDUCE_MAX"])
+def test_xnnpack_takes_int8_reduce_min_and_max(op: str) -> None:
+    import numpy as np
+
+    from edgekit.core.tflite_builder import Quant
+    from edgekit.profile.delegate import runtime_delegated_ops
+    from edgekit.tflite.runtime import load_interpreter
+
+    g = TFLiteBuilder("reduce")
+    x = g.tensor("x", (1, 6, 5), "int8", quant=Quant((0.1,), (0,)))
+    y = g.tensor("y", (1,), "int8", quant=Quant((0.1,), (0,)))
+    g.operator(op, [x, g.constant("axes", np.array([1, 2], np.int32))], [y], {"keep_dims": False},
+               options_type="ReducerOptions")
+    data = g.build([x], [y])
+    assert [p.delegated for p in place_xnnpack(parse_model(data, "r").main)] == [True]
+    taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
+    assert taken == {0}

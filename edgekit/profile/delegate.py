@@ -36,6 +36,7 @@ XNNPACK_QUANT_OPS = frozenset({
     "FULLY_CONNECTED", "LEAKY_RELU", "LOGISTIC", "MAX_POOL_2D", "MEAN", "MUL", "PAD",
     "QUANTIZE", "RESHAPE", "RESIZE_BILINEAR", "SLICE", "SPACE_TO_DEPTH", "SPLIT", "STRIDED_SLICE", "SUB",
     "TANH", "TRANSPOSE", "TRANSPOSE_CONV", "SQUEEZE", "BATCH_MATMUL", "REDUCE_MAX", "SUM",
+    "REDUCE_MIN",  # measured, ai-edge-litert 2.3.0 (basic-pitch's int8 file has one)
 })
 
 _OK_ACTIVATIONS = {None, "NONE", "RELU", "RELU6", "RELU_N1_TO_1"}
@@ -156,6 +157,9 @@ def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
             return Placement(op.index, False, f"{op.name} with computed axes")
     if op.name == "CONCATENATION" and len([i for i in op.inputs if i >= 0]) > 5:
         return Placement(op.index, False, "CONCATENATION of more than 5 inputs")
+    if op.name == "STRIDED_SLICE" and op.options.get("shrink_axis_mask"):
+        # measured (ai-edge-litert 2.3.0): refused, float and int8 (silero-vad's int8 has 3); begin/end masks are not
+        return Placement(op.index, False, "STRIDED_SLICE with a shrink_axis_mask")
     if op.name == "STRIDED_SLICE" and len(op.inputs) > 3 and op.inputs[3] >= 0:
         strides = sg.tensor(op.inputs[3]).data()
         if strides is None or any(int(s) != 1 for s in strides.reshape(-1)):

@@ -184,7 +184,8 @@ def _fuse_activations(model_t: Any) -> int:
 
 def _as_reshapes(model_t: Any) -> int:
     """EXPAND_DIMS and SQUEEZE with a static output shape written as the RESHAPE they are (ai-edge-quantizer has
-    no integer rule for either and XNNPACK runs neither, so each one split the graph; basic-pitch has 19).
+    no integer rule for either, so each one stays float, and XNNPACK runs no EXPAND_DIMS: basic-pitch's 19 split
+    its int8 graph).
     In place; returns the count."""
     from ai_edge_litert import schema_py_generated as schema
 
