@@ -75,6 +75,17 @@ def test_gemm_section_validates() -> None:
         Gemm(int8_output_overhead_macs=-1.0)
 
 
+def _assert_one_op_placed_as_the_runtime_does(data: bytes, delegated: bool) -> None:
+    """A one-op model: the estimator's placement is ``delegated``, and LiteRT's XNNPACK delegate agrees."""
+    from edgekit.profile.delegate import runtime_delegated_ops
+    from edgekit.tflite.runtime import load_interpreter
+
+    placed = place_xnnpack(parse_model(data, "m").main)
+    assert [p.delegated for p in placed] == [delegated], placed
+    taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
+    assert (taken == {0}) is delegated
+
+
 def _requantize_model(ratio: float) -> bytes:
     """One int8 -> int8 QUANTIZE whose input scale is ``ratio`` times its output scale."""
     from edgekit.core.tflite_builder import Quant
@@ -90,14 +101,8 @@ def _requantize_model(ratio: float) -> bytes:
 def test_xnnpack_requantizes_only_within_its_scale_range(ratio: float, delegated: bool) -> None:
     """MediaPipe's pose detector in int8 has a QUANTIZE rescaling by 1/458 before a CONCATENATION: XNNPACK
     leaves it to the builtin kernel, a second partition."""
-    from edgekit.profile.delegate import runtime_delegated_ops
-    from edgekit.tflite.runtime import load_interpreter
 
-    data = _requantize_model(ratio)
-    placed = place_xnnpack(parse_model(data, "q").main)
-    assert [p.delegated for p in placed] == [delegated], placed
-    taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
-    assert (taken == {0}) is delegated
+    _assert_one_op_placed_as_the_runtime_does(_requantize_model(ratio), delegated)
 
 
 def _binary_model(op: str, in_scales: tuple[float, float]) -> bytes:
@@ -120,14 +125,8 @@ def _binary_model(op: str, in_scales: tuple[float, float]) -> bytes:
 def test_xnnpack_takes_quantized_add_sub_mul_only_within_its_scale_ranges(
         op: str, scales: tuple[float, float], delegated: bool) -> None:
     """magika's int8 layer norm adds an epsilon whose scale is 1e-4 of the output's: XNNPACK refuses that ADD."""
-    from edgekit.profile.delegate import runtime_delegated_ops
-    from edgekit.tflite.runtime import load_interpreter
 
-    data = _binary_model(op, scales)
-    placed = place_xnnpack(parse_model(data, "b").main)
-    assert [p.delegated for p in placed] == [delegated], placed
-    taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
-    assert (taken == {0}) is delegated
+    _assert_one_op_placed_as_the_runtime_does(_binary_model(op, scales), delegated)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int8"])
@@ -140,8 +139,6 @@ def test_xnnpack_refuses_a_strided_slice_that_shrinks_an_axis(dtype: str, option
     import numpy as np
 
     from edgekit.core.tflite_builder import Quant
-    from edgekit.profile.delegate import runtime_delegated_ops
-    from edgekit.tflite.runtime import load_interpreter
 
     g = TFLiteBuilder("slice")
     q = Quant((0.1,), (0,)) if dtype == "int8" else None
@@ -150,10 +147,7 @@ def test_xnnpack_refuses_a_strided_slice_that_shrinks_an_axis(dtype: str, option
     g.operator("STRIDED_SLICE", [x, *(g.constant(n, np.array(v, np.int32)) for n, v in
                                        (("b", [0, 1, 0]), ("e", [1, 2, 8]), ("s", [1, 1, 1])))], [y], options,
                options_type="StridedSliceOptions")
-    data = g.build([x], [y])
-    assert [p.delegated for p in place_xnnpack(parse_model(data, "s").main)] == [delegated]
-    taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
-    assert (taken == {0}) is delegated
+    _assert_one_op_placed_as_the_runtime_does(g.build([x], [y]), delegated)
 
 
 @pytest.mark.parametrize("op", ["REDUCE_MIN", "REDUCE_MAX"])
@@ -161,15 +155,10 @@ def test_xnnpack_takes_int8_reduce_min_and_max(op: str) -> None:
     import numpy as np
 
     from edgekit.core.tflite_builder import Quant
-    from edgekit.profile.delegate import runtime_delegated_ops
-    from edgekit.tflite.runtime import load_interpreter
 
     g = TFLiteBuilder("reduce")
     x = g.tensor("x", (1, 6, 5), "int8", quant=Quant((0.1,), (0,)))
     y = g.tensor("y", (1,), "int8", quant=Quant((0.1,), (0,)))
     g.operator(op, [x, g.constant("axes", np.array([1, 2], np.int32))], [y], {"keep_dims": False},
                options_type="ReducerOptions")
-    data = g.build([x], [y])
-    assert [p.delegated for p in place_xnnpack(parse_model(data, "r").main)] == [True]
-    taken, _ = runtime_delegated_ops(load_interpreter(data, num_threads=1))
-    assert taken == {0}
+    _assert_one_op_placed_as_the_runtime_does(g.build([x], [y]), True)

@@ -93,21 +93,25 @@ def unpacked_at_init(sg: Subgraph, op: Operator) -> bool:
             and _static_weights(sg, op.outputs[0])[0])
 
 
-# XNNPACK's quantized ADD/SUB take each input-to-output scale ratio in [2^-10, 2^8), MUL the product of the input
-# scales over the output scale in [2^-16, 2^8) (measured, ai-edge-litert 2.3.0, both sides of each bound; magika's
-# int8 layer norm adds an epsilon of scale 6e-9 to a 7e-5 tensor: refused, a partition each)
-_REQUANT_RANGES = {"ADD": (2.0 ** -10, 2.0 ** 8), "SUB": (2.0 ** -10, 2.0 ** 8), "MUL": (2.0 ** -16, 2.0 ** 8)}
+# XNNPACK's requantization limits (measured, ai-edge-litert 2.3.0, both sides of each bound): an int8 QUANTIZE
+# (requantizing) takes input/output scale ratios in [2^-8, 2^7]; a quantized ADD/SUB each input's in [2^-10, 2^8);
+# MUL the product of the input scales over the output's in [2^-16, 2^8). (lowest, highest, highest included.)
+# MediaPipe's pose detector in int8 requantizes a concat input by 1/458; magika's layer norm adds an epsilon of
+# scale 6e-9 to a 7e-5 tensor: each refused, a partition more.
+_REQUANT_RANGES = {"QUANTIZE": (2.0 ** -8, 2.0 ** 7, True), "ADD": (2.0 ** -10, 2.0 ** 8, False),
+                   "SUB": (2.0 ** -10, 2.0 ** 8, False), "MUL": (2.0 ** -16, 2.0 ** 8, False)}
 
 
 def _requant_refusal(sg: Subgraph, op: Operator) -> str:
-    """Why XNNPACK refuses this quantized ADD/SUB/MUL for its scales ('' when it takes it)."""
-    ins = [q for q in (sg.tensor(i).quant for i in op.inputs[:2] if i >= 0) if q is not None and not q.per_channel]
+    """Why XNNPACK refuses this quantized QUANTIZE/ADD/SUB/MUL for its scales ('' when it takes it)."""
+    arity = 1 if op.name == "QUANTIZE" else 2
+    ins = [q for q in (sg.tensor(i).quant for i in op.inputs[:arity] if i >= 0) if q is not None and not q.per_channel]
     out = sg.tensor(op.outputs[0]).quant
-    if len(ins) != 2 or out is None or out.per_channel or out.scale <= 0:
+    if len(ins) != arity or out is None or out.per_channel or out.scale <= 0:
         return ""
-    lo, hi = _REQUANT_RANGES[op.name]
+    lo, hi, hi_included = _REQUANT_RANGES[op.name]
     ratios = [ins[0].scale * ins[1].scale / out.scale] if op.name == "MUL" else [q.scale / out.scale for q in ins]
-    bad = [r for r in ratios if not lo <= r < hi]
+    bad = [r for r in ratios if not (lo <= r <= hi if hi_included else lo <= r < hi)]
     return f"{op.name} rescaling by {bad[0]:.3g} (XNNPACK: {lo:.3g} to {hi:g})" if bad else ""
 
 
@@ -125,13 +129,6 @@ def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
         src, dst = sg.tensor(op.inputs[0]).dtype, sg.tensor(op.outputs[0]).dtype
         if src != "float32" and src != dst:
             return Placement(op.index, False, f"QUANTIZE {src} -> {dst} is not supported by XNNPACK")
-        qin, qout = sg.tensor(op.inputs[0]).quant, sg.tensor(op.outputs[0]).quant
-        if src == dst and qin is not None and qout is not None and qout.scale > 0:
-            # a requantization: XNNPACK takes input/output scale ratios in [1/256, 128] (measured, ai-edge-litert
-            # 2.3.0: 1/255 and 127 delegated, 1/257 and 129 not; MediaPipe's pose detector in int8 has one at 1/458)
-            ratio = qin.scale / qout.scale
-            if not 1.0 / 256.0 <= ratio <= 128.0:
-                return Placement(op.index, False, f"QUANTIZE requantizing by {ratio:.3g} (XNNPACK: 1/256 to 128)")
         dtype = dst
     if dtype in ("int8", "uint8"):
         if op.name not in XNNPACK_QUANT_OPS:

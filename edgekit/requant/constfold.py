@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.errors import EdgekitError
+from edgekit.requant.objectapi import opcode_names, read_model, write_model
 
 _INTEGER = {2: np.int32, 4: np.int64}  # schema TensorType INT32, INT64
 _RANDOM = frozenset({"RANDOM_UNIFORM", "RANDOM_STANDARD_NORMAL", "MULTINOMIAL"})
@@ -34,8 +35,8 @@ def _runs(data: bytes) -> list[dict[int, np.ndarray]] | None:
 
     results = []
     try:
+        interp = load_interpreter(data, use_xnnpack=False, preserve_all_tensors=True, num_threads=1)
         for seed in (1, 2):
-            interp = load_interpreter(data, use_xnnpack=False, preserve_all_tensors=True, num_threads=1)
             rng = np.random.default_rng(seed)
             for d in interp.get_input_details():
                 shape, dtype = tuple(int(v) for v in d["shape"]), np.dtype(d["dtype"])
@@ -55,11 +56,11 @@ def _runs(data: bytes) -> list[dict[int, np.ndarray]] | None:
 
 
 def fold_static(model_t: Any, data: bytes, opcode_names: list[str], fold: bool = True,
-                force: bool = False, runs: list[dict[int, np.ndarray]] | None = None) -> tuple[int, int]:
+                runs: list[dict[int, np.ndarray]] | None = None) -> tuple[int, int]:
     """Fold ``model_t`` (the object form of ``data``) in place; returns (ops folded, shapes written).
-    ``fold=False`` only writes the shapes (the ops stay, as the runtime will run them); ``force``: run it
-    although nothing computes shapes (the inputs' shapes were just set); ``runs``: :func:`_runs` of ``data``
-    when the caller has them."""
+    ``fold=False`` only writes the shapes (the ops stay, as the runtime will run them); ``runs``: :func:`_runs`
+    of ``data`` when the caller has them. Worth calling for a graph that computes its shapes
+    (:attr:`edgekit.tflite.model.TFLiteModel.computes_shapes`) or whose input shapes were just set."""
     if len(model_t.subgraphs) != 1:
         return 0, 0
     from ai_edge_litert import schema_py_generated as schema
@@ -71,11 +72,6 @@ def fold_static(model_t: Any, data: bytes, opcode_names: list[str], fold: bool =
         return bool(tensor.buffer) and model_t.buffers[tensor.buffer].data is not None \
             and len(model_t.buffers[tensor.buffer].data) > 0
 
-    # only graphs that compute shapes at run time (what writes placeholder shapes into a file)
-    if not force and not any(opcode_names[op.opcodeIndex] == "SHAPE" or (opcode_names[op.opcodeIndex] == "RESHAPE"
-               and len(op.inputs) > 1 and int(op.inputs[1]) >= 0 and not is_constant(int(op.inputs[1])))
-               for op in sg.operators):
-        return 0, 0
     runs = runs if runs is not None else _runs(data)
     if runs is None:
         return 0, 0
@@ -125,8 +121,6 @@ def runtime_shapes(data: bytes) -> tuple[bytes, int | None]:
     """``data`` with the shapes LiteRT computes at run time written over the placeholders a graph that
     computes its shapes stores (nothing folded); returns (bytes, shapes written), None for the count when
     LiteRT could not run the graph here (or it has control-flow subgraphs). What ``profile`` estimates."""
-    from edgekit.requant.objectapi import opcode_names, read_model, write_model
-
     model_t = read_model(data)
     runs = _runs(data) if len(model_t.subgraphs) == 1 else None
     if runs is None:

@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.requant.objectapi import fold_constant_ops
+
 _DENSE, _SPARSE_CSR = 0, 1
 # schema TensorType -> numpy dtype of the values a sparse tensor stores
 _DTYPES = {0: np.float32, 1: np.float16, 2: np.int32, 3: np.uint8, 9: np.int8}
@@ -59,28 +61,18 @@ def sparse_to_dense(values: np.ndarray, shape: tuple[int, ...], traversal: list[
     return dense
 
 
-def fold_densify(model_t: Any, opcode_names: list[str]) -> int:
+def _dense(model_t: Any, tensor: Any) -> np.ndarray | None:
+    """The dense values of a sparse constant; None for a tensor that is not one."""
+    sp, buf = tensor.sparsity, model_t.buffers[tensor.buffer]
+    if sp is None or buf.data is None or tensor.type not in _DTYPES:
+        return None
+    values = np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), _DTYPES[tensor.type])
+    levels = [(int(d.format), int(d.denseSize), _vector(d.arraySegments), _vector(d.arrayIndices))
+              for d in sp.dimMetadata]
+    return sparse_to_dense(values, tuple(int(v) for v in tensor.shape), list(sp.traversalOrder),
+                           list(sp.blockMap) if sp.blockMap is not None else [], levels)
+
+
+def fold_densify(model_t: Any) -> int:
     """Replace every DENSIFY of a sparse constant by a dense constant, in place; returns the count."""
-    folded = 0
-    for sg in model_t.subgraphs:
-        keep = []
-        for op in sg.operators or []:
-            if opcode_names[op.opcodeIndex] == "DENSIFY" and op.inputs is not None and len(op.inputs) == 1:
-                src = sg.tensors[op.inputs[0]]
-                sp = src.sparsity
-                buf = model_t.buffers[src.buffer] if src.buffer else None
-                if sp is not None and buf is not None and buf.data is not None and src.type in _DTYPES:
-                    values = np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), _DTYPES[src.type])
-                    levels = [(int(d.format), int(d.denseSize), _vector(d.arraySegments), _vector(d.arrayIndices))
-                              for d in sp.dimMetadata]
-                    dense = sparse_to_dense(values, tuple(int(v) for v in src.shape), list(sp.traversalOrder),
-                                            list(sp.blockMap) if sp.blockMap is not None else [], levels)
-                    out = sg.tensors[op.outputs[0]]
-                    buf.data = np.frombuffer(dense.tobytes(), np.uint8)  # the sparse tensor's buffer, now dense
-                    out.buffer, src.buffer, src.sparsity = src.buffer, 0, None  # src: now read by nothing
-                    out.type = src.type
-                    folded += 1
-                    continue
-            keep.append(op)
-        sg.operators = keep
-    return folded
+    return fold_constant_ops(model_t, "DENSIFY", _dense)

@@ -22,6 +22,7 @@ from edgekit.core.quant import QuantKind
 from edgekit.errors import ModelFormatError, UsageError
 from edgekit.requant.constfold import fold_static
 from edgekit.requant.densify import fold_densify
+from edgekit.requant.objectapi import GraphIndex, fold_constant_ops, tensor_name
 from edgekit.requant.objectapi import opcode_names as _opcode_names
 from edgekit.requant.objectapi import read_model as _read
 from edgekit.requant.objectapi import write_model as _write
@@ -48,29 +49,16 @@ class FloatModel:
         return [t.name for t in sg.tensors if t.index in produced and not t.is_constant and t.dtype == "float32"]
 
 
+def _float16_as_float32(model_t: Any, tensor: Any) -> np.ndarray | None:
+    buf = model_t.buffers[tensor.buffer]
+    if tensor.type != _FLOAT16 or buf.data is None or len(buf.data) == 0:
+        return None
+    return np.frombuffer(np.asarray(buf.data, np.uint8).tobytes(), np.float16).astype(np.float32)
+
+
 def _fold_float16(model_t: Any) -> int:
     """Replace every DEQUANTIZE of a float16 constant by a float32 constant, in place; returns the count."""
-    names = _opcode_names(model_t)
-    folded = 0
-    for sg in model_t.subgraphs:
-        keep = []
-        for op in sg.operators:
-            if names[op.opcodeIndex] == "DEQUANTIZE" and op.inputs is not None and len(op.inputs) == 1:
-                src = sg.tensors[op.inputs[0]]
-                buf = model_t.buffers[src.buffer] if src.buffer else None
-                data_f16 = None if buf is None or buf.data is None else np.asarray(buf.data, np.uint8)
-                if src.type == _FLOAT16 and buf is not None and data_f16 is not None and data_f16.size:
-                    out = sg.tensors[op.outputs[0]]
-                    f32 = np.frombuffer(data_f16.tobytes(), np.float16).astype(np.float32)
-                    buf.data = np.frombuffer(f32.tobytes(), np.uint8)  # the float16 tensor's buffer now holds float32
-                    out.buffer = src.buffer
-                    src.buffer = 0
-                    out.type = _FLOAT32
-                    folded += 1
-                    continue
-            keep.append(op)
-        sg.operators = keep
-    return folded
+    return fold_constant_ops(model_t, "DEQUANTIZE", _float16_as_float32)
 
 
 _INT8_TYPES = {9: np.int8, 3: np.uint8}  # schema TensorType INT8, UINT8
@@ -100,30 +88,18 @@ def _dequantized(model_t: Any, tensor: Any) -> np.ndarray | None:
 def _dequantize_weights(model_t: Any) -> int:
     """A dynamic-range file's int8/uint8 weights as the float32 values its kernels compute with: a DEQUANTIZE
     of such a constant folded, a hybrid op's weight tensor rewritten in float32. In place; returns the count."""
+    done = fold_constant_ops(model_t, "DEQUANTIZE", _dequantized)
     names = _opcode_names(model_t)
-    done = 0
     for sg in model_t.subgraphs:
-        keep = []
         for op in sg.operators:
-            name = names[op.opcodeIndex]
-            if name == "DEQUANTIZE" and op.inputs is not None and len(op.inputs) == 1:
-                src = sg.tensors[op.inputs[0]]
-                values = _dequantized(model_t, src)
-                if values is not None:
-                    out = sg.tensors[op.outputs[0]]
-                    model_t.buffers[src.buffer].data = np.frombuffer(values.tobytes(), np.uint8)
-                    out.buffer, src.buffer, out.type = src.buffer, 0, _FLOAT32
-                    done += 1
-                    continue
-            elif name in _HYBRID_OPS and op.inputs is not None and len(op.inputs) > 1 and op.inputs[1] >= 0:
+            if names[op.opcodeIndex] in _HYBRID_OPS and op.inputs is not None and len(op.inputs) > 1 \
+                    and op.inputs[1] >= 0:
                 inp, w = sg.tensors[op.inputs[0]], sg.tensors[op.inputs[1]]
                 values = _dequantized(model_t, w) if inp.type == _FLOAT32 else None
                 if values is not None:
                     model_t.buffers[w.buffer].data = np.frombuffer(values.tobytes(), np.uint8)
                     w.type, w.quantization = _FLOAT32, None
                     done += 1
-            keep.append(op)
-        sg.operators = keep
     return done
 
 
@@ -153,28 +129,23 @@ def _fuse_activations(model_t: Any) -> int:
     fused = 0
     for sg in model_t.subgraphs:
         ops = list(sg.operators or [])
-        producer = {int(t): op for op in ops for t in (op.outputs if op.outputs is not None else [])}
-        readers: dict[int, int] = {}
-        for op in ops:
-            for t in (op.inputs if op.inputs is not None else []):
-                readers[int(t)] = readers.get(int(t), 0) + 1
-        outputs = {int(t) for t in (sg.outputs if sg.outputs is not None else [])}
+        g = GraphIndex(sg)
         drop: set[int] = set()
         for op in ops:
             act = _ACTIVATIONS.get(names[op.opcodeIndex])
             if act is None or op.inputs is None or len(op.inputs) != 1 or op.outputs is None or len(op.outputs) != 1:
                 continue
             t = int(op.inputs[0])
-            prev = producer.get(t)
-            if (prev is None or names[prev.opcodeIndex] not in _FUSES_ACTIVATION or readers.get(t) != 1
-                    or t in outputs or len(prev.outputs) != 1):
+            prev = g.producer.get(t)
+            if (prev is None or names[prev.opcodeIndex] not in _FUSES_ACTIVATION or not g.only_reader(t)
+                    or len(prev.outputs) != 1):
                 continue
             opts = _options(prev, names[prev.opcodeIndex])
             if getattr(opts, "fusedActivationFunction", None) != 0:
                 continue
             opts.fusedActivationFunction = act
             prev.outputs = [int(op.outputs[0])]
-            producer[int(op.outputs[0])] = prev
+            g.producer[int(op.outputs[0])] = prev
             drop.add(id(op))
             fused += 1
         if drop:
@@ -208,8 +179,8 @@ def _as_reshapes(model_t: Any) -> int:
                     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.RESHAPE
                     code.version = 1
                     model_t.operatorCodes.append(code)
-            target = _new_tensor(model_t, sg, f"{out.name.decode() if isinstance(out.name, bytes) else out.name}"
-                                 "/shape", [len(shape)], 2, np.asarray(shape, np.int32).tobytes())  # INT32
+            target = _new_tensor(model_t, sg, f"{tensor_name(out)}/shape", [len(shape)], 2,  # INT32
+                                 np.asarray(shape, np.int32).tobytes())
             op.opcodeIndex = reshape_code
             op.inputs = [int(op.inputs[0]), target]
             op.builtinOptionsType = schema.BuiltinOptions.ReshapeOptions
@@ -239,7 +210,7 @@ def _fix_batch(model_t: Any) -> list[str]:
             if int(sig[0]) == -1 and int(shape[0]) == 1 and all(int(v) != -1 for v in sig[1:]):
                 t.shapeSignature = [int(v) for v in shape]
                 if k == 0 and index in inputs:
-                    fixed.append(t.name.decode() if isinstance(t.name, bytes) else str(t.name))
+                    fixed.append(tensor_name(t))
     return fixed
 
 
@@ -248,7 +219,7 @@ def _set_input_shapes(model_t: Any, shapes: Mapping[str, tuple[int, ...]]) -> No
     sg = model_t.subgraphs[0]
     for i in (int(v) for v in (sg.inputs if sg.inputs is not None else [])):
         t = sg.tensors[i]
-        shape = shapes.get(t.name.decode() if isinstance(t.name, bytes) else str(t.name))
+        shape = shapes.get(tensor_name(t))
         if shape is not None:
             t.shape = list(shape)
             t.shapeSignature = list(shape)
@@ -261,9 +232,10 @@ def normalize(data: bytes, input_shapes: Mapping[str, tuple[int, ...]] | None = 
     SQUEEZE as RESHAPE, a (possibly empty) signature list
     (ai-edge-quantizer 0.10 iterates it unconditionally when it changes the inputs/outputs). Returns (bytes,
     notes, folded)."""
+    computes_shapes = parse_model(data, "model").computes_shapes
     model_t = _read(data)
     notes: list[str] = []
-    densified = fold_densify(model_t, _opcode_names(model_t))
+    densified = fold_densify(model_t)
     if densified:
         notes.append(f"{densified} sparse weight tensors (DENSIFY ops) stored dense before quantizing")
     weights = _dequantize_weights(model_t)
@@ -282,7 +254,9 @@ def normalize(data: bytes, input_shapes: Mapping[str, tuple[int, ...]] | None = 
     batch = _fix_batch(model_t)
     if batch:
         notes.append(f"dynamic batch of {', '.join(batch)} fixed to 1")
-    ops, shapes = fold_static(model_t, _write(model_t), _opcode_names(model_t), force=bool(input_shapes))
+    ops = shapes = 0
+    if computes_shapes or input_shapes:
+        ops, shapes = fold_static(model_t, _write(model_t), _opcode_names(model_t))
     if ops or shapes:
         notes.append(f"shapes computed at run time made static: {ops} shape-arithmetic op(s) folded into "
                      f"constants, {shapes} tensor shape(s) written as the runtime computes them")
@@ -331,7 +305,7 @@ def map_weights(data: bytes, edits: Mapping[str, Callable[[np.ndarray], np.ndarr
     done: set[str] = set()
     for sg in model_t.subgraphs:
         for tensor in sg.tensors:
-            name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+            name = tensor_name(tensor)
             fn = edits.get(name)
             if fn is None or name in done or tensor.type != _FLOAT32 or not tensor.buffer:
                 continue
@@ -357,7 +331,7 @@ def replace_constants(data: bytes, values: Mapping[str, np.ndarray]) -> bytes:
     done: set[str] = set()
     for sg in model_t.subgraphs:
         for tensor in sg.tensors:
-            name = tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
+            name = tensor_name(tensor)
             if name not in values or name in done or tensor.type != _FLOAT32 or not tensor.buffer:
                 continue
             new = np.asarray(values[name], np.float32)
@@ -400,7 +374,7 @@ def split_read_outputs(data: bytes) -> tuple[bytes, dict[str, str]]:
     copies: dict[str, str] = {}
     for t in targets:
         src = sg.tensors[t]
-        name = src.name.decode() if isinstance(src.name, bytes) else str(src.name)
+        name = tensor_name(src)
         shape = [int(v) for v in src.shape]
         copy = _new_tensor(model_t, sg, f"{name}/read", shape, src.type, None)
         shape_t = _new_tensor(model_t, sg, f"{name}/read_shape", [len(shape)], 2,  # INT32

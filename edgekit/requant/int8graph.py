@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.requant.objectapi import GraphIndex, tensor_name
 from edgekit.requant.objectapi import opcode_names as _opcode_names
 from edgekit.requant.objectapi import read_model as _read
 from edgekit.requant.objectapi import write_model as _write
@@ -33,10 +34,6 @@ from edgekit.requant.objectapi import write_model as _write
 _INT8 = 9  # schema TensorType.INT8
 # ops whose int8 kernels (LiteRT's and XNNPACK's) requantize to any output scale and zero point
 _REQUANTIZING = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "ADD", "SUB", "MUL", "LEAKY_RELU"})
-
-
-def _name(tensor: Any) -> str:
-    return tensor.name.decode() if isinstance(tensor.name, bytes) else str(tensor.name)
 
 
 def _int8_version(model_t: Any, op_name: str) -> None:
@@ -54,25 +51,7 @@ def _per_tensor(tensor: Any) -> tuple[float, int] | None:
     return float(q.scale[0]), int(q.zeroPoint[0])
 
 
-class _Graph:
-    """Producers and reader counts of one subgraph's tensors."""
-
-    def __init__(self, sg: Any) -> None:
-        self.sg = sg
-        ops = list(sg.operators or [])
-        self.producer = {int(t): op for op in ops for t in (op.outputs if op.outputs is not None else [])}
-        self.readers: dict[int, int] = {}
-        for op in ops:
-            for t in (op.inputs if op.inputs is not None else []):
-                if int(t) >= 0:
-                    self.readers[int(t)] = self.readers.get(int(t), 0) + 1
-        self.outputs = {int(t) for t in (sg.outputs if sg.outputs is not None else [])}
-
-    def only_reader(self, t: int) -> bool:
-        return self.readers.get(t) == 1 and t not in self.outputs
-
-
-Rewrite = Callable[[Any, _Graph, Any, list[str]], "set[int] | None"]
+Rewrite = Callable[[Any, GraphIndex, Any, list[str]], "set[int] | None"]
 
 
 def _each_op(model_t: Any, op_name: str, inputs: int, rewrite: Rewrite) -> int:
@@ -81,7 +60,7 @@ def _each_op(model_t: Any, op_name: str, inputs: int, rewrite: Rewrite) -> int:
     names = _opcode_names(model_t)
     done = 0
     for sg in model_t.subgraphs:
-        g = _Graph(sg)
+        g = GraphIndex(sg)
         drop: set[int] = set()
         for op in list(sg.operators or []):
             if names[op.opcodeIndex] == op_name and len(op.inputs) == inputs and len(op.outputs) == 1:
@@ -95,10 +74,10 @@ def _each_op(model_t: Any, op_name: str, inputs: int, rewrite: Rewrite) -> int:
 
 
 def _int8_leaky_relu(model_t: Any, keep_float: frozenset[str]) -> int:
-    def rewrite(sg: Any, g: _Graph, op: Any, names: list[str]) -> set[int] | None:
+    def rewrite(sg: Any, g: GraphIndex, op: Any, names: list[str]) -> set[int] | None:
         x, y = int(op.inputs[0]), int(op.outputs[0])
         deq = g.producer.get(x)
-        if _name(sg.tensors[y]) in keep_float or deq is None or names[deq.opcodeIndex] != "DEQUANTIZE":
+        if tensor_name(sg.tensors[y]) in keep_float or deq is None or names[deq.opcodeIndex] != "DEQUANTIZE":
             return None
         if not (g.only_reader(x) and g.only_reader(y)):
             return None
@@ -125,7 +104,7 @@ def _constant_value(model_t: Any, tensor: Any) -> float | None:
 
 
 def _fold_clamps(model_t: Any) -> int:
-    def rewrite(sg: Any, g: _Graph, op: Any, names: list[str]) -> set[int] | None:
+    def rewrite(sg: Any, g: GraphIndex, op: Any, names: list[str]) -> set[int] | None:
         out = int(op.outputs[0])
         params = _per_tensor(sg.tensors[out])
         for x, c in ((int(op.inputs[0]), int(op.inputs[1])), (int(op.inputs[1]), int(op.inputs[0]))):
