@@ -165,7 +165,7 @@ def _convert_source(model: Path, output: Path, quantize: str, io_type: str | Non
         model=model, output=output, quantize=quantize, io_type=io_type,  # type: ignore[arg-type]
         per_tensor=per_tensor, calibration=calibration, calibration_samples=calibration_samples,
         preprocessing=recipe,
-        load=LoadOptions(shapes=ShapeRequest.from_texts(input_shapes, batch), keep_nchw=keep_nchw, check=not no_check,
+        load=LoadOptions(shapes=ShapeRequest.from_texts(input_shapes, batch, calibration or data), keep_nchw=keep_nchw, check=not no_check,
                          check_data=calibration, check_recipe=recipe, debug=is_debug(), backend=onnx_backend.lower(),
                          state_pairs=parse_state_options(state_pairs)),
         keep_float=names, bundle=bundle, golden_samples=golden_samples, force=force,
@@ -251,6 +251,7 @@ def render(result: dict[str, Any]) -> str:
               "PASS" if g["passed"] else "FAIL"] for g in check["outputs"]],
             align="lrrrrrl",
         ))
+        lines.extend(f"Note: {n}" for n in check.get("notes", []))
         if not check["passed"]:
             lines.append(f"FAILED, decided by {', '.join(check['decided_by'])}: {check['failures']}")
     elif golden:

@@ -135,10 +135,13 @@ class DefaultLimits:
     min_sqnr_db: float
     min_top1: float  # class outputs: top-1 agreement (per position for sequences and class maps)
     min_iou: float  # dense [0, 1] maps: IoU of the thresholded maps
+    # outputs bounded by their last op (a sigmoid): max abs error within this fraction of the range passes
+    # cosine/SQNR (None: not applied)
+    max_abs_of_range: float | None = None
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, float | None]:
         return {"min_cosine": self.min_cosine, "min_sqnr_db": self.min_sqnr_db, "min_top1": self.min_top1,
-                "min_iou": self.min_iou}
+                "min_iou": self.min_iou, "max_abs_of_range": self.max_abs_of_range}
 
 
 @dataclass(frozen=True)
@@ -222,7 +225,8 @@ MODE_SPECS: dict[QuantizeMode, ModeSpec] = {
         converter=ConverterSettings(),
         default_io=IOType.FLOAT32, allowed_io=(IOType.FLOAT32,),
         fallback=None, kind=QuantKind.FLOAT32,
-        limits=DefaultLimits(min_cosine=0.9999, min_sqnr_db=50.0, min_top1=0.99, min_iou=0.99),
+        limits=DefaultLimits(min_cosine=0.9999, min_sqnr_db=50.0, min_top1=0.99, min_iou=0.99,
+                             max_abs_of_range=1e-4),
         weights=WeightStorage.FLOAT32, weights_note="float32",
         aeq=AeqSettings(algorithm="no_quantize", weight_bits=None),
     ),

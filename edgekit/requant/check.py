@@ -16,8 +16,9 @@ from typing import Any
 import numpy as np
 
 from edgekit.core.quant import QuantKind
-from edgekit.tflite.model import TFLiteModel
-from edgekit.verify.compare import OutputResult, Verdict, compare_outputs
+from edgekit.tflite.model import Tensor, TFLiteModel
+from edgekit.verify.bounds import range_widths
+from edgekit.verify.compare import OutputResult, Verdict, compare_outputs, range_notes
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical, zero_input_warning
 from edgekit.verify.thresholds import Thresholds, default_thresholds
@@ -74,7 +75,8 @@ class CheckResult(Verdict):
     def to_dict(self) -> dict[str, Any]:
         return {"passed": self.passed, "samples": self.samples, "inputs": self.inputs_described,
                 "quant_kind": self.kind.value, "thresholds": self.thresholds.as_dict(),
-                "decided_by": self.decided_by, "failures": self.summary(), "outputs": self.rows()}
+                "decided_by": self.decided_by, "failures": self.summary(), "outputs": self.rows(),
+                "notes": range_notes(self.outputs, self.thresholds)}
 
 
 def thresholds_for(kind: QuantKind, overrides: Mapping[str, float | None] | None = None,
@@ -89,14 +91,17 @@ def thresholds_for(kind: QuantKind, overrides: Mapping[str, float | None] | None
     return thresholds
 
 
+def _output_tensors(model: TFLiteModel, out_names: Sequence[str], out_shapes: Sequence[tuple[int, ...]]) -> list[Tensor]:
+    return bind_tensors("output", [Wanted(n, s, "float32") for n, s in zip(out_names, out_shapes, strict=True)], model)
+
+
 def run_model(data: bytes, names: Sequence[str], feeds: Sequence[np.ndarray],
               out_names: Sequence[str], out_shapes: Sequence[tuple[int, ...]]) -> tuple[TFLiteModel, list[np.ndarray]]:
     """Run ``data`` on float-domain feeds (TFLite layout, (N, *shape) per input, by input order)."""
     runner = TFLiteRunner(data)
     ins = bind_tensors("input", [Wanted(n, tuple(f.shape[1:]), str(f.dtype)) for n, f in zip(names, feeds, strict=True)],
                        runner.model)
-    outs = bind_tensors("output", [Wanted(n, s, "float32") for n, s in zip(out_names, out_shapes, strict=True)],
-                        runner.model)
+    outs = _output_tensors(runner.model, out_names, out_shapes)
     fitted = [canonical(f, t, f"input '{n}'") for n, f, t in zip(names, feeds, ins, strict=True)]
     return runner.model, runner.run(ins, fitted, outs)
 
@@ -107,13 +112,15 @@ def judge(data: bytes, input_names: Sequence[str], feeds: Sequence[np.ndarray], 
     """Run the converted model on ``feeds`` and judge it against ``reference`` (output name -> (N, *shape)),
     everything in the TFLite layout, names in the order of the model's inputs/outputs."""
     out_names = list(reference)
-    model, results = run_model(data, input_names, feeds, out_names,
-                               [tuple(np.asarray(reference[n]).shape[1:]) for n in out_names])
+    out_shapes = [tuple(np.asarray(reference[n]).shape[1:]) for n in out_names]
+    model, results = run_model(data, input_names, feeds, out_names, out_shapes)
     converted = {n: r for n, r in zip(out_names, results, strict=True)}
     kind = model.quant_kind
     thresholds = thresholds_for(kind, overrides, synthetic)
     ref = {n: np.asarray(reference[n], np.float32).reshape(converted[n].shape) for n in out_names}
-    outputs = compare_outputs(ref, converted, thresholds, map_threshold)
+    tensors = [t.index for t in _output_tensors(model, out_names, out_shapes)]
+    widths = dict(zip(out_names, range_widths(model, tensors), strict=True))
+    outputs = compare_outputs(ref, converted, thresholds, map_threshold, widths)
     return CheckResult(outputs=outputs, thresholds=thresholds, samples=int(feeds[0].shape[0]), kind=kind,
                        inputs_described=described)
 

@@ -8,7 +8,7 @@ thresholds and collects EVERY failing output and metric in one
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -290,13 +290,39 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{value:.1%}"
 
 
+def within_bounded_range(metrics: OutputMetrics, thresholds: Thresholds) -> bool:
+    """True when the output's last op bounds it and its max abs error is within ``max_abs_of_range`` of that
+    range: cosine and SQNR are then not enforced (they measure the error against a signal the inputs may not
+    give it, e.g. a sigmoid map near 0 everywhere on random inputs)."""
+    t = thresholds
+    return (t.max_abs_of_range is not None and metrics.value_range is not None and metrics.value_range > 0
+            and metrics.max_abs_error <= t.max_abs_of_range * metrics.value_range)
+
+
+def range_notes(outputs: Sequence[OutputResult], thresholds: Thresholds) -> list[str]:
+    """One note per output that passed cosine/SQNR by :func:`within_bounded_range` while failing them."""
+    notes = []
+    t = thresholds
+    for o in outputs:
+        m = o.metrics
+        relative_fail = ((t.min_cosine is not None and not m.cosine >= t.min_cosine)
+                         or (t.min_sqnr_db is not None and not m.sqnr_db >= t.min_sqnr_db))
+        if relative_fail and within_bounded_range(m, t):
+            notes.append(f"'{o.name}': cosine {m.cosine:.4f} / SQNR {m.sqnr_db:.1f} dB not enforced: its last op "
+                         f"bounds it to a range of width {m.value_range:g} and its max abs error {m.max_abs_error:.3g} "
+                         f"is within {t.max_abs_of_range:g} of that (its values here carry little signal; "
+                         "--min-cosine/--min-sqnr enforce them)")
+    return notes
+
+
 def check_thresholds(name: str, metrics: OutputMetrics, thresholds: Thresholds) -> tuple[Failure, ...]:
     """Every limit this output breaks (empty: it passed)."""
     failures: list[Failure] = []
     t = thresholds
-    if t.min_cosine is not None and not metrics.cosine >= t.min_cosine:
+    relative = not within_bounded_range(metrics, t)
+    if relative and t.min_cosine is not None and not metrics.cosine >= t.min_cosine:
         failures.append(Failure(name, "cosine", metrics.cosine, t.min_cosine, ">="))
-    if t.min_sqnr_db is not None and not metrics.sqnr_db >= t.min_sqnr_db:
+    if relative and t.min_sqnr_db is not None and not metrics.sqnr_db >= t.min_sqnr_db:
         failures.append(Failure(name, "sqnr_db", metrics.sqnr_db, t.min_sqnr_db, ">="))
     if t.min_top1 is not None and metrics.top1_agreement is not None and not metrics.top1_agreement >= t.min_top1:
         failures.append(Failure(name, "top1_agreement", metrics.top1_agreement, t.min_top1, ">="))
@@ -312,8 +338,10 @@ def compare_outputs(
     converted: dict[str, np.ndarray],
     thresholds: Thresholds,
     map_threshold: float = DEFAULT_MAP_THRESHOLD,
+    value_ranges: Mapping[str, float | None] | None = None,
 ) -> list[OutputResult]:
-    """Measure and judge every output (same names on both sides, sample axis first)."""
+    """Measure and judge every output (same names on both sides, sample axis first); ``value_ranges``: output
+    name -> the width of the range its last op bounds it to (:func:`edgekit.verify.bounds.range_widths`)."""
     missing = sorted(set(reference) ^ set(converted))
     if missing:
         raise DataError(
@@ -322,7 +350,8 @@ def compare_outputs(
         )
     results = []
     for name in reference:
-        metrics = compute_metrics(name, reference[name], converted[name], map_threshold)
+        metrics = compute_metrics(name, reference[name], converted[name], map_threshold,
+                                  (value_ranges or {}).get(name))
         results.append(OutputResult(name, metrics, check_thresholds(name, metrics, thresholds),
                                     output_distribution(reference[name], converted[name])))
     return results

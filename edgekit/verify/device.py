@@ -45,7 +45,7 @@ def verify_bundle(
     from edgekit.core.quant import QuantKind
     from edgekit.prefork import BUNDLE_VERIFY_TARGET
     from edgekit.tflite.sandbox import run_isolated
-    from edgekit.verify.compare import InputSource, OutputResult, VerifyReport
+    from edgekit.verify.compare import InputSource, OutputResult, VerifyReport, range_notes
     from edgekit.verify.thresholds import default_thresholds
 
     check_bundle(Path(bundle_dir))
@@ -57,15 +57,17 @@ def verify_bundle(
         subject=Path(bundle_dir) / "model.tflite" if model_path is None else Path(model_path), action="verifying", fork=True,
     )
     thresholds = default_thresholds(QuantKind(measured["quantization"])).with_overrides(**(overrides or {}))
+    outputs = [OutputResult.judged(o, thresholds) for o in measured["outputs"]]
     return VerifyReport(
         samples=int(measured["samples"]),
         runtime=str(measured["runtime"]),
         input_source=InputSource.BUNDLE,
         quantization=str(measured["quantization"]),
         thresholds=thresholds,
-        outputs=[OutputResult.judged(o, thresholds) for o in measured["outputs"]],
+        outputs=outputs,
         model=str(measured["model"]),
         reference=str(measured["reference"]),
+        notes=range_notes(outputs, thresholds),
     )
 
 
@@ -82,6 +84,7 @@ def warm_up() -> None:
     from edgekit.bundle import read_bundle  # noqa: F401
     from edgekit.report import jsonable  # noqa: F401
     from edgekit.tflite.runtime import runtime_info
+    from edgekit.verify.bounds import range_widths  # noqa: F401
     from edgekit.verify.distribution import output_distribution  # noqa: F401
     from edgekit.verify.metrics import compute_metrics  # noqa: F401
     from edgekit.verify.tflite_runner import TFLiteRunner  # noqa: F401
@@ -107,6 +110,7 @@ def measure_bundle_in_this_process(
 
     from edgekit.bundle import read_bundle
     from edgekit.report import jsonable
+    from edgekit.verify.bounds import range_widths
     from edgekit.verify.distribution import output_distribution
     from edgekit.verify.metrics import compute_metrics
     from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
@@ -137,9 +141,10 @@ def measure_bundle_in_this_process(
     results = runner.run(in_tensors, feeds, out_tensors)
     shown = _display_names(bundle.manifest, out_names)
     outputs = []
-    for n, t, converted in zip(out_names, out_tensors, results, strict=True):
+    widths = range_widths(model, [t.index for t in out_tensors])
+    for n, t, converted, width in zip(out_names, out_tensors, results, widths, strict=True):
         reference = canonical(np.asarray(bundle.golden_outputs[n][:count], dtype=np.float32), t, f"Golden output '{n}'")
-        metrics = compute_metrics(shown[n], reference, converted, map_threshold)
+        metrics = compute_metrics(shown[n], reference, converted, map_threshold, width)
         outputs.append({"name": shown[n], **metrics.to_dict(),
                         "distribution": output_distribution(reference, converted).to_dict()})
     source = bundle.manifest.get("source") if isinstance(bundle.manifest.get("source"), dict) else {}

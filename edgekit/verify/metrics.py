@@ -39,6 +39,7 @@ class OutputMetrics:
     positions: int | None = None  # class positions per sample (e.g. 40 timesteps of [1,40,6625]); None: one
     map_iou: float | None = None  # IoU of the thresholded dense maps (None: not a [0,1] map)
     map_threshold: float | None = None
+    value_range: float | None = None  # width of the range the output's last op bounds it to (None: unbounded)
 
     @property
     def is_classifier(self) -> bool:
@@ -59,6 +60,7 @@ class OutputMetrics:
             "class_positions": self.positions,
             "map_iou": self.map_iou,
             "map_threshold": self.map_threshold,
+            "value_range": self.value_range,
         }
 
     @classmethod
@@ -70,7 +72,7 @@ class OutputMetrics:
             sqnr_db=float_or_nan(d["sqnr_db"]), top1_agreement=optional_float(d.get("top1_agreement")),
             top5_agreement=optional_float(d.get("top5_agreement")), num_classes=optional_int(d.get("num_classes")),
             positions=optional_int(d.get("class_positions")), map_iou=optional_float(d.get("map_iou")),
-            map_threshold=optional_float(d.get("map_threshold")),
+            map_threshold=optional_float(d.get("map_threshold")), value_range=optional_float(d.get("value_range")),
         )
 
 
@@ -186,8 +188,9 @@ def sqnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
 
 
 def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
-                    map_threshold: float = DEFAULT_MAP_THRESHOLD) -> OutputMetrics:
-    """All metrics of one output. Shapes must match exactly (sample axis first).
+                    map_threshold: float = DEFAULT_MAP_THRESHOLD, value_range: float | None = None) -> OutputMetrics:
+    """All metrics of one output. Shapes must match exactly (sample axis first). ``value_range``: the width of
+    the range the model's last op bounds this output to (:mod:`edgekit.verify.bounds`), kept for the judge.
 
     Class outputs get top-1/top-5 agreement (per position for a softmax over the last axis of a
     sequence or map); [0, 1] dense maps get the IoU of the maps thresholded at ``map_threshold``.
@@ -266,6 +269,7 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
         positions=positions,
         map_iou=iou,
         map_threshold=map_threshold if iou is not None else None,
+        value_range=value_range,
     )
 
 

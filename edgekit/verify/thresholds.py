@@ -24,6 +24,9 @@ class Thresholds:
     min_top1: float | None = None  # only checked for class-score outputs
     max_abs: float | None = None
     min_iou: float | None = None  # only checked for dense [0, 1] maps (IoU of the thresholded maps)
+    # an output whose last op bounds it (a sigmoid's [0, 1]: edgekit.verify.bounds) passes cosine and SQNR
+    # when its max abs error is at most this fraction of that range (float32: rounding on a signal-less output)
+    max_abs_of_range: float | None = None
 
     def __post_init__(self) -> None:
         if self.min_cosine is not None and not -1.0 <= self.min_cosine <= 1.0:
@@ -41,6 +44,9 @@ class Thresholds:
         if self.min_iou is not None and not 0.0 <= self.min_iou <= 1.0:
             raise UsageError(f"--min-iou {self.min_iou} is outside [0, 1].",
                              hint="IoU of the thresholded maps is a fraction; e.g. --min-iou 0.9.")
+        if self.max_abs_of_range is not None and not 0.0 <= self.max_abs_of_range < 1.0:
+            raise UsageError(f"max_abs_of_range {self.max_abs_of_range} is outside [0, 1).",
+                             hint="It is a fraction of a bounded output's range, e.g. 1e-4.")
         if self.max_abs is not None and not (self.max_abs >= 0.0 and math.isfinite(self.max_abs)):
             raise UsageError(
                 f"--max-abs {self.max_abs} must be a finite number >= 0.",
@@ -55,8 +61,9 @@ class Thresholds:
         max_abs: float | None = None,
         min_iou: float | None = None,
     ) -> Thresholds:
-        """A copy with the given (non-None) limits replaced."""
-        changes = {
+        """A copy with the given (non-None) limits replaced; a cosine or SQNR limit the user sets is enforced
+        as given (the bounded-range rule no longer waives it)."""
+        changes: dict[str, float | None] = {
             k: v
             for k, v in (
                 ("min_cosine", min_cosine),
@@ -67,6 +74,8 @@ class Thresholds:
             )
             if v is not None
         }
+        if min_cosine is not None or min_sqnr_db is not None:
+            changes["max_abs_of_range"] = None
         return dataclasses.replace(self, **changes)
 
     def as_dict(self) -> dict[str, float | None]:

@@ -26,7 +26,8 @@ from edgekit.data import DataSummary, Preprocessing, load_samples, permute_sampl
 from edgekit.errors import DataError, UsageError
 from edgekit.host.reference import run_reference
 from edgekit.host.source_model import LoadOptions, SourceModel
-from edgekit.verify.compare import InputSource, VerifyReport, compare_accuracy, compare_outputs
+from edgekit.verify.bounds import range_widths
+from edgekit.verify.compare import InputSource, VerifyReport, compare_accuracy, compare_outputs, range_notes
 from edgekit.verify.labels import LabelledData, load_labelled_files, load_labelled_folder, read_label_table
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical, zero_input_warning
@@ -291,16 +292,18 @@ def verify_against_original(
     if prepared.source is InputSource.SYNTHETIC and (overrides or {}).get("min_iou") is None \
             and thresholds.min_iou is not None:
         thresholds = dataclasses.replace(thresholds, min_iou=None)  # maps of random inputs mean nothing
+    outputs = compare_outputs(reference, converted, thresholds, map_threshold,
+                              dict(zip(converted, range_widths(model, [t.index for t in out_tensors]), strict=True)))
     report = VerifyReport(
         samples=int(feeds[0].shape[0]),
         runtime=runner.runtime,
         input_source=prepared.source,
         quantization=kind.value,
         thresholds=thresholds,
-        outputs=compare_outputs(reference, converted, thresholds, map_threshold),
+        outputs=outputs,
         model=str(tflite_path),
         reference=f"{source.path} ({source.format.value})",
-        notes=list(source.notes) + list(prepared.notes) + extra_notes,
+        notes=list(source.notes) + list(prepared.notes) + extra_notes + range_notes(outputs, thresholds),
         warnings=list(source.warnings) + list(prepared.warnings),
     )
     report.notes.insert(0, f"inputs: {prepared.description}")
