@@ -136,7 +136,7 @@ def verify(
         from edgekit.host.verify.workstation import load_original, prepare_data, verify_against_original
 
         recipe = recipe_from(preprocess_args) if custom_recipe else None
-        source = load_original(model, ShapeRequest.from_texts(input_shapes, batch), keep_nchw, debug=is_debug(),
+        source = load_original(model, ShapeRequest.from_texts(input_shapes, batch, data), keep_nchw, debug=is_debug(),
                                converted=None if explain else converted, data=data)
         try:
             if stateful:

@@ -8,8 +8,12 @@ thing, and fail the same way, whatever the format.
 
 from __future__ import annotations
 
+import os
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
 
 from edgekit.errors import InputError, UsageError
 
@@ -35,6 +39,10 @@ class ShapeRequest:
 
     batch: int | None = None
     input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    # one sample's shape per array of the --calibration/--data file (name '' = a lone .npy): fills the dynamic
+    # dimensions --input-shape leaves open, where it fits the model's fixed ones
+    data_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+    data_source: str = ""
 
     def __post_init__(self) -> None:
         if self.batch is not None and self.batch < 1:
@@ -48,9 +56,48 @@ class ShapeRequest:
                                  hint="Write it like --input-shape input=1,3,224,224.")
 
     @classmethod
-    def from_texts(cls, texts: Sequence[str], batch: int | None = None) -> ShapeRequest:
-        """From the command line's ``--input-shape`` values."""
-        return cls(batch=batch, input_shapes=tuple(parse_input_shape(t) for t in texts))
+    def from_texts(cls, texts: Sequence[str], batch: int | None = None,
+                   data: str | os.PathLike[str] | None = None) -> ShapeRequest:
+        """From the command line's ``--input-shape`` values (and the arrays of a ``.npz``/``.npy`` ``data``)."""
+        shapes = sample_shapes(Path(data)) if data is not None else {}
+        return cls(batch=batch, input_shapes=tuple(parse_input_shape(t) for t in texts),
+                   data_shapes=tuple(shapes.items()), data_source=Path(data).name if shapes and data else "")
+
+
+def sample_shapes(path: Path) -> dict[str, tuple[int, ...]]:
+    """One sample's shape (the array's shape without its leading sample axis) per array of a .npz, or '' -> that
+    of a .npy; read from the headers only. Empty for anything else or a file numpy cannot read (the data
+    loader reports those)."""
+    from numpy.lib import format as npy_format
+
+    def header(f: IO[bytes]) -> tuple[int, ...] | None:
+        try:
+            version = npy_format.read_magic(f)
+            shape = (npy_format.read_array_header_1_0(f) if version == (1, 0)
+                     else npy_format.read_array_header_2_0(f))[0]
+        except (ValueError, OSError, EOFError):
+            return None
+        return tuple(int(d) for d in shape[1:]) if len(shape) >= 2 else None
+
+    suffix = path.suffix.lower()
+    out: dict[str, tuple[int, ...]] = {}
+    try:
+        if suffix == ".npy" and path.is_file():
+            with path.open("rb") as f:
+                one = header(f)
+            if one is not None:
+                out[""] = one
+        elif suffix == ".npz" and path.is_file():
+            with zipfile.ZipFile(path) as z:
+                for member in z.namelist():
+                    if member.endswith(".npy"):
+                        with z.open(member) as stream:
+                            got = header(stream)
+                        if got is not None:
+                            out[member[:-4]] = got
+    except (OSError, zipfile.BadZipFile):
+        return {}
+    return out
 
 
 @dataclass(frozen=True)
@@ -107,11 +154,18 @@ def resolve_shapes(inputs: Sequence[InputDims], request: ShapeRequest) -> tuple[
     resolved: list[ResolvedInput] = []
     notes: list[str] = []
     unresolved: list[InputDims] = []
+    from_data = _data_shapes(inputs, request, set(given))
     for inp in inputs:
         shape = given.get(inp.name)
         if shape is not None:
             _check_given(inp, shape)
             resolved.append(ResolvedInput(inp.name, tuple(int(d) for d in shape), inp.dynamic_axes))
+            continue
+        if inp.name in from_data:
+            shape = from_data[inp.name]
+            resolved.append(ResolvedInput(inp.name, shape, inp.dynamic_axes))
+            notes.append(f"input '{inp.name}': dynamic dimensions fixed to {list(shape)} from the arrays of "
+                         f"{request.data_source} (--input-shape to choose)")
             continue
         dims = list(inp.dims)
         if request.batch is not None and dims and dims[0] is not None and dims[0] != request.batch:
@@ -136,6 +190,26 @@ def resolve_shapes(inputs: Sequence[InputDims], request: ShapeRequest) -> tuple[
             hint=f"Pass --input-shape {first.name}={example} (replace each N by your real size).",
         )
     return resolved, notes
+
+
+def _data_shapes(inputs: Sequence[InputDims], request: ShapeRequest, given: set[str]) -> dict[str, tuple[int, ...]]:
+    """Input name -> one sample's shape from the data, for the inputs with dynamic dimensions --input-shape does
+    not set, where the data's shape has the input's rank, its fixed dimensions and --batch."""
+    shapes = dict(request.data_shapes)
+    if "" in shapes and len(inputs) == 1:
+        shapes = {inputs[0].name: shapes[""]}
+    out: dict[str, tuple[int, ...]] = {}
+    for inp in inputs:
+        shape = shapes.get(inp.name)
+        if inp.name in given or shape is None or not inp.dynamic_axes or len(shape) != len(inp.dims):
+            continue
+        if any(have is not None and have != want for have, want in zip(inp.dims, shape, strict=True)):
+            continue
+        if request.batch is not None and shape and inp.dims[0] is None and shape[0] != request.batch:
+            continue
+        if all(d >= 1 for d in shape):
+            out[inp.name] = shape
+    return out
 
 
 def _check_given(inp: InputDims, shape: tuple[int, ...]) -> None:

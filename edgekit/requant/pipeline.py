@@ -152,7 +152,7 @@ def load_tflite_source(path: Path, shapes: ShapeRequest | None = None) -> TFLite
     original = load_model(path)  # the bounded reader first: a damaged file is a ModelFormatError naming it
     fixed: dict[str, tuple[int, ...]] = {}
     shape_notes: list[str] = []
-    if shapes is not None and (shapes.input_shapes or shapes.batch is not None):
+    if shapes is not None and (shapes.input_shapes or shapes.batch is not None or shapes.data_shapes):
         dims = [InputDims(t.name, tuple(None if d < 0 else d for d in (t.shape_signature or t.shape)), t.dtype)
                 for t in original.inputs]
         resolved, shape_notes = resolve_shapes(dims, shapes)
@@ -296,7 +296,8 @@ def run_tflite_convert(config: TFLiteConvertConfig) -> TFLiteConvertResult:
     b = config.bundle
     if b is not None and Path(b).is_dir() and any(Path(b).iterdir()) and not config.force:
         raise OutputExistsError(f"Bundle folder {b} already exists and is not empty.")
-    source = load_tflite_source(Path(config.model), ShapeRequest.from_texts(config.input_shapes, config.batch))
+    source = load_tflite_source(Path(config.model), ShapeRequest.from_texts(config.input_shapes, config.batch,
+                                                                           config.calibration or config.data))
     recipe = config.quant_recipe()
     notes = list(source.float_model.notes)
     t = _timed(seconds, "load", t)

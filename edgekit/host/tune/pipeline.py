@@ -274,7 +274,7 @@ def _prepare_source(config: TuneConfig, notes: list[str], warnings: list[str]) -
     from edgekit.host.source_model import LoadOptions
 
     pre_given = config.preprocessing
-    options = LoadOptions(shapes=ShapeRequest.from_texts(config.input_shapes, config.batch),
+    options = LoadOptions(shapes=ShapeRequest.from_texts(config.input_shapes, config.batch, config.calibration),
                           keep_nchw=config.keep_nchw, check=True, check_data=config.calibration,
                           check_recipe=pre_given, debug=config.debug)
     status(f"Loading {config.model} ...")
