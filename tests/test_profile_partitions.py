@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from edgekit.core.tflite_builder import TFLiteBuilder
@@ -162,3 +163,30 @@ def test_xnnpack_takes_int8_reduce_min_and_max(op: str) -> None:
     g.operator(op, [x, g.constant("axes", np.array([1, 2], np.int32))], [y], {"keep_dims": False},
                options_type="ReducerOptions")
     _assert_one_op_placed_as_the_runtime_does(g.build([x], [y]), True)
+
+
+def _int8_batch_matmul(zero_points: tuple[int, int, int], constant_b: bool) -> bytes:
+    from edgekit.core.tflite_builder import Quant
+
+    za, zb, zo = zero_points
+    g = TFLiteBuilder("int8 batch matmul")
+    a = g.tensor("a", (1, 4, 5, 8), "int8", quant=Quant((0.05,), (za,)))
+    if constant_b:
+        values = np.random.default_rng(0).integers(-100, 100, (1, 4, 8, 6)).astype(np.int8)
+        b = g.constant("b", values, quant=Quant((0.05,), (zb,)))
+    else:
+        b = g.tensor("b", (1, 4, 8, 6), "int8", quant=Quant((0.05,), (zb,)))
+    y = g.tensor("y", (1, 4, 5, 6), "int8", quant=Quant((0.5,), (zo,)))
+    g.operator("BATCH_MATMUL", [a, b], [y], {"adj_x": False, "adj_y": False})
+    return g.build([a] if constant_b else [a, b], [y])
+
+
+@pytest.mark.parametrize("zero_points, constant_b, delegated", [
+    ((0, 0, 0), False, True), ((-9, 0, -57), False, True), ((0, -9, 0), False, False), ((-9, -9, -57), False, False),
+    ((3, 0, 0), True, True), ((3, 1, 0), True, False)])
+def test_int8_batch_matmul_needs_a_symmetric_second_operand(zero_points: tuple[int, int, int], constant_b: bool,
+                                                            delegated: bool) -> None:
+    """captcha-recognizer's YOLOv8-seg in int8 (its attention block: q^T k, then v @ softmax^T with the softmax's
+    zero point -128) ran in 6 partitions where `profile` said 5: XNNPACK refuses an int8 BATCH_MATMUL whose
+    second operand has a non-zero zero point."""
+    _assert_one_op_placed_as_the_runtime_does(_int8_batch_matmul(zero_points, constant_b), delegated)

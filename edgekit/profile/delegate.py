@@ -154,6 +154,14 @@ def xnnpack_placement(sg: Subgraph, op: Operator) -> Placement:
             return Placement(op.index, False, f"{op.name} with computed axes")
     if op.name == "CONCATENATION" and len([i for i in op.inputs if i >= 0]) > 5:
         return Placement(op.index, False, "CONCATENATION of more than 5 inputs")
+    if op.name == "BATCH_MATMUL" and dtype == "int8" and len(op.inputs) > 1 and op.inputs[1] >= 0:
+        # measured (ai-edge-litert 2.3.0): XNNPACK takes an int8 BATCH_MATMUL only when its second operand is
+        # symmetric (zero point 0), constant or not; the first's and the output's zero points may be anything.
+        # A YOLO attention block's int8 file (softmax output, zero point -128, as that operand) has two such.
+        quant = sg.tensor(op.inputs[1]).quant
+        if quant is not None and quant.zero_points.size and bool((quant.zero_points != 0).any()):
+            return Placement(op.index, False, "int8 BATCH_MATMUL whose second operand has a zero point "
+                                              f"{int(quant.zero_points.reshape(-1)[0])} (XNNPACK: 0 only)")
     if op.name == "STRIDED_SLICE" and op.options.get("shrink_axis_mask"):
         # measured (ai-edge-litert 2.3.0): refused, float and int8 (silero-vad's int8 has 3); begin/end masks are not
         return Placement(op.index, False, "STRIDED_SLICE with a shrink_axis_mask")
