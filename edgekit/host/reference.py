@@ -13,7 +13,7 @@ REFERENCE_CHUNK = 32
 
 def _batched(source: SourceModel, arrays: dict[str, np.ndarray], start: int, stop: int) -> dict[str, np.ndarray] | None:
     """Samples start..stop in ONE call of the original (batch axis 0), or None if the model takes batch 1 only."""
-    if stop - start < 2 or any(s.shape[0] != 1 for s in source.inputs + source.outputs):
+    if stop - start < 2 or any(not s.shape or s.shape[0] != 1 for s in source.inputs + source.outputs):
         return None
     feed = {name: arr[start:stop].reshape((stop - start, *arr.shape[2:])) for name, arr in arrays.items()}
     try:

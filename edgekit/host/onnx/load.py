@@ -323,8 +323,11 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
             raise BackendError(f"{left.message} {' '.join(context.notes)}".strip(), hint=left.hint)
         if opts.check_min_cosine is None and quantizes_at_run_time(r.name for r in common_repairs):
             opts = replace(opts, check_min_cosine=RUNTIME_QUANTIZED_MIN_COSINE)
-        source = _convert_with_backends(path, order, common, common_repairs, context, inputs, shapes, output_names,
-                                        fixed, reference, opts, notes, origins, work_dir)
+        try:
+            source = _convert_with_backends(path, order, common, common_repairs, context, inputs, shapes,
+                                            output_names, fixed, reference, opts, notes, origins, work_dir)
+        except BackendError as exc:
+            raise _open_branch_error(exc, fixed, frozen) from exc
         if frozen and source.conversion is not None:  # verify feeds them to onnxruntime (the .tflite has none)
             source.conversion["frozen_inputs"] = {n: {"value": np.asarray(v).tolist(), "dtype": str(np.asarray(v).dtype)}
                                                   for n, v in frozen.items()}
@@ -373,6 +376,21 @@ def _try_backend(backend: Backend, name: str, graph: Any, path: Path, inputs: Se
     except BackendError as exc:  # the check: converted, but not what onnxruntime computes
         attempts.append(Attempt(name, "check", exc.message, None, None))
     return None
+
+
+def _open_branch_error(exc: BackendError, model: Any, frozen: Mapping[str, np.ndarray]) -> BackendError:
+    """``exc`` with a hint that names the inputs that pick an ``If`` branch and that no data fixed: with their
+    value given, the graph keeps one branch (Silero VAD's ``sr``), which is what the backends convert."""
+    from edgekit.host.onnx.repair.params import shape_inputs
+
+    open_ = {n: role for n, role in shape_inputs(model).items() if role.startswith("If ") and n not in frozen}
+    if not open_:
+        return exc
+    names = ", ".join(f"'{n}' ({role})" for n, role in open_.items())
+    return BackendError(exc.message, hint=(
+        f"Input {names} picks a branch, and no data gave its value: pass --calibration FILE.npz holding it (the "
+        "same value in every sample, e.g. the sample rate); edgekit then fixes it and converts that branch only. "
+        f"Otherwise: {exc.hint}"))
 
 
 def _freeze_shape_inputs(model: Any, inputs: list[InputDims], opts: LoadOptions,
