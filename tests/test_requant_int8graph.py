@@ -107,3 +107,44 @@ def test_a_clamp_above_the_bottom_of_the_range_stays_and_kept_float_ops_stay_flo
     kept_sg = parse_model(kept, "kept").main
     dtypes = [kept_sg.tensor(op.outputs[0]).dtype for op in kept_sg.operators if op.name == "LEAKY_RELU"]
     assert dtypes == ["float32", "int8"], dtypes  # the recipe's float LEAKY_RELU stays float, the other does not
+
+
+def _bounded_activation_model(op_name: str, out_zero_point: int) -> bytes:
+    """int8 x -> CONV_2D 1x1 -> ``op_name`` (output scale 1/255, given zero point) -> CONV_2D 1x1 -> y."""
+    from edgekit.core.tflite_builder import Quant, TFLiteBuilder
+
+    rng = np.random.default_rng(3)
+    g = TFLiteBuilder("bounded")
+    x = g.tensor("x", (1, 8, 8, 16), "int8", quant=Quant((0.05,), (0,)))
+    conv = {"padding": "SAME", "stride_w": 1, "stride_h": 1}
+    w = rng.integers(-100, 100, (16, 1, 1, 16)).astype(np.int8)
+    a = g.tensor("a", (1, 8, 8, 16), "int8", quant=Quant((0.04,), (-10,)))
+    g.operator("CONV_2D", [x, g.constant("w1", w, quant=Quant((0.002,), (0,))),
+                           g.constant("b1", np.zeros(16, np.int32), quant=Quant((0.0001,), (0,)))], [a], conv)
+    r = g.tensor("r", (1, 8, 8, 16), "int8", quant=Quant((1 / 255,), (out_zero_point,)))
+    g.operator(op_name, [a], [r])
+    y = g.tensor("y", (1, 8, 8, 16), "int8", quant=Quant((0.05,), (0,)))
+    g.operator("CONV_2D", [r, g.constant("w2", w, quant=Quant((0.01,), (0,))),
+                           g.constant("b2", np.zeros(16, np.int32), quant=Quant((1 / 25500,), (0,)))], [y], conv)
+    return g.build([x], [y])
+
+
+@pytest.mark.parametrize("op_name, zero_point, folded", [("RELU_0_TO_1", -128, True), ("RELU", -128, True),
+                                                         ("RELU_0_TO_1", -100, False)])
+def test_an_int8_activation_its_output_range_already_clamps_is_removed(op_name: str, zero_point: int,
+                                                                       folded: bool) -> None:
+    """PP-OCRv5's HardSigmoids (ADD -> RELU_0_TO_1 in int8: XNNPACK has no int8 RELU family) split its int8 file:
+    where the activation's output range is its own bounds (here [0, 1]), the producer writes that tensor."""
+    data = _bounded_activation_model(op_name, zero_point)
+    done, notes = int8graph.finish_int8(data)
+    ops = [op.name for op in parse_model(done, "done").main.operators]
+    assert (ops == ["CONV_2D", "CONV_2D"]) is folded, ops
+    assert bool(notes) is folded
+    if not folded:  # a range reaching below 0 (zero point -100: down to -0.11): the op clamps, it stays
+        return
+    _, partitions = runtime_delegated_ops(load_interpreter(done, num_threads=1))
+    assert partitions == 1
+    xs = np.random.default_rng(0).integers(-128, 128, (4, 1, 8, 8, 16)).astype(np.int8)
+    before = np.stack([run_once(data, x) for x in xs]).astype(np.int32)
+    after = np.stack([run_once(done, x) for x in xs]).astype(np.int32)
+    assert np.abs(before - after).max() <= 2  # one rounding instead of two at the activation

@@ -15,8 +15,12 @@ passes) and on TensorFlow's converter's (the second):
   Only producers whose int8 kernels requantize to any output parameters (convolutions, fully connected,
   ADD/SUB/MUL, LEAKY_RELU), when the clamp is the only reader of their output and that is not a graph output.
 
-Either changes the int8 result by at most one quantization step on values at the clamp; the check that
-follows quantization judges the file that is written.
+* :func:`_fold_bounded_activations` -- the same for an int8 RELU / RELU6 / RELU_N1_TO_1 / RELU_0_TO_1 whose
+  output's int8 range lies within the activation's bounds (to half a step): saturating to that range clamps
+  as the op does. XNNPACK has none of them in int8 (PP-OCRv5's HardSigmoids are ADD -> RELU_0_TO_1); the
+  producer writes the activation's tensor, one rounding instead of two.
+Each changes the int8 result by at most one quantization step on values at a clamp; the check that follows
+quantization judges the file that is written.
 """
 
 from __future__ import annotations
@@ -125,6 +129,31 @@ def _fold_clamps(model_t: Any) -> int:
     return _each_op(model_t, "MAXIMUM", 2, rewrite)
 
 
+# int8 activations by their bounds: XNNPACK takes none of them in int8
+_BOUNDS = {"RELU": (0.0, float("inf")), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0), "RELU_0_TO_1": (0.0, 1.0)}
+
+
+def _fold_bounded_activations(model_t: Any) -> int:
+    done = 0
+    for op_name, (lo, hi) in _BOUNDS.items():
+        def rewrite(sg: Any, g: GraphIndex, op: Any, names: list[str], lo: float = lo, hi: float = hi) -> set[int] | None:
+            x, out = int(op.inputs[0]), int(op.outputs[0])
+            prev, params = g.producer.get(x), _per_tensor(sg.tensors[out])
+            if prev is None or params is None or names[prev.opcodeIndex] not in _REQUANTIZING:
+                return None
+            if len(prev.outputs) != 1 or not g.only_reader(x) or _per_tensor(sg.tensors[x]) is None:
+                return None
+            scale, zero = params
+            if (-128 - zero) * scale < lo - scale / 2 or (127 - zero) * scale > hi + scale / 2:
+                return None  # the range reaches past a bound: the op clamps something the range does not
+            prev.outputs = [out]
+            g.producer[out] = prev
+            return {id(op)}
+
+        done += _each_op(model_t, op_name, 1, rewrite)
+    return done
+
+
 def finish_int8(data: bytes, keep_float: frozenset[str] = frozenset(),
                 int8_leaky: bool = True) -> tuple[bytes, list[str]]:
     """``data`` (a quantized .tflite) with the passes applied; returns (bytes, notes). ``keep_float``: output
@@ -132,7 +161,7 @@ def finish_int8(data: bytes, keep_float: frozenset[str] = frozenset(),
     which has an int8 LEAKY_RELU: a float one there is one the user kept float."""
     model_t = _read(data)
     names = _opcode_names(model_t)
-    if "LEAKY_RELU" not in names and "MAXIMUM" not in names:
+    if not {"LEAKY_RELU", "MAXIMUM", *_BOUNDS} & set(names):
         return data, []
     notes = []
     leaky = _int8_leaky_relu(model_t, keep_float) if int8_leaky else 0
@@ -144,6 +173,10 @@ def finish_int8(data: bytes, keep_float: frozenset[str] = frozenset(),
     if clamps:
         notes.append(f"{clamps} MAXIMUM op(s) of a constant at the bottom of their input's int8 range removed "
                      "(the range clamps there already; XNNPACK has no int8 MAXIMUM)")
-    if not (leaky or clamps):
+    bounded = _fold_bounded_activations(model_t)
+    if bounded:
+        notes.append(f"{bounded} int8 RELU/RELU6/RELU_0_TO_1 op(s) removed: their output's int8 range clamps as "
+                     "they do (XNNPACK has none of them in int8)")
+    if not (leaky or clamps or bounded):
         return data, []
     return _write(model_t), notes
