@@ -22,7 +22,7 @@ from edgekit.core.quant import QuantKind
 from edgekit.errors import ModelFormatError, UsageError
 from edgekit.requant.constfold import fold_static
 from edgekit.requant.densify import fold_densify
-from edgekit.requant.objectapi import GraphIndex, fold_constant_ops, tensor_name
+from edgekit.requant.objectapi import GraphIndex, fold_constant_ops, new_tensor, tensor_name
 from edgekit.requant.objectapi import opcode_names as _opcode_names
 from edgekit.requant.objectapi import read_model as _read
 from edgekit.requant.objectapi import write_model as _write
@@ -179,7 +179,7 @@ def _as_reshapes(model_t: Any) -> int:
                     code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.RESHAPE
                     code.version = 1
                     model_t.operatorCodes.append(code)
-            target = _new_tensor(model_t, sg, f"{tensor_name(out)}/shape", [len(shape)], 2,  # INT32
+            target = new_tensor(model_t, sg, f"{tensor_name(out)}/shape", [len(shape)], 2,  # INT32
                                  np.asarray(shape, np.int32).tobytes())
             op.opcodeIndex = reshape_code
             op.inputs = [int(op.inputs[0]), target]
@@ -376,8 +376,8 @@ def split_read_outputs(data: bytes) -> tuple[bytes, dict[str, str]]:
         src = sg.tensors[t]
         name = tensor_name(src)
         shape = [int(v) for v in src.shape]
-        copy = _new_tensor(model_t, sg, f"{name}/read", shape, src.type, None)
-        shape_t = _new_tensor(model_t, sg, f"{name}/read_shape", [len(shape)], 2,  # INT32
+        copy = new_tensor(model_t, sg, f"{name}/read", shape, src.type, None)
+        shape_t = new_tensor(model_t, sg, f"{name}/read_shape", [len(shape)], 2,  # INT32
                               np.asarray(shape, np.int32).tobytes())
         op = schema.OperatorT()
         op.opcodeIndex = code
@@ -392,20 +392,3 @@ def split_read_outputs(data: bytes) -> tuple[bytes, dict[str, str]]:
         sg.operators.insert(producer + 1, op)
         copies[f"{name}/read"] = name
     return _write(model_t), copies
-
-
-def _new_tensor(model_t: Any, sg: Any, name: str, shape: list[int], dtype: int, content: bytes | None) -> int:
-    from ai_edge_litert import schema_py_generated as schema
-
-    buf = schema.BufferT()
-    if content is not None:
-        buf.data = np.frombuffer(content, np.uint8)
-    model_t.buffers.append(buf)
-    tensor = schema.TensorT()
-    tensor.name = name
-    tensor.shape = list(shape)
-    tensor.shapeSignature = list(shape)
-    tensor.type = dtype
-    tensor.buffer = len(model_t.buffers) - 1
-    sg.tensors.append(tensor)
-    return len(sg.tensors) - 1

@@ -19,6 +19,11 @@ passes) and on TensorFlow's converter's (the second):
   output's int8 range lies within the activation's bounds (to half a step): saturating to that range clamps
   as the op does. XNNPACK has none of them in int8 (PP-OCRv5's HardSigmoids are ADD -> RELU_0_TO_1); the
   producer writes the activation's tensor, one rounding instead of two.
+* :func:`_rescale_small_constants` -- XNNPACK takes an int8 ADD/SUB only when each input's scale is at least
+  2^-10 of the output's. A constant added with a far smaller scale (PP-OCRv5's folded batch-norm shifts and
+  layer-norm epsilons, 1e-8 to 1e-6 against outputs of 1e-3: 7 to 17 refusals per file) is written again at
+  2^-10 of the output's scale: it then differs from its value by at most 1/2048 of one output step.
+
 Each changes the int8 result by at most one quantization step on values at a clamp; the check that follows
 quantization judges the file that is written.
 """
@@ -30,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.requant.objectapi import GraphIndex, tensor_name
+from edgekit.requant.objectapi import GraphIndex, new_tensor, tensor_name
 from edgekit.requant.objectapi import opcode_names as _opcode_names
 from edgekit.requant.objectapi import read_model as _read
 from edgekit.requant.objectapi import write_model as _write
@@ -154,6 +159,47 @@ def _fold_bounded_activations(model_t: Any) -> int:
     return done
 
 
+_MIN_ADD_RATIO = 2.0 ** -10  # XNNPACK's lowest input/output scale ratio of a quantized ADD/SUB (profile/delegate.py)
+
+
+def _rescale_small_constants(model_t: Any) -> int:
+    """Every int8 per-tensor constant input of an ADD/SUB whose scale is below ``_MIN_ADD_RATIO`` of the output's,
+    requantized (zero point 0) at that ratio; a constant other ops read too is copied first. Returns the count."""
+    names = _opcode_names(model_t)
+    done = 0
+    for sg in model_t.subgraphs:
+        g = GraphIndex(sg)
+        for op in sg.operators or []:
+            if names[op.opcodeIndex] not in ("ADD", "SUB") or op.inputs is None or len(op.inputs) != 2:
+                continue
+            out = _per_tensor(sg.tensors[int(op.outputs[0])])
+            for k, t in enumerate(int(i) for i in op.inputs):
+                tensor = sg.tensors[t]
+                params = _per_tensor(tensor)
+                data = model_t.buffers[tensor.buffer].data if tensor.buffer else None
+                if out is None or params is None or data is None or params[0] >= _MIN_ADD_RATIO * out[0]:
+                    continue
+                values = (np.asarray(data, np.uint8).view(np.int8).astype(np.float64) - params[1]) * params[0]
+                scale = _MIN_ADD_RATIO * out[0] * (1 + 1e-6)  # just inside the bound after float rounding
+                q = np.clip(np.round(values / scale), -128, 127).astype(np.int8)
+                if g.readers.get(t, 0) > 1 or t in g.outputs:
+                    t = new_tensor(model_t, sg, f"{tensor_name(tensor)}/rescaled", list(tensor.shape), _INT8, None)
+                    copy = sg.tensors[t]
+                    copy.quantization = type(tensor.quantization)()
+                    tensor = copy
+                    inputs = [int(i) for i in op.inputs]
+                    inputs[k] = t
+                    op.inputs = inputs
+                # a buffer of its own: converters share one buffer between equal constants
+                buffer = type(model_t.buffers[0])()
+                buffer.data = np.frombuffer(q.tobytes(), np.uint8)
+                model_t.buffers.append(buffer)
+                tensor.buffer = len(model_t.buffers) - 1
+                tensor.quantization.scale, tensor.quantization.zeroPoint = [scale], [0]
+                done += 1
+    return done
+
+
 def finish_int8(data: bytes, keep_float: frozenset[str] = frozenset(),
                 int8_leaky: bool = True) -> tuple[bytes, list[str]]:
     """``data`` (a quantized .tflite) with the passes applied; returns (bytes, notes). ``keep_float``: output
@@ -161,7 +207,7 @@ def finish_int8(data: bytes, keep_float: frozenset[str] = frozenset(),
     which has an int8 LEAKY_RELU: a float one there is one the user kept float."""
     model_t = _read(data)
     names = _opcode_names(model_t)
-    if not {"LEAKY_RELU", "MAXIMUM", *_BOUNDS} & set(names):
+    if not {"LEAKY_RELU", "MAXIMUM", "ADD", "SUB", *_BOUNDS} & set(names):
         return data, []
     notes = []
     leaky = _int8_leaky_relu(model_t, keep_float) if int8_leaky else 0
@@ -177,6 +223,10 @@ def finish_int8(data: bytes, keep_float: frozenset[str] = frozenset(),
     if bounded:
         notes.append(f"{bounded} int8 RELU/RELU6/RELU_0_TO_1 op(s) removed: their output's int8 range clamps as "
                      "they do (XNNPACK has none of them in int8)")
-    if not (leaky or clamps or bounded):
+    rescaled = _rescale_small_constants(model_t)
+    if rescaled:
+        notes.append(f"{rescaled} int8 constant(s) added at under 2^-10 of the sum's scale written at that scale "
+                     "(XNNPACK's ADD/SUB limit; each within 1/2048 of an output step of its value)")
+    if not (leaky or clamps or bounded or rescaled):
         return data, []
     return _write(model_t), notes

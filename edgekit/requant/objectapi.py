@@ -65,6 +65,24 @@ def fold_constant_ops(model_t: Any, op_name: str, values_of: Callable[[Any, Any]
     return folded
 
 
+def new_tensor(model_t: Any, sg: Any, name: str, shape: list[int], dtype: int, content: bytes | None) -> int:
+    """Append a tensor (its own buffer, holding ``content`` when given) to ``sg``; returns its index."""
+    from ai_edge_litert import schema_py_generated as schema
+
+    buf = schema.BufferT()
+    if content is not None:
+        buf.data = np.frombuffer(content, np.uint8)
+    model_t.buffers.append(buf)
+    tensor = schema.TensorT()
+    tensor.name = name
+    tensor.shape = list(shape)
+    tensor.shapeSignature = list(shape)
+    tensor.type = dtype
+    tensor.buffer = len(model_t.buffers) - 1
+    sg.tensors.append(tensor)
+    return len(sg.tensors) - 1
+
+
 class GraphIndex:
     """Producers and reader counts of one subgraph's tensors (object API)."""
 
