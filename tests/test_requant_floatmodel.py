@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from tune_helpers import GraphBuilder, computed_reshape_model, run_once, write_case
+from tune_helpers import GraphBuilder, computed_reshape_model, dynamic_mul_model, run_once, write_case
 
 from edgekit.cli import main
 from edgekit.profile.delegate import runtime_delegated_ops
@@ -253,14 +253,8 @@ def test_expand_dims_and_squeeze_become_reshapes_with_the_same_outputs() -> None
 
 def test_a_tflite_with_dynamic_inputs_converts_with_input_shape(tmp_path: Path) -> None:
     """openWakeWord's melspectrogram model takes [-1, -1] audio: --input-shape fixes it, the rest follows."""
-    from edgekit.core.tflite_builder import TFLiteBuilder
-
-    g = TFLiteBuilder("dynamic")
-    x = g.tensor("x", (1, 1), shape_signature=(-1, -1))
-    y = g.tensor("y", (1, 1), shape_signature=(-1, -1))
-    g.operator("MUL", [x, g.constant("two", np.array(2.0, np.float32))], [y])
     model = tmp_path / "dynamic.tflite"
-    model.write_bytes(g.build([x], [y]))
+    model.write_bytes(dynamic_mul_model())
     out = tmp_path / "q.tflite"
     refused = CliRunner().invoke(main, ["convert", str(model), "-o", str(out)])
     assert refused.exit_code == 2 and "--input-shape NAME=DIMS" in refused.stderr and "x [-1, -1]" in refused.stderr

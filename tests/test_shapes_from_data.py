@@ -61,14 +61,10 @@ def test_data_of_another_batch_than_batch_is_not_used(tmp_path: Path) -> None:
 
 
 def test_convert_a_dynamic_tflite_with_calibration_arrays(tmp_path: Path) -> None:
-    from edgekit.core.tflite_builder import TFLiteBuilder
+    from tune_helpers import dynamic_mul_model
 
-    g = TFLiteBuilder("dynamic")
-    x = g.tensor("x", (1, 1), shape_signature=(-1, -1))
-    y = g.tensor("y", (1, 1), shape_signature=(-1, -1))
-    g.operator("MUL", [x, g.constant("two", np.array(2.0, np.float32))], [y])
     model = tmp_path / "dynamic.tflite"
-    model.write_bytes(g.build([x], [y]))
+    model.write_bytes(dynamic_mul_model())
     calib = _npz(tmp_path / "calib.npz", x=np.random.default_rng(0).standard_normal((20, 1, 24)).astype(np.float32))
     out = tmp_path / "q.tflite"
     ok = CliRunner().invoke(main, ["convert", str(model), "-o", str(out), "--calibration", str(calib), "--json"])

@@ -307,3 +307,14 @@ def write_case(tmp: Path, name: str, model: bytes, shape: tuple[int, ...], calib
     np.save(calib_path, normal_inputs(shape, 100, seed + 100) if calib is None else calib)
     np.save(held_path, normal_inputs(shape, 40, seed + 101) if held is None else held)
     return model_path, calib_path, held_path
+
+
+def dynamic_mul_model() -> bytes:
+    """x [-1, -1] -> MUL 2 -> y [-1, -1]: a .tflite whose input shape is dynamic (openWakeWord's melspectrogram)."""
+    from edgekit.core.tflite_builder import TFLiteBuilder
+
+    g = TFLiteBuilder("dynamic")
+    x = g.tensor("x", (1, 1), shape_signature=(-1, -1))
+    y = g.tensor("y", (1, 1), shape_signature=(-1, -1))
+    g.operator("MUL", [x, g.constant("two", np.array(2.0, np.float32))], [y])
+    return g.build([x], [y])

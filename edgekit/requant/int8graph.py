@@ -209,24 +209,24 @@ def finish_int8(data: bytes, keep_float: frozenset[str] = frozenset(),
     names = _opcode_names(model_t)
     if not {"LEAKY_RELU", "MAXIMUM", "ADD", "SUB", *_BOUNDS} & set(names):
         return data, []
-    notes = []
-    leaky = _int8_leaky_relu(model_t, keep_float) if int8_leaky else 0
-    if leaky:
-        _int8_version(model_t, "LEAKY_RELU")
-        notes.append(f"{leaky} LEAKY_RELU op(s) run in int8 (ai-edge-quantizer leaves them float between "
-                     "DEQUANTIZE and QUANTIZE)")
-    clamps = _fold_clamps(model_t)
-    if clamps:
-        notes.append(f"{clamps} MAXIMUM op(s) of a constant at the bottom of their input's int8 range removed "
-                     "(the range clamps there already; XNNPACK has no int8 MAXIMUM)")
-    bounded = _fold_bounded_activations(model_t)
-    if bounded:
-        notes.append(f"{bounded} int8 RELU/RELU6/RELU_0_TO_1 op(s) removed: their output's int8 range clamps as "
-                     "they do (XNNPACK has none of them in int8)")
-    rescaled = _rescale_small_constants(model_t)
-    if rescaled:
-        notes.append(f"{rescaled} int8 constant(s) added at under 2^-10 of the sum's scale written at that scale "
-                     "(XNNPACK's ADD/SUB limit; each within 1/2048 of an output step of its value)")
-    if not (leaky or clamps or bounded or rescaled):
+
+    def leaky_relu(m: Any) -> int:
+        done = _int8_leaky_relu(m, keep_float) if int8_leaky else 0
+        if done:
+            _int8_version(m, "LEAKY_RELU")
+        return done
+
+    passes: list[tuple[Callable[[Any], int], str]] = [
+        (leaky_relu, "{} LEAKY_RELU op(s) run in int8 (ai-edge-quantizer leaves them float between DEQUANTIZE and "
+                     "QUANTIZE)"),
+        (_fold_clamps, "{} MAXIMUM op(s) of a constant at the bottom of their input's int8 range removed (the range "
+                       "clamps there already; XNNPACK has no int8 MAXIMUM)"),
+        (_fold_bounded_activations, "{} int8 RELU/RELU6/RELU_0_TO_1 op(s) removed: their output's int8 range clamps "
+                                    "as they do (XNNPACK has none of them in int8)"),
+        (_rescale_small_constants, "{} int8 constant(s) added at under 2^-10 of the sum's scale written at that scale "
+                                   "(XNNPACK's ADD/SUB limit; each within 1/2048 of an output step of its value)"),
+    ]
+    notes = [message.format(count) for run, message in passes if (count := run(model_t))]
+    if not notes:
         return data, []
     return _write(model_t), notes
