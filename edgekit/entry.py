@@ -42,6 +42,19 @@ def _cpus() -> int:
         return os.cpu_count() or 1
 
 
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
+def exit_cleanly_on_sigterm() -> None:
+    """SIGTERM (``kill``, a service manager, a CI timeout) ends the command the way Ctrl-C does: as an exception,
+    so ``finally`` blocks run. Without it Python dies at once, and a backend worker process (an onnx2tf
+    conversion that can hold 20 GB) is left running, and temporary files stay."""
+    import signal
+
+    signal.signal(signal.SIGTERM, _terminated)
+
+
 def main() -> None:
     """The console entry point (``[project.scripts]`` in pyproject.toml)."""
     # on one CPU the two processes would take turns, each importing what the other has: fork later instead
@@ -55,6 +68,7 @@ def main() -> None:
     # the CLI's imports create thousands of objects that live as long as the process: the collections they would
     # trigger free nothing (a few ms of every command's start), so they run with the collector off, then frozen
     cli = import_target("edgekit.cli:main")
+    exit_cleanly_on_sigterm()
     try:
         cli()
     finally:
@@ -67,4 +81,4 @@ def main() -> None:
             gc.freeze()
 
 
-__all__ = ["main", "looks_like_bundle_verify"]
+__all__ = ["main", "looks_like_bundle_verify", "exit_cleanly_on_sigterm"]

@@ -70,3 +70,32 @@ def test_a_memory_stop_is_a_conversion_failure_that_names_the_limit(tmp_path: Pa
         ol.run_onnx2tf(tmp_path / "model.onnx", tmp_path, ["x"], ["y"], LoadOptions(preload_tensorflow=False), "m.onnx")
     assert "2.0 GiB of memory" in info.value.message and "--backend lower" in info.value.hint
     assert info.value.attempt.reason == "stopped at 2.0 GiB of memory"
+
+
+def test_sigterm_to_the_command_stops_its_worker(tmp_path: Path) -> None:
+    """`kill` on a running `edgekit convert` left its onnx2tf worker running (seen restarting a sweep): the
+    console script now turns SIGTERM into an exit that runs the guard's clean-up, which kills the worker."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    pid_file = tmp_path / "worker.pid"
+    worker = f"import os, time; open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)"
+    parent = ("import sys\n"
+              "from edgekit.entry import exit_cleanly_on_sigterm\n"
+              "from edgekit.host.onnx.guard import run_guarded\n"
+              "from pathlib import Path\n"
+              "exit_cleanly_on_sigterm()\n"
+              f"run_guarded([sys.executable, '-c', {worker!r}], Path({str(tmp_path)!r}), {{}}, "
+              f"Path({str(tmp_path / 'w.log')!r}), timeout_s=120, limit_bytes=None)\n")
+    proc = subprocess.Popen([sys.executable, "-c", parent])
+    deadline = time.monotonic() + 60
+    while not (pid_file.exists() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pid_file.read_text())
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 128 + signal.SIGTERM
+    time.sleep(0.2)
+    with pytest.raises(ProcessLookupError):
+        os.kill(child, 0)
