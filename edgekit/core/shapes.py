@@ -154,23 +154,34 @@ def resolve_shapes(inputs: Sequence[InputDims], request: ShapeRequest) -> tuple[
     resolved: list[ResolvedInput] = []
     notes: list[str] = []
     unresolved: list[InputDims] = []
+    symbols = _SymbolSizes()
+    batch_symbols = {_symbol(i, 0) for i in inputs if i.dims and i.dims[0] is None} - {""}
     from_data = _data_shapes(inputs, request, set(given))
+    for inp in inputs:  # what the user and the data fix comes first: --batch's default must not contradict it
+        if inp.name in given or inp.name in from_data:
+            symbols.learn(inp, given.get(inp.name) or from_data[inp.name])
     for inp in inputs:
         shape = given.get(inp.name)
         if shape is not None:
             _check_given(inp, shape)
             resolved.append(ResolvedInput(inp.name, tuple(int(d) for d in shape), inp.dynamic_axes))
+            symbols.learn(inp, resolved[-1].shape)
             continue
         if inp.name in from_data:
             shape = from_data[inp.name]
             resolved.append(ResolvedInput(inp.name, shape, inp.dynamic_axes))
+            symbols.learn(inp, shape)
             notes.append(f"input '{inp.name}': dynamic dimensions fixed to {list(shape)} from the arrays of "
                          f"{request.data_source} (--input-shape to choose)")
             continue
         dims = list(inp.dims)
-        if request.batch is not None and dims and dims[0] is not None and dims[0] != request.batch:
+        if (request.batch is not None and dims and dims[0] is not None and dims[0] != request.batch
+                and not any(_symbol(inp, a) in batch_symbols for a in inp.dynamic_axes)):  # batch on another axis
             raise UsageError(f"--batch {request.batch}: input '{inp.name}' has a fixed batch of {dims[0]} "
                              f"({inp.describe()}).", hint="Drop --batch for this model.")
+        if dims and dims[0] is None and request.batch is None and _symbol(inp, 0) in symbols.sizes:
+            unresolved.append(inp)  # its batch symbol has a size from --input-shape or data: _fill_symbols uses it
+            continue
         if dims and dims[0] is None:
             dims[0] = request.batch or 1
             if request.batch is None:
@@ -180,6 +191,8 @@ def resolve_shapes(inputs: Sequence[InputDims], request: ShapeRequest) -> tuple[
             unresolved.append(InputDims(inp.name, tuple(dims), inp.dtype, inp.labels))
             continue
         resolved.append(ResolvedInput(inp.name, tuple(int(d) for d in dims if d is not None), inp.dynamic_axes))
+        symbols.learn(inp, resolved[-1].shape)
+    unresolved = _fill_symbols(unresolved, symbols, inputs, resolved, notes)
     if unresolved:
         first = unresolved[0]
         example = ",".join(str(d) if d is not None else "N" for d in first.dims)
@@ -190,6 +203,49 @@ def resolve_shapes(inputs: Sequence[InputDims], request: ShapeRequest) -> tuple[
             hint=f"Pass --input-shape {first.name}={example} (replace each N by your real size).",
         )
     return resolved, notes
+
+
+class _SymbolSizes:
+    """The size each named symbolic dimension (ONNX ``dim_param``, e.g. ``batch``) got on some input: the same
+    symbol on another input is, by the format's rules, the same size."""
+
+    def __init__(self) -> None:
+        self.sizes: dict[str, tuple[int, str]] = {}  # symbol -> (size, the input it was learnt from)
+
+    def learn(self, inp: InputDims, shape: Sequence[int]) -> None:
+        for axis in inp.dynamic_axes:
+            label = _symbol(inp, axis)
+            if label and axis < len(shape):
+                self.sizes.setdefault(label, (int(shape[axis]), inp.name))
+
+
+def _symbol(inp: InputDims, axis: int) -> str:
+    """The dimension's symbol, or '' when it has none (unnamed dims are never the same as each other)."""
+    label = inp.labels[axis] if axis < len(inp.labels) else ""
+    return "" if label in ("", "?") else label
+
+
+def _fill_symbols(unresolved: list[InputDims], symbols: _SymbolSizes, inputs: Sequence[InputDims],
+                  resolved: list[ResolvedInput], notes: list[str]) -> list[InputDims]:
+    """Give the dynamic dimensions left over the size their symbol has on another input (``recurrent [1, batch,
+    64]`` beside ``feature [batch, 1, 43]``); the inputs still not fixed come back."""
+    left: list[InputDims] = []
+    for inp in unresolved:
+        dims = list(inp.dims)
+        filled: list[str] = []
+        for axis, dim in enumerate(dims):
+            label = _symbol(inp, axis)
+            if dim is None and label in symbols.sizes:
+                size, source = symbols.sizes[label]
+                dims[axis] = size
+                filled.append(f"'{label}' (axis {axis}) fixed to {size} as on input '{source}'")
+        if any(d is None for d in dims):
+            left.append(InputDims(inp.name, tuple(dims), inp.dtype, inp.labels))
+            continue
+        original = next(i for i in inputs if i.name == inp.name)
+        resolved.append(ResolvedInput(inp.name, tuple(int(d) for d in dims if d is not None), original.dynamic_axes))
+        notes.append(f"input '{inp.name}': dimension {', '.join(filled)} (one symbol, one size)")
+    return left
 
 
 def _data_shapes(inputs: Sequence[InputDims], request: ShapeRequest, given: set[str]) -> dict[str, tuple[int, ...]]:
