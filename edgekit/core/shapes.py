@@ -160,6 +160,7 @@ def resolve_shapes(inputs: Sequence[InputDims], request: ShapeRequest) -> tuple[
     for inp in inputs:  # what the user and the data fix comes first: --batch's default must not contradict it
         if inp.name in given or inp.name in from_data:
             symbols.learn(inp, given.get(inp.name) or from_data[inp.name])
+    chosen = set(symbols.sizes)
     for inp in inputs:
         shape = given.get(inp.name)
         if shape is not None:
@@ -179,7 +180,7 @@ def resolve_shapes(inputs: Sequence[InputDims], request: ShapeRequest) -> tuple[
                 and not any(_symbol(inp, a) in batch_symbols for a in inp.dynamic_axes)):  # batch on another axis
             raise UsageError(f"--batch {request.batch}: input '{inp.name}' has a fixed batch of {dims[0]} "
                              f"({inp.describe()}).", hint="Drop --batch for this model.")
-        if dims and dims[0] is None and request.batch is None and _symbol(inp, 0) in symbols.sizes:
+        if dims and dims[0] is None and request.batch is None and _symbol(inp, 0) in chosen:
             unresolved.append(inp)  # its batch symbol has a size from --input-shape or data: _fill_symbols uses it
             continue
         if dims and dims[0] is None:
