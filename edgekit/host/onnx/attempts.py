@@ -77,12 +77,13 @@ def node_origins(model: Any) -> dict[str, str]:
 def foreign_ops_error(model: Any, model_name: str, lowerable: bool = True) -> BackendError | None:
     """A clean refusal for ops outside the standard domain, which no backend converts (None if there are none).
 
-    With ``lowerable`` the ops a repair pass rewrites into standard ops (repair.qlstm) are let through: the
+    With ``lowerable`` the ops a repair pass rewrites into standard ops (repair.qlstm, repair.fused) are let through: the
     check runs again after the repairs, without them, for the nodes a pass could not rewrite."""
-    from edgekit.host.onnx.repair import qlstm
+    from edgekit.host.onnx.repair import fused, qlstm
 
     foreign = [(n.domain, n.op_type, n.name) for g in all_graphs(model.graph) for n in g.node
-               if n.domain not in ("", "ai.onnx") and not (lowerable and qlstm.handles(n.domain, n.op_type))]
+               if n.domain not in ("", "ai.onnx")
+               and not (lowerable and (qlstm.handles(n.domain, n.op_type) or fused.handles(n.domain, n.op_type)))]
     if not foreign:
         return None
     domain, op, node = foreign[0]

@@ -8,7 +8,7 @@ listed in the conversion's notes and in the bundle manifest
 (``conversion.repairs``), so a user can see exactly how the graph that was
 converted differs from the one they gave.
 
-The common passes (names, shapes, fold, allowzero, split) run for every backend;
+The common passes (names, fused, shapes, fold, allowzero, split, qlstm, integer) run for every backend;
 ``expand`` and ``resize`` only where a backend needs them
 (:mod:`edgekit.host.onnx.backends`). The passes never change what the model computes: each is checked against
 onnxruntime by the conversion check that follows (and each has a test that
@@ -20,7 +20,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from edgekit.host.onnx.repair import allowzero, expand, fold, integer, names, qlstm, resize, shapes, split
+from edgekit.host.onnx.repair import (
+    allowzero,
+    expand,
+    fold,
+    fused,
+    integer,
+    names,
+    qlstm,
+    resize,
+    shapes,
+    split,
+)
 from edgekit.host.onnx.repair.base import Repair, RepairContext
 
 __all__ = ["PASS_NAMES", "Repair", "RepairContext", "run_repairs"]
@@ -28,6 +39,7 @@ __all__ = ["PASS_NAMES", "Repair", "RepairContext", "run_repairs"]
 
 PASSES: dict[str, Any] = {
     "names": names.apply,
+    "fused": fused.apply,
     "shapes": shapes.apply,
     "expand": expand.apply,
     "fold": fold.apply,
