@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edgekit.errors import BackendError
+from edgekit.host.onnx.check import INVALID_RANDOM_INPUTS, REAL_INPUTS_HINT
 from edgekit.host.onnx.graph import one_line
 from edgekit.host.onnx.hints import export_hint
 from edgekit.host.onnx.repair.base import all_graphs
@@ -122,6 +123,10 @@ def all_failed_error(model_name: str, attempts: list[Attempt], runtime_quantized
         head = f"Could not convert {model_name}: every backend's float result differs from onnxruntime."
         hint = ("Try --keep-nchw INPUT, or re-export with opset 17; --debug shows each backend's log; "
                 "--no-check converts anyway (not recommended).")
+        if any(INVALID_RANDOM_INPUTS in a.reason for a in attempts):
+            head = (f"Could not check the conversion of {model_name}: {INVALID_RANDOM_INPUTS}, so no backend's "
+                    "result could be compared.")
+            hint = REAL_INPUTS_HINT
 
     else:
         head = f"Could not convert {model_name}."

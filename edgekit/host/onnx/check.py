@@ -24,6 +24,12 @@ from edgekit.host.source_model import LoadOptions
 
 MAX_LAYOUT_COMBINATIONS = 16
 
+# random check inputs the model itself cannot take (a frequency range, a sample rate drawn from [0, 1]):
+# onnxruntime's own output is NaN/Inf there, so the comparison says nothing about the conversion
+INVALID_RANDOM_INPUTS = "onnxruntime's own output holds NaN/Inf on these random check inputs"
+REAL_INPUTS_HINT = ("Give real inputs: --calibration FILE.npz with one array per model input (N samples each, "
+                    "named like the inputs); the check then runs on them instead of random values.")
+
 
 # the cosine criterion (LoadOptions.check_min_cosine) needs enough values to mean anything: two scalars of
 # the same sign have cosine 1 whatever they are
@@ -42,6 +48,7 @@ class OutputError:
     perm: tuple[int, ...]
     cosine: float = 1.0
     min_cosine: float | None = None  # also ok at or above this cosine (LoadOptions.check_min_cosine)
+    reference_nonfinite: bool = False  # onnxruntime's own output holds NaN/Inf on this sample
 
     @property
     def within_tolerance(self) -> bool:
@@ -102,7 +109,8 @@ def _compare(name: str, ref: np.ndarray, got: np.ndarray, perm: tuple[int, ...],
     if not np.isfinite(err):
         err = float("inf")
     cosine = _cosine(expected, actual) if min_cosine is not None else 1.0
-    return OutputError(name, err, peak, atol + rtol * peak, sample, perm, cosine=cosine, min_cosine=min_cosine)
+    return OutputError(name, err, peak, atol + rtol * peak, sample, perm, cosine=cosine, min_cosine=min_cosine,
+                       reference_nonfinite=not bool(np.all(np.isfinite(expected))))
 
 
 def _cosine(expected: np.ndarray, actual: np.ndarray) -> float:
@@ -174,6 +182,15 @@ def check_conversion(
     if best is None:  # cannot happen: every input has at least one candidate layout
         raise BackendError(f"No layout of the inputs of {model_name} could be checked.", hint="Report this edgekit bug.")
     failed = [e for e in best if not e.ok]
+    n_real = min(len(samples), min((len(v) for v in (options.check_inputs or {}).values()), default=0))
+    invalid = [e for e in failed if e.reference_nonfinite]
+    if invalid and not n_real:
+        e = invalid[0]
+        raise BackendError(
+            f"The converted model does not match onnxruntime: output '{e.name}' {e.describe()} on check sample "
+            f"{e.sample + 1} of {len(samples)} (measured), where {INVALID_RANDOM_INPUTS} "
+            f"({', '.join(f'{n} {list(s)}' for n, s in shapes.items())}). No output was written.",
+            hint=REAL_INPUTS_HINT)
     if failed:
         e = failed[0]
         raise BackendError(
@@ -184,7 +201,6 @@ def check_conversion(
                  "convert anyway with --no-check (not recommended); --debug shows onnx2tf's log.",
         )
     worst_rel = max((e.max_abs_error / e.peak_abs if e.peak_abs else e.max_abs_error) for e in best)
-    n_real = min(len(samples), min((len(v) for v in (options.check_inputs or {}).values()), default=0))
     origin = f"{n_real} from your data" if n_real else "random, no data given"
     note = (f"float conversion checked against onnxruntime on {len(samples)} inputs ({origin}): "
             f"all {len(best)} outputs match "

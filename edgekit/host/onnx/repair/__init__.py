@@ -22,6 +22,7 @@ from typing import Any
 
 from edgekit.host.onnx.repair import (
     allowzero,
+    double,
     expand,
     fold,
     fused,
@@ -40,6 +41,7 @@ __all__ = ["PASS_NAMES", "Repair", "RepairContext", "run_repairs"]
 PASSES: dict[str, Any] = {
     "names": names.apply,
     "fused": fused.apply,
+    "double": double.apply,
     "shapes": shapes.apply,
     "expand": expand.apply,
     "fold": fold.apply,
