@@ -298,3 +298,40 @@ def test_sample_onnx_classifier_full_int8_offline_and_verify(tmp_path: Path) -> 
     assert all(t.dtype == "int8" for t in [*model.inputs, *model.outputs])
     verified = CliRunner().invoke(main, ["verify", str(SAMPLE_ONNX), str(out), "--data", str(SAMPLE_CALIBRATION)])
     assert verified.exit_code == 0, verified.output
+
+
+def test_a_channels_last_input_stays_channels_last(onnx_models: Path) -> None:
+    """Keras models exported by tf2onnx take NHWC and transpose inside (fastmrz, opennsfw, vietcombank-captcha):
+    onnx2tf took H for the channels and gave the .tflite a [1, W, 3, H] input; now it stays [1, H, W, 3],
+    and images calibrate and verify it."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+
+    rng = np.random.default_rng(0)
+    w = nh.from_array(rng.normal(0, 0.3, (4, 3, 3, 3)).astype(np.float32), "W")
+    nodes = [h.make_node("Transpose", ["image"], ["nchw"], perm=[0, 3, 1, 2]),
+             h.make_node("Conv", ["nchw", "W"], ["c"], pads=[1, 1, 1, 1]),
+             h.make_node("Relu", ["c"], ["r"]),
+             h.make_node("Transpose", ["r"], ["features"], perm=[0, 2, 3, 1])]
+    graph = h.make_graph(nodes, "nhwc", [h.make_tensor_value_info("image", T.FLOAT, ["batch", 24, 40, 3])],
+                         [h.make_tensor_value_info("features", T.FLOAT, ["batch", 24, 40, 4])], [w])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = onnx_models / "nhwc.onnx"
+    onnx.save(model, str(path))
+    images = onnx_models / "nhwc_images"
+    images.mkdir()
+    from PIL import Image
+
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 255, (30, 50, 3), dtype=np.uint8)).save(images / f"{i}.png")
+    out = onnx_models / "nhwc.tflite"
+    result = CliRunner().invoke(main, ["convert", str(path), "-o", str(out), "--calibration", str(images)])
+    assert result.exit_code == 0, result.output
+    assert "input 'image' [1, 24, 40, 3] is channels-last already (NHWC)" in result.output
+    from edgekit.tflite.model import load_model
+
+    assert load_model(out).inputs[0].shape == (1, 24, 40, 3)
+    verified = CliRunner().invoke(main, ["verify", str(path), str(out), "--data", str(images)])
+    assert verified.exit_code == 0, verified.output

@@ -147,6 +147,14 @@ def fix_input_shapes(model: Any, shapes: Mapping[str, tuple[int, ...]], notes: l
     return fixed
 
 
+def channels_last_images(shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
+    """Inputs shaped like an NHWC image batch ``[N, H, W, 1|3|4]`` with H, W > 4 (Keras models exported by
+    tf2onnx keep their channels last and transpose inside the graph): onnx2tf, taking them for NCHW, would
+    move the "channels" (H) last and give the .tflite an ``[N, W, C, H]`` input no image loader or app feeds."""
+    return [name for name, s in shapes.items()
+            if len(s) == 4 and s[3] in (1, 3, 4) and s[1] > 4 and s[2] > 4]
+
+
 def dtype_of(model: Any, name: str, default: str = "float32") -> str:
     for value in [*model.graph.input, *model.graph.output, *model.graph.value_info]:
         if value.name == name:

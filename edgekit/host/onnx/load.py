@@ -61,6 +61,7 @@ from edgekit.host.onnx.attempts import (
 from edgekit.host.onnx.backends import COMMON_REPAIRS, Backend, backend_order
 from edgekit.host.onnx.graph import (
     candidate_perms,
+    channels_last_images,
     dtype_of,
     fix_input_shapes,
     graph_inputs,
@@ -296,6 +297,11 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
     resolved, notes = resolve_shapes(inputs, opts.shapes)
     notes[:0] = empty_notes
     shapes = {r.name: r.shape for r in resolved}
+    nhwc = [n for n in channels_last_images(shapes) if n not in opts.keep_nchw]
+    if nhwc:
+        opts = replace(opts, keep_nchw=(*opts.keep_nchw, *nhwc))
+        notes.extend(f"input '{n}' {list(shapes[n])} is channels-last already (NHWC): kept as it is in the .tflite "
+                     "(as --keep-nchw does)" for n in nhwc)
     if opts.check_data is not None and opts.check_inputs is None and inputs:
         opts = replace(opts, check_inputs=_read_check_data(inputs, shapes, opts))
     unfrozen = fix_input_shapes(model, shapes, notes)
