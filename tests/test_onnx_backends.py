@@ -167,3 +167,42 @@ def test_int8_of_a_streaming_model_is_checked_over_a_sequence(tmp_path: Path) ->
                                             "carrying its own state)")
     assert converted["check"]["samples"] == 16
     assert {o["name"] for o in converted["check"]["outputs"]} == {"scores", "hn", "cn"}
+
+
+@pytest.mark.slow
+@needs_tf
+def test_a_ceil_mode_maxpool_quantizes_to_int8_that_xnnpack_runs(tmp_path: Path) -> None:
+    """captcha-whisperer's CRNN: a ceil_mode MaxPool after the stem was lowered as PAD(-3.4e38) + VALID pool;
+    int8 shared that range with the conv before it (scale 1.3e36) and XNNPACK refused to build the runtime
+    ("failed to prepare"): the file could not be loaded. A SAME pool needs no pad value."""
+    from onnx import TensorProto as T
+    from onnx import helper as h
+    from onnx import numpy_helper as nh
+
+    from edgekit.tflite.model import load_model
+    from edgekit.tflite.runtime import load_interpreter
+
+    rng = np.random.default_rng(0)
+    nodes = [h.make_node("Conv", ["x", "W", "B"], ["c"], pads=[1, 1, 1, 1]), h.make_node("Relu", ["c"], ["r"]),
+             h.make_node("MaxPool", ["r"], ["p"], kernel_shape=[3, 3], strides=[2, 2], ceil_mode=1),
+             h.make_node("Conv", ["p", "W2"], ["y"])]
+    inits = [nh.from_array(rng.normal(0, 0.3, (8, 3, 3, 3)).astype(np.float32), "W"),
+             nh.from_array(rng.normal(0, 0.1, 8).astype(np.float32), "B"),
+             nh.from_array(rng.normal(0, 0.3, (4, 8, 1, 1)).astype(np.float32), "W2")]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, [1, 3, 30, 80])],
+                         [h.make_tensor_value_info("y", T.FLOAT, [1, 4, 15, 40])], inits)
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 13)])
+    model.ir_version = 8
+    path = tmp_path / "pool.onnx"
+    onnx.save(model, str(path))
+    calib = tmp_path / "calib.npz"
+    np.savez(calib, x=rng.uniform(-1, 1, (24, 1, 3, 30, 80)).astype(np.float32))
+    out = tmp_path / "pool_int8.tflite"
+    result = CliRunner().invoke(main, ["convert", str(path), "-o", str(out), "--backend", "lower",
+                                       "--calibration", str(calib)])
+    assert result.exit_code == 0, result.output[-3000:]
+    converted = load_model(out)
+    assert "PADV2" not in converted.op_histogram()
+    scales = [float(np.max(t.quant.scale)) for t in converted.main.tensors if t.quant is not None and t.dtype == "int8"]
+    assert scales and max(scales) < 1.0, max(scales)
+    load_interpreter(out)  # XNNPACK builds its runtime (it raised "failed to prepare" before)

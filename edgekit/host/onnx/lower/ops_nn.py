@@ -211,6 +211,20 @@ def _pool_geometry(node: Node, spatial: tuple[int, ...], kernel: list[int]) -> t
     return strides, dilations, begin, end, extra
 
 
+def _tf_same(spatial: tuple[int, ...] | list[int], kernel: list[int], strides: list[int], dilations: list[int],
+             paddings: list[list[int]]) -> bool:
+    """Whether ``paddings`` (per spatial axis, begin/end) are what TF's SAME padding adds: ceil(in / stride)
+    outputs, the total padding split with the extra one at the end."""
+    if any(d != 1 for d in dilations):
+        return False
+    for size, k, st, (before, after) in zip(spatial, kernel, strides, paddings, strict=True):
+        out = -(-int(size) // st)
+        total = max((out - 1) * st + k - int(size), 0)
+        if (before, after) != (total // 2, total - total // 2) or (size + before + after - k) // st + 1 != out:
+            return False
+    return True
+
+
 def _window_reduce(x: Any, kernel: list[int], strides: list[int], dilations: list[int], kind: str) -> Any:
     """Pool a channels-last, already padded tensor (any dilation) by strided slices: max or sum."""
     tf = _tf()
@@ -245,6 +259,11 @@ def _pool(node: Node) -> list[Value]:
     kind = {"MaxPool": "max", "AveragePool": "avg", "LpPool": "lp"}[node.op]
     paddings = [[0, 0], *[[b, e + x_] for b, e, x_ in zip(begin, end, extra, strict=True)], [0, 0]]
     if kind == "max":
+        if _tf_same(shape[2:], kernel, strides, dilations, paddings[1:-1]) and nd in (1, 2) and x.dtype.is_floating:
+            # TFLite's SAME pooling never takes a padded value: no PAD with the dtype's lowest value, whose range
+            # (-3.4e38) an int8 quantization would share with the tensor before it (captcha-whisperer's CRNN:
+            # ceil_mode MaxPool, every int8 activation of the stem at a scale of 1e36)
+            return [tf.transpose(tf.nn.pool(x, kernel, "MAX", strides=strides, padding="SAME"), _to_first(rank))]
         low = x.dtype.min if x.dtype.is_floating else x.dtype.min
         xp = tf.pad(x, paddings, constant_values=tf.cast(low, x.dtype)) if any(map(any, paddings)) else x
         if all(d == 1 for d in dilations) and nd in (1, 2) and x.dtype.is_floating:  # TFLite has no 3-D pools
