@@ -211,6 +211,21 @@ def _pool_geometry(node: Node, spatial: tuple[int, ...], kernel: list[int]) -> t
     return strides, dilations, begin, end, extra
 
 
+def _edge_pad(x: Any, paddings: list[list[int]]) -> Any:
+    """Pad by repeating the edge values (SLICE and CONCATENATION: XNNPACK takes both, and an int8 model keeps
+    the tensor's own range, which a constant of -3.4e38 would stretch to a scale of 1e36)."""
+    tf = _tf()
+    for axis, (before, after) in enumerate(paddings):
+        if not before and not after:
+            continue
+        shape = [int(d) for d in x.shape]
+        size = [*shape[:axis], 1, *shape[axis + 1:]]
+        first = tf.slice(x, [0] * len(shape), size)
+        last = tf.slice(x, [0] * axis + [shape[axis] - 1] + [0] * (len(shape) - axis - 1), size)
+        x = tf.concat([first] * before + [x] + [last] * after, axis=axis)
+    return x
+
+
 def _tf_same(spatial: tuple[int, ...] | list[int], kernel: list[int], strides: list[int], dilations: list[int],
              paddings: list[list[int]]) -> bool:
     """Whether ``paddings`` (per spatial axis, begin/end) are what TF's SAME padding adds: ceil(in / stride)
@@ -264,8 +279,12 @@ def _pool(node: Node) -> list[Value]:
             # (-3.4e38) an int8 quantization would share with the tensor before it (captcha-whisperer's CRNN:
             # ceil_mode MaxPool, every int8 activation of the stem at a scale of 1e36)
             return [tf.transpose(tf.nn.pool(x, kernel, "MAX", strides=strides, padding="SAME"), _to_first(rank))]
-        low = x.dtype.min if x.dtype.is_floating else x.dtype.min
-        xp = tf.pad(x, paddings, constant_values=tf.cast(low, x.dtype)) if any(map(any, paddings)) else x
+        if not any(map(any, paddings)):
+            xp = x
+        elif all(d == 1 for d in dilations):
+            xp = _edge_pad(x, paddings)  # every window that reaches the padding holds the edge value: max is exact
+        else:  # a dilated window can skip the edge: the dtype's lowest value (int8 scales suffer, exact in float)
+            xp = tf.pad(x, paddings, constant_values=tf.cast(x.dtype.min, x.dtype))
         if all(d == 1 for d in dilations) and nd in (1, 2) and x.dtype.is_floating:  # TFLite has no 3-D pools
             y = tf.nn.pool(xp, kernel, "MAX", strides=strides, padding="VALID")
         else:
