@@ -1,0 +1,101 @@
+"""Give a padded ``MaxPool`` its padding as repeated edge values, so no backend pads with -3.4e38.
+
+ONNX pads a max pool with -infinity. Both backends write that as a PAD with the float's lowest value in front
+of a VALID pool; in float that is exact, but an int8 quantization gives the padded tensor one range, so the
+tensor before it (a conv's ReLU output, shared through the PAD) gets a scale of about 1e36: every value
+rounds to zero, and XNNPACK refuses to build its runtime for such a scale ("failed to prepare"), so the
+int8 file does not even load. PyTorch's ``MaxPool2d(3, 2, padding=1)`` (every ResNet stem) and any
+``ceil_mode`` pool hit it.
+
+With dilation 1 every window that reaches into the padding also holds the edge element next to it, so
+repeating the edge value (a ``Slice`` of the first/last row, ``Concat``) gives the same maximum. The pool
+then has no padding and ``ceil_mode`` 0 (its extra end window is padded the same way). Dilated pools, whose
+windows can step over the edge element, are left as they are.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from edgekit.host.onnx.repair.base import Repair, RepairContext, opset_version, static_shape
+from edgekit.host.onnx.repair.qlstm import _Builder
+
+
+def _attrs(node: Any) -> dict[str, Any]:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def padding(attrs: dict[str, Any], spatial: tuple[int, ...]) -> tuple[list[int], list[int]] | None:
+    """Begin/end padding per spatial axis, the ceil_mode extra included; None when dilated."""
+    nd = len(spatial)
+    kernel = [int(k) for k in attrs["kernel_shape"]]
+    strides = [int(s) for s in attrs.get("strides", [1] * nd)]
+    if any(int(d) != 1 for d in attrs.get("dilations", [1] * nd)):
+        return None
+    auto = attrs.get("auto_pad", b"NOTSET")
+    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
+    if auto in ("SAME_UPPER", "SAME_LOWER"):
+        begin, end = [], []
+        for size, k, st in zip(spatial, kernel, strides, strict=True):
+            total = max(0, (-(-size // st) - 1) * st + k - size)
+            begin.append(total // 2 if auto == "SAME_UPPER" else total - total // 2)
+            end.append(total - begin[-1])
+    elif auto == "VALID":
+        begin, end = [0] * nd, [0] * nd
+    else:
+        pads = [int(p) for p in attrs.get("pads", [0] * (2 * nd))]
+        begin, end = pads[:nd], pads[nd:]
+    if int(attrs.get("ceil_mode", 0)):
+        for i, (size, k, st) in enumerate(zip(spatial, kernel, strides, strict=True)):
+            span = size + begin[i] + end[i] - k
+            out = -(-span // st) + 1
+            if (out - 1) * st >= size + begin[i]:  # the last window must start inside the input or its front pad
+                out -= 1
+            end[i] += max(0, (out - 1) * st + k - (size + begin[i] + end[i]))
+    return begin, end
+
+
+def apply(model: Any, context: RepairContext) -> Repair | None:
+    from onnx import helper
+
+    graph = model.graph
+    if opset_version(model) < 10 or not any(n.op_type == "MaxPool" for n in graph.node):
+        return None  # Slice takes its bounds as inputs from opset 10
+    taken = {n.name for n in graph.node} | {o for n in graph.node for o in n.output} | \
+        {t.name for t in graph.initializer} | {v.name for v in graph.input}
+    new_nodes: list[Any] = []
+    changed = 0
+    for node in graph.node:
+        shape = static_shape(model, node.input[0]) if node.op_type == "MaxPool" else None
+        single = len(node.output) < 2 or not node.output[1]
+        pads = padding(_attrs(node), shape[2:]) if shape is not None and len(shape) >= 3 and single else None
+        if node.domain not in ("", "ai.onnx") or pads is None or shape is None or not any(pads[0] + pads[1]):
+            new_nodes.append(node)
+            continue
+        b = _Builder(model, node.name or "maxpool", taken)
+        x = node.input[0]
+        for i, (before, after) in enumerate(zip(*pads, strict=True)):
+            if not before and not after:
+                continue
+            axis, size = i + 2, shape[i + 2]
+            axes = b.const(np.array([axis], np.int64), "axes")
+            first = b.one("Slice", [x, b.const(np.array([0], np.int64), "zero"), b.const(np.array([1], np.int64), "one"),
+                                    axes])
+            last = b.one("Slice", [x, b.const(np.array([size - 1], np.int64), "start"),
+                                   b.const(np.array([size], np.int64), "stop"), axes])
+            x = b.one("Concat", [first] * before + [x] + [last] * after, axis=axis)
+            shape = (*shape[:axis], size + before + after, *shape[axis + 1:])
+        kept = {k: v for k, v in _attrs(node).items() if k in ("kernel_shape", "strides", "storage_order")}
+        b.nodes.append(helper.make_node("MaxPool", [x], list(node.output[:1]), name=b.name("MaxPool"), **kept))
+        new_nodes.extend(b.nodes)
+        changed += 1
+    if not changed:
+        return None
+    del graph.node[:]
+    graph.node.extend(new_nodes)
+    return Repair("maxpool", f"padded {changed} MaxPool node(s) by repeating edge values (exact for a max), not "
+                             "with -3.4e38, which ruins an int8 scale", changed)
