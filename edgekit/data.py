@@ -291,7 +291,10 @@ def _synthetic(
             arrays[spec.name] = rng.integers(0, 2, size=shape).astype(dtype)
         else:
             info = np.iinfo(dtype)
-            arrays[spec.name] = rng.integers(max(info.min, 0), min(info.max, 255) + 1, size=shape).astype(dtype)
+            high = min(info.max, 255) + 1
+            if spec.value_limit is not None:  # ids into a table: stay inside it
+                high = max(1, min(high, spec.value_limit))
+            arrays[spec.name] = rng.integers(max(info.min, 0), high, size=shape).astype(dtype)
     summary = DataSummary(source="synthetic", kind="synthetic", preprocessing=recipe.to_dict())
     summary.notes.append("synthetic random inputs: the converted model's accuracy is unknown")
     return arrays, summary

@@ -155,6 +155,39 @@ def channels_last_images(shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
             if len(s) == 4 and s[3] in (1, 3, 4) and s[1] > 4 and s[2] > 4]
 
 
+_PASS_THROUGH = frozenset({"Cast", "Identity", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Transpose"})
+
+
+def index_limits(model: Any) -> dict[str, int]:
+    """Integer inputs used as ``Gather`` indices into a table of known size (token ids into an embedding, maybe
+    through a Cast or Reshape): input name -> the smallest such size. Random ids up to 255 made onnxruntime
+    refuse text2tashkeel's 54-symbol embedding after a 14-minute conversion."""
+    from edgekit.host.onnx.repair.base import static_shape
+
+    readers: dict[str, list[Any]] = {}
+    for node in model.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    limits: dict[str, int] = {}
+    for inp in graph_inputs(model):
+        if not inp.dtype.startswith(("int", "uint")):
+            continue
+        seen, todo = {inp.name}, [inp.name]
+        while todo:
+            tensor = todo.pop()
+            for node in readers.get(tensor, []):
+                if node.op_type in _PASS_THROUGH and node.input and node.input[0] == tensor:
+                    todo.extend(o for o in node.output if o and o not in seen)
+                    seen.update(node.output)
+                elif node.op_type == "Gather" and len(node.input) > 1 and node.input[1] == tensor:
+                    table = static_shape(model, node.input[0])
+                    axis = next((int(a.i) for a in node.attribute if a.name == "axis"), 0)
+                    if table and -len(table) <= axis < len(table):
+                        size = table[axis]
+                        limits[inp.name] = min(limits.get(inp.name, size), size)
+    return limits
+
+
 def dtype_of(model: Any, name: str, default: str = "float32") -> str:
     for value in [*model.graph.input, *model.graph.output, *model.graph.value_info]:
         if value.name == name:

@@ -65,6 +65,7 @@ from edgekit.host.onnx.graph import (
     dtype_of,
     fix_input_shapes,
     graph_inputs,
+    index_limits,
     one_line,
     read_onnx,
 )
@@ -511,8 +512,10 @@ def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, 
         return TensorSpec(name=name, shape=shape, dtype=dtype, dynamic_dims=dynamic,
                           to_tflite_perm=None if perm == tuple(range(len(shape))) else perm)
 
+    limits = index_limits(fixed)
     in_specs = [
-        spec(inp.name, shapes[inp.name], inp.dtype, chosen_in[inp.name], inp.dynamic_axes) for inp in inputs
+        replace(spec(inp.name, shapes[inp.name], inp.dtype, chosen_in[inp.name], inp.dynamic_axes),
+                value_limit=limits.get(inp.name)) for inp in inputs
     ]
     out_specs = [spec(n, out_shapes[n], dtype_of(fixed, n, str(ref_out[n].dtype)), chosen_out[n], ()) for n in output_names]
     for s in in_specs + out_specs:

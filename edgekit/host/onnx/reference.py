@@ -25,7 +25,14 @@ from edgekit.core.shapes import resolve_shapes
 from edgekit.core.source import SourceFormat, TensorSpec
 from edgekit.deps import require
 from edgekit.errors import DataError, InputError, ModelFormatError
-from edgekit.host.onnx.graph import candidate_perms, fix_input_shapes, graph_inputs, one_line, read_onnx
+from edgekit.host.onnx.graph import (
+    candidate_perms,
+    fix_input_shapes,
+    graph_inputs,
+    index_limits,
+    one_line,
+    read_onnx,
+)
 from edgekit.host.onnx.keys import signature_key
 from edgekit.host.source_model import LoadOptions, SourceModel
 
@@ -227,8 +234,9 @@ def load_onnx_reference(path: Path, options: LoadOptions, converted: Path) -> So
     out_tensors, note_out = _match("output", output_names, tflite)
     notes.extend(n for n in (note_in, note_out) if n)
     ambiguous: dict[str, list[tuple[int, ...]]] = {}
-    in_specs = [_spec(i.name, shapes[i.name], i.dtype, t, notes, i.dynamic_axes, ambiguous)
-                for i, t in zip(inputs, in_tensors, strict=True)]
+    limits = index_limits(fixed_model)
+    in_specs = [replace(_spec(i.name, shapes[i.name], i.dtype, t, notes, i.dynamic_axes, ambiguous),
+                        value_limit=limits.get(i.name)) for i, t in zip(inputs, in_tensors, strict=True)]
     out_specs = [_spec(n, tuple(ref[n].shape), str(ref[n].dtype), t, notes, ambiguous=ambiguous)
                  for n, t in zip(output_names, out_tensors, strict=True)]
     if ambiguous:
