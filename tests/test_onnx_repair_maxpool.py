@@ -33,7 +33,8 @@ CASES = {
     "ceil-mode": ([1, 2, 30, 80], [1, 2, 15, 40], {"kernel_shape": [3, 3], "strides": [2, 2], "ceil_mode": 1}),
     "ceil-and-pads": ([1, 3, 9, 10], [1, 3, 5, 5], {"kernel_shape": [3, 3], "strides": [2, 2], "pads": [1, 0, 0, 1],
                                                     "ceil_mode": 1}),
-    "same-upper-1d": ([1, 2, 11], [1, 2, 4], {"kernel_shape": [4], "strides": [3], "auto_pad": "SAME_UPPER"}),
+    "same-upper-1d-ceil": ([1, 2, 11], [1, 2, 4], {"kernel_shape": [4], "strides": [3], "auto_pad": "SAME_UPPER",
+                                                    "ceil_mode": 1}),
     "wide-pads": ([1, 1, 7, 7], [1, 1, 9, 9], {"kernel_shape": [5, 5], "strides": [1, 1], "pads": [3, 3, 3, 3]}),
 }
 
@@ -54,7 +55,12 @@ def test_edge_padding_matches_onnxruntime(name: str) -> None:
     np.testing.assert_array_equal(got, want)
 
 
-def test_unpadded_and_dilated_pools_are_left_alone() -> None:
+def test_unpadded_same_and_dilated_pools_are_left_alone() -> None:
+    """TF SAME padding without ceil_mode (YOLOv8's SPPF, k5 s1 p2) is a SAME pool in both backends already."""
     assert maxpool.apply(_model([1, 2, 8, 8], [1, 2, 4, 4], kernel_shape=[2, 2], strides=[2, 2]), RepairContext()) is None
+    sppf = _model([1, 2, 10, 10], [1, 2, 10, 10], kernel_shape=[5, 5], strides=[1, 1], pads=[2, 2, 2, 2])
+    assert maxpool.apply(sppf, RepairContext()) is None
+    same = _model([1, 2, 11], [1, 2, 4], kernel_shape=[4], strides=[3], auto_pad="SAME_UPPER")
+    assert maxpool.apply(same, RepairContext()) is None
     dilated = _model([1, 2, 9, 9], [1, 2, 4, 4], kernel_shape=[3, 3], strides=[2, 2], dilations=[2, 2], pads=[1, 1, 1, 1])
     assert maxpool.apply(dilated, RepairContext()) is None

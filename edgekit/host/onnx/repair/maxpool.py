@@ -59,6 +59,20 @@ def padding(attrs: dict[str, Any], spatial: tuple[int, ...]) -> tuple[list[int],
     return begin, end
 
 
+def _tf_same(spatial: tuple[int, ...], attrs: dict[str, Any], pads: tuple[list[int], list[int]]) -> bool:
+    """Whether the padding is TF's SAME (ceil(in / stride) outputs, the odd one at the end), which both backends
+    write as a SAME pool that never reads a padded value (YOLOv8's SPPF: k5 s1 p2): nothing to repair. (Not
+    with ceil_mode, which onnx2tf pads with -3.4e38 even where the result equals SAME's.)"""
+    for i, size in enumerate(spatial):
+        k, st = int(attrs["kernel_shape"][i]), int(attrs.get("strides", [1] * len(spatial))[i])
+        out = -(-size // st)
+        total = max((out - 1) * st + k - size, 0)
+        if (pads[0][i], pads[1][i]) != (total // 2, total - total // 2) or \
+                (size + pads[0][i] + pads[1][i] - k) // st + 1 != out:
+            return False
+    return True
+
+
 def apply(model: Any, context: RepairContext) -> Repair | None:
     from onnx import helper
 
@@ -73,7 +87,8 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
         shape = static_shape(model, node.input[0]) if node.op_type == "MaxPool" else None
         single = len(node.output) < 2 or not node.output[1]
         pads = padding(_attrs(node), shape[2:]) if shape is not None and len(shape) >= 3 and single else None
-        if node.domain not in ("", "ai.onnx") or pads is None or shape is None or not any(pads[0] + pads[1]):
+        if (node.domain not in ("", "ai.onnx") or pads is None or shape is None or not any(pads[0] + pads[1])
+                or (not int(_attrs(node).get("ceil_mode", 0)) and _tf_same(shape[2:], _attrs(node), pads))):
             new_nodes.append(node)
             continue
         b = _Builder(model, node.name or "maxpool", taken)
