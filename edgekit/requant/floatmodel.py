@@ -26,6 +26,7 @@ from edgekit.requant.objectapi import GraphIndex, fold_constant_ops, new_tensor,
 from edgekit.requant.objectapi import opcode_names as _opcode_names
 from edgekit.requant.objectapi import read_model as _read
 from edgekit.requant.objectapi import write_model as _write
+from edgekit.requant.scalefold import fold_channel_scales
 from edgekit.tflite.model import TFLiteModel, parse_model
 
 _FLOAT32 = 0  # schema TensorType.FLOAT32
@@ -249,6 +250,10 @@ def normalize(data: bytes, input_shapes: Mapping[str, tuple[int, ...]] | None = 
     fused = _fuse_activations(model_t)
     if fused:
         notes.append(f"{fused} activation op(s) fused into the op before them, as TensorFlow's converter does")
+    scaled = fold_channel_scales(model_t)
+    if scaled:
+        notes.append(f"{scaled} per-channel MUL(s) after a conv (a batch norm after its ReLU) folded into the conv's "
+                     "weights: one int8 scale no longer spans channels the MUL sets far apart")
     if input_shapes:
         _set_input_shapes(model_t, input_shapes)
     batch = _fix_batch(model_t)
