@@ -59,6 +59,18 @@ def all_graphs(graph: Any) -> Iterator[Any]:
             yield from all_graphs(sub)
 
 
+def taken_names(graph: Any) -> set[str]:
+    """Every node, tensor, initializer and input name of ``graph``: what a pass adding nodes must not reuse."""
+    return ({n.name for n in graph.node} | {o for n in graph.node for o in n.output}
+            | {t.name for t in graph.initializer} | {v.name for v in graph.input})
+
+
+def replace_nodes(graph: Any, nodes: list[Any]) -> None:
+    """``graph``'s nodes become ``nodes`` (in that order)."""
+    del graph.node[:]
+    graph.node.extend(nodes)
+
+
 def drop_initializers(graph: Any, keep: set[str]) -> None:
     """Remove the main graph's initializers not named in ``keep``, and the graph inputs that fed them."""
     dropped = {t.name for t in graph.initializer if t.name not in keep}

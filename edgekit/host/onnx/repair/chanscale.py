@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.host.onnx.repair.base import Repair, RepairContext, constants, drop_initializers
+from edgekit.host.onnx.repair.base import Repair, RepairContext, constants, drop_initializers, replace_nodes
 
 
 def _per_channel(value: np.ndarray, channels: int, rank: int) -> np.ndarray | None:
@@ -79,8 +79,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
     if not folded:
         return None
     kept = [n for n in graph.node if id(n) not in drop]
-    del graph.node[:]
-    graph.node.extend(kept)
+    replace_nodes(graph, kept)
     drop_initializers(graph, {i for n in graph.node for i in n.input} | outputs)
     return Repair("chanscale", f"folded {folded} per-channel Mul(s) after Conv -> Relu (a batch norm after its "
                                "ReLU) into the conv's weights: int8 no longer shares one scale across channels "

@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.host.onnx.repair.base import Repair, RepairContext, opset_version, static_shape
+from edgekit.host.onnx.repair.base import (
+    Repair,
+    RepairContext,
+    opset_version,
+    replace_nodes,
+    static_shape,
+    taken_names,
+)
 from edgekit.host.onnx.repair.qlstm import _Builder
 
 DOMAIN = "com.microsoft"
@@ -135,8 +142,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
     if not any(handles(n.domain, n.op_type) for n in graph.node):
         return None
     opset = opset_version(model)
-    taken = {n.name for n in graph.node} | {o for n in graph.node for o in n.output} | \
-        {t.name for t in graph.initializer} | {v.name for v in graph.input}
+    taken = taken_names(graph)
     new_nodes: list[Any] = []
     split: dict[str, int] = {}
     for node in graph.node:
@@ -154,8 +160,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
         split[node.op_type] = split.get(node.op_type, 0) + 1
     if not split:
         return None
-    del graph.node[:]
-    graph.node.extend(new_nodes)
+    replace_nodes(graph, new_nodes)
     if not any(n.domain == DOMAIN for n in graph.node):
         kept = [o for o in model.opset_import if o.domain != DOMAIN]
         del model.opset_import[:]

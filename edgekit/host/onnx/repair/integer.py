@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.host.onnx.repair.base import Repair, RepairContext, constants, drop_initializers
+from edgekit.host.onnx.repair.base import (
+    Repair,
+    RepairContext,
+    constants,
+    drop_initializers,
+    replace_nodes,
+    taken_names,
+)
 from edgekit.host.onnx.repair.qlstm import _Builder
 
 OPS = ("DynamicQuantizeLinear", "MatMulInteger", "ConvInteger")
@@ -104,8 +111,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
         context.notes.append("integer ops (DynamicQuantizeLinear/MatMulInteger/ConvInteger) kept: a result of "
                              "theirs is read by another op than a Cast to float")
         return None
-    taken = {n.name for n in graph.node} | {o for n in graph.node for o in n.output} | \
-        {t.name for t in graph.initializer} | {v.name for v in graph.input}
+    taken = taken_names(graph)
     floats: set[str] = set()  # integer tensors this pass now makes in float
     new_nodes: list[Any] = []
     counts = dict.fromkeys(OPS, 0)
@@ -143,8 +149,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
             floats.add(node.output[0])
         new_nodes.extend(b.nodes)
         counts[node.op_type] += 1
-    del graph.node[:]
-    graph.node.extend(new_nodes)
+    replace_nodes(graph, new_nodes)
     drop_initializers(graph, {i for n in graph.node for i in n.input})
     # the tensors that changed type: drop their recorded (integer) types so inference records float ones
     infos = [v for v in graph.value_info if v.name not in floats]

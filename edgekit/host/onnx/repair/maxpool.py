@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.host.onnx.repair.base import Repair, RepairContext, opset_version, static_shape
+from edgekit.host.onnx.repair.base import (
+    Repair,
+    RepairContext,
+    opset_version,
+    replace_nodes,
+    static_shape,
+    taken_names,
+)
 from edgekit.host.onnx.repair.qlstm import _Builder
 
 
@@ -79,8 +86,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
     graph = model.graph
     if opset_version(model) < 10 or not any(n.op_type == "MaxPool" for n in graph.node):
         return None  # Slice takes its bounds as inputs from opset 10
-    taken = {n.name for n in graph.node} | {o for n in graph.node for o in n.output} | \
-        {t.name for t in graph.initializer} | {v.name for v in graph.input}
+    taken = taken_names(graph)
     new_nodes: list[Any] = []
     changed = 0
     for node in graph.node:
@@ -110,7 +116,6 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
         changed += 1
     if not changed:
         return None
-    del graph.node[:]
-    graph.node.extend(new_nodes)
+    replace_nodes(graph, new_nodes)
     return Repair("maxpool", f"padded {changed} MaxPool node(s) by repeating edge values (exact for a max), not "
                              "with -3.4e38, which ruins an int8 scale", changed)

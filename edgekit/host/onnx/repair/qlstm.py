@@ -34,7 +34,9 @@ from edgekit.host.onnx.repair.base import (
     constants,
     drop_initializers,
     opset_version,
+    replace_nodes,
     static_shape,
+    taken_names,
 )
 
 DOMAIN = "com.microsoft"
@@ -215,8 +217,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
     if not any(handles(n.domain, n.op_type) for n in graph.node):
         return None
     values = constants(model)
-    taken = {n.name for n in graph.node} | {o for n in graph.node for o in n.output} | \
-        {t.name for t in graph.initializer} | {v.name for v in graph.input}
+    taken = taken_names(graph)
     new_nodes: list[Any] = []
     lowered = steps = 0
     for node in graph.node:
@@ -236,8 +237,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
         steps += shape[0]
     if not lowered:
         return None
-    del graph.node[:]
-    graph.node.extend(new_nodes)
+    replace_nodes(graph, new_nodes)
     # the integer weights only the lowered nodes read go (the float copies replace them)
     drop_initializers(graph, {i for g in all_graphs(graph) for n in g.node for i in n.input}
                       | {o.name for o in graph.output})

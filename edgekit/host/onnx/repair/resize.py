@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.host.onnx.repair.base import Repair, RepairContext, constants, opset_version, static_shape
+from edgekit.host.onnx.repair.base import (
+    Repair,
+    RepairContext,
+    constants,
+    opset_version,
+    replace_nodes,
+    static_shape,
+)
 
 PLAIN_NEAREST = {("asymmetric", "floor"), ("half_pixel", "round_prefer_ceil")}  # what onnx2tf maps correctly
 MAX_AXIS = 4096
@@ -139,7 +146,6 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
         changed += 1
     if not changed:
         return None
-    del graph.node[:]
-    graph.node.extend(new_nodes)
+    replace_nodes(graph, new_nodes)
     return Repair("resize", f"rewrote {changed} Resize node(s) (linear/cubic or unusual nearest rounding) as exact "
                   "per-axis MatMuls computed from the ONNX reference", changed)

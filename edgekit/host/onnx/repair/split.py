@@ -12,7 +12,14 @@ from typing import Any
 
 import numpy as np
 
-from edgekit.host.onnx.repair.base import Repair, RepairContext, constants, opset_version, static_shape
+from edgekit.host.onnx.repair.base import (
+    Repair,
+    RepairContext,
+    constants,
+    opset_version,
+    replace_nodes,
+    static_shape,
+)
 
 
 def _sizes(node: Any, length: int, values: dict[str, Any], opset: int) -> list[int] | None:
@@ -81,6 +88,5 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
         changed += 1
     if not changed:
         return None
-    del graph.node[:]
-    graph.node.extend(new_nodes)
+    replace_nodes(graph, new_nodes)
     return Repair("split", f"turned {changed} Split node(s) with zero-size or uneven parts into Slice nodes", changed)
