@@ -283,3 +283,28 @@ def test_convert_explains_a_float_check_failure_of_a_runtime_quantized_model() -
     assert "quantize_dynamic" in quantized and "--allow-mismatch" in quantized and "edgekit tune m.onnx" not in quantized
     assert runtime_quantized({"repairs": [{"pass": "names"}, {"pass": "integer", "detail": "", "count": 3}]})
     assert not runtime_quantized({"repairs": [{"pass": "names"}]}) and not runtime_quantized(None)
+
+
+def test_a_long_unrolled_recurrence_tries_the_lowering_first() -> None:
+    """text2tashkeel's BiLSTM (3 DynamicQuantizeLSTM, 192 steps unrolled): onnx2tf failed for 12 minutes before
+    the lowering converted it. From 100 unrolled steps, --backend auto tries the lowering first; fewer (ddddocr's
+    32) or a forced backend keep the order."""
+    from edgekit.core.onnx_backend import OnnxBackend
+    from edgekit.host.onnx.backends import backend_order
+    from edgekit.host.onnx.load import _lowering_first_when_unrolled
+    from edgekit.host.source_model import LoadOptions
+
+    order = backend_order(OnnxBackend.AUTO)
+    if len(order) < 2:
+        pytest.skip("one backend installed")
+    model, feeds = _qlstm_model("bidirectional", False, True, steps=6)
+    context = RepairContext()
+    assert qlstm.apply(model, context) is not None and context.unrolled_steps == 6
+    notes: list[str] = []
+    assert _lowering_first_when_unrolled(order, LoadOptions(), context, notes) == order and not notes
+    context.unrolled_steps = 192
+    first = _lowering_first_when_unrolled(order, LoadOptions(), context, notes)
+    assert first[0].name is OnnxBackend.LOWER and set(first) == set(order)
+    assert notes == ["192 recurrence steps unrolled: edgekit's lowering is tried before onnx2tf"]
+    forced = backend_order(OnnxBackend.ONNX2TF)
+    assert _lowering_first_when_unrolled(forced, LoadOptions(backend=OnnxBackend.ONNX2TF), context, []) == forced

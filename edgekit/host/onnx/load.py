@@ -330,6 +330,7 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
             raise BackendError(f"{left.message} {' '.join(context.notes)}".strip(), hint=left.hint)
         if opts.check_min_cosine is None and quantizes_at_run_time(r.name for r in common_repairs):
             opts = replace(opts, check_min_cosine=RUNTIME_QUANTIZED_MIN_COSINE)
+        order = _lowering_first_when_unrolled(order, opts, context, notes)
         try:
             source = _convert_with_backends(path, order, common, common_repairs, context, inputs, shapes,
                                             output_names, fixed, reference, opts, notes, origins, work_dir)
@@ -415,6 +416,22 @@ def _freeze_shape_inputs(model: Any, inputs: list[InputDims], opts: LoadOptions,
     frozen = {n: v for n, (v, _) in values.items()}
     model = fix_input_shapes(freeze(model, frozen), {}, notes)
     return model, [i for i in inputs if i.name not in values], frozen
+
+
+UNROLLED_STEPS_LOWER_FIRST = 100
+
+
+def _lowering_first_when_unrolled(order: list[Backend], opts: LoadOptions, context: RepairContext,
+                                  notes: list[str]) -> list[Backend]:
+    """With ``--backend auto``, edgekit's lowering before onnx2tf when the repairs unrolled a long recurrence:
+    onnx2tf spent 12 minutes failing on text2tashkeel's 192 unrolled BiLSTM steps and 23 GB on vfl-mask-int8's
+    450, where the lowering converts both (ddddocr's 32 steps stay with onnx2tf, which makes them NHWC)."""
+    lower = [b for b in order if b.name is OnnxBackend.LOWER]
+    if OnnxBackend(opts.backend) is not OnnxBackend.AUTO or context.unrolled_steps < UNROLLED_STEPS_LOWER_FIRST \
+            or not lower or order[0] is lower[0]:
+        return order
+    notes.append(f"{context.unrolled_steps} recurrence steps unrolled: edgekit's lowering is tried before onnx2tf")
+    return lower + [b for b in order if b is not lower[0]]
 
 
 def _convert_with_backends(path: Path, order: list[Backend], common: Any, common_repairs: list[Repair],

@@ -26,6 +26,7 @@ class RepairContext:
     shapes: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # the fixed input shapes
     expand_ops: frozenset[str] = frozenset()  # op types to replace by their ONNX function body (if they have one)
     notes: list[str] = field(default_factory=list)
+    unrolled_steps: int = 0  # recurrence steps a pass unrolled (repair.qlstm): onnx2tf takes minutes on many
 
 
 # the passes that rewrite onnxruntime's run-time activation quantization (quantize_dynamic) into float ops

@@ -237,6 +237,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
         steps += shape[0]
     if not lowered:
         return None
+    context.unrolled_steps += steps
     replace_nodes(graph, new_nodes)
     # the integer weights only the lowered nodes read go (the float copies replace them)
     drop_initializers(graph, {i for g in all_graphs(graph) for n in g.node for i in n.input}
