@@ -167,12 +167,10 @@ def resolve_shapes(inputs: Sequence[InputDims], request: ShapeRequest) -> tuple[
         if shape is not None:
             _check_given(inp, shape, notes)
             resolved.append(ResolvedInput(inp.name, tuple(int(d) for d in shape), inp.dynamic_axes))
-            symbols.learn(inp, resolved[-1].shape)
             continue
         if inp.name in from_data:
             shape = from_data[inp.name]
             resolved.append(ResolvedInput(inp.name, shape, inp.dynamic_axes))
-            symbols.learn(inp, shape)
             notes.append(f"input '{inp.name}': dynamic dimensions fixed to {list(shape)} from the arrays of "
                          f"{request.data_source} (--input-shape to choose)")
             continue

@@ -51,7 +51,7 @@ def _dtype_ok(want: str, tensor: Tensor, side: str = "input") -> bool:
     if want_float:
         # float data feeds a float tensor, or an integer tensor through its quantization; an output is compared
         # as float values, so a plain integer output (a length, a class index) is read as its numbers
-        counts = side == "output" and tensor.dtype not in ("bool", "string") and bool(np.dtype(tensor.dtype).kind in "iu")
+        counts = side == "output" and tensor.dtype != "string" and np.dtype(tensor.dtype).kind in "iu"
         return tensor_float or (tensor.quant is not None and tensor.quant.scale > 0) or counts
     if want == "bool" or tensor.dtype == "bool":
         return want == tensor.dtype

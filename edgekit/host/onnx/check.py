@@ -183,22 +183,17 @@ def check_conversion(
         raise BackendError(f"No layout of the inputs of {model_name} could be checked.", hint="Report this edgekit bug.")
     failed = [e for e in best if not e.ok]
     n_real = min(len(samples), min((len(v) for v in (options.check_inputs or {}).values()), default=0))
-    invalid = [e for e in failed if e.reference_nonfinite]
-    if invalid and not n_real:
-        e = invalid[0]
-        raise BackendError(
-            f"The converted model does not match onnxruntime: output '{e.name}' {e.describe()} on check sample "
-            f"{e.sample + 1} of {len(samples)} (measured), where {INVALID_RANDOM_INPUTS} "
-            f"({', '.join(f'{n} {list(s)}' for n, s in shapes.items())}). No output was written.",
-            hint=REAL_INPUTS_HINT)
     if failed:
-        e = failed[0]
+        invalid = [e for e in failed if e.reference_nonfinite] if not n_real else []
+        e = (invalid or failed)[0]
+        where = (f", where {INVALID_RANDOM_INPUTS} ({', '.join(f'{n} {list(s)}' for n, s in shapes.items())})"
+                 if invalid else f". {len(failed)} of {len(best)} outputs differ")
         raise BackendError(
             f"The converted model does not match onnxruntime: output '{e.name}' {e.describe()} on check sample "
-            f"{e.sample + 1} of {len(samples)} (measured). {len(failed)} of {len(best)} outputs differ. No output "
-            "was written.",
-            hint="This is an onnx2tf conversion problem: try --keep-nchw INPUT, re-export with opset 17, or "
-                 "convert anyway with --no-check (not recommended); --debug shows onnx2tf's log.",
+            f"{e.sample + 1} of {len(samples)} (measured){where}. No output was written.",
+            hint=REAL_INPUTS_HINT if invalid else
+            "This is an onnx2tf conversion problem: try --keep-nchw INPUT, re-export with opset 17, or "
+            "convert anyway with --no-check (not recommended); --debug shows onnx2tf's log.",
         )
     worst_rel = max((e.max_abs_error / e.peak_abs if e.peak_abs else e.max_abs_error) for e in best)
     origin = f"{n_real} from your data" if n_real else "random, no data given"

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.host.onnx.lower.base import Node, Value, op, shape_of
+from edgekit.host.onnx.poolpads import tf_same, window_pads
 
 
 def _tf() -> Any:
@@ -32,21 +33,9 @@ def _to_first(rank: int) -> list[int]:
 
 def _pads(node: Node, spatial: tuple[int, ...], kernel: list[int], strides: list[int],
           dilations: list[int]) -> tuple[list[int], list[int]]:
-    nd = len(spatial)
-    auto = node.attr("auto_pad", "NOTSET")
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        begin, end = [], []
-        for i in range(nd):
-            out = -(-spatial[i] // strides[i])
-            total = max(0, (out - 1) * strides[i] + (kernel[i] - 1) * dilations[i] + 1 - spatial[i])
-            small = total // 2
-            begin.append(small if auto == "SAME_UPPER" else total - small)
-            end.append(total - begin[-1])
-        return begin, end
-    if auto == "VALID":
-        return [0] * nd, [0] * nd
-    pads = [int(p) for p in node.attr("pads", [0] * (2 * nd))]
-    return pads[:nd], pads[nd:]
+    begin, end, _ = window_pads(spatial, kernel, strides, dilations, node.attr("auto_pad", "NOTSET"),
+                                node.attr("pads", None))
+    return begin, end
 
 
 def _spatial_attrs(node: Node, nd: int, kernel: list[int]) -> tuple[list[int], list[int]]:
@@ -198,46 +187,9 @@ def _pool_geometry(node: Node, spatial: tuple[int, ...], kernel: list[int]) -> t
     nd = len(spatial)
     strides = [int(s) for s in node.attr("strides", [1] * nd)]
     dilations = [int(d) for d in node.attr("dilations", [1] * nd)]
-    begin, end = _pads(node, spatial, kernel, strides, dilations)
-    extra = [0] * nd
-    if int(node.attr("ceil_mode", 0)):
-        for i in range(nd):
-            eff = (kernel[i] - 1) * dilations[i] + 1
-            span = spatial[i] + begin[i] + end[i] - eff
-            out = -(-span // strides[i]) + 1
-            if (out - 1) * strides[i] >= spatial[i] + begin[i]:
-                out -= 1
-            extra[i] = max(0, (out - 1) * strides[i] + eff - (spatial[i] + begin[i] + end[i]))
+    begin, end, extra = window_pads(spatial, kernel, strides, dilations, node.attr("auto_pad", "NOTSET"),
+                                    node.attr("pads", None), bool(int(node.attr("ceil_mode", 0))))
     return strides, dilations, begin, end, extra
-
-
-def _edge_pad(x: Any, paddings: list[list[int]]) -> Any:
-    """Pad by repeating the edge values (SLICE and CONCATENATION: XNNPACK takes both, and an int8 model keeps
-    the tensor's own range, which a constant of -3.4e38 would stretch to a scale of 1e36)."""
-    tf = _tf()
-    for axis, (before, after) in enumerate(paddings):
-        if not before and not after:
-            continue
-        shape = [int(d) for d in x.shape]
-        size = [*shape[:axis], 1, *shape[axis + 1:]]
-        first = tf.slice(x, [0] * len(shape), size)
-        last = tf.slice(x, [0] * axis + [shape[axis] - 1] + [0] * (len(shape) - axis - 1), size)
-        x = tf.concat([first] * before + [x] + [last] * after, axis=axis)
-    return x
-
-
-def _tf_same(spatial: tuple[int, ...] | list[int], kernel: list[int], strides: list[int], dilations: list[int],
-             paddings: list[list[int]]) -> bool:
-    """Whether ``paddings`` (per spatial axis, begin/end) are what TF's SAME padding adds: ceil(in / stride)
-    outputs, the total padding split with the extra one at the end."""
-    if any(d != 1 for d in dilations):
-        return False
-    for size, k, st, (before, after) in zip(spatial, kernel, strides, paddings, strict=True):
-        out = -(-int(size) // st)
-        total = max((out - 1) * st + k - int(size), 0)
-        if (before, after) != (total // 2, total - total // 2) or (size + before + after - k) // st + 1 != out:
-            return False
-    return True
 
 
 def _window_reduce(x: Any, kernel: list[int], strides: list[int], dilations: list[int], kind: str) -> Any:
@@ -274,17 +226,15 @@ def _pool(node: Node) -> list[Value]:
     kind = {"MaxPool": "max", "AveragePool": "avg", "LpPool": "lp"}[node.op]
     paddings = [[0, 0], *[[b, e + x_] for b, e, x_ in zip(begin, end, extra, strict=True)], [0, 0]]
     if kind == "max":
-        if _tf_same(shape[2:], kernel, strides, dilations, paddings[1:-1]) and nd in (1, 2) and x.dtype.is_floating:
+        same = all(d == 1 for d in dilations) and tf_same(shape[2:], kernel, strides, begin,
+                                                           [e + x_ for e, x_ in zip(end, extra, strict=True)])
+        if same and nd in (1, 2) and x.dtype.is_floating:
             # TFLite's SAME pooling never takes a padded value: no PAD with the dtype's lowest value, whose range
-            # (-3.4e38) an int8 quantization would share with the tensor before it (captcha-whisperer's CRNN:
-            # ceil_mode MaxPool, every int8 activation of the stem at a scale of 1e36)
+            # (-3.4e38) an int8 quantization would share with the tensor before it. Other padded max pools get
+            # edge padding from the `maxpool` repair before any backend.
             return [tf.transpose(tf.nn.pool(x, kernel, "MAX", strides=strides, padding="SAME"), _to_first(rank))]
-        if not any(map(any, paddings)):
-            xp = x
-        elif all(d == 1 for d in dilations):
-            xp = _edge_pad(x, paddings)  # every window that reaches the padding holds the edge value: max is exact
-        else:  # a dilated window can skip the edge: the dtype's lowest value (int8 scales suffer, exact in float)
-            xp = tf.pad(x, paddings, constant_values=tf.cast(x.dtype.min, x.dtype))
+        low = x.dtype.min if x.dtype.is_floating else x.dtype.min
+        xp = tf.pad(x, paddings, constant_values=tf.cast(low, x.dtype)) if any(map(any, paddings)) else x
         if all(d == 1 for d in dilations) and nd in (1, 2) and x.dtype.is_floating:  # TFLite has no 3-D pools
             y = tf.nn.pool(xp, kernel, "MAX", strides=strides, padding="VALID")
         else:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from edgekit.host.onnx.poolpads import tf_same, window_pads
 from edgekit.host.onnx.repair.base import (
     Repair,
     RepairContext,
@@ -39,45 +40,32 @@ def _attrs(node: Any) -> dict[str, Any]:
 def padding(attrs: dict[str, Any], spatial: tuple[int, ...]) -> tuple[list[int], list[int]] | None:
     """Begin/end padding per spatial axis, the ceil_mode extra included; None when dilated."""
     nd = len(spatial)
-    kernel = [int(k) for k in attrs["kernel_shape"]]
-    strides = [int(s) for s in attrs.get("strides", [1] * nd)]
     if any(int(d) != 1 for d in attrs.get("dilations", [1] * nd)):
         return None
     auto = attrs.get("auto_pad", b"NOTSET")
-    auto = auto.decode() if isinstance(auto, bytes) else str(auto)
-    if auto in ("SAME_UPPER", "SAME_LOWER"):
-        begin, end = [], []
-        for size, k, st in zip(spatial, kernel, strides, strict=True):
-            total = max(0, (-(-size // st) - 1) * st + k - size)
-            begin.append(total // 2 if auto == "SAME_UPPER" else total - total // 2)
-            end.append(total - begin[-1])
-    elif auto == "VALID":
-        begin, end = [0] * nd, [0] * nd
-    else:
-        pads = [int(p) for p in attrs.get("pads", [0] * (2 * nd))]
-        begin, end = pads[:nd], pads[nd:]
-    if int(attrs.get("ceil_mode", 0)):
-        for i, (size, k, st) in enumerate(zip(spatial, kernel, strides, strict=True)):
-            span = size + begin[i] + end[i] - k
-            out = -(-span // st) + 1
-            if (out - 1) * st >= size + begin[i]:  # the last window must start inside the input or its front pad
-                out -= 1
-            end[i] += max(0, (out - 1) * st + k - (size + begin[i] + end[i]))
-    return begin, end
+    begin, end, extra = window_pads(spatial, [int(k) for k in attrs["kernel_shape"]], _strides(attrs, nd), [1] * nd,
+                                    auto.decode() if isinstance(auto, bytes) else str(auto), attrs.get("pads"),
+                                    bool(int(attrs.get("ceil_mode", 0))))
+    return begin, [e + x for e, x in zip(end, extra, strict=True)]
 
 
-def _tf_same(spatial: tuple[int, ...], attrs: dict[str, Any], pads: tuple[list[int], list[int]]) -> bool:
-    """Whether the padding is TF's SAME (ceil(in / stride) outputs, the odd one at the end), which both backends
-    write as a SAME pool that never reads a padded value (YOLOv8's SPPF: k5 s1 p2): nothing to repair. (Not
-    with ceil_mode, which onnx2tf pads with -3.4e38 even where the result equals SAME's.)"""
-    for i, size in enumerate(spatial):
-        k, st = int(attrs["kernel_shape"][i]), int(attrs.get("strides", [1] * len(spatial))[i])
-        out = -(-size // st)
-        total = max((out - 1) * st + k - size, 0)
-        if (pads[0][i], pads[1][i]) != (total // 2, total - total // 2) or \
-                (size + pads[0][i] + pads[1][i] - k) // st + 1 != out:
-            return False
-    return True
+def _strides(attrs: dict[str, Any], nd: int) -> list[int]:
+    return [int(s) for s in attrs.get("strides", [1] * nd)]
+
+
+def _edge_pads(model: Any, node: Any) -> tuple[tuple[int, ...], tuple[list[int], list[int]]] | None:
+    """(input shape, begin/end padding) of a MaxPool this pass rewrites; None to leave the node."""
+    if node.op_type != "MaxPool" or node.domain not in ("", "ai.onnx") or (len(node.output) > 1 and node.output[1]):
+        return None
+    shape = static_shape(model, node.input[0])
+    attrs = _attrs(node)
+    pads = padding(attrs, shape[2:]) if shape is not None and len(shape) >= 3 else None
+    if shape is None or pads is None or not any(pads[0] + pads[1]):
+        return None
+    if not int(attrs.get("ceil_mode", 0)) and tf_same(shape[2:], attrs["kernel_shape"], _strides(attrs, len(shape) - 2),
+                                                      *pads):
+        return None  # both backends pool these SAME (YOLOv8's SPPF); onnx2tf pads ceil_mode ones with -3.4e38
+    return shape, pads
 
 
 def apply(model: Any, context: RepairContext) -> Repair | None:
@@ -90,13 +78,11 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
     new_nodes: list[Any] = []
     changed = 0
     for node in graph.node:
-        shape = static_shape(model, node.input[0]) if node.op_type == "MaxPool" else None
-        single = len(node.output) < 2 or not node.output[1]
-        pads = padding(_attrs(node), shape[2:]) if shape is not None and len(shape) >= 3 and single else None
-        if (node.domain not in ("", "ai.onnx") or pads is None or shape is None or not any(pads[0] + pads[1])
-                or (not int(_attrs(node).get("ceil_mode", 0)) and _tf_same(shape[2:], _attrs(node), pads))):
+        found = _edge_pads(model, node)
+        if found is None:
             new_nodes.append(node)
             continue
+        shape, pads = found
         b = _Builder(model, node.name or "maxpool", taken)
         x = node.input[0]
         for i, (before, after) in enumerate(zip(*pads, strict=True)):
