@@ -205,3 +205,41 @@ def contrib_op_model(path: Path) -> Path:
     model.ir_version = 8
     path.write_bytes(model.SerializeToString())
     return path
+
+
+def end2end_head_model(path: Path, anchors: int = 64, classes: int = 5, k: int = 10) -> Path:
+    """The NMS-free tail of a YOLOv10/YOLO26 export (Ultralytics ``end2end``): boxes [1,A,4] and logits [1,A,C] ->
+    the K best anchors by max class score (TopK) -> the K best (anchor, class) pairs among them (TopK over the
+    flattened scores; anchor = index // C and class = index % C, int64 Div and Mod) -> rows [1,K,6] of
+    (x1, y1, x2, y2, score, class), sorted by score. The K constant is 1-D [K], as the exporter writes it."""
+    onnx = _onnx()
+    h, T = onnx.helper, onnx.TensorProto
+    nodes = [
+        h.make_node("Sigmoid", ["logits"], ["scores"]),
+        h.make_node("ReduceMax", ["scores"], ["best"], axes=[-1], keepdims=0, name="best_class"),
+        h.make_node("TopK", ["best", "k"], ["v1", "i1"], axis=-1, name="topk_anchors"),
+        h.make_node("Unsqueeze", ["i1", "ax2"], ["i1u"]),
+        h.make_node("Expand", ["i1u", "shape_box"], ["i1b"]),
+        h.make_node("GatherElements", ["boxes", "i1b"], ["sel_boxes"], axis=1),
+        h.make_node("Expand", ["i1u", "shape_cls"], ["i1c"]),
+        h.make_node("GatherElements", ["scores", "i1c"], ["sel_scores"], axis=1),
+        h.make_node("Flatten", ["sel_scores"], ["flat"], axis=1),
+        h.make_node("TopK", ["flat", "k"], ["v2", "i2"], axis=-1, name="topk_pairs"),
+        h.make_node("Mod", ["i2", "n_cls"], ["cls"]),
+        h.make_node("Div", ["i2", "n_cls"], ["anchor"], name="anchor_of_pair"),
+        h.make_node("Unsqueeze", ["anchor", "ax2"], ["anchor_u"]),
+        h.make_node("Expand", ["anchor_u", "shape_box"], ["anchor_b"]),
+        h.make_node("GatherElements", ["sel_boxes", "anchor_b"], ["out_boxes"], axis=1),
+        h.make_node("Unsqueeze", ["v2", "ax2"], ["out_scores"]),
+        h.make_node("Cast", ["cls"], ["cls_f"], to=T.FLOAT),
+        h.make_node("Unsqueeze", ["cls_f", "ax2"], ["out_cls"]),
+        h.make_node("Concat", ["out_boxes", "out_scores", "out_cls"], ["detections"], axis=-1),
+    ]
+    inits = [_init("k", np.array([k], np.int64)), _init("ax2", np.array([2], np.int64)),
+             _init("shape_box", np.array([1, k, 4], np.int64)), _init("shape_cls", np.array([1, k, classes], np.int64)),
+             _init("n_cls", np.array(classes, np.int64))]
+    model = _model(nodes, [h.make_tensor_value_info("boxes", T.FLOAT, [1, anchors, 4]),
+                           h.make_tensor_value_info("logits", T.FLOAT, [1, anchors, classes])],
+                   [h.make_tensor_value_info("detections", T.FLOAT, [1, k, 6])], inits)
+    path.write_bytes(model.SerializeToString())
+    return path

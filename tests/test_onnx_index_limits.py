@@ -34,3 +34,25 @@ def test_ids_through_a_cast_into_an_embedding_are_bounded_by_its_rows() -> None:
     spec = TensorSpec("ids", (1, 16), "int64", value_limit=54)
     arrays, _ = load_samples(None, [spec], Preprocessing(), 64)
     assert arrays["ids"].max() < 54 and arrays["ids"].max() > 40  # the whole table, nothing past it
+
+
+def test_ids_through_tf_gathers_negative_id_wrap_are_bounded_by_the_table() -> None:
+    """tf2onnx writes tf.gather's ``where(id < 0, id + rows, id)`` as Add/Less/Cast/Mul (slovorez 0.2): ids up to
+    255 made onnxruntime refuse its 49-row embedding during convert's check."""
+    table = nh.from_array(np.zeros((49, 8), np.float32), "table")
+    rows = nh.from_array(np.array(49, np.int32), "rows")
+    zero = nh.from_array(np.array(0.0, np.float32), "zero")
+    nodes = [h.make_node("Add", ["ids", "rows"], ["wrapped"]),
+             h.make_node("Cast", ["ids"], ["idsf"], to=T.FLOAT),
+             h.make_node("Less", ["idsf", "zero"], ["neg"]),
+             h.make_node("Not", ["neg"], ["pos"]),
+             h.make_node("Cast", ["pos"], ["posi"], to=T.INT32),
+             h.make_node("Cast", ["neg"], ["negi"], to=T.INT32),
+             h.make_node("Mul", ["ids", "posi"], ["keep"]),
+             h.make_node("Mul", ["negi", "wrapped"], ["moved"]),
+             h.make_node("Add", ["moved", "keep"], ["index"]),
+             h.make_node("Gather", ["table", "index"], ["emb"], axis=0)]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("ids", T.INT32, [1, 16])],
+                         [h.make_tensor_value_info("emb", T.FLOAT, [1, 16, 8])], [table, rows, zero])
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    assert index_limits(model) == {"ids": 49}

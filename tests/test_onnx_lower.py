@@ -92,6 +92,11 @@ CASES = {
                                     {"i": np.array([[1], [1], [3]], np.int64), "u": _f(3, 3)}, reduction="add"),
     "topk-smallest-axis0": lambda: _case("TopK", {"x": _f(5, 3)}, {"k": np.array([2], np.int64)}, axis=0, largest=0,
                                      n_out=2),
+    # C division (onnxruntime's) from FLOOR_DIV: TFLite has no truncating kernel, nor int64 ones
+    "div-int32-truncates-toward-zero": lambda: _case("Div", {"a": np.array([-7, 7, -7, 7, -6, 0, -1], np.int32)},
+                                                     {"b": np.array([2, -2, -2, 2, 4, -3, 5], np.int32)}),
+    "div-int64-truncates-toward-zero": lambda: _case("Div", {"a": np.array([-7, 7, -7, 7, 299], np.int64)},
+                                                     {"b": np.array([2, -2, -2, 2, 80], np.int64)}),
     "softmax-opset11-coerced": lambda: _case("Softmax", {"x": _f(2, 3, 4)}, axis=1, opset=11),
     "depth-to-space-crd": lambda: _case("DepthToSpace", {"x": _f(1, 8, 2, 3)}, blocksize=2, mode="CRD"),
     "erf": lambda: _case("Erf", {"x": _f(3, 7) * 2}),

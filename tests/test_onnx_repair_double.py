@@ -71,3 +71,35 @@ def test_random_inputs_the_model_cannot_take_ask_for_real_ones() -> None:
     error = all_failed_error("model.onnx", attempts)
     assert "Could not check the conversion of model.onnx" in str(error)
     assert "--calibration FILE.npz with one array per model input" in (error.hint or "")
+
+
+def _mixed_float16_convs() -> onnx.ModelProto:
+    """Keras' mixed_float16 policy through tf2onnx (slovorez 0.2): float32 features cast to float16, a float16
+    Conv (weights, bias), Relu and Softmax, a float16 output."""
+    rng = np.random.default_rng(1)
+    nodes = [h.make_node("Cast", ["x"], ["x16"], to=T.FLOAT16),
+             h.make_node("Conv", ["x16", "w", "b"], ["c"], pads=[1, 1]),
+             h.make_node("Relu", ["c"], ["r"]),
+             h.make_node("Softmax", ["r"], ["y"], axis=1)]
+    inits = [nh.from_array(rng.normal(0, 0.5, (6, 4, 3)).astype(np.float16), "w"),
+             nh.from_array(rng.normal(0, 0.1, 6).astype(np.float16), "b")]
+    graph = h.make_graph(nodes, "g", [h.make_tensor_value_info("x", T.FLOAT, [1, 4, 16])],
+                         [h.make_tensor_value_info("y", T.FLOAT16, [1, 6, 16])], inits)
+    model = h.make_model(graph, opset_imports=[h.make_opsetid("", 17)])
+    model.ir_version = 8
+    return model
+
+
+def test_float16_compute_in_float32_matches_onnxruntime_within_float16_rounding() -> None:
+    model = _mixed_float16_convs()
+    feeds = {"x": np.random.default_rng(0).normal(0, 1, (1, 4, 16)).astype(np.float32)}
+    run = lambda m: ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]).run(None, feeds)  # noqa: E731
+    [want] = run(model)
+    assert double.apply(model, RepairContext()) is None  # no float64 here
+    repair = double.apply_half(model, RepairContext())
+    assert repair is not None and repair.name == "half" and "output(s) y now float32" in repair.detail
+    onnx.checker.check_model(model)
+    [got] = run(model)
+    assert got.dtype == np.float32 and want.dtype == np.float16
+    np.testing.assert_allclose(got, want.astype(np.float32), atol=2e-3)  # float16 keeps ~3 decimal digits
+    assert double.apply_half(model, RepairContext()) is None

@@ -120,7 +120,7 @@ def fit_builtin_factor(ms: Sequence[Measurement]) -> float:
         ratios = [xnn[m.name].per_op_ms / m.per_op_ms for m in ms if not m.xnnpack and m.name in xnn and m.per_op_ms > 0]
     if not ratios:
         return 0.5
-    return float(min(1.0, max(0.01, np.median(ratios))))
+    return min(1.0, max(0.01, float(np.median(ratios))))
 
 
 _EFF_GRID = np.exp(np.linspace(math.log(EFF_MIN), 0.0, 300))
@@ -243,7 +243,7 @@ def fit_thread_speedup(ms: Sequence[Measurement], threads: Sequence[int], dtype:
         # drag the median. Keep the physically possible ratios and bound the result by t.
         possible = [r for r in ratios if r <= t * 1.05]
         if possible:
-            measured[t] = float(min(float(t), max(0.05, np.median(possible))))
+            measured[t] = min(float(t), max(0.05, float(np.median(possible))))
     top = max(threads) if threads else 1
     xs = sorted(measured)
     curve = [float(np.interp(n, xs, [measured[x] for x in xs])) for n in range(1, top + 1)]

@@ -20,6 +20,7 @@ from edgekit.tflite.model import Tensor, TFLiteModel
 from edgekit.verify.bounds import range_widths
 from edgekit.verify.compare import OutputResult, Verdict, compare_outputs, range_notes
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
+from edgekit.verify.ranked import ranked_rows
 from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical, zero_input_warning
 from edgekit.verify.thresholds import Thresholds, default_thresholds
 
@@ -120,7 +121,8 @@ def judge(data: bytes, input_names: Sequence[str], feeds: Sequence[np.ndarray], 
     ref = {n: np.asarray(reference[n], np.float32).reshape(converted[n].shape) for n in out_names}
     tensors = [t.index for t in _output_tensors(model, out_names, out_shapes)]
     widths = dict(zip(out_names, range_widths(model, tensors), strict=True))
-    outputs = compare_outputs(ref, converted, thresholds, map_threshold, widths)
+    ranked = dict(zip(out_names, ranked_rows(model, tensors), strict=True))
+    outputs = compare_outputs(ref, converted, thresholds, map_threshold, widths, ranked)
     return CheckResult(outputs=outputs, thresholds=thresholds, samples=int(feeds[0].shape[0]), kind=kind,
                        inputs_described=described)
 

@@ -240,6 +240,10 @@ class VerifyReport(Verdict):
                              "per sample)")
             if m.map_iou is not None:
                 lines.append(f"  {o.name}: map_iou = IoU of the maps thresholded at {m.map_threshold:g}")
+            if m.ranked_rows is not None and (m.ranked_moved or m.ranked_cutoff):
+                lines.append(f"  {o.name}: {m.ranked_rows} rows ranked by a TopK: {m.ranked_moved} row(s) whose scores "
+                             f"tie compared out of rank order, {m.ranked_cutoff} tied at the cut-off compared by "
+                             "score only (over the samples)")
         t = self.thresholds
         lines.append(
             "Thresholds: "
@@ -339,9 +343,12 @@ def compare_outputs(
     thresholds: Thresholds,
     map_threshold: float = DEFAULT_MAP_THRESHOLD,
     value_ranges: Mapping[str, float | None] | None = None,
+    ranked: Mapping[str, int | None] | None = None,
 ) -> list[OutputResult]:
     """Measure and judge every output (same names on both sides, sample axis first); ``value_ranges``: output
-    name -> the width of the range its last op bounds it to (:func:`edgekit.verify.bounds.range_widths`)."""
+    name -> the width of the range its last op bounds it to (:func:`edgekit.verify.bounds.range_widths`);
+    ``ranked``: output name -> K when a TopK ranks its rows (:func:`edgekit.verify.ranked.ranked_rows`), whose
+    tied rows are then matched by value (:func:`edgekit.verify.ranked.align_ranked`)."""
     missing = sorted(set(reference) ^ set(converted))
     if missing:
         raise DataError(
@@ -350,10 +357,15 @@ def compare_outputs(
         )
     results = []
     for name in reference:
-        metrics = compute_metrics(name, reference[name], converted[name], map_threshold,
-                                  (value_ranges or {}).get(name))
+        ref, out, alignment = reference[name], converted[name], None
+        k = (ranked or {}).get(name)
+        if k is not None and ref.shape == out.shape:
+            from edgekit.verify.ranked import align_ranked
+
+            ref, out, alignment = align_ranked(ref, out, k)
+        metrics = compute_metrics(name, ref, out, map_threshold, (value_ranges or {}).get(name), alignment)
         results.append(OutputResult(name, metrics, check_thresholds(name, metrics, thresholds),
-                                    output_distribution(reference[name], converted[name])))
+                                    output_distribution(ref, out)))
     return results
 
 

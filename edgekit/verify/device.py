@@ -87,6 +87,7 @@ def warm_up() -> None:
     from edgekit.verify.bounds import range_widths  # noqa: F401
     from edgekit.verify.distribution import output_distribution  # noqa: F401
     from edgekit.verify.metrics import compute_metrics  # noqa: F401
+    from edgekit.verify.ranked import align_ranked  # noqa: F401
     from edgekit.verify.tflite_runner import TFLiteRunner  # noqa: F401
 
     runtime_info()  # imports the interpreter module (a missing runtime is reported by the request itself)
@@ -113,6 +114,7 @@ def measure_bundle_in_this_process(
     from edgekit.verify.bounds import range_widths
     from edgekit.verify.distribution import output_distribution
     from edgekit.verify.metrics import compute_metrics
+    from edgekit.verify.ranked import align_ranked, ranked_rows
     from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical
 
     # every check of the bundle, before the runtime sees its model
@@ -142,9 +144,13 @@ def measure_bundle_in_this_process(
     shown = _display_names(bundle.manifest, out_names)
     outputs = []
     widths = range_widths(model, [t.index for t in out_tensors])
-    for n, t, converted, width in zip(out_names, out_tensors, results, widths, strict=True):
+    ranks = ranked_rows(model, [t.index for t in out_tensors])
+    for n, t, converted, width, k in zip(out_names, out_tensors, results, widths, ranks, strict=True):
         reference = canonical(np.asarray(bundle.golden_outputs[n][:count], dtype=np.float32), t, f"Golden output '{n}'")
-        metrics = compute_metrics(shown[n], reference, converted, map_threshold, width)
+        alignment = None
+        if k is not None and reference.shape == converted.shape:
+            reference, converted, alignment = align_ranked(reference, converted, k)
+        metrics = compute_metrics(shown[n], reference, converted, map_threshold, width, alignment)
         outputs.append({"name": shown[n], **metrics.to_dict(),
                         "distribution": output_distribution(reference, converted).to_dict()})
     source = bundle.manifest.get("source") if isinstance(bundle.manifest.get("source"), dict) else {}

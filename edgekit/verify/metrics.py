@@ -18,6 +18,8 @@ from edgekit.errors import DataError
 if TYPE_CHECKING:
     import numpy as np
 
+    from edgekit.verify.ranked import RankedAlignment
+
 # SQNR of two identical float32 outputs is +inf; JSON has no inf, so report a
 # ceiling far above any threshold (float32 rounding noise is ~140 dB).
 SQNR_CEILING_DB = 200.0
@@ -40,6 +42,9 @@ class OutputMetrics:
     map_iou: float | None = None  # IoU of the thresholded dense maps (None: not a [0,1] map)
     map_threshold: float | None = None
     value_range: float | None = None  # width of the range the output's last op bounds it to (None: unbounded)
+    ranked_rows: int | None = None  # K rows ranked by a TopK (edgekit.verify.ranked), compared tie-aware
+    ranked_moved: int | None = None  # rows compared at another position (their scores tie), over the samples
+    ranked_cutoff: int | None = None  # rows of the cut-off tie group, compared by score only
 
     @property
     def is_classifier(self) -> bool:
@@ -61,6 +66,9 @@ class OutputMetrics:
             "map_iou": self.map_iou,
             "map_threshold": self.map_threshold,
             "value_range": self.value_range,
+            "ranked_rows": self.ranked_rows,
+            "ranked_moved": self.ranked_moved,
+            "ranked_cutoff": self.ranked_cutoff,
         }
 
     @classmethod
@@ -73,6 +81,8 @@ class OutputMetrics:
             top5_agreement=optional_float(d.get("top5_agreement")), num_classes=optional_int(d.get("num_classes")),
             positions=optional_int(d.get("class_positions")), map_iou=optional_float(d.get("map_iou")),
             map_threshold=optional_float(d.get("map_threshold")), value_range=optional_float(d.get("value_range")),
+            ranked_rows=optional_int(d.get("ranked_rows")), ranked_moved=optional_int(d.get("ranked_moved")),
+            ranked_cutoff=optional_int(d.get("ranked_cutoff")),
         )
 
 
@@ -188,9 +198,11 @@ def sqnr_db(reference: np.ndarray, candidate: np.ndarray) -> float:
 
 
 def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
-                    map_threshold: float = DEFAULT_MAP_THRESHOLD, value_range: float | None = None) -> OutputMetrics:
+                    map_threshold: float = DEFAULT_MAP_THRESHOLD, value_range: float | None = None,
+                    ranked: RankedAlignment | None = None) -> OutputMetrics:
     """All metrics of one output. Shapes must match exactly (sample axis first). ``value_range``: the width of
-    the range the model's last op bounds this output to (:mod:`edgekit.verify.bounds`), kept for the judge.
+    the range the model's last op bounds this output to (:mod:`edgekit.verify.bounds`), kept for the judge;
+    ``ranked``: how a TopK-ranked output's rows were aligned before (:func:`edgekit.verify.ranked.align_ranked`).
 
     Class outputs get top-1/top-5 agreement (per position for a softmax over the last axis of a
     sequence or map); [0, 1] dense maps get the IoU of the maps thresholded at ``map_threshold``.
@@ -270,6 +282,9 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
         map_iou=iou,
         map_threshold=map_threshold if iou is not None else None,
         value_range=value_range,
+        ranked_rows=ranked.rows if ranked else None,
+        ranked_moved=ranked.moved if ranked else None,
+        ranked_cutoff=ranked.cutoff if ranked else None,
     )
 
 

@@ -50,8 +50,9 @@ def _dtype_ok(want: str, tensor: Tensor, side: str = "input") -> bool:
     tensor_float = np.issubdtype(np.dtype(tensor.dtype), np.floating)
     if want_float:
         # float data feeds a float tensor, or an integer tensor through its quantization; an output is compared
-        # as float values, so a plain integer output (a length, a class index) is read as its numbers
-        counts = side == "output" and tensor.dtype != "string" and np.dtype(tensor.dtype).kind in "iu"
+        # as float values, so a plain integer output (a length, a class index) is read as its numbers, and a bool
+        # one (a mask passed through) as 0/1
+        counts = side == "output" and tensor.dtype != "string" and np.dtype(tensor.dtype).kind in "iub"
         return tensor_float or (tensor.quant is not None and tensor.quant.scale > 0) or counts
     if want == "bool" or tensor.dtype == "bool":
         return want == tensor.dtype

@@ -21,6 +21,7 @@ import numpy as np
 
 from edgekit.errors import BackendError
 from edgekit.host.source_model import LoadOptions
+from edgekit.verify.ranked import align_ranked, ranked_rows
 
 MAX_LAYOUT_COMBINATIONS = 16
 
@@ -95,11 +96,14 @@ def make_check_inputs(shapes: Mapping[str, tuple[int, ...]], dtypes: Mapping[str
 
 
 def _compare(name: str, ref: np.ndarray, got: np.ndarray, perm: tuple[int, ...], sample: int,
-             rtol: float, atol: float, min_cosine: float | None = None) -> OutputError:
+             rtol: float, atol: float, min_cosine: float | None = None, ranked: int | None = None) -> OutputError:
     expected = np.transpose(ref, perm).astype(np.float64)
     actual = np.asarray(got, dtype=np.float64)
     if expected.shape != actual.shape:
         return OutputError(name, float("inf"), 0.0, 0.0, sample, perm, cosine=0.0)
+    if ranked is not None:  # rows a TopK ranks: tied scores may come in either order (edgekit.verify.ranked)
+        both = align_ranked(expected[None], actual[None], ranked)
+        expected, actual = both[0][0], both[1][0]
     # NaN/inf where onnxruntime has the same NaN/inf (log of a negative input, say) is agreement, not an error
     same = (np.isnan(expected) & np.isnan(actual)) | (np.isinf(expected) & (expected == actual))
     finite = np.abs(np.where(same | ~np.isfinite(expected), 0.0, expected))
@@ -134,6 +138,7 @@ def check_conversion(
     model_name: str,
 ) -> tuple[dict[str, tuple[int, ...]], dict[str, tuple[int, ...]], str]:
     """Compare onnxruntime with the float .tflite; return the verified input/output perms and a one-line note."""
+    from edgekit.tflite.model import load_model
     from edgekit.tflite.runtime import load_interpreter
 
     interpreter = load_interpreter(float_tflite)
@@ -143,6 +148,9 @@ def check_conversion(
     except (ValueError, KeyError) as exc:
         raise BackendError(f"The float .tflite made from {model_name} has no serving_default signature ({exc}).",
                            hint="This is a bug in edgekit's ONNX path; run with --debug and report it.") from exc
+    tfl_out = runner.get_output_details()
+    ranks = dict(zip(tfl_out, ranked_rows(load_model(float_tflite), [int(d["index"]) for d in tfl_out.values()]),
+                     strict=True))
     samples = make_check_inputs(shapes, dtypes, options.check_samples, options.check_inputs)
     references = [reference(s) for s in samples]
     names_in = list(shapes)
@@ -169,7 +177,7 @@ def check_conversion(
             for perm in perms:
                 worst = max(
                     (_compare(name, ref[name], out[keys[name]], perm, i, options.check_rtol, options.check_atol,
-                              options.check_min_cosine)
+                              options.check_min_cosine, ranks.get(keys[name]))
                      for i, (ref, out) in enumerate(zip(references, outputs, strict=True))),
                     key=lambda e: e.max_abs_error - e.tolerance,
                 )

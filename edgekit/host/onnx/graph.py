@@ -156,12 +156,16 @@ def channels_last_images(shapes: Mapping[str, tuple[int, ...]]) -> list[str]:
 
 
 _PASS_THROUGH = frozenset({"Cast", "Identity", "Unsqueeze", "Squeeze", "Reshape", "Flatten", "Transpose"})
+# elementwise ops an id goes through on its way to the table: tf.gather's negative-id wrap, as tf2onnx writes it
+# (``Where(id < 0, id + size, id)`` spelled with Add, Mul and Cast), leaves ids in [0, size) as they are
+_ID_ARITHMETIC = frozenset({"Add", "Mul", "Where", "Max", "Min", "Clip"})
 
 
 def index_limits(model: Any) -> dict[str, int]:
     """Integer inputs used as ``Gather`` indices into a table of known size (token ids into an embedding, maybe
-    through a Cast or Reshape): input name -> the smallest such size. Random ids up to 255 made onnxruntime
-    refuse text2tashkeel's 54-symbol embedding after a 14-minute conversion."""
+    through a Cast or Reshape, or the Add/Mul/Where of a negative-id wrap): input name -> the smallest such
+    size. Random ids up to 255 made onnxruntime refuse text2tashkeel's 54-symbol embedding after a 14-minute
+    conversion."""
     from edgekit.host.onnx.repair.base import static_shape
 
     readers: dict[str, list[Any]] = {}
@@ -176,7 +180,8 @@ def index_limits(model: Any) -> dict[str, int]:
         while todo:
             tensor = todo.pop()
             for node in readers.get(tensor, []):
-                if node.op_type in _PASS_THROUGH and node.input and node.input[0] == tensor:
+                if (node.op_type in _PASS_THROUGH and node.input and node.input[0] == tensor) or \
+                        node.op_type in _ID_ARITHMETIC:
                     todo.extend(o for o in node.output if o and o not in seen)
                     seen.update(node.output)
                 elif node.op_type == "Gather" and len(node.input) > 1 and node.input[1] == tensor:

@@ -30,6 +30,7 @@ from edgekit.verify.bounds import range_widths
 from edgekit.verify.compare import InputSource, VerifyReport, compare_accuracy, compare_outputs, range_notes
 from edgekit.verify.labels import LabelledData, load_labelled_files, load_labelled_folder, read_label_table
 from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
+from edgekit.verify.ranked import ranked_rows
 from edgekit.verify.tflite_runner import TFLiteRunner, Wanted, bind_tensors, canonical, zero_input_warning
 from edgekit.verify.thresholds import default_thresholds
 
@@ -292,8 +293,10 @@ def verify_against_original(
     if prepared.source is InputSource.SYNTHETIC and (overrides or {}).get("min_iou") is None \
             and thresholds.min_iou is not None:
         thresholds = dataclasses.replace(thresholds, min_iou=None)  # maps of random inputs mean nothing
+    tensors = [t.index for t in out_tensors]
     outputs = compare_outputs(reference, converted, thresholds, map_threshold,
-                              dict(zip(converted, range_widths(model, [t.index for t in out_tensors]), strict=True)))
+                              dict(zip(converted, range_widths(model, tensors), strict=True)),
+                              dict(zip(converted, ranked_rows(model, tensors), strict=True)))
     report = VerifyReport(
         samples=int(feeds[0].shape[0]),
         runtime=runner.runtime,

@@ -206,11 +206,22 @@ for _name in _BINARY:
 
 @op("Div")
 def _div(node: Node) -> list[Value]:
-    tf = _tf()
     a, b = node.t(0), node.t(1)
     if a.dtype.is_integer:
-        return [tf.truncatediv(a, b)]
+        return [_truncating_div(a, b)]
     return [a / b]
+
+
+def _truncating_div(a: Value, b: Value) -> Value:
+    """C's truncating integer division (onnxruntime's) from TFLite's FLOOR_DIV builtin, which has no truncating
+    twin: the quotient of the magnitudes with the sign of a * b. FLOOR_DIV, ABS and SIGN have no int64 kernels,
+    so int64 (an exporter's index arithmetic: box index // classes) is divided in int32 and cast back."""
+    tf = _tf()
+    if a.dtype.is_unsigned:
+        return tf.math.floordiv(a, b)
+    if a.dtype == tf.int64:
+        return tf.cast(_truncating_div(tf.cast(a, tf.int32), tf.cast(b, tf.int32)), tf.int64)
+    return tf.sign(a) * tf.sign(b) * tf.math.floordiv(tf.abs(a), tf.abs(b))
 
 
 @op("Pow")

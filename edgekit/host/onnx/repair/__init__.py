@@ -8,7 +8,7 @@ listed in the conversion's notes and in the bundle manifest
 (``conversion.repairs``), so a user can see exactly how the graph that was
 converted differs from the one they gave.
 
-The common passes (names, fused, double, shapes, fold, allowzero, split, maxpool, chanscale, qlstm, integer) run for every backend;
+The common passes (names, fused, double, half, shapes, fold, allowzero, split, maxpool, chanscale, qlstm, integer) run for every backend;
 ``expand`` and ``resize`` only where a backend needs them
 (:mod:`edgekit.host.onnx.backends`). The passes never change what the model computes: each is checked against
 onnxruntime by the conversion check that follows (and each has a test that
@@ -44,6 +44,7 @@ PASSES: dict[str, Any] = {
     "names": names.apply,
     "fused": fused.apply,
     "double": double.apply,
+    "half": double.apply_half,
     "shapes": shapes.apply,
     "expand": expand.apply,
     "fold": fold.apply,

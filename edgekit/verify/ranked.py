@@ -1,0 +1,171 @@
+"""Outputs ranked by a TopK: an end-to-end detector's ``[1, 300, 6]`` list of its best candidates (device-safe).
+
+YOLOv10, YOLO26 and RT-DETR exports end in a TopK that picks the K best-scoring candidates, sorted by score,
+and gather each one's box, score and class into a row. Where two candidates score alike, which comes first
+(and, at the cut-off, which one makes the list at all) depends on the last bit of the two scores: onnxruntime
+and a .tflite, or the workstation and a board, order such ties differently while computing the same values.
+Compared position by position, a swapped pair of rows looks like a wrong box.
+
+So a ranked output is compared the way its consumer reads it: the score column (the sorted one) position by
+position, and the rows of candidates whose scores tie within the scores' own measured error matched to each
+other by value (nearest first). Rows of the last tie group (the cut-off, where the two sides may have picked
+different candidates of equal score) that find no counterpart on the other side are compared by score only. The alignment never changes a value: a
+wrong box, score or class still counts in full, and how many rows moved is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from edgekit.tflite.model import Operator, TFLiteModel
+
+if TYPE_CHECKING:
+    import numpy as np
+
+_MAX_DEPTH = 64
+_TIE_RTOL = 1e-6  # scores this close (relative to the largest) tie even where both sides agree exactly
+_MAX_NOISE = 0.01  # a median score error above this share of the scores' range: no ties, a wrong model
+_SAME_ROW_RTOL = 1e-3  # at the cut-off, a matched row this close (of the values' largest) is the same candidate
+
+
+def ranked_rows(model: TFLiteModel, tensors: list[int]) -> list[int | None]:
+    """For each output tensor index, K when a TOPK_V2 upstream of it ranks K rows (the op's K, the last dim of
+    its values), else None. Outputs of a graph without TOPK_V2 are never ranked."""
+    graph = model.main
+    topk = [op for op in graph.operators if op.name == "TOPK_V2"]
+    if not topk:
+        return [None] * len(tensors)
+    producer: dict[int, Operator] = {t: op for op in graph.operators for t in op.outputs}
+
+    def k_above(index: int) -> int | None:
+        seen: set[int] = set()
+        frontier = [index]
+        for _ in range(_MAX_DEPTH):
+            nxt: list[int] = []
+            for t in frontier:
+                op = producer.get(t)
+                if op is None or op.index in seen:
+                    continue
+                seen.add(op.index)
+                if op.name == "TOPK_V2" and op.outputs and op.outputs[0] >= 0:
+                    shape = graph.tensor(op.outputs[0]).shape
+                    if shape and shape[-1] > 1:
+                        return int(shape[-1])
+                nxt.extend(i for i in op.inputs if i >= 0)
+            if not nxt:
+                return None
+            frontier = nxt
+        return None
+
+    out: list[int | None] = []
+    for index in tensors:
+        k = k_above(index)
+        shape = graph.tensor(index).shape
+        out.append(k if k is not None and k in shape[1:] else None)
+    return out
+
+
+@dataclass(frozen=True)
+class RankedAlignment:
+    """How a ranked output's rows were matched: rows compared at another position than their own (ties), and
+    rows of the cut-off tie group compared by score only (summed over the samples)."""
+
+    rows: int  # K rows per sample
+    moved: int
+    cutoff: int  # rows of the cut-off group with no counterpart on the other side
+
+
+def _rank_axis(shape: tuple[int, ...], k: int) -> int | None:
+    axes = [a for a in range(1, len(shape)) if shape[a] == k]
+    return axes[0] if len(axes) == 1 else None
+
+
+def _key_column(ref: np.ndarray) -> int | None:
+    """The column sorted non-increasing along the rows in every sample (the TopK's scores), else None."""
+    import numpy as np
+
+    sorted_cols = [c for c in range(ref.shape[2]) if np.all(np.diff(ref[:, :, c], axis=1) <= 0)
+                   and np.ptp(ref[:, :, c]) > 0]
+    if not sorted_cols:
+        return None
+    return max(sorted_cols, key=lambda c: float(np.ptp(ref[:, :, c])))
+
+
+def _greedy_match(r: np.ndarray, o: np.ndarray) -> list[int]:
+    """For each reference row, the candidate row matched to it: nearest pairs first, a row's own position
+    preferred on equal distance."""
+    import numpy as np
+
+    m = r.shape[0]
+    dist = np.max(np.abs(r[:, None, :] - o[None, :, :]), axis=2)
+    offset = np.abs(np.arange(m)[:, None] - np.arange(m)[None, :])
+    order = np.lexsort((offset.ravel(), dist.ravel()))
+    match = [-1] * m
+    used = np.zeros(m, dtype=bool)
+    left = m
+    for flat_index in order:
+        i, j = divmod(int(flat_index), m)
+        if match[i] < 0 and not used[j]:
+            match[i], used[j] = j, True
+            left -= 1
+            if not left:
+                break
+    return match
+
+
+def align_ranked(reference: np.ndarray, candidate: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray,
+                                                                                  RankedAlignment | None]:
+    """``reference`` and ``candidate`` (sample axis first, same shape) with the candidate's rows along the
+    K-long axis put in the reference's order wherever their scores tie; the non-score columns of cut-off rows
+    without a counterpart set to zero on both sides (compared by score only). Unchanged, with None, when the output has no single
+    K-long axis, no per-row values besides the score, or no sorted score column."""
+    import numpy as np
+
+    axis = _rank_axis(reference.shape, k)
+    if axis is None or reference.shape != candidate.shape or not np.all(np.isfinite(candidate)):
+        return reference, candidate, None
+    n = reference.shape[0]
+    ref = np.moveaxis(reference.astype(np.float64), axis, 1).reshape(n, k, -1)
+    out = np.moveaxis(candidate.astype(np.float64), axis, 1).reshape(n, k, -1)
+    if ref.shape[2] < 2:
+        return reference, candidate, None
+    key = _key_column(ref)
+    if key is None:
+        return reference, candidate, None
+    aligned = out.copy()
+    moved = cutoff = 0
+    for s in range(n):
+        keys_r, keys_o = ref[s, :, key], out[s, :, key]
+        # neighbours tie when their reference scores are closer than twice the largest score error: a candidate
+        # may sit that much higher or lower on the other side (near 0 a sigmoid's scores are multiples of
+        # 2**-24, and one step moves a candidate into the next group). Scores whose typical (median) error
+        # exceeds _MAX_NOISE of their range are no ties but a wrong model: compared position by position
+        err = np.abs(keys_r - keys_o)
+        if float(np.median(err)) > _MAX_NOISE * float(np.ptp(keys_r)):
+            continue
+        tie = 2.0 * float(np.max(err)) + _TIE_RTOL * float(np.max(np.abs(keys_r)))
+        starts = [0, *[i + 1 for i in np.flatnonzero(keys_r[:-1] - keys_r[1:] > tie)]]
+        for g, start in enumerate(starts):
+            end = starts[g + 1] if g + 1 < len(starts) else k
+            if end - start < 2:
+                continue
+            match = _greedy_match(ref[s, start:end], out[s, start:end])
+            for i, j in enumerate(match):
+                aligned[s, start + i] = out[s, start + j]
+                moved += int(i != j)
+            if end == k:  # the cut-off: the two sides may hold different candidates of the same score
+                others = [c for c in range(ref.shape[2]) if c != key]
+                rows = np.arange(start, end)
+                gap = np.max(np.abs(ref[s][np.ix_(rows, others)] - aligned[s][np.ix_(rows, others)]), axis=1)
+                same = gap <= _SAME_ROW_RTOL * max(float(np.max(np.abs(ref[s][:, others]))), 1e-30)
+                lone = rows[~same]  # no candidate of the other side matches it: compared by score only
+                aligned[s][np.ix_(lone, others)] = 0.0
+                ref[s][np.ix_(lone, others)] = 0.0
+                cutoff += int(lone.size)
+    shape = np.moveaxis(reference, axis, 1).shape
+
+    def back(a: np.ndarray, like: np.ndarray) -> np.ndarray:
+        return np.moveaxis(a.reshape(shape), 1, axis).astype(like.dtype, copy=False)
+
+    return back(ref, reference), back(aligned, candidate), RankedAlignment(rows=k, moved=moved, cutoff=cutoff)
