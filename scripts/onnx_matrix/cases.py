@@ -45,6 +45,13 @@ ZOO_SHAPES: dict[str, dict[str, str]] = {
     "fsmn-vad-osc": {"speech": "1,30,400"},
     "marblenet-vad": {"audio": "1,1,16000"},
     "text2tashkeel-bilstm-int8": {"input_ids": "1,64"},
+    "aecmos-run1668423760": {"input": "1,3,100,160"},
+    "attacut-c": {"input": "1,64"},
+    "slovorez-morpheme": {"input_layer": "1,32"},
+    "khmersm-segmenter": {"x": "1,64", "mask": "1,64"},
+    "isbnx-yolo26n": {"images": "1,3,640,640"},
+    "lac-encoder": {"token_ids": "1,32", "length": "1"},
+    "romanizer-encoder": {"src": "1,24", "src_mask": "1,24"},
 }
 # value ranges of the inputs (float default uniform -1..1): raw pixels, int16-scale audio, transformed mel frames;
 # for an integer input the range is inclusive (integer default 0..255): int16 PCM, token ids below the vocabulary size
@@ -59,10 +66,19 @@ ZOO_RANGES: dict[str, tuple[float, float]] = {
     "orinet-deskew": (-2.0, 2.0), "opennsfw": (-123.0, 151.0),  # BGR minus (104,117,123)
     "marblenet-vad": (-10000.0, 10000.0),  # int16 PCM; 0..255 would be a quiet positive-only signal (all silence)
     "text2tashkeel-bilstm-int8": (0.0, 53.0),  # 54 character ids (text2tashkeel/_models.py); >= 54 fails in Gather
+    # token ids below each vocabulary size (a larger id fails in Gather)
+    "attacut-c": (0.0, 138.0), "slovorez-morpheme": (0.0, 48.0), "khmersm-segmenter": (0.0, 125.0),
+    "romanizer-encoder": (0.0, 159.0),
+    "isbnx-yolo26n": (0.0, 1.0),  # RGB /255
+    # ids fed as float and Cast inside: 0..11 fits every embedding (the type tables have 12 rows); -1..1 casts to all 0
+    "deepcut-thai": (0.0, 11.0), "oskut-scads": (0.0, 11.0),
 }
-# fixed values for scalar inputs that must hold a valid value (like Silero's sr): random ones are invalid for the model
+# fixed values for inputs that must hold a valid value (like Silero's sr, or a mask): random ones are invalid for the model
 ZOO_VALUES: dict[str, dict[str, float]] = {
     "swift-f0": {"fmin": 46.875, "fmax": 2093.75},  # the package's range; random fmin/fmax make the pitch Inf/NaN
+    "khmersm-segmenter": {"mask": 1},  # True on real characters (the package passes all True)
+    "romanizer-encoder": {"src_mask": 0},  # True marks padding: a random (all-True) mask would pad every position
+    "lac-encoder": {"length": 32},  # the character count, = token_ids' 32 (the graph does not read it)
 }
 
 
