@@ -155,7 +155,7 @@ def align_ranked(reference: np.ndarray, candidate: np.ndarray, k: int) -> tuple[
                 aligned[s, start + i] = out[s, start + j]
                 moved += int(i != j)
             if end == k:  # the cut-off: the two sides may hold different candidates of the same score
-                others = [c for c in range(ref.shape[2]) if c != key]
+                others = np.array([c for c in range(ref.shape[2]) if c != key])
                 rows = np.arange(start, end)
                 gap = np.max(np.abs(ref[s][np.ix_(rows, others)] - aligned[s][np.ix_(rows, others)]), axis=1)
                 same = gap <= _SAME_ROW_RTOL * max(float(np.max(np.abs(ref[s][:, others]))), 1e-30)

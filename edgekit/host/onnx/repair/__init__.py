@@ -8,7 +8,7 @@ listed in the conversion's notes and in the bundle manifest
 (``conversion.repairs``), so a user can see exactly how the graph that was
 converted differs from the one they gave.
 
-The common passes (names, fused, double, half, shapes, fold, allowzero, split, maxpool, chanscale, qlstm, integer) run for every backend;
+The common passes (names, fused, double, half, fold, loop, shapes, fold, allowzero, split, maxpool, chanscale, qlstm, integer) run for every backend;
 ``expand`` and ``resize`` only where a backend needs them
 (:mod:`edgekit.host.onnx.backends`). The passes never change what the model computes: each is checked against
 onnxruntime by the conversion check that follows (and each has a test that
@@ -28,6 +28,7 @@ from edgekit.host.onnx.repair import (
     fold,
     fused,
     integer,
+    loop,
     maxpool,
     names,
     qlstm,
@@ -48,6 +49,7 @@ PASSES: dict[str, Any] = {
     "shapes": shapes.apply,
     "expand": expand.apply,
     "fold": fold.apply,
+    "loop": loop.apply,
     "allowzero": allowzero.apply,
     "split": split.apply,
     "maxpool": maxpool.apply,
