@@ -7,7 +7,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
-from onnx_matrix.judge import _match_by_name  # noqa: E402 - after the path line
+from onnx_matrix.judge import _match_by_name, close_ranked  # noqa: E402 - after the path line
 
 
 def test_match_by_name_uses_the_onnx_names() -> None:
@@ -30,3 +30,17 @@ def test_match_by_name_keeps_the_onnx_order_otherwise() -> None:
     assert [n for n, _ in _match_by_name(["StatefulPartitionedCall:0", "StatefulPartitionedCall:1"], items)] == [
         "x", "y"]
     assert [n for n, _ in _match_by_name(["Identity", "Identity_5"], items)] == ["x", "y"]  # not 0..n-1
+
+
+def test_ranked_rows_are_judged_tie_aware_for_both_tools() -> None:
+    """isbnx's YOLO26n: edgekit's check passed its [1, 300, 6] detections, the matrix called the same file a silent
+    mismatch (rows of tied scores in another order). Both tools' files are judged with the same alignment."""
+    rng = np.random.default_rng(0)
+    want = np.zeros((1, 8, 6))
+    want[..., :4] = rng.uniform(0, 640, (1, 8, 4))
+    want[0, :, 4] = [0.9, 0.5, 0.5, 0.3, 0.1, 0.05, 0.02, 0.01]
+    got = want.copy()
+    got[0, [1, 2]] = got[0, [2, 1]]
+    assert close_ranked(want, got, True, 8)[0] and not close_ranked(want, got, True, None)[0]
+    got[0, 3, 1] += 300.0  # a box elsewhere (small errors pass the zoo cosine bar, as for any output)
+    assert not close_ranked(want, got, True, 8)[0]
