@@ -285,6 +285,8 @@ def _synthetic(
         if geo is not None and np.issubdtype(dtype, np.floating):
             pixels = rng.uniform(0.0, 255.0, size=(count * spec.shape[0], geo.height, geo.width, geo.channels))
             arrays[spec.name] = _to_layout(recipe.normalize(pixels.astype(np.float32)), geo).reshape(shape)
+        elif np.issubdtype(dtype, np.floating) and spec.value_limit is not None:  # ids in a float input
+            arrays[spec.name] = rng.integers(0, max(1, spec.value_limit), size=shape).astype(dtype)
         elif np.issubdtype(dtype, np.floating):
             arrays[spec.name] = rng.standard_normal(shape).astype(dtype)
         elif dtype == np.bool_:

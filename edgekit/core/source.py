@@ -42,7 +42,7 @@ class TensorSpec:
     dtype: str  # numpy dtype name: "float32", "int64", ...
     dynamic_dims: tuple[int, ...] = ()
     to_tflite_perm: tuple[int, ...] | None = None
-    value_limit: int | None = None  # integer input: valid values stay below this (an index into a table), if known
+    value_limit: int | None = None  # ids (integer, or float ids into a Keras Embedding): valid values stay below this, if known
 
     def __post_init__(self) -> None:
         if any(d <= 0 for d in self.shape):
