@@ -26,6 +26,7 @@ from edgekit.verify.metrics import (
     compute_metrics,
     looks_like_class_scores,
 )
+from edgekit.verify.ranked import align_ranked
 from edgekit.verify.thresholds import Thresholds
 
 if TYPE_CHECKING:
@@ -357,12 +358,7 @@ def compare_outputs(
         )
     results = []
     for name in reference:
-        ref, out, alignment = reference[name], converted[name], None
-        k = (ranked or {}).get(name)
-        if k is not None and ref.shape == out.shape:
-            from edgekit.verify.ranked import align_ranked
-
-            ref, out, alignment = align_ranked(ref, out, k)
+        ref, out, alignment = align_ranked(reference[name], converted[name], (ranked or {}).get(name))
         metrics = compute_metrics(name, ref, out, map_threshold, (value_ranges or {}).get(name), alignment)
         results.append(OutputResult(name, metrics, check_thresholds(name, metrics, thresholds),
                                     output_distribution(ref, out)))

@@ -18,10 +18,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from edgekit.tflite.model import Operator, TFLiteModel
-
 if TYPE_CHECKING:
     import numpy as np
+
+    from edgekit.tflite.model import Operator, TFLiteModel
 
 _MAX_DEPTH = 64
 _TIE_RTOL = 1e-6  # scores this close (relative to the largest) tie even where both sides agree exactly
@@ -114,14 +114,17 @@ def _greedy_match(r: np.ndarray, o: np.ndarray) -> list[int]:
     return match
 
 
-def align_ranked(reference: np.ndarray, candidate: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray,
-                                                                                  RankedAlignment | None]:
+def align_ranked(reference: np.ndarray, candidate: np.ndarray, k: int | None) -> tuple[np.ndarray, np.ndarray,
+                                                                                         RankedAlignment | None]:
     """``reference`` and ``candidate`` (sample axis first, same shape) with the candidate's rows along the
     K-long axis put in the reference's order wherever their scores tie; the non-score columns of cut-off rows
-    without a counterpart set to zero on both sides (compared by score only). Unchanged, with None, when the output has no single
-    K-long axis, no per-row values besides the score, or no sorted score column."""
+    without a counterpart set to zero on both sides (compared by score only). Unchanged, with None, when ``k`` is
+    None (no TopK ranks the output: :func:`ranked_rows`), the output has no single K-long axis, no per-row values
+    besides the score, or no sorted score column."""
     import numpy as np
 
+    if k is None:
+        return reference, candidate, None
     axis = _rank_axis(reference.shape, k)
     if axis is None or reference.shape != candidate.shape or not np.all(np.isfinite(candidate)):
         return reference, candidate, None

@@ -101,9 +101,9 @@ def _compare(name: str, ref: np.ndarray, got: np.ndarray, perm: tuple[int, ...],
     actual = np.asarray(got, dtype=np.float64)
     if expected.shape != actual.shape:
         return OutputError(name, float("inf"), 0.0, 0.0, sample, perm, cosine=0.0)
-    if ranked is not None:  # rows a TopK ranks: tied scores may come in either order (edgekit.verify.ranked)
-        both = align_ranked(expected[None], actual[None], ranked)
-        expected, actual = both[0][0], both[1][0]
+    # rows a TopK ranks: tied scores may come in either order (edgekit.verify.ranked; no-op when ranked is None)
+    both = align_ranked(expected[None], actual[None], ranked)
+    expected, actual = both[0][0], both[1][0]
     # NaN/inf where onnxruntime has the same NaN/inf (log of a negative input, say) is agreement, not an error
     same = (np.isnan(expected) & np.isnan(actual)) | (np.isinf(expected) & (expected == actual))
     finite = np.abs(np.where(same | ~np.isfinite(expected), 0.0, expected))

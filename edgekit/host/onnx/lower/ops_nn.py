@@ -233,8 +233,7 @@ def _pool(node: Node) -> list[Value]:
             # (-3.4e38) an int8 quantization would share with the tensor before it. Other padded max pools get
             # edge padding from the `maxpool` repair before any backend.
             return [tf.transpose(tf.nn.pool(x, kernel, "MAX", strides=strides, padding="SAME"), _to_first(rank))]
-        low = x.dtype.min if x.dtype.is_floating else x.dtype.min
-        xp = tf.pad(x, paddings, constant_values=tf.cast(low, x.dtype)) if any(map(any, paddings)) else x
+        xp = tf.pad(x, paddings, constant_values=tf.cast(x.dtype.min, x.dtype)) if any(map(any, paddings)) else x
         if all(d == 1 for d in dilations) and nd in (1, 2) and x.dtype.is_floating:  # TFLite has no 3-D pools
             y = tf.nn.pool(xp, kernel, "MAX", strides=strides, padding="VALID")
         else:

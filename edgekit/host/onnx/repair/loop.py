@@ -15,7 +15,7 @@ known from constants alone: a constant trip count of at most :data:`MAX_TRIPS` w
 stop it early (one trip, or the body passes its condition through unchanged or makes it a constant true), or a
 condition computed from constants and iteration counters only (a while-loop: tf2onnx writes map_fn with trip
 count INT64_MAX and ``i + 1 < n``), which is run with the ONNX reference implementation until it turns false.
-A body holding subgraphs of its own is left alone. Each copy's internal names get a ``__it<i>`` suffix.
+A body holding subgraphs of its own is left alone. The body's weights are shared by the copies.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from edgekit.host.onnx.repair.base import (
     subgraphs,
     taken_names,
 )
+from edgekit.host.onnx.repair.qlstm import _Builder
 
 MAX_TRIPS = 64
 
@@ -145,70 +146,45 @@ def _condition_stays_true(body: Any) -> bool:
     return False
 
 
-def _unroll(node: Any, body: Any, trips: int, taken: set[str], graph: Any) -> list[Any]:
-    """The nodes replacing ``node`` (initializers of the copies are added to ``graph``)."""
+def _unroll(model: Any, node: Any, body: Any, trips: int, taken: set[str]) -> list[Any]:
+    """The nodes replacing ``node``; its constants become initializers, the body's shared by every copy."""
     import numpy as np
     from onnx import helper, numpy_helper
 
+    b = _Builder(model, node.name or "loop", taken)
     carried_n = len(body.input) - 2
     inner = ({n.name for n in body.node} | {o for n in body.node for o in n.output}
              | {t.name for t in body.initializer} | {v.name for v in body.input})
-
-    def fresh(name: str, it: int) -> str:
-        base = f"{name}__it{it}"
-        new, k = base, 1
-        while new in taken:
-            new, k = f"{base}_{k}", k + 1
-        taken.add(new)
-        return new
-
-    nodes: list[Any] = []
+    start = node.input[1] if len(node.input) > 1 and node.input[1] else b.const(np.array(True), "true")
+    weights = {t.name: b.const(numpy_helper.to_array(t), "init") for t in body.initializer}
     carried = list(node.input[2:2 + carried_n])
     scans: list[list[str]] = [[] for _ in range(len(body.output) - 1 - carried_n)]
     for it in range(trips):
-        rename: dict[str, str] = {}
-        counter = fresh(f"{node.name or 'loop'}_iteration", it)
-        graph.initializer.append(numpy_helper.from_array(np.array(it, np.int64), counter))
-        rename[body.input[0].name] = counter
-        if node.input[1] if len(node.input) > 1 else "":
-            rename[body.input[1].name] = node.input[1]
-        else:
-            true = fresh(f"{node.name or 'loop'}_true", it)
-            graph.initializer.append(numpy_helper.from_array(np.array(True), true))
-            rename[body.input[1].name] = true
-        for value, name in zip(body.input[2:], carried, strict=True):
-            rename[value.name] = name
-        for init in body.initializer:
-            rename[init.name] = fresh(init.name, it)
-            copy = numpy_helper.from_array(numpy_helper.to_array(init), rename[init.name])
-            graph.initializer.append(copy)
+        rename = {**weights, body.input[0].name: b.const(np.array(it, np.int64), "iteration"),
+                  body.input[1].name: start}
+        rename.update((value.name, name) for value, name in zip(body.input[2:], carried, strict=True))
         for body_node in body.node:
             for out in body_node.output:
                 if out and out not in rename:
-                    rename[out] = fresh(out, it)
+                    rename[out] = b.name(f"it{it}_")
             new = helper.make_node(body_node.op_type, [rename.get(i, i) if i in inner else i for i in body_node.input],
                                    [rename[o] if o else "" for o in body_node.output],
-                                   name=fresh(body_node.name or body_node.op_type, it), domain=body_node.domain)
+                                   name=b.name(f"it{it}_{body_node.op_type}"), domain=body_node.domain)
             new.attribute.extend(body_node.attribute)
-            nodes.append(new)
+            b.nodes.append(new)
         outs = [rename.get(o.name, o.name) for o in body.output]
         carried = outs[1:1 + carried_n]
         for k, name in enumerate(outs[1 + carried_n:]):
             scans[k].append(name)
     for final, name in zip(node.output[:carried_n], carried, strict=True):
         if final:
-            nodes.append(helper.make_node("Identity", [name], [final], name=fresh(f"{final}_final", trips)))
-    axes = fresh(f"{node.name or 'loop'}_axis0", trips)
-    graph.initializer.append(numpy_helper.from_array(np.array([0], np.int64), axes))
+            b.nodes.append(helper.make_node("Identity", [name], [final], name=b.name("final")))
+    axis0 = b.const(np.array([0], np.int64), "axis0")
     for stacked, parts in zip(node.output[carried_n:], scans, strict=True):
-        if not stacked:
-            continue
-        rows = []
-        for part in parts:
-            rows.append(fresh(f"{part}_row", trips))
-            nodes.append(helper.make_node("Unsqueeze", [part, axes], [rows[-1]], name=fresh(f"{part}_unsqueeze", trips)))
-        nodes.append(helper.make_node("Concat", rows, [stacked], axis=0, name=fresh(f"{stacked}_stack", trips)))
-    return nodes
+        if stacked:
+            rows = [b.one("Unsqueeze", [part, axis0]) for part in parts]
+            b.nodes.append(helper.make_node("Concat", rows, [stacked], axis=0, name=b.name("stack")))
+    return b.nodes
 
 
 def apply(model: Any, context: RepairContext) -> Repair | None:
@@ -231,7 +207,7 @@ def apply(model: Any, context: RepairContext) -> Repair | None:
                 context.notes.append(f"Loop node '{node.name}' was not unrolled: {why}")
             new_nodes.append(node)
             continue
-        new_nodes.extend(_unroll(node, body, trips, taken, graph))
+        new_nodes.extend(_unroll(model, node, body, trips, taken))
         unrolled += 1
         copies += trips
     if not unrolled:
