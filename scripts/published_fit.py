@@ -23,11 +23,12 @@ they were. Parameters are shared where the hardware is:
   activation and data-movement bandwidth, per-op cost, streaming overlap; the MAC-array lanes and the
   parameter cache size on a grid; per host (profile): link bandwidth, read-back bandwidth, invoke cost,
   per-transfer cost. Their priors are data-sheet values, not the shipped (fitted) figures;
-* GPU (pixel4-gpu): efficiency per op class (a base and shared ratios), launch cost, invoke cost, memory
-  efficiency, the float32 arithmetic rate.
+* GPU (pixel3-gpu, pixel4-gpu): efficiency per op class (a base and shared ratios), launch cost, invoke cost,
+  memory efficiency, the float32 arithmetic rate, the reduction step. Their priors, like the CPU's, are the
+  shipped figures (docs/BENCHMARKS.md, "What the priors carry", measures what that lends a left-out model).
 
 Stages: CPU rows first (the CPU figures, from two starts: see :meth:`Fitter._cpu_stage`), then the Edge TPU
-rows and the GPU rows with the CPU figures fixed, then every figure on every row from there (an accelerator
+rows and the GPU rows (two starts as well: :meth:`Fitter._gpu_stage`) with the CPU figures fixed, then every figure on every row from there (an accelerator
 row's CPU part, e.g. DeepLab's 513x513 resize on the Edge TPU's host, informs the host's CPU figures too: the
 staged fit alone left Coral's DeepLab rows at a tenth of their published time). The vectorized prediction
 mirrors ``estimate()`` op for op; :func:`check_against_estimator` proves it on every row with the written profiles.
@@ -86,6 +87,7 @@ PRIOR_WEIGHT = 0.1
 CORE_CLASS_SIGMA = 2.0
 # the second start of the CPU fit: every builtin non-GEMM class this much slower than conv (see Fitter._cpu_stage)
 SLOW_START = 0.03
+GPU_MEMORY_START = 0.2  # the second start of the GPU stage (see Fitter._gpu_stage)
 GEMM_CLASSES = ("conv", "depthwise_conv", "transpose_conv", "fully_connected", "batch_matmul")
 TPU_LANES = (8, 16, 32, 64, 128)
 TPU_CACHE_MIB = (6.0, 6.5, 7.0, 7.5, 8.0)
@@ -751,6 +753,18 @@ class Fitter:
         second, _, objective2 = self._stage(self.base, idx, alt, CPU_PREFIXES)
         return second if objective2 < objective else first
 
+    def _gpu_stage(self, idx: list[int], theta: np.ndarray) -> np.ndarray:
+        """The GPU figures, from two starts: the priors, and the priors with the memory efficiency at
+        ``GPU_MEMORY_START``. At its bound of 1.0 the memory efficiency has no gradient, nor below it while no
+        kernel is memory-bound (a kernel's time is the largest of its arithmetic, memory and chain terms), so a
+        fit started there keeps it whatever the rows say. The start with the lower objective wins."""
+        first, _, objective = self._stage(self.base, idx, theta, ("gpu/",))
+        alt = theta.copy()
+        mem = [i for name, i in self.m.p.index.items() if name.startswith("gpu/") and name.endswith("/mem")]
+        alt[mem] = np.minimum(alt[mem], math.log(GPU_MEMORY_START))
+        second, _, objective2 = self._stage(self.base, idx, alt, ("gpu/",))
+        return second if objective2 < objective else first
+
     def slow_start_params(self, idx: list[int]) -> list[int]:
         """The builtin non-GEMM class ratios the rows ``idx`` see (the rest keeps its prior at either start)."""
         used = used_params(subset(self.base, idx))
@@ -779,7 +793,7 @@ class Fitter:
             extra = {"lanes": best[2][0], "cache_bytes": best[2][1]}
         gpu = [i for i in keep if self.rows[i].kind == "gpu"]
         if gpu:
-            theta, _, _ = self._stage(self.base, gpu, theta, ("gpu/",))
+            theta = self._gpu_stage(gpu, theta)
         if (tpu or gpu) and cpu:
             theta = self._joint_stage(keep, theta, extra)
         return theta, extra
