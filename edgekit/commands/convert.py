@@ -60,7 +60,8 @@ from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
               help="Held-out inputs (images folder, .npy/.npz) for the check, whose activation ranges are also "
               "compared with the calibration data's.")
 @click.option("--map-threshold", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAP_THRESHOLD, show_default=True,
-              help="The threshold the check binarizes dense [0,1] output maps at for their IoU.")
+              help="The threshold the check binarizes dense [0,1] output maps at for their IoU, and the score a "
+                   "TopK-ranked detector output is read at.")
 @click.option("--allow-mismatch", is_flag=True,
               help="Exit 0 even when the check fails verify's default thresholds (the file is written either way).")
 @prune_options

@@ -37,7 +37,8 @@ from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
               help="Points of top-1 agreement (per position for sequences) that may be lost, e.g. 2.")
 @click.option("--min-iou", type=float, default=None, help="Override verify's minimum IoU of thresholded dense maps.")
 @click.option("--map-threshold", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAP_THRESHOLD, show_default=True,
-              help="The threshold dense [0,1] maps are binarized at (e.g. 0.3 for DBNet text maps).")
+              help="The threshold dense [0,1] maps are binarized at (e.g. 0.3 for DBNet text maps), and the score a "
+                   "TopK-ranked detector output (YOLO26, YOLOv10, RT-DETR) is read at.")
 @click.option("--budget-ms", type=float, default=None,
               help="Estimated latency the model must meet on --device (candidates slower than this are not chosen).")
 @click.option("--max-candidates", type=click.IntRange(min=1), default=12, show_default=True,

@@ -142,6 +142,56 @@ def island(float_data: bytes, names: Sequence[str]) -> tuple[str, ...]:
                  + [sg.tensor(op.outputs[0]).name for op in sg.operators if op.index in chosen and op.outputs])
 
 
+MIXED_RANGE_RATIO = 32.0  # a joined input this much narrower than the widest keeps < 8 of the shared scale's levels
+_JOINS = frozenset({"CONCATENATION", "PACK"})
+
+
+def mixed_range_joins(float_data: bytes, ranges: dict[str, float]) -> tuple[tuple[str, ...], int]:
+    """(every op from the first join of very different ranges on, by output tensor name in graph order; how many
+    such joins there are). A CONCATENATION or PACK shares one int8 scale among its inputs: a detector head that
+    joins 640-pixel box coordinates with 0..1 class scores (YOLOv8..YOLO26, ``[1, 4 + classes, 8400]``) rounds
+    every score to 0 in int8, whatever the calibration. ``ranges``: activation tensor name -> largest |value|
+    on the calibration data. The join, everything it feeds (the post-processing: slices, TopK, gathers) and
+    what computes its inputs after the last MAC op (the box decode, whose pixel coordinates int8 would round to
+    steps of range/255, and the scores' sigmoid) stay float; the convolutions stay int8. On isbnx's YOLO26n
+    the join alone in float still lost detections (map IoU 0.71 at 0.3); with its decode, 0.96."""
+    model = parse_model(float_data, "float model")
+    sg = model.main
+    consumers: dict[int, list[int]] = {}
+    for op in sg.operators:
+        for i in op.inputs:
+            if i >= 0:
+                consumers.setdefault(i, []).append(op.index)
+    joins = []
+    for op in sg.operators:
+        if op.name not in _JOINS:
+            continue
+        widths = [ranges.get(sg.tensor(i).name, 0.0) for i in op.inputs if i >= 0 and not sg.tensor(i).is_constant]
+        widths = [w for w in widths if w > 0]
+        if len(widths) >= 2 and max(widths) >= MIXED_RANGE_RATIO * min(widths):
+            joins.append(op.index)
+    producer = {t: op.index for op in sg.operators for t in op.outputs if t >= 0}
+    chosen: set[int] = set()
+    frontier = list(joins)
+    while frontier:  # the joins and everything they feed
+        i = frontier.pop()
+        if i in chosen:
+            continue
+        chosen.add(i)
+        for t in sg.operators[i].outputs:
+            frontier.extend(consumers.get(t, []) if t >= 0 else [])
+    upstream = list(joins)
+    while upstream:  # and what computes the joined values after the last MAC op (a box decode, a sigmoid)
+        for t in sg.operators[upstream.pop()].inputs:
+            p = producer.get(t) if t >= 0 and not sg.tensor(t).is_constant else None
+            if p is not None and p not in chosen and sg.operators[p].name not in MAC_OPS:
+                chosen.add(p)
+                upstream.append(p)
+    names = tuple(sg.tensor(op.outputs[0]).name for op in sg.operators
+                  if op.index in chosen and op.outputs and op.outputs[0] >= 0)
+    return names, len(joins)
+
+
 MAC_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE_CONV", "CONV_3D"})
 
 

@@ -239,12 +239,17 @@ class VerifyReport(Verdict):
             if m.positions is not None:
                 lines.append(f"  {o.name}: top1/top5 per position ({m.positions} positions x {m.num_classes} classes "
                              "per sample)")
-            if m.map_iou is not None:
+            if m.map_iou is not None and m.ranked_rows is not None:
+                lines.append(f"  {o.name}: map_iou = IoU of the detections (rows scoring >= {m.map_threshold:g}) of the "
+                             "two sides")
+            elif m.map_iou is not None:
                 lines.append(f"  {o.name}: map_iou = IoU of the maps thresholded at {m.map_threshold:g}")
-            if m.ranked_rows is not None and (m.ranked_moved or m.ranked_cutoff):
+            if m.ranked_rows is not None and (m.ranked_moved or m.ranked_cutoff or m.ranked_below):
+                below = (f", {m.ranked_below} scoring below {m.map_threshold:g} on both sides "
+                         "(no detection either side) not compared" if m.ranked_below else "")
                 lines.append(f"  {o.name}: {m.ranked_rows} rows ranked by a TopK: {m.ranked_moved} row(s) whose scores "
                              f"tie compared out of rank order, {m.ranked_cutoff} tied at the cut-off compared by "
-                             "score only (over the samples)")
+                             f"score only{below} (over the samples)")
         t = self.thresholds
         lines.append(
             "Thresholds: "
@@ -358,7 +363,7 @@ def compare_outputs(
         )
     results = []
     for name in reference:
-        ref, out, alignment = align_ranked(reference[name], converted[name], (ranked or {}).get(name))
+        ref, out, alignment = align_ranked(reference[name], converted[name], (ranked or {}).get(name), map_threshold)
         metrics = compute_metrics(name, ref, out, map_threshold, (value_ranges or {}).get(name), alignment)
         results.append(OutputResult(name, metrics, check_thresholds(name, metrics, thresholds),
                                     output_distribution(ref, out)))

@@ -147,7 +147,7 @@ def measure_bundle_in_this_process(
     ranks = ranked_rows(model, [t.index for t in out_tensors])
     for n, t, converted, width, k in zip(out_names, out_tensors, results, widths, ranks, strict=True):
         reference = canonical(np.asarray(bundle.golden_outputs[n][:count], dtype=np.float32), t, f"Golden output '{n}'")
-        reference, converted, alignment = align_ranked(reference, converted, k)
+        reference, converted, alignment = align_ranked(reference, converted, k, map_threshold)
         metrics = compute_metrics(shown[n], reference, converted, map_threshold, width, alignment)
         outputs.append({"name": shown[n], **metrics.to_dict(),
                         "distribution": output_distribution(reference, converted).to_dict()})

@@ -45,6 +45,7 @@ class OutputMetrics:
     ranked_rows: int | None = None  # K rows ranked by a TopK (edgekit.verify.ranked), compared tie-aware
     ranked_moved: int | None = None  # rows compared at another position (their scores tie), over the samples
     ranked_cutoff: int | None = None  # rows of the cut-off tie group, compared by score only
+    ranked_below: int | None = None  # rows scoring below the threshold on both sides: no detection, not compared
 
     @property
     def is_classifier(self) -> bool:
@@ -69,6 +70,7 @@ class OutputMetrics:
             "ranked_rows": self.ranked_rows,
             "ranked_moved": self.ranked_moved,
             "ranked_cutoff": self.ranked_cutoff,
+            "ranked_below": self.ranked_below,
         }
 
     @classmethod
@@ -82,7 +84,7 @@ class OutputMetrics:
             positions=optional_int(d.get("class_positions")), map_iou=optional_float(d.get("map_iou")),
             map_threshold=optional_float(d.get("map_threshold")), value_range=optional_float(d.get("value_range")),
             ranked_rows=optional_int(d.get("ranked_rows")), ranked_moved=optional_int(d.get("ranked_moved")),
-            ranked_cutoff=optional_int(d.get("ranked_cutoff")),
+            ranked_cutoff=optional_int(d.get("ranked_cutoff")), ranked_below=optional_int(d.get("ranked_below")),
         )
 
 
@@ -265,7 +267,9 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
                 top5_idx = np.argpartition(-out_view, 5, axis=1)[:, :5]
                 top5 = float(np.mean(np.any(top5_idx == ref_top1[:, None], axis=1)))
     iou: float | None = None
-    if top1 is None and is_dense_map(reference):
+    if ranked is not None and ranked.detections_iou is not None:
+        iou = ranked.detections_iou  # the detections read at the threshold, as sets (edgekit.verify.ranked)
+    elif top1 is None and is_dense_map(reference):
         iou = map_iou(reference, np.where(nonfinite, 0.0, candidate), map_threshold)
 
     return OutputMetrics(
@@ -285,6 +289,7 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
         ranked_rows=ranked.rows if ranked else None,
         ranked_moved=ranked.moved if ranked else None,
         ranked_cutoff=ranked.cutoff if ranked else None,
+        ranked_below=ranked.below if ranked and ranked.threshold is not None else None,
     )
 
 

@@ -391,7 +391,10 @@ class Search:
                 self.try_recipe(self.dynamic_range())
             if self.done():
                 return self.candidates
-        # 3. int8 for the convolutions and matmuls only (where the time is), then sensitivity-guided islands
+        # 3. a head joining very different ranges (boxes with scores) kept float, then int8 for the convolutions
+        # and matmuls only (where the time is), then sensitivity-guided islands
+        if best is not None and not self.passing():
+            self._float_head(best)
         if best is not None and not self.passing():
             self._mac_only()
         if best is not None and best.data is not None:
@@ -407,6 +410,20 @@ class Search:
     def dynamic_range(self) -> QuantRecipe:
         return self.recipe("dynamic range (int8 weights, float activations)", mode=QuantizeMode.DYNAMIC,
                            io_type=None, calibration_method=CalibrationMethod.MINMAX)
+
+    def _float_head(self, best: Candidate) -> None:
+        """int8 up to the first join of very different ranges (a detector's boxes and scores in one tensor), float
+        from there on, with float outputs: an int8 output would round the scores away again."""
+        from edgekit.requant.pipeline import stats_for
+        from edgekit.requant.sensitivity import mixed_range_joins
+
+        stats = stats_for(self.ctx.float_data, self.ctx.calib_feeds, CalibrationMethod.MINMAX, self.ctx.cache)
+        ops, joins = mixed_range_joins(self.ctx.float_data, {n: t.absmax for n, t in stats.tensors.items()})
+        if not ops:
+            return
+        self.try_recipe(best.recipe.with_changes(
+            label=f"int8 + float from {joins} join(s) of very different ranges on ({len(ops)} ops), float I/O",
+            float_ops=ops, io_type=IOType.FLOAT32, bias_correction=False))
 
     def _mac_only(self) -> None:
         from edgekit.requant.sensitivity import outside_mac_ops
