@@ -4,10 +4,9 @@ host CPU, Edge TPU, GPU in float16 and float32). Tiny models, no TensorFlow, no 
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
-
-import math
 
 import numpy as np
 import pytest
