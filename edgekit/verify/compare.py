@@ -244,6 +244,9 @@ class VerifyReport(Verdict):
                              "two sides")
             elif m.map_iou is not None:
                 lines.append(f"  {o.name}: map_iou = IoU of the maps thresholded at {m.map_threshold:g}")
+            if m.field_sqnr_db is not None:
+                lines.append(f"  {o.name}: {m.fields} fields of very different ranges along axis {m.field_axis}, each "
+                             f"judged: worst field {m.field_worst} at SQNR {m.field_sqnr_db:.1f} dB")
             if m.ranked_rows is not None and (m.ranked_moved or m.ranked_cutoff or m.ranked_below):
                 below = (f", {m.ranked_below} scoring below {m.map_threshold:g} on both sides "
                          "(no detection either side) not compared" if m.ranked_below else "")
@@ -334,6 +337,9 @@ def check_thresholds(name: str, metrics: OutputMetrics, thresholds: Thresholds) 
         failures.append(Failure(name, "cosine", metrics.cosine, t.min_cosine, ">="))
     if relative and t.min_sqnr_db is not None and not metrics.sqnr_db >= t.min_sqnr_db:
         failures.append(Failure(name, "sqnr_db", metrics.sqnr_db, t.min_sqnr_db, ">="))
+    if relative and t.min_sqnr_db is not None and metrics.field_sqnr_db is not None \
+            and not metrics.field_sqnr_db >= t.min_sqnr_db:  # a table's narrow fields (edgekit.verify.fields)
+        failures.append(Failure(name, "field_sqnr_db", metrics.field_sqnr_db, t.min_sqnr_db, ">="))
     if t.min_top1 is not None and metrics.top1_agreement is not None and not metrics.top1_agreement >= t.min_top1:
         failures.append(Failure(name, "top1_agreement", metrics.top1_agreement, t.min_top1, ">="))
     if t.max_abs is not None and not metrics.max_abs_error <= t.max_abs:

@@ -46,6 +46,10 @@ class OutputMetrics:
     ranked_moved: int | None = None  # rows compared at another position (their scores tie), over the samples
     ranked_cutoff: int | None = None  # rows of the cut-off tie group, compared by score only
     ranked_below: int | None = None  # rows scoring below the threshold on both sides: no detection, not compared
+    field_sqnr_db: float | None = None  # a table of fields of very different ranges: its worst field's SQNR
+    field_worst: int | None = None  # that field's index (along field_axis)
+    fields: int | None = None
+    field_axis: int | None = None
 
     @property
     def is_classifier(self) -> bool:
@@ -71,6 +75,10 @@ class OutputMetrics:
             "ranked_moved": self.ranked_moved,
             "ranked_cutoff": self.ranked_cutoff,
             "ranked_below": self.ranked_below,
+            "field_sqnr_db": self.field_sqnr_db,
+            "field_worst": self.field_worst,
+            "fields": self.fields,
+            "field_axis": self.field_axis,
         }
 
     @classmethod
@@ -85,6 +93,8 @@ class OutputMetrics:
             map_threshold=optional_float(d.get("map_threshold")), value_range=optional_float(d.get("value_range")),
             ranked_rows=optional_int(d.get("ranked_rows")), ranked_moved=optional_int(d.get("ranked_moved")),
             ranked_cutoff=optional_int(d.get("ranked_cutoff")), ranked_below=optional_int(d.get("ranked_below")),
+            field_sqnr_db=optional_float(d.get("field_sqnr_db")), field_worst=optional_int(d.get("field_worst")),
+            fields=optional_int(d.get("fields")), field_axis=optional_int(d.get("field_axis")),
         )
 
 
@@ -272,6 +282,10 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
     elif top1 is None and is_dense_map(reference):
         iou = map_iou(reference, np.where(nonfinite, 0.0, candidate), map_threshold)
 
+    from edgekit.verify.fields import field_error
+
+    skip = ranked.key if ranked is not None and ranked.detections_iou is not None else None
+    table = field_error(reference, candidate, map_threshold, skip) if (top1 is None and iou is None) or ranked else None
     return OutputMetrics(
         max_abs_error=max_abs,
         mean_abs_error=float(diff.mean()) if not nonfinite.any() else math.inf,
@@ -290,6 +304,10 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
         ranked_moved=ranked.moved if ranked else None,
         ranked_cutoff=ranked.cutoff if ranked else None,
         ranked_below=ranked.below if ranked and ranked.threshold is not None else None,
+        field_sqnr_db=table.sqnr_db if table else None,
+        field_worst=table.worst if table else None,
+        fields=table.fields if table else None,
+        field_axis=table.axis if table else None,
     )
 
 

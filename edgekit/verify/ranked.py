@@ -81,6 +81,7 @@ class RankedAlignment:
     below: int = 0  # rows scoring below the score threshold on both sides (no detection either side): not compared
     threshold: float | None = None  # that threshold (None: scores are not probabilities, or none was given)
     detections_iou: float | None = None  # rows at or above it on both sides / on either side (None: no threshold)
+    key: int | None = None  # the score column among a row's values
 
 
 def _rank_axis(shape: tuple[int, ...], k: int) -> int | None:
@@ -204,4 +205,4 @@ def align_ranked(reference: np.ndarray, candidate: np.ndarray, k: int | None, th
 
     return back(ref, reference), back(aligned, candidate), RankedAlignment(
         rows=k, moved=moved, cutoff=cutoff, below=below, threshold=threshold if probabilities else None,
-        detections_iou=(both / either if either else 1.0) if probabilities else None)
+        detections_iou=(both / either if either else 1.0) if probabilities else None, key=key)
