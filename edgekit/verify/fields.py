@@ -46,14 +46,13 @@ def field_axis(shape: tuple[int, ...]) -> int | None:
 
 
 def field_error(reference: np.ndarray, candidate: np.ndarray, read_at: float, skip: int | None = None,
-                ) -> FieldError | None:
+                ceiling_db: float = 200.0) -> FieldError | None:
     """The worst field's SQNR when ``reference`` (sample axis first) is a table of fields of very different
     ranges (module docstring), else None. ``read_at``: the threshold scores are read at (verify's
     ``--map-threshold``); ``skip``: a field judged otherwise (a TopK-ranked output's score column, whose
-    detections are compared as sets: :mod:`edgekit.verify.ranked`)."""
+    detections are compared as sets: :mod:`edgekit.verify.ranked`); ``ceiling_db``: the SQNR of an exact field
+    (verify's cap)."""
     import numpy as np
-
-    from edgekit.verify.metrics import sqnr_db
 
     if reference.shape != candidate.shape or reference.ndim < 3:
         return None
@@ -67,6 +66,9 @@ def field_error(reference: np.ndarray, candidate: np.ndarray, read_at: float, sk
     live = peak[peak > 0]
     if live.size < 2 or float(live.max()) < MIXED_RATIO * float(live.min()) or float(live.max()) <= 1.0:
         return None  # no table of mixed units: scores of several classes alone are judged as a whole
+    signal = np.sum(ref**2, axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        noise = np.sum((ref - out) ** 2, axis=1)
     worst: tuple[float, int] | None = None
     for f in range(count):
         if f == skip:
@@ -75,7 +77,14 @@ def field_error(reference: np.ndarray, candidate: np.ndarray, read_at: float, sk
         collapsed = float(np.ptp(out[f])) == 0.0 and float(np.ptp(ref[f])) > 0.0  # rounded to one value
         if probability and not collapsed and peak[f] < read_at and float(np.max(np.abs(out[f]))) < read_at:
             continue  # scores that reach the read threshold on neither side: no detection to judge
-        db = sqnr_db(ref[f], out[f]) if np.all(np.isfinite(out[f])) else -math.inf
+        if not math.isfinite(float(noise[f])):
+            db = -ceiling_db
+        elif noise[f] == 0.0:
+            db = ceiling_db
+        elif signal[f] == 0.0:
+            db = -ceiling_db
+        else:
+            db = float(np.clip(10.0 * math.log10(float(signal[f] / noise[f])), -ceiling_db, ceiling_db))
         if worst is None or db < worst[0]:
             worst = (db, f)
     if worst is None:

@@ -285,7 +285,8 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
     from edgekit.verify.fields import field_error
 
     skip = ranked.key if ranked is not None and ranked.detections_iou is not None else None
-    table = field_error(reference, candidate, map_threshold, skip) if (top1 is None and iou is None) or ranked else None
+    table = field_error(reference, candidate, map_threshold, skip, SQNR_CEILING_DB) \
+        if (top1 is None and iou is None) or ranked else None
     return OutputMetrics(
         max_abs_error=max_abs,
         mean_abs_error=float(diff.mean()) if not nonfinite.any() else math.inf,
