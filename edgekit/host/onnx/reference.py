@@ -146,9 +146,14 @@ def _settle_layouts(in_specs: list[TensorSpec], out_specs: list[TensorSpec], amb
     except (ValueError, KeyError):
         return in_specs, out_specs
     rng = np.random.default_rng(0)
-    sample = {s.name: (rng.uniform(-1, 1, s.shape) if np.issubdtype(np.dtype(s.dtype), np.floating)
+    sample = {s.name: (_smooth_field(rng, s.shape) if np.issubdtype(np.dtype(s.dtype), np.floating)
                        else rng.integers(0, 2, s.shape)).astype(np.dtype(s.dtype)) for s in in_specs}
     ref = runner(sample)
+    from edgekit.tflite.model import load_model
+    from edgekit.verify.ranked import align_ranked, ranked_rows
+
+    tfl = load_model(converted)
+    ranks = dict(zip([t.name for t in tfl.outputs], ranked_rows(tfl, [t.index for t in tfl.outputs]), strict=True))
     identity = {s.name: tuple(range(len(s.shape))) for s in [*in_specs, *out_specs]}
     choices = [ambiguous.get(s.name, [s.to_tflite_perm or identity[s.name]]) for s in in_specs]
     best: tuple[float, dict[str, tuple[int, ...]]] | None = None
@@ -172,7 +177,8 @@ def _settle_layouts(in_specs: list[TensorSpec], out_specs: list[TensorSpec], amb
             if key not in got:
                 return in_specs, out_specs
             options = ambiguous.get(spec.name, [spec.to_tflite_perm or identity[spec.name]])
-            errors = {p: float(np.mean(np.abs(np.transpose(ref[spec.name], p) - got[key]))) for p in options
+            k = ranks.get(key, next(iter(ranks.values())) if len(ranks) == 1 else None)
+            errors = {p: _ranked_error(np.transpose(ref[spec.name], p), got[key], k, align_ranked) for p in options
                       if np.transpose(ref[spec.name], p).shape == got[key].shape}
             if not errors:
                 continue
@@ -194,6 +200,24 @@ def _settle_layouts(in_specs: list[TensorSpec], out_specs: list[TensorSpec], amb
         return replace(spec, to_tflite_perm=None if perm == identity[spec.name] else perm)
 
     return [settle(s) for s in in_specs], [settle(s) for s in out_specs]
+
+
+def _smooth_field(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """A random walk summed along every axis, scaled to [0, 1]: smooth and unlike itself transposed, so a model
+    quantized for [0, 1] inputs still tells a layout from its transpose (i.i.d. noise in -1..1 is neither: an int8
+    detector clips it and sees no structure, and its outputs under both layouts are noise alike)."""
+    x = rng.uniform(-1.0, 1.0, shape)
+    for axis, size in enumerate(shape):
+        if size > 1:
+            x = np.cumsum(x, axis=axis)
+    span = float(np.ptp(x)) or 1.0
+    return (x - float(np.min(x))) / span
+
+
+def _ranked_error(ref: np.ndarray, got: np.ndarray, k: int | None, align: Any) -> float:
+    """Mean |error|; rows a TopK ranks compared tie-aware (their order under near-equal scores is no layout)."""
+    r, g, _ = align(ref[None].astype(np.float64), got[None].astype(np.float64), k)
+    return float(np.mean(np.abs(r - g)))
 
 
 def load_onnx_reference(path: Path, options: LoadOptions, converted: Path) -> SourceModel:
