@@ -265,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and case.id.split(" ")[0] not in args.only and case.id not in args.only:
             continue
         print(f"== {case.id}", file=sys.stderr)
+        if case.data != "sample" and not (data_dir / case.data).is_dir():  # a set added after the data was made
+            subprocess.run([sys.executable, str(REPO / "scripts" / "make_tune_data.py"), str(data_dir),
+                            "--only", case.data], check=True)
         reuse = rows.get(case.id) if args.reuse_converted else None
         rows[case.id] = bench(case, args.work, data_dir, args.max_candidates, reuse)
         results_path.write_text(json.dumps(list(rows.values()), indent=2) + "\n", encoding="utf-8")
