@@ -71,6 +71,12 @@ def one_op_model(data: bytes, model: TFLiteModel, index: int) -> bytes:
     for t in used:
         tensor = copy.copy(sg.tensors[t])
         buf = m.buffers[tensor.buffer] if tensor.buffer < len(m.buffers) else None
+        if buf is not None and (buf.data is None or len(buf.data) == 0) and (buf.offset or 0) > 1 and buf.size:
+            # data kept after the flatbuffer (ai-edge-quantizer's files): copied into the buffer, or the
+            # cut-out op would get its weights as a graph input (and XNNPACK would refuse it)
+            buf = copy.copy(buf)
+            buf.data = np.frombuffer(data[buf.offset:buf.offset + buf.size], np.uint8).copy()
+            buf.offset, buf.size = 0, 0
         if buf is not None and buf.data is not None and len(buf.data) > 0:
             buffers.append(buf)
             tensor.buffer = len(buffers) - 1

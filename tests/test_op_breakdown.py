@@ -52,3 +52,40 @@ def test_static_float16_weights_come_along() -> None:
     model = parse_model(data, "fp16")
     sub = parse_model(ob.one_op_model(data, model, 1), "alone").main  # the conv, fed by DEQUANTIZE
     assert [o.name for o in sub.operators] == ["DEQUANTIZE", "CONV_2D"] and len(sub.inputs) == 1
+
+
+def _with_data_after_the_flatbuffer(data: bytes) -> bytes:
+    """The same model with every buffer's bytes stored after the flatbuffer (offset/size), as ai-edge-quantizer
+    writes its files."""
+    from edgekit.core.tflite_builder import pack, unpack
+
+    m = unpack(data)
+    blobs = []
+    for buf in m.buffers:
+        if buf.data is not None and len(buf.data) > 0:
+            blobs.append((buf, bytes(np.asarray(buf.data, np.uint8))))
+            buf.data = None
+            buf.offset, buf.size = 2**40, 1  # placeholders: the fields' size does not depend on their value
+    head = len(pack(m))
+    head += -head % 16
+    tail = b""
+    for buf, blob in blobs:
+        buf.offset, buf.size = head + len(tail), len(blob)
+        tail += blob + b"\0" * (-len(blob) % 16)
+    packed = pack(m)
+    assert len(packed) <= head
+    return packed + b"\0" * (head - len(packed)) + tail
+
+
+def test_weights_stored_after_the_flatbuffer_stay_constants() -> None:
+    data = _with_data_after_the_flatbuffer(conv_chain_model("float32"))
+    model = parse_model(data, "offsets")
+    assert model.weight_bytes > 0
+    sub = parse_model(ob.one_op_model(data, model, 0), "alone").main
+    assert len(sub.inputs) == 1 and all(sub.tensor(i).is_constant for i in sub.operators[0].inputs[1:] if i >= 0)
+    interp = load_interpreter(ob.one_op_model(data, model, 0), num_threads=1, use_xnnpack=False)
+    d = interp.get_input_details()[0]
+    interp.set_tensor(d["index"], np.ones(d["shape"], d["dtype"]))
+    interp.invoke()
+    np.testing.assert_allclose(interp.get_tensor(interp.get_output_details()[0]["index"]),
+                               _outputs_of_op(conv_chain_model("float32"), 0), rtol=1e-6)

@@ -47,6 +47,7 @@ GEMM_TILES: dict[str, dict[str, tuple[int, int]]] = {
     "avx2": {"float32": (16, 1), "int8": (8, 8)},
     "avx512": {"float32": (16, 1), "int8": (16, 8)},
 }
+HYBRID_ELEMENT_GRID = (0.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0, 128.0, 192.0, 256.0, 384.0, 512.0)
 OUTPUT_OVERHEAD_GRID = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0)
 EFF_MIN = 1e-5
 MEM_EFF_MAX = 8.0
@@ -100,6 +101,7 @@ class FitResult:
     delegated: dict[str, bool] = field(default_factory=dict)  # "OP.dtype" -> taken by the delegate
     op_efficiency: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> op name -> efficiency
     gemm: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # dtype -> (tile_n, tile_k, output MACs)
+    hybrid_element_macs: float = 0.0  # per float element a dynamic-range conv converts (Gemm.hybrid_element_macs)
 
 
 def predict_op_ms(m: Measurement, peaks: Peaks, eff: float, overhead_ms: float, mem_eff: float, bkf: float) -> float:
@@ -297,10 +299,32 @@ def fit_gemm(one: Sequence[Measurement], tiles: dict[str, tuple[int, int]]) -> d
     return out
 
 
-def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float]]) -> list[Measurement]:
-    """``ms`` with the MACs of GEMM-shaped ops replaced by their work under ``gemm`` (what the estimator uses)."""
-    return [dataclasses.replace(m, macs=_work(m, gemm[m.dtype])) if m.gemm[0] > 0 and m.dtype in gemm and m.macs > 0
-            else m for m in ms]
+def fit_hybrid_elements(one: Sequence[Measurement], gemm: dict[str, tuple[int, int, float]]) -> float:
+    """MAC-equivalents per float element a dynamic-range CONV_2D / FULLY_CONNECTED converts (its input quantized,
+    its output scaled back on every call): the grid value under which the delegated hybrid micro-benchmarks
+    have the most uniform work rate on top of their int8 GEMM work. 0 without enough of them."""
+    ops = [m for m in one if m.hybrid and m.xnnpack and m.delegated and m.gemm[0] > 0 and m.per_op_ms > 0
+           and m.elements > 0 and m.dtype in gemm]
+    if len(ops) < 3:
+        return 0.0
+    w = _weights(ops)
+    t = np.log(np.array([m.per_op_ms for m in ops]))
+    best = (math.inf, 0.0)
+    for e in HYBRID_ELEMENT_GRID:
+        rate = np.log(np.array([_work(m, gemm[m.dtype]) + e * m.elements for m in ops], dtype=float)) - t
+        mean = float(np.sum(w * rate) / np.sum(w))
+        var = float(np.sum(w * (rate - mean) ** 2))
+        if var < best[0] - 1e-12:
+            best = (var, e)
+    return best[1]
+
+
+def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float]],
+               hybrid_element_macs: float = 0.0) -> list[Measurement]:
+    """``ms`` with the MACs of GEMM-shaped ops replaced by their work under ``gemm`` (what the estimator uses),
+    plus a dynamic-range op's conversion work."""
+    return [dataclasses.replace(m, macs=_work(m, gemm[m.dtype]) + int(round(hybrid_element_macs * m.elements)))
+            if m.gemm[0] > 0 and m.dtype in gemm and m.macs > 0 else m for m in ms]
 
 
 def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe], peaks: Peaks,
@@ -315,11 +339,16 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     one = [m for m in ms if m.threads == 1 and m.xnnpack]
     if not one:
         raise ValueError("no one-thread XNNPACK measurements to fit")
-    gemm = fit_gemm(one, tiles) if tiles else {}
+    # dynamic-range ("hybrid") ops run other kernels than the int8 ones whose compute dtype they share: they
+    # get their own per-op figure only, and take no part in the shared figures (tiles, class efficiencies,
+    # builtin factor, thread speed-up)
+    plain = [m for m in ms if not m.hybrid]
+    gemm = fit_gemm([m for m in one if not m.hybrid], tiles) if tiles else {}
+    hybrid_element_macs = fit_hybrid_elements(one, gemm)
     if gemm:
-        one = apply_gemm(one, gemm)
-    bkf = fit_builtin_factor(ms)
-    eff, overhead_ms, mem_eff = fit_efficiencies(one, peaks, bkf, per_op_overhead_ms)
+        one = apply_gemm(one, gemm, hybrid_element_macs)
+    bkf = fit_builtin_factor(plain)
+    eff, overhead_ms, mem_eff = fit_efficiencies([m for m in one if not m.hybrid], peaks, bkf, per_op_overhead_ms)
     op_eff = fit_op_efficiencies(one, peaks, overhead_ms, mem_eff, bkf) if per_op else {}
     residuals: dict[str, float] = {}
     errs: list[float] = []
@@ -333,13 +362,13 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
         residuals[m.name] = round(rel, 4)
         errs.append(rel)
     arr = np.abs(np.array(errs))
-    speedup = {dt: fit_thread_speedup(ms, threads, dt) for dt in ("float32", "int8")}
+    speedup = {dt: fit_thread_speedup(plain, threads, dt) for dt in ("float32", "int8")}
     overhead_bytes, repack, factor = fit_memory(probes)
-    delegated = {f"{m.op}.{m.dtype}": m.delegated for m in one}
+    delegated = {f"{m.op}.{m.dtype}": m.delegated for m in one if not m.hybrid}
     return FitResult(
         efficiency=eff, op_efficiency=op_eff, per_op_overhead_us=overhead_ms * 1e3, memory_efficiency=mem_eff,
         builtin_kernel_factor=bkf, thread_speedup=speedup, runtime_overhead_bytes=overhead_bytes,
         repack_weights=repack, weight_rss_factor=factor, samples=len(ms),
         rms_relative_error=float(np.sqrt(np.mean(arr ** 2))), max_relative_error=float(arr.max()),
-        residuals=residuals, delegated=delegated, gemm=gemm,
+        residuals=residuals, delegated=delegated, gemm=gemm, hybrid_element_macs=hybrid_element_macs,
     )

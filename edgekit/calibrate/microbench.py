@@ -51,6 +51,11 @@ _INT8_VERSION: dict[str, int] = {
 }
 
 DTYPES = ("float32", "int8")
+# "hybrid": float32 activations with int8 weights (dynamic-range quantization), for the weight ops only
+MICRO_DTYPES = (*DTYPES, "hybrid")
+HYBRID_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
+# op versions of the dynamic-range kernels (the runtime checks them against its registrations)
+_HYBRID_VERSION: dict[str, int] = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 3}
 ACT_SCALE = 0.05
 
 
@@ -69,8 +74,10 @@ class MicroSpec:
     repeat: int = 1
 
     def __post_init__(self) -> None:
-        if self.dtype not in DTYPES:
-            raise ValueError(f"MicroSpec dtype must be one of {DTYPES}, got {self.dtype!r}")
+        if self.dtype not in MICRO_DTYPES:
+            raise ValueError(f"MicroSpec dtype must be one of {MICRO_DTYPES}, got {self.dtype!r}")
+        if self.dtype == "hybrid" and self.op.value not in HYBRID_OPS:
+            raise ValueError(f"a hybrid micro-benchmark is one of {sorted(HYBRID_OPS)}, not {self.op.value}")
         if min(self.h, self.w, self.c, self.kernel, self.stride, self.repeat) < 1:
             raise ValueError(f"MicroSpec sizes must be positive: {self}")
         if self.repeat > 1 and not self.shape_preserving:
@@ -106,7 +113,7 @@ class MicroSpec:
 
 def activation(b: TFLiteBuilder, shape: tuple[int, ...], dtype: str, name: str, scale: float = ACT_SCALE,
                zp: int = 0) -> int:
-    """An activation tensor: float32, or int8 with the given per-tensor scale and zero point."""
+    """An activation tensor: float32 (also for "hybrid"), or int8 with the given per-tensor scale and zero point."""
     if dtype == "int8":
         return b.tensor(name, shape, "int8", quant=Quant.per_tensor(scale, zp))
     return b.tensor(name, shape, "float32")
@@ -136,6 +143,9 @@ def _conv_weights(b: TFLiteBuilder, spec: MicroSpec, rng: np.random.Generator, i
         return b.constant(f"w{idx}", w), b.constant(f"b{idx}", bias)
     w = rng.integers(-127, 127, shape, endpoint=True).astype(np.int8)
     w_scale = rng.uniform(0.002, 0.02, nout).astype(np.float32)
+    if spec.dtype == "hybrid":  # int8 weights per channel, symmetric; float32 bias
+        wt = b.constant(f"w{idx}", w, quant=Quant.per_channel(w_scale, axis=3 if depthwise else 0))
+        return wt, b.constant(f"b{idx}", rng.normal(0, 0.1, (nout,)).astype(np.float32))
     bias = rng.integers(-1000, 1000, (nout,)).astype(np.int32)
     b_scale = (ACT_SCALE * w_scale).astype(np.float32)
     wt = b.constant(f"w{idx}", w, quant=Quant.per_channel(w_scale, axis=3 if depthwise else 0))
@@ -149,7 +159,7 @@ def build_model(spec: MicroSpec, seed: int = 0) -> bytes:
     rng = np.random.default_rng(seed)
     dt = spec.dtype
     builtin = _BUILTIN[spec.op]
-    ver = _INT8_VERSION.get(builtin, 1) if dt == "int8" else 1
+    ver = _INT8_VERSION.get(builtin, 1) if dt == "int8" else _HYBRID_VERSION.get(builtin, 1) if dt == "hybrid" else 1
     shape = (1, spec.h, spec.w, spec.c)
     x = activation(b, shape, dt, "input")
     inputs = [x]
@@ -172,7 +182,8 @@ def build_model(spec: MicroSpec, seed: int = 0) -> bytes:
                 w_scale = 0.01
                 w = b.constant("w", rng.integers(-127, 127, (n_out, n_in)).astype(np.int8),
                                quant=Quant.per_tensor(w_scale))
-                bias = b.constant("b", np.zeros(n_out, np.int32), quant=Quant.per_tensor(ACT_SCALE * w_scale))
+                bias = (b.constant("b", np.zeros(n_out, np.float32)) if dt == "hybrid" else
+                        b.constant("b", np.zeros(n_out, np.int32), quant=Quant.per_tensor(ACT_SCALE * w_scale)))
             flat = activation(b, (1, n_in), dt, "flat")
             new_shape = b.constant("shape", np.array([1, n_in], np.int32))
             b.operator("RESHAPE", [cur, new_shape], [flat], {"new_shape": [1, n_in]})

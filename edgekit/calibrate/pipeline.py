@@ -71,7 +71,7 @@ def best_rate_gmacs(ms: Sequence[Measurement], dtype: str) -> float:
     """The highest one-thread MAC rate measured for ``dtype`` (10^9 MAC/s)."""
     # ops under 20 us are left out: their time is mostly fixed cost and timer granularity
     rates = [m.macs / (m.per_op_ms * 1e6) for m in ms
-             if m.threads == 1 and m.dtype == dtype and m.macs and m.per_op_ms >= 0.02]
+             if m.threads == 1 and m.dtype == dtype and m.macs and m.per_op_ms >= 0.02 and not m.hybrid]
     return max(rates, default=0.0)
 
 
@@ -129,6 +129,8 @@ def _gemm_section(fit: FitResult) -> dict[str, Any]:
         out[f"{dtype}_tile_n"] = int(tile_n)
         out[f"{dtype}_tile_k"] = int(tile_k)
         out[f"{dtype}_output_overhead_macs"] = float(k0)
+    if fit.hybrid_element_macs:
+        out["hybrid_element_macs"] = float(fit.hybrid_element_macs)
     return {"gemm": out}
 
 
@@ -251,7 +253,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     ms, overhead = measure_suite(specs, list(threads), timing_budget, wall=wall)
     tiles = GEMM_TILES.get(machine.simd, {"float32": (1, 1), "int8": (1, 1)}) if schema_has_gemm() else None
     # peak rates in the units the estimator divides: GEMM work where the [gemm] figures apply
-    rated = apply_gemm(ms, fit_gemm([m for m in ms if m.threads == 1 and m.xnnpack], tiles)) if tiles else ms
+    rated = apply_gemm(ms, fit_gemm([m for m in ms if m.threads == 1 and m.xnnpack and not m.hybrid], tiles)) if tiles else ms
     peaks = Peaks(max(machine.peak_fp32_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(rated, "float32")),
                   max(machine.peak_int8_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(rated, "int8")),
                   levels.bandwidth_gb_per_s[-2] if levels else bandwidth,

@@ -55,6 +55,12 @@ class Measurement:
     weight_bytes: int  # per op
     op_key: str = ""  # the estimator's [op_efficiency] key when it differs from ``op`` (e.g. DEPTHWISE_CONV_2D_K7)
     gemm: tuple[int, int, int, int] = (0, 0, 0, 0)  # (M, N, Cin, taps) of a CONV_2D / FULLY_CONNECTED, else zeros
+    elements: int = 0  # a dynamic-range op's float input + output elements (estimator.hybrid_elements), else 0
+
+    @property
+    def hybrid(self) -> bool:
+        """A dynamic-range op (float activations, int8 weights): only its own per-op figure is fitted on it."""
+        return self.op_key.endswith("_HYBRID")
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -158,7 +164,23 @@ def suite(budget_s: float) -> list[MicroSpec]:
     ]
     chosen = core + (extra if budget_s >= 30 else [])
     specs = [MicroSpec(op, dtype, **kw) for op, kw in chosen for dtype in ("float32", "int8")]
+    if budget_s >= 30:
+        # dynamic-range ("hybrid") weight ops: their own per-op figures (edgekit.profile.costs.hybrid_op)
+        specs += [MicroSpec(op, "hybrid", **kw) for op, kw in HYBRID_SPECS]
     return specs
+
+
+# shapes of the hybrid micro-benchmarks: MobileNet-like 1x1 and 3x3 convs, depthwise at three sizes, a classifier
+HYBRID_SPECS: list[tuple[MicroOp, dict[str, int]]] = [
+    (MicroOp.CONV_2D, dict(h=56, w=56, c=64, cout=64, kernel=1)),
+    (MicroOp.CONV_2D, dict(h=112, w=112, c=16, cout=96, kernel=1)),
+    (MicroOp.CONV_2D, dict(h=14, w=14, c=256, cout=256, kernel=1, repeat=2)),
+    (MicroOp.CONV_2D, dict(h=28, w=28, c=64, cout=64, kernel=3)),
+    (MicroOp.DEPTHWISE_CONV_2D, dict(h=112, w=112, c=32, kernel=3, repeat=2)),
+    (MicroOp.DEPTHWISE_CONV_2D, dict(h=28, w=28, c=128, kernel=3, repeat=2)),
+    (MicroOp.DEPTHWISE_CONV_2D, dict(h=14, w=14, c=512, kernel=3, repeat=2)),
+    (MicroOp.FULLY_CONNECTED, dict(h=1, w=1, c=1024, cout=1000)),
+]
 
 
 def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[str, int]]:
@@ -183,15 +205,18 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
             sum(c.bytes for c in costs) // n, sum(c.weight_bytes for c in costs) // n, summary)
 
 
-def _op_key(data: bytes, op_name: str) -> tuple[str, tuple[int, int, int, int]]:
-    """The estimator's efficiency key of the benchmarked op ("" when it is the op name) and its GEMM shape."""
-    from edgekit.profile.estimator import efficiency_key, gemm_shape
+def _op_key(data: bytes, op_name: str) -> tuple[str, tuple[int, int, int, int], int]:
+    """The estimator's efficiency key of the benchmarked op ("" when it is the op name), its GEMM shape, and
+    (a dynamic-range op) the float elements it converts per call."""
+    from edgekit.profile.costs import hybrid_op
+    from edgekit.profile.estimator import efficiency_key, gemm_shape, hybrid_elements
     from edgekit.tflite.model import parse_model
 
     sg = parse_model(data, "<micro-benchmark>").main
     op = next(o for o in sg.operators if o.name == op_name)
     key = efficiency_key(sg, op)
-    return ("" if key == op_name else key), (gemm_shape(sg, op) or (0, 0, 0, 0))
+    elements = hybrid_elements(sg, op) if hybrid_op(sg, op) else 0
+    return ("" if key == op_name else key), (gemm_shape(sg, op) or (0, 0, 0, 0)), elements
 
 
 def _time_invokes(interp: Any, target_s: float, min_runs: int = 5, max_runs: int = 400) -> tuple[float, float, float]:
@@ -256,7 +281,7 @@ def measure_suite(
         data = build_model(spec, seed=i)
         op_name = "MUL" if spec.op is MicroOp.MUL_BROADCAST else spec.op.value
         op_class, cdtype, macs, nbytes, wbytes, summary = _features(data, op_name)
-        key, gemm = _op_key(data, op_name)
+        key, gemm, elements = _op_key(data, op_name)
         for t, xnn in configs:
             interp = load_interpreter(data, num_threads=t, use_xnnpack=xnn)
             parts = delegation_summary(interp)[0]
@@ -274,6 +299,7 @@ def measure_suite(
                 name=spec.name, op=op_name, op_class=op_class, dtype=cdtype, threads=t, xnnpack=xnn,
                 delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
                 per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat), macs=macs, bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
+                elements=elements,
             ))
             del interp
         status(f"calibrate: {i + 1}/{len(specs)} {spec.name}: "

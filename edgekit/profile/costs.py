@@ -77,6 +77,22 @@ WEIGHT_OPS = frozenset({"CONV_2D", "CONV_3D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CO
                         "BATCH_MATMUL"})
 
 
+# weight dtypes of a dynamic-range ("hybrid") op with float activations: uint8 in TF1-era files (facex's model)
+HYBRID_WEIGHTS = ("int8", "int4", "uint8")
+
+
+def hybrid_op(sg: Subgraph, op: Operator) -> bool:
+    """A dynamic-range ("hybrid") op: float32 activations, constant integer weights. Its kernels quantize the
+    input on every call and run an integer GEMM; measured far from the int8 kernels' rate (XNNPACK's hybrid
+    conv 5x slower than its int8 one on this project's AVX-512 host, the builtin hybrid depthwise 5x), so a
+    calibrated profile gives it its own ``[op_efficiency.int8]`` figure (key ``<OP>_HYBRID``)."""
+    if op.name not in WEIGHT_OPS or len(op.inputs) < 2 or op.inputs[1] < 0:
+        return False
+    main = _main_input(sg, op)
+    weights = sg.tensor(op.inputs[1])
+    return main is not None and main.dtype == "float32" and weights.is_constant and weights.dtype in HYBRID_WEIGHTS
+
+
 def _prod(shape: tuple[int, ...]) -> int:
     return int(math.prod(max(int(d), 1) for d in shape)) if shape else 1
 
@@ -121,8 +137,8 @@ def _compute_dtype(op: Operator, act: str, weight: str | None) -> str:
         return "int8"
     if act == "int16":
         return "int16"
-    if act == "float32" and weight in ("int8", "int4") and op.name in WEIGHT_OPS:
-        return "int8"  # dynamic-range: activations quantized on the fly, int8 kernels
+    if act == "float32" and weight in HYBRID_WEIGHTS and op.name in WEIGHT_OPS:
+        return "int8"  # dynamic-range: activations quantized on the fly, int8 kernels (see hybrid_op)
     if act == "float16":
         return "float16"
     return "float32"
@@ -275,5 +291,5 @@ def graph_costs(sg: Subgraph, subgraphs: Sequence[Subgraph] = ()) -> list[OpCost
     return out
 
 
-__all__ = ["OP_CLASSES", "WEIGHT_OPS", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
+__all__ = ["HYBRID_WEIGHTS", "OP_CLASSES", "WEIGHT_OPS", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
            "graph_costs", "tensor_bytes"]

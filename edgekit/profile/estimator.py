@@ -57,7 +57,7 @@ from typing import Any, ClassVar
 from edgekit.core.result import Basis, strings
 from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
-from edgekit.profile.costs import OpCost, graph_costs
+from edgekit.profile.costs import OpCost, graph_costs, hybrid_op
 from edgekit.profile.delegate import count_graph_partitions, place_xnnpack, unpacked_at_init
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
@@ -242,7 +242,10 @@ def _accuracy_from_band(band: Any) -> Accuracy | None:
 
 
 def efficiency_key(sg: Subgraph, op: Operator) -> str:
-    """The ``[op_efficiency]`` key of an op: its name, or a kernel-size variant (see the module docstring)."""
+    """The ``[op_efficiency]`` key of an op: its name, a dynamic-range variant (``CONV_2D_HYBRID``:
+    :func:`edgekit.profile.costs.hybrid_op`) or a kernel-size variant (see the module docstring)."""
+    if hybrid_op(sg, op):
+        return f"{op.name}_HYBRID"
     if op.name == "DEPTHWISE_CONV_2D" and len(op.inputs) > 1 and op.inputs[1] >= 0:
         shape = sg.tensor(op.inputs[1]).shape
         if len(shape) == 4 and max(shape[1], shape[2]) > 3:
@@ -285,7 +288,23 @@ def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost) ->
     shape = gemm_shape(sg, op)
     if figures is None or shape is None or cost.macs <= 0:
         return None
-    return gemm_work(shape, *figures)
+    work = gemm_work(shape, *figures)
+    if profile.gemm.hybrid_element_macs and hybrid_op(sg, op):
+        work += profile.gemm.hybrid_element_macs * hybrid_elements(sg, op)
+    return work
+
+
+def hybrid_elements(sg: Subgraph, op: Operator) -> int:
+    """Float elements a dynamic-range op converts on every call: its input (quantized to int8 at run time)
+    and its output (the int32 accumulators scaled back to float)."""
+    total = 0
+    for t in (op.inputs[0] if op.inputs else -1, op.outputs[0] if op.outputs else -1):
+        if t >= 0:
+            n = 1
+            for d in sg.tensor(t).shape:
+                n *= max(1, d)
+            total += n
+    return total
 
 
 def _op_efficiency(profile: DeviceProfile, dtype: str, op: str, key: str | None) -> float | None:
@@ -510,6 +529,19 @@ def _edgetpu_estimate(profile: DeviceProfile, model: TFLiteModel, costs: list[Op
     return ops + cpu_ops, tpu_ms + link + cpu_ms, mapping, report, cpu_include
 
 
+def _hybrid_note(profile: DeviceProfile, sg: Subgraph, cpu_mask: list[bool]) -> list[str]:
+    """Say so when dynamic-range ops are estimated at int8 rates because the profile has no figure for them."""
+    keys = [efficiency_key(sg, op) for op, on_cpu in zip(sg.operators, cpu_mask, strict=True)
+            if on_cpu and hybrid_op(sg, op)]
+    missing = sorted({k for k in keys if profile.op_efficiency is None or profile.op_efficiency.get("int8", k) is None})
+    if not missing:
+        return []
+    count = sum(1 for k in keys if k in missing)
+    return [f"{count} dynamic-range op(s) ({', '.join(missing)}: float activations, int8 weights) estimated at "
+            "the profile's int8 rates, for which it has no measured figure; their kernels can be several times "
+            "slower (measured on an x86 host: docs/BENCHMARKS.md). `edgekit calibrate` on the device measures them"]
+
+
 def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None) -> DeviceEstimate:
     """Estimate latency, memory and fit of ``model`` on the device of ``entry``."""
     profile = entry.profile
@@ -531,6 +563,8 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         cpu_mask = [o.runs_on != Where.GPU for o in sorted(ops, key=lambda o: o.index)]
     else:
         ops, latency, partitions = _cpu_ops(profile, sg, costs, all_ops, n_threads)
+    if profile.accelerator != Accelerator.GPU:
+        notes.extend(_hybrid_note(profile, sg, cpu_mask))
     if threads and threads > profile.hardware.cores:
         notes.append(f"{threads} threads requested; the device has {profile.hardware.cores} cores, "
                      f"estimated at {n_threads}")

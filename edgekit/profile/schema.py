@@ -202,6 +202,10 @@ class Gemm:
     int8_tile_k: int = field(default=1, metadata=_rng(1, 256))
     float32_output_overhead_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
     int8_output_overhead_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
+    # a dynamic-range ("hybrid") CONV_2D / FULLY_CONNECTED also quantizes its float input and scales its
+    # output back on every call: this many MAC-equivalents per input and output element on top of its
+    # int8 work (edgekit.profile.estimator.hybrid_elements)
+    hybrid_element_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
