@@ -15,8 +15,8 @@ import pytest
 from edgekit.calibrate.fit import Peaks, apply_gemm, fit_gemm, fit_hybrid_elements, fit_profile_figures
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
 from edgekit.calibrate.runner import HYBRID_SPECS, Measurement, suite
-from edgekit.profile.costs import graph_costs, hybrid_op
-from edgekit.profile.estimator import efficiency_key, estimate, gemm_work, hybrid_elements
+from edgekit.profile.costs import graph_costs, hybrid_elements, hybrid_op
+from edgekit.profile.estimator import efficiency_key, estimate, gemm_work
 from edgekit.profile.registry import get_profile
 from edgekit.tflite.model import parse_model
 from edgekit.tflite.runtime import delegation_summary, load_interpreter
@@ -142,3 +142,31 @@ def test_hybrid_elements_counts_input_and_output() -> None:
     conv = next(o for o in sg.operators if o.name == "CONV_2D")
     assert hybrid_elements(sg, conv) == 14 * 14 * 32 + 14 * 14 * 64
     assert fit_gemm([], {"int8": (16, 8)}) == {}
+
+
+def _hybrid_conv_then_depthwise() -> bytes:
+    from edgekit.calibrate.microbench import conv_options
+    from edgekit.core.tflite_builder import Quant, TFLiteBuilder
+
+    rng = np.random.default_rng(0)
+    b = TFLiteBuilder("hybrid conv then hybrid depthwise")
+    x = b.tensor("x", (1, 8, 8, 16), "float32")
+    y = b.tensor("y", (1, 8, 8, 16), "float32")
+    z = b.tensor("z", (1, 8, 8, 16), "float32")
+    scales = np.full(16, 0.01, np.float32)
+    w = b.constant("w", rng.integers(-127, 127, (16, 1, 1, 16)).astype(np.int8), quant=Quant.per_channel(scales, axis=0))
+    dw = b.constant("dw", rng.integers(-127, 127, (1, 3, 3, 16)).astype(np.int8), quant=Quant.per_channel(scales, axis=3))
+    b.operator("CONV_2D", [x, w, b.constant("b", np.zeros(16, np.float32))], [y], conv_options(1, 1, "RELU6", False),
+               version=2)
+    b.operator("DEPTHWISE_CONV_2D", [y, dw, b.constant("db", np.zeros(16, np.float32))], [z],
+               conv_options(3, 1, "RELU6", True), version=4)
+    return b.build([x], [z])
+
+
+def test_a_graph_mixing_delegated_and_builtin_hybrid_ops_is_flagged(tmp_path: Path) -> None:
+    mixed = parse_model(_hybrid_conv_then_depthwise(), "<mixed>")
+    entry = get_profile(_hybrid_profile(tmp_path), [tmp_path])
+    notes = estimate(mixed, entry, threads=1).notes
+    assert any("both in XNNPACK and on builtin kernels" in n for n in notes)
+    conv_only = parse_model(build_model(MicroSpec(MicroOp.CONV_2D, "hybrid", 8, 8, 16, cout=16)), "<conv>")
+    assert not any("dynamic-range" in n for n in estimate(conv_only, entry, threads=1).notes)

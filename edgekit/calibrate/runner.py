@@ -55,7 +55,7 @@ class Measurement:
     weight_bytes: int  # per op
     op_key: str = ""  # the estimator's [op_efficiency] key when it differs from ``op`` (e.g. DEPTHWISE_CONV_2D_K7)
     gemm: tuple[int, int, int, int] = (0, 0, 0, 0)  # (M, N, Cin, taps) of a CONV_2D / FULLY_CONNECTED, else zeros
-    elements: int = 0  # a dynamic-range op's float input + output elements (estimator.hybrid_elements), else 0
+    elements: int = 0  # a dynamic-range op's float input + output elements (costs.hybrid_elements), else 0
 
     @property
     def hybrid(self) -> bool:
@@ -208,8 +208,8 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
 def _op_key(data: bytes, op_name: str) -> tuple[str, tuple[int, int, int, int], int]:
     """The estimator's efficiency key of the benchmarked op ("" when it is the op name), its GEMM shape, and
     (a dynamic-range op) the float elements it converts per call."""
-    from edgekit.profile.costs import hybrid_op
-    from edgekit.profile.estimator import efficiency_key, gemm_shape, hybrid_elements
+    from edgekit.profile.costs import hybrid_elements, hybrid_op
+    from edgekit.profile.estimator import efficiency_key, gemm_shape
     from edgekit.tflite.model import parse_model
 
     sg = parse_model(data, "<micro-benchmark>").main

@@ -93,6 +93,18 @@ def hybrid_op(sg: Subgraph, op: Operator) -> bool:
     return main is not None and main.dtype == "float32" and weights.is_constant and weights.dtype in HYBRID_WEIGHTS
 
 
+def hybrid_elements(sg: Subgraph, op: Operator) -> int:
+    """Float elements a dynamic-range op converts on every call: its input (quantized to int8 at run time)
+    and its output (the int32 accumulators scaled back to float)."""
+    total = 0
+    for t in (op.inputs[0] if op.inputs else -1, op.outputs[0] if op.outputs else -1):
+        if t >= 0:
+            n = 1
+            for d in sg.tensor(t).shape:
+                n *= max(1, d)
+            total += n
+    return total
+
 def _prod(shape: tuple[int, ...]) -> int:
     return int(math.prod(max(int(d), 1) for d in shape)) if shape else 1
 
@@ -291,5 +303,5 @@ def graph_costs(sg: Subgraph, subgraphs: Sequence[Subgraph] = ()) -> list[OpCost
     return out
 
 
-__all__ = ["HYBRID_WEIGHTS", "OP_CLASSES", "WEIGHT_OPS", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
+__all__ = ["HYBRID_WEIGHTS", "OP_CLASSES", "WEIGHT_OPS", "hybrid_elements", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
            "graph_costs", "tensor_bytes"]

@@ -23,6 +23,13 @@ Kernel-size variants: XNNPACK's depthwise kernels are unipass up to 5x5 and mult
 ``op_efficiency[dtype]["DEPTHWISE_CONV_2D_K<k>"]`` (k = the larger kernel side; calibrate measures 5x5
 and 7x7), then the op name, then its class.
 
+Dynamic-range ("hybrid") variants: a weight op with float activations and int8/uint8 weights
+(:func:`edgekit.profile.costs.hybrid_op`) runs other kernels than the int8 ones (its input quantized and its
+output scaled back on every call; the depthwise one only as a builtin kernel), so it looks up
+``op_efficiency["int8"]["<OP>_HYBRID"]`` first, and ``[gemm] hybrid_element_macs`` adds work per converted
+element (:func:`edgekit.profile.costs.hybrid_elements`); ``calibrate`` measures both. A profile without them (every shipped one)
+estimates such ops at the int8 figures, and the estimate's notes say so.
+
 Data movement (PAD, CONCATENATION, ...) has no MACs and costs its bytes; with an ``[op_efficiency]`` figure for
 the op (``calibrate`` measures PAD and CONCATENATION) its output elements are work at that efficiency too.
 
@@ -57,7 +64,7 @@ from typing import Any, ClassVar
 from edgekit.core.result import Basis, strings
 from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
-from edgekit.profile.costs import OpCost, graph_costs, hybrid_op
+from edgekit.profile.costs import OpCost, graph_costs, hybrid_elements, hybrid_op
 from edgekit.profile.delegate import count_graph_partitions, place_xnnpack, unpacked_at_init
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
@@ -294,18 +301,6 @@ def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost) ->
     return work
 
 
-def hybrid_elements(sg: Subgraph, op: Operator) -> int:
-    """Float elements a dynamic-range op converts on every call: its input (quantized to int8 at run time)
-    and its output (the int32 accumulators scaled back to float)."""
-    total = 0
-    for t in (op.inputs[0] if op.inputs else -1, op.outputs[0] if op.outputs else -1):
-        if t >= 0:
-            n = 1
-            for d in sg.tensor(t).shape:
-                n *= max(1, d)
-            total += n
-    return total
-
 
 def _op_efficiency(profile: DeviceProfile, dtype: str, op: str, key: str | None) -> float | None:
     if profile.op_efficiency is None:
@@ -531,15 +526,22 @@ def _edgetpu_estimate(profile: DeviceProfile, model: TFLiteModel, costs: list[Op
 
 def _hybrid_note(profile: DeviceProfile, sg: Subgraph, cpu_mask: list[bool]) -> list[str]:
     """Say so when dynamic-range ops are estimated at int8 rates because the profile has no figure for them."""
-    keys = [efficiency_key(sg, op) for op, on_cpu in zip(sg.operators, cpu_mask, strict=True)
-            if on_cpu and hybrid_op(sg, op)]
+    hybrid = [op for op, on_cpu in zip(sg.operators, cpu_mask, strict=True) if on_cpu and hybrid_op(sg, op)]
+    keys = [efficiency_key(sg, op) for op in hybrid]
     missing = sorted({k for k in keys if profile.op_efficiency is None or profile.op_efficiency.get("int8", k) is None})
-    if not missing:
-        return []
-    count = sum(1 for k in keys if k in missing)
-    return [f"{count} dynamic-range op(s) ({', '.join(missing)}: float activations, int8 weights) estimated at "
-            "the profile's int8 rates, for which it has no measured figure; their kernels can be several times "
-            "slower (measured on an x86 host: docs/BENCHMARKS.md). `edgekit calibrate` on the device measures them"]
+    if missing:
+        count = sum(1 for k in keys if k in missing)
+        return [f"{count} dynamic-range op(s) ({', '.join(missing)}: float activations, int8 weights) estimated at "
+                "the profile's int8 rates, for which it has no measured figure; their kernels can be several times "
+                "slower (measured on an x86 host: docs/BENCHMARKS.md). `edgekit calibrate` on the device measures "
+                "them"]
+    placed = {p.index: p.delegated for p in place_xnnpack(sg)} if profile.runtime.delegate == DelegateKind.XNNPACK \
+        else {}
+    if len({placed.get(op.index, False) for op in hybrid}) == 2:
+        return ["dynamic-range ops both in XNNPACK and on builtin kernels (a hybrid depthwise between hybrid convs): "
+                "on this project's x86 host such graphs ran up to 2x slower than the sum of their ops, which the "
+                "estimate does not include (docs/BENCHMARKS.md)"]
+    return []
 
 
 def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None) -> DeviceEstimate:
