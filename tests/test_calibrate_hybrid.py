@@ -16,6 +16,7 @@ from edgekit.calibrate.fit import Peaks, apply_gemm, fit_gemm, fit_hybrid_elemen
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
 from edgekit.calibrate.runner import HYBRID_SPECS, Measurement, suite
 from edgekit.profile.costs import graph_costs, hybrid_elements, hybrid_op
+from edgekit.profile.delegate import xnnpack_placement
 from edgekit.profile.estimator import efficiency_key, estimate, gemm_work
 from edgekit.profile.registry import get_profile
 from edgekit.tflite.model import parse_model
@@ -34,7 +35,9 @@ def test_hybrid_micro_models_run_and_are_keyed_as_hybrid(op: MicroOp) -> None:
     sg = parse_model(data, "<hybrid>").main
     target = next(o for o in sg.operators if o.name == op.value)
     assert hybrid_op(sg, target)
-    assert efficiency_key(sg, target) == f"{op.value}_HYBRID"
+    placed = xnnpack_placement(sg, target).delegated
+    assert efficiency_key(sg, target, placed) == f"{op.value}_HYBRID" + ("" if placed else "_BUILTIN")
+    assert efficiency_key(sg, target, False) == f"{op.value}_HYBRID_BUILTIN"
     assert next(c for c in graph_costs(sg) if c.op == op.value).compute_dtype == "int8"
     interp = load_interpreter(data, num_threads=1, use_xnnpack=True)
     d = interp.get_input_details()[0]
@@ -89,7 +92,8 @@ def test_fit_recovers_the_cost_per_converted_element(element_macs: float) -> Non
     assert max(rates) / min(rates) == pytest.approx(1.0, abs=1e-3)
 
 
-def test_hybrid_measurements_get_their_own_figure_and_leave_the_int8_ones_alone() -> None:
+def _int8_measurements() -> list[Measurement]:
+    """Plain int8 convs at 0.8 of peak (the tiles and the shared figures come from these)."""
     int8 = []
     for i, shape in enumerate([(3136, 64, 64, 1), (196, 256, 256, 1), (784, 64, 64, 9), (784, 40, 24, 1)]):
         ms = gemm_work(shape, 16, 8, 0.0) / (PEAKS.int8_gmacs * 1e6 * 0.8)
@@ -97,6 +101,11 @@ def test_hybrid_measurements_get_their_own_figure_and_leave_the_int8_ones_alone(
                                 xnnpack=True, delegated=True, model_delegated=True, partitions=1, repeat=1,
                                 median_ms=ms, min_ms=ms, per_op_ms=ms, macs=int(np.prod(shape)), bytes=1000,
                                 weight_bytes=0, gemm=shape))
+    return int8
+
+
+def test_hybrid_measurements_get_their_own_figure_and_leave_the_int8_ones_alone() -> None:
+    int8 = _int8_measurements()
     hybrid = _hybrid_measurements(32.0, 0.3)
     both = fit_profile_figures(int8 + hybrid, [], PEAKS, [1], per_op=True, tiles={"int8": (16, 8)})
     alone = fit_profile_figures(int8, [], PEAKS, [1], per_op=True, tiles={"int8": (16, 8)})
@@ -113,7 +122,7 @@ def _hybrid_profile(folder: Path) -> str:
     text = (resources.files("edgekit.device_profiles") / "rpi4b.toml").read_text(encoding="utf-8")
     assert "[op_efficiency" not in text  # the shipped profile has none: the figures below are the only ones
     text = text.replace('id = "rpi4b"', 'id = "hybrid-test"', 1)
-    text += "\n[op_efficiency.int8]\nCONV_2D_HYBRID = 0.05\nDEPTHWISE_CONV_2D_HYBRID = 0.01\n"
+    text += "\n[op_efficiency.int8]\nCONV_2D_HYBRID = 0.05\nDEPTHWISE_CONV_2D_HYBRID_BUILTIN = 0.01\n"
     (folder / "hybrid-test.toml").write_text(text, encoding="utf-8")
     return "hybrid-test"
 
@@ -170,3 +179,15 @@ def test_a_graph_mixing_delegated_and_builtin_hybrid_ops_is_flagged(tmp_path: Pa
     assert any("both in XNNPACK and on builtin kernels" in n for n in notes)
     conv_only = parse_model(build_model(MicroSpec(MicroOp.CONV_2D, "hybrid", 8, 8, 16, cout=16)), "<conv>")
     assert not any("dynamic-range" in n for n in estimate(conv_only, entry, threads=1).notes)
+
+
+def test_the_builtin_kernel_of_a_delegated_hybrid_op_gets_its_own_figure_as_measured() -> None:
+    """uint8-weight files (TF1-era) run hybrid convs on the builtin kernel: fitted from the XNNPACK-off runs
+    with no builtin factor on top, so that the estimator (which applies none to a per-op figure) predicts them."""
+    xnn = _hybrid_measurements(16.0, 0.4)
+    builtin = [dataclasses.replace(m, xnnpack=False, delegated=False, op_key="CONV_2D_HYBRID_BUILTIN",
+                                   per_op_ms=m.per_op_ms * 3.0) for m in xnn]
+    fit = fit_profile_figures(_int8_measurements() + xnn + builtin, [], PEAKS, [1], per_op=True,
+                              tiles={"int8": (16, 8)})
+    assert fit.op_efficiency["int8"]["CONV_2D_HYBRID"] == pytest.approx(0.4, rel=0.03)
+    assert fit.op_efficiency["int8"]["CONV_2D_HYBRID_BUILTIN"] == pytest.approx(0.4 / 3.0, rel=0.03)

@@ -349,7 +349,13 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
         one = apply_gemm(one, gemm, hybrid_element_macs)
     bkf = fit_builtin_factor(plain)
     eff, overhead_ms, mem_eff = fit_efficiencies([m for m in one if not m.hybrid], peaks, bkf, per_op_overhead_ms)
-    op_eff = fit_op_efficiencies(one, peaks, overhead_ms, mem_eff, bkf) if per_op else {}
+    # a hybrid op the delegate takes also has a builtin kernel (uint8 weights, XNNPACK off): its own figure
+    # (marked as placed where measured, so that the fit charges no builtin factor on top, as the estimator does not)
+    builtin_hybrid = [dataclasses.replace(m, xnnpack=True) for m in ms if m.threads == 1 and not m.xnnpack
+                      and m.op_key.endswith("_HYBRID_BUILTIN") and m.model_delegated]
+    if gemm:
+        builtin_hybrid = apply_gemm(builtin_hybrid, gemm, hybrid_element_macs)
+    op_eff = fit_op_efficiencies([*one, *builtin_hybrid], peaks, overhead_ms, mem_eff, bkf) if per_op else {}
     residuals: dict[str, float] = {}
     errs: list[float] = []
     for m in one:

@@ -60,7 +60,7 @@ class Measurement:
     @property
     def hybrid(self) -> bool:
         """A dynamic-range op (float activations, int8 weights): only its own per-op figure is fitted on it."""
-        return self.op_key.endswith("_HYBRID")
+        return self.op_key.endswith(("_HYBRID", "_HYBRID_BUILTIN"))
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -205,16 +205,16 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
             sum(c.bytes for c in costs) // n, sum(c.weight_bytes for c in costs) // n, summary)
 
 
-def _op_key(data: bytes, op_name: str) -> tuple[str, tuple[int, int, int, int], int]:
-    """The estimator's efficiency key of the benchmarked op ("" when it is the op name), its GEMM shape, and
-    (a dynamic-range op) the float elements it converts per call."""
+def _op_key(data: bytes, op_name: str, delegated: bool = True) -> tuple[str, tuple[int, int, int, int], int]:
+    """The estimator's efficiency key of the benchmarked op ("" when it is the op name) placed as ``delegated``
+    says, its GEMM shape, and (a dynamic-range op) the float elements it converts per call."""
     from edgekit.profile.costs import hybrid_elements, hybrid_op
     from edgekit.profile.estimator import efficiency_key, gemm_shape
     from edgekit.tflite.model import parse_model
 
     sg = parse_model(data, "<micro-benchmark>").main
     op = next(o for o in sg.operators if o.name == op_name)
-    key = efficiency_key(sg, op)
+    key = efficiency_key(sg, op, delegated)
     elements = hybrid_elements(sg, op) if hybrid_op(sg, op) else 0
     return ("" if key == op_name else key), (gemm_shape(sg, op) or (0, 0, 0, 0)), elements
 
@@ -281,8 +281,9 @@ def measure_suite(
         data = build_model(spec, seed=i)
         op_name = "MUL" if spec.op is MicroOp.MUL_BROADCAST else spec.op.value
         op_class, cdtype, macs, nbytes, wbytes, summary = _features(data, op_name)
-        key, gemm, elements = _op_key(data, op_name)
+        keys = {xnn: _op_key(data, op_name, xnn and bool(summary["model_delegated"])) for xnn in (True, False)}
         for t, xnn in configs:
+            key, gemm, elements = keys[xnn]  # the estimator's key where this run placed the op
             interp = load_interpreter(data, num_threads=t, use_xnnpack=xnn)
             parts = delegation_summary(interp)[0]
             delegated = parts > 0

@@ -25,8 +25,8 @@ and 7x7), then the op name, then its class.
 
 Dynamic-range ("hybrid") variants: a weight op with float activations and int8/uint8 weights
 (:func:`edgekit.profile.costs.hybrid_op`) runs other kernels than the int8 ones (its input quantized and its
-output scaled back on every call; the depthwise one only as a builtin kernel), so it looks up
-``op_efficiency["int8"]["<OP>_HYBRID"]`` first, and ``[gemm] hybrid_element_macs`` adds work per converted
+output scaled back on every call; the depthwise one only as a builtin kernel, uint8 weights too), so it looks
+up ``op_efficiency["int8"]["<OP>_HYBRID"]`` (XNNPACK) or ``["<OP>_HYBRID_BUILTIN"]`` (builtin kernel) first, and ``[gemm] hybrid_element_macs`` adds work per converted
 element (:func:`edgekit.profile.costs.hybrid_elements`); ``calibrate`` measures both. A profile without them (every shipped one)
 estimates such ops at the int8 figures, and the estimate's notes say so.
 
@@ -248,11 +248,13 @@ def _accuracy_from_band(band: Any) -> Accuracy | None:
                     within_35=band.get("within_35"), note=str(band.get("note", "")))
 
 
-def efficiency_key(sg: Subgraph, op: Operator) -> str:
-    """The ``[op_efficiency]`` key of an op: its name, a dynamic-range variant (``CONV_2D_HYBRID``:
-    :func:`edgekit.profile.costs.hybrid_op`) or a kernel-size variant (see the module docstring)."""
+def efficiency_key(sg: Subgraph, op: Operator, delegated: bool = True) -> str:
+    """The ``[op_efficiency]`` key of an op: its name, a dynamic-range variant (:func:`edgekit.profile.costs.
+    hybrid_op`: ``CONV_2D_HYBRID`` where XNNPACK runs it, ``CONV_2D_HYBRID_BUILTIN`` on LiteRT's builtin kernel,
+    a different kernel: uint8 weights, every hybrid depthwise) or a kernel-size variant (see the module
+    docstring). ``delegated``: where the estimator places the op."""
     if hybrid_op(sg, op):
-        return f"{op.name}_HYBRID"
+        return f"{op.name}_HYBRID" if delegated else f"{op.name}_HYBRID_BUILTIN"
     if op.name == "DEPTHWISE_CONV_2D" and len(op.inputs) > 1 and op.inputs[1] >= 0:
         shape = sg.tensor(op.inputs[1]).shape
         if len(shape) == 4 and max(shape[1], shape[2]) > 3:
@@ -386,7 +388,7 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
             continue
         node = sg.operators[cost.index]
         unpacked = deleg and unpacked_at_init(sg, node)
-        ms = 0.0 if unpacked else cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node),
+        ms = 0.0 if unpacked else cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node, deleg),
                                             op_work(profile, sg, node, cost), model_weights)
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
@@ -527,7 +529,8 @@ def _edgetpu_estimate(profile: DeviceProfile, model: TFLiteModel, costs: list[Op
 def _hybrid_note(profile: DeviceProfile, sg: Subgraph, cpu_mask: list[bool]) -> list[str]:
     """Say so when dynamic-range ops are estimated at int8 rates because the profile has no figure for them."""
     hybrid = [op for op, on_cpu in zip(sg.operators, cpu_mask, strict=True) if on_cpu and hybrid_op(sg, op)]
-    keys = [efficiency_key(sg, op) for op in hybrid]
+    placement = cpu_placement(profile, sg)[0]
+    keys = [efficiency_key(sg, op, placement[op.index]) for op in hybrid]
     missing = sorted({k for k in keys if profile.op_efficiency is None or profile.op_efficiency.get("int8", k) is None})
     if missing:
         count = sum(1 for k in keys if k in missing)
@@ -535,9 +538,7 @@ def _hybrid_note(profile: DeviceProfile, sg: Subgraph, cpu_mask: list[bool]) -> 
                 "the profile's int8 rates, for which it has no measured figure; their kernels can be several times "
                 "slower (measured on an x86 host: docs/BENCHMARKS.md). `edgekit calibrate` on the device measures "
                 "them"]
-    placed = {p.index: p.delegated for p in place_xnnpack(sg)} if profile.runtime.delegate == DelegateKind.XNNPACK \
-        else {}
-    if len({placed.get(op.index, False) for op in hybrid}) == 2:
+    if len({placement[op.index] for op in hybrid}) == 2:
         return ["dynamic-range ops both in XNNPACK and on builtin kernels (a hybrid depthwise between hybrid convs): "
                 "on this project's x86 host such graphs ran up to 2x slower than the sum of their ops, which the "
                 "estimate does not include (docs/BENCHMARKS.md)"]
