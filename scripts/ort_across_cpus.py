@@ -109,7 +109,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             saved[f"in{k:03d}:{name}"] = value
         for j, value in enumerate(engine.run(feeds)):
             saved[f"out{k:03d}:{j}"] = value
-    np.savez(args.out, **saved)
+    np.savez(args.out, **saved)  # type: ignore[arg-type]
     print(f"{platform.machine()} {engine.runtime}: {len(samples)} sample(s) -> {args.out}", file=sys.stderr)
     return 0
 

@@ -98,7 +98,8 @@ def foreign_ops_error(model: Any, model_name: str, lowerable: bool = True) -> Ba
 
 RUNTIME_QUANTIZED = ("the model quantizes its activations at run time (onnxruntime's quantize_dynamic): a float "
                      ".tflite rounds a few of them to the other side of a step (its float kernels differ from "
-                     "onnxruntime's in the last bits), and the error grows through the later layers. Convert the "
+                     "onnxruntime's in the last bits), and the error grows through the later layers (onnxruntime's "
+                     "own arm64 and x86 builds differ from each other the same way: docs/ONNX.md). Convert the "
                      "float model from before quantize_dynamic and let edgekit quantize it, or measure this one "
                      "with `edgekit convert --no-check` then `edgekit verify`")
 
