@@ -153,7 +153,7 @@ def test_hybrid_elements_counts_input_and_output() -> None:
     assert fit_gemm([], {"int8": (16, 8)}) == {}
 
 
-def _hybrid_conv_then_depthwise() -> bytes:
+def _hybrid_conv_then_depthwise(kernel: int = 1) -> bytes:
     from edgekit.calibrate.microbench import conv_options
     from edgekit.core.tflite_builder import Quant, TFLiteBuilder
 
@@ -163,22 +163,64 @@ def _hybrid_conv_then_depthwise() -> bytes:
     y = b.tensor("y", (1, 8, 8, 16), "float32")
     z = b.tensor("z", (1, 8, 8, 16), "float32")
     scales = np.full(16, 0.01, np.float32)
-    w = b.constant("w", rng.integers(-127, 127, (16, 1, 1, 16)).astype(np.int8), quant=Quant.per_channel(scales, axis=0))
+    w = b.constant("w", rng.integers(-127, 127, (16, kernel, kernel, 16)).astype(np.int8),
+                   quant=Quant.per_channel(scales, axis=0))
     dw = b.constant("dw", rng.integers(-127, 127, (1, 3, 3, 16)).astype(np.int8), quant=Quant.per_channel(scales, axis=3))
-    b.operator("CONV_2D", [x, w, b.constant("b", np.zeros(16, np.float32))], [y], conv_options(1, 1, "RELU6", False),
-               version=2)
+    b.operator("CONV_2D", [x, w, b.constant("b", np.zeros(16, np.float32))], [y],
+               conv_options(kernel, 1, "RELU6", False), version=2)
     b.operator("DEPTHWISE_CONV_2D", [y, dw, b.constant("db", np.zeros(16, np.float32))], [z],
                conv_options(3, 1, "RELU6", True), version=4)
     return b.build([x], [z])
 
 
-def test_a_graph_mixing_delegated_and_builtin_hybrid_ops_is_flagged(tmp_path: Path) -> None:
-    mixed = parse_model(_hybrid_conv_then_depthwise(), "<mixed>")
+def test_the_hand_over_factor_applies_to_a_builtin_depthwise_right_after_a_1x1_hybrid_conv(tmp_path: Path) -> None:
+    from edgekit.profile.costs import hybrid_handover
+    from edgekit.profile.delegate import place_xnnpack
+
+    pair = parse_model(_hybrid_conv_then_depthwise(1), "<1x1>")
+    after_3x3 = parse_model(_hybrid_conv_then_depthwise(3), "<3x3>")
+    for model, expected in ((pair, True), (after_3x3, False)):
+        sg = model.main
+        placement = [p.delegated for p in place_xnnpack(sg)]
+        assert placement == [True, False]  # XNNPACK takes the conv, refuses the hybrid depthwise
+        assert hybrid_handover(sg, sg.operators[1], placement) is expected
+        assert not hybrid_handover(sg, sg.operators[0], placement)
     entry = get_profile(_hybrid_profile(tmp_path), [tmp_path])
-    notes = estimate(mixed, entry, threads=1).notes
-    assert any("both in XNNPACK and on builtin kernels" in n for n in notes)
-    conv_only = parse_model(build_model(MicroSpec(MicroOp.CONV_2D, "hybrid", 8, 8, 16, cout=16)), "<conv>")
-    assert not any("dynamic-range" in n for n in estimate(conv_only, entry, threads=1).notes)
+    base = estimate(pair, entry, threads=1)
+    assert any("no figure for" in n and "hybrid_handover_factor" in n for n in base.notes)
+    text = (tmp_path / "hybrid-test.toml").read_text(encoding="utf-8")
+    (tmp_path / "hybrid-test.toml").write_text(
+        text.replace("[runtime]\n", "[runtime]\nhybrid_handover_factor = 2.5\n", 1), encoding="utf-8")
+    with_factor = estimate(pair, get_profile("hybrid-test", [tmp_path]), threads=1)
+    assert with_factor.ops[1].latency_ms == pytest.approx(2.5 * base.ops[1].latency_ms)
+    assert with_factor.ops[0].latency_ms == pytest.approx(base.ops[0].latency_ms)
+    assert not any("hybrid_handover_factor" in n for n in with_factor.notes)
+    # after a 3x3 hybrid conv the depthwise keeps its time
+    plain = estimate(after_3x3, entry, threads=1).ops[1].latency_ms
+    assert estimate(after_3x3, get_profile("hybrid-test", [tmp_path]), threads=1).ops[1].latency_ms == \
+        pytest.approx(plain)
+
+
+def test_the_hand_over_models_run_as_placed_and_the_factor_is_a_ratio() -> None:
+    from edgekit.calibrate.handover import FACTOR_RANGE, handover_models, measure_hybrid_handover
+
+    for conv, dw, parts in ((True, False, 1), (False, True, 0), (True, True, 1)):
+        interp = load_interpreter(handover_models(conv, dw), num_threads=1, use_xnnpack=True)
+        assert delegation_summary(interp)[0] == parts
+        d = interp.get_input_details()[0]
+        interp.set_tensor(d["index"], np.ones(d["shape"], np.float32))
+        interp.invoke()
+        assert np.isfinite(interp.get_tensor(interp.get_output_details()[0]["index"])).all()
+    with pytest.raises(ValueError, match="the conv, the depthwise"):
+        handover_models(False, False)
+    factor = measure_hybrid_handover(rounds=3, invokes=2)
+    assert FACTOR_RANGE[0] <= factor <= FACTOR_RANGE[1]
+
+
+def test_hybrid_depthwise_micro_benchmarks_are_not_chained() -> None:
+    # a chained hybrid depthwise runs slower than one alone (the state the first leaves): the per-op figure
+    # must be the one alone, the hand-over factor covers what comes after a conv
+    assert all(kw.get("repeat", 1) == 1 for op, kw in HYBRID_SPECS if op is MicroOp.DEPTHWISE_CONV_2D)
 
 
 def test_the_builtin_kernel_of_a_delegated_hybrid_op_gets_its_own_figure_as_measured() -> None:

@@ -14,6 +14,7 @@ import numpy as np
 
 from edgekit.calibrate.blocks import block_suite
 from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
+from edgekit.calibrate.handover import measure_hybrid_handover
 from edgekit.calibrate.machine import MachineInfo, detect_machine, measure_bandwidth_gb_s
 from edgekit.calibrate.overheads import (
     MemoryLevels,
@@ -137,7 +138,8 @@ def _gemm_section(fit: FitResult) -> dict[str, Any]:
 def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: MachineInfo, peaks: Peaks,
                       invoke_overhead_us: float, partition_overhead_us: float, runtime: str,
                       threads: Sequence[int], n_specs: int, overheads: Overheads | None = None,
-                      levels: MemoryLevels | None = None, timing: str = "cpu") -> dict[str, Any]:
+                      levels: MemoryLevels | None = None, timing: str = "cpu",
+                      handover: float | None = None) -> dict[str, Any]:
     """The profile as a TOML-ready dict (schema_version 1)."""
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     host = platform.node() or "this machine"
@@ -157,6 +159,8 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
     fixed: dict[str, Any] = {}
     if overheads is not None:
         fixed = {"builtin_per_op_overhead_us": round(overheads.builtin_op_us, 4)}
+    if handover is not None:
+        fixed["hybrid_handover_factor"] = round(handover, 3)
     return {
         "schema_version": 1,
         "id": device_id,
@@ -262,9 +266,14 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
                               per_op_overhead_ms=overheads.xnnpack_op_us / 1e3)
     rt = runtime_info()
     measured_specs = len({m.name for m in ms})
+    handover = None
+    if budget_s >= 30:
+        handover = measure_hybrid_handover()
+        status(f"calibrate: a builtin hybrid depthwise right after a 1x1 hybrid conv takes {handover:.2f}x its time "
+               "alone")
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
-                            overheads, levels, timing_used)
+                            overheads, levels, timing_used, handover)
     # blocks: how the estimator does on network blocks it was not fitted on (validation: the expected error)
     blocks = measure_blocks(block_specs, wall=wall)
     errors = block_residuals(doc, blocks)

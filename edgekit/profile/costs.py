@@ -83,9 +83,9 @@ HYBRID_WEIGHTS = ("int8", "int4", "uint8")
 
 def hybrid_op(sg: Subgraph, op: Operator) -> bool:
     """A dynamic-range ("hybrid") op: float32 activations, constant integer weights. Its kernels quantize the
-    input on every call and run an integer GEMM; measured far from the int8 kernels' rate (XNNPACK's hybrid
-    conv 5x slower than its int8 one on this project's AVX-512 host, the builtin hybrid depthwise 5x), so a
-    calibrated profile gives it its own ``[op_efficiency.int8]`` figure (key ``<OP>_HYBRID``)."""
+    input on every call and run an integer GEMM; measured far from the int8 kernels' rate (on this project's
+    AVX-512 host XNNPACK's hybrid 1x1 conv about 2x its int8 one, the builtin hybrid depthwise 4x XNNPACK's int8
+    depthwise), so a calibrated profile gives it its own ``[op_efficiency.int8]`` figure (``<OP>_HYBRID``)."""
     if op.name not in WEIGHT_OPS or len(op.inputs) < 2 or op.inputs[1] < 0:
         return False
     main = _main_input(sg, op)
@@ -104,6 +104,18 @@ def hybrid_elements(sg: Subgraph, op: Operator) -> int:
                 n *= max(1, d)
             total += n
     return total
+
+def hybrid_handover(sg: Subgraph, op: Operator, placement: list[bool]) -> bool:
+    """A builtin dynamic-range DEPTHWISE_CONV_2D run right after XNNPACK's 1x1 dynamic-range CONV_2D (the op
+    before it in execution order, which writes its input): ``[runtime] hybrid_handover_factor`` applies."""
+    if op.name != "DEPTHWISE_CONV_2D" or placement[op.index] or op.index == 0 or not hybrid_op(sg, op):
+        return False
+    prev = sg.operators[op.index - 1]
+    if prev.name != "CONV_2D" or not placement[prev.index] or not hybrid_op(sg, prev) or op.inputs[0] not in prev.outputs:
+        return False
+    shape = sg.tensor(prev.inputs[1]).shape
+    return len(shape) == 4 and shape[1] == 1 and shape[2] == 1
+
 
 def _prod(shape: tuple[int, ...]) -> int:
     return int(math.prod(max(int(d), 1) for d in shape)) if shape else 1
@@ -303,5 +315,5 @@ def graph_costs(sg: Subgraph, subgraphs: Sequence[Subgraph] = ()) -> list[OpCost
     return out
 
 
-__all__ = ["HYBRID_WEIGHTS", "OP_CLASSES", "WEIGHT_OPS", "hybrid_elements", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
+__all__ = ["HYBRID_WEIGHTS", "OP_CLASSES", "WEIGHT_OPS", "hybrid_elements", "hybrid_handover", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
            "graph_costs", "tensor_bytes"]

@@ -27,7 +27,9 @@ Dynamic-range ("hybrid") variants: a weight op with float activations and int8/u
 (:func:`edgekit.profile.costs.hybrid_op`) runs other kernels than the int8 ones (its input quantized and its
 output scaled back on every call; the depthwise one only as a builtin kernel, uint8 weights too), so it looks
 up ``op_efficiency["int8"]["<OP>_HYBRID"]`` (XNNPACK) or ``["<OP>_HYBRID_BUILTIN"]`` (builtin kernel) first, and ``[gemm] hybrid_element_macs`` adds work per converted
-element (:func:`edgekit.profile.costs.hybrid_elements`); ``calibrate`` measures both. A profile without them (every shipped one)
+element (:func:`edgekit.profile.costs.hybrid_elements`); ``calibrate`` measures both, and ``[runtime]
+hybrid_handover_factor``, the slow-down of a builtin hybrid depthwise right after XNNPACK's 1x1 hybrid conv
+(:func:`edgekit.profile.costs.hybrid_handover`, :mod:`edgekit.calibrate.handover`). A profile without them (every shipped one)
 estimates such ops at the int8 figures, and the estimate's notes say so.
 
 Data movement (PAD, CONCATENATION, ...) has no MACs and costs its bytes; with an ``[op_efficiency]`` figure for
@@ -64,7 +66,7 @@ from typing import Any, ClassVar
 from edgekit.core.result import Basis, strings
 from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
-from edgekit.profile.costs import OpCost, graph_costs, hybrid_elements, hybrid_op
+from edgekit.profile.costs import OpCost, graph_costs, hybrid_elements, hybrid_handover, hybrid_op
 from edgekit.profile.delegate import count_graph_partitions, place_xnnpack, unpacked_at_init
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
@@ -381,6 +383,7 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
     """Estimates of the ops in ``include`` on the CPU; (ops, total ms incl. partition/invoke overhead, partitions)."""
     placement, reasons = cpu_placement(profile, sg)
     model_weights = sum(c.weight_bytes for c in costs)  # what whole-model caching sees (see memory_ms)
+    handover = profile.runtime.hybrid_handover_factor or 1.0
     ops: list[OpEstimate] = []
     total = 0.0
     for cost, inc, deleg, why in zip(costs, include, placement, reasons, strict=True):
@@ -390,6 +393,8 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         unpacked = deleg and unpacked_at_init(sg, node)
         ms = 0.0 if unpacked else cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node, deleg),
                                             op_work(profile, sg, node, cost), model_weights)
+        if handover != 1.0 and cost.index > 0 and hybrid_handover(sg, node, placement):
+            ms *= handover
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = (UNPACKED_NOTE if unpacked else
@@ -538,10 +543,10 @@ def _hybrid_note(profile: DeviceProfile, sg: Subgraph, cpu_mask: list[bool]) -> 
                 "the profile's int8 rates, for which it has no measured figure; their kernels can be several times "
                 "slower (measured on an x86 host: docs/BENCHMARKS.md). `edgekit calibrate` on the device measures "
                 "them"]
-    if len({placement[op.index] for op in hybrid}) == 2:
-        return ["dynamic-range ops both in XNNPACK and on builtin kernels (a hybrid depthwise between hybrid convs): "
-                "on this project's x86 host such graphs ran up to 2x slower than the sum of their ops, which the "
-                "estimate does not include (docs/BENCHMARKS.md)"]
+    if profile.runtime.hybrid_handover_factor is None and any(hybrid_handover(sg, op, placement) for op in hybrid):
+        return ["builtin dynamic-range depthwise ops right after XNNPACK's 1x1 dynamic-range convs: on this "
+                "project's x86 host each ran 1.6-2.9x its time alone, which this profile has no figure for "
+                "(`edgekit calibrate` measures it: hybrid_handover_factor; docs/BENCHMARKS.md)"]
     return []
 
 

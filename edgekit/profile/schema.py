@@ -315,6 +315,9 @@ class Runtime:
     # own fixed cost per op; absent: the XNNPACK figures above
     thread_speedup_builtin: ThreadSpeedup | None = None
     builtin_per_op_overhead_us: float | None = field(default=None, metadata=_rng(0.0, 1e6, unit="microseconds"))
+    # a builtin dynamic-range depthwise right after XNNPACK's 1x1 dynamic-range conv takes this many times its
+    # time alone (measured by calibrate: edgekit.calibrate.handover); absent: 1
+    hybrid_handover_factor: float | None = field(default=None, metadata=_rng(1.0, 100.0))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
