@@ -4,26 +4,18 @@ looks like one. Device-safe: numpy and Pillow."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from script_helpers import load_script
 
 pytestmark = pytest.mark.device
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "make_tune_data.py"
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_tune_data", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_tune_data"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_tune_data")
 
 
 def test_ean13_of_an_isbn_has_its_check_digit_and_the_standard_guards() -> None:

@@ -3,27 +3,20 @@ onnxruntime against itself on another CPU). Host-only: it builds an ONNX model a
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 import pytest
+from script_helpers import load_script
 
 onnx = pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ort_across_cpus.py"
 
 
 def _script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ort_across_cpus", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ort_across_cpus"] = module
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ort_across_cpus")
 
 
 def _model(path: Path, factor: float) -> None:

@@ -6,9 +6,7 @@ Device tests need only the base install (numpy, Pillow, ai-edge-litert): no Tens
 from __future__ import annotations
 
 import csv
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,10 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from script_helpers import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_models"
-SCRIPT = ROOT / "scripts" / "make_sample_models.py"
 MAX_FILE_BYTES = 2 * 1024 * 1024
 EXPECTED_FILES = (
     "README.md",
@@ -56,12 +54,7 @@ def _test_set() -> tuple[np.ndarray, np.ndarray]:
 
 
 def _script_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_sample_models", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["make_sample_models"] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return load_script("make_sample_models")
 
 
 @pytest.mark.device
