@@ -15,13 +15,17 @@ File layout (every key carries its unit; unknown keys are rejected by name)::
     fitted_on = ["..."]              # the published rows / measurements the fitted figures come from
     notes = "..."                    # optional
     [hardware]                       # the host CPU (the CPU that runs what no accelerator takes)
-    [runtime]                        # delegate model, threads, overheads, memory overhead
+    [runtime]                        # delegate model, threads, overheads, memory overhead; optional
+                                     # hybrid_handover_factor (a builtin dynamic-range depthwise after XNNPACK's
+                                     # 1x1 dynamic-range conv: calibrate measures it)
     [runtime.thread_speedup]         # float32 = [1.0, s2, s3, s4]; int8 = [...]  (speed-up at 1..N threads)
     [efficiency.float32]             # fraction of peak MAC rate per op class (see OpClass)
     [efficiency.int8]
     [efficiency.float16] / [efficiency.int16]   # optional
-    [op_efficiency.int8]             # optional: HARD_SWISH = 0.01 ... per op name, overrides the class figure
-    [gemm]                           # optional: GEMM tile padding and per-output cost of conv/fully-connected
+    [op_efficiency.int8]             # optional: HARD_SWISH = 0.01 ... per op name, overrides the class figure;
+                                     # CONV_2D_HYBRID, DEPTHWISE_CONV_2D_HYBRID_BUILTIN ...: dynamic-range ops
+    [gemm]                           # optional: GEMM tile padding and per-output cost of conv/fully-connected,
+                                     # hybrid_element_macs (a dynamic-range op's run-time quantization)
     [builtin_efficiency.float32]     # optional: LiteRT's builtin kernels (ops outside XNNPACK, or delegate = "none")
     [memory]                         # optional: cache levels and their bandwidths (calibrate measures them)
     [edgetpu] / [gpu]                # accelerator figures, when accelerator says so
