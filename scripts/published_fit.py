@@ -747,22 +747,25 @@ class Fitter:
         ``max`` of the estimate), so a fit started where an op class is memory-bound can never find that the
         old runtime's kernel for it is slow (LiteRT's generic uint8 resize, broadcast multiply); the start
         that makes them compute-bound can. The start with the lower objective (data and priors) wins."""
-        first, _, objective = self._stage(self.base, idx, theta, CPU_PREFIXES)
         alt = theta.copy()
         alt[self.slow_start_params(idx)] += math.log(SLOW_START)
-        second, _, objective2 = self._stage(self.base, idx, alt, CPU_PREFIXES)
-        return second if objective2 < objective else first
+        return self._better_start(idx, theta, alt, CPU_PREFIXES)
 
     def _gpu_stage(self, idx: list[int], theta: np.ndarray) -> np.ndarray:
         """The GPU figures, from two starts: the priors, and the priors with the memory efficiency at
         ``GPU_MEMORY_START``. At its bound of 1.0 the memory efficiency has no gradient, nor below it while no
         kernel is memory-bound (a kernel's time is the largest of its arithmetic, memory and chain terms), so a
         fit started there keeps it whatever the rows say. The start with the lower objective wins."""
-        first, _, objective = self._stage(self.base, idx, theta, ("gpu/",))
         alt = theta.copy()
         mem = [i for name, i in self.m.p.index.items() if name.startswith("gpu/") and name.endswith("/mem")]
         alt[mem] = np.minimum(alt[mem], math.log(GPU_MEMORY_START))
-        second, _, objective2 = self._stage(self.base, idx, alt, ("gpu/",))
+        return self._better_start(idx, theta, alt, ("gpu/",))
+
+    def _better_start(self, idx: list[int], theta: np.ndarray, alt: np.ndarray, prefixes: tuple[str, ...]
+                      ) -> np.ndarray:
+        """The figures under ``prefixes`` fitted from ``theta`` and from ``alt``: the one with the lower objective."""
+        first, _, objective = self._stage(self.base, idx, theta, prefixes)
+        second, _, objective2 = self._stage(self.base, idx, alt, prefixes)
         return second if objective2 < objective else first
 
     def slow_start_params(self, idx: list[int]) -> list[int]:

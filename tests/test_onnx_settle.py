@@ -12,7 +12,6 @@ import pytest
 pytestmark = pytest.mark.convert
 
 from edgekit.host.onnx.reference import _ranked_error, _smooth_field  # noqa: E402
-from edgekit.verify.ranked import align_ranked  # noqa: E402
 
 
 def test_the_settling_input_is_in_0_1_and_unlike_its_transpose() -> None:
@@ -29,5 +28,5 @@ def test_rows_a_topk_ranks_are_compared_tie_aware_when_settling() -> None:
     ref[0, :, 4] = np.repeat([3e-6, 2e-6, 1e-6], 10)  # a page without detections: scores tie in groups
     order = np.concatenate([g * 10 + rng.permutation(10) for g in range(3)])
     got = ref[:, order]  # the same candidates, tied ones in another order
-    assert _ranked_error(ref, got, 30, align_ranked) == pytest.approx(0.0)
-    assert _ranked_error(ref, got, None, align_ranked) > 100.0  # compared in order they look like another layout
+    assert _ranked_error(ref, got, 30) == pytest.approx(0.0)
+    assert _ranked_error(ref, got, None) > 100.0  # compared in order they look like another layout

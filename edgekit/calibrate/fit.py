@@ -30,8 +30,9 @@ Residuals (pred/meas - 1 per micro-benchmark at one thread) are returned with th
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -286,17 +287,29 @@ def fit_gemm(one: Sequence[Measurement], tiles: dict[str, tuple[int, int]]) -> d
                  and m.gemm[0] > 0 and m.per_op_ms > 0]
         if len(convs) < 4:
             continue
-        w = _weights(convs)
-        t = np.log(np.array([m.per_op_ms for m in convs]))
-        best = (math.inf, 0.0)
-        for k0 in OUTPUT_OVERHEAD_GRID:
-            rate = np.log(np.array([_work(m, (tile_n, tile_k, k0)) for m in convs], dtype=float)) - t
-            mean = float(np.sum(w * rate) / np.sum(w))
-            var = float(np.sum(w * (rate - mean) ** 2))
-            if var < best[0] - 1e-12:
-                best = (var, k0)
-        out[dtype] = (tile_n, tile_k, best[1])
+        tiles_of = functools.partial(_tiled_work, tile_n=tile_n, tile_k=tile_k)
+        out[dtype] = (tile_n, tile_k, _most_uniform(convs, OUTPUT_OVERHEAD_GRID, tiles_of))
     return out
+
+
+def _tiled_work(m: Measurement, k0: float, tile_n: int, tile_k: int) -> float:
+    return _work(m, (tile_n, tile_k, k0))
+
+
+def _most_uniform(ops: Sequence[Measurement], grid: Sequence[float],
+                  work: Callable[[Measurement, float], float]) -> float:
+    """The grid value under which ``ops`` have the most uniform work rate (least time-weighted variance of
+    log(work / time)); the first of equals."""
+    w = _weights(ops)
+    t = np.log(np.array([m.per_op_ms for m in ops]))
+    best = (math.inf, 0.0)
+    for value in grid:
+        rate = np.log(np.array([work(m, value) for m in ops], dtype=float)) - t
+        mean = float(np.sum(w * rate) / np.sum(w))
+        var = float(np.sum(w * (rate - mean) ** 2))
+        if var < best[0] - 1e-12:
+            best = (var, value)
+    return best[1]
 
 
 def fit_hybrid_elements(one: Sequence[Measurement], gemm: dict[str, tuple[int, int, float]]) -> float:
@@ -307,16 +320,7 @@ def fit_hybrid_elements(one: Sequence[Measurement], gemm: dict[str, tuple[int, i
            and m.elements > 0 and m.dtype in gemm]
     if len(ops) < 3:
         return 0.0
-    w = _weights(ops)
-    t = np.log(np.array([m.per_op_ms for m in ops]))
-    best = (math.inf, 0.0)
-    for e in HYBRID_ELEMENT_GRID:
-        rate = np.log(np.array([_work(m, gemm[m.dtype]) + e * m.elements for m in ops], dtype=float)) - t
-        mean = float(np.sum(w * rate) / np.sum(w))
-        var = float(np.sum(w * (rate - mean) ** 2))
-        if var < best[0] - 1e-12:
-            best = (var, e)
-    return best[1]
+    return _most_uniform(ops, HYBRID_ELEMENT_GRID, lambda m, e: _work(m, gemm[m.dtype]) + e * m.elements)
 
 
 def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float]],

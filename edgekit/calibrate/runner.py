@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.calibrate.blocks import BlockKind, BlockSpec, build_block
+from edgekit.calibrate.handover import clear_vector_state
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
 from edgekit.core.progress import status
 from edgekit.errors import BackendError
@@ -241,9 +242,9 @@ def _time_invokes(interp: Any, target_s: float, min_runs: int = 5, max_runs: int
     start = clock()
     while len(samples) < max_runs and (len(samples) < min_runs or clock() - start < target_s):
         # every op from the same state: on x86 some XNNPACK kernels leave vector state behind that slows the
-        # builtin kernel after them 1.6-2.9x until AVX code runs (edgekit.calibrate.handover); one numpy op is
-        # enough. Without it a hybrid depthwise measured after the hybrid convs came out 1.8x slower.
-        np.multiply(scratch, 1.0, out=scratch)
+        # builtin kernel after them 1.6-2.9x until AVX code runs (edgekit.calibrate.handover). Without it a hybrid
+        # depthwise measured after the hybrid convs came out 1.8x slower.
+        clear_vector_state(scratch)
         c0 = cpu_clock()
         t0 = clock()
         interp.invoke()

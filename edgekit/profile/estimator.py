@@ -534,6 +534,8 @@ def _edgetpu_estimate(profile: DeviceProfile, model: TFLiteModel, costs: list[Op
 def _hybrid_note(profile: DeviceProfile, sg: Subgraph, cpu_mask: list[bool]) -> list[str]:
     """Say so when dynamic-range ops are estimated at int8 rates because the profile has no figure for them."""
     hybrid = [op for op, on_cpu in zip(sg.operators, cpu_mask, strict=True) if on_cpu and hybrid_op(sg, op)]
+    if not hybrid:
+        return []
     placement = cpu_placement(profile, sg)[0]
     keys = [efficiency_key(sg, op, placement[op.index]) for op in hybrid]
     missing = sorted({k for k in keys if profile.op_efficiency is None or profile.op_efficiency.get("int8", k) is None})

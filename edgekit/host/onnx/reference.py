@@ -150,7 +150,7 @@ def _settle_layouts(in_specs: list[TensorSpec], out_specs: list[TensorSpec], amb
                        else rng.integers(0, 2, s.shape)).astype(np.dtype(s.dtype)) for s in in_specs}
     ref = runner(sample)
     from edgekit.tflite.model import load_model
-    from edgekit.verify.ranked import align_ranked, ranked_rows
+    from edgekit.verify.ranked import ranked_rows
 
     tfl = load_model(converted)
     ranks = dict(zip([t.name for t in tfl.outputs], ranked_rows(tfl, [t.index for t in tfl.outputs]), strict=True))
@@ -178,7 +178,7 @@ def _settle_layouts(in_specs: list[TensorSpec], out_specs: list[TensorSpec], amb
                 return in_specs, out_specs
             options = ambiguous.get(spec.name, [spec.to_tflite_perm or identity[spec.name]])
             k = ranks.get(key, next(iter(ranks.values())) if len(ranks) == 1 else None)
-            errors = {p: _ranked_error(np.transpose(ref[spec.name], p), got[key], k, align_ranked) for p in options
+            errors = {p: _ranked_error(np.transpose(ref[spec.name], p), got[key], k) for p in options
                       if np.transpose(ref[spec.name], p).shape == got[key].shape}
             if not errors:
                 continue
@@ -214,9 +214,11 @@ def _smooth_field(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarra
     return (x - float(np.min(x))) / span
 
 
-def _ranked_error(ref: np.ndarray, got: np.ndarray, k: int | None, align: Any) -> float:
+def _ranked_error(ref: np.ndarray, got: np.ndarray, k: int | None) -> float:
     """Mean |error|; rows a TopK ranks compared tie-aware (their order under near-equal scores is no layout)."""
-    r, g, _ = align(ref[None].astype(np.float64), got[None].astype(np.float64), k)
+    from edgekit.verify.ranked import align_ranked
+
+    r, g, _ = align_ranked(ref[None].astype(np.float64), got[None].astype(np.float64), k)
     return float(np.mean(np.abs(r - g)))
 
 
