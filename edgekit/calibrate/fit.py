@@ -23,6 +23,7 @@ by the square root of its time so the ops networks spend their time in count mor
    variance of log(work / time)). Steps 2-3 then fit efficiencies on that work.
 4. thread speed-up: the median wall-clock t(1)/t(T) of the compute-heavy ops, per dtype (ratios above T dropped).
 5. memory: ``runtime_overhead_bytes`` and ``repack_weights`` from the peak-RSS probes.
+6. narrow rows (``row_tile`` given): ``[row_ns]`` from the narrow micro-benchmarks (:mod:`.narrow`).
 
 Residuals (pred/meas - 1 per micro-benchmark at one thread) are returned with the figures.
 """
@@ -37,6 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from edgekit.calibrate.narrow import fit_row_ns, is_narrow
 from edgekit.calibrate.runner import Measurement, MemoryProbe
 
 # XNNPACK's GEMM micro-kernel tiles (output channels, input channels) per SIMD level and compute dtype
@@ -103,6 +105,8 @@ class FitResult:
     op_efficiency: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> op name -> efficiency
     gemm: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # dtype -> (tile_n, tile_k, output MACs)
     hybrid_element_macs: float = 0.0  # per float element a dynamic-range conv converts (Gemm.hybrid_element_macs)
+    row_ns: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> [row_ns] key -> ns per narrow row
+    row_tile: int = 0  # the channel tile the row figures are for (0: none fitted)
 
 
 def predict_op_ms(m: Measurement, peaks: Peaks, eff: float, overhead_ms: float, mem_eff: float, bkf: float) -> float:
@@ -334,12 +338,16 @@ def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float]
 def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe], peaks: Peaks,
                         threads: Sequence[int], per_op: bool = False,
                         tiles: dict[str, tuple[int, int]] | None = None,
-                        per_op_overhead_ms: float | None = None) -> FitResult:
+                        per_op_overhead_ms: float | None = None, row_tile: int = 0) -> FitResult:
     """Fit every figure; residuals are per measured micro op at one thread (pred/meas - 1).
 
     ``per_op``: also fit an efficiency per op name (for estimators that read ``[op_efficiency]``); the
     residuals then use those where they exist, as such an estimator would. ``per_op_overhead_ms``: the
-    fixed cost per op measured on tiny-op chains (:mod:`edgekit.calibrate.overheads`), instead of a grid."""
+    fixed cost per op measured on tiny-op chains (:mod:`edgekit.calibrate.overheads`), instead of a grid.
+    ``row_tile``: fit ``[row_ns]`` on the measurements narrower than it (:mod:`edgekit.calibrate.narrow`), which
+    take no part in the other figures."""
+    narrow = [m for m in ms if row_tile and is_narrow(m, row_tile)]
+    ms = [m for m in ms if not (row_tile and is_narrow(m, row_tile))]
     one = [m for m in ms if m.threads == 1 and m.xnnpack]
     if not one:
         raise ValueError("no one-thread XNNPACK measurements to fit")
@@ -360,15 +368,17 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     if gemm:
         builtin_hybrid = apply_gemm(builtin_hybrid, gemm, hybrid_element_macs)
     op_eff = fit_op_efficiencies([*one, *builtin_hybrid], peaks, overhead_ms, mem_eff, bkf) if per_op else {}
+    def predict(m: Measurement) -> float:
+        op_e = op_eff.get(m.dtype, {}).get(m.op_key or m.op)
+        if op_e is not None:  # as measured: no builtin-kernel factor on top
+            placed = dataclasses.replace(m, model_delegated=True, xnnpack=True)
+            return predict_op_ms(placed, peaks, op_e, overhead_ms, mem_eff, bkf)
+        return predict_op_ms(m, peaks, eff[m.dtype].get(m.op_class, 1.0), overhead_ms, mem_eff, bkf)
+
     residuals: dict[str, float] = {}
     errs: list[float] = []
     for m in one:
-        op_e = op_eff.get(m.dtype, {}).get(m.op_key or m.op)
-        if op_e is not None:  # as measured: no builtin-kernel factor on top
-            pred = predict_op_ms(dataclasses.replace(m, model_delegated=True), peaks, op_e, overhead_ms, mem_eff, bkf)
-        else:
-            pred = predict_op_ms(m, peaks, eff[m.dtype].get(m.op_class, 1.0), overhead_ms, mem_eff, bkf)
-        rel = pred / m.per_op_ms - 1.0
+        rel = predict(m) / m.per_op_ms - 1.0
         residuals[m.name] = round(rel, 4)
         errs.append(rel)
     arr = np.abs(np.array(errs))
@@ -381,4 +391,5 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
         repack_weights=repack, weight_rss_factor=factor, samples=len(ms),
         rms_relative_error=float(np.sqrt(np.mean(arr ** 2))), max_relative_error=float(arr.max()),
         residuals=residuals, delegated=delegated, gemm=gemm, hybrid_element_macs=hybrid_element_macs,
+        row_ns=fit_row_ns(narrow, row_tile, predict) if narrow else {}, row_tile=row_tile if narrow else 0,
     )

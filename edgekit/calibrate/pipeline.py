@@ -16,6 +16,7 @@ from edgekit.calibrate.blocks import block_suite
 from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
 from edgekit.calibrate.handover import measure_hybrid_handover
 from edgekit.calibrate.machine import MachineInfo, detect_machine, measure_bandwidth_gb_s
+from edgekit.calibrate.narrow import narrow_specs, row_tile
 from edgekit.calibrate.overheads import (
     MemoryLevels,
     Overheads,
@@ -210,6 +211,7 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
                               for dt, table in fit.op_efficiency.items() if table}}
            if fit.op_efficiency else {}),
         **_gemm_section(fit),
+        **({"row_ns": {"channel_tile": fit.row_tile, **fit.row_ns}} if fit.row_ns else {}),
         "fit": {
             "method": ("edgekit calibrate: time-weighted log-space least squares per op class, op name and dtype "
                        f"(numpy) on single-op micro-benchmarks ({timing} time); fixed costs from tiny-op chains; "
@@ -248,7 +250,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
            f"load average {load:.2f}: timing by {timing_used}; fixed costs: invoke {overheads.invoke_us:.2f} us, "
            f"per op {overheads.xnnpack_op_us:.3f} us (XNNPACK) / {overheads.builtin_op_us:.3f} us (builtin), "
            f"partition {overheads.partition_us:.3f} us")
-    specs = suite(budget_s)
+    specs = suite(budget_s) + (narrow_specs() if budget_s >= 30 else [])
     block_specs = block_suite(budget_s)
     # memory probes run in fresh processes (their cost depends on how busy the machine is): first; the
     # single-op suite gets what is left after a reserve for the blocks and the fit
@@ -263,7 +265,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
                   levels.bandwidth_gb_per_s[-2] if levels else bandwidth,
                   levels.cache_bytes if levels else (), levels.bandwidth_gb_per_s if levels else ())
     fit = fit_profile_figures(ms, probes, peaks, list(threads), per_op=schema_has_op_efficiency(), tiles=tiles,
-                              per_op_overhead_ms=overheads.xnnpack_op_us / 1e3)
+                              per_op_overhead_ms=overheads.xnnpack_op_us / 1e3, row_tile=row_tile(machine.simd))
     rt = runtime_info()
     measured_specs = len({m.name for m in ms})
     handover = None

@@ -57,6 +57,8 @@ class Measurement:
     op_key: str = ""  # the estimator's [op_efficiency] key when it differs from ``op`` (e.g. DEPTHWISE_CONV_2D_K7)
     gemm: tuple[int, int, int, int] = (0, 0, 0, 0)  # (M, N, Cin, taps) of a CONV_2D / FULLY_CONNECTED, else zeros
     elements: int = 0  # a dynamic-range op's float input + output elements (costs.hybrid_elements), else 0
+    rows: int = 0  # per op: its kernel's rows (edgekit.profile.rows, however wide), 0 for ops without
+    row_width: int = 0  # elements per row
 
     @property
     def hybrid(self) -> bool:
@@ -203,6 +205,11 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
 
     ops = [op for op in model.main.operators if op.name == op_name]
     summary["model_delegated"] = int(all(xnnpack_placement(model.main, op).delegated for op in ops))
+    from edgekit.profile.rows import narrow_rows
+
+    rows = narrow_rows(model.main, ops[0], 1 << 30)  # every row, however wide: the fit decides what is narrow
+    out_elements = model.main.tensor(ops[0].outputs[0]).num_elements
+    summary["rows"], summary["row_width"] = rows, (out_elements // rows if rows else 0)
     # data movement has no MACs: its output elements are the work its per-op efficiency is fitted on (OpCost)
     return (costs[0].op_class.value, costs[0].compute_dtype, sum(c.macs or c.moved_elements for c in costs) // n,
             sum(c.bytes for c in costs) // n, sum(c.weight_bytes for c in costs) // n, summary)
@@ -308,7 +315,7 @@ def measure_suite(
                 name=spec.name, op=op_name, op_class=op_class, dtype=cdtype, threads=t, xnnpack=xnn,
                 delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
                 per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat), macs=macs, bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
-                elements=elements,
+                elements=elements, rows=summary["rows"], row_width=summary["row_width"],
             ))
             del interp
         status(f"calibrate: {i + 1}/{len(specs)} {spec.name}: "

@@ -32,6 +32,10 @@ hybrid_handover_factor``, the slow-down of a builtin hybrid depthwise right afte
 (:func:`edgekit.profile.costs.hybrid_handover`, :mod:`edgekit.calibrate.handover`). A profile without them (every shipped one)
 estimates such ops at the int8 figures, and the estimate's notes say so.
 
+Narrow rows: a depthwise, pool, resize, pad, concatenation or broadcast binary op whose innermost run is shorter
+than ``[row_ns] channel_tile`` pays ``row_ns[dtype][op]`` nanoseconds per kernel row on top
+(:mod:`edgekit.profile.rows`; calibrate measures them).
+
 Data movement (PAD, CONCATENATION, ...) has no MACs and costs its bytes; with an ``[op_efficiency]`` figure for
 the op (``calibrate`` measures PAD and CONCATENATION) its output elements are work at that efficiency too.
 
@@ -71,6 +75,7 @@ from edgekit.profile.delegate import count_graph_partitions, place_xnnpack, unpa
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.registry import ProfileEntry
+from edgekit.profile.rows import narrow_rows, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
 from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
 
@@ -343,12 +348,13 @@ def memory_ms(profile: DeviceProfile, cost: OpCost, threads: int, model_weight_b
 
 
 def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: int, key: str | None = None,
-              work: float | None = None, model_weight_bytes: int = 0) -> float:
+              work: float | None = None, model_weight_bytes: int = 0, rows: int = 0) -> float:
     """Estimated milliseconds of one op on the profile's CPU (see the module docstring).
 
     ``delegated``: XNNPACK runs it (False: LiteRT's builtin kernel, also for every op when the profile's
     delegate is "none"); ``key``: the op's efficiency key (:func:`efficiency_key`), when it can differ from
-    the op name; ``work``: MAC-equivalents under the ``[gemm]`` figures (:func:`op_work`), instead of its MACs."""
+    the op name; ``work``: MAC-equivalents under the ``[gemm]`` figures (:func:`op_work`), instead of its MACs;
+    ``rows``: its narrow kernel rows (:func:`edgekit.profile.rows.narrow_rows`), charged at ``[row_ns]``."""
     rt = profile.runtime
     dtype = cost.compute_dtype
     op_eff = _op_efficiency(profile, dtype, cost.op, key)
@@ -367,6 +373,9 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
     if work is None and cost.macs == 0 and cost.moved_elements and op_eff is not None:
         work = float(cost.moved_elements)  # data movement with a calibrated per-op figure (see OpCost)
     compute_ms = 1000.0 * (cost.macs if work is None else work) / (peak * eff * speedup)
+    if rows and profile.row_ns is not None:
+        ns = row_ns(profile.row_ns.table(dtype), cost.op, delegated and rt.delegate != DelegateKind.NONE)
+        compute_ms += rows * (ns or 0.0) * 1e-6 / speedup
     return max(compute_ms, memory_ms(profile, cost, threads, model_weight_bytes)) + overhead_us / 1000.0
 
 
@@ -391,8 +400,9 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
             continue
         node = sg.operators[cost.index]
         unpacked = deleg and unpacked_at_init(sg, node)
+        rows = narrow_rows(sg, node, profile.row_ns.channel_tile) if profile.row_ns is not None else 0
         ms = 0.0 if unpacked else cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node, deleg),
-                                            op_work(profile, sg, node, cost), model_weights)
+                                            op_work(profile, sg, node, cost), model_weights, rows)
         if handover != 1.0 and cost.index > 0 and hybrid_handover(sg, node, placement):
             ms *= handover
         total += ms

@@ -26,6 +26,7 @@ File layout (every key carries its unit; unknown keys are rejected by name)::
                                      # CONV_2D_HYBRID, DEPTHWISE_CONV_2D_HYBRID_BUILTIN ...: dynamic-range ops
     [gemm]                           # optional: GEMM tile padding and per-output cost of conv/fully-connected,
                                      # hybrid_element_macs (a dynamic-range op's run-time quantization)
+    [row_ns] / [row_ns.float32]      # optional: channel_tile and ns per narrow kernel row per op (edgekit.profile.rows)
     [builtin_efficiency.float32]     # optional: LiteRT's builtin kernels (ops outside XNNPACK, or delegate = "none")
     [memory]                         # optional: cache levels and their bandwidths (calibrate measures them)
     [edgetpu] / [gpu]                # accelerator figures, when accelerator says so
@@ -156,15 +157,16 @@ class Efficiencies:
         return self.int8 if dtype == "int8" else self.float32
 
 
-def _check_op_table(table: dict[str, float], where: str) -> None:
+def _check_op_table(table: dict[str, float], where: str, meta: Any = FRACTION) -> None:
+    lo, hi = meta.get("lo", 0.0), meta.get("hi", math.inf)
     for op, value in table.items():
         if not op or not all(c.isupper() or c.isdigit() or c == "_" for c in op) or not op[0].isupper():
             raise ProfileError(
                 f"'{where}.{op}' is not an op name.",
                 hint="Use TFLite builtin op names in capitals, e.g. HARD_SWISH = 0.05.",
             )
-        if not (math.isfinite(value) and 0.0 < value <= 1.0):
-            raise ProfileError(f"'{where}.{op}' = {value} is out of range.", hint=_range_hint(FRACTION))
+        if not (math.isfinite(value) and (value > lo if meta.get("lo_open") else value >= lo) and value <= hi):
+            raise ProfileError(f"'{where}.{op}' = {value} is out of range.", hint=_range_hint(meta))
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,26 @@ class Gemm:
         if dtype == "int8":
             return self.int8_tile_n, self.int8_tile_k, self.int8_output_overhead_macs
         return None
+
+
+@dataclass(frozen=True)
+class RowCost:
+    """Optional narrow-row figures (:mod:`edgekit.profile.rows`; ``edgekit calibrate`` measures them): nanoseconds
+    per kernel row whose innermost run is shorter than ``channel_tile`` elements, per compute dtype and op
+    name (``<OP>_BUILTIN``: LiteRT's builtin kernel), on top of the op's efficiency figure."""
+
+    channel_tile: int = field(default=16, metadata=_rng(2, 256))
+    float32: dict[str, float] = field(default_factory=dict)
+    int8: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        for name in ("float32", "int8"):
+            _check_op_table(getattr(self, name), name, _rng(0.0, 1e6, unit="ns"))
+
+    def table(self, dtype: str) -> dict[str, float]:
+        """The figures of a compute dtype (float16 uses float32's, int16 int8's)."""
+        return self.int8 if dtype in ("int8", "int16") else self.float32
 
 
 @dataclass(frozen=True)
@@ -457,6 +479,7 @@ class DeviceProfile:
     notes: str = ""
     op_efficiency: OpEfficiency | None = None
     gemm: Gemm | None = None
+    row_ns: RowCost | None = None
     # LiteRT's builtin kernels per class (ops outside XNNPACK); absent: efficiency x builtin_kernel_factor
     builtin_efficiency: Efficiencies | None = None
     memory: Memory | None = None
@@ -632,7 +655,7 @@ def load_profile(path: str | Path) -> DeviceProfile:
 
 __all__ = [
     "SCHEMA_VERSION", "OpClass", "Accelerator", "DelegateKind", "EfficiencyTable", "Efficiencies",
-    "ThreadSpeedup", "OpEfficiency", "Gemm", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "Accuracy", "Memory", "LINKS",
+    "ThreadSpeedup", "OpEfficiency", "Gemm", "RowCost", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "Accuracy", "Memory", "LINKS",
     "DeviceProfile",
     "profile_from_dict", "load_profile",
 ]

@@ -1,0 +1,149 @@
+"""Narrow rows: the per-row cost of channel-wise kernels on tensors whose innermost run is short.
+
+XNNPACK's depthwise, pooling, resize, pad and concatenation kernels (and its binary ops when one operand is
+broadcast along the outer dimensions, as a squeeze-excite scale or a PReLU slope is) loop over the tensor's
+rows: one micro-kernel call per output pixel, or per contiguous copy, each over the innermost run of
+elements. When that run fills the kernel's SIMD channel tile the per-element cost (the efficiency figures)
+explains the time. When it is short (C = 1 in audio models' ``[1, H, W, 1]`` maps, C = 8 in MediaPipe's
+landmark stems) every call does a full tile's work for a few elements, plus its fixed set-up: measured on
+this project's AVX-512 host, 524,288 float32 elements in rows of 1 channel ran a 3x3 depthwise in 5.3 ms
+and a spatial PAD in 5.0 ms, against 0.21 and 0.06 ms in rows of 128 (a 25x and 80x difference the
+element count cannot show).
+
+So for an op whose innermost run is narrower than ``[row_ns] channel_tile``, the estimator adds
+``narrow rows x row_ns[dtype][op]`` nanoseconds (divided by the thread speed-up like the rest of its
+compute). ``edgekit calibrate`` measures the figures on narrow micro-benchmarks (C = 1 .. 8) of each op, on
+top of the efficiencies it fits on wide ones; ``<OP>_BUILTIN`` keys hold LiteRT's builtin kernels'.
+
+Rows, per op (:func:`narrow_rows`):
+
+- DEPTHWISE_CONV_2D, pools, resizes: one row per output pixel, ``C`` elements long;
+- binary elementwise ops (ADD, MUL, PRELU, ...): none when neither operand is broadcast (the kernel sees
+  one flat array) or one is a scalar; otherwise one row per run of the trailing dimensions both operands
+  span, e.g. ``[1, H, W, C] x [1, 1, 1, C]`` -> ``H * W`` rows of ``C``;
+- PAD / MIRROR_PAD: one row per output position of the dimensions up to the last padded one, each as long
+  as the unpadded trailing dimensions (XNNPACK's pad calls its kernel per such row), or, when the last
+  dimension is padded, one per position of the others, as long as the input's last dimension;
+- CONCATENATION / PACK: one copy per input per position of the dimensions before the axis, as long as the
+  input's slice at and after the axis.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from edgekit.tflite.model import Operator, Subgraph
+
+# ops whose kernels loop over output pixels with the channels innermost
+PIXEL_OPS = frozenset({"DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D", "RESIZE_BILINEAR",
+                       "RESIZE_NEAREST_NEIGHBOR"})
+BINARY_OPS = frozenset({"ADD", "SUB", "MUL", "DIV", "MAXIMUM", "MINIMUM", "SQUARED_DIFFERENCE", "PRELU",
+                        "FLOOR_DIV", "POW"})
+PAD_OPS = frozenset({"PAD", "PADV2", "MIRROR_PAD"})
+COPY_OPS = frozenset({"CONCATENATION", "PACK"})
+ROW_OPS = PIXEL_OPS | BINARY_OPS | PAD_OPS | COPY_OPS
+
+# where an op has no figure of its own it takes the one of an op its kernel works like
+FAMILY: dict[str, str] = {
+    **{op: "MUL" for op in BINARY_OPS if op != "MUL"},
+    "AVERAGE_POOL_2D": "MAX_POOL_2D", "L2_POOL_2D": "MAX_POOL_2D",
+    "RESIZE_NEAREST_NEIGHBOR": "RESIZE_BILINEAR",
+    "PADV2": "PAD",
+    "PACK": "CONCATENATION",
+}
+
+
+def _shape(sg: Subgraph, index: int) -> tuple[int, ...]:
+    return tuple(max(1, int(d)) for d in sg.tensor(index).shape)
+
+
+def _binary_rows(sg: Subgraph, op: Operator, tile: int) -> int:
+    if len(op.inputs) < 2 or min(op.inputs[:2]) < 0 or not op.outputs:
+        return 0
+    out = _shape(sg, op.outputs[0])
+    a, b = (_shape(sg, i) for i in op.inputs[:2])
+    if a == b or math.prod(a) == 1 or math.prod(b) == 1:
+        return 0  # one flat array, or a scalar operand
+    a = (1,) * (len(out) - len(a)) + a
+    b = (1,) * (len(out) - len(b)) + b
+    width = 1
+    for i in range(len(out) - 1, -1, -1):  # trailing dimensions both operands span
+        if a[i] != out[i] or b[i] != out[i]:
+            break
+        width *= out[i]
+    return math.prod(out) // width if width < tile else 0
+
+
+def _pad_rows(sg: Subgraph, op: Operator, tile: int) -> int:
+    if len(op.inputs) < 2 or op.inputs[1] < 0 or not op.outputs:
+        return 0
+    data = sg.tensor(op.inputs[1]).data()
+    if data is None or data.size % 2:
+        return 0
+    pads = np.asarray(data).reshape(-1, 2)
+    out = _shape(sg, op.outputs[0])
+    padded = [i for i in range(min(len(out), len(pads))) if pads[i].any()]
+    if not padded:
+        return 0
+    last = padded[-1]
+    # the run copied per row: the unpadded trailing dimensions, or the input's last one when that is padded
+    width = math.prod(out[last + 1:]) if last + 1 < len(out) else _shape(sg, op.inputs[0])[-1]
+    rows = math.prod(out[:last + 1]) if last + 1 < len(out) else math.prod(out[:-1])
+    return rows if width < tile else 0
+
+
+def _copy_rows(sg: Subgraph, op: Operator, tile: int) -> int:
+    if not op.outputs or op.outputs[0] < 0:
+        return 0
+    out = _shape(sg, op.outputs[0])
+    axis = int(op.options.get("axis", 0) or 0)
+    axis = axis + len(out) if axis < 0 else axis
+    if not 0 <= axis < len(out):
+        return 0
+    outer = math.prod(out[:axis])
+    inner = math.prod(out[axis + 1:])
+    rows = 0
+    for i in op.inputs:
+        if i < 0:
+            continue
+        along = 1 if op.name == "PACK" else _shape(sg, i)[axis] if axis < len(_shape(sg, i)) else 1
+        if along * inner < tile:
+            rows += outer
+    return rows
+
+
+def narrow_rows(sg: Subgraph, op: Operator, tile: int) -> int:
+    """Rows of ``op``'s kernel loop whose innermost run is shorter than ``tile`` elements (see the module
+    docstring); 0 for ops without such rows."""
+    if tile <= 1 or op.name not in ROW_OPS:
+        return 0
+    if op.name in PIXEL_OPS:
+        if not op.outputs or op.outputs[0] < 0:
+            return 0
+        out = _shape(sg, op.outputs[0])
+        return math.prod(out[:-1]) if len(out) == 4 and out[-1] < tile else 0
+    if op.name in BINARY_OPS:
+        return _binary_rows(sg, op, tile)
+    if op.name in PAD_OPS:
+        return _pad_rows(sg, op, tile)
+    return _copy_rows(sg, op, tile)
+
+
+def row_key(op: str, delegated: bool) -> str:
+    """The ``[row_ns]`` key of an op placed on XNNPACK (its name) or on LiteRT's builtin kernel."""
+    return op if delegated else f"{op}_BUILTIN"
+
+
+def row_ns(table: dict[str, float], op: str, delegated: bool) -> float | None:
+    """The figure for ``op`` as placed: its own, else its family's (:data:`FAMILY`), else None."""
+    for name in (op, FAMILY.get(op)):
+        if name is not None:
+            value = table.get(row_key(name, delegated))
+            if value is not None:
+                return value
+    return None
+
+
+__all__ = ["FAMILY", "ROW_OPS", "narrow_rows", "row_key", "row_ns"]

@@ -1,0 +1,171 @@
+"""Narrow rows (issue 14): a depthwise / pool / pad / concatenation / broadcast op whose innermost run is shorter
+than the SIMD channel tile pays per kernel row, not per element (mp-hand-recrop's 8-channel stem, basic-pitch's
+``[1, H, W, 1]`` pads and concatenations ran 2-40x their estimate). The row count per op, the estimator's
+``[row_ns]`` charge, the schema's checks and calibrate's fit."""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edgekit.calibrate.fit import Peaks, fit_profile_figures
+from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+from edgekit.calibrate.narrow import NARROW_SPECS, fit_row_ns, is_narrow, narrow_specs
+from edgekit.calibrate.runner import Measurement, _features
+from edgekit.core.tflite_builder import TFLiteBuilder
+from edgekit.errors import ProfileError
+from edgekit.profile.estimator import estimate
+from edgekit.profile.registry import get_profile
+from edgekit.profile.rows import narrow_rows, row_ns
+from edgekit.profile.schema import RowCost
+from edgekit.tflite.model import parse_model
+
+PEAKS = Peaks(fp32_gmacs=50.0, int8_gmacs=200.0, bandwidth_gb_s=20.0)
+
+
+def _one_op(op: str, inputs: list[tuple[int, ...]], out: tuple[int, ...], options: dict | None = None,
+            const: np.ndarray | None = None) -> tuple[object, object]:
+    b = TFLiteBuilder("rows")
+    ins = [b.tensor(f"x{i}", s) for i, s in enumerate(inputs)]
+    if const is not None:
+        ins.append(b.constant("c", const))
+    y = b.tensor("y", out)
+    b.operator(op, ins, [y], options, options_type="PackOptions" if op == "PACK" else None)
+    sg = parse_model(b.build([i for i in ins if i < len(inputs)], [y]), "<rows>").main
+    return sg, sg.operators[0]
+
+
+def _rows(op: str, inputs: list[tuple[int, ...]], out: tuple[int, ...], options: dict | None = None,
+          const: np.ndarray | None = None, tile: int = 16) -> int:
+    sg, node = _one_op(op, inputs, out, options, const)
+    return narrow_rows(sg, node, tile)  # type: ignore[arg-type]
+
+
+def test_depthwise_and_pools_count_one_row_per_output_pixel_when_narrow() -> None:
+    for c, expect in ((8, 64 * 64), (1, 64 * 64), (16, 0), (32, 0)):
+        sg = parse_model(build_model(MicroSpec(MicroOp.DEPTHWISE_CONV_2D, "float32", 64, 64, c, kernel=3)), "<dw>").main
+        dw = next(o for o in sg.operators if o.name == "DEPTHWISE_CONV_2D")
+        assert narrow_rows(sg, dw, 16) == expect
+    sg = parse_model(build_model(MicroSpec(MicroOp.MAX_POOL_2D, "int8", 64, 64, 4, kernel=3, stride=2)), "<p>").main
+    assert narrow_rows(sg, sg.operators[0], 16) == 32 * 32
+    assert narrow_rows(sg, sg.operators[0], 4) == 0  # exactly one tile wide: not narrow
+
+
+def test_binary_ops_have_rows_only_where_an_operand_is_broadcast() -> None:
+    assert _rows("MUL", [(1, 32, 32, 8), (1, 1, 1, 8)], (1, 32, 32, 8)) == 32 * 32  # squeeze-excite scale
+    assert _rows("PRELU", [(1, 32, 32, 8), (1, 1, 8)], (1, 32, 32, 8)) == 32 * 32  # slope of rank 3
+    assert _rows("ADD", [(1, 32, 32, 8), (1, 32, 32, 8)], (1, 32, 32, 8)) == 0  # one flat array
+    assert _rows("MUL", [(1, 32, 32, 8), (1, 1, 1, 1)], (1, 32, 32, 8)) == 0  # a scalar
+    assert _rows("MUL", [(1, 32, 32, 64), (1, 1, 1, 64)], (1, 32, 32, 64)) == 0  # wide rows
+    # broadcast over the row dimension: the run both span is W * C = 8 elements
+    assert _rows("ADD", [(1, 32, 4, 2), (1, 1, 4, 2)], (1, 32, 4, 2)) == 32
+
+
+def test_pad_rows_follow_the_last_padded_dimension() -> None:
+    spatial = np.array([[0, 0], [1, 1], [1, 1], [0, 0]], np.int32)
+    assert _rows("PAD", [(1, 10, 10, 1)], (1, 12, 12, 1), const=spatial) == 12 * 12
+    assert _rows("PAD", [(1, 10, 10, 32)], (1, 12, 12, 32), const=spatial) == 0
+    channels = np.array([[0, 0], [0, 0], [0, 0], [0, 8]], np.int32)  # MediaPipe's 8 -> 16 channel pad
+    assert _rows("PAD", [(1, 4, 4, 8)], (1, 4, 4, 16), const=channels) == 16
+    width_only = np.array([[0, 0], [0, 0], [18, 18], [0, 0]], np.int32)  # basic-pitch's [1, 172, 273, 1] pads
+    assert _rows("PAD", [(1, 172, 273, 1)], (1, 172, 309, 1), const=width_only) == 172 * 309
+
+
+def test_concatenation_and_pack_count_one_copy_per_narrow_input_slice() -> None:
+    assert _rows("CONCATENATION", [(1, 5, 7, 1)] * 3, (1, 5, 7, 3), {"axis": -1}) == 3 * 35
+    # only the narrow input's copies count (basic-pitch's [.., 1] + [.., 32] concatenation)
+    assert _rows("CONCATENATION", [(1, 5, 7, 1), (1, 5, 7, 32)], (1, 5, 7, 33), {"axis": 3}) == 35
+    assert _rows("CONCATENATION", [(1, 36, 172, 2), (1, 36, 172, 2)], (1, 72, 172, 2), {"axis": 1}) == 0
+    assert _rows("PACK", [(1, 36, 172), (1, 36, 172)], (1, 36, 172, 2), {"axis": -1, "values_count": 2}) == 2 * 36 * 172
+
+
+def test_row_figures_fall_back_to_the_family_and_keep_builtin_apart() -> None:
+    table = {"MUL": 3.0, "CONCATENATION": 4.0, "CONCATENATION_BUILTIN": 6.0}
+    assert row_ns(table, "PRELU", True) == 3.0
+    assert row_ns(table, "PACK", False) == 6.0
+    assert row_ns(table, "MUL", False) is None  # no builtin figure: nothing charged
+    assert row_ns(table, "DEPTHWISE_CONV_2D", True) is None
+
+
+def test_schema_checks_the_row_figures() -> None:
+    assert RowCost(channel_tile=8, float32={"PAD": 9.5}).table("float16") == {"PAD": 9.5}
+    with pytest.raises(ProfileError, match="'float32.PAD' = -1.0 is out of range") as exc:
+        RowCost(float32={"PAD": -1.0})
+    assert "ns" in (exc.value.hint or "")
+    with pytest.raises(ProfileError, match="not an op name"):
+        RowCost(int8={"pad": 1.0})
+    with pytest.raises(ProfileError, match="channel_tile"):
+        RowCost(channel_tile=1)
+
+
+def _profile_with_rows(folder: Path, ns: float) -> str:
+    text = (resources.files("edgekit.device_profiles") / "rpi4b.toml").read_text(encoding="utf-8")
+    assert "[row_ns" not in text
+    device = f"rows-test-{ns:g}"
+    text = text.replace('id = "rpi4b"', f'id = "{device}"', 1)
+    text += f"\n[row_ns]\nchannel_tile = 16\n[row_ns.float32]\nDEPTHWISE_CONV_2D = {ns}\n"
+    (folder / f"{device}.toml").write_text(text, encoding="utf-8")
+    return device
+
+
+def test_estimator_charges_narrow_rows_at_the_profile_figure(tmp_path: Path) -> None:
+    narrow = parse_model(build_model(MicroSpec(MicroOp.DEPTHWISE_CONV_2D, "float32", 64, 64, 8, kernel=3)), "<n>")
+    wide = parse_model(build_model(MicroSpec(MicroOp.DEPTHWISE_CONV_2D, "float32", 16, 16, 128, kernel=3)), "<w>")
+    plain = get_profile("rpi4b")
+    # rows are compute: with figures this large the op is compute-bound, and the difference is the rows' time
+    low, high = (get_profile(_profile_with_rows(tmp_path, ns), [tmp_path]) for ns in (1000.0, 2000.0))
+    for threads in (1, 2):
+        assert estimate(narrow, low, threads).latency_ms > estimate(narrow, plain, threads).latency_ms
+        extra = estimate(narrow, high, threads).latency_ms - estimate(narrow, low, threads).latency_ms
+        speedup = plain.profile.runtime.thread_speedup.at("float32", threads)
+        assert extra == pytest.approx(64 * 64 * 1000.0 * 1e-6 / speedup, rel=1e-6)
+        # the same kind of op in wide rows: nothing added
+        assert estimate(wide, high, threads).latency_ms == pytest.approx(estimate(wide, plain, threads).latency_ms)
+
+
+def _measurement(name: str, op: str, per_op_ms: float, rows: int, width: int, xnnpack: bool = True,
+                 macs: int = 100_000) -> Measurement:
+    return Measurement(name=name, op=op, op_class="depthwise_conv", dtype="float32", threads=1, xnnpack=xnnpack,
+                       delegated=xnnpack, model_delegated=True, partitions=1 if xnnpack else 0, repeat=1,
+                       median_ms=per_op_ms, min_ms=per_op_ms, per_op_ms=per_op_ms, macs=macs, bytes=1000,
+                       weight_bytes=0, rows=rows, row_width=width)
+
+
+def test_fit_recovers_the_row_cost_and_keys_it_by_placement() -> None:
+    ms = [_measurement("a", "DEPTHWISE_CONV_2D", 0.1 + 5000 * 7e-6, 5000, 1),
+          _measurement("b", "DEPTHWISE_CONV_2D", 0.1 + 2000 * 7e-6, 2000, 8),
+          _measurement("c", "DEPTHWISE_CONV_2D", 0.1 + 2000 * 20e-6, 2000, 8, xnnpack=False),
+          _measurement("wide", "DEPTHWISE_CONV_2D", 0.1, 100, 64)]
+    fitted = fit_row_ns(ms, 16, lambda m: 0.1)
+    assert fitted == {"float32": {"DEPTHWISE_CONV_2D": pytest.approx(7.0), "DEPTHWISE_CONV_2D_BUILTIN": pytest.approx(20.0)}}
+    # never negative: an op faster than its wide prediction gets 0
+    assert fit_row_ns(ms[:1], 16, lambda m: 1.0) == {"float32": {"DEPTHWISE_CONV_2D": 0.0}}
+
+
+def test_narrow_measurements_leave_the_efficiency_figures_alone() -> None:
+    wide = [_measurement(f"w{i}", "DEPTHWISE_CONV_2D", 0.1 * (i + 1), 10 * (i + 1), 64, macs=1_000_000 * (i + 1))
+            for i in range(3)]
+    narrow = [dataclasses.replace(_measurement("n", "DEPTHWISE_CONV_2D", 5.0, 50_000, 1), macs=1_000_000)]
+    alone = fit_profile_figures(wide, [], PEAKS, [1], per_op=True, row_tile=16)
+    both = fit_profile_figures(wide + narrow, [], PEAKS, [1], per_op=True, row_tile=16)
+    assert both.efficiency == alone.efficiency and both.op_efficiency == alone.op_efficiency
+    assert "n" not in both.residuals and both.row_tile == 16 and alone.row_tile == 0
+    # the narrow op's row figure: what the wide efficiency leaves unexplained, per row
+    wide_ms = 1_000_000 / (PEAKS.fp32_gmacs * 1e6 * both.op_efficiency["float32"]["DEPTHWISE_CONV_2D"])
+    expect = (5.0 - wide_ms - both.per_op_overhead_us / 1e3) / 50_000 * 1e6
+    assert both.row_ns["float32"]["DEPTHWISE_CONV_2D"] == pytest.approx(expect, rel=1e-3)
+
+
+def test_every_narrow_spec_builds_and_measures_rows_below_the_tile() -> None:
+    specs = narrow_specs()
+    assert len(specs) == 2 * len(NARROW_SPECS)
+    for spec in specs:
+        data = build_model(spec)
+        op = "MUL" if spec.op is MicroOp.MUL_BROADCAST else spec.op.value
+        summary = _features(data, op)[5]
+        m = _measurement(spec.name, op, 1.0, summary["rows"], summary["row_width"])
+        assert is_narrow(m, 16) and is_narrow(m, 8 if spec.c < 8 else 16), spec.name
