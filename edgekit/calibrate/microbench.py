@@ -23,6 +23,7 @@ class MicroOp(str, Enum):
 
     CONV_2D = "CONV_2D"
     DEPTHWISE_CONV_2D = "DEPTHWISE_CONV_2D"
+    TRANSPOSE_CONV = "TRANSPOSE_CONV"
     FULLY_CONNECTED = "FULLY_CONNECTED"
     ADD = "ADD"
     MUL = "MUL"
@@ -47,7 +48,7 @@ _BUILTIN[MicroOp.MUL_BROADCAST] = "MUL"
 _INT8_VERSION: dict[str, int] = {
     "CONV_2D": 3, "DEPTHWISE_CONV_2D": 3, "FULLY_CONNECTED": 4, "ADD": 2, "MUL": 2, "AVERAGE_POOL_2D": 2,
     "MAX_POOL_2D": 2, "MEAN": 2, "SOFTMAX": 2, "RESIZE_BILINEAR": 2, "CONCATENATION": 2, "PAD": 2,
-    "LOGISTIC": 2, "HARD_SWISH": 1, "RELU": 2,
+    "LOGISTIC": 2, "HARD_SWISH": 1, "RELU": 2, "TRANSPOSE_CONV": 3,
 }
 
 DTYPES = ("float32", "int8")
@@ -102,9 +103,10 @@ class MicroSpec:
     @property
     def name(self) -> str:
         parts = [self.op.value.lower(), self.dtype, f"{self.h}x{self.w}x{self.c}"]
-        if self.op in (MicroOp.CONV_2D, MicroOp.FULLY_CONNECTED):
+        if self.op in (MicroOp.CONV_2D, MicroOp.FULLY_CONNECTED, MicroOp.TRANSPOSE_CONV):
             parts.append(f"o{self.out_channels}")
-        if self.op in (MicroOp.CONV_2D, MicroOp.DEPTHWISE_CONV_2D, MicroOp.AVERAGE_POOL_2D, MicroOp.MAX_POOL_2D):
+        if self.op in (MicroOp.CONV_2D, MicroOp.DEPTHWISE_CONV_2D, MicroOp.AVERAGE_POOL_2D, MicroOp.MAX_POOL_2D,
+                       MicroOp.TRANSPOSE_CONV):
             parts.append(f"k{self.kernel}s{self.stride}")
         if self.repeat > 1:
             parts.append(f"r{self.repeat}")
@@ -173,6 +175,14 @@ def build_model(spec: MicroSpec, seed: int = 0) -> bytes:
             out = activation(b, (1, ho, wo, spec.c if depthwise else spec.out_channels), dt, f"t{i}")
             b.operator(builtin, [cur, wt, bt], [out], conv_options(spec.kernel, spec.stride, "RELU6", depthwise),
                        version=ver)
+        elif op is MicroOp.TRANSPOSE_CONV:
+            # an upsampling decoder's layer: output stride x the input, SAME padding, with bias (version 3)
+            wt, bt = _conv_weights(b, spec, rng, i, False)
+            ho, wo = spec.h * spec.stride, spec.w * spec.stride
+            out_shape = b.constant("output_shape", np.array([1, ho, wo, spec.out_channels], np.int32))
+            out = activation(b, (1, ho, wo, spec.out_channels), dt, "out")
+            b.operator(builtin, [out_shape, wt, cur, bt], [out], {"padding": "SAME", "stride_w": spec.stride,
+                                                                  "stride_h": spec.stride}, version=max(ver, 3))
         elif op is MicroOp.FULLY_CONNECTED:
             n_in, n_out = spec.h * spec.w * spec.c, spec.out_channels
             if dt == "float32":

@@ -25,7 +25,7 @@ ROW_TILES: dict[str, int] = {"avx512": 16, "avx2": 16, "neon": 8}
 DEFAULT_ROW_TILE = 8
 
 _D, _BC = MicroOp.DEPTHWISE_CONV_2D, MicroOp.MUL_BROADCAST
-# (op, kwargs) at C = 1 (2) and C = 8, sized to ~0.1-1 ms at one thread
+# (op, kwargs) at C = 1 (2) and C = 8 (output channels of a transposed convolution), ~0.1-1 ms at one thread
 NARROW_SPECS: list[tuple[MicroOp, dict[str, int]]] = [
     (_D, dict(h=160, w=160, c=1, kernel=3)),
     (_D, dict(h=96, w=96, c=8, kernel=3)),
@@ -41,6 +41,9 @@ NARROW_SPECS: list[tuple[MicroOp, dict[str, int]]] = [
     (MicroOp.CONCATENATION, dict(h=96, w=96, c=8)),
     (MicroOp.RESIZE_BILINEAR, dict(h=96, w=96, c=1)),
     (MicroOp.RESIZE_BILINEAR, dict(h=48, w=48, c=8)),
+    # a segmenter's last layer: a 1-channel mask at twice the resolution (MediaPipe's selfie segmenter)
+    (MicroOp.TRANSPOSE_CONV, dict(h=128, w=128, c=16, cout=1, kernel=2, stride=2)),
+    (MicroOp.TRANSPOSE_CONV, dict(h=64, w=64, c=32, cout=8, kernel=2, stride=2)),
 ]
 
 

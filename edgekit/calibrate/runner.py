@@ -164,6 +164,13 @@ def suite(budget_s: float) -> list[MicroSpec]:
         (MicroOp.RELU, dict(h=56, w=56, c=32)),
         (MicroOp.PAD, dict(h=28, w=28, c=64)),
         (MicroOp.RESIZE_BILINEAR, dict(h=28, w=28, c=32)),
+        # transposed convolutions (segmentation and super-resolution decoders): XNNPACK's deconvolution runs at
+        # a third of its conv's rate here, so they get their own figure instead of borrowing the conv one (narrow
+        # outputs, the 1-channel masks of segmenters, are edgekit.calibrate.narrow's)
+        (MicroOp.TRANSPOSE_CONV, dict(h=64, w=64, c=32, cout=16, kernel=2, stride=2)),
+        (MicroOp.TRANSPOSE_CONV, dict(h=32, w=32, c=64, cout=64, kernel=2, stride=2)),
+        (MicroOp.TRANSPOSE_CONV, dict(h=32, w=32, c=32, cout=16, kernel=3, stride=2)),
+        (MicroOp.TRANSPOSE_CONV, dict(h=16, w=16, c=128, cout=64, kernel=4, stride=2)),
     ]
     chosen = core + (extra if budget_s >= 30 else [])
     specs = [MicroSpec(op, dtype, **kw) for op, kw in chosen for dtype in ("float32", "int8")]

@@ -4,7 +4,8 @@ MAC conventions (hand-checkable; tests compute them independently):
 
 - CONV_2D: ``prod(output) * KH * KW * Cin_per_group`` (filter ``[Cout, KH, KW, Cin/groups]``).
 - DEPTHWISE_CONV_2D: ``prod(output) * KH * KW`` (filter ``[1, KH, KW, Cout]``).
-- TRANSPOSE_CONV: ``prod(input) * KH * KW * Cout`` (every input element scatters a KHxKW window per output channel).
+- TRANSPOSE_CONV: ``prod(input) * KH * KW * Cout`` (every input element scatters a KHxKW window per output channel);
+  so does MediaPipe's ``Convolution2DTransposeBias`` custom op (XNNPACK runs both with one kernel).
 - CONV_3D: ``prod(output) * KD * KH * KW * Cin``.
 - FULLY_CONNECTED: ``prod(output) * K`` (weights ``[units, K]``).
 - BATCH_MATMUL: ``prod(output) * K`` (K the contracted axis of the first operand).
@@ -55,8 +56,12 @@ _REDUCE = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY
            "L2_NORMALIZATION")
 _POOL = ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
 
+# MediaPipe's transposed convolution (input, weights [Cout, KH, KW, Cin], bias): XNNPACK's deconvolution runs it
+TRANSPOSE_CONV_CUSTOM = "CUSTOM:Convolution2DTransposeBias"
+
 OP_CLASSES: dict[str, OpClass] = {
     "CONV_2D": OpClass.CONV,
+    TRANSPOSE_CONV_CUSTOM: OpClass.TRANSPOSE_CONV,
     "CONV_3D": OpClass.CONV,
     "DEPTHWISE_CONV_2D": OpClass.DEPTHWISE_CONV,
     "TRANSPOSE_CONV": OpClass.TRANSPOSE_CONV,
@@ -74,7 +79,7 @@ OP_CLASSES: dict[str, OpClass] = {
 
 # ops whose constant inputs are weights (their bytes count as parameters)
 WEIGHT_OPS = frozenset({"CONV_2D", "CONV_3D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV", "FULLY_CONNECTED",
-                        "BATCH_MATMUL"})
+                        "BATCH_MATMUL", TRANSPOSE_CONV_CUSTOM})
 
 
 # weight dtypes of a dynamic-range ("hybrid") op with float activations: uint8 in TF1-era files (facex's model)
@@ -192,8 +197,8 @@ def op_macs(sg: Subgraph, op: Operator) -> tuple[int, bool]:
         w = _tensor(sg, op, 1)
         if w is not None and len(w.shape) == 4:
             return out_n * w.shape[1] * w.shape[2], True
-    elif name == "TRANSPOSE_CONV":
-        w, x = _tensor(sg, op, 1), _tensor(sg, op, 2)
+    elif name in ("TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM):
+        w, x = _tensor(sg, op, 1), _tensor(sg, op, 2 if name == "TRANSPOSE_CONV" else 0)
         if w is not None and x is not None and len(w.shape) == 4:
             return _prod(x.shape) * w.shape[0] * w.shape[1] * w.shape[2], True
     elif name == "FULLY_CONNECTED":
@@ -315,5 +320,5 @@ def graph_costs(sg: Subgraph, subgraphs: Sequence[Subgraph] = ()) -> list[OpCost
     return out
 
 
-__all__ = ["HYBRID_WEIGHTS", "OP_CLASSES", "WEIGHT_OPS", "hybrid_elements", "hybrid_handover", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
+__all__ = ["HYBRID_WEIGHTS", "OP_CLASSES", "TRANSPOSE_CONV_CUSTOM", "WEIGHT_OPS", "hybrid_elements", "hybrid_handover", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
            "graph_costs", "tensor_bytes"]

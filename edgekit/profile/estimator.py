@@ -70,7 +70,14 @@ from typing import Any, ClassVar
 from edgekit.core.result import Basis, strings
 from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
-from edgekit.profile.costs import OpCost, graph_costs, hybrid_elements, hybrid_handover, hybrid_op
+from edgekit.profile.costs import (
+    TRANSPOSE_CONV_CUSTOM,
+    OpCost,
+    graph_costs,
+    hybrid_elements,
+    hybrid_handover,
+    hybrid_op,
+)
 from edgekit.profile.delegate import count_graph_partitions, place_xnnpack, unpacked_at_init
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
@@ -81,7 +88,7 @@ from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
 
 MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.FULLY_CONNECTED,
                                     OpClass.TRANSPOSE_CONV, OpClass.BATCH_MATMUL})
-REPACKED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
+REPACKED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM})
 UNPACKED_NOTE = "static weights: XNNPACK unpacks them once, when the model is loaded (no cost per inference)"
 
 
@@ -262,6 +269,8 @@ def efficiency_key(sg: Subgraph, op: Operator, delegated: bool = True) -> str:
     docstring). ``delegated``: where the estimator places the op."""
     if hybrid_op(sg, op):
         return f"{op.name}_HYBRID" if delegated else f"{op.name}_HYBRID_BUILTIN"
+    if op.name == TRANSPOSE_CONV_CUSTOM:
+        return "TRANSPOSE_CONV"  # XNNPACK's deconvolution runs both
     if op.name == "DEPTHWISE_CONV_2D" and len(op.inputs) > 1 and op.inputs[1] >= 0:
         shape = sg.tensor(op.inputs[1]).shape
         if len(shape) == 4 and max(shape[1], shape[2]) > 3:
@@ -269,17 +278,24 @@ def efficiency_key(sg: Subgraph, op: Operator, delegated: bool = True) -> str:
     return op.name
 
 
-GEMM_OPS = frozenset({"CONV_2D", "FULLY_CONNECTED"})
+GEMM_OPS = frozenset({"CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM})
 
 
 def gemm_shape(sg: Subgraph, op: Operator) -> tuple[int, int, int, int] | None:
-    """(M output pixels/rows, N output channels, Cin, kernel taps) of a CONV_2D / FULLY_CONNECTED, else None."""
+    """(M output pixels/rows, N output channels, Cin, kernel taps) of a CONV_2D / FULLY_CONNECTED, else None.
+    A transposed convolution: (M input pixels, N output channels, Cin, kernel taps): XNNPACK splits it into
+    stride x stride sub-convolutions that together cost a GEMM of the input pixels with every tap (a 3x3
+    stride-2 one measured the time of 2.25 taps per output pixel, i.e. 9 per input pixel)."""
     if op.name not in GEMM_OPS or len(op.inputs) < 2 or op.inputs[1] < 0 or not op.outputs or op.outputs[0] < 0:
         return None
     w = sg.tensor(op.inputs[1]).shape
     out = sg.tensor(op.outputs[0]).shape
     if op.name == "CONV_2D" and len(w) == 4 and len(out) == 4:
         return out[0] * out[1] * out[2], w[0], w[3], w[1] * w[2]
+    if op.name in ("TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM) and len(w) == 4:
+        pos = 2 if op.name == "TRANSPOSE_CONV" else 0
+        x = sg.tensor(op.inputs[pos]).shape if pos < len(op.inputs) and op.inputs[pos] >= 0 else ()
+        return (x[0] * x[1] * x[2], w[0], w[3], w[1] * w[2]) if len(x) == 4 else None
     if op.name == "FULLY_CONNECTED" and len(w) == 2 and out:
         rows = 1
         for d in out[:-1]:
