@@ -169,3 +169,18 @@ def test_every_narrow_spec_builds_and_measures_rows_below_the_tile() -> None:
         summary = _features(data, op)[5]
         m = _measurement(spec.name, op, 1.0, summary["rows"], summary["row_width"])
         assert is_narrow(m, 16) and is_narrow(m, 8 if spec.c < 8 else 16), spec.name
+
+
+def test_a_profile_without_row_figures_says_so_when_a_graph_has_many_narrow_rows(tmp_path: Path) -> None:
+    narrow = parse_model(build_model(MicroSpec(MicroOp.PAD, "float32", 128, 128, 1)), "<n>")
+    small = parse_model(build_model(MicroSpec(MicroOp.PAD, "float32", 16, 16, 1)), "<s>")  # 324 rows: no note
+    wide = parse_model(build_model(MicroSpec(MicroOp.PAD, "float32", 128, 128, 32)), "<w>")
+    plain = get_profile("rpi4b")
+
+    def noted(model: object, entry: object) -> list[str]:
+        return [n for n in estimate(model, entry, 1).notes if "rows narrower than" in n]  # type: ignore[arg-type]
+
+    note = noted(narrow, plain)
+    assert len(note) == 1 and "1 op(s) (PAD) run over 16,900 rows" in note[0] and "edgekit calibrate" in note[0]
+    assert noted(small, plain) == [] and noted(wide, plain) == []
+    assert noted(narrow, get_profile(_profile_with_rows(tmp_path, 5.0), [tmp_path])) == []

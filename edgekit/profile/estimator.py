@@ -82,7 +82,7 @@ from edgekit.profile.delegate import count_graph_partitions, place_xnnpack, unpa
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.registry import ProfileEntry
-from edgekit.profile.rows import narrow_rows, row_ns
+from edgekit.profile.rows import narrow_note, narrow_rows, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
 from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
 
@@ -601,6 +601,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         ops, latency, partitions = _cpu_ops(profile, sg, costs, all_ops, n_threads)
     if profile.accelerator != Accelerator.GPU:
         notes.extend(_hybrid_note(profile, sg, cpu_mask))
+        notes.extend(narrow_note(profile.row_ns, sg, cpu_mask))
     if threads and threads > profile.hardware.cores:
         notes.append(f"{threads} threads requested; the device has {profile.hardware.cores} cores, "
                      f"estimated at {n_threads}")

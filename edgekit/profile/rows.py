@@ -33,10 +33,12 @@ Rows, per op (:func:`narrow_rows`):
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
 from edgekit.profile.costs import TRANSPOSE_CONV_CUSTOM
+from edgekit.profile.schema import RowCost
 from edgekit.tflite.model import Operator, Subgraph
 
 # ops whose kernels loop over output pixels with the channels innermost
@@ -150,4 +152,25 @@ def row_ns(table: dict[str, float], op: str, delegated: bool) -> float | None:
     return None
 
 
-__all__ = ["FAMILY", "ROW_OPS", "narrow_rows", "row_key", "row_ns"]
+# rows narrower than this count as narrow on any SIMD level (NEON's tile is 8 floats) for the note below
+NOTE_TILE = 8
+NOTE_MIN_ROWS = 4096
+
+
+def narrow_note(row_cost: RowCost | None, sg: Subgraph, include: Sequence[bool]) -> list[str]:
+    """Say so when a profile without ``[row_ns]`` figures estimates ops that run over many narrow rows."""
+    if row_cost is not None:
+        return []
+    counts = [(op.name, narrow_rows(sg, op, NOTE_TILE)) for op, inc in zip(sg.operators, include, strict=True) if inc]
+    narrow = [(name, rows) for name, rows in counts if rows]
+    total = sum(rows for _, rows in narrow)
+    if total < NOTE_MIN_ROWS:
+        return []
+    names = ", ".join(sorted({name for name, _ in narrow}))
+    return [f"{len(narrow)} op(s) ({names}) run over {total:,} rows narrower than {NOTE_TILE} elements (e.g. "
+            "1-channel maps), which this profile has no per-row figure for: on this project's x86 host such "
+            "ops ran up to 25-80x their per-element estimate. `edgekit calibrate` on the device measures them "
+            "([row_ns]; docs/BENCHMARKS.md)"]
+
+
+__all__ = ["FAMILY", "ROW_OPS", "narrow_note", "narrow_rows", "row_key", "row_ns"]
