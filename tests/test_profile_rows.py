@@ -24,6 +24,8 @@ from edgekit.profile.rows import narrow_rows, row_ns
 from edgekit.profile.schema import RowCost
 from edgekit.tflite.model import parse_model
 
+pytestmark = pytest.mark.device
+
 PEAKS = Peaks(fp32_gmacs=50.0, int8_gmacs=200.0, bandwidth_gb_s=20.0)
 
 

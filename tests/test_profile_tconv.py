@@ -21,6 +21,8 @@ from edgekit.tflite import _schema as schema
 from edgekit.tflite.model import parse_model
 from edgekit.tflite.runtime import delegation_summary, load_interpreter
 
+pytestmark = pytest.mark.device
+
 H, CIN, COUT, K, S = 16, 8, 1, 2, 2
 
 
