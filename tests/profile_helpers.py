@@ -126,3 +126,40 @@ def tflm_arena_head_bytes(model_bytes: bytes) -> int:
     if match is None:
         raise AssertionError(f"no arena head in TFLM output: {text!r}")
     return int(match.group(1))
+
+
+# a 2x2 stride-2 transposed convolution 16x16x8 -> 32x32x1 (a segmenter's mask layer): (H, Cin, Cout, K, S)
+TCONV_SHAPE = (16, 8, 1, 2, 2)
+
+
+def tconv_model(custom: bool) -> bytes:
+    """The layer as TRANSPOSE_CONV, or (``custom``) as MediaPipe writes it: the ``Convolution2DTransposeBias``
+    custom op, inputs (input, weights, bias), options a raw TfLiteTransposeConvParams (padding SAME = 1, stride_w,
+    stride_h as little-endian int32). Both compute the same."""
+    from edgekit.core.tflite_builder import pack
+    from edgekit.tflite import _schema as schema
+
+    h, cin, cout, k, s = TCONV_SHAPE
+    rng = np.random.default_rng(0)
+    w, bias = rng.normal(0, 0.3, (cout, k, k, cin)).astype(np.float32), np.full(cout, 0.25, np.float32)
+    b = TFLiteBuilder("tconv")
+    x = b.tensor("x", (1, h, h, cin))
+    wt, bt = b.constant("w", w), b.constant("b", bias)
+    y = b.tensor("y", (1, h * s, h * s, cout))
+    if not custom:
+        shape = b.constant("output_shape", np.array([1, h * s, h * s, cout], np.int32))
+        b.operator("TRANSPOSE_CONV", [shape, wt, x, bt], [y], {"padding": "SAME", "stride_w": s, "stride_h": s},
+                   version=3)
+        return b.build([x], [y])
+    model = b.model([x], [y])
+    code = schema.OperatorCodeT()
+    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode = b"Convolution2DTransposeBias"
+    code.version = 1
+    model.operatorCodes.append(code)
+    op = schema.OperatorT()
+    op.opcodeIndex = len(model.operatorCodes) - 1
+    op.inputs, op.outputs = [x, wt, bt], [y]
+    op.customOptions = np.array([1, 0, 0, 0, s, 0, 0, 0, s, 0, 0, 0], np.uint8)
+    model.subgraphs[0].operators = [op]
+    return pack(model)

@@ -89,3 +89,21 @@ def test_weights_stored_after_the_flatbuffer_stay_constants() -> None:
     interp.invoke()
     np.testing.assert_allclose(interp.get_tensor(interp.get_output_details()[0]["index"]),
                                _outputs_of_op(conv_chain_model("float32"), 0), rtol=1e-6)
+
+
+def test_a_custom_op_xnnpack_runs_is_measured_alone(tmp_path: Path) -> None:
+    """MediaPipe's transposed convolution (a custom op XNNPACK runs itself) is timed, not skipped as a custom op."""
+    from importlib import resources
+
+    from profile_helpers import tconv_model
+
+    path = tmp_path / "tconv.tflite"
+    path.write_bytes(tconv_model(custom=True))
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    text = (resources.files("edgekit.device_profiles") / "rpi4b.toml").read_text(encoding="utf-8")
+    (profiles / "copy.toml").write_text(text.replace('id = "rpi4b"', 'id = "copy"', 1), encoding="utf-8")
+    result = ob.breakdown(path, profiles, "copy", 1, 0.01)
+    (row,) = result["ops"]
+    assert row["op"] == "CUSTOM:Convolution2DTransposeBias" and row["why_not"] == ""
+    assert row["measured_ms"] is not None and row["estimated_ms"] > 0

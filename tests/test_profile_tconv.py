@@ -7,66 +7,26 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from profile_helpers import TCONV_SHAPE, tconv_model
 
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
 from edgekit.calibrate.runner import suite
-from edgekit.core.tflite_builder import TFLiteBuilder, pack
 from edgekit.profile.costs import TRANSPOSE_CONV_CUSTOM, graph_costs
 from edgekit.profile.delegate import xnnpack_placement
 from edgekit.profile.estimator import efficiency_key, estimate, gemm_shape
 from edgekit.profile.registry import get_profile
 from edgekit.profile.rows import narrow_rows
 from edgekit.profile.schema import OpClass
-from edgekit.tflite import _schema as schema
 from edgekit.tflite.model import parse_model
 from edgekit.tflite.runtime import delegation_summary, load_interpreter
 
 pytestmark = pytest.mark.device
 
-H, CIN, COUT, K, S = 16, 8, 1, 2, 2
-
-
-def _weights() -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(0)
-    return rng.normal(0, 0.3, (COUT, K, K, CIN)).astype(np.float32), np.full(COUT, 0.25, np.float32)
-
-
-def _builtin() -> bytes:
-    w, bias = _weights()
-    b = TFLiteBuilder("tconv")
-    x = b.tensor("x", (1, H, H, CIN))
-    shape = b.constant("output_shape", np.array([1, H * S, H * S, COUT], np.int32))
-    y = b.tensor("y", (1, H * S, H * S, COUT))
-    b.operator("TRANSPOSE_CONV", [shape, b.constant("w", w), x, b.constant("b", bias)], [y],
-               {"padding": "SAME", "stride_w": S, "stride_h": S}, version=3)
-    return b.build([x], [y])
-
-
-def _mediapipe() -> bytes:
-    """The same layer as MediaPipe writes it: custom op, inputs (input, weights, bias), the options a raw
-    TfLiteTransposeConvParams (padding SAME = 1, stride_w, stride_h as little-endian int32)."""
-    w, bias = _weights()
-    b = TFLiteBuilder("mediapipe tconv")
-    x = b.tensor("x", (1, H, H, CIN))
-    wt, bt = b.constant("w", w), b.constant("b", bias)
-    y = b.tensor("y", (1, H * S, H * S, COUT))
-    b.operator("ADD", [x, x], [b.tensor("unused", (1, H, H, CIN))])  # a builtin code first, as real files have
-    model = b.model([x], [y])
-    code = schema.OperatorCodeT()
-    code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
-    code.customCode = b"Convolution2DTransposeBias"
-    code.version = 1
-    model.operatorCodes.append(code)
-    op = schema.OperatorT()
-    op.opcodeIndex = len(model.operatorCodes) - 1
-    op.inputs, op.outputs = [x, wt, bt], [y]
-    op.customOptions = np.array([1, 0, 0, 0, S, 0, 0, 0, S, 0, 0, 0], np.uint8)
-    model.subgraphs[0].operators = [op]
-    return pack(model)
+H, CIN, COUT, K, S = TCONV_SHAPE
 
 
 def test_the_custom_op_is_the_builtin_one_for_the_runtime_and_the_estimator() -> None:
-    builtin, custom = _builtin(), _mediapipe()
+    builtin, custom = tconv_model(custom=False), tconv_model(custom=True)
     x = np.random.default_rng(1).normal(0, 1, (1, H, H, CIN)).astype(np.float32)
     outs = []
     for data in (builtin, custom):
