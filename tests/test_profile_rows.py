@@ -186,3 +186,32 @@ def test_a_profile_without_row_figures_says_so_when_a_graph_has_many_narrow_rows
     assert len(note) == 1 and "1 op(s) (PAD) run over 16,900 rows" in note[0] and "edgekit calibrate" in note[0]
     assert noted(small, plain) == [] and noted(wide, plain) == []
     assert noted(narrow, get_profile(_profile_with_rows(tmp_path, 5.0), [tmp_path])) == []
+
+
+def test_measured_narrow_rows_reach_a_loadable_profile_and_its_estimates() -> None:
+    """calibrate's path on this machine, cut short: the PAD specs (wide ones and the narrow ones) measured, fitted,
+    written as a profile document, loaded, and charged by the estimator to a narrow PAD."""
+    from edgekit.calibrate.machine import detect_machine
+    from edgekit.calibrate.narrow import row_tile
+    from edgekit.calibrate.pipeline import build_profile_doc
+    from edgekit.calibrate.runner import measure_suite
+    from edgekit.profile.registry import ProfileEntry, ProfileOrigin
+    from edgekit.profile.schema import profile_from_dict
+
+    machine = detect_machine()
+    wide = [MicroSpec(MicroOp.PAD, dt, 28, 28, 64) for dt in ("float32", "int8")]
+    narrow = [s for s in narrow_specs() if s.op is MicroOp.PAD]
+    ms, _ = measure_suite([*wide, *narrow], [1], budget_s=20.0)
+    tile = row_tile(machine.simd)
+    fit = fit_profile_figures(ms, [], PEAKS, [1], per_op=True, row_tile=tile)
+    assert set(fit.row_ns) == {"float32", "int8"} and all("PAD" in t for t in fit.row_ns.values())
+    doc = build_profile_doc("rows-box", "rows box", fit, machine, PEAKS, 1.0, 0.0, "test", [1], len(ms))
+    profile = profile_from_dict(doc, "<rows-box>")
+    assert profile.row_ns is not None and profile.row_ns.channel_tile == tile
+    assert profile.row_ns.float32 == fit.row_ns["float32"]
+    entry = ProfileEntry(profile, ProfileOrigin.CALIBRATED, "<rows-box>")
+    model = parse_model(build_model(MicroSpec(MicroOp.PAD, "float32", 160, 160, 1)), "<pad>")
+    without = dataclasses.replace(profile, row_ns=None)
+    gap = estimate(model, entry, 1).latency_ms - estimate(model, ProfileEntry(without, ProfileOrigin.CALIBRATED,
+                                                                               "<x>"), 1).latency_ms
+    assert gap == pytest.approx(162 * 162 * profile.row_ns.float32["PAD"] * 1e-6, rel=1e-6, abs=1e-9)

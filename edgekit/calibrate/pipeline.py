@@ -38,7 +38,6 @@ from edgekit.core.progress import status
 from edgekit.errors import UsageError
 
 MIN_BUDGET_S = 5.0
-QUIET_LOAD = 0.5  # 1-minute load average under which calibrate times by the wall clock
 ACTIVATION_BUFFER_BYTES = 4 * 2**20
 # efficiencies must stay <= 1: the peak is the theoretical one or, when a kernel beats that (turbo
 # clocks, a wrong guess of the FMA pipes), this much above the best rate measured
@@ -227,10 +226,12 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
 
 
 def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, name: str | None = None,
-                    timing: str = "auto") -> CalibrationResult:
-    """Measure and fit; nothing is written (see :func:`write_profile`). ``timing``: "wall" (a quiet machine: what
-    `edgekit bench` reports), "cpu" (process CPU time per invoke / threads: robust to other processes), or
-    "auto" (wall when the 1-minute load average is below QUIET_LOAD)."""
+                    timing: str = "cpu") -> CalibrationResult:
+    """Measure and fit; nothing is written (see :func:`write_profile`). ``timing``: "cpu" (process CPU time per
+    invoke / threads: robust to other processes, and the wall time of one thread on an idle board) or "wall" (the
+    wall-clock medians). CPU time whatever the load: on this project's 2-vCPU VM, against one set of whole-model
+    measurements (2026-12-04, docs/BENCHMARKS.md), three CPU-time calibrations put 49, 54 and 55 of 100 held-out
+    rows within ±10% and three wall-clock ones 39, 41 and 55, the worst of them timed at an idle moment."""
     from edgekit.tflite.runtime import runtime_info
 
     if budget_s < MIN_BUDGET_S:
@@ -238,7 +239,9 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     start = time.monotonic()
     machine = detect_machine()
     load = load_average()
-    wall = timing == "wall" or (timing == "auto" and load < QUIET_LOAD)
+    if timing not in ("cpu", "wall"):
+        raise ValueError(f"timing must be 'cpu' or 'wall', not {timing!r}")
+    wall = timing == "wall"
     timing_used = "wall-clock" if wall else "process CPU"
     # activations of edge CNNs are 0.1-4 MiB: the bandwidth that matters is that of buffers this size
     bandwidth = measure_bandwidth_gb_s(ACTIVATION_BUFFER_BYTES)
