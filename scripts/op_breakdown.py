@@ -163,6 +163,8 @@ def breakdown(path: Path, profile_dir: Path, device: str, threads: int, target_s
             row["why_not"] = "cannot run alone"
         elif e is not None and e.latency_ms == 0.0 and "once" in e.note:
             row["why_not"] = "unpacked at load (timed with the op it feeds)"
+        elif e is not None and e.latency_ms == 0.0 and "folds" in e.note:
+            row["why_not"] = "folded into the convolution that reads it (timed with it)"
         else:
             try:
                 row["measured_ms"] = max(0.0, time_model(one_op_model(data, model, op.index), threads, target_s) - base)

@@ -38,6 +38,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edgekit.profile.costs import TRANSPOSE_CONV_CUSTOM
+from edgekit.profile.delegate import fused_pad, place_xnnpack
 from edgekit.profile.schema import RowCost
 from edgekit.tflite.model import Operator, Subgraph
 
@@ -161,8 +162,12 @@ def narrow_note(row_cost: RowCost | None, sg: Subgraph, include: Sequence[bool])
     """Say so when a profile without ``[row_ns]`` figures estimates ops that run over many narrow rows."""
     if row_cost is not None:
         return []
-    counts = [(op.name, narrow_rows(sg, op, NOTE_TILE)) for op, inc in zip(sg.operators, include, strict=True) if inc]
-    narrow = [(name, rows) for name, rows in counts if rows]
+    counts = [(op, narrow_rows(sg, op, NOTE_TILE)) for op, inc in zip(sg.operators, include, strict=True) if inc]
+    if not any(rows for _, rows in counts):
+        return []
+    placement = [p.delegated for p in place_xnnpack(sg)]
+    # a PAD XNNPACK folds into its convolution has no rows of its own
+    narrow = [(op.name, rows) for op, rows in counts if rows and not fused_pad(sg, op, placement)]
     total = sum(rows for _, rows in narrow)
     if total < NOTE_MIN_ROWS:
         return []
