@@ -24,26 +24,22 @@ from edgekit.profile.rows import row_key
 ROW_TILES: dict[str, int] = {"avx512": 16, "avx2": 16, "neon": 8}
 DEFAULT_ROW_TILE = 8
 
-_D, _BC = MicroOp.DEPTHWISE_CONV_2D, MicroOp.MUL_BROADCAST
-# (op, kwargs) at C = 1 (2) and C = 8 (output channels of a transposed convolution), ~0.1-1 ms at one thread
+# (op, its options, (C, H = W) at the narrow widths: 1 (2 for the multiply: a 1-wide operand is a scalar) and 8),
+# sized to ~0.1-1 ms at one thread
+_WIDTHS: list[tuple[MicroOp, dict[str, int], tuple[tuple[int, int], ...]]] = [
+    (MicroOp.DEPTHWISE_CONV_2D, dict(kernel=3), ((1, 160), (8, 96))),
+    (MicroOp.MUL_BROADCAST, {}, ((2, 160), (8, 96))),
+    (MicroOp.MAX_POOL_2D, dict(kernel=3, stride=2), ((1, 256), (8, 128))),
+    (MicroOp.AVERAGE_POOL_2D, dict(kernel=3, stride=1), ((1, 128), (8, 64))),
+    (MicroOp.PAD, {}, ((1, 160), (8, 96))),
+    (MicroOp.CONCATENATION, {}, ((1, 160), (8, 96))),
+    (MicroOp.RESIZE_BILINEAR, {}, ((1, 96), (8, 48))),
+]
 NARROW_SPECS: list[tuple[MicroOp, dict[str, int]]] = [
-    (_D, dict(h=160, w=160, c=1, kernel=3)),
-    (_D, dict(h=96, w=96, c=8, kernel=3)),
-    (_BC, dict(h=160, w=160, c=2)),
-    (_BC, dict(h=96, w=96, c=8)),
-    (MicroOp.MAX_POOL_2D, dict(h=256, w=256, c=1, kernel=3, stride=2)),
-    (MicroOp.MAX_POOL_2D, dict(h=128, w=128, c=8, kernel=3, stride=2)),
-    (MicroOp.AVERAGE_POOL_2D, dict(h=128, w=128, c=1, kernel=3, stride=1)),
-    (MicroOp.AVERAGE_POOL_2D, dict(h=64, w=64, c=8, kernel=3, stride=1)),
-    (MicroOp.PAD, dict(h=160, w=160, c=1)),
-    (MicroOp.PAD, dict(h=96, w=96, c=8)),
-    (MicroOp.CONCATENATION, dict(h=160, w=160, c=1)),
-    (MicroOp.CONCATENATION, dict(h=96, w=96, c=8)),
-    (MicroOp.RESIZE_BILINEAR, dict(h=96, w=96, c=1)),
-    (MicroOp.RESIZE_BILINEAR, dict(h=48, w=48, c=8)),
-    # a segmenter's last layer: a 1-channel mask at twice the resolution (MediaPipe's selfie segmenter)
-    (MicroOp.TRANSPOSE_CONV, dict(h=128, w=128, c=16, cout=1, kernel=2, stride=2)),
-    (MicroOp.TRANSPOSE_CONV, dict(h=64, w=64, c=32, cout=8, kernel=2, stride=2)),
+    *((op, dict(h=hw, w=hw, c=c, **kw)) for op, kw, widths in _WIDTHS for c, hw in widths),
+    # a segmenter's last layer, a 1-channel mask at twice the resolution (MediaPipe's selfie segmenter), and 8
+    *((MicroOp.TRANSPOSE_CONV, dict(h=hw, w=hw, c=c, cout=cout, kernel=2, stride=2))
+      for hw, c, cout in ((128, 16, 1), (64, 32, 8))),
 ]
 
 
