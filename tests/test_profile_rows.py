@@ -208,6 +208,12 @@ def test_measured_narrow_rows_reach_a_loadable_profile_and_its_estimates() -> No
     assert set(fit.row_ns) == {"float32", "int8"} and all("PAD" in t for t in fit.row_ns.values())
     doc = build_profile_doc("rows-box", "rows box", fit, machine, PEAKS, 1.0, 0.0, "test", [1], len(ms))
     profile = profile_from_dict(doc, "<rows-box>")
+    from edgekit.calibrate.report import CalibrateReport
+
+    shown = CalibrateReport("rows-box.toml", "rows-box", 1.0, len(ms), doc, (), {}).render()
+    line = next(row for row in shown.splitlines() if row.startswith("float32") and "rows PAD " in row)
+    assert line.split()[3:] == [f"{fit.row_ns['float32']['PAD']:.3g}", "ns/row", "fitted", "(rows", "of", "C", "<",
+                                f"{tile})"]
     assert profile.row_ns is not None and profile.row_ns.channel_tile == tile
     assert profile.row_ns.float32 == fit.row_ns["float32"]
     entry = ProfileEntry(profile, ProfileOrigin.CALIBRATED, "<rows-box>")

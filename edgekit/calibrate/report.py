@@ -85,6 +85,10 @@ class CalibrateReport:
         for dtype, table in (doc.get("op_efficiency") or {}).items():
             for op, eff in table.items():
                 rows.append([dtype, f"op {op}", f"{eff:.4g}", "fitted (per op, as placed)"])
+        row_ns = doc.get("row_ns") or {}
+        for dtype in DTYPES:
+            for op, ns in (row_ns.get(dtype) or {}).items():
+                rows.append([dtype, f"rows {op}", f"{ns:.3g} ns/row", f"fitted (rows of C < {row_ns['channel_tile']})"])
         return "\n".join([
             f"Wrote {output} (device id '{self.device_id}') in {self.elapsed_s:.0f} s from {self.measurements} "
             "measurements; figures below are fitted to measurements on this machine.",
