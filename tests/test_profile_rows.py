@@ -272,3 +272,15 @@ def test_xnnpack_folds_a_spatial_zero_pad_into_the_valid_convolution_reading_it(
         # the rows note counts no folded PAD (98 x 98 rows of 1 channel otherwise)
         note = " ".join(n for n in estimate(model, plain, 1).notes if "rows narrower than" in n)
         assert ("PAD" in note.split("run over")[0]) is (not fused), name
+
+
+def test_convolutions_of_one_channel_inputs_carry_a_note() -> None:
+    plain = get_profile("rpi4b")
+
+    def noted(c: int, hw: int) -> list[str]:
+        model = parse_model(build_model(MicroSpec(MicroOp.CONV_2D, "float32", hw, hw, c, cout=16, kernel=3)), "<c>")
+        return [n for n in estimate(model, plain, 1).notes if "1-channel inputs" in n]
+
+    note = noted(1, 96)
+    assert len(note) == 1 and note[0].startswith("1 convolution(s) read 1-channel inputs over 9,216 output pixels")
+    assert noted(3, 96) == [] and noted(1, 32) == []  # 3 channels; 1,024 pixels

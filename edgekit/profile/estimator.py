@@ -83,7 +83,7 @@ from edgekit.profile.delegate import count_graph_partitions, fused_pad, place_xn
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.registry import ProfileEntry
-from edgekit.profile.rows import narrow_note, narrow_rows, row_ns
+from edgekit.profile.rows import narrow_note, narrow_rows, one_channel_conv_note, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
 from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
 
@@ -605,6 +605,8 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     if profile.accelerator != Accelerator.GPU:
         notes.extend(_hybrid_note(profile, sg, cpu_mask))
         notes.extend(narrow_note(profile.row_ns, sg, cpu_mask))
+        if profile.runtime.delegate == DelegateKind.XNNPACK:
+            notes.extend(one_channel_conv_note(sg, cpu_mask))
     if threads and threads > profile.hardware.cores:
         notes.append(f"{threads} threads requested; the device has {profile.hardware.cores} cores, "
                      f"estimated at {n_threads}")
