@@ -199,6 +199,7 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
     """(op class, compute dtype, MACs, bytes, weight bytes per op, tensor summary) from the cost model."""
     from edgekit.profile.arena import Strategy, plan_arena
     from edgekit.profile.costs import graph_costs
+    from edgekit.profile.rows import narrow_rows
     from edgekit.tflite.model import parse_model
 
     model = parse_model(data, "<micro-benchmark>")
@@ -212,8 +213,6 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
 
     ops = [op for op in model.main.operators if op.name == op_name]
     summary["model_delegated"] = int(all(xnnpack_placement(model.main, op).delegated for op in ops))
-    from edgekit.profile.rows import narrow_rows
-
     rows = narrow_rows(model.main, ops[0], 1 << 30)  # every row, however wide: the fit decides what is narrow
     out_elements = model.main.tensor(ops[0].outputs[0]).num_elements
     summary["rows"], summary["row_width"] = rows, (out_elements // rows if rows else 0)

@@ -560,12 +560,11 @@ def _edgetpu_estimate(profile: DeviceProfile, model: TFLiteModel, costs: list[Op
     return ops + cpu_ops, tpu_ms + link + cpu_ms, mapping, report, cpu_include
 
 
-def _hybrid_note(profile: DeviceProfile, sg: Subgraph, cpu_mask: list[bool]) -> list[str]:
+def _hybrid_note(profile: DeviceProfile, sg: Subgraph, cpu_mask: list[bool], placement: list[bool]) -> list[str]:
     """Say so when dynamic-range ops are estimated at int8 rates because the profile has no figure for them."""
     hybrid = [op for op, on_cpu in zip(sg.operators, cpu_mask, strict=True) if on_cpu and hybrid_op(sg, op)]
     if not hybrid:
         return []
-    placement = cpu_placement(profile, sg)[0]
     keys = [efficiency_key(sg, op, placement[op.index]) for op in hybrid]
     missing = sorted({k for k in keys if profile.op_efficiency is None or profile.op_efficiency.get("int8", k) is None})
     if missing:
@@ -603,10 +602,10 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     else:
         ops, latency, partitions = _cpu_ops(profile, sg, costs, all_ops, n_threads)
     if profile.accelerator != Accelerator.GPU:
-        notes.extend(_hybrid_note(profile, sg, cpu_mask))
-        notes.extend(narrow_note(profile.row_ns, sg, cpu_mask))
-        if profile.runtime.delegate == DelegateKind.XNNPACK:
-            notes.extend(one_channel_conv_note(sg, cpu_mask))
+        placement = cpu_placement(profile, sg)[0]
+        notes.extend(_hybrid_note(profile, sg, cpu_mask, placement))
+        notes.extend(narrow_note(profile.row_ns, sg, cpu_mask, placement))
+        notes.extend(one_channel_conv_note(sg, cpu_mask, placement))
     if threads and threads > profile.hardware.cores:
         notes.append(f"{threads} threads requested; the device has {profile.hardware.cores} cores, "
                      f"estimated at {n_threads}")

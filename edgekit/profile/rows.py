@@ -38,7 +38,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from edgekit.profile.costs import TRANSPOSE_CONV_CUSTOM
-from edgekit.profile.delegate import fused_pad, place_xnnpack
+from edgekit.profile.delegate import fused_pad
 from edgekit.profile.schema import RowCost
 from edgekit.tflite.model import Operator, Subgraph
 
@@ -158,14 +158,13 @@ NOTE_TILE = 8
 NOTE_MIN_ROWS = 4096
 
 
-def narrow_note(row_cost: RowCost | None, sg: Subgraph, include: Sequence[bool]) -> list[str]:
-    """Say so when a profile without ``[row_ns]`` figures estimates ops that run over many narrow rows."""
+def narrow_note(row_cost: RowCost | None, sg: Subgraph, include: Sequence[bool],
+                placement: Sequence[bool]) -> list[str]:
+    """Say so when a profile without ``[row_ns]`` figures estimates ops that run over many narrow rows
+    (``placement``: which ops XNNPACK runs)."""
     if row_cost is not None:
         return []
     counts = [(op, narrow_rows(sg, op, NOTE_TILE)) for op, inc in zip(sg.operators, include, strict=True) if inc]
-    if not any(rows for _, rows in counts):
-        return []
-    placement = [p.delegated for p in place_xnnpack(sg)]
     # a PAD XNNPACK folds into its convolution has no rows of its own
     narrow = [(op.name, rows) for op, rows in counts if rows and not fused_pad(sg, op, placement)]
     total = sum(rows for _, rows in narrow)
@@ -178,10 +177,10 @@ def narrow_note(row_cost: RowCost | None, sg: Subgraph, include: Sequence[bool])
             "([row_ns]; docs/BENCHMARKS.md)"]
 
 
-def one_channel_conv_note(sg: Subgraph, include: Sequence[bool]) -> list[str]:
-    """Say so when XNNPACK convolutions read 1-channel inputs over many output pixels (raw-waveform front-ends,
-    grayscale stems): measured 1.7-5.5x their GEMM estimate, a cost per output pixel that no profile has a figure for."""
-    placement: list[bool] | None = None
+def one_channel_conv_note(sg: Subgraph, include: Sequence[bool], placement: Sequence[bool]) -> list[str]:
+    """Say so when XNNPACK convolutions (``placement``) read 1-channel inputs over many output pixels (raw-waveform
+    front-ends, grayscale stems): measured 1.7-5.5x their GEMM estimate, a cost per output pixel that no profile has
+    a figure for."""
     count = pixels = 0
     for op, inc in zip(sg.operators, include, strict=True):
         if not inc or op.name != "CONV_2D" or len(op.inputs) < 2 or op.inputs[1] < 0 or not op.outputs:
@@ -189,7 +188,6 @@ def one_channel_conv_note(sg: Subgraph, include: Sequence[bool]) -> list[str]:
         w, out = sg.tensor(op.inputs[1]).shape, _shape(sg, op.outputs[0])
         if len(w) != 4 or w[3] != 1 or len(out) != 4:
             continue
-        placement = placement if placement is not None else [p.delegated for p in place_xnnpack(sg)]
         if placement[op.index]:
             count += 1
             pixels += math.prod(out[:3])
