@@ -47,7 +47,8 @@ follows both shallow (Cin = 3..32) and deep convolutions.
 Fused activations are free (they are part of their op), and so are the DENSIFY / float16 DEQUANTIZE nodes of
 static weights that XNNPACK takes: the delegate unpacks them once when it is prepared
 (:func:`edgekit.profile.delegate.unpacked_at_init`), and a zero PAD of height and width that only a VALID
-convolution reads, which XNNPACK folds into it (:func:`edgekit.profile.delegate.fused_pad`). Ops the cost model does
+convolution reads, which XNNPACK folds into it (:func:`edgekit.profile.delegate.fused_pad`), and a quantized
+``x * sigmoid(x)`` MUL, which it runs inside the LOGISTIC (:func:`edgekit.profile.delegate.fused_swish`). Ops the cost model does
 not know get ``8 * elements`` MACs at the ``other`` efficiency and are flagged
 "roughly". The same formula is what ``edgekit calibrate`` fits: for a single-op
 benchmark the unknowns are one efficiency, the per-op overhead and the memory
@@ -79,7 +80,7 @@ from edgekit.profile.costs import (
     hybrid_handover,
     hybrid_op,
 )
-from edgekit.profile.delegate import count_graph_partitions, fused_pad, place_xnnpack, unpacked_at_init
+from edgekit.profile.delegate import count_graph_partitions, folded_note, place_xnnpack, unpacked_at_init
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.registry import ProfileEntry
@@ -91,7 +92,6 @@ MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClas
                                     OpClass.TRANSPOSE_CONV, OpClass.BATCH_MATMUL})
 REPACKED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM})
 UNPACKED_NOTE = "static weights: XNNPACK unpacks them once, when the model is loaded (no cost per inference)"
-FUSED_PAD_NOTE = "XNNPACK folds this zero padding into the convolution that reads it (no cost of its own)"
 
 
 class Where:
@@ -418,15 +418,15 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
             continue
         node = sg.operators[cost.index]
         unpacked = deleg and unpacked_at_init(sg, node)
-        fused = fused_pad(sg, node, placement)
+        folded = folded_note(sg, node, placement)
         rows = narrow_rows(sg, node, profile.row_ns.channel_tile) if profile.row_ns is not None else 0
-        ms = 0.0 if unpacked or fused else cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node, deleg),
+        ms = 0.0 if unpacked or folded else cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node, deleg),
                                             op_work(profile, sg, node, cost), model_weights, rows)
         if handover != 1.0 and cost.index > 0 and hybrid_handover(sg, node, placement):
             ms *= handover
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
-        note = (UNPACKED_NOTE if unpacked else FUSED_PAD_NOTE if fused else
+        note = (UNPACKED_NOTE if unpacked else folded or
                 "" if deleg or profile.runtime.delegate == DelegateKind.NONE else why)
         ops.append(OpEstimate(cost.index, cost.op, cost.dtype, cost.op_class.value, cost.macs, cost.bytes, ms,
                               where, not cost.known and not unpacked, note))  # unpacked: exactly 0 per inference
