@@ -365,9 +365,15 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     # (marked as placed where measured, so that the fit charges no builtin factor on top, as the estimator does not)
     builtin_hybrid = [dataclasses.replace(m, xnnpack=True) for m in ms if m.threads == 1 and not m.xnnpack
                       and m.op_key.endswith("_HYBRID_BUILTIN") and m.model_delegated]
+    # so do the other ops the delegate takes (<KEY>_BUILTIN): the estimator charges it where LiteRT keeps such an
+    # op on its builtin kernel (a depthwise whose weights a DEQUANTIZE computes; 2.7x the XNNPACK figure at 3x3)
+    builtin_plain = [dataclasses.replace(m, xnnpack=True, op_key=f"{m.op_key or m.op}_BUILTIN") for m in plain
+                     if m.threads == 1 and not m.xnnpack and m.model_delegated]
     if gemm:
         builtin_hybrid = apply_gemm(builtin_hybrid, gemm, hybrid_element_macs)
-    op_eff = fit_op_efficiencies([*one, *builtin_hybrid], peaks, overhead_ms, mem_eff, bkf) if per_op else {}
+        builtin_plain = apply_gemm(builtin_plain, gemm)
+    op_eff = (fit_op_efficiencies([*one, *builtin_hybrid, *builtin_plain], peaks, overhead_ms, mem_eff, bkf)
+              if per_op else {})
     def predict(m: Measurement) -> float:
         op_e = op_eff.get(m.dtype, {}).get(m.op_key or m.op)
         if op_e is not None:  # as measured: no builtin-kernel factor on top

@@ -329,9 +329,18 @@ def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost) ->
 
 
 
-def _op_efficiency(profile: DeviceProfile, dtype: str, op: str, key: str | None) -> float | None:
+def _op_efficiency(profile: DeviceProfile, dtype: str, op: str, key: str | None, builtin: bool = False) -> float | None:
+    """The op's ``[op_efficiency]`` figure: its key's, else its name's. ``builtin``: LiteRT's builtin kernel runs an
+    op that XNNPACK could have run, whose plain figure ``calibrate`` measured under XNNPACK (a depthwise whose
+    weights are computed at run time): ``<KEY>_BUILTIN`` / ``<OP>_BUILTIN`` first, the figure measured with the
+    delegate off."""
     if profile.op_efficiency is None:
         return None
+    if builtin and not (key or op).endswith("_BUILTIN"):
+        for name in (f"{key}_BUILTIN" if key else "", f"{op}_BUILTIN"):
+            value = profile.op_efficiency.get(dtype, name) if name else None
+            if value is not None:
+                return value
     if key and key != op:
         value = profile.op_efficiency.get(dtype, key)
         if value is not None:
@@ -375,7 +384,7 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
     ``rows``: its narrow kernel rows (:func:`edgekit.profile.rows.narrow_rows`), charged at ``[row_ns]``."""
     rt = profile.runtime
     dtype = cost.compute_dtype
-    op_eff = _op_efficiency(profile, dtype, cost.op, key)
+    op_eff = _op_efficiency(profile, dtype, cost.op, key, builtin=not delegated and rt.delegate != DelegateKind.NONE)
     overhead_us = rt.per_op_overhead_us
     if delegated and rt.delegate != DelegateKind.NONE:
         eff = op_eff if op_eff is not None else profile.efficiency.table(dtype).of(cost.op_class)
