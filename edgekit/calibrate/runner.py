@@ -310,13 +310,14 @@ def measure_suite(
             delegated = parts > 0
             med, mn, cpu_med = _time_invokes(interp, per_config_s)
             engine = "xnnpack" if xnn else "builtin"
-            # process CPU time per invoke, divided by the threads: immune to other processes taking the CPU
-            # (exact for one thread; for T threads it assumes the work is spread over all of them)
-            # (wall=True, a quiet machine: the wall-clock median, what `edgekit bench` reports)
-            if wall:
+            # one thread: process CPU time per invoke, immune to other processes taking the CPU. wall=True (a quiet
+            # machine), and always at T > 1 threads: the wall-clock median, what `edgekit bench` reports (the
+            # process CPU clock of a short invoke misses the worker threads' time between scheduler ticks: its
+            # median was ~half the work, a 2-thread conv "4x" faster than at 1 thread)
+            if wall or t > 1:
                 base, value = overhead_us[engine] / 1e3, med
             else:
-                base, value = overhead_us["cpu_" + engine] / 1e3, cpu_med / t
+                base, value = overhead_us["cpu_" + engine] / 1e3, cpu_med
             out.append(Measurement(
                 name=spec.name, op=op_name, op_class=op_class, dtype=cdtype, threads=t, xnnpack=xnn,
                 delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
