@@ -8,7 +8,8 @@ import pytest
 from edgekit.core.tflite_builder import TFLiteBuilder
 from edgekit.errors import ProfileError
 from edgekit.profile.delegate import count_graph_partitions, count_partitions, graph_partitions, place_xnnpack
-from edgekit.profile.estimator import efficiency_key, gemm_shape, gemm_work, indirection_bytes
+from edgekit.profile.estimator import efficiency_key, gemm_shape, gemm_work
+from edgekit.profile.indirection import indirection_bytes
 from edgekit.profile.schema import Gemm
 from edgekit.tflite.model import parse_model
 

@@ -115,7 +115,9 @@ def predict_op_ms(m: Measurement, peaks: Peaks, eff: float, overhead_ms: float, 
     memory = m.bytes / (peaks.bandwidth(m.bytes) * 1e6 * mem_eff)
     # the estimator decides placement with its delegate model, so the fit uses the same belief
     k = 1.0 if (m.model_delegated and m.xnnpack) else bkf
-    return max(compute, memory) / k + overhead_ms
+    # a convolution's indirection pointers, read on every call on top of its work (edgekit.profile.indirection)
+    pointers = m.pointer_bytes / (peaks.bandwidth(m.pointer_bytes) * 1e6 * mem_eff) if m.pointer_bytes else 0.0
+    return max(compute, memory) / k + pointers + overhead_ms
 
 
 def fit_builtin_factor(ms: Sequence[Measurement]) -> float:

@@ -50,7 +50,7 @@ class Measurement:
     repeat: int
     median_ms: float  # whole invoke
     min_ms: float
-    per_op_ms: float  # (CPU time / threads - empty invoke) / repeat (see the module docstring)
+    per_op_ms: float  # (1 thread: process CPU time; T > 1 or wall: wall clock - empty invoke) / repeat
     macs: int  # per op
     bytes: int  # per op
     weight_bytes: int  # per op
@@ -59,6 +59,7 @@ class Measurement:
     elements: int = 0  # a dynamic-range op's float input + output elements (costs.hybrid_elements), else 0
     rows: int = 0  # per op: its kernel's rows (edgekit.profile.rows, however wide), 0 for ops without
     row_width: int = 0  # elements per row
+    pointer_bytes: int = 0  # XNNPACK indirection pointers a CONV_2D reads per call (edgekit.profile.indirection)
 
     @property
     def hybrid(self) -> bool:
@@ -210,12 +211,14 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
     activations = plan_arena(model.main, Strategy.BEST_FIT, 64).arena_bytes
     summary = {"weight_bytes": int(model.weight_bytes), "activation_bytes": int(activations), "file_bytes": len(data)}
     from edgekit.profile.delegate import xnnpack_placement
+    from edgekit.profile.indirection import TIMED_OPS, op_indirection_bytes
 
     ops = [op for op in model.main.operators if op.name == op_name]
     summary["model_delegated"] = int(all(xnnpack_placement(model.main, op).delegated for op in ops))
     rows = narrow_rows(model.main, ops[0], 1 << 30)  # every row, however wide: the fit decides what is narrow
     out_elements = model.main.tensor(ops[0].outputs[0]).num_elements
     summary["rows"], summary["row_width"] = rows, (out_elements // rows if rows else 0)
+    summary["pointer_bytes"] = op_indirection_bytes(model.main, ops[0]) if op_name in TIMED_OPS else 0
     # data movement has no MACs: its output elements are the work its per-op efficiency is fitted on (OpCost)
     return (costs[0].op_class.value, costs[0].compute_dtype, sum(c.macs or c.moved_elements for c in costs) // n,
             sum(c.bytes for c in costs) // n, sum(c.weight_bytes for c in costs) // n, summary)
@@ -323,6 +326,7 @@ def measure_suite(
                 delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
                 per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat), macs=macs, bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
                 elements=elements, rows=summary["rows"], row_width=summary["row_width"],
+                pointer_bytes=summary["pointer_bytes"] if xnn and summary["model_delegated"] else 0,
             ))
             del interp
         status(f"calibrate: {i + 1}/{len(specs)} {spec.name}: "
@@ -354,7 +358,7 @@ def _memory_summary(data: bytes) -> tuple[int, int]:
     """(weight bytes, planned arena + XNNPACK indirection bytes) of a model: what the estimator adds
     besides weights and the runtime overhead being fitted."""
     from edgekit.profile.arena import Strategy, plan_arena
-    from edgekit.profile.estimator import indirection_bytes
+    from edgekit.profile.indirection import indirection_bytes
     from edgekit.tflite.model import parse_model
 
     model = parse_model(data, "<memory probe>")

@@ -83,6 +83,7 @@ from edgekit.profile.costs import (
 from edgekit.profile.delegate import count_graph_partitions, folded_note, place_xnnpack, unpacked_at_init
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
+from edgekit.profile.indirection import TIMED_OPS, indirection_bytes, indirection_ms, op_indirection_bytes
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.rows import narrow_note, narrow_rows, one_channel_conv_note, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
@@ -406,6 +407,11 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
     return max(compute_ms, memory_ms(profile, cost, threads, model_weight_bytes)) + overhead_us / 1000.0
 
 
+def rt_speedup(profile: DeviceProfile, dtype: str, threads: int) -> float:
+    """XNNPACK's fitted thread speed-up for a compute dtype."""
+    return profile.runtime.thread_speedup.at(dtype, threads)
+
+
 def cpu_placement(profile: DeviceProfile, sg: Subgraph) -> tuple[list[bool], list[str]]:
     """Per op: does XNNPACK run it on this profile, and if not, why (all False with delegate = "none")."""
     if profile.runtime.delegate == DelegateKind.XNNPACK:
@@ -433,6 +439,9 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
                                             op_work(profile, sg, node, cost), model_weights, rows)
         if handover != 1.0 and cost.index > 0 and hybrid_handover(sg, node, placement):
             ms *= handover
+        if deleg and ms > 0 and node.name in TIMED_OPS and profile.runtime.delegate == DelegateKind.XNNPACK:
+            # the pointers read on every call, split over the threads like the op's work
+            ms += indirection_ms(profile, op_indirection_bytes(sg, node)) / rt_speedup(profile, cost.compute_dtype, threads)
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = (UNPACKED_NOTE if unpacked else folded or
@@ -470,10 +479,6 @@ def _repacked_bytes(profile: DeviceProfile, sg: Subgraph, include: list[bool]) -
     return total
 
 
-INDIRECT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D"})
-POINTER_BYTES = 8
-
-
 def _indirection_bytes(profile: DeviceProfile, sg: Subgraph, include: list[bool]) -> int:
     """XNNPACK's indirection buffers: one input-row pointer per output pixel and kernel tap, kept for the
     life of the interpreter, for every delegated conv/depthwise/pool with more than one tap (1x1 convs
@@ -482,23 +487,6 @@ def _indirection_bytes(profile: DeviceProfile, sg: Subgraph, include: list[bool]
         return 0
     return indirection_bytes(sg, include)
 
-
-def indirection_bytes(sg: Subgraph, include: list[bool] | None = None) -> int:
-    """Bytes of XNNPACK indirection buffers for the ops of ``sg`` it takes (``include``: ops to count)."""
-    include = include if include is not None else [True] * len(sg.operators)
-    total = 0
-    for op, p in zip(sg.operators, place_xnnpack(sg), strict=True):
-        if not (p.delegated and include[op.index] and op.name in INDIRECT_OPS) or not op.outputs or op.outputs[0] < 0:
-            continue
-        if op.name in ("CONV_2D", "DEPTHWISE_CONV_2D"):
-            w = sg.tensor(op.inputs[1]).shape if len(op.inputs) > 1 and op.inputs[1] >= 0 else ()
-            taps = w[1] * w[2] if len(w) == 4 else 1
-        else:
-            taps = int(op.options.get("filter_width", 1) or 1) * int(op.options.get("filter_height", 1) or 1)
-        out = sg.tensor(op.outputs[0]).shape
-        if taps > 1 and len(out) == 4:
-            total += out[0] * out[1] * out[2] * taps * POINTER_BYTES
-    return total
 
 
 def _gpu_estimate(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost],

@@ -178,24 +178,25 @@ def narrow_note(row_cost: RowCost | None, sg: Subgraph, include: Sequence[bool],
 
 
 def one_channel_conv_note(sg: Subgraph, include: Sequence[bool], placement: Sequence[bool]) -> list[str]:
-    """Say so when XNNPACK convolutions (``placement``) read 1-channel inputs over many output pixels (raw-waveform
-    front-ends, grayscale stems): measured 1.7-5.5x their GEMM estimate, a cost per output pixel that no profile has
-    a figure for."""
+    """Say so when XNNPACK convolutions (``placement``) map 1 channel to 1 channel over many output pixels (a
+    raw-waveform FIR filter): a 16-tap one over 44,100 samples measured 5.7x its GEMM work, where 2 to 16 output
+    channels cost what the GEMM and its indirection pointers say (:mod:`edgekit.profile.indirection`); no profile
+    has a figure for it."""
     count = pixels = 0
     for op, inc in zip(sg.operators, include, strict=True):
         if not inc or op.name != "CONV_2D" or len(op.inputs) < 2 or op.inputs[1] < 0 or not op.outputs:
             continue
         w, out = sg.tensor(op.inputs[1]).shape, _shape(sg, op.outputs[0])
-        if len(w) != 4 or w[3] != 1 or len(out) != 4:
+        if len(w) != 4 or w[3] != 1 or w[0] != 1 or len(out) != 4:
             continue
         if placement[op.index]:
             count += 1
             pixels += math.prod(out[:3])
     if pixels < NOTE_MIN_ROWS:
         return []
-    return [f"{count} convolution(s) read 1-channel inputs over {pixels:,} output pixels (a raw waveform, a "
-            "grayscale image): on this project's x86 host XNNPACK ran such layers 1.7-5.5x the time estimated here (a "
-            "cost per output pixel no profile has a figure for yet; docs/BENCHMARKS.md); their estimate is likely low"]
+    return [f"{count} convolution(s) map 1 channel to 1 channel over {pixels:,} output pixels (a raw-waveform "
+            "filter): on this project's x86 host XNNPACK ran a 16-tap one 5.7x the time estimated here (a cost per "
+            "output pixel no profile has a figure for yet; docs/BENCHMARKS.md); their estimate may be low"]
 
 
 __all__ = ["FAMILY", "ROW_OPS", "narrow_note", "narrow_rows", "one_channel_conv_note", "row_key", "row_ns"]
