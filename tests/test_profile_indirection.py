@@ -97,7 +97,8 @@ def _cpu_ms(data: bytes, runs: int = 15) -> float:
 
 
 def test_the_runtime_pays_for_the_pointers_beside_the_arithmetic() -> None:
-    """The measured fact behind the term: the same GEMM with 16x the pointers runs ~2x as long (x86: 6.98 against
-    3.55 ms), which the arithmetic alone does not say."""
+    """The measured fact behind the term: the same GEMM with 16x the pointers runs longer (this project's x86 VM:
+    6.98 against 3.55 ms, its 90 MB of pointers from DRAM; a machine whose caches hold them would show less, so the
+    bound is loose), which the arithmetic alone does not say."""
     long_taps, wide = _cpu_ms(_fir(1, 256)), _cpu_ms(_fir(16, 16))
-    assert long_taps > 1.4 * wide, (long_taps, wide)
+    assert long_taps > 1.15 * wide, (long_taps, wide)

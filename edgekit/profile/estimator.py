@@ -42,7 +42,9 @@ the op (``calibrate`` measures PAD and CONCATENATION) its output elements are wo
 GEMM shape (optional ``[gemm]`` section, written by calibrate): a CONV_2D / FULLY_CONNECTED costs
 ``M * ceil(N/tile_n)*tile_n * (ceil(Cin/tile_k)*tile_k*kh*kw + output_overhead_macs)`` MAC-equivalents
 instead of its MACs (SIMD tiles of output/input channels, fixed per-output cost), so one efficiency
-follows both shallow (Cin = 3..32) and deep convolutions.
+follows both shallow (Cin = 3..32) and deep convolutions. A spatial CONV_2D that XNNPACK runs also reads its
+indirection pointers on every call (one per output pixel and tap, :mod:`edgekit.profile.indirection`), at the
+bandwidth of the level they fit in, divided by the thread speed-up like its work.
 
 Fused activations are free (they are part of their op), and so are the DENSIFY / float16 DEQUANTIZE nodes of
 static weights that XNNPACK takes: the delegate unpacks them once when it is prepared
