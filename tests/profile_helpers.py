@@ -163,3 +163,26 @@ def tconv_model(custom: bool) -> bytes:
     op.customOptions = np.array([1, 0, 0, 0, s, 0, 0, 0, s, 0, 0, 0], np.uint8)
     model.subgraphs[0].operators = [op]
     return pack(model)
+
+
+def one_thread_cpu_s(data: bytes, runs: int = 30) -> float:
+    """Median process-CPU seconds of one XNNPACK invoke of ``data`` at 1 thread (immune to other processes),
+    random inputs: integers over int8's range for integer tensors, N(0, 1) for float ones."""
+    import time
+
+    from edgekit.tflite.runtime import load_interpreter
+
+    interp = load_interpreter(data, num_threads=1, use_xnnpack=True)
+    rng = np.random.default_rng(0)
+    for d in interp.get_input_details():
+        dtype = np.dtype(d["dtype"])
+        arr = rng.integers(-128, 127, d["shape"]) if dtype.kind in "iu" else rng.normal(0, 1, d["shape"])
+        interp.set_tensor(d["index"], arr.astype(dtype))
+    for _ in range(3):
+        interp.invoke()
+    samples = []
+    for _ in range(runs):
+        t0 = time.process_time()
+        interp.invoke()
+        samples.append(time.process_time() - t0)
+    return float(np.median(samples))

@@ -5,12 +5,12 @@ tap on every call. A raw-waveform front-end's 1x256 kernel over 44,100 samples r
 from __future__ import annotations
 
 import dataclasses
-import time
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
+from profile_helpers import one_thread_cpu_s
 
 from edgekit.calibrate.fit import Peaks, predict_op_ms
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model, conv_options
@@ -81,24 +81,9 @@ def test_calibrate_predicts_the_pointer_reads_its_benchmarks_contain() -> None:
     assert extra == pytest.approx(28 * 28 * 9 * 8 / (20.0 * 1e6))
 
 
-def _cpu_ms(data: bytes, runs: int = 15) -> float:
-    from edgekit.tflite.runtime import load_interpreter
-
-    interp = load_interpreter(data, num_threads=1, use_xnnpack=True)
-    d = interp.get_input_details()[0]
-    interp.set_tensor(d["index"], np.random.default_rng(0).normal(0, 1, d["shape"]).astype(np.float32))
-    interp.invoke()
-    samples = []
-    for _ in range(runs):
-        t0 = time.process_time()
-        interp.invoke()
-        samples.append(time.process_time() - t0)
-    return float(np.median(samples))
-
-
 def test_the_runtime_pays_for_the_pointers_beside_the_arithmetic() -> None:
     """The measured fact behind the term: the same GEMM with 16x the pointers runs longer (this project's x86 VM:
     6.98 against 3.55 ms, its 90 MB of pointers from DRAM; a machine whose caches hold them would show less, so the
     bound is loose), which the arithmetic alone does not say."""
-    long_taps, wide = _cpu_ms(_fir(1, 256)), _cpu_ms(_fir(16, 16))
+    long_taps, wide = one_thread_cpu_s(_fir(1, 256), runs=15), one_thread_cpu_s(_fir(16, 16), runs=15)
     assert long_taps > 1.15 * wide, (long_taps, wide)

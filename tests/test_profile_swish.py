@@ -4,10 +4,8 @@ the calibrated host (the 49 swish MULs of B0 ~1.1 ms of 5.3); with the rule -4..
 
 from __future__ import annotations
 
-import time
-
-import numpy as np
 import pytest
+from profile_helpers import one_thread_cpu_s
 
 from edgekit.core.tflite_builder import Quant, TFLiteBuilder
 from edgekit.profile.delegate import fused_swish, place_xnnpack
@@ -62,28 +60,11 @@ def test_the_swish_mul_is_folded_only_where_xnnpack_folds_it() -> None:
     assert all(o.latency_ms > 0 for o in estimate(model, plain, 1).ops)
 
 
-def _cpu_ms(data: bytes, runs: int = 120) -> float:
-    from edgekit.tflite.runtime import load_interpreter
-
-    interp = load_interpreter(data, num_threads=1, use_xnnpack=True)
-    rng = np.random.default_rng(0)
-    for d in interp.get_input_details():
-        interp.set_tensor(d["index"], rng.integers(-128, 127, d["shape"]).astype(d["dtype"]))
-    for _ in range(5):
-        interp.invoke()
-    samples = []
-    for _ in range(runs):
-        t0 = time.process_time()
-        interp.invoke()
-        samples.append(time.process_time() - t0)
-    return float(np.median(samples))
-
-
 def test_the_runtime_runs_the_int8_swish_at_the_cost_of_its_logistic() -> None:
     """The measured fact behind the rule (a LiteRT upgrade that stops fusing it fails here): the pair costs its
     LOGISTIC alone (x86: 0.046 against 0.046 + 0.091 ms), the pair whose sigmoid is also an output both."""
-    logistic = _cpu_ms(_swish(with_mul=False))
-    pair = _cpu_ms(_swish())
-    unfused = _cpu_ms(_swish("sigmoid also an output"))
+    logistic = one_thread_cpu_s(_swish(with_mul=False), runs=120)
+    pair = one_thread_cpu_s(_swish(), runs=120)
+    unfused = one_thread_cpu_s(_swish("sigmoid also an output"), runs=120)
     assert pair < 0.75 * unfused, (logistic, pair, unfused)
     assert pair < 1.5 * logistic, (logistic, pair, unfused)
