@@ -117,7 +117,6 @@ def fused_pad(sg: Subgraph, op: Operator, placement: Sequence[bool]) -> bool:
             and str(conv.options.get("padding", "")).upper() == "VALID")
 
 
-
 def fused_swish(sg: Subgraph, op: Operator, placement: Sequence[bool]) -> bool:
     """True for a quantized MUL of ``x`` by ``LOGISTIC(x)`` (swish / SiLU, EfficientNet's activation) that XNNPACK
     runs inside the LOGISTIC: both delegated, int8/uint8, the LOGISTIC read by nothing else and not a graph
@@ -138,6 +137,10 @@ def fused_swish(sg: Subgraph, op: Operator, placement: Sequence[bool]) -> bool:
     return False
 
 
+FUSED_PAD_NOTE = "XNNPACK folds this zero padding into the convolution that reads it (no cost of its own)"
+FUSED_SWISH_NOTE = "XNNPACK runs this x * sigmoid(x) inside the LOGISTIC (int8 swish: no cost of its own)"
+
+
 def folded_note(sg: Subgraph, op: Operator, placement: Sequence[bool]) -> str:
     """Why XNNPACK runs this op inside a neighbour at no cost of its own ('' when it does not)."""
     if fused_pad(sg, op, placement):
@@ -146,9 +149,6 @@ def folded_note(sg: Subgraph, op: Operator, placement: Sequence[bool]) -> str:
         return FUSED_SWISH_NOTE
     return ""
 
-
-FUSED_PAD_NOTE = "XNNPACK folds this zero padding into the convolution that reads it (no cost of its own)"
-FUSED_SWISH_NOTE = "XNNPACK runs this x * sigmoid(x) inside the LOGISTIC (int8 swish: no cost of its own)"
 
 # XNNPACK's requantization limits (measured, ai-edge-litert 2.3.0, both sides of each bound): an int8 QUANTIZE
 # (requantizing) takes input/output scale ratios in [2^-8, 2^7]; a quantized ADD/SUB each input's in [2^-10, 2^8);

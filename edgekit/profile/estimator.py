@@ -409,11 +409,6 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
     return max(compute_ms, memory_ms(profile, cost, threads, model_weight_bytes)) + overhead_us / 1000.0
 
 
-def rt_speedup(profile: DeviceProfile, dtype: str, threads: int) -> float:
-    """XNNPACK's fitted thread speed-up for a compute dtype."""
-    return profile.runtime.thread_speedup.at(dtype, threads)
-
-
 def cpu_placement(profile: DeviceProfile, sg: Subgraph) -> tuple[list[bool], list[str]]:
     """Per op: does XNNPACK run it on this profile, and if not, why (all False with delegate = "none")."""
     if profile.runtime.delegate == DelegateKind.XNNPACK:
@@ -443,7 +438,8 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
             ms *= handover
         if deleg and ms > 0 and node.name in TIMED_OPS and profile.runtime.delegate == DelegateKind.XNNPACK:
             # the pointers read on every call, split over the threads like the op's work
-            ms += indirection_ms(profile, op_indirection_bytes(sg, node)) / rt_speedup(profile, cost.compute_dtype, threads)
+            speedup = profile.runtime.thread_speedup.at(cost.compute_dtype, threads)
+            ms += indirection_ms(profile, op_indirection_bytes(sg, node)) / speedup
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = (UNPACKED_NOTE if unpacked else folded or
@@ -488,7 +484,6 @@ def _indirection_bytes(profile: DeviceProfile, sg: Subgraph, include: list[bool]
     if profile.runtime.delegate != DelegateKind.XNNPACK:
         return 0
     return indirection_bytes(sg, include)
-
 
 
 def _gpu_estimate(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost],

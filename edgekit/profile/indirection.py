@@ -1,8 +1,7 @@
 """XNNPACK's indirection buffer: the pointers a spatial convolution reads on every inference.
 
-XNNPACK runs a convolution with a kernel larger than 1x1 (or a strided 1x1) as an indirect GEMM: for every output
-pixel and kernel tap it keeps a pointer to the input row that tap reads, and the micro-kernel loads them all on
-every call. Beside the convolution's arithmetic that is ``output pixels x taps x 8`` bytes (64-bit pointers),
+XNNPACK runs a convolution with a kernel larger than 1x1 as an indirect GEMM: for every output pixel and kernel
+tap it keeps a pointer to the input row that tap reads, and the micro-kernel loads them all on every call. Beside the convolution's arithmetic that is ``output pixels x taps x 8`` bytes (64-bit pointers),
 which the GEMM figures do not see: negligible for an image model's 3x3 convolutions over a few thousand pixels
 (56x56x9 pointers, 225 KiB), but a raw-waveform front-end's 1x256 kernel over 44,100 samples reads 90 MB of them.
 Measured (this project's AVX-512 host, float32, one thread; docs/BENCHMARKS.md): Cin = 1, Cout = 2..16, 1x256
