@@ -62,6 +62,7 @@ from edgekit.profile.gpu import (  # noqa: E402
     gpu_kernels,
     plan_gpu,  # noqa: E402
 )
+from edgekit.profile.indirection import TIMED_OPS, indirection_ms, op_indirection_bytes  # noqa: E402
 from edgekit.profile.published import Mode, PublishedRow, Selection, load_dataset, usable_rows  # noqa: E402
 from edgekit.profile.registry import ProfileEntry, ProfileOrigin, shipped_profiles  # noqa: E402
 from edgekit.profile.schema import (  # noqa: E402
@@ -338,6 +339,9 @@ class Terms:
     c_eff: list[list[int]] = field(default_factory=list)  # parameter keys summed in log space
     c_thr: list[int] = field(default_factory=list)  # thread parameter (-1: 1.0)
     c_mem: list[float] = field(default_factory=list)  # bytes / bandwidth per ms: ms at memory efficiency 1
+    # XNNPACK's indirection pointers of a spatial CONV_2D (edgekit.profile.indirection): ms at memory efficiency 1
+    # and one thread, added to the op's time
+    c_ptr: list[float] = field(default_factory=list)
     c_memk: list[int] = field(default_factory=list)
     c_ovh: list[int] = field(default_factory=list)  # per-op cost (cycles)
     c_clock: list[float] = field(default_factory=list)  # GHz of the row
@@ -412,6 +416,11 @@ def _cpu_terms(m: Model, terms: Terms, r: int, prof: DeviceProfile, fr: FitRow, 
         tt = min(t, MAX_THREADS)
         terms.c_thr.append(m.p.index[f"thr/{board}/{kind}/{dt}/{tt}"] if (multi and tt > 1) else -1)
         terms.c_mem.append(cost.bytes / (prof.hardware.memory_bandwidth_gb_per_s * 1e6))
+        node = sg.operators[cost.index]
+        pointers = (op_indirection_bytes(sg, node) if delegated and node.name in TIMED_OPS
+                    and prof.runtime.delegate == DelegateKind.XNNPACK else 0)
+        terms.c_ptr.append(indirection_ms(dataclasses.replace(prof, runtime=dataclasses.replace(
+            prof.runtime, memory_efficiency=1.0)), pointers) if pointers else 0.0)
         terms.c_memk.append(m.p.index[f"mem/{board}"])
         terms.c_ovh.append(m.p.index[f"ovh/{core}/{kind}"])
         terms.c_clock.append(prof.hardware.clock_ghz)
@@ -524,7 +533,8 @@ def predict(theta: np.ndarray, a: dict[str, Any]) -> np.ndarray:
         mem = np.minimum(e[a["c_memk"]], 1.0)
         memory = a["c_mem"] / mem
         ovh = np.where(a["c_ovh"] >= 0, e[np.maximum(a["c_ovh"], 0)] / a["c_clock"] / 1000.0, 0.0)
-        out += np.bincount(a["c_row"], np.maximum(compute, memory) + ovh, minlength=n)
+        pointers = a["c_ptr"] / (mem * thr)
+        out += np.bincount(a["c_row"], np.maximum(compute, memory) + pointers + ovh, minlength=n)
     if len(a["k_row"]):
         out += np.bincount(a["k_row"], a["k_mul"] * e[a["k_key"]], minlength=n)
     if len(a["t_row"]):
@@ -593,6 +603,9 @@ def jacobian(theta: np.ndarray, a: dict[str, Any]) -> np.ndarray:
             add(a["c_row"], np.where(a["c_effm"][:, col] > 0, a["c_eff"][:, col], -1), d_eff)
         add(a["c_row"], a["c_thr"], np.where(cbound, -compute, 0.0))
         add(a["c_row"], a["c_memk"], np.where(~cbound & (mem_raw < 1.0), -memory, 0.0))
+        pointers = a["c_ptr"] / (np.minimum(mem_raw, 1.0) * thr)
+        add(a["c_row"], a["c_thr"], -pointers)
+        add(a["c_row"], a["c_memk"], np.where(mem_raw < 1.0, -pointers, 0.0))
         ovh = np.where(a["c_ovh"] >= 0, e[np.maximum(a["c_ovh"], 0)] / a["c_clock"] / 1000.0, 0.0)
         add(a["c_row"], a["c_ovh"], ovh)
     if len(a["k_row"]):
