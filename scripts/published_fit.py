@@ -393,7 +393,7 @@ class Terms:
 def _cpu_terms(m: Model, terms: Terms, r: int, prof: DeviceProfile, fr: FitRow, include: list[bool],
                threads: int) -> None:
     """The CPU ops of one row (those in ``include``), as estimate()'s _cpu_ops sees them."""
-    from edgekit.profile.delegate import count_graph_partitions
+    from edgekit.profile.delegate import count_graph_partitions, folded_note, unpacked_at_init
 
     model = model_of(fr.path)
     sg = model.main
@@ -403,8 +403,9 @@ def _cpu_terms(m: Model, terms: Terms, r: int, prof: DeviceProfile, fr: FitRow, 
     core = core_of(prof)
     t = max(1, min(threads, prof.hardware.cores))
     for cost, inc, deleg in zip(costs, include, placement, strict=True):
-        if not inc:
-            continue
+        node = sg.operators[cost.index]
+        if not inc or (deleg and unpacked_at_init(sg, node)) or folded_note(sg, node, placement):
+            continue  # the estimator charges these 0 (unpacked at load; run inside a neighbour)
         delegated = deleg and prof.runtime.delegate != DelegateKind.NONE
         kind = "xnnpack" if delegated else "builtin"
         dt = "int8" if cost.compute_dtype in ("int8", "int16") else "float32"
@@ -416,7 +417,6 @@ def _cpu_terms(m: Model, terms: Terms, r: int, prof: DeviceProfile, fr: FitRow, 
         tt = min(t, MAX_THREADS)
         terms.c_thr.append(m.p.index[f"thr/{board}/{kind}/{dt}/{tt}"] if (multi and tt > 1) else -1)
         terms.c_mem.append(cost.bytes / (prof.hardware.memory_bandwidth_gb_per_s * 1e6))
-        node = sg.operators[cost.index]
         pointers = (op_indirection_bytes(sg, node) if delegated and node.name in TIMED_OPS
                     and prof.runtime.delegate == DelegateKind.XNNPACK else 0)
         terms.c_ptr.append(indirection_ms(dataclasses.replace(prof, runtime=dataclasses.replace(

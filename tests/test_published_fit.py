@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import published_fit as pf  # noqa: E402
 from published_models import Build  # noqa: E402
 
+from edgekit.core.tflite_builder import Quant  # noqa: E402
 from edgekit.profile.published import Mode, PublishedRow, Selection  # noqa: E402
 
 pytestmark = pytest.mark.device
@@ -24,17 +25,23 @@ pytestmark = pytest.mark.device
 SAME = {"padding": "SAME", "stride_w": 1, "stride_h": 1}
 
 
-def _net(dtype: str) -> bytes:
-    """conv3x3 -> depthwise -> conv1x1 -> add -> mean -> fully connected, on 16x16."""
+def _net(dtype: str, swish: bool = False) -> bytes:
+    """conv3x3 -> [swish] -> depthwise -> conv1x1 -> add -> mean -> fully connected, on 16x16."""
     b = profile_builder()
     bias_dt = "int32" if dtype == "int8" else "float32"
     x = b.tensor("input", (1, 16, 16, 8), dtype)
     w1 = b.constant("w1", np.ones((16, 3, 3, 8), dtype))
     y1 = b.tensor("y1", (1, 16, 16, 16), dtype)
     b.operator("CONV_2D", [x, w1, b.constant("b1", np.zeros(16, bias_dt))], [y1], {**SAME, "fused_activation_function": "RELU6"})
+    act = y1
+    if swish:  # x * sigmoid(x): XNNPACK runs the int8 MUL inside the LOGISTIC, which the estimator charges 0
+        sig = b.tensor("sig", (1, 16, 16, 16), dtype, quant=Quant.per_tensor(1 / 256, -128) if dtype == "int8" else None)
+        b.operator("LOGISTIC", [y1], [sig])
+        act = b.tensor("act", (1, 16, 16, 16), dtype)
+        b.operator("MUL", [y1, sig], [act])
     w2 = b.constant("w2", np.ones((1, 3, 3, 16), dtype))
     y2 = b.tensor("y2", (1, 16, 16, 16), dtype)
-    b.operator("DEPTHWISE_CONV_2D", [y1, w2, b.constant("b2", np.zeros(16, bias_dt))], [y2], {**SAME, "depth_multiplier": 1})
+    b.operator("DEPTHWISE_CONV_2D", [act, w2, b.constant("b2", np.zeros(16, bias_dt))], [y2], {**SAME, "depth_multiplier": 1})
     w3 = b.constant("w3", np.ones((16, 1, 1, 16), dtype))
     y3 = b.tensor("y3", (1, 16, 16, 16), dtype)
     b.operator("CONV_2D", [y2, w3, b.constant("b3", np.zeros(16, bias_dt))], [y3], SAME)
@@ -89,6 +96,19 @@ def test_the_fast_prediction_is_the_estimator(rows: list[pf.FitRow]) -> None:
         pred = pf.predict_rows(m, theta, rows, extra)
         profiles = {pid: pf.profile_from_theta(m, pid, theta, extra) for pid in m.profiles}
         assert pf.check_against_estimator(profiles, rows, pred) == []
+
+
+def test_the_fast_prediction_charges_nothing_for_what_xnnpack_runs_inside_a_neighbour(tmp_path: Path) -> None:
+    """An int8 XNNPACK row: the swish MUL the estimator charges 0 (edgekit.profile.delegate.fused_swish) is no term."""
+    path = tmp_path / "net_int8.tflite"
+    path.write_bytes(_net("int8", swish=True))
+    sel = Selection(True, "", "rpi4b", Mode.CPU, 1, True, 1.5)
+    rows = [pf.FitRow(_row("rpi4b", "int8", 1, "xnnpack", 1.0, 2), sel, Build("test", (16, 16), "int8"), path)]
+    m = pf.Model(pf.shipped())
+    theta = m.p.theta0()
+    pred = pf.predict_rows(m, theta, rows, {"lanes": 16, "cache_bytes": 2000})
+    profiles = {pid: pf.profile_from_theta(m, pid, theta, {"lanes": 16, "cache_bytes": 2000}) for pid in m.profiles}
+    assert pf.check_against_estimator(profiles, rows, pred) == []
 
 
 def test_the_jacobian_is_the_derivative(rows: list[pf.FitRow]) -> None:
