@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from edgekit.core.tflite_builder import TFLiteBuilder, pack, unpack  # noqa: E402
-from edgekit.profile.delegate import XNNPACK_CUSTOM_OPS, unpacked_at_init  # noqa: E402
+from edgekit.profile.delegate import FOLDED_NOTES, XNNPACK_CUSTOM_OPS, unpacked_at_init  # noqa: E402
 from edgekit.tflite.model import TFLiteModel, parse_model  # noqa: E402
 
 NOT_ALONE = frozenset({"WHILE", "IF", "CALL_ONCE", "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CUSTOM"})
@@ -163,8 +163,8 @@ def breakdown(path: Path, profile_dir: Path, device: str, threads: int, target_s
             row["why_not"] = "cannot run alone"
         elif e is not None and e.latency_ms == 0.0 and "once" in e.note:
             row["why_not"] = "unpacked at load (timed with the op it feeds)"
-        elif e is not None and e.latency_ms == 0.0 and "folds" in e.note:
-            row["why_not"] = "folded into the convolution that reads it (timed with it)"
+        elif e is not None and e.latency_ms == 0.0 and e.note in FOLDED_NOTES:
+            row["why_not"] = "run inside a neighbour (timed with it)"
         else:
             try:
                 row["measured_ms"] = max(0.0, time_model(one_op_model(data, model, op.index), threads, target_s) - base)

@@ -62,7 +62,7 @@ from edgekit.profile.gpu import (  # noqa: E402
     gpu_kernels,
     plan_gpu,  # noqa: E402
 )
-from edgekit.profile.indirection import TIMED_OPS, indirection_ms, op_indirection_bytes  # noqa: E402
+from edgekit.profile.indirection import indirection_ms, timed_pointer_bytes  # noqa: E402
 from edgekit.profile.published import Mode, PublishedRow, Selection, load_dataset, usable_rows  # noqa: E402
 from edgekit.profile.registry import ProfileEntry, ProfileOrigin, shipped_profiles  # noqa: E402
 from edgekit.profile.schema import (  # noqa: E402
@@ -417,10 +417,7 @@ def _cpu_terms(m: Model, terms: Terms, r: int, prof: DeviceProfile, fr: FitRow, 
         tt = min(t, MAX_THREADS)
         terms.c_thr.append(m.p.index[f"thr/{board}/{kind}/{dt}/{tt}"] if (multi and tt > 1) else -1)
         terms.c_mem.append(cost.bytes / (prof.hardware.memory_bandwidth_gb_per_s * 1e6))
-        pointers = (op_indirection_bytes(sg, node) if delegated and node.name in TIMED_OPS
-                    and prof.runtime.delegate == DelegateKind.XNNPACK else 0)
-        terms.c_ptr.append(indirection_ms(dataclasses.replace(prof, runtime=dataclasses.replace(
-            prof.runtime, memory_efficiency=1.0)), pointers) if pointers else 0.0)
+        terms.c_ptr.append(indirection_ms(prof, timed_pointer_bytes(prof, sg, node, delegated), memory_efficiency=1.0))
         terms.c_memk.append(m.p.index[f"mem/{board}"])
         terms.c_ovh.append(m.p.index[f"ovh/{core}/{kind}"])
         terms.c_clock.append(prof.hardware.clock_ghz)

@@ -139,6 +139,7 @@ def fused_swish(sg: Subgraph, op: Operator, placement: Sequence[bool]) -> bool:
 
 FUSED_PAD_NOTE = "XNNPACK folds this zero padding into the convolution that reads it (no cost of its own)"
 FUSED_SWISH_NOTE = "XNNPACK runs this x * sigmoid(x) inside the LOGISTIC (int8 swish: no cost of its own)"
+FOLDED_NOTES = (FUSED_PAD_NOTE, FUSED_SWISH_NOTE)
 
 
 def folded_note(sg: Subgraph, op: Operator, placement: Sequence[bool]) -> str:
@@ -346,4 +347,5 @@ def runtime_delegated_ops(interpreter: Any) -> tuple[set[int], int]:
 
 
 __all__ = ["runtime_delegated_ops", "XNNPACK_FLOAT_OPS", "XNNPACK_QUANT_OPS", "Placement", "xnnpack_placement", "place_xnnpack",
-           "count_partitions", "graph_partitions", "count_graph_partitions", "boundary_ops"]
+           "count_partitions", "graph_partitions", "count_graph_partitions", "boundary_ops", "FOLDED_NOTES",
+           "FUSED_PAD_NOTE", "FUSED_SWISH_NOTE", "folded_note", "fused_pad", "fused_swish"]

@@ -85,7 +85,7 @@ from edgekit.profile.costs import (
 from edgekit.profile.delegate import count_graph_partitions, folded_note, place_xnnpack, unpacked_at_init
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
-from edgekit.profile.indirection import TIMED_OPS, indirection_bytes, indirection_ms, op_indirection_bytes
+from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed_pointer_bytes
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.rows import narrow_note, narrow_rows, one_channel_conv_note, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
@@ -436,10 +436,9 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
                                             op_work(profile, sg, node, cost), model_weights, rows)
         if handover != 1.0 and cost.index > 0 and hybrid_handover(sg, node, placement):
             ms *= handover
-        if deleg and ms > 0 and node.name in TIMED_OPS and profile.runtime.delegate == DelegateKind.XNNPACK:
-            # the pointers read on every call, split over the threads like the op's work
-            speedup = profile.runtime.thread_speedup.at(cost.compute_dtype, threads)
-            ms += indirection_ms(profile, op_indirection_bytes(sg, node)) / speedup
+        pointers = timed_pointer_bytes(profile, sg, node, deleg) if ms > 0 else 0
+        if pointers:  # read on every call, split over the threads like the op's work
+            ms += indirection_ms(profile, pointers) / profile.runtime.thread_speedup.at(cost.compute_dtype, threads)
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = (UNPACKED_NOTE if unpacked else folded or

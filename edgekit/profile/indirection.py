@@ -12,7 +12,7 @@ The time adds to the op's (the pointer loads stall the micro-kernel rather than 
 
 from __future__ import annotations
 
-from edgekit.profile.schema import DeviceProfile
+from edgekit.profile.schema import DelegateKind, DeviceProfile
 from edgekit.tflite.model import Operator, Subgraph
 
 POINTER_BYTES = 8  # 64-bit targets (x86-64, arm64: Raspberry Pi OS 64-bit, Android)
@@ -46,9 +46,16 @@ def indirection_bytes(sg: Subgraph, include: list[bool] | None = None) -> int:
                if p.delegated and include[op.index])
 
 
-def indirection_ms(profile: DeviceProfile, nbytes: int) -> float:
+def timed_pointer_bytes(profile: DeviceProfile, sg: Subgraph, op: Operator, delegated: bool) -> int:
+    """The pointer bytes the estimator adds to ``op``'s time: those of a CONV_2D that XNNPACK runs, else 0."""
+    if not delegated or op.name not in TIMED_OPS or profile.runtime.delegate != DelegateKind.XNNPACK:
+        return 0
+    return op_indirection_bytes(sg, op)
+
+
+def indirection_ms(profile: DeviceProfile, nbytes: int, memory_efficiency: float | None = None) -> float:
     """Milliseconds to read ``nbytes`` of pointers: at the bandwidth of the memory level they fit in (``[memory]``),
-    else the device's memory bandwidth, times the fitted memory efficiency."""
+    else the device's memory bandwidth, times the memory efficiency (the profile's unless given)."""
     if nbytes <= 0:
         return 0.0
     mem = profile.memory
@@ -56,7 +63,9 @@ def indirection_ms(profile: DeviceProfile, nbytes: int) -> float:
         bandwidth = profile.hardware.memory_bandwidth_gb_per_s
     else:
         bandwidth = mem.bandwidth_gb_per_s[mem.level_of(nbytes)]
-    return 1000.0 * nbytes / (bandwidth * 1e9 * profile.runtime.memory_efficiency)
+    eff = profile.runtime.memory_efficiency if memory_efficiency is None else memory_efficiency
+    return 1000.0 * nbytes / (bandwidth * 1e9 * eff)
 
 
-__all__ = ["INDIRECT_OPS", "POINTER_BYTES", "TIMED_OPS", "indirection_bytes", "indirection_ms", "op_indirection_bytes"]
+__all__ = ["INDIRECT_OPS", "POINTER_BYTES", "TIMED_OPS", "indirection_bytes", "indirection_ms", "op_indirection_bytes",
+           "timed_pointer_bytes"]
