@@ -277,11 +277,14 @@ def test_xnnpack_folds_a_spatial_zero_pad_into_the_valid_convolution_reading_it(
 def test_one_channel_to_one_channel_convolutions_carry_a_note() -> None:
     plain = get_profile("rpi4b")
 
-    def noted(c: int, hw: int, cout: int = 1) -> list[str]:
-        model = parse_model(build_model(MicroSpec(MicroOp.CONV_2D, "float32", hw, hw, c, cout=cout, kernel=3)), "<c>")
+    def noted(c: int, hw: int, cout: int = 1, kernel: int = 3) -> list[str]:
+        model = parse_model(build_model(MicroSpec(MicroOp.CONV_2D, "float32", hw, hw, c, cout=cout, kernel=kernel)),
+                            "<c>")
         return [n for n in estimate(model, plain, 1).notes if "map 1 channel to 1 channel" in n]
 
     note = noted(1, 96)
-    assert len(note) == 1 and note[0].startswith("1 convolution(s) map 1 channel to 1 channel over 9,216 output")
+    assert len(note) == 1 and note[0].startswith("1 convolution(s) map 1 channel to 1 channel with under 49 taps "
+                                                 "over 9,216 output")
     # 3 input channels; 1,024 pixels; 16 output channels (their pointers are estimated: edgekit.profile.indirection)
     assert noted(3, 96) == [] and noted(1, 32) == [] and noted(1, 96, cout=16) == []
+    assert noted(1, 96, kernel=7) == []  # 49 taps ran as estimated

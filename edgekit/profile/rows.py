@@ -177,25 +177,30 @@ def narrow_note(row_cost: RowCost | None, sg: Subgraph, include: Sequence[bool],
             "([row_ns]; docs/BENCHMARKS.md)"]
 
 
+FEW_TAPS = 49  # measured as estimated from 7x7 (49 taps) up; 16 taps ran 5.7x
+
+
 def one_channel_conv_note(sg: Subgraph, include: Sequence[bool], placement: Sequence[bool]) -> list[str]:
-    """Say so when XNNPACK convolutions (``placement``) map 1 channel to 1 channel over many output pixels (a
-    raw-waveform FIR filter): a 16-tap one over 44,100 samples measured 5.7x its GEMM work, where 2 to 16 output
-    channels cost what the GEMM and its indirection pointers say (:mod:`edgekit.profile.indirection`); no profile
-    has a figure for it."""
+    """Say so when XNNPACK convolutions (``placement``) map 1 channel to 1 channel with few taps over many output
+    pixels (a raw-waveform FIR filter): a 16-tap one over 44,100 samples measured 5.7x its GEMM work, where 2 to 16
+    output channels, or 49 and 256 taps, cost what the GEMM and its indirection pointers say
+    (:mod:`edgekit.profile.indirection`); no profile has a figure for it."""
     count = pixels = 0
     for op, inc in zip(sg.operators, include, strict=True):
         if not inc or op.name != "CONV_2D" or len(op.inputs) < 2 or op.inputs[1] < 0 or not op.outputs:
             continue
         w, out = sg.tensor(op.inputs[1]).shape, _shape(sg, op.outputs[0])
-        if len(w) != 4 or w[3] != 1 or w[0] != 1 or len(out) != 4:
+        # 1 -> 1 channel with fewer taps than the 7x7 that ran as estimated (the 16-tap one ran 5.7x; 256 taps too
+        # ran as estimated, their pointers charged)
+        if len(w) != 4 or w[3] != 1 or w[0] != 1 or w[1] * w[2] >= FEW_TAPS or len(out) != 4:
             continue
         if placement[op.index]:
             count += 1
             pixels += math.prod(out[:3])
     if pixels < NOTE_MIN_ROWS:
         return []
-    return [f"{count} convolution(s) map 1 channel to 1 channel over {pixels:,} output pixels (a raw-waveform "
-            "filter): on this project's x86 host XNNPACK ran a 16-tap one 5.7x the time estimated here (a cost per "
+    return [f"{count} convolution(s) map 1 channel to 1 channel with under {FEW_TAPS} taps over {pixels:,} output "
+            "pixels (a raw-waveform filter): on this project's x86 host XNNPACK ran a 16-tap one 5.7x the time estimated here (a cost per "
             "output pixel no profile has a figure for yet; docs/BENCHMARKS.md); their estimate may be low"]
 
 
