@@ -147,6 +147,18 @@ def build_block(spec: BlockSpec, seed: int = 0) -> bytes:
     return n.finish(x)
 
 
+def build_conv_chain(dtype: str, size: int, channels: int, layers: int, seed: int = 0) -> bytes:
+    """``layers`` 1x1 convolutions of ``channels`` -> ``channels`` in a row over ``size`` x ``size`` pixels: one
+    layer's weights over and over, a model whose weights grow with ``layers`` (:mod:`edgekit.calibrate.coldweights`)."""
+    if layers < 1:
+        raise ValueError(f"a chain needs at least one layer, got {layers}")
+    n = _Net(dtype, (1, size, size, channels), seed, f"edgekit cold-weights chain {dtype} {layers}x{channels}")
+    x = n.inp
+    for _ in range(layers):
+        x = n.conv(x, channels, 1, act="NONE")
+    return n.finish(x)
+
+
 def block_suite(budget_s: float) -> list[BlockSpec]:
     """Blocks at the sizes where edge CNNs spend their time; fewer on a short budget."""
     shapes = [

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.calibrate.blocks import block_suite
+from edgekit.calibrate.coldweights import ColdWeights, fit_cold_weights, measure_chains
 from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
 from edgekit.calibrate.handover import measure_hybrid_handover
 from edgekit.calibrate.machine import MachineInfo, detect_machine, measure_bandwidth_gb_s
@@ -139,7 +140,7 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
                       invoke_overhead_us: float, partition_overhead_us: float, runtime: str,
                       threads: Sequence[int], n_specs: int, overheads: Overheads | None = None,
                       levels: MemoryLevels | None = None, timing: str = "cpu",
-                      handover: float | None = None) -> dict[str, Any]:
+                      handover: float | None = None, cold: ColdWeights | None = None) -> dict[str, Any]:
     """The profile as a TOML-ready dict (schema_version 1)."""
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     host = platform.node() or "this machine"
@@ -156,6 +157,9 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
                              "bandwidth_gb_per_s": [round(b * max(1.0, fit.memory_efficiency), 2)
                                                     for b in levels.bandwidth_gb_per_s],
                              "private_levels": levels.private_levels}}
+        if cold is not None:
+            memory["memory"].update(weight_cache_bytes=cold.weight_cache_bytes,
+                                    cold_weight_gb_per_s=list(cold.cold_weight_gb_per_s))
     fixed: dict[str, Any] = {}
     if overheads is not None:
         fixed = {"builtin_per_op_overhead_us": round(overheads.builtin_op_us, 4)}
@@ -214,7 +218,8 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
         "fit": {
             "method": ("edgekit calibrate: time-weighted log-space least squares per op class, op name and dtype "
                        f"(numpy) on single-op micro-benchmarks ({timing} time); fixed costs from tiny-op chains; "
-                       "memory levels from copy bandwidths"),
+                       "memory levels from copy bandwidths"
+                       + ("; cold weights from growing chains of 1x1 convolutions (wall-clock)" if cold else "")),
             "date": now,
             "machine": f"{host} {machine.core_type} {machine.arch}",
             "samples": fit.samples,
@@ -272,13 +277,21 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     rt = runtime_info()
     measured_specs = len({m.name for m in ms})
     handover = None
+    cold = None
     if budget_s >= 30:
         handover = measure_hybrid_handover()
         status(f"calibrate: a builtin hybrid depthwise right after a 1x1 hybrid conv takes {handover:.2f}x its time "
                "alone")
+        if levels is not None:
+            cold = fit_cold_weights(measure_chains(max(threads)))
+            status("calibrate: cold weights: " + (
+                "no slow-down worth fitting (weights stay in cache)" if cold is None else
+                f"weights and activations past {cold.weight_cache_bytes / 2**20:.1f} MiB meet weights out of cache, "
+                f"at {', '.join(f'{g:g}' for g in cold.cold_weight_gb_per_s)} GB/s (1..{max(threads)} threads; "
+                f"rms {cold.rms_error:.1%})"))
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
-                            overheads, levels, timing_used, handover)
+                            overheads, levels, timing_used, handover, cold)
     # blocks: how the estimator does on network blocks it was not fitted on (validation: the expected error)
     blocks = measure_blocks(block_specs, wall=wall)
     errors = block_residuals(doc, blocks)

@@ -46,6 +46,11 @@ follows both shallow (Cin = 3..32) and deep convolutions. A spatial CONV_2D that
 indirection pointers on every call (one per output pixel and tap, :mod:`edgekit.profile.indirection`), at the
 bandwidth of the level they fit in, divided by the thread speed-up like its work.
 
+Cold weights (optional ``[memory] weight_cache_bytes`` / ``cold_weight_gb_per_s``, written by calibrate): a
+whole model whose weights plus activation arena pass what the cache keeps between invokes meets a share
+``1 - weight_cache_bytes / (weights + arena)`` of every op's weights out of cache, at ``cold_weight_gb_per_s``
+on top of the op's time (:mod:`edgekit.profile.memory`; single-op benchmarks run hot).
+
 Fused activations are free (they are part of their op), and so are the DENSIFY / float16 DEQUANTIZE nodes of
 static weights that XNNPACK takes: the delegate unpacks them once when it is prepared
 (:func:`edgekit.profile.delegate.unpacked_at_init`), and a zero PAD of height and width that only a VALID
@@ -86,6 +91,7 @@ from edgekit.profile.delegate import count_graph_partitions, folded_note, place_
 from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed_pointer_bytes
+from edgekit.profile.memory import cold_fraction, cold_weight_ms, memory_ms
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.rows import narrow_note, narrow_rows, one_channel_conv_note, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
@@ -359,24 +365,6 @@ def builtin_efficiency(profile: DeviceProfile, dtype: str, op_class: OpClass) ->
     return profile.efficiency.table(dtype).of(op_class) * profile.runtime.builtin_kernel_factor
 
 
-def memory_ms(profile: DeviceProfile, cost: OpCost, threads: int, model_weight_bytes: int = 0) -> float:
-    """Milliseconds to move the op's bytes: at ``memory_bandwidth x memory_efficiency``, or with a ``[memory]``
-    hierarchy at the bandwidth of the level its working set fits in (weights from DRAM when the model's
-    weights do not fit in the last level; private levels' bandwidth adds up over the threads)."""
-    rt = profile.runtime
-    mem = profile.memory
-    if mem is None:
-        return 1000.0 * cost.bytes / (profile.hardware.memory_bandwidth_gb_per_s * 1e9 * rt.memory_efficiency)
-    level = mem.level_of(cost.bytes)
-    scale = max(1, min(threads, profile.hardware.cores)) if level < mem.private_levels else 1
-    act = cost.bytes - cost.weight_bytes
-    seconds = act / (mem.bandwidth_gb_per_s[level] * 1e9 * scale)
-    wlevel = len(mem.cache_bytes) if model_weight_bytes > mem.cache_bytes[-1] else level
-    wscale = scale if wlevel == level else 1
-    seconds += cost.weight_bytes / (mem.bandwidth_gb_per_s[wlevel] * 1e9 * wscale)
-    return 1000.0 * seconds / rt.memory_efficiency
-
-
 def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: int, key: str | None = None,
               work: float | None = None, model_weight_bytes: int = 0, rows: int = 0) -> float:
     """Estimated milliseconds of one op on the profile's CPU (see the module docstring).
@@ -418,10 +406,12 @@ def cpu_placement(profile: DeviceProfile, sg: Subgraph) -> tuple[list[bool], lis
 
 
 def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include: list[bool],
-             threads: int) -> tuple[list[OpEstimate], float, int]:
-    """Estimates of the ops in ``include`` on the CPU; (ops, total ms incl. partition/invoke overhead, partitions)."""
+             threads: int, arena_bytes: int = 0) -> tuple[list[OpEstimate], float, int]:
+    """Estimates of the ops in ``include`` on the CPU; (ops, total ms incl. partition/invoke overhead, partitions).
+    ``arena_bytes``: the activations' arena, part of the working set that evicts weights between invokes."""
     placement, reasons = cpu_placement(profile, sg)
     model_weights = sum(c.weight_bytes for c in costs)  # what whole-model caching sees (see memory_ms)
+    cold = cold_fraction(profile.memory, model_weights + arena_bytes)
     handover = profile.runtime.hybrid_handover_factor or 1.0
     ops: list[OpEstimate] = []
     total = 0.0
@@ -439,6 +429,8 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         pointers = timed_pointer_bytes(profile, sg, node, deleg) if ms > 0 else 0
         if pointers:  # read on every call, split over the threads like the op's work
             ms += indirection_ms(profile, pointers) / profile.runtime.thread_speedup.at(cost.compute_dtype, threads)
+        if ms > 0 and cold > 0:
+            ms += cold_weight_ms(profile.memory, cost.weight_bytes, cold, threads)
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = (UNPACKED_NOTE if unpacked else folded or
@@ -580,6 +572,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     n_threads = max(1, min(threads or profile.runtime.default_threads, profile.hardware.cores))
     costs = graph_costs(sg, model.subgraphs)
     all_ops = [True] * len(costs)
+    plan = plan_arena(sg, Strategy.BEST_FIT, 64)
     notes: list[str] = []
     edgetpu_report: EdgeTPUSplit | None = None
     cpu_mask = all_ops
@@ -593,7 +586,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         notes.extend(gpu_notes)
         cpu_mask = [o.runs_on != Where.GPU for o in sorted(ops, key=lambda o: o.index)]
     else:
-        ops, latency, partitions = _cpu_ops(profile, sg, costs, all_ops, n_threads)
+        ops, latency, partitions = _cpu_ops(profile, sg, costs, all_ops, n_threads, plan.arena_bytes)
     if profile.accelerator != Accelerator.GPU:
         placement = cpu_placement(profile, sg)[0]
         notes.extend(_hybrid_note(profile, sg, cpu_mask, placement))
@@ -602,7 +595,6 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     if threads and threads > profile.hardware.cores:
         notes.append(f"{threads} threads requested; the device has {profile.hardware.cores} cores, "
                      f"estimated at {n_threads}")
-    plan = plan_arena(sg, Strategy.BEST_FIT, 64)
     repacked = _repacked_bytes(profile, sg, cpu_mask)
     overhead = profile.runtime.runtime_overhead_bytes + (profile.gpu.runtime_overhead_bytes if profile.gpu else 0)
     weights = model.weight_bytes

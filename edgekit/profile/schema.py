@@ -297,11 +297,20 @@ class Memory:
     its working set (inputs + outputs + weights) fits in; its weights come from DRAM whenever the model's
     weights do not fit in the last level (whole models evict them between uses, micro-benchmarks do not).
     The first ``private_levels`` levels are per core: their bandwidth adds up over the threads.
+
+    Optional, measured together by ``edgekit calibrate`` (:mod:`edgekit.calibrate.coldweights`): a whole model's
+    invoke finds a share ``1 - weight_cache_bytes / working set`` of its weights no longer in cache (what survives
+    between two uses of a weight is about ``weight_cache_bytes`` of the model's weights and activations), and each
+    such byte costs ``1 / cold_weight_gb_per_s`` on top of the op's time in cache (one figure per thread count,
+    from 1). With them, weights are otherwise read at the level they fit in; without them, from DRAM as above.
     """
 
     cache_bytes: tuple[int, ...] = field(metadata=_rng(1, None, unit="bytes"))
     bandwidth_gb_per_s: tuple[float, ...] = field(metadata=_rng(0.0, 1e5, lo_open=True, unit="GB/s"))
     private_levels: int = field(default=1, metadata=_rng(0, 16))
+    weight_cache_bytes: int | None = field(default=None, metadata=_rng(1, None, unit="bytes"))
+    cold_weight_gb_per_s: tuple[float, ...] | None = field(default=None, metadata=_rng(0.0, 1e5, lo_open=True,
+                                                                                       unit="GB/s"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -312,6 +321,9 @@ class Memory:
         if list(self.cache_bytes) != sorted(self.cache_bytes):
             raise ProfileError("'cache_bytes' must grow from the first level to the last.",
                                hint="List the cache levels smallest first, e.g. [524288, 33554432].")
+        if (self.weight_cache_bytes is None) != (not self.cold_weight_gb_per_s):
+            raise ProfileError("[memory] needs both 'weight_cache_bytes' and 'cold_weight_gb_per_s', or neither.",
+                               hint="Re-run `edgekit calibrate`, or remove the one that is there.")
 
     def level_of(self, working_set_bytes: int) -> int:
         """Index of the level (len(cache_bytes) = DRAM) a working set of this size lives in."""
