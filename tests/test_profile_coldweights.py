@@ -112,15 +112,19 @@ def test_the_chains_are_timed_per_layer_and_sized_as_the_estimator_sizes_them() 
 
 
 @pytest.mark.slow
-def test_calibrate_writes_the_cold_weight_figures_it_measured(tmp_path: Path) -> None:
-    """As a user runs it at a budget that measures them: the profile holds both figures, or the command says why
-    not (a cache that keeps the longest chain)."""
+def test_calibrate_writes_the_cold_weight_and_thread_figures_it_measured(tmp_path: Path) -> None:
+    """As a user runs it at a budget that measures them: the profile holds both cold-weight figures, or the command
+    says why not (a cache that keeps the longest chain), and the [parallel] figures at 2 threads."""
     out = tmp_path / "box.toml"
     res = CliRunner().invoke(main, ["calibrate", "-o", str(out), "--id", "cold-box", "--budget-s", "30",
                                     "--threads", "1,2", "--json"])
     assert res.exit_code == 0, res.stderr
     assert json.loads(res.stdout)["id"] == "cold-box"
-    memory = get_profile("cold-box", [tmp_path]).profile.memory
+    profile = get_profile("cold-box", [tmp_path]).profile
+    memory = profile.memory
+    assert profile.parallel is not None and len(profile.parallel.dispatch_us) == 2
+    assert profile.parallel.dispatch_us[0] == 0.0 and profile.parallel.gemm_rows >= 1
+    assert "an op XNNPACK splits pays" in res.stderr
     assert memory is not None
     if "no slow-down worth fitting" in res.stderr:
         assert memory.weight_cache_bytes is None

@@ -25,6 +25,7 @@ from edgekit.calibrate.overheads import (
     measure_memory_levels,
     measure_overheads,
 )
+from edgekit.calibrate.parallel import measure_parallel
 from edgekit.calibrate.runner import (
     Measurement,
     block_residuals,
@@ -292,6 +293,11 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
                             overheads, levels, timing_used, handover, cold)
+    if budget_s >= 30:
+        parallel = measure_parallel(max(threads))
+        if parallel is not None:
+            doc["parallel"] = parallel.to_doc()
+            doc["fit"]["method"] += "; thread hand-over from chains of tiny ops (wall-clock)"
     # blocks: how the estimator does on network blocks it was not fitted on (validation: the expected error)
     blocks = measure_blocks(block_specs, wall=wall)
     errors = block_residuals(doc, blocks)

@@ -309,6 +309,32 @@ def _branch_cost(op: Operator, subgraphs: Sequence[Subgraph]) -> tuple[int, int,
     return macs, nbytes, known and op.name == "IF"
 
 
+GEMM_OPS = frozenset({"CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM})
+
+
+def gemm_shape(sg: Subgraph, op: Operator) -> tuple[int, int, int, int] | None:
+    """(M output pixels/rows, N output channels, Cin, kernel taps) of a CONV_2D / FULLY_CONNECTED, else None.
+    A transposed convolution: (M input pixels, N output channels, Cin, kernel taps): XNNPACK splits it into
+    stride x stride sub-convolutions that together cost a GEMM of the input pixels with every tap (a 3x3
+    stride-2 one measured the time of 2.25 taps per output pixel, i.e. 9 per input pixel)."""
+    if op.name not in GEMM_OPS or len(op.inputs) < 2 or op.inputs[1] < 0 or not op.outputs or op.outputs[0] < 0:
+        return None
+    w = sg.tensor(op.inputs[1]).shape
+    out = sg.tensor(op.outputs[0]).shape
+    if op.name == "CONV_2D" and len(w) == 4 and len(out) == 4:
+        return out[0] * out[1] * out[2], w[0], w[3], w[1] * w[2]
+    if op.name in ("TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM) and len(w) == 4:
+        pos = 2 if op.name == "TRANSPOSE_CONV" else 0
+        x = sg.tensor(op.inputs[pos]).shape if pos < len(op.inputs) and op.inputs[pos] >= 0 else ()
+        return (x[0] * x[1] * x[2], w[0], w[3], w[1] * w[2]) if len(x) == 4 else None
+    if op.name == "FULLY_CONNECTED" and len(w) == 2 and out:
+        rows = 1
+        for d in out[:-1]:
+            rows *= max(1, d)
+        return rows, w[0], w[1], 1
+    return None
+
+
 def graph_costs(sg: Subgraph, subgraphs: Sequence[Subgraph] = ()) -> list[OpCost]:
     """Per-op costs of ``sg``; ``subgraphs`` (the model's) lets IF / WHILE cost their branches."""
     out = [op_cost(sg, op) for op in sg.operators]
@@ -320,5 +346,5 @@ def graph_costs(sg: Subgraph, subgraphs: Sequence[Subgraph] = ()) -> list[OpCost
     return out
 
 
-__all__ = ["HYBRID_WEIGHTS", "OP_CLASSES", "TRANSPOSE_CONV_CUSTOM", "WEIGHT_OPS", "hybrid_elements", "hybrid_handover", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
+__all__ = ["GEMM_OPS", "gemm_shape", "HYBRID_WEIGHTS", "OP_CLASSES", "TRANSPOSE_CONV_CUSTOM", "WEIGHT_OPS", "hybrid_elements", "hybrid_handover", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
            "graph_costs", "tensor_bytes"]

@@ -51,6 +51,9 @@ whole model whose weights plus activation arena pass what the cache keeps betwee
 ``1 - weight_cache_bytes / (weights + arena)`` of every op's weights out of cache, at ``cold_weight_gb_per_s``
 on top of the op's time (:mod:`edgekit.profile.memory`; single-op benchmarks run hot).
 
+Threads (optional ``[parallel]``, written by calibrate): past one thread, an op XNNPACK splits over its threads
+(more than one of its tiles, :func:`edgekit.profile.parallel.splits`) pays ``dispatch_us[threads]`` on top.
+
 Fused activations are free (they are part of their op), and so are the DENSIFY / float16 DEQUANTIZE nodes of
 static weights that XNNPACK takes: the delegate unpacks them once when it is prepared
 (:func:`edgekit.profile.delegate.unpacked_at_init`), and a zero PAD of height and width that only a VALID
@@ -82,6 +85,7 @@ from edgekit.profile.arena import Strategy, plan_arena
 from edgekit.profile.costs import (
     TRANSPOSE_CONV_CUSTOM,
     OpCost,
+    gemm_shape,
     graph_costs,
     hybrid_elements,
     hybrid_handover,
@@ -92,6 +96,7 @@ from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed_pointer_bytes
 from edgekit.profile.memory import cold_fraction, cold_weight_ms, memory_ms
+from edgekit.profile.parallel import dispatch_ms, splits
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.rows import narrow_note, narrow_rows, one_channel_conv_note, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
@@ -289,32 +294,6 @@ def efficiency_key(sg: Subgraph, op: Operator, delegated: bool = True) -> str:
     return op.name
 
 
-GEMM_OPS = frozenset({"CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM})
-
-
-def gemm_shape(sg: Subgraph, op: Operator) -> tuple[int, int, int, int] | None:
-    """(M output pixels/rows, N output channels, Cin, kernel taps) of a CONV_2D / FULLY_CONNECTED, else None.
-    A transposed convolution: (M input pixels, N output channels, Cin, kernel taps): XNNPACK splits it into
-    stride x stride sub-convolutions that together cost a GEMM of the input pixels with every tap (a 3x3
-    stride-2 one measured the time of 2.25 taps per output pixel, i.e. 9 per input pixel)."""
-    if op.name not in GEMM_OPS or len(op.inputs) < 2 or op.inputs[1] < 0 or not op.outputs or op.outputs[0] < 0:
-        return None
-    w = sg.tensor(op.inputs[1]).shape
-    out = sg.tensor(op.outputs[0]).shape
-    if op.name == "CONV_2D" and len(w) == 4 and len(out) == 4:
-        return out[0] * out[1] * out[2], w[0], w[3], w[1] * w[2]
-    if op.name in ("TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM) and len(w) == 4:
-        pos = 2 if op.name == "TRANSPOSE_CONV" else 0
-        x = sg.tensor(op.inputs[pos]).shape if pos < len(op.inputs) and op.inputs[pos] >= 0 else ()
-        return (x[0] * x[1] * x[2], w[0], w[3], w[1] * w[2]) if len(x) == 4 else None
-    if op.name == "FULLY_CONNECTED" and len(w) == 2 and out:
-        rows = 1
-        for d in out[:-1]:
-            rows *= max(1, d)
-        return rows, w[0], w[1], 1
-    return None
-
-
 def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output_overhead_macs: float) -> float:
     """MAC-equivalents of a GEMM-shaped op with padded tiles and a fixed cost per output (see ``[gemm]``)."""
     m, n, cin, taps = shape
@@ -412,6 +391,7 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
     placement, reasons = cpu_placement(profile, sg)
     model_weights = sum(c.weight_bytes for c in costs)  # what whole-model caching sees (see memory_ms)
     cold = cold_fraction(profile.memory, model_weights + arena_bytes)
+    dispatch = dispatch_ms(profile.parallel, threads) if profile.runtime.delegate == DelegateKind.XNNPACK else 0.0
     handover = profile.runtime.hybrid_handover_factor or 1.0
     ops: list[OpEstimate] = []
     total = 0.0
@@ -431,6 +411,8 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
             ms += indirection_ms(profile, pointers) / profile.runtime.thread_speedup.at(cost.compute_dtype, threads)
         if ms > 0 and cold > 0:
             ms += cold_weight_ms(profile.memory, cost.weight_bytes, cold, threads)
+        if ms > 0 and deleg and profile.parallel and dispatch and splits(profile.parallel, sg, node, cost.compute_dtype):
+            ms += dispatch  # handed to the worker threads and waited for
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = (UNPACKED_NOTE if unpacked else folded or

@@ -29,6 +29,7 @@ File layout (every key carries its unit; unknown keys are rejected by name)::
     [row_ns] / [row_ns.float32]      # optional: channel_tile and ns per narrow kernel row per op (edgekit.profile.rows)
     [builtin_efficiency.float32]     # optional: LiteRT's builtin kernels (ops outside XNNPACK, or delegate = "none")
     [memory]                         # optional: cache levels and their bandwidths (calibrate measures them)
+    [parallel]                       # optional: which ops XNNPACK splits over threads, the cost per split
     [edgetpu] / [gpu]                # accelerator figures, when accelerator says so
     [fit]                            # optional: how the fitted figures were obtained, rows and residuals
     [accuracy]                       # optional: the expected error band (leave-one-out or held-out validation)
@@ -334,6 +335,28 @@ class Memory:
 
 
 @dataclass(frozen=True)
+class Parallel:
+    """Which ops XNNPACK splits over its threads, and what each split costs (``edgekit calibrate`` measures it;
+    optional, :mod:`edgekit.profile.parallel`). Past one thread an op that spans more than one of XNNPACK's
+    tiles is handed to the worker threads and waited for: ``dispatch_us`` per such op (one figure per thread
+    count, from 1). A CONV_2D / FULLY_CONNECTED spans more than one tile with more than ``gemm_rows`` output
+    rows (pixels) or more than ``<dtype>_gemm_channels`` output channels; a depthwise with more than one output
+    row; any other op with an output of more than ``split_bytes``."""
+
+    dispatch_us: tuple[float, ...] = field(metadata=_rng(0.0, 1e4, unit="microseconds"))
+    gemm_rows: int = field(metadata=_rng(1, None))
+    float32_gemm_channels: int = field(metadata=_rng(1, None))
+    int8_gemm_channels: int = field(metadata=_rng(1, None))
+    split_bytes: int = field(metadata=_rng(1, None, unit="bytes"))
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        if not self.dispatch_us:
+            raise ProfileError("[parallel] 'dispatch_us' is empty.",
+                               hint="Give one figure per thread count from 1, e.g. [0.0, 0.3].")
+
+
+@dataclass(frozen=True)
 class Runtime:
     """How LiteRT runs on the device, and the fitted overheads."""
 
@@ -495,6 +518,7 @@ class DeviceProfile:
     # LiteRT's builtin kernels per class (ops outside XNNPACK); absent: efficiency x builtin_kernel_factor
     builtin_efficiency: Efficiencies | None = None
     memory: Memory | None = None
+    parallel: Parallel | None = None
     edgetpu: EdgeTPU | None = None
     gpu: GPU | None = None
     fit: Fit | None = None
@@ -667,7 +691,7 @@ def load_profile(path: str | Path) -> DeviceProfile:
 
 __all__ = [
     "SCHEMA_VERSION", "OpClass", "Accelerator", "DelegateKind", "EfficiencyTable", "Efficiencies",
-    "ThreadSpeedup", "OpEfficiency", "Gemm", "RowCost", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "Accuracy", "Memory", "LINKS",
+    "ThreadSpeedup", "OpEfficiency", "Gemm", "RowCost", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "Accuracy", "Memory", "Parallel", "LINKS",
     "DeviceProfile",
     "profile_from_dict", "load_profile",
 ]

@@ -1,0 +1,119 @@
+"""``[parallel]``: which ops XNNPACK splits over its threads here, and what a split costs (:mod:`edgekit.profile.parallel`).
+
+Each figure comes from chains of 8 and 40 identical tiny ops, timed like ``edgekit bench`` times an invoke
+(wall clock, median); the time per op is the difference over 32. At T threads an op that runs inline takes its
+one-thread time; a split one takes its share of the work plus the hand-over, so its excess
+``per_op(T) - per_op(1) / T`` stands out above noise even for ops of a few hundred MACs:
+
+- ``dispatch_us[T]``: the median excess of 1x1 convs of 16, 32 and 64 output pixels and 8 channels (more rows
+  than any GEMM tile of XNNPACK's kernels, so split wherever there are threads; here 0.30-0.44 us, growing a
+  little with the tiles);
+- ``gemm_rows``: the last pixel count 1, 2, ... 16 of such a conv (8 channels) that runs inline at 2 threads;
+- ``<dtype>_gemm_channels``: the last output-channel count of a one-pixel conv that runs inline;
+- ``split_bytes``: the last float32 ADD output size (4 KiB ... 128 KiB) that runs inline.
+
+"Inline" is an excess below half the dispatch cost.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from edgekit.calibrate.blocks import _Net
+from edgekit.core.progress import status
+
+ROWS = tuple(range(1, 17))
+CHANNELS = (4, 8, 16, 24, 32, 48, 64, 96, 128)  # float32 at 32 ran inline here, 20-28 and 40+ split
+SPLIT_BYTES = (4096, 8192, 16384, 32768, 65536, 131072)
+SHORT, LONG = 8, 40
+DISPATCH_ROWS = (16, 32, 64)
+
+
+@dataclass(frozen=True)
+class ParallelFigures:
+    dispatch_us: tuple[float, ...]  # per thread count, from 1 (0.0)
+    gemm_rows: int
+    float32_gemm_channels: int
+    int8_gemm_channels: int
+    split_bytes: int
+
+    def to_doc(self) -> dict[str, object]:
+        return {"dispatch_us": [round(d, 4) for d in self.dispatch_us], "gemm_rows": self.gemm_rows,
+                "float32_gemm_channels": self.float32_gemm_channels, "int8_gemm_channels": self.int8_gemm_channels,
+                "split_bytes": self.split_bytes}
+
+
+def conv_chain(dtype: str, pixels: int, channels: int, n: int) -> bytes:
+    """``n`` 1x1 convs of ``channels`` -> ``channels`` over a 1 x ``pixels`` input."""
+    net = _Net(dtype, (1, 1, pixels, channels), 0, f"edgekit parallel-split chain {dtype} conv {pixels}x{channels}")
+    x = net.inp
+    for _ in range(n):
+        x = net.conv(x, channels, 1, act="NONE")
+    return net.finish(x)
+
+
+def add_chain(dtype: str, elements: int, n: int) -> bytes:
+    """``n`` ADDs of a tensor of ``elements`` with itself."""
+    net = _Net(dtype, (1, 1, 1, elements), 0, f"edgekit parallel-split chain {dtype} add {elements}")
+    x = net.inp
+    for _ in range(n):
+        x = net.binary("ADD", x, x)
+    return net.finish(x)
+
+
+def per_op_us(build: Callable[[int], bytes], threads: int, target_s: float) -> float:
+    """Microseconds per op of a chain: (t(LONG) - t(SHORT)) / (LONG - SHORT), wall-clock medians."""
+    from edgekit.calibrate.runner import _time_invokes
+    from edgekit.tflite.runtime import load_interpreter
+
+    times = []
+    for n in (SHORT, LONG):
+        interp = load_interpreter(build(n), num_threads=threads)
+        times.append(_time_invokes(interp, target_s, min_runs=20, max_runs=20000)[0])
+        del interp
+    return max(0.0, (times[1] - times[0]) * 1000.0 / (LONG - SHORT))
+
+
+def excess_us(build: Callable[[int], bytes], threads: int, target_s: float) -> float:
+    """What an op pays at ``threads`` beyond its share of the one-thread time."""
+    return per_op_us(build, threads, target_s) - per_op_us(build, 1, target_s) / threads
+
+
+def last_inline(sizes: Sequence[int], split: Callable[[int], bool]) -> int:
+    """The last size before the first that is split (the first size - 1 when even that one is)."""
+    for i, size in enumerate(sizes):
+        if split(size):
+            return sizes[i - 1] if i else max(1, size - 1)
+    return sizes[-1]
+
+
+def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigures | None:
+    """The ``[parallel]`` figures of this machine (None at one thread: nothing is split)."""
+    if max_threads < 2:
+        return None
+    def rows_chain(rows: int) -> Callable[[int], bytes]:
+        return lambda n: conv_chain("float32", rows, 8, n)
+
+    dispatch = [0.0] + [max(0.0, statistics.median(excess_us(rows_chain(m), t, target_s) for m in DISPATCH_ROWS))
+                        for t in range(2, max_threads + 1)]
+    threshold = max(0.5 * dispatch[1], 0.02)
+
+    def split(build: Callable[[int], bytes]) -> bool:
+        return excess_us(build, 2, target_s) > threshold
+
+    rows = last_inline(ROWS, lambda m: split(rows_chain(m)))
+    def channel_split(dtype: str) -> Callable[[int], bool]:
+        return lambda c: split(lambda n: conv_chain(dtype, 1, c, n))
+
+    channels = {dt: last_inline(CHANNELS, channel_split(dt)) for dt in ("float32", "int8")}
+    nbytes = last_inline(SPLIT_BYTES, lambda b: split(lambda n: add_chain("float32", b // 4, n)))
+    figures = ParallelFigures(tuple(dispatch), rows, channels["float32"], channels["int8"], nbytes)
+    status(f"calibrate: threads: an op XNNPACK splits pays {', '.join(f'{d:.2f}' for d in dispatch[1:])} us "
+           f"(2..{max_threads} threads); inline: GEMMs of <= {rows} rows and <= {channels['float32']} (float32) / "
+           f"{channels['int8']} (int8) channels, other ops of <= {nbytes} bytes")
+    return figures
+
+
+__all__ = ["ParallelFigures", "measure_parallel", "conv_chain", "add_chain", "per_op_us", "excess_us", "last_inline"]
