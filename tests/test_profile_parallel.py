@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgekit.calibrate.blocks import _Net
+from edgekit.calibrate.blocks import LayerNet
 from edgekit.calibrate.parallel import add_chain, conv_chain, excess_us, last_inline, measure_parallel
 from edgekit.profile.estimator import estimate
 from edgekit.profile.parallel import dispatch_ms, splits
@@ -27,7 +27,7 @@ def _op(data: bytes) -> tuple[object, object]:
 
 
 def _dw(rows: int) -> bytes:
-    net = _Net("int8", (1, rows, 8, 32), 0, "dw")
+    net = LayerNet("int8", (1, rows, 8, 32), 0, "dw")
     return net.finish(net.conv(net.inp, 0, 3, depthwise=True, act="NONE"))
 
 

@@ -47,7 +47,7 @@ class BlockSpec:
         return f"block_{self.kind.value}_{self.dtype}_{self.size}x{self.size}x{self.channels}"
 
 
-class _Net:
+class LayerNet:
     """Appends layers to a model, each reading a tensor of the model and returning the tensor it writes."""
 
     def __init__(self, dtype: str, shape: tuple[int, int, int, int], seed: int, description: str) -> None:
@@ -116,7 +116,7 @@ class _Net:
 def build_block(spec: BlockSpec, seed: int = 0) -> bytes:
     """The .tflite bytes of ``spec``."""
     c = spec.channels
-    n = _Net(spec.dtype, (1, spec.size, spec.size, c), seed, f"edgekit block micro-benchmark {spec.name}")
+    n = LayerNet(spec.dtype, (1, spec.size, spec.size, c), seed, f"edgekit block micro-benchmark {spec.name}")
     x = n.inp
     if spec.kind is BlockKind.INVERTED_RESIDUAL:
         for _ in range(2):
@@ -152,7 +152,7 @@ def build_conv_chain(dtype: str, size: int, channels: int, layers: int, seed: in
     layer's weights over and over, a model whose weights grow with ``layers`` (:mod:`edgekit.calibrate.coldweights`)."""
     if layers < 1:
         raise ValueError(f"a chain needs at least one layer, got {layers}")
-    n = _Net(dtype, (1, size, size, channels), seed, f"edgekit cold-weights chain {dtype} {layers}x{channels}")
+    n = LayerNet(dtype, (1, size, size, channels), seed, f"edgekit cold-weights chain {dtype} {layers}x{channels}")
     x = n.inp
     for _ in range(layers):
         x = n.conv(x, channels, 1, act="NONE")

@@ -21,7 +21,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from edgekit.calibrate.blocks import _Net
+from edgekit.calibrate.blocks import LayerNet
 from edgekit.core.progress import status
 
 ROWS = tuple(range(1, 17))
@@ -47,7 +47,7 @@ class ParallelFigures:
 
 def conv_chain(dtype: str, pixels: int, channels: int, n: int) -> bytes:
     """``n`` 1x1 convs of ``channels`` -> ``channels`` over a 1 x ``pixels`` input."""
-    net = _Net(dtype, (1, 1, pixels, channels), 0, f"edgekit parallel-split chain {dtype} conv {pixels}x{channels}")
+    net = LayerNet(dtype, (1, 1, pixels, channels), 0, f"edgekit parallel-split chain {dtype} conv {pixels}x{channels}")
     x = net.inp
     for _ in range(n):
         x = net.conv(x, channels, 1, act="NONE")
@@ -56,7 +56,7 @@ def conv_chain(dtype: str, pixels: int, channels: int, n: int) -> bytes:
 
 def add_chain(dtype: str, elements: int, n: int) -> bytes:
     """``n`` ADDs of a tensor of ``elements`` with itself."""
-    net = _Net(dtype, (1, 1, 1, elements), 0, f"edgekit parallel-split chain {dtype} add {elements}")
+    net = LayerNet(dtype, (1, 1, 1, elements), 0, f"edgekit parallel-split chain {dtype} add {elements}")
     x = net.inp
     for _ in range(n):
         x = net.binary("ADD", x, x)
