@@ -253,7 +253,7 @@ def test_fit_gemm_recovers_the_per_output_cost(k0: float) -> None:
 
     ms = _gemm_synthetic(k0, (8, 8), "int8")
     fitted = fit_gemm(ms, {"int8": (8, 8)})
-    assert fitted == {"int8": (8, 8, k0)}
+    assert fitted == {"int8": (8, 8, k0, 0)}
     rates = {m.macs / m.per_op_ms for m in apply_gemm(ms, fitted)}
     assert max(rates) / min(rates) == pytest.approx(1.0, abs=1e-3)  # one efficiency explains every shape
 
@@ -261,7 +261,7 @@ def test_fit_gemm_recovers_the_per_output_cost(k0: float) -> None:
 def test_fit_writes_gemm_figures_that_make_shallow_convs_consistent() -> None:
     ms = _gemm_synthetic(16.0, (16, 1), "float32")
     fit = fit_profile_figures(ms, [], PEAKS, [1], tiles={"float32": (16, 1)})
-    assert fit.gemm == {"float32": (16, 1, 16.0)}
+    assert fit.gemm == {"float32": (16, 1, 16.0, 0)}
     assert fit.rms_relative_error < 0.02
 
 
@@ -316,3 +316,18 @@ def test_per_op_times_at_two_threads_are_not_faster_than_two_cores_allow() -> No
     one = next(m for m in ms if m.threads == 1 and m.xnnpack)
     two = next(m for m in ms if m.threads == 2)
     assert two.per_op_ms >= one.per_op_ms / 2.2, (one.per_op_ms, two.per_op_ms)
+
+
+def test_a_wider_igemm_tile_pads_the_spatial_convs_it_runs() -> None:
+    """AVX-512 float32 (docs: calibrate/fit.py GEMM_TILES): a 3x3 conv's time steps by 32 output channels above
+    16 (40 to 64 channels all 2.18 ms on 56x56x64), its 1x1 GEMMs by 16. The work follows; the fit carries the
+    tile and recovers the same per-output cost."""
+    from edgekit.calibrate.fit import fit_gemm
+    from edgekit.profile.estimator import gemm_work
+
+    assert gemm_work((100, 48, 64, 9), 16, 1, 0.0, 32) == 100 * 64 * 64 * 9  # 48 -> 64
+    assert gemm_work((100, 16, 64, 9), 16, 1, 0.0, 32) == 100 * 16 * 64 * 9  # 16: the narrow kernel
+    assert gemm_work((100, 48, 64, 1), 16, 1, 0.0, 32) == 100 * 48 * 64  # a 1x1 GEMM: tile 16
+    ms = [dataclasses.replace(m, per_op_ms=gemm_work(m.gemm, 16, 1, 8.0, 32) / 40e6)
+          for m in _gemm_synthetic(8.0, (16, 1), "float32")]
+    assert fit_gemm(ms, {"float32": (16, 1, 32)}) == {"float32": (16, 1, 8.0, 32)}

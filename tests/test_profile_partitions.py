@@ -68,8 +68,8 @@ def test_cost_keys_and_gemm_shape() -> None:
 
 
 def test_gemm_section_validates() -> None:
-    assert Gemm().figures("float32") == (1, 1, 0.0)
-    assert Gemm(int8_tile_n=8, int8_tile_k=8, int8_output_overhead_macs=24.0).figures("int8") == (8, 8, 24.0)
+    assert Gemm().figures("float32") == (1, 1, 0.0, 0)
+    assert Gemm(int8_tile_n=8, int8_tile_k=8, int8_output_overhead_macs=24.0).figures("int8") == (8, 8, 24.0, 0)
     assert Gemm().figures("int16") is None
     with pytest.raises(ProfileError, match="tile_n"):
         Gemm(float32_tile_n=0)

@@ -45,10 +45,13 @@ from edgekit.calibrate.runner import Measurement, MemoryProbe
 # (AVX2: f32 5x16 FMA3 kernels, QS8 3x8c8 kernels; AVX-512: f32 7x16 kernels, QS8 7x16c8 kernels -- measured
 # on an AVX-512 EPYC: a 1x1 conv takes the same time for 4, 8 and 16 output channels in both dtypes, and int8
 # the same for 4 and 8 input channels); other SIMD levels get no padding (tile 1), only the fitted per-output
-# cost
-GEMM_TILES: dict[str, dict[str, tuple[int, int]]] = {
+# cost. A third figure: the output-channel tile of the spatial (IGEMM) kernels when it differs, for more output
+# channels than the first tile (AVX-512 float32, 56x56x64 3x3 convs, 1 thread: 16 channels 0.531 ms, 24 and 32
+# 1.06-1.08, 40 to 64 2.18, 80 and 96 3.26, 112 and 128 4.35, i.e. 32-wide above 16; its 1x1 GEMMs and every
+# int8 kernel step by 16)
+GEMM_TILES: dict[str, dict[str, tuple[int, ...]]] = {
     "avx2": {"float32": (16, 1), "int8": (8, 8)},
-    "avx512": {"float32": (16, 1), "int8": (16, 8)},
+    "avx512": {"float32": (16, 1, 32), "int8": (16, 8)},
 }
 HYBRID_ELEMENT_GRID = (0.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0, 128.0, 192.0, 256.0, 384.0, 512.0)
 OUTPUT_OVERHEAD_GRID = (0.0, 1.0, 2.0, 4.0, 6.0, 8.0, 12.0, 16.0, 24.0, 32.0, 48.0, 64.0, 96.0)
@@ -103,7 +106,8 @@ class FitResult:
     residuals: dict[str, float] = field(default_factory=dict)  # name -> relative error (pred/meas - 1)
     delegated: dict[str, bool] = field(default_factory=dict)  # "OP.dtype" -> taken by the delegate
     op_efficiency: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> op name -> efficiency
-    gemm: dict[str, tuple[int, int, float]] = field(default_factory=dict)  # dtype -> (tile_n, tile_k, output MACs)
+    # dtype -> (tile_n, tile_k, output MACs, IGEMM tile_n or 0)
+    gemm: dict[str, tuple[int, int, float, int]] = field(default_factory=dict)
     hybrid_element_macs: float = 0.0  # per float element a dynamic-range conv converts (Gemm.hybrid_element_macs)
     row_ns: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> [row_ns] key -> ns per narrow row
     row_tile: int = 0  # the channel tile the row figures are for (0: none fitted)
@@ -278,28 +282,29 @@ def fit_memory(probes: Sequence[MemoryProbe]) -> tuple[int, bool, float]:
     return int(max(0.0, float(np.median(per_probe)))), repack, factor
 
 
-def _work(m: Measurement, figures: tuple[int, int, float]) -> int:
+def _work(m: Measurement, figures: tuple[int, int, float, int]) -> int:
     from edgekit.profile.estimator import gemm_work
 
     return max(1, int(round(gemm_work(m.gemm, *figures))))
 
 
-def fit_gemm(one: Sequence[Measurement], tiles: dict[str, tuple[int, int]]) -> dict[str, tuple[int, int, float]]:
+def fit_gemm(one: Sequence[Measurement], tiles: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, int, float, int]]:
     """Per dtype (tile_n, tile_k, per-output MAC-equivalents): the grid value under which the one-thread
     CONV_2D micro-benchmarks the delegate ran have the most uniform work rate."""
-    out: dict[str, tuple[int, int, float]] = {}
-    for dtype, (tile_n, tile_k) in tiles.items():
+    out: dict[str, tuple[int, int, float, int]] = {}
+    for dtype, (tile_n, tile_k, *rest) in tiles.items():
+        igemm = rest[0] if rest else 0
         convs = [m for m in one if m.dtype == dtype and m.op == "CONV_2D" and m.xnnpack and m.delegated
                  and m.gemm[0] > 0 and m.per_op_ms > 0]
         if len(convs) < 4:
             continue
-        tiles_of = functools.partial(_tiled_work, tile_n=tile_n, tile_k=tile_k)
-        out[dtype] = (tile_n, tile_k, _most_uniform(convs, OUTPUT_OVERHEAD_GRID, tiles_of))
+        tiles_of = functools.partial(_tiled_work, tile_n=tile_n, tile_k=tile_k, igemm=igemm)
+        out[dtype] = (tile_n, tile_k, _most_uniform(convs, OUTPUT_OVERHEAD_GRID, tiles_of), igemm)
     return out
 
 
-def _tiled_work(m: Measurement, k0: float, tile_n: int, tile_k: int) -> float:
-    return _work(m, (tile_n, tile_k, k0))
+def _tiled_work(m: Measurement, k0: float, tile_n: int, tile_k: int, igemm: int = 0) -> float:
+    return _work(m, (tile_n, tile_k, k0, igemm))
 
 
 def _most_uniform(ops: Sequence[Measurement], grid: Sequence[float],
@@ -318,7 +323,7 @@ def _most_uniform(ops: Sequence[Measurement], grid: Sequence[float],
     return best[1]
 
 
-def fit_hybrid_elements(one: Sequence[Measurement], gemm: dict[str, tuple[int, int, float]]) -> float:
+def fit_hybrid_elements(one: Sequence[Measurement], gemm: dict[str, tuple[int, int, float, int]]) -> float:
     """MAC-equivalents per float element a dynamic-range CONV_2D / FULLY_CONNECTED converts (its input quantized,
     its output scaled back on every call): the grid value under which the delegated hybrid micro-benchmarks
     have the most uniform work rate on top of their int8 GEMM work. 0 without enough of them."""
@@ -329,7 +334,7 @@ def fit_hybrid_elements(one: Sequence[Measurement], gemm: dict[str, tuple[int, i
     return _most_uniform(ops, HYBRID_ELEMENT_GRID, lambda m, e: _work(m, gemm[m.dtype]) + e * m.elements)
 
 
-def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float]],
+def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float, int]],
                hybrid_element_macs: float = 0.0) -> list[Measurement]:
     """``ms`` with the MACs of GEMM-shaped ops replaced by their work under ``gemm`` (what the estimator uses),
     plus a dynamic-range op's conversion work."""
@@ -339,7 +344,7 @@ def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float]
 
 def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe], peaks: Peaks,
                         threads: Sequence[int], per_op: bool = False,
-                        tiles: dict[str, tuple[int, int]] | None = None,
+                        tiles: dict[str, tuple[int, ...]] | None = None,
                         per_op_overhead_ms: float | None = None, row_tile: int = 0) -> FitResult:
     """Fit every figure; residuals are per measured micro op at one thread (pred/meas - 1).
 

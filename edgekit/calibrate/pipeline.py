@@ -128,10 +128,12 @@ def _gemm_section(fit: FitResult) -> dict[str, Any]:
     if not fit.gemm:
         return {}
     out: dict[str, Any] = {}
-    for dtype, (tile_n, tile_k, k0) in sorted(fit.gemm.items()):
+    for dtype, (tile_n, tile_k, k0, igemm) in sorted(fit.gemm.items()):
         out[f"{dtype}_tile_n"] = int(tile_n)
         out[f"{dtype}_tile_k"] = int(tile_k)
         out[f"{dtype}_output_overhead_macs"] = float(k0)
+        if igemm:
+            out[f"{dtype}_igemm_tile_n"] = int(igemm)
     if fit.hybrid_element_macs:
         out["hybrid_element_macs"] = float(fit.hybrid_element_macs)
     return {"gemm": out}
@@ -266,7 +268,8 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     probes = measure_memory(memory_specs(budget_s))
     timing_budget = max(2.0, budget_s - (time.monotonic() - start) - 0.3 * len(block_specs) - 1.5)
     ms, overhead = measure_suite(specs, list(threads), timing_budget, wall=wall)
-    tiles = GEMM_TILES.get(machine.simd, {"float32": (1, 1), "int8": (1, 1)}) if schema_has_gemm() else None
+    tiles: dict[str, tuple[int, ...]] | None = (GEMM_TILES.get(machine.simd, {"float32": (1, 1), "int8": (1, 1)})
+                                                if schema_has_gemm() else None)
     # peak rates in the units the estimator divides: GEMM work where the [gemm] figures apply
     rated = apply_gemm(ms, fit_gemm([m for m in ms if m.threads == 1 and m.xnnpack and not m.hybrid], tiles)) if tiles else ms
     peaks = Peaks(max(machine.peak_fp32_gmacs_per_core, PEAK_HEADROOM * best_rate_gmacs(rated, "float32")),

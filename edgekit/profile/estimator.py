@@ -294,10 +294,13 @@ def efficiency_key(sg: Subgraph, op: Operator, delegated: bool = True) -> str:
     return op.name
 
 
-def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output_overhead_macs: float) -> float:
-    """MAC-equivalents of a GEMM-shaped op with padded tiles and a fixed cost per output (see ``[gemm]``)."""
+def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output_overhead_macs: float,
+              igemm_tile_n: int = 0) -> float:
+    """MAC-equivalents of a GEMM-shaped op with padded tiles and a fixed cost per output (see ``[gemm]``); an op
+    of more than one tap and more than ``tile_n`` outputs pads to ``igemm_tile_n`` when given."""
     m, n, cin, taps = shape
-    n_pad = -(-n // tile_n) * tile_n
+    tile = igemm_tile_n if igemm_tile_n and taps > 1 and n > tile_n else tile_n
+    n_pad = -(-n // tile) * tile
     k_pad = -(-cin // tile_k) * tile_k * taps
     return float(m * n_pad * (k_pad + output_overhead_macs))
 

@@ -201,6 +201,8 @@ class Gemm:
     (a 24-channel conv pays for 32 with 16-wide tiles), int8 kernels also pad the input channels, and
     every output element costs a fixed amount on top of its dot product (accumulator set-up, bias,
     requantization, store), which dominates convs with a shallow contraction (Cin = 16, Cin = 3 stems).
+    A convolution with more than one kernel tap runs XNNPACK's IGEMM kernels, whose tile can be wider:
+    ``<dtype>_igemm_tile_n`` pads its output channels instead, when there are more than ``tile_n``.
     """
 
     float32_tile_n: int = field(default=1, metadata=_rng(1, 256))
@@ -209,6 +211,9 @@ class Gemm:
     int8_tile_k: int = field(default=1, metadata=_rng(1, 256))
     float32_output_overhead_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
     int8_output_overhead_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
+    # the spatial (IGEMM) kernels' output-channel tile where it differs, for more channels than tile_n (0: tile_n)
+    float32_igemm_tile_n: int = field(default=0, metadata=_rng(0, 256))
+    int8_igemm_tile_n: int = field(default=0, metadata=_rng(0, 256))
     # a dynamic-range ("hybrid") CONV_2D / FULLY_CONNECTED also quantizes its float input and scales its
     # output back on every call: this many MAC-equivalents per input and output element on top of its
     # int8 work (edgekit.profile.estimator.hybrid_elements)
@@ -217,12 +222,14 @@ class Gemm:
     def __post_init__(self) -> None:
         _check_ranges(self)
 
-    def figures(self, dtype: str) -> tuple[int, int, float] | None:
-        """(tile_n, tile_k, output overhead MACs) of a compute dtype, None for dtypes it has no figures for."""
+    def figures(self, dtype: str) -> tuple[int, int, float, int] | None:
+        """(tile_n, tile_k, output overhead MACs, IGEMM tile_n) of a compute dtype, None for dtypes it has no
+        figures for."""
         if dtype == "float32":
-            return self.float32_tile_n, self.float32_tile_k, self.float32_output_overhead_macs
+            return (self.float32_tile_n, self.float32_tile_k, self.float32_output_overhead_macs,
+                    self.float32_igemm_tile_n)
         if dtype == "int8":
-            return self.int8_tile_n, self.int8_tile_k, self.int8_output_overhead_macs
+            return self.int8_tile_n, self.int8_tile_k, self.int8_output_overhead_macs, self.int8_igemm_tile_n
         return None
 
 
