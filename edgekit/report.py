@@ -89,6 +89,21 @@ def _looks_numeric(text: str) -> bool:
         return False
 
 
+def ms_figure(ms: float) -> float:
+    """A latency for JSON: 3 decimals from 1 ms up, 4 significant digits below (a 2.9 us keyword spotter reads
+    0.002916, not 0.003)."""
+    if ms == 0 or not math.isfinite(ms) or abs(ms) >= 1:
+        return round(ms, 3)
+    return round(ms, 3 - math.floor(math.log10(abs(ms))))
+
+
+def format_ms(ms: float, decimals: int = 2) -> str:
+    """A latency for a table: ``decimals`` decimals from 0.1 ms up, 3 significant digits below (0.00292)."""
+    if ms == 0 or abs(ms) >= 0.1 or not math.isfinite(ms):
+        return f"{ms:.{decimals}f}"
+    return f"{ms:.{max(decimals, 2 - math.floor(math.log10(abs(ms))))}f}"
+
+
 def human_bytes(n: float | int | None) -> str:
     """1536 -> '1.5 KiB'."""
     if n is None:

@@ -127,3 +127,19 @@ print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ("tensorflo
     out = subprocess.run([sys.executable, "-P", "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_a_microsecond_model_keeps_its_digits(runner: CliRunner, sample_int8: Path) -> None:
+    """A streaming keyword spotter runs in 2-5 us: 3 decimals of a millisecond made it 0.003 in the JSON (a +-17%
+    rounding) and 0.00 in the table. Below 1 ms the JSON keeps 4 significant digits, the table 3."""
+    from edgekit.report import format_ms, ms_figure
+
+    assert ms_figure(0.0029164) == 0.002916 and ms_figure(71.70949) == 71.709 and ms_figure(0.0) == 0.0
+    assert format_ms(0.0029164) == "0.00292" and format_ms(71.709) == "71.71" and format_ms(0.0000995, 3) == "0.0000995"
+    result = runner.invoke(main, ["profile", str(sample_int8), "--json", "-d", "rpi5"])
+    assert result.exit_code == 0, result.output
+    dev = json.loads(result.stdout)["devices"][0]
+    assert dev["latency_ms"] < 1 and dev["latency_ms"] == ms_figure(dev["latency_ms"])
+    assert len(f"{dev['latency_ms']:.10f}".rstrip("0").split(".")[1].lstrip("0")) >= 3  # not cut to 0.0xx
+    table = runner.invoke(main, ["profile", str(sample_int8), "-d", "rpi5"]).output
+    assert format_ms(dev["latency_ms"]) in table

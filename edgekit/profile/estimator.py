@@ -100,6 +100,7 @@ from edgekit.profile.parallel import dispatch_ms, splits
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.rows import narrow_note, narrow_rows, one_channel_conv_note, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
+from edgekit.report import ms_figure
 from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
 
 MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.FULLY_CONNECTED,
@@ -132,7 +133,7 @@ class OpEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "op": self.op, "dtype": self.dtype, "op_class": self.op_class,
-                "macs": self.macs, "bytes": self.bytes, "latency_ms": round(self.latency_ms, 4),
+                "macs": self.macs, "bytes": self.bytes, "latency_ms": ms_figure(self.latency_ms),
                 "runs_on": self.runs_on, "estimated_roughly": self.roughly, "note": self.note}
 
     @classmethod
@@ -226,9 +227,9 @@ class DeviceEstimate:
         a = self.accuracy
         if a is None:
             return None
-        lat = round(self.latency_ms, 3)  # the JSON's figure, so that a saved result reads back to the same band
-        return {"relative": round(a.median_abs_error, 4), "low_ms": round(lat * (1 - a.median_abs_error), 3),
-                "high_ms": round(lat * (1 + a.median_abs_error), 3), "text": a.band, "method": a.method,
+        lat = ms_figure(self.latency_ms)  # the JSON's figure, so that a saved result reads back to the same band
+        return {"relative": round(a.median_abs_error, 4), "low_ms": ms_figure(lat * (1 - a.median_abs_error)),
+                "high_ms": ms_figure(lat * (1 + a.median_abs_error)), "text": a.band, "method": a.method,
                 "rows": a.rows, "p90_relative": a.p90_abs_error, "within_20": a.within_20, "within_35": a.within_35,
                 "note": a.note}
 
@@ -236,7 +237,7 @@ class DeviceEstimate:
         out: dict[str, Any] = {
             "device": self.device, "name": self.name, "profile_source": self.profile_source,
             "profile_file": self.profile_file, "estimated": True,
-            "threads": self.threads, "latency_ms": round(self.latency_ms, 3),
+            "threads": self.threads, "latency_ms": ms_figure(self.latency_ms),
             "latency_ms_band": self._band_dict(),
             "peak_memory_bytes": self.peak_memory_bytes, "weights_bytes": self.weights_bytes,
             "repacked_weights_bytes": self.repacked_weights_bytes, "arena_bytes": self.arena_bytes,

@@ -15,7 +15,7 @@ from edgekit.errors import ProfileError, UsageError
 from edgekit.profile.estimator import DeviceEstimate, estimate
 from edgekit.profile.registry import all_profiles
 from edgekit.provenance import Producer, producer_entry
-from edgekit.report import format_table, human_bytes
+from edgekit.report import format_ms, format_table, human_bytes
 from edgekit.tflite.model import load_model, parse_model
 
 
@@ -61,7 +61,7 @@ def ops_table(est: DeviceEstimate, top: int | None) -> str:
     for o in ops:
         rows.append([
             o.index, o.op + (" (roughly)" if o.roughly else ""), o.dtype, f"{o.macs:,}", human_bytes(o.bytes),
-            f"{o.latency_ms:.3f}", f"{100 * o.latency_ms / total:.1f}%", o.runs_on, o.note,
+            format_ms(o.latency_ms, 3), f"{100 * o.latency_ms / total:.1f}%", o.runs_on, o.note,
         ])
     return format_table(["#", "op", "dtype", "MACs", "bytes", "est. ms", "share", "runs on", "why not delegated"],
                         rows, align="rllrrrrll")
@@ -106,7 +106,7 @@ class ProfileReport:
         rows = []
         for e in self.devices:
             rows.append([
-                e.device, e.threads, f"{e.latency_ms:.2f}", e.latency_band, human_bytes(e.peak_memory_bytes),
+                e.device, e.threads, format_ms(e.latency_ms), e.latency_band, human_bytes(e.peak_memory_bytes),
                 human_bytes(e.weights_bytes + e.repacked_weights_bytes), human_bytes(e.arena_bytes),
                 human_bytes(e.runtime_overhead_bytes),
                 ("yes" if e.fits else "NO") + f" ({human_bytes(e.usable_ram_bytes)})", e.profile_source,
