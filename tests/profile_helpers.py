@@ -186,3 +186,14 @@ def one_thread_cpu_s(data: bytes, runs: int = 30) -> float:
         interp.invoke()
         samples.append(time.process_time() - t0)
     return float(np.median(samples))
+
+
+def rpi4b_variant(folder: Any, pid: str, extra: str = "") -> str:
+    """Write the shipped rpi4b profile as ``pid`` into ``folder`` with ``extra`` TOML appended; returns ``pid``."""
+    from importlib import resources
+    from pathlib import Path
+
+    text = (resources.files("edgekit.device_profiles") / "rpi4b.toml").read_text(encoding="utf-8")
+    (Path(folder) / f"{pid}.toml").write_text(text.replace('id = "rpi4b"', f'id = "{pid}"', 1) + extra,
+                                              encoding="utf-8")
+    return pid

@@ -6,11 +6,11 @@ The share, the estimator's term, calibrate's fit of the two figures, and the com
 from __future__ import annotations
 
 import json
-from importlib import resources
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from profile_helpers import rpi4b_variant
 
 from edgekit.calibrate.blocks import build_conv_chain
 from edgekit.calibrate.coldweights import ChainTiming, chain_sizes, fit_cold_weights, measure_chains
@@ -50,23 +50,17 @@ def test_a_profile_holds_both_figures_or_neither() -> None:
         _memory(4 * MIB, (0.0,))
 
 
-def _profile(folder: Path, memory: str) -> str:
-    text = (resources.files("edgekit.device_profiles") / "rpi4b.toml").read_text(encoding="utf-8")
-    pid = f"cold-{abs(hash(memory)) % 10**6}"
-    text = text.replace('id = "rpi4b"', f'id = "{pid}"', 1) + f"\n[memory]\n{memory}"
-    (folder / f"{pid}.toml").write_text(text, encoding="utf-8")
-    return pid
-
-
 @pytest.mark.device
 def test_the_estimator_charges_the_cold_share_of_every_ops_weights(tmp_path: Path) -> None:
     model = parse_model(build_conv_chain("float32", 8, 256, 64), "<chain>")  # 64 x 256 KiB of weights
     weights, working_set = chain_sizes(build_conv_chain("float32", 8, 256, 64))
     assert weights >= 64 * 256 * 256 * 4 and working_set > weights
-    cold = get_profile(_profile(tmp_path, LEVELS + "weight_cache_bytes = 4194304\ncold_weight_gb_per_s = [20.0, 10.0]\n"),
+    cold = get_profile(rpi4b_variant(tmp_path, "cold", "\n[memory]\n" + LEVELS + "weight_cache_bytes = 4194304\n"
+                                        "cold_weight_gb_per_s = [20.0, 10.0]\n"),
                        [tmp_path])
     # the same figures with a cache that keeps it all: nothing cold, and weights read at their level either way
-    hot = get_profile(_profile(tmp_path, LEVELS + "weight_cache_bytes = 1000000000\ncold_weight_gb_per_s = [20.0, 10.0]\n"),
+    hot = get_profile(rpi4b_variant(tmp_path, "hot", "\n[memory]\n" + LEVELS + "weight_cache_bytes = 1000000000\n"
+                                       "cold_weight_gb_per_s = [20.0, 10.0]\n"),
                       [tmp_path])
     share = 1 - 4 * MIB / working_set
     for threads, rate in ((1, 20.0), (2, 10.0)):

@@ -4,10 +4,10 @@ AVX-512 above 16 channels; openWakeWord's embedding (3x1 / 1x3 convolutions of 4
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import pytest
+from profile_helpers import rpi4b_variant
 
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
 from edgekit.profile.estimator import estimate
@@ -17,17 +17,10 @@ from edgekit.tflite.model import parse_model
 GEMM = "\n[gemm]\nfloat32_tile_n = 16\nfloat32_tile_k = 1\nfloat32_output_overhead_macs = 0.0\n"
 
 
-def _profile(folder: Path, extra: str) -> str:
-    text = (resources.files("edgekit.device_profiles") / "rpi4b.toml").read_text(encoding="utf-8")
-    pid = f"tile-{len(extra)}"
-    (folder / f"{pid}.toml").write_text(text.replace('id = "rpi4b"', f'id = "{pid}"', 1) + extra, encoding="utf-8")
-    return pid
-
-
 @pytest.mark.device
 def test_a_spatial_conv_pays_for_the_igemm_tile_and_a_1x1_does_not(tmp_path: Path) -> None:
-    plain = get_profile(_profile(tmp_path, GEMM), [tmp_path])
-    wide = get_profile(_profile(tmp_path, GEMM + "float32_igemm_tile_n = 32\n"), [tmp_path])
+    plain = get_profile(rpi4b_variant(tmp_path, "plain", GEMM), [tmp_path])
+    wide = get_profile(rpi4b_variant(tmp_path, "wide", GEMM + "float32_igemm_tile_n = 32\n"), [tmp_path])
 
     def op_ms(entry: object, kernel: int, cout: int) -> float:
         data = build_model(MicroSpec(MicroOp.CONV_2D, "float32", 28, 28, 64, cout=cout, kernel=kernel))

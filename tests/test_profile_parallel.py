@@ -4,11 +4,11 @@ and calibrate's measurement of both."""
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pytest
+from profile_helpers import rpi4b_variant
 
 from edgekit.calibrate.blocks import LayerNet
 from edgekit.calibrate.parallel import add_chain, conv_chain, excess_us, last_inline, measure_parallel
@@ -57,19 +57,12 @@ def test_the_hand_over_is_per_thread_count_and_nothing_at_one_thread() -> None:
     assert dispatch_ms(None, 2) == 0.0
 
 
-def _profile(folder: Path, parallel: str) -> str:
-    text = (resources.files("edgekit.device_profiles") / "rpi4b.toml").read_text(encoding="utf-8")
-    pid = f"par-{len(parallel)}"
-    (folder / f"{pid}.toml").write_text(text.replace('id = "rpi4b"', f'id = "{pid}"', 1) + parallel, encoding="utf-8")
-    return pid
-
-
 @pytest.mark.device
 def test_the_estimator_charges_the_hand_over_of_split_ops_only(tmp_path: Path) -> None:
     section = ("\n[parallel]\ndispatch_us = [0.0, 0.3, 0.3, 0.3]\ngemm_rows = 7\nfloat32_gemm_channels = 16\n"
                "int8_gemm_channels = 16\nsplit_bytes = 16384\n")
-    with_it = get_profile(_profile(tmp_path, section), [tmp_path])
-    without = get_profile(_profile(tmp_path, ""), [tmp_path])
+    with_it = get_profile(rpi4b_variant(tmp_path, "par", section), [tmp_path])
+    without = get_profile(rpi4b_variant(tmp_path, "plain"), [tmp_path])
     split, inline = parse_model(conv_chain("float32", 16, 8, 10), "<s>"), parse_model(conv_chain("float32", 4, 8, 10), "<i>")
     assert estimate(split, with_it, 2).latency_ms - estimate(split, without, 2).latency_ms == pytest.approx(10 * 0.0003)
     assert estimate(split, with_it, 1).latency_ms == pytest.approx(estimate(split, without, 1).latency_ms)
