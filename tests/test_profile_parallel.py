@@ -77,7 +77,6 @@ def test_the_last_inline_size_is_the_one_before_the_first_split() -> None:
     assert measure_parallel(1) is None  # one thread: nothing to split
 
 
-@pytest.mark.device
 def test_a_split_op_pays_a_hand_over_an_inline_one_does_not() -> None:
     """The measured fact behind the term, on this runtime: at 2 threads a 64-row 1x1 conv pays ~0.3-0.4 us beyond
     half its one-thread time, a 4-row one (one tile) runs inline (~0.02 us): the bound is loose."""
