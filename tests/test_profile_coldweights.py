@@ -52,8 +52,8 @@ def test_a_profile_holds_both_figures_or_neither() -> None:
 
 @pytest.mark.device
 def test_the_estimator_charges_the_cold_share_of_every_ops_weights(tmp_path: Path) -> None:
-    model = parse_model(build_conv_chain("float32", 8, 256, 64), "<chain>")  # 64 x 256 KiB of weights
-    weights, working_set = chain_sizes(build_conv_chain("float32", 8, 256, 64))
+    model = parse_model(build_conv_chain("float32", 8, 8, 256, 64), "<chain>")  # 64 x 256 KiB of weights
+    weights, working_set = chain_sizes(build_conv_chain("float32", 8, 8, 256, 64))
     assert weights >= 64 * 256 * 256 * 4 and working_set > weights
     cold = get_profile(rpi4b_variant(tmp_path, "cold", "\n[memory]\n" + LEVELS + "weight_cache_bytes = 4194304\n"
                                         "cold_weight_gb_per_s = [20.0, 10.0]\n"),
@@ -69,7 +69,7 @@ def test_the_estimator_charges_the_cold_share_of_every_ops_weights(tmp_path: Pat
         op = estimate(model, cold, threads).ops[5].latency_ms - estimate(model, hot, threads).ops[5].latency_ms
         assert op == pytest.approx(1000 * share * weights / 64 / (rate * 1e9), rel=0.02)
     # a small model stays in cache: no term
-    small = parse_model(build_conv_chain("float32", 8, 256, 4), "<small>")
+    small = parse_model(build_conv_chain("float32", 8, 8, 256, 4), "<small>")
     assert estimate(small, cold, 1).latency_ms == pytest.approx(estimate(small, hot, 1).latency_ms)
 
 
@@ -100,7 +100,7 @@ def test_calibrate_recovers_the_cache_and_the_rates_its_chains_show() -> None:
 def test_the_chains_are_timed_per_layer_and_sized_as_the_estimator_sizes_them() -> None:
     timings = measure_chains(2, target_s=0.005, rounds=1, layers=(1, 3))
     assert [(t.layers, t.threads) for t in timings] == [(1, 1), (3, 1), (1, 2), (3, 2)]
-    three = chain_sizes(build_conv_chain("float32", 8, 256, 3))
+    three = chain_sizes(build_conv_chain("float32", 8, 8, 256, 3))
     assert timings[1].working_set_bytes == three[1] and timings[1].layer_weight_bytes == three[0] // 3
     assert all(t.per_layer_ms > 0 for t in timings)
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from profile_helpers import rpi4b_variant
 
-from edgekit.calibrate.blocks import LayerNet
-from edgekit.calibrate.parallel import add_chain, conv_chain, excess_us, last_inline, measure_parallel
+from edgekit.calibrate.blocks import LayerNet, build_conv_chain
+from edgekit.calibrate.parallel import add_chain, excess_us, last_inline, measure_parallel
 from edgekit.profile.estimator import estimate
 from edgekit.profile.parallel import dispatch_ms, splits
 from edgekit.profile.registry import get_profile
@@ -33,10 +33,10 @@ def _dw(rows: int) -> bytes:
 
 @pytest.mark.device
 @pytest.mark.parametrize(("data", "dtype", "split"), [
-    (conv_chain("float32", 7, 8, 1), "float32", False),  # one tile of 7 rows
-    (conv_chain("float32", 8, 8, 1), "float32", True),
-    (conv_chain("int8", 1, 16, 1), "int8", False),
-    (conv_chain("int8", 1, 24, 1), "int8", True),  # more channels than one tile
+    (build_conv_chain("float32", 1, 7, 8, 1), "float32", False),  # one tile of 7 rows
+    (build_conv_chain("float32", 1, 8, 8, 1), "float32", True),
+    (build_conv_chain("int8", 1, 1, 16, 1), "int8", False),
+    (build_conv_chain("int8", 1, 1, 24, 1), "int8", True),  # more channels than one tile
     (_dw(1), "int8", False),  # a depthwise of one output row
     (_dw(2), "int8", True),
     (add_chain("float32", 4096, 1), "float32", False),  # 16 KiB
@@ -63,7 +63,7 @@ def test_the_estimator_charges_the_hand_over_of_split_ops_only(tmp_path: Path) -
                "int8_gemm_channels = 16\nsplit_bytes = 16384\n")
     with_it = get_profile(rpi4b_variant(tmp_path, "par", section), [tmp_path])
     without = get_profile(rpi4b_variant(tmp_path, "plain"), [tmp_path])
-    split, inline = parse_model(conv_chain("float32", 16, 8, 10), "<s>"), parse_model(conv_chain("float32", 4, 8, 10), "<i>")
+    split, inline = parse_model(build_conv_chain("float32", 1, 16, 8, 10), "<s>"), parse_model(build_conv_chain("float32", 1, 4, 8, 10), "<i>")
     assert estimate(split, with_it, 2).latency_ms - estimate(split, without, 2).latency_ms == pytest.approx(10 * 0.0003)
     assert estimate(split, with_it, 1).latency_ms == pytest.approx(estimate(split, without, 1).latency_ms)
     assert estimate(inline, with_it, 2).latency_ms == pytest.approx(estimate(inline, without, 2).latency_ms)
@@ -80,7 +80,7 @@ def test_the_last_inline_size_is_the_one_before_the_first_split() -> None:
 def test_a_split_op_pays_a_hand_over_an_inline_one_does_not() -> None:
     """The measured fact behind the term, on this runtime: at 2 threads a 64-row 1x1 conv pays ~0.3-0.4 us beyond
     half its one-thread time, a 4-row one (one tile) runs inline (~0.02 us): the bound is loose."""
-    split = excess_us(lambda n: conv_chain("float32", 64, 8, n), 2, 0.05)
-    inline = excess_us(lambda n: conv_chain("float32", 4, 8, n), 2, 0.05)
+    split = excess_us(lambda n: build_conv_chain("float32", 1, 64, 8, n), 2, 0.05)
+    inline = excess_us(lambda n: build_conv_chain("float32", 1, 4, 8, n), 2, 0.05)
     assert split > 2 * max(inline, 0.0) + 0.05, (split, inline)
     assert np.isfinite(split)

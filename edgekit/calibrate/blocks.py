@@ -147,12 +147,14 @@ def build_block(spec: BlockSpec, seed: int = 0) -> bytes:
     return n.finish(x)
 
 
-def build_conv_chain(dtype: str, size: int, channels: int, layers: int, seed: int = 0) -> bytes:
-    """``layers`` 1x1 convolutions of ``channels`` -> ``channels`` in a row over ``size`` x ``size`` pixels: one
-    layer's weights over and over, a model whose weights grow with ``layers`` (:mod:`edgekit.calibrate.coldweights`)."""
+def build_conv_chain(dtype: str, height: int, width: int, channels: int, layers: int, seed: int = 0) -> bytes:
+    """``layers`` 1x1 convolutions of ``channels`` -> ``channels`` in a row over ``height`` x ``width`` pixels: one
+    layer's weights over and over (:mod:`edgekit.calibrate.coldweights` grows the weights with ``layers``,
+    :mod:`edgekit.calibrate.parallel` times one layer from the difference of two lengths)."""
     if layers < 1:
         raise ValueError(f"a chain needs at least one layer, got {layers}")
-    n = LayerNet(dtype, (1, size, size, channels), seed, f"edgekit cold-weights chain {dtype} {layers}x{channels}")
+    n = LayerNet(dtype, (1, height, width, channels), seed,
+                 f"edgekit conv chain {dtype} {layers} x {height}x{width}x{channels}")
     x = n.inp
     for _ in range(layers):
         x = n.conv(x, channels, 1, act="NONE")

@@ -74,7 +74,7 @@ def measure_chains(max_threads: int, target_s: float = 0.08, rounds: int = 3,
     from edgekit.calibrate.runner import _time_invokes
     from edgekit.tflite.runtime import load_interpreter
 
-    models = {k: build_conv_chain(CHAIN_DTYPE, CHAIN_SIZE, CHAIN_CHANNELS, k) for k in layers}
+    models = {k: build_conv_chain(CHAIN_DTYPE, CHAIN_SIZE, CHAIN_SIZE, CHAIN_CHANNELS, k) for k in layers}
     sizes = {k: chain_sizes(data) for k, data in models.items()}
     samples: dict[tuple[int, int], list[float]] = {}
     for _ in range(rounds):

@@ -22,7 +22,7 @@ import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from edgekit.calibrate.blocks import LayerNet
+from edgekit.calibrate.blocks import LayerNet, build_conv_chain
 from edgekit.core.progress import status
 
 ROWS = tuple(range(1, 17))
@@ -44,15 +44,6 @@ class ParallelFigures:
         return {"dispatch_us": [round(d, 4) for d in self.dispatch_us], "gemm_rows": self.gemm_rows,
                 "float32_gemm_channels": self.float32_gemm_channels, "int8_gemm_channels": self.int8_gemm_channels,
                 "split_bytes": self.split_bytes}
-
-
-def conv_chain(dtype: str, pixels: int, channels: int, n: int) -> bytes:
-    """``n`` 1x1 convs of ``channels`` -> ``channels`` over a 1 x ``pixels`` input."""
-    net = LayerNet(dtype, (1, 1, pixels, channels), 0, f"edgekit parallel-split chain {dtype} conv {pixels}x{channels}")
-    x = net.inp
-    for _ in range(n):
-        x = net.conv(x, channels, 1, act="NONE")
-    return net.finish(x)
 
 
 def add_chain(dtype: str, elements: int, n: int) -> bytes:
@@ -95,7 +86,7 @@ def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigure
     if max_threads < 2:
         return None
     def rows_chain(rows: int) -> Callable[[int], bytes]:
-        return lambda n: conv_chain("float32", rows, 8, n)
+        return lambda n: build_conv_chain("float32", 1, rows, 8, n)
 
     # each config twice, its lower excess: now and then a whole measurement runs in a slow mode (1.2 us where
     # the same chains gave 0.3-0.4 before and after, in one calibrate of five here), which bench's medians do not
@@ -109,7 +100,7 @@ def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigure
 
     rows = last_inline(ROWS, lambda m: split(rows_chain(m)))
     def channel_split(dtype: str) -> Callable[[int], bool]:
-        return lambda c: split(lambda n: conv_chain(dtype, 1, c, n))
+        return lambda c: split(lambda n: build_conv_chain(dtype, 1, 1, c, n))
 
     channels = {dt: last_inline(CHANNELS, channel_split(dt)) for dt in ("float32", "int8")}
     nbytes = last_inline(SPLIT_BYTES, lambda b: split(lambda n: add_chain("float32", b // 4, n)))
@@ -120,4 +111,4 @@ def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigure
     return figures
 
 
-__all__ = ["ParallelFigures", "measure_parallel", "conv_chain", "add_chain", "per_op_us", "excess_us", "last_inline"]
+__all__ = ["ParallelFigures", "measure_parallel", "add_chain", "per_op_us", "excess_us", "last_inline"]

@@ -25,7 +25,7 @@ from edgekit.calibrate.overheads import (
     measure_memory_levels,
     measure_overheads,
 )
-from edgekit.calibrate.parallel import measure_parallel
+from edgekit.calibrate.parallel import ParallelFigures, measure_parallel
 from edgekit.calibrate.runner import (
     Measurement,
     block_residuals,
@@ -146,7 +146,8 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
                       invoke_overhead_us: float, partition_overhead_us: float, runtime: str,
                       threads: Sequence[int], n_specs: int, overheads: Overheads | None = None,
                       levels: MemoryLevels | None = None, timing: str = "cpu",
-                      handover: float | None = None, cold: ColdWeights | None = None) -> dict[str, Any]:
+                      handover: float | None = None, cold: ColdWeights | None = None,
+                      parallel: ParallelFigures | None = None) -> dict[str, Any]:
     """The profile as a TOML-ready dict (schema_version 1)."""
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     host = platform.node() or "this machine"
@@ -221,11 +222,13 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
            if fit.op_efficiency else {}),
         **_gemm_section(fit),
         **({"row_ns": {"channel_tile": fit.row_tile, **fit.row_ns}} if fit.row_ns else {}),
+        **({"parallel": parallel.to_doc()} if parallel else {}),
         "fit": {
             "method": ("edgekit calibrate: time-weighted log-space least squares per op class, op name and dtype "
                        f"(numpy) on single-op micro-benchmarks ({timing} time); fixed costs from tiny-op chains; "
                        "memory levels from copy bandwidths"
-                       + ("; cold weights from growing chains of 1x1 convolutions (wall-clock)" if cold else "")),
+                       + ("; cold weights from growing chains of 1x1 convolutions (wall-clock)" if cold else "")
+                       + ("; thread hand-over from chains of tiny ops (wall-clock)" if parallel else "")),
             "date": now,
             "machine": f"{host} {machine.core_type} {machine.arch}",
             "samples": fit.samples,
@@ -287,6 +290,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     measured_specs = len({m.name for m in ms})
     handover = None
     cold = None
+    parallel = None
     if budget_s >= 30:
         handover = measure_hybrid_handover()
         status(f"calibrate: a builtin hybrid depthwise right after a 1x1 hybrid conv takes {handover:.2f}x its time "
@@ -298,14 +302,10 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
                 f"weights and activations past {cold.weight_cache_bytes / 2**20:.1f} MiB meet weights out of cache, "
                 f"at {', '.join(f'{g:g}' for g in cold.cold_weight_gb_per_s)} GB/s (1..{max(threads)} threads; "
                 f"rms {cold.rms_error:.1%})"))
+        parallel = measure_parallel(max(threads))
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
-                            overheads, levels, timing_used, handover, cold)
-    if budget_s >= 30:
-        parallel = measure_parallel(max(threads))
-        if parallel is not None:
-            doc["parallel"] = parallel.to_doc()
-            doc["fit"]["method"] += "; thread hand-over from chains of tiny ops (wall-clock)"
+                            overheads, levels, timing_used, handover, cold, parallel)
     # blocks: how the estimator does on network blocks it was not fitted on (validation: the expected error)
     blocks = measure_blocks(block_specs, wall=wall)
     errors = block_residuals(doc, blocks)

@@ -6,7 +6,7 @@ waits for them; an op of one tile runs on the calling thread. Measured on this p
 
 - a 1x1 conv with 16 output channels: 1 to 7 output pixels run inline at 2 threads (0.035-0.059 us per op
   at both thread counts), 8 pixels and more pay ~0.3 us (0.085 -> 0.35 us): the GEMM's 7-row tile;
-- one output pixel: float32 inline up to 32 output channels, split at 64; int8 split at 32 (tile 16);
+- one output pixel: inline up to 16 output channels, split from 20 (float32 at exactly 32 ran inline again);
 - a 3x3 depthwise: one output row inline, two rows and more split (+0.38-0.45 us);
 - ADD: float32 inline up to 16 KiB of output, split at 32 KiB; int8 the same in bytes.
 
