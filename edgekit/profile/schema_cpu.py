@@ -1,0 +1,142 @@
+"""The CPU cost model's measured sections of a device profile: ``[gemm]``, ``[row_ns]``, ``[memory]`` and
+``[parallel]`` (``edgekit calibrate`` writes them; shipped profiles fitted on published figures have none).
+:mod:`edgekit.profile.schema` loads them into a :class:`~edgekit.profile.schema.DeviceProfile`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from edgekit.errors import ProfileError
+from edgekit.profile.schema_fields import _check_op_table, _check_ranges, _rng
+
+
+@dataclass(frozen=True)
+class Gemm:
+    """Optional GEMM-shape figures for CONV_2D / FULLY_CONNECTED (``edgekit calibrate`` writes them).
+
+    The op's work is ``M * ceil(N / tile_n) * tile_n * (ceil(Cin / tile_k) * kh * kw + output_overhead_macs)``
+    MAC-equivalents instead of ``M * N * Cin * kh * kw``: output channels are computed in SIMD tiles
+    (a 24-channel conv pays for 32 with 16-wide tiles), int8 kernels also pad the input channels, and
+    every output element costs a fixed amount on top of its dot product (accumulator set-up, bias,
+    requantization, store), which dominates convs with a shallow contraction (Cin = 16, Cin = 3 stems).
+    A convolution with more than one kernel tap runs XNNPACK's IGEMM kernels, whose tile can be wider:
+    ``<dtype>_igemm_tile_n`` pads its output channels instead, when there are more than ``tile_n``.
+    """
+
+    float32_tile_n: int = field(default=1, metadata=_rng(1, 256))
+    float32_tile_k: int = field(default=1, metadata=_rng(1, 256))
+    int8_tile_n: int = field(default=1, metadata=_rng(1, 256))
+    int8_tile_k: int = field(default=1, metadata=_rng(1, 256))
+    float32_output_overhead_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
+    int8_output_overhead_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
+    # the spatial (IGEMM) kernels' output-channel tile where it differs, for more channels than tile_n (0: tile_n)
+    float32_igemm_tile_n: int = field(default=0, metadata=_rng(0, 256))
+    int8_igemm_tile_n: int = field(default=0, metadata=_rng(0, 256))
+    # a dynamic-range ("hybrid") CONV_2D / FULLY_CONNECTED also quantizes its float input and scales its
+    # output back on every call: this many MAC-equivalents per input and output element on top of its
+    # int8 work (edgekit.profile.estimator.hybrid_elements)
+    hybrid_element_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+
+    def figures(self, dtype: str) -> tuple[int, int, float, int] | None:
+        """(tile_n, tile_k, output overhead MACs, IGEMM tile_n) of a compute dtype, None for dtypes it has no
+        figures for."""
+        if dtype == "float32":
+            return (self.float32_tile_n, self.float32_tile_k, self.float32_output_overhead_macs,
+                    self.float32_igemm_tile_n)
+        if dtype == "int8":
+            return self.int8_tile_n, self.int8_tile_k, self.int8_output_overhead_macs, self.int8_igemm_tile_n
+        return None
+
+
+@dataclass(frozen=True)
+class RowCost:
+    """Optional narrow-row figures (:mod:`edgekit.profile.rows`; ``edgekit calibrate`` measures them): nanoseconds
+    per kernel row whose innermost run is shorter than ``channel_tile`` elements, per compute dtype and op
+    name (``<OP>_BUILTIN``: LiteRT's builtin kernel), on top of the op's efficiency figure."""
+
+    channel_tile: int = field(default=16, metadata=_rng(2, 256))
+    float32: dict[str, float] = field(default_factory=dict)
+    int8: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        for name in ("float32", "int8"):
+            _check_op_table(getattr(self, name), name, _rng(0.0, 1e6, unit="ns"))
+
+    def table(self, dtype: str) -> dict[str, float]:
+        """The figures of a compute dtype (float16 uses float32's, int16 int8's)."""
+        return self.int8 if dtype in ("int8", "int16") else self.float32
+
+
+@dataclass(frozen=True)
+class Memory:
+    """The memory hierarchy as the CPU's kernels see it (``edgekit calibrate`` measures it; optional).
+
+    ``cache_bytes`` are the cache levels that matter, smallest first (e.g. the per-core L2 and the shared
+    last-level cache); ``bandwidth_gb_per_s`` holds one more entry than ``cache_bytes``: the copy bandwidth
+    with the data in each level, then from DRAM. An op reads and writes at the bandwidth of the smallest level
+    its working set (inputs + outputs + weights) fits in; its weights come from DRAM whenever the model's
+    weights do not fit in the last level (whole models evict them between uses, micro-benchmarks do not).
+    The first ``private_levels`` levels are per core: their bandwidth adds up over the threads.
+
+    Optional, measured together by ``edgekit calibrate`` (:mod:`edgekit.calibrate.coldweights`): a whole model's
+    invoke finds a share ``1 - weight_cache_bytes / working set`` of its weights no longer in cache (what survives
+    between two uses of a weight is about ``weight_cache_bytes`` of the model's weights and activations), and each
+    such byte costs ``1 / cold_weight_gb_per_s`` on top of the op's time in cache (one figure per thread count,
+    from 1). With them, weights are otherwise read at the level they fit in; without them, from DRAM as above.
+    """
+
+    cache_bytes: tuple[int, ...] = field(metadata=_rng(1, None, unit="bytes"))
+    bandwidth_gb_per_s: tuple[float, ...] = field(metadata=_rng(0.0, 1e5, lo_open=True, unit="GB/s"))
+    private_levels: int = field(default=1, metadata=_rng(0, 16))
+    weight_cache_bytes: int | None = field(default=None, metadata=_rng(1, None, unit="bytes"))
+    cold_weight_gb_per_s: tuple[float, ...] | None = field(default=None, metadata=_rng(0.0, 1e5, lo_open=True,
+                                                                                       unit="GB/s"))
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        if len(self.bandwidth_gb_per_s) != len(self.cache_bytes) + 1:
+            raise ProfileError(
+                f"'bandwidth_gb_per_s' needs {len(self.cache_bytes) + 1} values (one per cache level, then DRAM), "
+                f"got {len(self.bandwidth_gb_per_s)}.", hint="List the bandwidth of each level and of DRAM.")
+        if list(self.cache_bytes) != sorted(self.cache_bytes):
+            raise ProfileError("'cache_bytes' must grow from the first level to the last.",
+                               hint="List the cache levels smallest first, e.g. [524288, 33554432].")
+        if (self.weight_cache_bytes is None) != (not self.cold_weight_gb_per_s):
+            raise ProfileError("[memory] needs both 'weight_cache_bytes' and 'cold_weight_gb_per_s', or neither.",
+                               hint="Re-run `edgekit calibrate`, or remove the one that is there.")
+
+    def level_of(self, working_set_bytes: int) -> int:
+        """Index of the level (len(cache_bytes) = DRAM) a working set of this size lives in."""
+        for i, size in enumerate(self.cache_bytes):
+            if working_set_bytes <= size:
+                return i
+        return len(self.cache_bytes)
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """Which ops XNNPACK splits over its threads, and what each split costs (``edgekit calibrate`` measures it;
+    optional, :mod:`edgekit.profile.parallel`). Past one thread an op that spans more than one of XNNPACK's
+    tiles is handed to the worker threads and waited for: ``dispatch_us`` per such op (one figure per thread
+    count, from 1). A CONV_2D / FULLY_CONNECTED spans more than one tile with more than ``gemm_rows`` output
+    rows (pixels) or more than ``<dtype>_gemm_channels`` output channels; a depthwise with more than one output
+    row; any other op with an output of more than ``split_bytes``."""
+
+    dispatch_us: tuple[float, ...] = field(metadata=_rng(0.0, 1e4, unit="microseconds"))
+    gemm_rows: int = field(metadata=_rng(1, None))
+    float32_gemm_channels: int = field(metadata=_rng(1, None))
+    int8_gemm_channels: int = field(metadata=_rng(1, None))
+    split_bytes: int = field(metadata=_rng(1, None, unit="bytes"))
+
+    def __post_init__(self) -> None:
+        _check_ranges(self)
+        if not self.dispatch_us:
+            raise ProfileError("[parallel] 'dispatch_us' is empty.",
+                               hint="Give one figure per thread count from 1, e.g. [0.0, 0.3].")
+
+
+__all__ = ["Gemm", "RowCost", "Memory", "Parallel"]
