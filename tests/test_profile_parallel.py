@@ -11,7 +11,14 @@ import pytest
 from profile_helpers import rpi4b_variant
 
 from edgekit.calibrate.blocks import LayerNet, build_conv_chain
-from edgekit.calibrate.parallel import add_chain, excess_us, last_inline, measure_parallel
+from edgekit.calibrate.parallel import (
+    ParallelFigures,
+    add_chain,
+    cheaper,
+    excess_us,
+    last_inline,
+    measure_parallel,
+)
 from edgekit.profile.estimator import estimate
 from edgekit.profile.parallel import dispatch_ms, splits
 from edgekit.profile.registry import get_profile
@@ -77,6 +84,16 @@ def test_the_last_inline_size_is_the_one_before_the_first_split() -> None:
     assert measure_parallel(1) is None  # one thread: nothing to split
 
 
+@pytest.mark.device
+def test_calibrate_keeps_the_measurement_with_the_cheaper_hand_over() -> None:
+    """A VM's hand-over moves between moods of minutes (0.3-0.4 us, then 1.2 us and more): of the start's and the
+    end's figures, the set measured in the cheaper one is kept whole (its sizes were judged against its cost)."""
+    calm = ParallelFigures((0.0, 0.35), 7, 16, 16, 16384)
+    moody = ParallelFigures((0.0, 1.17), 7, 128, 48, 131072)
+    assert cheaper(calm, moody) is calm and cheaper(moody, calm) is calm
+    assert cheaper(None, moody) is moody and cheaper(calm, None) is calm and cheaper(None, None) is None
+
+
 def test_a_split_op_pays_a_hand_over_an_inline_one_does_not() -> None:
     """The measured fact behind the term, on this runtime: at 2 threads a 64-row 1x1 conv pays ~0.3-0.4 us beyond
     half its one-thread time, a 4-row one (one tile) runs inline (~0.02 us): the bound is loose."""
@@ -84,3 +101,42 @@ def test_a_split_op_pays_a_hand_over_an_inline_one_does_not() -> None:
     inline = excess_us(lambda n: build_conv_chain("float32", 1, 4, 8, n), 2, 0.05)
     assert split > 2 * max(inline, 0.0) + 0.05, (split, inline)
     assert np.isfinite(split)
+
+
+def _convs_with_builtin_depthwise(hybrid: bool) -> bytes:
+    """Six float32 1x1 convs (XNNPACK) with a 3x3 depthwise in the middle: dynamic-range (LiteRT's builtin, its own
+    thread pool) or float32 (XNNPACK)."""
+    from edgekit.calibrate.microbench import conv_options
+    from edgekit.core.tflite_builder import Quant, TFLiteBuilder
+
+    rng = np.random.default_rng(0)
+    b = TFLiteBuilder("convs around a depthwise")
+    shape, c = (1, 12, 12, 16), 16
+    cur = x = b.tensor("input", shape, "float32")
+    for i in range(6):
+        if i == 3:
+            w = (b.constant("dw", rng.integers(-127, 127, (1, 3, 3, c)).astype(np.int8),
+                            quant=Quant.per_channel(np.full(c, 0.01, np.float32), axis=3)) if hybrid
+                 else b.constant("dw", rng.standard_normal((1, 3, 3, c)).astype(np.float32)))
+            z = b.tensor("dw_out", shape, "float32")
+            b.operator("DEPTHWISE_CONV_2D", [cur, w, b.constant("db", np.zeros(c, np.float32))], [z],
+                       conv_options(3, 1, "RELU6", True), version=4)
+            cur = z
+        y = b.tensor(f"y{i}", shape, "float32")
+        b.operator("CONV_2D", [cur, b.constant(f"w{i}", rng.standard_normal((c, 1, 1, c)).astype(np.float32)),
+                               b.constant(f"b{i}", np.zeros(c, np.float32))], [y], conv_options(1, 1, "NONE", False))
+        cur = y
+    return b.build([x], [cur])
+
+
+@pytest.mark.device
+def test_profile_says_when_two_thread_pools_share_a_graph_past_one_thread(tmp_path: Path) -> None:
+    """fer's emotion model at 2 threads ran 1.5x its estimate, facex's 3.6x: a builtin multi-threaded kernel among
+    XNNPACK's ops. The estimate says so at 2 threads, not at 1, and not when XNNPACK runs the depthwise too."""
+    entry = get_profile(rpi4b_variant(tmp_path, "pools"), [tmp_path])
+    mixed = parse_model(_convs_with_builtin_depthwise(hybrid=True), "<mixed>")
+    pure = parse_model(_convs_with_builtin_depthwise(hybrid=False), "<pure>")
+    note = [n for n in estimate(mixed, entry, 2).notes if "thread pools" in n]
+    assert len(note) == 1 and "1 op(s) (DEPTHWISE_CONV_2D)" in note[0]
+    assert not [n for n in estimate(mixed, entry, 1).notes if "thread pools" in n]
+    assert not [n for n in estimate(pure, entry, 2).notes if "thread pools" in n]

@@ -14,6 +14,13 @@ one-thread time; a split one takes its share of the work plus the hand-over, so 
 - ``split_bytes``: the last float32 ADD output size (4 KiB ... 128 KiB) that runs inline.
 
 "Inline" is an excess below half the dispatch cost.
+
+A virtual machine's hand-over has moods: on this project's 2-vCPU VM it costs 0.3-0.4 us for minutes, then
+1.2 us or more for minutes (the chains' 2-thread time triples, a small model's 2-thread invoke grows by half,
+while each vCPU alone computes as fast as ever: the host moved the vCPUs apart). calibrate measures the
+figures twice, at the start and at the end of its run, and keeps the set with the cheaper hand-over
+(:func:`cheaper`): the machine as it is when nothing disturbs it. :func:`handover_us` is the quick check of the
+mood at any moment (``scripts/bench_estimator.py`` runs it around every multi-thread bench).
 """
 
 from __future__ import annotations
@@ -81,12 +88,27 @@ def last_inline(sizes: Sequence[int], split: Callable[[int], bool]) -> int:
     return sizes[-1]
 
 
+def rows_chain(rows: int) -> Callable[[int], bytes]:
+    """A chain of 1x1 float32 convs of ``rows`` output pixels and 8 channels (``n`` long)."""
+    return lambda n: build_conv_chain("float32", 1, rows, 8, n)
+
+
+def handover_us(threads: int = 2, target_s: float = 0.05) -> float:
+    """One measurement of what a split op pays at ``threads`` now (the 16-row chain's excess; ~0.3 s)."""
+    return max(0.0, excess_us(rows_chain(DISPATCH_ROWS[0]), threads, target_s))
+
+
+def cheaper(a: ParallelFigures | None, b: ParallelFigures | None) -> ParallelFigures | None:
+    """Of two measurements of the figures, the one whose hand-over at the most threads costs less."""
+    if a is None or b is None:
+        return a or b
+    return a if a.dispatch_us[-1] <= b.dispatch_us[-1] else b
+
+
 def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigures | None:
     """The ``[parallel]`` figures of this machine (None at one thread: nothing is split)."""
     if max_threads < 2:
         return None
-    def rows_chain(rows: int) -> Callable[[int], bytes]:
-        return lambda n: build_conv_chain("float32", 1, rows, 8, n)
 
     # each config twice, its lower excess: now and then a whole measurement runs in a slow mode (1.2 us where
     # the same chains gave 0.3-0.4 before and after, in one calibrate of five here), which bench's medians do not
@@ -111,4 +133,5 @@ def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigure
     return figures
 
 
-__all__ = ["ParallelFigures", "measure_parallel", "add_chain", "per_op_us", "excess_us", "last_inline"]
+__all__ = ["ParallelFigures", "measure_parallel", "add_chain", "per_op_us", "excess_us", "last_inline", "rows_chain",
+           "handover_us", "cheaper"]

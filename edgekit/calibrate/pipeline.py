@@ -25,7 +25,7 @@ from edgekit.calibrate.overheads import (
     measure_memory_levels,
     measure_overheads,
 )
-from edgekit.calibrate.parallel import ParallelFigures, measure_parallel
+from edgekit.calibrate.parallel import ParallelFigures, cheaper, measure_parallel
 from edgekit.calibrate.runner import (
     Measurement,
     block_residuals,
@@ -169,7 +169,8 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
                                     cold_weight_gb_per_s=list(cold.cold_weight_gb_per_s))
     fixed: dict[str, Any] = {}
     if overheads is not None:
-        fixed = {"builtin_per_op_overhead_us": round(overheads.builtin_op_us, 4)}
+        fixed = {"builtin_per_op_overhead_us": round(overheads.builtin_op_us, 4),
+                 "state_op_us": round(overheads.state_op_us, 4)}
     if handover is not None:
         fixed["hybrid_handover_factor"] = round(handover, 3)
     return {
@@ -266,7 +267,9 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
            f"copy bandwidth {bandwidth} GB/s on 4 MiB buffers, {dram_bandwidth} GB/s on 64 MiB (measured); "
            f"load average {load:.2f}: timing by {timing_used}; fixed costs: invoke {overheads.invoke_us:.2f} us, "
            f"per op {overheads.xnnpack_op_us:.3f} us (XNNPACK) / {overheads.builtin_op_us:.3f} us (builtin), "
-           f"partition {overheads.partition_us:.3f} us")
+           f"partition {overheads.partition_us:.3f} us, state op {overheads.state_op_us:.3f} us")
+    # the thread hand-over, now and again at the end (a VM's moves between moods of minutes; see parallel.py)
+    first_parallel = measure_parallel(max(threads)) if budget_s >= 30 else None
     specs = suite(budget_s) + (narrow_specs() if budget_s >= 30 else [])
     block_specs = block_suite(budget_s)
     # memory probes run in fresh processes (their cost depends on how busy the machine is): first; the
@@ -302,7 +305,12 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
                 f"weights and activations past {cold.weight_cache_bytes / 2**20:.1f} MiB meet weights out of cache, "
                 f"at {', '.join(f'{g:g}' for g in cold.cold_weight_gb_per_s)} GB/s (1..{max(threads)} threads; "
                 f"rms {cold.rms_error:.1%})"))
-        parallel = measure_parallel(max(threads))
+        last_parallel = measure_parallel(max(threads))
+        parallel = cheaper(first_parallel, last_parallel)
+        if first_parallel is not None and last_parallel is not None:
+            status(f"calibrate: thread hand-over at the start {first_parallel.dispatch_us[-1]:.2f} us, at the end "
+                   f"{last_parallel.dispatch_us[-1]:.2f} us: the {'start' if parallel is first_parallel else 'end'}'s "
+                   "figures kept (the cheaper)")
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
                             overheads, levels, timing_used, handover, cold, parallel)
