@@ -27,7 +27,8 @@ def at_clock(profile: DeviceProfile, clock_ghz: float) -> DeviceProfile:
     rt2 = dataclasses.replace(
         rt, per_op_overhead_us=rt.per_op_overhead_us / r, partition_overhead_us=rt.partition_overhead_us / r,
         invoke_overhead_us=rt.invoke_overhead_us / r,
-        builtin_per_op_overhead_us=None if rt.builtin_per_op_overhead_us is None else rt.builtin_per_op_overhead_us / r)
+        builtin_per_op_overhead_us=None if rt.builtin_per_op_overhead_us is None else rt.builtin_per_op_overhead_us / r,
+        state_op_us=None if rt.state_op_us is None else rt.state_op_us / r)
     return dataclasses.replace(profile, hardware=hw2, runtime=rt2)
 
 

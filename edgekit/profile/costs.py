@@ -52,6 +52,7 @@ _DATA_MOVEMENT = (
 # bookkeeping ops: no arithmetic; the variable ops copy the variable's tensor (their bytes), the rest only
 # cost their dispatch (VAR_HANDLE looks a resource up; CALL_ONCE runs its init subgraph on the first invoke)
 _STATE = ("VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE", "CALL_ONCE")
+STATE_OPS = frozenset(_STATE)
 _REDUCE = ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "REDUCE_ANY", "ARG_MAX", "ARG_MIN",
            "L2_NORMALIZATION")
 _POOL = ("AVERAGE_POOL_2D", "MAX_POOL_2D", "L2_POOL_2D")
@@ -346,5 +347,5 @@ def graph_costs(sg: Subgraph, subgraphs: Sequence[Subgraph] = ()) -> list[OpCost
     return out
 
 
-__all__ = ["GEMM_OPS", "gemm_shape", "HYBRID_WEIGHTS", "OP_CLASSES", "TRANSPOSE_CONV_CUSTOM", "WEIGHT_OPS", "hybrid_elements", "hybrid_handover", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
+__all__ = ["GEMM_OPS", "STATE_OPS", "gemm_shape", "HYBRID_WEIGHTS", "OP_CLASSES", "TRANSPOSE_CONV_CUSTOM", "WEIGHT_OPS", "hybrid_elements", "hybrid_handover", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
            "graph_costs", "tensor_bytes"]

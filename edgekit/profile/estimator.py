@@ -51,6 +51,9 @@ whole model whose weights plus activation arena pass what the cache keeps betwee
 ``1 - weight_cache_bytes / (weights + arena)`` of every op's weights out of cache, at ``cold_weight_gb_per_s``
 on top of the op's time (:mod:`edgekit.profile.memory`; single-op benchmarks run hot).
 
+State ops (optional ``[runtime] state_op_us``, written by calibrate): VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE
+and CALL_ONCE cost that each, wherever they run (:mod:`edgekit.calibrate.overheads`).
+
 Threads (optional ``[parallel]``, written by calibrate): past one thread, an op XNNPACK splits over its threads
 (more than one of its tiles, :func:`edgekit.profile.parallel.splits`) pays ``dispatch_us[threads]`` on top.
 
@@ -83,6 +86,7 @@ from edgekit.core.result import Basis, strings
 from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
 from edgekit.profile.costs import (
+    STATE_OPS,
     TRANSPOSE_CONV_CUSTOM,
     OpCost,
     gemm_shape,
@@ -96,15 +100,13 @@ from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed_pointer_bytes
 from edgekit.profile.memory import cold_fraction, cold_weight_ms, memory_ms
-from edgekit.profile.parallel import dispatch_ms, splits
+from edgekit.profile.parallel import MULTITHREADED_BUILTINS, dispatch_ms, splits, two_pools_note
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.rows import narrow_note, narrow_rows, one_channel_conv_note, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
 from edgekit.report import ms_figure
 from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
 
-MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.FULLY_CONNECTED,
-                                    OpClass.TRANSPOSE_CONV, OpClass.BATCH_MATMUL})
 REPACKED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM})
 UNPACKED_NOTE = "static weights: XNNPACK unpacks them once, when the model is loaded (no cost per inference)"
 
@@ -357,6 +359,8 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
     the op name; ``work``: MAC-equivalents under the ``[gemm]`` figures (:func:`op_work`), instead of its MACs;
     ``rows``: its narrow kernel rows (:func:`edgekit.profile.rows.narrow_rows`), charged at ``[row_ns]``."""
     rt = profile.runtime
+    if rt.state_op_us is not None and cost.op in STATE_OPS:
+        return rt.state_op_us / 1000.0  # a streaming model's state: dispatch and a few hundred bytes, measured
     dtype = cost.compute_dtype
     op_eff = _op_efficiency(profile, dtype, cost.op, key, builtin=not delegated and rt.delegate != DelegateKind.NONE)
     overhead_us = rt.per_op_overhead_us
@@ -578,6 +582,8 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         notes.extend(_hybrid_note(profile, sg, cpu_mask, placement))
         notes.extend(narrow_note(profile.row_ns, sg, cpu_mask, placement))
         notes.extend(one_channel_conv_note(sg, cpu_mask, placement))
+        if profile.runtime.delegate == DelegateKind.XNNPACK:
+            notes.extend(two_pools_note(sg, placement, cpu_mask, n_threads))
     if threads and threads > profile.hardware.cores:
         notes.append(f"{threads} threads requested; the device has {profile.hardware.cores} cores, "
                      f"estimated at {n_threads}")

@@ -18,9 +18,13 @@ the cost on the machine (:mod:`edgekit.calibrate.parallel`); a profile without `
 
 from __future__ import annotations
 
-from edgekit.profile.costs import gemm_shape, tensor_bytes
-from edgekit.profile.schema import Parallel
+from edgekit.profile.costs import OP_CLASSES, gemm_shape, tensor_bytes
+from edgekit.profile.schema import OpClass, Parallel
 from edgekit.tflite.model import Operator, Subgraph
+
+# LiteRT's builtin kernels that run on its own thread pool (ruy / gemmlowp); the other builtins run on one thread
+MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.FULLY_CONNECTED,
+                                    OpClass.TRANSPOSE_CONV, OpClass.BATCH_MATMUL})
 
 
 def splits(parallel: Parallel, sg: Subgraph, op: Operator, dtype: str) -> bool:
@@ -46,4 +50,26 @@ def dispatch_ms(parallel: Parallel | None, threads: int) -> float:
     return figures[min(threads, len(figures)) - 1] / 1000.0
 
 
-__all__ = ["splits", "dispatch_ms"]
+def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], threads: int) -> list[str]:
+    """Say so when, past one thread, XNNPACK's ops share the graph with builtin ops LiteRT runs on its own thread pool.
+
+    Measured on this project's 2-vCPU VM (docs/BENCHMARKS.md, "estimator"): a chain of 30 1x1 float32 convs ran in
+    0.055 ms at 2 threads and in 0.103 ms with one builtin dynamic-range depthwise among them (0.084 / 0.093 ms at
+    1 thread), wherever in the chain it sat; fer's emotion model (one such depthwise) 0.28-0.40 ms at 2 threads
+    against 0.37 at 1; facex's (49 builtin dynamic-range convolutions) 13-19 ms against 12.0-12.3. The likely
+    cause: each pool keeps its workers spinning for a while after its work, and on 2 cores the one's spinning
+    workers take the cores from the other's. How much depends on the scheduler's moment, so the estimate does not
+    include it: it says so."""
+    if threads < 2 or not any(d and i for d, i in zip(delegated, include, strict=True)):
+        return []
+    builtin = [op for op, d, i in zip(sg.operators, delegated, include, strict=True)
+               if i and not d and OP_CLASSES.get(op.name) in MULTITHREADED_BUILTINS]
+    if not builtin:
+        return []
+    names = ", ".join(sorted({op.name for op in builtin}))
+    return [f"at {threads} threads {len(builtin)} op(s) ({names}) run on LiteRT's own multi-threaded kernels between "
+            "XNNPACK's: the two runtimes' thread pools spin against each other, which this estimate does not include "
+            "(on a 2-vCPU VM such graphs ran 1.5-4.6x their estimate, some slower than at 1 thread; docs/BENCHMARKS.md)"]
+
+
+__all__ = ["MULTITHREADED_BUILTINS", "splits", "dispatch_ms", "two_pools_note"]

@@ -212,6 +212,10 @@ class Runtime:
     # a builtin dynamic-range depthwise right after XNNPACK's 1x1 dynamic-range conv takes this many times its
     # time alone (measured by calibrate: edgekit.calibrate.handover); absent: 1
     hybrid_handover_factor: float | None = field(default=None, metadata=_rng(1.0, 100.0))
+    # a streaming model's state ops (VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE, CALL_ONCE after the first
+    # call) cost this each, wherever they run (measured by calibrate: edgekit.calibrate.overheads); absent:
+    # the per-op cost of where they run, plus the bytes the variable ops copy
+    state_op_us: float | None = field(default=None, metadata=_rng(0.0, 1e6, unit="microseconds"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)

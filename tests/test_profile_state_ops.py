@@ -1,0 +1,56 @@
+"""A streaming model's state ops (issue 14): VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE and CALL_ONCE carry a keyword
+spotter's ring buffers between calls. They only dispatch and copy a few hundred bytes (~0.01 us each on this
+project's VM), where the per-op cost of where they run (a builtin float ADD's 0.07 us) charged microWakeWord's six
+rings 0.6 us of its 2.2: calibrate measures them on a chain of variables, the estimator charges that figure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from profile_helpers import rpi4b_variant
+
+from edgekit.calibrate.overheads import state_chain
+from edgekit.profile.estimator import estimate
+from edgekit.profile.registry import get_profile
+from edgekit.tflite.model import parse_model
+from edgekit.tflite.runtime import load_interpreter
+
+
+def _with_state_cost(folder: Path, pid: str, state_op_us: float) -> str:
+    """rpi4b with ``[runtime] state_op_us`` (inserted into its [runtime] table)."""
+    pid = rpi4b_variant(folder, pid)
+    path = folder / f"{pid}.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace("[runtime]\n", f"[runtime]\nstate_op_us = {state_op_us}\n", 1), encoding="utf-8")
+    return pid
+
+
+@pytest.mark.device
+def test_the_estimator_charges_each_state_op_the_measured_figure(tmp_path: Path) -> None:
+    short, long = (parse_model(state_chain(n), f"<{n}>") for n in (2, 12))
+    plain = get_profile(rpi4b_variant(tmp_path, "plain"), [tmp_path])
+    measured = get_profile(_with_state_cost(tmp_path, "stateful", 0.5), [tmp_path])
+    assert measured.profile.runtime.state_op_us == 0.5 and plain.profile.runtime.state_op_us is None
+    # ten more variables: thirty more state ops, 0.5 us each
+    assert estimate(long, measured, 1).latency_ms - estimate(short, measured, 1).latency_ms == pytest.approx(30 * 0.0005)
+    by_op = {o.op: o.latency_ms for o in estimate(long, measured, 1).ops}
+    assert by_op["VAR_HANDLE"] == by_op["READ_VARIABLE"] == by_op["ASSIGN_VARIABLE"] == pytest.approx(0.0005)
+    # without the figure: the per-op cost of where each runs (and the bytes the variable ops copy)
+    assert estimate(long, plain, 1).latency_ms != pytest.approx(estimate(long, measured, 1).latency_ms)
+
+
+@pytest.mark.device
+def test_the_state_chain_calibrate_times_is_a_streaming_models_ring() -> None:
+    """Each variable is looked up, read (the last read is the output) and set to the input, on every call."""
+    model = parse_model(state_chain(3), "<chain>")
+    assert model.op_histogram() == {"VAR_HANDLE": 3, "READ_VARIABLE": 3, "ASSIGN_VARIABLE": 3}
+    interp = load_interpreter(state_chain(3), num_threads=1)
+    detail = interp.get_input_details()[0]
+    first = np.full(detail["shape"], 7, np.int8)
+    interp.set_tensor(detail["index"], first)
+    interp.invoke()
+    interp.set_tensor(detail["index"], np.full(detail["shape"], 9, np.int8))
+    interp.invoke()  # reads what the previous call assigned
+    assert np.array_equal(interp.get_tensor(interp.get_output_details()[0]["index"]), first)
