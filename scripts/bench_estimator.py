@@ -243,14 +243,14 @@ def _mood_cell(r: dict[str, Any]) -> str:
 def table(rows: list[dict[str, Any]], markdown: bool) -> str:
     head = ["model", "kind", "threads", "estimated ms", "bench median ms", "error", "within ±10%", "rounds spread",
             "in mood", "partitions est/meas"]
-    body = [[r["model"], r["kind"], str(r["threads"]), f"{r['estimated_ms']:.3f}", f"{r['measured_ms']:.3f}",
+    from edgekit.report import format_ms, format_table
+
+    body = [[r["model"], r["kind"], str(r["threads"]), format_ms(r["estimated_ms"], 3), format_ms(r["measured_ms"], 3),
              f"{r['error']:+.1%}", "yes" if abs(r["error"]) <= 0.10 else "NO", f"{spread(r):.0%}", _mood_cell(r),
              f"{r['partitions_est']}/{r['partitions_meas']}"] for r in rows]
     if markdown:
         lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)] + ["| " + " | ".join(b) + " |" for b in body]
     else:
-        from edgekit.report import format_table
-
         lines = format_table(head, body).splitlines()
     loads = [x for r in rows for x in r["load"]]
     n = len(rows) or 1
