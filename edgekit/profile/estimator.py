@@ -85,6 +85,7 @@ from typing import Any, ClassVar
 from edgekit.core.result import Basis, strings
 from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
+from edgekit.profile.branches import branch_notes
 from edgekit.profile.costs import (
     STATE_OPS,
     TRANSPOSE_CONV_CUSTOM,
@@ -577,6 +578,8 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         cpu_mask = [o.runs_on != Where.GPU for o in sorted(ops, key=lambda o: o.index)]
     else:
         ops, latency, partitions = _cpu_ops(profile, sg, costs, all_ops, n_threads, plan.arena_bytes)
+        notes.extend(branch_notes(sg, model.subgraphs, all_ops, lambda b: sum(o.latency_ms for o in _cpu_ops(
+            profile, b, graph_costs(b, model.subgraphs), [True] * len(b.operators), n_threads)[0])))
     if profile.accelerator != Accelerator.GPU:
         placement = cpu_placement(profile, sg)[0]
         notes.extend(_hybrid_note(profile, sg, cpu_mask, placement))
