@@ -298,6 +298,44 @@ def segment_io_bytes(sg: Subgraph, mapped: tuple[bool, ...]) -> int:
     return link_transfers(sg, mapped)[0]
 
 
-__all__ = ["EDGETPU_OPS", "FIX_FLAGS", "RESIZE_MAX_ELEMENTS", "UnmappedOp", "TPUMapping", "TPUWork", "op_unmappable_reason",
+
+@dataclass(frozen=True)
+class EdgeTPUSplit:
+    """How the graph splits between the Edge TPU and the host CPU (times in ms, rounded to the microsecond)."""
+
+    mapped_ops: int
+    cpu_ops: int
+    first_unmapped_op: UnmappedOp | None  # it and every later op run on the CPU
+    cached_parameter_bytes: int
+    streamed_parameter_bytes: int  # per inference, over the link
+    tpu_ms: float
+    link_ms: float
+    cpu_ms: float
+    integer_model: bool
+    note: str  # one line when the TPU runs none of the model ("" otherwise)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mapped_ops": self.mapped_ops, "cpu_ops": self.cpu_ops,
+            "first_unmapped_op": self.first_unmapped_op.to_dict() if self.first_unmapped_op else None,
+            "cached_parameter_bytes": self.cached_parameter_bytes,
+            "streamed_parameter_bytes": self.streamed_parameter_bytes,
+            "tpu_ms": self.tpu_ms, "link_ms": self.link_ms, "cpu_ms": self.cpu_ms,
+            "integer_model": self.integer_model, "note": self.note,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> EdgeTPUSplit:
+        first = d.get("first_unmapped_op")
+        return cls(
+            mapped_ops=int(d["mapped_ops"]), cpu_ops=int(d["cpu_ops"]),
+            first_unmapped_op=UnmappedOp.from_dict(first) if first is not None else None,
+            cached_parameter_bytes=int(d["cached_parameter_bytes"]),
+            streamed_parameter_bytes=int(d["streamed_parameter_bytes"]), tpu_ms=float(d["tpu_ms"]),
+            link_ms=float(d["link_ms"]), cpu_ms=float(d["cpu_ms"]), integer_model=bool(d["integer_model"]),
+            note=str(d["note"]),
+        )
+
+__all__ = ["EDGETPU_OPS", "FIX_FLAGS", "RESIZE_MAX_ELEMENTS", "EdgeTPUSplit", "UnmappedOp", "TPUMapping", "TPUWork", "op_unmappable_reason",
            "map_edgetpu", "tpu_work", "lane_utilization", "array_work", "tpu_op_ms", "link_io", "link_transfers", "link_ms",
            "segment_io_bytes"]

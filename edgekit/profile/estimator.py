@@ -97,7 +97,7 @@ from edgekit.profile.costs import (
     hybrid_op,
 )
 from edgekit.profile.delegate import count_graph_partitions, folded_note, place_xnnpack, unpacked_at_init
-from edgekit.profile.edgetpu import TPUMapping, UnmappedOp, link_ms, map_edgetpu, tpu_op_ms, tpu_work
+from edgekit.profile.edgetpu import EdgeTPUSplit, TPUMapping, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed_pointer_bytes
 from edgekit.profile.memory import cold_fraction, cold_weight_ms, memory_ms
@@ -144,44 +144,6 @@ class OpEstimate:
         return cls(int(d["index"]), str(d["op"]), str(d["dtype"]), str(d["op_class"]), int(d["macs"]),
                    int(d["bytes"]), float(d["latency_ms"]), str(d["runs_on"]), bool(d["estimated_roughly"]),
                    str(d.get("note", "")))
-
-
-@dataclass(frozen=True)
-class EdgeTPUSplit:
-    """How the graph splits between the Edge TPU and the host CPU (times in ms, rounded to the microsecond)."""
-
-    mapped_ops: int
-    cpu_ops: int
-    first_unmapped_op: UnmappedOp | None  # it and every later op run on the CPU
-    cached_parameter_bytes: int
-    streamed_parameter_bytes: int  # per inference, over the link
-    tpu_ms: float
-    link_ms: float
-    cpu_ms: float
-    integer_model: bool
-    note: str  # one line when the TPU runs none of the model ("" otherwise)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "mapped_ops": self.mapped_ops, "cpu_ops": self.cpu_ops,
-            "first_unmapped_op": self.first_unmapped_op.to_dict() if self.first_unmapped_op else None,
-            "cached_parameter_bytes": self.cached_parameter_bytes,
-            "streamed_parameter_bytes": self.streamed_parameter_bytes,
-            "tpu_ms": self.tpu_ms, "link_ms": self.link_ms, "cpu_ms": self.cpu_ms,
-            "integer_model": self.integer_model, "note": self.note,
-        }
-
-    @classmethod
-    def from_dict(cls, d: Mapping[str, Any]) -> EdgeTPUSplit:
-        first = d.get("first_unmapped_op")
-        return cls(
-            mapped_ops=int(d["mapped_ops"]), cpu_ops=int(d["cpu_ops"]),
-            first_unmapped_op=UnmappedOp.from_dict(first) if first is not None else None,
-            cached_parameter_bytes=int(d["cached_parameter_bytes"]),
-            streamed_parameter_bytes=int(d["streamed_parameter_bytes"]), tpu_ms=float(d["tpu_ms"]),
-            link_ms=float(d["link_ms"]), cpu_ms=float(d["cpu_ms"]), integer_model=bool(d["integer_model"]),
-            note=str(d["note"]),
-        )
 
 
 @dataclass(frozen=True)
