@@ -126,3 +126,23 @@ def test_calibrate_writes_the_cold_weight_and_thread_figures_it_measured(tmp_pat
     else:
         assert memory.weight_cache_bytes and memory.cold_weight_gb_per_s and len(memory.cold_weight_gb_per_s) == 2
         assert "meet weights out of cache" in res.stderr
+
+
+@pytest.mark.device
+def test_past_one_thread_a_one_tile_gemm_reads_its_share_of_cold_weights(tmp_path: Path) -> None:
+    """Measured: 256 -> 256 float32 convs past the cache paid 12.9 us per MiB cold at 1 thread and 2.6 at 2 with one
+    output row, 23.6 and 21.6 with 64: XNNPACK splits a GEMM of one row tile by output channels, each thread
+    reading its share of the weights, and a taller one by rows, each thread reading them all."""
+    section = ("\n[memory]\n" + LEVELS + "weight_cache_bytes = 4194304\ncold_weight_gb_per_s = [20.0, 20.0]\n"
+               "\n[parallel]\ndispatch_us = [0.0, 0.3]\ngemm_rows = 7\nfloat32_gemm_channels = 16\n"
+               "int8_gemm_channels = 16\nsplit_bytes = 16384\n")
+    cold = get_profile(rpi4b_variant(tmp_path, "cold2", section), [tmp_path])
+    hot = get_profile(rpi4b_variant(tmp_path, "hot2", section.replace("= 4194304", "= 1000000000")), [tmp_path])
+    for rows, readers in ((1, 2), (64, 1)):
+        data = build_conv_chain("float32", 1, rows, 256, 64)
+        model = parse_model(data, f"<{rows} rows>")
+        weights, working_set = chain_sizes(data)
+        full = 1000 * (1 - 4 * MIB / working_set) * weights / 20e9  # every weight byte cold once, ms
+        for threads in (1, 2):
+            extra = estimate(model, cold, threads).latency_ms - estimate(model, hot, threads).latency_ms
+            assert extra == pytest.approx(full / (readers if threads == 2 else 1), rel=0.01), (rows, threads)

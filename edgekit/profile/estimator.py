@@ -49,7 +49,9 @@ bandwidth of the level they fit in, divided by the thread speed-up like its work
 Cold weights (optional ``[memory] weight_cache_bytes`` / ``cold_weight_gb_per_s``, written by calibrate): a
 whole model whose weights plus activation arena pass what the cache keeps between invokes meets a share
 ``1 - weight_cache_bytes / (weights + arena)`` of every op's weights out of cache, at ``cold_weight_gb_per_s``
-on top of the op's time (:mod:`edgekit.profile.memory`; single-op benchmarks run hot).
+on top of the op's time (:mod:`edgekit.profile.memory`; single-op benchmarks run hot); past one thread, a GEMM of
+one row tile that XNNPACK splits by output channels reads only its share of them on each thread
+(:func:`edgekit.profile.parallel.splits_channels`).
 
 State ops (optional ``[runtime] state_op_us``, written by calibrate): VAR_HANDLE, READ_VARIABLE, ASSIGN_VARIABLE
 and CALL_ONCE cost that each, wherever they run (:mod:`edgekit.calibrate.overheads`).
@@ -101,7 +103,13 @@ from edgekit.profile.edgetpu import EdgeTPUSplit, TPUMapping, link_ms, map_edget
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed_pointer_bytes
 from edgekit.profile.memory import cold_fraction, cold_weight_ms, memory_ms
-from edgekit.profile.parallel import MULTITHREADED_BUILTINS, dispatch_ms, splits, two_pools_note
+from edgekit.profile.parallel import (
+    MULTITHREADED_BUILTINS,
+    dispatch_ms,
+    splits,
+    splits_channels,
+    two_pools_note,
+)
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.rows import narrow_note, narrow_rows, one_channel_conv_note, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
@@ -380,9 +388,12 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         pointers = timed_pointer_bytes(profile, sg, node, deleg) if ms > 0 else 0
         if pointers:  # read on every call, split over the threads like the op's work
             ms += indirection_ms(profile, pointers) / profile.runtime.thread_speedup.at(cost.compute_dtype, threads)
-        if ms > 0 and cold > 0:
-            ms += cold_weight_ms(profile.memory, cost.weight_bytes, cold, threads)
-        if ms > 0 and deleg and profile.parallel and dispatch and splits(profile.parallel, sg, node, cost.compute_dtype):
+        split = bool(ms > 0 and deleg and profile.parallel and dispatch
+                     and splits(profile.parallel, sg, node, cost.compute_dtype))
+        if ms > 0 and cold > 0:  # one row tile split by channels: each thread reads its share of the weights
+            readers = threads if split and profile.parallel and splits_channels(profile.parallel, sg, node) else 1
+            ms += cold_weight_ms(profile.memory, cost.weight_bytes, cold, threads) / readers
+        if split:
             ms += dispatch  # handed to the worker threads and waited for
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN

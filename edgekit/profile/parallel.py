@@ -42,6 +42,16 @@ def splits(parallel: Parallel, sg: Subgraph, op: Operator, dtype: str) -> bool:
     return tensor_bytes(out) > parallel.split_bytes
 
 
+def splits_channels(parallel: Parallel, sg: Subgraph, op: Operator) -> bool:
+    """A GEMM whose output rows fit in one of XNNPACK's row tiles (a fully connected layer, a conv after global
+    pooling): split at all, it is split by output channels, so each thread reads only its share of the weights.
+    Measured here (docs/BENCHMARKS.md, "estimator"): chains of 256 -> 256 float32 1x1 convs past the cache paid
+    12.9 / 15.3 / 18.3 / 23.6 us per MiB of cold weights at 1 thread with 1 / 7 / 16 / 64 output rows, and 2.6 /
+    7.9 / 17.9 / 21.6 at 2 threads: a share per thread up to one row tile (7), the whole above it."""
+    shape = gemm_shape(sg, op)
+    return shape is not None and shape[0] <= parallel.gemm_rows
+
+
 def dispatch_ms(parallel: Parallel | None, threads: int) -> float:
     """Milliseconds one split op pays at ``threads`` (0 at one thread or without the figures)."""
     if parallel is None or threads <= 1:
@@ -72,4 +82,4 @@ def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], thr
             "(on a 2-vCPU VM such graphs ran 1.5-4.6x their estimate, some slower than at 1 thread; docs/BENCHMARKS.md)"]
 
 
-__all__ = ["MULTITHREADED_BUILTINS", "splits", "dispatch_ms", "two_pools_note"]
+__all__ = ["MULTITHREADED_BUILTINS", "splits", "splits_channels", "dispatch_ms", "two_pools_note"]
