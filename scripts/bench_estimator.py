@@ -128,10 +128,10 @@ def _estimate_fields(dev: dict[str, Any], measured_ms: float) -> dict[str, Any]:
 
 def calibrated_handover_us(profile_dir: Path, device_id: str) -> list[float]:
     """The profile's ``[parallel] dispatch_us`` (per thread count from 1; empty without the section)."""
-    import tomllib
+    from edgekit.profile.registry import get_profile
 
-    doc = tomllib.loads((profile_dir / f"{device_id}.toml").read_text())
-    return [float(v) for v in doc.get("parallel", {}).get("dispatch_us", [])]
+    parallel = get_profile(device_id, [profile_dir]).profile.parallel
+    return list(parallel.dispatch_us) if parallel is not None else []
 
 
 def in_mood(now_us: float, calibrated_us: float) -> bool:
@@ -204,8 +204,8 @@ def _rows(models: list[tuple[str, str, Path]], threads: list[int], preds: dict[t
             if (name, t) not in samples:
                 continue
             got = samples[(name, t)]
-            moody = [s for s in got if s["in_mood"]] or got
-            meas = statistics.median(s["median_ms"] for s in moody)
+            kept = [s for s in got if s["in_mood"]] or got
+            meas = statistics.median(s["median_ms"] for s in kept)
             rows.append({"model": name, "kind": kind, "path": str(path), "threads": t, "measured_ms": meas,
                          "measured_ms_all": statistics.median(s["median_ms"] for s in got),
                          **_estimate_fields(preds[(name, t)], meas), "rounds": len(got),

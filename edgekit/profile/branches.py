@@ -13,26 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from edgekit.profile.costs import graph_costs
+from edgekit.profile.costs import if_branch_order
 from edgekit.report import format_ms
 from edgekit.tflite.model import Subgraph
 
-BRANCHES = ("then_subgraph_index", "else_subgraph_index")
-
 
 def if_branches(sg: Subgraph, subgraphs: Sequence[Subgraph], include: Sequence[bool]) -> list[tuple[int, int, int]]:
-    """(op index, cheaper branch, other branch) of every IF in ``sg`` that ``include`` keeps: the cheaper by MACs,
-    as :func:`edgekit.profile.costs.graph_costs` chose it (the first of equals)."""
+    """(op index, cheaper branch, other branch) of every IF in ``sg`` that ``include`` keeps, the cheaper as the
+    estimate chose it (:func:`edgekit.profile.costs.if_branch_order`)."""
     out: list[tuple[int, int, int]] = []
     for op, inc in zip(sg.operators, include, strict=True):
-        if op.name != "IF" or not inc:
-            continue
-        idx = [op.options.get(key) for key in BRANCHES]
-        if not all(isinstance(i, int) and 0 <= i < len(subgraphs) for i in idx):
-            continue
-        a, b = (int(i) for i in idx if isinstance(i, int))
-        macs = [sum(c.macs for c in graph_costs(subgraphs[i], subgraphs)) for i in (a, b)]
-        out.append((op.index, a, b) if macs[0] <= macs[1] else (op.index, b, a))
+        order = if_branch_order(op, subgraphs) if op.name == "IF" and inc else None
+        if order is not None:
+            out.append((op.index, *order))
     return out
 
 
@@ -52,4 +45,4 @@ def branch_notes(sg: Subgraph, subgraphs: Sequence[Subgraph], include: Sequence[
     return notes
 
 
-__all__ = ["BRANCHES", "if_branches", "branch_notes"]
+__all__ = ["if_branches", "branch_notes"]

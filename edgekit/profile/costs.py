@@ -294,20 +294,36 @@ def op_cost(sg: Subgraph, op: Operator) -> OpCost:
 CONTROL_FLOW = ("IF", "WHILE")
 
 
+IF_BRANCHES = ("then_subgraph_index", "else_subgraph_index")
+
+
+def _subgraph_sums(sg: Subgraph) -> tuple[int, int, bool]:
+    """(MACs, bytes, every op known) of a branch or loop body."""
+    costs = [op_cost(sg, o) for o in sg.operators]
+    return sum(c.macs for c in costs), sum(c.bytes for c in costs), all(c.known for c in costs)
+
+
+def if_branch_order(op: Operator, subgraphs: Sequence[Subgraph]) -> tuple[int, int] | None:
+    """(cheaper, other) subgraph indices of an IF, by MACs (the then-branch of equals); None when an index is bad.
+    The estimate costs the cheaper (:func:`graph_costs`); :mod:`edgekit.profile.branches` says what the other adds."""
+    a, b = (op.options.get(key) for key in IF_BRANCHES)
+    if not (isinstance(a, int) and isinstance(b, int) and 0 <= a < len(subgraphs) and 0 <= b < len(subgraphs)):
+        return None
+    return (a, b) if _subgraph_sums(subgraphs[a])[0] <= _subgraph_sums(subgraphs[b])[0] else (b, a)
+
+
 def _branch_cost(op: Operator, subgraphs: Sequence[Subgraph]) -> tuple[int, int, bool]:
     """(MACs, bytes, known) of an IF: its cheaper branch (which one runs depends on the data; a branch with no
     ops is common: a guard around work that rarely happens); a WHILE: one pass of its body (the trip count is
     data)."""
-    keys = ("then_subgraph_index", "else_subgraph_index") if op.name == "IF" else ("body_subgraph_index",)
-    options: list[tuple[int, int, bool]] = []
-    for key in keys:
-        idx = op.options.get(key)
-        if not isinstance(idx, int) or not 0 <= idx < len(subgraphs):
-            return 0, 0, False
-        branch = [op_cost(subgraphs[idx], o) for o in subgraphs[idx].operators]
-        options.append((sum(c.macs for c in branch), sum(c.bytes for c in branch), all(c.known for c in branch)))
-    macs, nbytes, known = min(options, key=lambda x: x[0])
-    return macs, nbytes, known and op.name == "IF"
+    if op.name == "IF":
+        order = if_branch_order(op, subgraphs)
+        return (0, 0, False) if order is None else _subgraph_sums(subgraphs[order[0]])
+    idx = op.options.get("body_subgraph_index")
+    if not isinstance(idx, int) or not 0 <= idx < len(subgraphs):
+        return 0, 0, False
+    macs, nbytes, _ = _subgraph_sums(subgraphs[idx])
+    return macs, nbytes, False
 
 
 GEMM_OPS = frozenset({"CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM})
@@ -347,5 +363,5 @@ def graph_costs(sg: Subgraph, subgraphs: Sequence[Subgraph] = ()) -> list[OpCost
     return out
 
 
-__all__ = ["GEMM_OPS", "STATE_OPS", "gemm_shape", "HYBRID_WEIGHTS", "OP_CLASSES", "TRANSPOSE_CONV_CUSTOM", "WEIGHT_OPS", "hybrid_elements", "hybrid_handover", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
+__all__ = ["GEMM_OPS", "IF_BRANCHES", "STATE_OPS", "if_branch_order", "gemm_shape", "HYBRID_WEIGHTS", "OP_CLASSES", "TRANSPOSE_CONV_CUSTOM", "WEIGHT_OPS", "hybrid_elements", "hybrid_handover", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
            "graph_costs", "tensor_bytes"]

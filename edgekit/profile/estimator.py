@@ -388,10 +388,10 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         pointers = timed_pointer_bytes(profile, sg, node, deleg) if ms > 0 else 0
         if pointers:  # read on every call, split over the threads like the op's work
             ms += indirection_ms(profile, pointers) / profile.runtime.thread_speedup.at(cost.compute_dtype, threads)
-        split = bool(ms > 0 and deleg and profile.parallel and dispatch
-                     and splits(profile.parallel, sg, node, cost.compute_dtype))
+        parallel = profile.parallel if ms > 0 and deleg and dispatch else None
+        split = parallel is not None and splits(parallel, sg, node, cost.compute_dtype)
         if ms > 0 and cold > 0:  # one row tile split by channels: each thread reads its share of the weights
-            readers = threads if split and profile.parallel and splits_channels(profile.parallel, sg, node) else 1
+            readers = threads if split and parallel is not None and splits_channels(parallel, sg, node) else 1
             ms += cold_weight_ms(profile.memory, cost.weight_bytes, cold, threads) / readers
         if split:
             ms += dispatch  # handed to the worker threads and waited for
