@@ -61,7 +61,7 @@ CASES = (
          ("x=1,3,320,320",), ("--preprocess", "imagenet", "--channel-order", "bgr"), ("--map-threshold", "0.3")),
     Case("oww-embedding", "oww-embedding", "kws", "ONNX openWakeWord speech embedding"),
     Case("basic-pitch-nmp", "basic-pitch-nmp", "pitch", "ONNX basic-pitch, audio -> 3 note maps"),
-    Case("nudenet-320n", "nudenet-320n", "faces", "ONNX YOLOv8n detector, 320x320, [1,22,2100] for NMS",
+    Case("nudenet-320n", "nudenet-320n", "people", "ONNX YOLOv8n detector, 320x320, [1,22,2100] for NMS",
          ("images=1,3,320,320",), ("--preprocess", "unit", "--resize", "pad"), ("--map-threshold", "0.25")),
     Case("isbnx-yolo26n", "isbnx-yolo26n", "isbn", "ONNX YOLO26n end2end (TopK) ISBN detector, 640x640, read at 0.3",
          ("images=1,3,640,640",), ("--preprocess", "unit"), ("--map-threshold", "0.3"),

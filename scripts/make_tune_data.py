@@ -34,12 +34,18 @@ Sets (OUT_DIR/NAME/{calib,heldout}):
               footer on them at scores of 0.85-0.99 (its own threshold: 0.5);
   isbn        640x640 book copyright pages letterboxed on grey as isbnx renders a PDF page: publisher lines, a
               boxed CIP block, ISBN lines and (on 3 pages in 4) an EAN-13 barcode of that ISBN, for isbnx's
-              YOLO26n ISBN/CIP/barcode detector.
+              YOLO26n ISBN/CIP/barcode detector;
+  people      320x320 real photographs of people from pip wheels (matplotlib's grace_hopper.jpg,
+              scikit-image's astronaut.png and camera.png; scripts/requirements-zoo.txt installs them):
+              a crop of one (or two) of them, scaled, flipped, re-lit, slightly rotated, pasted on an outdoor
+              background, for person and face detectors (nudenet finds FACE_FEMALE / FACE_MALE at 0.2-0.8 on
+              the originals). Three photos only: calib and heldout are different crops of the same people.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from collections.abc import Callable
@@ -47,7 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter, ImageFont
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageFont
 
 WORDS = ("the of and to in is for on with as by at from this that be are was or an it not have new data model "
          "edge device invoice total amount date name address phone number page section table figure report "
@@ -317,6 +323,42 @@ def face(rng: np.random.Generator, size: int = 128) -> Image.Image:
     return img.rotate(float(rng.uniform(-15, 15)), resample=Image.Resampling.BILINEAR)
 
 
+def people_photos() -> list[Image.Image]:
+    """The photographs of people that ship inside wheels installed here (see the `people` set)."""
+    import importlib.util
+
+    found = []
+    for package, name in (("matplotlib", "mpl-data/sample_data/grace_hopper.jpg"), ("skimage", "data/astronaut.png"),
+                          ("skimage", "data/camera.png")):
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            raise SystemExit(f"make_tune_data: {package} is not installed; run ./scripts/install-zoo")
+        path = Path(spec.origin).parent / name
+        found.append(Image.open(path).convert("RGB"))
+    return found
+
+
+def person(rng: np.random.Generator, photos: list[Image.Image], size: int = 320) -> Image.Image:
+    """One or two crops of real photographs of people, re-lit and pasted on an outdoor background."""
+    canvas = plain_photo(rng, size)
+    for _ in range(1 if rng.random() < 0.75 else 2):
+        src = photos[int(rng.integers(len(photos)))]
+        w, h = src.size
+        side = int(min(w, h) * rng.uniform(0.6, 1.0))
+        x0, y0 = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+        crop = src.crop((x0, y0, x0 + side, y0 + side))
+        if rng.random() < 0.5:
+            crop = crop.transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+        crop = ImageEnhance.Brightness(crop).enhance(float(rng.uniform(0.7, 1.3)))
+        crop = ImageEnhance.Contrast(crop).enhance(float(rng.uniform(0.7, 1.3)))
+        crop = crop.rotate(float(rng.uniform(-10, 10)), resample=Image.Resampling.BILINEAR, expand=False)
+        scaled = int(size * rng.uniform(0.45, 1.0))
+        crop = crop.resize((scaled, scaled), Image.Resampling.BILINEAR)
+        canvas.paste(crop, (int(rng.integers(0, size - scaled + 1)), int(rng.integers(0, size - scaled + 1))))
+    arr = np.asarray(canvas).astype(np.float32) + rng.normal(0, rng.uniform(0.5, 3), (size, size, 3))
+    return Image.fromarray(np.clip(arr, 0, 255).astype(np.uint8))
+
+
 def music(rng: np.random.Generator, seconds: float = 43844 / 22050, sr: int = 22050) -> np.ndarray:
     """Notes with harmonics and envelopes (melody + chords), a little noise: what basic-pitch transcribes."""
     n = int(round(seconds * sr))
@@ -526,7 +568,8 @@ def _images(folder: Path, count: int, seed: int, make: Callable[[np.random.Gener
         make(rng).save(folder / f"{i:03d}.png")
 
 
-SETS = ("ocr_docs", "photos", "ocr_lines", "ocr_dir", "faces", "pitch", "kws", "vad", "bytes", "layout", "isbn")
+SETS = ("ocr_docs", "photos", "ocr_lines", "ocr_dir", "faces", "pitch", "kws", "vad", "bytes", "layout", "isbn",
+        "people")
 
 
 def make(out: Path, name: str, calib: int, heldout: int) -> None:
@@ -553,6 +596,9 @@ def make(out: Path, name: str, calib: int, heldout: int) -> None:
                 text_line(rng, 192, 48, bool(flips[i])).save(target / f"{i:03d}_{180 if flips[i] else 0}.png")
         elif name == "faces":
             _images(target, count, seed, face)
+        elif name == "people":
+            photos = people_photos()
+            _images(target, count, seed, functools.partial(person, photos=photos))
         elif name == "pitch":
             rng = np.random.default_rng(seed)
             out.joinpath(name).mkdir(parents=True, exist_ok=True)

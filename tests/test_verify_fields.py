@@ -37,7 +37,9 @@ def test_scores_rounded_away_fail_though_the_tensor_looks_fine() -> None:
     got[:, 4:] = 0.0  # every score below 0.63 rounded to 0: no detection left
     passed, metrics, failed = _judge(ref, got)
     assert metrics["cosine"] > 0.999 and metrics["sqnr_db"] > 40  # what verify judged before
-    assert not passed and failed == ["field_sqnr_db"]
+    assert not passed and sorted(failed) == ["field_sqnr_db", "map_iou"]
+    assert metrics["map_iou"] == 0.0 and metrics["detections"]["converted"] == 0  # type: ignore[index]
+    assert metrics["detections"]["original"] > 10  # type: ignore[index]
     assert metrics["fields"] == 22 and metrics["field_axis"] == 1 and metrics["field_sqnr_db"] == pytest.approx(0.0)
     assert 4 <= int(metrics["field_worst"]) <= 6  # type: ignore[call-overload]
 
@@ -51,10 +53,12 @@ def test_a_head_kept_float_passes_and_unread_classes_are_not_judged() -> None:
     got[:, 7:] = rng.uniform(0, 0.005, got[:, 7:].shape)  # classes nobody reads: noise as large as the values
     passed, metrics, failed = _judge(ref, got)
     assert passed, (metrics, failed)
-    assert metrics["field_sqnr_db"] is not None and 20 < float(metrics["field_sqnr_db"]) < 40  # type: ignore[arg-type]
+    assert metrics["field_worst"] in (0, 1, 2, 3)  # the boxes are judged by SQNR, the scores by their detections
+    assert metrics["field_sqnr_db"] is not None and 35 < float(metrics["field_sqnr_db"]) < 60  # type: ignore[arg-type]
     spurious = got.copy()
-    spurious[0, 10, 5] = 0.7  # an unread class now detected on one anchor: judged, and it fails
-    assert not _judge(ref, spurious)[0]
+    spurious[0, 10, :60] = 0.7  # an unread class now detected on 60 anchors: detections nobody had
+    passed, metrics, failed = _judge(ref, spurious)
+    assert not passed and failed == ["map_iou"]
     small = ref.copy()
     small[:, 4:] *= 0.2  # no score reaches the 0.25 threshold anywhere (pictures without the objects)
     noisy = small.copy()
@@ -62,7 +66,71 @@ def test_a_head_kept_float_passes_and_unread_classes_are_not_judged() -> None:
     assert _judge(small, noisy)[0]
     zeroed = small.copy()
     zeroed[:, 4:] = 0.0  # but scores rounded to 0 are judged whatever they reach: a collapsed field fails
-    assert not _judge(small, zeroed)[0]
+    passed, _, failed = _judge(small, zeroed)
+    assert not passed and failed == ["field_sqnr_db"]
+
+
+def _faces(seed: int) -> np.ndarray:
+    """[3, 22, 400]: three pictures, each with two objects seen by a cluster of 6 anchors (scores 0.3-0.8 on
+    their class, boxes a few pixels apart), the other anchors scoring < 0.05 on random boxes."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((3, 22, 400), np.float32)
+    out[:, 0:2] = rng.uniform(20, 300, (3, 2, 400))
+    out[:, 2:4] = rng.uniform(8, 40, (3, 2, 400))
+    out[:, 4:] = rng.uniform(0, 0.05, (3, 18, 400))
+    for s in range(3):
+        for obj, (cls, cx, cy) in enumerate(((1, 80.0, 90.0), (12, 220.0, 200.0))):
+            rows = slice(10 * obj, 10 * obj + 6)
+            out[s, 0, rows] = cx + rng.normal(0, 2, 6)
+            out[s, 1, rows] = cy + rng.normal(0, 2, 6)
+            out[s, 2:4, rows] = 60 + rng.normal(0, 2, (2, 6))
+            out[s, 4 + cls, rows] = rng.uniform(0.3, 0.8, 6)
+    return out
+
+
+def test_a_dense_detector_is_judged_on_the_detections_users_read() -> None:
+    """nudenet's YOLOv8n with a float head on real faces: class scores 20% off (12.7 dB on the worst score field,
+    below the 15 dB a tensor must meet), the same detections found: it passes on them; a lost object, a box
+    moved off its object or a wrong class fails."""
+    ref = _faces(5)
+    rng = np.random.default_rng(6)
+    got = ref.copy()
+    got[:, :4] += rng.normal(0, 0.8, got[:, :4].shape)
+    got[:, 4:] *= 1 + rng.normal(0, 0.2, got[:, 4:].shape)  # scores 20% off
+    got[:, 4:] = np.clip(got[:, 4:], 0, 1)
+    from edgekit.verify.fields import field_error
+
+    assert field_error(ref, got, 0.25).sqnr_db < 15  # type: ignore[union-attr]  # what the field rule alone failed
+    passed, metrics, failed = _judge(ref, got)
+    assert passed, (metrics, failed)
+    assert metrics["detections"] == {"original": 6, "converted": 6, "found": 6}
+    lost = got.copy()
+    lost[:, 4 + 12, 10:16] *= 0.2  # the second object's scores below the threshold: 3 of 6 detections lost
+    passed, metrics, failed = _judge(ref, lost)
+    assert not passed and failed == ["map_iou"] and metrics["map_iou"] == pytest.approx(0.5)
+    moved = got.copy()
+    moved[:, 0, 0:6] += 60  # the first object's box one width to the right: not the same detection
+    passed, metrics, failed = _judge(ref, moved)
+    assert not passed and "map_iou" in failed and metrics["detections"]["found"] == 3  # type: ignore[index]
+    swapped = got.copy()
+    swapped[:, [4 + 1, 4 + 2], 0:6] = swapped[:, [4 + 2, 4 + 1], 0:6]  # the first object now of class 2
+    passed, metrics, _ = _judge(ref, swapped)
+    assert not passed and metrics["detections"]["found"] == 3  # type: ignore[index]
+
+
+def test_nms_keeps_one_box_per_object_and_class() -> None:
+    from edgekit.verify.detections import detect
+
+    table = np.zeros((7, 4), np.float64)  # 4 box fields + 3 classes, 4 anchors
+    table[:4, 0] = [100, 100, 50, 50]
+    table[:4, 1] = [102, 101, 50, 50]  # the same object, seen again
+    table[:4, 2] = [102, 101, 50, 50]  # the same place, another class
+    table[:4, 3] = [200, 200, 50, 50]
+    table[4, :2] = [0.9, 0.8]
+    table[5, 2] = 0.6
+    table[6, 3] = 0.2  # below the threshold
+    boxes, classes = detect(table, 0.5)
+    assert classes.tolist() == [0, 1] and boxes[0].tolist() == [100, 100, 50, 50]
 
 
 def test_outputs_that_are_no_tables_of_mixed_fields_are_left_alone() -> None:
@@ -99,3 +167,19 @@ def test_a_ranked_head_is_judged_on_its_boxes_and_classes_its_scores_as_detectio
     wrong_class[:, 1, 5] = (ref[:, 1, 5] + 1) % 3  # a detection of the wrong class
     [out] = compare_outputs({"det": ref}, {"det": wrong_class}, default_thresholds("int8"), 0.3, ranked={"det": 300})
     assert not out.passed and out.metrics.field_worst == 5
+
+
+def test_tables_without_pixel_boxes_are_not_read_as_detections() -> None:
+    """ddddocr's YOLOX grid ([1, 3549, 6]: raw offsets within +-2.3, objectness and class score) and boxes
+    normalized to 0..1 are no YOLOv8 table: no detections are read from them."""
+    from edgekit.verify.detections import dense_detections
+
+    rng = np.random.default_rng(7)
+    grid = np.concatenate([rng.normal(0, 0.8, (2, 3549, 4)), rng.uniform(0, 1, (2, 3549, 2))], axis=2)
+    assert dense_detections(grid, grid, 0.5) is None
+    normalized = _faces(8)
+    normalized[:, :4] /= 320
+    assert dense_detections(normalized, normalized, 0.25) is None
+    assert dense_detections(_faces(8), _faces(8), None) is None  # no threshold given
+    found = dense_detections(_faces(8), _faces(8), 0.25)
+    assert found is not None and found.iou == 1.0 and found.reference == 6

@@ -54,6 +54,8 @@ class CheckResult(Verdict):
             m = o.metrics
             if t.min_sqnr_db is not None:
                 worst = min(worst, (m.sqnr_db - t.min_sqnr_db) / max(abs(t.min_sqnr_db), 1.0))
+                if m.field_sqnr_db is not None:  # a table's worst field (edgekit.verify.fields), judged as well
+                    worst = min(worst, (m.field_sqnr_db - t.min_sqnr_db) / max(abs(t.min_sqnr_db), 1.0))
             if t.min_cosine is not None:
                 worst = min(worst, (m.cosine - t.min_cosine) / max(1.0 - t.min_cosine, 1e-3))
             if t.min_top1 is not None and m.top1_agreement is not None:

@@ -242,6 +242,11 @@ class VerifyReport(Verdict):
             if m.map_iou is not None and m.ranked_rows is not None:
                 lines.append(f"  {o.name}: map_iou = IoU of the detections (rows scoring >= {m.map_threshold:g}) of the "
                              "two sides")
+            elif m.map_iou is not None and m.detections is not None:
+                orig, conv, found = m.detections
+                lines.append(f"  {o.name}: map_iou = IoU of the detections (best class score >= {m.map_threshold:g}, "
+                             f"NMS) of the two sides: {found} of the original's {orig} found, {conv} in the converted "
+                             "model (over the samples)")
             elif m.map_iou is not None:
                 lines.append(f"  {o.name}: map_iou = IoU of the maps thresholded at {m.map_threshold:g}")
             if m.field_sqnr_db is not None:

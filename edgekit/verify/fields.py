@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     import numpy as np
 
 MIXED_RATIO = 32.0  # fields this far apart in range: one int8 scale leaves the narrow ones < 8 levels
@@ -45,12 +47,13 @@ def field_axis(shape: tuple[int, ...]) -> int | None:
     return min(axes, key=lambda a: shape[a]) if axes else None
 
 
-def field_error(reference: np.ndarray, candidate: np.ndarray, read_at: float, skip: int | None = None,
+def field_error(reference: np.ndarray, candidate: np.ndarray, read_at: float, skip: Collection[int] = (),
                 ceiling_db: float = 200.0) -> FieldError | None:
     """The worst field's SQNR when ``reference`` (sample axis first) is a table of fields of very different
     ranges (module docstring), else None. ``read_at``: the threshold scores are read at (verify's
-    ``--map-threshold``); ``skip``: a field judged otherwise (a TopK-ranked output's score column, whose
-    detections are compared as sets: :mod:`edgekit.verify.ranked`); ``ceiling_db``: the SQNR of an exact field
+    ``--map-threshold``); ``skip``: fields judged otherwise unless they collapsed to one value (a TopK-ranked
+    output's score column, a YOLOv8 table's class scores, whose detections are compared as sets:
+    :mod:`edgekit.verify.ranked`, :mod:`edgekit.verify.detections`); ``ceiling_db``: the SQNR of an exact field
     (verify's cap)."""
     import numpy as np
 
@@ -71,10 +74,10 @@ def field_error(reference: np.ndarray, candidate: np.ndarray, read_at: float, sk
         noise = np.sum((ref - out) ** 2, axis=1)
     worst: tuple[float, int] | None = None
     for f in range(count):
-        if f == skip:
-            continue
         probability = float(ref[f].min()) >= 0.0 and float(ref[f].max()) <= 1.0
         collapsed = float(np.ptp(out[f])) == 0.0 and float(np.ptp(ref[f])) > 0.0  # rounded to one value
+        if f in skip and not collapsed:
+            continue
         if probability and not collapsed and peak[f] < read_at and float(np.max(np.abs(out[f]))) < read_at:
             continue  # scores that reach the read threshold on neither side: no detection to judge
         if not math.isfinite(float(noise[f])):

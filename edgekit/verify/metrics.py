@@ -50,6 +50,7 @@ class OutputMetrics:
     field_worst: int | None = None  # that field's index (along field_axis)
     fields: int | None = None
     field_axis: int | None = None
+    detections: tuple[int, int, int] | None = None  # a YOLOv8 table's detections: original, converted, found
 
     @property
     def is_classifier(self) -> bool:
@@ -79,6 +80,8 @@ class OutputMetrics:
             "field_worst": self.field_worst,
             "fields": self.fields,
             "field_axis": self.field_axis,
+            "detections": None if self.detections is None else dict(zip(("original", "converted", "found"),
+                                                                          self.detections, strict=True)),
         }
 
     @classmethod
@@ -95,7 +98,14 @@ class OutputMetrics:
             ranked_cutoff=optional_int(d.get("ranked_cutoff")), ranked_below=optional_int(d.get("ranked_below")),
             field_sqnr_db=optional_float(d.get("field_sqnr_db")), field_worst=optional_int(d.get("field_worst")),
             fields=optional_int(d.get("fields")), field_axis=optional_int(d.get("field_axis")),
+            detections=_detections(d.get("detections")),
         )
+
+
+def _detections(value: Any) -> tuple[int, int, int] | None:
+    if not value:
+        return None
+    return int(value["original"]), int(value["converted"]), int(value["found"])
 
 
 def class_scores(values: np.ndarray) -> np.ndarray | None:
@@ -276,17 +286,23 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
             if num_classes > 5:
                 top5_idx = np.argpartition(-out_view, 5, axis=1)[:, :5]
                 top5 = float(np.mean(np.any(top5_idx == ref_top1[:, None], axis=1)))
-    iou: float | None = None
-    if ranked is not None and ranked.detections_iou is not None:
-        iou = ranked.detections_iou  # the detections read at the threshold, as sets (edgekit.verify.ranked)
-    elif top1 is None and is_dense_map(reference):
-        iou = map_iou(reference, np.where(nonfinite, 0.0, candidate), map_threshold)
-
+    from edgekit.verify.detections import dense_detections
     from edgekit.verify.fields import field_error
 
-    skip = ranked.key if ranked is not None and ranked.detections_iou is not None else None
+    iou: float | None = None
+    skip: tuple[int, ...] = ()
+    dense = None
+    if ranked is not None and ranked.detections_iou is not None:
+        iou = ranked.detections_iou  # the detections read at the threshold, as sets (edgekit.verify.ranked)
+        skip = (ranked.key,) if ranked.key is not None else ()
+    elif top1 is None and is_dense_map(reference):
+        iou = map_iou(reference, np.where(nonfinite, 0.0, candidate), map_threshold)
+    elif top1 is None and ranked is None:
+        dense = dense_detections(reference, candidate, map_threshold)  # a YOLOv8 table (edgekit.verify.detections)
+        if dense is not None:
+            iou, skip = dense.iou, dense.score_fields
     table = field_error(reference, candidate, map_threshold, skip, SQNR_CEILING_DB) \
-        if (top1 is None and iou is None) or ranked else None
+        if (top1 is None and (iou is None or dense is not None)) or ranked else None
     return OutputMetrics(
         max_abs_error=max_abs,
         mean_abs_error=float(diff.mean()) if not nonfinite.any() else math.inf,
@@ -309,6 +325,7 @@ def compute_metrics(name: str, reference: np.ndarray, candidate: np.ndarray,
         field_worst=table.worst if table else None,
         fields=table.fields if table else None,
         field_axis=table.axis if table else None,
+        detections=(dense.reference, dense.candidate, dense.matched) if dense else None,
     )
 
 

@@ -337,7 +337,9 @@ class Search:
     def best_aeq_int8(self) -> Candidate | None:
         pool = [c for c in self.candidates if c.recipe.engine is Engine.AEQ and c.recipe.mode is QuantizeMode.INT8
                 and not c.recipe.int16_ops and not c.recipe.float_ops and c.check is not None]
-        return max(pool, key=lambda c: c.margin, default=None)
+        # the worst metric first; where it ties (a detector whose int8 head loses the same detections whatever the
+        # clipping) the candidate with less noise overall is the better base for the float head and islands
+        return max(pool, key=lambda c: (c.margin, c.check.mean_sqnr_db if c.check else -math.inf), default=None)
 
     def equalizable(self) -> bool:
         """Equalization has something to work on in this model (layer pairs, affine chains into convs)."""
