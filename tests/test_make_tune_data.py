@@ -37,3 +37,20 @@ def test_copyright_pages_are_letterboxed_and_the_same_for_a_seed() -> None:
     assert a.shape == (640, 640, 3) and np.array_equal(a, b)
     assert np.all(a[:, :5] == 114)  # the grey letterbox isbnx pads a page with
     assert a.min() == 0 or a[:, 100:540].min() < 60  # dark ink (text, maybe bars) on the page
+
+
+def test_people_pictures_paste_crops_of_the_given_photos_and_are_the_same_for_a_seed() -> None:
+    """The `people` set composes real photographs (found in installed wheels); here two plain-colour stand-ins:
+    every picture holds a large re-lit crop of one of them, and a seed gives the same picture."""
+    from PIL import Image
+
+    m = _script()
+    photos = [Image.new("RGB", (300, 260), (200, 30, 30)), Image.new("RGB", (260, 300), (30, 30, 200))]
+    a = np.asarray(m.person(np.random.default_rng(9), photos))
+    b = np.asarray(m.person(np.random.default_rng(9), photos))
+    assert a.shape == (320, 320, 3) and np.array_equal(a, b)
+    for seed in range(6):
+        img = np.asarray(m.person(np.random.default_rng(seed), photos)).astype(int)
+        red = (img[..., 0] > img[..., 2] + 60) & (img[..., 0] > img[..., 1] + 60)
+        blue = (img[..., 2] > img[..., 0] + 60) & (img[..., 2] > img[..., 1] + 60)
+        assert max(red.mean(), blue.mean()) > 0.1  # a crop of at least 45% of the side, mostly opaque
