@@ -11,6 +11,7 @@ No TensorFlow: the runtime comes from :mod:`edgekit.tflite.runtime`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import platform
 import resource
@@ -25,6 +26,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from edgekit.benchhandover import HandoverCheck, describe
+from edgekit.benchhandover import warnings as handover_warnings
 from edgekit.core.progress import status
 from edgekit.core.result import Basis, check_kind, optional_int, strings
 from edgekit.errors import BackendError, DataError, InputError, UsageError
@@ -107,6 +110,7 @@ class BenchResult:
     cpu_ms: LatencyStats | None = None
     # each warm-up inference (after the first one, before the timed runs): the settling the report shows
     warmup_ms: tuple[float, ...] = field(repr=False, default=())
+    handover: HandoverCheck | None = None  # more than one thread: the hand-over before and after (benchhandover)
 
     @property
     def contention(self) -> float | None:
@@ -154,6 +158,8 @@ class BenchResult:
         if self.cpu_ms is not None:
             out["cpu_ms"] = {"median": self.cpu_ms.median_ms, "min": self.cpu_ms.min_ms, "mean": self.cpu_ms.mean_ms}
             out["contention"] = self.contention
+        if self.handover is not None:
+            out["thread_handover_us"] = self.handover.to_dict()
         if with_samples:
             out["samples_ms"] = list(self.samples_ms)
             out["warmup_ms"] = list(self.warmup_ms)
@@ -180,6 +186,7 @@ class BenchResult:
             # the JSON keeps median, min and mean of the CPU time
             cpu_ms=(LatencyStats(mean_ms=cpu["mean"], median_ms=cpu["median"], p90_ms=math.nan, min_ms=cpu["min"],
                                  max_ms=math.nan, std_ms=math.nan) if cpu else None),
+            handover=HandoverCheck.from_dict(d.get("thread_handover_us")),
         )
 
 
@@ -551,6 +558,7 @@ class BenchReport:
             "peak RSS: resident memory added by loading and running the model "
             f"({first.peak_rss_source}); partitions: delegate partitions after allocate_tensors(); "
             "CPU ms: process CPU time per inference (median).",
+            *(describe(r.threads, r.handover) for r in self.results if r.handover is not None),
         ]
         return "\n".join(lines)
 
@@ -586,8 +594,11 @@ def busy_warnings(results: Sequence[BenchResult]) -> list[str]:
 
 
 def run_bench(model: Path, threads: Sequence[int | None] = (None,), runs: int = 50, warmup: int = 5,
-              use_xnnpack: bool = True, data_path: Path | None = None) -> BenchReport:
-    """Measure ``model`` at each thread count (None: the runtime's default), each in a fresh child process."""
+              use_xnnpack: bool = True, data_path: Path | None = None,
+              handover: Callable[[int | None], float | None] | None = None) -> BenchReport:
+    """Measure ``model`` at each thread count (None: the runtime's default), each in a fresh child process.
+    ``handover``: measures the thread hand-over at a thread count (None where it does not apply), called before
+    and after each configuration (the command passes :func:`edgekit.calibrate.parallel.handover_at`)."""
     from edgekit.report import human_bytes
     from edgekit.tflite.model import load_model
     from edgekit.tflite.runtime import runtime_info
@@ -604,12 +615,19 @@ def run_bench(model: Path, threads: Sequence[int | None] = (None,), runs: int = 
     for cfg in configs:
         status(f"bench {path.name}: threads={cfg.threads or 'default'}, {cfg.warmup} warm-up + {cfg.runs} timed runs "
                f"({rt}, XNNPACK {'on' if cfg.use_xnnpack else 'off'})...")
+        before = handover(cfg.threads) if handover else None
         res = bench_isolated(path, cfg, data_path=data_path)
+        after = handover(cfg.threads) if handover else None
+        if before is not None and after is not None:
+            res = dataclasses.replace(res, handover=HandoverCheck(before, after))
         status(f"  median {res.latency.median_ms:.3f} ms, peak RSS {human_bytes(res.model_peak_rss_bytes)}")
+        if res.handover is not None:
+            status(f"  {describe(res.threads, res.handover)}")
         results.append(res)
     return BenchReport(
         model=str(path), model_size_bytes=parsed.size_bytes, quant_kind=str(parsed.quant_kind.value),
         machine=MachineSummary.this(), runtime=rt, xnnpack=use_xnnpack,
         inputs="data:" + str(data_path) if data_path else "random within each input's range",
-        results=tuple(results), warnings=tuple(busy_warnings(results)),
+        results=tuple(results),
+        warnings=(*busy_warnings(results), *handover_warnings([(r.threads, r.handover) for r in results])),
     )

@@ -58,6 +58,10 @@ def test_bench_json_fields_and_sweep(bench_models: dict[str, Path]) -> None:
         _check_result(r, r["threads"])
         assert r["runs"] == 6 and r["warmup"] == 1
         assert r["delegate_partitions"] == 1  # XNNPACK takes int8 conv
+    # the thread hand-over is measured around the 2-thread run only (a split op's cost, microseconds)
+    assert "thread_handover_us" not in payload["results"][0]
+    handover = payload["results"][1]["thread_handover_us"]
+    assert set(handover) == {"before", "after"} and all(0.0 <= v < 1000.0 for v in handover.values())
     assert "threads=2" in err  # progress goes to stderr
 
 
@@ -177,3 +181,21 @@ def test_load_data_npz_by_name(tmp_path: Path) -> None:
         load_data(path, ["c"])
     with pytest.raises(DataError):
         load_data(tmp_path / "d.csv", ["a"])
+
+
+def test_a_hand_over_that_changes_during_a_run_is_reported(bench_models: dict[str, Path]) -> None:
+    """A VM's hand-over moods (edgekit.benchhandover): 0.3 us before a 2-thread run and 1.1 us after it is a
+    warning that the run mixes two states of the machine; 0.30 -> 0.45 us is not."""
+    from edgekit.bench import BenchResult, run_bench
+    from edgekit.benchhandover import HandoverCheck
+
+    assert HandoverCheck(0.3, 1.1).changed and HandoverCheck(1.1, 0.3).changed
+    assert not HandoverCheck(0.30, 0.45).changed and not HandoverCheck(0.05, 0.2).changed  # 4x, but 0.15 us
+    readings = iter([0.3, 1.1])
+    report = run_bench(bench_models["conv_int8"], threads=(1, 2), runs=3, warmup=1,
+                       handover=lambda threads: next(readings) if threads and threads > 1 else None)
+    assert report.results[0].handover is None and report.results[1].handover == HandoverCheck(0.3, 1.1)
+    assert any("hand-over changed during the threads=2 run (0.30 -> 1.10 us)" in w for w in report.warnings)
+    assert "thread hand-over 0.30 us before the timed runs, 1.10 us after" in report.render()
+    again = BenchResult.from_dict(report.results[1].to_dict())
+    assert again.handover == HandoverCheck(0.3, 1.1)

@@ -98,6 +98,12 @@ def handover_us(threads: int = 2, target_s: float = 0.05) -> float:
     return max(0.0, excess_us(rows_chain(DISPATCH_ROWS[0]), threads, target_s))
 
 
+def handover_at(threads: int | None) -> float | None:
+    """:func:`handover_us` at ``threads``; None below 2 threads or for the runtime's default count (``edgekit
+    bench`` measures it before and after each multi-thread run: :mod:`edgekit.benchhandover`)."""
+    return handover_us(threads) if threads is not None and threads >= 2 else None
+
+
 def cheaper(a: ParallelFigures | None, b: ParallelFigures | None) -> ParallelFigures | None:
     """Of two measurements of the figures, the one whose hand-over at the most threads costs less."""
     if a is None or b is None:

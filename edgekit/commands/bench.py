@@ -36,12 +36,14 @@ def bench(model: Path, threads: int | None, sweep: str | None, runs: int, warmup
     the end of the last inference.
     """
     from edgekit.bench import run_bench
+    from edgekit.calibrate.parallel import handover_at
 
     if threads is not None and sweep is not None:
         raise UsageError("--threads and --sweep-threads cannot be used together.", hint="Pass one of them.")
     thread_list: list[int | None] = list(parse_thread_list(sweep)) if sweep else [threads]
     html = html_target(html, force)
-    result = run_bench(model, thread_list, runs=runs, warmup=warmup, use_xnnpack=not no_xnnpack, data_path=data_path)
+    result = run_bench(model, thread_list, runs=runs, warmup=warmup, use_xnnpack=not no_xnnpack, data_path=data_path,
+                       handover=handover_at)
     if as_json:
         emit_json(result.to_dict())
     else:
