@@ -117,6 +117,23 @@ def test_int8_for_the_macs_only_comes_before_the_islands(monkeypatch: pytest.Mon
     assert chosen is mac[0]
 
 
+def _run_with_a_joined_head(monkeypatch: pytest.MonkeyPatch, evaluate: Any) -> list[Candidate]:
+    """The search on a model whose head joins very different ranges at op "joined" (engines stubbed by
+    ``evaluate``; no TF source)."""
+    import edgekit.requant.pipeline as pipeline
+    import edgekit.requant.sensitivity as sens
+
+    monkeypatch.setattr(search_mod, "evaluate", evaluate)
+    monkeypatch.setattr(Search, "equalizable", lambda self: False)
+    monkeypatch.setattr(pipeline, "stats_for", lambda *a: SimpleNamespace(tensors={}))
+    monkeypatch.setattr(sens, "mixed_range_joins", lambda data, ranges: (("joined", "topk", "out"), 1))
+    monkeypatch.setattr(sens, "outside_mac_ops", lambda data: (("a",), 1))
+    ctx = _ctx(tf=False)
+    ctx.sequence = None
+    ctx.calib_feeds, ctx.cache = [], {}
+    return Search(ctx, SearchLimits(max_candidates=12)).run()
+
+
 def test_a_head_joining_boxes_and_scores_is_kept_float_before_anything_else(monkeypatch: pytest.MonkeyPatch) -> None:
     """isbnx's YOLO26n: every plain int8 candidate rounds the scores (joined with 640-pixel boxes in one
     tensor) to 0. int8 up to that join, float from it on, with float outputs, is tried right after the plain
@@ -131,18 +148,7 @@ def test_a_head_joining_boxes_and_scores_is_kept_float_before_anything_else(monk
         return Candidate(index, recipe, data=b"x", check=check, kind="mixed" if head else "int8",  # type: ignore[arg-type]
                          float_ops=3 if head else 0, latency_ms=160.0 if head else 150.0)
 
-    import edgekit.requant.pipeline as pipeline
-    import edgekit.requant.sensitivity as sens
-
-    monkeypatch.setattr(search_mod, "evaluate", evaluate)
-    monkeypatch.setattr(Search, "equalizable", lambda self: False)
-    monkeypatch.setattr(pipeline, "stats_for", lambda *a: SimpleNamespace(tensors={}))
-    monkeypatch.setattr(sens, "mixed_range_joins", lambda data, ranges: (("joined", "topk", "out"), 1))
-    monkeypatch.setattr(sens, "outside_mac_ops", lambda data: (("a",), 1))
-    ctx = _ctx(tf=False)
-    ctx.sequence = None
-    ctx.calib_feeds, ctx.cache = [], {}
-    candidates = Search(ctx, SearchLimits(max_candidates=12)).run()
+    candidates = _run_with_a_joined_head(monkeypatch, evaluate)
     head = [c for c in candidates if c.recipe.float_ops[:1] == ("joined",)]
     assert len(head) == 1 and head[0].passed
     assert head[0].recipe.io_type is IOType.FLOAT32  # an int8 output would round the scores away again
@@ -166,18 +172,7 @@ def test_the_float_head_starts_from_the_least_noisy_int8_when_every_one_loses_th
         return Candidate(index, recipe, data=b"x", check=check, kind="mixed" if head else "int8",  # type: ignore[arg-type]
                          float_ops=23 if head else 0, latency_ms=50.0 if head else 46.0)
 
-    import edgekit.requant.pipeline as pipeline
-    import edgekit.requant.sensitivity as sens
-
-    monkeypatch.setattr(search_mod, "evaluate", evaluate)
-    monkeypatch.setattr(Search, "equalizable", lambda self: False)
-    monkeypatch.setattr(pipeline, "stats_for", lambda *a: SimpleNamespace(tensors={}))
-    monkeypatch.setattr(sens, "mixed_range_joins", lambda data, ranges: (("joined", "concat", "out"), 1))
-    monkeypatch.setattr(sens, "outside_mac_ops", lambda data: (("a",), 1))
     monkeypatch.setattr(Search, "_islands", lambda self, best: None)
-    ctx = _ctx(tf=False)
-    ctx.sequence = None
-    ctx.calib_feeds, ctx.cache = [], {}
-    candidates = Search(ctx, SearchLimits(max_candidates=12)).run()
+    candidates = _run_with_a_joined_head(monkeypatch, evaluate)
     [head] = [c for c in candidates if c.recipe.float_ops[:1] == ("joined",)]
     assert head.recipe.calibration_method.value == "percentile" and head.passed
