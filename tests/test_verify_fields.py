@@ -183,3 +183,26 @@ def test_tables_without_pixel_boxes_are_not_read_as_detections() -> None:
     assert dense_detections(_faces(8), _faces(8), None) is None  # no threshold given
     found = dense_detections(_faces(8), _faces(8), 0.25)
     assert found is not None and found.iou == 1.0 and found.reference == 6
+
+
+def test_a_segmentation_head_reads_its_classes_as_detections_and_judges_its_mask_coefficients() -> None:
+    """YOLOv8-seg: [1, 4 + classes + 32, anchors], the mask coefficients (which go negative) after the class
+    scores. The classes are read as detections; the coefficients keep their SQNR judge."""
+    from edgekit.verify.detections import dense_detections
+
+    rng = np.random.default_rng(9)
+    faces = _faces(10)
+    coefficients = rng.normal(0, 1.0, (3, 8, 400)).astype(np.float32)
+    ref = np.concatenate([faces, coefficients], axis=1)  # 4 boxes, 18 classes, 8 coefficients
+    found = dense_detections(ref, ref, 0.25)
+    assert found is not None and found.classes == 18 and found.reference == 6
+    got = ref.copy()
+    got[:, 4:22] *= 1 + rng.normal(0, 0.2, got[:, 4:22].shape)
+    got[:, 4:22] = np.clip(got[:, 4:22], 0, 1)
+    passed, metrics, failed = _judge(ref, got)
+    assert passed, (metrics, failed)
+    noisy = got.copy()
+    noisy[:, 22:] += rng.normal(0, 0.5, noisy[:, 22:].shape)  # the masks' coefficients 6 dB off
+    passed, metrics, failed = _judge(ref, noisy)
+    assert not passed and failed == ["field_sqnr_db"] and int(metrics["field_worst"]) >= 22  # type: ignore[call-overload]
+    assert metrics["detections"] == {"original": 6, "converted": 6, "found": 6}

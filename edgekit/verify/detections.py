@@ -13,8 +13,10 @@ nothing else of it is read (nudenet's YOLOv8n with a float head: score fields at
 detections found at mean box IoU 0.95, 2 more that float does not give).
 
 Recognized only when the table's first four fields reach 32 or more (box coordinates in input pixels; not YOLOX's
-raw grid offsets nor boxes normalized to 0..1, which are judged as before) and every other field is a probability
-(within [0, 1] in the original): a YOLOv5 head's objectness field is then read as one more class.
+raw grid offsets nor boxes normalized to 0..1, which are judged as before) and at least the next one is a
+probability (within [0, 1] in the original): the run of such fields are the classes (a YOLOv5 head's objectness
+field is then read as one more class). Fields after that run (a YOLOv8-seg head's 32 mask coefficients, which
+go negative) are no scores: they keep their SQNR judge.
 """
 
 from __future__ import annotations
@@ -135,18 +137,22 @@ def dense_detections(reference: np.ndarray, candidate: np.ndarray, threshold: fl
     count = ref.shape[1]
     if count <= BOX_FIELDS or not np.all(np.isfinite(ref)):
         return None
-    scores = ref[:, BOX_FIELDS:]
-    if float(scores.min()) < 0.0 or float(scores.max()) > 1.0:
+    classes = 0  # the run of probability fields after the boxes (a YOLOv8-seg head's mask coefficients follow)
+    while BOX_FIELDS + classes < count and float(ref[:, BOX_FIELDS + classes].min()) >= 0.0 \
+            and float(ref[:, BOX_FIELDS + classes].max()) <= 1.0:
+        classes += 1
+    if not classes:
         return None
     box_peak = np.max(np.abs(ref[:, :BOX_FIELDS]), axis=(0, 2))
     if not np.all(box_peak >= MIXED_RATIO):
         return None  # no boxes in input pixels (YOLOX's raw grid offsets, boxes normalized to 0..1)
-    out = _fields(np.where(np.isfinite(candidate), candidate, 0.0), axis + 1)
+    ref = ref[:, :BOX_FIELDS + classes]
+    out = _fields(np.where(np.isfinite(candidate), candidate, 0.0), axis + 1)[:, :BOX_FIELDS + classes]
     n_ref = n_out = matched = 0
     for s in range(ref.shape[0]):
         found_r, found_o = detect(ref[s], threshold), detect(out[s], threshold)
         n_ref += int(found_r[1].size)
         n_out += int(found_o[1].size)
         matched += _found(found_r, found_o)
-    return DenseDetections(axis=axis + 1, classes=count - BOX_FIELDS, reference=n_ref, candidate=n_out,
-                           matched=matched, threshold=threshold)
+    return DenseDetections(axis=axis + 1, classes=classes, reference=n_ref, candidate=n_out, matched=matched,
+                           threshold=threshold)
