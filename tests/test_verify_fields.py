@@ -206,3 +206,19 @@ def test_a_segmentation_head_reads_its_classes_as_detections_and_judges_its_mask
     passed, metrics, failed = _judge(ref, noisy)
     assert not passed and failed == ["field_sqnr_db"] and int(metrics["field_worst"]) >= 22  # type: ignore[call-overload]
     assert metrics["detections"] == {"original": 6, "converted": 6, "found": 6}
+
+
+def test_the_report_counts_the_detections_and_says_when_there_were_none() -> None:
+    from edgekit.verify.compare import InputSource, VerifyReport
+
+    def render(ref: np.ndarray, got: np.ndarray) -> str:
+        thresholds = default_thresholds("int8")
+        outputs = compare_outputs({"det": ref}, {"det": got}, thresholds, 0.25)
+        return VerifyReport(samples=3, runtime="test 0", input_source=InputSource.DATA, quantization="int8",
+                            thresholds=thresholds, outputs=outputs).render()
+
+    ref = _faces(11)
+    assert "6 of the original's 6 found, 6 in the converted model" in render(ref, ref.copy())
+    ref[:, 4:] *= 0.2  # nothing reaches 0.25: pictures without the objects
+    text = render(ref, ref.copy())
+    assert "0 of the original's 0 found" in text and "its class scores were not judged" in text

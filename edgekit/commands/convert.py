@@ -61,7 +61,7 @@ from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
               "compared with the calibration data's.")
 @click.option("--map-threshold", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAP_THRESHOLD, show_default=True,
               help="The threshold the check binarizes dense [0,1] output maps at for their IoU, and the score a "
-                   "TopK-ranked detector output is read at.")
+                   "TopK-ranked or YOLOv8-style [1, 4+classes, anchors] detector output is read at.")
 @click.option("--allow-mismatch", is_flag=True,
               help="Exit 0 even when the check fails verify's default thresholds (the file is written either way).")
 @prune_options

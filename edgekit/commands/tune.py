@@ -38,7 +38,8 @@ from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
 @click.option("--min-iou", type=float, default=None, help="Override verify's minimum IoU of thresholded dense maps.")
 @click.option("--map-threshold", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAP_THRESHOLD, show_default=True,
               help="The threshold dense [0,1] maps are binarized at (e.g. 0.3 for DBNet text maps), and the score a "
-                   "TopK-ranked detector output (YOLO26, YOLOv10, RT-DETR) is read at.")
+                   "TopK-ranked (YOLO26, YOLOv10, RT-DETR) or YOLOv8-style [1, 4+classes, anchors] detector output is read at "
+                   "(e.g. 0.25).")
 @click.option("--budget-ms", type=float, default=None,
               help="Estimated latency the model must meet on --device (candidates slower than this are not chosen).")
 @click.option("--max-candidates", type=click.IntRange(min=1), default=12, show_default=True,

@@ -42,7 +42,8 @@ from edgekit.verify.metrics import DEFAULT_MAP_THRESHOLD
               help="Override: minimum IoU of thresholded dense [0,1] maps (segmentation, heatmaps, text maps).")
 @click.option("--map-threshold", type=click.FloatRange(0.0, 1.0), default=DEFAULT_MAP_THRESHOLD, show_default=True,
               help="The threshold dense [0,1] maps are binarized at for --min-iou (e.g. 0.3 for DBNet text maps), and "
-                   "the score a TopK-ranked detector output is read at (its detections are compared as sets).")
+                   "the score a TopK-ranked or YOLOv8-style [1, 4+classes, anchors] detector output is read at (e.g. 0.25; its "
+                   "detections are compared as sets).")
 @click.option("--batch", type=click.IntRange(min=1), default=None, help="Dynamic batch of the ORIGINAL, as for convert.")
 @click.option("--input-shape", "input_shapes", multiple=True, metavar="NAME=DIMS",
               help="Fix a dynamic input dimension of the ORIGINAL model, as for convert (repeatable).")

@@ -247,6 +247,9 @@ class VerifyReport(Verdict):
                 lines.append(f"  {o.name}: map_iou = IoU of the detections (best class score >= {m.map_threshold:g}, "
                              f"NMS) of the two sides: {found} of the original's {orig} found, {conv} in the converted "
                              "model (over the samples)")
+                if not orig and not conv:
+                    lines.append(f"  {o.name}: no detection on either side: its class scores were not judged (give "
+                                 "data with the objects it detects, or a lower --map-threshold)")
             elif m.map_iou is not None:
                 lines.append(f"  {o.name}: map_iou = IoU of the maps thresholded at {m.map_threshold:g}")
             if m.field_sqnr_db is not None:
