@@ -66,6 +66,13 @@ def test_binary_ops_have_rows_only_where_an_operand_is_broadcast() -> None:
     assert _rows("MUL", [(1, 32, 32, 64), (1, 1, 1, 64)], (1, 32, 32, 64)) == 0  # wide rows
     # broadcast over the row dimension: the run both span is W * C = 8 elements
     assert _rows("ADD", [(1, 32, 4, 2), (1, 1, 4, 2)], (1, 32, 4, 2)) == 32
+    # one operand constant along the trailing run (XNNPACK's operand-and-constant kernel per row), measured here
+    # with XNNPACK at 1 thread: [1, 128, 128, 2] x [1, 128, 128, 1] 52 us (16,384 rows of 2), x [1, 128, 1, 1]
+    # 3 us (128 rows of 256); basic-pitch's [1, 309, 172, 2] x [309, 1, 1] 10 us (309 rows of 344)
+    assert _rows("MUL", [(1, 128, 128, 2), (1, 128, 128, 1)], (1, 128, 128, 2)) == 128 * 128
+    assert _rows("MUL", [(1, 128, 128, 2), (1, 128, 1, 1)], (1, 128, 128, 2)) == 0
+    assert _rows("MUL", [(1, 309, 172, 2), (309, 1, 1)], (1, 309, 172, 2)) == 0
+    assert _rows("MUL", [(1, 4, 2, 2), (4, 1, 1)], (1, 4, 2, 2), tile=16) == 4  # rows of 4: narrow
 
 
 def test_pad_rows_follow_the_last_padded_dimension() -> None:
