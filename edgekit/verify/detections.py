@@ -33,6 +33,7 @@ BOX_FIELDS = 4
 NMS_IOU = 0.45  # overlapping boxes of one class kept once (YOLOv5's and nudenet's default)
 MATCH_IOU = 0.5  # a converted detection of the same class overlapping this much is the same detection
 MAX_CANDIDATES = 3000  # boxes above the threshold per sample considered for NMS (the highest scoring)
+MAX_DETECTIONS = 300  # detections kept per sample (Ultralytics' max_det)
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _iou(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
 
 def detect(table: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
     """One sample's (fields, rows) table -> (boxes (n, 4), classes (n,)) after the threshold and class-wise NMS,
-    highest score first."""
+    highest score first, at most MAX_DETECTIONS of them."""
     import numpy as np
 
     scores = table[BOX_FIELDS:]
@@ -88,17 +89,19 @@ def detect(table: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]
     rows = np.flatnonzero(np.isfinite(best) & (best >= threshold))
     rows = rows[np.argsort(-best[rows], kind="stable")][:MAX_CANDIDATES]
     boxes = table[:BOX_FIELDS, rows].T
+    classes = cls[rows]
     keep: list[int] = []
     alive = np.ones(rows.size, dtype=bool)
     for i in range(rows.size):
         if not alive[i]:
             continue
         keep.append(i)
-        same = np.flatnonzero(alive & (cls[rows] == cls[rows[i]]))
-        same = same[same > i]
-        if same.size:
-            alive[same[_iou(boxes[i], boxes[same]) > NMS_IOU]] = False
-    return boxes[keep], cls[rows[keep]]
+        if len(keep) >= MAX_DETECTIONS:
+            break
+        later = i + 1 + np.flatnonzero(alive[i + 1:] & (classes[i + 1:] == classes[i]))
+        if later.size:
+            alive[later[_iou(boxes[i], boxes[later]) > NMS_IOU]] = False
+    return boxes[keep], classes[keep]
 
 
 def _found(ref: tuple[np.ndarray, np.ndarray], got: tuple[np.ndarray, np.ndarray]) -> int:
