@@ -5,8 +5,9 @@ op paid 0.22-0.30 us for minutes, then 1.06-1.19 us for minutes (the host had mo
 vCPU alone computed as fast as ever. A small model's 2-thread latency then grows by half and a 40-op chain of
 tiny convs runs at 0.3x its 1-thread speed, with nothing else running. Sustained 2-core work seemed to invite
 the move. So bench measures the hand-over (:func:`edgekit.calibrate.parallel.handover_us`, ~0.3 s, handed to
-:func:`edgekit.bench.run_bench` by the command) right before and right after each multi-thread configuration and reports both; when they differ as the two moods do
-(2x and by more than 0.3 us) it warns that the run's figures mix two states of the machine.
+:func:`edgekit.bench.run_bench` by the command) right before and right after each multi-thread configuration
+and reports both; when they differ as the two moods do (2x and by more than 0.3 us) it warns that the run's
+figures mix two states of the machine.
 """
 
 from __future__ import annotations

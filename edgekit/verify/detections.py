@@ -5,12 +5,12 @@ A YOLOv8 / YOLO11 head returns ``[1, 4 + classes, anchors]`` (or its transpose):
 best class scores at least a threshold, suppress overlapping boxes of one class (NMS) and read what is left. So
 verify reads both sides that way and compares the detections as sets, as it does for a TopK-ranked head
 (:mod:`edgekit.verify.ranked`): a detection of the original is found when the converted model has one of the same
-class whose box overlaps it by IoU >= 0.5 (the match PASCAL VOC and COCO's mAP@0.5 count), ``detections_iou`` =
-found / (original's + converted's - found), judged against ``--min-iou`` as a thresholded map is. The box fields
+class whose box overlaps it by IoU >= 0.5 (the match PASCAL VOC and COCO's mAP@0.5 count), and ``map_iou`` =
+found / (original's + converted's - found) is judged against ``--min-iou`` as a thresholded map's is. The box fields
 are still judged by their SQNR (:mod:`edgekit.verify.fields`); the score fields are not, unless a field collapsed
 to one value: a class score 20 % off moves a detection near the threshold in or out, which the set counts, and
 nothing else of it is read (nudenet's YOLOv8n with a float head: score fields at 9-14 dB, 38 of its 41
-detections found at mean box IoU 0.95, 2 more that float does not give).
+detections found at mean box IoU 0.95, 39 given).
 
 Recognized only when the table's first four fields reach 32 or more (box coordinates in input pixels; not YOLOX's
 raw grid offsets nor boxes normalized to 0..1, which are judged as before) and at least the next one is a
