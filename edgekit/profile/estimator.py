@@ -102,6 +102,7 @@ from edgekit.profile.delegate import count_graph_partitions, folded_note, place_
 from edgekit.profile.edgetpu import EdgeTPUSplit, TPUMapping, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed_pointer_bytes
+from edgekit.profile.legacyhybrid import uint8_hybrid_note
 from edgekit.profile.memory import cold_fraction, cold_weight_ms, memory_ms
 from edgekit.profile.parallel import (
     MULTITHREADED_BUILTINS,
@@ -556,6 +557,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     if profile.accelerator != Accelerator.GPU:
         placement = cpu_placement(profile, sg)[0]
         notes.extend(_hybrid_note(profile, sg, cpu_mask, placement))
+        notes.extend(uint8_hybrid_note(sg, cpu_mask))
         notes.extend(narrow_note(profile.row_ns, sg, cpu_mask, placement))
         notes.extend(one_channel_conv_note(sg, cpu_mask, placement))
         if profile.runtime.delegate == DelegateKind.XNNPACK:
