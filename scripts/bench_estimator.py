@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -141,7 +142,8 @@ def in_mood(now_us: float, calibrated_us: float) -> bool:
 
 def handover_check(threads: int, calibrated: list[float], wait_s: float) -> tuple[float, bool]:
     """The hand-over now (edgekit.calibrate.parallel.handover_us) and whether it is calibrate's; out of mood,
-    probe again every 5 s for up to ``wait_s`` seconds (a VM's hand-over changes mood over minutes)."""
+    probe again every 5 s for up to ``wait_s`` seconds (a VM's hand-over changes mood over minutes). Whether a run
+    was in mood is judged on the figures bench itself measured around its timed runs."""
     from edgekit.calibrate.parallel import handover_us
 
     if threads < 2 or len(calibrated) < threads:
@@ -160,8 +162,9 @@ def measure(models: list[tuple[str, str, Path]], profile_dir: Path, device_id: s
             results: Path | None = None) -> list[dict[str, Any]]:
     """Predict once per model and thread count; measure ``rounds`` times round-robin; median over rounds.
 
-    Multi-thread runs: the thread hand-over is checked right before and after each bench run against the one
-    calibrate measured (:func:`handover_check`); a run is "in mood" when both checks agree with calibrate, and a
+    Multi-thread runs: the script waits for calibrate's thread hand-over before each bench run
+    (:func:`handover_check`), and bench measures it right before and after its timed runs; a run is "in mood" when
+    both of bench's figures agree with calibrate (:func:`in_mood`), and a
     row's ``measured_ms`` is the median over its in-mood rounds when it has any (``measured_ms_all``: over all).
     A round waits at most ``round_wait_s`` for the mood in all (a bad mood can last minutes); ``results``: the rows
     so far are written there after every round."""
@@ -178,10 +181,14 @@ def measure(models: list[tuple[str, str, Path]], profile_dir: Path, device_id: s
                 est = float(preds[key]["latency_ms"])
                 runs = int(min(200, max(10, target_s * 1e3 / max(est, 0.01))))
                 wait = min(mood_wait_s, max(0.0, round_deadline - time.monotonic()))
-                before, ok_before = handover_check(t, calibrated, wait)
+                handover_check(t, calibrated, wait)  # wait for calibrate's mood before the run
                 load = os.getloadavg()[0]
                 res = _edgekit(["bench", str(path), "--threads", str(t), "--runs", str(runs), "--warmup", "5"])["results"][0]
-                after, ok_after = handover_check(t, calibrated, 0.0)
+                # bench measures the hand-over right before and after its timed runs (thread_handover_us)
+                hand = res.get("thread_handover_us") or {}
+                before, after = float(hand.get("before", math.nan)), float(hand.get("after", math.nan))
+                ok_before, ok_after = (in_mood(v, calibrated[t - 1]) if t > 1 and len(calibrated) >= t else True
+                                       for v in (before, after))
                 s = {"median_ms": float(res["latency_ms"]["median"]), "min_ms": float(res["latency_ms"]["min"]),
                      "cpu_ms": float((res.get("cpu_ms") or {}).get("median", float("nan"))), "runs": runs,
                      "load": load, "partitions": res.get("delegate_partitions"),

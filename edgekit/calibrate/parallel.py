@@ -140,4 +140,4 @@ def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigure
 
 
 __all__ = ["ParallelFigures", "measure_parallel", "add_chain", "per_op_us", "excess_us", "last_inline", "rows_chain",
-           "handover_us", "cheaper"]
+           "handover_us", "handover_at", "cheaper"]

@@ -298,7 +298,6 @@ def segment_io_bytes(sg: Subgraph, mapped: tuple[bool, ...]) -> int:
     return link_transfers(sg, mapped)[0]
 
 
-
 @dataclass(frozen=True)
 class EdgeTPUSplit:
     """How the graph splits between the Edge TPU and the host CPU (times in ms, rounded to the microsecond)."""
@@ -335,6 +334,7 @@ class EdgeTPUSplit:
             link_ms=float(d["link_ms"]), cpu_ms=float(d["cpu_ms"]), integer_model=bool(d["integer_model"]),
             note=str(d["note"]),
         )
+
 
 __all__ = ["EDGETPU_OPS", "FIX_FLAGS", "RESIZE_MAX_ELEMENTS", "EdgeTPUSplit", "UnmappedOp", "TPUMapping", "TPUWork", "op_unmappable_reason",
            "map_edgetpu", "tpu_work", "lane_utilization", "array_work", "tpu_op_ms", "link_io", "link_transfers", "link_ms",
