@@ -123,6 +123,13 @@ def say(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
+def no_rows(what: str) -> int:
+    """Nothing to estimate: say so (exit 2) rather than print a table of NaNs."""
+    say(f"Error: {what}.\nHint: build the architectures first: .venv/bin/python scripts/published_models.py --build "
+        "(TensorFlow, ~40 min on 2 cores; --list shows what is cached).")
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--loo", action="store_true", help="leave-one-model-out estimates (refits the profiles per model)")
@@ -138,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.from_json is not None:
         saved = json.loads(args.from_json.read_text(encoding="utf-8"))
+        if not saved.get("rows"):
+            return no_rows(f"{args.from_json} holds no estimated rows")
         have = [(k, t) for k, t in (("loo_estimated_ms", "leave-one-out"), ("fitted_estimated_ms", "fitted on all"),
                                     ("shipped_estimated_ms", "shipped")) if any(k in r for r in saved["rows"])]
         print(render(saved["rows"], have, args.markdown, args.rows))
@@ -148,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.why:
         print(why(missing))
         return 0
+    if not rows:
+        return no_rows(f"no row of the dataset has a built model ({sum(len(v) for v in missing.values())} usable "
+                       "rows wait for one)")
     shipped = shipped_estimates(rows)
     results: list[dict[str, Any]] = []
     for fr, sh in zip(rows, shipped, strict=True):

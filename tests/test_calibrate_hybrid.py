@@ -63,8 +63,12 @@ def test_hybrid_spec_refuses_ops_without_weights() -> None:
 
 
 def test_full_suite_measures_the_hybrid_ops() -> None:
-    names = {s.name for s in suite(120.0) if s.dtype == "hybrid"}
+    specs = suite(120.0)
+    names = {s.name for s in specs if s.dtype == "hybrid"}
     assert len(names) == len(HYBRID_SPECS) and any(n.startswith("depthwise") for n in names)
+    # the convolutions again with uint8 weights (LiteRT's builtin kernel for TF1's format)
+    convs = {(s.h, s.w, s.c, s.cout, s.kernel, s.repeat) for s in specs if s.dtype == "hybrid" and s.op.value == "CONV_2D"}
+    assert {(s.h, s.w, s.c, s.cout, s.kernel, s.repeat) for s in specs if s.dtype == "hybrid_uint8"} == convs
     assert not any(s.dtype == "hybrid" for s in suite(10.0))
 
 

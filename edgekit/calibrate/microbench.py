@@ -52,8 +52,11 @@ _INT8_VERSION: dict[str, int] = {
 }
 
 DTYPES = ("float32", "int8")
-# "hybrid": float32 activations with int8 weights (dynamic-range quantization), for the weight ops only
-MICRO_DTYPES = (*DTYPES, "hybrid")
+# "hybrid": float32 activations with int8 weights (dynamic-range quantization), for the weight ops only;
+# "hybrid_uint8": a CONV_2D with uint8 weights, one scale per tensor (TensorFlow 1's post-training format), which
+# XNNPACK refuses and LiteRT runs on another builtin kernel than int8 per-channel weights (3-5x slower here)
+HYBRID_UINT8 = "hybrid_uint8"
+MICRO_DTYPES = (*DTYPES, "hybrid", HYBRID_UINT8)
 HYBRID_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED"})
 # op versions of the dynamic-range kernels (the runtime checks them against its registrations)
 _HYBRID_VERSION: dict[str, int] = {"CONV_2D": 2, "DEPTHWISE_CONV_2D": 4, "FULLY_CONNECTED": 3}
@@ -77,8 +80,10 @@ class MicroSpec:
     def __post_init__(self) -> None:
         if self.dtype not in MICRO_DTYPES:
             raise ValueError(f"MicroSpec dtype must be one of {MICRO_DTYPES}, got {self.dtype!r}")
-        if self.dtype == "hybrid" and self.op.value not in HYBRID_OPS:
+        if self.dtype in ("hybrid", HYBRID_UINT8) and self.op.value not in HYBRID_OPS:
             raise ValueError(f"a hybrid micro-benchmark is one of {sorted(HYBRID_OPS)}, not {self.op.value}")
+        if self.dtype == HYBRID_UINT8 and self.op is not MicroOp.CONV_2D:
+            raise ValueError(f"uint8 weights are for a hybrid CONV_2D micro-benchmark, not {self.op.value}")
         if min(self.h, self.w, self.c, self.kernel, self.stride, self.repeat) < 1:
             raise ValueError(f"MicroSpec sizes must be positive: {self}")
         if self.repeat > 1 and not self.shape_preserving:
@@ -143,6 +148,10 @@ def _conv_weights(b: TFLiteBuilder, spec: MicroSpec, rng: np.random.Generator, i
         w = rng.normal(0, 0.1, shape).astype(np.float32)
         bias = rng.normal(0, 0.1, (nout,)).astype(np.float32)
         return b.constant(f"w{idx}", w), b.constant(f"b{idx}", bias)
+    if spec.dtype == HYBRID_UINT8:  # TF1's format: uint8 storage, one scale, zero point 0 (facex's emotion model)
+        wt = b.constant(f"w{idx}", rng.integers(0, 255, shape, endpoint=True).astype(np.uint8),
+                        quant=Quant.per_tensor(0.01))
+        return wt, b.constant(f"b{idx}", rng.normal(0, 0.1, (nout,)).astype(np.float32))
     w = rng.integers(-127, 127, shape, endpoint=True).astype(np.int8)
     w_scale = rng.uniform(0.002, 0.02, nout).astype(np.float32)
     if spec.dtype == "hybrid":  # int8 weights per channel, symmetric; float32 bias

@@ -15,6 +15,7 @@ import numpy as np
 from edgekit.calibrate.blocks import block_suite
 from edgekit.calibrate.coldweights import ColdWeights, fit_cold_weights, measure_chains
 from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
+from edgekit.calibrate.gemv import measure_gemv
 from edgekit.calibrate.handover import measure_hybrid_handover
 from edgekit.calibrate.machine import MachineInfo, detect_machine, measure_bandwidth_gb_s
 from edgekit.calibrate.narrow import narrow_specs, row_tile
@@ -292,9 +293,11 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     rt = runtime_info()
     measured_specs = len({m.name for m in ms})
     handover = None
+    gemv = None
     cold = None
     parallel = None
     if budget_s >= 30:
+        gemv = measure_gemv()
         handover = measure_hybrid_handover()
         status(f"calibrate: a builtin hybrid depthwise right after a 1x1 hybrid conv takes {handover:.2f}x its time "
                "alone")
@@ -314,6 +317,8 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
                             overheads, levels, timing_used, handover, cold, parallel)
+    if gemv is not None and "gemm" in doc:
+        doc["gemm"].update(gemv.to_doc())
     # blocks: how the estimator does on network blocks it was not fitted on (validation: the expected error)
     blocks = measure_blocks(block_specs, wall=wall)
     errors = block_residuals(doc, blocks)

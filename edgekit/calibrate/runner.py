@@ -26,7 +26,7 @@ import numpy as np
 
 from edgekit.calibrate.blocks import BlockKind, BlockSpec, build_block
 from edgekit.calibrate.handover import clear_vector_state
-from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+from edgekit.calibrate.microbench import HYBRID_UINT8, MicroOp, MicroSpec, build_model
 from edgekit.core.progress import status
 from edgekit.errors import BackendError
 
@@ -178,6 +178,9 @@ def suite(budget_s: float) -> list[MicroSpec]:
     if budget_s >= 30:
         # dynamic-range ("hybrid") weight ops: their own per-op figures (edgekit.profile.costs.hybrid_op)
         specs += [MicroSpec(op, "hybrid", **kw) for op, kw in HYBRID_SPECS]
+        # the convolutions again with TF1's uint8 weights: XNNPACK refuses them, LiteRT's builtin kernel for them
+        # is its own figure (CONV_2D_UINT8_HYBRID_BUILTIN)
+        specs += [MicroSpec(op, HYBRID_UINT8, **kw) for op, kw in HYBRID_SPECS if op is MicroOp.CONV_2D]
     return specs
 
 

@@ -26,11 +26,17 @@ and 7x7), then the op name, then its class.
 Dynamic-range ("hybrid") variants: a weight op with float activations and int8/uint8 weights
 (:func:`edgekit.profile.costs.hybrid_op`) runs other kernels than the int8 ones (its input quantized and its
 output scaled back on every call; the depthwise one only as a builtin kernel, uint8 weights too), so it looks
-up ``op_efficiency["int8"]["<OP>_HYBRID"]`` (XNNPACK) or ``["<OP>_HYBRID_BUILTIN"]`` (builtin kernel) first, and ``[gemm] hybrid_element_macs`` adds work per converted
-element (:func:`edgekit.profile.costs.hybrid_elements`); ``calibrate`` measures both, and ``[runtime]
+up ``op_efficiency["int8"]["<OP>_HYBRID"]`` (XNNPACK) or ``["<OP>_HYBRID_BUILTIN"]`` (builtin kernel) first
+(``CONV_2D_UINT8_HYBRID_BUILTIN`` for TF1's uint8 weights, which XNNPACK refuses: LiteRT's per-tensor kernel,
+3-5x its per-channel one), and ``[gemm] hybrid_element_macs`` adds work per converted element (:func:`edgekit.profile.costs.hybrid_elements`); ``calibrate`` measures both, and ``[runtime]
 hybrid_handover_factor``, the slow-down of a builtin hybrid depthwise right after XNNPACK's 1x1 hybrid conv
 (:func:`edgekit.profile.costs.hybrid_handover`, :mod:`edgekit.calibrate.handover`). A profile without them (every shipped one)
 estimates such ops at the int8 figures, and the estimate's notes say so.
+
+One-row float GEMMs (optional ``[gemm] float32_gemv_tiles`` / ``float32_gemv_gb_per_s``, written by calibrate): a
+float32 FULLY_CONNECTED on one row or 1x1 CONV_2D on one pixel that XNNPACK runs costs its weight bytes at the
+stream rate of the output-channel tile that pads it least (:mod:`edgekit.calibrate.gemv`; 1.5x apart on the x86
+host), divided by the thread speed-up, instead of its work at the efficiency figure.
 
 Narrow rows: a depthwise, pool, resize, pad, concatenation or broadcast binary op whose innermost run is shorter
 than ``[row_ns] channel_tile`` pays ``row_ns[dtype][op]`` nanoseconds per kernel row on top
@@ -94,7 +100,6 @@ from edgekit.profile.costs import (
     OpCost,
     gemm_shape,
     graph_costs,
-    hybrid_elements,
     hybrid_handover,
     hybrid_op,
 )
@@ -104,6 +109,16 @@ from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_g
 from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed_pointer_bytes
 from edgekit.profile.legacyhybrid import uint8_hybrid_note
 from edgekit.profile.memory import cold_fraction, cold_weight_ms, memory_ms
+from edgekit.profile.opfigures import (
+    KEY_FALLBACK,
+    UINT8_HYBRID_CONV,
+    builtin_efficiency,
+    efficiency_key,
+    gemm_work,
+    gemv_gb_per_s,
+    op_efficiency_figure,
+    op_work,
+)
 from edgekit.profile.parallel import (
     MULTITHREADED_BUILTINS,
     dispatch_ms,
@@ -113,9 +128,9 @@ from edgekit.profile.parallel import (
 )
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.rows import narrow_note, narrow_rows, one_channel_conv_note, row_ns
-from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile, OpClass
+from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile
 from edgekit.report import ms_figure
-from edgekit.tflite.model import Operator, Subgraph, TFLiteModel
+from edgekit.tflite.model import Subgraph, TFLiteModel
 
 REPACKED_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM})
 UNPACKED_NOTE = "static weights: XNNPACK unpacks them once, when the model is loaded (no cost per inference)"
@@ -253,88 +268,21 @@ def _accuracy_from_band(band: Any) -> Accuracy | None:
                     within_35=band.get("within_35"), note=str(band.get("note", "")))
 
 
-def efficiency_key(sg: Subgraph, op: Operator, delegated: bool = True) -> str:
-    """The ``[op_efficiency]`` key of an op: its name, a dynamic-range variant (:func:`edgekit.profile.costs.
-    hybrid_op`: ``CONV_2D_HYBRID`` where XNNPACK runs it, ``CONV_2D_HYBRID_BUILTIN`` on LiteRT's builtin kernel,
-    a different kernel: uint8 weights, every hybrid depthwise) or a kernel-size variant (see the module
-    docstring). ``delegated``: where the estimator places the op."""
-    if hybrid_op(sg, op):
-        return f"{op.name}_HYBRID" if delegated else f"{op.name}_HYBRID_BUILTIN"
-    if op.name == TRANSPOSE_CONV_CUSTOM:
-        return "TRANSPOSE_CONV"  # XNNPACK's deconvolution runs both
-    if op.name == "DEPTHWISE_CONV_2D" and len(op.inputs) > 1 and op.inputs[1] >= 0:
-        shape = sg.tensor(op.inputs[1]).shape
-        if len(shape) == 4 and max(shape[1], shape[2]) > 3:
-            return f"{op.name}_K{max(shape[1], shape[2])}"
-    return op.name
-
-
-def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output_overhead_macs: float,
-              igemm_tile_n: int = 0) -> float:
-    """MAC-equivalents of a GEMM-shaped op with padded tiles and a fixed cost per output (see ``[gemm]``); an op
-    of more than one tap and more than ``tile_n`` outputs pads to ``igemm_tile_n`` when given."""
-    m, n, cin, taps = shape
-    tile = igemm_tile_n if igemm_tile_n and taps > 1 and n > tile_n else tile_n
-    n_pad = -(-n // tile) * tile
-    k_pad = -(-cin // tile_k) * tile_k * taps
-    return float(m * n_pad * (k_pad + output_overhead_macs))
-
-
-def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost) -> float | None:
-    """The op's work under the profile's ``[gemm]`` figures (None: use its MACs)."""
-    if profile.gemm is None:
-        return None
-    figures = profile.gemm.figures(cost.compute_dtype)
-    shape = gemm_shape(sg, op)
-    if figures is None or shape is None or cost.macs <= 0:
-        return None
-    work = gemm_work(shape, *figures)
-    if profile.gemm.hybrid_element_macs and hybrid_op(sg, op):
-        work += profile.gemm.hybrid_element_macs * hybrid_elements(sg, op)
-    return work
-
-
-
-def _op_efficiency(profile: DeviceProfile, dtype: str, op: str, key: str | None, builtin: bool = False) -> float | None:
-    """The op's ``[op_efficiency]`` figure: its key's, else its name's. ``builtin``: LiteRT's builtin kernel runs an
-    op that XNNPACK could have run, whose plain figure ``calibrate`` measured under XNNPACK (a depthwise whose
-    weights are computed at run time): ``<KEY>_BUILTIN`` / ``<OP>_BUILTIN`` first, the figure measured with the
-    delegate off."""
-    if profile.op_efficiency is None:
-        return None
-    if builtin and not (key or op).endswith("_BUILTIN"):
-        for name in (f"{key}_BUILTIN" if key else "", f"{op}_BUILTIN"):
-            value = profile.op_efficiency.get(dtype, name) if name else None
-            if value is not None:
-                return value
-    if key and key != op:
-        value = profile.op_efficiency.get(dtype, key)
-        if value is not None:
-            return value
-    return profile.op_efficiency.get(dtype, op)
-
-
-def builtin_efficiency(profile: DeviceProfile, dtype: str, op_class: OpClass) -> float:
-    """Efficiency of LiteRT's builtin kernel for an op class: the ``[builtin_efficiency]`` figure, else the
-    XNNPACK figure times ``builtin_kernel_factor``."""
-    if profile.builtin_efficiency is not None:
-        return profile.builtin_efficiency.table(dtype).of(op_class)
-    return profile.efficiency.table(dtype).of(op_class) * profile.runtime.builtin_kernel_factor
-
-
 def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: int, key: str | None = None,
-              work: float | None = None, model_weight_bytes: int = 0, rows: int = 0) -> float:
+              work: float | None = None, model_weight_bytes: int = 0, rows: int = 0,
+              stream_gb_per_s: float | None = None) -> float:
     """Estimated milliseconds of one op on the profile's CPU (see the module docstring).
 
     ``delegated``: XNNPACK runs it (False: LiteRT's builtin kernel, also for every op when the profile's
     delegate is "none"); ``key``: the op's efficiency key (:func:`efficiency_key`), when it can differ from
     the op name; ``work``: MAC-equivalents under the ``[gemm]`` figures (:func:`op_work`), instead of its MACs;
-    ``rows``: its narrow kernel rows (:func:`edgekit.profile.rows.narrow_rows`), charged at ``[row_ns]``."""
+    ``rows``: its narrow kernel rows (:func:`edgekit.profile.rows.narrow_rows`), charged at ``[row_ns]``;
+    ``stream_gb_per_s``: a one-row GEMM's weight stream rate (:func:`gemv_gb_per_s`), which then replaces its work."""
     rt = profile.runtime
     if rt.state_op_us is not None and cost.op in STATE_OPS:
         return rt.state_op_us / 1000.0  # a streaming model's state: dispatch and a few hundred bytes, measured
     dtype = cost.compute_dtype
-    op_eff = _op_efficiency(profile, dtype, cost.op, key, builtin=not delegated and rt.delegate != DelegateKind.NONE)
+    op_eff = op_efficiency_figure(profile, dtype, cost.op, key, builtin=not delegated and rt.delegate != DelegateKind.NONE)
     overhead_us = rt.per_op_overhead_us
     if delegated and rt.delegate != DelegateKind.NONE:
         eff = op_eff if op_eff is not None else profile.efficiency.table(dtype).of(cost.op_class)
@@ -350,6 +298,8 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
     if work is None and cost.macs == 0 and cost.moved_elements and op_eff is not None:
         work = float(cost.moved_elements)  # data movement with a calibrated per-op figure (see OpCost)
     compute_ms = 1000.0 * (cost.macs if work is None else work) / (peak * eff * speedup)
+    if stream_gb_per_s:  # one multiply-add per weight: the weight stream is the time
+        compute_ms = 1000.0 * cost.weight_bytes / (stream_gb_per_s * 1e9 * speedup)
     if rows and profile.row_ns is not None:
         ns = row_ns(profile.row_ns.table(dtype), cost.op, delegated and rt.delegate != DelegateKind.NONE)
         compute_ms += rows * (ns or 0.0) * 1e-6 / speedup
@@ -383,7 +333,8 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         folded = folded_note(sg, node, placement)
         rows = narrow_rows(sg, node, profile.row_ns.channel_tile) if profile.row_ns is not None else 0
         ms = 0.0 if unpacked or folded else cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node, deleg),
-                                            op_work(profile, sg, node, cost), model_weights, rows)
+                                            op_work(profile, sg, node, cost), model_weights, rows,
+                                            gemv_gb_per_s(profile, sg, node, cost, deleg))
         if handover != 1.0 and cost.index > 0 and hybrid_handover(sg, node, placement):
             ms *= handover
         pointers = timed_pointer_bytes(profile, sg, node, deleg) if ms > 0 else 0
@@ -516,7 +467,9 @@ def _hybrid_note(profile: DeviceProfile, sg: Subgraph, cpu_mask: list[bool], pla
     if not hybrid:
         return []
     keys = [efficiency_key(sg, op, placement[op.index]) for op in hybrid]
-    missing = sorted({k for k in keys if profile.op_efficiency is None or profile.op_efficiency.get("int8", k) is None})
+    # a uint8 conv priced at the per-channel builtin figure (its fallback) gets legacyhybrid's note instead
+    missing = sorted({k for k in keys if profile.op_efficiency is None or all(
+        profile.op_efficiency.get("int8", name) is None for name in (k, KEY_FALLBACK.get(k, k)))})
     if missing:
         count = sum(1 for k in keys if k in missing)
         return [f"{count} dynamic-range op(s) ({', '.join(missing)}: float activations, int8 weights) estimated at "
@@ -557,7 +510,8 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     if profile.accelerator != Accelerator.GPU:
         placement = cpu_placement(profile, sg)[0]
         notes.extend(_hybrid_note(profile, sg, cpu_mask, placement))
-        notes.extend(uint8_hybrid_note(sg, cpu_mask))
+        if profile.op_efficiency is None or profile.op_efficiency.get("int8", UINT8_HYBRID_CONV) is None:
+            notes.extend(uint8_hybrid_note(sg, cpu_mask))  # no figure measured on their kernel
         notes.extend(narrow_note(profile.row_ns, sg, cpu_mask, placement))
         notes.extend(one_channel_conv_note(sg, cpu_mask, placement))
         if profile.runtime.delegate == DelegateKind.XNNPACK:

@@ -1,13 +1,14 @@
-"""Dynamic-range convolutions with uint8 weights (TF1's post-training format): a note, not a figure.
+"""Dynamic-range convolutions with uint8 weights (TF1's post-training format): a note where no figure holds them.
 
-TensorFlow 1's ``post_training_quantize`` stored a float model's convolution weights as uint8 (zero point 128)
-with float activations. XNNPACK refuses uint8 weights, so LiteRT runs them on its builtin kernel for them, another
-path than the one for int8 weights that ``calibrate`` times (``CONV_2D_HYBRID_BUILTIN``): on this project's
-AVX-512 host, one thread, the same 1x1 convolution 50x50x144 -> 24 ran in 1.44 ms with uint8 weights, 0.38 ms
-with int8 ones on the builtin kernel and 0.21 ms on XNNPACK; facex's emotion model (33 such convolutions)
-measured 12.2 ms against 7.3 estimated. Its time follows the input elements (~3.4 ns per pixel and input channel
-here) more than the MACs, which no calibrated figure holds yet (docs/BENCHMARKS.md, "estimator"), so the estimate
-says so.
+TensorFlow 1's ``post_training_quantize`` stored a float model's convolution weights as uint8 (one scale per
+tensor) with float activations. XNNPACK refuses uint8 weights, so LiteRT runs them on its builtin per-tensor
+kernel, another path than the per-channel one for int8 weights (``CONV_2D_HYBRID_BUILTIN``): on this project's
+AVX-512 host, one thread, the same 1x1 convolution 50x50x144 -> 24 ran in 1.33 ms with uint8 (or per-tensor
+int8) weights, 0.38 ms with per-channel int8 ones on the builtin kernel and 0.20 ms on XNNPACK. ``edgekit
+calibrate`` times that kernel (``CONV_2D_UINT8_HYBRID_BUILTIN``, :mod:`edgekit.profile.estimator`); facex's
+emotion model (32 such convolutions, 8.9 ms of its 12.2 measured at one thread) was estimated 7.3 ms in all
+without it. A profile without the figure (every shipped one) estimates them at the int8-weight figure, and the
+estimate says so.
 """
 
 from __future__ import annotations

@@ -36,9 +36,31 @@ class Gemm:
     # output back on every call: this many MAC-equivalents per input and output element on top of its
     # int8 work (edgekit.profile.estimator.hybrid_elements)
     hybrid_element_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
+    # a one-row float32 GEMM (FULLY_CONNECTED on one row, a 1x1 conv on one pixel) streams its weights at the
+    # rate of the output-channel tile that pads them least, the wider on a tie (edgekit.calibrate.gemv);
+    # one tile: one rate for all. Empty: such ops take the efficiency figures like the rest
+    float32_gemv_tiles: tuple[int, ...] = field(default=(), metadata=_rng(1, 1024))
+    float32_gemv_gb_per_s: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 1e5, lo_open=True, unit="GB/s"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
+        if len(self.float32_gemv_tiles) != len(self.float32_gemv_gb_per_s):
+            raise ProfileError(
+                f"[gemm] float32_gemv_gb_per_s needs one rate per tile of float32_gemv_tiles "
+                f"({len(self.float32_gemv_tiles)}), got {len(self.float32_gemv_gb_per_s)}.",
+                hint="List one GB/s figure per tile, or leave both out.")
+        if list(self.float32_gemv_tiles) != sorted(set(self.float32_gemv_tiles)):
+            raise ProfileError(f"[gemm] float32_gemv_tiles must ascend without repeats: {self.float32_gemv_tiles}.",
+                               hint="e.g. float32_gemv_tiles = [16, 32].")
+
+    def gemv_gb_per_s(self, n: int) -> float | None:
+        """The weight stream rate of a one-row float32 GEMM with ``n`` output channels (None: no figures)."""
+        if not self.float32_gemv_tiles:
+            return None
+        # the tile that pads n least; on a tie the wider (its kernel reads more weights per step)
+        pads = [(-(-n // t) * t - n, -t, g) for t, g in zip(self.float32_gemv_tiles, self.float32_gemv_gb_per_s,
+                                                             strict=True)]
+        return min(pads)[2]
 
     def figures(self, dtype: str) -> tuple[int, int, float, int] | None:
         """(tile_n, tile_k, output overhead MACs, IGEMM tile_n) of a compute dtype, None for dtypes it has no

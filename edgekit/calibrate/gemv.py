@@ -1,0 +1,92 @@
+"""One-row float GEMMs: the weight stream rate of XNNPACK's two output-channel tiles.
+
+A float32 fully-connected layer on one row (a classifier head, a keyword spotter's dense layers) or a 1x1
+convolution on one pixel (a squeeze-excite block) reads every weight once for one multiply-add: its time is the
+weight stream, not the MACs. On this project's AVX-512 host the stream ran at two rates, by output-channel count
+(1 thread, 0.13-8 MiB of weights, all in cache; docs/BENCHMARKS.md, "estimator"):
+
+- ~88-107 GB/s where a 32-wide output tile pads the channels no more than a 16-wide one does (N = 64, 128, 160,
+  992, 1016, 1020, 1024: XNNPACK's 32-wide kernel, by the look of it);
+- ~55-65 GB/s where the 16-wide tile pads less (N = 48, 72, 136, 144, 240, 1000, 1008, 1040, 1100),
+  1.5-1.75x slower for the same bytes (a 1x1 conv on one pixel alike; int8 and rows of 2 or more showed none).
+
+The calibrated FULLY_CONNECTED efficiency came from 1000-wide heads (the slow rate), so openWakeWord's 128-wide
+layers were estimated 1.5x over. :func:`measure_gemv` times one-row float32 FULLY_CONNECTED ops with N = 1024
+(both tiles pad nothing: the wide one) and N = 1008 (the narrow one pads nothing, the wide one 16); the profile
+gets ``[gemm] float32_gemv_tiles`` and ``float32_gemv_gb_per_s`` (one rate per tile), or a single rate where
+the two agree within :data:`SAME_RATE`. The estimator charges such an op its weight bytes at the rate of the
+tile that pads its output channels least (the wider on a tie), divided by the thread speed-up
+(:func:`edgekit.profile.estimator.gemv_gb_per_s`).
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from dataclasses import dataclass
+
+from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+from edgekit.core.progress import status
+
+GEMV_CIN = 256  # 1 MiB of float32 weights at N = 1024: in cache on the boards we know, past L1 everywhere
+TILES = (16, 32)
+# (N, tile it probes): every tile pads 1024 not at all (the widest runs it); 1008 pads 16 on a 32-wide tile only
+PROBES = ((1024, 32), (1008, 16))
+SAME_RATE = 1.2  # rates closer than this are one rate (noise, or no second kernel)
+ROUNDS = 5
+
+
+@dataclass(frozen=True)
+class GemvFigures:
+    """Weight stream rates of one-row float32 GEMMs, per output-channel tile (one tile: one rate for all)."""
+
+    tiles: tuple[int, ...]
+    gb_per_s: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        if not self.tiles or len(self.tiles) != len(self.gb_per_s):
+            raise ValueError(f"one GEMV rate per tile, got tiles {self.tiles} and rates {self.gb_per_s}")
+        if any(t < 1 for t in self.tiles) or list(self.tiles) != sorted(set(self.tiles)):
+            raise ValueError(f"GEMV tiles must be distinct positive channel counts, ascending: {self.tiles}")
+        if any(not math.isfinite(g) or g <= 0 for g in self.gb_per_s):
+            raise ValueError(f"GEMV rates must be positive GB/s: {self.gb_per_s}")
+
+    def to_doc(self) -> dict[str, list[float] | list[int]]:
+        return {"float32_gemv_tiles": list(self.tiles), "float32_gemv_gb_per_s": [round(g, 2) for g in self.gb_per_s]}
+
+
+def fit_gemv(rates: dict[int, float]) -> GemvFigures | None:
+    """Figures from the measured rate (GB/s) per probed tile; one rate when they agree within SAME_RATE."""
+    if not rates or any(not math.isfinite(r) or r <= 0 for r in rates.values()):
+        return None
+    tiles = tuple(sorted(rates))
+    values = [rates[t] for t in tiles]
+    if max(values) / min(values) < SAME_RATE:
+        return GemvFigures((tiles[-1],), (statistics.median(values),))
+    return GemvFigures(tiles, tuple(values))
+
+
+def measure_gemv(rounds: int = ROUNDS, target_s: float = 0.05) -> GemvFigures | None:
+    """Time the probes (one thread, XNNPACK, process CPU time less an empty model's) and fit them."""
+    from edgekit.calibrate.runner import _empty_spec, _time_invokes
+    from edgekit.tflite.runtime import load_interpreter
+
+    empty = load_interpreter(build_model(_empty_spec()), num_threads=1, use_xnnpack=True)
+    base_ms = _time_invokes(empty, target_s, min_runs=50)[2]
+    rates: dict[int, float] = {}
+    for n, tile in PROBES:
+        spec = MicroSpec(MicroOp.FULLY_CONNECTED, "float32", 1, 1, GEMV_CIN, cout=n)
+        interp = load_interpreter(build_model(spec), num_threads=1, use_xnnpack=True)
+        ms = statistics.median(_time_invokes(interp, target_s, min_runs=50)[2] - base_ms for _ in range(rounds))
+        if ms <= 0:
+            return None
+        rates[tile] = GEMV_CIN * n * 4 / (ms * 1e6)
+    figures = fit_gemv(rates)
+    if figures is not None:
+        status("calibrate: one-row float GEMMs stream their weights at "
+               + ", ".join(f"{g:.0f} GB/s ({t}-wide tile)" for t, g in zip(figures.tiles, figures.gb_per_s,
+                                                                            strict=True)))
+    return figures
+
+
+__all__ = ["GEMV_CIN", "PROBES", "GemvFigures", "fit_gemv", "measure_gemv"]
