@@ -30,9 +30,10 @@ def uint8_hybrid_note(sg: Subgraph, include: Sequence[bool]) -> list[str]:
     if not count:
         return []
     return [f"{count} convolution(s) have uint8 dynamic-range weights (TensorFlow 1's post-training format), which "
-            "XNNPACK refuses: LiteRT's builtin kernel for them ran 3.7x its int8-weight kernel on an x86 host "
-            "(docs/BENCHMARKS.md), and this estimate uses the int8-weight figure: expect them slower. Converting "
-            "the float model again (`edgekit convert`, int8 or dynamic range) gives weights XNNPACK runs"]
+            "XNNPACK refuses: LiteRT's per-tensor builtin kernel for them ran 3-5x its per-channel int8 kernel on an "
+            "x86 host (docs/BENCHMARKS.md), and this profile has no figure for it (`edgekit calibrate` measures "
+            "CONV_2D_UINT8_HYBRID_BUILTIN), so it uses the int8-weight one: expect them slower. Converting the float "
+            "model again (`edgekit convert`, int8 or dynamic range) gives weights XNNPACK runs"]
 
 
 __all__ = ["uint8_hybrid_convs", "uint8_hybrid_note"]
