@@ -215,12 +215,14 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
     summary = {"weight_bytes": int(model.weight_bytes), "activation_bytes": int(activations), "file_bytes": len(data)}
     from edgekit.profile.delegate import xnnpack_placement
     from edgekit.profile.indirection import TIMED_OPS, op_indirection_bytes
+    from edgekit.profile.opfigures import pool_outputs
 
     ops = [op for op in model.main.operators if op.name == op_name]
     summary["model_delegated"] = int(all(xnnpack_placement(model.main, op).delegated for op in ops))
     rows = narrow_rows(model.main, ops[0], 1 << 30)  # every row, however wide: the fit decides what is narrow
     out_elements = model.main.tensor(ops[0].outputs[0]).num_elements
     summary["rows"], summary["row_width"] = rows, (out_elements // rows if rows else 0)
+    summary["pool_outputs"] = pool_outputs(model.main, ops[0])  # the work of a builtin int8 average pool
     summary["pointer_bytes"] = op_indirection_bytes(model.main, ops[0]) if op_name in TIMED_OPS else 0
     # data movement has no MACs: its output elements are the work its per-op efficiency is fitted on (OpCost)
     return (costs[0].op_class.value, costs[0].compute_dtype, sum(c.macs or c.moved_elements for c in costs) // n,
@@ -288,6 +290,7 @@ def measure_suite(
     Returns the measurements and the empty-model invoke overhead per engine in microseconds. ``wall``: per-op
     times from the wall-clock median (a quiet machine) instead of the process CPU time per invoke / threads.
     """
+    from edgekit.profile.opfigures import POOL_OUTPUTS_KEY
     from edgekit.tflite.runtime import delegation_summary, load_interpreter
     deadline = time.monotonic() + budget_s
     # each spec is measured len(threads) + 1 times; leave ~25% of the budget for loading and building
@@ -327,7 +330,8 @@ def measure_suite(
             out.append(Measurement(
                 name=spec.name, op=op_name, op_class=op_class, dtype=cdtype, threads=t, xnnpack=xnn,
                 delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
-                per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat), macs=macs, bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
+                per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat),
+                macs=summary["pool_outputs"] if key == POOL_OUTPUTS_KEY else macs, bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
                 elements=elements, rows=summary["rows"], row_width=summary["row_width"],
                 pointer_bytes=summary["pointer_bytes"] if xnn and summary["model_delegated"] else 0,
             ))

@@ -333,7 +333,7 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         folded = folded_note(sg, node, placement)
         rows = narrow_rows(sg, node, profile.row_ns.channel_tile) if profile.row_ns is not None else 0
         ms = 0.0 if unpacked or folded else cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node, deleg),
-                                            op_work(profile, sg, node, cost), model_weights, rows,
+                                            op_work(profile, sg, node, cost, deleg), model_weights, rows,
                                             gemv_gb_per_s(profile, sg, node, cost, deleg))
         if handover != 1.0 and cost.index > 0 and hybrid_handover(sg, node, placement):
             ms *= handover

@@ -13,7 +13,11 @@ from edgekit.tflite.model import Operator, Subgraph
 # a dynamic-range CONV_2D with uint8 weights on LiteRT's builtin kernel (per-tensor: another kernel than the
 # per-channel int8 one, 3-5x slower on the same shape here); a profile without its figure takes the int8 one's
 UINT8_HYBRID_CONV = "CONV_2D_UINT8_HYBRID_BUILTIN"
-KEY_FALLBACK: dict[str, str] = {UINT8_HYBRID_CONV: "CONV_2D_HYBRID_BUILTIN"}
+# LiteRT's builtin int8 AVERAGE_POOL_2D (XNNPACK refuses int8 average pools): its time follows the output elements
+# (each a rounding integer division by the window's count), not the window's taps: 3.3-3.6 ns per output element
+# on the x86 host at 1 and 4 taps, 4.2 at 9 (0.47 ns per tap there, 3.4 at 1 tap). Its figure is per output element
+POOL_OUTPUTS_KEY = "AVERAGE_POOL_2D_OUTPUTS_BUILTIN"
+KEY_FALLBACK: dict[str, str] = {UINT8_HYBRID_CONV: "CONV_2D_HYBRID_BUILTIN", POOL_OUTPUTS_KEY: "AVERAGE_POOL_2D_BUILTIN"}
 
 
 def efficiency_key(sg: Subgraph, op: Operator, delegated: bool = True) -> str:
@@ -27,11 +31,21 @@ def efficiency_key(sg: Subgraph, op: Operator, delegated: bool = True) -> str:
         return f"{op.name}_HYBRID" if delegated else f"{op.name}_HYBRID_BUILTIN"
     if op.name == TRANSPOSE_CONV_CUSTOM:
         return "TRANSPOSE_CONV"  # XNNPACK's deconvolution runs both
+    if not delegated and pool_outputs(sg, op):
+        return POOL_OUTPUTS_KEY
     if op.name == "DEPTHWISE_CONV_2D" and len(op.inputs) > 1 and op.inputs[1] >= 0:
         shape = sg.tensor(op.inputs[1]).shape
         if len(shape) == 4 and max(shape[1], shape[2]) > 3:
             return f"{op.name}_K{max(shape[1], shape[2])}"
     return op.name
+
+
+def pool_outputs(sg: Subgraph, op: Operator) -> int:
+    """Output elements of an int8 / uint8 AVERAGE_POOL_2D (the work of LiteRT's builtin kernel for it), else 0."""
+    if op.name != "AVERAGE_POOL_2D" or not op.outputs or op.outputs[0] < 0:
+        return 0
+    out = sg.tensor(op.outputs[0])
+    return out.num_elements if out.dtype in ("int8", "uint8") else 0
 
 
 def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output_overhead_macs: float,
@@ -45,8 +59,12 @@ def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output
     return float(m * n_pad * (k_pad + output_overhead_macs))
 
 
-def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost) -> float | None:
-    """The op's work under the profile's ``[gemm]`` figures (None: use its MACs)."""
+def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, delegated: bool = True) -> float | None:
+    """The op's work under the profile's ``[gemm]`` figures, or a builtin int8 average pool's output elements where
+    the profile has their per-output figure (None: use its MACs)."""
+    if not delegated and profile.op_efficiency is not None and pool_outputs(sg, op) \
+            and profile.op_efficiency.get(cost.compute_dtype, POOL_OUTPUTS_KEY) is not None:
+        return float(pool_outputs(sg, op))
     if profile.gemm is None:
         return None
     figures = profile.gemm.figures(cost.compute_dtype)
@@ -99,5 +117,5 @@ def gemv_gb_per_s(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCo
     return profile.gemm.gemv_gb_per_s(shape[1])
 
 
-__all__ = ["KEY_FALLBACK", "UINT8_HYBRID_CONV", "builtin_efficiency", "efficiency_key", "gemm_work", "gemv_gb_per_s",
+__all__ = ["KEY_FALLBACK", "POOL_OUTPUTS_KEY", "UINT8_HYBRID_CONV", "pool_outputs", "builtin_efficiency", "efficiency_key", "gemm_work", "gemv_gb_per_s",
            "op_efficiency_figure", "op_work"]
