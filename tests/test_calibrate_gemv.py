@@ -80,3 +80,19 @@ def test_calibrate_measures_both_tiles_here() -> None:
     figures = measure_gemv(rounds=2, target_s=0.01)
     assert figures is not None
     assert set(figures.tiles) <= {16, 32} and all(10.0 < g < 1e4 for g in figures.gb_per_s)
+
+
+def test_the_calibrate_table_shows_the_stream_rates() -> None:
+    import tomllib
+    from importlib import resources
+
+    from edgekit.calibrate.report import CalibrateReport
+
+    doc = tomllib.loads(resources.files("edgekit.device_profiles").joinpath("rpi4b.toml").read_text())
+    doc["fit"] = {"method": "test", "date": "2026-01-01", "machine": "here", "samples": 4,
+                  "rms_relative_error": 0.1, "max_relative_error": 0.2, "residuals": {}}
+    doc["gemm"] = {**(doc.get("gemm") or {}), **GemvFigures((16, 32), (63.04, 86.0)).to_doc()}
+    text = CalibrateReport("p.toml", "box", 1.0, 4, doc, (), {}).render()
+    rows = [line.split()[:7] for line in text.splitlines() if "one-row GEMM" in line]
+    assert rows == [["float32", "one-row", "GEMM,", "16-wide", "tile", "63", "GB/s"],
+                    ["float32", "one-row", "GEMM,", "32-wide", "tile", "86", "GB/s"]]

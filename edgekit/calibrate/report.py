@@ -89,6 +89,9 @@ class CalibrateReport:
         for dtype in DTYPES:
             for op, ns in (row_ns.get(dtype) or {}).items():
                 rows.append([dtype, f"rows {op}", f"{ns:.3g} ns/row", f"fitted (rows of C < {row_ns['channel_tile']})"])
+        gemm = doc.get("gemm") or {}
+        for tile, gb in zip(gemm.get("float32_gemv_tiles") or (), gemm.get("float32_gemv_gb_per_s") or (), strict=False):
+            rows.append(["float32", f"one-row GEMM, {tile}-wide tile", f"{gb:.3g} GB/s", "measured (weight stream)"])
         return "\n".join([
             f"Wrote {output} (device id '{self.device_id}') in {self.elapsed_s:.0f} s from {self.measurements} "
             "measurements; figures below are fitted to measurements on this machine.",
