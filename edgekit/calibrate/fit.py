@@ -342,16 +342,6 @@ def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float,
             if m.gemm[0] > 0 and m.dtype in gemm and m.macs > 0 else m for m in ms]
 
 
-def pad_depthwise(ms: Sequence[Measurement], tile: int) -> list[Measurement]:
-    """``ms`` with the MACs of XNNPACK's depthwise ops over their channels padded to ``tile`` (what the estimator
-    charges: :func:`edgekit.profile.opfigures.padded_channels_factor`)."""
-    from edgekit.profile.opfigures import padded_channels_factor
-
-    return [dataclasses.replace(m, macs=int(round(m.macs * padded_channels_factor(m.row_width, tile))))
-            if m.op == "DEPTHWISE_CONV_2D" and m.xnnpack and m.delegated and m.row_width > 0 and m.macs > 0 else m
-            for m in ms]
-
-
 def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe], peaks: Peaks,
                         threads: Sequence[int], per_op: bool = False,
                         tiles: dict[str, tuple[int, ...]] | None = None,
@@ -363,8 +353,6 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     fixed cost per op measured on tiny-op chains (:mod:`edgekit.calibrate.overheads`), instead of a grid.
     ``row_tile``: fit ``[row_ns]`` on the measurements narrower than it (:mod:`edgekit.calibrate.narrow`), which
     take no part in the other figures."""
-    if row_tile:
-        ms = pad_depthwise(ms, row_tile)
     narrow = [m for m in ms if row_tile and is_narrow(m, row_tile)]
     ms = [m for m in ms if not (row_tile and is_narrow(m, row_tile))]
     one = [m for m in ms if m.threads == 1 and m.xnnpack]

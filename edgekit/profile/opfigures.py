@@ -48,20 +48,6 @@ def pool_outputs(sg: Subgraph, op: Operator) -> int:
     return out.num_elements if out.dtype in ("int8", "uint8") else 0
 
 
-def padded_channels_factor(channels: int, tile: int) -> float:
-    """Work per element of a channel-wise kernel that computes its channels in SIMD tiles of ``tile``: XNNPACK's
-    depthwise at 22 channels took the time of 32 (float32 3x3, 56x56, on the x86 host: 0.756 ns per element
-    against 0.452 at 32, 0.531 at 16; 44 channels that of 48)."""
-    if channels <= 0 or tile <= 1:
-        return 1.0
-    return -(-channels // tile) * tile / channels
-
-
-def _channels(sg: Subgraph, op: Operator) -> int:
-    shape = sg.tensor(op.outputs[0]).shape if op.outputs and op.outputs[0] >= 0 else ()
-    return int(shape[-1]) if shape else 0
-
-
 def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output_overhead_macs: float,
               igemm_tile_n: int = 0) -> float:
     """MAC-equivalents of a GEMM-shaped op with padded tiles and a fixed cost per output (see ``[gemm]``); an op
@@ -74,14 +60,11 @@ def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output
 
 
 def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, delegated: bool = True) -> float | None:
-    """The op's work under the profile's ``[gemm]`` figures, a builtin int8 average pool's output elements where
-    the profile has their per-output figure, or an XNNPACK depthwise's MACs over channels padded to the profile's
-    ``[row_ns] channel_tile`` (None: use its MACs)."""
+    """The op's work under the profile's ``[gemm]`` figures, or a builtin int8 average pool's output elements where
+    the profile has their per-output figure (None: use its MACs)."""
     if not delegated and profile.op_efficiency is not None and pool_outputs(sg, op) \
             and profile.op_efficiency.get(cost.compute_dtype, POOL_OUTPUTS_KEY) is not None:
         return float(pool_outputs(sg, op))
-    if delegated and op.name == "DEPTHWISE_CONV_2D" and profile.row_ns is not None and cost.macs > 0:
-        return cost.macs * padded_channels_factor(_channels(sg, op), profile.row_ns.channel_tile)
     if profile.gemm is None:
         return None
     figures = profile.gemm.figures(cost.compute_dtype)
@@ -135,4 +118,4 @@ def gemv_gb_per_s(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCo
 
 
 __all__ = ["KEY_FALLBACK", "POOL_OUTPUTS_KEY", "UINT8_HYBRID_CONV", "pool_outputs", "builtin_efficiency", "efficiency_key", "gemm_work", "gemv_gb_per_s",
-           "op_efficiency_figure", "op_work", "padded_channels_factor"]
+           "op_efficiency_figure", "op_work"]
