@@ -76,10 +76,15 @@ def test_a_one_row_float_fc_costs_its_weights_at_its_tiles_rate() -> None:
     assert [o.latency_ms for o in two.ops] == [o.latency_ms for o in two_plain.ops]
 
 
-def test_calibrate_measures_both_tiles_here() -> None:
+def test_calibrate_measures_the_probes_here() -> None:
+    """On whatever runs the tests (the x86 host: 16 and 32 apart; the emulated Pi: ~0.4 GB/s, one rate)."""
+    from edgekit.calibrate.gemv import SAME_RATE
+
     figures = measure_gemv(rounds=2, target_s=0.01)
     assert figures is not None
-    assert set(figures.tiles) <= {16, 32} and all(10.0 < g < 1e4 for g in figures.gb_per_s)
+    assert set(figures.tiles) <= {16, 32} and all(0.0 < g < 1e4 for g in figures.gb_per_s)
+    if len(figures.tiles) == 2:  # two rates only when they are apart
+        assert max(figures.gb_per_s) / min(figures.gb_per_s) >= SAME_RATE
 
 
 def test_the_calibrate_table_shows_the_stream_rates() -> None:
