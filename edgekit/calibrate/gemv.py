@@ -16,7 +16,7 @@ layers were estimated 1.5x over. :func:`measure_gemv` times one-row float32 FULL
 gets ``[gemm] float32_gemv_tiles`` and ``float32_gemv_gb_per_s`` (one rate per tile), or a single rate where
 the two agree within :data:`SAME_RATE`. The estimator charges such an op its weight bytes at the rate of the
 tile that pads its output channels least (the wider on a tie), divided by the thread speed-up
-(:func:`edgekit.profile.estimator.gemv_gb_per_s`).
+(:func:`edgekit.profile.opfigures.gemv_gb_per_s`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
 from edgekit.core.progress import status
 
 GEMV_CIN = 256  # 1 MiB of float32 weights at N = 1024: in cache on the boards we know, past L1 everywhere
-TILES = (16, 32)
 # (N, tile it probes): every tile pads 1024 not at all (the widest runs it); 1008 pads 16 on a 32-wide tile only
 PROBES = ((1024, 32), (1008, 16))
 SAME_RATE = 1.2  # rates closer than this are one rate (noise, or no second kernel)

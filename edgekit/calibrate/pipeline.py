@@ -15,7 +15,7 @@ import numpy as np
 from edgekit.calibrate.blocks import block_suite
 from edgekit.calibrate.coldweights import ColdWeights, fit_cold_weights, measure_chains
 from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
-from edgekit.calibrate.gemv import measure_gemv
+from edgekit.calibrate.gemv import GemvFigures, measure_gemv
 from edgekit.calibrate.handover import measure_hybrid_handover
 from edgekit.calibrate.machine import MachineInfo, detect_machine, measure_bandwidth_gb_s
 from edgekit.calibrate.narrow import narrow_specs, row_tile
@@ -128,7 +128,7 @@ def schema_has_gemm() -> bool:
     return any(f.name == "gemm" for f in fields(DeviceProfile))
 
 
-def _gemm_section(fit: FitResult) -> dict[str, Any]:
+def _gemm_section(fit: FitResult, gemv: GemvFigures | None = None) -> dict[str, Any]:
     if not fit.gemm:
         return {}
     out: dict[str, Any] = {}
@@ -140,6 +140,8 @@ def _gemm_section(fit: FitResult) -> dict[str, Any]:
             out[f"{dtype}_igemm_tile_n"] = int(igemm)
     if fit.hybrid_element_macs:
         out["hybrid_element_macs"] = float(fit.hybrid_element_macs)
+    if gemv is not None:
+        out.update(gemv.to_doc())
     return {"gemm": out}
 
 
@@ -148,7 +150,7 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
                       threads: Sequence[int], n_specs: int, overheads: Overheads | None = None,
                       levels: MemoryLevels | None = None, timing: str = "cpu",
                       handover: float | None = None, cold: ColdWeights | None = None,
-                      parallel: ParallelFigures | None = None) -> dict[str, Any]:
+                      parallel: ParallelFigures | None = None, gemv: GemvFigures | None = None) -> dict[str, Any]:
     """The profile as a TOML-ready dict (schema_version 1)."""
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     host = platform.node() or "this machine"
@@ -222,7 +224,7 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
         **({"op_efficiency": {dt: {op: float(f"{max(v, 1e-5):.6g}") for op, v in table.items()}
                               for dt, table in fit.op_efficiency.items() if table}}
            if fit.op_efficiency else {}),
-        **_gemm_section(fit),
+        **_gemm_section(fit, gemv),
         **({"row_ns": {"channel_tile": fit.row_tile, **fit.row_ns}} if fit.row_ns else {}),
         **({"parallel": parallel.to_doc()} if parallel else {}),
         "fit": {
@@ -316,9 +318,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
                    "figures kept (the cheaper)")
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
-                            overheads, levels, timing_used, handover, cold, parallel)
-    if gemv is not None and "gemm" in doc:
-        doc["gemm"].update(gemv.to_doc())
+                            overheads, levels, timing_used, handover, cold, parallel, gemv)
     # blocks: how the estimator does on network blocks it was not fitted on (validation: the expected error)
     blocks = measure_blocks(block_specs, wall=wall)
     errors = block_residuals(doc, blocks)

@@ -110,12 +110,11 @@ from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed
 from edgekit.profile.legacyhybrid import uint8_hybrid_note
 from edgekit.profile.memory import cold_fraction, cold_weight_ms, memory_ms
 from edgekit.profile.opfigures import (
-    KEY_FALLBACK,
-    UINT8_HYBRID_CONV,
     builtin_efficiency,
     efficiency_key,
     gemm_work,
     gemv_gb_per_s,
+    keyed_figure,
     op_efficiency_figure,
     op_work,
 )
@@ -468,8 +467,7 @@ def _hybrid_note(profile: DeviceProfile, sg: Subgraph, cpu_mask: list[bool], pla
         return []
     keys = [efficiency_key(sg, op, placement[op.index]) for op in hybrid]
     # a uint8 conv priced at the per-channel builtin figure (its fallback) gets legacyhybrid's note instead
-    missing = sorted({k for k in keys if profile.op_efficiency is None or all(
-        profile.op_efficiency.get("int8", name) is None for name in (k, KEY_FALLBACK.get(k, k)))})
+    missing = sorted({k for k in keys if keyed_figure(profile, "int8", k) is None})
     if missing:
         count = sum(1 for k in keys if k in missing)
         return [f"{count} dynamic-range op(s) ({', '.join(missing)}: float activations, int8 weights) estimated at "
@@ -510,8 +508,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     if profile.accelerator != Accelerator.GPU:
         placement = cpu_placement(profile, sg)[0]
         notes.extend(_hybrid_note(profile, sg, cpu_mask, placement))
-        if profile.op_efficiency is None or profile.op_efficiency.get("int8", UINT8_HYBRID_CONV) is None:
-            notes.extend(uint8_hybrid_note(sg, cpu_mask))  # no figure measured on their kernel
+        notes.extend(uint8_hybrid_note(profile, sg, cpu_mask))
         notes.extend(narrow_note(profile.row_ns, sg, cpu_mask, placement))
         notes.extend(one_channel_conv_note(sg, cpu_mask, placement))
         if profile.runtime.delegate == DelegateKind.XNNPACK:

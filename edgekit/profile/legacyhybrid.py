@@ -5,7 +5,7 @@ tensor) with float activations. XNNPACK refuses uint8 weights, so LiteRT runs th
 kernel, another path than the per-channel one for int8 weights (``CONV_2D_HYBRID_BUILTIN``): on this project's
 AVX-512 host, one thread, the same 1x1 convolution 50x50x144 -> 24 ran in 1.33 ms with uint8 (or per-tensor
 int8) weights, 0.38 ms with per-channel int8 ones on the builtin kernel and 0.20 ms on XNNPACK. ``edgekit
-calibrate`` times that kernel (``CONV_2D_UINT8_HYBRID_BUILTIN``, :mod:`edgekit.profile.estimator`); facex's
+calibrate`` times that kernel (``CONV_2D_UINT8_HYBRID_BUILTIN``, :mod:`edgekit.profile.opfigures`); facex's
 emotion model (32 such convolutions, 8.9 ms of its 12.2 measured at one thread) was estimated 7.3 ms in all
 without it. A profile without the figure (every shipped one) estimates them at the int8-weight figure, and the
 estimate says so.
@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from edgekit.profile.costs import hybrid_op
+from edgekit.profile.opfigures import UINT8_HYBRID_CONV
+from edgekit.profile.schema import DeviceProfile
 from edgekit.tflite.model import Subgraph
 
 
@@ -25,7 +27,10 @@ def uint8_hybrid_convs(sg: Subgraph, include: Sequence[bool]) -> int:
                if inc and op.name == "CONV_2D" and hybrid_op(sg, op) and sg.tensor(op.inputs[1]).dtype == "uint8")
 
 
-def uint8_hybrid_note(sg: Subgraph, include: Sequence[bool]) -> list[str]:
+def uint8_hybrid_note(profile: DeviceProfile, sg: Subgraph, include: Sequence[bool]) -> list[str]:
+    """Say so when the included ops have uint8 dynamic-range convolutions and the profile no figure for their kernel."""
+    if profile.op_efficiency is not None and profile.op_efficiency.get("int8", UINT8_HYBRID_CONV) is not None:
+        return []
     count = uint8_hybrid_convs(sg, include)
     if not count:
         return []

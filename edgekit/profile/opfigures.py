@@ -77,6 +77,16 @@ def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, de
     return work
 
 
+def keyed_figure(profile: DeviceProfile, dtype: str, key: str) -> float | None:
+    """The ``[op_efficiency]`` figure of ``key``, else of the key it falls back to (:data:`KEY_FALLBACK`)."""
+    if profile.op_efficiency is None:
+        return None
+    for candidate in (key, KEY_FALLBACK.get(key, "")):
+        value = profile.op_efficiency.get(dtype, candidate) if candidate else None
+        if value is not None:
+            return value
+    return None
+
 
 def op_efficiency_figure(profile: DeviceProfile, dtype: str, op: str, key: str | None, builtin: bool = False) -> float | None:
     """The op's ``[op_efficiency]`` figure: its key's, else its name's. ``builtin``: LiteRT's builtin kernel runs an
@@ -90,12 +100,8 @@ def op_efficiency_figure(profile: DeviceProfile, dtype: str, op: str, key: str |
             value = profile.op_efficiency.get(dtype, name) if name else None
             if value is not None:
                 return value
-    for candidate in (key, KEY_FALLBACK.get(key or "")):
-        if candidate and candidate != op:
-            value = profile.op_efficiency.get(dtype, candidate)
-            if value is not None:
-                return value
-    return profile.op_efficiency.get(dtype, op)
+    value = keyed_figure(profile, dtype, key) if key and key != op else None
+    return value if value is not None else profile.op_efficiency.get(dtype, op)
 
 
 def builtin_efficiency(profile: DeviceProfile, dtype: str, op_class: OpClass) -> float:
@@ -117,5 +123,5 @@ def gemv_gb_per_s(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCo
     return profile.gemm.gemv_gb_per_s(shape[1])
 
 
-__all__ = ["KEY_FALLBACK", "POOL_OUTPUTS_KEY", "UINT8_HYBRID_CONV", "pool_outputs", "builtin_efficiency", "efficiency_key", "gemm_work", "gemv_gb_per_s",
-           "op_efficiency_figure", "op_work"]
+__all__ = ["KEY_FALLBACK", "POOL_OUTPUTS_KEY", "UINT8_HYBRID_CONV", "builtin_efficiency", "efficiency_key", "gemm_work",
+           "gemv_gb_per_s", "keyed_figure", "op_efficiency_figure", "op_work", "pool_outputs"]
