@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgekit.calibrate.narrow import fit_row_ns, is_narrow
-from edgekit.calibrate.runner import Measurement, MemoryProbe
+from edgekit.calibrate.runner import SCALING_MIN_OP_MS, Measurement, MemoryProbe
 
 # XNNPACK's GEMM micro-kernel tiles (output channels, input channels) per SIMD level and compute dtype
 # (AVX2: f32 5x16 FMA3 kernels, QS8 3x8c8 kernels; AVX-512: f32 7x16 kernels, QS8 7x16c8 kernels -- measured
@@ -111,6 +111,7 @@ class FitResult:
     hybrid_element_macs: float = 0.0  # per float element a dynamic-range conv converts (Gemm.hybrid_element_macs)
     row_ns: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> [row_ns] key -> ns per narrow row
     row_tile: int = 0  # the channel tile the row figures are for (0: none fitted)
+    thread_scaling: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> key -> share ([thread_scaling])
 
 
 def predict_op_ms(m: Measurement, peaks: Peaks, eff: float, overhead_ms: float, mem_eff: float, bkf: float) -> float:
@@ -264,6 +265,44 @@ def fit_thread_speedup(ms: Sequence[Measurement], threads: Sequence[int], dtype:
     return [round(v, 4) for v in curve]
 
 
+# a kernel's share of the dtype's thread speed-up is written only where it differs by this much from 1 (the curve's
+# own kernels scatter around it by less: conv 0.95-1.05 on the x86 host; 7x7 depthwise 0.6, dynamic-range builtin
+# convolutions 0.1-0.3)
+SCALING_MIN_DEVIATION = 0.15
+
+
+def fit_thread_scaling(ms: Sequence[Measurement], threads: Sequence[int],
+                       speedup: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """Per dtype and ``[op_efficiency]`` key: the share of the dtype's speed-up past one thread the key's kernels
+    get at the top thread count (``[thread_scaling]``), from the micro-benchmarks of SCALING_MIN_OP_MS+ at one thread
+    measured where the runtime placed them (XNNPACK on); keys with >= 2 of them, written where the share is
+    more than :data:`SCALING_MIN_DEVIATION` away from 1.
+
+    A key's ratio is the upper quartile of its micro-benchmarks' (one thread / T threads, wall clock): a burst on
+    the other core during a run only ever lowers a ratio, and on a 2-vCPU VM such a window took three 7x7
+    depthwise runs in a row to ~1.0 where the same shapes run 1.5-1.6 minutes later."""
+    top = max(threads) if threads else 1
+    if top < 2:
+        return {}
+    one = {m.name: m.median_ms / m.repeat for m in ms
+           if m.xnnpack and m.threads == 1 and m.per_op_ms >= SCALING_MIN_OP_MS}
+    groups: dict[tuple[str, str], list[float]] = {}
+    for m in ms:
+        if m.xnnpack and m.threads == top and m.name in one and m.median_ms > 0:
+            ratio = one[m.name] / (m.median_ms / m.repeat)
+            if ratio <= top * 1.05:  # more than T times faster is a disturbed one-thread run (fit_thread_speedup)
+                groups.setdefault((m.dtype, m.op_key or m.op), []).append(ratio)
+    out: dict[str, dict[str, float]] = {}
+    for (dtype, key), ratios in sorted(groups.items()):
+        gain = speedup.get(dtype, [1.0])[-1] - 1.0
+        if len(ratios) < 2 or gain <= 0.05:
+            continue
+        share = min(2.0, max(0.0, (float(np.percentile(ratios, 75)) - 1.0) / gain))
+        if abs(share - 1.0) > SCALING_MIN_DEVIATION:
+            out.setdefault(dtype, {})[key] = round(share, 3)
+    return out
+
+
 def fit_memory(probes: Sequence[MemoryProbe]) -> tuple[int, bool, float]:
     """(runtime overhead bytes, repack_weights, RSS bytes per weight byte) from the memory probes."""
     if not probes:
@@ -405,4 +444,5 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
         rms_relative_error=float(np.sqrt(np.mean(arr ** 2))), max_relative_error=float(arr.max()),
         residuals=residuals, delegated=delegated, gemm=gemm, hybrid_element_macs=hybrid_element_macs,
         row_ns=fit_row_ns(narrow, row_tile, predict) if narrow else {}, row_tile=row_tile if narrow else 0,
+        thread_scaling=fit_thread_scaling(ms, threads, speedup),
     )

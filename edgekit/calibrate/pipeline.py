@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import platform
 import time
@@ -16,6 +17,7 @@ from edgekit.calibrate.blocks import block_suite
 from edgekit.calibrate.coldweights import ColdWeights, fit_cold_weights, measure_chains
 from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
 from edgekit.calibrate.gemv import GemvFigures, measure_gemv
+from edgekit.calibrate.handoff import measure_handoff
 from edgekit.calibrate.handover import measure_hybrid_handover
 from edgekit.calibrate.machine import MachineInfo, detect_machine, measure_bandwidth_gb_s
 from edgekit.calibrate.narrow import narrow_specs, row_tile
@@ -34,6 +36,7 @@ from edgekit.calibrate.runner import (
     measure_memory,
     measure_suite,
     memory_specs,
+    retime_poor_scaling,
     suite,
 )
 from edgekit.core import profile_toml
@@ -227,6 +230,8 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
         **_gemm_section(fit, gemv),
         **({"row_ns": {"channel_tile": fit.row_tile, **fit.row_ns}} if fit.row_ns else {}),
         **({"parallel": parallel.to_doc()} if parallel else {}),
+        **({"thread_scaling": {dt: dict(table) for dt, table in fit.thread_scaling.items() if table}}
+           if any(fit.thread_scaling.values()) else {}),
         "fit": {
             "method": ("edgekit calibrate: time-weighted log-space least squares per op class, op name and dtype "
                        f"(numpy) on single-op micro-benchmarks ({timing} time); fixed costs from tiny-op chains; "
@@ -241,6 +246,9 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
             "residuals": residuals,
         },
     }
+
+
+RETIME_MAX_S = 12.0  # seconds of the budget kept for timing again the micro-benchmarks that scaled poorly
 
 
 def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, name: str | None = None,
@@ -279,9 +287,15 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     # single-op suite gets what is left after a reserve for the blocks and the fit
     probes = measure_memory(memory_specs(budget_s))
     # the blocks, the fit and (full budget) the whole-model terms run after the suite: their time is kept back
-    reserve = 0.3 * len(block_specs) + 1.5 + (WHOLE_MODEL_RESERVE_S * max(threads) if budget_s >= 30 else 0.0)
+    retime_s = min(RETIME_MAX_S, 0.2 * budget_s) if budget_s >= 30 and max(threads) > 1 else 0.0
+    reserve = (0.3 * len(block_specs) + 1.5 + retime_s
+               + (WHOLE_MODEL_RESERVE_S * max(threads) if budget_s >= 30 else 0.0))
     timing_budget = max(2.0, budget_s - (time.monotonic() - start) - reserve)
     ms, overhead = measure_suite(specs, list(threads), timing_budget, wall=wall)
+    if retime_s:  # the kernels that seemed not to scale, once more (their [thread_scaling] shares)
+        ms, retimed = retime_poor_scaling(ms, specs, list(threads), retime_s, wall=wall)
+        if retimed:
+            status(f"calibrate: timed {retimed} micro-benchmarks again whose speed-up looked low")
     tiles: dict[str, tuple[int, ...]] | None = (GEMM_TILES.get(machine.simd, {"float32": (1, 1), "int8": (1, 1)})
                                                 if schema_has_gemm() else None)
     # peak rates in the units the estimator divides: GEMM work where the [gemm] figures apply
@@ -316,6 +330,9 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
             status(f"calibrate: thread hand-over at the start {first_parallel.dispatch_us[-1]:.2f} us, at the end "
                    f"{last_parallel.dispatch_us[-1]:.2f} us: the {'start' if parallel is first_parallel else 'end'}'s "
                    "figures kept (the cheaper)")
+        handoff = measure_handoff(threads) if parallel is not None else None
+        if parallel is not None and handoff is not None:
+            parallel = dataclasses.replace(parallel, handoff_share=handoff.share, handoff_cap_us=handoff.cap_us)
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
                             overheads, levels, timing_used, handover, cold, parallel, gemv)

@@ -76,6 +76,7 @@ class CalibrateReport:
         doc = self.profile
         rt = doc["runtime"]
         fit = doc["fit"]
+        par = doc.get("parallel") or {}
         output = Path(self.output)
         rows = []
         for dtype in DTYPES:
@@ -92,6 +93,11 @@ class CalibrateReport:
         gemm = doc.get("gemm") or {}
         for tile, gb in zip(gemm.get("float32_gemv_tiles") or (), gemm.get("float32_gemv_gb_per_s") or (), strict=False):
             rows.append(["float32", f"one-row GEMM, {tile}-wide tile", f"{gb:.3g} GB/s", "measured (weight stream)"])
+        top = len(rt["thread_speedup"]["float32"])
+        for dtype, table in (doc.get("thread_scaling") or {}).items():
+            for key, share in table.items():
+                rows.append([dtype, f"threads {key}", f"{share:.2f} of the gain",
+                             f"measured ({top} threads vs 1)"])
         return "\n".join([
             f"Wrote {output} (device id '{self.device_id}') in {self.elapsed_s:.0f} s from {self.measurements} "
             "measurements; figures below are fitted to measurements on this machine.",
@@ -105,6 +111,10 @@ class CalibrateReport:
                 ["thread speed-up int8", ", ".join(f"{v:.2f}" for v in rt["thread_speedup"]["int8"])],
                 ["runtime memory overhead", human_bytes(rt["runtime_overhead_bytes"])],
                 ["partition overhead", f"{rt['partition_overhead_us']:.2f} us"],
+                *([["builtin op after split work (2.. threads)", ", ".join(
+                    f"+{s:.0%} up to {c:.1f} us" for s, c in zip(par["handoff_share"][1:], par["handoff_cap_us"][1:],
+                                                                  strict=True))]]
+                  if par.get("handoff_share") else []),
                 ["fit rms / max relative error", f"{fit['rms_relative_error']:.1%} / {fit['max_relative_error']:.1%}"],
             ]),
             f"Next: edgekit profile MODEL.tflite --profiles {output.parent} --device {self.device_id}",

@@ -8,6 +8,7 @@ CPU op latency (every figure here is an ESTIMATE)::
     if the op runs outside the delegate (XNNPACK refused it):
         eff *= builtin_kernel_factor (not for an op_efficiency figure: that was measured in place);
         speedup = 1 unless conv/depthwise/fully-connected (multi-threaded builtins)
+    speedup  = 1 + thread_scaling[compute dtype][op key] * (speedup - 1)   (profile, optional, measured)
     compute_s = MACs / (peak MAC rate per core of the dtype * eff * speedup)
     memory_s  = bytes moved / (memory bandwidth * memory_efficiency)
     op_ms     = 1000 * max(compute_s, memory_s) + per_op_overhead_us / 1000
@@ -63,7 +64,10 @@ State ops (optional ``[runtime] state_op_us``, written by calibrate): VAR_HANDLE
 and CALL_ONCE cost that each, wherever they run (:mod:`edgekit.calibrate.overheads`).
 
 Threads (optional ``[parallel]``, written by calibrate): past one thread, an op XNNPACK splits over its threads
-(more than one of its tiles, :func:`edgekit.profile.parallel.splits`) pays ``dispatch_us[threads]`` on top.
+(more than one of its tiles, :func:`edgekit.profile.parallel.splits`) pays ``dispatch_us[threads]`` on top; a
+single-threaded builtin op after it runs ``handoff_share[threads]`` slower, by at most ``handoff_cap_us[threads]``
+over the builtin ops until the next split (XNNPACK's workers still spin; :mod:`edgekit.calibrate.handoff`).
+``[thread_scaling]`` (also calibrate's) scales an op key's gain past one thread (builtin dynamic-range convs ~0.2).
 
 Fused activations are free (they are part of their op), and so are the DENSIFY / float16 DEQUANTIZE nodes of
 static weights that XNNPACK takes: the delegate unpacks them once when it is prepared
@@ -116,11 +120,13 @@ from edgekit.profile.opfigures import (
     gemv_gb_per_s,
     keyed_figure,
     op_efficiency_figure,
+    op_thread_speedup,
     op_work,
 )
 from edgekit.profile.parallel import (
     MULTITHREADED_BUILTINS,
     dispatch_ms,
+    handoff_figures,
     splits,
     splits_channels,
     two_pools_note,
@@ -293,6 +299,7 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
         speedup = curve.at(dtype, threads) if cost.op_class in MULTITHREADED_BUILTINS else 1.0
         if rt.builtin_per_op_overhead_us is not None:
             overhead_us = rt.builtin_per_op_overhead_us
+    speedup = op_thread_speedup(profile, dtype, key or cost.op, speedup)
     peak = profile.peak_gmacs_per_core(dtype) * 1e9
     if work is None and cost.macs == 0 and cost.moved_elements and op_eff is not None:
         work = float(cost.moved_elements)  # data movement with a calibrated per-op figure (see OpCost)
@@ -322,6 +329,8 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
     cold = cold_fraction(profile.memory, model_weights + arena_bytes)
     dispatch = dispatch_ms(profile.parallel, threads) if profile.runtime.delegate == DelegateKind.XNNPACK else 0.0
     handover = profile.runtime.hybrid_handover_factor or 1.0
+    handoff = handoff_figures(profile.parallel, threads) if dispatch else None
+    handoff_left = 0.0  # what the builtin ops after the last split op may still pay (the cap, used up)
     ops: list[OpEstimate] = []
     total = 0.0
     for cost, inc, deleg, why in zip(costs, include, placement, reasons, strict=True):
@@ -346,6 +355,11 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
             ms += cold_weight_ms(profile.memory, cost.weight_bytes, cold, threads) / readers
         if split:
             ms += dispatch  # handed to the worker threads and waited for
+            handoff_left = handoff[1] if handoff else 0.0
+        elif handoff and handoff_left > 0 and ms > 0 and not deleg and cost.op_class not in MULTITHREADED_BUILTINS:
+            extra = min(handoff[0] * ms, handoff_left)  # on the calling thread while the workers still spin
+            ms += extra
+            handoff_left -= extra
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = (UNPACKED_NOTE if unpacked else folded or

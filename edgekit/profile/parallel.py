@@ -60,6 +60,18 @@ def dispatch_ms(parallel: Parallel | None, threads: int) -> float:
     return figures[min(threads, len(figures)) - 1] / 1000.0
 
 
+def handoff_figures(parallel: Parallel | None, threads: int) -> tuple[float, float] | None:
+    """(share, cap ms) of ``[parallel] handoff_share / handoff_cap_us`` at ``threads`` (the last figure beyond the
+    list), None at one thread or without them: a single-threaded builtin op that runs while XNNPACK's workers
+    still spin after a split op is ``share`` slower, by at most ``cap`` over such ops until the next split
+    (:mod:`edgekit.calibrate.handoff`)."""
+    if parallel is None or threads < 2 or not parallel.handoff_share:
+        return None
+    i = min(threads, len(parallel.handoff_share)) - 1
+    share, cap_us = parallel.handoff_share[i], parallel.handoff_cap_us[i]
+    return (share, cap_us / 1000.0) if share > 0 and cap_us > 0 else None
+
+
 def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], threads: int) -> list[str]:
     """Say so when, past one thread, XNNPACK's ops share the graph with builtin ops LiteRT runs on its own thread pool.
 
@@ -82,4 +94,4 @@ def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], thr
             "(on a 2-vCPU VM such graphs ran 1.5-4.6x their estimate, some slower than at 1 thread; docs/BENCHMARKS.md)"]
 
 
-__all__ = ["MULTITHREADED_BUILTINS", "splits", "splits_channels", "dispatch_ms", "two_pools_note"]
+__all__ = ["MULTITHREADED_BUILTINS", "splits", "splits_channels", "dispatch_ms", "handoff_figures", "two_pools_note"]

@@ -30,6 +30,7 @@ File layout (every key carries its unit; unknown keys are rejected by name)::
     [builtin_efficiency.float32]     # optional: LiteRT's builtin kernels (ops outside XNNPACK, or delegate = "none")
     [memory]                         # optional: cache levels and their bandwidths (calibrate measures them)
     [parallel]                       # optional: which ops XNNPACK splits over threads, the cost per split
+    [thread_scaling.float32]         # optional: per op key, the share of thread_speedup's gain it gets (calibrate)
     [edgetpu] / [gpu]                # accelerator figures, when accelerator says so
     [fit]                            # optional: how the fitted figures were obtained, rows and residuals
     [accuracy]                       # optional: the expected error band (leave-one-out or held-out validation)
@@ -48,7 +49,7 @@ from pathlib import Path
 from typing import Any
 
 from edgekit.errors import ProfileError
-from edgekit.profile.schema_cpu import Gemm, Memory, Parallel, RowCost
+from edgekit.profile.schema_cpu import Gemm, Memory, Parallel, RowCost, ThreadScaling
 from edgekit.profile.schema_fields import FRACTION, _check_op_table, _check_ranges, _rng
 
 SCHEMA_VERSION = 1
@@ -356,6 +357,7 @@ class DeviceProfile:
     builtin_efficiency: Efficiencies | None = None
     memory: Memory | None = None
     parallel: Parallel | None = None
+    thread_scaling: ThreadScaling | None = None
     edgetpu: EdgeTPU | None = None
     gpu: GPU | None = None
     fit: Fit | None = None
@@ -528,7 +530,7 @@ def load_profile(path: str | Path) -> DeviceProfile:
 
 __all__ = [
     "SCHEMA_VERSION", "OpClass", "Accelerator", "DelegateKind", "EfficiencyTable", "Efficiencies",
-    "ThreadSpeedup", "OpEfficiency", "Gemm", "RowCost", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "Accuracy", "Memory", "Parallel", "LINKS",
+    "ThreadSpeedup", "OpEfficiency", "Gemm", "RowCost", "Hardware", "Runtime", "EdgeTPU", "GPU", "Fit", "Accuracy", "Memory", "Parallel", "ThreadScaling", "LINKS",
     "DeviceProfile",
     "profile_from_dict", "load_profile",
 ]

@@ -153,12 +153,41 @@ class Parallel:
     float32_gemm_channels: int = field(metadata=_rng(1, None))
     int8_gemm_channels: int = field(metadata=_rng(1, None))
     split_bytes: int = field(metadata=_rng(1, None, unit="bytes"))
+    # a single-threaded builtin op right after XNNPACK split an op over its threads runs this share slower, up to
+    # handoff_cap_us over the builtin ops until the next split (one figure per thread count, from 1; empty: none;
+    # edgekit.calibrate.handoff)
+    handoff_share: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 10.0))
+    handoff_cap_us: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 1e5, unit="microseconds"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
         if not self.dispatch_us:
             raise ProfileError("[parallel] 'dispatch_us' is empty.",
                                hint="Give one figure per thread count from 1, e.g. [0.0, 0.3].")
+        if len(self.handoff_share) != len(self.handoff_cap_us):
+            raise ProfileError(
+                f"[parallel] 'handoff_cap_us' needs one figure per 'handoff_share' ({len(self.handoff_share)}), "
+                f"got {len(self.handoff_cap_us)}.", hint="Give both per thread count from 1, or leave both out.")
 
 
-__all__ = ["Gemm", "RowCost", "Memory", "Parallel"]
+@dataclass(frozen=True)
+class ThreadScaling:
+    """Optional per-kernel thread scaling (``edgekit calibrate`` measures it; :func:`edgekit.profile.opfigures.
+    op_thread_speedup`): per compute dtype and ``[op_efficiency]`` key, the share of ``[runtime.thread_speedup]``'s
+    gain past one thread that the kernel gets, so its speed-up at T threads is ``1 + share * (curve[T] - 1)``.
+    1 is the curve's; LiteRT's builtin dynamic-range convolutions are near 0 (one thread does the work),
+    XNNPACK's 7x7 depthwise about 0.6 on a 2-core x86 host. Keys without a figure follow the curve."""
+
+    float32: dict[str, float] = field(default_factory=dict)
+    int8: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("float32", "int8"):
+            _check_op_table(getattr(self, name), name, _rng(0.0, 2.0))
+
+    def share(self, dtype: str, key: str) -> float | None:
+        """The key's share for a compute dtype (float16 uses float32's, int16 int8's), None without one."""
+        return (self.int8 if dtype in ("int8", "int16") else self.float32).get(key)
+
+
+__all__ = ["Gemm", "RowCost", "Memory", "Parallel", "ThreadScaling"]
