@@ -5,6 +5,7 @@ calibrate's fit and measurement of both."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,7 +20,7 @@ from edgekit.calibrate.handoff import PAIRS, measure_handoff, pair_chain
 from edgekit.calibrate.runner import Measurement, retime_poor_scaling
 from edgekit.errors import ProfileError
 from edgekit.profile.estimator import cpu_placement, estimate
-from edgekit.profile.opfigures import op_thread_speedup
+from edgekit.profile.opfigures import op_thread_share
 from edgekit.profile.parallel import handoff_figures
 from edgekit.profile.registry import get_profile
 from edgekit.profile.schema import Parallel, ThreadScaling
@@ -57,11 +58,10 @@ def test_a_kernels_share_scales_the_gain_past_one_thread(tmp_path: Path) -> None
     entry = get_profile(rpi4b_variant(tmp_path, "ts", "\n[thread_scaling.int8]\nCONV_2D_HYBRID_BUILTIN = 0.25\n"
                                                        "DEPTHWISE_CONV_2D = 0.0\n"), [tmp_path])
     profile = entry.profile
-    assert op_thread_speedup(profile, "int8", "CONV_2D_HYBRID_BUILTIN", 1.9) == pytest.approx(1.225)
+    assert op_thread_share(profile, "int8", "CONV_2D_HYBRID_BUILTIN") == 0.25
     # TF1's uint8 convolutions fall back to the per-channel builtin kernel's figure, as their efficiency does
-    assert op_thread_speedup(profile, "int8", "CONV_2D_UINT8_HYBRID_BUILTIN", 1.9) == pytest.approx(1.225)
-    assert op_thread_speedup(profile, "int8", "CONV_2D", 1.9) == 1.9  # no figure: the curve
-    assert op_thread_speedup(profile, "int8", "CONV_2D_HYBRID_BUILTIN", 1.0) == 1.0  # one thread
+    assert op_thread_share(profile, "int8", "CONV_2D_UINT8_HYBRID_BUILTIN") == 0.25
+    assert op_thread_share(profile, "int8", "CONV_2D") is None  # no figure: the curve
     # in an estimate: a depthwise of share 0 takes at 2 threads what it takes at 1
     net = LayerNet("int8", (1, 28, 28, 64), 0, "dw")
     model = parse_model(net.finish(net.conv(net.inp, 0, 3, depthwise=True, act="NONE")), "<dw>")
@@ -71,14 +71,34 @@ def test_a_kernels_share_scales_the_gain_past_one_thread(tmp_path: Path) -> None
     assert dw[0] > 1.2 * estimate(model, plain, 2).ops[0].latency_ms  # where the curve's gain applies
 
 
+@pytest.mark.device
+def test_a_builtin_kernel_with_a_measured_share_scales_whatever_its_class(tmp_path: Path) -> None:
+    """LiteRT's MIRROR_PAD splits over its threads (2.0x at 2 threads here) though data movement is not among the
+    classes it multi-threads: a measured share is the kernel's, not the class rule's."""
+    from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+    model = parse_model(build_model(MicroSpec(MicroOp.MIRROR_PAD, "float32", 56, 56, 32)), "<mirror pad>")
+    figure = "\n[op_efficiency.float32]\nMIRROR_PAD = 0.002\n"  # per output element: compute-bound, as measured
+    plain = get_profile(rpi4b_variant(tmp_path, "mp0", figure), [tmp_path])
+    measured = get_profile(rpi4b_variant(tmp_path, "mp1", figure + "\n[thread_scaling.float32]\nMIRROR_PAD = 1.0\n"),
+                           [tmp_path])
+    assert cpu_placement(plain.profile, model.main)[0] == [False]
+    one, two = estimate(model, plain, 1).ops[0].latency_ms, estimate(model, plain, 2).ops[0].latency_ms
+    assert two == pytest.approx(one)  # the class rule: one thread
+    assert estimate(model, measured, 2).ops[0].latency_ms < 0.8 * two
+    assert estimate(model, measured, 1).ops[0].latency_ms == pytest.approx(one)
+
+
 def test_calibrate_fits_a_share_where_a_kernel_scales_apart_from_the_curve() -> None:
     ms = (_pair("c0", "CONV_2D", 1.9) + _pair("c1", "CONV_2D", 1.95) + _pair("c2", "CONV_2D", 2.0)
           + _pair("u0", "CONV_2D_UINT8_HYBRID_BUILTIN", 1.1) + _pair("u1", "CONV_2D_UINT8_HYBRID_BUILTIN", 1.2)
           + _pair("h0", "HARD_SWISH", 1.0)  # one micro-benchmark: not enough for a figure
+          + [dataclasses.replace(m, delegated=False) for m in  # a builtin kernel's: written even at the curve's
+             _pair("m0", "MIRROR_PAD", 1.95) + _pair("m1", "MIRROR_PAD", 1.9)]
           + _pair("t0", "TRANSPOSE_CONV", 1.9) + _pair("t1", "TRANSPOSE_CONV", 1.0, one_ms=0.01))  # too short
     shares = fit_thread_scaling(ms, [1, 2], {"int8": [1.0, 1.95]})
     # the upper quartile of 1.1 / 1.2: 1.175 -> (1.175 - 1) / 0.95; CONV_2D follows the curve: not written
-    assert shares == {"int8": {"CONV_2D_UINT8_HYBRID_BUILTIN": pytest.approx(0.184, abs=1e-3)}}
+    assert shares == {"int8": {"CONV_2D_UINT8_HYBRID_BUILTIN": pytest.approx(0.184, abs=1e-3),
+                               "MIRROR_PAD": pytest.approx(0.987, abs=1e-3)}}
     assert fit_thread_scaling(ms, [1], {"int8": [1.0]}) == {}
     # a ratio past what two threads can do is a disturbed one-thread run, not a speed-up
     odd = _pair("u0", "CONV_2D_UINT8_HYBRID_BUILTIN", 1.1) + _pair("u1", "CONV_2D_UINT8_HYBRID_BUILTIN", 3.5)

@@ -276,7 +276,7 @@ def fit_thread_scaling(ms: Sequence[Measurement], threads: Sequence[int],
     """Per dtype and ``[op_efficiency]`` key: the share of the dtype's speed-up past one thread the key's kernels
     get at the top thread count (``[thread_scaling]``), from the micro-benchmarks of SCALING_MIN_OP_MS+ at one thread
     measured where the runtime placed them (XNNPACK on); keys with >= 2 of them, written where the share is
-    more than :data:`SCALING_MIN_DEVIATION` away from 1.
+    more than :data:`SCALING_MIN_DEVIATION` away from 1, and always for a kernel LiteRT runs itself.
 
     A key's ratio is the upper quartile of its micro-benchmarks' (one thread / T threads, wall clock): a burst on
     the other core during a run only ever lowers a ratio, and on a 2-vCPU VM such a window took three 7x7
@@ -287,18 +287,23 @@ def fit_thread_scaling(ms: Sequence[Measurement], threads: Sequence[int],
     one = {m.name: m.median_ms / m.repeat for m in ms
            if m.xnnpack and m.threads == 1 and m.per_op_ms >= SCALING_MIN_OP_MS}
     groups: dict[tuple[str, str], list[float]] = {}
+    builtin: set[tuple[str, str]] = set()
     for m in ms:
         if m.xnnpack and m.threads == top and m.name in one and m.median_ms > 0:
             ratio = one[m.name] / (m.median_ms / m.repeat)
             if ratio <= top * 1.05:  # more than T times faster is a disturbed one-thread run (fit_thread_speedup)
                 groups.setdefault((m.dtype, m.op_key or m.op), []).append(ratio)
+                if not m.delegated:
+                    builtin.add((m.dtype, m.op_key or m.op))
     out: dict[str, dict[str, float]] = {}
     for (dtype, key), ratios in sorted(groups.items()):
         gain = speedup.get(dtype, [1.0])[-1] - 1.0
         if len(ratios) < 2 or gain <= 0.05:
             continue
         share = min(2.0, max(0.0, (float(np.percentile(ratios, 75)) - 1.0) / gain))
-        if abs(share - 1.0) > SCALING_MIN_DEVIATION:
+        # a builtin kernel's always: without it the estimator goes by which op classes LiteRT multi-threads
+        # (MIRROR_PAD is one of those it does, 2.0x at 2 threads here)
+        if (dtype, key) in builtin or abs(share - 1.0) > SCALING_MIN_DEVIATION:
             out.setdefault(dtype, {})[key] = round(share, 3)
     return out
 

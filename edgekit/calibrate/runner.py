@@ -153,6 +153,8 @@ def suite(budget_s: float) -> list[MicroSpec]:
         (MicroOp.LOGISTIC, dict(h=56, w=56, c=96, repeat=2)),
         (D, dict(h=112, w=112, c=96, kernel=3, stride=2)),
         (MicroOp.PAD, dict(h=112, w=112, c=64)),
+        (MicroOp.MIRROR_PAD, dict(h=56, w=56, c=32)),
+        (MicroOp.MIRROR_PAD, dict(h=28, w=28, c=64)),
         (MicroOp.ADD, dict(h=7, w=7, c=256, repeat=4)),
         (MicroOp.MUL, dict(h=28, w=28, c=64, repeat=4)),
         (MicroOp.MUL_BROADCAST, dict(h=14, w=14, c=256, repeat=4)),

@@ -57,6 +57,7 @@ OPTIONS_TYPES: dict[str, str] = {
     "FULLY_CONNECTED": "FullyConnectedOptions",
     "MAX_POOL_2D": "Pool2DOptions",
     "MEAN": "ReducerOptions",
+    "MIRROR_PAD": "MirrorPadOptions",
     "MUL": "MulOptions",
     "PAD": "PadOptions",
     "RESHAPE": "ReshapeOptions",

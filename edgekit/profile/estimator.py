@@ -8,7 +8,8 @@ CPU op latency (every figure here is an ESTIMATE)::
     if the op runs outside the delegate (XNNPACK refused it):
         eff *= builtin_kernel_factor (not for an op_efficiency figure: that was measured in place);
         speedup = 1 unless conv/depthwise/fully-connected (multi-threaded builtins)
-    speedup  = 1 + thread_scaling[compute dtype][op key] * (speedup - 1)   (profile, optional, measured)
+    with thread_scaling[compute dtype][op key] (profile, optional, measured; a builtin op's whatever its class):
+        speedup = 1 + thread_scaling[...] * (thread_speedup[compute dtype][threads] - 1)
     compute_s = MACs / (peak MAC rate per core of the dtype * eff * speedup)
     memory_s  = bytes moved / (memory bandwidth * memory_efficiency)
     op_ms     = 1000 * max(compute_s, memory_s) + per_op_overhead_us / 1000
@@ -120,7 +121,7 @@ from edgekit.profile.opfigures import (
     gemv_gb_per_s,
     keyed_figure,
     op_efficiency_figure,
-    op_thread_speedup,
+    op_thread_share,
     op_work,
 )
 from edgekit.profile.parallel import (
@@ -291,15 +292,17 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
     overhead_us = rt.per_op_overhead_us
     if delegated and rt.delegate != DelegateKind.NONE:
         eff = op_eff if op_eff is not None else profile.efficiency.table(dtype).of(cost.op_class)
-        speedup = rt.thread_speedup.at(dtype, threads)
+        speedup = full = rt.thread_speedup.at(dtype, threads)
     else:
         # a per-op figure was measured where the runtime placed the op: no builtin factor on top
         eff = op_eff if op_eff is not None else builtin_efficiency(profile, dtype, cost.op_class)
-        curve = rt.thread_speedup_builtin or rt.thread_speedup
-        speedup = curve.at(dtype, threads) if cost.op_class in MULTITHREADED_BUILTINS else 1.0
+        full = (rt.thread_speedup_builtin or rt.thread_speedup).at(dtype, threads)
+        speedup = full if cost.op_class in MULTITHREADED_BUILTINS else 1.0
         if rt.builtin_per_op_overhead_us is not None:
             overhead_us = rt.builtin_per_op_overhead_us
-    speedup = op_thread_speedup(profile, dtype, key or cost.op, speedup)
+    share = op_thread_share(profile, dtype, key or cost.op) if threads > 1 else None
+    if share is not None:  # measured for this kernel (a builtin one's: whatever its class)
+        speedup = max(1.0, 1.0 + share * (full - 1.0))
     peak = profile.peak_gmacs_per_core(dtype) * 1e9
     if work is None and cost.macs == 0 and cost.moved_elements and op_eff is not None:
         work = float(cost.moved_elements)  # data movement with a calibrated per-op figure (see OpCost)

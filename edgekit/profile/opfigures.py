@@ -104,16 +104,15 @@ def op_efficiency_figure(profile: DeviceProfile, dtype: str, op: str, key: str |
     return value if value is not None else profile.op_efficiency.get(dtype, op)
 
 
-def op_thread_speedup(profile: DeviceProfile, dtype: str, key: str, speedup: float) -> float:
-    """An op's speed-up past one thread: ``speedup`` (its runtime's curve at the thread count) scaled by the
-    ``[thread_scaling]`` share of its key (or of the key it falls back to), where the profile has one."""
-    if profile.thread_scaling is None or speedup <= 1.0:
-        return speedup
+def op_thread_share(profile: DeviceProfile, dtype: str, key: str) -> float | None:
+    """The ``[thread_scaling]`` share of an op key (or of the key it falls back to), None without one."""
+    if profile.thread_scaling is None:
+        return None
     for candidate in (key, KEY_FALLBACK.get(key, "")):
         share = profile.thread_scaling.share(dtype, candidate) if candidate else None
         if share is not None:
-            return max(1.0, 1.0 + share * (speedup - 1.0))
-    return speedup
+            return share
+    return None
 
 
 def builtin_efficiency(profile: DeviceProfile, dtype: str, op_class: OpClass) -> float:
@@ -136,4 +135,4 @@ def gemv_gb_per_s(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCo
 
 
 __all__ = ["KEY_FALLBACK", "POOL_OUTPUTS_KEY", "UINT8_HYBRID_CONV", "builtin_efficiency", "efficiency_key", "gemm_work",
-           "gemv_gb_per_s", "keyed_figure", "op_efficiency_figure", "op_thread_speedup", "op_work", "pool_outputs"]
+           "gemv_gb_per_s", "keyed_figure", "op_efficiency_figure", "op_thread_share", "op_work", "pool_outputs"]
