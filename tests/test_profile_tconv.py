@@ -77,3 +77,53 @@ def test_full_suite_measures_transpose_convs_in_both_dtypes() -> None:
     specs = [s for s in suite(120.0) if s.op is MicroOp.TRANSPOSE_CONV]
     assert {s.dtype for s in specs} == {"float32", "int8"} and len(specs) >= 6
     assert not any(s.op is MicroOp.TRANSPOSE_CONV for s in suite(10.0))
+
+
+def test_a_transposed_convolution_pays_its_fixed_cost_per_output_and_tap() -> None:
+    """XNNPACK splits a transposed convolution into stride x stride sub-convolutions, each input pixel and tap
+    writing an output of its own: the fixed cost is per tap. On the x86 host the six float32 shapes' rates, 16-36
+    GMAC/s at the conv's 2 MAC-equivalents per input pixel, came within 33-38 GMAC/s for five at 24 per output
+    and tap."""
+    from edgekit.profile.opfigures import gemm_work
+    shape = (128 * 128, 1, 16, 4)  # the selfie segmenter's mask: 1 channel padded to the 16-wide tile
+    assert gemm_work(shape, 16, 1, 24.0, 32, per_tap=True) == 128 * 128 * 16 * (16 * 4 + 24 * 4)
+    assert gemm_work(shape, 16, 1, 24.0, 32) == 128 * 128 * 16 * (16 * 4 + 24)
+
+
+def test_calibrate_fits_the_transposed_convolutions_own_fixed_cost() -> None:
+    """Micro-benchmarks made to run at one rate under a per-tap cost of 24 MAC-equivalents give back 24 (the grid
+    value), and then every one of them has the same work rate; the estimator charges it to both op names."""
+    import dataclasses
+
+    from edgekit.calibrate.fit import apply_gemm, fit_tconv_overhead
+    from edgekit.calibrate.runner import Measurement
+    from edgekit.profile.opfigures import gemm_work
+
+    figures = (16, 1, 1.0, 32)
+    shapes = [(4096, 16, 32, 4), (1024, 64, 64, 4), (1024, 16, 32, 9), (256, 64, 128, 16), (16384, 1, 16, 4),
+              (4096, 8, 32, 4)]
+    base = Measurement(name="t", op="TRANSPOSE_CONV", op_class="transpose_conv", dtype="float32", threads=1,
+                       xnnpack=True, delegated=True, model_delegated=True, partitions=1, repeat=1, median_ms=1.0,
+                       min_ms=1.0, per_op_ms=1.0, macs=1, bytes=1, weight_bytes=0)
+    ms = [dataclasses.replace(base, name=f"t{i}", gemm=s, macs=s[0] * s[1] * s[2] * s[3],
+                              per_op_ms=gemm_work(s, 16, 1, 24.0, 32, per_tap=True) / 35e6)
+          for i, s in enumerate(shapes)]
+    k0 = fit_tconv_overhead(ms, {"float32": figures})
+    assert k0 == {"float32": 24.0}
+    rates = [m.macs / m.per_op_ms for m in apply_gemm(ms, {"float32": figures}, 0.0, k0)]
+    assert max(rates) / min(rates) == pytest.approx(1.0, abs=1e-6)
+    assert fit_tconv_overhead(ms[:3], {"float32": figures}) == {}  # too few to fit
+
+
+def test_the_estimator_charges_a_profiles_per_tap_cost_to_both_transposed_convolutions(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from profile_helpers import rpi4b_variant
+
+    gemm = ("\n[gemm]\nfloat32_tile_n = 16\nfloat32_tile_k = 1\nfloat32_output_overhead_macs = 2.0\n"
+            "int8_tile_n = 16\nint8_tile_k = 8\nint8_output_overhead_macs = 32.0\n")
+    plain = get_profile(rpi4b_variant(tmp_path, "g0", gemm), [tmp_path])
+    per_tap = get_profile(rpi4b_variant(tmp_path, "g1", gemm + "float32_tconv_output_overhead_macs = 24.0\n"),
+                          [tmp_path])
+    for custom in (False, True):
+        model = parse_model(tconv_model(custom=custom), "<t>")
+        a, b = estimate(model, per_tap, 1), estimate(model, plain, 1)
+        assert a.latency_ms > b.latency_ms, custom

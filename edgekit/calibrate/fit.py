@@ -112,6 +112,7 @@ class FitResult:
     row_ns: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> [row_ns] key -> ns per narrow row
     row_tile: int = 0  # the channel tile the row figures are for (0: none fitted)
     thread_scaling: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> key -> share ([thread_scaling])
+    tconv_overhead: dict[str, float] = field(default_factory=dict)  # dtype -> per output and tap ([gemm])
 
 
 def predict_op_ms(m: Measurement, peaks: Peaks, eff: float, overhead_ms: float, mem_eff: float, bkf: float) -> float:
@@ -326,9 +327,11 @@ def fit_memory(probes: Sequence[MemoryProbe]) -> tuple[int, bool, float]:
     return int(max(0.0, float(np.median(per_probe)))), repack, factor
 
 
-def _work(m: Measurement, figures: tuple[int, int, float, int]) -> int:
+def _work(m: Measurement, figures: tuple[int, int, float, int], tconv_overhead: float | None = None) -> int:
     from edgekit.profile.estimator import gemm_work
 
+    if m.op == "TRANSPOSE_CONV" and tconv_overhead is not None:
+        return max(1, int(round(gemm_work(m.gemm, *figures[:2], tconv_overhead, figures[3], per_tap=True))))
     return max(1, int(round(gemm_work(m.gemm, *figures))))
 
 
@@ -367,6 +370,27 @@ def _most_uniform(ops: Sequence[Measurement], grid: Sequence[float],
     return best[1]
 
 
+def _tconv_work(m: Measurement, k0: float, figures: tuple[int, int, float, int]) -> float:
+    return float(_work(m, figures, k0))
+
+
+def fit_tconv_overhead(one: Sequence[Measurement], gemm: dict[str, tuple[int, int, float, int]]) -> dict[str, float]:
+    """Per dtype: a transposed convolution's fixed cost per output and tap (``[gemm]
+    <dtype>_tconv_output_overhead_macs``), the grid value under which the one-thread TRANSPOSE_CONV micro-benchmarks
+    the delegate ran (the narrow ones too: the padded tile is what a 1-channel mask pays) have the most uniform work
+    rate, at the conv's tiles. XNNPACK splits a transposed convolution into stride x stride sub-convolutions, each
+    input pixel and tap writing its own output: on the x86 host the six float32 shapes' rates (16-36 GMAC/s at the
+    conv's 2 MAC-equivalents per input pixel) came within 33-38 for five of them at 24 per output and tap."""
+    out: dict[str, float] = {}
+    for dtype, figures in gemm.items():
+        tconvs = [m for m in one if m.dtype == dtype and m.op == "TRANSPOSE_CONV" and m.xnnpack and m.delegated
+                  and m.gemm[0] > 0 and m.per_op_ms > 0]
+        if len(tconvs) >= 4:
+            out[dtype] = _most_uniform(tconvs, OUTPUT_OVERHEAD_GRID,
+                                       functools.partial(_tconv_work, figures=figures))
+    return out
+
+
 def fit_hybrid_elements(one: Sequence[Measurement], gemm: dict[str, tuple[int, int, float, int]]) -> float:
     """MAC-equivalents per float element a dynamic-range CONV_2D / FULLY_CONNECTED converts (its input quantized,
     its output scaled back on every call): the grid value under which the delegated hybrid micro-benchmarks
@@ -379,10 +403,12 @@ def fit_hybrid_elements(one: Sequence[Measurement], gemm: dict[str, tuple[int, i
 
 
 def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float, int]],
-               hybrid_element_macs: float = 0.0) -> list[Measurement]:
+               hybrid_element_macs: float = 0.0, tconv: dict[str, float] | None = None) -> list[Measurement]:
     """``ms`` with the MACs of GEMM-shaped ops replaced by their work under ``gemm`` (what the estimator uses),
-    plus a dynamic-range op's conversion work."""
-    return [dataclasses.replace(m, macs=_work(m, gemm[m.dtype]) + int(round(hybrid_element_macs * m.elements)))
+    plus a dynamic-range op's conversion work; ``tconv``: per dtype, a transposed convolution's per-tap cost."""
+    tconv = tconv or {}
+    return [dataclasses.replace(m, macs=_work(m, gemm[m.dtype], tconv.get(m.dtype))
+                                + int(round(hybrid_element_macs * m.elements)))
             if m.gemm[0] > 0 and m.dtype in gemm and m.macs > 0 else m for m in ms]
 
 
@@ -408,8 +434,12 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     plain = [m for m in ms if not m.hybrid]
     gemm = fit_gemm([m for m in one if not m.hybrid], tiles) if tiles else {}
     hybrid_element_macs = fit_hybrid_elements(one, gemm)
+    tconv = fit_tconv_overhead([*one, *(m for m in narrow if m.threads == 1 and m.xnnpack)], gemm)
     if gemm:
-        one = apply_gemm(one, gemm, hybrid_element_macs)
+        one = apply_gemm(one, gemm, hybrid_element_macs, tconv)
+        # a narrow transposed convolution's padded tile is GEMM work, as the estimator counts it: the row figure
+        # is what is left beyond it
+        narrow = apply_gemm(narrow, gemm, 0.0, tconv)
     bkf = fit_builtin_factor(plain)
     eff, overhead_ms, mem_eff = fit_efficiencies([m for m in one if not m.hybrid], peaks, bkf, per_op_overhead_ms)
     # a hybrid op the delegate takes also has a builtin kernel (uint8 weights, XNNPACK off): its own figure
@@ -422,7 +452,7 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
                      if m.threads == 1 and not m.xnnpack and m.model_delegated]
     if gemm:
         builtin_hybrid = apply_gemm(builtin_hybrid, gemm, hybrid_element_macs)
-        builtin_plain = apply_gemm(builtin_plain, gemm)
+        builtin_plain = apply_gemm(builtin_plain, gemm, 0.0, tconv)
     op_eff = (fit_op_efficiencies([*one, *builtin_hybrid, *builtin_plain], peaks, overhead_ms, mem_eff, bkf)
               if per_op else {})
     def predict(m: Measurement) -> float:
@@ -449,5 +479,5 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
         rms_relative_error=float(np.sqrt(np.mean(arr ** 2))), max_relative_error=float(arr.max()),
         residuals=residuals, delegated=delegated, gemm=gemm, hybrid_element_macs=hybrid_element_macs,
         row_ns=fit_row_ns(narrow, row_tile, predict) if narrow else {}, row_tile=row_tile if narrow else 0,
-        thread_scaling=fit_thread_scaling(ms, threads, speedup),
+        thread_scaling=fit_thread_scaling(ms, threads, speedup), tconv_overhead=tconv,
     )

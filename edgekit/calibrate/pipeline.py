@@ -141,6 +141,8 @@ def _gemm_section(fit: FitResult, gemv: GemvFigures | None = None) -> dict[str, 
         out[f"{dtype}_output_overhead_macs"] = float(k0)
         if igemm:
             out[f"{dtype}_igemm_tile_n"] = int(igemm)
+        if dtype in fit.tconv_overhead:
+            out[f"{dtype}_tconv_output_overhead_macs"] = float(fit.tconv_overhead[dtype])
     if fit.hybrid_element_macs:
         out["hybrid_element_macs"] = float(fit.hybrid_element_macs)
     if gemv is not None:

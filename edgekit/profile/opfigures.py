@@ -10,6 +10,8 @@ from edgekit.profile.costs import TRANSPOSE_CONV_CUSTOM, OpCost, gemm_shape, hyb
 from edgekit.profile.schema import DeviceProfile, OpClass
 from edgekit.tflite.model import Operator, Subgraph
 
+TCONV_OPS = frozenset({"TRANSPOSE_CONV", TRANSPOSE_CONV_CUSTOM})
+
 # a dynamic-range CONV_2D with uint8 weights on LiteRT's builtin kernel (per-tensor: another kernel than the
 # per-channel int8 one, 3-5x slower on the same shape here); a profile without its figure takes the int8 one's
 UINT8_HYBRID_CONV = "CONV_2D_UINT8_HYBRID_BUILTIN"
@@ -49,14 +51,16 @@ def pool_outputs(sg: Subgraph, op: Operator) -> int:
 
 
 def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output_overhead_macs: float,
-              igemm_tile_n: int = 0) -> float:
+              igemm_tile_n: int = 0, per_tap: bool = False) -> float:
     """MAC-equivalents of a GEMM-shaped op with padded tiles and a fixed cost per output (see ``[gemm]``); an op
-    of more than one tap and more than ``tile_n`` outputs pads to ``igemm_tile_n`` when given."""
+    of more than one tap and more than ``tile_n`` outputs pads to ``igemm_tile_n`` when given. ``per_tap``: the
+    fixed cost is paid per tap of each row (a transposed convolution: every input pixel and tap writes its own
+    output, ``[gemm] <dtype>_tconv_output_overhead_macs``)."""
     m, n, cin, taps = shape
     tile = igemm_tile_n if igemm_tile_n and taps > 1 and n > tile_n else tile_n
     n_pad = -(-n // tile) * tile
     k_pad = -(-cin // tile_k) * tile_k * taps
-    return float(m * n_pad * (k_pad + output_overhead_macs))
+    return float(m * n_pad * (k_pad + output_overhead_macs * (taps if per_tap else 1)))
 
 
 def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, delegated: bool = True) -> float | None:
@@ -71,7 +75,8 @@ def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, de
     shape = gemm_shape(sg, op)
     if figures is None or shape is None or cost.macs <= 0:
         return None
-    work = gemm_work(shape, *figures)
+    tconv = profile.gemm.tconv_overhead(cost.compute_dtype) if op.name in TCONV_OPS else None
+    work = gemm_work(shape, *figures) if tconv is None else gemm_work(shape, *figures[:2], tconv, figures[3], True)
     if profile.gemm.hybrid_element_macs and hybrid_op(sg, op):
         work += profile.gemm.hybrid_element_macs * hybrid_elements(sg, op)
     return work
@@ -134,5 +139,5 @@ def gemv_gb_per_s(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCo
     return profile.gemm.gemv_gb_per_s(shape[1])
 
 
-__all__ = ["KEY_FALLBACK", "POOL_OUTPUTS_KEY", "UINT8_HYBRID_CONV", "builtin_efficiency", "efficiency_key", "gemm_work",
+__all__ = ["KEY_FALLBACK", "POOL_OUTPUTS_KEY", "TCONV_OPS", "UINT8_HYBRID_CONV", "builtin_efficiency", "efficiency_key", "gemm_work",
            "gemv_gb_per_s", "keyed_figure", "op_efficiency_figure", "op_thread_share", "op_work", "pool_outputs"]

@@ -39,6 +39,10 @@ class Gemm:
     # a one-row float32 GEMM (FULLY_CONNECTED on one row, a 1x1 conv on one pixel) streams its weights at the
     # rate of the output-channel tile that pads them least, the wider on a tie (edgekit.calibrate.gemv);
     # one tile: one rate for all. Empty: such ops take the efficiency figures like the rest
+    # a transposed convolution pays its fixed cost per output of every tap, at its own figure (XNNPACK's
+    # deconvolution: edgekit.calibrate.fit.fit_tconv_overhead); absent: the conv's, once per input pixel
+    float32_tconv_output_overhead_macs: float | None = field(default=None, metadata=_rng(0.0, 4096.0, unit="MACs"))
+    int8_tconv_output_overhead_macs: float | None = field(default=None, metadata=_rng(0.0, 4096.0, unit="MACs"))
     float32_gemv_tiles: tuple[int, ...] = field(default=(), metadata=_rng(1, 1024))
     float32_gemv_gb_per_s: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 1e5, lo_open=True, unit="GB/s"))
 
@@ -61,6 +65,11 @@ class Gemm:
         pads = [(-(-n // t) * t - n, -t, g) for t, g in zip(self.float32_gemv_tiles, self.float32_gemv_gb_per_s,
                                                              strict=True)]
         return min(pads)[2]
+
+    def tconv_overhead(self, dtype: str) -> float | None:
+        """A transposed convolution's fixed cost per output and tap for a compute dtype, None without one."""
+        return {"float32": self.float32_tconv_output_overhead_macs,
+                "int8": self.int8_tconv_output_overhead_macs}.get(dtype)
 
     def figures(self, dtype: str) -> tuple[int, int, float, int] | None:
         """(tile_n, tile_k, output overhead MACs, IGEMM tile_n) of a compute dtype, None for dtypes it has no
