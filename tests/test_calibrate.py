@@ -297,6 +297,15 @@ def test_relu_is_measured_alone() -> None:
     assert all(s.repeat == 1 for s in suite(120) if s.op is MicroOp.RELU)
 
 
+def test_an_int8_sigmoid_is_measured_alone() -> None:
+    """Chained int8 LOGISTICs are one table lookup to XNNPACK (two ran in the time of one): the figure fitted on a
+    chain was half what EfficientNet's sigmoids cost. A float chain is not fused and may be timed as one."""
+    with pytest.raises(ValueError, match="lookup"):
+        MicroSpec(MicroOp.LOGISTIC, "int8", 8, 8, 8, repeat=2)
+    MicroSpec(MicroOp.LOGISTIC, "float32", 8, 8, 8, repeat=2)
+    assert all(s.repeat == 1 for s in suite(120) if s.op is MicroOp.LOGISTIC)
+
+
 def test_data_movement_micro_benchmarks_have_work_to_fit() -> None:
     """PAD / CONCATENATION have no MACs; their output elements are the work calibrate fits their per-op figure on
     (without it only the shared memory efficiency could explain them, and they pulled it down for every op)."""

@@ -92,6 +92,11 @@ class MicroSpec:
         if self.repeat > 1 and self.op is MicroOp.RELU:
             # XNNPACK fuses a clamp into the op before it: four chained RELUs run in the time of one
             raise ValueError("RELU cannot be chained (XNNPACK fuses the chain into one op); measure one")
+        if self.repeat > 1 and self.op is MicroOp.LOGISTIC and self.dtype == "int8":
+            # an int8 sigmoid is a table lookup, and XNNPACK composes chained lookups into one table: two chained
+            # int8 LOGISTICs ran in the time of one (15.1 us a "op" against 30.1 alone, 56x56x96), and the
+            # figure fitted on them was half what EfficientNet's 92 swish sigmoids cost
+            raise ValueError("an int8 LOGISTIC cannot be chained (XNNPACK fuses chained lookup tables); measure one")
 
     @property
     def out_channels(self) -> int:
