@@ -9,6 +9,7 @@ object that prints the same JSON again, and renders the same tables where no fig
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -226,6 +227,11 @@ def test_calibrate_report_round_trips_a_profile_document(tmp_path: Path) -> None
     broken = dict(d, profile=dict(doc, schema_version=99))
     with pytest.raises(ProfileError):
         result_from_dict(broken)
+    # a busy machine at the start (the 1-minute load average past 0.75 per core) is said, and survives the JSON
+    busy = dataclasses.replace(report, load_average=2.06, cores=2)
+    assert busy.warnings[-1].startswith("the machine was busy when calibrate started (load average 2.06 on 2 core")
+    assert _round_trip(_json(busy)) == busy
+    assert dataclasses.replace(report, load_average=0.8, cores=2).warnings == report.warnings
 
 
 @pytest.mark.convert

@@ -75,6 +75,7 @@ class CalibrationResult:
     elapsed_s: float
     measurements: int
     delegate_disagreements: tuple[str, ...]
+    load_average: float = 0.0  # the 1-minute load average when calibrate started (the minute before it)
 
 
 def best_rate_gmacs(ms: Sequence[Measurement], dtype: str) -> float:
@@ -355,7 +356,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
             "within_20": round(float(np.mean(abs_err <= 0.2)), 4), "within_35": round(float(np.mean(abs_err <= 0.35)), 4),
         }
     return CalibrationResult(doc, fit, machine, bandwidth, time.monotonic() - start, len(ms) + len(blocks),
-                             tuple(_delegate_disagreements(fit)))
+                             tuple(_delegate_disagreements(fit)), load)
 
 
 def _comments(doc: dict[str, Any], fit: FitResult) -> dict[str, str]:

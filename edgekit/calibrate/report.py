@@ -20,6 +20,12 @@ if TYPE_CHECKING:
 DTYPES = ("float32", "int8")
 
 
+# a 1-minute load average above this per core when calibrate starts: the machine is not quiet (on this project's
+# 2-vCPU VM a calibration that started at 2.06, right after a test run, put 81 of 100 held-out rows within ±10%,
+# one taken while another job ran on the other core 47, quiet ones 82-83 on the same measurements)
+BUSY_LOAD_PER_CORE = 0.75
+
+
 @dataclass(frozen=True)
 class CalibrateReport:
     """`edgekit calibrate -o PROFILE.toml`: the profile written and what it rests on."""
@@ -35,6 +41,8 @@ class CalibrateReport:
     delegate_disagreements: tuple[str, ...] = ()
     # dtype -> op classes whose efficiency was fitted here; the profile's other classes borrow a measured one's
     fitted_classes: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    load_average: float = 0.0  # at the start (the minute before calibrate)
+    cores: int = 0
 
     @classmethod
     def of(cls, output: str | Path, result: CalibrationResult) -> CalibrateReport:
@@ -43,11 +51,17 @@ class CalibrateReport:
             measurements=result.measurements, profile=result.profile_doc,
             delegate_disagreements=tuple(result.delegate_disagreements),
             fitted_classes={dt: tuple(sorted(result.fit.efficiency.get(dt, {}))) for dt in DTYPES},
+            load_average=result.load_average, cores=result.machine.cores,
         )
 
     @property
     def warnings(self) -> list[str]:
-        return [f"delegate model vs this runtime: {line}" for line in self.delegate_disagreements]
+        out = [f"delegate model vs this runtime: {line}" for line in self.delegate_disagreements]
+        if self.cores and self.load_average > BUSY_LOAD_PER_CORE * self.cores:
+            out.append(f"the machine was busy when calibrate started (load average {self.load_average:.2f} on "
+                       f"{self.cores} core(s)): other work slows the multi-thread figures most; calibrate again "
+                       "when nothing else runs")
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,7 +69,7 @@ class CalibrateReport:
             "elapsed_s": self.elapsed_s, "measurements": self.measurements, "profile": self.profile,
             "delegate_disagreements": list(self.delegate_disagreements),
             "fitted_classes": {dt: list(classes) for dt, classes in self.fitted_classes.items()},
-            "warnings": self.warnings,
+            "warnings": self.warnings, "load_average": self.load_average, "cores": self.cores,
         }
 
     @classmethod
@@ -70,6 +84,7 @@ class CalibrateReport:
             measurements=int(d["measurements"]), profile=d["profile"],
             delegate_disagreements=strings(d.get("delegate_disagreements")),
             fitted_classes={str(dt): strings(c) for dt, c in (d.get("fitted_classes") or {}).items()},
+            load_average=float(d.get("load_average") or 0.0), cores=int(d.get("cores") or 0),
         )
 
     def render(self) -> str:
