@@ -183,7 +183,9 @@ class Parallel:
 class ThreadScaling:
     """Optional per-kernel thread scaling (``edgekit calibrate`` measures it; :func:`edgekit.profile.opfigures.
     op_thread_speedup`): per compute dtype and ``[op_efficiency]`` key, the share of ``[runtime.thread_speedup]``'s
-    gain past one thread that the kernel gets, so its speed-up at T threads is ``1 + share * (curve[T] - 1)``.
+    gain past one thread that the kernel gets, so its speed-up at T threads is ``1 + share * (curve[T] - 1)``
+    (LiteRT's builtin kernels: of ``[runtime.thread_speedup_builtin]``'s curve where the profile has one; a builtin
+    kernel's share holds whatever its op class, calibrate measured it).
     1 is the curve's; LiteRT's builtin dynamic-range convolutions are near 0 (one thread does the work),
     XNNPACK's 7x7 depthwise about 0.6 on a 2-core x86 host. Keys without a figure follow the curve."""
 
