@@ -6,6 +6,8 @@ See :mod:`edgekit.profile.estimator` for how they combine into an op's time.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from edgekit.profile.costs import TRANSPOSE_CONV_CUSTOM, OpCost, gemm_shape, hybrid_elements, hybrid_op
 from edgekit.profile.schema import DeviceProfile, OpClass
 from edgekit.tflite.model import Operator, Subgraph
@@ -82,15 +84,19 @@ def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, de
     return work
 
 
-def keyed_figure(profile: DeviceProfile, dtype: str, key: str) -> float | None:
-    """The ``[op_efficiency]`` figure of ``key``, else of the key it falls back to (:data:`KEY_FALLBACK`)."""
-    if profile.op_efficiency is None:
-        return None
+def _key_or_fallback(key: str, lookup: Callable[[str], float | None]) -> float | None:
+    """``lookup(key)``, else ``lookup`` of the key it falls back to (:data:`KEY_FALLBACK`)."""
     for candidate in (key, KEY_FALLBACK.get(key, "")):
-        value = profile.op_efficiency.get(dtype, candidate) if candidate else None
+        value = lookup(candidate) if candidate else None
         if value is not None:
             return value
     return None
+
+
+def keyed_figure(profile: DeviceProfile, dtype: str, key: str) -> float | None:
+    """The ``[op_efficiency]`` figure of ``key``, else of the key it falls back to (:data:`KEY_FALLBACK`)."""
+    table = profile.op_efficiency
+    return None if table is None else _key_or_fallback(key, lambda k: table.get(dtype, k))
 
 
 def op_efficiency_figure(profile: DeviceProfile, dtype: str, op: str, key: str | None, builtin: bool = False) -> float | None:
@@ -111,13 +117,8 @@ def op_efficiency_figure(profile: DeviceProfile, dtype: str, op: str, key: str |
 
 def op_thread_share(profile: DeviceProfile, dtype: str, key: str) -> float | None:
     """The ``[thread_scaling]`` share of an op key (or of the key it falls back to), None without one."""
-    if profile.thread_scaling is None:
-        return None
-    for candidate in (key, KEY_FALLBACK.get(key, "")):
-        share = profile.thread_scaling.share(dtype, candidate) if candidate else None
-        if share is not None:
-            return share
-    return None
+    scaling = profile.thread_scaling
+    return None if scaling is None else _key_or_fallback(key, lambda k: scaling.share(dtype, k))
 
 
 def builtin_efficiency(profile: DeviceProfile, dtype: str, op_class: OpClass) -> float:
