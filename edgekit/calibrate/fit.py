@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgekit.calibrate.narrow import fit_row_ns, is_narrow
-from edgekit.calibrate.runner import SCALING_MIN_OP_MS, Measurement, MemoryProbe
+from edgekit.calibrate.runner import Measurement, MemoryProbe, speedup_ratios
 
 # XNNPACK's GEMM micro-kernel tiles (output channels, input channels) per SIMD level and compute dtype
 # (AVX2: f32 5x16 FMA3 kernels, QS8 3x8c8 kernels; AVX-512: f32 7x16 kernels, QS8 7x16c8 kernels -- measured
@@ -267,15 +267,14 @@ def fit_thread_speedup(ms: Sequence[Measurement], threads: Sequence[int], dtype:
 
 
 # a kernel's share of the dtype's thread speed-up is written only where it differs by this much from 1 (the curve's
-# own kernels scatter around it by less: conv 0.95-1.05 on the x86 host; 7x7 depthwise 0.6, dynamic-range builtin
-# convolutions 0.1-0.3)
+# own kernels scatter around it by less: conv 0.95-1.05 on the x86 host; builtin dynamic-range convolutions 0.2-0.36)
 SCALING_MIN_DEVIATION = 0.15
 
 
 def fit_thread_scaling(ms: Sequence[Measurement], threads: Sequence[int],
                        speedup: dict[str, list[float]]) -> dict[str, dict[str, float]]:
     """Per dtype and ``[op_efficiency]`` key: the share of the dtype's speed-up past one thread the key's kernels
-    get at the top thread count (``[thread_scaling]``), from the micro-benchmarks of SCALING_MIN_OP_MS+ at one thread
+    get at the top thread count (``[thread_scaling]``), from the micro-benchmarks of :data:`~edgekit.calibrate.runner.SCALING_MIN_OP_MS`+ at one thread
     measured where the runtime placed them (XNNPACK on); keys with >= 2 of them, written where the share is
     more than :data:`SCALING_MIN_DEVIATION` away from 1, and always for a kernel LiteRT runs itself.
 
@@ -285,17 +284,17 @@ def fit_thread_scaling(ms: Sequence[Measurement], threads: Sequence[int],
     top = max(threads) if threads else 1
     if top < 2:
         return {}
-    one = {m.name: m.median_ms / m.repeat for m in ms
-           if m.xnnpack and m.threads == 1 and m.per_op_ms >= SCALING_MIN_OP_MS}
+    ratios_of = speedup_ratios(ms, top)
     groups: dict[tuple[str, str], list[float]] = {}
     builtin: set[tuple[str, str]] = set()
     for m in ms:
-        if m.xnnpack and m.threads == top and m.name in one and m.median_ms > 0:
-            ratio = one[m.name] / (m.median_ms / m.repeat)
-            if ratio <= top * 1.05:  # more than T times faster is a disturbed one-thread run (fit_thread_speedup)
-                groups.setdefault((m.dtype, m.op_key or m.op), []).append(ratio)
-                if not m.delegated:
-                    builtin.add((m.dtype, m.op_key or m.op))
+        ratio = ratios_of.get(m.name, 0.0)
+        # more than T times faster is a disturbed one-thread run (fit_thread_speedup)
+        if m.xnnpack and m.threads == top and 0.0 < ratio <= top * 1.05:
+            group = (m.dtype, m.op_key or m.op)
+            groups.setdefault(group, []).append(ratio)
+            if not m.delegated:
+                builtin.add(group)
     out: dict[str, dict[str, float]] = {}
     for (dtype, key), ratios in sorted(groups.items()):
         gain = speedup.get(dtype, [1.0])[-1] - 1.0

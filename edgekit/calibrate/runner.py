@@ -355,7 +355,7 @@ LOW_SCALING = 0.8
 SCALING_MIN_OP_MS = 0.02
 
 
-def _ratios(ms: Sequence[Measurement], top: int) -> dict[str, float]:
+def speedup_ratios(ms: Sequence[Measurement], top: int) -> dict[str, float]:
     """Spec name -> one-thread / ``top``-thread wall-clock median (XNNPACK on), for ops of SCALING_MIN_OP_MS+."""
     one = {m.name: m.median_ms for m in ms if m.xnnpack and m.threads == 1 and m.per_op_ms >= SCALING_MIN_OP_MS}
     return {m.name: one[m.name] / m.median_ms for m in ms
@@ -374,7 +374,7 @@ def retime_poor_scaling(ms: list[Measurement], specs: Sequence[MicroSpec], threa
     top = max(threads) if threads else 1
     if top < 2:
         return ms, 0
-    ratios = _ratios(ms, top)
+    ratios = speedup_ratios(ms, top)
     if not ratios:
         return ms, 0
     typical = float(np.median(list(ratios.values())))
@@ -383,7 +383,7 @@ def retime_poor_scaling(ms: list[Measurement], specs: Sequence[MicroSpec], threa
     if not again_specs:
         return ms, 0
     again, _ = measure_suite(again_specs, [1, top], budget_s, wall=wall, builtin=False)
-    better = {name for name, r in _ratios(again, top).items() if r > ratios[name]}
+    better = {name for name, r in speedup_ratios(again, top).items() if r > ratios[name]}
     replaced = {(m.name, m.threads) for m in again if m.name in better}
     kept = [m for m in ms if not (m.xnnpack and (m.name, m.threads) in replaced)]
     return kept + [m for m in again if m.name in better], len(again_specs)

@@ -39,12 +39,12 @@ class Gemm:
     # a one-row float32 GEMM (FULLY_CONNECTED on one row, a 1x1 conv on one pixel) streams its weights at the
     # rate of the output-channel tile that pads them least, the wider on a tie (edgekit.calibrate.gemv);
     # one tile: one rate for all. Empty: such ops take the efficiency figures like the rest
+    float32_gemv_tiles: tuple[int, ...] = field(default=(), metadata=_rng(1, 1024))
+    float32_gemv_gb_per_s: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 1e5, lo_open=True, unit="GB/s"))
     # a transposed convolution pays its fixed cost per output of every tap, at its own figure (XNNPACK's
     # deconvolution: edgekit.calibrate.fit.fit_tconv_overhead); absent: the conv's, once per input pixel
     float32_tconv_output_overhead_macs: float | None = field(default=None, metadata=_rng(0.0, 4096.0, unit="MACs"))
     int8_tconv_output_overhead_macs: float | None = field(default=None, metadata=_rng(0.0, 4096.0, unit="MACs"))
-    float32_gemv_tiles: tuple[int, ...] = field(default=(), metadata=_rng(1, 1024))
-    float32_gemv_gb_per_s: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 1e5, lo_open=True, unit="GB/s"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -182,12 +182,12 @@ class Parallel:
 @dataclass(frozen=True)
 class ThreadScaling:
     """Optional per-kernel thread scaling (``edgekit calibrate`` measures it; :func:`edgekit.profile.opfigures.
-    op_thread_speedup`): per compute dtype and ``[op_efficiency]`` key, the share of ``[runtime.thread_speedup]``'s
+    op_thread_share`): per compute dtype and ``[op_efficiency]`` key, the share of ``[runtime.thread_speedup]``'s
     gain past one thread that the kernel gets, so its speed-up at T threads is ``1 + share * (curve[T] - 1)``
     (LiteRT's builtin kernels: of ``[runtime.thread_speedup_builtin]``'s curve where the profile has one; a builtin
     kernel's share holds whatever its op class, calibrate measured it).
-    1 is the curve's; LiteRT's builtin dynamic-range convolutions are near 0 (one thread does the work),
-    XNNPACK's 7x7 depthwise about 0.6 on a 2-core x86 host. Keys without a figure follow the curve."""
+    1 is the curve's; on a 2-core x86 host LiteRT's builtin uint8 dynamic-range convolutions were 0.2-0.36 (one
+    thread does most of the work), its int8 HARD_SWISH and RELU 0. Keys without a figure follow the curve."""
 
     float32: dict[str, float] = field(default_factory=dict)
     int8: dict[str, float] = field(default_factory=dict)
