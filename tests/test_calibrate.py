@@ -18,7 +18,7 @@ from edgekit.calibrate.fit import (
     fit_thread_speedup,
     predict_op_ms,
 )
-from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model, builtin_op
 from edgekit.calibrate.runner import Measurement, MemoryProbe, measure_suite, suite
 from edgekit.cli import main
 
@@ -50,7 +50,7 @@ def test_microbench_model_loads_and_runs(spec: MicroSpec) -> None:
     assert data[4:8] == b"TFL3"
     model = parse_model(data, spec.name)
     names = {op.name for op in model.main.operators}
-    assert ("MUL" if spec.op is MicroOp.MUL_BROADCAST else spec.op.value) in names
+    assert builtin_op(spec.op) in names
     assert model.quant_kind.value == spec.dtype
     if spec.dtype == "int8" and spec.op in (MicroOp.CONV_2D, MicroOp.DEPTHWISE_CONV_2D):
         weights = [t for t in model.main.tensors if t.is_constant and t.dtype == "int8"]

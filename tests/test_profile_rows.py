@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from edgekit.calibrate.fit import Peaks, fit_profile_figures
-from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
+from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model, builtin_op
 from edgekit.calibrate.narrow import NARROW_SPECS, fit_row_ns, is_narrow, narrow_specs
 from edgekit.calibrate.runner import Measurement, _features
 from edgekit.core.tflite_builder import TFLiteBuilder
@@ -175,7 +175,7 @@ def test_every_narrow_spec_builds_and_measures_rows_below_the_tile() -> None:
     assert len(specs) == 2 * len(NARROW_SPECS)
     for spec in specs:
         data = build_model(spec)
-        op = "MUL" if spec.op is MicroOp.MUL_BROADCAST else spec.op.value
+        op = builtin_op(spec.op)
         summary = _features(data, op)[5]
         m = _measurement(spec.name, op, 1.0, summary["rows"], summary["row_width"])
         assert is_narrow(m, 16) and is_narrow(m, 8 if spec.c < 8 else 16), spec.name
@@ -219,9 +219,11 @@ def test_measured_narrow_rows_reach_a_loadable_profile_and_its_estimates() -> No
 
     shown = CalibrateReport("rows-box.toml", "rows-box", 1.0, len(ms), doc, (), {}).render()
     line = next(row for row in shown.splitlines() if row.startswith("float32") and "rows PAD " in row)
-    assert line.split()[3:] == [f"{fit.row_ns['float32']['PAD']:.3g}", "ns/row", "fitted", "(rows", "of", "C", "<",
-                                f"{tile})"]
+    # PAD pays per row at every width: its figure is fitted over the wide and the narrow specs together
+    assert line.split()[3:] == [f"{fit.row_ns['float32']['PAD']:.3g}", "ns/row", "fitted", "(every", "row,", "with",
+                                "its", "per-element", "figure)"]
     assert profile.row_ns is not None and profile.row_ns.channel_tile == tile
+    assert profile.row_ns.every_width == ("PAD",)
     assert profile.row_ns.float32 == fit.row_ns["float32"]
     entry = ProfileEntry(profile, ProfileOrigin.CALIBRATED, "<rows-box>")
     model = parse_model(build_model(MicroSpec(MicroOp.PAD, "float32", 160, 160, 1)), "<pad>")

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgekit.calibrate.narrow import fit_row_ns, is_narrow
+from edgekit.calibrate.narrow import fit_every_width_rows, fit_row_ns, is_narrow, strip_rows
 from edgekit.calibrate.runner import Measurement, MemoryProbe, speedup_ratios
 
 # XNNPACK's GEMM micro-kernel tiles (output channels, input channels) per SIMD level and compute dtype
@@ -111,6 +111,7 @@ class FitResult:
     hybrid_element_macs: float = 0.0  # per float element a dynamic-range conv converts (Gemm.hybrid_element_macs)
     row_ns: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> [row_ns] key -> ns per narrow row
     row_tile: int = 0  # the channel tile the row figures are for (0: none fitted)
+    every_width: tuple[str, ...] = ()  # [row_ns] keys whose figure is per row at every width (fit_every_width_rows)
     thread_scaling: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> key -> share ([thread_scaling])
     tconv_overhead: dict[str, float] = field(default_factory=dict)  # dtype -> per output and tap ([gemm])
 
@@ -411,6 +412,43 @@ def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float,
             if m.gemm[0] > 0 and m.dtype in gemm and m.macs > 0 else m for m in ms]
 
 
+# the taps of a depthwise micro-benchmark by its [op_efficiency] key (3x3: the op name's)
+_DEPTHWISE_TAPS = {"": 9, "DEPTHWISE_CONV_2D_K5": 25, "DEPTHWISE_CONV_2D_K7": 49}
+
+
+def pad_depthwise(ms: Sequence[Measurement], tile: int) -> list[Measurement]:
+    """``ms`` with the MACs of the depthwise ops XNNPACK ran over their channels padded to ``tile``, as the estimator
+    charges them (:func:`edgekit.profile.opfigures.depthwise_pad_factor`)."""
+    from edgekit.profile.opfigures import depthwise_pad_factor
+
+    def factor(m: Measurement) -> float:
+        taps = _DEPTHWISE_TAPS.get(m.op_key)
+        return 1.0 if taps is None else depthwise_pad_factor(m.row_width, taps, tile)
+
+    return [dataclasses.replace(m, macs=int(round(m.macs * factor(m))))
+            if m.op == "DEPTHWISE_CONV_2D" and m.xnnpack and m.delegated and m.row_width > 0 and m.macs > 0 else m
+            for m in ms]
+
+
+def _merge_rows(narrow: dict[str, dict[str, float]], every: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    out = {dtype: dict(table) for dtype, table in narrow.items()}
+    for dtype, table in every.items():
+        out.setdefault(dtype, {}).update(table)
+    return out
+
+
+def _common_ops(every: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    """``every`` kept to the ops fitted in every dtype (the estimator reads an op's width rule once for all dtypes:
+    an op fitted in one dtype only keeps its narrow-row figures)."""
+    tables = list(every.values())
+    common = set.intersection(*(set(t) for t in tables)) if tables else set()
+    return {dtype: {op: v for op, v in table.items() if op in common} for dtype, table in every.items() if common}
+
+
+def _every_width(every: dict[str, dict[str, float]]) -> tuple[str, ...]:
+    return tuple(sorted({op for table in every.values() for op in table}))
+
+
 def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe], peaks: Peaks,
                         threads: Sequence[int], per_op: bool = False,
                         tiles: dict[str, tuple[int, ...]] | None = None,
@@ -421,10 +459,16 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     residuals then use those where they exist, as such an estimator would. ``per_op_overhead_ms``: the
     fixed cost per op measured on tiny-op chains (:mod:`edgekit.calibrate.overheads`), instead of a grid.
     ``row_tile``: fit ``[row_ns]`` on the measurements narrower than it (:mod:`edgekit.calibrate.narrow`), which
-    take no part in the other figures."""
-    narrow = [m for m in ms if row_tile and is_narrow(m, row_tile)]
-    ms = [m for m in ms if not (row_tile and is_narrow(m, row_tile))]
-    one = [m for m in ms if m.threads == 1 and m.xnnpack]
+    take no part in the other figures; a depthwise's work is then over its channels padded to it (:func:`pad_depthwise`)."""
+    every: dict[str, dict[str, float]] = {}
+    if row_tile:
+        ms = pad_depthwise(ms, row_tile)
+        # PAD and broadcast MUL pay per row at every width: that figure first, fitted with their per-element one
+        every = _common_ops(fit_every_width_rows([m for m in ms if m.threads == 1 and m.xnnpack],
+                                                 per_op_overhead_ms if per_op_overhead_ms is not None else 0.0))
+    narrow = [m for m in ms if row_tile and is_narrow(m, row_tile) and m.op not in every.get(m.dtype, {})]
+    ms = [m for m in ms if not (row_tile and is_narrow(m, row_tile) and m.op not in every.get(m.dtype, {}))]
+    one = strip_rows([m for m in ms if m.threads == 1 and m.xnnpack], every)
     if not one:
         raise ValueError("no one-thread XNNPACK measurements to fit")
     # dynamic-range ("hybrid") ops run other kernels than the int8 ones whose compute dtype they share: they
@@ -477,6 +521,7 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
         repack_weights=repack, weight_rss_factor=factor, samples=len(ms),
         rms_relative_error=float(np.sqrt(np.mean(arr ** 2))), max_relative_error=float(arr.max()),
         residuals=residuals, delegated=delegated, gemm=gemm, hybrid_element_macs=hybrid_element_macs,
-        row_ns=fit_row_ns(narrow, row_tile, predict) if narrow else {}, row_tile=row_tile if narrow else 0,
+        row_ns=_merge_rows(fit_row_ns(narrow, row_tile, predict) if narrow else {}, every),
+        row_tile=row_tile if narrow or every else 0, every_width=_every_width(every),
         thread_scaling=fit_thread_scaling(ms, threads, speedup), tconv_overhead=tconv,
     )

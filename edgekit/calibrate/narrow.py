@@ -11,12 +11,13 @@ These benchmarks take no part in any other figure.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from edgekit.calibrate.microbench import MicroOp, MicroSpec
-from edgekit.calibrate.runner import Measurement
+from edgekit.calibrate.runner import MIN_OP_MS, Measurement
 from edgekit.profile.rows import row_key
 
 # the SIMD channel tile of XNNPACK's depthwise / pooling kernels per SIMD level (measured on an AVX-512 EPYC:
@@ -74,4 +75,53 @@ def fit_row_ns(ms: Sequence[Measurement], tile: int,
     return out
 
 
-__all__ = ["NARROW_SPECS", "ROW_TILES", "fit_row_ns", "is_narrow", "narrow_specs", "row_tile"]
+# XNNPACK kernels that pay a fixed cost per call (per row) at every row width, not only under the channel tile:
+# measured on the x86 host (docs/BENCHMARKS.md, "Rows at every width"), PAD 10-15 ns per output row from 8 to 256
+# channels (a 64x64x24 -> 28 channel pad: 49 us, 0.43 ns per output element; 16x16x256 -> 260: 0.086) and PRELU /
+# broadcast MUL ~2 ns per row on top of ~0.075 ns per element (96x96x16: 0.18 ns per element, 56x56x144: 0.095).
+# Their row figure is fitted together with the per-element one on all their widths (:func:`fit_every_width_rows`)
+EVERY_WIDTH_OPS = ("MUL", "PAD")
+# a fit needs this many micro-benchmarks of the op, over at least two row widths; a row term under ROW_NS_MIN ns is
+# none (rounding noise of a split with nothing per row)
+EVERY_WIDTH_MIN = 3
+ROW_NS_MIN = 0.01
+
+
+def fit_every_width_rows(one: Sequence[Measurement], overhead_ms: float) -> dict[str, dict[str, float]]:
+    """Per compute dtype and op of :data:`EVERY_WIDTH_OPS`, ns per row at every width: the least-squares split of
+    its one-thread XNNPACK micro-benchmarks' times (less the per-op cost) into work x a + rows x b, in relative
+    terms (each benchmark's error counts by its share of its time; a split whose element term comes out negative is
+    refitted on the rows alone). Ops without enough widths, or without a positive row term, get none (their narrow
+    rows stay :func:`fit_row_ns`'s)."""
+    groups: dict[tuple[str, str], list[Measurement]] = {}
+    for m in one:
+        if m.threads == 1 and m.xnnpack and m.delegated and m.op in EVERY_WIDTH_OPS and not m.op_key and m.macs > 0:
+            groups.setdefault((m.dtype, m.op), []).append(m)
+    out: dict[str, dict[str, float]] = {}
+    for (dtype, op), ms in sorted(groups.items()):
+        if len(ms) < EVERY_WIDTH_MIN or len({m.row_width for m in ms if m.rows}) < 2:
+            continue
+        y = np.array([max(m.per_op_ms - overhead_ms, 1e-6) for m in ms])
+        a = np.array([[m.macs, m.rows] for m in ms], dtype=float) / y[:, None]
+        (per_work, per_row), *_ = np.linalg.lstsq(a, np.ones(len(ms)), rcond=None)
+        if per_row > 0 and per_work <= 0:  # the rows explain it all (PAD's elements cost ~0.02-0.03 ns): rows alone
+            per_row = float(np.sum(a[:, 1]) / np.sum(a[:, 1] ** 2))
+        ns = round(float(per_row) * 1e6, 3)
+        if ns > ROW_NS_MIN:
+            out.setdefault(dtype, {})[op] = ns
+    return out
+
+
+def strip_rows(one: Sequence[Measurement], figures: dict[str, dict[str, float]]) -> list[Measurement]:
+    """``one`` with the time of the rows :func:`fit_every_width_rows` priced taken off the benchmarks of those ops
+    (what is left is what their per-element figure is fitted on)."""
+    out = []
+    for m in one:
+        ns = figures.get(m.dtype, {}).get(m.op) if m.xnnpack and m.delegated and not m.op_key else None
+        out.append(dataclasses.replace(m, per_op_ms=max(MIN_OP_MS, m.per_op_ms - ns * m.rows * 1e-6))
+                   if ns and m.rows else m)
+    return out
+
+
+__all__ = ["EVERY_WIDTH_OPS", "NARROW_SPECS", "ROW_TILES", "fit_every_width_rows", "fit_row_ns", "is_narrow",
+           "narrow_specs", "row_tile", "strip_rows"]

@@ -231,7 +231,8 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
                               for dt, table in fit.op_efficiency.items() if table}}
            if fit.op_efficiency else {}),
         **_gemm_section(fit, gemv),
-        **({"row_ns": {"channel_tile": fit.row_tile, **fit.row_ns}} if fit.row_ns else {}),
+        **({"row_ns": {"channel_tile": fit.row_tile, **({"every_width": list(fit.every_width)} if fit.every_width
+                                                         else {}), **fit.row_ns}} if fit.row_ns else {}),
         **({"parallel": parallel.to_doc()} if parallel else {}),
         **({"thread_scaling": {dt: dict(table) for dt, table in fit.thread_scaling.items() if table}}
            if any(fit.thread_scaling.values()) else {}),

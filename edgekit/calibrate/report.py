@@ -104,7 +104,10 @@ class CalibrateReport:
         row_ns = doc.get("row_ns") or {}
         for dtype in DTYPES:
             for op, ns in (row_ns.get(dtype) or {}).items():
-                rows.append([dtype, f"rows {op}", f"{ns:.3g} ns/row", f"fitted (rows of C < {row_ns['channel_tile']})"])
+                every = op in (row_ns.get("every_width") or ())
+                rows.append([dtype, f"rows {op}", f"{ns:.3g} ns/row",
+                             "fitted (every row, with its per-element figure)" if every else
+                             f"fitted (rows of C < {row_ns['channel_tile']})"])
         gemm = doc.get("gemm") or {}
         for tile, gb in zip(gemm.get("float32_gemv_tiles") or (), gemm.get("float32_gemv_gb_per_s") or (), strict=False):
             rows.append(["float32", f"one-row GEMM, {tile}-wide tile", f"{gb:.3g} GB/s", "measured (weight stream)"])

@@ -26,7 +26,7 @@ import numpy as np
 
 from edgekit.calibrate.blocks import BlockKind, BlockSpec, build_block
 from edgekit.calibrate.handover import clear_vector_state
-from edgekit.calibrate.microbench import HYBRID_UINT8, MicroOp, MicroSpec, build_model
+from edgekit.calibrate.microbench import HYBRID_UINT8, MicroOp, MicroSpec, build_model, builtin_op
 from edgekit.core.progress import status
 from edgekit.errors import BackendError
 
@@ -98,6 +98,7 @@ def suite(budget_s: float) -> list[MicroSpec]:
         (D, dict(h=28, w=28, c=72, kernel=5, repeat=2)),
         (MicroOp.FULLY_CONNECTED, dict(h=1, w=1, c=1024, cout=1000)),
         (MicroOp.ADD, dict(h=28, w=28, c=64, repeat=4)),
+        (MicroOp.ADD_RELU, dict(h=28, w=28, c=64, repeat=4)),  # a residual add with its RELU: ADD_ACT
         (MicroOp.MUL_BROADCAST, dict(h=28, w=28, c=64, repeat=4)),
         (MicroOp.AVERAGE_POOL_2D, dict(h=28, w=28, c=64, kernel=3, stride=1)),
         (MicroOp.MAX_POOL_2D, dict(h=56, w=56, c=32, kernel=3, stride=2)),
@@ -157,6 +158,8 @@ def suite(budget_s: float) -> list[MicroSpec]:
         (MicroOp.MIRROR_PAD, dict(h=28, w=28, c=64)),
         (MicroOp.ADD, dict(h=7, w=7, c=256, repeat=4)),
         (MicroOp.MUL, dict(h=28, w=28, c=64, repeat=4)),
+        (MicroOp.ADD_RELU, dict(h=112, w=112, c=8, repeat=2)),
+        (MicroOp.MUL_RELU, dict(h=28, w=28, c=64, repeat=4)),
         (MicroOp.MUL_BROADCAST, dict(h=14, w=14, c=256, repeat=4)),
         (MicroOp.AVERAGE_POOL_2D, dict(h=56, w=56, c=32, kernel=2, stride=2)),
         (MicroOp.MAX_POOL_2D, dict(h=28, w=28, c=64, kernel=3, stride=1)),
@@ -217,7 +220,7 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
     summary = {"weight_bytes": int(model.weight_bytes), "activation_bytes": int(activations), "file_bytes": len(data)}
     from edgekit.profile.delegate import xnnpack_placement
     from edgekit.profile.indirection import TIMED_OPS, op_indirection_bytes
-    from edgekit.profile.opfigures import pool_outputs
+    from edgekit.profile.opfigures import pool_outputs, pool_work
 
     ops = [op for op in model.main.operators if op.name == op_name]
     summary["model_delegated"] = int(all(xnnpack_placement(model.main, op).delegated for op in ops))
@@ -225,6 +228,7 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
     out_elements = model.main.tensor(ops[0].outputs[0]).num_elements
     summary["rows"], summary["row_width"] = rows, (out_elements // rows if rows else 0)
     summary["pool_outputs"] = pool_outputs(model.main, ops[0])  # the work of a builtin int8 average pool
+    summary["pool_work"] = pool_work(model.main, ops[0])  # and of a pool XNNPACK runs (its kernel's passes)
     summary["pointer_bytes"] = op_indirection_bytes(model.main, ops[0]) if op_name in TIMED_OPS else 0
     # data movement has no MACs: its output elements are the work its per-op efficiency is fitted on (OpCost)
     return (costs[0].op_class.value, costs[0].compute_dtype, sum(c.macs or c.moved_elements for c in costs) // n,
@@ -294,7 +298,6 @@ def measure_suite(
     Returns the measurements and the empty-model invoke overhead per engine in microseconds. ``wall``: per-op
     times from the wall-clock median (a quiet machine) instead of the process CPU time per invoke / threads.
     """
-    from edgekit.profile.opfigures import POOL_OUTPUTS_KEY
     from edgekit.tflite.runtime import delegation_summary, load_interpreter
     deadline = time.monotonic() + budget_s
     # each spec is measured len(threads) + 1 times; leave ~25% of the budget for loading and building
@@ -313,7 +316,7 @@ def measure_suite(
             status(f"calibrate: budget reached after {i}/{len(specs)} micro-benchmarks")
             break
         data = build_model(spec, seed=i)
-        op_name = "MUL" if spec.op is MicroOp.MUL_BROADCAST else spec.op.value
+        op_name = builtin_op(spec.op)
         op_class, cdtype, macs, nbytes, wbytes, summary = _features(data, op_name)
         keys = {xnn: _op_key(data, op_name, xnn and bool(summary["model_delegated"])) for xnn in (True, False)}
         for t, xnn in configs:
@@ -335,7 +338,7 @@ def measure_suite(
                 name=spec.name, op=op_name, op_class=op_class, dtype=cdtype, threads=t, xnnpack=xnn,
                 delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
                 per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat),
-                macs=summary["pool_outputs"] if key == POOL_OUTPUTS_KEY else macs, bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
+                macs=_work_of(key, delegated and bool(summary["model_delegated"]), macs, summary), bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
                 elements=elements, rows=summary["rows"], row_width=summary["row_width"],
                 pointer_bytes=summary["pointer_bytes"] if xnn and summary["model_delegated"] else 0,
             ))
@@ -344,6 +347,15 @@ def measure_suite(
             + ", ".join(f"{m.threads}t{'' if m.xnnpack else ' builtin'} {m.per_op_ms:.4f} ms/op"
                         for m in out[-len(configs):]))
     return out, overhead_us
+
+
+def _work_of(key: str, delegated: bool, macs: int, summary: dict[str, int]) -> int:
+    """The work the estimator charges the benchmarked op where this run placed it (:func:`edgekit.profile.opfigures.
+    op_work`): a builtin int8 average pool's outputs, a delegated pool's passes, else its MACs."""
+    from edgekit.profile.opfigures import POOL_OUTPUTS_KEY
+    if key == POOL_OUTPUTS_KEY:
+        return summary["pool_outputs"]
+    return summary["pool_work"] if delegated and summary["pool_work"] else macs
 
 
 # a micro-benchmark whose speed-up at the top thread count is below this share of the median one is timed again

@@ -42,7 +42,8 @@ host), divided by the thread speed-up, instead of its work at the efficiency fig
 
 Narrow rows: a depthwise, pool, resize, pad, concatenation or broadcast binary op whose innermost run is shorter
 than ``[row_ns] channel_tile`` pays ``row_ns[dtype][op]`` nanoseconds per kernel row on top
-(:mod:`edgekit.profile.rows`; calibrate measures them).
+(:mod:`edgekit.profile.rows`; calibrate measures them); the ops in ``[row_ns] every_width`` (XNNPACK's PAD and
+broadcast binary ops, a fixed cost per kernel call) pay it on every row, whatever its width.
 
 Data movement (PAD, CONCATENATION, ...) has no MACs and costs its bytes; with an ``[op_efficiency]`` figure for
 the op (``calibrate`` measures PAD and CONCATENATION) its output elements are work at that efficiency too.
@@ -133,7 +134,7 @@ from edgekit.profile.parallel import (
     two_pools_note,
 )
 from edgekit.profile.registry import ProfileEntry
-from edgekit.profile.rows import narrow_note, narrow_rows, one_channel_conv_note, row_ns
+from edgekit.profile.rows import charged_rows, narrow_note, one_channel_conv_note, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile
 from edgekit.report import ms_figure
 from edgekit.tflite.model import Subgraph, TFLiteModel
@@ -282,7 +283,7 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
     ``delegated``: XNNPACK runs it (False: LiteRT's builtin kernel, also for every op when the profile's
     delegate is "none"); ``key``: the op's efficiency key (:func:`efficiency_key`), when it can differ from
     the op name; ``work``: MAC-equivalents under the ``[gemm]`` figures (:func:`op_work`), instead of its MACs;
-    ``rows``: its narrow kernel rows (:func:`edgekit.profile.rows.narrow_rows`), charged at ``[row_ns]``;
+    ``rows``: its kernel rows charged at ``[row_ns]`` (:func:`edgekit.profile.rows.charged_rows`);
     ``stream_gb_per_s``: a one-row GEMM's weight stream rate (:func:`gemv_gb_per_s`), which then replaces its work."""
     rt = profile.runtime
     if rt.state_op_us is not None and cost.op in STATE_OPS:
@@ -342,7 +343,7 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         node = sg.operators[cost.index]
         unpacked = deleg and unpacked_at_init(sg, node)
         folded = folded_note(sg, node, placement)
-        rows = narrow_rows(sg, node, profile.row_ns.channel_tile) if profile.row_ns is not None else 0
+        rows = charged_rows(profile.row_ns, sg, node, deleg) if profile.row_ns is not None else 0
         ms = 0.0 if unpacked or folded else cpu_op_ms(profile, cost, deleg, threads, efficiency_key(sg, node, deleg),
                                             op_work(profile, sg, node, cost, deleg), model_weights, rows,
                                             gemv_gb_per_s(profile, sg, node, cost, deleg))

@@ -21,14 +21,27 @@ UINT8_HYBRID_CONV = "CONV_2D_UINT8_HYBRID_BUILTIN"
 # (each a rounding integer division by the window's count), not the window's taps: 3.3-3.6 ns per output element
 # on the x86 host at 1 and 4 taps, 4.2 at 9 (0.47 ns per tap there, 3.4 at 1 tap). Its figure is per output element
 POOL_OUTPUTS_KEY = "AVERAGE_POOL_2D_OUTPUTS_BUILTIN"
-KEY_FALLBACK: dict[str, str] = {UINT8_HYBRID_CONV: "CONV_2D_HYBRID_BUILTIN", POOL_OUTPUTS_KEY: "AVERAGE_POOL_2D_BUILTIN"}
+# an elementwise op XNNPACK runs with a fused activation: its own key (``ADD_ACT``). Measured on the x86 host
+# (docs/BENCHMARKS.md, "Pools, depthwise tiles, fused activations"): a float32 ADD or MUL with a fused RELU / RELU6
+# takes 0.20-0.22 ns per element against 0.12-0.13 without (1.7x), int8 +12%; ResNet's and MediaPipe's residual adds
+FUSED_ACT_OPS = frozenset({"ADD", "SUB", "MUL"})
+KEY_FALLBACK: dict[str, str] = {UINT8_HYBRID_CONV: "CONV_2D_HYBRID_BUILTIN", POOL_OUTPUTS_KEY: "AVERAGE_POOL_2D_BUILTIN",
+                                **{f"{op}_ACT": op for op in FUSED_ACT_OPS}}
+# XNNPACK's pooling micro-kernels take the window in passes: the first reads 9 taps, each further pass 8 (a window
+# of fewer taps points the unused ones at a real row and does the 9 loads anyway). Measured on the x86 host
+# (docs/BENCHMARKS.md, "Pools"): max pool float32 0.48-0.52 ns per output element at 2x2 and 3x3 alike, 1.1 at
+# 4x4, 1.3 at 5x5, 2.5-2.6 at 7x7; int8 and the float average pool alike. Work = outputs x these taps.
+POOL_FIRST_PASS_TAPS = 9
+POOL_PASS_TAPS = 8
+XNNPACK_POOLS = frozenset({"AVERAGE_POOL_2D", "MAX_POOL_2D"})
 
 
 def efficiency_key(sg: Subgraph, op: Operator, delegated: bool = True) -> str:
     """The ``[op_efficiency]`` key of an op: its name, a dynamic-range variant (:func:`edgekit.profile.costs.
     hybrid_op`: ``CONV_2D_HYBRID`` where XNNPACK runs it, ``CONV_2D_HYBRID_BUILTIN`` on LiteRT's builtin kernel,
-    a different kernel: every hybrid depthwise; ``CONV_2D_UINT8_HYBRID_BUILTIN`` for uint8 weights) or a kernel-size variant (see the module
-    docstring). ``delegated``: where the estimator places the op."""
+    a different kernel: every hybrid depthwise; ``CONV_2D_UINT8_HYBRID_BUILTIN`` for uint8 weights), a kernel-size variant
+    (``DEPTHWISE_CONV_2D_K5``) or an elementwise op with a fused activation where XNNPACK runs it (``ADD_ACT``,
+    falling back to ``ADD``: :data:`KEY_FALLBACK`). ``delegated``: where the estimator places the op."""
     if hybrid_op(sg, op):
         if not delegated and op.name == "CONV_2D" and sg.tensor(op.inputs[1]).dtype == "uint8":
             return UINT8_HYBRID_CONV  # TF1's uint8 weights: another builtin kernel (calibrate times it)
@@ -37,6 +50,8 @@ def efficiency_key(sg: Subgraph, op: Operator, delegated: bool = True) -> str:
         return "TRANSPOSE_CONV"  # XNNPACK's deconvolution runs both
     if not delegated and pool_outputs(sg, op):
         return POOL_OUTPUTS_KEY
+    if delegated and op.name in FUSED_ACT_OPS and op.options.get("fused_activation_function", "NONE") not in (None, "NONE"):
+        return f"{op.name}_ACT"
     if op.name == "DEPTHWISE_CONV_2D" and len(op.inputs) > 1 and op.inputs[1] >= 0:
         shape = sg.tensor(op.inputs[1]).shape
         if len(shape) == 4 and max(shape[1], shape[2]) > 3:
@@ -50,6 +65,46 @@ def pool_outputs(sg: Subgraph, op: Operator) -> int:
         return 0
     out = sg.tensor(op.outputs[0])
     return out.num_elements if out.dtype in ("int8", "uint8") else 0
+
+
+def pool_pass_taps(taps: int) -> int:
+    """The taps XNNPACK's pooling kernel reads for a window of ``taps``: 9, then 8 per further pass."""
+    extra = max(0, taps - POOL_FIRST_PASS_TAPS)
+    return POOL_FIRST_PASS_TAPS + POOL_PASS_TAPS * -(-extra // POOL_PASS_TAPS)
+
+
+def pool_work(sg: Subgraph, op: Operator) -> int:
+    """Work of a pool XNNPACK runs: output elements x :func:`pool_pass_taps` of its window (0: not a pool, or a
+    1x1 window, which XNNPACK runs as a copy or clamp)."""
+    if op.name not in XNNPACK_POOLS or not op.outputs or op.outputs[0] < 0:
+        return 0
+    taps = max(1, int(op.options.get("filter_width", 1) or 1)) * max(1, int(op.options.get("filter_height", 1) or 1))
+    return 0 if taps == 1 else sg.tensor(op.outputs[0]).num_elements * pool_pass_taps(taps)
+
+
+# XNNPACK's unipass depthwise kernels (up to 25 taps: 3x3, 5x5) compute the channels in SIMD tiles; measured on the
+# x86 host (docs/BENCHMARKS.md, "Depthwise channel tiles"), 3x3 at 64x64: 24 channels in the time of 32, 40 of 48,
+# 72 of 80 (float32 and int8), 5x5 alike; its 7x7 kernel took time in proportion to the channels (24 to 48)
+DEPTHWISE_PADDED_TAPS = 25
+
+
+def depthwise_pad_factor(channels: int, taps: int, tile: int) -> float:
+    """Work per MAC of an XNNPACK depthwise over ``channels`` with ``taps`` kernel taps, its channels padded to
+    ``tile`` (1.0 past :data:`DEPTHWISE_PADDED_TAPS` taps, and under one tile: narrow rows, :mod:`edgekit.profile.
+    rows`)."""
+    if channels < tile or tile <= 1 or taps > DEPTHWISE_PADDED_TAPS:
+        return 1.0  # narrower than one tile: the [row_ns] figure is what such rows cost beyond their MACs
+    return -(-channels // tile) * tile / channels
+
+
+def _depthwise_factor(sg: Subgraph, op: Operator, tile: int) -> float:
+    if op.name != "DEPTHWISE_CONV_2D" or len(op.inputs) < 2 or op.inputs[1] < 0 or not op.outputs \
+            or op.outputs[0] < 0:
+        return 1.0
+    w, out = sg.tensor(op.inputs[1]).shape, sg.tensor(op.outputs[0]).shape
+    if len(w) != 4 or not out:
+        return 1.0
+    return depthwise_pad_factor(int(out[-1]), int(w[1]) * int(w[2]), tile)
 
 
 def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output_overhead_macs: float,
@@ -66,11 +121,19 @@ def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output
 
 
 def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, delegated: bool = True) -> float | None:
-    """The op's work under the profile's ``[gemm]`` figures, or a builtin int8 average pool's output elements where
-    the profile has their per-output figure (None: use its MACs)."""
+    """The op's work under the profile's ``[gemm]`` figures, a pool's under XNNPACK's passes (:func:`pool_work`), an
+    XNNPACK depthwise's MACs over its channels padded to ``[row_ns] channel_tile`` (:func:`depthwise_pad_factor`),
+    or a builtin int8 average pool's output elements where the profile has their per-output figure (None: use its
+    MACs)."""
     if not delegated and profile.op_efficiency is not None and pool_outputs(sg, op) \
             and profile.op_efficiency.get(cost.compute_dtype, POOL_OUTPUTS_KEY) is not None:
         return float(pool_outputs(sg, op))
+    if delegated and pool_work(sg, op):
+        return float(pool_work(sg, op))
+    if delegated and profile.row_ns is not None and cost.macs > 0 and not hybrid_op(sg, op):
+        factor = _depthwise_factor(sg, op, profile.row_ns.channel_tile)
+        if factor != 1.0:
+            return cost.macs * factor
     if profile.gemm is None:
         return None
     figures = profile.gemm.figures(cost.compute_dtype)
@@ -140,5 +203,7 @@ def gemv_gb_per_s(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCo
     return profile.gemm.gemv_gb_per_s(shape[1])
 
 
-__all__ = ["KEY_FALLBACK", "POOL_OUTPUTS_KEY", "TCONV_OPS", "UINT8_HYBRID_CONV", "builtin_efficiency", "efficiency_key", "gemm_work",
-           "gemv_gb_per_s", "keyed_figure", "op_efficiency_figure", "op_thread_share", "op_work", "pool_outputs"]
+__all__ = ["FUSED_ACT_OPS", "KEY_FALLBACK", "POOL_OUTPUTS_KEY", "TCONV_OPS", "UINT8_HYBRID_CONV", "builtin_efficiency", "depthwise_pad_factor",
+           "efficiency_key", "gemm_work",
+           "gemv_gb_per_s", "keyed_figure", "op_efficiency_figure", "op_thread_share", "op_work", "pool_outputs",
+           "pool_pass_taps", "pool_work"]

@@ -55,6 +55,9 @@ PAD_OPS = frozenset({"PAD", "PADV2", "MIRROR_PAD"})
 COPY_OPS = frozenset({"CONCATENATION", "PACK"})
 ROW_OPS = PIXEL_OPS | BINARY_OPS | PAD_OPS | COPY_OPS
 
+# a tile no row is as wide as: every row of an op counts
+EVERY_ROW = 1 << 30
+
 # where an op has no figure of its own it takes the one of an op its kernel works like
 FAMILY: dict[str, str] = {
     **{op: "MUL" for op in BINARY_OPS if op != "MUL"},
@@ -149,6 +152,14 @@ def narrow_rows(sg: Subgraph, op: Operator, tile: int) -> int:
     return _copy_rows(sg, op, tile)
 
 
+def charged_rows(cost: RowCost, sg: Subgraph, op: Operator, delegated: bool) -> int:
+    """The rows the estimator charges ``op`` (placed on XNNPACK or not) under ``cost``: every row where XNNPACK runs
+    an op whose figure is per row at every width (``every_width``, by its name or family), else its narrow rows."""
+    if delegated and cost.every_width and (op.name in cost.every_width or FAMILY.get(op.name) in cost.every_width):
+        return narrow_rows(sg, op, EVERY_ROW)
+    return narrow_rows(sg, op, cost.channel_tile)
+
+
 def row_key(op: str, delegated: bool) -> str:
     """The ``[row_ns]`` key of an op placed on XNNPACK (its name) or on LiteRT's builtin kernel."""
     return op if delegated else f"{op}_BUILTIN"
@@ -215,4 +226,4 @@ def one_channel_conv_note(sg: Subgraph, include: Sequence[bool], placement: Sequ
             "output pixel no profile has a figure for yet; docs/BENCHMARKS.md); their estimate may be low"]
 
 
-__all__ = ["FAMILY", "ROW_OPS", "narrow_note", "narrow_rows", "one_channel_conv_note", "row_key", "row_ns"]
+__all__ = ["EVERY_ROW", "FAMILY", "ROW_OPS", "charged_rows", "narrow_note", "narrow_rows", "one_channel_conv_note", "row_key", "row_ns"]

@@ -84,18 +84,22 @@ class Gemm:
 
 @dataclass(frozen=True)
 class RowCost:
-    """Optional narrow-row figures (:mod:`edgekit.profile.rows`; ``edgekit calibrate`` measures them): nanoseconds
-    per kernel row whose innermost run is shorter than ``channel_tile`` elements, per compute dtype and op
-    name (``<OP>_BUILTIN``: LiteRT's builtin kernel), on top of the op's efficiency figure."""
+    """Optional row figures (:mod:`edgekit.profile.rows`; ``edgekit calibrate`` measures them): nanoseconds per
+    kernel row whose innermost run is shorter than ``channel_tile`` elements, per compute dtype and op name
+    (``<OP>_BUILTIN``: LiteRT's builtin kernel), on top of the op's efficiency figure. The keys in
+    ``every_width`` (XNNPACK's PAD and broadcast MUL: a fixed cost per kernel call whatever the row's length) are
+    per row at every width instead, fitted together with the op's per-element figure."""
 
     channel_tile: int = field(default=16, metadata=_rng(2, 256))
     float32: dict[str, float] = field(default_factory=dict)
     int8: dict[str, float] = field(default_factory=dict)
+    every_width: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         _check_ranges(self)
         for name in ("float32", "int8"):
             _check_op_table(getattr(self, name), name, _rng(0.0, 1e6, unit="ns"))
+        _check_op_table(dict.fromkeys(self.every_width, 1.0), "every_width")  # op names (1.0: any valid figure)
 
     def table(self, dtype: str) -> dict[str, float]:
         """The figures of a compute dtype (float16 uses float32's, int16 int8's)."""
