@@ -103,8 +103,12 @@ def test_calibrate_fits_the_depthwise_on_the_padded_work() -> None:
     assert padded[0].macs == ms[1].macs  # 24 channels: the work of 32
     assert [p.macs for p in padded[1:]] == [m.macs for m in ms[1:]]  # full tiles, 7x7, the builtin kernel, narrow
     # the same time for 24 and 32 channels is then one efficiency: the fit's residuals are equal
-    fit = fit_profile_figures([ms[0], ms[1]], [], PEAKS, [1], per_op=True, row_tile=16)
+    fit = fit_profile_figures([ms[0], ms[1], ms[4]], [], PEAKS, [1], per_op=True, row_tile=16)
     assert fit.residuals["dw24True"] == pytest.approx(fit.residuals["dw32True"], abs=1e-3)
+    # without narrow micro-benchmarks (a short budget) there is no [row_ns] section for the estimator to pad by: nor
+    # does the fit
+    short = fit_profile_figures([ms[0], ms[1]], [], PEAKS, [1], per_op=True, row_tile=16)
+    assert short.row_tile == 0 and short.residuals["dw24True"] != pytest.approx(short.residuals["dw32True"], abs=1e-3)
 
 
 def test_an_elementwise_op_with_a_fused_activation_has_its_own_figure() -> None:

@@ -461,6 +461,8 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     ``row_tile``: fit ``[row_ns]`` on the measurements narrower than it (:mod:`edgekit.calibrate.narrow`), which
     take no part in the other figures; a depthwise's work is then over its channels padded to it (:func:`pad_depthwise`)."""
     every: dict[str, dict[str, float]] = {}
+    if row_tile and not any(is_narrow(m, row_tile) for m in ms):
+        row_tile = 0  # no narrow micro-benchmarks (a short budget): no [row_ns] to write, so no tiles or row split
     if row_tile:
         ms = pad_depthwise(ms, row_tile)
         # PAD and broadcast MUL pay per row at every width: that figure first, fitted with their per-element one
