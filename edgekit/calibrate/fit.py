@@ -38,8 +38,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edgekit.calibrate.narrow import fit_every_width_rows, fit_row_ns, is_narrow, strip_rows
+from edgekit.calibrate.narrow import (
+    EVERY_WIDTH_OPS,
+    every_key,
+    fit_every_width_rows,
+    fit_row_ns,
+    is_narrow,
+    strip_rows,
+)
 from edgekit.calibrate.runner import Measurement, MemoryProbe, speedup_ratios
+from edgekit.profile.opfigures import POOL_INPUTS_KEY
 
 # XNNPACK's GEMM micro-kernel tiles (output channels, input channels) per SIMD level and compute dtype
 # (AVX2: f32 5x16 FMA3 kernels, QS8 3x8c8 kernels; AVX-512: f32 7x16 kernels, QS8 7x16c8 kernels -- measured
@@ -438,15 +446,17 @@ def _merge_rows(narrow: dict[str, dict[str, float]], every: dict[str, dict[str, 
 
 
 def _common_ops(every: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """``every`` kept to the ops fitted in every dtype (the estimator reads an op's width rule once for all dtypes:
-    an op fitted in one dtype only keeps its narrow-row figures)."""
+    """``every`` with the ops of :data:`EVERY_WIDTH_OPS` kept to those fitted in every dtype (the estimator reads an
+    op's width rule once for all dtypes: an op fitted in one dtype only keeps its narrow-row figures)."""
     tables = list(every.values())
     common = set.intersection(*(set(t) for t in tables)) if tables else set()
-    return {dtype: {op: v for op, v in table.items() if op in common} for dtype, table in every.items() if common}
+    out = {dtype: {k: v for k, v in table.items() if k in common or k not in EVERY_WIDTH_OPS}
+           for dtype, table in every.items()}
+    return {dtype: table for dtype, table in out.items() if table}
 
 
 def _every_width(every: dict[str, dict[str, float]]) -> tuple[str, ...]:
-    return tuple(sorted({op for table in every.values() for op in table}))
+    return tuple(sorted({k for table in every.values() for k in table if k in EVERY_WIDTH_OPS}))
 
 
 def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe], peaks: Peaks,
@@ -468,8 +478,11 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
         # PAD and broadcast MUL pay per row at every width: that figure first, fitted with their per-element one
         every = _common_ops(fit_every_width_rows([m for m in ms if m.threads == 1 and m.xnnpack],
                                                  per_op_overhead_ms if per_op_overhead_ms is not None else 0.0))
-    narrow = [m for m in ms if row_tile and is_narrow(m, row_tile) and m.op not in every.get(m.dtype, {})]
-    ms = [m for m in ms if not (row_tile and is_narrow(m, row_tile) and m.op not in every.get(m.dtype, {}))]
+    def split(m: Measurement) -> bool:  # priced per row at every width (or per input pixel): not a narrow-row one
+        return every_key(m) in every.get(m.dtype, {}) or m.op_key == POOL_INPUTS_KEY
+
+    narrow = [m for m in ms if row_tile and is_narrow(m, row_tile) and not split(m)]
+    ms = [m for m in ms if not (row_tile and is_narrow(m, row_tile) and not split(m))]
     one = strip_rows([m for m in ms if m.threads == 1 and m.xnnpack], every)
     if not one:
         raise ValueError("no one-thread XNNPACK measurements to fit")
@@ -516,7 +529,8 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     arr = np.abs(np.array(errs))
     speedup = {dt: fit_thread_speedup(plain, threads, dt) for dt in ("float32", "int8")}
     overhead_bytes, repack, factor = fit_memory(probes)
-    delegated = {f"{m.op}.{m.dtype}": m.delegated for m in one if not m.hybrid}
+    # where the delegate took each op (the 1x1-window float pool, which it refuses by design, is not the op's answer)
+    delegated = {f"{m.op}.{m.dtype}": m.delegated for m in one if not m.hybrid and m.op_key != POOL_INPUTS_KEY}
     return FitResult(
         efficiency=eff, op_efficiency=op_eff, per_op_overhead_us=overhead_ms * 1e3, memory_efficiency=mem_eff,
         builtin_kernel_factor=bkf, thread_speedup=speedup, runtime_overhead_bytes=overhead_bytes,

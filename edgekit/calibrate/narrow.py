@@ -87,16 +87,27 @@ EVERY_WIDTH_MIN = 3
 ROW_NS_MIN = 0.01
 
 
+def every_key(m: Measurement) -> str | None:
+    """The ``[row_ns]`` key whose figure :func:`fit_every_width_rows` fits on ``m`` (None: not such an op): a PAD or
+    broadcast MUL XNNPACK ran, or LiteRT's builtin float pool over a 1x1 window (its input pixels are its rows)."""
+    from edgekit.profile.opfigures import POOL_INPUTS_KEY
+
+    if m.op_key == POOL_INPUTS_KEY:
+        return POOL_INPUTS_KEY
+    return m.op if m.op in EVERY_WIDTH_OPS and m.delegated and not m.op_key else None
+
+
 def fit_every_width_rows(one: Sequence[Measurement], overhead_ms: float) -> dict[str, dict[str, float]]:
-    """Per compute dtype and op of :data:`EVERY_WIDTH_OPS`, ns per row at every width: the least-squares split of
-    its one-thread XNNPACK micro-benchmarks' times (less the per-op cost) into work x a + rows x b, in relative
+    """Per compute dtype and key (:func:`every_key`: the ops of :data:`EVERY_WIDTH_OPS`, the builtin 1x1-window
+    pool), ns per row at every width: the least-squares split of its one-thread micro-benchmarks' times (less the per-op cost) into work x a + rows x b, in relative
     terms (each benchmark's error counts by its share of its time; a split whose element term comes out negative is
     refitted on the rows alone). Ops without enough widths, or without a positive row term, get none (their narrow
     rows stay :func:`fit_row_ns`'s)."""
     groups: dict[tuple[str, str], list[Measurement]] = {}
     for m in one:
-        if m.threads == 1 and m.xnnpack and m.delegated and m.op in EVERY_WIDTH_OPS and not m.op_key and m.macs > 0:
-            groups.setdefault((m.dtype, m.op), []).append(m)
+        key = every_key(m)
+        if key and m.threads == 1 and m.xnnpack and m.macs > 0:
+            groups.setdefault((m.dtype, key), []).append(m)
     out: dict[str, dict[str, float]] = {}
     for (dtype, op), ms in sorted(groups.items()):
         if len(ms) < EVERY_WIDTH_MIN or len({m.row_width for m in ms if m.rows}) < 2:
@@ -117,11 +128,12 @@ def strip_rows(one: Sequence[Measurement], figures: dict[str, dict[str, float]])
     (what is left is what their per-element figure is fitted on)."""
     out = []
     for m in one:
-        ns = figures.get(m.dtype, {}).get(m.op) if m.xnnpack and m.delegated and not m.op_key else None
+        key = every_key(m)
+        ns = figures.get(m.dtype, {}).get(key) if key else None
         out.append(dataclasses.replace(m, per_op_ms=max(MIN_OP_MS, m.per_op_ms - ns * m.rows * 1e-6))
                    if ns and m.rows else m)
     return out
 
 
-__all__ = ["EVERY_WIDTH_OPS", "NARROW_SPECS", "ROW_TILES", "fit_every_width_rows", "fit_row_ns", "is_narrow",
+__all__ = ["EVERY_WIDTH_OPS", "NARROW_SPECS", "ROW_TILES", "every_key", "fit_every_width_rows", "fit_row_ns", "is_narrow",
            "narrow_specs", "row_tile", "strip_rows"]

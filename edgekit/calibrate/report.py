@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from edgekit.core.result import Basis, check_kind, strings
+from edgekit.profile.opfigures import POOL_INPUTS_KEY
 from edgekit.report import format_table, human_bytes
 
 if TYPE_CHECKING:
@@ -107,6 +108,7 @@ class CalibrateReport:
                 every = op in (row_ns.get("every_width") or ())
                 rows.append([dtype, f"rows {op}", f"{ns:.3g} ns/row",
                              "fitted (every row, with its per-element figure)" if every else
+                             "fitted (per input pixel, with its per-element figure)" if op == POOL_INPUTS_KEY else
                              f"fitted (rows of C < {row_ns['channel_tile']})"])
         gemm = doc.get("gemm") or {}
         for tile, gb in zip(gemm.get("float32_gemv_tiles") or (), gemm.get("float32_gemv_gb_per_s") or (), strict=False):

@@ -162,6 +162,10 @@ def suite(budget_s: float) -> list[MicroSpec]:
         (MicroOp.MUL_RELU, dict(h=28, w=28, c=64, repeat=4)),
         (MicroOp.MUL_BROADCAST, dict(h=14, w=14, c=256, repeat=4)),
         (MicroOp.AVERAGE_POOL_2D, dict(h=56, w=56, c=32, kernel=2, stride=2)),
+        # a 1x1 window with a stride: LiteRT's builtin pool, per input pixel and element (POOL_INPUTS_KEY)
+        (MicroOp.AVERAGE_POOL_2D, dict(h=112, w=112, c=8, kernel=1, stride=2)),
+        (MicroOp.AVERAGE_POOL_2D, dict(h=56, w=56, c=64, kernel=1, stride=2)),
+        (MicroOp.AVERAGE_POOL_2D, dict(h=14, w=14, c=512, kernel=1, stride=2)),
         (MicroOp.MAX_POOL_2D, dict(h=28, w=28, c=64, kernel=3, stride=1)),
         (MicroOp.MEAN, dict(h=7, w=7, c=1024)),
         (MicroOp.HARD_SWISH, dict(h=14, w=14, c=96, repeat=2)),
@@ -220,7 +224,7 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
     summary = {"weight_bytes": int(model.weight_bytes), "activation_bytes": int(activations), "file_bytes": len(data)}
     from edgekit.profile.delegate import xnnpack_placement
     from edgekit.profile.indirection import TIMED_OPS, op_indirection_bytes
-    from edgekit.profile.opfigures import pool_outputs, pool_work
+    from edgekit.profile.opfigures import pool_inputs, pool_outputs, pool_work
 
     ops = [op for op in model.main.operators if op.name == op_name]
     summary["model_delegated"] = int(all(xnnpack_placement(model.main, op).delegated for op in ops))
@@ -229,6 +233,8 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
     summary["rows"], summary["row_width"] = rows, (out_elements // rows if rows else 0)
     summary["pool_outputs"] = pool_outputs(model.main, ops[0])  # the work of a builtin int8 average pool
     summary["pool_work"] = pool_work(model.main, ops[0])  # and of a pool XNNPACK runs (its kernel's passes)
+    # the builtin float pool over a 1x1 window: its input elements are its work, its input pixels its rows
+    summary["pool_input_pixels"], summary["pool_input_elements"] = pool_inputs(model.main, ops[0])
     summary["pointer_bytes"] = op_indirection_bytes(model.main, ops[0]) if op_name in TIMED_OPS else 0
     # data movement has no MACs: its output elements are the work its per-op efficiency is fitted on (OpCost)
     return (costs[0].op_class.value, costs[0].compute_dtype, sum(c.macs or c.moved_elements for c in costs) // n,
@@ -339,7 +345,7 @@ def measure_suite(
                 delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
                 per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat),
                 macs=_work_of(key, delegated and bool(summary["model_delegated"]), macs, summary), bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
-                elements=elements, rows=summary["rows"], row_width=summary["row_width"],
+                elements=elements, **_rows_of(key, summary),
                 pointer_bytes=summary["pointer_bytes"] if xnn and summary["model_delegated"] else 0,
             ))
             del interp
@@ -351,11 +357,24 @@ def measure_suite(
 
 def _work_of(key: str, delegated: bool, macs: int, summary: dict[str, int]) -> int:
     """The work the estimator charges the benchmarked op where this run placed it (:func:`edgekit.profile.opfigures.
-    op_work`): a builtin int8 average pool's outputs, a delegated pool's passes, else its MACs."""
-    from edgekit.profile.opfigures import POOL_OUTPUTS_KEY
+    op_work`): a builtin int8 average pool's outputs, a builtin float 1x1-window pool's inputs, a delegated pool's
+    passes, else its MACs."""
+    from edgekit.profile.opfigures import POOL_INPUTS_KEY, POOL_OUTPUTS_KEY
     if key == POOL_OUTPUTS_KEY:
         return summary["pool_outputs"]
+    if key == POOL_INPUTS_KEY:
+        return summary["pool_input_elements"]
     return summary["pool_work"] if delegated and summary["pool_work"] else macs
+
+
+def _rows_of(key: str, summary: dict[str, int]) -> dict[str, int]:
+    """The kernel rows of the benchmarked op as the estimator counts them (:func:`edgekit.profile.rows.charged_rows`):
+    a builtin float 1x1-window pool's input pixels, else every row however wide."""
+    from edgekit.profile.opfigures import POOL_INPUTS_KEY
+    if key == POOL_INPUTS_KEY:
+        pixels = summary["pool_input_pixels"]
+        return {"rows": pixels, "row_width": summary["pool_input_elements"] // max(1, pixels)}
+    return {"rows": summary["rows"], "row_width": summary["row_width"]}
 
 
 # a micro-benchmark whose speed-up at the top thread count is below this share of the median one is timed again

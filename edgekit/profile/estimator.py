@@ -116,6 +116,7 @@ from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed
 from edgekit.profile.legacyhybrid import uint8_hybrid_note
 from edgekit.profile.memory import cold_fraction, cold_weight_ms, memory_ms
 from edgekit.profile.opfigures import (
+    POOL_INPUTS_KEY,
     builtin_efficiency,
     efficiency_key,
     gemm_work,
@@ -311,7 +312,9 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
     if stream_gb_per_s:  # one multiply-add per weight: the weight stream is the time
         compute_ms = 1000.0 * cost.weight_bytes / (stream_gb_per_s * 1e9 * speedup)
     if rows and profile.row_ns is not None:
-        ns = row_ns(profile.row_ns.table(dtype), cost.op, delegated and rt.delegate != DelegateKind.NONE)
+        table = profile.row_ns.table(dtype)
+        ns = table.get(POOL_INPUTS_KEY) if key == POOL_INPUTS_KEY else \
+            row_ns(table, cost.op, delegated and rt.delegate != DelegateKind.NONE)
         compute_ms += rows * (ns or 0.0) * 1e-6 / speedup
     return max(compute_ms, memory_ms(profile, cost, threads, model_weight_bytes)) + overhead_us / 1000.0
 

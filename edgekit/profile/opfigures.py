@@ -25,8 +25,13 @@ POOL_OUTPUTS_KEY = "AVERAGE_POOL_2D_OUTPUTS_BUILTIN"
 # (docs/BENCHMARKS.md, "Pools, depthwise tiles, fused activations"): a float32 ADD or MUL with a fused RELU / RELU6
 # takes 0.20-0.22 ns per element against 0.12-0.13 without (1.7x), int8 +12%; ResNet's and MediaPipe's residual adds
 FUSED_ACT_OPS = frozenset({"ADD", "SUB", "MUL"})
+# LiteRT's builtin float AVERAGE_POOL_2D over a 1x1 window with a stride (XNNPACK refuses it: NASNet's reduction
+# cells) loops over the input pixels: 8.0 ns per input pixel + 0.10 per input element fit seven shapes within 5% on
+# the x86 host (112x112x8: 108 us, 14x14x528: 12 us). Its work is the input elements (op figure) and its input
+# pixels are rows (``[row_ns]`` figure of the same key)
+POOL_INPUTS_KEY = "AVERAGE_POOL_2D_INPUTS_BUILTIN"
 KEY_FALLBACK: dict[str, str] = {UINT8_HYBRID_CONV: "CONV_2D_HYBRID_BUILTIN", POOL_OUTPUTS_KEY: "AVERAGE_POOL_2D_BUILTIN",
-                                **{f"{op}_ACT": op for op in FUSED_ACT_OPS}}
+                                POOL_INPUTS_KEY: "AVERAGE_POOL_2D_BUILTIN", **{f"{op}_ACT": op for op in FUSED_ACT_OPS}}
 # XNNPACK's pooling micro-kernels take the window in passes: the first reads 9 taps, each further pass 8 (a window
 # of fewer taps points the unused ones at a real row and does the 9 loads anyway). Measured on the x86 host
 # (docs/BENCHMARKS.md, "Pools"): max pool float32 0.48-0.52 ns per output element at 2x2 and 3x3 alike, 1.1 at
@@ -50,6 +55,8 @@ def efficiency_key(sg: Subgraph, op: Operator, delegated: bool = True) -> str:
         return "TRANSPOSE_CONV"  # XNNPACK's deconvolution runs both
     if not delegated and pool_outputs(sg, op):
         return POOL_OUTPUTS_KEY
+    if not delegated and pool_inputs(sg, op)[0]:
+        return POOL_INPUTS_KEY
     if delegated and op.name in FUSED_ACT_OPS and op.options.get("fused_activation_function", "NONE") not in (None, "NONE"):
         return f"{op.name}_ACT"
     if op.name == "DEPTHWISE_CONV_2D" and len(op.inputs) > 1 and op.inputs[1] >= 0:
@@ -65,6 +72,21 @@ def pool_outputs(sg: Subgraph, op: Operator) -> int:
         return 0
     out = sg.tensor(op.outputs[0])
     return out.num_elements if out.dtype in ("int8", "uint8") else 0
+
+
+def pool_inputs(sg: Subgraph, op: Operator) -> tuple[int, int]:
+    """(input pixels, input elements) of a float AVERAGE_POOL_2D over a 1x1 window with a stride (the work of
+    LiteRT's builtin kernel for it: :data:`POOL_INPUTS_KEY`), else (0, 0)."""
+    if op.name != "AVERAGE_POOL_2D" or not op.inputs or op.inputs[0] < 0:
+        return 0, 0
+    o = op.options
+    if int(o.get("filter_width", 1) or 1) != 1 or int(o.get("filter_height", 1) or 1) != 1 \
+            or max(int(o.get("stride_w", 1) or 1), int(o.get("stride_h", 1) or 1)) == 1:
+        return 0, 0
+    x = sg.tensor(op.inputs[0])
+    if x.dtype not in ("float32", "float16") or len(x.shape) != 4:
+        return 0, 0
+    return int(x.shape[0]) * int(x.shape[1]) * int(x.shape[2]), x.num_elements
 
 
 def pool_pass_taps(taps: int) -> int:
@@ -128,6 +150,9 @@ def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, de
     if not delegated and profile.op_efficiency is not None and pool_outputs(sg, op) \
             and profile.op_efficiency.get(cost.compute_dtype, POOL_OUTPUTS_KEY) is not None:
         return float(pool_outputs(sg, op))
+    if not delegated and profile.op_efficiency is not None and pool_inputs(sg, op)[0] \
+            and profile.op_efficiency.get(cost.compute_dtype, POOL_INPUTS_KEY) is not None:
+        return float(pool_inputs(sg, op)[1])
     if delegated and pool_work(sg, op):
         return float(pool_work(sg, op))
     if delegated and profile.row_ns is not None and cost.macs > 0 and not hybrid_op(sg, op):
@@ -203,7 +228,7 @@ def gemv_gb_per_s(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCo
     return profile.gemm.gemv_gb_per_s(shape[1])
 
 
-__all__ = ["FUSED_ACT_OPS", "KEY_FALLBACK", "POOL_OUTPUTS_KEY", "TCONV_OPS", "UINT8_HYBRID_CONV", "builtin_efficiency", "depthwise_pad_factor",
+__all__ = ["FUSED_ACT_OPS", "KEY_FALLBACK", "POOL_INPUTS_KEY", "POOL_OUTPUTS_KEY", "TCONV_OPS", "UINT8_HYBRID_CONV", "builtin_efficiency", "depthwise_pad_factor",
            "efficiency_key", "gemm_work",
-           "gemv_gb_per_s", "keyed_figure", "op_efficiency_figure", "op_thread_share", "op_work", "pool_outputs",
+           "gemv_gb_per_s", "keyed_figure", "op_efficiency_figure", "op_thread_share", "op_work", "pool_inputs", "pool_outputs",
            "pool_pass_taps", "pool_work"]

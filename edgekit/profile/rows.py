@@ -43,6 +43,7 @@ import numpy as np
 
 from edgekit.profile.costs import TRANSPOSE_CONV_CUSTOM
 from edgekit.profile.delegate import fused_pad
+from edgekit.profile.opfigures import POOL_INPUTS_KEY, pool_inputs
 from edgekit.profile.schema import RowCost
 from edgekit.tflite.model import Operator, Subgraph
 
@@ -154,9 +155,13 @@ def narrow_rows(sg: Subgraph, op: Operator, tile: int) -> int:
 
 def charged_rows(cost: RowCost, sg: Subgraph, op: Operator, delegated: bool) -> int:
     """The rows the estimator charges ``op`` (placed on XNNPACK or not) under ``cost``: every row where XNNPACK runs
-    an op whose figure is per row at every width (``every_width``, by its name or family), else its narrow rows."""
+    an op whose figure is per row at every width (``every_width``, by its name or family), the input pixels of
+    LiteRT's builtin float 1x1-window pool where the profile has their figure (:data:`edgekit.profile.opfigures.
+    POOL_INPUTS_KEY`), else its narrow rows."""
     if delegated and cost.every_width and (op.name in cost.every_width or FAMILY.get(op.name) in cost.every_width):
         return narrow_rows(sg, op, EVERY_ROW)
+    if not delegated and pool_inputs(sg, op)[0] and cost.table(sg.tensor(op.inputs[0]).dtype).get(POOL_INPUTS_KEY):
+        return pool_inputs(sg, op)[0]  # LiteRT's builtin float pool over a 1x1 window: one row per input pixel
     return narrow_rows(sg, op, cost.channel_tile)
 
 
