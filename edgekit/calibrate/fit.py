@@ -47,7 +47,7 @@ from edgekit.calibrate.narrow import (
     strip_rows,
 )
 from edgekit.calibrate.runner import Measurement, MemoryProbe, speedup_ratios
-from edgekit.profile.opfigures import POOL_INPUTS_KEY
+from edgekit.profile.opfigures import POOL_INPUTS_KEY, depthwise_pad_factor
 
 # XNNPACK's GEMM micro-kernel tiles (output channels, input channels) per SIMD level and compute dtype
 # (AVX2: f32 5x16 FMA3 kernels, QS8 3x8c8 kernels; AVX-512: f32 7x16 kernels, QS8 7x16c8 kernels -- measured
@@ -427,8 +427,6 @@ _DEPTHWISE_TAPS = {"": 9, "DEPTHWISE_CONV_2D_K5": 25, "DEPTHWISE_CONV_2D_K7": 49
 def pad_depthwise(ms: Sequence[Measurement], tile: int) -> list[Measurement]:
     """``ms`` with the MACs of the depthwise ops XNNPACK ran over their channels padded to ``tile``, as the estimator
     charges them (:func:`edgekit.profile.opfigures.depthwise_pad_factor`)."""
-    from edgekit.profile.opfigures import depthwise_pad_factor
-
     def factor(m: Measurement) -> float:
         taps = _DEPTHWISE_TAPS.get(m.op_key)
         return 1.0 if taps is None else depthwise_pad_factor(m.row_width, taps, tile)
@@ -478,6 +476,7 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
         # PAD and broadcast MUL pay per row at every width: that figure first, fitted with their per-element one
         every = _common_ops(fit_every_width_rows([m for m in ms if m.threads == 1 and m.xnnpack],
                                                  per_op_overhead_ms if per_op_overhead_ms is not None else 0.0))
+
     def split(m: Measurement) -> bool:  # priced per row at every width (or per input pixel): not a narrow-row one
         return every_key(m) in every.get(m.dtype, {}) or m.op_key == POOL_INPUTS_KEY
 

@@ -6,7 +6,9 @@ those figures say (one kernel call per row, each padded to the SIMD tile), so ``
 them at C = 1 (2 for the multiply: a 1-wide operand is a scalar, which XNNPACK handles as a flat array) and
 C = 8, and fits per dtype and op the nanoseconds per row that the efficiency figure leaves unexplained:
 the median over the op's narrow benchmarks of ``(measured - predicted without rows) / rows``, at least 0.
-These benchmarks take no part in any other figure.
+These benchmarks take no part in any other figure, but for PAD and the broadcast MUL, whose kernels pay per row at
+every width: their narrow and wide benchmarks are split together into a per-row and a per-element figure
+(:func:`fit_every_width_rows`), as is LiteRT's builtin float pool over a 1x1 window, per input pixel.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 
 from edgekit.calibrate.microbench import MicroOp, MicroSpec
 from edgekit.calibrate.runner import MIN_OP_MS, Measurement
+from edgekit.profile.opfigures import POOL_INPUTS_KEY
 from edgekit.profile.rows import row_key
 
 # the SIMD channel tile of XNNPACK's depthwise / pooling kernels per SIMD level (measured on an AVX-512 EPYC:
@@ -76,7 +79,7 @@ def fit_row_ns(ms: Sequence[Measurement], tile: int,
 
 
 # XNNPACK kernels that pay a fixed cost per call (per row) at every row width, not only under the channel tile:
-# measured on the x86 host (docs/BENCHMARKS.md, "Rows at every width"), PAD 10-15 ns per output row from 8 to 256
+# measured on the x86 host (docs/BENCHMARKS.md, "XNNPACK's kernels beyond their MACs"), PAD 10-15 ns per output row from 8 to 256
 # channels (a 64x64x24 -> 28 channel pad: 49 us, 0.43 ns per output element; 16x16x256 -> 260: 0.086) and PRELU /
 # broadcast MUL ~2 ns per row on top of ~0.075 ns per element (96x96x16: 0.18 ns per element, 56x56x144: 0.095).
 # Their row figure is fitted together with the per-element one on all their widths (:func:`fit_every_width_rows`)
@@ -90,8 +93,6 @@ ROW_NS_MIN = 0.01
 def every_key(m: Measurement) -> str | None:
     """The ``[row_ns]`` key whose figure :func:`fit_every_width_rows` fits on ``m`` (None: not such an op): a PAD or
     broadcast MUL XNNPACK ran, or LiteRT's builtin float pool over a 1x1 window (its input pixels are its rows)."""
-    from edgekit.profile.opfigures import POOL_INPUTS_KEY
-
     if m.op_key == POOL_INPUTS_KEY:
         return POOL_INPUTS_KEY
     return m.op if m.op in EVERY_WIDTH_OPS and m.delegated and not m.op_key else None
@@ -99,10 +100,10 @@ def every_key(m: Measurement) -> str | None:
 
 def fit_every_width_rows(one: Sequence[Measurement], overhead_ms: float) -> dict[str, dict[str, float]]:
     """Per compute dtype and key (:func:`every_key`: the ops of :data:`EVERY_WIDTH_OPS`, the builtin 1x1-window
-    pool), ns per row at every width: the least-squares split of its one-thread micro-benchmarks' times (less the per-op cost) into work x a + rows x b, in relative
-    terms (each benchmark's error counts by its share of its time; a split whose element term comes out negative is
-    refitted on the rows alone). Ops without enough widths, or without a positive row term, get none (their narrow
-    rows stay :func:`fit_row_ns`'s)."""
+    pool), ns per row at every width: the least-squares split of its one-thread micro-benchmarks' times (less the
+    per-op cost) into work x a + rows x b, in relative terms (each benchmark's error counts by its share of its
+    time; a split whose element term comes out negative is refitted on the rows alone). Ops without enough widths,
+    or without a positive row term, get none (their narrow rows stay :func:`fit_row_ns`'s)."""
     groups: dict[tuple[str, str], list[Measurement]] = {}
     for m in one:
         key = every_key(m)
@@ -135,5 +136,5 @@ def strip_rows(one: Sequence[Measurement], figures: dict[str, dict[str, float]])
     return out
 
 
-__all__ = ["EVERY_WIDTH_OPS", "NARROW_SPECS", "ROW_TILES", "every_key", "fit_every_width_rows", "fit_row_ns", "is_narrow",
-           "narrow_specs", "row_tile", "strip_rows"]
+__all__ = ["EVERY_WIDTH_OPS", "NARROW_SPECS", "ROW_TILES", "every_key", "fit_every_width_rows", "fit_row_ns",
+           "is_narrow", "narrow_specs", "row_tile", "strip_rows"]

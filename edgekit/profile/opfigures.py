@@ -22,7 +22,7 @@ UINT8_HYBRID_CONV = "CONV_2D_UINT8_HYBRID_BUILTIN"
 # on the x86 host at 1 and 4 taps, 4.2 at 9 (0.47 ns per tap there, 3.4 at 1 tap). Its figure is per output element
 POOL_OUTPUTS_KEY = "AVERAGE_POOL_2D_OUTPUTS_BUILTIN"
 # an elementwise op XNNPACK runs with a fused activation: its own key (``ADD_ACT``). Measured on the x86 host
-# (docs/BENCHMARKS.md, "Pools, depthwise tiles, fused activations"): a float32 ADD or MUL with a fused RELU / RELU6
+# (docs/BENCHMARKS.md, "XNNPACK's kernels beyond their MACs"): a float32 ADD or MUL with a fused RELU / RELU6
 # takes 0.20-0.22 ns per element against 0.12-0.13 without (1.7x), int8 +12%; ResNet's and MediaPipe's residual adds
 FUSED_ACT_OPS = frozenset({"ADD", "SUB", "MUL"})
 # LiteRT's builtin float AVERAGE_POOL_2D over a 1x1 window with a stride (XNNPACK refuses it: NASNet's reduction
@@ -34,7 +34,7 @@ KEY_FALLBACK: dict[str, str] = {UINT8_HYBRID_CONV: "CONV_2D_HYBRID_BUILTIN", POO
                                 POOL_INPUTS_KEY: "AVERAGE_POOL_2D_BUILTIN", **{f"{op}_ACT": op for op in FUSED_ACT_OPS}}
 # XNNPACK's pooling micro-kernels take the window in passes: the first reads 9 taps, each further pass 8 (a window
 # of fewer taps points the unused ones at a real row and does the 9 loads anyway). Measured on the x86 host
-# (docs/BENCHMARKS.md, "Pools"): max pool float32 0.48-0.52 ns per output element at 2x2 and 3x3 alike, 1.1 at
+# (docs/BENCHMARKS.md, "XNNPACK's kernels beyond their MACs"): max pool float32 0.48-0.52 ns per output element at 2x2 and 3x3 alike, 1.1 at
 # 4x4, 1.3 at 5x5, 2.5-2.6 at 7x7; int8 and the float average pool alike. Work = outputs x these taps.
 POOL_FIRST_PASS_TAPS = 9
 POOL_PASS_TAPS = 8
@@ -105,7 +105,7 @@ def pool_work(sg: Subgraph, op: Operator) -> int:
 
 
 # XNNPACK's unipass depthwise kernels (up to 25 taps: 3x3, 5x5) compute the channels in SIMD tiles; measured on the
-# x86 host (docs/BENCHMARKS.md, "Depthwise channel tiles"), 3x3 at 64x64: 24 channels in the time of 32, 40 of 48,
+# x86 host (docs/BENCHMARKS.md, "XNNPACK's kernels beyond their MACs"), 3x3 at 64x64: 24 channels in the time of 32, 40 of 48,
 # 72 of 80 (float32 and int8), 5x5 alike; its 7x7 kernel took time in proportion to the channels (24 to 48)
 DEPTHWISE_PADDED_TAPS = 25
 
@@ -145,8 +145,8 @@ def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output
 def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, delegated: bool = True) -> float | None:
     """The op's work under the profile's ``[gemm]`` figures, a pool's under XNNPACK's passes (:func:`pool_work`), an
     XNNPACK depthwise's MACs over its channels padded to ``[row_ns] channel_tile`` (:func:`depthwise_pad_factor`),
-    or a builtin int8 average pool's output elements where the profile has their per-output figure (None: use its
-    MACs)."""
+    a builtin int8 average pool's output elements or a builtin float 1x1-window pool's input elements where the
+    profile has their figure (None: use its MACs)."""
     if not delegated and profile.op_efficiency is not None and pool_outputs(sg, op) \
             and profile.op_efficiency.get(cost.compute_dtype, POOL_OUTPUTS_KEY) is not None:
         return float(pool_outputs(sg, op))
@@ -228,7 +228,7 @@ def gemv_gb_per_s(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCo
     return profile.gemm.gemv_gb_per_s(shape[1])
 
 
-__all__ = ["FUSED_ACT_OPS", "KEY_FALLBACK", "POOL_INPUTS_KEY", "POOL_OUTPUTS_KEY", "TCONV_OPS", "UINT8_HYBRID_CONV", "builtin_efficiency", "depthwise_pad_factor",
-           "efficiency_key", "gemm_work",
-           "gemv_gb_per_s", "keyed_figure", "op_efficiency_figure", "op_thread_share", "op_work", "pool_inputs", "pool_outputs",
-           "pool_pass_taps", "pool_work"]
+__all__ = ["FUSED_ACT_OPS", "KEY_FALLBACK", "POOL_INPUTS_KEY", "POOL_OUTPUTS_KEY", "TCONV_OPS", "UINT8_HYBRID_CONV",
+           "builtin_efficiency", "depthwise_pad_factor", "efficiency_key", "gemm_work", "gemv_gb_per_s", "keyed_figure",
+           "op_efficiency_figure", "op_thread_share", "op_work", "pool_inputs", "pool_outputs", "pool_pass_taps",
+           "pool_work"]
