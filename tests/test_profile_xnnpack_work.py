@@ -65,8 +65,8 @@ def test_calibrate_fits_a_delegated_pool_on_its_passes() -> None:
     data = build_model(MicroSpec(MicroOp.MAX_POOL_2D, "float32", 56, 56, 32, kernel=2, stride=2))
     _, _, macs, _, _, summary = _features(data, "MAX_POOL_2D")
     assert summary["model_delegated"] and macs == 28 * 28 * 32 * 4
-    assert _work_of("", True, macs, summary) == 28 * 28 * 32 * 9  # where XNNPACK ran it
-    assert _work_of("", False, macs, summary) == macs  # the builtin kernel's run
+    assert _work_of(True, macs, summary) == 28 * 28 * 32 * 9  # where XNNPACK ran it
+    assert _work_of(False, macs, summary) == macs  # the builtin kernel's run
 
 
 def test_depthwise_channel_tiles() -> None:

@@ -224,7 +224,7 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
     summary = {"weight_bytes": int(model.weight_bytes), "activation_bytes": int(activations), "file_bytes": len(data)}
     from edgekit.profile.delegate import xnnpack_placement
     from edgekit.profile.indirection import TIMED_OPS, op_indirection_bytes
-    from edgekit.profile.opfigures import pool_inputs, pool_outputs, pool_work
+    from edgekit.profile.opfigures import kernel_work, pool_inputs, pool_outputs
 
     ops = [op for op in model.main.operators if op.name == op_name]
     summary["model_delegated"] = int(all(xnnpack_placement(model.main, op).delegated for op in ops))
@@ -232,8 +232,10 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
     out_elements = model.main.tensor(ops[0].outputs[0]).num_elements
     summary["rows"], summary["row_width"] = rows, (out_elements // rows if rows else 0)
     summary["pool_outputs"] = pool_outputs(model.main, ops[0])  # the work of a builtin int8 average pool
-    summary["pool_work"] = pool_work(model.main, ops[0])  # and of a pool XNNPACK runs (its kernel's passes)
-    # the builtin float pool over a 1x1 window: its input elements are its work, its input pixels its rows
+    # the work the estimator counts where XNNPACK runs it and where LiteRT's builtin kernel does (0: its MACs)
+    summary["work_delegated"] = kernel_work(model.main, ops[0], True)[1]
+    summary["work_builtin"] = kernel_work(model.main, ops[0], False)[1]
+    # the builtin float pool over a 1x1 window: its input pixels are its rows
     summary["pool_input_pixels"], summary["pool_input_elements"] = pool_inputs(model.main, ops[0])
     summary["pointer_bytes"] = op_indirection_bytes(model.main, ops[0]) if op_name in TIMED_OPS else 0
     # data movement has no MACs: its output elements are the work its per-op efficiency is fitted on (OpCost)
@@ -344,7 +346,7 @@ def measure_suite(
                 name=spec.name, op=op_name, op_class=op_class, dtype=cdtype, threads=t, xnnpack=xnn,
                 delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
                 per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat),
-                macs=_work_of(key, delegated and bool(summary["model_delegated"]), macs, summary), bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
+                macs=_work_of(delegated and bool(summary["model_delegated"]), macs, summary), bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
                 elements=elements, **_rows_of(key, summary),
                 pointer_bytes=summary["pointer_bytes"] if xnn and summary["model_delegated"] else 0,
             ))
@@ -355,16 +357,10 @@ def measure_suite(
     return out, overhead_us
 
 
-def _work_of(key: str, delegated: bool, macs: int, summary: dict[str, int]) -> int:
-    """The work the estimator charges the benchmarked op where this run placed it (:func:`edgekit.profile.opfigures.
-    op_work`): a builtin int8 average pool's outputs, a builtin float 1x1-window pool's inputs, a delegated pool's
-    passes, else its MACs."""
-    from edgekit.profile.opfigures import POOL_INPUTS_KEY, POOL_OUTPUTS_KEY
-    if key == POOL_OUTPUTS_KEY:
-        return summary["pool_outputs"]
-    if key == POOL_INPUTS_KEY:
-        return summary["pool_input_elements"]
-    return summary["pool_work"] if delegated and summary["pool_work"] else macs
+def _work_of(delegated: bool, macs: int, summary: dict[str, int]) -> int:
+    """The work the estimator charges the benchmarked op where this run placed it
+    (:func:`edgekit.profile.opfigures.kernel_work`), else its MACs."""
+    return summary["work_delegated" if delegated else "work_builtin"] or macs
 
 
 def _rows_of(key: str, summary: dict[str, int]) -> dict[str, int]:

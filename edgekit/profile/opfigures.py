@@ -129,6 +129,20 @@ def _depthwise_factor(sg: Subgraph, op: Operator, tile: int) -> float:
     return depthwise_pad_factor(int(out[-1]), int(w[1]) * int(w[2]), tile)
 
 
+def kernel_work(sg: Subgraph, op: Operator, delegated: bool) -> tuple[str | None, int]:
+    """The work of a pooling kernel that does not follow the op's MACs, placed as ``delegated`` says: (the
+    ``[op_efficiency]`` key whose figure it is counted for, None: any; the work), (None, 0) where the MACs are the
+    work. LiteRT's builtin int8 average pool: its output elements (:data:`POOL_OUTPUTS_KEY`); its builtin float pool
+    over a 1x1 window: its input elements (:data:`POOL_INPUTS_KEY`); a pool XNNPACK runs: its passes
+    (:func:`pool_work`). The estimator (:func:`op_work`) and ``calibrate``'s fit count the same."""
+    if delegated:
+        return None, pool_work(sg, op)
+    if pool_outputs(sg, op):
+        return POOL_OUTPUTS_KEY, pool_outputs(sg, op)
+    elements = pool_inputs(sg, op)[1]
+    return (POOL_INPUTS_KEY, elements) if elements else (None, 0)
+
+
 def gemm_work(shape: tuple[int, int, int, int], tile_n: int, tile_k: int, output_overhead_macs: float,
               igemm_tile_n: int = 0, per_tap: bool = False) -> float:
     """MAC-equivalents of a GEMM-shaped op with padded tiles and a fixed cost per output (see ``[gemm]``); an op
@@ -147,14 +161,10 @@ def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, de
     XNNPACK depthwise's MACs over its channels padded to ``[row_ns] channel_tile`` (:func:`depthwise_pad_factor`),
     a builtin int8 average pool's output elements or a builtin float 1x1-window pool's input elements where the
     profile has their figure (None: use its MACs)."""
-    if not delegated and profile.op_efficiency is not None and pool_outputs(sg, op) \
-            and profile.op_efficiency.get(cost.compute_dtype, POOL_OUTPUTS_KEY) is not None:
-        return float(pool_outputs(sg, op))
-    if not delegated and profile.op_efficiency is not None and pool_inputs(sg, op)[0] \
-            and profile.op_efficiency.get(cost.compute_dtype, POOL_INPUTS_KEY) is not None:
-        return float(pool_inputs(sg, op)[1])
-    if delegated and pool_work(sg, op):
-        return float(pool_work(sg, op))
+    needs, kernel = kernel_work(sg, op, delegated)
+    if kernel and (needs is None or (profile.op_efficiency is not None
+                                     and profile.op_efficiency.get(cost.compute_dtype, needs) is not None)):
+        return float(kernel)
     if delegated and profile.row_ns is not None and cost.macs > 0 and not hybrid_op(sg, op):
         factor = _depthwise_factor(sg, op, profile.row_ns.channel_tile)
         if factor != 1.0:
@@ -229,6 +239,6 @@ def gemv_gb_per_s(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCo
 
 
 __all__ = ["FUSED_ACT_OPS", "KEY_FALLBACK", "POOL_INPUTS_KEY", "POOL_OUTPUTS_KEY", "TCONV_OPS", "UINT8_HYBRID_CONV",
-           "builtin_efficiency", "depthwise_pad_factor", "efficiency_key", "gemm_work", "gemv_gb_per_s", "keyed_figure",
-           "op_efficiency_figure", "op_thread_share", "op_work", "pool_inputs", "pool_outputs", "pool_pass_taps",
+           "builtin_efficiency", "depthwise_pad_factor", "efficiency_key", "gemm_work", "gemv_gb_per_s", "kernel_work",
+           "keyed_figure", "op_efficiency_figure", "op_thread_share", "op_work", "pool_inputs", "pool_outputs", "pool_pass_taps",
            "pool_work"]
