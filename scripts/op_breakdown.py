@@ -7,7 +7,9 @@ on, the requested thread count, after warm-up), next to the estimator's figure f
   * the one-op model keeps the op's constant inputs, and the DENSIFY / float16 DEQUANTIZE chain that feeds its
     weights (XNNPACK unpacks those once, as in the whole graph: the op still sees static weights);
   * its other inputs are graph inputs, filled with random values in their dtype's range (integer tensors with
-    zeros, so that indices and shapes stay valid);
+    zeros, so that indices and shapes stay valid); with ``--in-situ``, with the values they hold inside the whole
+    model when it runs on `edgekit bench`'s random input (same seed): a kernel whose time depends on the data
+    (a builtin int8 RELU's clamp is a branch) is then timed on the activations it sees in the graph;
   * ops that cannot run alone (control flow, resource variables, custom ops other than the ones XNNPACK runs
     itself -- MediaPipe's transposed convolution --, or any op the runtime rejects out of context) are listed
     as not measured;
@@ -16,7 +18,7 @@ on, the requested thread count, after warm-up), next to the estimator's figure f
 Alone an op runs with warm caches and its own partition, so the sum of the op times is not the whole model's
 time: the table prints both, and the per-op-name sums show which kind of op the estimate gets wrong.
 
-    .venv/bin/python scripts/op_breakdown.py MODEL.tflite --profiles DIR --device ID [--threads 1] [--json]
+    .venv/bin/python scripts/op_breakdown.py MODEL.tflite --profiles DIR --device ID [--threads 1] [--in-situ] [--json]
 """
 
 from __future__ import annotations
@@ -119,12 +121,36 @@ def _fill(interp: Any, rng: np.random.Generator) -> None:
         interp.set_tensor(d["index"], value)
 
 
-def time_model(data: bytes, threads: int, target_s: float) -> float:
-    """Median wall-clock ms of one invoke (XNNPACK on), after warm-up."""
+def activations(data: bytes, seed: int = 0) -> dict[str, np.ndarray]:
+    """Every tensor's value (by name) in one invoke of the whole model on bench's random input (``seed``)."""
+    from edgekit.bench import random_input
+    from edgekit.tflite.runtime import load_interpreter
+
+    interp = load_interpreter(data, num_threads=1, use_xnnpack=False, preserve_all_tensors=True)
+    rng = np.random.default_rng(seed)
+    for d in interp.get_input_details():
+        interp.set_tensor(d["index"], random_input(d["shape"], np.dtype(d["dtype"]).name, rng))
+    interp.invoke()
+    out: dict[str, np.ndarray] = {}
+    for d in interp.get_tensor_details():
+        try:
+            out[d["name"]] = interp.get_tensor(d["index"]).copy()
+        except ValueError:  # a tensor without data (optional, or freed)
+            continue
+    return out
+
+
+def time_model(data: bytes, threads: int, target_s: float, values: dict[str, np.ndarray] | None = None) -> float:
+    """Median wall-clock ms of one invoke (XNNPACK on), after warm-up; inputs from ``values`` (by tensor name)
+    where it holds them, random otherwise."""
     from edgekit.tflite.runtime import load_interpreter
 
     interp = load_interpreter(data, num_threads=threads, use_xnnpack=True)
     _fill(interp, np.random.default_rng(0))
+    for d in interp.get_input_details():
+        v = (values or {}).get(d["name"])
+        if v is not None and tuple(v.shape) == tuple(d["shape"]) and v.dtype == np.dtype(d["dtype"]):
+            interp.set_tensor(d["index"], v)
     for _ in range(3):
         interp.invoke()
     samples: list[float] = []
@@ -144,7 +170,8 @@ def empty_invoke_ms(threads: int, target_s: float) -> float:
     return time_model(b.build([x], [y]), threads, target_s)
 
 
-def breakdown(path: Path, profile_dir: Path, device: str, threads: int, target_s: float) -> dict[str, Any]:
+def breakdown(path: Path, profile_dir: Path, device: str, threads: int, target_s: float,
+              in_situ: bool = False) -> dict[str, Any]:
     from edgekit.profile.estimator import estimate
     from edgekit.profile.registry import get_profile
 
@@ -153,6 +180,7 @@ def breakdown(path: Path, profile_dir: Path, device: str, threads: int, target_s
     entry = get_profile(device, [profile_dir])
     est = {o.index: o for o in estimate(model, entry, threads=threads).ops}
     base = empty_invoke_ms(threads, target_s)
+    values = activations(data) if in_situ else None
     rows: list[dict[str, Any]] = []
     n = len(model.main.operators)
     for op in model.main.operators:
@@ -167,14 +195,15 @@ def breakdown(path: Path, profile_dir: Path, device: str, threads: int, target_s
             row["why_not"] = "run inside a neighbour (timed with it)"
         else:
             try:
-                row["measured_ms"] = max(0.0, time_model(one_op_model(data, model, op.index), threads, target_s) - base)
+                row["measured_ms"] = max(0.0, time_model(one_op_model(data, model, op.index), threads, target_s,
+                                                           values) - base)
             except Exception as exc:  # noqa: BLE001 - any runtime refusal out of context: report, go on
                 row["why_not"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:80] if str(exc) else ''}"
         rows.append(row)
         if (op.index + 1) % max(1, n // 10) == 0 or op.index + 1 == n:
             print(f"op_breakdown: {op.index + 1}/{n} ops timed", file=sys.stderr, flush=True)
     whole = time_model(data, threads, 4 * target_s)
-    return {"model": str(path), "device": device, "threads": threads, "empty_invoke_ms": base,
+    return {"model": str(path), "device": device, "threads": threads, "in_situ": in_situ, "empty_invoke_ms": base,
             "whole_model_ms": whole, "whole_model_estimated_ms": estimate(model, entry, threads=threads).latency_ms,
             "ops": rows}
 
@@ -196,7 +225,8 @@ def report(doc: dict[str, Any]) -> str:
              str(int(v[3]))] for k, v in sorted(by.items(), key=lambda kv: -kv[1][2])]
     lines = [f"{doc['model']} on {doc['device']}, {doc['threads']} thread(s): whole model measured "
              f"{doc['whole_model_ms']:.3f} ms, estimated {doc['whole_model_estimated_ms']:.3f} ms "
-             f"(empty invoke {doc['empty_invoke_ms'] * 1000:.1f} us taken off each op)", ""]
+             f"(empty invoke {doc['empty_invoke_ms'] * 1000:.1f} us taken off each op; ops fed "
+             f"{'the activations they see in the whole model' if doc.get('in_situ') else 'random inputs'})", ""]
     lines += format_table(["op (where)", "count", "estimated ms", "measured alone ms", "est/meas", "not measured"],
                           body).splitlines()
     timed = [r for r in doc["ops"] if r["measured_ms"] is not None]
@@ -215,9 +245,11 @@ def main() -> int:
     ap.add_argument("--device", default="this-machine")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--target-s", type=float, default=0.1, help="timed seconds per op")
+    ap.add_argument("--in-situ", action="store_true",
+                    help="feed each op the values its inputs hold inside the whole model (on bench's random input)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
-    doc = breakdown(args.model, args.profiles, args.device, args.threads, args.target_s)
+    doc = breakdown(args.model, args.profiles, args.device, args.threads, args.target_s, args.in_situ)
     print(json.dumps(doc, indent=1) if args.json else report(doc))
     return 0
 

@@ -32,6 +32,8 @@ def _all_specs() -> list[MicroSpec]:
     out = []
     for dtype in ("float32", "int8"):
         for op in MicroOp:
+            if op is MicroOp.RELU_CHANNEL_SIGNS and dtype != "int8":
+                continue  # LiteRT's builtin int8 RELU only
             kw: dict[str, int] = {}
             if op in (MicroOp.CONV_2D, MicroOp.FULLY_CONNECTED):
                 kw["cout"] = 8

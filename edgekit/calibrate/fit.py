@@ -48,6 +48,7 @@ from edgekit.calibrate.narrow import (
 )
 from edgekit.calibrate.runner import Measurement, MemoryProbe, speedup_ratios
 from edgekit.profile.opfigures import POOL_INPUTS_KEY, depthwise_pad_factor
+from edgekit.profile.signs import SIGNS_KEY
 
 # XNNPACK's GEMM micro-kernel tiles (output channels, input channels) per SIMD level and compute dtype
 # (AVX2: f32 5x16 FMA3 kernels, QS8 3x8c8 kernels; AVX-512: f32 7x16 kernels, QS8 7x16c8 kernels -- measured
@@ -488,7 +489,7 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     # dynamic-range ("hybrid") ops run other kernels than the int8 ones whose compute dtype they share: they
     # get their own per-op figure only, and take no part in the shared figures (tiles, class efficiencies,
     # builtin factor, thread speed-up)
-    plain = [m for m in ms if not m.hybrid]
+    plain = [m for m in ms if not m.hybrid and m.op_key != SIGNS_KEY]
     gemm = fit_gemm([m for m in one if not m.hybrid], tiles) if tiles else {}
     hybrid_element_macs = fit_hybrid_elements(one, gemm)
     tconv = fit_tconv_overhead([*one, *(m for m in narrow if m.threads == 1 and m.xnnpack)], gemm)
@@ -498,7 +499,9 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
         # is what is left beyond it
         narrow = apply_gemm(narrow, gemm, 0.0, tconv)
     bkf = fit_builtin_factor(plain)
-    eff, overhead_ms, mem_eff = fit_efficiencies([m for m in one if not m.hybrid], peaks, bkf, per_op_overhead_ms)
+    # the RELU timed on channel signs is its own figure only (edgekit.profile.signs): the class keeps random input
+    eff, overhead_ms, mem_eff = fit_efficiencies([m for m in one if not m.hybrid and m.op_key != SIGNS_KEY], peaks,
+                                                 bkf, per_op_overhead_ms)
     # a hybrid op the delegate takes also has a builtin kernel (uint8 weights, XNNPACK off): its own figure
     # (marked as placed where measured, so that the fit charges no builtin factor on top, as the estimator does not)
     builtin_hybrid = [dataclasses.replace(m, xnnpack=True) for m in ms if m.threads == 1 and not m.xnnpack
@@ -529,7 +532,8 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     speedup = {dt: fit_thread_speedup(plain, threads, dt) for dt in ("float32", "int8")}
     overhead_bytes, repack, factor = fit_memory(probes)
     # where the delegate took each op (the 1x1-window float pool, which it refuses by design, is not the op's answer)
-    delegated = {f"{m.op}.{m.dtype}": m.delegated for m in one if not m.hybrid and m.op_key != POOL_INPUTS_KEY}
+    delegated = {f"{m.op}.{m.dtype}": m.delegated for m in one
+                 if not m.hybrid and m.op_key not in (POOL_INPUTS_KEY, SIGNS_KEY)}
     return FitResult(
         efficiency=eff, op_efficiency=op_eff, per_op_overhead_us=overhead_ms * 1e3, memory_efficiency=mem_eff,
         builtin_kernel_factor=bkf, thread_speedup=speedup, runtime_overhead_bytes=overhead_bytes,

@@ -41,12 +41,16 @@ class MicroOp(str, Enum):
     LOGISTIC = "LOGISTIC"
     HARD_SWISH = "HARD_SWISH"
     RELU = "RELU"
+    # the same int8 RELU, fed activations whose sign is their channel's: LiteRT's clamp is a branch, and this is
+    # the predictable end of its range (edgekit.profile.signs)
+    RELU_CHANNEL_SIGNS = "RELU_CHANNEL_SIGNS"
 
 
 # the builtin operator each micro op uses (MUL_BROADCAST is a MUL by a [1,1,1,C] tensor, ADD_RELU an ADD with a
 # fused RELU)
 _BUILTIN: dict[MicroOp, str] = {op: op.value for op in MicroOp}
-_BUILTIN.update({MicroOp.MUL_BROADCAST: "MUL", MicroOp.ADD_RELU: "ADD", MicroOp.MUL_RELU: "MUL"})
+_BUILTIN.update({MicroOp.MUL_BROADCAST: "MUL", MicroOp.ADD_RELU: "ADD", MicroOp.MUL_RELU: "MUL",
+                 MicroOp.RELU_CHANNEL_SIGNS: "RELU"})
 # micro ops with a fused activation on the op
 _FUSED_RELU = frozenset({MicroOp.ADD_RELU, MicroOp.MUL_RELU})
 
@@ -54,6 +58,13 @@ _FUSED_RELU = frozenset({MicroOp.ADD_RELU, MicroOp.MUL_RELU})
 def builtin_op(op: MicroOp) -> str:
     """The TFLite builtin operator a micro op builds."""
     return _BUILTIN[op]
+
+
+def channel_sign_input(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """An int8 activation whose every element has its channel's sign (half the channels negative, at random)
+    and a random magnitude: what a RELU inside a graph mostly sees (RELU_CHANNEL_SIGNS)."""
+    sign = rng.permutation(np.resize(np.array([1, -1], np.int32), shape[-1]))
+    return (sign * rng.integers(1, 127, shape, endpoint=True)).astype(np.int8)
 
 # op versions that declare int8 support (the runtime checks them against its registrations)
 _INT8_VERSION: dict[str, int] = {
@@ -99,7 +110,9 @@ class MicroSpec:
             raise ValueError(f"MicroSpec sizes must be positive: {self}")
         if self.repeat > 1 and not self.shape_preserving:
             raise ValueError(f"{self.op.value} with these sizes changes the shape; it cannot be chained")
-        if self.repeat > 1 and self.op is MicroOp.RELU:
+        if self.op is MicroOp.RELU_CHANNEL_SIGNS and self.dtype != "int8":
+            raise ValueError("RELU_CHANNEL_SIGNS times LiteRT's builtin int8 RELU; its dtype is int8")
+        if self.repeat > 1 and self.op in (MicroOp.RELU, MicroOp.RELU_CHANNEL_SIGNS):
             # XNNPACK fuses a clamp into the op before it: four chained RELUs run in the time of one
             raise ValueError("RELU cannot be chained (XNNPACK fuses the chain into one op); measure one")
         if self.repeat > 1 and self.op is MicroOp.LOGISTIC and self.dtype == "int8":
@@ -119,7 +132,7 @@ class MicroSpec:
         if self.op in (MicroOp.DEPTHWISE_CONV_2D,):
             return self.stride == 1
         return self.op in (MicroOp.ADD, MicroOp.MUL, MicroOp.MUL_BROADCAST, *_FUSED_RELU, MicroOp.LOGISTIC,
-                           MicroOp.HARD_SWISH, MicroOp.RELU, MicroOp.SOFTMAX)
+                           MicroOp.HARD_SWISH, MicroOp.RELU, MicroOp.RELU_CHANNEL_SIGNS, MicroOp.SOFTMAX)
 
     @property
     def name(self) -> str:
@@ -264,7 +277,7 @@ def build_model(spec: MicroSpec, seed: int = 0) -> bytes:
             pads = b.constant("pads", np.array([[0, 0], [2, 2], [2, 2], [0, 0]], np.int32))
             out = activation(b, (1, spec.h + 4, spec.w + 4, spec.c), dt, "out")
             b.operator("MIRROR_PAD", [cur, pads], [out], {"mode": "REFLECT"}, version=ver)
-        elif op in (MicroOp.HARD_SWISH, MicroOp.RELU):
+        elif op in (MicroOp.HARD_SWISH, MicroOp.RELU, MicroOp.RELU_CHANNEL_SIGNS):
             out = activation(b, shape, dt, f"t{i}")
             b.operator(builtin, [cur], [out], version=ver)
         else:  # pragma: no cover - every MicroOp is handled above

@@ -26,9 +26,17 @@ import numpy as np
 
 from edgekit.calibrate.blocks import BlockKind, BlockSpec, build_block
 from edgekit.calibrate.handover import clear_vector_state
-from edgekit.calibrate.microbench import HYBRID_UINT8, MicroOp, MicroSpec, build_model, builtin_op
+from edgekit.calibrate.microbench import (
+    HYBRID_UINT8,
+    MicroOp,
+    MicroSpec,
+    build_model,
+    builtin_op,
+    channel_sign_input,
+)
 from edgekit.core.progress import status
 from edgekit.errors import BackendError
+from edgekit.profile.signs import SIGNS_KEY
 
 # below this an op's time is not resolvable from the invoke's fixed cost and the CPU clock's jitter
 MIN_OP_MS = 0.0005
@@ -184,6 +192,9 @@ def suite(budget_s: float) -> list[MicroSpec]:
     ]
     chosen = core + (extra if budget_s >= 30 else [])
     specs = [MicroSpec(op, dtype, **kw) for op, kw in chosen for dtype in ("float32", "int8")]
+    # the builtin int8 RELU again on activations whose signs follow their channels (RELU_CHANNEL_SIGNS), at the
+    # shapes of its random-sign benchmarks: the two ends of what its clamp costs (edgekit.profile.signs)
+    specs += [MicroSpec(MicroOp.RELU_CHANNEL_SIGNS, "int8", **kw) for op, kw in chosen if op is MicroOp.RELU]
     if budget_s >= 30:
         # dynamic-range ("hybrid") weight ops: their own per-op figures (edgekit.profile.costs.hybrid_op)
         specs += [MicroSpec(op, "hybrid", **kw) for op, kw in HYBRID_SPECS]
@@ -257,12 +268,16 @@ def _op_key(data: bytes, op_name: str, delegated: bool = True) -> tuple[str, tup
     return ("" if key == op_name else key), (gemm_shape(sg, op) or (0, 0, 0, 0)), elements
 
 
-def _time_invokes(interp: Any, target_s: float, min_runs: int = 5, max_runs: int = 400) -> tuple[float, float, float]:
-    """(median wall ms, min wall ms, median process-CPU ms) of repeated invokes, after two warm-ups."""
+def _time_invokes(interp: Any, target_s: float, min_runs: int = 5, max_runs: int = 400,
+                  channel_signs: bool = False) -> tuple[float, float, float]:
+    """(median wall ms, min wall ms, median process-CPU ms) of repeated invokes, after two warm-ups; inputs
+    random, or with ``channel_signs`` int8 values whose sign is their channel's (:func:`channel_sign_input`)."""
     rng = np.random.default_rng(0)
     for d in interp.get_input_details():
         dtype = np.dtype(d["dtype"])
-        if dtype.kind == "f":
+        if channel_signs and dtype == np.int8:
+            arr = channel_sign_input(tuple(d["shape"]), rng)
+        elif dtype.kind == "f":
             arr = rng.uniform(-1, 1, d["shape"]).astype(dtype)
         else:
             arr = rng.integers(-128, 127, d["shape"], endpoint=True).astype(dtype)
@@ -327,12 +342,15 @@ def measure_suite(
         op_name = builtin_op(spec.op)
         op_class, cdtype, macs, nbytes, wbytes, summary = _features(data, op_name)
         keys = {xnn: _op_key(data, op_name, xnn and bool(summary["model_delegated"])) for xnn in (True, False)}
+        if spec.op is MicroOp.RELU_CHANNEL_SIGNS:  # its own figure (edgekit.profile.signs)
+            keys = {xnn: (SIGNS_KEY, *keys[xnn][1:]) for xnn in keys}
         for t, xnn in configs:
             key, gemm, elements = keys[xnn]  # the estimator's key where this run placed the op
             interp = load_interpreter(data, num_threads=t, use_xnnpack=xnn)
             parts = delegation_summary(interp)[0]
             delegated = parts > 0
-            med, mn, cpu_med = _time_invokes(interp, per_config_s)
+            med, mn, cpu_med = _time_invokes(interp, per_config_s,
+                                             channel_signs=spec.op is MicroOp.RELU_CHANNEL_SIGNS)
             engine = "xnnpack" if xnn else "builtin"
             # one thread: process CPU time per invoke, immune to other processes taking the CPU. wall=True (a quiet
             # machine), and always at T > 1 threads: the wall-clock median, what `edgekit bench` reports (the

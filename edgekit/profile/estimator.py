@@ -137,6 +137,7 @@ from edgekit.profile.parallel import (
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.rows import charged_rows, narrow_note, one_channel_conv_note, row_ns
 from edgekit.profile.schema import Accelerator, Accuracy, DelegateKind, DeviceProfile
+from edgekit.profile.signs import SIGNS_KEY, sign_dependent, signs_note
 from edgekit.report import ms_figure
 from edgekit.tflite.model import Subgraph, TFLiteModel
 
@@ -286,6 +287,16 @@ def cpu_op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: in
     the op name; ``work``: MAC-equivalents under the ``[gemm]`` figures (:func:`op_work`), instead of its MACs;
     ``rows``: its kernel rows charged at ``[row_ns]`` (:func:`edgekit.profile.rows.charged_rows`);
     ``stream_gb_per_s``: a one-row GEMM's weight stream rate (:func:`gemv_gb_per_s`), which then replaces its work."""
+    if sign_dependent(profile, cost.op, cost.compute_dtype,
+                      delegated and profile.runtime.delegate != DelegateKind.NONE, key):
+        # a builtin int8 RELU: halfway between its random-sign and channel-sign figures (edgekit.profile.signs)
+        return sum(_op_ms(profile, cost, delegated, threads, k, work, model_weight_bytes, rows, stream_gb_per_s)
+                   for k in (key, SIGNS_KEY)) / 2
+    return _op_ms(profile, cost, delegated, threads, key, work, model_weight_bytes, rows, stream_gb_per_s)
+
+
+def _op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: int, key: str | None,
+           work: float | None, model_weight_bytes: int, rows: int, stream_gb_per_s: float | None) -> float:
     rt = profile.runtime
     if rt.state_op_us is not None and cost.op in STATE_OPS:
         return rt.state_op_us / 1000.0  # a streaming model's state: dispatch and a few hundred bytes, measured
@@ -531,6 +542,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         notes.extend(_hybrid_note(profile, sg, cpu_mask, placement))
         notes.extend(uint8_hybrid_note(profile, sg, cpu_mask))
         notes.extend(narrow_note(profile.row_ns, sg, cpu_mask, placement))
+        notes.extend(signs_note(profile, ops))
         notes.extend(one_channel_conv_note(sg, cpu_mask, placement))
         if profile.runtime.delegate == DelegateKind.XNNPACK:
             notes.extend(two_pools_note(sg, placement, cpu_mask, n_threads))
