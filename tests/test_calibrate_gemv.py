@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from edgekit.calibrate.gemv import GemvFigures, fit_gemv, measure_gemv
+from edgekit.calibrate.gemv import GemvFigures, faster, fit_gemv, measure_gemv
 from edgekit.core.tflite_builder import TFLiteBuilder
 from edgekit.errors import ProfileError
 from edgekit.profile.estimator import estimate
@@ -25,6 +25,16 @@ def test_two_rates_when_the_tiles_differ_one_when_they_agree() -> None:
     assert fit_gemv({16: 0.0, 32: 86.0}) is None
     with pytest.raises(ValueError, match="one GEMV rate per tile"):
         GemvFigures((16, 32), (60.0,))
+
+
+def test_calibrate_keeps_the_faster_of_its_two_measurements() -> None:
+    """measured at calibrate's start and end: a slow spell (one calibration of four ran both probes 15% slow here)
+    or a burst that merged the two rates loses to the other measurement"""
+    slow, fast = GemvFigures((16, 32), (57.0, 74.0)), GemvFigures((16, 32), (67.0, 72.0))
+    assert faster(slow, fast) == GemvFigures((16, 32), (67.0, 74.0))  # per tile
+    merged = GemvFigures((32,), (80.0,))
+    assert faster(merged, slow) == slow and faster(slow, merged) == slow
+    assert faster(None, slow) == slow and faster(slow, None) == slow and faster(None, None) is None
 
 
 def test_the_tile_that_pads_least_sets_the_rate() -> None:

@@ -16,7 +16,6 @@ layer as one layer up to 4 MiB and levelled off near 20 MiB at +0.018 ms per MiB
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -69,8 +68,10 @@ def chain_sizes(data: bytes) -> tuple[int, int]:
 
 def measure_chains(max_threads: int, target_s: float = 0.08, rounds: int = 3,
                    layers: Sequence[int] = CHAIN_LAYERS) -> list[ChainTiming]:
-    """Wall-clock median per layer of every chain at 1..``max_threads`` threads, the median of ``rounds``
-    interleaved rounds (a stall on memory is wall time; process CPU time misses the workers' share)."""
+    """Wall-clock median per layer of every chain at 1..``max_threads`` threads, the least of ``rounds``
+    interleaved rounds (a stall on memory is wall time; process CPU time misses the workers' share). The least: the
+    L3 is shared with other tenants, and the median of three moved the fitted cache size 3.8-15.6 MiB between
+    calibrations minutes apart."""
     from edgekit.calibrate.runner import _time_invokes
     from edgekit.tflite.runtime import load_interpreter
 
@@ -87,7 +88,7 @@ def measure_chains(max_threads: int, target_s: float = 0.08, rounds: int = 3,
     out = []
     for (k, threads), per_layer in sorted(samples.items(), key=lambda kv: (kv[0][1], kv[0][0])):
         weights, working_set = sizes[k]
-        out.append(ChainTiming(k, threads, weights // k, working_set, statistics.median(per_layer)))
+        out.append(ChainTiming(k, threads, weights // k, working_set, min(per_layer)))
     for t in out:
         status(f"calibrate: cold weights: {t.layers} layer(s), {t.working_set_bytes / 2**20:.1f} MiB, "
                f"{t.threads} thread(s): {t.per_layer_ms:.4f} ms per layer")

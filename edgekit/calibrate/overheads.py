@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,23 +128,37 @@ def _line(ns: list[int], ts: list[float]) -> tuple[float, float]:
     return float(intercept), float(slope)
 
 
-def measure_overheads(target_s: float = 0.3) -> Overheads:
-    """Time the chains (see the module docstring) and fit the fixed costs."""
+def _least_us(models: list[tuple[bytes, bool]], target_s: float, rounds: int) -> list[tuple[float, int]]:
+    """(median us, partitions) of each (model, XNNPACK on) over ``rounds`` interleaved rounds, the least of each:
+    one median each swung the fitted invoke cost 0.34-0.81 us between calibrations minutes apart here."""
+    best: list[tuple[float, int]] = [(float("inf"), 0)] * len(models)
+    for _ in range(rounds):
+        for i, (data, xnn) in enumerate(models):
+            us, parts = _median_us(data, xnn, target_s / rounds)
+            best[i] = (min(us, best[i][0]), parts)
+    return best
+
+
+def measure_overheads(target_s: float = 0.3, rounds: int = 3) -> Overheads:
+    """Time the chains (see the module docstring; ``rounds`` interleaved, the least disturbed median of each)
+    and fit the fixed costs."""
     ns = list(CHAIN_LENGTHS)
-    xnn = [_median_us(_chain(n, "float32"), True, target_s)[0] for n in ns]
-    builtin = [_median_us(_chain(n, "float32"), False, target_s)[0] for n in ns]
-    invoke, xnn_op = _line(ns, xnn)
-    b_invoke, b_op = _line(ns, builtin)
     # hand-overs: n int8 ADDs (delegated) each followed by an int8 RELU (refused) -> n partitions
-    adds = [_median_us(_chain(n, "int8"), True, target_s)[0] for n in ns]
-    relus = [_median_us(_relu_chain(n), True, target_s)[0] for n in ns]
-    alt = [_median_us(_chain(n, "int8", alternate=True), True, target_s) for n in ns]
-    _, add_op = _line(ns, adds)
-    _, relu_op = _line(ns, relus)
+    kinds: list[tuple[Callable[[int], bytes], bool]] = [
+        (lambda n: _chain(n, "float32"), True), (lambda n: _chain(n, "float32"), False),
+        (lambda n: _chain(n, "int8"), True), (_relu_chain, True), (lambda n: _chain(n, "int8", alternate=True), True),
+        (state_chain, True)]
+    models = [(build(n), xnn) for build, xnn in kinds for n in ns]
+    timed = _least_us(models, target_s, rounds)
+    xnn, builtin, adds, relus, alt, states = (timed[k * len(ns):(k + 1) * len(ns)] for k in range(len(kinds)))
+    invoke, xnn_op = _line(ns, [t for t, _ in xnn])
+    b_invoke, b_op = _line(ns, [t for t, _ in builtin])
+    _, add_op = _line(ns, [t for t, _ in adds])
+    _, relu_op = _line(ns, [t for t, _ in relus])
     parts = [p for _, p in alt]
     _, alt_slope = _line(parts, [t for t, _ in alt]) if len(set(parts)) > 1 else (0.0, add_op + relu_op)
     partition = max(0.0, alt_slope - add_op - relu_op)
-    _, state_unit = _line(ns, [_median_us(state_chain(n), True, target_s)[0] for n in ns])
+    _, state_unit = _line(ns, [t for t, _ in states])
     return Overheads(max(0.0, invoke), max(0.0, xnn_op), max(0.0, b_op), partition, max(0.0, b_invoke),
                      max(0.0, state_unit / 3))
 
