@@ -114,7 +114,7 @@ from edgekit.profile.edgetpu import EdgeTPUSplit, TPUMapping, link_ms, map_edget
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
 from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed_pointer_bytes
 from edgekit.profile.legacyhybrid import uint8_hybrid_note
-from edgekit.profile.memory import cold_fraction, cold_weight_ms, memory_ms
+from edgekit.profile.memory import cold_fraction, cold_weight_ms, copy_ms, memory_ms
 from edgekit.profile.opfigures import (
     POOL_INPUTS_KEY,
     builtin_efficiency,
@@ -536,7 +536,8 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     else:
         ops, latency, partitions = _cpu_ops(profile, sg, costs, all_ops, n_threads, plan.arena_bytes)
         notes.extend(branch_notes(sg, model.subgraphs, all_ops, lambda b: sum(o.latency_ms for o in _cpu_ops(
-            profile, b, graph_costs(b, model.subgraphs), [True] * len(b.operators), n_threads)[0])))
+            profile, b, graph_costs(b, model.subgraphs), [True] * len(b.operators), n_threads)[0]),
+            lambda nbytes: copy_ms(profile, nbytes)))
     if profile.accelerator != Accelerator.GPU:
         placement = cpu_placement(profile, sg)[0]
         notes.extend(_hybrid_note(profile, sg, cpu_mask, placement))

@@ -39,6 +39,17 @@ def memory_ms(profile: DeviceProfile, cost: OpCost, threads: int, model_weight_b
     return 1000.0 * seconds / rt.memory_efficiency
 
 
+def copy_ms(profile: DeviceProfile, nbytes: int) -> float:
+    """Milliseconds to copy ``nbytes`` on one thread: read and written, at the bandwidth of the level the two fit
+    in (``[memory]``), else at ``memory_bandwidth x memory_efficiency``."""
+    mem = profile.memory
+    if nbytes <= 0:
+        return 0.0
+    if mem is None:
+        return 1000.0 * 2 * nbytes / (profile.hardware.memory_bandwidth_gb_per_s * 1e9 * profile.runtime.memory_efficiency)
+    return 1000.0 * 2 * nbytes / (mem.bandwidth_gb_per_s[mem.level_of(2 * nbytes)] * 1e9)
+
+
 def cold_fraction(memory: Memory | None, working_set_bytes: int) -> float:
     """The share of a model's weights an invoke finds out of cache (0 without the profile's figures)."""
     if memory is None or memory.weight_cache_bytes is None or working_set_bytes <= 0:
@@ -60,4 +71,4 @@ def has_cold_weights(memory: Memory | None) -> bool:
     return memory is not None and memory.weight_cache_bytes is not None
 
 
-__all__ = ["memory_ms", "cold_fraction", "cold_weight_ms", "has_cold_weights"]
+__all__ = ["memory_ms", "cold_fraction", "cold_weight_ms", "copy_ms", "has_cold_weights"]
