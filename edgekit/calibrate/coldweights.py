@@ -70,7 +70,7 @@ def measure_chains(max_threads: int, target_s: float = 0.08, rounds: int = 3,
                    layers: Sequence[int] = CHAIN_LAYERS) -> list[ChainTiming]:
     """Wall-clock median per layer of every chain at 1..``max_threads`` threads, the least of ``rounds``
     interleaved rounds (a stall on memory is wall time; process CPU time misses the workers' share). The least: the
-    L3 is shared with other tenants, and the median of three moved the fitted cache size 3.8-15.6 MiB between
+    L3 is shared with other tenants, and the median of three moved the fitted cache size 5.1-14.8 MiB between
     calibrations minutes apart."""
     from edgekit.calibrate.runner import _time_invokes
     from edgekit.tflite.runtime import load_interpreter
