@@ -39,8 +39,12 @@ def if_model(then_layers: int, else_layers: int) -> bytes:
     x = b.tensor("x", (1, WIDTH), "float32")
     y = b.tensor("y", (1, WIDTH), "float32")
     b.operator("IF", [cond, x], [y], options_type="IfOptions", options={"then_subgraph_index": 1, "else_subgraph_index": 2})
-    model = b.model([cond, x], [y])
-    for data in (_branch(then_layers), _branch(else_layers)):
+    return with_branches(b.model([cond, x], [y]), _branch(then_layers), _branch(else_layers))
+
+
+def with_branches(model: S.ModelT, *branches: bytes) -> bytes:
+    """``model`` with the main graph of each of ``branches`` appended as subgraphs 1, 2, ..."""
+    for data in branches:
         branch = unpack(data)
         offset = len(model.buffers)
         model.buffers.extend(branch.buffers)
@@ -134,19 +138,8 @@ def test_the_other_branch_also_pays_for_the_inputs_handed_to_it(tmp_path: Path) 
     y = b.tensor("y", (1, width), "float32")
     b.operator("IF", [cond, x, w], [y], options_type="IfOptions",
                options={"then_subgraph_index": 1, "else_subgraph_index": 2})
-    model_t = b.model([cond, x], [y])
-    for data in (_fc_of_input(width), _pass_through(width)):
-        branch = unpack(data)
-        offset = len(model_t.buffers)
-        model_t.buffers.extend(branch.buffers)
-        sub = branch.subgraphs[0]
-        for t in sub.tensors:
-            t.buffer += offset
-        codes = [builtin_code_index(model_t, c.builtinCode) for c in branch.operatorCodes]
-        for op in sub.operators:
-            op.opcodeIndex = codes[op.opcodeIndex]
-        model_t.subgraphs.append(sub)
-    model = parse_model(pack(model_t), "<if handing weights>")
+    model = parse_model(with_branches(b.model([cond, x], [y]), _fc_of_input(width), _pass_through(width)),
+                        "<if handing weights>")
     sg, op = model.main, model.main.operators[0]
     assert handed_bytes(sg, op, model.subgraphs[1]) == 4 * width + 4 * width * width  # x and the weights
     assert handed_bytes(sg, op, model.subgraphs[2]) == 4 * width  # only x, passed out
