@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.calibrate.blocks import block_suite
-from edgekit.calibrate.coldweights import ColdWeights, fit_cold_weights, measure_chains
+from edgekit.calibrate.coldweights import ColdWeights, fit_cold_weights, least_disturbed, measure_chains
 from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
 from edgekit.calibrate.gemv import GemvFigures, measure_gemv
 from edgekit.calibrate.gemv import faster as faster_gemv
@@ -287,6 +287,8 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     # the thread hand-over, now and again at the end (a VM's moves between moods of minutes; see parallel.py)
     first_parallel = measure_parallel(max(threads)) if budget_s >= 30 else None
     first_gemv = measure_gemv() if budget_s >= 30 else None  # and again at the end: the faster kept
+    # the cold-weight chains too (a few seconds of a neighbour on the memory bus skew one run): the least of both
+    first_chains = measure_chains(max(threads)) if budget_s >= 30 and levels is not None else []
     specs = suite(budget_s) + (narrow_specs() if budget_s >= 30 else [])
     block_specs = block_suite(budget_s)
     # memory probes run in fresh processes (their cost depends on how busy the machine is): first; the
@@ -327,7 +329,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
         status(f"calibrate: a builtin hybrid depthwise right after a 1x1 hybrid conv takes {handover:.2f}x its time "
                "alone")
         if levels is not None:
-            cold = fit_cold_weights(measure_chains(max(threads)))
+            cold = fit_cold_weights(least_disturbed(first_chains, measure_chains(max(threads))))
             status("calibrate: cold weights: " + (
                 "no slow-down worth fitting (weights stay in cache)" if cold is None else
                 f"weights and activations past {cold.weight_cache_bytes / 2**20:.1f} MiB meet weights out of cache, "
