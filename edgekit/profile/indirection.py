@@ -12,6 +12,7 @@ The time adds to the op's (the pointer loads stall the micro-kernel rather than 
 
 from __future__ import annotations
 
+from edgekit.profile.memory import stream_ms
 from edgekit.profile.schema import DelegateKind, DeviceProfile
 from edgekit.tflite.model import Operator, Subgraph
 
@@ -56,15 +57,7 @@ def timed_pointer_bytes(profile: DeviceProfile, sg: Subgraph, op: Operator, dele
 def indirection_ms(profile: DeviceProfile, nbytes: int, memory_efficiency: float | None = None) -> float:
     """Milliseconds to read ``nbytes`` of pointers: at the bandwidth of the memory level they fit in (``[memory]``),
     else the device's memory bandwidth, times the memory efficiency (the profile's unless given)."""
-    if nbytes <= 0:
-        return 0.0
-    mem = profile.memory
-    if mem is None:
-        bandwidth = profile.hardware.memory_bandwidth_gb_per_s
-    else:
-        bandwidth = mem.bandwidth_gb_per_s[mem.level_of(nbytes)]
-    eff = profile.runtime.memory_efficiency if memory_efficiency is None else memory_efficiency
-    return 1000.0 * nbytes / (bandwidth * 1e9 * eff)
+    return stream_ms(profile, nbytes, memory_efficiency)
 
 
 __all__ = ["INDIRECT_OPS", "POINTER_BYTES", "TIMED_OPS", "indirection_bytes", "indirection_ms", "op_indirection_bytes",

@@ -39,15 +39,20 @@ def memory_ms(profile: DeviceProfile, cost: OpCost, threads: int, model_weight_b
     return 1000.0 * seconds / rt.memory_efficiency
 
 
-def copy_ms(profile: DeviceProfile, nbytes: int) -> float:
-    """Milliseconds to copy ``nbytes`` on one thread: read and written, at the bandwidth of the level the two fit
-    in (``[memory]``), else at ``memory_bandwidth x memory_efficiency``."""
-    mem = profile.memory
+def stream_ms(profile: DeviceProfile, nbytes: int, memory_efficiency: float | None = None) -> float:
+    """Milliseconds to move ``nbytes`` on one thread: at the bandwidth of the memory level they fit in
+    (``[memory]``), else the device's memory bandwidth, times the memory efficiency (the profile's unless given)."""
     if nbytes <= 0:
         return 0.0
-    if mem is None:
-        return 1000.0 * 2 * nbytes / (profile.hardware.memory_bandwidth_gb_per_s * 1e9 * profile.runtime.memory_efficiency)
-    return 1000.0 * 2 * nbytes / (mem.bandwidth_gb_per_s[mem.level_of(2 * nbytes)] * 1e9)
+    mem = profile.memory
+    bandwidth = profile.hardware.memory_bandwidth_gb_per_s if mem is None else mem.bandwidth_gb_per_s[mem.level_of(nbytes)]
+    eff = profile.runtime.memory_efficiency if memory_efficiency is None else memory_efficiency
+    return 1000.0 * nbytes / (bandwidth * 1e9 * eff)
+
+
+def copy_ms(profile: DeviceProfile, nbytes: int) -> float:
+    """Milliseconds to copy ``nbytes`` on one thread: read and written (:func:`stream_ms` of twice the bytes)."""
+    return stream_ms(profile, 2 * nbytes)
 
 
 def cold_fraction(memory: Memory | None, working_set_bytes: int) -> float:
@@ -71,4 +76,4 @@ def has_cold_weights(memory: Memory | None) -> bool:
     return memory is not None and memory.weight_cache_bytes is not None
 
 
-__all__ = ["memory_ms", "cold_fraction", "cold_weight_ms", "copy_ms", "has_cold_weights"]
+__all__ = ["memory_ms", "cold_fraction", "cold_weight_ms", "copy_ms", "has_cold_weights", "stream_ms"]

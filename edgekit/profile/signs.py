@@ -48,12 +48,13 @@ class _Estimated(Protocol):  # an estimator.OpEstimate (read-only fields)
 
 def signs_note(profile: DeviceProfile, ops: Sequence[_Estimated]) -> list[str]:
     """One note on the builtin int8 RELUs estimated halfway between their two figures, if any."""
+    # the ops cpu_op_ms charged halfway: the same predicate
+    picked = [o for o in ops if o.runs_on.endswith("builtin") and sign_dependent(profile, o.op, o.dtype, False, None)]
     table = profile.op_efficiency
-    if table is None:
+    if not picked or table is None:
         return []
-    picked = [o for o in ops if o.op in SIGN_OPS and o.dtype in SIGN_DTYPES and o.runs_on.endswith("builtin")]
-    dear, cheap = (table.get("int8", k) for k in ("RELU", SIGNS_KEY))
-    if not picked or dear is None or cheap is None or dear <= 0 or cheap <= 0:
+    dear, cheap = (table.get("int8", k) or 0.0 for k in ("RELU", SIGNS_KEY))
+    if dear <= 0 or cheap <= 0:
         return []
     mid_ms = sum(o.latency_ms for o in picked)
     # per element the time is 1 / efficiency: the midpoint's share of each end
