@@ -17,8 +17,6 @@ import platform
 import resource
 import sys
 import time
-import zipfile
-import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,26 +26,33 @@ import numpy as np
 
 from edgekit.benchhandover import HandoverCheck, describe
 from edgekit.benchhandover import warnings as handover_warnings
+from edgekit.benchinputs import fit_input, load_data, load_image_folder, random_input
 from edgekit.core.progress import status
 from edgekit.core.result import Basis, check_kind, optional_int, strings
-from edgekit.errors import BackendError, DataError, InputError, UsageError
+from edgekit.errors import BackendError, InputError, UsageError
 from edgekit.provenance import Producer, producer_entry
 
 if TYPE_CHECKING:
     from edgekit.tflite.runtime import RuntimeInfo
 
 MAX_THREADS = 256
+# untimed runs go on until this long after the first inference (TFLite's benchmark_model: warmup_min_secs = 0.5): on
+# this project's 2-vCPU VM a fresh process's first 10-20 ms of 2-thread runs of a small model ran 1.5x its steady
+# time (the sample classifier 23 us for its first 400-800 invokes, then 15; docs/BENCHMARKS.md, "estimator")
+WARMUP_S = 0.5
 
 
 @dataclass(frozen=True)
 class BenchConfig:
-    """What to run: thread count (None = runtime default), timed runs, warm-up runs, XNNPACK on/off."""
+    """What to run: thread count (None = runtime default), timed runs, warm-up runs and the least warm-up time,
+    XNNPACK on/off."""
 
     threads: int | None = None
     runs: int = 50
     warmup: int = 5
     use_xnnpack: bool = True
     seed: int = 0
+    warmup_s: float = WARMUP_S
 
     def __post_init__(self) -> None:
         if self.threads is not None and not 1 <= self.threads <= MAX_THREADS:
@@ -57,6 +62,9 @@ class BenchConfig:
             raise UsageError(f"--runs must be at least 1, got {self.runs}.", hint="Pass e.g. --runs 50.")
         if self.warmup < 0:
             raise UsageError(f"--warmup must be 0 or more, got {self.warmup}.", hint="Pass e.g. --warmup 5.")
+        if not 0.0 <= self.warmup_s <= 3600.0:
+            raise UsageError(f"--warmup-seconds must be between 0 and 3600, got {self.warmup_s:g}.",
+                             hint=f"Pass e.g. --warmup-seconds {WARMUP_S:g} (0: only the --warmup runs).")
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,8 @@ class BenchResult:
     # each warm-up inference (after the first one, before the timed runs): the settling the report shows
     warmup_ms: tuple[float, ...] = field(repr=False, default=())
     handover: HandoverCheck | None = None  # more than one thread: the hand-over before and after (benchhandover)
+    warmup_s: float = 0.0  # the least warm-up time asked for
+    settle_runs: int = 0  # untimed runs after the counted warm-up ones, until warmup_s had passed
 
     @property
     def contention(self) -> float | None:
@@ -134,6 +144,8 @@ class BenchResult:
             "threads": self.threads,
             "runs": self.runs,
             "warmup": self.warmup,
+            "warmup_s": self.warmup_s,
+            "settle_runs": self.settle_runs,
             "xnnpack": self.use_xnnpack,
             "init_ms": self.init_ms,
             "first_inference_ms": self.first_inference_ms,
@@ -187,6 +199,7 @@ class BenchResult:
             cpu_ms=(LatencyStats(mean_ms=cpu["mean"], median_ms=cpu["median"], p90_ms=math.nan, min_ms=cpu["min"],
                                  max_ms=math.nan, std_ms=math.nan) if cpu else None),
             handover=HandoverCheck.from_dict(d.get("thread_handover_us")),
+            warmup_s=float(d.get("warmup_s", 0.0)), settle_runs=int(d.get("settle_runs", 0)),
         )
 
 
@@ -232,96 +245,6 @@ def peak_rss_bytes() -> tuple[int, str]:
     return _getrusage_peak_bytes(), "getrusage(process lifetime)"
 
 
-# ---------------------------------------------------------------- inputs
-
-
-def random_input(shape: Sequence[int], dtype: str, rng: np.random.Generator) -> np.ndarray:
-    """A random input within the tensor's representable (quantized) range; floats in [-1, 1]."""
-    shape = tuple(max(1, int(d)) for d in shape)
-    np_dtype = np.dtype(dtype)
-    if np_dtype.kind == "f":
-        return rng.uniform(-1.0, 1.0, shape).astype(np_dtype)
-    if np_dtype.kind in "iu":
-        info = np.iinfo(np_dtype)
-        # 8/16-bit: the whole quantized range; wider ints (ids, indices) stay small and non-negative.
-        low, high = (int(info.min), int(info.max)) if info.bits <= 16 else (0, 9)
-        return rng.integers(low, high, size=shape, endpoint=True, dtype=np_dtype)
-    if np_dtype.kind == "b":
-        return rng.integers(0, 1, size=shape, endpoint=True).astype(bool)
-    raise DataError(f"cannot make random inputs of dtype {dtype}.", hint="Pass real inputs with --data FILE.npz.")
-
-
-def load_data(path: Path, input_names: Sequence[str]) -> list[np.ndarray]:
-    """Inputs from a .npy (one input) or .npz (by input name, or in order). First sample of a batch is used as is."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    try:
-        if suffix == ".npy":
-            arrays = [np.load(path, allow_pickle=False)]
-        elif suffix == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                keys = list(npz.keys())
-                if all(name in keys for name in input_names):
-                    arrays = [npz[name] for name in input_names]
-                else:
-                    arrays = [npz[k] for k in keys]
-        else:
-            raise DataError(f"--data {path}: unsupported file type '{suffix or path.name}'.",
-                            hint="Give a .npy (one input) or .npz (one array per input, named like the inputs).")
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, NotImplementedError, RuntimeError, zlib.error) as exc:
-        # zipfile/zlib errors: a damaged .npz (found by tests/test_reliability_matrix.py)
-        raise DataError(f"--data {path}: cannot read it ({exc}).", hint="Give a valid .npy or .npz file.") from exc
-    if len(arrays) != len(input_names):
-        raise DataError(f"--data {path} has {len(arrays)} arrays but the model has {len(input_names)} inputs.",
-                        hint=f"Store one array per input, named {', '.join(input_names)}.")
-    return arrays
-
-
-def load_image_folder(folder: Path, inputs: Sequence[Any]) -> list[np.ndarray]:
-    """One sample per input from a folder of images (edgekit.data, unit preset), quantized with each
-    input's own scale/zero point when the input is integer."""
-    from edgekit.core.source import TensorSpec
-    from edgekit.data import load_samples
-
-    specs = [TensorSpec(t.name, tuple(max(1, int(d)) for d in t.shape), "float32") for t in inputs]
-    arrays, _ = load_samples(folder, specs, None, 1, progress_label=None)
-    out = []
-    for t in inputs:
-        x = arrays[t.name][0]
-        if np.dtype(t.dtype).kind in "iu":
-            if t.quant is None:
-                raise DataError(f"input '{t.name}' is {t.dtype} without quantization parameters; images cannot "
-                                "be fed to it.", hint="Pass a .npy/.npz with the values it expects.")
-        out.append(t.quantize(x))
-    return out
-
-
-def _fit_input(array: np.ndarray, shape: Sequence[int], dtype: str, name: str) -> np.ndarray:
-    want = tuple(int(d) for d in shape)
-    arr = np.asarray(array)
-    if arr.ndim == len(want) + 1 and arr.shape[1:] == want:  # (N, *shape): the layout edgekit.data writes
-        arr = arr[0]
-    if arr.shape != want and arr.ndim == len(want) - 1 and arr.shape == want[1:]:
-        arr = arr[None, ...]
-    if arr.shape != want and arr.ndim == len(want) and arr.shape[1:] == want[1:] and arr.shape[0] > want[0]:
-        arr = arr[: want[0]]
-    if arr.shape != want:
-        raise DataError(f"--data input '{name}' has shape {arr.shape}, the model wants {want}.",
-                        hint="Store arrays shaped like the model's inputs (the batch may be larger).")
-    if arr.dtype.kind not in "biuf":  # strings, objects, complex: not model input (tests/reliability_cases.py)
-        raise DataError(f"--data input '{name}' has dtype {arr.dtype}, not numbers.",
-                        hint=f"Store numeric arrays ({dtype}) for the model's inputs.")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise DataError(f"--data input '{name}' contains NaN or Inf values.",
-                        hint="Replace non-finite values; a benchmark on NaNs does not measure the real kernels.")
-    if arr.dtype != np.dtype(dtype):
-        if np.dtype(dtype).kind in "iu" and arr.dtype.kind == "f":
-            raise DataError(f"--data input '{name}' is {arr.dtype}, the model wants {dtype}.",
-                            hint="Store already-quantized values for quantized inputs.")
-        arr = arr.astype(dtype)
-    return arr
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -349,19 +272,25 @@ def bench_model(
     if inputs is None:
         feed = [random_input(d["shape"], np.dtype(d["dtype"]).name, rng) for d in details]
     else:
-        feed = [_fit_input(a, d["shape"], np.dtype(d["dtype"]).name, d["name"]) for a, d in zip(inputs, details, strict=True)]
+        feed = [fit_input(a, d["shape"], np.dtype(d["dtype"]).name, d["name"]) for a, d in zip(inputs, details, strict=True)]
     try:
         for d, arr in zip(details, feed, strict=True):
             interp.set_tensor(d["index"], arr)
         t0 = time.perf_counter()
         interp.invoke()
         first_ms = (time.perf_counter() - t0) * 1e3
-        say(f"first inference {first_ms:.2f} ms (threads={config.threads or 'default'}); warm-up {config.warmup}")
+        say(f"first inference {first_ms:.2f} ms (threads={config.threads or 'default'}); warm-up {config.warmup} "
+            f"runs and at least {config.warmup_s:g} s")
+        warm_start = time.perf_counter()
         warmup: list[float] = []
         for _ in range(config.warmup):
             t0 = time.perf_counter()
             interp.invoke()
             warmup.append((time.perf_counter() - t0) * 1e3)
+        settle_runs = 0
+        while time.perf_counter() - warm_start < config.warmup_s:
+            interp.invoke()
+            settle_runs += 1
         samples: list[float] = []
         cpu_samples: list[float] = []
         step = max(1, config.runs // 5)
@@ -390,6 +319,8 @@ def bench_model(
         threads=config.threads,
         runs=config.runs,
         warmup=config.warmup,
+        warmup_s=config.warmup_s,
+        settle_runs=settle_runs,
         use_xnnpack=config.use_xnnpack,
         init_ms=init_ms,
         first_inference_ms=first_ms,
@@ -440,9 +371,10 @@ def check_model_path(path: Path) -> Path:
 
 
 def bench_in_child(path: str, threads: int | None, runs: int, warmup: int, use_xnnpack: bool,
-                   seed: int = 0, data_path: str | None = None) -> dict[str, Any]:
+                   seed: int = 0, data_path: str | None = None, warmup_s: float = WARMUP_S) -> dict[str, Any]:
     """The child's side of :func:`bench_isolated`: a fresh process, so peak RSS is this model's alone."""
-    config = BenchConfig(threads=threads, runs=runs, warmup=warmup, use_xnnpack=use_xnnpack, seed=seed)
+    config = BenchConfig(threads=threads, runs=runs, warmup=warmup, use_xnnpack=use_xnnpack, seed=seed,
+                         warmup_s=warmup_s)
     inputs = None
     if data_path is not None:
         from edgekit.tflite.model import load_model
@@ -464,7 +396,7 @@ def bench_isolated(path: Path, config: BenchConfig, data_path: Path | None = Non
     value = run_isolated(
         "edgekit.bench:bench_in_child",
         {"path": str(path), "threads": config.threads, "runs": config.runs, "warmup": config.warmup,
-         "use_xnnpack": config.use_xnnpack, "seed": config.seed,
+         "use_xnnpack": config.use_xnnpack, "seed": config.seed, "warmup_s": config.warmup_s,
          "data_path": None if data_path is None else str(data_path)},
         subject=path, timeout_s=timeout_s, action="benchmarking",
     )
@@ -552,7 +484,8 @@ class BenchReport:
         first = self.results[0]
         lines = [
             f"{Path(self.model).name}: measured on this machine ({self.machine.machine}), runtime {self.runtime}, "
-            f"XNNPACK {'on' if self.xnnpack else 'off'}, {first.runs} runs after {first.warmup} warm-up",
+            f"XNNPACK {'on' if self.xnnpack else 'off'}, {first.runs} runs after {first.warmup} warm-up"
+            + (f" (and {first.settle_runs} more to fill {first.warmup_s:g} s)" if first.settle_runs else ""),
             format_table(["threads", "init ms", "first ms", "mean ms", "median ms", "p90 ms", "min ms", "std ms",
                           "inf/s", "peak RSS", "RSS growth", "partitions", "CPU ms"], [_row(r) for r in self.results]),
             "peak RSS: resident memory added by loading and running the model "
@@ -595,7 +528,7 @@ def busy_warnings(results: Sequence[BenchResult]) -> list[str]:
 
 def run_bench(model: Path, threads: Sequence[int | None] = (None,), runs: int = 50, warmup: int = 5,
               use_xnnpack: bool = True, data_path: Path | None = None,
-              handover: Callable[[int | None], float | None] | None = None) -> BenchReport:
+              handover: Callable[[int | None], float | None] | None = None, warmup_s: float = WARMUP_S) -> BenchReport:
     """Measure ``model`` at each thread count (None: the runtime's default), each in a fresh child process.
     ``handover``: measures the thread hand-over at a thread count (None where it does not apply), called before
     and after each configuration (the command passes :func:`edgekit.calibrate.parallel.handover_at`)."""
@@ -609,11 +542,13 @@ def run_bench(model: Path, threads: Sequence[int | None] = (None,), runs: int = 
     parsed = load_model(path)
     if data_path is not None and not Path(data_path).exists():
         raise UsageError(f"--data {data_path} does not exist.", hint="Give a .npy/.npz file or a folder of images.")
-    configs = [BenchConfig(threads=t, runs=runs, warmup=warmup, use_xnnpack=use_xnnpack) for t in threads]
+    configs = [BenchConfig(threads=t, runs=runs, warmup=warmup, use_xnnpack=use_xnnpack, warmup_s=warmup_s)
+               for t in threads]
     rt = runtime_info()
     results: list[BenchResult] = []
     for cfg in configs:
-        status(f"bench {path.name}: threads={cfg.threads or 'default'}, {cfg.warmup} warm-up + {cfg.runs} timed runs "
+        status(f"bench {path.name}: threads={cfg.threads or 'default'}, {cfg.warmup} warm-up (at least "
+               f"{cfg.warmup_s:g} s) + {cfg.runs} timed runs "
                f"({rt}, XNNPACK {'on' if cfg.use_xnnpack else 'off'})...")
         before = handover(cfg.threads) if handover else None
         res = bench_isolated(path, cfg, data_path=data_path)

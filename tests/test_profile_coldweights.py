@@ -15,6 +15,8 @@ from profile_helpers import rpi4b_variant
 
 from edgekit.calibrate.blocks import build_conv_chain
 from edgekit.calibrate.coldweights import ChainTiming, chain_sizes, fit_cold_weights, measure_chains
+from edgekit.calibrate.gemv import shared_probe_bytes
+from edgekit.calibrate.overheads import cache_levels
 from edgekit.cli import main
 from edgekit.errors import ProfileError
 from edgekit.profile.estimator import estimate
@@ -127,6 +129,10 @@ def test_calibrate_writes_the_cold_weight_and_thread_figures_it_measured(tmp_pat
     else:
         assert memory.weight_cache_bytes and memory.cold_weight_gb_per_s and len(memory.cold_weight_gb_per_s) == 2
         assert "meet weights out of cache" in res.stderr
+    if shared_probe_bytes(cache_levels()) is not None:  # a shared cache level with room for the probe
+        assert memory.shared_speedup is not None and memory.shared_speedup[0] == 1.0
+        assert len(memory.shared_speedup) == 2 and 1.0 <= memory.shared_speedup[1] <= 2.0
+        assert "in the shared cache stream" in res.stderr
 
 
 @pytest.mark.device

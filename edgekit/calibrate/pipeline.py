@@ -16,7 +16,7 @@ import numpy as np
 from edgekit.calibrate.blocks import block_suite
 from edgekit.calibrate.coldweights import ColdWeights, fit_cold_weights, least_disturbed, measure_chains
 from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
-from edgekit.calibrate.gemv import GemvFigures, measure_gemv
+from edgekit.calibrate.gemv import GemvFigures, measure_gemv, measure_shared
 from edgekit.calibrate.gemv import faster as faster_gemv
 from edgekit.calibrate.handoff import measure_handoff
 from edgekit.calibrate.handover import measure_hybrid_handover
@@ -157,7 +157,8 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
                       threads: Sequence[int], n_specs: int, overheads: Overheads | None = None,
                       levels: MemoryLevels | None = None, timing: str = "cpu",
                       handover: float | None = None, cold: ColdWeights | None = None,
-                      parallel: ParallelFigures | None = None, gemv: GemvFigures | None = None) -> dict[str, Any]:
+                      parallel: ParallelFigures | None = None, gemv: GemvFigures | None = None,
+                      shared: tuple[float, ...] | None = None) -> dict[str, Any]:
     """The profile as a TOML-ready dict (schema_version 1)."""
     now = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     host = platform.node() or "this machine"
@@ -177,6 +178,8 @@ def build_profile_doc(device_id: str, name: str, fit: FitResult, machine: Machin
         if cold is not None:
             memory["memory"].update(weight_cache_bytes=cold.weight_cache_bytes,
                                     cold_weight_gb_per_s=list(cold.cold_weight_gb_per_s))
+        if shared is not None:
+            memory["memory"]["shared_speedup"] = list(shared)
     fixed: dict[str, Any] = {}
     if overheads is not None:
         fixed = {"builtin_per_op_overhead_us": round(overheads.builtin_op_us, 4),
@@ -323,8 +326,12 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     gemv = None
     cold = None
     parallel = None
+    shared = None
     if budget_s >= 30:
         gemv = faster_gemv(first_gemv, measure_gemv())
+        if levels is not None:
+            shared = measure_shared([(size, i < levels.private_levels) for i, size in enumerate(levels.cache_bytes)],
+                                    max(threads))
         handover = measure_hybrid_handover()
         status(f"calibrate: a builtin hybrid depthwise right after a 1x1 hybrid conv takes {handover:.2f}x its time "
                "alone")
@@ -346,7 +353,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
             parallel = dataclasses.replace(parallel, handoff_share=handoff.share, handoff_cap_us=handoff.cap_us)
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
-                            overheads, levels, timing_used, handover, cold, parallel, gemv)
+                            overheads, levels, timing_used, handover, cold, parallel, gemv, shared)
     # blocks: how the estimator does on network blocks it was not fitted on (validation: the expected error)
     blocks = measure_blocks(block_specs, wall=wall)
     errors = block_residuals(doc, blocks)

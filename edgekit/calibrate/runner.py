@@ -479,7 +479,7 @@ def measure_memory(specs: Sequence[MicroSpec | BlockSpec]) -> list[MemoryProbe]:
             path = Path(tmp) / f"{spec.name}.tflite"
             path.write_bytes(data)
             weights, arena = _memory_summary(data)
-            res = bench_isolated(path, BenchConfig(threads=1, runs=3, warmup=1), timeout_s=120.0)
+            res = bench_isolated(path, BenchConfig(threads=1, runs=3, warmup=1, warmup_s=0.0), timeout_s=120.0)  # RSS only
             out.append(MemoryProbe(spec.name, spec.dtype, res.model_peak_rss_bytes, weights, arena, len(data)))
             status(f"calibrate: memory {spec.name}: peak RSS +{res.model_peak_rss_bytes / 2**20:.1f} MiB")
             os.unlink(path)

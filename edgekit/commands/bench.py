@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgekit.bench import parse_thread_list
+from edgekit.bench import WARMUP_S, parse_thread_list
 from edgekit.commands.common import html_option, html_target, json_option, write_html_report
 from edgekit.commands.remote_options import remote_options
 from edgekit.errors import UsageError
@@ -20,6 +20,9 @@ from edgekit.report import emit_json, warn
               help="Measure several thread counts, e.g. 1,2,4 (one fresh process each).")
 @click.option("--runs", type=int, default=50, show_default=True, help="Timed inferences.")
 @click.option("--warmup", type=int, default=5, show_default=True, help="Untimed inferences after the first one.")
+@click.option("--warmup-seconds", "warmup_s", type=float, default=WARMUP_S, show_default=True,
+              help="Keep warming up until this long after the first inference (as TFLite's benchmark_model does): "
+                   "a fresh process's first milliseconds can run slower than its steady state.")
 @click.option("--data", "data_path", type=click.Path(path_type=Path), default=None,
               help="Inputs: .npy (one input), .npz (one array per input) or a folder of images (scaled to 0..1, "
                    "quantized for integer inputs). Default: random within each input's range.")
@@ -27,8 +30,8 @@ from edgekit.report import emit_json, warn
 @remote_options("bench")
 @json_option
 @html_option
-def bench(model: Path, threads: int | None, sweep: str | None, runs: int, warmup: int, data_path: Path | None,
-          no_xnnpack: bool, as_json: bool, html: Path | None, force: bool) -> None:
+def bench(model: Path, threads: int | None, sweep: str | None, runs: int, warmup: int, warmup_s: float,
+          data_path: Path | None, no_xnnpack: bool, as_json: bool, html: Path | None, force: bool) -> None:
     """Measure MODEL.tflite on this machine: init time, first and warm latency, throughput, peak RSS.
 
     Every figure is measured here (no estimates). Each thread count runs in a fresh child process,
@@ -43,7 +46,7 @@ def bench(model: Path, threads: int | None, sweep: str | None, runs: int, warmup
     thread_list: list[int | None] = list(parse_thread_list(sweep)) if sweep else [threads]
     html = html_target(html, force)
     result = run_bench(model, thread_list, runs=runs, warmup=warmup, use_xnnpack=not no_xnnpack, data_path=data_path,
-                       handover=handover_at)
+                       handover=handover_at, warmup_s=warmup_s)
     if as_json:
         emit_json(result.to_dict())
     else:

@@ -26,7 +26,7 @@ REMOTE_PARAMS = ("on", "remote_edgekit", "identities", "accept_new_host_key", "m
 # per command: the options that are passed on to the board as they are (the rest are refused with --on)
 FORWARD: dict[str, tuple[str, ...]] = {
     "verify": ("samples", "min_cosine", "min_sqnr", "min_top1", "max_abs", "threads"),
-    "bench": ("threads", "sweep", "runs", "warmup", "data_path", "no_xnnpack"),
+    "bench": ("threads", "sweep", "runs", "warmup", "warmup_s", "data_path", "no_xnnpack"),
     "calibrate": ("name", "threads_text", "budget_s"),
     "inspect": (),
 }

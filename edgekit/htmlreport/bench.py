@@ -255,7 +255,10 @@ def build(src: Source) -> Page:
                          *((" · ", src.text("/machine/processor")) if m.get("processor") else ()))),
         ("Inputs", rich(src.text("/inputs"))),
         ("Method", rich("each thread count in a fresh process: load, one first inference, ", src.fig(f"{_res(0)}/warmup", "int"),
-                        " warm-up runs, ", src.fig(f"{_res(0)}/runs", "int"), " timed runs; peak RSS from ",
+                        " warm-up runs",
+                        *((" and more until ", src.fig(f"{_res(0)}/warmup_s", "s"), " had passed")
+                          if doc["results"][0].get("warmup_s") else ()),
+                        ", ", src.fig(f"{_res(0)}/runs", "int"), " timed runs; peak RSS from ",
                         src.text(f"{_res(0)}/peak_rss_source"))),
         ("Figures", rich("MEASURED on this machine; nothing on this page is estimated.")),
         producer_row(src, "Measured with"),

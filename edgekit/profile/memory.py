@@ -22,13 +22,17 @@ from edgekit.profile.schema import DeviceProfile, Memory
 def memory_ms(profile: DeviceProfile, cost: OpCost, threads: int, model_weight_bytes: int = 0) -> float:
     """Milliseconds to move the op's bytes: at ``memory_bandwidth x memory_efficiency``, or with a ``[memory]``
     hierarchy at the bandwidth of the level its working set fits in (private levels' bandwidth adds up over the
-    threads; without measured cold weights, weights from DRAM when the model's weights pass the last level)."""
+    threads, shared cache levels' by ``[memory] shared_speedup``; without measured cold weights, weights from DRAM
+    when the model's weights pass the last level)."""
     rt = profile.runtime
     mem = profile.memory
     if mem is None:
         return 1000.0 * cost.bytes / (profile.hardware.memory_bandwidth_gb_per_s * 1e9 * rt.memory_efficiency)
     level = mem.level_of(cost.bytes)
-    scale = max(1, min(threads, profile.hardware.cores)) if level < mem.private_levels else 1
+    if level < mem.private_levels:
+        scale: float = max(1, min(threads, profile.hardware.cores))
+    else:  # a shared cache level: what the threads draw from it together, as measured (DRAM: one thread's)
+        scale = mem.shared_at(min(threads, profile.hardware.cores)) if level < len(mem.cache_bytes) else 1.0
     act = cost.bytes - cost.weight_bytes
     seconds = act / (mem.bandwidth_gb_per_s[level] * 1e9 * scale)
     # measured cold weights (cold_weight_ms) are charged on top, by the caller

@@ -122,6 +122,10 @@ class Memory:
     between two uses of a weight is about ``weight_cache_bytes`` of the model's weights and activations), and each
     such byte costs ``1 / cold_weight_gb_per_s`` on top of the op's time in cache (one figure per thread count,
     from 1). With them, weights are otherwise read at the level they fit in; without them, from DRAM as above.
+
+    Optional ``shared_speedup`` (one figure per thread count, from 1; :func:`edgekit.calibrate.gemv.measure_shared`):
+    how many times one thread's bandwidth T threads draw together from the shared cache levels (each core has
+    its own path into a shared L3: 1.75 at 2 threads on this project's host). Without it, 1 at every count.
     """
 
     cache_bytes: tuple[int, ...] = field(metadata=_rng(1, None, unit="bytes"))
@@ -130,6 +134,7 @@ class Memory:
     weight_cache_bytes: int | None = field(default=None, metadata=_rng(1, None, unit="bytes"))
     cold_weight_gb_per_s: tuple[float, ...] | None = field(default=None, metadata=_rng(0.0, 1e5, lo_open=True,
                                                                                        unit="GB/s"))
+    shared_speedup: tuple[float, ...] | None = field(default=None, metadata=_rng(1.0, 1024.0))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
@@ -143,6 +148,12 @@ class Memory:
         if (self.weight_cache_bytes is None) != (not self.cold_weight_gb_per_s):
             raise ProfileError("[memory] needs both 'weight_cache_bytes' and 'cold_weight_gb_per_s', or neither.",
                                hint="Re-run `edgekit calibrate`, or remove the one that is there.")
+
+    def shared_at(self, threads: int) -> float:
+        """``shared_speedup`` at ``threads`` (its last figure beyond the list; 1 without it)."""
+        if not self.shared_speedup or threads < 2:
+            return 1.0
+        return self.shared_speedup[min(threads, len(self.shared_speedup)) - 1]
 
     def level_of(self, working_set_bytes: int) -> int:
         """Index of the level (len(cache_bytes) = DRAM) a working set of this size lives in."""
