@@ -11,6 +11,7 @@ import pytest
 from profile_helpers import rpi4b_variant
 
 from edgekit.calibrate.blocks import LayerNet, build_conv_chain
+from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
 from edgekit.calibrate.parallel import (
     ParallelFigures,
     add_chain,
@@ -50,6 +51,10 @@ def _dw(rows: int) -> bytes:
     (add_chain("float32", 8192, 1), "float32", True),
     (add_chain("int8", 16384, 1), "int8", False),
     (add_chain("int8", 32768, 1), "int8", True),
+    # pools go by output rows like the depthwise, not by bytes: 4x4x32 int8 out (512 B) split, one row inline
+    (build_model(MicroSpec(MicroOp.MAX_POOL_2D, "int8", 8, 8, 32, kernel=2, stride=2)), "int8", True),
+    (build_model(MicroSpec(MicroOp.MAX_POOL_2D, "int8", 2, 8, 32, kernel=2, stride=2)), "int8", False),
+    (build_model(MicroSpec(MicroOp.AVERAGE_POOL_2D, "float32", 8, 8, 8, kernel=2, stride=2)), "float32", True),
 ])
 def test_which_ops_xnnpack_splits_over_its_threads(data: bytes, dtype: str, split: bool) -> None:
     sg, op = _op(data)

@@ -7,7 +7,8 @@ waits for them; an op of one tile runs on the calling thread. Measured on this p
 - a 1x1 conv with 16 output channels: 1 to 7 output pixels run inline at 2 threads (0.035-0.059 us per op
   at both thread counts), 8 pixels and more pay ~0.3 us (0.085 -> 0.35 us): the GEMM's 7-row tile;
 - one output pixel: inline up to 16 output channels, split from 20 (float32 at exactly 32 ran inline again);
-- a 3x3 depthwise: one output row inline, two rows and more split (+0.38-0.45 us);
+- a 3x3 depthwise: one output row inline, two rows and more split (+0.38-0.45 us); max and average pooling
+  alike (XNNPACK gives each output row a task: 2x2 int8 max pools of 512 B out paid +0.3 us at 2 threads);
 - ADD: float32 inline up to 16 KiB of output, split at 32 KiB; int8 the same in bytes.
 
 So the estimator adds ``dispatch_us[threads]`` to each op XNNPACK runs that :func:`splits` says is split, and
@@ -22,6 +23,10 @@ from edgekit.profile.costs import OP_CLASSES, gemm_shape, tensor_bytes
 from edgekit.profile.schema import OpClass, Parallel
 from edgekit.tflite.model import Operator, Subgraph
 
+# XNNPACK runs these one output row per task, whatever their bytes (its depthwise, max- and average-pooling
+# operators): split past one thread from two output rows. The sample classifier's three int8 max pools (512 B -
+# 4 KiB out, under the bytes rule's 16 KiB) ran 1.14 / 0.35 / 0.05 us at 1 thread and 1.01 / 0.52 / 0.36 at 2
+ROW_SPLIT_OPS = frozenset({"DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"})
 # LiteRT's builtin kernels that run on its own thread pool (ruy / gemmlowp); the other builtins run on one thread
 MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.FULLY_CONNECTED,
                                     OpClass.TRANSPOSE_CONV, OpClass.BATCH_MATMUL})
@@ -37,7 +42,7 @@ def splits(parallel: Parallel, sg: Subgraph, op: Operator, dtype: str) -> bool:
     if not op.outputs or op.outputs[0] < 0:
         return False
     out = sg.tensor(op.outputs[0])
-    if op.name == "DEPTHWISE_CONV_2D":
+    if op.name in ROW_SPLIT_OPS:  # one task per output row (XNNPACK's 2-d parallelization: batch x output rows)
         return len(out.shape) == 4 and out.shape[0] * out.shape[1] > 1
     return tensor_bytes(out) > parallel.split_bytes
 
@@ -94,4 +99,4 @@ def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], thr
             "(on a 2-vCPU VM such graphs ran 1.5-4.6x their estimate, some slower than at 1 thread; docs/BENCHMARKS.md)"]
 
 
-__all__ = ["MULTITHREADED_BUILTINS", "splits", "splits_channels", "dispatch_ms", "handoff_figures", "two_pools_note"]
+__all__ = ["MULTITHREADED_BUILTINS", "ROW_SPLIT_OPS", "splits", "splits_channels", "dispatch_ms", "handoff_figures", "two_pools_note"]
