@@ -154,8 +154,10 @@ def time_model(data: bytes, threads: int, target_s: float, values: dict[str, np.
     from edgekit.bench import WARMUP_S
 
     warm_start = time.perf_counter()  # as bench warms up: a fresh interpreter's first 2-thread runs are slower
-    while time.perf_counter() - warm_start < WARMUP_S:
+    runs = 0
+    while runs < 3 or (threads > 1 and time.perf_counter() - warm_start < WARMUP_S):
         interp.invoke()
+        runs += 1
     samples: list[float] = []
     start = time.perf_counter()
     while len(samples) < 5 or (time.perf_counter() - start < target_s and len(samples) < 2000):
