@@ -19,6 +19,7 @@ from edgekit.calibrate.parallel import (
     excess_us,
     last_inline,
     measure_parallel,
+    middle,
 )
 from edgekit.profile.estimator import estimate
 from edgekit.profile.parallel import dispatch_ms, splits
@@ -97,6 +98,18 @@ def test_calibrate_keeps_the_measurement_with_the_cheaper_hand_over() -> None:
     moody = ParallelFigures((0.0, 1.17), 7, 128, 48, 131072)
     assert cheaper(calm, moody) is calm and cheaper(moody, calm) is calm
     assert cheaper(None, moody) is moody and cheaper(calm, None) is calm and cheaper(None, None) is None
+
+
+def test_calibrate_keeps_the_median_of_its_three_measurements() -> None:
+    """Three moods here (0.12, 0.3-0.4 and 1.1-1.2 us): a passing one at the start, the middle or the end, either way,
+    does not decide; of two (a measurement missing), the cheaper as before."""
+    rare = ParallelFigures((0.0, 0.12), 7, 16, 16, 16384)
+    calm = ParallelFigures((0.0, 0.35), 7, 16, 16, 16384)
+    moody = ParallelFigures((0.0, 1.17), 7, 128, 48, 131072)
+    for order in ((rare, calm, moody), (moody, rare, calm), (calm, moody, rare)):
+        assert middle(list(order)) is calm
+    assert middle([calm, moody, moody]) is moody and middle([rare, rare, calm]) is rare
+    assert middle([None, moody, calm]) is calm and middle([None, None, moody]) is moody and middle([None]) is None
 
 
 def test_one_noisy_measurement_does_not_move_a_size(monkeypatch: pytest.MonkeyPatch) -> None:

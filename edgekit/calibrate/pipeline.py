@@ -29,7 +29,7 @@ from edgekit.calibrate.overheads import (
     measure_memory_levels,
     measure_overheads,
 )
-from edgekit.calibrate.parallel import ParallelFigures, cheaper, measure_parallel
+from edgekit.calibrate.parallel import ParallelFigures, measure_parallel, middle
 from edgekit.calibrate.runner import (
     Measurement,
     block_residuals,
@@ -303,6 +303,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
                + (WHOLE_MODEL_RESERVE_S * max(threads) if budget_s >= 30 else 0.0))
     timing_budget = max(2.0, budget_s - (time.monotonic() - start) - reserve)
     ms, overhead = measure_suite(specs, list(threads), timing_budget, wall=wall)
+    mid_parallel = measure_parallel(max(threads)) if budget_s >= 30 else None  # the hand-over's median of three
     # the kernels that seemed not to scale, twice more (their [thread_scaling] shares): a float 5x5 depthwise that
     # scaled like the rest in every other calibration here came out at 0.62 of the speed-up after one retime, and
     # the MediaPipe detectors' 2-thread estimates 12% over with it
@@ -343,11 +344,12 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
                 f"at {', '.join(f'{g:g}' for g in cold.cold_weight_gb_per_s)} GB/s (1..{max(threads)} threads; "
                 f"rms {cold.rms_error:.1%})"))
         last_parallel = measure_parallel(max(threads))
-        parallel = cheaper(first_parallel, last_parallel)
-        if first_parallel is not None and last_parallel is not None:
-            status(f"calibrate: thread hand-over at the start {first_parallel.dispatch_us[-1]:.2f} us, at the end "
-                   f"{last_parallel.dispatch_us[-1]:.2f} us: the {'start' if parallel is first_parallel else 'end'}'s "
-                   "figures kept (the cheaper)")
+        parallel = middle([first_parallel, mid_parallel, last_parallel])
+        if first_parallel is not None and mid_parallel is not None and last_parallel is not None:
+            kept = {id(first_parallel): "start", id(mid_parallel): "middle", id(last_parallel): "end"}[id(parallel)]
+            status(f"calibrate: thread hand-over at the start {first_parallel.dispatch_us[-1]:.2f} us, in the middle "
+                   f"{mid_parallel.dispatch_us[-1]:.2f} us, at the end {last_parallel.dispatch_us[-1]:.2f} us: the "
+                   f"{kept}'s figures kept (the median)")
         handoff = measure_handoff(threads) if parallel is not None else None
         if parallel is not None and handoff is not None:
             parallel = dataclasses.replace(parallel, handoff_share=handoff.share, handoff_cap_us=handoff.cap_us)
