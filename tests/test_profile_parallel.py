@@ -15,7 +15,6 @@ from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
 from edgekit.calibrate.parallel import (
     ParallelFigures,
     add_chain,
-    cheaper,
     excess_us,
     last_inline,
     measure_parallel,
@@ -96,8 +95,8 @@ def test_calibrate_keeps_the_measurement_with_the_cheaper_hand_over() -> None:
     end's figures, the set measured in the cheaper one is kept whole (its sizes were judged against its cost)."""
     calm = ParallelFigures((0.0, 0.35), 7, 16, 16, 16384)
     moody = ParallelFigures((0.0, 1.17), 7, 128, 48, 131072)
-    assert cheaper(calm, moody) is calm and cheaper(moody, calm) is calm
-    assert cheaper(None, moody) is moody and cheaper(calm, None) is calm and cheaper(None, None) is None
+    assert middle([calm, moody]) is calm and middle([moody, calm]) is calm
+    assert middle([None, moody]) is moody and middle([calm, None]) is calm and middle([None, None]) is None
 
 
 def test_calibrate_keeps_the_median_of_its_three_measurements() -> None:

@@ -23,8 +23,9 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
 from edgekit.core.progress import status
@@ -76,6 +77,22 @@ def faster(a: GemvFigures | None, b: GemvFigures | None) -> GemvFigures | None:
     return GemvFigures(a.tiles, tuple(max(x, y) for x, y in zip(a.gb_per_s, b.gb_per_s, strict=True)))
 
 
+WALL, CPU = 0, 2  # columns of runner._time_invokes: median wall ms, median process-CPU ms
+
+
+def least_ms(interps: Mapping[int, Any], rounds: int, target_s: float, column: int) -> dict[int, float]:
+    """Per key, the least of ``rounds`` medians (``column``: :data:`WALL` or :data:`CPU`), the interpreters timed in
+    turn each round: a neighbour's burst only slows a run, and interleaving spreads it over the keys."""
+    from edgekit.calibrate.runner import _time_invokes
+
+    best: dict[int, float] = {}
+    for _ in range(rounds):
+        for key, interp in interps.items():
+            ms = _time_invokes(interp, target_s, min_runs=50)[column]
+            best[key] = min(ms, best.get(key, ms))
+    return best
+
+
 def measure_gemv(rounds: int = ROUNDS, target_s: float = 0.05) -> GemvFigures | None:
     """Time the probes (one thread, XNNPACK, process CPU time less an empty model's; the fastest of ``rounds``
     medians) and fit them."""
@@ -89,11 +106,7 @@ def measure_gemv(rounds: int = ROUNDS, target_s: float = 0.05) -> GemvFigures | 
                for n, tile in PROBES}
     # the least disturbed round, the probes interleaved: a neighbour's burst during one probe merged the two rates in
     # 1 of 6 calibrations, and one calibration of four measured both 15% slow (1 MiB of weights: L2 here, L3 shared)
-    best_ms: dict[int, float] = {}
-    for _ in range(rounds):
-        for tile, interp in interps.items():
-            ms = _time_invokes(interp, target_s, min_runs=50)[2] - base_ms
-            best_ms[tile] = min(ms, best_ms.get(tile, ms))
+    best_ms = {tile: ms - base_ms for tile, ms in least_ms(interps, rounds, target_s, CPU).items()}
     if any(ms <= 0 for ms in best_ms.values()):
         return None
     rates = {tile: GEMV_CIN * n * 4 / (best_ms[tile] * 1e6) for n, tile in PROBES}
@@ -131,22 +144,17 @@ def measure_shared(levels: Sequence[tuple[int, bool]], max_threads: int, rounds:
     nbytes = shared_probe_bytes(levels)
     if nbytes is None or max_threads < 2:
         return None
-    from edgekit.calibrate.runner import _time_invokes
     from edgekit.tflite.runtime import load_interpreter
 
     cout = 1024  # every tile pads it not at all
     model = build_model(MicroSpec(MicroOp.FULLY_CONNECTED, "float32", 1, 1, max(1, nbytes // (4 * cout)), cout=cout))
     interps = {t: load_interpreter(model, num_threads=t, use_xnnpack=True) for t in range(1, max_threads + 1)}
-    best: dict[int, float] = {}
-    for _ in range(rounds):
-        for t, interp in interps.items():
-            ms = _time_invokes(interp, target_s, min_runs=50)[0]
-            best[t] = min(ms, best.get(t, ms))
+    best = least_ms(interps, rounds, target_s, WALL)
     figures = tuple(round(min(float(t), max(1.0, best[1] / best[t])), 3) for t in sorted(best))
     status(f"calibrate: {nbytes / 2**20:.1f} MiB of weights in the shared cache stream "
            f"{', '.join(f'{f:.2f}' for f in figures[1:])}x as fast at 2..{max_threads} threads as at 1")
     return figures
 
 
-__all__ = ["GEMV_CIN", "PROBES", "GemvFigures", "faster", "fit_gemv", "measure_gemv", "measure_shared",
+__all__ = ["GEMV_CIN", "PROBES", "GemvFigures", "faster", "fit_gemv", "least_ms", "measure_gemv", "measure_shared",
            "shared_probe_bytes"]

@@ -110,18 +110,11 @@ def handover_at(threads: int | None) -> float | None:
 
 def middle(measured: Sequence[ParallelFigures | None]) -> ParallelFigures | None:
     """Of the figures measured at calibrate's start, middle and end, the set whose hand-over at the most threads is
-    the median (of two, the cheaper: :func:`cheaper`). The VM here has three moods, not two: 0.3-0.4 us for minutes,
+    the median (of two, the cheaper). The VM here has three moods, not two: 0.3-0.4 us for minutes,
     1.1-1.2 us for minutes, and now and then 0.12 us (a 40-op chain at 2 threads in 5.5 us instead of 13.7): a
     calibration that kept the cheaper of two took 0.12 once, and microWakeWord's 2-thread estimates went -45%."""
     sets = sorted((f for f in measured if f is not None), key=lambda f: f.dispatch_us[-1])
     return sets[(len(sets) - 1) // 2] if sets else None
-
-
-def cheaper(a: ParallelFigures | None, b: ParallelFigures | None) -> ParallelFigures | None:
-    """Of two measurements of the figures, the one whose hand-over at the most threads costs less."""
-    if a is None or b is None:
-        return a or b
-    return a if a.dispatch_us[-1] <= b.dispatch_us[-1] else b
 
 
 def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigures | None:
@@ -156,4 +149,4 @@ def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigure
 
 
 __all__ = ["ParallelFigures", "measure_parallel", "add_chain", "per_op_us", "excess_us", "last_inline", "rows_chain",
-           "handover_us", "handover_at", "cheaper", "middle"]
+           "handover_us", "handover_at", "middle"]

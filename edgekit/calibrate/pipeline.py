@@ -344,12 +344,12 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
                 f"at {', '.join(f'{g:g}' for g in cold.cold_weight_gb_per_s)} GB/s (1..{max(threads)} threads; "
                 f"rms {cold.rms_error:.1%})"))
         last_parallel = measure_parallel(max(threads))
-        parallel = middle([first_parallel, mid_parallel, last_parallel])
-        if first_parallel is not None and mid_parallel is not None and last_parallel is not None:
-            kept = {id(first_parallel): "start", id(mid_parallel): "middle", id(last_parallel): "end"}[id(parallel)]
-            status(f"calibrate: thread hand-over at the start {first_parallel.dispatch_us[-1]:.2f} us, in the middle "
-                   f"{mid_parallel.dispatch_us[-1]:.2f} us, at the end {last_parallel.dispatch_us[-1]:.2f} us: the "
-                   f"{kept}'s figures kept (the median)")
+        measured = {"start": first_parallel, "middle": mid_parallel, "end": last_parallel}
+        parallel = middle(list(measured.values()))
+        if parallel is not None:
+            status("calibrate: thread hand-over " + ", ".join(f"{when} {f.dispatch_us[-1]:.2f} us"
+                                                              for when, f in measured.items() if f is not None)
+                   + f": the {next(w for w, f in measured.items() if f is parallel)}'s figures kept (the median)")
         handoff = measure_handoff(threads) if parallel is not None else None
         if parallel is not None and handoff is not None:
             parallel = dataclasses.replace(parallel, handoff_share=handoff.share, handoff_cap_us=handoff.cap_us)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from edgekit.profile.costs import OpCost
 from edgekit.profile.schema import DeviceProfile, Memory
+from edgekit.profile.schema_fields import at_threads
 
 
 def memory_ms(profile: DeviceProfile, cost: OpCost, threads: int, model_weight_bytes: int = 0) -> float:
@@ -70,9 +71,7 @@ def cold_weight_ms(memory: Memory | None, weight_bytes: int, fraction: float, th
     """Milliseconds an op pays on top of its in-cache time for the share ``fraction`` of its weights."""
     if memory is None or not memory.cold_weight_gb_per_s or fraction <= 0.0 or weight_bytes <= 0:
         return 0.0
-    rates = memory.cold_weight_gb_per_s
-    gb_per_s = rates[max(1, min(threads, len(rates))) - 1]
-    return 1000.0 * fraction * weight_bytes / (gb_per_s * 1e9)
+    return 1000.0 * fraction * weight_bytes / (at_threads(memory.cold_weight_gb_per_s, threads) * 1e9)
 
 
 def has_cold_weights(memory: Memory | None) -> bool:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from edgekit.profile.costs import OP_CLASSES, gemm_shape, tensor_bytes
 from edgekit.profile.schema import OpClass, Parallel
+from edgekit.profile.schema_fields import at_threads
 from edgekit.tflite.model import Operator, Subgraph
 
 # XNNPACK runs these one output row per task, whatever their bytes (its depthwise, max- and average-pooling
@@ -61,8 +62,7 @@ def dispatch_ms(parallel: Parallel | None, threads: int) -> float:
     """Milliseconds one split op pays at ``threads`` (0 at one thread or without the figures)."""
     if parallel is None or threads <= 1:
         return 0.0
-    figures = parallel.dispatch_us
-    return figures[min(threads, len(figures)) - 1] / 1000.0
+    return at_threads(parallel.dispatch_us, threads) / 1000.0
 
 
 def handoff_figures(parallel: Parallel | None, threads: int) -> tuple[float, float] | None:
@@ -72,8 +72,7 @@ def handoff_figures(parallel: Parallel | None, threads: int) -> tuple[float, flo
     (:mod:`edgekit.calibrate.handoff`)."""
     if parallel is None or threads < 2 or not parallel.handoff_share:
         return None
-    i = min(threads, len(parallel.handoff_share)) - 1
-    share, cap_us = parallel.handoff_share[i], parallel.handoff_cap_us[i]
+    share, cap_us = at_threads(parallel.handoff_share, threads), at_threads(parallel.handoff_cap_us, threads)
     return (share, cap_us / 1000.0) if share > 0 and cap_us > 0 else None
 
 

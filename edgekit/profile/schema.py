@@ -50,7 +50,7 @@ from typing import Any
 
 from edgekit.errors import ProfileError
 from edgekit.profile.schema_cpu import Gemm, Memory, Parallel, RowCost, ThreadScaling
-from edgekit.profile.schema_fields import FRACTION, _check_op_table, _check_ranges, _rng
+from edgekit.profile.schema_fields import FRACTION, _check_op_table, _check_ranges, _rng, at_threads
 
 SCHEMA_VERSION = 1
 
@@ -167,7 +167,7 @@ class ThreadSpeedup:
 
     def at(self, dtype: str, threads: int) -> float:
         curve = self.int8 if dtype in ("int8", "int16") else self.float32
-        return float(curve[min(max(threads, 1), len(curve)) - 1])
+        return at_threads(curve, threads)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from edgekit.errors import ProfileError
-from edgekit.profile.schema_fields import _check_op_table, _check_ranges, _rng
+from edgekit.profile.schema_fields import _check_op_table, _check_ranges, _rng, at_threads
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class Memory:
         """``shared_speedup`` at ``threads`` (its last figure beyond the list; 1 without it)."""
         if not self.shared_speedup or threads < 2:
             return 1.0
-        return self.shared_speedup[min(threads, len(self.shared_speedup)) - 1]
+        return at_threads(self.shared_speedup, threads)
 
     def level_of(self, working_set_bytes: int) -> int:
         """Index of the level (len(cache_bytes) = DRAM) a working set of this size lives in."""

@@ -5,10 +5,16 @@ says what to use."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
 from edgekit.errors import ProfileError
+
+
+def at_threads(figures: Sequence[float], threads: int) -> float:
+    """A per-thread-count figure list (from 1 thread) at ``threads``: its last figure beyond the list."""
+    return float(figures[min(max(threads, 1), len(figures)) - 1])
 
 
 def _rng(lo: float | None = None, hi: float | None = None, *, lo_open: bool = False, unit: str = "") -> dict[str, Any]:
