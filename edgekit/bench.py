@@ -121,6 +121,8 @@ class BenchResult:
     handover: HandoverCheck | None = None  # more than one thread: the hand-over before and after (benchhandover)
     warmup_s: float = 0.0  # the least warm-up time asked for
     settle_runs: int = 0  # untimed runs after the counted warm-up ones, until warmup_s had passed
+    # (IF op index, subgraph it ran) on the input bench fed: which branch a timed invoke paid for
+    if_branches_taken: tuple[tuple[int, int], ...] = ()
 
     @property
     def contention(self) -> float | None:
@@ -166,6 +168,7 @@ class BenchResult:
             "peak_rss_source": self.peak_rss_source,
             "delegate_partitions": self.delegate_partitions,
             "ops_total": self.ops_total,
+            "if_branches_taken": [{"op_index": i, "subgraph": b} for i, b in self.if_branches_taken],
         }
         if self.cpu_ms is not None:
             out["cpu_ms"] = {"median": self.cpu_ms.median_ms, "min": self.cpu_ms.min_ms, "mean": self.cpu_ms.mean_ms}
@@ -200,6 +203,7 @@ class BenchResult:
                                  max_ms=math.nan, std_ms=math.nan) if cpu else None),
             handover=HandoverCheck.from_dict(d.get("thread_handover_us")),
             warmup_s=float(d.get("warmup_s", 0.0)), settle_runs=int(d.get("settle_runs", 0)),
+            if_branches_taken=tuple((int(b["op_index"]), int(b["subgraph"])) for b in d.get("if_branches_taken", ())),
         )
 
 
@@ -258,7 +262,7 @@ def bench_model(
     say = on_progress or (lambda _msg: None)
     reset_ok = reset_peak_rss()
     baseline = current_rss_bytes()
-    from edgekit.tflite.runtime import delegation_summary, load_interpreter
+    from edgekit.tflite.runtime import delegation_summary, if_branches_taken, load_interpreter
 
     t0 = time.perf_counter()
     # the file's bytes are read after the baseline: holding the model is part of the model's memory
@@ -315,6 +319,7 @@ def bench_model(
     partitions, ops_total = delegation_summary(interp)
     stats = LatencyStats.from_samples(samples)
     del interp
+    taken = if_branches_taken(content, feed)  # after the memory figures: it loads the model again
     return BenchResult(
         threads=config.threads,
         runs=config.runs,
@@ -336,6 +341,7 @@ def bench_model(
         samples_ms=tuple(samples),
         cpu_ms=LatencyStats.from_samples(cpu_samples),
         warmup_ms=tuple(warmup),
+        if_branches_taken=tuple(sorted(taken.items())),
     )
 
 
@@ -492,6 +498,8 @@ class BenchReport:
             f"({first.peak_rss_source}); partitions: delegate partitions after allocate_tensors(); "
             "CPU ms: process CPU time per inference (median).",
             *(describe(r.threads, r.handover) for r in self.results if r.handover is not None),
+            *(f"IF (op #{i}) ran subgraph {b} on this input: the timed invokes paid for that branch"
+              for i, b in first.if_branches_taken),
         ]
         return "\n".join(lines)
 

@@ -124,20 +124,14 @@ def _fill(interp: Any, rng: np.random.Generator) -> None:
 def activations(data: bytes, seed: int = 0) -> dict[str, np.ndarray]:
     """Every tensor's value (by name) in one invoke of the whole model on bench's random input (``seed``)."""
     from edgekit.bench import random_input
-    from edgekit.tflite.runtime import load_interpreter
+    from edgekit.tflite.runtime import load_interpreter, tensor_values
 
     interp = load_interpreter(data, num_threads=1, use_xnnpack=False, preserve_all_tensors=True)
     rng = np.random.default_rng(seed)
     for d in interp.get_input_details():
         interp.set_tensor(d["index"], random_input(d["shape"], np.dtype(d["dtype"]).name, rng))
     interp.invoke()
-    out: dict[str, np.ndarray] = {}
-    for d in interp.get_tensor_details():
-        try:
-            out[d["name"]] = interp.get_tensor(d["index"]).copy()
-        except ValueError:  # a tensor without data (optional, or freed)
-            continue
-    return out
+    return tensor_values(interp, key="name")
 
 
 def time_model(data: bytes, threads: int, target_s: float, values: dict[str, np.ndarray] | None = None) -> float:

@@ -150,3 +150,37 @@ def test_the_other_branch_also_pays_for_the_inputs_handed_to_it(tmp_path: Path) 
     weights_copy = copy_ms(entry.profile, 4 * width * width + 4 * width) - copy_ms(entry.profile, 4 * width)
     assert weights_copy > 0
     assert added == pytest.approx(sum(o.latency_ms for o in fc_only.ops) + weights_copy, rel=0.01)
+
+
+@pytest.mark.device
+def test_the_json_gives_each_ifs_other_branch_and_bench_says_which_ran(tmp_path: Path) -> None:
+    """profile's JSON holds, per IF, the branch the estimate took and what the other adds (``if_branches``); bench's
+    says which subgraph each IF ran on its input (``if_branches_taken``): together, the estimate of the invoke bench
+    timed (openWakeWord's hey-jarvis on random input runs its 26-op scoring branch)."""
+    from edgekit.bench import BenchConfig, BenchResult, bench_model
+    from edgekit.profile.branches import IfBranch, branch_taken_ms
+    from edgekit.profile.estimator import DeviceEstimate
+
+    entry = get_profile(rpi4b_variant(tmp_path, "branches"), [tmp_path])
+    data = if_model(then_layers=6, else_layers=0)
+    est = estimate(parse_model(data, "<if>"), entry, 1)
+    [branch] = est.if_branches
+    six = sum(o.latency_ms for o in estimate(parse_model(_branch(6), "<six>"), entry, 1).ops)
+    assert (branch.op_index, branch.estimated_subgraph, branch.estimated_ops, branch.other_subgraph,
+            branch.other_ops) == (0, 2, 0, 1, 6)
+    assert branch.other_adds_ms == pytest.approx(six, rel=0.01)
+    again = DeviceEstimate.from_dict(est.to_dict())
+    assert again.if_branches == (IfBranch.from_dict(branch.to_dict()),)
+    assert again.to_dict()["if_branches"][0]["other_ops"] == 6
+
+    path = tmp_path / "if.tflite"
+    path.write_bytes(data)
+    ones = np.ones((1, WIDTH), np.float32)
+    config = BenchConfig(threads=1, runs=3, warmup=1, warmup_s=0.0)
+    for flag, subgraph in ((True, 1), (False, 2)):
+        res = bench_model(path, config, inputs=[np.array([flag]), ones])
+        assert res.if_branches_taken == ((0, subgraph),)
+        assert BenchResult.from_dict(res.to_dict()).if_branches_taken == ((0, subgraph),)
+        taken = {i: b for i, b in res.if_branches_taken}
+        assert branch_taken_ms(est.latency_ms, est.if_branches, taken) == pytest.approx(
+            est.latency_ms + (branch.other_adds_ms if flag else 0.0))

@@ -121,3 +121,18 @@ def test_xnnpack_slices_into_a_variable_and_assigns_it() -> None:
         return (times[1] - times[0]) / 2
 
     assert per_ring_us(True) < per_ring_us(False) / 10
+
+
+def test_every_tensor_value_leaves_the_variable_handles_out() -> None:
+    """Reading a VAR_HANDLE's resource tensor crashed the process one run in two (constant folding reads every tensor
+    of a model; so does scripts/op_breakdown.py): ``tensor_values`` keeps the data tensors and leaves the handles."""
+    from edgekit.tflite.runtime import tensor_values
+
+    interp = load_interpreter(_ring(2, 5), num_threads=1, use_xnnpack=False, preserve_all_tensors=True)
+    x = np.arange(5 * 64, dtype=np.int8).reshape(1, 5, 1, 64)
+    interp.set_tensor(interp.get_input_details()[0]["index"], x)
+    interp.invoke()
+    values = tensor_values(interp, key="name")
+    assert "var0" not in values and "var1" not in values
+    np.testing.assert_array_equal(values["y1"], x[:, 1:])
+    np.testing.assert_array_equal(values["out"], np.maximum(x, 0))

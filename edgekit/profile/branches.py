@@ -15,10 +15,12 @@ costs module says so).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 from edgekit.profile.costs import if_branch_order, tensor_bytes
-from edgekit.report import format_ms
+from edgekit.report import format_ms, ms_figure
 from edgekit.tflite.model import Operator, Subgraph
 
 
@@ -44,23 +46,56 @@ def handed_bytes(sg: Subgraph, op: Operator, branch: Subgraph) -> int:
     return total
 
 
-def branch_notes(sg: Subgraph, subgraphs: Sequence[Subgraph], include: Sequence[bool],
-                 branch_ms: Callable[[Subgraph], float], copy_ms: Callable[[int], float]) -> list[str]:
-    """One note per IF whose other branch costs more than the one the estimate took; ``branch_ms``: the estimate
-    of a branch subgraph's ops (no invoke overhead), on the profile and threads of the estimate; ``copy_ms``: of
+@dataclass(frozen=True)
+class IfBranch:
+    """One IF the estimate costed at its cheaper branch, and what an invoke adds when the data takes the other
+    (ESTIMATED: the other branch's ops and the hand-over of the inputs it reads, minus the same for the cheaper)."""
+
+    op_index: int
+    estimated_subgraph: int
+    estimated_ops: int
+    other_subgraph: int
+    other_ops: int
+    other_adds_ms: float
+
+    @property
+    def note(self) -> str:
+        return (f"IF (op #{self.op_index}) is estimated with its cheaper branch (subgraph {self.estimated_subgraph}, "
+                f"{self.estimated_ops} ops); which runs is data: when the other does (subgraph {self.other_subgraph}, "
+                f"{self.other_ops} ops), an invoke takes about {format_ms(self.other_adds_ms, 3)} ms more")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"op_index": self.op_index, "estimated_subgraph": self.estimated_subgraph,
+                "estimated_ops": self.estimated_ops, "other_subgraph": self.other_subgraph, "other_ops": self.other_ops,
+                "other_adds_ms": ms_figure(self.other_adds_ms)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> IfBranch:
+        return cls(op_index=int(d["op_index"]), estimated_subgraph=int(d["estimated_subgraph"]),
+                   estimated_ops=int(d["estimated_ops"]), other_subgraph=int(d["other_subgraph"]),
+                   other_ops=int(d["other_ops"]), other_adds_ms=float(d["other_adds_ms"]))
+
+
+def branch_costs(sg: Subgraph, subgraphs: Sequence[Subgraph], include: Sequence[bool],
+                 branch_ms: Callable[[Subgraph], float], copy_ms: Callable[[int], float]) -> list[IfBranch]:
+    """Every IF whose other branch costs more than the one the estimate took; ``branch_ms``: the estimate of a
+    branch subgraph's ops (no invoke overhead), on the profile and threads of the estimate; ``copy_ms``: of
     copying that many bytes (the inputs handed to the branch)."""
-    notes: list[str] = []
+    out: list[IfBranch] = []
     for index, cheap, other in if_branches(sg, subgraphs, include):
         op = sg.operators[index]
         cheap_ms, other_ms = ((branch_ms(subgraphs[b]) + copy_ms(handed_bytes(sg, op, subgraphs[b])))
                               for b in (cheap, other))
-        if other_ms <= cheap_ms:
-            continue
-        notes.append(f"IF (op #{index}) is estimated with its cheaper branch (subgraph {cheap}, "
-                     f"{len(subgraphs[cheap].operators)} ops); which runs is data: when the other does (subgraph "
-                     f"{other}, {len(subgraphs[other].operators)} ops), an invoke takes about "
-                     f"{format_ms(other_ms - cheap_ms, 3)} ms more")
-    return notes
+        if other_ms > cheap_ms:
+            out.append(IfBranch(index, cheap, len(subgraphs[cheap].operators), other, len(subgraphs[other].operators),
+                                other_ms - cheap_ms))
+    return out
 
 
-__all__ = ["branch_notes", "handed_bytes", "if_branches"]
+def branch_taken_ms(latency_ms: float, branches: Sequence[IfBranch], taken: Mapping[int, int]) -> float:
+    """The estimate of an invoke whose IFs took the subgraphs in ``taken`` (op index -> subgraph index, as bench
+    reports them): ``latency_ms`` (every IF at its cheaper branch) plus what each IF that took its other adds."""
+    return latency_ms + sum(b.other_adds_ms for b in branches if taken.get(b.op_index) == b.other_subgraph)
+
+
+__all__ = ["IfBranch", "branch_costs", "branch_taken_ms", "handed_bytes", "if_branches"]

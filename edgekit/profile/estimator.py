@@ -99,7 +99,7 @@ from typing import Any, ClassVar
 from edgekit.core.result import Basis, strings
 from edgekit.errors import ProfileError
 from edgekit.profile.arena import Strategy, plan_arena
-from edgekit.profile.branches import branch_notes
+from edgekit.profile.branches import IfBranch, branch_costs
 from edgekit.profile.costs import (
     STATE_OPS,
     TRANSPOSE_CONV_CUSTOM,
@@ -205,6 +205,7 @@ class DeviceEstimate:
     notes: tuple[str, ...] = field(default=())
     indirection_bytes: int = 0  # XNNPACK's indirection buffers, included in runtime_overhead_bytes
     accuracy: Accuracy | None = None  # the profile's expected error band (None: the profile states none)
+    if_branches: tuple[IfBranch, ...] = ()  # IFs costed at their cheaper branch, with what the other adds
 
     @property
     def latency_band(self) -> str:
@@ -244,6 +245,7 @@ class DeviceEstimate:
             "ram_headroom_bytes": self.ram_headroom_bytes, "fits": self.fits,
             "delegate_partitions": self.delegate_partitions, "estimated_roughly_ops": self.roughly_ops,
             "fitted_on": list(self.fitted_on), "notes": list(self.notes),
+            "if_branches": [b.to_dict() for b in self.if_branches],
             # slowest first, as people read it (a stable sort: ties keep graph order); "index" gives the graph order
             "ops": [o.to_dict() for o in sorted(self.ops, key=lambda o: -o.latency_ms)],
         }
@@ -266,6 +268,7 @@ class DeviceEstimate:
             edgetpu=EdgeTPUSplit.from_dict(tpu) if tpu is not None else None, notes=strings(d["notes"]),
             indirection_bytes=int(d.get("indirection_bytes", 0)),
             accuracy=_accuracy_from_band(d.get("latency_ms_band")),
+            if_branches=tuple(IfBranch.from_dict(b) for b in d.get("if_branches", [])),
         )
 
 
@@ -522,6 +525,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
     all_ops = [True] * len(costs)
     plan = plan_arena(sg, Strategy.BEST_FIT, 64)
     notes: list[str] = []
+    branches: list[IfBranch] = []
     edgetpu_report: EdgeTPUSplit | None = None
     cpu_mask = all_ops
     if profile.accelerator == Accelerator.EDGETPU:
@@ -535,9 +539,10 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         cpu_mask = [o.runs_on != Where.GPU for o in sorted(ops, key=lambda o: o.index)]
     else:
         ops, latency, partitions = _cpu_ops(profile, sg, costs, all_ops, n_threads, plan.arena_bytes)
-        notes.extend(branch_notes(sg, model.subgraphs, all_ops, lambda b: sum(o.latency_ms for o in _cpu_ops(
+        branches = branch_costs(sg, model.subgraphs, all_ops, lambda b: sum(o.latency_ms for o in _cpu_ops(
             profile, b, graph_costs(b, model.subgraphs), [True] * len(b.operators), n_threads)[0]),
-            lambda nbytes: copy_ms(profile, nbytes)))
+            lambda nbytes: copy_ms(profile, nbytes))
+        notes.extend(b.note for b in branches)
     if profile.accelerator != Accelerator.GPU:
         placement = cpu_placement(profile, sg)[0]
         notes.extend(_hybrid_note(profile, sg, cpu_mask, placement))
@@ -568,7 +573,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         usable_ram_bytes=profile.usable_ram_bytes, fits=peak <= profile.usable_ram_bytes,
         delegate_partitions=partitions, ops=tuple(sorted(ops, key=lambda o: o.index)),
         fitted_on=profile.fitted_on, edgetpu=edgetpu_report, notes=tuple(notes), indirection_bytes=indirection,
-        accuracy=profile.accuracy,
+        accuracy=profile.accuracy, if_branches=tuple(branches),
     )
 
 

@@ -31,7 +31,7 @@ _MAX_FOLDED_ELEMENTS = 4096  # shape arithmetic is small; anything bigger stays 
 
 def _runs(data: bytes) -> list[dict[int, np.ndarray]] | None:
     """Every tensor's value after two invocations on different inputs; None when the runtime cannot run it."""
-    from edgekit.tflite.runtime import load_interpreter
+    from edgekit.tflite.runtime import load_interpreter, tensor_values
 
     results = []
     try:
@@ -43,13 +43,7 @@ def _runs(data: bytes) -> list[dict[int, np.ndarray]] | None:
                 value = rng.standard_normal(shape) if dtype.kind == "f" else rng.integers(0, 2, shape)
                 interp.set_tensor(d["index"], value.astype(dtype))
             interp.invoke()
-            values = {}
-            for d in interp.get_tensor_details():
-                try:
-                    values[int(d["index"])] = np.array(interp.get_tensor(d["index"]))
-                except ValueError:  # a tensor the runtime holds no data for
-                    continue
-            results.append(values)
+            results.append({int(k): v for k, v in tensor_values(interp).items()})
     except (EdgekitError, RuntimeError, ValueError):
         return None
     return results

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -174,6 +174,47 @@ def delegation_summary(interpreter: Any) -> tuple[int, int]:
         return 0, 0
     partitions = sum(1 for op in details if str(op.get("op_name", "")).upper() == "DELEGATE")
     return partitions, len(details) - partitions
+
+
+def tensor_values(interpreter: Any, key: str = "index") -> dict[Any, Any]:
+    """Every tensor's value after an invoke of ``interpreter`` (built with ``preserve_all_tensors``), by ``key`` of
+    its details ("index" or "name"), copied. Resource and variant tensors (a variable's handle, dtype object) are
+    left out: LiteRT's ``get_tensor`` reads their handles as data and crashes the process on some calls (a
+    streaming keyword spotter's six VAR_HANDLEs, one run in two). Tensors the runtime holds no data for too."""
+    import numpy as np
+
+    values: dict[Any, Any] = {}
+    for detail in interpreter.get_tensor_details():
+        if np.dtype(detail["dtype"]).kind == "O":
+            continue
+        try:
+            values[detail[key]] = np.array(interpreter.get_tensor(detail["index"]))
+        except ValueError:  # optional, or freed
+            continue
+    return values
+
+
+def if_branches_taken(model: bytes, feed: Sequence[Any]) -> dict[int, int]:
+    """Which subgraph each IF of the main graph runs on ``feed`` (one array per input, in input order): op index
+    -> subgraph index, from one invoke of a fresh interpreter that keeps every tensor (LiteRT's builtin kernels;
+    the condition is the first element of the IF's first input, as LiteRT reads it). Empty for a graph without
+    IFs. On a streaming model the first call's: a condition fed by variables may differ on later calls."""
+    import numpy as np
+
+    ifs = [op for op in parse_model(model).main.operators if op.name == "IF"]
+    if not ifs:
+        return {}
+    interpreter = load_interpreter(model, num_threads=1, use_xnnpack=False, preserve_all_tensors=True)
+    for detail, value in zip(interpreter.get_input_details(), feed, strict=True):
+        interpreter.set_tensor(detail["index"], value)
+    interpreter.invoke()
+    taken: dict[int, int] = {}
+    for op in ifs:
+        cond = bool(np.asarray(interpreter.get_tensor(op.inputs[0])).reshape(-1)[0])
+        branch = op.options.get("then_subgraph_index" if cond else "else_subgraph_index")
+        if isinstance(branch, int):
+            taken[op.index] = branch
+    return taken
 
 
 def invoke_on_zeros(interpreter: Any) -> tuple[str | None, bool]:
