@@ -13,7 +13,7 @@ import pytest
 from edgekit.calibrate.fit import Peaks, fit_profile_figures
 from edgekit.calibrate.narrow import fit_every_width_rows, strip_rows
 from edgekit.calibrate.runner import Measurement
-from edgekit.core.tflite_builder import TFLiteBuilder
+from edgekit.core.tflite_builder import Quant, TFLiteBuilder
 from edgekit.profile.estimator import estimate
 from edgekit.profile.registry import ProfileEntry, get_profile
 from edgekit.profile.rows import charged_rows
@@ -102,3 +102,79 @@ def test_the_estimator_charges_every_row_of_such_ops() -> None:
     assert ms(with_rows) - ms(every) == pytest.approx(48 * 48 * 2.0e-6, rel=1e-6)
     assert ms(dataclasses.replace(narrow_only, float32={"MUL": 2.0})) == pytest.approx(ms(narrow_only))
 
+
+
+def _concat_builtin(name: str, elements: int, rows: int, dtype: str, xnnpack: bool) -> Measurement:
+    """A CONCATENATION LiteRT's builtin kernel ran (the delegate off: ``xnnpack`` False; or carried as its
+    ``CONCATENATION_BUILTIN`` key, as the fit does for the builtin per-op figures)."""
+    return dataclasses.replace(_pad(name, elements, rows, dtype), op="CONCATENATION", xnnpack=xnnpack, delegated=xnnpack,
+                               op_key="" if not xnnpack else "CONCATENATION_BUILTIN")
+
+
+def test_builtin_concatenations_get_a_row_figure_at_every_width() -> None:
+    """LiteRT's builtin concatenation copies each input row with its own memcpy at every width (int8 SPLIT_V of
+    [1, R, 1, 64] into halves: 0.13 us at R = 1, 0.37 at 32, 5.7 at 784): its narrow and wide runs with the delegate
+    off are split into a per-row and a per-element figure, the XNNPACK ones are not."""
+    shapes = [(51_200, 51_200), (147_456, 18_432), (100_352, 1_568), (50_176, 392)]  # calibrate's, C = 1, 8, 64, 128
+    ms = [_concat_builtin(f"c{i}", e, r, dt, False) for i, (e, r) in enumerate(shapes) for dt in ("float32", "int8")]
+    figures = fit_every_width_rows(ms, OVERHEAD_MS)
+    assert figures["float32"]["CONCATENATION_BUILTIN"] == pytest.approx(10.0, rel=1e-3)
+    carried = [dataclasses.replace(m, xnnpack=True, delegated=True, op_key="CONCATENATION_BUILTIN") for m in ms]
+    for m, left in zip(carried, strip_rows(carried, figures), strict=True):
+        assert left.per_op_ms == pytest.approx(OVERHEAD_MS + m.macs * PER_ELEMENT_MS, rel=1e-3)
+    on_xnnpack = [dataclasses.replace(m, xnnpack=True, delegated=True) for m in ms]
+    assert fit_every_width_rows(on_xnnpack, OVERHEAD_MS) == {}
+    fit = fit_profile_figures([*on_xnnpack, *ms], [], PEAKS, [1], per_op=True, per_op_overhead_ms=OVERHEAD_MS,
+                              row_tile=16)
+    assert fit.every_width == ("CONCATENATION_BUILTIN",)
+    assert fit.row_ns["int8"]["CONCATENATION_BUILTIN"] == pytest.approx(10.0, rel=1e-3)
+
+
+def _split_v(rows: int, width: int, pieces: int = 2) -> bytes:
+    """An int8 SPLIT_V (XNNPACK refuses it: LiteRT's builtin kernel runs it)."""
+    b = TFLiteBuilder("split_v", default_quant=Quant.per_tensor(0.05, 0))
+    x = b.tensor("x", (1, rows, 1, width), "int8")
+    outs = [b.tensor(f"y{j}", (1, rows, 1, width // pieces), "int8") for j in range(pieces)]
+    b.operator("SPLIT_V", [x, b.constant("sizes", np.full(pieces, width // pieces, np.int32), quant=None),
+                           b.constant("axis", np.array(-1, np.int32), quant=None)], outs, {"numSplits": pieces},
+               options_type="SplitVOptions")
+    return b.build([x], outs)
+
+
+def test_a_builtin_split_is_charged_a_row_per_output_per_outer_position() -> None:
+    """microWakeWord's int8 SPLIT_Vs (XNNPACK refuses them) of [1, 9..15, 1, 64] into two halves: 18-30 row copies,
+    ~0.1 us beyond the per-element figure each; they take the concatenation's figure."""
+    sg = parse_model(_split_v(13, 64), "<split_v>").main
+    op = sg.operators[0]
+    every = RowCost(channel_tile=16, every_width=("CONCATENATION_BUILTIN",))
+    assert charged_rows(every, sg, op, delegated=False) == 26
+    assert charged_rows(RowCost(channel_tile=16), sg, op, delegated=False) == 0  # 32 wide: not narrow
+    assert charged_rows(RowCost(channel_tile=64), sg, op, delegated=False) == 26  # narrower than that tile
+    four = parse_model(_split_v(13, 64, 4), "<4>").main
+    assert charged_rows(every, four, four.operators[0], delegated=False) == 52
+    entry = get_profile("rpi4b")
+    base = dataclasses.replace(entry.profile, memory=None,  # compute-bound: the rows' time shows in full
+                               hardware=dataclasses.replace(entry.profile.hardware, memory_bandwidth_gb_per_s=1e4))
+
+    def ms(cost: RowCost) -> float:
+        profile = dataclasses.replace(base, row_ns=cost)
+        return estimate(parse_model(_split_v(13, 64), "<s>"), ProfileEntry(profile, entry.origin, entry.file), 1).latency_ms
+
+    assert ms(dataclasses.replace(every, int8={"CONCATENATION_BUILTIN": 8.0})) - ms(
+        dataclasses.replace(every, int8={"CONCATENATION_BUILTIN": 4.0})) == pytest.approx(26 * 4.0e-6, rel=1e-6)
+    assert ms(dataclasses.replace(every, int8={"CONCATENATION_BUILTIN": 4.0})) > ms(every)
+
+
+def test_this_machines_builtin_concatenations_pay_per_row_at_every_width() -> None:
+    """Measured here, as calibrate measures them: LiteRT's builtin int8 concatenation over rows of 1, 8 and 64
+    channels splits into a per-row figure of a few ns (a memcpy call per row) on top of the per-element one."""
+    from edgekit.calibrate.microbench import MicroOp, MicroSpec
+    from edgekit.calibrate.runner import measure_suite
+
+    specs = [MicroSpec(MicroOp.CONCATENATION, "int8", h=hw, w=hw, c=c) for c, hw in ((1, 160), (8, 96), (64, 28))]
+    ms, overhead_us = measure_suite(specs, [1], budget_s=6.0)
+    builtin = [m for m in ms if not m.xnnpack]
+    assert len(builtin) == 3 and all(not m.delegated and m.rows for m in builtin)
+    figures = fit_every_width_rows(ms, overhead_us["builtin"] / 1e3)
+    assert set(figures["int8"]) == {"CONCATENATION_BUILTIN"}  # XNNPACK's concatenation: no such figure
+    assert 0.5 < figures["int8"]["CONCATENATION_BUILTIN"] < 50.0

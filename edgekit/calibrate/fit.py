@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgekit.calibrate.narrow import (
-    EVERY_WIDTH_OPS,
+    EVERY_WIDTH_KEYS,
     every_key,
     fit_every_width_rows,
     fit_row_ns,
@@ -449,13 +449,13 @@ def _common_ops(every: dict[str, dict[str, float]]) -> dict[str, dict[str, float
     op's width rule once for all dtypes: an op fitted in one dtype only keeps its narrow-row figures)."""
     tables = list(every.values())
     common = set.intersection(*(set(t) for t in tables)) if tables else set()
-    out = {dtype: {k: v for k, v in table.items() if k in common or k not in EVERY_WIDTH_OPS}
+    out = {dtype: {k: v for k, v in table.items() if k in common or k not in EVERY_WIDTH_KEYS}
            for dtype, table in every.items()}
     return {dtype: table for dtype, table in out.items() if table}
 
 
 def _every_width(every: dict[str, dict[str, float]]) -> tuple[str, ...]:
-    return tuple(sorted({k for table in every.values() for k in table if k in EVERY_WIDTH_OPS}))
+    return tuple(sorted({k for table in every.values() for k in table if k in EVERY_WIDTH_KEYS}))
 
 
 def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe], peaks: Peaks,
@@ -475,7 +475,7 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     if row_tile:
         ms = pad_depthwise(ms, row_tile)
         # PAD and broadcast MUL pay per row at every width: that figure first, fitted with their per-element one
-        every = _common_ops(fit_every_width_rows([m for m in ms if m.threads == 1 and m.xnnpack],
+        every = _common_ops(fit_every_width_rows([m for m in ms if m.threads == 1 and (m.xnnpack or every_key(m))],
                                                  per_op_overhead_ms if per_op_overhead_ms is not None else 0.0))
 
     def split(m: Measurement) -> bool:  # priced per row at every width (or per input pixel): not a narrow-row one
@@ -508,8 +508,9 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
                       and m.op_key.endswith("_HYBRID_BUILTIN") and m.model_delegated]
     # so do the other ops the delegate takes (<KEY>_BUILTIN): the estimator charges it where LiteRT keeps such an
     # op on its builtin kernel (a depthwise whose weights a DEQUANTIZE computes; 2.7x the XNNPACK figure at 3x3)
-    builtin_plain = [dataclasses.replace(m, xnnpack=True, op_key=f"{m.op_key or m.op}_BUILTIN") for m in plain
-                     if m.threads == 1 and not m.xnnpack and m.model_delegated]
+    # (a builtin concatenation with its rows' time taken off: the per-row figure above prices them)
+    builtin_plain = strip_rows([dataclasses.replace(m, xnnpack=True, op_key=f"{m.op_key or m.op}_BUILTIN") for m in plain
+                                if m.threads == 1 and not m.xnnpack and m.model_delegated], every)
     if gemm:
         builtin_hybrid = apply_gemm(builtin_hybrid, gemm, hybrid_element_macs)
         builtin_plain = apply_gemm(builtin_plain, gemm, 0.0, tconv)

@@ -84,6 +84,12 @@ def fit_row_ns(ms: Sequence[Measurement], tile: int,
 # broadcast MUL ~2 ns per row on top of ~0.075 ns per element (96x96x16: 0.18 ns per element, 56x56x144: 0.095).
 # Their row figure is fitted together with the per-element one on all their widths (:func:`fit_every_width_rows`)
 EVERY_WIDTH_OPS = ("MUL", "PAD")
+# LiteRT's builtin kernels that copy per row at every width (a memcpy per input or output row: its concatenation,
+# and its splits, which take the concatenation's figure; edgekit.profile.rows), fitted the same way on the builtin
+# runs of the CONCATENATION micro-benchmarks, narrow and wide
+BUILTIN_EVERY_WIDTH_OPS = ("CONCATENATION",)
+# the [row_ns] keys those figures go under
+EVERY_WIDTH_KEYS = (*EVERY_WIDTH_OPS, *(row_key(op, False) for op in BUILTIN_EVERY_WIDTH_OPS))
 # a fit needs this many micro-benchmarks of the op, over at least two row widths; a row term under ROW_NS_MIN ns is
 # none (rounding noise of a split with nothing per row)
 EVERY_WIDTH_MIN = 3
@@ -92,9 +98,13 @@ ROW_NS_MIN = 0.01
 
 def every_key(m: Measurement) -> str | None:
     """The ``[row_ns]`` key whose figure :func:`fit_every_width_rows` fits on ``m`` (None: not such an op): a PAD or
-    broadcast MUL XNNPACK ran, or LiteRT's builtin float pool over a 1x1 window (its input pixels are its rows)."""
+    broadcast MUL XNNPACK ran, a concatenation LiteRT's builtin kernel ran (measured with the delegate off, or
+    carried as its ``<OP>_BUILTIN`` key), or LiteRT's builtin float pool over a 1x1 window (its input pixels are its
+    rows)."""
     if m.op_key == POOL_INPUTS_KEY:
         return POOL_INPUTS_KEY
+    if m.op in BUILTIN_EVERY_WIDTH_OPS and (not m.delegated or m.op_key == row_key(m.op, False)):
+        return row_key(m.op, False)
     return m.op if m.op in EVERY_WIDTH_OPS and m.delegated and not m.op_key else None
 
 
@@ -107,7 +117,7 @@ def fit_every_width_rows(one: Sequence[Measurement], overhead_ms: float) -> dict
     groups: dict[tuple[str, str], list[Measurement]] = {}
     for m in one:
         key = every_key(m)
-        if key and m.threads == 1 and m.xnnpack and m.macs > 0:
+        if key and m.threads == 1 and m.macs > 0:
             groups.setdefault((m.dtype, key), []).append(m)
     out: dict[str, dict[str, float]] = {}
     for (dtype, op), ms in sorted(groups.items()):
@@ -136,5 +146,5 @@ def strip_rows(one: Sequence[Measurement], figures: dict[str, dict[str, float]])
     return out
 
 
-__all__ = ["EVERY_WIDTH_OPS", "NARROW_SPECS", "ROW_TILES", "every_key", "fit_every_width_rows", "fit_row_ns",
+__all__ = ["BUILTIN_EVERY_WIDTH_OPS", "EVERY_WIDTH_KEYS", "EVERY_WIDTH_OPS", "NARROW_SPECS", "ROW_TILES", "every_key", "fit_every_width_rows", "fit_row_ns",
            "is_narrow", "narrow_specs", "row_tile", "strip_rows"]
