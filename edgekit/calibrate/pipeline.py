@@ -28,6 +28,7 @@ from edgekit.calibrate.overheads import (
     load_average,
     measure_memory_levels,
     measure_overheads,
+    median_levels,
 )
 from edgekit.calibrate.parallel import ParallelFigures, measure_parallel, middle
 from edgekit.calibrate.runner import (
@@ -303,7 +304,16 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
                + (WHOLE_MODEL_RESERVE_S * max(threads) if budget_s >= 30 else 0.0))
     timing_budget = max(2.0, budget_s - (time.monotonic() - start) - reserve)
     ms, overhead = measure_suite(specs, list(threads), timing_budget, wall=wall)
+    # the copy rates of the cache levels again, now and after the hand-over below: their median (the fit's peaks)
+    later_levels = [measure_memory_levels()] if levels is not None else []
     mid_parallel = measure_parallel(max(threads)) if budget_s >= 30 else None  # the hand-over's median of three
+    if levels is not None:
+        three = [levels, *later_levels, measure_memory_levels()]
+        levels = median_levels(three)
+        status("calibrate: cache-level copy rates " + "; ".join(
+            f"{when} {' / '.join(f'{b:g}' for b in m.bandwidth_gb_per_s)} GB/s"
+            for when, m in zip(("start", "after the suite", "after the hand-over"), three, strict=True) if m is not None)
+            + ": the median per level kept")
     # the kernels that seemed not to scale, twice more (their [thread_scaling] shares): a float 5x5 depthwise that
     # scaled like the rest in every other calibration here came out at 0.62 of the speed-up after one retime, and
     # the MediaPipe detectors' 2-thread estimates 12% over with it
