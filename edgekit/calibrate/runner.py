@@ -430,12 +430,18 @@ def retime_poor_scaling(ms: list[Measurement], specs: Sequence[MicroSpec], threa
     again_specs = [s for s in specs if s.name in low]
     if not again_specs:
         return ms, 0
-    again, _ = measure_suite(again_specs, [1, top], budget_s, wall=wall, builtin=False)
-    before = {(m.name, m.threads): m.per_op_ms for m in ms if m.xnnpack}
-    lesser = [m for m in again if m.per_op_ms < before.get((m.name, m.threads), float("inf"))]
-    replaced = {(m.name, m.threads) for m in lesser}
-    kept = [m for m in ms if not (m.xnnpack and (m.name, m.threads) in replaced)]
-    return kept + lesser, len(again_specs)
+    return retime_lesser(ms, again_specs, [1, top], budget_s, wall=wall, builtin=False), len(again_specs)
+
+
+def retime_lesser(ms: list[Measurement], specs: Sequence[MicroSpec], threads: Sequence[int], budget_s: float,
+                  wall: bool = False, builtin: bool = True) -> list[Measurement]:
+    """``ms`` with ``specs`` timed again at ``threads`` (and with the delegate off: ``builtin``), each configuration
+    keeping the lesser of its two times: a disturbance only ever slows a run."""
+    again, _ = measure_suite(specs, threads, budget_s, wall=wall, builtin=builtin)
+    before = {(m.name, m.threads, m.xnnpack): m.per_op_ms for m in ms}
+    lesser = [m for m in again if m.per_op_ms < before.get((m.name, m.threads, m.xnnpack), float("inf"))]
+    replaced = {(m.name, m.threads, m.xnnpack) for m in lesser}
+    return [m for m in ms if (m.name, m.threads, m.xnnpack) not in replaced] + lesser
 
 
 def memory_specs(budget_s: float) -> list[MicroSpec | BlockSpec]:
