@@ -345,7 +345,7 @@ def test_a_wider_igemm_tile_pads_the_spatial_convs_it_runs() -> None:
 
 
 def test_cache_level_rates_are_the_median_of_three_moments() -> None:
-    """One calibration here measured every cache level 30% above eleven others (132 / 129 / 49 GB/s against ~100 /
+    """One calibration here measured every cache level 30% above nine others (132 / 129 / 49 GB/s against ~100 /
     96 / 33) at its start: the profile takes the median of three measurements."""
     from edgekit.calibrate.overheads import MemoryLevels, measure_memory_levels, median_levels
 

@@ -221,7 +221,7 @@ def measure_memory_levels() -> MemoryLevels | None:
 
 def median_levels(measured: Sequence[MemoryLevels | None]) -> MemoryLevels | None:
     """Per level, the median bandwidth of :func:`measure_memory_levels` taken at several moments of a calibration:
-    the copy rates move with the host, and one calibration here measured every level 30% above eleven others
+    the copy rates move with the host, and one calibration here measured every level 30% above nine others
     (132 / 129 / 49 GB/s against 98-103 / 95-100 / 26-37, at its start). The fit's memory efficiency absorbs a
     uniform error (refitted on one suite with the rates 1.3x, the per-op figures stayed), but the levels' rates also
     decide which level a working set is charged at and the weight streams' ratios: one moment should not set them."""

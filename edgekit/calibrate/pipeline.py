@@ -328,7 +328,7 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
     # the ops whose time splits into a per-row and a per-element figure (each fitted on a handful of benchmarks):
     # once more at one thread, the lesser kept. One calibration here fitted the float MUL's per-element figure 5x
     # off (its other MUL benchmarks predicted at 4.5-15x their time, EfficientNet's float estimates 24-26% over)
-    # where eleven others agreed; likely one disturbed run (its 160x160x2 broadcast predicted at 0.14 of its time,
+    # where nine others agreed; likely one disturbed run (its 160x160x2 broadcast predicted at 0.14 of its time,
     # 0.29-0.44 in the others)
     if rows_retime_s:
         again = [sp for sp in specs if builtin_op(sp.op) in (*EVERY_WIDTH_OPS, *BUILTIN_EVERY_WIDTH_OPS)]
