@@ -18,7 +18,7 @@ one (40x40x64, past the ceiling); each twice, the lower.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from edgekit.calibrate.blocks import LayerNet
@@ -34,6 +34,56 @@ ROUNDS = 5
 class Handoff:
     share: tuple[float, ...]  # per thread count, from 1 (0.0)
     cap_us: tuple[float, ...]
+    inline_share: tuple[float, ...] = ()  # the ops XNNPACK runs inline after a split one (same layout)
+    inline_cap_us: tuple[float, ...] = ()
+
+
+# XNNPACK's inline ops after a split one: int8 ADDs of a 16-pixel, 8-channel tensor (inline: under split_bytes)
+# after a 1x1 conv of it (split: more rows than a GEMM tile); the share on a few of them, the cap on many (measured
+# here in the calm mood: +0.02 / +0.03 / +0.09..0.16 / +0.15..0.19 us after 1 / 2 / 4 / 8 ADDs of 0.03 us each,
+# +0.20..0.22 / +0.24..0.29 / +0.26..0.29 after 16 / 32 / 64: saturated)
+INLINE_FEW, INLINE_MANY = (4, 8), (16, 32)
+
+
+def inline_chain(adds: int, conv: bool, inline: bool) -> Callable[[int], bytes]:
+    """``n`` x [int8 1x1 conv of 16 pixels x 8 channels (XNNPACK splits it) -> ``adds`` ADDs it runs inline], or
+    either part alone."""
+    def build(n: int) -> bytes:
+        net = LayerNet("int8", (1, 1, 16, 8), 0, f"edgekit calibrate: inline ops after a split one ({adds})")
+        x = net.inp
+        for _ in range(n):
+            if conv:
+                x = net.conv(x, 8, 1, act="NONE")
+            if inline:
+                for _ in range(adds):
+                    x = net.binary("ADD", x, x)
+        return net.finish(x)
+    return build
+
+
+def inline_excess_us(adds: int, threads: int, target_s: float = 0.06) -> tuple[float, float]:
+    """(what a [split conv -> ``adds`` inline ADDs] unit takes at ``threads`` beyond its two parts' chains, the
+    ADDs' us), per unit from chains of 8 and 40 units (:func:`edgekit.calibrate.parallel.per_op_us`)."""
+    from edgekit.calibrate.parallel import per_op_us
+
+    both, conv, adds_us = (per_op_us(inline_chain(adds, c, i), threads, target_s)
+                           for c, i in ((True, True), (True, False), (False, True)))
+    return both - conv - adds_us, adds_us
+
+
+def measure_inline(top: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """(share, cap us) per thread count from 1 of XNNPACK's inline ops after a split one: the share the median of
+    excess / ADD time after 4 and 8 ADDs, the cap the median excess after 16 and 32 (saturated); each excess the
+    lower of two measurements (a burst only adds to it). Single measurements here ranged 0.5-2.8 (share) and
+    0.1-0.33 us (cap) minutes apart."""
+    share, cap = [0.0], [0.0]
+    for t in range(2, top + 1):
+        few = [min(inline_excess_us(m, t) for _ in range(2)) for m in INLINE_FEW]
+        many = [min(inline_excess_us(m, t)[0] for _ in range(2)) for m in INLINE_MANY]
+        ratios = [max(0.0, e) / us for e, us in few if us > 0]
+        share.append(round(min(10.0, float(statistics.median(ratios))), 4) if ratios else 0.0)
+        cap.append(round(max(0.0, float(statistics.median(many))), 3))
+    return tuple(share), tuple(cap)
 
 
 def pair_chain(side: int, conv: bool, builtin: bool, pairs: int = PAIRS) -> bytes:
@@ -77,7 +127,12 @@ def measure_handoff(threads: Sequence[int]) -> Handoff | None:
         cap.append(round(max(0.0, long_excess, short_excess), 2))
     status(f"calibrate: a builtin op right after XNNPACK's threads: +{', '.join(f'{s:.0%}' for s in share[1:])} of "
            f"its time, up to {', '.join(f'{c:.1f}' for c in cap[1:])} us per run of them (2..{top} threads)")
-    return Handoff(tuple(share), tuple(cap))
+    inline_share, inline_cap = measure_inline(top)
+    status(f"calibrate: XNNPACK's inline ops after a split one: +{', '.join(f'{s:.0%}' for s in inline_share[1:])} of "
+           f"their time, up to {', '.join(f'{c:.2f}' for c in inline_cap[1:])} us until the next split (2..{top} "
+           "threads)")
+    return Handoff(tuple(share), tuple(cap), inline_share, inline_cap)
 
 
-__all__ = ["Handoff", "measure_handoff", "pair_chain", "excess_per_pair_us"]
+__all__ = ["Handoff", "inline_chain", "inline_excess_us", "measure_handoff", "measure_inline", "pair_chain",
+           "excess_per_pair_us"]

@@ -375,7 +375,8 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
                    + f": the {next(w for w, f in measured.items() if f is parallel)}'s figures kept (the median)")
         handoff = measure_handoff(threads) if parallel is not None else None
         if parallel is not None and handoff is not None:
-            parallel = dataclasses.replace(parallel, handoff_share=handoff.share, handoff_cap_us=handoff.cap_us)
+            parallel = dataclasses.replace(parallel, handoff_share=handoff.share, handoff_cap_us=handoff.cap_us,
+                                           inline_share=handoff.inline_share, inline_cap_us=handoff.inline_cap_us)
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
                             overheads, levels, timing_used, handover, cold, parallel, gemv, shared)

@@ -135,6 +135,10 @@ class CalibrateReport:
                     f"+{s:.0%} up to {c:.1f} us" for s, c in zip(par["handoff_share"][1:], par["handoff_cap_us"][1:],
                                                                   strict=True))]]
                   if par.get("handoff_share") else []),
+                *([["XNNPACK inline ops after split work (2.. threads)", ", ".join(
+                    f"+{s:.0%} up to {c:.2f} us" for s, c in zip(par["inline_share"][1:], par["inline_cap_us"][1:],
+                                                                   strict=True))]]
+                  if par.get("inline_share") else []),
                 ["fit rms / max relative error", f"{fit['rms_relative_error']:.1%} / {fit['max_relative_error']:.1%}"],
             ]),
             f"Next: edgekit profile MODEL.tflite --profiles {output.parent} --device {self.device_id}",

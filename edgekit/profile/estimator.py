@@ -68,7 +68,8 @@ and CALL_ONCE cost that each, wherever they run (:mod:`edgekit.calibrate.overhea
 Threads (optional ``[parallel]``, written by calibrate): past one thread, an op XNNPACK splits over its threads
 (more than one of its tiles, :func:`edgekit.profile.parallel.splits`) pays ``dispatch_us[threads]`` on top; a
 single-threaded builtin op after it runs ``handoff_share[threads]`` slower, by at most ``handoff_cap_us[threads]``
-over the builtin ops until the next split (XNNPACK's workers still spin; :mod:`edgekit.calibrate.handoff`).
+over the builtin ops until the next split (XNNPACK's workers still spin; :mod:`edgekit.calibrate.handoff`), and
+the ops XNNPACK runs inline after it ``inline_share[threads]`` slower, by at most ``inline_cap_us[threads]``.
 ``[thread_scaling]`` (also calibrate's) scales an op key's gain past one thread (builtin dynamic-range convs ~0.2).
 
 Fused activations are free (they are part of their op), and so are the DENSIFY / float16 DEQUANTIZE nodes of
@@ -130,6 +131,7 @@ from edgekit.profile.parallel import (
     MULTITHREADED_BUILTINS,
     dispatch_ms,
     handoff_figures,
+    inline_figures,
     splits,
     splits_channels,
     two_pools_note,
@@ -352,6 +354,8 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
     handover = profile.runtime.hybrid_handover_factor or 1.0
     handoff = handoff_figures(profile.parallel, threads) if dispatch else None
     handoff_left = 0.0  # what the builtin ops after the last split op may still pay (the cap, used up)
+    inline = inline_figures(profile.parallel, threads) if dispatch else None
+    inline_left = 0.0  # and the ops XNNPACK runs inline after it
     ops: list[OpEstimate] = []
     total = 0.0
     for cost, inc, deleg, why in zip(costs, include, placement, reasons, strict=True):
@@ -377,10 +381,15 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         if split:
             ms += dispatch  # handed to the worker threads and waited for
             handoff_left = handoff[1] if handoff else 0.0
+            inline_left = inline[1] if inline else 0.0
         elif handoff and handoff_left > 0 and ms > 0 and not deleg and cost.op_class not in MULTITHREADED_BUILTINS:
             extra = min(handoff[0] * ms, handoff_left)  # on the calling thread while the workers still spin
             ms += extra
             handoff_left -= extra
+        elif inline and inline_left > 0 and ms > 0 and deleg:
+            extra = min(inline[0] * ms, inline_left)  # XNNPACK's inline ops, likewise
+            ms += extra
+            inline_left -= extra
         total += ms
         where = Where.XNNPACK if deleg else Where.BUILTIN
         note = (UNPACKED_NOTE if unpacked else folded or

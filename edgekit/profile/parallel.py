@@ -70,9 +70,26 @@ def handoff_figures(parallel: Parallel | None, threads: int) -> tuple[float, flo
     list), None at one thread or without them: a single-threaded builtin op that runs while XNNPACK's workers
     still spin after a split op is ``share`` slower, by at most ``cap`` over such ops until the next split
     (:mod:`edgekit.calibrate.handoff`)."""
-    if parallel is None or threads < 2 or not parallel.handoff_share:
+    if parallel is None:
         return None
-    share, cap_us = at_threads(parallel.handoff_share, threads), at_threads(parallel.handoff_cap_us, threads)
+    return _share_cap(parallel.handoff_share, parallel.handoff_cap_us, threads)
+
+
+def inline_figures(parallel: Parallel | None, threads: int) -> tuple[float, float] | None:
+    """(share, cap ms) of ``[parallel] inline_share / inline_cap_us`` at ``threads``, None at one thread or without
+    them: the ops XNNPACK runs inline after a split op are ``share`` slower, by at most ``cap`` until the next split.
+    Measured here (int8, 2 threads, the calm hand-over of 0.28-0.30 us): a split 1x1 conv followed by 1, 2, 4, 8,
+    16, 32, 64 inline ADDs (0.03-2.5 us of them) took +0.02, +0.03, +0.09..0.16, +0.15..0.19, +0.20..0.22,
+    +0.24..0.29, +0.26..0.29 us more than the two chains alone; in the slow mood (1.0-1.2 us) +0.17..0.53."""
+    if parallel is None:
+        return None
+    return _share_cap(parallel.inline_share, parallel.inline_cap_us, threads)
+
+
+def _share_cap(shares: tuple[float, ...], caps_us: tuple[float, ...], threads: int) -> tuple[float, float] | None:
+    if threads < 2 or not shares:
+        return None
+    share, cap_us = at_threads(shares, threads), at_threads(caps_us, threads)
     return (share, cap_us / 1000.0) if share > 0 and cap_us > 0 else None
 
 
@@ -98,4 +115,5 @@ def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], thr
             "(on a 2-vCPU VM such graphs ran 1.5-4.6x their estimate, some slower than at 1 thread; docs/BENCHMARKS.md)"]
 
 
-__all__ = ["MULTITHREADED_BUILTINS", "ROW_SPLIT_OPS", "splits", "splits_channels", "dispatch_ms", "handoff_figures", "two_pools_note"]
+__all__ = ["MULTITHREADED_BUILTINS", "ROW_SPLIT_OPS", "splits", "splits_channels", "dispatch_ms", "handoff_figures", "inline_figures",
+           "two_pools_note"]

@@ -182,16 +182,21 @@ class Parallel:
     # edgekit.calibrate.handoff)
     handoff_share: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 10.0))
     handoff_cap_us: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 1e5, unit="microseconds"))
+    # the same for the ops XNNPACK runs inline (unsplit) after a split one: this share slower, up to inline_cap_us
+    # over them until the next split (edgekit.calibrate.handoff)
+    inline_share: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 10.0))
+    inline_cap_us: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 1e5, unit="microseconds"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)
         if not self.dispatch_us:
             raise ProfileError("[parallel] 'dispatch_us' is empty.",
                                hint="Give one figure per thread count from 1, e.g. [0.0, 0.3].")
-        if len(self.handoff_share) != len(self.handoff_cap_us):
-            raise ProfileError(
-                f"[parallel] 'handoff_cap_us' needs one figure per 'handoff_share' ({len(self.handoff_share)}), "
-                f"got {len(self.handoff_cap_us)}.", hint="Give both per thread count from 1, or leave both out.")
+        for share, cap in (("handoff_share", "handoff_cap_us"), ("inline_share", "inline_cap_us")):
+            if len(getattr(self, share)) != len(getattr(self, cap)):
+                raise ProfileError(
+                    f"[parallel] '{cap}' needs one figure per '{share}' ({len(getattr(self, share))}), "
+                    f"got {len(getattr(self, cap))}.", hint="Give both per thread count from 1, or leave both out.")
 
 
 @dataclass(frozen=True)
