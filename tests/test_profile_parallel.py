@@ -187,3 +187,18 @@ def test_profile_says_when_two_thread_pools_share_a_graph_past_one_thread(tmp_pa
     assert len(note) == 1 and "1 op(s) (DEPTHWISE_CONV_2D)" in note[0]
     assert not [n for n in estimate(mixed, entry, 1).notes if "thread pools" in n]
     assert not [n for n in estimate(pure, entry, 2).notes if "thread pools" in n]
+
+
+def test_which_ops_split_comes_from_the_calmest_measurement() -> None:
+    """Which ops XNNPACK splits is its tiling, not the mood; judged in the 1.1 us mood it came out 128 channels and
+    128 KiB (a calibration made wholly in it put microWakeWord's 2-thread estimates -60%): the median set's hand-over
+    is kept, with the calmest set's sizes."""
+    from edgekit.calibrate.parallel import calm_thresholds
+
+    rare = ParallelFigures((0.0, 0.12), 6, 16, 24, 16384)
+    calm = ParallelFigures((0.0, 0.35), 7, 16, 16, 16384)
+    moody = ParallelFigures((0.0, 1.17), 9, 32, 128, 131072)
+    kept = calm_thresholds(middle([calm, moody, moody]), [calm, moody, moody])
+    assert kept == ParallelFigures((0.0, 1.17), 7, 16, 16, 16384)
+    assert calm_thresholds(middle([rare, calm, moody]), [rare, calm, moody]) == ParallelFigures((0.0, 0.35), 6, 16, 24, 16384)
+    assert calm_thresholds(moody, [None, moody]) == moody and calm_thresholds(None, [None]) is None

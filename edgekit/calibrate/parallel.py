@@ -25,6 +25,7 @@ mood at any moment (``scripts/bench_estimator.py`` runs it around every multi-th
 
 from __future__ import annotations
 
+import dataclasses
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -121,6 +122,20 @@ def middle(measured: Sequence[ParallelFigures | None]) -> ParallelFigures | None
     return sets[(len(sets) - 1) // 2] if sets else None
 
 
+def calm_thresholds(chosen: ParallelFigures | None, measured: Sequence[ParallelFigures | None]) -> ParallelFigures | None:
+    """``chosen`` (:func:`middle`'s) with which ops split taken from the measurement whose hand-over was the
+    cheapest. Which ops XNNPACK splits is its tiling, not the VM's mood, but it is judged against the hand-over
+    measured at the same moment: calibrations in the 0.3 us mood found int8 one-pixel GEMMs inline up to 16-24
+    channels and other ops up to 16 KiB, one made wholly in the 1.1 us mood 128 channels and 128 KiB (microWakeWord's
+    convolutions then inline: its 2-thread estimates -60%)."""
+    sets = [f for f in measured if f is not None]
+    if chosen is None or not sets:
+        return chosen
+    calm = min(sets, key=lambda f: f.dispatch_us[-1])
+    return dataclasses.replace(chosen, gemm_rows=calm.gemm_rows, float32_gemm_channels=calm.float32_gemm_channels,
+                               int8_gemm_channels=calm.int8_gemm_channels, split_bytes=calm.split_bytes)
+
+
 def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigures | None:
     """The ``[parallel]`` figures of this machine (None at one thread: nothing is split)."""
     if max_threads < 2:
@@ -153,4 +168,4 @@ def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigure
 
 
 __all__ = ["ParallelFigures", "measure_parallel", "add_chain", "per_op_us", "excess_us", "last_inline", "rows_chain",
-           "handover_us", "handover_at", "middle"]
+           "handover_us", "handover_at", "middle", "calm_thresholds"]

@@ -31,7 +31,7 @@ from edgekit.calibrate.overheads import (
     measure_overheads,
     median_levels,
 )
-from edgekit.calibrate.parallel import ParallelFigures, measure_parallel, middle
+from edgekit.calibrate.parallel import ParallelFigures, calm_thresholds, measure_parallel, middle
 from edgekit.calibrate.runner import (
     Measurement,
     block_residuals,
@@ -368,11 +368,14 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
                 f"rms {cold.rms_error:.1%})"))
         last_parallel = measure_parallel(max(threads))
         measured = {"start": first_parallel, "middle": mid_parallel, "end": last_parallel}
-        parallel = middle(list(measured.values()))
-        if parallel is not None:
+        chosen = middle(list(measured.values()))
+        parallel = calm_thresholds(chosen, list(measured.values()))
+        if chosen is not None:
+            calmest = min((f for f in measured.values() if f is not None), key=lambda f: f.dispatch_us[-1])
             status("calibrate: thread hand-over " + ", ".join(f"{when} {f.dispatch_us[-1]:.2f} us"
                                                               for when, f in measured.items() if f is not None)
-                   + f": the {next(w for w, f in measured.items() if f is parallel)}'s figures kept (the median)")
+                   + f": the {next(w for w, f in measured.items() if f is chosen)}'s figures kept (the median), "
+                   f"which ops split from the {next(w for w, f in measured.items() if f is calmest)}'s (the calmest)")
         handoff = measure_handoff(threads) if parallel is not None else None
         if parallel is not None and handoff is not None:
             parallel = dataclasses.replace(parallel, handoff_share=handoff.share, handoff_cap_us=handoff.cap_us,
