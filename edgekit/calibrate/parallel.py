@@ -125,9 +125,9 @@ def middle(measured: Sequence[ParallelFigures | None]) -> ParallelFigures | None
 def calm_thresholds(chosen: ParallelFigures | None, measured: Sequence[ParallelFigures | None]) -> ParallelFigures | None:
     """``chosen`` (:func:`middle`'s) with which ops split taken from the measurement whose hand-over was the
     cheapest. Which ops XNNPACK splits is its tiling, not the VM's mood, but it is judged against the hand-over
-    measured at the same moment: calibrations in the 0.3 us mood found int8 one-pixel GEMMs inline up to 16-24
-    channels and other ops up to 16 KiB, one made wholly in the 1.1 us mood 128 channels and 128 KiB (microWakeWord's
-    convolutions then inline: its 2-thread estimates -60%)."""
+    measured at the same moment: eleven calibrations here found int8 one-pixel GEMMs inline up to 16-24 channels
+    (other ops up to 8-16 KiB in ten of them), one made wholly in the 1.1 us mood 128 channels and 128 KiB
+    (microWakeWord's convolutions then inline: its 2-thread estimates -60%)."""
     sets = [f for f in measured if f is not None]
     if chosen is None or not sets:
         return chosen
