@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from edgekit.calibrate.narrow import (
+    BUILTIN_EVERY_WIDTH_OPS,
     EVERY_WIDTH_KEYS,
     every_key,
     fit_every_width_rows,
@@ -445,7 +446,7 @@ def _merge_rows(narrow: dict[str, dict[str, float]], every: dict[str, dict[str, 
 
 
 def _common_ops(every: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
-    """``every`` with the ops of :data:`EVERY_WIDTH_OPS` kept to those fitted in every dtype (the estimator reads an
+    """``every`` with the keys of :data:`EVERY_WIDTH_KEYS` kept to those fitted in every dtype (the estimator reads an
     op's width rule once for all dtypes: an op fitted in one dtype only keeps its narrow-row figures)."""
     tables = list(every.values())
     common = set.intersection(*(set(t) for t in tables)) if tables else set()
@@ -475,7 +476,8 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     if row_tile:
         ms = pad_depthwise(ms, row_tile)
         # PAD and broadcast MUL pay per row at every width: that figure first, fitted with their per-element one
-        every = _common_ops(fit_every_width_rows([m for m in ms if m.threads == 1 and (m.xnnpack or every_key(m))],
+        every = _common_ops(fit_every_width_rows([m for m in ms if m.threads == 1 and
+                                                  (m.xnnpack or m.op in BUILTIN_EVERY_WIDTH_OPS)],
                                                  per_op_overhead_ms if per_op_overhead_ms is not None else 0.0))
 
     def split(m: Measurement) -> bool:  # priced per row at every width (or per input pixel): not a narrow-row one

@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from edgekit.calibrate.blocks import LayerNet
+from edgekit.calibrate.parallel import per_op_us
 from edgekit.core.progress import status
 
 PAIRS = 8
@@ -64,8 +65,6 @@ def inline_chain(adds: int, conv: bool, inline: bool) -> Callable[[int], bytes]:
 def inline_excess_us(adds: int, threads: int, target_s: float = 0.06) -> tuple[float, float]:
     """(what a [split conv -> ``adds`` inline ADDs] unit takes at ``threads`` beyond its two parts' chains, the
     ADDs' us), per unit from chains of 8 and 40 units (:func:`edgekit.calibrate.parallel.per_op_us`)."""
-    from edgekit.calibrate.parallel import per_op_us
-
     both, conv, adds_us = (per_op_us(inline_chain(adds, c, i), threads, target_s)
                            for c, i in ((True, True), (True, False), (False, True)))
     return both - conv - adds_us, adds_us

@@ -122,16 +122,20 @@ def middle(measured: Sequence[ParallelFigures | None]) -> ParallelFigures | None
     return sets[(len(sets) - 1) // 2] if sets else None
 
 
+def calmest(measured: Sequence[ParallelFigures | None]) -> ParallelFigures | None:
+    """The measurement whose hand-over at the most threads was the cheapest (None: none measured)."""
+    return min((f for f in measured if f is not None), key=lambda f: f.dispatch_us[-1], default=None)
+
+
 def calm_thresholds(chosen: ParallelFigures | None, measured: Sequence[ParallelFigures | None]) -> ParallelFigures | None:
     """``chosen`` (:func:`middle`'s) with which ops split taken from the measurement whose hand-over was the
     cheapest. Which ops XNNPACK splits is its tiling, not the VM's mood, but it is judged against the hand-over
     measured at the same moment: eleven calibrations here found int8 one-pixel GEMMs inline up to 16-24 channels
     (other ops up to 8-16 KiB in ten of them), one made wholly in the 1.1 us mood 128 channels and 128 KiB
     (microWakeWord's convolutions then inline: its 2-thread estimates -60%)."""
-    sets = [f for f in measured if f is not None]
-    if chosen is None or not sets:
+    calm = calmest(measured)
+    if chosen is None or calm is None:
         return chosen
-    calm = min(sets, key=lambda f: f.dispatch_us[-1])
     return dataclasses.replace(chosen, gemm_rows=calm.gemm_rows, float32_gemm_channels=calm.float32_gemm_channels,
                                int8_gemm_channels=calm.int8_gemm_channels, split_bytes=calm.split_bytes)
 
@@ -168,4 +172,4 @@ def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigure
 
 
 __all__ = ["ParallelFigures", "measure_parallel", "add_chain", "per_op_us", "excess_us", "last_inline", "rows_chain",
-           "handover_us", "handover_at", "middle", "calm_thresholds"]
+           "handover_us", "handover_at", "middle", "calmest", "calm_thresholds"]

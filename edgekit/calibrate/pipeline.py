@@ -31,7 +31,7 @@ from edgekit.calibrate.overheads import (
     measure_overheads,
     median_levels,
 )
-from edgekit.calibrate.parallel import ParallelFigures, calm_thresholds, measure_parallel, middle
+from edgekit.calibrate.parallel import ParallelFigures, calm_thresholds, calmest, measure_parallel, middle
 from edgekit.calibrate.runner import (
     Measurement,
     block_residuals,
@@ -371,11 +371,11 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
         chosen = middle(list(measured.values()))
         parallel = calm_thresholds(chosen, list(measured.values()))
         if chosen is not None:
-            calmest = min((f for f in measured.values() if f is not None), key=lambda f: f.dispatch_us[-1])
+            calm = calmest(list(measured.values()))
             status("calibrate: thread hand-over " + ", ".join(f"{when} {f.dispatch_us[-1]:.2f} us"
                                                               for when, f in measured.items() if f is not None)
                    + f": the {next(w for w, f in measured.items() if f is chosen)}'s figures kept (the median), "
-                   f"which ops split from the {next(w for w, f in measured.items() if f is calmest)}'s (the calmest)")
+                   f"which ops split from the {next(w for w, f in measured.items() if f is calm)}'s (the calmest)")
         handoff = measure_handoff(threads) if parallel is not None else None
         if parallel is not None and handoff is not None:
             parallel = dataclasses.replace(parallel, handoff_share=handoff.share, handoff_cap_us=handoff.cap_us,

@@ -32,7 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edgekit.profile.schema import OpClass
-from edgekit.tflite.model import Operator, Subgraph, Tensor
+from edgekit.tflite.model import IF_BRANCHES, Operator, Subgraph, Tensor
 
 # op name -> (class, MACs per output element for the simple classes)
 _ELEMENTWISE_1 = (
@@ -292,9 +292,6 @@ def op_cost(sg: Subgraph, op: Operator) -> OpCost:
 
 
 CONTROL_FLOW = ("IF", "WHILE")
-
-
-IF_BRANCHES = ("then_subgraph_index", "else_subgraph_index")
 
 
 def _subgraph_sums(sg: Subgraph) -> tuple[int, int, bool]:

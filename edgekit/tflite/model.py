@@ -139,6 +139,10 @@ class Tensor:
         return np.frombuffer(self._data, dtype=np.dtype(self.dtype)).reshape(self.shape)
 
 
+# an IF operator's options naming its then- and else-branch subgraphs
+IF_BRANCHES = ("then_subgraph_index", "else_subgraph_index")
+
+
 @dataclass(frozen=True)
 class Operator:
     """One operator of a subgraph: its op (builtin name or ``CUSTOM:code``), tensors and options."""

@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import Any
 
 from edgekit.errors import BackendError, InputError, MissingDependency
-from edgekit.tflite.model import TFLiteModel, load_model, parse_model
+from edgekit.tflite.model import IF_BRANCHES, TFLiteModel, load_model, parse_model
 
 
 @dataclass(frozen=True)
@@ -211,7 +211,7 @@ def if_branches_taken(model: bytes, feed: Sequence[Any]) -> dict[int, int]:
     taken: dict[int, int] = {}
     for op in ifs:
         cond = bool(np.asarray(interpreter.get_tensor(op.inputs[0])).reshape(-1)[0])
-        branch = op.options.get("then_subgraph_index" if cond else "else_subgraph_index")
+        branch = op.options.get(IF_BRANCHES[0] if cond else IF_BRANCHES[1])
         if isinstance(branch, int):
             taken[op.index] = branch
     return taken
