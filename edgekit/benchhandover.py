@@ -33,7 +33,9 @@ class HandoverCheck:
         return high > CHANGE_RATIO * low and high - low > CHANGE_US
 
     def to_dict(self) -> dict[str, float]:
-        return {"before": round(self.before_us, 4), "after": round(self.after_us, 4)}
+        # full precision: rounded here and formatted again in the table, a value such as 1.05504 read back from the
+        # JSON would print "1.05" where the measurement printed "1.06" (the saved result's table would differ)
+        return {"before": self.before_us, "after": self.after_us}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any] | None) -> HandoverCheck | None:

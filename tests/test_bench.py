@@ -221,3 +221,14 @@ def test_a_hand_over_that_changes_during_a_run_is_reported(bench_models: dict[st
     assert "thread hand-over 0.30 us before the timed runs, 1.10 us after" in report.render()
     again = BenchResult.from_dict(report.results[1].to_dict())
     assert again.handover == HandoverCheck(0.3, 1.1)
+
+
+def test_a_saved_hand_over_prints_as_measured() -> None:
+    """The JSON keeps the measured hand-over at full precision: rounded to 4 places and printed at 2, 1.05504 us
+    read back as "1.05" where the measurement printed "1.06" (a CI run's saved-result table differed)."""
+    from edgekit.benchhandover import HandoverCheck, describe
+
+    for before, after in ((0.30499, 1.05504), (0.2251, 1.0449999)):
+        check = HandoverCheck(before, after)
+        again = HandoverCheck.from_dict(json.loads(json.dumps(check.to_dict())))
+        assert again == check and describe(2, again) == describe(2, check)
