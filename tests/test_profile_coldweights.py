@@ -124,6 +124,8 @@ def test_calibrate_writes_the_cold_weight_and_thread_figures_it_measured(tmp_pat
     assert "an op XNNPACK splits pays" in res.stderr
     assert len(profile.parallel.inline_share) == len(profile.parallel.inline_cap_us) == 2
     assert "XNNPACK's inline ops after a split one" in res.stderr
+    assert len(profile.parallel.builtin_pool_us) == 2 and profile.parallel.builtin_pool_us[0] == 0.0
+    assert "LiteRT's own multi-threaded convolutions in a graph" in res.stderr
     assert profile.runtime.state_op_us is not None and "state op" in res.stderr
     assert memory is not None
     if "no slow-down worth fitting" in res.stderr:

@@ -51,12 +51,15 @@ class ParallelFigures:
     handoff_cap_us: tuple[float, ...] = ()
     inline_share: tuple[float, ...] = ()
     inline_cap_us: tuple[float, ...] = ()
+    builtin_pool_us: tuple[float, ...] = ()  # edgekit.calibrate.builtinpool
 
     def to_doc(self) -> dict[str, object]:
         handoff = ({"handoff_share": list(self.handoff_share), "handoff_cap_us": list(self.handoff_cap_us)}
                    if self.handoff_share else {})
         if self.inline_share:
             handoff.update(inline_share=list(self.inline_share), inline_cap_us=list(self.inline_cap_us))
+        if self.builtin_pool_us:
+            handoff.update(builtin_pool_us=list(self.builtin_pool_us))
         return {"dispatch_us": [round(d, 4) for d in self.dispatch_us], "gemm_rows": self.gemm_rows,
                 "float32_gemm_channels": self.float32_gemm_channels, "int8_gemm_channels": self.int8_gemm_channels,
                 "split_bytes": self.split_bytes, **handoff}

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgekit.calibrate.blocks import block_suite
+from edgekit.calibrate.builtinpool import measure_builtin_pool
 from edgekit.calibrate.coldweights import ColdWeights, fit_cold_weights, least_disturbed, measure_chains
 from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
 from edgekit.calibrate.gemv import GemvFigures, measure_gemv, measure_shared
@@ -379,7 +380,8 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
         handoff = measure_handoff(threads) if parallel is not None else None
         if parallel is not None and handoff is not None:
             parallel = dataclasses.replace(parallel, handoff_share=handoff.share, handoff_cap_us=handoff.cap_us,
-                                           inline_share=handoff.inline_share, inline_cap_us=handoff.inline_cap_us)
+                                           inline_share=handoff.inline_share, inline_cap_us=handoff.inline_cap_us,
+                                           builtin_pool_us=measure_builtin_pool(max(threads)))
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
                             overheads, levels, timing_used, handover, cold, parallel, gemv, shared)

@@ -139,6 +139,8 @@ class CalibrateReport:
                     f"+{s:.0%} up to {c:.2f} us" for s, c in zip(par["inline_share"][1:], par["inline_cap_us"][1:],
                                                                    strict=True))]]
                   if par.get("inline_share") else []),
+                *([["LiteRT's own convolutions in a graph (2.. threads)", ", ".join(
+                    f"+{us:.0f} us each" for us in par["builtin_pool_us"][1:])]] if par.get("builtin_pool_us") else []),
                 ["fit rms / max relative error", f"{fit['rms_relative_error']:.1%} / {fit['max_relative_error']:.1%}"],
             ]),
             f"Next: edgekit profile MODEL.tflite --profiles {output.parent} --device {self.device_id}",

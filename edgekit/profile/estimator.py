@@ -128,7 +128,9 @@ from edgekit.profile.opfigures import (
     op_work,
 )
 from edgekit.profile.parallel import (
+    BUILTIN_POOL_CLASSES,
     MULTITHREADED_BUILTINS,
+    builtin_pool_ms,
     dispatch_ms,
     handoff_figures,
     inline_figures,
@@ -356,6 +358,7 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
     handoff_left = 0.0  # what the builtin ops after the last split op may still pay (the cap, used up)
     inline = inline_figures(profile.parallel, threads) if dispatch else None
     inline_left = 0.0  # and the ops XNNPACK runs inline after it
+    pool = builtin_pool_ms(profile.parallel, threads) if profile.runtime.delegate != DelegateKind.NONE else 0.0
     ops: list[OpEstimate] = []
     total = 0.0
     for cost, inc, deleg, why in zip(costs, include, placement, reasons, strict=True):
@@ -378,6 +381,8 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         if ms > 0 and cold > 0:  # one row tile split by channels: each thread reads its share of the weights
             readers = threads if split and parallel is not None and splits_channels(parallel, sg, node) else 1
             ms += cold_weight_ms(profile.memory, cost.weight_bytes, cold, threads) / readers
+        if pool and not deleg and ms > 0 and cost.op_class in BUILTIN_POOL_CLASSES:
+            ms += pool  # LiteRT's own pool in a graph, beyond the kernel's time alone (calibrate measured it)
         if split:
             ms += dispatch  # handed to the worker threads and waited for
             handoff_left = handoff[1] if handoff else 0.0
@@ -560,7 +565,8 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         notes.extend(signs_note(profile, ops))
         notes.extend(one_channel_conv_note(sg, cpu_mask, placement))
         if profile.runtime.delegate == DelegateKind.XNNPACK:
-            notes.extend(two_pools_note(sg, placement, cpu_mask, n_threads))
+            notes.extend(two_pools_note(sg, placement, cpu_mask, n_threads,
+                                        1000.0 * builtin_pool_ms(profile.parallel, n_threads)))
     if threads and threads > profile.hardware.cores:
         notes.append(f"{threads} threads requested; the device has {profile.hardware.cores} cores, "
                      f"estimated at {n_threads}")

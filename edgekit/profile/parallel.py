@@ -31,6 +31,10 @@ ROW_SPLIT_OPS = frozenset({"DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"
 # LiteRT's builtin kernels that run on its own thread pool (ruy / gemmlowp); the other builtins run on one thread
 MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.FULLY_CONNECTED,
                                     OpClass.TRANSPOSE_CONV, OpClass.BATCH_MATMUL})
+# those whose cost in a graph past one thread calibrate measures (``[parallel] builtin_pool_us``): its depthwise, and
+# the convolutions on the same pool; its FULLY_CONNECTED at batch 1 (openWakeWord's 1536x64 with non-constant
+# weights) paid no such cost here, TRANSPOSE_CONV / BATCH_MATMUL are not measured
+BUILTIN_POOL_CLASSES = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV})
 
 
 def splits(parallel: Parallel, sg: Subgraph, op: Operator, dtype: str) -> bool:
@@ -86,6 +90,15 @@ def inline_figures(parallel: Parallel | None, threads: int) -> tuple[float, floa
     return _share_cap(parallel.inline_share, parallel.inline_cap_us, threads)
 
 
+def builtin_pool_ms(parallel: Parallel | None, threads: int) -> float:
+    """``[parallel] builtin_pool_us`` at ``threads`` in ms (0 at one thread or without it): what each of LiteRT's
+    own multi-threaded convolutions (:data:`BUILTIN_POOL_CLASSES`) pays in a graph beyond its time alone
+    (:mod:`edgekit.calibrate.builtinpool`)."""
+    if parallel is None or threads < 2 or not parallel.builtin_pool_us:
+        return 0.0
+    return at_threads(parallel.builtin_pool_us, threads) / 1000.0
+
+
 def _share_cap(shares: tuple[float, ...], caps_us: tuple[float, ...], threads: int) -> tuple[float, float] | None:
     if threads < 2 or not shares:
         return None
@@ -93,16 +106,18 @@ def _share_cap(shares: tuple[float, ...], caps_us: tuple[float, ...], threads: i
     return (share, cap_us / 1000.0) if share > 0 and cap_us > 0 else None
 
 
-def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], threads: int) -> list[str]:
-    """Say so when, past one thread, XNNPACK's ops share the graph with builtin ops LiteRT runs on its own thread pool.
+def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], threads: int,
+                   pool_us: float = 0.0) -> list[str]:
+    """Say so when, past one thread, XNNPACK's ops share the graph with builtin ops LiteRT runs on its own thread pool,
+    and what of it the estimate includes (``pool_us``: ``[parallel] builtin_pool_us`` at ``threads``, 0 without).
 
-    Measured on this project's 2-vCPU VM (docs/BENCHMARKS.md, "estimator"): a chain of 30 1x1 float32 convs ran in
-    0.055 ms at 2 threads and in 0.103 ms with one builtin dynamic-range depthwise among them (0.084 / 0.093 ms at
-    1 thread), wherever in the chain it sat; fer's emotion model (one such depthwise) 0.28-0.40 ms at 2 threads
-    against 0.37 at 1; facex's (49 builtin dynamic-range convolutions) 13-19 ms against 12.0-12.3. The likely
-    cause: each pool keeps its workers spinning for a while after its work, and on 2 cores the one's spinning
-    workers take the cores from the other's. How much depends on the scheduler's moment, so the estimate does not
-    include it: it says so."""
+    Measured on this project's 2-vCPU VM (docs/BENCHMARKS.md, "estimator"): one builtin dynamic-range depthwise
+    among 8-48 float 1x1 convs that XNNPACK splits cost +58..72 us at 2 threads beyond the two parts alone, wherever
+    it sat and whatever the convs' size; fer's emotion model (one such depthwise) 0.27-0.40 ms at 2 threads against
+    0.37 at 1; facex's (49 builtin dynamic-range convolutions) 13-24 ms against 12.0-12.3, and 15.5 against 13.2
+    with XNNPACK off altogether (so not only the two pools: LiteRT's own pool pays in a graph what it does not
+    alone). ``edgekit calibrate`` measures the cost per convolution (:mod:`edgekit.calibrate.builtinpool`) and the
+    estimate adds it; the rest moves with the scheduler's moment (facex's rounds up to 70% apart), so it says so."""
     if threads < 2 or not any(d and i for d, i in zip(delegated, include, strict=True)):
         return []
     builtin = [op for op, d, i in zip(sg.operators, delegated, include, strict=True)
@@ -110,10 +125,14 @@ def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], thr
     if not builtin:
         return []
     names = ", ".join(sorted({op.name for op in builtin}))
+    charged = sum(1 for op in builtin if OP_CLASSES.get(op.name) in BUILTIN_POOL_CLASSES) if pool_us > 0 else 0
+    included = (f"; the estimate includes the {pool_us:.0f} us each of the {charged} convolution(s) among them pay "
+                "in a graph (calibrate measured it), not the rest, which moves with the scheduler's moment"
+                if charged else ", which this estimate does not include")
     return [f"at {threads} threads {len(builtin)} op(s) ({names}) run on LiteRT's own multi-threaded kernels between "
-            "XNNPACK's: the two runtimes' thread pools spin against each other, which this estimate does not include "
-            "(on a 2-vCPU VM such graphs ran 1.5-4.6x their estimate, some slower than at 1 thread; docs/BENCHMARKS.md)"]
+            f"XNNPACK's: the two runtimes' thread pools spin against each other{included} (on a 2-vCPU VM such graphs "
+            "ran 1.1-4.6x their estimate without it, some slower than at 1 thread; docs/BENCHMARKS.md)"]
 
 
-__all__ = ["MULTITHREADED_BUILTINS", "ROW_SPLIT_OPS", "splits", "splits_channels", "dispatch_ms", "handoff_figures", "inline_figures",
+__all__ = ["BUILTIN_POOL_CLASSES", "MULTITHREADED_BUILTINS", "builtin_pool_ms", "ROW_SPLIT_OPS", "splits", "splits_channels", "dispatch_ms", "handoff_figures", "inline_figures",
            "two_pools_note"]

@@ -186,6 +186,9 @@ class Parallel:
     # over them until the next split (edgekit.calibrate.handoff)
     inline_share: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 10.0))
     inline_cap_us: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 1e5, unit="microseconds"))
+    # each convolution LiteRT runs on its own thread pool (XNNPACK refused it) pays this much in a graph past one
+    # thread, beyond its time alone (one figure per thread count, from 1; empty: none; edgekit.calibrate.builtinpool)
+    builtin_pool_us: tuple[float, ...] = field(default=(), metadata=_rng(0.0, 1e5, unit="microseconds"))
 
     def __post_init__(self) -> None:
         _check_ranges(self)

@@ -1,0 +1,66 @@
+"""LiteRT's own multi-threaded convolutions in a graph past one thread (issue 14, ``[parallel] builtin_pool_us``):
+fer's emotion model (one builtin dynamic-range depthwise among XNNPACK's convolutions) ran 0.27 ms at 2 threads
+where the estimate said 0.195; one such depthwise among split float convs costs ~60-70 us more than the two parts
+alone here. The schema, the estimator's charge, its note, and calibrate's measurement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from profile_helpers import rpi4b_variant
+
+from edgekit.calibrate.builtinpool import CONVS, measure_builtin_pool, pool_chain, pool_excess_us
+from edgekit.errors import ProfileError
+from edgekit.profile.estimator import cpu_placement, estimate
+from edgekit.profile.parallel import builtin_pool_ms
+from edgekit.profile.registry import get_profile
+from edgekit.profile.schema import Parallel
+from edgekit.tflite.model import parse_model
+
+PARALLEL = ("\n[parallel]\ndispatch_us = [0.0, 0.3]\ngemm_rows = 7\nfloat32_gemm_channels = 16\n"
+            "int8_gemm_channels = 16\nsplit_bytes = 16384\n")
+
+
+@pytest.mark.device
+def test_the_figure_is_per_thread_count_and_checked() -> None:
+    par = Parallel((0.0, 0.3), 7, 16, 16, 16384, builtin_pool_us=(0.0, 64.0))
+    assert builtin_pool_ms(par, 1) == 0.0
+    assert builtin_pool_ms(par, 2) == pytest.approx(0.064)
+    assert builtin_pool_ms(par, 4) == pytest.approx(0.064)  # past the last figure: the last
+    assert builtin_pool_ms(Parallel((0.0, 0.3), 7, 16, 16, 16384), 2) == 0.0 and builtin_pool_ms(None, 2) == 0.0
+    with pytest.raises(ProfileError, match="builtin_pool_us"):
+        Parallel((0.0, 0.3), 7, 16, 16, 16384, builtin_pool_us=(0.0, -5.0))
+
+
+@pytest.mark.device
+def test_each_builtin_convolution_pays_the_figure_past_one_thread(tmp_path: Path) -> None:
+    with_it = get_profile(rpi4b_variant(tmp_path, "pool", PARALLEL + "builtin_pool_us = [0.0, 64.0]\n"), [tmp_path])
+    without = get_profile(rpi4b_variant(tmp_path, "nopool", PARALLEL), [tmp_path])
+    model = parse_model(pool_chain(4, True), "<4 float convs, a dynamic-range depthwise among them>")
+    names = [op.name for op in model.main.operators]
+    assert names == ["CONV_2D", "CONV_2D", "DEPTHWISE_CONV_2D", "CONV_2D", "CONV_2D"]
+    placed = cpu_placement(with_it.profile, model.main)[0]
+    assert placed == [True, True, False, True, True]  # XNNPACK refuses the dynamic-range depthwise
+    a, b = estimate(model, with_it, 2), estimate(model, without, 2)
+    for op_a, op_b in zip(a.ops, b.ops, strict=True):  # the depthwise pays 64 us, XNNPACK's convs nothing
+        assert op_a.latency_ms - op_b.latency_ms == pytest.approx(0.064 if op_a.op == "DEPTHWISE_CONV_2D" else 0.0)
+    assert a.latency_ms == pytest.approx(b.latency_ms + 0.064)
+    assert estimate(model, with_it, 1).latency_ms == pytest.approx(estimate(model, without, 1).latency_ms)
+    note = next(n for n in a.notes if "thread pools" in n)
+    assert "includes the 64 us each of the 1 convolution(s)" in note
+    assert "does not include" in next(n for n in b.notes if "thread pools" in n)
+
+
+def test_calibrate_measures_it_on_this_machine() -> None:
+    """A figure per thread count from one, in range, that loads; the chains are what the module says."""
+    names = [op.name for op in parse_model(pool_chain(CONVS, True), "<chain>").main.operators]
+    assert names.count("DEPTHWISE_CONV_2D") == 1 and names.count("CONV_2D") == CONVS
+    assert names.index("DEPTHWISE_CONV_2D") == CONVS // 2
+    assert measure_builtin_pool(1) == (0.0,)
+    figures = measure_builtin_pool(2)
+    assert len(figures) == 2 and figures[0] == 0.0 and 0.0 <= figures[1] < 1e4
+    Parallel((0.0, 0.3), 7, 16, 16, 16384, builtin_pool_us=figures)
+    assert abs(pool_excess_us(1)) < 50.0  # at one thread the parts add up (here -1..+2 us)
+    with pytest.raises(ValueError, match="convs, the depthwise, or both"):
+        pool_chain(0, False)
