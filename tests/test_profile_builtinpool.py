@@ -13,7 +13,7 @@ from profile_helpers import rpi4b_variant
 from edgekit.calibrate.builtinpool import CONVS, measure_builtin_pool, pool_chain, pool_excess_us
 from edgekit.errors import ProfileError
 from edgekit.profile.estimator import cpu_placement, estimate
-from edgekit.profile.parallel import builtin_pool_ms
+from edgekit.profile.parallel import builtin_pool_ms, uses_builtin_pool
 from edgekit.profile.registry import get_profile
 from edgekit.profile.schema import Parallel
 from edgekit.tflite.model import parse_model
@@ -50,6 +50,22 @@ def test_each_builtin_convolution_pays_the_figure_past_one_thread(tmp_path: Path
     note = next(n for n in a.notes if "thread pools" in n)
     assert "includes the 64 us each of the 1 convolution(s)" in note
     assert "does not include" in next(n for n in b.notes if "thread pools" in n)
+
+
+@pytest.mark.device
+def test_a_convolution_litert_runs_on_one_thread_pays_nothing(tmp_path: Path) -> None:
+    """LiteRT's depthwise takes a second thread from 2 x 8192 multiplies, its GEMMs (ruy) from
+    ceil_log2(rows) + ceil_log2(cols) + ceil_log2(depth) = 16: a small one wakes no pool."""
+    with_it = get_profile(rpi4b_variant(tmp_path, "pool", PARALLEL + "builtin_pool_us = [0.0, 64.0]\n"), [tmp_path])
+    without = get_profile(rpi4b_variant(tmp_path, "nopool", PARALLEL), [tmp_path])
+    small = parse_model(pool_chain(4, True, shape=(1, 4, 4, 8)), "<a 4x4x8 chain>")  # the depthwise: 1152 muls
+    assert estimate(small, with_it, 2).latency_ms == pytest.approx(estimate(small, without, 2).latency_ms)
+    assert not any("includes" in n for n in estimate(small, with_it, 2).notes)
+    sg = small.main
+    assert not uses_builtin_pool(sg, sg.operators[0], 4 * 4 * 8 * 8)  # 16 px, 8 ch, depth 8: 4 + 3 + 3 < 16
+    big = parse_model(pool_chain(2, True), "<the 28x28x32 chain>").main
+    assert uses_builtin_pool(big, big.operators[0], 784 * 32 * 32)  # 10 + 5 + 5 >= 16
+    assert uses_builtin_pool(big, big.operators[1], 784 * 32 * 9)  # the depthwise: 225792 muls
 
 
 def test_calibrate_measures_it_on_this_machine() -> None:

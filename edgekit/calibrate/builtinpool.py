@@ -32,18 +32,18 @@ ROUNDS = 5
 MAX_US = 1e4  # a measurement beyond this is a disturbed machine, not a figure
 
 
-def pool_chain(convs: int, depthwise: bool, seed: int = 0) -> bytes:
+def pool_chain(convs: int, depthwise: bool, seed: int = 0, shape: tuple[int, int, int, int] = SHAPE) -> bytes:
     """``convs`` float 1x1 convs (XNNPACK splits them), with one builtin dynamic-range 3x3 depthwise (float input,
     int8 weights: XNNPACK refuses it) in their middle when ``depthwise``; either part alone."""
     if convs <= 0 and not depthwise:
         raise ValueError("a pool chain has convs, the depthwise, or both")
     rng = np.random.default_rng(seed)
-    c = SHAPE[3]
+    c = shape[3]
     b = TFLiteBuilder("edgekit calibrate: LiteRT's thread pool among XNNPACK's")
-    x = b.tensor("input", SHAPE, "float32")
+    x = b.tensor("input", shape, "float32")
     cur = x
     for i in range(convs + (1 if depthwise else 0)):
-        out = b.tensor(f"t{i}", SHAPE, "float32")
+        out = b.tensor(f"t{i}", shape, "float32")
         if depthwise and i == convs // 2:
             scales = rng.uniform(0.002, 0.02, c).astype(np.float32)
             w = b.constant(f"dw{i}", rng.integers(-127, 127, (1, 3, 3, c), endpoint=True).astype(np.int8),

@@ -128,7 +128,6 @@ from edgekit.profile.opfigures import (
     op_work,
 )
 from edgekit.profile.parallel import (
-    BUILTIN_POOL_CLASSES,
     MULTITHREADED_BUILTINS,
     builtin_pool_ms,
     dispatch_ms,
@@ -137,6 +136,7 @@ from edgekit.profile.parallel import (
     splits,
     splits_channels,
     two_pools_note,
+    uses_builtin_pool,
 )
 from edgekit.profile.registry import ProfileEntry
 from edgekit.profile.rows import charged_rows, narrow_note, one_channel_conv_note, row_ns
@@ -381,7 +381,7 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
         if ms > 0 and cold > 0:  # one row tile split by channels: each thread reads its share of the weights
             readers = threads if split and parallel is not None and splits_channels(parallel, sg, node) else 1
             ms += cold_weight_ms(profile.memory, cost.weight_bytes, cold, threads) / readers
-        if pool and not deleg and ms > 0 and cost.op_class in BUILTIN_POOL_CLASSES:
+        if pool and not deleg and ms > 0 and uses_builtin_pool(sg, node, cost.macs):
             ms += pool  # LiteRT's own pool in a graph, beyond the kernel's time alone (calibrate measured it)
         if split:
             ms += dispatch  # handed to the worker threads and waited for

@@ -19,7 +19,7 @@ the cost on the machine (:mod:`edgekit.calibrate.parallel`); a profile without `
 
 from __future__ import annotations
 
-from edgekit.profile.costs import OP_CLASSES, gemm_shape, tensor_bytes
+from edgekit.profile.costs import OP_CLASSES, gemm_shape, op_macs, tensor_bytes
 from edgekit.profile.schema import OpClass, Parallel
 from edgekit.profile.schema_fields import at_threads
 from edgekit.tflite.model import Operator, Subgraph
@@ -90,6 +90,30 @@ def inline_figures(parallel: Parallel | None, threads: int) -> tuple[float, floa
     return _share_cap(parallel.inline_share, parallel.inline_cap_us, threads)
 
 
+# LiteRT's own rules for using more than one thread (tensorflow/lite/kernels/internal): its depthwise one thread per
+# 8192 multiplies (depthwiseconv_multithread.h, kMinMulPerThread); a GEMM (ruy) 2^(ceil_log2(rows) +
+# ceil_log2(cols) + ceil_log2(depth) - 15) threads. Below two, the op runs on the calling thread and wakes no pool.
+DEPTHWISE_MULS_PER_THREAD = 1 << 13
+GEMM_THREADS_LOG2_DIVISOR = 15
+
+
+def _ceil_log2(n: int) -> int:
+    return max(0, (max(1, n) - 1).bit_length())
+
+
+def uses_builtin_pool(sg: Subgraph, op: Operator, macs: int) -> bool:
+    """True when LiteRT's builtin kernel of ``op`` (a convolution XNNPACK refused) takes more than one thread
+    (:data:`BUILTIN_POOL_CLASSES`; the rules above)."""
+    cls = OP_CLASSES.get(op.name)
+    if cls == OpClass.DEPTHWISE_CONV:
+        return macs >= 2 * DEPTHWISE_MULS_PER_THREAD
+    shape = gemm_shape(sg, op) if cls == OpClass.CONV else None
+    if shape is None:
+        return False
+    pixels, channels, cin, taps = shape
+    return _ceil_log2(channels) + _ceil_log2(pixels) + _ceil_log2(cin * taps) - GEMM_THREADS_LOG2_DIVISOR >= 1
+
+
 def builtin_pool_ms(parallel: Parallel | None, threads: int) -> float:
     """``[parallel] builtin_pool_us`` at ``threads`` in ms (0 at one thread or without it): what each of LiteRT's
     own multi-threaded convolutions (:data:`BUILTIN_POOL_CLASSES`) pays in a graph beyond its time alone
@@ -125,7 +149,7 @@ def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], thr
     if not builtin:
         return []
     names = ", ".join(sorted({op.name for op in builtin}))
-    charged = sum(1 for op in builtin if OP_CLASSES.get(op.name) in BUILTIN_POOL_CLASSES) if pool_us > 0 else 0
+    charged = sum(1 for op in builtin if uses_builtin_pool(sg, op, op_macs(sg, op)[0])) if pool_us > 0 else 0
     included = (f"; the estimate includes the {pool_us:.0f} us each of the {charged} convolution(s) among them pay "
                 "in a graph (calibrate measured it), not the rest, which moves with the scheduler's moment"
                 if charged else ", which this estimate does not include")
@@ -134,5 +158,5 @@ def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], thr
             "ran 1.1-4.6x their estimate without it, some slower than at 1 thread; docs/BENCHMARKS.md)"]
 
 
-__all__ = ["BUILTIN_POOL_CLASSES", "MULTITHREADED_BUILTINS", "builtin_pool_ms", "ROW_SPLIT_OPS", "splits", "splits_channels", "dispatch_ms", "handoff_figures", "inline_figures",
+__all__ = ["BUILTIN_POOL_CLASSES", "MULTITHREADED_BUILTINS", "builtin_pool_ms", "uses_builtin_pool", "ROW_SPLIT_OPS", "splits", "splits_channels", "dispatch_ms", "handoff_figures", "inline_figures",
            "two_pools_note"]
