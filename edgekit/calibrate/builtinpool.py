@@ -22,9 +22,10 @@ import statistics
 
 import numpy as np
 
+from edgekit.calibrate.handover import hybrid_depthwise
 from edgekit.calibrate.microbench import conv_options
 from edgekit.core.progress import status
-from edgekit.core.tflite_builder import Quant, TFLiteBuilder
+from edgekit.core.tflite_builder import TFLiteBuilder
 
 SHAPE = (1, 28, 28, 32)  # a 1x1 conv of it: 784 rows, split past one thread
 CONVS = 16
@@ -43,17 +44,13 @@ def pool_chain(convs: int, depthwise: bool, seed: int = 0, shape: tuple[int, int
     x = b.tensor("input", shape, "float32")
     cur = x
     for i in range(convs + (1 if depthwise else 0)):
-        out = b.tensor(f"t{i}", shape, "float32")
         if depthwise and i == convs // 2:
-            scales = rng.uniform(0.002, 0.02, c).astype(np.float32)
-            w = b.constant(f"dw{i}", rng.integers(-127, 127, (1, 3, 3, c), endpoint=True).astype(np.int8),
-                           quant=Quant.per_channel(scales, axis=3))
-            b.operator("DEPTHWISE_CONV_2D", [cur, w, b.constant(f"db{i}", np.zeros(c, np.float32))], [out],
-                       conv_options(3, 1, "RELU6", True), version=4)
-        else:
-            w = b.constant(f"w{i}", rng.normal(0, 0.1, (c, 1, 1, c)).astype(np.float32))
-            b.operator("CONV_2D", [cur, w, b.constant(f"b{i}", np.zeros(c, np.float32))], [out],
-                       conv_options(1, 1, "RELU6", False))
+            cur = hybrid_depthwise(b, cur, f"dw{i}", rng.uniform(0.002, 0.02, c).astype(np.float32), rng)
+            continue
+        out = b.tensor(f"t{i}", shape, "float32")
+        w = b.constant(f"w{i}", rng.normal(0, 0.1, (c, 1, 1, c)).astype(np.float32))
+        b.operator("CONV_2D", [cur, w, b.constant(f"b{i}", np.zeros(c, np.float32))], [out],
+                   conv_options(1, 1, "RELU6", False))
         cur = out
     return b.build([x], [cur])
 

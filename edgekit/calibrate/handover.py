@@ -30,6 +30,19 @@ def clear_vector_state(scratch: np.ndarray) -> None:
     np.multiply(scratch, 1.0, out=scratch)
 
 
+def hybrid_depthwise(b: TFLiteBuilder, x: int, name: str, scales: np.ndarray, rng: np.random.Generator) -> int:
+    """Append a 3x3 dynamic-range DEPTHWISE_CONV_2D (float in and out, int8 per-channel weights: XNNPACK refuses
+    it, LiteRT's builtin kernel runs it) reading ``x``; returns its output."""
+    shape = b.shape(x)
+    c = shape[3]
+    w = b.constant(f"{name}_w", rng.integers(-127, 127, (1, 3, 3, c), endpoint=True).astype(np.int8),
+                   quant=Quant.per_channel(scales, axis=3))
+    out = b.tensor(f"{name}_out", shape, "float32")
+    b.operator("DEPTHWISE_CONV_2D", [x, w, b.constant(f"{name}_b", np.zeros(c, np.float32))], [out],
+               conv_options(3, 1, "RELU6", True), version=4)
+    return out
+
+
 def handover_models(conv: bool, depthwise: bool, seed: int = 0, weight_scale: float | None = None) -> bytes:
     """A 1x1 hybrid CONV_2D, a 3x3 hybrid DEPTHWISE_CONV_2D, or the conv feeding the depthwise (float I/O)."""
     if not (conv or depthwise):
@@ -48,12 +61,7 @@ def handover_models(conv: bool, depthwise: bool, seed: int = 0, weight_scale: fl
                    conv_options(1, 1, "RELU6", False), version=2)
         cur = y
     if depthwise:
-        w = b.constant("dw", rng.integers(-127, 127, (1, 3, 3, c), endpoint=True).astype(np.int8),
-                       quant=Quant.per_channel(scales, axis=3))
-        z = b.tensor("dw_out", SHAPE, "float32")
-        b.operator("DEPTHWISE_CONV_2D", [cur, w, b.constant("db", np.zeros(c, np.float32))], [z],
-                   conv_options(3, 1, "RELU6", True), version=4)
-        cur = z
+        cur = hybrid_depthwise(b, cur, "dw", scales, rng)
     return b.build([x], [cur])
 
 

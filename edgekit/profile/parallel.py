@@ -105,9 +105,11 @@ def uses_builtin_pool(sg: Subgraph, op: Operator, macs: int) -> bool:
     """True when LiteRT's builtin kernel of ``op`` (a convolution XNNPACK refused) takes more than one thread
     (:data:`BUILTIN_POOL_CLASSES`; the rules above)."""
     cls = OP_CLASSES.get(op.name)
+    if cls not in BUILTIN_POOL_CLASSES:
+        return False
     if cls == OpClass.DEPTHWISE_CONV:
         return macs >= 2 * DEPTHWISE_MULS_PER_THREAD
-    shape = gemm_shape(sg, op) if cls == OpClass.CONV else None
+    shape = gemm_shape(sg, op)
     if shape is None:
         return False
     pixels, channels, cin, taps = shape
