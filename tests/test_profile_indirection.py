@@ -17,7 +17,8 @@ from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model, conv_o
 from edgekit.calibrate.runner import Measurement, _features
 from edgekit.core.tflite_builder import TFLiteBuilder
 from edgekit.profile.estimator import estimate
-from edgekit.profile.indirection import indirection_bytes, indirection_ms, op_indirection_bytes
+from edgekit.profile.indirection import indirection_bytes, indirection_ms, op_indirection_bytes, pointer_ms
+from edgekit.profile.memory import cold_fraction, dram_ms
 from edgekit.profile.registry import get_profile
 from edgekit.tflite.model import parse_model
 
@@ -46,10 +47,19 @@ def test_pointer_bytes_count_every_output_pixel_and_tap_of_spatial_ops() -> None
     assert indirection_bytes(pool.main) == 28 * 28 * 9 * 8  # the memory estimate counts the same pointers
 
 
-def _profile(folder: Path) -> str:
+def _profile(folder: Path, memory: str = "", name: str = "ind-test") -> str:
     text = (resources.files("edgekit.device_profiles") / "rpi4b.toml").read_text(encoding="utf-8")
-    (folder / "ind-test.toml").write_text(text.replace('id = "rpi4b"', 'id = "ind-test"', 1), encoding="utf-8")
-    return "ind-test"
+    (folder / f"{name}.toml").write_text(text.replace('id = "rpi4b"', f'id = "{name}"', 1) + memory, encoding="utf-8")
+    return name
+
+
+# an L2 of 1 MiB, a 32 MiB last-level cache, DRAM at a third of its bandwidth; 16 MiB kept between invokes
+MEMORY = """
+[memory]
+cache_bytes = [1048576, 33554432]
+bandwidth_gb_per_s = [100.0, 90.0, 30.0]
+private_levels = 1
+{cache}"""
 
 
 @pytest.mark.device
@@ -65,6 +75,28 @@ def test_the_estimator_adds_the_pointer_reads_to_the_convolution(tmp_path: Path)
     two = profile.runtime.thread_speedup.at("float32", 2)
     t2_long, t2_wide = (estimate(m, entry, 2).ops[0].latency_ms for m in (long_taps, wide))
     assert t2_long - t2_wide == pytest.approx(pointers / two, rel=0.01)  # split over the threads
+
+
+@pytest.mark.device
+def test_pointers_out_of_cache_between_invokes_stream_from_memory(tmp_path: Path) -> None:
+    """basic-pitch's 22 MB of 1x256 pointers fit the last-level cache alone, not beside the model's other 140 MB of
+    them: the share the cold-weight rule puts out of cache is read at the memory's bandwidth."""
+    fir = parse_model(_fir(1, 256, cout=1, samples=11_025), "<1x256>")  # 22.6 MB of pointers: the 32 MiB level
+    pointers = 11_025 * 256 * 8
+    warm = get_profile(_profile(tmp_path, MEMORY.format(cache=""), "warm"), [tmp_path])
+    kept = get_profile(_profile(tmp_path, MEMORY.format(
+        cache="weight_cache_bytes = 16777216\ncold_weight_gb_per_s = [40.0, 40.0, 40.0, 40.0]\n"), "kept"), [tmp_path])
+    est_warm, est_kept = estimate(fir, warm, 1), estimate(fir, kept, 1)
+    share = cold_fraction(kept.profile.memory, est_kept.weights_bytes + est_kept.arena_bytes + pointers)
+    assert 0.2 < share < 0.5
+    level, dram = indirection_ms(kept.profile, pointers), dram_ms(kept.profile, pointers)
+    assert dram == pytest.approx(3 * level)
+    assert pointer_ms(kept.profile, pointers, share) == pytest.approx((1 - share) * level + share * dram)
+    # the weights' own cold share (1 KiB of them) is noise beside it
+    extra = est_kept.ops[0].latency_ms - est_warm.ops[0].latency_ms
+    assert extra == pytest.approx(share * (dram - level), rel=0.01)
+    # without pointers in the working set the model (23 MB) would pass the 16 MiB too, by less
+    assert share > cold_fraction(kept.profile.memory, est_kept.weights_bytes + est_kept.arena_bytes)
 
 
 @pytest.mark.device

@@ -53,11 +53,12 @@ GEMM shape (optional ``[gemm]`` section, written by calibrate): a CONV_2D / FULL
 instead of its MACs (SIMD tiles of output/input channels, fixed per-output cost), so one efficiency
 follows both shallow (Cin = 3..32) and deep convolutions. A spatial CONV_2D that XNNPACK runs also reads its
 indirection pointers on every call (one per output pixel and tap, :mod:`edgekit.profile.indirection`), at the
-bandwidth of the level they fit in, divided by the thread speed-up like its work.
+bandwidth of the level they fit in, divided by the thread speed-up like its work; the share of them the cold-weight
+rule below puts out of cache, at the memory's bandwidth (:func:`edgekit.profile.indirection.pointer_ms`).
 
 Cold weights (optional ``[memory] weight_cache_bytes`` / ``cold_weight_gb_per_s``, written by calibrate): a
-whole model whose weights plus activation arena pass what the cache keeps between invokes meets a share
-``1 - weight_cache_bytes / (weights + arena)`` of every op's weights out of cache, at ``cold_weight_gb_per_s``
+whole model whose weights plus activation arena plus XNNPACK's indirection pointers pass what the cache keeps between
+invokes meets a share ``1 - weight_cache_bytes / (weights + arena + pointers)`` of every op's weights out of cache, at ``cold_weight_gb_per_s``
 on top of the op's time (:mod:`edgekit.profile.memory`; single-op benchmarks run hot); past one thread, a GEMM of
 one row tile that XNNPACK splits by output channels reads only its share of them on each thread
 (:func:`edgekit.profile.parallel.splits_channels`).
@@ -113,7 +114,7 @@ from edgekit.profile.costs import (
 from edgekit.profile.delegate import count_graph_partitions, folded_note, place_xnnpack, unpacked_at_init
 from edgekit.profile.edgetpu import EdgeTPUSplit, TPUMapping, link_ms, map_edgetpu, tpu_op_ms, tpu_work
 from edgekit.profile.gpu import gpu_boundary, gpu_kernel_ms, gpu_kernels, plan_gpu
-from edgekit.profile.indirection import indirection_bytes, indirection_ms, timed_pointer_bytes
+from edgekit.profile.indirection import indirection_bytes, pointer_ms, timed_pointer_bytes
 from edgekit.profile.legacyhybrid import uint8_hybrid_note
 from edgekit.profile.memory import cold_fraction, cold_weight_ms, copy_ms, memory_ms
 from edgekit.profile.opfigures import (
@@ -351,7 +352,8 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
     ``arena_bytes``: the activations' arena, part of the working set that evicts weights between invokes."""
     placement, reasons = cpu_placement(profile, sg)
     model_weights = sum(c.weight_bytes for c in costs)  # what whole-model caching sees (see memory_ms)
-    cold = cold_fraction(profile.memory, model_weights + arena_bytes)
+    # XNNPACK's pointers are read on every call like the weights (edgekit.profile.indirection)
+    cold = cold_fraction(profile.memory, model_weights + arena_bytes + _indirection_bytes(profile, sg, include))
     dispatch = dispatch_ms(profile.parallel, threads) if profile.runtime.delegate == DelegateKind.XNNPACK else 0.0
     handover = profile.runtime.hybrid_handover_factor or 1.0
     handoff = handoff_figures(profile.parallel, threads) if dispatch else None
@@ -375,7 +377,7 @@ def _cpu_ops(profile: DeviceProfile, sg: Subgraph, costs: list[OpCost], include:
             ms *= handover
         pointers = timed_pointer_bytes(profile, sg, node, deleg) if ms > 0 else 0
         if pointers:  # read on every call, split over the threads like the op's work
-            ms += indirection_ms(profile, pointers) / profile.runtime.thread_speedup.at(cost.compute_dtype, threads)
+            ms += pointer_ms(profile, pointers, cold) / profile.runtime.thread_speedup.at(cost.compute_dtype, threads)
         parallel = profile.parallel if ms > 0 and deleg and dispatch else None
         split = parallel is not None and splits(parallel, sg, node, cost.compute_dtype)
         if ms > 0 and cold > 0:  # one row tile split by channels: each thread reads its share of the weights

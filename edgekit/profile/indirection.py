@@ -8,11 +8,20 @@ Measured (this project's AVX-512 host, float32, one thread; docs/BENCHMARKS.md):
 over 44,100 samples 6.9-7.2 ms against 3.3 ms of GEMM work, the difference the pointers at DRAM bandwidth
 (26.5 GB/s: 3.4 ms); 1x16 over the same samples 0.287 against 0.231 (5.6 MB from the last-level cache: 0.06).
 The time adds to the op's (the pointer loads stall the micro-kernel rather than overlap with it).
+
+Pointers are read on every call, like weights, so in a whole model they are part of the working set that the
+cache keeps between invokes or not: single-op benchmarks (and calibrate) run with them hot. basic-pitch's
+1x256 waveform convolutions (22, 11 and 5.6 MB of pointers, 160 MB in the model) ran 1.09 / 0.51 / 0.25 ms
+alone in a loop and 1.73 / 0.91 / 0.41 ms after 96 MB of other traffic (2026-12-05, this project's 2-vCPU
+AMD EPYC VM, one thread), as inside the graph (in-graph time of the segments that hold them, from prefixes of
+the model: +0.5 ms each over the ops alone). So the share of them the cold-weight rule puts out of cache
+(:func:`edgekit.profile.memory.cold_fraction` of the model's weights, arena and pointers) streams at the
+memory's bandwidth instead of the level they would fit in (:func:`pointer_ms`).
 """
 
 from __future__ import annotations
 
-from edgekit.profile.memory import stream_ms
+from edgekit.profile.memory import dram_ms, stream_ms
 from edgekit.profile.schema import DelegateKind, DeviceProfile
 from edgekit.tflite.model import Operator, Subgraph
 
@@ -60,5 +69,13 @@ def indirection_ms(profile: DeviceProfile, nbytes: int, memory_efficiency: float
     return stream_ms(profile, nbytes, memory_efficiency)
 
 
+def pointer_ms(profile: DeviceProfile, nbytes: int, cold_share: float = 0.0) -> float:
+    """Milliseconds to read ``nbytes`` of an op's pointers when ``cold_share`` of them is out of cache at the call
+    (the model's working set passes what the cache keeps between invokes): that share at the memory's bandwidth,
+    the rest at the level the op's pointers fit in (:func:`indirection_ms`)."""
+    share = min(1.0, max(0.0, cold_share))
+    return (1.0 - share) * indirection_ms(profile, nbytes) + share * dram_ms(profile, nbytes)
+
+
 __all__ = ["INDIRECT_OPS", "POINTER_BYTES", "TIMED_OPS", "indirection_bytes", "indirection_ms", "op_indirection_bytes",
-           "timed_pointer_bytes"]
+           "pointer_ms", "timed_pointer_bytes"]

@@ -55,6 +55,16 @@ def stream_ms(profile: DeviceProfile, nbytes: int, memory_efficiency: float | No
     return 1000.0 * nbytes / (bandwidth * 1e9 * eff)
 
 
+def dram_ms(profile: DeviceProfile, nbytes: int) -> float:
+    """Milliseconds to read ``nbytes`` from memory past every cache level (``[memory]``'s last bandwidth, else the
+    device's), times the profile's memory efficiency."""
+    if nbytes <= 0:
+        return 0.0
+    mem = profile.memory
+    bandwidth = profile.hardware.memory_bandwidth_gb_per_s if mem is None else mem.bandwidth_gb_per_s[-1]
+    return 1000.0 * nbytes / (bandwidth * 1e9 * profile.runtime.memory_efficiency)
+
+
 def copy_ms(profile: DeviceProfile, nbytes: int) -> float:
     """Milliseconds to copy ``nbytes`` on one thread: read and written (:func:`stream_ms` of twice the bytes)."""
     return stream_ms(profile, 2 * nbytes)
