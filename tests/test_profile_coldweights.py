@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from profile_helpers import rpi4b_variant
 
 from edgekit.calibrate.blocks import build_conv_chain
+from edgekit.calibrate.builtinfc import KEY as BUILTIN_FC_KEY
 from edgekit.calibrate.coldweights import ChainTiming, chain_sizes, fit_cold_weights, measure_chains
 from edgekit.calibrate.gemv import shared_probe_bytes
 from edgekit.calibrate.overheads import cache_levels
@@ -126,6 +127,9 @@ def test_calibrate_writes_the_cold_weight_and_thread_figures_it_measured(tmp_pat
     assert "XNNPACK's inline ops after a split one" in res.stderr
     assert len(profile.parallel.builtin_pool_us) == 2 and profile.parallel.builtin_pool_us[0] == 0.0
     assert "LiteRT's own multi-threaded convolutions in a graph" in res.stderr
+    if profile.runtime.thread_speedup.at("float32", 2) > 1.05:  # a curve to take a share of (edgekit.calibrate.builtinfc)
+        assert profile.thread_scaling is not None and 0.0 <= profile.thread_scaling.float32[BUILTIN_FC_KEY] <= 2.0
+        assert "LiteRT's builtin float FULLY_CONNECTED (weights not constant)" in res.stderr
     assert profile.runtime.state_op_us is not None and "state op" in res.stderr
     assert memory is not None
     if "no slow-down worth fitting" in res.stderr:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from profile_helpers import one_thread_cpu_s
+from profile_helpers import one_thread_cpu_s, rpi4b_variant
 
 from edgekit.calibrate.fit import Peaks, predict_op_ms
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model, conv_options
@@ -47,10 +47,10 @@ def test_pointer_bytes_count_every_output_pixel_and_tap_of_spatial_ops() -> None
     assert indirection_bytes(pool.main) == 28 * 28 * 9 * 8  # the memory estimate counts the same pointers
 
 
-def _profile(folder: Path, memory: str = "", name: str = "ind-test") -> str:
+def _profile(folder: Path) -> str:
     text = (resources.files("edgekit.device_profiles") / "rpi4b.toml").read_text(encoding="utf-8")
-    (folder / f"{name}.toml").write_text(text.replace('id = "rpi4b"', f'id = "{name}"', 1) + memory, encoding="utf-8")
-    return name
+    (folder / "ind-test.toml").write_text(text.replace('id = "rpi4b"', 'id = "ind-test"', 1), encoding="utf-8")
+    return "ind-test"
 
 
 # an L2 of 1 MiB, a 32 MiB last-level cache, DRAM at a third of its bandwidth; 16 MiB kept between invokes
@@ -83,9 +83,9 @@ def test_pointers_out_of_cache_between_invokes_stream_from_memory(tmp_path: Path
     them: the share the cold-weight rule puts out of cache is read at the memory's bandwidth."""
     fir = parse_model(_fir(1, 256, cout=1, samples=11_025), "<1x256>")  # 22.6 MB of pointers: the 32 MiB level
     pointers = 11_025 * 256 * 8
-    warm = get_profile(_profile(tmp_path, MEMORY.format(cache=""), "warm"), [tmp_path])
-    kept = get_profile(_profile(tmp_path, MEMORY.format(
-        cache="weight_cache_bytes = 16777216\ncold_weight_gb_per_s = [40.0, 40.0, 40.0, 40.0]\n"), "kept"), [tmp_path])
+    warm = get_profile(rpi4b_variant(tmp_path, "warm", MEMORY.format(cache="")), [tmp_path])
+    kept = get_profile(rpi4b_variant(tmp_path, "kept", MEMORY.format(
+        cache="weight_cache_bytes = 16777216\ncold_weight_gb_per_s = [40.0, 40.0, 40.0, 40.0]\n")), [tmp_path])
     est_warm, est_kept = estimate(fir, warm, 1), estimate(fir, kept, 1)
     share = cold_fraction(kept.profile.memory, est_kept.weights_bytes + est_kept.arena_bytes + pointers)
     assert 0.2 < share < 0.5

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 
 from edgekit.calibrate.blocks import block_suite
+from edgekit.calibrate.builtinfc import KEY as BUILTIN_FC_KEY
+from edgekit.calibrate.builtinfc import builtin_fc_share
 from edgekit.calibrate.builtinpool import measure_builtin_pool
 from edgekit.calibrate.coldweights import ColdWeights, fit_cold_weights, least_disturbed, measure_chains
 from edgekit.calibrate.fit import GEMM_TILES, FitResult, Peaks, apply_gemm, fit_gemm, fit_profile_figures
@@ -382,6 +384,11 @@ def run_calibration(device_id: str, threads: Sequence[int], budget_s: float, nam
             parallel = dataclasses.replace(parallel, handoff_share=handoff.share, handoff_cap_us=handoff.cap_us,
                                            inline_share=handoff.inline_share, inline_cap_us=handoff.inline_cap_us,
                                            builtin_pool_us=measure_builtin_pool(max(threads)))
+        fc_share = builtin_fc_share(max(threads), fit.thread_speedup["float32"][-1] - 1.0)
+        if fc_share is not None:  # LiteRT's own float FULLY_CONNECTED: the build's choice (edgekit.calibrate.builtinfc)
+            scaling = {dt: dict(table) for dt, table in fit.thread_scaling.items()}
+            scaling.setdefault("float32", {})[BUILTIN_FC_KEY] = fc_share
+            fit = dataclasses.replace(fit, thread_scaling=scaling)
     doc = build_profile_doc(device_id, name or f"This machine ({machine.core_type}), calibrated", fit, machine,
                             peaks, overheads.invoke_us, overheads.partition_us, str(rt), threads, measured_specs,
                             overheads, levels, timing_used, handover, cold, parallel, gemv, shared)

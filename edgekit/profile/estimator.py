@@ -309,7 +309,8 @@ def _op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: int, 
     if rt.state_op_us is not None and cost.op in STATE_OPS:
         return rt.state_op_us / 1000.0  # a streaming model's state: dispatch and a few hundred bytes, measured
     dtype = cost.compute_dtype
-    op_eff = op_efficiency_figure(profile, dtype, cost.op, key, builtin=not delegated and rt.delegate != DelegateKind.NONE)
+    on_builtin = not delegated and rt.delegate != DelegateKind.NONE  # LiteRT's kernel where the delegate could run
+    op_eff = op_efficiency_figure(profile, dtype, cost.op, key, builtin=on_builtin)
     overhead_us = rt.per_op_overhead_us
     if delegated and rt.delegate != DelegateKind.NONE:
         eff = op_eff if op_eff is not None else profile.efficiency.table(dtype).of(cost.op_class)
@@ -321,7 +322,7 @@ def _op_ms(profile: DeviceProfile, cost: OpCost, delegated: bool, threads: int, 
         speedup = full if cost.op_class in MULTITHREADED_BUILTINS else 1.0
         if rt.builtin_per_op_overhead_us is not None:
             overhead_us = rt.builtin_per_op_overhead_us
-    share = op_thread_share(profile, dtype, key or cost.op) if threads > 1 else None
+    share = op_thread_share(profile, dtype, key or cost.op, on_builtin) if threads > 1 else None
     if share is not None:  # measured for this kernel (a builtin one's: whatever its class)
         speedup = max(1.0, 1.0 + share * (full - 1.0))
     peak = profile.peak_gmacs_per_core(dtype) * 1e9

@@ -213,10 +213,18 @@ def op_efficiency_figure(profile: DeviceProfile, dtype: str, op: str, key: str |
     return value if value is not None else profile.op_efficiency.get(dtype, op)
 
 
-def op_thread_share(profile: DeviceProfile, dtype: str, key: str) -> float | None:
-    """The ``[thread_scaling]`` share of an op key (or of the key it falls back to), None without one."""
+def op_thread_share(profile: DeviceProfile, dtype: str, key: str, builtin: bool = False) -> float | None:
+    """The ``[thread_scaling]`` share of an op key (or of the key it falls back to), None without one. ``builtin``:
+    the op runs on LiteRT's builtin kernel, whose own ``<KEY>_BUILTIN`` share comes first (calibrate measures the
+    float FULLY_CONNECTED's: :mod:`edgekit.calibrate.builtinfc`)."""
     scaling = profile.thread_scaling
-    return None if scaling is None else _key_or_fallback(key, lambda k: scaling.share(dtype, k))
+    if scaling is None:
+        return None
+    if builtin and not key.endswith("_BUILTIN"):
+        own = scaling.share(dtype, f"{key}_BUILTIN")
+        if own is not None:
+            return own
+    return _key_or_fallback(key, lambda k: scaling.share(dtype, k))
 
 
 def builtin_efficiency(profile: DeviceProfile, dtype: str, op_class: OpClass) -> float:
