@@ -28,7 +28,9 @@ from edgekit.tflite.model import Operator, Subgraph
 # operators): split past one thread from two output rows. The sample classifier's three int8 max pools (512 B -
 # 4 KiB out, under the bytes rule's 16 KiB) ran 1.14 / 0.35 / 0.05 us at 1 thread and 1.01 / 0.52 / 0.36 at 2
 ROW_SPLIT_OPS = frozenset({"DEPTHWISE_CONV_2D", "MAX_POOL_2D", "AVERAGE_POOL_2D"})
-# LiteRT's builtin kernels that run on its own thread pool (ruy / gemmlowp); the other builtins run on one thread
+# LiteRT's builtin kernels that run on its own thread pool (ruy / gemmlowp); the other builtins run on one thread.
+# A build may run one of them on one thread all the same (the x86-64 wheels' float FULLY_CONNECTED: Eigen without a
+# pool): calibrate measures that one's share ([thread_scaling] FULLY_CONNECTED_BUILTIN, edgekit.calibrate.builtinfc)
 MULTITHREADED_BUILTINS = frozenset({OpClass.CONV, OpClass.DEPTHWISE_CONV, OpClass.FULLY_CONNECTED,
                                     OpClass.TRANSPOSE_CONV, OpClass.BATCH_MATMUL})
 # those whose cost in a graph past one thread calibrate measures (``[parallel] builtin_pool_us``): its depthwise, and
