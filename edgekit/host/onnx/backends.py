@@ -26,7 +26,7 @@ from typing import Any
 from edgekit.core.onnx_backend import AUTO_ORDER, OnnxBackend
 from edgekit.errors import MissingDependency, UsageError
 
-COMMON_REPAIRS = ("names", "fused", "double", "half", "fold", "loop", "shapes", "fold", "allowzero", "split", "maxpool", "chanscale", "qlstm", "integer")  # fold first: it removes If nodes
+COMMON_REPAIRS = ("initializers", "names", "fused", "double", "half", "fold", "loop", "shapes", "fold", "allowzero", "split", "maxpool", "chanscale", "qlstm", "integer")  # fold first: it removes If nodes
 # whose condition the data fixed, which onnxruntime 1.32 can crash on (Silero VAD v6 with `sr` fixed)
 
 # ops onnx2tf 1.28.8 converts wrongly or not at all, measured with scripts/bench_onnx_matrix.py, that the ONNX

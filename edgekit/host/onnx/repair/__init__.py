@@ -8,7 +8,7 @@ listed in the conversion's notes and in the bundle manifest
 (``conversion.repairs``), so a user can see exactly how the graph that was
 converted differs from the one they gave.
 
-The common passes (names, fused, double, half, fold, loop, shapes, fold, allowzero, split, maxpool, chanscale, qlstm, integer) run for every backend;
+The common passes (initializers, names, fused, double, half, fold, loop, shapes, fold, allowzero, split, maxpool, chanscale, qlstm, integer) run for every backend;
 ``expand`` and ``resize`` only where a backend needs them
 (:mod:`edgekit.host.onnx.backends`). The passes never change what the model computes: each is checked against
 onnxruntime by the conversion check that follows (and each has a test that
@@ -27,6 +27,7 @@ from edgekit.host.onnx.repair import (
     expand,
     fold,
     fused,
+    initializers,
     integer,
     loop,
     maxpool,
@@ -42,6 +43,7 @@ __all__ = ["PASS_NAMES", "Repair", "RepairContext", "run_repairs"]
 
 
 PASSES: dict[str, Any] = {
+    "initializers": initializers.apply,
     "names": names.apply,
     "fused": fused.apply,
     "double": double.apply,
