@@ -5,6 +5,7 @@ against onnxruntime, and the conversion as a user runs it."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -69,3 +70,18 @@ def test_such_a_model_converts_with_only_its_real_input(tmp_path: Path) -> None:
     assert "graph repair 'initializers': removed 2 initializer(s)" in res.stderr
     sg = load_model(out).main
     assert len(sg.inputs) == 1 and sg.tensor(sg.inputs[0]).shape == (1, 8, 8, 3)
+
+
+def test_a_backend_that_takes_constants_for_inputs_fails_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the pass the backends take the weights that stay inputs for inputs: each attempt fails with the count,
+    and the command ends with the attempts listed, no bug report."""
+    import edgekit.host.onnx.load as load
+
+    monkeypatch.setattr(load, "COMMON_REPAIRS", tuple(p for p in load.COMMON_REPAIRS if p != "initializers"))
+    src = tmp_path / "ir3.onnx"
+    onnx.save(_ir3_model(), str(src))
+    res = CliRunner().invoke(main, ["convert", str(src), "--quantize", "none", "-o", str(tmp_path / "x.tflite")])
+    assert res.exit_code == 3, res.stderr
+    assert re.search(r"lowering made a model with \d+ input\(s\), the ONNX model has 1", res.stderr), res.stderr
+    assert "bug in edgekit" not in res.stderr and "Traceback" not in res.stderr
+    assert not (tmp_path / "x.tflite").exists()

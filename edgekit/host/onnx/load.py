@@ -472,6 +472,9 @@ def _build_source(path: Path, inputs: Sequence[InputDims], shapes: Mapping[str, 
     kept_layout = backend is not None and backend.name is OnnxBackend.LOWER  # the ONNX layout, always
     label = backend.label if backend is not None else "onnx2tf"
 
+    if len(result["inputs"]) != len(inputs):  # a backend that took constants for inputs: its attempt fails
+        raise BackendError(f"{label} made a model with {len(result['inputs'])} input(s), the ONNX model has "
+                           f"{len(inputs)}", hint="Run with --debug to see what the backend did.")
     in_specs_raw = []
     for inp, converted in zip(inputs, result["inputs"], strict=True):
         shape = shapes[inp.name]
