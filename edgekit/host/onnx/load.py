@@ -69,6 +69,7 @@ from edgekit.host.onnx.graph import (
     one_line,
     read_onnx,
 )
+from edgekit.host.onnx.opset import upgrade_old_opset
 from edgekit.host.onnx.reference import OrtRunner, make_reference_runner
 from edgekit.host.onnx.repair import Repair, RepairContext, run_repairs
 from edgekit.host.onnx.repair.base import quantizes_at_run_time
@@ -298,6 +299,7 @@ def load_onnx(path: Path, options: LoadOptions | None = None) -> SourceModel:
     resolved, notes = resolve_shapes(inputs, opts.shapes)
     notes[:0] = empty_notes
     shapes = {r.name: r.shape for r in resolved}
+    model = upgrade_old_opset(model, shapes, path.name, notes)  # opset < 7: onnxruntime has no kernels for it
     nhwc = [n for n in channels_last_images(shapes) if n not in opts.keep_nchw]
     if nhwc:
         opts = replace(opts, keep_nchw=(*opts.keep_nchw, *nhwc))
