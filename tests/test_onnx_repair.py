@@ -98,6 +98,23 @@ def test_shapes_measures_what_inference_cannot() -> None:
     _same(model, fixed, {"x": _x(1, 16)})
 
 
+def test_shapes_skips_sequence_values() -> None:
+    """ONNX's simple/test_sequence_model1: a sequence value among the tensors to measure made the pass stop with
+    "setting an array element with a sequence" (a bug report); it has no tensor shape, and the rest is measured."""
+    model = _model(
+        [h.make_node("SequenceConstruct", ["x", "x"], ["seq"]),
+         h.make_node("Shape", ["x"], ["s"]), h.make_node("Reshape", ["x", "s"], ["r"]),
+         h.make_node("ConcatFromSequence", ["seq"], ["c"], axis=0), h.make_node("Add", ["c", "c"], ["y"])],
+        [h.make_tensor_value_info("x", T.FLOAT, [2, 3])], [h.make_tensor_value_info("y", T.FLOAT, None)])
+    for v in model.graph.value_info:
+        v.type.tensor_type.ClearField("shape")
+    fixed = _copy(model)
+    shapes.apply(fixed, RepairContext())
+    y_value = next(v for v in [*fixed.graph.value_info, *fixed.graph.output] if v.name == "y")
+    assert [d.dim_value for d in y_value.type.tensor_type.shape.dim] == [4, 3]
+    _same(model, fixed, {"x": _x(2, 3)})
+
+
 def test_fold_computes_constant_subgraphs_and_drops_dead_nodes() -> None:
     w = np.arange(12, dtype=np.float32).reshape(3, 4)
     model = _model(

@@ -99,6 +99,8 @@ def measured_shapes(model: Any, names: list[str]) -> dict[str, tuple[tuple[int, 
     onnx_type = {np.dtype(v): k for k, v in _NP_OF_ONNX.items()}
     found = {}
     for name, a, b in zip(names, runs[0], runs[1], strict=True):
+        if not (isinstance(a, np.ndarray) and isinstance(b, np.ndarray)):
+            continue  # a sequence or map value (SequenceConstruct, SplitToSequence): it has no tensor shape
         a, b = np.asarray(a), np.asarray(b)
         if a.shape == b.shape and a.dtype in onnx_type:
             found[name] = (tuple(int(d) for d in a.shape), onnx_type[a.dtype])
