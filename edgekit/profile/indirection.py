@@ -21,7 +21,7 @@ memory's bandwidth instead of the level they would fit in (:func:`pointer_ms`).
 
 from __future__ import annotations
 
-from edgekit.profile.memory import dram_ms, stream_ms
+from edgekit.profile.memory import stream_ms
 from edgekit.profile.schema import DelegateKind, DeviceProfile
 from edgekit.tflite.model import Operator, Subgraph
 
@@ -74,7 +74,7 @@ def pointer_ms(profile: DeviceProfile, nbytes: int, cold_share: float = 0.0) -> 
     (the model's working set passes what the cache keeps between invokes): that share at the memory's bandwidth,
     the rest at the level the op's pointers fit in (:func:`indirection_ms`)."""
     share = min(1.0, max(0.0, cold_share))
-    return (1.0 - share) * indirection_ms(profile, nbytes) + share * dram_ms(profile, nbytes)
+    return (1.0 - share) * indirection_ms(profile, nbytes) + share * stream_ms(profile, nbytes, past_caches=True)
 
 
 __all__ = ["INDIRECT_OPS", "POINTER_BYTES", "TIMED_OPS", "indirection_bytes", "indirection_ms", "op_indirection_bytes",

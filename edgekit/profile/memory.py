@@ -44,25 +44,18 @@ def memory_ms(profile: DeviceProfile, cost: OpCost, threads: int, model_weight_b
     return 1000.0 * seconds / rt.memory_efficiency
 
 
-def stream_ms(profile: DeviceProfile, nbytes: int, memory_efficiency: float | None = None) -> float:
+def stream_ms(profile: DeviceProfile, nbytes: int, memory_efficiency: float | None = None,
+              past_caches: bool = False) -> float:
     """Milliseconds to move ``nbytes`` on one thread: at the bandwidth of the memory level they fit in
-    (``[memory]``), else the device's memory bandwidth, times the memory efficiency (the profile's unless given)."""
+    (``[memory]``; ``past_caches``: of memory past every cache level, data the cache no longer holds), else the
+    device's memory bandwidth, times the memory efficiency (the profile's unless given)."""
     if nbytes <= 0:
         return 0.0
     mem = profile.memory
-    bandwidth = profile.hardware.memory_bandwidth_gb_per_s if mem is None else mem.bandwidth_gb_per_s[mem.level_of(nbytes)]
+    level = -1 if mem is None or past_caches else mem.level_of(nbytes)
+    bandwidth = profile.hardware.memory_bandwidth_gb_per_s if mem is None else mem.bandwidth_gb_per_s[level]
     eff = profile.runtime.memory_efficiency if memory_efficiency is None else memory_efficiency
     return 1000.0 * nbytes / (bandwidth * 1e9 * eff)
-
-
-def dram_ms(profile: DeviceProfile, nbytes: int) -> float:
-    """Milliseconds to read ``nbytes`` from memory past every cache level (``[memory]``'s last bandwidth, else the
-    device's), times the profile's memory efficiency."""
-    if nbytes <= 0:
-        return 0.0
-    mem = profile.memory
-    bandwidth = profile.hardware.memory_bandwidth_gb_per_s if mem is None else mem.bandwidth_gb_per_s[-1]
-    return 1000.0 * nbytes / (bandwidth * 1e9 * profile.runtime.memory_efficiency)
 
 
 def copy_ms(profile: DeviceProfile, nbytes: int) -> float:

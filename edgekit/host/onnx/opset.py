@@ -22,32 +22,18 @@ import numpy as np
 from edgekit.deps import require
 from edgekit.errors import ModelFormatError
 from edgekit.host.onnx.graph import one_line
+from edgekit.host.onnx.reference import make_reference_runner
+from edgekit.host.onnx.repair.shapes import random_feeds
 
 MIN_ORT_OPSET = 7  # onnxruntime's oldest supported default-domain opset (its model.cc warns below it)
 TARGET_OPSET = 13
 CHECK_SAMPLES = 3
 RTOL, ATOL = 1e-4, 1e-5
 
-_NP_TYPES = {1: np.float32, 2: np.uint8, 3: np.int8, 5: np.int16, 6: np.int32, 7: np.int64, 9: np.bool_, 10: np.float16,
-             11: np.float64}
-
 
 def default_opset(model: Any) -> int:
     """The model's default-domain (``ai.onnx``) opset version (0 when it imports none)."""
     return next((int(o.version) for o in model.opset_import if o.domain in ("", "ai.onnx")), 0)
-
-
-def _feeds(model: Any, shapes: Mapping[str, tuple[int, ...]], rng: np.random.Generator) -> dict[str, np.ndarray]:
-    weights = {t.name for t in model.graph.initializer}
-    feeds: dict[str, np.ndarray] = {}
-    for v in model.graph.input:
-        if v.name in weights:
-            continue
-        dtype = _NP_TYPES.get(v.type.tensor_type.elem_type, np.float32)
-        shape = shapes.get(v.name) or tuple(max(1, d.dim_value) for d in v.type.tensor_type.shape.dim)
-        feeds[v.name] = (rng.normal(0, 1, shape).astype(dtype) if np.issubdtype(dtype, np.floating)
-                         else np.zeros(shape, dtype))
-    return feeds
 
 
 def upgrade_old_opset(model: Any, shapes: Mapping[str, tuple[int, ...]], name: str, notes: list[str]) -> Any:
@@ -58,41 +44,37 @@ def upgrade_old_opset(model: Any, shapes: Mapping[str, tuple[int, ...]], name: s
     if not 0 < old < MIN_ORT_OPSET:
         return model
     onnx = require("onnx", "Reading ONNX models")
-    ort = require("onnxruntime", "Running the ONNX model as the reference")
     from onnx.reference import ReferenceEvaluator
 
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
     try:
-        ort.InferenceSession(model.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"])
+        make_reference_runner(model.SerializeToString(), name)
         return model  # its legacy kernels still run it
-    except Exception as exc:
-        refusal = one_line(exc, 200)
+    except ModelFormatError as exc:
+        refusal = f"onnxruntime cannot load {name} (opset {old}): {one_line(exc.__cause__ or exc, 200)}"
     hint = f"Re-export the model with a current opset (e.g. torch.onnx.export(..., opset_version=17)); opset {old} is from 2017."
     try:
         upgraded = onnx.version_converter.convert_version(model, TARGET_OPSET)
-        session = ort.InferenceSession(upgraded.SerializeToString(), sess_options=options,
-                                       providers=["CPUExecutionProvider"])
+        session, _ = make_reference_runner(upgraded.SerializeToString(), name)
         original = ReferenceEvaluator(model)
-        rng = np.random.default_rng(0)
-        worst = 0.0
-        for _ in range(CHECK_SAMPLES):
-            feeds = _feeds(model, shapes, rng)
-            for w, g in zip(original.run(None, feeds), session.run(None, feeds), strict=True):
-                w, g = np.asarray(w, np.float64), np.asarray(g, np.float64)
-                if w.shape != g.shape or not np.allclose(g, w, rtol=RTOL, atol=ATOL, equal_nan=True):
-                    raise ModelFormatError(
-                        f"onnxruntime cannot load {name} (opset {old}): {refusal}; ONNX's version converter made an "
-                        f"opset {TARGET_OPSET} graph of it that computes something else than the original does in "
-                        "ONNX's reference implementation, so edgekit did not use it.", hint=hint)
-                finite = np.isfinite(w) & np.isfinite(g)
-                worst = max(worst, float(np.max(np.abs(g - w)[finite], initial=0.0)))
-    except ModelFormatError:
-        raise
-    except Exception as exc:  # the converter or either runtime could not
-        raise ModelFormatError(f"onnxruntime cannot load {name} (opset {old}): {refusal}; upgrading it with ONNX's "
-                               f"version converter failed too ({type(exc).__name__}: {one_line(exc, 160)}).",
-                               hint=hint) from None
+        samples = [random_feeds(model, seed, shapes) for seed in range(CHECK_SAMPLES)]
+        runs = [(original.run(None, feeds), session.run(None, feeds)) for feeds in samples if feeds is not None]
+        if not runs:
+            raise ValueError("no input of a fixed shape and numeric type to check the upgrade on")
+    except Exception as exc:  # the converter, onnxruntime or the reference implementation could not
+        cause = exc.__cause__ if isinstance(exc, ModelFormatError) and exc.__cause__ else exc
+        raise ModelFormatError(f"{refusal}; upgrading it with ONNX's version converter failed too "
+                               f"({type(cause).__name__}: {one_line(cause, 160)}).", hint=hint) from None
+    worst = 0.0
+    for want, got in runs:
+        for w, g in zip(want, got, strict=True):
+            w, g = np.asarray(w, np.float64), np.asarray(g, np.float64)
+            if w.shape != g.shape or not np.allclose(g, w, rtol=RTOL, atol=ATOL, equal_nan=True):
+                raise ModelFormatError(
+                    f"{refusal}; ONNX's version converter made an opset {TARGET_OPSET} graph of it that computes "
+                    "something else than the original does in ONNX's reference implementation, so edgekit did not "
+                    "use it.", hint=hint)
+            finite = np.isfinite(w) & np.isfinite(g)
+            worst = max(worst, float(np.max(np.abs(g - w)[finite], initial=0.0)))
     notes.append(f"opset {old} is older than onnxruntime runs: upgraded to opset {TARGET_OPSET} with ONNX's version "
                  f"converter, which computes what the original does in ONNX's reference implementation (max abs "
                  f"difference {worst:.1e} on {CHECK_SAMPLES} random inputs); that graph is the reference from here on")

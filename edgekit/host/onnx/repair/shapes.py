@@ -12,6 +12,7 @@ records the shapes that agree (a shape that depends on the data, e.g. after
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -48,20 +49,23 @@ def _unknown_tensors(model: Any) -> list[str]:
     return out
 
 
-def _feeds(model: Any, seed: int) -> dict[str, np.ndarray] | None:
+def random_feeds(model: Any, seed: int, shapes: Mapping[str, tuple[int, ...]] | None = None) -> dict[str, np.ndarray] | None:
+    """Random values for the graph's inputs (not its initializers), of the model's static shapes or ``shapes``
+    where given; None when an input has neither or an element type without a numpy one."""
     rng = np.random.default_rng(seed)
     inits = {t.name for t in model.graph.initializer}
+    given = shapes or {}
     feeds: dict[str, np.ndarray] = {}
     for value in model.graph.input:
         if value.name in inits:
             continue
-        if not _is_static(value):
+        if value.name not in given and not _is_static(value):
             return None
         tt = value.type.tensor_type
         dtype = _NP_OF_ONNX.get(tt.elem_type)
         if dtype is None:
             return None
-        shape = tuple(int(d.dim_value) for d in tt.shape.dim)
+        shape = tuple(given[value.name]) if value.name in given else tuple(int(d.dim_value) for d in tt.shape.dim)
         if np.issubdtype(dtype, np.floating):
             feeds[value.name] = rng.uniform(-1, 1, shape).astype(dtype)
         elif dtype is np.bool_:
@@ -90,7 +94,7 @@ def measured_shapes(model: Any, names: list[str]) -> dict[str, tuple[tuple[int, 
                                        providers=["CPUExecutionProvider"])
         runs = []
         for seed in (0, 1):
-            feeds = _feeds(model, seed)
+            feeds = random_feeds(model, seed)
             if feeds is None:
                 return {}
             runs.append(session.run(names, feeds))
