@@ -27,6 +27,7 @@ import numpy as np
 from edgekit.benchhandover import HandoverCheck, describe
 from edgekit.benchhandover import warnings as handover_warnings
 from edgekit.benchinputs import fit_input, load_data, load_image_folder, random_input
+from edgekit.benchthreads import crowding_warnings, new_threads, thread_ids, usable_cores
 from edgekit.core.progress import status
 from edgekit.core.result import Basis, check_kind, optional_int, strings
 from edgekit.errors import BackendError, InputError, UsageError
@@ -123,6 +124,7 @@ class BenchResult:
     settle_runs: int = 0  # untimed runs after the counted warm-up ones, until warmup_s had passed
     # (IF op index, subgraph it ran) on the input bench fed: which branch a timed invoke paid for
     if_branches_taken: tuple[tuple[int, int], ...] = ()
+    runtime_threads: int | None = None  # threads the runtime made (by its first invoke); None: the OS did not say
 
     @property
     def contention(self) -> float | None:
@@ -169,6 +171,7 @@ class BenchResult:
             "delegate_partitions": self.delegate_partitions,
             "ops_total": self.ops_total,
             "if_branches_taken": [{"op_index": i, "subgraph": b} for i, b in self.if_branches_taken],
+            "runtime_threads": self.runtime_threads,
         }
         if self.cpu_ms is not None:
             out["cpu_ms"] = {"median": self.cpu_ms.median_ms, "min": self.cpu_ms.min_ms, "mean": self.cpu_ms.mean_ms}
@@ -204,6 +207,7 @@ class BenchResult:
             handover=HandoverCheck.from_dict(d.get("thread_handover_us")),
             warmup_s=float(d.get("warmup_s", 0.0)), settle_runs=int(d.get("settle_runs", 0)),
             if_branches_taken=tuple((int(b["op_index"]), int(b["subgraph"])) for b in d.get("if_branches_taken", ())),
+            runtime_threads=optional_int(d.get("runtime_threads")),
         )
 
 
@@ -264,6 +268,7 @@ def bench_model(
     baseline = current_rss_bytes()
     from edgekit.tflite.runtime import delegation_summary, if_branches_taken, load_interpreter
 
+    tasks_before = thread_ids()
     t0 = time.perf_counter()
     # the file's bytes are read after the baseline: holding the model is part of the model's memory
     content = Path(model_path).read_bytes()
@@ -283,6 +288,7 @@ def bench_model(
         t0 = time.perf_counter()
         interp.invoke()
         first_ms = (time.perf_counter() - t0) * 1e3
+        made = new_threads(tasks_before)  # the pools a kernel makes on first use exist now
         say(f"first inference {first_ms:.2f} ms (threads={config.threads or 'default'}); warm-up {config.warmup} "
             f"runs and at least {config.warmup_s:g} s")
         warm_start = time.perf_counter()
@@ -342,6 +348,7 @@ def bench_model(
         cpu_ms=LatencyStats.from_samples(cpu_samples),
         warmup_ms=tuple(warmup),
         if_branches_taken=tuple(sorted(taken.items())),
+        runtime_threads=made,
     )
 
 
@@ -572,5 +579,6 @@ def run_bench(model: Path, threads: Sequence[int | None] = (None,), runs: int = 
         machine=MachineSummary.this(), runtime=rt, xnnpack=use_xnnpack,
         inputs="data:" + str(data_path) if data_path else "random within each input's range",
         results=tuple(results),
-        warnings=(*busy_warnings(results), *handover_warnings([(r.threads, r.handover) for r in results])),
+        warnings=(*busy_warnings(results), *handover_warnings([(r.threads, r.handover) for r in results]),
+                  *crowding_warnings([(r.threads, r.runtime_threads) for r in results], usable_cores())),
     )

@@ -326,7 +326,8 @@ def test_per_op_times_at_two_threads_are_not_faster_than_two_cores_allow() -> No
     ms, _ = measure_suite([spec], [1, 2], 3.0)
     one = next(m for m in ms if m.threads == 1 and m.xnnpack)
     two = next(m for m in ms if m.threads == 2)
-    assert two.per_op_ms >= one.per_op_ms / 2.2, (one.per_op_ms, two.per_op_ms)
+    # the bug gave ~4x; two cores allow 2x, and 3x leaves room for a noisy moment
+    assert two.per_op_ms >= one.per_op_ms / 3.0, (one.per_op_ms, two.per_op_ms)
 
 
 def test_a_wider_igemm_tile_pads_the_spatial_convs_it_runs() -> None:

@@ -189,6 +189,32 @@ def test_profile_says_when_two_thread_pools_share_a_graph_past_one_thread(tmp_pa
     assert not [n for n in estimate(pure, entry, 2).notes if "thread pools" in n]
 
 
+@pytest.mark.device
+def test_the_two_pools_note_says_when_their_threads_outnumber_the_cores(tmp_path: Path) -> None:
+    """facex's model at 2 threads on 2 vCPUs: 11.3-13.0 ms with LiteRT's busiest worker on a core of its own, 20.1
+    with two workers on the calling thread's core, 120 with the busy one there (scripts/bench_thread_placement.py).
+    XNNPACK's T-1 workers, LiteRT's T-1 and the caller: the note says where placement decides, and not elsewhere."""
+    four = get_profile(rpi4b_variant(tmp_path, "pools4"), [tmp_path])
+    two_id = rpi4b_variant(tmp_path, "pools2")
+    toml = tmp_path / f"{two_id}.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace("\ncores = 4\n", "\ncores = 2\n", 1), encoding="utf-8")
+    two = get_profile(two_id, [tmp_path])
+    assert two.profile.hardware.cores == 2
+    mixed = parse_model(_convs_with_builtin_depthwise(hybrid=True), "<mixed>")
+
+    def placement(entry: object, threads: int) -> list[str]:
+        notes = [n for n in estimate(mixed, entry, threads).notes if "thread pools" in n]  # type: ignore[arg-type]
+        assert len(notes) == 1
+        return [n for n in notes if "where the OS puts them" in n]
+
+    assert not placement(four, 2)  # 3 threads on 4 cores
+    crowded = placement(four, 4)
+    assert len(crowded) == 1 and "7 threads on 4 cores" in crowded[0] and "at most 2 thread(s)" in crowded[0]
+    crowded = placement(two, 2)
+    assert len(crowded) == 1 and "3 threads on 2 cores" in crowded[0] and "at most 1 thread(s)" in crowded[0]
+    assert estimate(mixed, two, 2).latency_ms == estimate(mixed, four, 2).latency_ms  # a note, not a new figure
+
+
 def test_which_ops_split_comes_from_the_calmest_measurement() -> None:
     """Which ops XNNPACK splits is its tiling, not the mood; judged in the 1.1 us mood it came out 128 channels and
     128 KiB (a calibration made wholly in it put microWakeWord's 2-thread estimates -60%): the median set's hand-over

@@ -569,7 +569,7 @@ def estimate(model: TFLiteModel, entry: ProfileEntry, threads: int | None = None
         notes.extend(one_channel_conv_note(sg, cpu_mask, placement))
         if profile.runtime.delegate == DelegateKind.XNNPACK:
             notes.extend(two_pools_note(sg, placement, cpu_mask, n_threads,
-                                        1000.0 * builtin_pool_ms(profile.parallel, n_threads)))
+                                        1000.0 * builtin_pool_ms(profile.parallel, n_threads), profile.hardware.cores))
     if threads and threads > profile.hardware.cores:
         notes.append(f"{threads} threads requested; the device has {profile.hardware.cores} cores, "
                      f"estimated at {n_threads}")

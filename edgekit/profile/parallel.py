@@ -135,7 +135,7 @@ def _share_cap(shares: tuple[float, ...], caps_us: tuple[float, ...], threads: i
 
 
 def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], threads: int,
-                   pool_us: float = 0.0) -> list[str]:
+                   pool_us: float = 0.0, cores: int = 0) -> list[str]:
     """Say so when, past one thread, XNNPACK's ops share the graph with builtin ops LiteRT runs on its own thread pool,
     and what of it the estimate includes (``pool_us``: ``[parallel] builtin_pool_us`` at ``threads``, 0 without).
 
@@ -145,7 +145,15 @@ def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], thr
     0.37 at 1; facex's (49 builtin dynamic-range convolutions) 13-24 ms against 12.0-12.3, and 15.5 against 13.2
     with XNNPACK off altogether (so not only the two pools: LiteRT's own pool pays in a graph what it does not
     alone). ``edgekit calibrate`` measures the cost per convolution (:mod:`edgekit.calibrate.builtinpool`) and the
-    estimate adds it; the rest moves with the scheduler's moment (facex's rounds up to 70% apart), so it says so."""
+    estimate adds it.
+
+    The rest is where the OS puts the threads, when XNNPACK's ``threads - 1`` workers, LiteRT's own (at least as
+    many) and the calling thread outnumber the ``cores``: facex's model at 2 threads (3 runtime threads on 2
+    vCPUs) ran 11.3-13.0 ms with each thread pinned so that its busiest worker (one of LiteRT's, which spins
+    between jobs) had a core without the calling thread, 20.1 ms with the two others on the caller's core, 120 ms
+    with the busy one there, and 12.1-20.2 ms unpinned from one process to the next
+    (``scripts/bench_thread_placement.py``; docs/BENCHMARKS.md). The estimate is the first placement's; the note
+    says which way the rest goes (``cores`` 0: unknown, not said)."""
     if threads < 2 or not any(d and i for d, i in zip(delegated, include, strict=True)):
         return []
     builtin = [op for op, d, i in zip(sg.operators, delegated, include, strict=True)
@@ -155,11 +163,17 @@ def two_pools_note(sg: Subgraph, delegated: list[bool], include: list[bool], thr
     names = ", ".join(sorted({op.name for op in builtin}))
     charged = sum(1 for op in builtin if uses_builtin_pool(sg, op, op_macs(sg, op)[0])) if pool_us > 0 else 0
     included = (f"; the estimate includes the {pool_us:.0f} us each of the {charged} convolution(s) among them pay "
-                "in a graph (calibrate measured it), not the rest, which moves with the scheduler's moment"
-                if charged else ", which this estimate does not include")
+                "in a graph (calibrate measured it)" if charged else ", which this estimate does not include")
+    crowded = cores > 0 and 2 * threads - 1 > cores
+    placement = (f". With the calling thread that is at least {2 * threads - 1} threads on {cores} cores, and where "
+                 "the OS puts them decides the time: the estimate is for the pools' busiest worker on a core of its "
+                 "own; on a 2-vCPU VM one such graph ran 1.6x that with two workers on the calling thread's core and "
+                 "10x with the busiest there, unpinned one or the other from run to run "
+                 f"(docs/BENCHMARKS.md, \"thread placement\"); at most {max(1, (cores + 1) // 2)} thread(s) avoid it"
+                 if crowded else "")
     return [f"at {threads} threads {len(builtin)} op(s) ({names}) run on LiteRT's own multi-threaded kernels between "
             f"XNNPACK's: the two runtimes' thread pools spin against each other{included} (on a 2-vCPU VM such graphs "
-            "ran 1.1-4.6x their estimate without it, some slower than at 1 thread; docs/BENCHMARKS.md)"]
+            f"ran 1.1-4.6x their estimate without it, some slower than at 1 thread; docs/BENCHMARKS.md){placement}"]
 
 
 __all__ = ["BUILTIN_POOL_CLASSES", "MULTITHREADED_BUILTINS", "builtin_pool_ms", "uses_builtin_pool", "ROW_SPLIT_OPS", "splits", "splits_channels", "dispatch_ms", "handoff_figures", "inline_figures",
