@@ -12,8 +12,8 @@ estimate of 0.195 without the figure. The likely cause: between two of its jobs 
 sleep (or shares its core with XNNPACK's spinning workers), and waking it costs about that much on a VM.
 
 Measured here the same way: [1 dynamic-range depthwise among CONVS split float 1x1 convs], the convs alone and the
-depthwise alone at T threads, interleaved rounds, medians; the excess per depthwise, twice, the lower (a burst on
-the other core only adds to it).
+depthwise alone at T threads, interleaved rounds, medians; the excess per depthwise three times, fresh interpreters
+each (fresh threads, placed anew by the OS), the median.
 """
 
 from __future__ import annotations
@@ -72,10 +72,14 @@ def pool_excess_us(threads: int, target_s: float = 0.06) -> float:
 
 
 def measure_builtin_pool(top: int) -> tuple[float, ...]:
-    """The excess per builtin convolution at each thread count from 1 (0.0) to ``top`` (us, the lower of two)."""
+    """The excess per builtin convolution at each thread count from 1 (0.0) to ``top`` (us, the median of three).
+
+    Each measurement makes fresh interpreters, so fresh threads the OS places anew (:mod:`edgekit.benchthreads`):
+    not a burst that only adds, but another placement. Sixteen in a row here gave 64-95 us (2026-12-06); ten
+    calibrations keeping the lower of two got 67-80, one 35 (facex's and fer's 2-thread estimates -12% with it)."""
     figures = [0.0]
     for t in range(2, top + 1):
-        excess = min(pool_excess_us(t) for _ in range(2))
+        excess = statistics.median(pool_excess_us(t) for _ in range(3))
         figures.append(round(min(MAX_US, max(0.0, excess)), 2))
     if top >= 2:
         status(f"calibrate: LiteRT's own multi-threaded convolutions in a graph: +{', '.join(f'{f:.0f}' for f in figures[1:])} "
