@@ -232,3 +232,20 @@ def test_calibrate_measures_the_inline_ops_after_split_work() -> None:
     assert share[0] == cap[0] == 0.0 and len(share) == len(cap) == 2
     assert 0.0 <= share[1] <= 10.0 and 0.0 <= cap[1] < 100.0
     Parallel((0.0, 0.3), 7, 16, 16, 16384, inline_share=share, inline_cap_us=cap)
+
+
+def test_the_inline_cap_is_never_below_the_excess_seen_after_fewer_ops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An excess is a difference of three chains' times: the lower of two once gave a cap of 0.0 us beside a share
+    of 0.23 (microWakeWord's 2-thread estimates -20%). Each excess is now the median of three, and the cap (after
+    16 and 32 ADDs) never falls below what 4 or 8 ADDs already paid: the slow-down saturates, it does not shrink."""
+    import edgekit.calibrate.handoff as hd
+
+    # (adds -> three measurements of (excess us, ADDs' us)); the cap's runs came out at or below zero
+    few = {4: [(0.10, 0.12), (-0.13, 0.12), (0.09, 0.12)], 8: [(0.18, 0.25), (0.16, 0.25), (0.40, 0.25)]}
+    many = {16: [(-0.02, 0.5)] * 3, 32: [(0.01, 1.0), (-0.05, 1.0), (0.00, 1.0)]}
+    runs = {m: iter(v) for m, v in {**few, **many}.items()}
+    monkeypatch.setattr(hd, "inline_excess_us", lambda adds, threads: next(runs[adds]))
+    share, cap = hd.measure_inline(2)
+    assert share == (0.0, round((0.09 / 0.12 + 0.18 / 0.25) / 2, 4))  # medians: 0.09 and 0.18
+    assert cap == (0.0, 0.18)  # not 0.0: 8 ADDs already paid 0.18
+    assert all(next(it, None) is None for it in runs.values())  # three measurements each

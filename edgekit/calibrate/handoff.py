@@ -72,16 +72,23 @@ def inline_excess_us(adds: int, threads: int, target_s: float = 0.06) -> tuple[f
 
 def measure_inline(top: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
     """(share, cap us) per thread count from 1 of XNNPACK's inline ops after a split one: the share the median of
-    excess / ADD time after 4 and 8 ADDs, the cap the median excess after 16 and 32 (saturated); each excess the
-    lower of two measurements (a burst only adds to it). Single measurements here ranged 0.5-2.8 (share) and
-    0.1-0.33 us (cap) minutes apart."""
+    excess / ADD time after 4 and 8 ADDs, the cap the median excess after 16 and 32 (saturated), and never below
+    the excess already seen after fewer (the slow-down saturates: it does not shrink with more ops); each excess
+    the median of three measurements. An excess is a difference of three chains' times, so a burst in any of them
+    moves it either way: the lower of two, kept before, once came out 0.0 us for the cap beside a share of 0.23
+    (2026-12-06; microWakeWord's 2-thread estimates -20%). Single measurements here ranged 0.5-2.8 (share) and
+    0.1-0.33 us (cap) minutes apart; six sets of three in a row: share 0.68-0.75 and cap 0.24 in the calm
+    hand-over, 1.8-2.2 and 0.29-0.42 in the slow one."""
     share, cap = [0.0], [0.0]
     for t in range(2, top + 1):
-        few = [min(inline_excess_us(m, t) for _ in range(2)) for m in INLINE_FEW]
-        many = [min(inline_excess_us(m, t)[0] for _ in range(2)) for m in INLINE_MANY]
+        few = []
+        for m in INLINE_FEW:
+            runs = [inline_excess_us(m, t) for _ in range(3)]
+            few.append((statistics.median(e for e, _ in runs), statistics.median(us for _, us in runs)))
+        many = [statistics.median(inline_excess_us(m, t)[0] for _ in range(3)) for m in INLINE_MANY]
         ratios = [max(0.0, e) / us for e, us in few if us > 0]
         share.append(round(min(10.0, float(statistics.median(ratios))), 4) if ratios else 0.0)
-        cap.append(round(max(0.0, float(statistics.median(many))), 3))
+        cap.append(round(max(0.0, float(statistics.median(many)), *(e for e, _ in few)), 3))
     return tuple(share), tuple(cap)
 
 
