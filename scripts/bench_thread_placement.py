@@ -135,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
             timings[i].append(res["median_ms"])
             cpu[i] = res["worker_cpu_ms"]
         print(f"  round {r + 1}/{args.rounds} done", file=sys.stderr)
-    rows = [{"arrangement": label(workers, arr), "median_ms": round(statistics.median(timings[i]), 4),
+    rows: list[dict[str, Any]] = [{"arrangement": label(workers, arr), "median_ms": round(statistics.median(timings[i]), 4),
              "round_medians_ms": [round(t, 4) for t in timings[i]], "worker_cpu_ms_per_invoke": cpu[i]}
             for i, arr in enumerate(arrangements)]
     if args.json:
