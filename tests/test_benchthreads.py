@@ -20,6 +20,8 @@ def test_crowding_is_runtime_threads_and_the_caller_against_the_cores() -> None:
     (w,) = crowding_warnings([(2, 3)], 2)
     assert "3 thread(s) of its own" in w and "2 core(s)" in w and "fewer threads" in w
     assert crowding_warnings([(2, 3)], 4) == []
+    assert len(crowding_warnings([(2, 2)], 2)) == 1  # fer's: two runtime threads and the caller on two cores
+    assert crowding_warnings([(2, 2)], 3) == []
     assert len(crowding_warnings([(1, 0), (4, 6), (None, None)], 4)) == 1  # the 4-thread run; unknown says nothing
 
 
