@@ -40,10 +40,6 @@ MAX_PINNED = 4  # runtime threads pinned one by one; above it, only the unpinned
 TICKS_PER_S = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _tids() -> set[int]:
-    return {int(t) for t in os.listdir("/proc/self/task")}
-
-
 def _cpu_s(tid: int) -> float:
     fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS_PER_S  # utime + stime
@@ -54,16 +50,17 @@ def child(model: Path, threads: int, arrangement: list[int] | None, runs: int) -
     appearance; the caller on core 0), and the median invoke ms."""
     from edgekit.bench import WARMUP_S
     from edgekit.benchinputs import random_input
+    from edgekit.benchthreads import thread_ids
     from edgekit.tflite.runtime import load_interpreter
 
-    before = _tids()
+    before = thread_ids() or frozenset()
     interp = load_interpreter(model.read_bytes(), num_threads=threads, use_xnnpack=True)
-    at_load = sorted(_tids() - before)
+    at_load = sorted((thread_ids() or frozenset()) - before)
     rng = np.random.default_rng(0)  # bench's seed: the same input, the same IF branches
     for d in interp.get_input_details():
         interp.set_tensor(d["index"], random_input(d["shape"], np.dtype(d["dtype"]).name, rng))
     interp.invoke()
-    at_invoke = sorted(_tids() - before - set(at_load))
+    at_invoke = sorted((thread_ids() or frozenset()) - before - set(at_load))
     workers = [("pool@load", t) for t in at_load] + [("pool@invoke", t) for t in at_invoke]
     if arrangement is not None:
         if len(arrangement) != len(workers):
@@ -118,7 +115,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not hasattr(os, "sched_setaffinity"):
         raise SystemExit("needs Linux (os.sched_setaffinity)")
-    cores = len(os.sched_getaffinity(0))
+    from edgekit.benchthreads import usable_cores
+
+    cores = usable_cores()
     probe = run_child(args.model, args.threads, None, 3)
     workers: list[str] = probe["workers"]
     arrangements: list[list[int] | None] = [None]
