@@ -141,6 +141,33 @@ def test_one_noisy_measurement_does_not_move_a_size(monkeypatch: pytest.MonkeyPa
     assert calls[b"conv int8 1 24"] == 3  # the two disagreed: a third decided
 
 
+def test_dispatch_is_the_plateau_and_the_split_threshold_the_smallest_split(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A split op's excess grows with its work up to ~0.2 us of it, then holds (here 16 / 32 rows 0.24-0.36 us,
+    64-256 rows 0.39-0.45): ``dispatch_us`` is the plateau's (an op of a model is past the ramp), while what counts
+    as split is judged against half the smallest split chain's excess (16 rows), not the plateau's."""
+    import edgekit.calibrate.parallel as parallel
+
+    monkeypatch.setattr(parallel, "build_conv_chain", lambda dtype, h, w, c, n: f"conv {dtype} {w} {c}".encode())
+    monkeypatch.setattr(parallel, "add_chain", lambda dtype, elements, n: f"add {elements * 4}".encode())
+    ramp = {16: 0.26, 32: 0.34, 64: 0.42, 128: 0.40, 256: 0.44}
+
+    def excess(build, threads, target_s):  # type: ignore[no-untyped-def]
+        kind, *rest = build(8).decode().split()
+        if kind == "add":
+            return 0.0
+        pixels = int(rest[1])
+        if pixels > 1:
+            # rows 8-15 pay less than the plateau's half (0.21) but more than the 16-row chain's (0.13)
+            return ramp.get(pixels, 0.18 if pixels > 7 else 0.0)
+        return 0.0
+
+    monkeypatch.setattr(parallel, "excess_us", excess)
+    figures = measure_parallel(2)
+    assert figures is not None
+    assert figures.dispatch_us == (0.0, 0.42)  # the median of 64 / 128 / 256 rows, not 32's
+    assert figures.gemm_rows == 7  # 8 rows (0.18) counted split against 0.5 * 0.26, not 0.5 * 0.42
+
+
 def test_a_split_op_pays_a_hand_over_an_inline_one_does_not() -> None:
     """The measured fact behind the term, on this runtime: at 2 threads a 64-row 1x1 conv pays ~0.3-0.4 us beyond
     half its one-thread time, a 4-row one (one tile) runs inline (~0.02 us): the bound is loose."""

@@ -11,6 +11,9 @@ waits for them; an op of one tile runs on the calling thread. Measured on this p
   alike (XNNPACK gives each output row a task: 2x2 int8 max pools of 512 B out paid +0.3 us at 2 threads);
 - ADD: float32 inline up to 16 KiB of output, split at 32 KiB; int8 the same in bytes.
 
+What a split op pays grows with its work up to ~0.2 us of it, then holds (calm, 2 threads: 0.24-0.30 us for a
+16-row chain of 0.08 us ops, 0.39-0.52 for ops of 0.2-19 us); every split op of a model but the smallest is past
+that ramp, so ``dispatch_us`` is the plateau's (:mod:`edgekit.calibrate.parallel`).
 So the estimator adds ``dispatch_us[threads]`` to each op XNNPACK runs that :func:`splits` says is split, and
 nothing to the rest: a microWakeWord streaming model pays it on its five 1x1 convolutions and not on its
 one-row depthwise ones (2 threads: -38% without, +3% with). ``edgekit calibrate`` measures the four sizes and
