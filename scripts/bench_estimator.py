@@ -106,6 +106,7 @@ def calibrate(profile_dir: Path, device_id: str, budget_s: float, threads: str) 
     t0 = time.monotonic()
     proc = subprocess.run([str(ROOT / ".venv/bin/edgekit"), "calibrate", "-o", str(out), "--id", device_id,
                            "--threads", threads, "--budget-s", str(budget_s), "--force"], capture_output=True, text=True)
+    (profile_dir / "calibrate.log").write_text(proc.stderr, encoding="utf-8")  # its progress: the moods it saw
     if proc.returncode != 0:
         raise SystemExit(f"calibrate failed: {proc.stderr[-2000:]}")
     print(f"calibrated in {time.monotonic() - t0:.0f} s (load average {load0:.2f} -> {os.getloadavg()[0]:.2f}) -> {out}",
