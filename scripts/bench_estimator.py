@@ -193,8 +193,8 @@ def measure(models: list[tuple[str, str, Path]], profile_dir: Path, device_id: s
     both of bench's figures agree with calibrate (:func:`in_mood`), and a
     row's ``measured_ms`` is the median over its in-mood rounds when it has any (``measured_ms_all``: over all).
     A round waits at most ``round_wait_s`` for the mood in all (a bad mood can last minutes); after the rounds, a
-    multi-thread row with no run in mood is run again, up to ``catch_up`` times, each after waiting up to
-    ``mood_wait_s`` for the mood (its rounds out of mood stay in ``measured_ms_all``). ``results``: the rows so far
+    multi-thread row with no run in mood is run again, up to ``catch_up`` times, each pass waiting for the mood like
+    a round (its rounds out of mood stay in ``measured_ms_all``). ``results``: the rows so far
     are written there after every round."""
     preds: dict[tuple[str, int], dict[str, Any]] = {}
     samples: dict[tuple[str, int], list[dict[str, Any]]] = {}
@@ -232,12 +232,14 @@ def measure(models: list[tuple[str, str, Path]], profile_dir: Path, device_id: s
                     min(mood_wait_s, max(0.0, round_deadline - time.monotonic())))
         if results is not None:
             results.write_text(json.dumps(_rows(models, threads, preds, samples), indent=1), encoding="utf-8")
-    for attempt in range(catch_up):
+    for attempt in range(catch_up):  # each pass waits at most round_wait_s for the mood in all, like a round
+        pass_deadline = time.monotonic() + round_wait_s
         for name, _kind, path in models:
             for t in threads:
                 got = samples.get((name, t), [])
                 if t > 1 and got and not any(s["in_mood"] for s in got):
-                    run(name, path, t, f"catch-up {attempt + 1}/{catch_up}", mood_wait_s)
+                    run(name, path, t, f"catch-up {attempt + 1}/{catch_up}",
+                        min(mood_wait_s, max(0.0, pass_deadline - time.monotonic())))
     if results is not None and catch_up:
         results.write_text(json.dumps(_rows(models, threads, preds, samples), indent=1), encoding="utf-8")
     return _rows(models, threads, preds, samples)
