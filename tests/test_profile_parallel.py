@@ -168,6 +168,33 @@ def test_dispatch_is_the_plateau_and_the_split_threshold_the_smallest_split(monk
     assert figures.gemm_rows == 7  # 8 rows (0.18) counted split against 0.5 * 0.26, not 0.5 * 0.42
 
 
+def test_a_slow_moment_does_not_call_every_size_inline(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The yardstick of what splits is measured with each vote: the 16-row chain's excess taken once at the start,
+    in the VM's slow mood (1.1 us), had every calm-mood size judged inline (16 rows, 128 channels, 64 KiB)."""
+    import edgekit.calibrate.parallel as parallel
+
+    monkeypatch.setattr(parallel, "build_conv_chain", lambda dtype, h, w, c, n: f"conv {dtype} {w} {c}".encode())
+    monkeypatch.setattr(parallel, "add_chain", lambda dtype, elements, n: f"add {elements * 4}".encode())
+    references = iter([1.1, 1.1, 1.1])  # the 16-row chain's first three measurements: the slow mood
+
+    def excess(build, threads, target_s):  # type: ignore[no-untyped-def]
+        kind, *rest = build(8).decode().split()
+        if kind == "add":
+            return 0.4 if int(rest[0]) > 16384 else 0.0
+        pixels, channels = int(rest[1]), int(rest[2])
+        if pixels == parallel.HANDOVER_ROWS:
+            return next(references, 0.27)
+        if pixels > 1:
+            return 0.4 if pixels > 7 else 0.0
+        return 0.4 if channels > 16 else 0.0
+
+    monkeypatch.setattr(parallel, "excess_us", excess)
+    figures = measure_parallel(2)
+    assert figures is not None
+    assert (figures.gemm_rows, figures.float32_gemm_channels, figures.int8_gemm_channels, figures.split_bytes) == \
+        (7, 16, 16, 16384)
+
+
 def test_a_split_op_pays_a_hand_over_an_inline_one_does_not() -> None:
     """The measured fact behind the term, on this runtime: at 2 threads a 64-row 1x1 conv pays ~0.3-0.4 us beyond
     half its one-thread time, a 4-row one (one tile) runs inline (~0.02 us): the bound is loose."""

@@ -158,14 +158,20 @@ def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigure
     dispatch = [0.0] + [max(0.0, statistics.median(min(excess_us(rows_chain(m), t, target_s) for _ in range(2))
                                                    for m in DISPATCH_ROWS))
                         for t in range(2, max_threads + 1)]
-    # an op is split when its excess is over half the smallest split op's (the 16-row chain's, below the plateau)
-    threshold = max(0.5 * min(excess_us(rows_chain(HANDOVER_ROWS), 2, target_s) for _ in range(2)), 0.02)
 
     def split(build: Callable[[int], bytes]) -> bool:
-        # two of three measurements agree: one noisy excess moved the last inline size (int8 one-pixel convs: 16
-        # channels in 37 of 47 calibrations here, 24-48 in the others, each a single measurement below threshold)
-        votes = [excess_us(build, 2, target_s) > threshold for _ in range(2)]
-        return votes[0] if votes[0] == votes[1] else excess_us(build, 2, target_s) > threshold
+        # split when its excess is over half the smallest split op's (the 16-row chain's, below the plateau),
+        # measured right before it: the VM's mood moves within seconds, and one reference taken in its slow mood (1.1
+        # us) with sizes timed in the calm one calls nearly everything inline (one calibration here kept 16 rows,
+        # 32 / 128 channels and 64 KiB, against 7, 16 / 16 and 16 KiB in the others). Two of three votes agree: one noisy excess moved the last
+        # inline size (int8 one-pixel convs: 16 channels in 37 of 47 calibrations here, 24-48 in the others, each a
+        # single measurement below threshold)
+        def vote() -> bool:
+            reference = excess_us(rows_chain(HANDOVER_ROWS), 2, target_s)
+            return excess_us(build, 2, target_s) > max(0.5 * reference, 0.02)
+
+        votes = [vote(), vote()]
+        return votes[0] if votes[0] == votes[1] else vote()
 
     rows = last_inline(ROWS, lambda m: split(rows_chain(m)))
     def channel_split(dtype: str) -> Callable[[int], bool]:
