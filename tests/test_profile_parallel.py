@@ -4,6 +4,7 @@ and calibrate's measurement of both."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -111,33 +112,45 @@ def test_calibrate_keeps_the_median_of_its_three_measurements() -> None:
     assert middle([None, moody, calm]) is calm and middle([None, None, moody]) is moody and middle([None]) is None
 
 
-def test_one_noisy_measurement_does_not_move_a_size(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Which sizes run inline takes two of three measurements: one excess measured low had moved the int8 one-pixel
-    conv's last inline size from 16 to 24-48 channels in 10 of 47 calibrations here."""
+SIZES_HERE = (7, 16, 16, 16384)  # gemm_rows, float32 / int8 one-pixel channels, split_bytes as measured here
+
+
+def _measure_with(monkeypatch: pytest.MonkeyPatch, excess: Callable[[Callable[[int], bytes], int, float], float]
+                  ) -> ParallelFigures:
+    """``measure_parallel(2)`` with every chain's excess from ``excess`` (the chains named by their shape)."""
     import edgekit.calibrate.parallel as parallel
 
     monkeypatch.setattr(parallel, "build_conv_chain", lambda dtype, h, w, c, n: f"conv {dtype} {w} {c}".encode())
     monkeypatch.setattr(parallel, "add_chain", lambda dtype, elements, n: f"add {elements * 4}".encode())
+    monkeypatch.setattr(parallel, "excess_us", excess)
+    figures = measure_parallel(2)
+    assert figures is not None
+    return figures
+
+
+def _sizes(f: ParallelFigures) -> tuple[int, int, int, int]:
+    return f.gemm_rows, f.float32_gemm_channels, f.int8_gemm_channels, f.split_bytes
+
+
+def test_one_noisy_measurement_does_not_move_a_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Which sizes run inline takes two of three measurements: one excess measured low had moved the int8 one-pixel
+    conv's last inline size from 16 to 24-48 channels in 10 of 47 calibrations here."""
     calls: dict[bytes, int] = {}
 
-    def excess(build, threads, target_s):  # type: ignore[no-untyped-def]
+    def excess(build: Callable[[int], bytes], threads: int, target_s: float) -> float:
         key = build(8)
-        calls[key] = calls.get(key, 0) + 1
         kind, *rest = key.decode().split()
         if kind == "add":
             return 0.4 if int(rest[0]) > 16384 else 0.0
         dtype, pixels, channels = rest[0], int(rest[1]), int(rest[2])
         if pixels > 1:  # the row chains: dispatch 0.4 us from 8 rows on
             return 0.4 if pixels > 7 else 0.0
+        calls[key] = calls.get(key, 0) + 1
         if dtype == "int8" and channels == 24 and calls[key] == 1:
             return 0.1  # one noisy measurement of a split size
         return 0.4 if channels > 16 else 0.0
 
-    monkeypatch.setattr(parallel, "excess_us", excess)
-    figures = measure_parallel(2)
-    assert figures is not None
-    assert (figures.gemm_rows, figures.float32_gemm_channels, figures.int8_gemm_channels, figures.split_bytes) == \
-        (7, 16, 16, 16384)
+    assert _sizes(_measure_with(monkeypatch, excess)) == SIZES_HERE
     assert calls[b"conv int8 1 24"] == 3  # the two disagreed: a third decided
 
 
@@ -145,25 +158,16 @@ def test_dispatch_is_the_plateau_and_the_split_threshold_the_smallest_split(monk
     """A split op's excess grows with its work up to ~0.2 us of it, then holds (here 16 / 32 rows 0.24-0.36 us,
     64-256 rows 0.39-0.45): ``dispatch_us`` is the plateau's (an op of a model is past the ramp), while what counts
     as split is judged against half the smallest split chain's excess (16 rows), not the plateau's."""
-    import edgekit.calibrate.parallel as parallel
-
-    monkeypatch.setattr(parallel, "build_conv_chain", lambda dtype, h, w, c, n: f"conv {dtype} {w} {c}".encode())
-    monkeypatch.setattr(parallel, "add_chain", lambda dtype, elements, n: f"add {elements * 4}".encode())
     ramp = {16: 0.26, 32: 0.34, 64: 0.42, 128: 0.40, 256: 0.44}
 
-    def excess(build, threads, target_s):  # type: ignore[no-untyped-def]
+    def excess(build: Callable[[int], bytes], threads: int, target_s: float) -> float:
         kind, *rest = build(8).decode().split()
-        if kind == "add":
+        if kind == "add" or int(rest[1]) == 1:
             return 0.0
-        pixels = int(rest[1])
-        if pixels > 1:
-            # rows 8-15 pay less than the plateau's half (0.21) but more than the 16-row chain's (0.13)
-            return ramp.get(pixels, 0.18 if pixels > 7 else 0.0)
-        return 0.0
+        # rows 8-15 pay less than the plateau's half (0.21) but more than the 16-row chain's (0.13)
+        return ramp.get(int(rest[1]), 0.18 if int(rest[1]) > 7 else 0.0)
 
-    monkeypatch.setattr(parallel, "excess_us", excess)
-    figures = measure_parallel(2)
-    assert figures is not None
+    figures = _measure_with(monkeypatch, excess)
     assert figures.dispatch_us == (0.0, 0.42)  # the median of 64 / 128 / 256 rows, not 32's
     assert figures.gemm_rows == 7  # 8 rows (0.18) counted split against 0.5 * 0.26, not 0.5 * 0.42
 
@@ -173,11 +177,9 @@ def test_a_slow_moment_does_not_call_every_size_inline(monkeypatch: pytest.Monke
     in the VM's slow mood (1.1 us), had every calm-mood size judged inline (16 rows, 128 channels, 64 KiB)."""
     import edgekit.calibrate.parallel as parallel
 
-    monkeypatch.setattr(parallel, "build_conv_chain", lambda dtype, h, w, c, n: f"conv {dtype} {w} {c}".encode())
-    monkeypatch.setattr(parallel, "add_chain", lambda dtype, elements, n: f"add {elements * 4}".encode())
     references = iter([1.1, 1.1, 1.1])  # the 16-row chain's first three measurements: the slow mood
 
-    def excess(build, threads, target_s):  # type: ignore[no-untyped-def]
+    def excess(build: Callable[[int], bytes], threads: int, target_s: float) -> float:
         kind, *rest = build(8).decode().split()
         if kind == "add":
             return 0.4 if int(rest[0]) > 16384 else 0.0
@@ -188,11 +190,7 @@ def test_a_slow_moment_does_not_call_every_size_inline(monkeypatch: pytest.Monke
             return 0.4 if pixels > 7 else 0.0
         return 0.4 if channels > 16 else 0.0
 
-    monkeypatch.setattr(parallel, "excess_us", excess)
-    figures = measure_parallel(2)
-    assert figures is not None
-    assert (figures.gemm_rows, figures.float32_gemm_channels, figures.int8_gemm_channels, figures.split_bytes) == \
-        (7, 16, 16, 16384)
+    assert _sizes(_measure_with(monkeypatch, excess)) == SIZES_HERE
 
 
 def test_a_split_op_pays_a_hand_over_an_inline_one_does_not() -> None:
