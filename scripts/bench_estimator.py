@@ -240,8 +240,6 @@ def measure(models: list[tuple[str, str, Path]], profile_dir: Path, device_id: s
                 if t > 1 and got and not any(s["in_mood"] for s in got):
                     run(name, path, t, f"catch-up {attempt + 1}/{catch_up}",
                         min(mood_wait_s, max(0.0, pass_deadline - time.monotonic())))
-    if results is not None and catch_up:
-        results.write_text(json.dumps(_rows(models, threads, preds, samples), indent=1), encoding="utf-8")
     return _rows(models, threads, preds, samples)
 
 

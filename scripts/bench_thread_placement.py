@@ -53,14 +53,17 @@ def child(model: Path, threads: int, arrangement: list[int] | None, runs: int) -
     from edgekit.benchthreads import thread_ids
     from edgekit.tflite.runtime import load_interpreter
 
-    before = thread_ids() or frozenset()
+    def tids() -> frozenset[int]:
+        return thread_ids() or frozenset()
+
+    before = tids()
     interp = load_interpreter(model.read_bytes(), num_threads=threads, use_xnnpack=True)
-    at_load = sorted((thread_ids() or frozenset()) - before)
+    at_load = sorted(tids() - before)
     rng = np.random.default_rng(0)  # bench's seed: the same input, the same IF branches
     for d in interp.get_input_details():
         interp.set_tensor(d["index"], random_input(d["shape"], np.dtype(d["dtype"]).name, rng))
     interp.invoke()
-    at_invoke = sorted((thread_ids() or frozenset()) - before - set(at_load))
+    at_invoke = sorted(tids() - before - set(at_load))
     workers = [("pool@load", t) for t in at_load] + [("pool@invoke", t) for t in at_invoke]
     if arrangement is not None:
         if len(arrangement) != len(workers):

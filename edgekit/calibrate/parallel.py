@@ -17,7 +17,7 @@ one-thread time; a split one takes its share of the work plus the hand-over, so 
 - ``<dtype>_gemm_channels``: the last output-channel count of a one-pixel conv that runs inline;
 - ``split_bytes``: the last float32 ADD output size (4 KiB ... 128 KiB) that runs inline.
 
-"Inline" is an excess below half the dispatch cost, in two of three measurements.
+"Inline" is an excess below half the 16-row chain's, measured right before it, in two of three measurements.
 
 A virtual machine's hand-over has moods: on this project's 2-vCPU VM it costs 0.3-0.4 us for minutes, then
 1.2 us or more for minutes (the chains' 2-thread time triples, a small model's 2-thread invoke grows by half,
@@ -161,11 +161,11 @@ def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigure
 
     def split(build: Callable[[int], bytes]) -> bool:
         # split when its excess is over half the smallest split op's (the 16-row chain's, below the plateau),
-        # measured right before it: the VM's mood moves within seconds, and one reference taken in its slow mood (1.1
-        # us) with sizes timed in the calm one calls nearly everything inline (one calibration here kept 16 rows,
-        # 32 / 128 channels and 64 KiB, against 7, 16 / 16 and 16 KiB in the others). Two of three votes agree: one noisy excess moved the last
-        # inline size (int8 one-pixel convs: 16 channels in 37 of 47 calibrations here, 24-48 in the others, each a
-        # single measurement below threshold)
+        # measured right before it: the VM's mood moves within seconds, and one reference taken in its slow mood
+        # (1.1 us) with sizes timed in the calm one calls nearly everything inline (one calibration here kept 16
+        # rows, 32 / 128 channels and 64 KiB, against 7, 16 / 16 and 8-16 KiB in the others). Two of three votes
+        # agree: one noisy excess moved the last inline size (int8 one-pixel convs: 16 channels in 37 of 47
+        # calibrations here, 24-48 in the others, each a single measurement below threshold)
         def vote() -> bool:
             reference = excess_us(rows_chain(HANDOVER_ROWS), 2, target_s)
             return excess_us(build, 2, target_s) > max(0.5 * reference, 0.02)
@@ -187,4 +187,4 @@ def measure_parallel(max_threads: int, target_s: float = 0.05) -> ParallelFigure
 
 
 __all__ = ["ParallelFigures", "measure_parallel", "add_chain", "per_op_us", "excess_us", "last_inline", "rows_chain",
-           "handover_us", "handover_at", "middle", "calmest", "calm_thresholds", "DISPATCH_ROWS", "HANDOVER_ROWS"]
+           "handover_us", "handover_at", "middle", "calmest", "calm_thresholds"]
