@@ -14,7 +14,7 @@ import pytest
 
 from edgekit.calibrate.fit import Peaks, apply_gemm, fit_gemm, fit_hybrid_elements, fit_profile_figures
 from edgekit.calibrate.microbench import MicroOp, MicroSpec, build_model
-from edgekit.calibrate.runner import HYBRID_SPECS, Measurement, suite
+from edgekit.calibrate.runner import HYBRID_SPECS, UINT8_EXTRA_SPECS, Measurement, suite
 from edgekit.profile.costs import graph_costs, hybrid_elements, hybrid_op
 from edgekit.profile.delegate import xnnpack_placement
 from edgekit.profile.estimator import efficiency_key, estimate, gemm_work
@@ -68,7 +68,10 @@ def test_full_suite_measures_the_hybrid_ops() -> None:
     assert len(names) == len(HYBRID_SPECS) and any(n.startswith("depthwise") for n in names)
     # the convolutions again with uint8 weights (LiteRT's builtin kernel for TF1's format)
     convs = {(s.h, s.w, s.c, s.cout, s.kernel, s.repeat) for s in specs if s.dtype == "hybrid" and s.op.value == "CONV_2D"}
-    assert {(s.h, s.w, s.c, s.cout, s.kernel, s.repeat) for s in specs if s.dtype == "hybrid_uint8"} == convs
+    # (and a projection-like one: many input channels to few, where that kernel's cost per input element shows)
+    extra = {(kw["h"], kw["w"], kw["c"], kw["cout"], kw["kernel"], 1) for _, kw in UINT8_EXTRA_SPECS}
+    assert {(s.h, s.w, s.c, s.cout, s.kernel, s.repeat) for s in specs if s.dtype == "hybrid_uint8"} == convs | extra
+    assert all(c > 2 * cout for _, _, c, cout, _, _ in extra)
     assert not any(s.dtype == "hybrid" for s in suite(10.0))
 
 

@@ -48,7 +48,7 @@ from edgekit.calibrate.narrow import (
     strip_rows,
 )
 from edgekit.calibrate.runner import Measurement, MemoryProbe, speedup_ratios
-from edgekit.profile.opfigures import POOL_INPUTS_KEY, depthwise_pad_factor
+from edgekit.profile.opfigures import POOL_INPUTS_KEY, UINT8_HYBRID_CONV, depthwise_pad_factor
 from edgekit.profile.signs import SIGNS_KEY
 
 # XNNPACK's GEMM micro-kernel tiles (output channels, input channels) per SIMD level and compute dtype
@@ -119,6 +119,8 @@ class FitResult:
     # dtype -> (tile_n, tile_k, output MACs, IGEMM tile_n or 0)
     gemm: dict[str, tuple[int, int, float, int]] = field(default_factory=dict)
     hybrid_element_macs: float = 0.0  # per float element a dynamic-range conv converts (Gemm.hybrid_element_macs)
+    # more per input and output element on the uint8-weight kernel (Gemm.uint8_hybrid_input_macs / _output_macs)
+    uint8_hybrid_element_macs: tuple[float, float] = (0.0, 0.0)
     row_ns: dict[str, dict[str, float]] = field(default_factory=dict)  # dtype -> [row_ns] key -> ns per narrow row
     row_tile: int = 0  # the channel tile the row figures are for (0: none fitted)
     every_width: tuple[str, ...] = ()  # [row_ns] keys whose figure is per row at every width (fit_every_width_rows)
@@ -368,16 +370,24 @@ def _most_uniform(ops: Sequence[Measurement], grid: Sequence[float],
                   work: Callable[[Measurement, float], float]) -> float:
     """The grid value under which ``ops`` have the most uniform work rate (least time-weighted variance of
     log(work / time)); the first of equals."""
-    w = _weights(ops)
-    t = np.log(np.array([m.per_op_ms for m in ops]))
     best = (math.inf, 0.0)
     for value in grid:
-        rate = np.log(np.array([work(m, value) for m in ops], dtype=float)) - t
-        mean = float(np.sum(w * rate) / np.sum(w))
-        var = float(np.sum(w * (rate - mean) ** 2))
+        var = _rate_variance(ops, functools.partial(_swap, work, value))
         if var < best[0] - 1e-12:
             best = (var, value)
     return best[1]
+
+
+def _swap(work: Callable[[Measurement, float], float], value: float, m: Measurement) -> float:
+    return work(m, value)
+
+
+def _rate_variance(ops: Sequence[Measurement], work: Callable[[Measurement], float]) -> float:
+    """Time-weighted variance of log(work / time) over ``ops``."""
+    w = _weights(ops)
+    rate = np.log(np.array([work(m) for m in ops], dtype=float)) - np.log(np.array([m.per_op_ms for m in ops]))
+    mean = float(np.sum(w * rate) / np.sum(w))
+    return float(np.sum(w * (rate - mean) ** 2))
 
 
 def _tconv_work(m: Measurement, k0: float, figures: tuple[int, int, float, int]) -> float:
@@ -412,13 +422,45 @@ def fit_hybrid_elements(one: Sequence[Measurement], gemm: dict[str, tuple[int, i
     return _most_uniform(ops, HYBRID_ELEMENT_GRID, lambda m, e: _work(m, gemm[m.dtype]) + e * m.elements)
 
 
+def fit_uint8_element_macs(one: Sequence[Measurement], gemm: dict[str, tuple[int, int, float, int]],
+                           hybrid_element_macs: float) -> tuple[float, float]:
+    """MAC-equivalents per float input and per float output element that LiteRT's builtin kernel for uint8
+    weights (TF1's format, ``CONV_2D_UINT8_HYBRID_BUILTIN``) pays beyond ``hybrid_element_macs``: the grid pair
+    under which its micro-benchmarks have the most uniform work rate. On this project's x86 host, one thread, a
+    1x1 conv 50x50x144 -> 24 took 1.32 ms and 50x50x24 -> 144 (the same MACs) 0.43 ms: ~3.3 ns per input element
+    and ~0.8 per output element against 0.013 per MAC (19 shapes); facex's projection convs were estimated at
+    half their time and its expansions 30% over without them. (0, 0) without four such benchmarks."""
+    ops = [m for m in one if m.op_key == UINT8_HYBRID_CONV and m.gemm[0] > 0 and m.per_op_ms > 0
+           and m.input_elements > 0 and m.dtype in gemm]
+    if len({(m.input_elements, m.elements) for m in ops}) < 4:
+        return 0.0, 0.0
+    def work(m: Measurement, pair: tuple[float, float]) -> float:
+        return (_work(m, gemm[m.dtype]) + hybrid_element_macs * m.elements + pair[0] * m.input_elements
+                + pair[1] * (m.elements - m.input_elements))
+
+    best: tuple[float, tuple[float, float]] = (math.inf, (0.0, 0.0))
+    for pair in ((e_in, e_out) for e_in in HYBRID_ELEMENT_GRID for e_out in HYBRID_ELEMENT_GRID):
+        var = _rate_variance(ops, functools.partial(work, pair=pair))
+        if var < best[0] - 1e-12:
+            best = (var, pair)
+    return best[1]
+
+
 def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float, int]],
-               hybrid_element_macs: float = 0.0, tconv: dict[str, float] | None = None) -> list[Measurement]:
+               hybrid_element_macs: float = 0.0, tconv: dict[str, float] | None = None,
+               uint8_element_macs: tuple[float, float] = (0.0, 0.0)) -> list[Measurement]:
     """``ms`` with the MACs of GEMM-shaped ops replaced by their work under ``gemm`` (what the estimator uses),
-    plus a dynamic-range op's conversion work; ``tconv``: per dtype, a transposed convolution's per-tap cost."""
+    plus a dynamic-range op's conversion work (``uint8_element_macs`` more per input and output element on the
+    uint8-weight kernel); ``tconv``: per dtype, a transposed convolution's per-tap cost."""
     tconv = tconv or {}
+
+    def uint8_work(m: Measurement) -> float:
+        if m.op_key != UINT8_HYBRID_CONV:
+            return 0.0
+        return uint8_element_macs[0] * m.input_elements + uint8_element_macs[1] * (m.elements - m.input_elements)
+
     return [dataclasses.replace(m, macs=_work(m, gemm[m.dtype], tconv.get(m.dtype))
-                                + int(round(hybrid_element_macs * m.elements)))
+                                + int(round(hybrid_element_macs * m.elements + uint8_work(m))))
             if m.gemm[0] > 0 and m.dtype in gemm and m.macs > 0 else m for m in ms]
 
 
@@ -494,9 +536,10 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
     plain = [m for m in ms if not m.hybrid and m.op_key != SIGNS_KEY]
     gemm = fit_gemm([m for m in one if not m.hybrid], tiles) if tiles else {}
     hybrid_element_macs = fit_hybrid_elements(one, gemm)
+    uint8_element_macs = fit_uint8_element_macs(one, gemm, hybrid_element_macs)
     tconv = fit_tconv_overhead([*one, *(m for m in narrow if m.threads == 1 and m.xnnpack)], gemm)
     if gemm:
-        one = apply_gemm(one, gemm, hybrid_element_macs, tconv)
+        one = apply_gemm(one, gemm, hybrid_element_macs, tconv, uint8_element_macs)
         # a narrow transposed convolution's padded tile is GEMM work, as the estimator counts it: the row figure
         # is what is left beyond it
         narrow = apply_gemm(narrow, gemm, 0.0, tconv)
@@ -543,6 +586,7 @@ def fit_profile_figures(ms: Sequence[Measurement], probes: Sequence[MemoryProbe]
         repack_weights=repack, weight_rss_factor=factor, samples=len(ms),
         rms_relative_error=float(np.sqrt(np.mean(arr ** 2))), max_relative_error=float(arr.max()),
         residuals=residuals, delegated=delegated, gemm=gemm, hybrid_element_macs=hybrid_element_macs,
+        uint8_hybrid_element_macs=uint8_element_macs,
         row_ns=_merge_rows(fit_row_ns(narrow, row_tile, predict) if narrow else {}, every),
         row_tile=row_tile if narrow or every else 0, every_width=_every_width(every),
         thread_scaling=fit_thread_scaling(ms, threads, speedup), tconv_overhead=tconv,

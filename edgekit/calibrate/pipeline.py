@@ -153,6 +153,8 @@ def _gemm_section(fit: FitResult, gemv: GemvFigures | None = None) -> dict[str, 
             out[f"{dtype}_tconv_output_overhead_macs"] = float(fit.tconv_overhead[dtype])
     if fit.hybrid_element_macs:
         out["hybrid_element_macs"] = float(fit.hybrid_element_macs)
+    if any(fit.uint8_hybrid_element_macs):
+        out["uint8_hybrid_input_macs"], out["uint8_hybrid_output_macs"] = map(float, fit.uint8_hybrid_element_macs)
     if gemv is not None:
         out.update(gemv.to_doc())
     return {"gemm": out}

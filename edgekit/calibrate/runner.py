@@ -65,6 +65,7 @@ class Measurement:
     op_key: str = ""  # the estimator's [op_efficiency] key when it differs from ``op`` (e.g. DEPTHWISE_CONV_2D_K7)
     gemm: tuple[int, int, int, int] = (0, 0, 0, 0)  # (M, N, Cin, taps) of a CONV_2D / FULLY_CONNECTED, else zeros
     elements: int = 0  # a dynamic-range op's float input + output elements (costs.hybrid_elements), else 0
+    input_elements: int = 0  # of which its input's (costs.hybrid_input_elements)
     rows: int = 0  # per op: its kernel's rows (edgekit.profile.rows, however wide), 0 for ops without
     row_width: int = 0  # elements per row
     pointer_bytes: int = 0  # XNNPACK indirection pointers a CONV_2D reads per call (edgekit.profile.indirection)
@@ -200,10 +201,14 @@ def suite(budget_s: float) -> list[MicroSpec]:
         specs += [MicroSpec(op, "hybrid", **kw) for op, kw in HYBRID_SPECS]
         # the convolutions again with TF1's uint8 weights: XNNPACK refuses them, LiteRT's builtin kernel for them
         # is its own figure (CONV_2D_UINT8_HYBRID_BUILTIN)
-        specs += [MicroSpec(op, HYBRID_UINT8, **kw) for op, kw in HYBRID_SPECS if op is MicroOp.CONV_2D]
+        specs += [MicroSpec(op, HYBRID_UINT8, **kw) for op, kw in [*HYBRID_SPECS, *UINT8_EXTRA_SPECS]
+                  if op is MicroOp.CONV_2D]
     return specs
 
 
+# the uint8-weight kernel's cost per input element shows in a conv of many input channels to few (MobileNetV2's
+# projections): its figure (edgekit.calibrate.fit.fit_uint8_input_macs) needs one such
+UINT8_EXTRA_SPECS: list[tuple[MicroOp, dict[str, int]]] = [(MicroOp.CONV_2D, dict(h=56, w=56, c=144, cout=24, kernel=1))]
 # shapes of the hybrid micro-benchmarks: MobileNet-like 1x1 and 3x3 convs, depthwise at three sizes, a classifier
 HYBRID_SPECS: list[tuple[MicroOp, dict[str, int]]] = [
     (MicroOp.CONV_2D, dict(h=56, w=56, c=64, cout=64, kernel=1)),
@@ -222,7 +227,7 @@ HYBRID_SPECS: list[tuple[MicroOp, dict[str, int]]] = [
 def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[str, int]]:
     """(op class, compute dtype, MACs, bytes, weight bytes per op, tensor summary) from the cost model."""
     from edgekit.profile.arena import Strategy, plan_arena
-    from edgekit.profile.costs import graph_costs
+    from edgekit.profile.costs import graph_costs, hybrid_input_elements, hybrid_op
     from edgekit.profile.rows import narrow_rows
     from edgekit.tflite.model import parse_model
 
@@ -249,6 +254,7 @@ def _features(data: bytes, op_name: str) -> tuple[str, str, int, int, int, dict[
     # the builtin float pool over a 1x1 window: its input pixels are its rows
     summary["pool_input_pixels"], summary["pool_input_elements"] = pool_inputs(model.main, ops[0])
     summary["pointer_bytes"] = op_indirection_bytes(model.main, ops[0]) if op_name in TIMED_OPS else 0
+    summary["input_elements"] = hybrid_input_elements(model.main, ops[0]) if hybrid_op(model.main, ops[0]) else 0
     # data movement has no MACs: its output elements are the work its per-op efficiency is fitted on (OpCost)
     return (costs[0].op_class.value, costs[0].compute_dtype, sum(c.macs or c.moved_elements for c in costs) // n,
             sum(c.bytes for c in costs) // n, sum(c.weight_bytes for c in costs) // n, summary)
@@ -365,7 +371,7 @@ def measure_suite(
                 delegated=delegated, model_delegated=bool(summary["model_delegated"]), partitions=parts, repeat=spec.repeat, median_ms=med, min_ms=mn,
                 per_op_ms=max(MIN_OP_MS, (value - base) / spec.repeat),
                 macs=_work_of(delegated and bool(summary["model_delegated"]), macs, summary), bytes=nbytes, weight_bytes=wbytes, op_key=key, gemm=gemm,
-                elements=elements, **_rows_of(key, summary),
+                elements=elements, input_elements=summary["input_elements"], **_rows_of(key, summary),
                 pointer_bytes=summary["pointer_bytes"] if xnn and summary["model_delegated"] else 0,
             ))
             del interp

@@ -111,6 +111,13 @@ def hybrid_elements(sg: Subgraph, op: Operator) -> int:
             total += n
     return total
 
+def hybrid_input_elements(sg: Subgraph, op: Operator) -> int:
+    """Float elements of a dynamic-range op's input, quantized to int8 on every call."""
+    if not op.inputs or op.inputs[0] < 0:
+        return 0
+    return _prod(sg.tensor(op.inputs[0]).shape)
+
+
 def hybrid_handover(sg: Subgraph, op: Operator, placement: list[bool]) -> bool:
     """A builtin dynamic-range DEPTHWISE_CONV_2D run right after XNNPACK's 1x1 dynamic-range CONV_2D (the op
     before it in execution order, which writes its input): ``[runtime] hybrid_handover_factor`` applies."""
@@ -360,5 +367,5 @@ def graph_costs(sg: Subgraph, subgraphs: Sequence[Subgraph] = ()) -> list[OpCost
     return out
 
 
-__all__ = ["GEMM_OPS", "IF_BRANCHES", "STATE_OPS", "if_branch_order", "gemm_shape", "HYBRID_WEIGHTS", "OP_CLASSES", "TRANSPOSE_CONV_CUSTOM", "WEIGHT_OPS", "hybrid_elements", "hybrid_handover", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
+__all__ = ["GEMM_OPS", "IF_BRANCHES", "STATE_OPS", "if_branch_order", "gemm_shape", "HYBRID_WEIGHTS", "OP_CLASSES", "TRANSPOSE_CONV_CUSTOM", "WEIGHT_OPS", "hybrid_elements", "hybrid_handover", "hybrid_input_elements", "hybrid_op", "POSTPROCESS_OP", "OpCost", "op_cost", "op_macs", "postprocess_macs",
            "graph_costs", "tensor_bytes"]

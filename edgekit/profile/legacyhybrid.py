@@ -7,8 +7,12 @@ AVX-512 host, one thread, the same 1x1 convolution 50x50x144 -> 24 ran in 1.33 m
 int8) weights, 0.38 ms with per-channel int8 ones on the builtin kernel and 0.20 ms on XNNPACK. ``edgekit
 calibrate`` times that kernel (``CONV_2D_UINT8_HYBRID_BUILTIN``, :mod:`edgekit.profile.opfigures`); facex's
 emotion model (32 such convolutions, 8.9 ms of its 12.2 measured at one thread) was estimated 7.3 ms in all
-without it. A profile without the figure (every shipped one) estimates them at the int8-weight figure, and the
-estimate says so.
+without it. The kernel pays mostly per float input element, not per MAC: 50x50x144 -> 24 in 1.32 ms, 50x50x24 ->
+144 (the same MACs) in 0.43 ms, ~3.3 ns per input element against ~0.8 per output element (19 shapes), so
+calibrate also fits ``[gemm] uint8_hybrid_input_macs`` / ``uint8_hybrid_output_macs`` on its five uint8
+benchmarks (one of them a projection, many channels to few); without them facex's projections were estimated at
+half their time and its expansions 30% over. A profile without the figure (every shipped one) estimates them at
+the int8-weight figure, and the estimate says so.
 """
 
 from __future__ import annotations

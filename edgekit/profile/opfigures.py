@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from edgekit.profile.costs import TRANSPOSE_CONV_CUSTOM, OpCost, gemm_shape, hybrid_elements, hybrid_op
+from edgekit.profile.costs import (
+    TRANSPOSE_CONV_CUSTOM,
+    OpCost,
+    gemm_shape,
+    hybrid_elements,
+    hybrid_input_elements,
+    hybrid_op,
+)
 from edgekit.profile.schema import DeviceProfile, OpClass
 from edgekit.tflite.model import Operator, Subgraph
 
@@ -179,6 +186,10 @@ def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, de
     work = gemm_work(shape, *figures) if tconv is None else gemm_work(shape, *figures[:2], tconv, figures[3], True)
     if profile.gemm.hybrid_element_macs and hybrid_op(sg, op):
         work += profile.gemm.hybrid_element_macs * hybrid_elements(sg, op)
+    if efficiency_key(sg, op, delegated) == UINT8_HYBRID_CONV:  # TF1's uint8 weights: their kernel's conversions
+        inputs = hybrid_input_elements(sg, op)
+        work += (profile.gemm.uint8_hybrid_input_macs * inputs
+                 + profile.gemm.uint8_hybrid_output_macs * (hybrid_elements(sg, op) - inputs))
     return work
 
 

@@ -36,6 +36,11 @@ class Gemm:
     # output back on every call: this many MAC-equivalents per input and output element on top of its
     # int8 work (edgekit.profile.estimator.hybrid_elements)
     hybrid_element_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
+    # LiteRT's builtin kernel for TF1's uint8 weights (CONV_2D_UINT8_HYBRID_BUILTIN) converts far more slowly:
+    # this many MAC-equivalents more per float input and per float output element
+    # (edgekit.calibrate.fit.fit_uint8_element_macs; 0: none beyond hybrid_element_macs)
+    uint8_hybrid_input_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
+    uint8_hybrid_output_macs: float = field(default=0.0, metadata=_rng(0.0, 4096.0, unit="MACs"))
     # a one-row float32 GEMM (FULLY_CONNECTED on one row, a 1x1 conv on one pixel) streams its weights at the
     # rate of the output-channel tile that pads them least, the wider on a tie (edgekit.calibrate.gemv);
     # one tile: one rate for all. Empty: such ops take the efficiency figures like the rest
