@@ -25,7 +25,8 @@ File layout (every key carries its unit; unknown keys are rejected by name)::
     [op_efficiency.int8]             # optional: HARD_SWISH = 0.01 ... per op name, overrides the class figure;
                                      # CONV_2D_HYBRID, DEPTHWISE_CONV_2D_HYBRID_BUILTIN ...: dynamic-range ops
     [gemm]                           # optional: GEMM tile padding and per-output cost of conv/fully-connected,
-                                     # hybrid_element_macs (a dynamic-range op's run-time quantization)
+                                     # hybrid_element_macs (a dynamic-range op's run-time quantization),
+                                     # uint8_hybrid_input_macs / _output_macs (TF1's uint8-weight kernel's)
     [row_ns] / [row_ns.float32]      # optional: channel_tile and ns per narrow kernel row per op (edgekit.profile.rows)
     [builtin_efficiency.float32]     # optional: LiteRT's builtin kernels (ops outside XNNPACK, or delegate = "none")
     [memory]                         # optional: cache levels and their bandwidths (calibrate measures them)
