@@ -372,20 +372,16 @@ def _most_uniform(ops: Sequence[Measurement], grid: Sequence[float],
     log(work / time)); the first of equals."""
     best = (math.inf, 0.0)
     for value in grid:
-        var = _rate_variance(ops, functools.partial(_swap, work, value))
+        var = _rate_variance(ops, [work(m, value) for m in ops])
         if var < best[0] - 1e-12:
             best = (var, value)
     return best[1]
 
 
-def _swap(work: Callable[[Measurement, float], float], value: float, m: Measurement) -> float:
-    return work(m, value)
-
-
-def _rate_variance(ops: Sequence[Measurement], work: Callable[[Measurement], float]) -> float:
-    """Time-weighted variance of log(work / time) over ``ops``."""
+def _rate_variance(ops: Sequence[Measurement], works: Sequence[float]) -> float:
+    """Time-weighted variance of log(work / time) over ``ops`` (``works``: each op's work, in order)."""
     w = _weights(ops)
-    rate = np.log(np.array([work(m) for m in ops], dtype=float)) - np.log(np.array([m.per_op_ms for m in ops]))
+    rate = np.log(np.array(works, dtype=float)) - np.log(np.array([m.per_op_ms for m in ops]))
     mean = float(np.sum(w * rate) / np.sum(w))
     return float(np.sum(w * (rate - mean) ** 2))
 
@@ -422,6 +418,11 @@ def fit_hybrid_elements(one: Sequence[Measurement], gemm: dict[str, tuple[int, i
     return _most_uniform(ops, HYBRID_ELEMENT_GRID, lambda m, e: _work(m, gemm[m.dtype]) + e * m.elements)
 
 
+def _uint8_work(m: Measurement, pair: tuple[float, float]) -> float:
+    """The uint8-weight kernel's extra work: ``pair`` MAC-equivalents per input and per output element."""
+    return pair[0] * m.input_elements + pair[1] * (m.elements - m.input_elements)
+
+
 def fit_uint8_element_macs(one: Sequence[Measurement], gemm: dict[str, tuple[int, int, float, int]],
                            hybrid_element_macs: float) -> tuple[float, float]:
     """MAC-equivalents per float input and per float output element that LiteRT's builtin kernel for uint8
@@ -434,13 +435,10 @@ def fit_uint8_element_macs(one: Sequence[Measurement], gemm: dict[str, tuple[int
            and m.input_elements > 0 and m.dtype in gemm]
     if len({(m.input_elements, m.elements) for m in ops}) < 4:
         return 0.0, 0.0
-    def work(m: Measurement, pair: tuple[float, float]) -> float:
-        return (_work(m, gemm[m.dtype]) + hybrid_element_macs * m.elements + pair[0] * m.input_elements
-                + pair[1] * (m.elements - m.input_elements))
-
+    base = [_work(m, gemm[m.dtype]) + hybrid_element_macs * m.elements for m in ops]
     best: tuple[float, tuple[float, float]] = (math.inf, (0.0, 0.0))
     for pair in ((e_in, e_out) for e_in in HYBRID_ELEMENT_GRID for e_out in HYBRID_ELEMENT_GRID):
-        var = _rate_variance(ops, functools.partial(work, pair=pair))
+        var = _rate_variance(ops, [b + _uint8_work(m, pair) for b, m in zip(base, ops, strict=True)])
         if var < best[0] - 1e-12:
             best = (var, pair)
     return best[1]
@@ -453,14 +451,10 @@ def apply_gemm(ms: Sequence[Measurement], gemm: dict[str, tuple[int, int, float,
     plus a dynamic-range op's conversion work (``uint8_element_macs`` more per input and output element on the
     uint8-weight kernel); ``tconv``: per dtype, a transposed convolution's per-tap cost."""
     tconv = tconv or {}
-
-    def uint8_work(m: Measurement) -> float:
-        if m.op_key != UINT8_HYBRID_CONV:
-            return 0.0
-        return uint8_element_macs[0] * m.input_elements + uint8_element_macs[1] * (m.elements - m.input_elements)
-
     return [dataclasses.replace(m, macs=_work(m, gemm[m.dtype], tconv.get(m.dtype))
-                                + int(round(hybrid_element_macs * m.elements + uint8_work(m))))
+                                + int(round(hybrid_element_macs * m.elements
+                                            + (_uint8_work(m, uint8_element_macs) if m.op_key == UINT8_HYBRID_CONV
+                                               else 0.0))))
             if m.gemm[0] > 0 and m.dtype in gemm and m.macs > 0 else m for m in ms]
 
 

@@ -207,7 +207,7 @@ def suite(budget_s: float) -> list[MicroSpec]:
 
 
 # the uint8-weight kernel's cost per input element shows in a conv of many input channels to few (MobileNetV2's
-# projections): its figure (edgekit.calibrate.fit.fit_uint8_input_macs) needs one such
+# projections): its figures (edgekit.calibrate.fit.fit_uint8_element_macs) need one such
 UINT8_EXTRA_SPECS: list[tuple[MicroOp, dict[str, int]]] = [(MicroOp.CONV_2D, dict(h=56, w=56, c=144, cout=24, kernel=1))]
 # shapes of the hybrid micro-benchmarks: MobileNet-like 1x1 and 3x3 convs, depthwise at three sizes, a classifier
 HYBRID_SPECS: list[tuple[MicroOp, dict[str, int]]] = [

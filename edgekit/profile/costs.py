@@ -111,6 +111,7 @@ def hybrid_elements(sg: Subgraph, op: Operator) -> int:
             total += n
     return total
 
+
 def hybrid_input_elements(sg: Subgraph, op: Operator) -> int:
     """Float elements of a dynamic-range op's input, quantized to int8 on every call."""
     if not op.inputs or op.inputs[0] < 0:

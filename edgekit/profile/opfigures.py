@@ -186,7 +186,8 @@ def op_work(profile: DeviceProfile, sg: Subgraph, op: Operator, cost: OpCost, de
     work = gemm_work(shape, *figures) if tconv is None else gemm_work(shape, *figures[:2], tconv, figures[3], True)
     if profile.gemm.hybrid_element_macs and hybrid_op(sg, op):
         work += profile.gemm.hybrid_element_macs * hybrid_elements(sg, op)
-    if efficiency_key(sg, op, delegated) == UINT8_HYBRID_CONV:  # TF1's uint8 weights: their kernel's conversions
+    uint8 = profile.gemm.uint8_hybrid_input_macs or profile.gemm.uint8_hybrid_output_macs
+    if uint8 and efficiency_key(sg, op, delegated) == UINT8_HYBRID_CONV:  # TF1's uint8 weights: their conversions
         inputs = hybrid_input_elements(sg, op)
         work += (profile.gemm.uint8_hybrid_input_macs * inputs
                  + profile.gemm.uint8_hybrid_output_macs * (hybrid_elements(sg, op) - inputs))
